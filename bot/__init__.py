@@ -1,0 +1,1 @@
+"""The Switchboard application: configuration, composition, web and worker roles, CLI."""

@@ -1,0 +1,198 @@
+"""`switchboard nlu`: train, try and measure the natural-language understanding."""
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nlu.errors import NLUError
+
+DEFAULT_MODEL_DIR = Path("var/models/nlu")
+
+app = typer.Typer(
+    help=(
+        "Natural-language understanding: train the intent model, parse messages, "
+        "and measure accuracy on a labelled data set."
+    ),
+    no_args_is_help=True,
+)
+
+ModelDir = Annotated[
+    Path,
+    typer.Option(
+        "--model-dir",
+        envvar="NLU_MODEL_PATH",
+        help="Model root: versioned models go below it, with a `current` pointer.",
+    ),
+]
+
+err = Console(stderr=True)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[object]:
+    """A rich progress bar on stderr, silent when stderr is not a terminal."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def train(
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    seed: Annotated[int, typer.Option(help="Random seed; same data and seed, same model.")] = 0,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="JSON Lines training data instead of Switchboard's own (nlu/data)."),
+    ] = None,
+) -> None:
+    """Train a new model version from the training data and make it the current one."""
+    from nlu.train import train_model
+
+    try:
+        with _progress("training") as update:
+            target = train_model(model_dir, data=data, seed=seed, progress=update)  # type: ignore[arg-type]
+    except NLUError as exc:
+        raise _fail(exc) from exc
+    from nlu.pipeline import read_meta
+
+    threshold = read_meta(target).get("threshold")
+    typer.echo(f"model written to {target} (threshold {threshold})")
+
+
+@app.command()
+def parse(
+    texts: Annotated[
+        list[str], typer.Argument(help="Messages to parse; a single `-` reads one per stdin line.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of a table.")
+    ] = False,
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+) -> None:
+    """Show the intent, confidence and entities the model finds in each message.
+
+    Trains a model first if there is none yet (a notice goes to stderr).
+    """
+    from nlu.pipeline import load
+    from nlu.train import current_model, ensure_model
+
+    if texts == ["-"]:
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    try:
+        if current_model(model_dir) is None:
+            typer.echo(f"no NLU model at {model_dir}; training one first...", err=True)
+            with _progress("training") as update:
+                ensure_model(model_dir, progress=update)  # type: ignore[arg-type]
+        understander = load(model_dir)
+    except NLUError as exc:
+        raise _fail(exc) from exc
+    results = understander.parse_many(texts)
+    if as_json:
+        for result in results:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    out = Console()
+    for result in results:
+        table = Table(title=result.text[:80] or "(empty)", title_justify="left")
+        table.add_column("intent")
+        table.add_column("confidence", justify="right")
+        table.add_row(
+            f"[bold]{result.intent.value}[/]" if result.is_confident else result.intent.value,
+            f"{result.confidence:.3f}" + ("" if result.is_confident else " (below threshold)"),
+        )
+        for intent, score in result.alternatives[:2]:
+            table.add_row(f"[dim]{intent.value}[/]", f"[dim]{score:.3f}[/]")
+        out.print(table)
+        if result.entities:
+            ents = Table(show_header=True)
+            for column in ("entity", "value", "text", "start", "end"):
+                ents.add_column(column)
+            for e in result.entities:
+                ents.add_row(e.entity, e.value, e.text, str(e.start), str(e.end))
+            out.print(ents)
+        out.print(f"language: {result.language}   threshold: {result.threshold:.2f}\n")
+
+
+@app.command()
+def evaluate(
+    train_file: Annotated[
+        Path | None,
+        typer.Option("--train", help="Training data (JSON Lines); default Switchboard's own."),
+    ] = None,
+    test_file: Annotated[
+        Path | None,
+        typer.Option("--test", help="Test data (JSON Lines); default our held-out test files."),
+    ] = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="Instead of train/test, report N-fold cross-validated accuracy per language "
+            "on the training data."
+        ),
+    ] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on the last line of stdout.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train a fresh model on --train, measure it on --test and print the figures.
+
+    The confidence threshold is tuned on `valid.jsonl` beside the training file when there is
+    one, else on cross-validated predictions of the training data. Fractions are 0-1.
+    """
+    from nlu.evaluate import cross_validate
+    from nlu.evaluate import evaluate as run_evaluation
+
+    try:
+        with _progress("evaluating") as update:
+            if folds:
+                cv = cross_validate(train_file, folds=folds, seed=seed, progress=update)  # type: ignore[arg-type]
+                report_dict = cv.to_dict()
+            else:
+                report = run_evaluation(train_file, test_file, seed=seed, progress=update)  # type: ignore[arg-type]
+                report_dict = report.to_dict()
+    except NLUError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(report_dict, ensure_ascii=False))
+        return
+    out = Console()
+    if folds:
+        out.print(cv.render())
+    else:
+        out.print(report.render())
+
+
+def _main() -> None:  # pragma: no cover - convenience for `python -m bot.cli_nlu`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    _main()

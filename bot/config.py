@@ -1,0 +1,197 @@
+"""Configuration from the environment (and an optional `.env`), one settings class per channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.db import normalise_database_url
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo"}
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+class SlackSettings(BaseSettings):
+    """Slack: on when the bot token and the signing secret (or an app token) are set."""
+
+    model_config = _config("SLACK_")
+
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+    incidents_channel: str | None = Field(
+        default=None, description="Channel id where new P1/P2 incidents are announced."
+    )
+    approvals_channel: str | None = Field(
+        default=None, description="Channel id where changes awaiting approval are posted."
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        # slack_sdk joins method names with urljoin: without the slash the last segment is lost.
+        return v if v.endswith("/") else v + "/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(_secret(self.bot_token)) and bool(
+            _secret(self.signing_secret) or _secret(self.app_token)
+        )
+
+
+class TelegramSettings(BaseSettings):
+    """Telegram: on when the bot token is set."""
+
+    model_config = _config("TELEGRAM_")
+
+    bot_token: SecretStr | None = None
+    secret_token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org/bot"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(_secret(self.bot_token))
+
+
+class TwilioSettings(BaseSettings):
+    """Twilio SMS and WhatsApp: on when the account SID and auth token are set."""
+
+    model_config = _config("TWILIO_")
+
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = None
+    whatsapp_from: str | None = None
+    messaging_service_sid: str | None = None
+    whatsapp_template_sid: str | None = None
+    api_url: str = "https://api.twilio.com"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_sid) and bool(_secret(self.auth_token))
+
+
+class XSettings(BaseSettings):
+    """X (Twitter): on when the bearer token or the user-context keys are set."""
+
+    model_config = _config("X_")
+
+    bearer_token: SecretStr | None = None
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    api_url: str = "https://api.twitter.com"
+    poll_interval: float = Field(default=60.0, ge=1.0)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(_secret(self.bearer_token)) or bool(
+            _secret(self.consumer_key) and _secret(self.access_token)
+        )
+
+
+class Settings(BaseSettings):
+    """Everything Switchboard reads from the environment.
+
+    With nothing set, Switchboard runs embedded: a SQLite file under `var/`, an in-process
+    queue, web and worker roles in one process. `DATABASE_URL` plus `REDIS_URL` select the
+    scaled mode.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///var/switchboard.db"
+    redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="sb:", description="Prefix of every Redis key, so deployments can share a server."
+    )
+    public_url: str | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs web chat sessions; when unset, one is kept in the database.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    nlu_model_path: Path = Path("var/models/nlu")
+    timezone: str = "UTC"
+    max_body_bytes: int = 1024 * 1024
+    max_text_chars: int = 4000
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    worker_batch: int = Field(default=64, ge=1, le=1000)
+    worker_concurrency: int = Field(default=16, ge=1, le=256)
+    reclaim_idle_ms: int = Field(default=30_000, ge=1000)
+    max_deliveries: int = Field(default=5, ge=1)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    dialogue_ttl_seconds: int = Field(default=900, ge=30)
+    metrics_port: int | None = Field(
+        default=None, description="Port for the worker role's own /metrics (scaled mode)."
+    )
+    demo_seed: bool = False
+
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    x: XSettings = Field(default_factory=XSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_public(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment != "production":
+            return self
+        secrets = {
+            "SLACK_SIGNING_SECRET": self.slack.signing_secret,
+            "TELEGRAM_SECRET_TOKEN": self.telegram.secret_token,
+            "TWILIO_AUTH_TOKEN": self.twilio.auth_token,
+        }
+        for name, value in secrets.items():
+            if value is not None and _secret(value).lower() in _PLACEHOLDERS:
+                raise ValueError(f"{name} is a placeholder; set the real secret")
+        return self
+
+    @property
+    def scaled(self) -> bool:
+        """True when the queue and shared state live in Redis."""
+        return self.redis_url is not None
+
+    @property
+    def async_database_url(self) -> str:
+        return normalise_database_url(self.database_url)[0]
+
+    @property
+    def database_connect_args(self) -> dict[str, object]:
+        return normalise_database_url(self.database_url)[1]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""Structured logs with secrets and phone numbers scrubbed, for our code and every library."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_SECRET_KEYS = re.compile(
+    r"(^|_)(token|secret|password|passwd|authorization|signature|api_?key|cookie|link_code)s?$",
+    re.IGNORECASE,
+)
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Slack tokens (xoxb-, xoxp-, xapp-, ...).
+    (re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}"), "[slack-token]"),
+    # A Telegram bot token, also inside request URLs (/bot<token>/) and InvalidToken messages.
+    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"), "[telegram-token]"),
+    (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [redacted]"),
+    (re.compile(r"\bsb_[A-Za-z0-9_-]{16,}"), "[api-token]"),
+    (re.compile(r"\bAC[0-9a-f]{32}\b"), "[twilio-account]"),
+    (re.compile(r"(?i)(signature|secret|token|password)=([^&\s]+)"), r"\1=[redacted]"),
+]
+# International or national phone numbers: keep the last four digits only.
+_PHONE = re.compile(r"(?<![\w/.-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
+
+
+def mask_phone(value: str) -> str:
+    """`+14155550101` becomes `+*******0101`."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 7:
+        return value
+    return ("+" if value.strip().startswith("+") else "") + "*" * (len(digits) - 4) + digits[-4:]
+
+
+def scrub(text: str) -> str:
+    """Remove tokens and mask phone numbers in free text."""
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(1)), text)
+
+
+def _scrub_value(key: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if _SECRET_KEYS.search(key):
+            return "[redacted]"
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_value(key, v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: no secret, token or full phone number leaves the process."""
+    for key in list(event_dict):
+        event_dict[key] = _scrub_value(key, event_dict[key])
+    return event_dict
+
+
+def configure(level: str = "INFO", fmt: str = "auto") -> None:
+    """Configure structlog and route stdlib loggers (uvicorn, SDKs) through the same chain."""
+    json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared: Iterable[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=list(shared),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "asyncio",
+        "urllib3",
+        "twilio.http_client",
+        "alembic",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True

@@ -1,0 +1,90 @@
+"""Which channels run, built from the settings: one line per platform.
+
+Each platform's `build` imports its module only when the platform is configured, so a
+deployment without Slack never loads slack-bolt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import setup_slack, setup_telegram, setup_twilio, setup_x
+from bot.config import Settings
+from channels.base import Channel, Cursors, Ingest
+from channels.conversation import Address
+from channels.webchat import History, WebChatChannel
+from store.db import SessionFactory
+from store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDeps:
+    """What channels may be given by the application (never the store itself)."""
+
+    secret: Callable[[], bytes]
+    history: History
+    cursors: Cursors | None = None
+    ingest: Ingest | None = None
+
+
+def _webchat(settings: Settings, deps: ChannelDeps) -> Channel | None:
+    return WebChatChannel(secret=deps.secret, history=deps.history)
+
+
+FACTORIES: list[Callable[[Settings, ChannelDeps], Channel | None]] = [
+    _webchat,
+    setup_slack.build,
+    setup_telegram.build,
+    setup_twilio.build,
+    setup_x.build,
+]
+
+
+def build_channels(settings: Settings, deps: ChannelDeps) -> list[Channel]:
+    """Every configured channel, constructed without I/O (clients open in `start()`)."""
+    built = (factory(settings, deps) for factory in FACTORIES)
+    return [c for c in built if c is not None]
+
+
+def topic_addresses(settings: Settings) -> Callable[[str], list[Address]]:
+    """Where announcements go: `major_incident` and `approvals` to configured Slack channels."""
+    table: dict[str, list[Address]] = {}
+    if settings.slack.enabled:
+        if settings.slack.incidents_channel:
+            table["major_incident"] = [
+                Address(channel="slack", conversation=settings.slack.incidents_channel, user="")
+            ]
+        if settings.slack.approvals_channel:
+            table["approvals"] = [
+                Address(channel="slack", conversation=settings.slack.approvals_channel, user="")
+            ]
+
+    def lookup(topic: str) -> list[Address]:
+        return list(table.get(topic, ()))
+
+    return lookup
+
+
+class DatabaseCursors:
+    """`Cursors` kept in the database; bound to the session factory once it exists."""
+
+    def __init__(self) -> None:
+        self._factory: SessionFactory | None = None
+
+    def bind(self, factory: SessionFactory) -> None:
+        self._factory = factory
+
+    def _uow(self) -> UnitOfWork:
+        if self._factory is None:
+            raise RuntimeError("cursors used before the application started")
+        return UnitOfWork(self._factory)
+
+    async def get(self, key: str) -> str | None:
+        async with self._uow() as uow:
+            return await uow.cursors.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        async with self._uow() as uow:
+            await uow.cursors.set(key, value)
+            await uow.commit()

@@ -1,0 +1,295 @@
+"""The intent router: picks the handler for an event, asks when unsure, keeps dialogue state.
+
+A message goes to the handler of its intent when the NLU is confident; below the threshold
+the router asks a clarifying question with the two likeliest intents as choices. A question
+a handler asked (`ctx.expect`) makes the next message its answer. Buttons come back as
+actions; on text-only channels the person types the choice's number or keyword instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from bot import metrics
+from channels.conversation import Action, Button, Event, Message, Reply
+from handlers.context import HandlerContext
+from handlers.registry import HandlerSpec, Registry
+from nlu.types import Entity, EntityName, IntentName, Understanding
+
+log = structlog.get_logger(__name__)
+
+_LABELS = {
+    IntentName.REPORT_INCIDENT: "Report a problem",
+    IntentName.REQUEST_SERVICE: "Request something",
+    IntentName.CHECK_STATUS: "Check a ticket",
+    IntentName.ADD_INFO: "Add information to a ticket",
+    IntentName.ESCALATE: "Escalate a ticket",
+    IntentName.RESOLVE_TICKET: "Mark a ticket resolved",
+    IntentName.REOPEN_TICKET: "Reopen a ticket",
+    IntentName.REQUEST_CHANGE: "Request a change",
+    IntentName.APPROVE: "Approve a change",
+    IntentName.REJECT: "Reject a change",
+    IntentName.SEARCH_KNOWLEDGE: "Search the knowledge base",
+    IntentName.HELP: "See what I can do",
+    IntentName.GREET: "Just saying hello",
+    IntentName.THANKS: "Just saying thanks",
+}
+_NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
+_REF_PREFIXES = ("INC-", "REQ-", "PRB-", "CHG-")
+
+
+@dataclass
+class DialogueChange:
+    """What to do with the conversation's dialogue state once the handler's work commits."""
+
+    data: dict[str, Any] | None = None
+    clear: bool = False
+
+
+@dataclass
+class Routed:
+    """The router's answer: replies for this conversation, the intent served, state to keep."""
+
+    replies: list[Reply]
+    intent: str
+    dialogue: DialogueChange = field(default_factory=DialogueChange)
+
+
+def understanding_from(data: dict[str, Any], *, intent: IntentName | None = None) -> Understanding:
+    """Rebuild a stored understanding, optionally with the intent a person chose."""
+    entities = tuple(
+        Entity(
+            entity=str(e["entity"]),
+            value=str(e["value"]),
+            start=int(e.get("start", 0)),
+            end=int(e.get("end", 0)),
+            text=str(e.get("text", "")),
+        )
+        for e in data.get("entities", [])
+    )
+    return Understanding(
+        text=str(data.get("text", "")),
+        intent=intent or IntentName(data.get("intent", IntentName.OUT_OF_SCOPE)),
+        confidence=1.0 if intent else float(data.get("confidence", 0.0)),
+        entities=entities,
+        language=str(data.get("language", "en")),
+    )
+
+
+class IntentRouter:
+    """Routes events to the handlers of a `Registry`."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._fallback = registry.for_intent(IntentName.OUT_OF_SCOPE)
+
+    def help_entries(self) -> list[tuple[str, str]]:
+        return self.registry.help_entries()
+
+    async def dispatch(
+        self,
+        event: Event,
+        nlu: Understanding,
+        ctx: HandlerContext,
+        state: dict[str, Any] | None,
+    ) -> Routed:
+        """Handle one event given the conversation's dialogue state (None when there is none)."""
+        ctx.help_entries = self.help_entries()
+        change = DialogueChange(clear=state is not None)
+        if isinstance(event, Action):
+            routed = await self._action(event, nlu, ctx, state or {})
+        else:
+            routed = await self._message(event, nlu, ctx, state or {})
+        if routed.dialogue.data is None and not routed.dialogue.clear:
+            routed.dialogue = change
+        return self._remember(routed, ctx)
+
+    async def _message(
+        self, msg: Message, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
+    ) -> Routed:
+        choice = _match_choice(state.get("choices"), msg.text)
+        if choice is not None:
+            action = Action(
+                event_id=msg.event_id,
+                address=msg.address,
+                sender=msg.sender,
+                name=choice["action"],
+                value=choice.get("value", ""),
+                received_at=msg.received_at,
+            )
+            return await self._action(action, nlu, ctx, state)
+        expect = state.get("expect")
+        if expect:
+            return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
+        return await self.route(nlu, ctx)
+
+    async def route(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
+        """Serve a fresh message: the intent's handler if confident, else a clarifying question."""
+        spec = self.registry.for_intent(nlu.intent)
+        threshold = nlu.threshold
+        if spec is not None and spec.min_confidence is not None:
+            threshold = spec.min_confidence
+        if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
+            if nlu.confidence >= threshold or not self._options(nlu):
+                return await self._run(self._fallback, nlu, ctx)
+            return self._clarify(nlu)
+        if nlu.confidence < threshold:
+            return self._clarify(nlu)
+        return await self._run(spec, nlu, ctx)
+
+    def _options(self, nlu: Understanding) -> list[IntentName]:
+        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _LABELS]
+        return [i for i in ranked if self.registry.for_intent(i) is not None][:2]
+
+    def _clarify(self, nlu: Understanding) -> Routed:
+        options = self._options(nlu)
+        buttons = [Button(label=_LABELS[i], action="choose_intent", value=i.value) for i in options]
+        buttons.append(Button(label="Something else", action="choose_intent", value="other"))
+        reply = Reply(text="I'm not sure I understood. Did you want to:", buttons=tuple(buttons))
+        data = {"clarify": nlu.to_dict(), "choices": [b.to_dict() for b in buttons]}
+        return Routed(replies=[reply], intent="clarify", dialogue=DialogueChange(data=data))
+
+    async def _answer(
+        self,
+        expect: dict[str, Any],
+        original: dict[str, Any],
+        nlu: Understanding,
+        ctx: HandlerContext,
+    ) -> Routed:
+        if nlu.intent is IntentName.CANCEL or (
+            nlu.intent is IntentName.DENY and nlu.is_confident and len(nlu.text.split()) <= 3
+        ):
+            return Routed(
+                replies=[Reply(text="OK, I've dropped that. What else can I do for you?")],
+                intent=IntentName.CANCEL.value,
+                dialogue=DialogueChange(clear=True),
+            )
+        try:
+            intent = IntentName(expect["intent"])
+        except (KeyError, ValueError):
+            return await self.route(nlu, ctx)
+        spec = self.registry.for_intent(intent)
+        if spec is None:
+            return await self.route(nlu, ctx)
+        slot, entity = str(expect.get("slot", "")), expect.get("entity")
+        found = nlu.first(entity) if entity else None
+        params = {str(k): str(v) for k, v in (expect.get("params") or {}).items()}
+        params[slot] = found.value if found else nlu.text
+        merged = understanding_from(original, intent=intent) if original else nlu
+        extra = tuple(
+            e
+            for e in nlu.entities
+            if e.entity != EntityName.TICKET_REF
+            or not any(m.entity == EntityName.TICKET_REF for m in merged.entities)
+        )
+        merged = Understanding(
+            text=merged.text,
+            intent=intent,
+            confidence=1.0,
+            entities=merged.entities + extra,
+            language=merged.language,
+        )
+        ctx.params = {**ctx.params, **params}
+        return await self._run(spec, merged, ctx)
+
+    async def _action(
+        self, action: Action, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
+    ) -> Routed:
+        if action.name == "choose_intent":
+            stored = state.get("clarify")
+            if not stored:
+                return Routed(
+                    replies=[Reply(text="That question has expired. What can I do for you?")],
+                    intent="expired",
+                )
+            try:
+                chosen = IntentName(action.value)
+            except ValueError:
+                chosen = IntentName.OUT_OF_SCOPE
+            forced = understanding_from(stored, intent=chosen)
+            ctx.text = forced.text
+            spec = self.registry.for_intent(chosen) or self._fallback
+            return await self._run(spec, forced, ctx)
+        if action.name == "command":
+            return await self.route(nlu, ctx)
+        spec = self.registry.for_action(action.name)
+        if spec is None:
+            log.info("router.unknown_action", action=action.name)
+            return Routed(
+                replies=[Reply(text="That button is no longer available. What can I do for you?")],
+                intent="unknown_action",
+            )
+        entities: tuple[Entity, ...] = ()
+        value = action.value.strip()
+        if value.upper().startswith(_REF_PREFIXES):
+            entities = (
+                Entity(entity=EntityName.TICKET_REF.value, value=value.upper(), start=0, end=0),
+            )
+        forced = Understanding(
+            text=action.text,
+            intent=spec.intent or IntentName.OUT_OF_SCOPE,
+            confidence=1.0,
+            entities=entities + (nlu.entities if action.text else ()),
+            language=nlu.language,
+        )
+        ctx.params = (
+            {**ctx.params, **action.params, "ref": value}
+            if value
+            else {**ctx.params, **action.params}
+        )
+        ctx.via_action = True
+        ctx.text = action.text
+        return await self._run(spec, forced, ctx)
+
+    async def _run(
+        self, spec: HandlerSpec | None, nlu: Understanding, ctx: HandlerContext
+    ) -> Routed:
+        if spec is None:
+            return Routed(replies=[], intent=nlu.intent.value)
+        name = spec.intent.value if spec.intent else spec.func.__name__
+        started = time.perf_counter()
+        replies = await spec.func(nlu, ctx)
+        metrics.HANDLER_SECONDS.labels(name).observe(time.perf_counter() - started)
+        routed = Routed(replies=list(replies), intent=name)
+        if ctx.expecting is not None:
+            exp = ctx.expecting
+            routed.dialogue = DialogueChange(
+                data={
+                    "expect": {
+                        "intent": exp.intent,
+                        "slot": exp.slot,
+                        "entity": exp.entity,
+                        "params": dict(exp.params),
+                    },
+                    "nlu": nlu.to_dict(),
+                }
+            )
+        return routed
+
+    def _remember(self, routed: Routed, ctx: HandlerContext) -> Routed:
+        """Keep the last choices offered, so a typed number or keyword can pick one."""
+        buttons = [b for r in routed.replies for b in r.buttons]
+        if not buttons:
+            return routed
+        data = dict(routed.dialogue.data or {})
+        data.setdefault("choices", [b.to_dict() for b in buttons])
+        routed.dialogue = DialogueChange(data=data)
+        return routed
+
+
+def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:
+    if not choices:
+        return None
+    said = " ".join(text.strip().split()).casefold().rstrip(".!")
+    if not said:
+        return None
+    for i, choice in enumerate(choices, start=1):
+        keyword = str(choice.get("keyword") or "").casefold()
+        label = str(choice.get("label") or "").casefold()
+        if said in {str(i), keyword, label} - {""}:
+            return dict(choice)
+    return None

@@ -1,0 +1,124 @@
+"""Timed work of the worker role; singletons run only on the leader.
+
+- Recovery sweep: pending inbox rows with no queue entry (a web process died between its
+  commit and the enqueue, or Redis lost the entry) are queued again.
+- NLU service names refreshed from the configuration database.
+- Expired dialogue state purged.
+- Polling channels (X mentions, Telegram long polling, Slack Socket Mode) on the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from bot import metrics
+from bot.container import Container
+from channels.base import PollingChannel
+from store.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        container: Container,
+        *,
+        sweep_every: float = 15.0,
+        stale_after: float = 30.0,
+        refresh_every: float = 60.0,
+        lead_every: float = 5.0,
+    ) -> None:
+        self.c = container
+        self.sweep_every = sweep_every
+        self.stale_after = stale_after
+        self.refresh_every = refresh_every
+        self.lead_every = lead_every
+        self.holder = f"{socket.gethostname()}-{os.getpid()}"
+        self.leading = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        jobs = [
+            self._every(stop, self.lead_every, self._lead),
+            self._every(stop, self.sweep_every, self._sweep),
+            self._every(stop, 600.0, self._purge),
+        ]
+        if self.c.understander is not None:
+            jobs.append(self._every(stop, self.refresh_every, self.c.refresh_services))
+        jobs.append(self._pollers(stop))
+        await asyncio.gather(*jobs)
+
+    async def _every(
+        self, stop: asyncio.Event, seconds: float, job: Callable[[], Awaitable[object]]
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await job()
+            except Exception as e:
+                log.warning("scheduler.job_failed", job=getattr(job, "__name__", "?"), error=str(e))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    async def _lead(self) -> None:
+        was = self.leading
+        self.leading = await self.c.state.lead(
+            "scheduler", self.holder, int(self.lead_every * 3000)
+        )
+        if self.leading != was:
+            log.info("scheduler.leadership", leading=self.leading)
+
+    async def _sweep(self) -> None:
+        if not self.leading:
+            return
+        depth = await self.c.queue.depth()
+        metrics.QUEUE_DEPTH.set(depth)
+        if depth > 0:
+            # With a backlog, pending rows are most likely queued already.
+            return
+        async with UnitOfWork(self.c.factory) as uow:
+            ids = await uow.inbox.pending_ids(
+                older_than=uow.inbox.stale_before(self.stale_after), limit=500
+            )
+        if ids:
+            await self.c.queue.put(ids)
+            log.info("scheduler.requeued", count=len(ids))
+
+    async def _purge(self) -> None:
+        if not self.leading or self.c.dialogue is not None:
+            return
+        async with UnitOfWork(self.c.factory) as uow:
+            await uow.dialogue.purge_expired()
+            await uow.commit()
+
+    async def _pollers(self, stop: asyncio.Event) -> None:
+        pollers = [
+            c
+            for c in {id(c): c for c in self.c.channels.values()}.values()
+            if isinstance(c, PollingChannel) and hasattr(c, "run")
+        ]
+        if not pollers:
+            return
+        running: dict[str, asyncio.Task[None]] = {}
+        local_stop = asyncio.Event()
+        while not stop.is_set():
+            if self.leading and not running:
+                local_stop = asyncio.Event()
+                for ch in pollers:
+                    running[ch.name] = asyncio.create_task(
+                        ch.run(self.c.ingress, local_stop), name=f"poll-{ch.name}"
+                    )
+                log.info("scheduler.pollers_started", channels=sorted(running))
+            elif not self.leading and running:
+                local_stop.set()
+                await asyncio.gather(*running.values(), return_exceptions=True)
+                running.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.lead_every)
+        local_stop.set()
+        await asyncio.gather(*running.values(), return_exceptions=True)

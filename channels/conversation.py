@@ -1,0 +1,357 @@
+"""The one conversation model every platform is normalised into.
+
+Standard library only: importing this module must never load a platform SDK. Every value is
+a frozen dataclass that round-trips through plain JSON (`to_dict` / `from_dict`), which is
+how events travel through the inbox and replies through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ButtonStyle(StrEnum):
+    """How prominent a button is; channels without styles ignore it."""
+
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    """Where a conversation happens and who is on the other end.
+
+    `conversation` is the platform's chat, channel, phone number or DM id; `thread` is set on
+    platforms with threads (Slack `thread_ts`, X conversation id) so replies stay in place.
+    `user` is the platform's immutable id of the person, never a display name.
+    """
+
+    channel: str
+    conversation: str
+    user: str
+    workspace: str = ""
+    thread: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable key for one conversation (dialogue state, locks, ordering)."""
+        parts = [self.channel, self.workspace, self.conversation, self.thread or ""]
+        return ":".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "workspace": self.workspace,
+            "conversation": self.conversation,
+            "thread": self.thread,
+            "user": self.user,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Address:
+        return cls(
+            channel=str(data["channel"]),
+            workspace=str(data.get("workspace") or ""),
+            conversation=str(data["conversation"]),
+            thread=data.get("thread"),
+            user=str(data["user"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """Who sent an event, as the platform knows them.
+
+    `platform` plus `external_id` is the immutable key a directory person is linked to; the
+    other fields are hints the platform volunteered and are never used to merge people.
+    """
+
+    platform: str
+    external_id: str
+    display_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "external_id": self.external_id,
+            "display_name": self.display_name,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Identity:
+        return cls(
+            platform=str(data["platform"]),
+            external_id=str(data["external_id"]),
+            display_name=data.get("display_name"),
+            email=data.get("email"),
+            phone=data.get("phone"),
+        )
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """A text a person sent.
+
+    `event_id` is the platform's unique id of the delivery (Slack `event_id`, Telegram
+    `update_id`, Twilio `MessageSid`); together with the channel it is the inbox's dedup key.
+    `direct` is true for one-to-one chats and mentions of the bot, where every message is
+    meant for us.
+    """
+
+    event_id: str
+    address: Address
+    sender: Identity
+    text: str
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    direct: bool = True
+    attachments: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "message"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "message",
+            "event_id": self.event_id,
+            "address": self.address.to_dict(),
+            "sender": self.sender.to_dict(),
+            "text": self.text,
+            "received_at": self.received_at.isoformat(),
+            "direct": self.direct,
+            "attachments": list(self.attachments),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """A button click, menu choice, form submission or slash command, with its payload.
+
+    `name` says what was asked for (`approve`, `resolve`, `choose_intent`, `command`), `value`
+    carries the target (a ticket reference such as `CHG-12`), `params` anything else the
+    platform sent with it (form fields, the card version the person saw). `text` is set for
+    commands whose argument is free text (`/ticket printer jammed`).
+    """
+
+    event_id: str
+    address: Address
+    sender: Identity
+    name: str
+    value: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    text: str = ""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def kind(self) -> str:
+        return "action"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "action",
+            "event_id": self.event_id,
+            "address": self.address.to_dict(),
+            "sender": self.sender.to_dict(),
+            "name": self.name,
+            "value": self.value,
+            "params": dict(self.params),
+            "text": self.text,
+            "received_at": self.received_at.isoformat(),
+        }
+
+
+Event = Message | Action
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild a `Message` or `Action` from its `to_dict` form."""
+    address = Address.from_dict(data["address"])
+    sender = Identity.from_dict(data["sender"])
+    received_at = _parse_time(data.get("received_at") or datetime.now(UTC))
+    if data.get("kind") == "action":
+        return Action(
+            event_id=str(data["event_id"]),
+            address=address,
+            sender=sender,
+            name=str(data["name"]),
+            value=str(data.get("value") or ""),
+            params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
+            text=str(data.get("text") or ""),
+            received_at=received_at,
+        )
+    return Message(
+        event_id=str(data["event_id"]),
+        address=address,
+        sender=sender,
+        text=str(data.get("text") or ""),
+        received_at=received_at,
+        direct=bool(data.get("direct", True)),
+        attachments=tuple(str(a) for a in data.get("attachments") or ()),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Button:
+    """A choice offered with a reply; a click comes back as an `Action(name=action)`.
+
+    `keyword` is what a person types on a channel without buttons (SMS) to make the same
+    choice, e.g. `YES 4821`; channels number the buttons when it is empty.
+    """
+
+    label: str
+    action: str
+    value: str = ""
+    style: ButtonStyle = ButtonStyle.DEFAULT
+    keyword: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "action": self.action,
+            "value": self.value,
+            "style": self.style.value,
+            "keyword": self.keyword,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Button:
+        return cls(
+            label=str(data["label"]),
+            action=str(data["action"]),
+            value=str(data.get("value") or ""),
+            style=ButtonStyle(data.get("style") or ButtonStyle.DEFAULT),
+            keyword=str(data.get("keyword") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketCard:
+    """A ticket summarised for display: Block Kit on Slack, a text block elsewhere."""
+
+    ref: str
+    title: str
+    kind: str
+    status: str
+    priority: str | None = None
+    service: str | None = None
+    requester: str | None = None
+    assignee: str | None = None
+    version: int = 0
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def lines(self) -> list[str]:
+        """The card as plain text lines, for channels without rich layout."""
+        head = f"{self.ref} · {self.title}"
+        facts = [f"Status: {self.status}"]
+        if self.priority:
+            facts.append(f"Priority: {self.priority}")
+        if self.service:
+            facts.append(f"Service: {self.service}")
+        if self.assignee:
+            facts.append(f"Assignee: {self.assignee}")
+        out = [head, " · ".join(facts)]
+        out.extend(f"{k}: {v}" for k, v in self.fields)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "priority": self.priority,
+            "service": self.service,
+            "requester": self.requester,
+            "assignee": self.assignee,
+            "version": self.version,
+            "fields": [list(f) for f in self.fields],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketCard:
+        return cls(
+            ref=str(data["ref"]),
+            title=str(data.get("title") or ""),
+            kind=str(data.get("kind") or ""),
+            status=str(data.get("status") or ""),
+            priority=data.get("priority"),
+            service=data.get("service"),
+            requester=data.get("requester"),
+            assignee=data.get("assignee"),
+            version=int(data.get("version") or 0),
+            fields=tuple((str(k), str(v)) for k, v in data.get("fields") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """What the bot says back: platform-neutral text, optional buttons and a ticket card.
+
+    `ticket_ref` names the ticket the reply is about, so channels can thread updates and
+    edit a card in place; `replaces` asks the channel to update an earlier card for that
+    ticket instead of posting a new one, where the platform allows it. `public` marks a reply
+    that may be shown where others can read it (a public X reply); personal details never go
+    into a public reply. `edit_id` is the platform's id of the earlier message to update; the
+    dispatcher fills it in from what it sent before, handlers never set it.
+    """
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    card: TicketCard | None = None
+    ticket_ref: str | None = None
+    replaces: bool = False
+    public: bool = False
+    edit_id: str | None = None
+
+    def fallback_text(self) -> str:
+        """The reply for channels without buttons or cards: choices become numbered lines."""
+        parts = [self.text]
+        if self.card is not None:
+            parts.append("\n".join(self.card.lines()))
+        if self.buttons:
+            choices = []
+            for i, b in enumerate(self.buttons, start=1):
+                key = b.keyword or str(i)
+                choices.append(f"Reply {key} to {b.label.lower()}")
+            parts.append("\n".join(choices))
+        return "\n\n".join(p for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [b.to_dict() for b in self.buttons],
+            "card": self.card.to_dict() if self.card else None,
+            "ticket_ref": self.ticket_ref,
+            "replaces": self.replaces,
+            "public": self.public,
+            "edit_id": self.edit_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reply:
+        card = data.get("card")
+        return cls(
+            text=str(data.get("text") or ""),
+            buttons=tuple(Button.from_dict(b) for b in data.get("buttons") or ()),
+            card=TicketCard.from_dict(card) if card else None,
+            ticket_ref=data.get("ticket_ref"),
+            replaces=bool(data.get("replaces", False)),
+            public=bool(data.get("public", False)),
+            edit_id=data.get("edit_id"),
+        )

@@ -1,0 +1,198 @@
+"""Web chat: a small page at `/` and the JSON API behind it.
+
+A visitor gets an id signed with the deployment's secret; every later call carries it, so
+one visitor cannot read or write another's conversation. Replies are not pushed: the page
+asks for replies newer than the last it has (long polling), read from the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from channels.base import Delivery, Ingest, PayloadError, SignatureError
+from channels.conversation import Action, Address, Identity, Message, Reply
+
+History = Callable[[str, int], Awaitable[list[tuple[int, Reply]]]]
+"""Replies of a conversation (by `Address.key`) with ids greater than the given one."""
+
+MAX_TEXT = 20_000
+MAX_ID = 100
+HEADER = "x-webchat-token"
+
+
+def render(reply: Reply) -> dict[str, Any]:
+    """A reply as the page draws it."""
+    return {
+        "text": reply.text,
+        "buttons": [
+            {"label": b.label, "action": b.action, "value": b.value, "style": b.style.value}
+            for b in reply.buttons
+        ],
+        "card": reply.card.to_dict() if reply.card else None,
+        "ticket_ref": reply.ticket_ref,
+    }
+
+
+class WebChatChannel:
+    """The browser chat served by the web process."""
+
+    name: ClassVar[str] = "webchat"
+    platforms: ClassVar[tuple[str, ...]] = ("webchat",)
+
+    def __init__(
+        self,
+        *,
+        secret: bytes | Callable[[], bytes],
+        history: History,
+        poll_interval: float = 0.25,
+        max_wait: float = 20.0,
+    ) -> None:
+        self._secret_source = secret
+        self._history = history
+        self.poll_interval = poll_interval
+        self.max_wait = max_wait
+
+    # -- identity -------------------------------------------------------------------------
+
+    def issue(self) -> tuple[str, str]:
+        """A new visitor id and its token."""
+        visitor = "v_" + secrets.token_urlsafe(12)
+        return visitor, f"{visitor}.{self._sign(visitor)}"
+
+    def _sign(self, visitor: str) -> str:
+        source = self._secret_source
+        secret = source() if callable(source) else source
+        if len(secret) < 16:
+            raise ValueError("the web chat secret must be at least 16 bytes")
+        return hmac.new(secret, visitor.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def verify(self, token: str | None) -> str:
+        """The visitor id of a valid token; `SignatureError` otherwise."""
+        if not token or "." not in token or len(token) > 200:
+            raise SignatureError("missing or malformed web chat token", platform=self.name)
+        visitor, _, sig = token.rpartition(".")
+        if not visitor.startswith("v_") or not hmac.compare_digest(sig, self._sign(visitor)):
+            raise SignatureError("invalid web chat token", platform=self.name)
+        return visitor
+
+    def address(self, visitor: str) -> Address:
+        return Address(channel=self.name, conversation=visitor, user=visitor)
+
+    # -- parsing --------------------------------------------------------------------------
+
+    @staticmethod
+    def parse(body: bytes, visitor: str, address: Address) -> Message | Action:
+        """A posted message or button click as an event (`PayloadError` when malformed)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise PayloadError("body is not JSON", platform="webchat") from e
+        if not isinstance(data, dict):
+            raise PayloadError("body must be a JSON object", platform="webchat")
+        client_id = data.get("id")
+        if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_ID:
+            raise PayloadError("`id` must be a string of 1-100 characters", platform="webchat")
+        sender = Identity(platform="webchat", external_id=visitor)
+        event_id = f"{visitor}:{client_id}"
+        now = datetime.now(UTC)
+        if "action" in data:
+            action, value = data.get("action"), data.get("value", "")
+            if not isinstance(action, str) or not action or len(action) > 64:
+                raise PayloadError("`action` must be a short string", platform="webchat")
+            if not isinstance(value, str) or len(value) > 200:
+                raise PayloadError("`value` must be a short string", platform="webchat")
+            return Action(
+                event_id=event_id,
+                address=address,
+                sender=sender,
+                name=action,
+                value=value,
+                received_at=now,
+            )
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise PayloadError("`text` must be a non-empty string", platform="webchat")
+        if len(text) > MAX_TEXT:
+            raise PayloadError(f"`text` is longer than {MAX_TEXT} characters", platform="webchat")
+        return Message(
+            event_id=event_id,
+            address=address,
+            sender=sender,
+            text=text,
+            received_at=now,
+            direct=True,
+        )
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        async def page(request: Request) -> Response:
+            html = resources.files("channels").joinpath("webchat.html").read_text("utf-8")
+            return HTMLResponse(html, headers={"Content-Security-Policy": _CSP})
+
+        async def session(request: Request) -> Response:
+            visitor, token = self.issue()
+            return JSONResponse({"visitor": visitor, "token": token})
+
+        async def post(request: Request) -> Response:
+            visitor = self.verify(request.headers.get(HEADER))
+            event = self.parse(await request.body(), visitor, self.address(visitor))
+            outcome = await ingest(event)
+            return JSONResponse({"status": outcome.value}, status_code=202)
+
+        async def replies(request: Request) -> Response:
+            visitor = self.verify(request.headers.get(HEADER))
+            try:
+                after = int(request.query_params.get("after", "0"))
+                wait = float(request.query_params.get("wait", str(self.max_wait)))
+            except ValueError as e:
+                raise PayloadError("`after` and `wait` must be numbers", platform=self.name) from e
+            key = self.address(visitor).key
+            deadline = time.monotonic() + max(0.0, min(wait, self.max_wait))
+            found = await self._history(key, after)
+            while not found and time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    break
+                await asyncio.sleep(self.poll_interval)
+                found = await self._history(key, after)
+            return JSONResponse(
+                {"replies": [{"id": i, **render(r)} for i, r in found]},
+                headers={"Cache-Control": "no-store"},
+            )
+
+        return [
+            Route("/", page, methods=["GET"], name="webchat-page"),
+            Route("/webchat/session", session, methods=["POST"]),
+            Route("/webchat/messages", post, methods=["POST"]),
+            Route("/webchat/replies", replies, methods=["GET"]),
+        ]
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def send(self, address: Address, reply: Reply) -> Delivery:
+        # The page collects committed replies itself; nothing to push.
+        return Delivery(detail="stored")
+
+
+_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)

@@ -1,0 +1,1 @@
+"""ITSM processes: incidents, requests, problems, changes, service levels, knowledge."""

@@ -1,0 +1,96 @@
+"""Ticket updates made outside a conversation (the REST API): status, priority, assignee, notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from handlers.errors import HandlerError, LifecycleError
+from handlers.rules import lifecycle
+from handlers.tickets import card
+from store.enums import Priority, Role, Status
+from store.models import Person, Ticket
+
+
+class NotAllowedError(HandlerError):
+    """The person may not make this change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee: Person | None = None
+    note: str | None = None
+
+
+def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[str]:
+    """Apply an update as `ctx.person`, log it, and notify the requester; the fields changed.
+
+    Agents may change anything; a requester may only add notes to, resolve or cancel their
+    own ticket.
+    """
+    agent = ctx.person.has_role(Role.AGENT)
+    own = ticket.requester_id == ctx.person.id
+    if not agent:
+        if not own:
+            raise NotAllowedError("only agents can update other people's tickets")
+        if change.priority or change.assignee:
+            raise NotAllowedError("only agents can change priority or assignee")
+        if change.status and change.status not in (Status.RESOLVED, Status.CANCELLED):
+            raise NotAllowedError("requesters can only resolve or cancel their tickets")
+    changed: list[str] = []
+    if change.status is not None and change.status is not ticket.status:
+        if not lifecycle.can_move(ticket.kind, ticket.status, change.status):
+            raise LifecycleError(
+                f"{ticket.ref} cannot go from {ticket.status.label} to {change.status.label}"
+            )
+        before = ticket.status
+        ticket.status = change.status
+        if change.status is Status.RESOLVED:
+            ticket.resolved_at = ctx.now
+        if change.status is Status.CLOSED:
+            ticket.closed_at = ctx.now
+        ctx.log(ticket, "status", **{"from": before.value, "to": change.status.value})
+        changed.append("status")
+    if change.priority is not None and change.priority is not ticket.priority:
+        before_p = ticket.priority
+        ticket.priority = change.priority
+        ctx.log(
+            ticket,
+            "priority",
+            **{"from": before_p.value if before_p else None, "to": change.priority.value},
+        )
+        changed.append("priority")
+    if change.assignee is not None and change.assignee.id != ticket.assignee_id:
+        if not change.assignee.has_role(Role.AGENT):
+            raise NotAllowedError(f"{change.assignee.name} is not an agent")
+        ticket.assignee_id = change.assignee.id
+        ticket.assignee = change.assignee
+        if ticket.status is Status.NEW:
+            ticket.status = Status.IN_PROGRESS
+        ctx.log(ticket, "assigned", to=change.assignee.name)
+        ctx.notify(
+            change.assignee.id,
+            Reply(
+                text=f"{ticket.ref} was assigned to you.", card=card(ticket), ticket_ref=ticket.ref
+            ),
+        )
+        changed.append("assignee")
+    if change.note:
+        ctx.log(ticket, "note", text=change.note[:4000])
+        changed.append("note")
+    if changed:
+        ticket.updated_at = ctx.now
+        if not own:
+            what = ", ".join(changed)
+            ctx.notify_requester(
+                ticket,
+                Reply(
+                    text=f"{ticket.ref} was updated by {ctx.person.name} ({what}).",
+                    card=card(ticket),
+                    ticket_ref=ticket.ref,
+                ),
+            )
+    return changed

@@ -1,0 +1,227 @@
+"""Changes: request one, and approve or reject it in chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from channels.conversation import Button, ButtonStyle, Reply
+from handlers.context import HandlerContext
+from handlers.incidents import level_of, service_named
+from handlers.registry import registry
+from handlers.rules import approval
+from handlers.tickets import card, find_ticket, title_from
+from nlu.types import EntityName, IntentName, Understanding
+from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
+from store.models import Ticket
+
+
+def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
+    return (
+        Button(label="Approve", action="approve", value=ticket.ref, style=ButtonStyle.PRIMARY),
+        Button(label="Reject", action="reject", value=ticket.ref, style=ButtonStyle.DANGER),
+    )
+
+
+def _window(nlu: Understanding, ctx: HandlerContext) -> datetime | None:
+    candidates = []
+    ent = nlu.first(EntityName.DATETIME)
+    if ent is not None:
+        candidates.append(ent.value)
+    if ctx.params.get("window"):
+        candidates.append(ctx.params["window"])
+    for value in candidates:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        if parsed.tzinfo is not None:
+            return parsed
+    return None
+
+
+@registry.intent(IntentName.REQUEST_CHANGE)
+async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Request a change: "restart the mail server on Saturday 22:00"."""
+    text = ctx.params.get("original_text") or ctx.text
+    window = _window(nlu, ctx)
+    asked = int(ctx.params.get("asked_window", "0"))
+    if window is None and asked < 2:
+        hint = ' For example "Saturday 22:00" or "tomorrow 9am".' if asked else ""
+        ctx.expect(
+            "window",
+            intent=IntentName.REQUEST_CHANGE.value,
+            entity=EntityName.DATETIME.value,
+            params={**_carry(ctx), "original_text": text, "asked_window": str(asked + 1)},
+        )
+        return [Reply(text=f"When should it happen?{hint}")]
+    service, _named = await service_named(ctx, nlu)
+    urgent = level_of(nlu, EntityName.URGENCY) is Level.HIGH
+    change_type = ChangeType.EMERGENCY if urgent else ChangeType.NORMAL
+    status = Status.AWAITING_APPROVAL if approval.needs_approval(change_type) else Status.APPROVED
+    ticket = await ctx.uow.tickets.create(
+        kind=TicketKind.CHANGE,
+        title=title_from(text),
+        description=text,
+        requester=ctx.person,
+        status=status,
+        change_type=change_type,
+        urgency=Level.HIGH if urgent else Level.MEDIUM,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+        planned_start=window,
+        origin=ctx.address.to_dict(),
+    )
+    ctx.log(
+        ticket,
+        "created",
+        change_type=change_type.value,
+        window=window.isoformat() if window else None,
+        service=service.name if service else None,
+    )
+    ask = Reply(
+        text=f"{ctx.person.name} requests {ticket.ref}: {ticket.title}. Approve or reject?",
+        card=card(ticket),
+        buttons=decision_buttons(ticket),
+        ticket_ref=ticket.ref,
+    )
+    ctx.announce("approvals", ask)
+    for approver in await ctx.uow.people.with_role(Role.APPROVER):
+        if approver.id != ctx.person.id:
+            ctx.notify(approver.id, ask)
+    when = f" for {window.strftime('%a %d %b %H:%M UTC')}" if window else ""
+    return [
+        Reply(
+            text=f"I've raised {ticket.ref}{when} and sent it to the approvers. "
+            "I'll tell you when it's decided.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+def _carry(ctx: HandlerContext) -> dict[str, str]:
+    return {k: v for k, v in ctx.params.items() if k == "service"}
+
+
+@registry.intent(IntentName.APPROVE, actions=("approve",))
+async def approve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Approve a change waiting for you: "approve CHG-12"."""
+    return await _decide(nlu, ctx, Decision.APPROVED)
+
+
+@registry.intent(IntentName.REJECT, actions=("reject",))
+async def reject(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Reject a change: "reject CHG-12, not during quarter close"."""
+    return await _decide(nlu, ctx, Decision.REJECTED)
+
+
+async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -> list[Reply]:
+    ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
+    if ticket is None:
+        if nlu.first(EntityName.TICKET_REF) is None and not ctx.params.get("ref"):
+            return [await _which_change(ctx, decision)]
+        return [problem] if problem else []
+    if ticket.kind is not TicketKind.CHANGE:
+        return [Reply(text=f"{ticket.ref} is not a change; only changes are approved here.")]
+    ballots = [
+        approval.Ballot(a.approver_id, a.decision)
+        for a in await ctx.uow.tickets.approvals(ticket.id)
+    ]
+    shown = ctx.params.get("version")
+    refusal = approval.may_decide(
+        approver_id=ctx.person.id,
+        approver_roles=ctx.person.role_set,
+        requester_id=ticket.requester_id,
+        status=ticket.status,
+        earlier=ballots,
+        shown_version=int(shown) if shown and shown.isdigit() else None,
+        current_version=ticket.version,
+    )
+    if refusal is approval.Refusal.NOT_AWAITING and ticket.status in (
+        Status.APPROVED,
+        Status.REJECTED,
+    ):
+        decided = next((a for a in await ctx.uow.tickets.approvals(ticket.id)), None)
+        by = f" by {decided.approver.name}" if decided else ""
+        return [
+            Reply(
+                text=f"{ticket.ref} was already {ticket.status.label}{by}.",
+                card=card(ticket),
+                ticket_ref=ticket.ref,
+            )
+        ]
+    if refusal is not None:
+        return [Reply(text=refusal.explain(ticket.ref), ticket_ref=ticket.ref)]
+    comment = "" if ctx.via_action else _comment(nlu)
+    await ctx.uow.tickets.add_approval(
+        ticket, ctx.person, decision, comment=comment, channel=ctx.channel
+    )
+    ballots.append(approval.Ballot(ctx.person.id, decision))
+    result = approval.outcome(ticket.change_type or ChangeType.NORMAL, ballots)
+    # The version bump makes concurrent deciders conflict, so one transition wins.
+    ticket.updated_at = ctx.now
+    if result is not None:
+        ticket.status = result
+    ctx.log(
+        ticket, decision.value, comment=comment or None, outcome=result.value if result else None
+    )
+    verb = "approved" if decision is Decision.APPROVED else "rejected"
+    state = f" It is now {result.label}." if result else " It needs more approvals."
+    if result is not None:
+        ctx.notify_requester(
+            ticket,
+            Reply(
+                text=f"{ticket.ref} was {result.label} by {ctx.person.name}."
+                + (f" Comment: {comment}" if comment else ""),
+                card=card(ticket),
+                ticket_ref=ticket.ref,
+            ),
+        )
+        ctx.announce(
+            "approvals",
+            Reply(
+                text=f"{ticket.ref} was {result.label} by {ctx.person.name}.",
+                card=card(ticket),
+                ticket_ref=ticket.ref,
+                replaces=True,
+            ),
+        )
+    return [
+        Reply(
+            text=f"You {verb} {ticket.ref}.{state}",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+            replaces=ctx.via_action,
+        )
+    ]
+
+
+def _comment(nlu: Understanding) -> str:
+    """What the decider said beyond "approve CHG-12": the reason, if they gave one."""
+    text = nlu.text
+    for e in sorted(nlu.entities, key=lambda e: e.start, reverse=True):
+        if e.entity == EntityName.TICKET_REF and e.end > e.start:
+            text = text[: e.start] + text[e.end :]
+    words = text.replace(",", " ").split()
+    return nlu.text[:1000] if len(words) > 3 else ""
+
+
+async def _which_change(ctx: HandlerContext, decision: Decision) -> Reply:
+    verb = "approve" if decision is Decision.APPROVED else "reject"
+    if not ctx.person.has_role(Role.APPROVER):
+        return Reply(
+            text=f"Which change do you want to {verb}? Give me its reference, like CHG-12."
+        )
+    waiting = [
+        t
+        for t in await ctx.uow.tickets.awaiting_approval(limit=5)
+        if t.requester_id != ctx.person.id
+    ]
+    if not waiting:
+        return Reply(text="No changes are waiting for your approval.")
+    lines = [f"Which change do you want to {verb}? Waiting for approval:"]
+    lines += [f"• {t.ref} · {t.title}" for t in waiting]
+    buttons = tuple(
+        Button(label=f"{verb.capitalize()} {t.ref}", action=verb, value=t.ref) for t in waiting
+    )
+    return Reply(text="\n".join(lines), buttons=buttons)

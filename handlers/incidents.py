@@ -1,0 +1,331 @@
+"""Incidents: report, add information, escalate, resolve and reopen."""
+
+from __future__ import annotations
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from handlers.rules import lifecycle
+from handlers.rules import priority as prio
+from handlers.tickets import agent_buttons, can_work, card, find_ticket, not_found, title_from
+from nlu.types import EntityName, IntentName, Understanding
+from store.enums import Level, Role, Status, TicketKind
+from store.models import Service, Ticket
+
+_UNSURE = {"i don't know", "dont know", "don't know", "not sure", "no idea", "unknown", "idk"}
+
+
+def level_of(nlu: Understanding, entity: str) -> Level | None:
+    found = nlu.first(entity)
+    if found is None:
+        return None
+    try:
+        return Level(found.value)
+    except ValueError:
+        return None
+
+
+async def service_named(ctx: HandlerContext, nlu: Understanding) -> tuple[Service | None, str]:
+    """The affected service from the message or an answer to "Which system is affected?"."""
+    ent = nlu.first(EntityName.SERVICE)
+    answer = ctx.params.get("service", "")
+    for name in ([ent.value] if ent else []) + ([answer] if answer else []):
+        svc = await ctx.uow.services.by_name(name)
+        if svc is not None:
+            return svc, name
+    return None, answer
+
+
+@registry.intent(IntentName.REPORT_INCIDENT)
+async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Report something that stopped working: "the VPN is down for the whole office"."""
+    text = ctx.params.get("original_text") or ctx.text
+    service, named = await service_named(ctx, nlu)
+    if service is None and "service" not in ctx.params:
+        ctx.expect(
+            "service",
+            intent=IntentName.REPORT_INCIDENT.value,
+            entity=EntityName.SERVICE.value,
+            params={"original_text": text},
+        )
+        return [Reply(text="Sorry to hear that. Which system is affected?")]
+    urgency = level_of(nlu, EntityName.URGENCY) or Level.MEDIUM
+    impact = prio.impact(service.criticality if service else None, level_of(nlu, "impact"))
+    priority = prio.priority(impact, urgency)
+    description = text
+    if service is None and named and named.strip().lower() not in _UNSURE:
+        description = f"{text}\n\nAffected: {named}"
+    ticket = await ctx.uow.tickets.create(
+        kind=TicketKind.INCIDENT,
+        title=title_from(text),
+        description=description,
+        requester=ctx.person,
+        status=Status.NEW,
+        priority=priority,
+        impact=impact,
+        urgency=urgency,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+        origin=ctx.address.to_dict(),
+    )
+    ctx.log(
+        ticket,
+        "created",
+        priority=priority.value,
+        impact=impact.value,
+        urgency=urgency.value,
+        service=service.name if service else None,
+    )
+    where = f" for {service.name}" if service else ""
+    if prio.is_major(priority):
+        ctx.announce(
+            "major_incident",
+            Reply(
+                text=f"{priority.value} incident {ticket.ref}{where}: {ticket.title}",
+                card=card(ticket),
+                buttons=agent_buttons(ticket),
+                ticket_ref=ticket.ref,
+            ),
+        )
+    return [
+        Reply(
+            text=(
+                f"I've logged {ticket.ref}{where} at priority {priority.value}. "
+                "The service desk will pick it up and I'll keep you posted here."
+            ),
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+@registry.intent(IntentName.ADD_INFO, actions=("add_note",))
+async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Add details to a ticket: "INC-42: it only happens on Wi-Fi"."""
+    ticket, problem = await find_ticket(nlu, ctx)
+    if ticket is None:
+        return [problem] if problem else []
+    if not can_work(ctx.person, ticket):
+        return [not_found(ticket.ref)]
+    note = ctx.params.get("note") or ("" if ctx.via_action else ctx.text)
+    if not note.strip():
+        ctx.expect("note", intent=IntentName.ADD_INFO.value, params={"ref": ticket.ref})
+        return [Reply(text=f"What should I add to {ticket.ref}?", ticket_ref=ticket.ref)]
+    ctx.log(ticket, "note", text=note[:4000])
+    ticket.updated_at = ctx.now
+    resumed = ""
+    if ticket.status is Status.ON_HOLD and ticket.requester_id == ctx.person.id:
+        ticket.status = Status.IN_PROGRESS
+        ctx.log(ticket, "status", to=Status.IN_PROGRESS.value, reason="requester replied")
+        resumed = " It's back in progress."
+    if ticket.requester_id != ctx.person.id:
+        ctx.notify_requester(
+            ticket,
+            Reply(
+                text=f"{ctx.person.name} added a note to {ticket.ref}: {note[:500]}",
+                ticket_ref=ticket.ref,
+            ),
+        )
+    else:
+        ctx.notify(
+            ticket.assignee_id,
+            Reply(text=f"New information on {ticket.ref}: {note[:500]}", ticket_ref=ticket.ref),
+        )
+    return [Reply(text=f"Added your note to {ticket.ref}.{resumed}", ticket_ref=ticket.ref)]
+
+
+@registry.intent(IntentName.ESCALATE)
+async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Escalate a ticket that needs faster attention: "this is blocking the whole team"."""
+    ticket, problem = await find_ticket(nlu, ctx)
+    if ticket is None:
+        return [problem] if problem else []
+    if not can_work(ctx.person, ticket):
+        return [not_found(ticket.ref)]
+    if not lifecycle.is_open(ticket.status):
+        return [
+            Reply(
+                text=f"{ticket.ref} is {ticket.status.label}, so there is nothing to "
+                'escalate. Say "reopen" if the problem is back.'
+            )
+        ]
+    before = ticket.priority
+    said = level_of(nlu, EntityName.URGENCY)
+    current = ticket.urgency or Level.MEDIUM
+    urgency = (
+        prio.raise_level(current)
+        if said is None or said == current
+        else max(said, current, key=[Level.LOW, Level.MEDIUM, Level.HIGH].index)
+    )
+    reach = level_of(nlu, "impact")
+    impact = ticket.impact or Level.MEDIUM
+    if reach is Level.HIGH:
+        impact = prio.raise_level(impact)
+    ticket.urgency, ticket.impact = urgency, impact
+    ticket.escalation_level += 1
+    ticket.updated_at = ctx.now
+    if ticket.kind is TicketKind.INCIDENT:
+        ticket.priority = prio.priority(impact, urgency)
+    after = ticket.priority
+    ctx.log(
+        ticket,
+        "escalated",
+        level=ticket.escalation_level,
+        priority_from=before.value if before else None,
+        priority_to=after.value if after else None,
+        reason=ctx.text[:1000] or None,
+    )
+    changed = (
+        f" Priority {before.value} → {after.value}." if before and after and before != after else ""
+    )
+    ctx.notify(
+        ticket.assignee_id,
+        Reply(
+            text=f"{ticket.ref} was escalated by {ctx.person.name}.{changed}",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        ),
+    )
+    if after and prio.is_major(after) and (before is None or not prio.is_major(before)):
+        ctx.announce(
+            "major_incident",
+            Reply(
+                text=f"{after.value} incident {ticket.ref} (escalated): {ticket.title}",
+                card=card(ticket),
+                buttons=agent_buttons(ticket),
+                ticket_ref=ticket.ref,
+            ),
+        )
+    return [
+        Reply(
+            text=f"I've escalated {ticket.ref}.{changed} The team has been told it needs "
+            "attention now.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+@registry.intent(IntentName.RESOLVE_TICKET, actions=("resolve",))
+async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Mark a ticket resolved: "it works again, thanks"."""
+    ticket, problem = await find_ticket(nlu, ctx)
+    if ticket is None:
+        return [problem] if problem else []
+    if not can_work(ctx.person, ticket):
+        return [not_found(ticket.ref)]
+    if not lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED):
+        return [
+            Reply(
+                text=f"{ticket.ref} is {ticket.status.label}, so I can't resolve it.",
+                ticket_ref=ticket.ref,
+            )
+        ]
+    ticket.status = Status.RESOLVED
+    ticket.resolved_at = ctx.now
+    ticket.updated_at = ctx.now
+    note = ctx.params.get("note") or (None if ctx.via_action else ctx.text[:1000] or None)
+    ctx.log(ticket, "resolved", note=note)
+    if ticket.requester_id != ctx.person.id:
+        ctx.notify_requester(
+            ticket,
+            Reply(
+                text=f"{ticket.ref} was resolved by {ctx.person.name}. If it's not fixed, "
+                f'say "reopen {ticket.ref}".',
+                card=card(ticket),
+                ticket_ref=ticket.ref,
+            ),
+        )
+    ctx.notify(
+        ticket.assignee_id,
+        Reply(text=f"{ticket.ref} was resolved by {ctx.person.name}.", ticket_ref=ticket.ref),
+    )
+    return [
+        Reply(
+            text=f'{ticket.ref} is resolved. If the problem comes back, say "reopen {ticket.ref}".',
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+            replaces=ctx.via_action,
+        )
+    ]
+
+
+@registry.intent(IntentName.REOPEN_TICKET, actions=("reopen",))
+async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Reopen a resolved ticket: "it's broken again"."""
+    ticket, problem = await find_ticket(nlu, ctx, fallback="resolved")
+    if ticket is None:
+        return [problem] if problem else []
+    if not can_work(ctx.person, ticket):
+        return [not_found(ticket.ref)]
+    if ticket.status is not Status.RESOLVED:
+        if lifecycle.is_open(ticket.status):
+            return [
+                Reply(
+                    text=f"{ticket.ref} is still open ({ticket.status.label}); "
+                    "I've left it as it is.",
+                    ticket_ref=ticket.ref,
+                )
+            ]
+        return [
+            Reply(
+                text=f"{ticket.ref} is {ticket.status.label} and can't be reopened. "
+                "Tell me what's wrong and I'll log a new incident."
+            )
+        ]
+    ticket.status = Status.IN_PROGRESS
+    ticket.resolved_at = None
+    ticket.updated_at = ctx.now
+    ctx.log(ticket, "reopened", reason=ctx.text[:1000] or None)
+    ctx.notify(
+        ticket.assignee_id,
+        Reply(
+            text=f"{ticket.ref} was reopened by {ctx.person.name}.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        ),
+    )
+    return [
+        Reply(
+            text=f"I've reopened {ticket.ref}; it's back with the team.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+@registry.action("assign_me")
+async def assign_to_me(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Take a ticket (agents)."""
+    ticket, problem = await find_ticket(nlu, ctx, fallback=None)
+    if ticket is None:
+        return [problem] if problem else []
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text=f"Only agents can take {ticket.ref}.")]
+    if not lifecycle.is_open(ticket.status):
+        return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
+    if ticket.assignee_id == ctx.person.id:
+        return [Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)]
+    return [assign(ticket, ctx)]
+
+
+def assign(ticket: Ticket, ctx: HandlerContext) -> Reply:
+    """Give the ticket to the person asking and tell the requester."""
+    previous = ticket.assignee.name if ticket.assignee else None
+    ticket.assignee_id = ctx.person.id
+    ticket.assignee = ctx.person
+    if ticket.status is Status.NEW:
+        ticket.status = Status.IN_PROGRESS
+    ticket.updated_at = ctx.now
+    ctx.log(ticket, "assigned", to=ctx.person.name, previous=previous)
+    ctx.notify_requester(
+        ticket,
+        Reply(text=f"{ctx.person.name} is now working on {ticket.ref}.", ticket_ref=ticket.ref),
+    )
+    return Reply(
+        text=f"{ticket.ref} is assigned to you.",
+        card=card(ticket),
+        buttons=agent_buttons(ticket),
+        ticket_ref=ticket.ref,
+        replaces=True,
+    )

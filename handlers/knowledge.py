@@ -1,0 +1,42 @@
+"""Self-service knowledge: answers people can use before, or instead of, a ticket."""
+
+from __future__ import annotations
+
+import re
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from nlu.types import IntentName, Understanding
+
+_WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
+_STOP = frozenset(
+    """a an and are can do does for from get have how i in is it me my of on or please
+    set setup the to up what where which why with you your""".split()
+)
+
+
+def search_terms(nlu: Understanding) -> list[str]:
+    """The words worth searching for: entities first, then the text without filler."""
+    terms = [e.value for e in nlu.entities if e.entity in ("service", "catalog_item")]
+    terms += [w for w in _WORD.findall(nlu.text.lower()) if w not in _STOP]
+    return list(dict.fromkeys(terms))
+
+
+@registry.intent(IntentName.SEARCH_KNOWLEDGE)
+async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Look something up in the knowledge base: "how do I set up VPN on my phone?"."""
+    articles = await ctx.uow.knowledge.search(search_terms(nlu))
+    if not articles:
+        return [
+            Reply(
+                text="I couldn't find an article about that. Tell me what's wrong and I'll "
+                "log it for the service desk."
+            )
+        ]
+    lines = ["Here's what I found:"]
+    for a in articles:
+        first = a.body.strip().split("\n", 1)[0]
+        lines.append(f"• {a.title}: {first[:300]}")
+    lines.append("Didn't help? Describe the problem and I'll open a ticket.")
+    return [Reply(text="\n".join(lines))]

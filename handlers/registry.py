@@ -1,0 +1,106 @@
+"""How handlers say what they match: an intent, the button actions that lead to it, and slots."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from nlu.types import IntentName, Understanding
+
+HandlerFunc = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    """One handler: the intent it serves (if any), its help line and the actions it takes."""
+
+    intent: IntentName | None
+    func: HandlerFunc
+    help: str
+    actions: tuple[str, ...] = ()
+    min_confidence: float | None = None
+    listed: bool = True
+
+
+@dataclass
+class Registry:
+    """Handlers in the order they were declared; the router reads it."""
+
+    specs: list[HandlerSpec] = field(default_factory=list)
+
+    def intent(
+        self,
+        intent: IntentName,
+        *,
+        actions: Sequence[str] = (),
+        min_confidence: float | None = None,
+        listed: bool = True,
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Register `func` for an intent (and the button actions that mean the same).
+
+        The function's first docstring line becomes its entry in the help.
+        """
+        return self._register(intent, actions, min_confidence, listed)
+
+    def action(self, *actions: str) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Register `func` for button actions that no message intent leads to."""
+        return self._register(None, actions, None, False)
+
+    def _register(
+        self,
+        intent: IntentName | None,
+        actions: Sequence[str],
+        min_confidence: float | None,
+        listed: bool,
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
+        def register(func: HandlerFunc) -> HandlerFunc:
+            doc = inspect.getdoc(func) or func.__name__.replace("_", " ")
+            self.specs.append(
+                HandlerSpec(
+                    intent=intent,
+                    func=func,
+                    help=doc.splitlines()[0].strip(),
+                    actions=tuple(actions),
+                    min_confidence=min_confidence,
+                    listed=listed,
+                )
+            )
+            return func
+
+        return register
+
+    def for_intent(self, intent: IntentName) -> HandlerSpec | None:
+        return next((s for s in self.specs if s.intent is intent), None)
+
+    def help_entries(self) -> list[tuple[str, str]]:
+        """(intent, help line) of every listed handler, in the order of `IntentName`."""
+        order = list(IntentName)
+        listed = [s for s in self.specs if s.listed and s.intent is not None]
+        listed.sort(key=lambda s: order.index(s.intent))  # type: ignore[arg-type]
+        return [(s.intent.value, s.help) for s in listed if s.intent is not None]
+
+    def for_action(self, action: str) -> HandlerSpec | None:
+        return next((s for s in self.specs if action in s.actions), None)
+
+
+registry = Registry()
+
+
+def load() -> Registry:
+    """Import every process module so their handlers are registered, and return them."""
+    from handlers import (  # noqa: F401  (imported for their registrations)
+        changes,
+        forms,
+        home,
+        incidents,
+        knowledge,
+        links,
+        requests,
+        smalltalk,
+        status,
+    )
+
+    return registry

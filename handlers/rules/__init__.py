@@ -1,0 +1,1 @@
+"""Pure ITSM rules: no I/O, no clock, no database; plain functions over plain values."""

@@ -1,0 +1,139 @@
+"""What every process shares about tickets: finding one a person may see, cards, titles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from channels.conversation import Button, ButtonStyle, Reply, TicketCard
+from handlers.context import HandlerContext
+from nlu.types import EntityName, Understanding
+from store.enums import Role, Status, TicketKind
+from store.models import Person, Ticket
+
+_REF = re.compile(r"^(INC|REQ|PRB|CHG)-(\d{1,9})$", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_MENTION = re.compile(r"<[@#!][^>]*>")
+
+
+def can_see(person: Person, ticket: Ticket) -> bool:
+    """Requesters see their own tickets; agents, approvers and admins see all."""
+    if ticket.requester_id == person.id:
+        return True
+    return person.has_role(Role.AGENT, Role.APPROVER)
+
+
+def can_work(person: Person, ticket: Ticket) -> bool:
+    """Requesters act on their own tickets; agents on any."""
+    return ticket.requester_id == person.id or person.has_role(Role.AGENT)
+
+
+def not_found(ref: str) -> Reply:
+    """The same answer for a ticket that does not exist and one the person may not see."""
+    return Reply(
+        text=f'I couldn\'t find {ref}. Check the reference, or say "my tickets" to list yours.'
+    )
+
+
+async def find_ticket(
+    nlu: Understanding,
+    ctx: HandlerContext,
+    *,
+    kinds: Sequence[TicketKind] = (),
+    fallback: str | None = "open",
+) -> tuple[Ticket | None, Reply | None]:
+    """The ticket a message is about: named by reference, else the person's latest.
+
+    `fallback` is "open" for the latest open ticket, "resolved" for the latest resolved one,
+    or None to insist on a reference. Returns the ticket, or the reply to give instead.
+    """
+    ref = nlu.first(EntityName.TICKET_REF)
+    if ref is None and ctx.params.get("ref"):
+        ref_value: str | None = ctx.params["ref"]
+    else:
+        ref_value = ref.value if ref else None
+    if ref_value:
+        ticket = await _by_reference(ref_value, ctx)
+        if ticket is None or not can_see(ctx.person, ticket):
+            return None, not_found(ref_value.upper())
+        return ticket, None
+    if fallback == "open":
+        ticket = await ctx.uow.tickets.latest_open(ctx.person.id, kinds)
+    elif fallback == "resolved":
+        ticket = await ctx.uow.tickets.latest_resolved(ctx.person.id)
+    else:
+        ticket = None
+    if ticket is None:
+        which = "a resolved" if fallback == "resolved" else "an open"
+        return None, Reply(
+            text=f"Which ticket do you mean? I don't see {which} ticket of yours. "
+            "Give me its reference, like INC-42."
+        )
+    return ticket, None
+
+
+async def _by_reference(value: str, ctx: HandlerContext) -> Ticket | None:
+    if _REF.match(value):
+        return await ctx.uow.tickets.by_ref(value.upper())
+    digits = value.lstrip("#")
+    if not digits.isdigit():
+        return None
+    visible = [t for t in await ctx.uow.tickets.by_number(int(digits)) if can_see(ctx.person, t)]
+    mine = [t for t in visible if t.requester_id == ctx.person.id]
+    pick = mine or visible
+    return pick[0] if len(pick) == 1 else None
+
+
+def card(ticket: Ticket) -> TicketCard:
+    """The ticket as a card (the version lets a stale button click be recognised)."""
+    fields: list[tuple[str, str]] = []
+    if ticket.kind is TicketKind.CHANGE and ticket.change_type:
+        fields.append(("Type", ticket.change_type.value))
+    if ticket.planned_start:
+        fields.append(("Window", ticket.planned_start.strftime("%a %d %b %Y %H:%M UTC")))
+    if ticket.catalog_item:
+        fields.append(("Item", ticket.catalog_item))
+    return TicketCard(
+        ref=ticket.ref,
+        title=ticket.title,
+        kind=ticket.kind.value,
+        status=ticket.status.label,
+        priority=ticket.priority.value if ticket.priority else None,
+        service=ticket.service.name if ticket.service else None,
+        requester=ticket.requester.name if ticket.requester else None,
+        assignee=ticket.assignee.name if ticket.assignee else None,
+        version=ticket.version,
+        fields=tuple(fields),
+    )
+
+
+def agent_buttons(ticket: Ticket) -> tuple[Button, ...]:
+    """What an agent can do from the card."""
+    if ticket.status in (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED):
+        return ()
+    buttons = [Button(label="Assign to me", action="assign_me", value=ticket.ref)]
+    if ticket.kind is not TicketKind.CHANGE:
+        buttons.append(
+            Button(label="Resolve", action="resolve", value=ticket.ref, style=ButtonStyle.PRIMARY)
+        )
+    buttons.append(Button(label="Add note", action="add_note", value=ticket.ref))
+    return tuple(buttons)
+
+
+def title_from(text: str, limit: int = 80) -> str:
+    """A one-line title from what the person wrote."""
+    clean = _SPACE.sub(" ", _MENTION.sub("", text)).strip(" -:,.!?")
+    if not clean:
+        return "Reported in chat"
+    first = re.split(r"(?<=[.!?。！？])\s*", clean, maxsplit=1)[0] or clean
+    if len(first) > limit:
+        cut = first[: limit - 1].rsplit(" ", 1)[0]
+        first = (cut or first[: limit - 1]) + "…"
+    return first[0].upper() + first[1:]
+
+
+def summary(ticket: Ticket) -> str:
+    """One line: reference, title, status, priority."""
+    prio = f", {ticket.priority.value}" if ticket.priority else ""
+    who = f", with {ticket.assignee.name}" if ticket.assignee else ""
+    return f"{ticket.ref} · {ticket.title} ({ticket.status.label}{prio}{who})"

@@ -1,0 +1,1 @@
+"""Natural-language understanding for Switchboard: intents and entities from chat text."""

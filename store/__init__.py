@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations, unit of work, Redis state and the queue."""

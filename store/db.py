@@ -1,0 +1,84 @@
+"""Engine and session factory for SQLite (embedded) and PostgreSQL (scaled)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def normalise_database_url(url: str) -> tuple[str, dict[str, object]]:
+    """Return an async SQLAlchemy URL and driver connect arguments for `DATABASE_URL`.
+
+    Heroku-style `postgres://` and plain `postgresql://` go to asyncpg, which rejects
+    `sslmode`, so that becomes asyncpg's `ssl` argument; `sqlite:///` goes to aiosqlite.
+    """
+    connect_args: dict[str, object] = {}
+    scheme, _, rest = url.partition("://")
+    if scheme in {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}:
+        scheme = "postgresql+asyncpg"
+    elif scheme == "sqlite":
+        scheme = "sqlite+aiosqlite"
+    url = f"{scheme}://{rest}"
+    if scheme == "postgresql+asyncpg":
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        sslmode = query.pop("sslmode", None)
+        if sslmode and sslmode not in {"disable", "allow"}:
+            connect_args["ssl"] = "require" if sslmode in {"prefer", "require"} else sslmode
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    return url, connect_args
+
+
+def create_engine(
+    url: str, *, connect_args: dict[str, Any] | None = None, echo: bool = False
+) -> AsyncEngine:
+    """An async engine; on SQLite with WAL, a busy timeout and write transactions that lock early.
+
+    Embedded mode runs web, worker and dispatcher against one SQLite file. SQLite's default
+    deferred transactions deadlock when two of them read and then both try to write, so every
+    transaction starts with `BEGIN IMMEDIATE` and waits on the busy timeout instead.
+    """
+    args = dict(connect_args or {})
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        args.setdefault("timeout", 30)
+    else:
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+    engine = create_async_engine(url, connect_args=args, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,141 @@
+"""The durable inbox: insert-or-ignore on (platform, event_id), then track processing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.enums import InboxStatus
+from store.models import InboxEvent
+from store.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: int
+    deliveries: int
+    payload: dict[str, Any]
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class InboxRepository:
+    """Rows of the inbox table inside one unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+        """Insert events, ignoring those already present; the new ids (None for a duplicate).
+
+        The unique constraint decides: two deliveries racing each other still make one row.
+        """
+        dialect = self.session.get_bind().dialect.name
+        ids: list[int | None] = []
+        for row in rows:
+            stmt = (
+                _insert(dialect)(InboxEvent)
+                .values(
+                    platform=row["platform"],
+                    event_id=row["event_id"],
+                    conversation_key=row.get("conversation_key", ""),
+                    payload=row["payload"],
+                    status=InboxStatus.PENDING,
+                    deliveries=0,
+                    received_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+                .returning(InboxEvent.id)
+            )
+            ids.append((await self.session.execute(stmt)).scalar_one_or_none())
+        return ids
+
+    async def insert(
+        self, platform: str, event_id: str, payload: dict[str, Any], conversation_key: str = ""
+    ) -> int | None:
+        """Insert one event; its id, or None when (platform, event_id) is already stored."""
+        rows = [
+            {
+                "platform": platform,
+                "event_id": event_id,
+                "payload": payload,
+                "conversation_key": conversation_key,
+            }
+        ]
+        return (await self.insert_many(rows))[0]
+
+    async def get(self, inbox_id: int) -> InboxEvent | None:
+        return await self.session.get(InboxEvent, inbox_id)
+
+    async def find(self, platform: str, event_id: str) -> InboxEvent | None:
+        stmt = select(InboxEvent).where(
+            InboxEvent.platform == platform, InboxEvent.event_id == event_id
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def get_many(self, ids: Sequence[int]) -> dict[int, InboxEvent]:
+        if not ids:
+            return {}
+        rows = await self.session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids)))
+        return {r.id: r for r in rows}
+
+    async def start_attempts(self, ids: Sequence[int]) -> dict[int, Attempt]:
+        """Count one more processing attempt on each pending row among `ids`.
+
+        Rows already done or dead are left out, so a redelivered queue entry is recognised.
+        """
+        if not ids:
+            return {}
+        result = await self.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(ids), InboxEvent.status == InboxStatus.PENDING)
+            .values(deliveries=InboxEvent.deliveries + 1)
+            .returning(InboxEvent.id, InboxEvent.deliveries, InboxEvent.payload),
+            execution_options={"synchronize_session": False},
+        )
+        return {r.id: Attempt(r.id, r.deliveries, r.payload) for r in result}
+
+    async def record_error(self, inbox_id: int, error: str) -> None:
+        await self.session.execute(
+            update(InboxEvent).where(InboxEvent.id == inbox_id).values(error=error[:2000])
+        )
+
+    async def mark_done(self, row: InboxEvent, *, intent: str | None = None) -> None:
+        row.status = InboxStatus.DONE
+        row.intent = intent
+        row.processed_at = utcnow()
+
+    async def mark_dead(self, inbox_id: int, error: str) -> None:
+        await self.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == inbox_id, InboxEvent.status == InboxStatus.PENDING)
+            .values(status=InboxStatus.DEAD, error=error[:2000], processed_at=utcnow())
+        )
+
+    async def pending_ids(
+        self, *, older_than: datetime | None = None, limit: int = 1000
+    ) -> list[int]:
+        """Ids still waiting, oldest first (recovery after a restart or a lost queue entry)."""
+        stmt = select(InboxEvent.id).where(InboxEvent.status == InboxStatus.PENDING)
+        if older_than is not None:
+            stmt = stmt.where(InboxEvent.received_at <= older_than)
+        stmt = stmt.order_by(InboxEvent.id).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
+        )
+        return {str(status): int(n) for status, n in rows.all()}
+
+    @staticmethod
+    def stale_before(seconds: float) -> datetime:
+        return utcnow() - timedelta(seconds=seconds)

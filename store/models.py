@@ -1,0 +1,355 @@
+"""ORM classes: the directory, the configuration database, tickets, inbox and outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.enums import (
+    ChangeType,
+    Criticality,
+    Decision,
+    InboxStatus,
+    Level,
+    OutboxStatus,
+    PersonKind,
+    Priority,
+    Role,
+    Status,
+    TicketKind,
+)
+from store.types import JSONType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def enum_column(enum: type[StrEnum], length: int = 24) -> Enum:
+    """A VARCHAR with a check constraint: no PostgreSQL `CREATE TYPE` to migrate."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UTCDateTime}
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    kind: Mapped[PersonKind] = mapped_column(enum_column(PersonKind), default=PersonKind.EMPLOYEE)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    skills: Mapped[list[PersonSkill]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    memberships: Mapped[list[GroupMember]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    identities: Mapped[list[ChannelIdentity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.roles)
+
+    def has_role(self, *roles: Role) -> bool:
+        mine = self.role_set
+        return Role.ADMIN in mine or any(r in mine for r in roles)
+
+
+class PersonRole(Base):
+    __tablename__ = "person_roles"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(enum_column(Role), primary_key=True)
+
+
+class PersonSkill(Base):
+    __tablename__ = "person_skills"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    group: Mapped[Group] = relationship(lazy="selectin")
+
+
+class ChannelIdentity(Base):
+    """A platform account bound to a person; `last_address` is where they last wrote from."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_address: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    person: Mapped[Person] = relationship(back_populates="identities", lazy="raise")
+
+
+class Service(Base):
+    """A configuration item: a service people use, or a part of one."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    criticality: Mapped[Criticality] = mapped_column(
+        enum_column(Criticality), default=Criticality.MEDIUM
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+
+    owner_group: Mapped[Group | None] = relationship(lazy="selectin")
+
+
+class TicketCounter(Base):
+    """The last number handed out per ticket kind, so references run INC-1, INC-2, ..."""
+
+    __tablename__ = "ticket_counters"
+
+    kind: Mapped[TicketKind] = mapped_column(enum_column(TicketKind), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("kind", "number"),
+        Index("ix_tickets_requester_status", "requester_id", "status"),
+        Index("ix_tickets_status_priority", "status", "priority"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[TicketKind] = mapped_column(enum_column(TicketKind))
+    number: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(24), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[Status] = mapped_column(enum_column(Status), default=Status.NEW)
+    priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, 4), default=None)
+    impact: Mapped[Level | None] = mapped_column(enum_column(Level, 8), default=None)
+    urgency: Mapped[Level | None] = mapped_column(enum_column(Level, 8), default=None)
+    change_type: Mapped[ChangeType | None] = mapped_column(
+        enum_column(ChangeType, 12), default=None
+    )
+    catalog_item: Mapped[str | None] = mapped_column(String(120), default=None)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), default=None)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), default=None)
+    origin: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    planned_start: Mapped[datetime | None] = mapped_column(default=None)
+    planned_end: Mapped[datetime | None] = mapped_column(default=None)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="selectin")
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
+    group: Mapped[Group | None] = relationship(lazy="selectin")
+    service: Mapped[Service | None] = relationship(lazy="selectin")
+
+    # Every UPDATE carries `WHERE version = <seen>`: two workers changing one ticket at
+    # once cannot both win; the loser retries its unit of work against the new state.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TicketEvent(Base):
+    """The audit trail: every change of a ticket, who made it, when, through which channel."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    external_user: Mapped[str | None] = mapped_column(String(200), default=None)
+    inbox_id: Mapped[int | None] = mapped_column(default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[Person | None] = relationship(lazy="selectin")
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("ticket_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    decision: Mapped[Decision] = mapped_column(enum_column(Decision, 12))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    approver: Mapped[Person] = relationship(lazy="selectin")
+
+
+class KnowledgeArticle(Base):
+    __tablename__ = "knowledge_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"), default=None
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxEvent(Base):
+    """Every event a platform was told we received; (platform, event_id) is the dedup key."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inbox_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(200))
+    conversation_key: Mapped[str] = mapped_column(String(400), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[InboxStatus] = mapped_column(
+        enum_column(InboxStatus, 12), default=InboxStatus.PENDING
+    )
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    intent: Mapped[str | None] = mapped_column(String(40), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OutboxMessage(Base):
+    """A reply committed with the change that caused it; the dispatcher sends it once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_conversation", "platform", "conversation_key", "id"),
+        Index("ix_outbox_inbox", "inbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_id: Mapped[int | None] = mapped_column(default=None)
+    platform: Mapped[str] = mapped_column(String(32))
+    conversation_key: Mapped[str] = mapped_column(String(400))
+    address: Mapped[dict[str, Any]] = mapped_column()
+    reply: Mapped[dict[str, Any]] = mapped_column()
+    ticket_ref: Mapped[str | None] = mapped_column(String(24), default=None)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column(OutboxStatus, 12), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    person: Mapped[Person] = relationship(lazy="selectin")
+
+
+class DialogueState(Base):
+    """Slot-filling state per conversation in the embedded mode (Redis holds it when scaled)."""
+
+    __tablename__ = "dialogue_state"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class Cursor(Base):
+    """Small durable values: polling positions (X `since_id`) and the like."""
+
+    __tablename__ = "cursors"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,109 @@
+"""Short-lived shared state: dedup fast path, conversation locks, rate limits, leader.
+
+`LocalState` serves the embedded mode (one process); `store.redis_state.RedisState` serves
+several processes. Dialogue state lives in the database when embedded (written in the same
+transaction as the handler's changes) and in Redis when scaled (`Dialogue` protocol).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+
+class Dialogue(Protocol):
+    """Per-conversation dialogue state that expires."""
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None: ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+class SharedState(Protocol):
+    """What workers and web processes share besides the database."""
+
+    async def seen(self, key: str) -> bool:
+        """True when an event with this key was stored before (a fast path only).
+
+        The inbox's unique constraint decides; a key is remembered only after its event
+        committed, so a failed attempt never makes a platform's retry look like a duplicate.
+        """
+        ...
+
+    async def remember(self, key: str, ttl_seconds: int = 86_400) -> None: ...
+
+    def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> Any:
+        """An async context manager holding the conversation's lock (waits for it)."""
+        ...
+
+    async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
+        """Take a send slot for `scope`: 0 when allowed now, else the seconds to wait."""
+        ...
+
+    async def pause(self, scope: str, seconds: float) -> None:
+        """Hold every sender of `scope` back (a platform asked us to wait)."""
+        ...
+
+    async def lead(self, name: str, holder: str, ttl_ms: int) -> bool:
+        """Take or renew leadership of `name`; True while `holder` leads."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+
+class LocalState:
+    """Shared state for one process."""
+
+    def __init__(self, *, dedup_size: int = 100_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._dedup_size = dedup_size
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tat: dict[str, float] = {}
+        self._paused: dict[str, float] = {}
+
+    async def seen(self, key: str) -> bool:
+        expires = self._seen.get(key)
+        return expires is not None and expires > time.monotonic()
+
+    async def remember(self, key: str, ttl_seconds: int = 86_400) -> None:
+        self._seen[key] = time.monotonic() + ttl_seconds
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._dedup_size:
+            self._seen.popitem(last=False)
+
+    @asynccontextmanager
+    async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
+        if not lock.locked() and self._locks.get(key) is lock:
+            self._locks.pop(key, None)
+
+    async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
+        now = time.monotonic()
+        paused = self._paused.get(scope, 0.0)
+        if paused > now:
+            return paused - now
+        interval = 1.0 / per_second
+        tolerance = interval * (burst - 1)
+        tat = max(self._tat.get(scope, now), now)
+        if tat - now > tolerance:
+            return tat - now - tolerance
+        self._tat[scope] = tat + interval
+        return 0.0
+
+    async def pause(self, scope: str, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        self._paused[scope] = max(self._paused.get(scope, 0.0), until)
+
+    async def lead(self, name: str, holder: str, ttl_ms: int) -> bool:
+        return True
+
+    async def ping(self) -> bool:
+        return True

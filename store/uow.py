@@ -1,0 +1,95 @@
+"""The unit of work: one transaction per message, holding every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as DBInterfaceError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from store.db import SessionFactory
+from store.errors import ConflictError, UnavailableError
+from store.inbox import InboxRepository
+from store.outbox import OutboxRepository
+from store.repositories import (
+    CursorRepository,
+    DialogueRepository,
+    KnowledgeRepository,
+    PeopleRepository,
+    ServiceRepository,
+    TicketRepository,
+    TokenRepository,
+)
+
+CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
+UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(factory) as uow:` opens a transaction; `commit()` ends it.
+
+    Leaving the block without committing rolls back. A lost race on a row (another worker
+    changed the same ticket first, or inserted the same unique key) surfaces as
+    `ConflictError`, so the caller can retry the whole unit against the new state.
+    """
+
+    session: AsyncSession
+    people: PeopleRepository
+    tickets: TicketRepository
+    services: ServiceRepository
+    knowledge: KnowledgeRepository
+    inbox: InboxRepository
+    outbox: OutboxRepository
+    tokens: TokenRepository
+    dialogue: DialogueRepository
+    cursors: CursorRepository
+
+    def __init__(self, factory: SessionFactory) -> None:
+        self._factory = factory
+        self._committed = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        try:
+            await self.session.begin()
+        except Exception:
+            await self.session.close()
+            raise
+        self.people = PeopleRepository(self.session)
+        self.tickets = TicketRepository(self.session)
+        self.services = ServiceRepository(self.session)
+        self.knowledge = KnowledgeRepository(self.session)
+        self.inbox = InboxRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        self.tokens = TokenRepository(self.session)
+        self.dialogue = DialogueRepository(self.session)
+        self.cursors = CursorRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back an uncommitted transaction without expiring what was loaded,
+        # so values read inside the block stay readable after it.
+        await self.session.close()
+
+    async def flush(self) -> None:
+        try:
+            await self.session.flush()
+        except CONFLICTS as e:
+            raise ConflictError(str(e)) from e
+
+    async def commit(self) -> None:
+        try:
+            await self.session.commit()
+        except CONFLICTS as e:
+            raise ConflictError(str(e)) from e
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

@@ -1,0 +1,220 @@
+"""Fixtures shared by every tier: clean settings, a trained model, databases, Redis.
+
+PostgreSQL and Redis tests run when `SWITCHBOARD_TEST_DATABASE_URL` (a server URL whose
+user may create databases) and `SWITCHBOARD_TEST_REDIS_URL` are set; each test gets its own
+database and key prefix and removes them afterwards. With `SWITCHBOARD_REQUIRE_SERVICES=1`
+(CI) an unreachable service fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from bot.config import Settings
+from nlu.types import Understander
+
+PG_ENV = "SWITCHBOARD_TEST_DATABASE_URL"
+REDIS_ENV = "SWITCHBOARD_TEST_REDIS_URL"
+REQUIRE_ENV = "SWITCHBOARD_REQUIRE_SERVICES"
+_SCRUB = (
+    "SLACK_",
+    "TELEGRAM_",
+    "TWILIO_",
+    "X_",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "NLU_MODEL_PATH",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "ENVIRONMENT",
+    "PORT",
+)
+
+
+def require_services() -> bool:
+    return os.environ.get(REQUIRE_ENV, "") not in ("", "0", "false")
+
+
+def missing_service(what: str) -> None:
+    """Skip, or fail when CI asked for the services."""
+    if require_services():
+        pytest.fail(f"{what} was required ({REQUIRE_ENV}=1) but is not available")
+    pytest.skip(f"{what} not configured")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SDKs and settings read the environment; tests build their settings explicitly."""
+    for key in list(os.environ):
+        if key.startswith(_SCRUB):
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's NLU model, trained once per test session."""
+    from nlu.train import ensure_model
+
+    root = tmp_path_factory.mktemp("models") / "nlu"
+    ensure_model(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def understander(model_root: Path) -> Understander:
+    from nlu.pipeline import load
+
+    return load(model_root)
+
+
+def make_settings(database_url: str, model_root: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "nlu_model_path": model_root,
+        "log_format": "console",
+        "log_level": "WARNING",
+        "secret_key": "test-secret-key-0123456789abcdef",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type,call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_root: Path) -> Settings:
+    """Embedded settings on a fresh SQLite file."""
+    return make_settings(f"sqlite:///{tmp_path}/switchboard.db", model_root)
+
+
+async def prepare_database(settings: Settings, *, demo: bool = True) -> None:
+    """Migrate to head and load the demo directory."""
+    from bot.demo import seed_demo
+    from store.db import create_engine, session_factory
+    from store.migrate import upgrade_engine
+    from store.uow import UnitOfWork
+
+    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
+    try:
+        await upgrade_engine(engine)
+        if demo:
+            async with UnitOfWork(session_factory(engine)) as uow:
+                await seed_demo(uow)
+                await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def demo_settings(settings: Settings) -> Settings:
+    """Embedded settings on a migrated database with the demo directory loaded."""
+    await prepare_database(settings)
+    return settings
+
+
+# -- PostgreSQL and Redis ------------------------------------------------------------------
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
+    dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    conn = await asyncio.wait_for(asyncpg.connect(dsn), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for this test, dropped afterwards."""
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        missing_service(f"PostgreSQL ({PG_ENV})")
+        return
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await _admin(admin, f'CREATE DATABASE "{name}"')
+    except Exception as e:
+        missing_service(f"PostgreSQL at {PG_ENV} ({type(e).__name__}: {e})")
+        return
+    try:
+        yield _with_database(admin, name)
+    finally:
+        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def redis_target() -> AsyncIterator[tuple[str, str]]:
+    """A Redis URL and a key prefix no other test uses; the keys are removed afterwards."""
+    from redis.asyncio import Redis
+
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        missing_service(f"Redis ({REDIS_ENV})")
+        return
+    prefix = f"sbtest:{uuid.uuid4().hex[:12]}:"
+    client = Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except Exception as e:
+        await client.aclose()
+        missing_service(f"Redis at {REDIS_ENV} ({type(e).__name__}: {e})")
+        return
+    try:
+        yield url, prefix
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def scaled_settings(
+    pg_url: str, redis_target: tuple[str, str], model_root: Path
+) -> Settings:
+    """Scaled settings (PostgreSQL + Redis), migrated, with the demo directory."""
+    url, prefix = redis_target
+    s = make_settings(pg_url, model_root, redis_url=url, redis_prefix=prefix)
+    await prepare_database(s)
+    return s
+
+
+@pytest.fixture(params=["embedded", pytest.param("scaled", marks=pytest.mark.integration)])
+def any_settings(request: pytest.FixtureRequest) -> Settings:
+    """The same test in both modes: embedded SQLite, and PostgreSQL + Redis (demo data in)."""
+    name = "demo_settings" if request.param == "embedded" else "scaled_settings"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any attempt to open a connection outside 127.0.0.1."""
+    import socket
+
+    real = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+            raise OSError(f"network access to {host} is not allowed in tests")
+        return real(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield
