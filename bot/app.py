@@ -59,7 +59,12 @@ def create_app(
 
     cursors = DatabaseCursors()
     deps = ChannelDeps(
-        secret=lambda: late.get().webchat_secret, history=history, cursors=cursors, ingest=ingest
+        secret=lambda: late.get().webchat_secret,
+        history=history,
+        cursors=cursors,
+        ingest=ingest,
+        services=cursors.service_names,
+        delivery_status=cursors.delivery_status,
     )
     channels = [*build_channels(settings, deps), *extra_channels]
 

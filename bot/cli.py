@@ -155,6 +155,8 @@ async def _worker(settings: Settings) -> None:
         history=no_history,
         cursors=cursors,
         ingest=ingest,
+        services=cursors.service_names,
+        delivery_status=cursors.delivery_status,
     )
     channels = build_channels(settings, deps)
     container = await build_container(settings, roles=frozenset({Role.WORKER}), channels=channels)
@@ -408,9 +410,11 @@ async def _chat(settings: Settings, email: str) -> None:
 def _mount() -> None:
     from bot.cli_bench import app as bench_app
     from bot.cli_nlu import app as nlu_app
+    from bot.cli_telegram import app as telegram_app
 
     app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
     app.add_typer(bench_app, name="bench", help="Measure ingest and pipeline throughput.")
+    app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
 
 
 _mount()

@@ -148,7 +148,7 @@ class Dispatcher:
             if wait > 0:
                 await self._finish(row, "retry", at_seconds=wait, error="rate limited", count=False)
                 return False
-        reply = Reply.from_dict(row.reply)
+        reply = replace(Reply.from_dict(row.reply), delivery_key=f"sb-{row.id}")
         if reply.replaces and reply.ticket_ref and reply.edit_id is None:
             async with UnitOfWork(self.factory) as uow:
                 previous = await uow.outbox.last_external_id(

@@ -6,7 +6,7 @@ deployment without Slack never loads slack-bolt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import setup_slack, setup_telegram, setup_twilio, setup_x
@@ -26,6 +26,8 @@ class ChannelDeps:
     history: History
     cursors: Cursors | None = None
     ingest: Ingest | None = None
+    services: Callable[[], Awaitable[list[str]]] | None = None
+    delivery_status: Callable[[str, str, str], Awaitable[None]] | None = None
 
 
 def _webchat(settings: Settings, deps: ChannelDeps) -> Channel | None:
@@ -67,7 +69,10 @@ def topic_addresses(settings: Settings) -> Callable[[str], list[Address]]:
 
 
 class DatabaseCursors:
-    """`Cursors` kept in the database; bound to the session factory once it exists."""
+    """`Cursors` kept in the database, plus the small lookups channels may ask the app for.
+
+    Bound to the session factory once the container exists.
+    """
 
     def __init__(self) -> None:
         self._factory: SessionFactory | None = None
@@ -87,4 +92,15 @@ class DatabaseCursors:
     async def set(self, key: str, value: str) -> None:
         async with self._uow() as uow:
             await uow.cursors.set(key, value)
+            await uow.commit()
+
+    async def service_names(self) -> list[str]:
+        """Names from the configuration database (for pickers in forms)."""
+        async with self._uow() as uow:
+            return [s.name for s in await uow.services.all()]
+
+    async def delivery_status(self, platform: str, external_id: str, status: str) -> None:
+        """Record a platform's delivery report for a reply we sent."""
+        async with self._uow() as uow:
+            await uow.outbox.record_delivery_status(platform, external_id, status)
             await uow.commit()

@@ -122,6 +122,9 @@ class IntentRouter:
                 received_at=msg.received_at,
             )
             return await self._action(action, nlu, ctx, state)
+        command = self.registry.for_command(msg.text)
+        if command is not None:
+            return await self._run(command, nlu, ctx)
         expect = state.get("expect")
         if expect:
             return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
@@ -250,7 +253,12 @@ class IntentRouter:
     ) -> Routed:
         if spec is None:
             return Routed(replies=[], intent=nlu.intent.value)
-        name = spec.intent.value if spec.intent else spec.func.__name__
+        if spec.intent:
+            name = spec.intent.value
+        elif spec.commands:
+            name = spec.commands[0]
+        else:
+            name = spec.actions[0] if spec.actions else spec.func.__name__
         started = time.perf_counter()
         replies = await spec.func(nlu, ctx)
         metrics.HANDLER_SECONDS.labels(name).observe(time.perf_counter() - started)

@@ -15,7 +15,7 @@ import random
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -268,8 +268,15 @@ class Worker:
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
             state = await dialogue.get(key)
             routed = await self.router.dispatch(event, nlu, ctx, state)
+            clicked = event.params.get("message_id") if isinstance(event, Action) else None
             rows = [
-                add_reply(uow, event.address, r, inbox_id=claimed.inbox_id) for r in routed.replies
+                add_reply(
+                    uow,
+                    event.address,
+                    replace(r, edit_id=clicked) if clicked and r.replaces else r,
+                    inbox_id=claimed.inbox_id,
+                )
+                for r in routed.replies
             ]
             rows += await add_outgoing(
                 uow,

@@ -307,8 +307,10 @@ class Reply:
     edit a card in place; `replaces` asks the channel to update an earlier card for that
     ticket instead of posting a new one, where the platform allows it. `public` marks a reply
     that may be shown where others can read it (a public X reply); personal details never go
-    into a public reply. `edit_id` is the platform's id of the earlier message to update; the
-    dispatcher fills it in from what it sent before, handlers never set it.
+    into a public reply. `edit_id` is the platform's id of the earlier message to update, and
+    `delivery_key` a key unique to this reply that a channel may attach to the message so a
+    retry after a timeout can find out whether the first attempt arrived; the dispatcher fills
+    both in, handlers never set them.
     """
 
     text: str
@@ -318,6 +320,7 @@ class Reply:
     replaces: bool = False
     public: bool = False
     edit_id: str | None = None
+    delivery_key: str | None = None
 
     def fallback_text(self) -> str:
         """The reply for channels without buttons or cards: choices become numbered lines."""
@@ -341,6 +344,7 @@ class Reply:
             "replaces": self.replaces,
             "public": self.public,
             "edit_id": self.edit_id,
+            "delivery_key": self.delivery_key,
         }
 
     @classmethod
@@ -354,4 +358,5 @@ class Reply:
             replaces=bool(data.get("replaces", False)),
             public=bool(data.get("public", False)),
             edit_id=data.get("edit_id"),
+            delivery_key=data.get("delivery_key"),
         )

@@ -21,6 +21,7 @@ class HandlerSpec:
     func: HandlerFunc
     help: str
     actions: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
     min_confidence: float | None = None
     listed: bool = True
 
@@ -49,12 +50,21 @@ class Registry:
         """Register `func` for button actions that no message intent leads to."""
         return self._register(None, actions, None, False)
 
+    def command(self, *words: str, listed: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Register `func` for messages whose first word is one of `words` (`link`, `/link`).
+
+        Commands are exact words a person types; they bypass the NLU.
+        """
+        return self._register(None, (), None, listed, commands=tuple(w.lower() for w in words))
+
     def _register(
         self,
         intent: IntentName | None,
         actions: Sequence[str],
         min_confidence: float | None,
         listed: bool,
+        *,
+        commands: tuple[str, ...] = (),
     ) -> Callable[[HandlerFunc], HandlerFunc]:
         def register(func: HandlerFunc) -> HandlerFunc:
             doc = inspect.getdoc(func) or func.__name__.replace("_", " ")
@@ -64,6 +74,7 @@ class Registry:
                     func=func,
                     help=doc.splitlines()[0].strip(),
                     actions=tuple(actions),
+                    commands=commands,
                     min_confidence=min_confidence,
                     listed=listed,
                 )
@@ -80,10 +91,20 @@ class Registry:
         order = list(IntentName)
         listed = [s for s in self.specs if s.listed and s.intent is not None]
         listed.sort(key=lambda s: order.index(s.intent))  # type: ignore[arg-type]
-        return [(s.intent.value, s.help) for s in listed if s.intent is not None]
+        entries = [(s.intent.value, s.help) for s in listed if s.intent is not None]
+        entries += [(s.commands[0], s.help) for s in self.specs if s.listed and s.commands]
+        return entries
 
     def for_action(self, action: str) -> HandlerSpec | None:
         return next((s for s in self.specs if action in s.actions), None)
+
+    def for_command(self, text: str) -> HandlerSpec | None:
+        """The command handler for a message starting with a command word, if any."""
+        words = text.strip().split(maxsplit=1)
+        if not words:
+            return None
+        word = words[0].lower().lstrip("/")
+        return next((s for s in self.specs if word in s.commands), None)
 
 
 registry = Registry()

@@ -297,6 +297,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_due", "status", "next_attempt_at"),
         Index("ix_outbox_conversation", "platform", "conversation_key", "id"),
         Index("ix_outbox_inbox", "inbox_id"),
+        Index("ix_outbox_external", "platform", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -316,6 +317,9 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the platform reported after accepting it (Twilio: delivered, failed, ...).
+    delivery_status: Mapped[str | None] = mapped_column(String(32), default=None)
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiToken(Base):

@@ -131,6 +131,16 @@ class OutboxRepository:
             execution_options={"synchronize_session": False},
         )
 
+    async def record_delivery_status(self, platform: str, external_id: str, status: str) -> int:
+        """Store the platform's delivery report for a sent reply; the rows updated."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.platform == platform, OutboxMessage.external_id == external_id)
+            .values(delivery_status=status[:32], delivery_updated_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def history(
         self, platform: str, conversation_key: str, *, after_id: int = 0, limit: int = 100
     ) -> list[OutboxMessage]:
