@@ -317,12 +317,8 @@ def people_list() -> None:
 
 
 async def _people(settings: Settings) -> list[tuple[str, str | None, str, str]]:
-    from sqlalchemy import select
-
-    from store.models import Person
-
     async with _uow(settings) as uow:
-        people = list(await uow.session.scalars(select(Person).order_by(Person.name)))
+        people = await uow.people.everyone()
         return [
             (
                 p.name,

@@ -1,9 +1,8 @@
 """`switchboard nlu`: train, try and measure the natural-language understanding."""
 
 import json
-import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -38,12 +37,12 @@ err = Console(stderr=True)
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[object]:
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar on stderr, silent when stderr is not a terminal."""
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         console=err,
         disable=not sys.stderr.isatty(),
@@ -76,7 +75,7 @@ def train(
 
     try:
         with _progress("training") as update:
-            target = train_model(model_dir, data=data, seed=seed, progress=update)  # type: ignore[arg-type]
+            target = train_model(model_dir, data=data, seed=seed, progress=update)
     except NLUError as exc:
         raise _fail(exc) from exc
     from nlu.pipeline import read_meta
@@ -108,7 +107,7 @@ def parse(
         if current_model(model_dir) is None:
             typer.echo(f"no NLU model at {model_dir}; training one first...", err=True)
             with _progress("training") as update:
-                ensure_model(model_dir, progress=update)  # type: ignore[arg-type]
+                ensure_model(model_dir, progress=update)
         understander = load(model_dir)
     except NLUError as exc:
         raise _fail(exc) from exc
@@ -172,10 +171,10 @@ def evaluate(
     try:
         with _progress("evaluating") as update:
             if folds:
-                cv = cross_validate(train_file, folds=folds, seed=seed, progress=update)  # type: ignore[arg-type]
+                cv = cross_validate(train_file, folds=folds, seed=seed, progress=update)
                 report_dict = cv.to_dict()
             else:
-                report = run_evaluation(train_file, test_file, seed=seed, progress=update)  # type: ignore[arg-type]
+                report = run_evaluation(train_file, test_file, seed=seed, progress=update)
                 report_dict = report.to_dict()
     except NLUError as exc:
         raise _fail(exc) from exc
@@ -187,12 +186,3 @@ def evaluate(
         out.print(cv.render())
     else:
         out.print(report.render())
-
-
-def _main() -> None:  # pragma: no cover - convenience for `python -m bot.cli_nlu`
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    _main()

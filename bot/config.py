@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,10 +59,19 @@ class TelegramSettings(BaseSettings):
     bot_token: SecretStr | None = None
     secret_token: SecretStr | None = None
     api_url: str = "https://api.telegram.org/bot"
+    mode: Literal["auto", "webhook", "polling"] = Field(
+        default="auto",
+        description="auto: the webhook when PUBLIC_URL is set, else long polling.",
+    )
+    poll_timeout: float = Field(default=25.0, ge=0.0, le=50.0)
 
     @property
     def enabled(self) -> bool:
         return bool(_secret(self.bot_token))
+
+    def webhook(self, public_url: str | None) -> bool:
+        """Whether updates arrive at `/telegram/webhook` (else `getUpdates` is polled)."""
+        return self.mode == "webhook" or (self.mode == "auto" and bool(public_url))
 
 
 class TwilioSettings(BaseSettings):
@@ -76,6 +86,12 @@ class TwilioSettings(BaseSettings):
     messaging_service_sid: str | None = None
     whatsapp_template_sid: str | None = None
     api_url: str = "https://api.twilio.com"
+
+    @field_validator("api_url")
+    @classmethod
+    def _no_trailing_slash(cls, v: str) -> str:
+        # Request paths start with a slash (`/2010-04-01/Accounts/...`).
+        return v.rstrip("/")
 
     @property
     def enabled(self) -> bool:
@@ -94,6 +110,23 @@ class XSettings(BaseSettings):
     access_token_secret: SecretStr | None = None
     api_url: str = "https://api.twitter.com"
     poll_interval: float = Field(default=60.0, ge=1.0)
+    dm_poll_interval: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="Seconds between DM polls (GET /2/dm_events allows 15 per 15 minutes); "
+        "0 turns DM polling off when the Account Activity webhook delivers DMs.",
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _origin_only(cls, v: str) -> str:
+        # tweepy hard-codes the host; only scheme, host and port can be redirected.
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("X_API_URL must look like https://api.twitter.com")
+        if parts.path.strip("/") or parts.query:
+            raise ValueError("X_API_URL takes scheme, host and port only, no path")
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def enabled(self) -> bool:
@@ -139,6 +172,9 @@ class Settings(BaseSettings):
     reclaim_idle_ms: int = Field(default=30_000, ge=1000)
     max_deliveries: int = Field(default=5, ge=1)
     outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_lease_seconds: float = Field(
+        default=60.0, ge=1.0, description="How long a dispatcher holds a reply it is sending."
+    )
     dialogue_ttl_seconds: int = Field(default=900, ge=30)
     metrics_port: int | None = Field(
         default=None, description="Port for the worker role's own /metrics (scaled mode)."

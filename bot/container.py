@@ -204,6 +204,7 @@ async def build_container(
             channels=by_platform,
             state=state,
             max_attempts=settings.outbox_max_attempts,
+            lease_seconds=settings.outbox_lease_seconds,
             conversations=ov.only_conversations,
         )
         container.worker = Worker(

@@ -38,12 +38,10 @@ async def resolve_person(
     person with that email (asking the platform's profile once, e.g. Slack `users.info`).
     Else a new requester contact, bound to this identity only.
     """
-    ident = await uow.people.identity(sender.platform, sender.external_id)
+    ident = await uow.people.identity(sender.platform, sender.external_id, with_person=True)
     if ident is not None:
         await uow.people.touch_identity(ident, address.to_dict())
-        person = await uow.people.get(ident.person_id)
-        assert person is not None
-        return person
+        return ident.person
     if profile is not None and not sender.email:
         try:
             sender = await profile.profile(sender)

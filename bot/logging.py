@@ -20,7 +20,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Slack tokens (xoxb-, xoxp-, xapp-, ...).
     (re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}"), "[slack-token]"),
     # A Telegram bot token, also inside request URLs (/bot<token>/) and InvalidToken messages.
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"), "[telegram-token]"),
+    (re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}"), "[telegram-token]"),
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [redacted]"),
     (re.compile(r"\bsb_[A-Za-z0-9_-]{16,}"), "[api-token]"),
     (re.compile(r"\bAC[0-9a-f]{32}\b"), "[twilio-account]"),
@@ -38,11 +38,20 @@ def mask_phone(value: str) -> str:
     return ("+" if value.strip().startswith("+") else "") + "*" * (len(digits) - 4) + digits[-4:]
 
 
+def _mask_match(m: re.Match[str]) -> str:
+    found = m.group(1)
+    digits = sum(c.isdigit() for c in found)
+    # Dates and short codes stay readable; numbers long enough to dial are masked.
+    if digits >= 9 or (found.startswith("+") and digits >= 7):
+        return mask_phone(found)
+    return found
+
+
 def scrub(text: str) -> str:
     """Remove tokens and mask phone numbers in free text."""
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(1)), text)
+    return _PHONE.sub(_mask_match, text)
 
 
 def _scrub_value(key: str, value: Any) -> Any:

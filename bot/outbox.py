@@ -42,11 +42,14 @@ class Limit:
 # Platform guidance: Slack about 1 message/s per channel; Telegram 1/s per chat and 30/s
 # overall; Twilio queues per sender; X's write limits are per 15 minutes.
 LIMITS: dict[str, Limit] = {
-    "slack": Limit(1.0, 50.0, 2),
+    # Slack: 1 message/s per channel with short bursts (a reply plus a card update), and
+    # "several hundred per minute" across a workspace.
+    "slack": Limit(1.0, 5.0, 3),
     "telegram": Limit(1.0, 30.0, 3),
     "sms": Limit(1.0, 10.0, 2),
     "whatsapp": Limit(1.0, 10.0, 2),
-    "x": Limit(0.5, 1.0, 2),
+    # X allows 200 DMs and 100 posts per 15 minutes per account: stay under 0.2/s overall.
+    "x": Limit(0.5, 0.2, 3),
 }
 _WAIT_INLINE = 2.0
 
@@ -127,27 +130,38 @@ class Dispatcher:
         by_conversation: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_conversation[(row.platform, row.conversation_key)].append(row)
-        await asyncio.gather(*(self._send_in_order(rs) for rs in by_conversation.values()))
+        outcomes: list[Outcome] = []
+        try:
+            await asyncio.gather(
+                *(self._send_in_order(rs, outcomes) for rs in by_conversation.values())
+            )
+        finally:
+            # One transaction records the whole batch; a crash before it leaves the leases
+            # to lapse, and the rows are claimed again.
+            await self._record(outcomes)
         return len(rows)
 
-    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
+    async def _send_in_order(self, rows: list[OutboxMessage], outcomes: list[Outcome]) -> None:
         for i, row in enumerate(rows):
-            if not await self._send(row):
+            outcome = await self._send(row)
+            outcomes.append(outcome)
+            if outcome.result != "sent":
                 # Later replies of this conversation wait for the earlier one.
-                for later in rows[i + 1 :]:
-                    await self._finish(
+                outcomes.extend(
+                    Outcome(
                         later, "retry", at_seconds=1.0, error="waiting for earlier", count=False
                     )
+                    for later in rows[i + 1 :]
+                )
                 return
 
-    async def _send(self, row: OutboxMessage) -> bool:
+    async def _send(self, row: OutboxMessage) -> Outcome:
         channel = self.channels[row.platform]
         limit = LIMITS.get(row.platform)
         if limit is not None:
             wait = await self._slot(row, limit)
             if wait > 0:
-                await self._finish(row, "retry", at_seconds=wait, error="rate limited", count=False)
-                return False
+                return Outcome(row, "retry", at_seconds=wait, error="rate limited", count=False)
         reply = replace(Reply.from_dict(row.reply), delivery_key=f"sb-{row.id}")
         if reply.replaces and reply.ticket_ref and reply.edit_id is None:
             async with UnitOfWork(self.factory) as uow:
@@ -161,10 +175,8 @@ class Dispatcher:
             return await self._refused(row, e)
         except Exception as e:
             log.warning("outbox.send_error", outbox_id=row.id, platform=row.platform, error=repr(e))
-            await self._finish(row, "retry", at_seconds=self._backoff(row.attempts), error=repr(e))
-            return False
-        await self._finish(row, "sent", external_id=delivery.external_id)
-        return True
+            return Outcome(row, "retry", at_seconds=self._backoff(row.attempts), error=repr(e))
+        return Outcome(row, "sent", external_id=delivery.external_id)
 
     async def _slot(self, row: OutboxMessage, limit: Limit) -> float:
         """Wait for a send slot in the conversation and on the platform; 0 when granted."""
@@ -184,7 +196,7 @@ class Dispatcher:
                 return 1.0
         return 0.0
 
-    async def _refused(self, row: OutboxMessage, e: DeliveryError) -> bool:
+    async def _refused(self, row: OutboxMessage, e: DeliveryError) -> Outcome:
         log.warning(
             "outbox.refused",
             outbox_id=row.id,
@@ -195,45 +207,54 @@ class Dispatcher:
             ambiguous=e.ambiguous,
         )
         if e.permanent:
-            await self._finish(row, "dead", error=str(e))
-        elif e.ambiguous:
-            await self._finish(row, "unknown", error=str(e))
-        elif e.retry_after is not None:
+            return Outcome(row, "dead", error=str(e))
+        if e.ambiguous:
+            return Outcome(row, "unknown", error=str(e))
+        if e.retry_after is not None:
             await self.state.pause(f"{row.platform}:conv:{row.conversation_key}", e.retry_after)
             await self.state.pause(f"{row.platform}:all", e.retry_after)
-            await self._finish(row, "retry", at_seconds=e.retry_after, error=str(e))
-        else:
-            await self._finish(row, "retry", at_seconds=self._backoff(row.attempts), error=str(e))
-        return False
+            return Outcome(row, "retry", at_seconds=e.retry_after, error=str(e))
+        return Outcome(row, "retry", at_seconds=self._backoff(row.attempts), error=str(e))
 
     @staticmethod
     def _backoff(attempts: int) -> float:
         return min(2.0 ** max(attempts - 1, 0), 300.0) * random.uniform(0.5, 1.5)
 
-    async def _finish(
-        self,
-        row: OutboxMessage,
-        result: str,
-        *,
-        at_seconds: float = 0.0,
-        error: str = "",
-        external_id: str | None = None,
-        count: bool = True,
-    ) -> None:
-        if result == "retry" and count and row.attempts >= self.max_attempts:
-            result = "dead"
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        now = utcnow()
         async with UnitOfWork(self.factory) as uow:
-            if result == "sent":
-                await uow.outbox.mark_sent(row.id, external_id)
-            elif result == "dead":
-                await uow.outbox.mark_dead(row.id, error)
-                metrics.DEAD_LETTERS.labels("outbox").inc()
-            elif result == "unknown":
-                await uow.outbox.mark_unknown(row.id, error)
-            else:
-                at = utcnow() + timedelta(seconds=at_seconds)
-                await uow.outbox.mark_retry(row.id, at=at, error=error, refund=not count)
+            sent = [(o.row.id, o.external_id) for o in outcomes if o.result == "sent"]
+            if sent:
+                await uow.outbox.mark_sent_many(sent)
+            for o in outcomes:
+                result = o.result
+                if result == "retry" and o.count and o.row.attempts >= self.max_attempts:
+                    result = "dead"
+                if result == "dead":
+                    await uow.outbox.mark_dead(o.row.id, o.error)
+                    metrics.DEAD_LETTERS.labels("outbox").inc()
+                elif result == "unknown":
+                    await uow.outbox.mark_unknown(o.row.id, o.error)
+                elif result == "retry":
+                    at = now + timedelta(seconds=o.at_seconds)
+                    await uow.outbox.mark_retry(o.row.id, at=at, error=o.error, refund=not o.count)
+                o.result = result
             await uow.commit()
-        metrics.OUTBOX_SENDS.labels(row.platform, result).inc()
-        if result == "sent":
-            log.info("outbox.sent", outbox_id=row.id, platform=row.platform)
+        for o in outcomes:
+            metrics.OUTBOX_SENDS.labels(o.row.platform, o.result).inc()
+            if o.result == "sent":
+                log.info("outbox.sent", outbox_id=o.row.id, platform=o.row.platform)
+
+
+@dataclass
+class Outcome:
+    """What became of one reply in a dispatch batch."""
+
+    row: OutboxMessage
+    result: str
+    at_seconds: float = 0.0
+    error: str = ""
+    external_id: str | None = None
+    count: bool = True

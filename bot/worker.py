@@ -29,7 +29,6 @@ from channels.conversation import Action, Address, Event, Message, Reply, event_
 from handlers.context import HandlerContext
 from nlu.types import IntentName, Understander, Understanding
 from store.db import SessionFactory
-from store.enums import InboxStatus
 from store.errors import ConflictError
 from store.queue import Job, Queue
 from store.state import Dialogue, SharedState
@@ -251,9 +250,6 @@ class Worker:
         key = event.address.key
         change: DialogueChange
         async with UnitOfWork(self.factory) as uow:
-            row = await uow.inbox.get(claimed.inbox_id)
-            if row is None or row.status is not InboxStatus.PENDING:
-                return []
             person = await resolve_person(
                 uow, event.sender, event.address, profile=self.profiles.get(event.sender.platform)
             )
@@ -288,8 +284,11 @@ class Worker:
             change = routed.dialogue
             if self.redis_dialogue is None:
                 await _apply(uow.dialogue, key, change, self.dialogue_ttl)
-            await uow.inbox.mark_done(row, intent=routed.intent)
             await uow.flush()
+            if not await uow.inbox.finish(claimed.inbox_id, intent=routed.intent):
+                # Another worker finished this event first; our work rolls back unseen.
+                log.info("worker.already_done", inbox_id=claimed.inbox_id)
+                return []
             ids = [r.id for r in rows]
             await uow.commit()
         if self.redis_dialogue is not None:

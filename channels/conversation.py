@@ -300,6 +300,51 @@ class TicketCard:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A titled group of tickets in an overview, each card with the buttons about it.
+
+    A button belongs to the card whose reference is its `value`; `empty` is what to say
+    when the group has no tickets.
+    """
+
+    title: str
+    cards: tuple[TicketCard, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    empty: str = ""
+
+    def buttons_for(self, ref: str) -> tuple[Button, ...]:
+        """The buttons about one card of this section."""
+        return tuple(b for b in self.buttons if b.value == ref)
+
+    def lines(self) -> list[str]:
+        """The section as plain text lines, for channels without rich layout."""
+        out = [self.title]
+        for c in self.cards:
+            facts = [c.status] + ([c.priority] if c.priority else [])
+            out.append(f"• {c.ref} · {c.title} ({', '.join(facts)})")
+        if not self.cards and self.empty:
+            out.append(self.empty)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "cards": [c.to_dict() for c in self.cards],
+            "buttons": [b.to_dict() for b in self.buttons],
+            "empty": self.empty,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Section:
+        return cls(
+            title=str(data.get("title") or ""),
+            cards=tuple(TicketCard.from_dict(c) for c in data.get("cards") or ()),
+            buttons=tuple(Button.from_dict(b) for b in data.get("buttons") or ()),
+            empty=str(data.get("empty") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     """What the bot says back: platform-neutral text, optional buttons and a ticket card.
 
@@ -311,6 +356,10 @@ class Reply:
     `delivery_key` a key unique to this reply that a channel may attach to the message so a
     retry after a timeout can find out whether the first attempt arrived; the dispatcher fills
     both in, handlers never set them.
+
+    `overview` marks the person's overview (open tickets, queue, approvals) laid out in
+    `sections`: a channel with a personal dashboard (the Slack App Home) shows it there instead
+    of posting a message; others send it as text.
     """
 
     text: str
@@ -321,12 +370,15 @@ class Reply:
     public: bool = False
     edit_id: str | None = None
     delivery_key: str | None = None
+    overview: bool = False
+    sections: tuple[Section, ...] = ()
 
     def fallback_text(self) -> str:
         """The reply for channels without buttons or cards: choices become numbered lines."""
         parts = [self.text]
         if self.card is not None:
             parts.append("\n".join(self.card.lines()))
+        parts.extend("\n".join(section.lines()) for section in self.sections)
         if self.buttons:
             choices = []
             for i, b in enumerate(self.buttons, start=1):
@@ -345,6 +397,8 @@ class Reply:
             "public": self.public,
             "edit_id": self.edit_id,
             "delivery_key": self.delivery_key,
+            "overview": self.overview,
+            "sections": [section.to_dict() for section in self.sections],
         }
 
     @classmethod
@@ -359,4 +413,6 @@ class Reply:
             public=bool(data.get("public", False)),
             edit_id=data.get("edit_id"),
             delivery_key=data.get("delivery_key"),
+            overview=bool(data.get("overview", False)),
+            sections=tuple(Section.from_dict(x) for x in data.get("sections") or ()),
         )

@@ -1,3 +1,92 @@
-"""Tickets filed through a form (a Slack modal, a message turned into a ticket)."""
+"""Tickets filed through a form (a Slack modal, a message turned into a ticket).
+
+A form says outright what the NLU would have to guess: incident or request, summary,
+service, urgency and details arrive in `ctx.params`. Channels validate the form before it
+is accepted; this handler still treats every field as untrusted.
+"""
 
 from __future__ import annotations
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from handlers.incidents import service_named
+from handlers.registry import registry
+from handlers.rules import priority as prio
+from handlers.tickets import agent_buttons, card, title_from
+from nlu.types import Understanding
+from store.enums import Level, Status, TicketKind
+
+MAX_SUMMARY = 150
+MAX_DESCRIPTION = 4000
+
+
+def _level(value: str | None, default: Level) -> Level:
+    try:
+        return Level(value or "")
+    except ValueError:
+        return default
+
+
+@registry.action("file_ticket")
+async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """File an incident or a request from a form."""
+    p = ctx.params
+    summary = " ".join(p.get("summary", "").split())[:MAX_SUMMARY]
+    if not summary:
+        return [Reply(text="The form arrived without a summary, so I didn't file anything.")]
+    kind = TicketKind.REQUEST if p.get("kind") == "request" else TicketKind.INCIDENT
+    service, _named = await service_named(ctx, nlu)
+    description = (p.get("description") or summary).strip()[:MAX_DESCRIPTION]
+    link = p.get("link", "")
+    if link.startswith("https://"):
+        description += f"\n\nFrom the message: {link}"
+    if kind is TicketKind.REQUEST:
+        urgency = _level(p.get("urgency"), Level.LOW)
+        impact = Level.LOW
+    else:
+        urgency = _level(p.get("urgency"), Level.MEDIUM)
+        impact = prio.impact(service.criticality if service else None)
+    priority = prio.priority(impact, urgency)
+    ticket = await ctx.uow.tickets.create(
+        kind=kind,
+        title=title_from(summary, limit=MAX_SUMMARY),
+        description=description,
+        requester=ctx.person,
+        status=Status.NEW,
+        priority=priority,
+        impact=impact,
+        urgency=urgency,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+        origin=ctx.address.to_dict(),
+    )
+    ctx.log(
+        ticket,
+        "created",
+        priority=priority.value,
+        impact=impact.value,
+        urgency=urgency.value,
+        service=service.name if service else None,
+        source="form",
+        link=link or None,
+    )
+    where = f" for {service.name}" if service else ""
+    if kind is TicketKind.INCIDENT and prio.is_major(priority):
+        ctx.announce(
+            "major_incident",
+            Reply(
+                text=f"{priority.value} incident {ticket.ref}{where}: {ticket.title}",
+                card=card(ticket),
+                buttons=agent_buttons(ticket),
+                ticket_ref=ticket.ref,
+            ),
+        )
+    what = "request" if kind is TicketKind.REQUEST else "incident"
+    return [
+        Reply(
+            text=f"I've logged {what} {ticket.ref}{where} at priority {priority.value}. "
+            "I'll keep you posted here.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]

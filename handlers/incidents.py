@@ -99,11 +99,26 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     ]
 
 
+def _fresh_report(nlu: Understanding, ctx: HandlerContext) -> bool:
+    """An urgent or detailed message from someone with no open ticket is a new report.
+
+    "Escalate" and "add information" need a ticket to act on; when the person has none and
+    names none, the same words describe a problem they have not reported yet.
+    """
+    return (
+        not ctx.via_action
+        and nlu.first(EntityName.TICKET_REF) is None
+        and any(i is IntentName.REPORT_INCIDENT for i, _ in nlu.ranked()[:3])
+    )
+
+
 @registry.intent(IntentName.ADD_INFO, actions=("add_note",))
 async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Add details to a ticket: "INC-42: it only happens on Wi-Fi"."""
     ticket, problem = await find_ticket(nlu, ctx)
     if ticket is None:
+        if _fresh_report(nlu, ctx):
+            return await report_incident(nlu, ctx)
         return [problem] if problem else []
     if not can_work(ctx.person, ticket):
         return [not_found(ticket.ref)]
@@ -139,6 +154,8 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Escalate a ticket that needs faster attention: "this is blocking the whole team"."""
     ticket, problem = await find_ticket(nlu, ctx)
     if ticket is None:
+        if _fresh_report(nlu, ctx):
+            return await report_incident(nlu, ctx)
         return [problem] if problem else []
     if not can_work(ctx.person, ticket):
         return [not_found(ticket.ref)]

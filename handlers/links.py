@@ -1,3 +1,347 @@
-"""Linking a platform account to a directory person with a one-time code."""
+"""Linking a platform account to a directory person with a one-time code.
+
+Nothing is ever merged by name, email hint or number: an account joins a person only when a
+code proves that whoever controls one side also controls the other.
+
+- ``link +14155550123`` (from an account already bound to a directory person): a 6-digit
+  code goes by text message to that number; typing ``link <code>`` back in the same chat
+  binds the number. The code proves the number, the chat proves the person.
+- ``link`` (same): an 8-character code is shown in the chat; sending ``link <code>`` from
+  the account to be linked (Telegram, WhatsApp, a text message) binds that account. Seeing
+  the code proves the person, sending it proves the account.
+
+Codes work once, expire after 15 minutes, are kept only as hashes, die after five wrong
+guesses, and are refused (and voided) in group chats, where others would see them.
+"""
 
 from __future__ import annotations
+
+import re
+
+import structlog
+
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.registry import registry
+from nlu.types import Understanding
+from store.enums import PersonKind
+from store.links import (
+    CODE_TTL,
+    MAX_FAILURES,
+    PAIRING_LENGTH,
+    Adoption,
+    LinkAttempt,
+    LinkMethod,
+    normalise_code,
+)
+from store.models import ChannelIdentity, Person
+
+log = structlog.get_logger(__name__)
+
+MAX_CODES_PER_HOUR = 5
+# Accounts bound through an email the platform vouches for: unlinking them is pointless,
+# the next message binds them again.
+_EMAIL_BOUND = frozenset({"slack", "console"})
+_PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SMS_CODE = re.compile(r"^\d{6}$")
+_PLATFORM_WORDS = {
+    "telegram": "telegram",
+    "phone": "phone",
+    "sms": "phone",
+    "text": "phone",
+    "whatsapp": "phone",
+}
+
+
+def normalise_number(text: str) -> str | None:
+    """An E.164 number from what a person typed (`+1 415 555-0123`), or None."""
+    cleaned = re.sub(r"[\s().\-]", "", text.strip())
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    return cleaned if _E164.match(cleaned) else None
+
+
+def masked(number: str) -> str:
+    """`+14155550123` as `+*******0123`."""
+    digits = number.lstrip("+")
+    return "+" + "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+def is_private(address: Address) -> bool:
+    """Whether only the person and the bot read this conversation.
+
+    Slack direct messages have their own channel id (`D…`); everywhere else a one-to-one
+    chat is keyed by the person's own id (a Telegram private chat has the user's id, a
+    text-message conversation is the number, the console and web chat are the visitor).
+    """
+    if address.channel == "slack":
+        return address.conversation.startswith("D") and address.thread is None
+    return address.conversation == address.user
+
+
+def _sender(ctx: HandlerContext, identities: list[ChannelIdentity]) -> tuple[str, str]:
+    """The (platform, external id) of the account this message came from."""
+    here = ctx.address.to_dict()
+    for ident in identities:
+        if ident.last_address == here:
+            return ident.platform, ident.external_id
+    platform = "phone" if ctx.address.channel in _PHONE_CHANNELS else ctx.address.channel
+    return platform, ctx.address.user
+
+
+def _describe(platform: str, external_id: str) -> str:
+    if platform == "phone":
+        return f"the number {masked(external_id)}"
+    if platform == "telegram":
+        return "this Telegram account"
+    return f"this {platform.capitalize()} account"
+
+
+def _args(ctx: HandlerContext, nlu: Understanding) -> list[str]:
+    words = (ctx.text or nlu.text).split()
+    return words[1:]
+
+
+@registry.command("link")
+async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Link another account to you: "link" for a code, "link +14155550123" for a phone."""
+    args = _args(ctx, nlu)
+    if not args or (len(args) == 1 and args[0].lower() in _PLATFORM_WORDS):
+        return [await _start_pairing(ctx)]
+    if len(args) == 1 and args[0].lower() in {"cancel", "stop"}:
+        closed = await ctx.uow.links.close_open(ctx.person.id, "cancelled", ctx.now)
+        text = "I've cancelled your link code." if closed else "You have no link code open."
+        return [Reply(text=text)]
+    joined = "".join(args)
+    if joined.startswith(("+", "00")) or (joined.isdigit() and len(joined) > 6):
+        number = normalise_number(" ".join(args))
+        if number is None:
+            return [Reply(text='Give the number with its country code, like "link +14155550123".')]
+        return [await _start_sms(ctx, number)]
+    return [await _redeem(ctx, " ".join(args))]
+
+
+@registry.command("unlink")
+async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Unlink an account: "unlink" from it, or "unlink +14155550123"."""
+    if not is_private(ctx.address):
+        return [Reply(text="Do that in a private chat with me.")]
+    identities = await ctx.uow.links.identities(ctx.person.id)
+    args = _args(ctx, nlu)
+    if not args:
+        platform, external_id = _sender(ctx, identities)
+        targets = [(platform, external_id)]
+    elif len(args) == 1 and args[0].lower() in _PLATFORM_WORDS:
+        wanted = _PLATFORM_WORDS[args[0].lower()]
+        targets = [(i.platform, i.external_id) for i in identities if i.platform == wanted]
+    else:
+        number = normalise_number(" ".join(args))
+        if number is None:
+            return [Reply(text='Say "unlink" from the account to unlink, or "unlink +1415…".')]
+        targets = [("phone", number)]
+    mine = {(i.platform, i.external_id) for i in identities}
+    targets = [t for t in targets if t in mine]
+    if any(p in _EMAIL_BOUND for p, _ in targets):
+        return [
+            Reply(
+                text="This account is recognised by your work email, so it can't be "
+                "unlinked. Unlink a phone number or Telegram account instead."
+            )
+        ]
+    if not targets:
+        return [Reply(text="That isn't linked to you, so there's nothing to unlink.")]
+    for platform, external_id in targets:
+        await ctx.uow.people.unbind_identity(platform, external_id)
+    log.info("link.unlinked", person_id=ctx.person.id, count=len(targets))
+    names = ", ".join(_describe(p, e) for p, e in targets)
+    return [
+        Reply(
+            text=f"Unlinked {names}. Messages from there no longer reach your tickets; "
+            'say "link" if you want it back.'
+        )
+    ]
+
+
+async def _may_start(ctx: HandlerContext) -> Reply | None:
+    if not is_private(ctx.address):
+        return Reply(text="For your safety, link accounts only in a private chat with me.")
+    if ctx.person.kind is not PersonKind.EMPLOYEE:
+        return Reply(
+            text="Linking connects another account to someone in the company directory. "
+            "Start it from Slack or another account the service desk knows you by."
+        )
+    recent = await ctx.uow.links.issued_since(ctx.person.id, ctx.now - 4 * CODE_TTL)
+    if recent >= MAX_CODES_PER_HOUR:
+        return Reply(text="You've asked for several codes in the last hour. Try again later.")
+    return None
+
+
+async def _start_pairing(ctx: HandlerContext) -> Reply:
+    refusal = await _may_start(ctx)
+    if refusal is not None:
+        return refusal
+    attempt, code = await ctx.uow.links.issue(
+        ctx.person, LinkMethod.PAIRING, origin_key=ctx.address.key, now=ctx.now
+    )
+    log.info("link.issued", person_id=ctx.person.id, method="pairing", attempt_id=attempt.id)
+    shown = f"{code[:4]}-{code[4:]}"
+    return Reply(
+        text=f"Your link code is {shown}\n"
+        "From the account you want to link (Telegram, WhatsApp, or a text message to our "
+        f'number), send "link {shown}". The code works once, for 15 minutes. Never share '
+        "it: whoever sends it links their account to you."
+    )
+
+
+async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
+    refusal = await _may_start(ctx)
+    if refusal is not None:
+        return refusal
+    existing = await ctx.uow.people.identity("phone", number)
+    if existing is not None and existing.person_id == ctx.person.id:
+        return Reply(text=f"{masked(number)} is already linked to you.")
+    attempt, code = await ctx.uow.links.issue(
+        ctx.person,
+        LinkMethod.SMS,
+        origin_key=ctx.address.key,
+        target=("phone", number),
+        now=ctx.now,
+    )
+    log.info("link.issued", person_id=ctx.person.id, method="sms", attempt_id=attempt.id)
+    ctx.outgoing.append(
+        Outgoing(
+            reply=Reply(
+                text=f"Your Switchboard code is {code}. Someone asked to link this number "
+                "to their IT service desk account; if it wasn't you, ignore this message. "
+                "It expires in 15 minutes."
+            ),
+            address=Address(channel="sms", conversation=number, user=number),
+        )
+    )
+    return Reply(
+        text=f'I\'ve texted a 6-digit code to {masked(number)}. Type "link <code>" here '
+        "within 15 minutes to finish."
+    )
+
+
+async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
+    code = normalise_code(typed)
+    links = ctx.uow.links
+    if not is_private(ctx.address):
+        voided = await _void_exposed(ctx, code)
+        tail = " That code is now void; ask for a new one." if voided else ""
+        return Reply(text=f"Link codes only work in a private chat with me.{tail}")
+    identities = await links.identities(ctx.person.id)
+    platform, external_id = _sender(ctx, identities)
+    if await links.guard_failures(platform, external_id, ctx.now) >= MAX_FAILURES:
+        return Reply(text="Too many wrong codes. Wait 15 minutes, then ask for a new code.")
+    if _SMS_CODE.match(code):
+        attempt = await links.open_sms_attempt(ctx.person.id, ctx.address.key, ctx.now)
+        if attempt is not None:
+            return await _redeem_sms(ctx, attempt, code, (platform, external_id))
+    elif len(code) == PAIRING_LENGTH:
+        attempt = await links.by_pairing_code(code)
+        if attempt is not None and links.is_open(attempt, ctx.now):
+            return await _redeem_pairing(ctx, attempt, (platform, external_id))
+    else:
+        return Reply(
+            text='That isn\'t a link code. Say "link" to get one, or "link +14155550123" '
+            "to link a phone number."
+        )
+    await links.guard_fail(platform, external_id, ctx.now)
+    log.info("link.failed", person_id=ctx.person.id, reason="unknown_code")
+    return Reply(text="That code isn't valid. It may have expired or been used already.")
+
+
+async def _redeem_sms(
+    ctx: HandlerContext, attempt: LinkAttempt, code: str, sender: tuple[str, str]
+) -> Reply:
+    links = ctx.uow.links
+    if not links.matches(attempt, code):
+        failures = await links.fail(attempt, ctx.now)
+        await links.guard_fail(*sender, ctx.now)
+        log.info("link.failed", person_id=ctx.person.id, reason="wrong_code", failures=failures)
+        if failures >= MAX_FAILURES:
+            return Reply(text="Too many wrong codes: that code is locked. Ask for a new one.")
+        left = MAX_FAILURES - failures
+        return Reply(text=f"That's not the code I sent. {left} tries left.")
+    target = (attempt.target_platform or "phone", attempt.target_external_id or "")
+    return await _bind(ctx, attempt, ctx.person, target, sender)
+
+
+async def _redeem_pairing(
+    ctx: HandlerContext, attempt: LinkAttempt, sender: tuple[str, str]
+) -> Reply:
+    if attempt.person_id == ctx.person.id:
+        return Reply(
+            text="Send this code from the account you want to link, not from one that is "
+            "already yours."
+        )
+    owner = await ctx.uow.people.get(attempt.person_id)
+    if owner is None or not owner.active:
+        return Reply(text="That code isn't valid. It may have expired or been used already.")
+    return await _bind(ctx, attempt, owner, sender, sender)
+
+
+async def _bind(
+    ctx: HandlerContext,
+    attempt: LinkAttempt,
+    owner: Person,
+    target: tuple[str, str],
+    sender: tuple[str, str],
+) -> Reply:
+    links = ctx.uow.links
+    current = await ctx.uow.people.identity(*target)
+    if current is not None and current.person_id != owner.id:
+        holder = await ctx.uow.people.get(current.person_id)
+        if holder is not None and holder.kind is not PersonKind.CONTACT:
+            await links.close(attempt, "taken", ctx.now)
+            log.info("link.refused", person_id=owner.id, reason="belongs_to_directory_person")
+            return Reply(
+                text="That account belongs to someone else in the directory, so I can't link "
+                "it. Ask the service desk if it should be yours."
+            )
+    # The compare-and-set: of two people sending the same code at once, one gets here.
+    if not await links.redeem(attempt, sender[0], sender[1], ctx.now):
+        return Reply(text="That code has already been used.")
+    result = await links.adopt(owner, *target)
+    await links.guard_clear(*sender)
+    log.info(
+        "link.linked",
+        person_id=owner.id,
+        attempt_id=attempt.id,
+        outcome=result.outcome.value,
+        tickets_moved=result.tickets_moved,
+    )
+    what = _describe(*target)
+    if result.outcome is Adoption.ALREADY:
+        return Reply(text=f"{what[0].upper()}{what[1:]} was already linked to you.")
+    moved = (
+        f" The {result.tickets_moved} ticket(s) raised from it are now yours too."
+        if result.tickets_moved
+        else ""
+    )
+    return Reply(
+        text=f"Linked: {what} now belongs to {owner.name}. You'll see the same tickets "
+        f"from every linked account.{moved}"
+    )
+
+
+async def _void_exposed(ctx: HandlerContext, code: str) -> bool:
+    """A code typed where others can read it is burnt, whoever it belongs to."""
+    links = ctx.uow.links
+    if len(code) == PAIRING_LENGTH:
+        attempt = await links.by_pairing_code(code)
+        if attempt is not None and links.is_open(attempt, ctx.now):
+            await links.close(attempt, "exposed", ctx.now)
+            return True
+        return False
+    if _SMS_CODE.match(code):
+        closed = False
+        for attempt in await links.open_sms_attempts(ctx.person.id, ctx.now):
+            if links.matches(attempt, code):
+                await links.close(attempt, "exposed", ctx.now)
+                closed = True
+        return closed
+    return False

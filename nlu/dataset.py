@@ -71,7 +71,7 @@ def read_jsonl(path: Path) -> list[Example]:
             row = json.loads(line)
             text, intent = row["text"], row["intent"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise TrainingDataError(f"{path}:{number}: expected {{\"text\", \"intent\"}}") from exc
+            raise TrainingDataError(f'{path}:{number}: expected {{"text", "intent"}}') from exc
         if not isinstance(text, str) or not isinstance(intent, str) or not intent:
             raise TrainingDataError(f"{path}:{number}: text and intent must be strings")
         out.append(Example(text, intent))

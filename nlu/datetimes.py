@@ -48,13 +48,23 @@ _DAY_EN = (
     rf"|(?:(?P<wdmod>next|this|coming|on)\s+)?(?P<wd>{_WD})\.?"
     r"(?:\s+(?P<part>morning|afternoon|evening|night))?"
     rf"|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})"
-    rf"|(?P<mon1>{_MON})\.?\s+(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?"
-    rf"|(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>{_MON})\b"
+    rf"|(?P<mon1>{_MON})\.?\s+(?P<dom1>[0-3]?\d)(?:st|nd|rd|th)?"
+    rf"|(?P<dom2>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>{_MON})\b"
     r"|next week|in (?P<n>\d+|an?|one|two|three) (?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?)"
 )
+
+
+def _prefixed(pattern: str, prefix: str) -> str:
+    """The pattern with every named group renamed `<prefix><name>`, to use it twice."""
+    return pattern.replace("?P<", f"?P<{prefix}")
+
+
+# A day, optionally followed by a time ("Saturday 22:00"), or a time optionally followed by a
+# day ("22:00 on Saturday"); groups of the second form carry the prefixes t2/late.
 _EN = re.compile(
-    rf"\b(?:(?:{_DAY_EN})(?:\s*,?\s*(?:at\s+)?(?:{_TIME_EN.replace('?P<', '?P<t1')}))?"
-    rf"|(?:{_TIME_EN.replace('?P<', '?P<t2')})(?:\s+(?:on\s+|this\s+)?(?:{_DAY_EN.replace('?P<', '?P<d2')}))?)",
+    rf"\b(?:(?:{_DAY_EN})(?:\s*,?\s*(?:at\s+)?(?:{_prefixed(_TIME_EN, 't1')}))?"
+    rf"|(?:{_prefixed(_TIME_EN, 't2')})"
+    rf"(?:\s+(?:on\s+|this\s+)?(?:{_prefixed(_DAY_EN, 'late')}))?)",
     re.IGNORECASE,
 )
 
@@ -130,7 +140,7 @@ def _resolve_en(m: re.Match[str], now: datetime) -> datetime | None:
     clock: time | None = None
     evening = any(w in text for w in _EVENING_EN) or " pm" in text or text.endswith("pm")
     morning = any(w in text for w in _MORNING_EN)
-    for dp in ("", "d2"):
+    for dp in ("", "late"):
         rel = _g(m, dp, "rel")
         wd = _g(m, dp, "wd")
         if rel:
@@ -154,7 +164,7 @@ def _resolve_en(m: re.Match[str], now: datetime) -> datetime | None:
         elif _g(m, dp, "mon1") or _g(m, dp, "mon2"):
             month = _MONTHS_EN[(_g(m, dp, "mon1") or _g(m, dp, "mon2") or "").lower()]
             try:
-                day = date(today.year, month, int(_g(m, dp, "d1") or _g(m, dp, "d2") or 0))
+                day = date(today.year, month, int(_g(m, dp, "dom1") or _g(m, dp, "dom2") or 0))
             except ValueError:
                 return None
             if day < today:
@@ -204,8 +214,8 @@ def _resolve_en(m: re.Match[str], now: datetime) -> datetime | None:
         day = today
         if datetime.combine(day, clock, now.tzinfo) <= now:
             day += timedelta(days=1)
-    elif _g(m, "", "wd") or _g(m, "d2", "wd"):
-        mod = (_g(m, "", "wdmod") or _g(m, "d2", "wdmod") or "").lower()
+    elif _g(m, "", "wd") or _g(m, "late", "wd"):
+        mod = (_g(m, "", "wdmod") or _g(m, "late", "wdmod") or "").lower()
         if mod != "next" and day == today and datetime.combine(day, clock, now.tzinfo) <= now:
             day += timedelta(days=7)
     return datetime.combine(day, clock, now.tzinfo)
@@ -228,7 +238,10 @@ def _resolve_zh(m: re.Match[str], now: datetime) -> datetime | None:
         elif m.group("wd"):
             mod = m.group("wmod") or ""
             day = _next_weekday(today, _WEEKDAYS_ZH[m.group("wd")], next_week=mod.startswith("下"))
-    evening = part in ("傍晚", "晚上", "夜里", "半夜", "下午") or (day_word or "") in ("今晚", "明晚")
+    evening = part in ("傍晚", "晚上", "夜里", "半夜", "下午") or (day_word or "") in (
+        "今晚",
+        "明晚",
+    )
     morning = part in ("凌晨", "早上", "早晨", "上午") or (day_word or "") in ("今早", "明早")
     clock: time | None = None
     if m.group("hh"):
@@ -245,9 +258,8 @@ def _resolve_zh(m: re.Match[str], now: datetime) -> datetime | None:
         if minute > 59:
             return None
         clock = time(hour_n % 24, minute)
-    if day is None and clock is None:
-        if not part:
-            return None
+    if day is None and clock is None and not part:
+        return None
     if clock is None:
         clock = {
             "凌晨": time(2, 0), "中午": time(12, 0), "下午": time(14, 0), "傍晚": time(18, 0),
@@ -257,15 +269,30 @@ def _resolve_zh(m: re.Match[str], now: datetime) -> datetime | None:
         day = today
         if datetime.combine(day, clock, now.tzinfo) <= now:
             day += timedelta(days=1)
-    elif m.group("wd") and not (m.group("wmod") or "").startswith("下"):
-        if day == today and datetime.combine(day, clock, now.tzinfo) <= now:
-            day += timedelta(days=7)
+    elif (
+        m.group("wd")
+        and not (m.group("wmod") or "").startswith("下")
+        and day == today
+        and datetime.combine(day, clock, now.tzinfo) <= now
+    ):
+        day += timedelta(days=7)
     return datetime.combine(day, clock, now.tzinfo)
+
+
+# Most messages hold no time at all: this cheap scan spares them the large patterns above.
+_TRIGGER = re.compile(
+    rf"\d|\b(?:{_WD}|{_MON}|today|tonight|tonite|tomorrow|tmrw|tmr|noon|midday|midnight|"
+    r"this (?:morning|afternoon|evening)|next week|in (?:an?|one|two|three) )"
+    r"|[今明后周星礼晚早午点點时凌]",
+    re.IGNORECASE,
+)
 
 
 def find_datetimes(text: str, now: datetime) -> list[TimeMatch]:
     """Every date/time expression in `text`, resolved against the aware datetime `now`."""
     found: list[TimeMatch] = []
+    if not _TRIGGER.search(text):
+        return found
     for m in _EN.finditer(text):
         if not m.group(0).strip():
             continue

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
@@ -35,8 +35,13 @@ def _ticket_refs(text: str) -> list[Entity]:
             return
         taken.append((start, end))
         found.append(
-            Entity(entity=EntityName.TICKET_REF, value=value, start=start, end=end,
-                   text=text[start:end])
+            Entity(
+                entity=EntityName.TICKET_REF,
+                value=value,
+                start=start,
+                end=end,
+                text=text[start:end],
+            )
         )
 
     for m in patterns.TICKET_CODE.finditer(text):
@@ -135,45 +140,56 @@ class EntityExtractor:
             self._catalog = matcher
 
     def _phrases(self, doc: Doc, matcher: PhraseMatcher) -> list[Entity]:
+        """Phrase-matcher hits, keeping the longest of overlapping hits of one label."""
         strings = self._vocab.strings
-        by_label: dict[str, list[tuple[str, object]]] = {}
-        spans = []
+        by_label: dict[str, list[tuple[str, Span]]] = {}
         for match_id, start, end in matcher(doc):
-            key = strings[match_id]
-            label, value = key.split(_SEP, 1)
-            span = doc[start:end]
-            spans.append(span)
-            by_label.setdefault(label, []).append((value, span))
+            label, value = strings[match_id].split(_SEP, 1)
+            by_label.setdefault(label, []).append((value, doc[start:end]))
         out: list[Entity] = []
         for label, items in by_label.items():
-            keep = {(s.start, s.end) for s in filter_spans([s for _, s in items])}  # type: ignore[misc]
-            seen: set[tuple[int, int]] = set()
+            keep = {(s.start, s.end) for s in filter_spans([span for _, span in items])}
             for value, span in items:
-                bounds = (span.start, span.end)  # type: ignore[attr-defined]
-                if bounds in keep and bounds not in seen:
-                    seen.add(bounds)
+                if (span.start, span.end) in keep:
+                    keep.discard((span.start, span.end))
                     out.append(
-                        Entity(entity=label, value=value, start=span.start_char,  # type: ignore[attr-defined]
-                               end=span.end_char, text=span.text)  # type: ignore[attr-defined]
-                    )
+                        Entity(entity=label, value=value, start=span.start_char,
+                               end=span.end_char, text=span.text)
+                    )  # fmt: skip
         return out
 
-    def extract(self, doc: Doc, *, language: str, now: datetime) -> list[Entity]:
-        """All entities of `doc`, sorted by position."""
-        text = doc.text
+    def extract(
+        self, doc: Doc, *, language: str, now: datetime, text: str | None = None
+    ) -> list[Entity]:
+        """All entities of `doc` (whose text is `text`, if known), sorted by position."""
+        text = doc.text if text is None else text
         with self._lock:
             services, catalog = self._services, self._catalog
         found = _ticket_refs(text)
         taken = [(e.start, e.end) for e in found]
         for m in patterns.EMAIL.finditer(text):
-            found.append(Entity(entity=EntityName.EMAIL, value=m.group(0).lower(),
-                                start=m.start(), end=m.end(), text=m.group(0)))
+            found.append(
+                Entity(
+                    entity=EntityName.EMAIL,
+                    value=m.group(0).lower(),
+                    start=m.start(),
+                    end=m.end(),
+                    text=m.group(0),
+                )
+            )
             taken.append((m.start(), m.end()))
         for t in find_datetimes(text, now):
             if any(t.start < e and s < t.end for s, e in taken):
                 continue
-            found.append(Entity(entity=EntityName.DATETIME, value=t.value.isoformat(),
-                                start=t.start, end=t.end, text=text[t.start : t.end]))
+            found.append(
+                Entity(
+                    entity=EntityName.DATETIME,
+                    value=t.value.isoformat(),
+                    start=t.start,
+                    end=t.end,
+                    text=text[t.start : t.end],
+                )
+            )
             taken.append((t.start, t.end))
         for m in patterns.PHONE.finditer(text):
             start, end = m.start(), m.end()
@@ -183,16 +199,31 @@ class EntityExtractor:
                 continue
             value = _normalise_phone(raw, language, self.country_code)
             if value:
-                found.append(Entity(entity=EntityName.PHONE, value=value, start=start, end=end,
-                                    text=raw))
+                found.append(
+                    Entity(entity=EntityName.PHONE, value=value, start=start, end=end, text=raw)
+                )
                 taken.append((start, end))
         found.extend(self._phrases(doc, self._cues))
         for m in patterns.IMPACT_WIDE.finditer(text):
-            found.append(Entity(entity=EntityName.IMPACT, value="high", start=m.start(),
-                                end=m.end(), text=m.group(0)))
+            found.append(
+                Entity(
+                    entity=EntityName.IMPACT,
+                    value="high",
+                    start=m.start(),
+                    end=m.end(),
+                    text=m.group(0),
+                )
+            )
         for m in patterns.URGENCY_TONE.finditer(text):
-            found.append(Entity(entity=EntityName.URGENCY, value="high", start=m.start(),
-                                end=m.end(), text=m.group(0)))
+            found.append(
+                Entity(
+                    entity=EntityName.URGENCY,
+                    value="high",
+                    start=m.start(),
+                    end=m.end(),
+                    text=m.group(0),
+                )
+            )
         found.extend(self._phrases(doc, services))
         found.extend(self._phrases(doc, catalog))
         found.sort(key=lambda e: (e.start, e.end, e.entity))

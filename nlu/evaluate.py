@@ -19,7 +19,8 @@ from nlu.dataset import (
 )
 from nlu.language import detect_language
 from nlu.pipeline import SpacyUnderstander, load
-from nlu.train import _folds, train_model
+from nlu.text import sanitize
+from nlu.train import stratified_folds, train_model
 
 Progress = Callable[[int, int], None]
 LATENCY_SAMPLE = 1000
@@ -103,8 +104,10 @@ class CrossValidationReport:
         return data
 
     def render(self) -> str:
-        lines = [f"{self.folds}-fold cross-validation on {self.n_examples} examples",
-                 f"accuracy              {self.accuracy:.1%}"]
+        lines = [
+            f"{self.folds}-fold cross-validation on {self.n_examples} examples",
+            f"accuracy              {self.accuracy:.1%}",
+        ]
         for language, acc in sorted(self.accuracy_by_language.items()):
             lines.append(
                 f"accuracy ({language})       {acc:.1%}  ({self.n_by_language[language]} examples)"
@@ -163,17 +166,18 @@ def measure_speed(
     understander: SpacyUnderstander, texts: Sequence[str]
 ) -> tuple[float, float, float]:
     """(p50 ms, p99 ms, batched messages/s) of the full parse: intent and entities."""
-    sample = list(texts[:LATENCY_SAMPLE]) or ["hello"]
+    nlp = understander.nlp
+    sample = [sanitize(t) for t in texts[:LATENCY_SAMPLE]] or ["hello"]
     for text in sample[:50]:
-        understander.analyse([understander.nlp(text)])
+        understander.analyse([nlp(text)], texts=[text])
     timings = []
     for text in sample:
         start = time.perf_counter()
-        understander.analyse([understander.nlp(text)])
+        understander.analyse([nlp(text)], texts=[text])
         timings.append((time.perf_counter() - start) * 1000)
-    batch = list(texts) or sample
+    batch = [sanitize(t) for t in texts] or sample
     start = time.perf_counter()
-    understander.analyse(list(understander.nlp.pipe(batch, batch_size=256)))
+    understander.analyse(list(nlp.pipe(batch, batch_size=256)), texts=batch)
     elapsed = time.perf_counter() - start
     return (
         statistics.median(timings),
@@ -208,9 +212,7 @@ def evaluate(
     else on cross-validated predictions of the training data.
     """
     train_examples = read_examples([train_file] if train_file else builtin_train_files())
-    test_examples: list[Example] = read_examples(
-        [test_file] if test_file else builtin_test_files()
-    )
+    test_examples: list[Example] = read_examples([test_file] if test_file else builtin_test_files())
     valid = train_file.parent / "valid.jsonl" if train_file else None
     if valid is not None and (not valid.is_file() or valid.resolve() == train_file.resolve()):  # type: ignore[union-attr]
         valid = None
@@ -258,7 +260,7 @@ def cross_validate(
     """Stratified K-fold accuracy (threshold applied) of a data set, overall and per language."""
     examples = read_examples([data] if data else builtin_train_files())
     gold = [e.intent for e in examples]
-    fold = _folds(gold, folds, seed)
+    fold = stratified_folds(gold, folds, seed)
     predicted = [""] * len(examples)
     for k in range(folds):
         held = [i for i, f in enumerate(fold) if f == k]
@@ -268,8 +270,9 @@ def cross_validate(
             _write_jsonl(kept_file, kept)
             model_dir = train_model(Path(tmp) / "model", data=kept_file, seed=seed)
             understander = load(model_dir)
-            for i, label in zip(held, predict_labels(understander, [examples[i].text for i in held]),
-                                strict=True):
+            for i, label in zip(
+                held, predict_labels(understander, [examples[i].text for i in held]), strict=True
+            ):
                 predicted[i] = label
         if progress is not None:
             progress(k + 1, folds)
@@ -289,7 +292,9 @@ def _write_jsonl(path: Path, examples: Sequence[Example]) -> None:
     import json
 
     path.write_text(
-        "".join(json.dumps({"text": e.text, "intent": e.intent}, ensure_ascii=False) + "\n"
-                for e in examples),
+        "".join(
+            json.dumps({"text": e.text, "intent": e.intent}, ensure_ascii=False) + "\n"
+            for e in examples
+        ),
         encoding="utf-8",
     )

@@ -9,6 +9,7 @@ so that long words do not drown the word features.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -28,6 +29,7 @@ _KEEP_PUNCT = frozenset("?!？！")
 _SUFFIXES = ("ing", "ed", "es", "s", "ly")
 
 
+@functools.lru_cache(maxsize=100_000)
 def normalise_token(text: str) -> str:
     """Fold one token to the form the classifier sees ("" drops it).
 
@@ -75,26 +77,38 @@ def doc_tokens(doc: Doc) -> list[str]:
     return out
 
 
-def string_features(tokens: Sequence[str], *, char_ngrams: tuple[int, int] = (3, 5)) -> list[str]:
-    """The string features of one message, with repeats (term frequency counts them)."""
-    feats: list[str] = []
-    if not tokens:
-        return feats
-    lo, hi = char_ngrams
-    for tok in tokens:
-        feats.append("w " + tok)
-        st = stem(tok)
-        if st != tok:
-            feats.append("w " + st)
-        if len(tok) > 1 and not _HAN.match(tok) and tok[0] != "<":
-            padded = f"<{tok}>"
-            for n in range(lo, hi + 1):
-                feats.extend(["c " + padded[i : i + n] for i in range(len(padded) - n + 1)])
+def token_features(token: str, *, char_ngrams: tuple[int, int] = (3, 5)) -> list[str]:
+    """Features of one normalised token alone: the word, its stem, its character n-grams."""
+    feats = ["w " + token]
+    st = stem(token)
+    if st != token:
+        feats.append("w " + st)
+    if len(token) > 1 and not _HAN.match(token) and token[0] != "<":
+        padded = f"<{token}>"
+        lo, hi = char_ngrams
+        for n in range(lo, hi + 1):
+            feats.extend(["c " + padded[i : i + n] for i in range(len(padded) - n + 1)])
+    return feats
+
+
+def context_features(tokens: Sequence[str]) -> list[str]:
+    """Features of neighbouring tokens: word bigrams, and trigrams of Han characters."""
     seq = ["<s>", *tokens, "</s>"]
-    feats.extend([f"b {a} {b}" for a, b in zip(seq, seq[1:], strict=False)])
+    feats = [f"b {a} {b}" for a, b in zip(seq, seq[1:], strict=False)]
     for a, b, c in zip(seq, seq[1:], seq[2:], strict=False):
         if _HAN.match(b) and (_HAN.match(a) or _HAN.match(c)):
             feats.append(f"t {a}{b}{c}")
+    return feats
+
+
+def string_features(tokens: Sequence[str]) -> list[str]:
+    """Every string feature of one message, with repeats (term frequency counts them)."""
+    if not tokens:
+        return []
+    feats: list[str] = []
+    for token in tokens:
+        feats.extend(token_features(token))
+    feats.extend(context_features(tokens))
     return feats
 
 
@@ -102,7 +116,7 @@ def string_features(tokens: Sequence[str], *, char_ngrams: tuple[int, int] = (3,
 class SparseRows:
     """A batch of sparse rows: row r holds `index[ptr[r]:ptr[r+1]]` with `value[...]`."""
 
-    index: NDArray[np.int32]
+    index: NDArray[np.int64]
     value: NDArray[np.float32]
     ptr: NDArray[np.int64]
 
@@ -112,25 +126,34 @@ class SparseRows:
 
     def take(self, rows: Sequence[int] | NDArray[np.int64]) -> SparseRows:
         """The sub-batch of these rows, in this order."""
+        rows = np.asarray(rows, dtype=np.int64)
         starts = self.ptr[rows]
-        ends = self.ptr[np.asarray(rows) + 1]
-        lengths = ends - starts
+        lengths = self.ptr[rows + 1] - starts
         ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=ptr[1:])
-        if len(lengths) and ptr[-1]:
-            gather = np.repeat(starts - ptr[:-1], lengths) + np.arange(ptr[-1])
-        else:
-            gather = np.zeros(0, dtype=np.int64)
+        gather = np.repeat(starts - ptr[:-1], lengths) + np.arange(ptr[-1])
         return SparseRows(self.index[gather], self.value[gather], ptr)
 
 
+_CACHE_LIMIT = 200_000
+
+
 class FeatureSpace:
-    """The vocabulary of string features seen in training, with their idf weights."""
+    """The vocabulary of string features seen in training, with their idf weights.
+
+    Messages are mapped to feature ids through a per-token cache, since the character n-grams
+    of a word are the same every time it appears; only the context features are looked up
+    anew for each message.
+    """
 
     def __init__(self, names: Sequence[str], idf: NDArray[np.float32]) -> None:
         self.names = list(names)
         self.ids = {name: i for i, name in enumerate(self.names)}
         self.idf = idf.astype(np.float32)
+        self.is_char = np.fromiter(
+            (n.startswith("c ") for n in self.names), dtype=np.int64, count=len(self.names)
+        )
+        self._token_ids: dict[str, list[int]] = {}
 
     @classmethod
     def fit(cls, feature_lists: Iterable[Sequence[str]], *, min_df: int = 1) -> FeatureSpace:
@@ -140,7 +163,7 @@ class FeatureSpace:
         for feats in feature_lists:
             df.update(set(feats))
             n_docs += 1
-        names = sorted(name for name, count in df.items() if count >= min_df)
+        names = sorted(n for n, count in df.items() if count >= min_df and "\n" not in n)
         idf = np.array(
             [math.log((1 + n_docs) / (1 + df[name])) + 1.0 for name in names], dtype=np.float32
         )
@@ -149,37 +172,41 @@ class FeatureSpace:
     def __len__(self) -> int:
         return len(self.names)
 
-    def vectorise(self, feature_lists: Iterable[Sequence[str]]) -> SparseRows:
-        """Turn feature lists into weighted, family-normalised sparse rows."""
+    def feature_ids(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of the known features of one message (normalised tokens), with repeats."""
+        if not tokens:
+            return []
         ids = self.ids
-        idf = self.idf
-        indices: list[NDArray[np.int32]] = []
-        values: list[NDArray[np.float32]] = []
-        ptr = [0]
-        for feats in feature_lists:
-            counts = Counter(f for f in feats if f in ids)
-            if not counts:
-                indices.append(np.zeros(0, dtype=np.int32))
-                values.append(np.zeros(0, dtype=np.float32))
-                ptr.append(ptr[-1])
-                continue
-            names = list(counts)
-            idx = np.fromiter((ids[n] for n in names), dtype=np.int32, count=len(names))
-            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(names))
-            val = (1.0 + np.log(tf)) * idf[idx]
-            family = np.fromiter((n[0] == "c" for n in names), dtype=bool, count=len(names))
-            n_families = 0
-            for mask in (family, ~family):
-                norm = float(np.sqrt(np.dot(val[mask], val[mask])))
-                if norm > 0:
-                    val[mask] /= norm
-                    n_families += 1
-            val /= math.sqrt(n_families)
-            indices.append(idx)
-            values.append(val)
-            ptr.append(ptr[-1] + len(idx))
-        return SparseRows(
-            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32),
-            np.concatenate(values) if values else np.zeros(0, dtype=np.float32),
-            np.asarray(ptr, dtype=np.int64),
+        cache = self._token_ids
+        out: list[int] = []
+        for token in tokens:
+            known = cache.get(token)
+            if known is None:
+                known = [i for f in token_features(token) if (i := ids.get(f)) is not None]
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[token] = known
+            out.extend(known)
+        out.extend(i for f in context_features(tokens) if (i := ids.get(f)) is not None)
+        return out
+
+    def vectorise(self, id_lists: Sequence[Sequence[int]]) -> SparseRows:
+        """Weighted rows: sublinear tf × idf, L2-normalised per feature family (word, char)."""
+        n = len(id_lists)
+        n_features = max(1, len(self.names))
+        lengths = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=n)
+        flat = np.fromiter(
+            (i for ids in id_lists for i in ids), dtype=np.int64, count=int(lengths.sum())
         )
+        keys = np.repeat(np.arange(n, dtype=np.int64), lengths) * n_features + flat
+        unique, counts = np.unique(keys, return_counts=True)
+        doc = unique // n_features
+        index = unique % n_features
+        value = ((1.0 + np.log(counts)) * self.idf[index]).astype(np.float32)
+        group = doc * 2 + self.is_char[index]
+        norms = np.sqrt(np.bincount(group, weights=value * value, minlength=2 * n))
+        families = (norms.reshape(n, 2) > 0).sum(axis=1)
+        value /= norms[group] * np.sqrt(families[doc])
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(doc, minlength=n), out=ptr[1:])
+        return SparseRows(index, value.astype(np.float32), ptr)

@@ -19,7 +19,9 @@ _KIND_WORDS = {
     "变更": "CHG", "变更单": "CHG", "ticket": "", "case": "", "工单": "", "单号": "",
 }  # fmt: skip
 
-TICKET_CODE = re.compile(r"(?<![A-Za-z0-9_-])(?P<kind>inc|req|prb|chg)[-_ ]?#?(?P<num>\d{1,9})(?![A-Za-z0-9_-])", re.I)
+TICKET_CODE = re.compile(
+    r"(?<![A-Za-z0-9_-])(?P<kind>inc|req|prb|chg)[-_ ]?#?(?P<num>\d{1,9})(?![A-Za-z0-9_-])", re.I
+)
 # "incident 1042", "ticket #1042", "change no. 2031", "工单1042": a kind word then a number.
 TICKET_WORD = re.compile(
     r"(?<![A-Za-z0-9_-])(?P<kind>incidents?|request|problem|change|ticket|case|"
@@ -44,7 +46,8 @@ URGENCY_CUES: dict[str, tuple[str, ...]] = {
         "right now", "right away", "straight away", "as soon as possible", "nobody can work",
         "no one can work", "can't work", "cannot work", "can not work", "unable to work",
         "dead in the water", "blocking", "blocker", "production is down", "prod is down",
-        "top priority", "high priority", "p1", "sev1", "sev 1", "losing money", "customers are affected",
+        "top priority", "high priority", "p1", "sev1", "sev 1", "losing money",
+        "customers are affected",
         "customer facing", "deadline today", "need it now", "need this now",
         "紧急", "非常急", "很急", "特急", "急", "马上", "立刻", "立即", "尽快", "赶紧",
         "无法工作", "没法工作", "干不了活", "影响生产", "十万火急",
@@ -63,7 +66,9 @@ URGENCY_CUES: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 # Tone: two or more exclamation marks, or a shouted word of 4+ capitals (not an acronym list).
-URGENCY_TONE = re.compile(r"[!！]{2,}|(?<![A-Za-z])(?:HELP|NOW|DOWN|BROKEN|URGENT|ASAP)(?![A-Za-z])")
+URGENCY_TONE = re.compile(
+    r"[!！]{2,}|(?<![A-Za-z])(?:HELP|NOW|DOWN|BROKEN|URGENT|ASAP)(?![A-Za-z])"
+)
 
 # Impact: how many people it touches.
 IMPACT_CUES: dict[str, tuple[str, ...]] = {
@@ -177,9 +182,17 @@ DEFAULT_SERVICES: tuple[CatalogEntry, ...] = (
     CatalogEntry(name="GitHub", aliases=("github", "git")),
     CatalogEntry(name="SharePoint", aliases=("sharepoint", "intranet")),
     CatalogEntry(name="OneDrive", aliases=("onedrive", "one drive", "file share", "shared drive")),
-    CatalogEntry(name="Printing", aliases=("printer", "printers", "printing", "print", "打印机", "打印")),
-    CatalogEntry(name="Active Directory", aliases=("active directory", "ad", "ldap", "sso", "single sign-on", "okta")),
+    CatalogEntry(name="Printing", aliases=(
+        "printer", "printers", "printing", "print", "打印机", "打印",
+    )),
+    CatalogEntry(name="Active Directory", aliases=(
+        "active directory", "ad", "ldap", "sso", "single sign-on", "okta",
+    )),
     CatalogEntry(name="Payroll", aliases=("payroll", "workday", "工资系统")),
-    CatalogEntry(name="Phone system", aliases=("phone system", "telephony", "voip", "desk phone", "电话系统", "座机")),
-    CatalogEntry(name="Website", aliases=("website", "web site", "web shop", "webshop", "官网", "网站")),
+    CatalogEntry(name="Phone system", aliases=(
+        "phone system", "telephony", "voip", "desk phone", "电话系统", "座机",
+    )),
+    CatalogEntry(name="Website", aliases=(
+        "website", "web site", "web shop", "webshop", "官网", "网站",
+    )),
 )  # fmt: skip

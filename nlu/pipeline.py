@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from nlu.component import COMPONENT_NAME, KNOWN_FEATURES, IntentClassifier
+from nlu.component import COMPONENT_NAME, KNOWN_FEATURES, SCORES, IntentClassifier
 from nlu.entities import EntityExtractor
 from nlu.errors import ModelFormatError, ModelNotFoundError, NLUError
 from nlu.language import detect_language
@@ -117,7 +118,11 @@ class SpacyUnderstander:
         return now
 
     def _ranked(self, doc: Doc) -> list[tuple[str, float]]:
-        ranked = sorted(doc.cats.items(), key=lambda kv: kv[1], reverse=True)
+        """The best labels with their scores, best first (enough for the alternatives)."""
+        scores = doc.user_data[SCORES]
+        top = np.argsort(-scores, kind="stable")[: N_ALTERNATIVES + 2]
+        labels = self.labels
+        ranked = [(labels[i], float(scores[i])) for i in top]
         if not doc.user_data.get(KNOWN_FEATURES, 1):
             # Nothing the model knows (empty, emoji only, unknown script): the scores would be
             # class priors, so say out of scope rather than guess.
@@ -127,14 +132,20 @@ class SpacyUnderstander:
         return ranked
 
     def analyse(
-        self, docs: Sequence[Doc], *, now: datetime | None = None
+        self,
+        docs: Sequence[Doc],
+        *,
+        now: datetime | None = None,
+        texts: Sequence[str] | None = None,
     ) -> list[tuple[list[tuple[str, float]], list[Entity], str]]:
-        """Ranked labels, entities and language of already scored docs."""
+        """Ranked labels, entities and language of docs scored by the pipeline (`texts`, when
+        given, are their texts: it spares rebuilding them from the tokens)."""
         moment = self._now(now)
         out = []
-        for doc in docs:
-            language = detect_language(doc.text)
-            entities = self.entities.extract(doc, language=language, now=moment)
+        for i, doc in enumerate(docs):
+            text = doc.text if texts is None else texts[i]
+            language = detect_language(text)
+            entities = self.entities.extract(doc, language=language, now=moment, text=text)
             out.append((self._ranked(doc), entities, language))
         return out
 
@@ -159,7 +170,7 @@ class SpacyUnderstander:
         """Understand one message. Never raises on odd input (empty, binary, huge)."""
         clean = sanitize(text)
         doc = self.nlp(clean)
-        ((ranked, entities, language),) = self.analyse([doc], now=now)
+        ((ranked, entities, language),) = self.analyse([doc], now=now, texts=[clean])
         return self._understanding(clean, ranked, entities, language)
 
     def parse_many(
@@ -171,7 +182,7 @@ class SpacyUnderstander:
         return [
             self._understanding(text, ranked, entities, language)
             for text, (ranked, entities, language) in zip(
-                clean, self.analyse(docs, now=now), strict=True
+                clean, self.analyse(docs, now=now, texts=clean), strict=True
             )
         ]
 

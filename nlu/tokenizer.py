@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
-from spacy.tokenizer import Tokenizer
+from spacy.tokenizer import Tokenizer  # type: ignore[import-not-found]
 from spacy.tokens import Doc
 from spacy.util import registry
 
@@ -33,7 +33,7 @@ class MixedTokenizer:
         self.vocab = base.vocab
 
     def __call__(self, text: str) -> Doc:
-        doc = self.base(text)
+        doc: Doc = self.base(text)
         if not _HAS_CJK.search(text):
             return doc
         words: list[str] = []
@@ -54,7 +54,8 @@ class MixedTokenizer:
             yield self(text)
 
     def to_bytes(self, **kwargs: Any) -> bytes:
-        return self.base.to_bytes(**kwargs)
+        data: bytes = self.base.to_bytes(**kwargs)
+        return data
 
     def from_bytes(self, data: bytes, **kwargs: Any) -> MixedTokenizer:
         self.base.from_bytes(data, **kwargs)
@@ -68,7 +69,7 @@ class MixedTokenizer:
         return self
 
 
-@registry.tokenizers(TOKENIZER_NAME)
+@registry.tokenizers(TOKENIZER_NAME)  # type: ignore[untyped-decorator]
 def create_mixed_tokenizer() -> Callable[[Language], MixedTokenizer]:
     """Factory referenced from the pipeline config as `@tokenizers = TOKENIZER_NAME`."""
     make_base = registry.tokenizers.get("spacy.Tokenizer.v1")()

@@ -1,4 +1,9 @@
-"""Training: `train_model` writes a new model version; `ensure_model` trains only when needed."""
+"""Training: `train_model` writes a new model version; `ensure_model` trains only when needed.
+
+The confidence threshold is calibrated on messages the model did not see: a validation file
+when one is given, else out-of-fold predictions of a stratified K-fold split of the training
+data (one 10 % split on large data). The final model is then trained on all the data.
+"""
 
 from __future__ import annotations
 
@@ -11,53 +16,49 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from spacy.util import fix_random_seed
+from spacy.language import Language
+from spacy.util import fix_random_seed  # type: ignore[attr-defined]
 
 from nlu import pipeline
 from nlu.calibration import choose_threshold
-from nlu.classifier import TrainConfig
-from nlu.component import COMPONENT_NAME, IntentClassifier
-from nlu.dataset import Example, data_files, data_hash, read_examples, read_jsonl
+from nlu.component import COMPONENT_NAME, LARGE_DATA, IntentClassifier
+from nlu.dataset import Example, data_files, data_hash, read_examples, read_file
 from nlu.errors import ModelNotFoundError, NLUError, TrainingDataError
 from nlu.text import sanitize
 
 Progress = Callable[[int, int], None]
 
-MODEL_FORMAT = "1"
-"""Bumped whenever features or training change, so `ensure_model` retrains old models."""
+MODEL_FORMAT = "3"
+"""Bumped whenever features or training change, so `ensure_model` retrains older models."""
 CV_FOLDS = 5
-LARGE_DATA = 5000
-"""Above this many examples a single 10 % split calibrates the threshold instead of 5 folds."""
 
 
-def _fit(
+def fit_pipeline(
     examples: Sequence[Example], seed: int, progress: Progress | None = None
-) -> tuple[object, IntentClassifier]:
+) -> Language:
+    """A fresh pipeline with its intent component trained on `examples`."""
     fix_random_seed(seed)
     nlp = pipeline.build_blank()
     docs = [nlp.make_doc(sanitize(e.text)) for e in examples]
     classifier = nlp.get_pipe(COMPONENT_NAME)
     assert isinstance(classifier, IntentClassifier)
-    classifier.fit(docs, [e.intent for e in examples], config=TrainConfig(seed=seed),
-                   progress=progress)
-    return nlp, classifier
+    classifier.fit(docs, [e.intent for e in examples], seed=seed, progress=progress)
+    return nlp
 
 
-def _predict(nlp: object, texts: Sequence[str]) -> tuple[list[str], list[float]]:
-    from spacy.language import Language
-
-    assert isinstance(nlp, Language)
+def top_labels(nlp: Language, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+    """Best label and its score for each text."""
     labels: list[str] = []
-    conf: list[float] = []
+    scores: list[float] = []
     for doc in nlp.pipe([sanitize(t) for t in texts], batch_size=256):
         label, score = max(doc.cats.items(), key=lambda kv: kv[1])
         labels.append(label)
-        conf.append(score)
-    return labels, conf
+        scores.append(score)
+    return labels, scores
 
 
-def _folds(labels: Sequence[str], k: int, seed: int) -> list[int]:
-    """Stratified fold number of each example."""
+def stratified_folds(labels: Sequence[str], k: int, seed: int) -> list[int]:
+    """Fold number (0..k-1) of each example, spreading every label evenly over the folds."""
     rng = np.random.default_rng(seed)
     fold = [0] * len(labels)
     by_label: dict[str, list[int]] = {}
@@ -73,66 +74,51 @@ def _folds(labels: Sequence[str], k: int, seed: int) -> list[int]:
 
 
 class _Steps:
-    """Turns per-fit epoch callbacks into one overall (done, total) progress."""
+    """Turns the progress of each fit into one overall (done, total) progress."""
 
     def __init__(self, progress: Progress | None, fits: int) -> None:
         self.progress = progress
-        self.epochs = TrainConfig().epochs
-        self.total = fits * self.epochs
-        self.done = 0
+        self.fits = fits
+        self.started = 0
 
-    def fit_callback(self) -> Progress | None:
+    def next_fit(self) -> Progress | None:
         if self.progress is None:
             return None
-        base = self.done
-        self.done += self.epochs
+        progress, index, fits = self.progress, self.started, self.fits
+        self.started += 1
 
-        def report(epoch: int, _epochs: int) -> None:
-            assert self.progress is not None
-            self.progress(base + epoch, self.total)
+        def report(done: int, total: int) -> None:
+            progress(index * total + done, fits * total)
 
         return report
 
 
-def calibrate_threshold(
-    train: Sequence[Example],
-    valid: Sequence[Example] | None,
-    *,
-    seed: int,
-    steps: _Steps,
-) -> tuple[float, tuple[object, IntentClassifier] | None]:
-    """Threshold from held-out predictions; returns the model trained on `train` when it is
-    the final one (a separate validation set was given)."""
-    if valid:
-        fitted = _fit(train, seed, steps.fit_callback())
-        labels, conf = _predict(fitted[0], [e.text for e in valid])
-        return choose_threshold(conf, labels, [e.intent for e in valid]), fitted
-    gold = [e.intent for e in train]
-    if len(train) > LARGE_DATA:
-        fold = [0 if f == 0 else 1 for f in _folds(gold, 10, seed)]
-        k_used = 1
+def _out_of_fold(
+    examples: Sequence[Example], seed: int, steps: _Steps
+) -> tuple[list[str], list[float], list[str]]:
+    """Predictions for held-out folds of `examples`: (predicted, confidence, gold)."""
+    gold = [e.intent for e in examples]
+    if len(examples) >= LARGE_DATA:
+        fold = [min(f, 1) for f in stratified_folds(gold, 10, seed)]
+        rounds = 1
     else:
-        fold = _folds(gold, CV_FOLDS, seed)
-        k_used = CV_FOLDS
-    pred: list[str] = [""] * len(train)
-    conf: list[float] = [0.0] * len(train)
-    for k in range(k_used):
-        held = [i for i, f in enumerate(fold) if f == k]
-        kept = [train[i] for i, f in enumerate(fold) if f != k]
+        fold = stratified_folds(gold, CV_FOLDS, seed)
+        rounds = CV_FOLDS
+    predicted: list[str] = []
+    confidence: list[float] = []
+    truth: list[str] = []
+    for k in range(rounds):
+        held = [e for e, f in zip(examples, fold, strict=True) if f == k]
+        kept = [e for e, f in zip(examples, fold, strict=True) if f != k]
         if not held or len({e.intent for e in kept}) < 2:
             continue
-        nlp, _ = _fit(kept, seed, steps.fit_callback())
-        labels, scores = _predict(nlp, [train[i].text for i in held])
-        for i, label, score in zip(held, labels, scores, strict=True):
-            pred[i], conf[i] = label, score
-    scored = [i for i, p in enumerate(pred) if p]
-    if not scored:
-        return 0.0, None
-    return (
-        choose_threshold([conf[i] for i in scored], [pred[i] for i in scored],
-                         [gold[i] for i in scored]),
-        None,
-    )
+        labels, scores = top_labels(
+            fit_pipeline(kept, seed, steps.next_fit()), [e.text for e in held]
+        )
+        predicted += labels
+        confidence += scores
+        truth += [e.intent for e in held]
+    return predicted, confidence, truth
 
 
 def _check(examples: Sequence[Example], source: object) -> None:
@@ -151,38 +137,49 @@ def train_model(
     """Train a model and make it the current version under `out_root`.
 
     Args:
-        out_root: model root; the model goes to `out_root/<version>/` and `out_root/current`
-            names it.
-        data: a JSON Lines file, a directory of `train*.jsonl`, or None for our own data.
+        out_root: model root; the model goes to `out_root/<version>/` and the file
+            `out_root/current` names it.
+        data: a data file (JSON Lines, or our sectioned `.txt`), a directory of `train*`
+            files, or None for Switchboard's own training data.
         seed: random seed; the same data and seed give the same model.
-        progress: called with (steps done, total steps) while training.
-        valid: JSON Lines to tune the threshold on; without it, cross-validated predictions
-            on the training data are used.
+        progress: called with (done, total) while training.
+        valid: data to calibrate the threshold on; without it, out-of-fold predictions on
+            the training data are used.
 
     Returns:
         The new version directory.
+
+    Raises:
+        TrainingDataError: the data cannot be read or has fewer than two intents.
     """
     files = data_files(data)
     examples = read_examples(files)
     _check(examples, files[0])
-    valid_examples = read_jsonl(valid) if valid else None
-    fits = 1 if valid_examples else (2 if len(examples) > LARGE_DATA else CV_FOLDS + 1)
-    steps = _Steps(progress, fits)
+    valid_examples = read_file(valid) if valid else []
+    calibration_fits = 0 if valid_examples else (1 if len(examples) >= LARGE_DATA else CV_FOLDS)
+    steps = _Steps(progress, calibration_fits + 1)
     started = time.perf_counter()
-    threshold, fitted = calibrate_threshold(examples, valid_examples, seed=seed, steps=steps)
-    if fitted is None:
-        fitted = _fit(examples, seed, steps.fit_callback())
-    nlp, _ = fitted
+    if valid_examples:
+        nlp = fit_pipeline(examples, seed, steps.next_fit())
+        predicted, confidence = top_labels(nlp, [e.text for e in valid_examples])
+        threshold = choose_threshold(confidence, predicted, [e.intent for e in valid_examples])
+    else:
+        predicted, confidence, gold = _out_of_fold(examples, seed, steps)
+        threshold = choose_threshold(confidence, predicted, gold) if gold else 0.0
+        nlp = fit_pipeline(examples, seed, steps.next_fit())
     digest = data_hash(files, MODEL_FORMAT, str(seed))
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    version = f"{stamp}-{digest[:8]}"
-    from spacy.language import Language
-
-    assert isinstance(nlp, Language)
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    version = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest[:8]}"
+    target = out_root / version
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = out_root / f"{version}.{suffix}"
     nlp.meta["name"] = "switchboard_nlu"
     nlp.meta["version"] = "1.0.0"
     nlp.meta[pipeline.META_KEY] = {
-        "model_version": version,
+        "model_version": target.name,
         "threshold": threshold,
         "data_hash": digest,
         "data_files": [p.name for p in files],
@@ -192,14 +189,6 @@ def train_model(
         "train_seconds": round(time.perf_counter() - started, 3),
         "format": MODEL_FORMAT,
     }
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    target = out_root / version
-    n = 1
-    while target.exists():
-        n += 1
-        target = out_root / f"{version}.{n}"
-    nlp.meta[pipeline.META_KEY]["model_version"] = target.name
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_root))
     try:
         nlp.to_disk(staging)
@@ -212,7 +201,8 @@ def train_model(
 
 
 def _point_to(out_root: Path, version: str) -> None:
-    tmp = out_root / f".{pipeline.CURRENT_FILE}.tmp"
+    # Written aside and renamed, so a reader never sees a half-written pointer.
+    tmp = out_root / f".{pipeline.CURRENT_FILE}.{os.getpid()}.tmp"
     tmp.write_text(version + "\n", encoding="utf-8")
     os.replace(tmp, out_root / pipeline.CURRENT_FILE)
 
@@ -232,8 +222,9 @@ def ensure_model(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Path:
-    """Return the current model, training one first if there is none or if the data it was
-    trained from has changed since (compared by the hash stored in its meta)."""
+    """Return the current model directory, training one first if there is none, if it cannot
+    be read, or if the data it was trained from has changed since (the data hash in its meta
+    differs)."""
     existing = current_model(out_root)
     if existing is not None:
         try:

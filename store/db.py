@@ -56,6 +56,9 @@ def create_engine(
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         args.setdefault("timeout", 30)
+        # One connection, shared in turn: SQLite has a single writer anyway, and waiting
+        # for the pool is far cheaper than SQLite's sleeping busy handler under contention.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
     engine = create_async_engine(url, connect_args=args, **kwargs)

@@ -108,6 +108,20 @@ class InboxRepository:
             update(InboxEvent).where(InboxEvent.id == inbox_id).values(error=error[:2000])
         )
 
+    async def is_pending(self, inbox_id: int) -> bool:
+        stmt = select(InboxEvent.status).where(InboxEvent.id == inbox_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none() is InboxStatus.PENDING
+
+    async def finish(self, inbox_id: int, *, intent: str | None = None) -> bool:
+        """Mark a pending row done; False when another worker finished it first."""
+        result = await self.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == inbox_id, InboxEvent.status == InboxStatus.PENDING)
+            .values(status=InboxStatus.DONE, intent=intent, processed_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def mark_done(self, row: InboxEvent, *, intent: str | None = None) -> None:
         row.status = InboxStatus.DONE
         row.intent = intent

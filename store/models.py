@@ -71,12 +71,13 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    skills: Mapped[list[PersonSkill]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Loaded on request only (`PeopleRepository.get_full`): a message needs roles, not these.
+    skills: Mapped[list[PersonSkill]] = relationship(cascade="all, delete-orphan", lazy="raise")
     memberships: Mapped[list[GroupMember]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
+        cascade="all, delete-orphan", lazy="raise"
     )
     identities: Mapped[list[ChannelIdentity]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="person", cascade="all, delete-orphan", lazy="raise"
     )
 
     @property
@@ -159,7 +160,7 @@ class Service(Base):
     owner_group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
 
-    owner_group: Mapped[Group | None] = relationship(lazy="selectin")
+    owner_group: Mapped[Group | None] = relationship(lazy="raise")
 
 
 class TicketCounter(Base):
@@ -207,10 +208,10 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="selectin")
-    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
-    group: Mapped[Group | None] = relationship(lazy="selectin")
-    service: Mapped[Service | None] = relationship(lazy="selectin")
+    requester: Mapped[Person] = relationship(foreign_keys=[requester_id], lazy="joined")
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    group: Mapped[Group | None] = relationship(lazy="joined")
+    service: Mapped[Service | None] = relationship(lazy="joined")
 
     # Every UPDATE carries `WHERE version = <seen>`: two workers changing one ticket at
     # once cannot both win; the loser retries its unit of work against the new state.
@@ -357,3 +358,7 @@ class Cursor(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables defined in their own modules join the metadata here, where Alembic looks for it.
+import store.links  # noqa: E402, F401

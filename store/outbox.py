@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import OutboxStatus
@@ -99,6 +99,25 @@ class OutboxRepository:
             external_id=external_id,
             lease_until=None,
             error=None,
+        )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
+        """Record several successful sends in one statement."""
+        table = OutboxMessage.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"), table.c.status == OutboxStatus.SENDING)
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=bindparam("sent"),
+                external_id=bindparam("ext"),
+                lease_until=None,
+                error=None,
+            )
+        )
+        now = utcnow()
+        await self.session.execute(
+            stmt, [{"row_id": i, "ext": ext, "sent": now} for i, ext in sent]
         )
 
     async def mark_retry(

@@ -11,6 +11,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from store.enums import Decision, PersonKind, Priority, Role, Status, TicketKind
 from store.models import (
@@ -50,14 +53,37 @@ class PeopleRepository:
     async def get(self, person_id: int) -> Person | None:
         return await self.session.get(Person, person_id)
 
+    async def get_full(self, person_id: int) -> Person | None:
+        """A person with skills, groups and identities loaded too."""
+        stmt = (
+            select(Person)
+            .where(Person.id == person_id)
+            .options(
+                selectinload(Person.skills),
+                selectinload(Person.memberships).selectinload(GroupMember.group),
+                selectinload(Person.identities),
+            )
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def everyone(self) -> list[Person]:
+        """The whole directory with identities, by name."""
+        stmt = select(Person).order_by(Person.name).options(selectinload(Person.identities))
+        return list(await self.session.scalars(stmt))
+
     async def by_email(self, email: str) -> Person | None:
         stmt = select(Person).where(func.lower(Person.email) == email.strip().lower())
         return (await self.session.scalars(stmt)).first()
 
-    async def identity(self, platform: str, external_id: str) -> ChannelIdentity | None:
+    async def identity(
+        self, platform: str, external_id: str, *, with_person: bool = False
+    ) -> ChannelIdentity | None:
+        """A platform identity; `with_person` loads its person (and roles) in the same trip."""
         stmt = select(ChannelIdentity).where(
             ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
         )
+        if with_person:
+            stmt = stmt.options(joinedload(ChannelIdentity.person))
         return (await self.session.scalars(stmt)).first()
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
@@ -168,6 +194,7 @@ class PeopleRepository:
         skills: Iterable[str],
     ) -> None:
         """Replace a person's name, roles, groups and skills (directory import)."""
+        await self.session.refresh(person, attribute_names=["skills", "memberships"])
         person.name = name
         person.kind = PersonKind.EMPLOYEE
         wanted_roles = list(dict.fromkeys(roles)) or [Role.REQUESTER]
@@ -220,8 +247,26 @@ class TicketRepository:
         )
         self.session.add(ticket)
         await self.session.flush()
-        await self.session.refresh(ticket)
+        # Fill the relationships from what this unit of work already loaded, without a reload
+        # and without marking the new row changed; the group is left unloaded when unknown.
+        set_committed_value(ticket, "requester", requester)
+        for attr, model, key in (
+            ("service", Service, ticket.service_id),
+            ("assignee", Person, ticket.assignee_id),
+            ("group", Group, ticket.group_id),
+        ):
+            loaded = self._loaded(model, key)
+            if loaded is None and key is not None and attr != "group":
+                loaded = await self.session.get(model, key)
+            if key is None or loaded is not None:
+                set_committed_value(ticket, attr, loaded)
         return ticket
+
+    def _loaded(self, model: type[Any], key: int | None) -> Any:
+        """An object already in this unit of work's identity map, without a query."""
+        if key is None:
+            return None
+        return self.session.sync_session.identity_map.get(identity_key(model, key))
 
     async def get(self, ticket_id: int) -> Ticket | None:
         return await self.session.get(Ticket, ticket_id)
@@ -372,25 +417,28 @@ class ServiceRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._all: list[Service] | None = None
 
     async def all(self) -> list[Service]:
-        return list(await self.session.scalars(select(Service).order_by(Service.name)))
+        """Every service, read once per unit of work."""
+        if self._all is None:
+            self._all = list(await self.session.scalars(select(Service).order_by(Service.name)))
+        return self._all
 
     async def by_name(self, name: str) -> Service | None:
         """A service by its name or one of its aliases, case-insensitively."""
         wanted = name.strip().lower()
-        exact = await self.session.scalars(
-            select(Service).where(func.lower(Service.name) == wanted)
-        )
-        found = exact.first()
-        if found is not None:
-            return found
-        for svc in await self.all():
+        services = await self.all()
+        for svc in services:
+            if svc.name.lower() == wanted:
+                return svc
+        for svc in services:
             if wanted in (a.lower() for a in svc.aliases or ()):
                 return svc
         return None
 
     async def upsert(self, name: str, **fields: Any) -> Service:
+        self._all = None
         svc = (await self.session.scalars(select(Service).where(Service.name == name))).first()
         if svc is None:
             svc = Service(name=name, **fields)

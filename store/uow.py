@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from store.db import SessionFactory
 from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
+from store.links import LinkRepository
 from store.outbox import OutboxRepository
 from store.repositories import (
     CursorRepository,
@@ -45,6 +46,7 @@ class UnitOfWork:
     tokens: TokenRepository
     dialogue: DialogueRepository
     cursors: CursorRepository
+    links: LinkRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -66,6 +68,7 @@ class UnitOfWork:
         self.tokens = TokenRepository(self.session)
         self.dialogue = DialogueRepository(self.session)
         self.cursors = CursorRepository(self.session)
+        self.links = LinkRepository(self.session)
         return self
 
     async def __aexit__(

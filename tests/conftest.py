@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -60,11 +60,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's NLU model, trained once per test session."""
+def model_root() -> Path:
+    """The project's NLU model, trained only when its training data changed since last time."""
     from nlu.train import ensure_model
 
-    root = tmp_path_factory.mktemp("models") / "nlu"
+    root = Path(os.environ.get("SWITCHBOARD_TEST_MODEL", "var/models/nlu"))
     ensure_model(root)
     return root
 
@@ -186,9 +186,7 @@ async def redis_target() -> AsyncIterator[tuple[str, str]]:
 
 
 @pytest.fixture
-async def scaled_settings(
-    pg_url: str, redis_target: tuple[str, str], model_root: Path
-) -> Settings:
+async def scaled_settings(pg_url: str, redis_target: tuple[str, str], model_root: Path) -> Settings:
     """Scaled settings (PostgreSQL + Redis), migrated, with the demo directory."""
     url, prefix = redis_target
     s = make_settings(pg_url, model_root, redis_url=url, redis_prefix=prefix)
@@ -204,7 +202,7 @@ def any_settings(request: pytest.FixtureRequest) -> Settings:
 
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any attempt to open a connection outside 127.0.0.1."""
     import socket
 
@@ -217,4 +215,3 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return real(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    yield

@@ -24,7 +24,9 @@ async def ticket(settings: Settings, ref: str):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-async def test_report_follow_and_resolve(any_settings: Settings, understander: Understander) -> None:
+async def test_report_follow_and_resolve(
+    any_settings: Settings, understander: Understander
+) -> None:
     async with ConsoleSession(any_settings, "alice@example.com", understander=understander) as s:
         [report] = await s.say("The VPN is down for the whole office, nobody can work!!")
         assert report.ticket_ref == "INC-1"

@@ -14,7 +14,9 @@ from bot.container import Overrides
 from nlu.types import Understander
 
 
-def wait_replies(client: TestClient, token: str, after: int, count: int = 1) -> list[dict[str, Any]]:
+def wait_replies(
+    client: TestClient, token: str, after: int, count: int = 1
+) -> list[dict[str, Any]]:
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + 20
     while len(got) < count and time.monotonic() < deadline:
@@ -59,7 +61,9 @@ def test_webchat_report_and_follow(any_settings: Settings, understander: Underst
         assert "INC-1" in status["text"]
 
 
-def test_webchat_rejects_forged_and_malformed(demo_settings: Settings, understander: Understander) -> None:
+def test_webchat_rejects_forged_and_malformed(
+    demo_settings: Settings, understander: Understander
+) -> None:
     app = create_app(demo_settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
         token = client.post("/webchat/session").json()["token"]

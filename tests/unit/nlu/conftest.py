@@ -1,6 +1,5 @@
 """Fixtures for the NLU tests: one model trained per session on our own data."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,9 +25,9 @@ def understander(model_root: Path) -> SpacyUnderstander:
 
 
 @pytest.fixture
-def fresh(model_root: Path) -> Iterator[SpacyUnderstander]:
+def fresh(model_root: Path) -> SpacyUnderstander:
     """A separately loaded understander, for tests that change services or the catalog."""
-    yield load(model_root)
+    return load(model_root)
 
 
 @pytest.fixture

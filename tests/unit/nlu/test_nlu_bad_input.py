@@ -48,7 +48,9 @@ def test_sanitize_keeps_offsets() -> None:
     assert sanitize("x" * (MAX_CHARS + 10)) == "x" * MAX_CHARS
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(alphabet=st.characters(codec=None), max_size=300))
 def test_any_text_parses(understander: SpacyUnderstander, text: str) -> None:
     result = understander.parse(text)

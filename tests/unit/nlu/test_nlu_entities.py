@@ -187,12 +187,12 @@ def test_emails_are_lower_cased(understander: SpacyUnderstander) -> None:
         ("我的手机号是13800138000", "+8613800138000"),
     ],
 )
-def test_phones_normalised_to_e164(
-    understander: SpacyUnderstander, text: str, e164: str
-) -> None:
+def test_phones_normalised_to_e164(understander: SpacyUnderstander, text: str, e164: str) -> None:
     assert [v for v, _ in ents(understander.parse(text), "phone")] == [e164]
 
 
-@pytest.mark.parametrize("text", ["INC-1042 since 2026-11-20", "error 0x80070005 at 10:30", "v16.2"])
+@pytest.mark.parametrize(
+    "text", ["INC-1042 since 2026-11-20", "error 0x80070005 at 10:30", "v16.2"]
+)
 def test_no_phone_in_refs_dates_and_codes(understander: SpacyUnderstander, text: str) -> None:
     assert ents(understander.parse(text), "phone") == []

@@ -1,7 +1,6 @@
 """Intent quality, thresholds, output shape, and the model lifecycle on disk."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,8 @@ def test_satisfies_the_understander_protocol(understander: SpacyUnderstander) ->
     for name in ("threshold", "parse", "parse_many", "set_services"):
         assert hasattr(typed, name)
     assert callable(understander.set_catalog)
-    assert isinstance(understander.version, str) and understander.version
+    assert isinstance(understander.version, str)
+    assert understander.version
 
 
 def test_the_issue_examples(understander: SpacyUnderstander) -> None:
@@ -101,12 +101,33 @@ def test_save_load_round_trip(model_root: Path, understander: SpacyUnderstander)
     assert again.version == understander.version
 
 
-def test_training_is_reproducible(tmp_path: Path, understander: SpacyUnderstander) -> None:
-    other = load(train_model(tmp_path, seed=0))
-    texts = ["my laptop will not start", "approve it", "asdf"]
-    assert [other.parse(t).confidence for t in texts] == [
-        understander.parse(t).confidence for t in texts
-    ]
+SMALL = [
+    {"text": "hello there", "intent": "greet"},
+    {"text": "hi", "intent": "greet"},
+    {"text": "good morning", "intent": "greet"},
+    {"text": "hey, anyone around?", "intent": "greet"},
+    {"text": "my laptop is broken", "intent": "report_incident"},
+    {"text": "email is down", "intent": "report_incident"},
+    {"text": "the vpn does not work", "intent": "report_incident"},
+    {"text": "printer jammed again", "intent": "report_incident"},
+    {"text": "what's the weather", "intent": "out_of_scope"},
+    {"text": "tell me a joke", "intent": "out_of_scope"},
+]
+
+
+@pytest.fixture
+def small_data(tmp_path: Path) -> Path:
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in SMALL))
+    return path
+
+
+def test_training_is_reproducible(tmp_path: Path, small_data: Path) -> None:
+    first = load(train_model(tmp_path / "a", data=small_data, seed=3))
+    second = load(train_model(tmp_path / "b", data=small_data, seed=3))
+    texts = ["my laptop will not start", "hey", "asdf"]
+    assert [first.parse(t).confidence for t in texts] == [second.parse(t).confidence for t in texts]
+    assert first.threshold == second.threshold
 
 
 def test_missing_model_says_how_to_fix_it(tmp_path: Path) -> None:
@@ -115,17 +136,8 @@ def test_missing_model_says_how_to_fix_it(tmp_path: Path) -> None:
     assert issubclass(ModelNotFoundError, NLUError)
 
 
-def test_ensure_model_retrains_only_when_data_changed(tmp_path: Path) -> None:
-    data = tmp_path / "data.jsonl"
-    lines = [
-        {"text": "hello there", "intent": "greet"},
-        {"text": "hi", "intent": "greet"},
-        {"text": "good morning", "intent": "greet"},
-        {"text": "my laptop is broken", "intent": "report_incident"},
-        {"text": "email is down", "intent": "report_incident"},
-        {"text": "the vpn does not work", "intent": "report_incident"},
-    ]
-    data.write_text("".join(json.dumps(r) + "\n" for r in lines))
+def test_ensure_model_retrains_only_when_data_changed(tmp_path: Path, small_data: Path) -> None:
+    data = small_data
     root = tmp_path / "models"
     first = ensure_model(root, data=data)
     assert ensure_model(root, data=data) == first
@@ -136,10 +148,11 @@ def test_ensure_model_retrains_only_when_data_changed(tmp_path: Path) -> None:
     assert load(root).version == second.name
 
 
-def test_a_damaged_model_is_retrained(tmp_path: Path, model_root: Path) -> None:
+def test_a_damaged_model_is_retrained(tmp_path: Path, small_data: Path) -> None:
     root = tmp_path / "models"
-    shutil.copytree(model_root, root)
-    current = current_model(root)
-    assert current is not None
+    current = ensure_model(root, data=small_data)
     (current / "meta.json").write_text("{not json")
-    assert ensure_model(root) != current
+    with pytest.raises(NLUError):
+        load(root)
+    assert ensure_model(root, data=small_data) != current
+    assert load(root).parse("hello").intent == IntentName.GREET

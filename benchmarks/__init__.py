@@ -1,0 +1,1 @@
+"""Benchmarks behind `switchboard bench`: real processes under a bounded loopback load."""

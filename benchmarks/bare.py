@@ -1,0 +1,19 @@
+"""The reference endpoint: same framework and server flags as the web role, no work at all."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI(max_body_size=1024 * 1024)
+
+
+@app.post("/bare")
+async def bare(request: Request) -> JSONResponse:
+    await request.body()
+    return JSONResponse({"status": "accepted"}, status_code=202)
+
+
+@app.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})

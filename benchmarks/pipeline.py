@@ -1,0 +1,158 @@
+"""Ingest to the reply leaving for the platform: throughput, latency at a steady rate, memory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import func, select
+
+from benchmarks.loadgen import closed_loop, open_loop
+from benchmarks.servers import Deployment, deployment
+from store.db import create_engine, normalise_database_url, session_factory
+from store.enums import InboxStatus, OutboxStatus
+from store.models import InboxEvent, OutboxMessage
+
+TEXT = "The VPN is down and I cannot connect from home"
+
+
+@dataclass(frozen=True)
+class PipelineFigures:
+    mode: str
+    messages: int
+    throughput: float
+    steady_rate: float
+    p50_ms: float
+    p95_ms: float
+    rss_mb: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "messages": self.messages,
+            "messages_per_s": round(self.throughput, 1),
+            "steady_messages_per_s": round(self.steady_rate, 1),
+            "end_to_end_ms_p50": round(self.p50_ms, 1),
+            "end_to_end_ms_p95": round(self.p95_ms, 1),
+            "rss_mb": {k: round(v, 1) for k, v in self.rss_mb.items()},
+        }
+
+
+def _requests(base_url: str, visitors: int) -> Callable[[int], tuple[str, bytes, dict[str, str]]]:
+    tokens = [
+        httpx.post(f"{base_url}/webchat/session", timeout=10).json()["token"]
+        for _ in range(visitors)
+    ]
+    run = uuid.uuid4().hex[:8]
+
+    def build(i: int) -> tuple[str, bytes, dict[str, str]]:
+        headers = {"Content-Type": "application/json", "X-Webchat-Token": tokens[i % len(tokens)]}
+        body = json.dumps({"id": f"{run}-{i}", "text": f"{TEXT} ({i})"})
+        return f"{base_url}/webchat/messages", body.encode(), headers
+
+    return build
+
+
+async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float], float, float]:
+    """Handled events after `since_id`: count, per-event latency (ms), first in, last out."""
+    url, args = normalise_database_url(database_url)
+    engine = create_engine(url, connect_args=args)
+    try:
+        async with session_factory(engine)() as s:
+            rows = (
+                await s.execute(
+                    select(InboxEvent.received_at, func.max(OutboxMessage.sent_at))
+                    .join(OutboxMessage, OutboxMessage.inbox_id == InboxEvent.id)
+                    .where(
+                        InboxEvent.id > since_id,
+                        InboxEvent.status == InboxStatus.DONE,
+                        OutboxMessage.status == OutboxStatus.SENT,
+                    )
+                    .group_by(InboxEvent.id, InboxEvent.received_at)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    lat = [(sent - got).total_seconds() * 1000 for got, sent in rows if sent and got]
+    first = min((got.timestamp() for got, _ in rows), default=0.0)
+    last = max((sent.timestamp() for _, sent in rows if sent), default=0.0)
+    return len(rows), lat, first, last
+
+
+async def _max_inbox_id(database_url: str) -> int:
+    url, args = normalise_database_url(database_url)
+    engine = create_engine(url, connect_args=args)
+    try:
+        async with session_factory(engine)() as s:
+            return int((await s.execute(select(func.max(InboxEvent.id)))).scalar() or 0)
+    finally:
+        await engine.dispose()
+
+
+def _wait_handled(dep: Deployment, since_id: int, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in dep.procs:
+            p.sample_rss()
+        handled, _, _, _ = asyncio.run(_latencies(dep.database_url, since_id))
+        if handled >= count:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"only part of {count} messages handled after {timeout}s")
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run_mode(
+    mode: str, *, messages: int, rate: float, seconds: float, workers: int = 2
+) -> PipelineFigures:
+    with deployment(mode, workers=workers) as dep:
+        build = _requests(dep.base_url, visitors=200)
+        # Throughput: push a burst, time from the first event stored to the last reply sent.
+        start_id = asyncio.run(_max_inbox_id(dep.database_url))
+        burst = asyncio.run(closed_loop_n(build, messages))
+        _wait_handled(dep, start_id, burst, timeout=600)
+        _, _, first, last = asyncio.run(_latencies(dep.database_url, start_id))
+        throughput = burst / (last - first) if last > first else float("nan")
+        # Latency at a steady rate well below capacity.
+        start_id = asyncio.run(_max_inbox_id(dep.database_url))
+        steady = asyncio.run(open_loop(_offset(build, messages), rate=rate, seconds=seconds))
+        _wait_handled(dep, start_id, steady.ok, timeout=300)
+        _, lat, _, _ = asyncio.run(_latencies(dep.database_url, start_id))
+        names = (
+            ["serve"] if mode == "embedded" else ["web"] + [f"worker{i}" for i in range(workers)]
+        )
+        rss = {name: p.peak_rss / 2**20 for name, p in zip(names, dep.procs, strict=True)}
+        return PipelineFigures(
+            mode=mode,
+            messages=burst,
+            throughput=throughput,
+            steady_rate=steady.rate,
+            p50_ms=_pct(lat, 50),
+            p95_ms=_pct(lat, 95),
+            rss_mb=rss,
+        )
+
+
+def _offset(
+    build: Callable[[int], tuple[str, bytes, dict[str, str]]], by: int
+) -> Callable[[int], tuple[str, bytes, dict[str, str]]]:
+    return lambda i: build(i + by)
+
+
+async def closed_loop_n(
+    build: Callable[[int], tuple[str, bytes, dict[str, str]]], n: int, concurrency: int = 32
+) -> int:
+    """Send exactly `n` requests with `concurrency` in flight; the number accepted."""
+    result = await closed_loop(build, seconds=3600, concurrency=concurrency, total=n)
+    return result.ok

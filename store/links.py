@@ -1,0 +1,386 @@
+"""Identity links: one-time codes that bind a platform account to a directory person.
+
+A code is stored only as a hash, lives 15 minutes, is used once (a compare-and-set on
+`redeemed_at`), and dies after five wrong guesses. Codes that are looked up by value (a
+pairing code typed from the account being linked) are long enough not to be guessed; the
+senders who guess are slowed down by `LinkGuard`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.enums import PersonKind
+from store.models import Base, ChannelIdentity, Person, Ticket, enum_column
+from store.types import utcnow
+
+CODE_TTL = timedelta(minutes=15)
+MAX_FAILURES = 5
+PAIRING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, typed on phones
+PAIRING_LENGTH = 8
+
+
+class LinkMethod(StrEnum):
+    """How the code travels.
+
+    `sms`: sent by text message to the number being linked, typed back where it was asked
+    for. `pairing`: shown where it was asked for, sent from the account being linked.
+    """
+
+    SMS = "sms"
+    PAIRING = "pairing"
+
+
+class LinkAttempt(Base):
+    """One code: who asked, for which account, where, and what became of it."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (Index("ix_link_attempts_person_method", "person_id", "method"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    method: Mapped[LinkMethod] = mapped_column(enum_column(LinkMethod, 16))
+    target_platform: Mapped[str | None] = mapped_column(String(32), default=None)
+    target_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    origin_key: Mapped[str] = mapped_column(String(400))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    salt: Mapped[str] = mapped_column(String(32), default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
+    redeemed_platform: Mapped[str | None] = mapped_column(String(32), default=None)
+    redeemed_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class LinkGuard(Base):
+    """Wrong codes sent per platform account within the current 15-minute window."""
+
+    __tablename__ = "link_guards"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Adoption(StrEnum):
+    """What binding an account to a person did."""
+
+    BOUND = "bound"  # the account was unknown; it now belongs to the person
+    ALREADY = "already"  # it already belonged to them
+    MOVED = "moved"  # it belonged to a contact, whose tickets came along
+    TAKEN = "taken"  # it belongs to another directory person: refused
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptResult:
+    outcome: Adoption
+    tickets_moved: int = 0
+
+
+def normalise_code(text: str) -> str:
+    """What a person typed, without spaces or dashes, upper-cased."""
+    return "".join(ch for ch in text if ch.isalnum()).upper()
+
+
+def _digest(code: str, salt: str) -> str:
+    key = salt.encode() if salt else b"switchboard-link"
+    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class LinkRepository:
+    """Link codes and the guard against guessing, inside one unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- codes ----------------------------------------------------------------------------
+
+    async def issue(
+        self,
+        person: Person,
+        method: LinkMethod,
+        *,
+        origin_key: str,
+        target: tuple[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> tuple[LinkAttempt, str]:
+        """A new code for `person`; their earlier open code of the same method is closed.
+
+        Returns the attempt and the code in clear, which exists nowhere else: the caller
+        delivers it and forgets it.
+        """
+        now = now or utcnow()
+        await self.session.execute(
+            update(LinkAttempt)
+            .where(
+                LinkAttempt.person_id == person.id,
+                LinkAttempt.method == method,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+            )
+            .values(closed_at=now, closed_reason="replaced"),
+            execution_options={"synchronize_session": False},
+        )
+        if method is LinkMethod.SMS:
+            code, salt = f"{secrets.randbelow(10**6):06d}", secrets.token_hex(8)
+        else:
+            code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_LENGTH))
+            salt = ""  # looked up by value: the code's length is its protection
+        attempt = LinkAttempt(
+            person_id=person.id,
+            method=method,
+            target_platform=target[0] if target else None,
+            target_external_id=target[1] if target else None,
+            origin_key=origin_key,
+            code_hash=_digest(code, salt),
+            salt=salt,
+            failures=0,
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
+        self.session.add(attempt)
+        await self.session.flush()
+        return attempt, code
+
+    async def issued_since(self, person_id: int, since: datetime) -> int:
+        """How many codes the person asked for since `since` (to bound texts sent)."""
+        stmt = select(func.count(LinkAttempt.id)).where(
+            LinkAttempt.person_id == person_id, LinkAttempt.created_at >= since
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def open_sms_attempt(
+        self, person_id: int, origin_key: str, now: datetime | None = None
+    ) -> LinkAttempt | None:
+        """The person's open, unexpired text-message code asked for in this conversation."""
+        now = now or utcnow()
+        stmt = (
+            select(LinkAttempt)
+            .where(
+                LinkAttempt.person_id == person_id,
+                LinkAttempt.method == LinkMethod.SMS,
+                LinkAttempt.origin_key == origin_key,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+                LinkAttempt.expires_at > now,
+            )
+            .order_by(LinkAttempt.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def open_sms_attempts(
+        self, person_id: int, now: datetime | None = None
+    ) -> list[LinkAttempt]:
+        """Every open, unexpired text-message code of a person, wherever it was asked for."""
+        now = now or utcnow()
+        stmt = select(LinkAttempt).where(
+            LinkAttempt.person_id == person_id,
+            LinkAttempt.method == LinkMethod.SMS,
+            LinkAttempt.redeemed_at.is_(None),
+            LinkAttempt.closed_at.is_(None),
+            LinkAttempt.expires_at > now,
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def by_pairing_code(self, code: str) -> LinkAttempt | None:
+        """The pairing attempt a code belongs to, whatever its state (None if unknown)."""
+        if len(normalise_code(code)) != PAIRING_LENGTH:
+            return None
+        stmt = select(LinkAttempt).where(
+            LinkAttempt.code_hash == _digest(code, ""), LinkAttempt.method == LinkMethod.PAIRING
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    @staticmethod
+    def matches(attempt: LinkAttempt, code: str) -> bool:
+        """Whether `code` is the attempt's code (constant-time)."""
+        return hmac.compare_digest(attempt.code_hash, _digest(code, attempt.salt))
+
+    @staticmethod
+    def is_open(attempt: LinkAttempt, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return (
+            attempt.redeemed_at is None and attempt.closed_at is None and attempt.expires_at > now
+        )
+
+    async def fail(self, attempt: LinkAttempt, now: datetime | None = None) -> int:
+        """Count a wrong code against an open attempt; the fifth closes it. Returns the count."""
+        now = now or utcnow()
+        locked = LinkAttempt.failures + 1 >= MAX_FAILURES
+        result = await self.session.execute(
+            update(LinkAttempt)
+            .where(
+                LinkAttempt.id == attempt.id,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+            )
+            .values(
+                failures=LinkAttempt.failures + 1,
+                closed_at=case((locked, now), else_=None),
+                closed_reason=case((locked, "locked"), else_=None),
+            )
+            .returning(LinkAttempt.failures),
+            execution_options={"synchronize_session": False},
+        )
+        count = result.scalar_one_or_none()
+        # Closed meanwhile (locked by a concurrent guess, replaced): as good as locked.
+        return MAX_FAILURES if count is None else int(count)
+
+    async def redeem(
+        self, attempt: LinkAttempt, platform: str, external_id: str, now: datetime | None = None
+    ) -> bool:
+        """Use the code: true for exactly one caller, however many try at once."""
+        now = now or utcnow()
+        result = await self.session.execute(
+            update(LinkAttempt)
+            .where(
+                LinkAttempt.id == attempt.id,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+                LinkAttempt.expires_at > now,
+            )
+            .values(redeemed_at=now, redeemed_platform=platform, redeemed_external_id=external_id),
+            execution_options={"synchronize_session": False},
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def close(self, attempt: LinkAttempt, reason: str, now: datetime | None = None) -> None:
+        """End an open attempt (cancelled, or its code was shown where others can read it)."""
+        await self.session.execute(
+            update(LinkAttempt)
+            .where(
+                LinkAttempt.id == attempt.id,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+            )
+            .values(closed_at=now or utcnow(), closed_reason=reason[:16]),
+            execution_options={"synchronize_session": False},
+        )
+
+    async def close_open(self, person_id: int, reason: str, now: datetime | None = None) -> int:
+        """End every open attempt of a person; how many there were."""
+        result = await self.session.execute(
+            update(LinkAttempt)
+            .where(
+                LinkAttempt.person_id == person_id,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+            )
+            .values(closed_at=now or utcnow(), closed_reason=reason[:16]),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- guessing -------------------------------------------------------------------------
+
+    async def guard_failures(
+        self, platform: str, external_id: str, now: datetime | None = None
+    ) -> int:
+        """Wrong codes this account sent in the current window."""
+        now = now or utcnow()
+        row = await self.session.get(LinkGuard, (platform, external_id))
+        if row is None or row.window_started_at <= now - CODE_TTL:
+            return 0
+        return row.failures
+
+    async def guard_fail(self, platform: str, external_id: str, now: datetime | None = None) -> int:
+        """Count a wrong code sent by this account; returns the count in the window."""
+        now = now or utcnow()
+        cutoff = now - CODE_TTL
+        dialect = self.session.get_bind().dialect.name
+        insert = _insert(dialect)(LinkGuard).values(
+            platform=platform, external_id=external_id, failures=1, window_started_at=now
+        )
+        stale = LinkGuard.window_started_at <= cutoff
+        stmt = insert.on_conflict_do_update(
+            index_elements=["platform", "external_id"],
+            set_={
+                "failures": case((stale, 1), else_=LinkGuard.failures + 1),
+                "window_started_at": case((stale, now), else_=LinkGuard.window_started_at),
+            },
+        ).returning(LinkGuard.failures)
+        result = await self.session.execute(stmt)
+        return int(result.scalar_one())
+
+    async def guard_clear(self, platform: str, external_id: str) -> None:
+        row = await self.session.get(LinkGuard, (platform, external_id))
+        if row is not None:
+            await self.session.delete(row)
+
+    # -- binding --------------------------------------------------------------------------
+
+    async def adopt(self, person: Person, platform: str, external_id: str) -> AdoptResult:
+        """Bind an account to `person`, proven by a redeemed code.
+
+        An account of a contact (someone who wrote in before being linked) moves over, and
+        when it was the contact's only account, so do the contact's tickets. An account of
+        another directory person is never taken.
+        """
+        ident = (
+            await self.session.scalars(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.platform == platform,
+                    ChannelIdentity.external_id == external_id,
+                )
+            )
+        ).first()
+        if ident is None:
+            self.session.add(
+                ChannelIdentity(
+                    person_id=person.id, platform=platform, external_id=external_id, verified=True
+                )
+            )
+            await self.session.flush()
+            return AdoptResult(Adoption.BOUND)
+        if ident.person_id == person.id:
+            return AdoptResult(Adoption.ALREADY)
+        owner = await self.session.get(Person, ident.person_id)
+        if owner is not None and owner.kind is not PersonKind.CONTACT:
+            return AdoptResult(Adoption.TAKEN)
+        ident.person_id = person.id
+        ident.verified = True
+        await self.session.flush()
+        moved = 0
+        if owner is not None:
+            left = await self.session.execute(
+                select(func.count(ChannelIdentity.id)).where(ChannelIdentity.person_id == owner.id)
+            )
+            if int(left.scalar_one()) == 0:
+                tickets = await self.session.scalars(
+                    select(Ticket).where(Ticket.requester_id == owner.id)
+                )
+                for ticket in tickets:
+                    # Through the ORM, so each ticket's version moves and racing edits conflict.
+                    ticket.requester = person
+                    moved += 1
+                owner.active = False
+                await self.session.flush()
+        return AdoptResult(Adoption.MOVED, tickets_moved=moved)
+
+    async def identities(self, person_id: int) -> list[ChannelIdentity]:
+        stmt = (
+            select(ChannelIdentity)
+            .where(ChannelIdentity.person_id == person_id)
+            .order_by(ChannelIdentity.id)
+        )
+        return list(await self.session.scalars(stmt))

@@ -1,0 +1,185 @@
+"""A local Slack Web API: answers the methods Switchboard calls the way Slack does.
+
+Real `slack_sdk` clients reach it through `SLACK_API_URL` (`fake.api_url`). It keeps the
+messages it was sent, so `conversations.history` can find them (with their metadata) and
+tests can read what a person would see. Answers scripted with `add_response` win over
+the built-in behaviour, which is how tests make Slack rate-limit or fail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.server import Call, Canned, FakeApi
+
+BOT_USER = "U0SWITCH"
+BOT_ID = "B0SWITCH"
+TEAM = "T111"
+
+
+@dataclass
+class Posted:
+    """A message as the fake stored it."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None = None
+    metadata: dict[str, Any] | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_slack(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "text": self.text,
+            "ts": self.ts,
+            "blocks": self.blocks,
+        }
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+
+class FakeSlackApi(FakeApi):
+    """`auth.test`, `chat.*`, `users.info`, `views.*` and `conversations.*` like Slack.
+
+    `users` maps a user id to `{"email": ..., "real_name": ...}`.
+    """
+
+    def __init__(self, users: dict[str, dict[str, str]] | None = None) -> None:
+        super().__init__()
+        self.users = dict(users or {})
+        self.posted: list[Posted] = []
+        self._ts = itertools.count(1)
+        self._store = threading.Lock()
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def args(self, call: Call) -> dict[str, Any]:
+        """A call's arguments, from the query string and a JSON or form body alike."""
+        merged: dict[str, Any] = {k: v[-1] for k, v in call.query.items()}
+        if call.body:
+            merged.update(call.data())
+        return merged
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        return [self.args(c) for c in self.calls_to(f"/api/{method}")]
+
+    def in_channel(self, channel: str) -> list[Posted]:
+        with self._store:
+            return [p for p in self.posted if p.channel == channel]
+
+    # -- answers -------------------------------------------------------------------------
+
+    def respond(self, call: Call) -> Canned | None:
+        with self._lock:
+            if self._queued.get(call.path):
+                return None  # a scripted answer goes first
+        method = call.path.rsplit("/", 1)[-1]
+        answer = getattr(self, "_" + method.replace(".", "_"), None)
+        if answer is None:
+            return None
+        return Canned(200, {"ok": True, **answer(self.args(call))})
+
+    def _next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1700000000 + n}.{n:06d}"
+
+    @staticmethod
+    def _dm(channel: str) -> str:
+        # Posting to a user id lands in the bot's DM with them.
+        return "D" + channel[1:] if channel[:1] in ("U", "W") else channel
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://example.slack.com/",
+            "team": "Example",
+            "user": "switchboard",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+        }
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._dm(str(args["channel"]))
+        posted = Posted(
+            channel=channel,
+            ts=self._next_ts(),
+            text=str(args.get("text") or ""),
+            blocks=list(args.get("blocks") or []),
+            thread_ts=args.get("thread_ts"),
+            metadata=args.get("metadata"),
+        )
+        with self._store:
+            self.posted.append(posted)
+        return {"channel": channel, "ts": posted.ts, "message": posted.as_slack()}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args["channel"]), str(args["ts"])
+        with self._store:
+            for p in self.posted:
+                if p.channel == channel and p.ts == ts:
+                    p.updates.append(args)
+                    p.text = str(args.get("text") or p.text)
+                    p.blocks = list(args.get("blocks") or p.blocks)
+        return {"channel": channel, "ts": ts, "text": args.get("text")}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
+        with self._store:
+            found = [p.as_slack() for p in reversed(self.posted) if p.channel == channel]
+        return {"messages": found, "has_more": False}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args["channel"]), str(args["ts"])
+        with self._store:
+            found = [
+                p.as_slack()
+                for p in self.posted
+                if p.channel == channel and (p.thread_ts == ts or p.ts == ts)
+            ]
+        return {"messages": found, "has_more": False}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": self._dm(str(args["users"]).split(",")[0])}}
+
+    def _conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": {"id": args["channel"]}}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        user = str(args.get("user") or "")
+        known = self.users.get(user)
+        if known is None:
+            return {"user": {"id": user, "name": user.lower(), "profile": {}}}
+        return {
+            "user": {
+                "id": user,
+                "team_id": TEAM,
+                "name": known.get("email", "").split("@")[0],
+                "deleted": False,
+                "is_bot": False,
+                "profile": {
+                    "real_name": known.get("real_name", ""),
+                    "display_name": known.get("real_name", ""),
+                    "email": known.get("email"),
+                },
+            }
+        }
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {"id": f"V{next(self._ts):06d}", **(args.get("view") or {})}}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {"id": f"V{next(self._ts):06d}", **(args.get("view") or {})}}

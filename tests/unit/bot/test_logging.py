@@ -1,0 +1,70 @@
+"""Nothing secret or personal leaves the process in a log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from bot.logging import configure, mask_phone, scrub
+
+
+@pytest.mark.parametrize(
+    ("raw", "leak"),
+    [
+        ("token xoxb-1234567890-abcdefghijkl", "xoxb-1234567890-abcdefghijkl"),
+        (
+            "GET /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe",
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        (
+            "Authorization: Bearer sb_abcdefghijklmnopqrstuvwxyz012345",
+            "sb_abcdefghijklmnopqrstuvwxyz012345",
+        ),
+        ("from +14155550101 said hi", "4155550101"),
+        ("call 0044 20 7946 0958 now", "20 7946 0958"),
+        ("https://example.com/cb?signature=abc123&x=1", "abc123"),
+    ],
+)
+def test_scrub_removes_secrets_and_numbers(raw: str, leak: str) -> None:
+    assert leak not in scrub(raw)
+
+
+def test_phone_keeps_last_four_digits() -> None:
+    assert mask_phone("+14155550101") == "+*******0101"
+    assert scrub("INC-1042 opened at 2026-11-26") == "INC-1042 opened at 2026-11-26"
+
+
+def test_structlog_and_stdlib_lines_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("DEBUG", "json")
+    log = structlog.get_logger("test")
+    log.info(
+        "slack.event",
+        signing_secret="s3cr3t-value",
+        bot_token="xoxb-99999999-zzzzzzzzzz",
+        phone="+14155550101",
+        note="reach me on +442079460958",
+    )
+    logging.getLogger("httpx").warning(
+        "POST https://api.telegram.org/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678/sendMessage"
+    )
+    logging.getLogger("telegram.ext").error(
+        "Invalid token 123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678"
+    )
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert len(lines) == 3
+    text = err
+    for secret in (
+        "s3cr3t-value",
+        "xoxb-99999999-zzzzzzzzzz",
+        "4155550101",
+        "2079460958",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345678",
+    ):
+        assert secret not in text
+    assert lines[0]["signing_secret"] == "[redacted]"
+    assert lines[0]["phone"].endswith("0101")
+    structlog.reset_defaults()

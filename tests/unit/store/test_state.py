@@ -1,0 +1,108 @@
+"""Shared state: dedup fast path, conversation locks, the shared rate limiter, leadership."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from store.redis_state import RedisDialogue, RedisState
+from store.state import LocalState, SharedState
+
+
+@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest) -> tuple[str, str] | None:
+    return None if request.param == "local" else request.getfixturevalue("redis_target")
+
+
+@pytest.fixture
+async def state(backend: tuple[str, str] | None) -> AsyncIterator[SharedState]:
+    if backend is None:
+        yield LocalState()
+        return
+    url, prefix = backend
+    redis = Redis.from_url(url, decode_responses=True)
+    yield RedisState(redis, prefix=prefix)
+    await redis.aclose()
+
+
+async def test_dedup_remembers_only_what_it_was_told(state: SharedState) -> None:
+    assert not await state.seen("slack:Ev1")
+    await state.remember("slack:Ev1")
+    assert await state.seen("slack:Ev1")
+    assert not await state.seen("slack:Ev2")
+
+
+async def test_conversation_lock_serialises(state: SharedState) -> None:
+    inside = 0
+    most = 0
+
+    async def work() -> None:
+        nonlocal inside, most
+        async with state.conversation_lock("c1"):
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(*(work() for _ in range(8)))
+    assert most == 1
+
+
+async def test_rate_limit_allows_burst_then_asks_to_wait(state: SharedState) -> None:
+    waits = [await state.rate_wait("x:conv:1", per_second=2.0, burst=2) for _ in range(3)]
+    assert waits[0] == 0
+    assert waits[1] == 0
+    assert 0.3 < waits[2] <= 0.5
+
+
+async def test_pause_holds_back_every_sender(state: SharedState) -> None:
+    await state.pause("slack:conv:C1", 2.0)
+    wait = await state.rate_wait("slack:conv:C1", per_second=100.0, burst=10)
+    assert 1.5 < wait <= 2.0
+    assert await state.rate_wait("slack:conv:C2", per_second=100.0, burst=10) == 0
+
+
+async def test_rate_limit_spaces_sends(state: SharedState) -> None:
+    granted = []
+    start = time.monotonic()
+    while len(granted) < 4:
+        wait = await state.rate_wait("t:all", per_second=20.0, burst=1)
+        if wait > 0:
+            await asyncio.sleep(wait)
+            continue
+        granted.append(time.monotonic() - start)
+    # Four sends at 20/s take at least three intervals of 50 ms.
+    assert granted[-1] >= 0.14
+
+
+@pytest.mark.integration
+async def test_one_leader_at_a_time(redis_target: tuple[str, str]) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        s = RedisState(redis, prefix=prefix)
+        assert await s.lead("scheduler", "a", 300)
+        assert not await s.lead("scheduler", "b", 300)
+        assert await s.lead("scheduler", "a", 300)
+        await asyncio.sleep(0.4)
+        assert await s.lead("scheduler", "b", 300)
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.integration
+async def test_redis_dialogue_expires(redis_target: tuple[str, str]) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        d = RedisDialogue(redis, prefix=prefix)
+        await d.set("conv", {"expect": {"slot": "service"}}, 1)
+        assert await d.get("conv") == {"expect": {"slot": "service"}}
+        await asyncio.sleep(1.2)
+        assert await d.get("conv") is None
+    finally:
+        await redis.aclose()
