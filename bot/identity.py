@@ -43,10 +43,9 @@ async def resolve_person(
         await uow.people.touch_identity(ident, address.to_dict())
         return ident.person
     if profile is not None and not sender.email:
-        try:
-            sender = await profile.profile(sender)
-        except Exception as e:
-            log.warning("directory.profile_failed", platform=sender.platform, error=str(e))
+        # A failure here propagates: binding the identity to a new contact on a passing
+        # error would separate an employee from their directory entry for good.
+        sender = await profile.profile(sender)
     person = None
     if sender.email and sender.platform in TRUSTED_EMAIL:
         person = await uow.people.by_email(sender.email)

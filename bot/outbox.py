@@ -181,7 +181,7 @@ class Dispatcher:
     async def _slot(self, row: OutboxMessage, limit: Limit) -> float:
         """Wait for a send slot in the conversation and on the platform; 0 when granted."""
         scopes = [
-            (f"{row.platform}:conv:{row.conversation_key}", limit.per_conversation, limit.burst),
+            (_scope(row), limit.per_conversation, limit.burst),
             (f"{row.platform}:all", limit.per_platform, max(limit.burst, 5)),
         ]
         for scope, rate, burst in scopes:
@@ -211,7 +211,7 @@ class Dispatcher:
         if e.ambiguous:
             return Outcome(row, "unknown", error=str(e))
         if e.retry_after is not None:
-            await self.state.pause(f"{row.platform}:conv:{row.conversation_key}", e.retry_after)
+            await self.state.pause(_scope(row), e.retry_after)
             await self.state.pause(f"{row.platform}:all", e.retry_after)
             return Outcome(row, "retry", at_seconds=e.retry_after, error=str(e))
         return Outcome(row, "retry", at_seconds=self._backoff(row.attempts), error=str(e))
@@ -246,6 +246,11 @@ class Dispatcher:
             metrics.OUTBOX_SENDS.labels(o.row.platform, o.result).inc()
             if o.result == "sent":
                 log.info("outbox.sent", outbox_id=o.row.id, platform=o.row.platform)
+
+
+def _scope(row: OutboxMessage) -> str:
+    """Platforms limit per chat or channel, not per thread: threads share their channel's."""
+    return f"{row.platform}:conv:{row.address.get('conversation', row.conversation_key)}"
 
 
 @dataclass

@@ -39,9 +39,12 @@ class Address:
 
     @property
     def key(self) -> str:
-        """A stable key for one conversation (dialogue state, locks, ordering)."""
-        parts = [self.channel, self.workspace, self.conversation, self.thread or ""]
-        return ":".join(parts)
+        """A stable key for one conversation (dialogue state, locks, ordering).
+
+        The workspace is left out: platforms' conversation ids are unique on their own, and
+        an address built from configuration (an announcement channel) may not know it.
+        """
+        return ":".join([self.channel, self.conversation, self.thread or ""])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -171,10 +171,10 @@ def button_element(button: Button, index: int) -> dict[str, Any]:
         element["style"] = button.style.value
     if button.style is ButtonStyle.DANGER:
         element["confirm"] = {
-            "title": _plain_text("Are you sure?"),
-            "text": _plain_text(f"{button.label} {button.value}?".strip(), MAX_SECTION),
-            "confirm": _plain_text(button.label),
-            "deny": _plain_text("Cancel"),
+            "title": _plain_text("Are you sure?", 100),
+            "text": _plain_text(f"{button.label} {button.value}?".strip(), 300),
+            "confirm": _plain_text(button.label, 30),
+            "deny": _plain_text("Cancel", 30),
             "style": "danger",
         }
     return element

@@ -199,8 +199,8 @@ def verify(raw: bytes, headers: Mapping[str, str], url: str, auth_token: str | N
     if not auth_token:
         raise SignatureError("TWILIO_AUTH_TOKEN is not configured", platform=platform)
     getlist = getattr(headers, "getlist", None)
-    values = list(getlist(SIGNATURE_HEADER)) if getlist else [headers.get(SIGNATURE_HEADER)]
-    values = [v for v in values if v is not None]
+    found = list(getlist(SIGNATURE_HEADER)) if getlist else [headers.get(SIGNATURE_HEADER)]
+    values: list[str] = [str(v) for v in found if v is not None]
     if len(values) != 1 or not values[0]:
         raise SignatureError("missing or repeated X-Twilio-Signature", platform=platform)
     given = values[0].strip().encode()
@@ -382,6 +382,9 @@ def render(reply: Reply, channel: str = "sms") -> Rendered:
     parts = [strip_markdown(reply.text).strip()] if reply.text.strip() else []
     if reply.card is not None:
         parts.append("\n".join(reply.card.lines()))
+    # An overview's sections read as lists; their per-ticket buttons would make a numbered
+    # menu longer than the message, so the tickets are named and acted on by reference.
+    parts.extend("\n".join(section.lines()) for section in reply.sections)
     choices: list[Choice] = []
     lines: list[str] = []
     for i, b in enumerate(reply.buttons, start=1):
@@ -627,8 +630,11 @@ class SmsChannel:
             # Before the inbox write: a reply can be on its way as soon as that commits.
             await self._cursors.set(_key("window", channel, number), _now().isoformat())
         if isinstance(event, Message):
-            opted_out = await self._opted_out(channel, number)
-            word = keyword(event.text, channel, opted_out=opted_out)
+            word = keyword(event.text, channel)
+            # "YES" means START only from someone who stopped; ask the store only then.
+            maybe_start = word is None and keyword(event.text, channel, opted_out=True)
+            if maybe_start and await self._opted_out(channel, number):
+                word = "start"
             if word is not None:
                 return await self._keyword(word, channel, number)
             picked = await self._picked(channel, number, event)
@@ -698,17 +704,22 @@ class SmsChannel:
             return False
         return _now() - last < WINDOW - WINDOW_MARGIN
 
-    async def _remember_choices(self, channel: str, number: str, choices: Sequence[Choice]) -> None:
+    async def _remember_choices(
+        self, channel: str, number: str, choices: Sequence[Choice]
+    ) -> str | None:
+        """Keep what the numbers of this message mean; returns what was kept before."""
         key = _key("choices", channel, number)
+        previous = await self._cursors.get(key)
         if choices:
             data = {
                 "at": _now().isoformat(),
                 "choices": [[c.key, c.action, c.value] for c in choices],
             }
             await self._cursors.set(key, json.dumps(data))
-        elif await self._cursors.get(key):
+        elif previous:
             # Numbers refer to the latest message only: a later one without choices ends them.
             await self._cursors.set(key, "")
+        return previous
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -760,8 +771,14 @@ class SmsChannel:
                 )
         if self.public_url:
             params["status_callback"] = self.public_url + STATUS_PATH
-        message = await self._create(channel, number, params)
-        await self._remember_choices(channel, number, rendered.choices)
+        # Remembered before sending: the answer can arrive before `create` returns.
+        previous = await self._remember_choices(channel, number, rendered.choices)
+        try:
+            message = await self._create(channel, number, params)
+        except DeliveryError:
+            if previous is not None:
+                await self._cursors.set(_key("choices", channel, number), previous)
+            raise
         log.info("twilio.sent", platform=channel, number=mask(number), sid=message.sid)
         return Delivery(external_id=message.sid)
 

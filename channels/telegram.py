@@ -63,7 +63,17 @@ from channels.base import (
     Reject,
     SignatureError,
 )
-from channels.conversation import Action, Address, Event, Identity, Message, Reply, TicketCard
+from channels.conversation import (
+    Action,
+    Address,
+    Button,
+    Event,
+    Identity,
+    Message,
+    Reply,
+    Section,
+    TicketCard,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +113,8 @@ def verify(headers: Mapping[str, str], secret: str | None) -> None:
     if not secret:
         raise SignatureError("TELEGRAM_SECRET_TOKEN is not configured", platform=PLATFORM)
     getlist = getattr(headers, "getlist", None)
-    values = list(getlist(SECRET_HEADER)) if getlist else [headers.get(SECRET_HEADER)]
-    values = [v for v in values if v is not None]
+    found = list(getlist(SECRET_HEADER)) if getlist else [headers.get(SECRET_HEADER)]
+    values: list[str] = [str(v) for v in found if v is not None]
     if len(values) != 1:
         raise SignatureError("missing or repeated secret token header", platform=PLATFORM)
     if not hmac.compare_digest(values[0].encode(), secret.encode()):
@@ -357,11 +367,19 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _card(card: TicketCard) -> str:
-    head, *rest = card.lines()
+def _card(card: TicketCard) -> tuple[str, str]:
+    """(visible text, HTML) of a card: the reference in bold, then its facts."""
+    lines = card.lines()
+    head, *rest = lines
     ref, sep, title = head.partition(" · ")
     first = f"<b>{escape(ref)}</b>{escape(sep + title)}"
-    return "\n".join([first, *(escape(line) for line in rest)])
+    return "\n".join(lines), "\n".join([first, *(escape(line) for line in rest)])
+
+
+def _section(section: Section) -> tuple[str, str]:
+    title, *rest = section.lines()
+    plain = "\n".join([title, *rest])
+    return plain, "\n".join([f"<b>{escape(title)}</b>", *(escape(line) for line in rest)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,30 +391,52 @@ class Rendered:
     callback_data: tuple[str, ...] = field(default=())
 
 
+MAX_BUTTONS = 30
+
+
 def render(reply: Reply) -> Rendered:
-    """HTML text (user text escaped), the card in bold-headed lines, buttons as a keyboard."""
+    """HTML text (user text escaped), cards in bold-headed lines, buttons as a keyboard.
+
+    Telegram counts its 4096-character limit on the visible text, so the budget is taken
+    before escaping: the reply's own text gives way to the card, then trailing sections go.
+    """
+    blocks: list[tuple[str, str]] = []
+    if reply.card is not None:
+        blocks.append(_card(reply.card))
+    blocks += [_section(s) for s in reply.sections]
+    while blocks and sum(len(plain) + 2 for plain, _ in blocks) > MAX_TEXT - 200:
+        blocks.pop()
+    budget = MAX_TEXT - sum(len(plain) + 2 for plain, _ in blocks)
     body = reply.text
-    budget = MAX_TEXT - 600 if reply.card else MAX_TEXT
     if len(body) > budget:
         body = body[: budget - 1] + "…"
-    parts = [escape(body)] if body else []
-    if reply.card is not None:
-        parts.append(_card(reply.card))
+    parts = ([escape(body)] if body else []) + [markup for _, markup in blocks]
     text = "\n\n".join(parts) or "…"
-    if not reply.buttons:
+    offered = _buttons(reply)
+    if not offered:
         return Rendered(text=text)
-    version = reply.card.version if reply.card is not None else None
     datas = []
     buttons = []
-    for i, b in enumerate(reply.buttons, start=1):
-        shown = version if reply.card is not None and b.value == reply.card.ref else None
-        data = encode_callback(b.action, b.value, i, shown)
+    for i, (label, b, version) in enumerate(offered, start=1):
+        data = encode_callback(b.action, b.value, i, version)
         datas.append(data)
-        buttons.append(InlineKeyboardButton(b.label[:64], callback_data=data))
-    short = all(len(b.label) <= 18 for b in reply.buttons)
-    width = 2 if short else 1
+        buttons.append(InlineKeyboardButton(label[:64], callback_data=data))
+    width = 2 if all(len(label) <= 18 for label, _, _ in offered) else 1
     rows = [buttons[i : i + width] for i in range(0, len(buttons), width)]
     return Rendered(text=text, keyboard=InlineKeyboardMarkup(rows), callback_data=tuple(datas))
+
+
+def _buttons(reply: Reply) -> list[tuple[str, Button, int | None]]:
+    """(label, button, card version) of every button, the reply's then its sections'."""
+    versions = {reply.card.ref: reply.card.version} if reply.card is not None else {}
+    out = [(b.label, b, versions.get(b.value)) for b in reply.buttons]
+    for section in reply.sections:
+        shown = {c.ref: c.version for c in section.cards}
+        for b in section.buttons:
+            # Beside a list of tickets, "Approve" alone would not say which one.
+            label = b.label if b.value.upper() in b.label.upper() else f"{b.label} {b.value}"
+            out.append((label, b, shown.get(b.value)))
+    return out[:MAX_BUTTONS]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -457,7 +497,8 @@ class _VettingRequest(HTTPXRequest):
         super().__init__(**kwargs)
         self._quarantine = quarantine
 
-    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:
+    # PTB declares it static but always calls it on the instance, and documents overriding it.
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
         data = super().parse_json_payload(payload)
         result = data.get("result")
         if data.get("ok") is True and isinstance(result, list):

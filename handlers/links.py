@@ -114,6 +114,8 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         text = "I've cancelled your link code." if closed else "You have no link code open."
         return [Reply(text=text)]
     joined = "".join(args)
+    if _SMS_CODE.match(joined):
+        return [await _redeem(ctx, joined)]
     if joined.startswith(("+", "00")) or (joined.isdigit() and len(joined) > 6):
         number = normalise_number(" ".join(args))
         if number is None:

@@ -14,18 +14,36 @@ The threshold maximises accuracy on a validation mix with this share, whatever t
 the validation data itself: in-scope accuracy + OOS_WEIGHT × out-of-scope recall.
 """
 OOS_WEIGHT = OOS_SHARE / (1 - OOS_SHARE)
+FLOOR_FACTOR = 2.0
+"""The threshold is never below twice the uniform share (2 / number of labels): a top score
+under it means the model barely prefers its answer, whatever the validation data says."""
 NO_OOS_QUANTILE = 0.02
 """Without out-of-scope examples to tune on, doubt the least confident 2 % of correct answers."""
 
 
 def choose_threshold(
-    confidence: Sequence[float], predicted: Sequence[str], gold: Sequence[str]
+    confidence: Sequence[float],
+    predicted: Sequence[str],
+    gold: Sequence[str],
+    *,
+    n_labels: int | None = None,
 ) -> float:
     """The threshold that maximises in-scope accuracy + `OOS_WEIGHT` × out-of-scope recall.
 
     A prediction counts as out of scope when its label is `out_of_scope` or its confidence is
-    below the threshold. Ties go to the lower threshold.
+    below the threshold. Ties go to the lower threshold; the result is at least the floor
+    (`FLOOR_FACTOR` / `n_labels`, by default the number of labels seen in `predicted` and
+    `gold`).
     """
+    if n_labels is None:
+        n_labels = len(set(predicted) | set(gold))
+    floor = min(0.5, FLOOR_FACTOR / n_labels) if n_labels else 0.0
+    return round(max(floor, _best_threshold(confidence, predicted, gold)), 4)
+
+
+def _best_threshold(
+    confidence: Sequence[float], predicted: Sequence[str], gold: Sequence[str]
+) -> float:
     conf = np.asarray(confidence, dtype=np.float64)
     pred = np.asarray(predicted, dtype=object)
     gold_arr = np.asarray(gold, dtype=object)

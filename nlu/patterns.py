@@ -65,9 +65,11 @@ URGENCY_CUES: dict[str, tuple[str, ...]] = {
         "慢慢来", "方便的时候",
     ),
 }  # fmt: skip
-# Tone: two or more exclamation marks, or a shouted word of 4+ capitals (not an acronym list).
+# Tone: two or more exclamation marks, a shouted alarm word, or an alarm emoji (as a Slack code
+# or as the character itself).
 URGENCY_TONE = re.compile(
-    r"[!！]{2,}|(?<![A-Za-z])(?:HELP|NOW|DOWN|BROKEN|URGENT|ASAP)(?![A-Za-z])"
+    r"[!！]{2,}|‼|(?<![A-Za-z])(?:HELP|NOW|DOWN|BROKEN|URGENT|ASAP)(?![A-Za-z])"
+    r"|:(?:fire|rotating_light|sos|bangbang|boom|rage|scream):|[\U0001F525\U0001F6A8\U0001F198]"
 )
 
 # Impact: how many people it touches.

@@ -29,6 +29,7 @@ from nlu.tokenizer import TOKENIZER_NAME
 from nlu.types import CatalogEntry, Entity, IntentName, Understanding
 
 CURRENT_FILE = "current"
+META_FILE = "meta.json"
 META_KEY = "switchboard"
 N_ALTERNATIVES = 4
 

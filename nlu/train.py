@@ -28,9 +28,10 @@ from nlu.text import sanitize
 
 Progress = Callable[[int, int], None]
 
-MODEL_FORMAT = "3"
+MODEL_FORMAT = "4"
 """Bumped whenever features or training change, so `ensure_model` retrains older models."""
 CV_FOLDS = 5
+KEEP_VERSIONS = 3
 
 
 def fit_pipeline(
@@ -133,6 +134,7 @@ def train_model(
     seed: int = 0,
     progress: Progress | None = None,
     valid: Path | None = None,
+    keep: int = KEEP_VERSIONS,
 ) -> Path:
     """Train a model and make it the current version under `out_root`.
 
@@ -145,6 +147,8 @@ def train_model(
         progress: called with (done, total) while training.
         valid: data to calibrate the threshold on; without it, out-of-fold predictions on
             the training data are used.
+        keep: how many versions to keep under `out_root`, the new one included; older ones
+            are deleted (a process that loaded one keeps it in memory).
 
     Returns:
         The new version directory.
@@ -158,14 +162,17 @@ def train_model(
     valid_examples = read_file(valid) if valid else []
     calibration_fits = 0 if valid_examples else (1 if len(examples) >= LARGE_DATA else CV_FOLDS)
     steps = _Steps(progress, calibration_fits + 1)
+    n_labels = len({e.intent for e in examples})
     started = time.perf_counter()
     if valid_examples:
         nlp = fit_pipeline(examples, seed, steps.next_fit())
         predicted, confidence = top_labels(nlp, [e.text for e in valid_examples])
-        threshold = choose_threshold(confidence, predicted, [e.intent for e in valid_examples])
+        threshold = choose_threshold(
+            confidence, predicted, [e.intent for e in valid_examples], n_labels=n_labels
+        )
     else:
         predicted, confidence, gold = _out_of_fold(examples, seed, steps)
-        threshold = choose_threshold(confidence, predicted, gold) if gold else 0.0
+        threshold = choose_threshold(confidence, predicted, gold, n_labels=n_labels)
         nlp = fit_pipeline(examples, seed, steps.next_fit())
     digest = data_hash(files, MODEL_FORMAT, str(seed))
     out_root = Path(out_root)
@@ -197,7 +204,19 @@ def train_model(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     _point_to(out_root, target.name)
+    _prune(out_root, keep, target)
     return target
+
+
+def _prune(out_root: Path, keep: int, current: Path) -> None:
+    versions = sorted(
+        (p for p in out_root.iterdir() if p.is_dir() and (p / pipeline.META_FILE).is_file()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in versions[max(1, keep) :]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _point_to(out_root: Path, version: str) -> None:

@@ -16,9 +16,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
 from nlu.types import Understander
+
+# `HYPOTHESIS_PROFILE=fuzz` (CI) runs every property test with 10,000 examples.
+hypothesis_settings.register_profile("default", max_examples=300)
+hypothesis_settings.register_profile("fuzz", max_examples=10_000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PG_ENV = "SWITCHBOARD_TEST_DATABASE_URL"
 REDIS_ENV = "SWITCHBOARD_TEST_REDIS_URL"

@@ -289,3 +289,52 @@ def test_change_approved_from_the_inline_keyboard(
         )
         assert status == 1
         assert count(client, settings, "select count(*) from approvals") == 1
+
+
+def test_long_polling_without_a_public_url(
+    demo_settings: Settings, understander: Understander, fake: FakeTelegramApi
+) -> None:
+    telegram = TelegramSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=TOKEN,
+        api_url=fake.api_url,
+        poll_timeout=0,
+    )
+    settings = demo_settings.model_copy(update={"telegram": telegram, "public_url": None})
+    app = create_app(settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        fake.push_update(private_update(7501, "my printer is broken and nobody can print"))
+        fake.wait_for(fake.path("sendMessage"), 1, timeout=20)
+        [sent] = fake.sent()
+        assert "INC-1" in sent["text"]
+        settle(client, settings)
+        offset = count(
+            client,
+            settings,
+            f"select cast(value as integer) from cursors where key = 'telegram.offset:{fake.bot_id}'",
+        )
+        assert offset == 7502
+        # No secret configured: the webhook route exists but refuses everything.
+        assert post(client, private_update(7502, "hi")).status_code == 401
+        assert len(fake.calls_to(fake.path("deleteWebhook"))) == 1
+
+
+def test_customers_see_only_their_own_tickets(
+    demo_settings: Settings, understander: Understander, fake: FakeTelegramApi
+) -> None:
+    settings = with_telegram(demo_settings, fake)
+    app = create_app(settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        owner, other = 5550801, 5550802
+        post(client, private_update(7601, "my email is not syncing on my phone", user_id=owner))
+        fake.wait_sent(1)
+        post(client, private_update(7602, "what's the status of INC-1", user_id=other))
+        post(client, private_update(7603, "what's the status of INC-999", user_id=other))
+        fake.wait_sent(3)
+        settle(client, settings)
+        theirs, missing = (m["text"] for m in fake.posted_to(other))
+        assert "couldn't find INC-1" in theirs
+        assert theirs == missing.replace("INC-999", "INC-1")
+        post(client, private_update(7604, "what's the status of INC-1", user_id=owner))
+        fake.wait_sent(4)
+        assert "INC-1 is" in fake.posted_to(owner)[-1]["text"]

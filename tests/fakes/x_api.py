@@ -7,7 +7,9 @@
 `add_response` (a 429, a 503, a slow answer) win over the dynamic ones.
 
 Tweets, users and DM events are copies of the documented shapes in
-`tests/data/payloads/twitter/` with only ids, texts and times replaced.
+`tests/data/payloads/twitter/` with only ids, texts and times replaced. `Inbox`,
+`MemoryCursors` and `started` stand in for the application when a test drives the channel
+alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.base import IngestOutcome
+from channels.conversation import Event
+from channels.social import XChannel
 from tests.fakes.server import Call, Canned, FakeApi
 from tests.payloads import load, raw
 
@@ -341,3 +346,48 @@ class MemoryCursors:
         if self.fail:
             raise OSError("database unavailable")
         self.values[key] = value
+
+
+# -- channel tests ---------------------------------------------------------------------------
+
+KEYS = {
+    "consumer_key": "test-consumer-key",
+    "consumer_secret": WEBHOOK_SECRET,
+    "access_token": "1111-test-access-token",
+    "access_token_secret": "test-access-token-secret",
+}
+
+
+class Inbox:
+    """Stands in for the application's inbox: keeps events, deduplicated on their event id."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.outcomes: list[IngestOutcome] = []
+        self.fail = False
+        self.fail_after: int | None = None
+        self.refused = 0
+
+    async def __call__(self, event: Event) -> IngestOutcome:
+        if self.fail or (self.fail_after is not None and len(self.outcomes) >= self.fail_after):
+            self.refused += 1
+            raise OSError("database unavailable")
+        if any(e.event_id == event.event_id for e in self.events):
+            outcome = IngestOutcome.DUPLICATE
+        else:
+            self.events.append(event)
+            outcome = IngestOutcome.ACCEPTED
+        self.outcomes.append(outcome)
+        return outcome
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.event_id for e in self.events]
+
+
+async def started(fake: FakeXApi, cursors: MemoryCursors, **kw: object) -> XChannel:
+    options: dict[str, object] = {"poll_interval": 1.0, "dm_poll_interval": 1.0, "page_size": 5}
+    options.update(kw)
+    channel = XChannel(cursors=cursors, api_url=fake.base_url, **{**KEYS, **options})  # type: ignore[arg-type]
+    await channel.start()
+    return channel

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import structlog
 
+from bot.config import Settings
 from channels.base import ConfigurationError, DeliveryError, IngestOutcome
 from channels.conversation import Action, Address, Button, Event, Message, Reply, TicketCard
 from channels.telegram import BotInfo, TelegramChannel
@@ -367,3 +368,17 @@ async def test_the_token_never_reaches_logs_or_errors(
     assert TOKEN not in everything
     assert wrong not in everything
     assert TOKEN.split(":")[1] not in everything
+
+
+def test_the_app_refuses_webhook_mode_without_a_secret(settings: Settings) -> None:
+    from bot.app import create_app
+    from bot.config import TelegramSettings
+
+    telegram = TelegramSettings(_env_file=None, bot_token=TOKEN)  # type: ignore[call-arg]
+    webhook = settings.model_copy(
+        update={"telegram": telegram, "public_url": "https://switchboard.example.com"}
+    )
+    with pytest.raises(ConfigurationError, match="TELEGRAM_SECRET_TOKEN"):
+        create_app(webhook)
+    polling = settings.model_copy(update={"telegram": telegram, "public_url": None})
+    assert create_app(polling) is not None

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.config import Settings
 from channels.base import DeliveryError, IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Action, Address, Button, Event, Message, Reply
 from channels.sms import SmsChannel
@@ -350,3 +351,15 @@ async def test_status_callback_records_delivery_and_opt_out(fake: FakeTwilioApi)
         ("sms", "SM0b6e2697aae04182a9f5b5c7a8994c7f", "failed"),
     ]
     assert cursors.values["twilio.optout:sms:+14155550123"] == "1"
+
+
+def test_the_app_needs_a_sender(settings: Settings) -> None:
+    from bot.app import create_app
+    from bot.config import TwilioSettings
+    from channels.base import ConfigurationError
+
+    twilio = TwilioSettings(_env_file=None, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="TWILIO_FROM_NUMBER"):
+        create_app(settings.model_copy(update={"twilio": twilio}))
+    with_number = twilio.model_copy(update={"from_number": "+1 415 555 0100"})
+    assert create_app(settings.model_copy(update={"twilio": with_number})) is not None

@@ -19,8 +19,16 @@ from channels.social import (
     Account,
     XChannel,
 )
-from tests.contract.x.conftest import KEYS, Inbox, started
-from tests.fakes.x_api import ACCOUNT, FakeXApi, MemoryCursors, dm_path, rate_limited
+from tests.fakes.x_api import (
+    ACCOUNT,
+    KEYS,
+    FakeXApi,
+    Inbox,
+    MemoryCursors,
+    dm_path,
+    rate_limited,
+    started,
+)
 
 US = ACCOUNT["id"]
 CUSTOMER = "3001969357"
@@ -185,7 +193,11 @@ async def test_the_poller_survives_a_store_outage_and_retries(
     stop = asyncio.Event()
     task = asyncio.create_task(ch.run(inbox, stop))
     try:
-        await asyncio.to_thread(fake.wait_for, MENTIONS, 1, 10.0)
+        for _ in range(500):
+            if inbox.refused:
+                break
+            await asyncio.sleep(0.01)
+        assert inbox.refused == 1
         inbox.fail = False
         await asyncio.to_thread(fake.wait_for, MENTIONS, 2, 10.0)
     finally:

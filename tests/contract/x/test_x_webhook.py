@@ -13,14 +13,15 @@ from starlette.responses import JSONResponse, Response
 from channels.base import PayloadError, SignatureError
 from channels.conversation import Address, Reply
 from channels.social import PUBLIC_TEXT, XChannel
-from tests.contract.x.conftest import Inbox, started
 from tests.fakes.x_api import (
     ACCOUNT,
     FakeXApi,
+    Inbox,
     MemoryCursors,
     activity_dm,
     activity_tweets,
     signed_headers,
+    started,
     v1_tweet,
 )
 from tests.payloads import load

@@ -47,6 +47,40 @@ HOSTILE = [
 ]
 
 
+WRAPS = [
+    "{}",
+    "x{}y",
+    "*{}*",
+    "`{}`",
+    "```{}```",
+    "> {}",
+    "{}{}",
+    "&{}",
+    "<{}",
+    "{}>",
+    "\n{}\n",
+    "\u202e{}",
+    "{}\u2066",
+    "INC-1 {} CHG-2",
+]
+GENERATED = [w.replace("{}", h) for h in HOSTILE for w in WRAPS]
+
+
+def test_there_are_enough_hostile_strings() -> None:
+    assert len(set(GENERATED)) >= 200
+
+
+@pytest.mark.parametrize("hostile", GENERATED)
+def test_generated_hostile_text_stays_inert(hostile: str) -> None:
+    card = TicketCard(ref="INC-1", title=hostile, kind="incident", status="new")
+    body = render(Reply(text=hostile, card=card), now=NOW)
+    assert markup(body["text"]) == []
+    for t in mrkdwn_texts(body["blocks"]):
+        assert markup(t["text"]) == []
+        assert "\u202e" not in t["text"]
+        assert "\u2066" not in t["text"]
+
+
 def mrkdwn_texts(obj: Any) -> list[dict[str, Any]]:
     """Every mrkdwn text object in a Block Kit structure."""
     found: list[dict[str, Any]] = []

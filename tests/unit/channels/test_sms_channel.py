@@ -310,3 +310,25 @@ def test_rest_errors() -> None:
     assert not server.permanent
     assert server.retry_after is None
     assert not delivery_error(err(401, 20003), "sms").permanent
+
+
+def test_overview_sections_read_as_lists() -> None:
+    from channels.conversation import Section
+
+    card = TicketCard(ref="INC-4", title="VPN down", kind="incident", status="new", priority="P1")
+    reply = Reply(
+        text="Hi Carol.",
+        overview=True,
+        sections=(
+            Section(
+                title="Waiting for your approval",
+                cards=(card,),
+                buttons=(Button(label="Approve", action="approve", value="INC-4"),),
+            ),
+            Section(title="Your open tickets", empty="Nothing open."),
+        ),
+    )
+    out = render(reply)
+    assert "Waiting for your approval\n- INC-4 - VPN down (new, P1)" in out.body
+    assert "Nothing open." in out.body
+    assert out.choices == ()

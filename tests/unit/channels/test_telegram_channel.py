@@ -398,3 +398,89 @@ def test_timeouts_after_sending_are_ambiguous_but_not_for_edits() -> None:
 def test_payload_files_are_the_recorded_ones() -> None:
     # Guard: the fixtures above parse the corpus bytes, not a hand-written copy.
     assert json.loads(raw("telegram", "teloxide_update_message_text_private.json"))["update_id"]
+
+
+def test_overview_sections_with_their_buttons() -> None:
+    from channels.conversation import Section
+
+    card = TicketCard(ref="CHG-9", title="<DB> upgrade", kind="change", status="new", version=4)
+    reply = Reply(
+        text="Hi Carol.",
+        overview=True,
+        sections=(
+            Section(
+                title="Waiting for your approval",
+                cards=(card,),
+                buttons=(
+                    Button(label="Approve", action="approve", value="CHG-9"),
+                    Button(label="Reject", action="reject", value="CHG-9"),
+                ),
+            ),
+        ),
+    )
+    out = render(reply)
+    assert "<b>Waiting for your approval</b>" in out.text
+    assert "CHG-9 · &lt;DB&gt; upgrade" in out.text
+    assert out.keyboard is not None
+    labels = [b.text for row in out.keyboard.inline_keyboard for b in row]
+    assert labels == ["Approve CHG-9", "Reject CHG-9"]
+    assert out.callback_data == ("approve|4|CHG-9", "reject|4|CHG-9")
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_generated_hostile_text_never_becomes_markup(seed: int) -> None:
+    import html
+    import random
+
+    pieces = [
+        "<",
+        ">",
+        "&",
+        "<b>",
+        "</b>",
+        "<i>",
+        "<a href='tg://user?id=1'>",
+        "</a>",
+        "<code>",
+        "<pre>",
+        "<tg-spoiler>",
+        "<tg-emoji emoji-id='1'>",
+        "&lt;",
+        "&amp;",
+        "&#60;",
+        "<!--",
+        "*",
+        "_",
+        "[",
+        "]",
+        "(",
+        ")",
+        "~",
+        "`",
+        ">",
+        "#",
+        "+",
+        "-",
+        "=",
+        "|",
+        "{",
+        "}",
+        ".",
+        "!",
+        "\u202e",
+        "\u200b",
+        "@admin",
+        "'; DROP TABLE tickets; --",
+        '"',
+        "\\",
+        "\n",
+    ]
+    rng = random.Random(seed)
+    for _ in range(10):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        card = TicketCard(ref="INC-1", title=text, kind="incident", status="new")
+        out = render(Reply(text=text, card=card)).text
+        stripped = out.replace("<b>INC-1</b>", "")
+        assert "<" not in stripped
+        assert ">" not in stripped
+        assert html.unescape(stripped).count(text) >= 1 or not text.strip()

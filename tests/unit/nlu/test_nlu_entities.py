@@ -141,6 +141,8 @@ def test_set_catalog_replaces_items(fresh: SpacyUnderstander) -> None:
         ("need this asap", "high"),
         ("URGENT: printer down", "high"),
         ("the app is broken!!!", "high"),
+        ("<@U0SWITCH> :fire: prod db down", "high"),
+        ("checkout is failing 🚨", "high"),
         ("fix it whenever you can, no rush", "low"),
         ("not urgent, when you get a chance", "low"),
         ("could you look at it by end of day", "medium"),

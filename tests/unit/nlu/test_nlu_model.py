@@ -148,6 +148,13 @@ def test_ensure_model_retrains_only_when_data_changed(tmp_path: Path, small_data
     assert load(root).version == second.name
 
 
+def test_old_versions_are_pruned(tmp_path: Path, small_data: Path) -> None:
+    made = [train_model(tmp_path, data=small_data, keep=2) for _ in range(3)]
+    kept = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert kept == sorted(made[1:])
+    assert current_model(tmp_path) == made[-1]
+
+
 def test_a_damaged_model_is_retrained(tmp_path: Path, small_data: Path) -> None:
     root = tmp_path / "models"
     current = ensure_model(root, data=small_data)
@@ -156,3 +163,17 @@ def test_a_damaged_model_is_retrained(tmp_path: Path, small_data: Path) -> None:
         load(root)
     assert ensure_model(root, data=small_data) != current
     assert load(root).parse("hello").intent == IntentName.GREET
+
+
+def test_threshold_trades_in_scope_accuracy_for_out_of_scope_recall() -> None:
+    from nlu.calibration import choose_threshold
+
+    gold = ["a"] * 8 + ["out_of_scope"] * 2
+    predicted = ["a"] * 10
+    # In-scope answers are confident, out-of-scope ones are not: a threshold between the two
+    # groups catches the out-of-scope messages and loses nothing.
+    confidence = [0.9] * 8 + [0.3, 0.35]
+    threshold = choose_threshold(confidence, predicted, gold, n_labels=20)
+    assert 0.35 < threshold <= 0.9
+    # Where no threshold helps, the floor (twice the uniform share) still applies.
+    assert choose_threshold([0.9] * 10, predicted, gold, n_labels=20) == 0.1

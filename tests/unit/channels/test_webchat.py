@@ -1,0 +1,82 @@
+"""The web chat parser and token check under arbitrary input: a clear error or an event."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from channels.base import PayloadError, SignatureError
+from channels.conversation import Action, Button, Message, Reply, TicketCard, event_from_dict
+from channels.webchat import WebChatChannel, render
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+async def _no_history(_key: str, _after: int) -> list[tuple[int, Reply]]:
+    return []
+
+
+channel = WebChatChannel(secret=SECRET, history=_no_history)
+
+
+@settings(deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_parse_or_fail_clearly(body: bytes) -> None:
+    try:
+        event = channel.parse(body, "v_abc", channel.address("v_abc"))
+    except PayloadError:
+        return
+    assert isinstance(event, Message | Action)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "text", "action", "value", "x"]), json_values))
+def test_any_json_object_parses_or_fails_clearly(data: dict[str, object]) -> None:
+    body = json.dumps(data).encode()
+    try:
+        event = channel.parse(body, "v_abc", channel.address("v_abc"))
+    except PayloadError:
+        return
+    # What passed is well-formed and survives the inbox round trip.
+    assert event_from_dict(event.to_dict()) == event
+
+
+@settings(deadline=None)
+@given(st.text(max_size=300))
+def test_forged_tokens_are_refused(token: str) -> None:
+    with pytest.raises(SignatureError):
+        channel.verify(token)
+
+
+def test_issued_tokens_verify_and_name_their_visitor() -> None:
+    visitor, token = channel.issue()
+    assert channel.verify(token) == visitor
+    other = WebChatChannel(secret=b"another-secret-of-32-bytes-long!", history=_no_history)
+    with pytest.raises(SignatureError):
+        other.verify(token)
+
+
+def test_render_keeps_buttons_and_card() -> None:
+    reply = Reply(
+        text="Approve?",
+        buttons=(Button(label="Approve", action="approve", value="CHG-1"),),
+        card=TicketCard(ref="CHG-1", title="t", kind="change", status="awaiting approval"),
+        ticket_ref="CHG-1",
+    )
+    drawn = render(reply)
+    assert drawn["buttons"] == [
+        {"label": "Approve", "action": "approve", "value": "CHG-1", "style": "default"}
+    ]
+    assert drawn["card"]["ref"] == "CHG-1"
