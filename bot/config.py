@@ -204,6 +204,7 @@ class Settings(BaseSettings):
             "SLACK_SIGNING_SECRET": self.slack.signing_secret,
             "TELEGRAM_SECRET_TOKEN": self.telegram.secret_token,
             "TWILIO_AUTH_TOKEN": self.twilio.auth_token,
+            "X_CONSUMER_SECRET": self.x.consumer_secret,
         }
         for name, value in secrets.items():
             if value is not None and _secret(value).lower() in _PLACEHOLDERS:

@@ -25,6 +25,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bsb_[A-Za-z0-9_-]{16,}"), "[api-token]"),
     (re.compile(r"\bAC[0-9a-f]{32}\b"), "[twilio-account]"),
     (re.compile(r"(?i)(signature|secret|token|password)=([^&\s]+)"), r"\1=[redacted]"),
+    # OAuth 1.0a header parameters (tweepy logs its request headers at DEBUG).
+    (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),
 ]
 # International or national phone numbers: keep the last four digits only.
 _PHONE = re.compile(r"(?<![\w/.-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
@@ -117,6 +119,7 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         "urllib3",
         "twilio.http_client",
         "alembic",
+        "tweepy",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -109,11 +109,17 @@ class Scheduler:
         while not stop.is_set():
             if self.leading and not running:
                 local_stop = asyncio.Event()
+            if self.leading:
                 for ch in pollers:
+                    task = running.get(ch.name)
+                    if task is not None and not task.done():
+                        continue
+                    if task is not None:
+                        # A poller that died is started again rather than left stopped.
+                        log.warning("scheduler.poller_restarted", channel=ch.name)
                     running[ch.name] = asyncio.create_task(
                         ch.run(self.c.ingress, local_stop), name=f"poll-{ch.name}"
                     )
-                log.info("scheduler.pollers_started", channels=sorted(running))
             elif not self.leading and running:
                 local_stop.set()
                 await asyncio.gather(*running.values(), return_exceptions=True)

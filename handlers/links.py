@@ -17,6 +17,7 @@ guesses, and are refused (and voided) in group chats, where others would see the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import structlog
 
@@ -71,13 +72,19 @@ def masked(number: str) -> str:
 def is_private(address: Address) -> bool:
     """Whether only the person and the bot read this conversation.
 
-    Slack direct messages have their own channel id (`D…`); everywhere else a one-to-one
-    chat is keyed by the person's own id (a Telegram private chat has the user's id, a
-    text-message conversation is the number, the console and web chat are the visitor).
+    Slack direct messages have their own channel id (`D…`, threads in them included);
+    everywhere else a one-to-one chat is keyed by the person's own id (a Telegram private
+    chat has the user's id, a text-message conversation is the number, the console and web
+    chat are the visitor).
     """
-    if address.channel == "slack":
-        return address.conversation.startswith("D") and address.thread is None
+    if address.channel == "slack" and address.conversation.startswith("D"):
+        return True
     return address.conversation == address.user
+
+
+def _origin(address: Address) -> str:
+    """The chat a code was asked for in, whichever thread of it the answer comes in."""
+    return replace(address, thread=None).key
 
 
 def _sender(ctx: HandlerContext, identities: list[ChannelIdentity]) -> tuple[str, str]:
@@ -184,7 +191,7 @@ async def _start_pairing(ctx: HandlerContext) -> Reply:
     if refusal is not None:
         return refusal
     attempt, code = await ctx.uow.links.issue(
-        ctx.person, LinkMethod.PAIRING, origin_key=ctx.address.key, now=ctx.now
+        ctx.person, LinkMethod.PAIRING, origin_key=_origin(ctx.address), now=ctx.now
     )
     log.info("link.issued", person_id=ctx.person.id, method="pairing", attempt_id=attempt.id)
     shown = f"{code[:4]}-{code[4:]}"
@@ -206,7 +213,7 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
     attempt, code = await ctx.uow.links.issue(
         ctx.person,
         LinkMethod.SMS,
-        origin_key=ctx.address.key,
+        origin_key=_origin(ctx.address),
         target=("phone", number),
         now=ctx.now,
     )
@@ -239,7 +246,7 @@ async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
     if await links.guard_failures(platform, external_id, ctx.now) >= MAX_FAILURES:
         return Reply(text="Too many wrong codes. Wait 15 minutes, then ask for a new code.")
     if _SMS_CODE.match(code):
-        attempt = await links.open_sms_attempt(ctx.person.id, ctx.address.key, ctx.now)
+        attempt = await links.open_sms_attempt(ctx.person.id, _origin(ctx.address), ctx.now)
         if attempt is not None:
             return await _redeem_sms(ctx, attempt, code, (platform, external_id))
     elif len(code) == PAIRING_LENGTH:

@@ -269,6 +269,10 @@ async def test_group_chats_are_refused_and_a_code_shown_there_is_void(
     in_group = telegram(5550500, group=-1001000000001)
     assert not is_private(in_group.address)
     assert is_private(telegram(5550500).address)
+    slack_dm = Address(channel="slack", workspace="T1", conversation="D1", user="U1", thread="1.2")
+    slack_channel = Address(channel="slack", workspace="T1", conversation="C1", user="U1")
+    assert is_private(slack_dm)
+    assert not is_private(slack_channel)
     start = await say(factory, in_group, "link")
     assert "private chat" in start.text
     code = pairing_code(await say(factory, console(DAN), "link"))
@@ -321,3 +325,24 @@ def test_link_and_unlink_are_commands_that_bypass_the_nlu() -> None:
     assert spec.func is link
     assert registry.for_command("/unlink") is not None
     assert registry.for_command("linked in") is None
+
+
+async def test_a_code_typed_in_another_thread_of_the_same_dm_counts(
+    factory: SessionFactory,
+) -> None:
+    # Slack answers each DM message in its own thread; the DM is still where it was asked.
+    async with UnitOfWork(factory) as uow:
+        dan = await uow.people.by_email(DAN)
+        assert dan is not None
+        await uow.people.bind_identity(dan, "slack", "U0DAN")
+        await uow.commit()
+
+    def dm(ts: str) -> Who:
+        return Who(
+            Identity(platform="slack", external_id="U0DAN"),
+            Address(channel="slack", workspace="T1", conversation="D0DAN", user="U0DAN", thread=ts),
+        )
+
+    code = sms_code(await say(factory, dm("1700000000.000100"), f"link {NUMBER}"))
+    linked = await say(factory, dm("1700000099.000200"), f"link {code}")
+    assert "Linked" in linked.text
