@@ -178,7 +178,7 @@ def deployment(
         )
     dep = Deployment(mode, f"http://127.0.0.1:{port}", env, db_url, workdir=work)
     try:
-        for args in (["db", "upgrade"], ["seed", "--demo"]):
+        for args in (["db", "upgrade"], ["seed", "--demo"], ["nlu", "train", "--if-missing"]):
             subprocess.run(  # noqa: S603
                 [sys.executable, "-m", "bot", *args],
                 cwd=ROOT,

@@ -69,13 +69,23 @@ def train(
         Path | None,
         typer.Option(help="JSON Lines training data instead of Switchboard's own (nlu/data)."),
     ] = None,
+    if_missing: Annotated[
+        bool,
+        typer.Option(
+            "--if-missing",
+            help="Train only when there is no usable model or the training data changed.",
+        ),
+    ] = False,
 ) -> None:
     """Train a new model version from the training data and make it the current one."""
-    from nlu.train import train_model
+    from nlu.train import ensure_model, train_model
 
     try:
         with _progress("training") as update:
-            target = train_model(model_dir, data=data, seed=seed, progress=update)
+            if if_missing and data is None:
+                target = ensure_model(model_dir)
+            else:
+                target = train_model(model_dir, data=data, seed=seed, progress=update)
     except NLUError as exc:
         raise _fail(exc) from exc
     from nlu.pipeline import read_meta

@@ -1,6 +1,7 @@
 """Sparse text features for the intent classifier.
 
-A message becomes a bag of hashed-free string features: normalised words, word bigrams (and
+A message becomes a bag of string features over an explicit vocabulary (no hashing, so no
+collisions and no fixed-size table): normalised words, word bigrams (and
 trigrams of Han characters, which carry words of two or three characters), and character
 n-grams inside each Latin word, which carry typos, inflections and SMS shorthand. Values are
 sublinear term frequencies times inverse document frequency, L2-normalised per feature family
