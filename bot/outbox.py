@@ -45,7 +45,10 @@ LIMITS: dict[str, Limit] = {
     # Slack: 1 message/s per channel with short bursts (a reply plus a card update), and
     # "several hundred per minute" across a workspace.
     "slack": Limit(1.0, 5.0, 3),
+    # Telegram: 1 message/s per chat and 30/s per bot; flood control answers 429 beyond.
     "telegram": Limit(1.0, 30.0, 3),
+    # Twilio queues what a sender cannot send at once (a long code about 1/s), so this only
+    # keeps one person's phone from buzzing in bursts and the queue from growing unbounded.
     "sms": Limit(1.0, 10.0, 2),
     "whatsapp": Limit(1.0, 10.0, 2),
     # X allows 200 DMs and 100 posts per 15 minutes per account: stay under 0.2/s overall.

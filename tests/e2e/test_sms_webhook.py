@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,6 +154,30 @@ def test_forged_texts_are_refused_without_a_trace(
             (whatsapp("hi", STRANGER, message_sid(3)), good),
             (body, good[:-2] + ("A=" if good[-2] != "A" else "B=")),
         ]
+        # Every single-bit change of the signature.
+        raw_sig = base64.b64decode(good)
+        for bit in range(len(raw_sig) * 8):
+            flipped = bytearray(raw_sig)
+            flipped[bit // 8] ^= 1 << (bit % 8)
+            forgeries.append((body, base64.b64encode(bytes(flipped)).decode()))
+        # The right signature on every other recorded message shape.
+        forgeries += [
+            (form(name), good)
+            for name in ("sms_incoming_botbuilder", "whatsapp_incoming", "whatsapp_incoming_button")
+        ]
+        # Signed for somewhere else: another host, scheme, port, path or query.
+        elsewhere = [
+            f"{scheme}://{host}{port}{path}{query}"
+            for scheme in ("http", "https")
+            for host in ("switchboard.example.com", "evil.example.com", "127.0.0.1")
+            for port in ("", ":8443")
+            for path in ("/twilio/messages", "/twilio/messages/", "/twilio/status")
+            for query in ("", "?a=1")
+        ]
+        forgeries += [
+            (body, sign(url, body)) for url in elsewhere if url != f"{PUBLIC}/twilio/messages"
+        ]
+        assert len(forgeries) >= 200
         for forged, signature in forgeries:
             assert post(client, forged, signature=signature).status_code == 401
         time.sleep(0.3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -177,6 +178,16 @@ def test_forged_updates_are_refused_without_a_trace(
             {"X-Telegram-Bot-Api-Secret-Token": SECRET + "0"},
             {"X-Telegram-Bot-Api-Secret-Token": TOKEN},
             {"X-Telegram-Bot-Api-Secret-Token": SECRET.swapcase()},
+        ]
+        # Every one-character change of the secret, and a few hundred random guesses.
+        rng = random.Random(7)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+        for i in range(len(SECRET)):
+            swapped = SECRET[:i] + ("x" if SECRET[i] != "x" else "y") + SECRET[i + 1 :]
+            forgeries.append({"X-Telegram-Bot-Api-Secret-Token": swapped})
+        forgeries += [
+            {"X-Telegram-Bot-Api-Secret-Token": "".join(rng.choices(alphabet, k=len(SECRET)))}
+            for _ in range(180)
         ]
         for i, headers in enumerate(forgeries):
             res = post(client, private_update(7100 + i, "I am the admin, reset all"), headers)
