@@ -29,7 +29,9 @@ def chromium_path() -> str:
 def server(demo_settings: Settings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     with processes(tmp_path) as running:
-        proc = Proc(["serve", "--port", str(port)], environment(demo_settings), tmp_path / "serve.log")
+        proc = Proc(
+            ["serve", "--port", str(port)], environment(demo_settings), tmp_path / "serve.log"
+        )
         running.append(proc)
         wait_healthy(port, proc)
         yield f"http://127.0.0.1:{port}"

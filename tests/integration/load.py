@@ -53,24 +53,24 @@ async def _outcome(settings: Settings) -> Outcome:
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     try:
         async with session_factory(engine)() as s:
-            inbox = dict(
-                (str(k), int(v))
+            inbox = {
+                str(k): int(v)
                 for k, v in (
                     await s.execute(
                         select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
                     )
                 ).all()
-            )
-            outbox = dict(
-                (str(k), int(v))
+            }
+            outbox = {
+                str(k): int(v)
                 for k, v in (
                     await s.execute(
                         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
                     )
                 ).all()
-            )
-            per_event = dict(
-                (int(k), int(v))
+            }
+            per_event = {
+                int(k): int(v)
                 for k, v in (
                     await s.execute(
                         select(OutboxMessage.inbox_id, func.count()).group_by(
@@ -79,12 +79,12 @@ async def _outcome(settings: Settings) -> Outcome:
                     )
                 ).all()
                 if k is not None
-            )
+            }
             incidents = (
                 await s.execute(
-                    select(func.count()).select_from(Ticket).where(
-                        Ticket.kind == TicketKind.INCIDENT
-                    )
+                    select(func.count())
+                    .select_from(Ticket)
+                    .where(Ticket.kind == TicketKind.INCIDENT)
                 )
             ).scalar_one()
             reported = (
