@@ -231,6 +231,12 @@ class Dispatcher:
             sent = [(o.row.id, o.external_id) for o in outcomes if o.result == "sent"]
             if sent:
                 await uow.outbox.mark_sent_many(sent)
+                secret = [
+                    o.row.id
+                    for o in outcomes
+                    if o.result == "sent" and o.row.reply.get("sensitive")
+                ]
+                await uow.outbox.forget_text(secret)
             for o in outcomes:
                 result = o.result
                 if result == "retry" and o.count and o.row.attempts >= self.max_attempts:

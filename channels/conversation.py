@@ -358,7 +358,8 @@ class Reply:
     into a public reply. `edit_id` is the platform's id of the earlier message to update, and
     `delivery_key` a key unique to this reply that a channel may attach to the message so a
     retry after a timeout can find out whether the first attempt arrived; the dispatcher fills
-    both in, handlers never set them.
+    both in, handlers never set them. `sensitive` marks a reply holding a secret (a one-time
+    code): its text is not kept once it has been sent.
 
     `overview` marks the person's overview (open tickets, queue, approvals) laid out in
     `sections`: a channel with a personal dashboard (the Slack App Home) shows it there instead
@@ -373,6 +374,7 @@ class Reply:
     public: bool = False
     edit_id: str | None = None
     delivery_key: str | None = None
+    sensitive: bool = False
     overview: bool = False
     sections: tuple[Section, ...] = ()
 
@@ -400,6 +402,7 @@ class Reply:
             "public": self.public,
             "edit_id": self.edit_id,
             "delivery_key": self.delivery_key,
+            "sensitive": self.sensitive,
             "overview": self.overview,
             "sections": [section.to_dict() for section in self.sections],
         }
@@ -416,6 +419,7 @@ class Reply:
             public=bool(data.get("public", False)),
             edit_id=data.get("edit_id"),
             delivery_key=data.get("delivery_key"),
+            sensitive=bool(data.get("sensitive", False)),
             overview=bool(data.get("overview", False)),
             sections=tuple(Section.from_dict(x) for x in data.get("sections") or ()),
         )

@@ -196,10 +196,11 @@ async def _start_pairing(ctx: HandlerContext) -> Reply:
     log.info("link.issued", person_id=ctx.person.id, method="pairing", attempt_id=attempt.id)
     shown = f"{code[:4]}-{code[4:]}"
     return Reply(
+        sensitive=True,
         text=f"Your link code is {shown}\n"
         "From the account you want to link (Telegram, WhatsApp, or a text message to our "
         f'number), send "link {shown}". The code works once, for 15 minutes. Never share '
-        "it: whoever sends it links their account to you."
+        "it: whoever sends it links their account to you.",
     )
 
 
@@ -221,9 +222,10 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
     ctx.outgoing.append(
         Outgoing(
             reply=Reply(
+                sensitive=True,
                 text=f"Your Switchboard code is {code}. Someone asked to link this number "
                 "to their IT service desk account; if it wasn't you, ignore this message. "
-                "It expires in 15 minutes."
+                "It expires in 15 minutes.",
             ),
             address=Address(channel="sms", conversation=number, user=number),
         )

@@ -120,6 +120,17 @@ class OutboxRepository:
             stmt, [{"row_id": i, "ext": ext, "sent": now} for i, ext in sent]
         )
 
+    async def forget_text(self, ids: Sequence[int]) -> None:
+        """Drop the content of sent replies that held a secret; the row stays for the record."""
+        if not ids:
+            return
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(reply={"text": "[sent; not kept]", "sensitive": True}),
+            execution_options={"synchronize_session": False},
+        )
+
     async def mark_retry(
         self, outbox_id: int, *, at: datetime, error: str, refund: bool = False
     ) -> None:
