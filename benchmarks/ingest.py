@@ -118,7 +118,9 @@ def run(
     for mode in modes:
         progress(f"web chat route, {mode}")
         dep: Deployment
-        with deployment(mode, roles="all") as dep:
+        # Scaled: the web role alone, as it runs on its own machines; embedded: the one
+        # process that does everything, worker included.
+        with deployment(mode, roles="web") as dep:
             figures.append(
                 measure(
                     "webchat",

@@ -63,11 +63,6 @@ class Ingress:
 
     async def __call__(self, event: Event) -> IngestOutcome:
         platform = event.address.channel
-        key = f"{platform}:{event.event_id}"
-        if await self._seen(key):
-            metrics.INBOX_EVENTS.labels(platform, "duplicate").inc()
-            log.info("inbox.duplicate", platform=platform, event_id=event.event_id)
-            return IngestOutcome.DUPLICATE
         if self._writer is None:
             inbox_id = (await self._insert([event]))[0]
         else:
@@ -81,12 +76,6 @@ class Ingress:
         metrics.INBOX_EVENTS.labels(platform, "accepted").inc()
         log.info("inbox.accepted", platform=platform, event_id=event.event_id, inbox_id=inbox_id)
         return IngestOutcome.ACCEPTED
-
-    async def _seen(self, key: str) -> bool:
-        try:
-            return await self.state.seen(key)
-        except Exception:  # a fast path only: the database decides
-            return False
 
     async def _write_loop(self) -> None:
         while True:
@@ -106,18 +95,29 @@ class Ingress:
                     p.done.set_result(i)
 
     async def _insert(self, events: list[Event]) -> list[int | None]:
-        rows = [
-            {
-                "platform": e.address.channel,
-                "event_id": e.event_id,
-                "payload": e.to_dict(),
-                "conversation_key": e.address.key,
-            }
-            for e in events
-        ]
-        async with UnitOfWork(self.factory) as uow:
-            ids = await uow.inbox.insert_many(rows)
-            await uow.commit()
+        """Store a batch: known repeats skipped by the fast path, the rest by the unique key."""
+        keys = [f"{e.address.channel}:{e.event_id}" for e in events]
+        try:
+            known = await self.state.seen_many(keys)
+        except Exception:  # a fast path only: the database decides
+            known = [False] * len(keys)
+        fresh = [i for i, k in enumerate(known) if not k]
+        ids: list[int | None] = [None] * len(events)
+        if fresh:
+            rows = [
+                {
+                    "platform": events[i].address.channel,
+                    "event_id": events[i].event_id,
+                    "payload": events[i].to_dict(),
+                    "conversation_key": events[i].address.key,
+                }
+                for i in fresh
+            ]
+            async with UnitOfWork(self.factory) as uow:
+                stored = await uow.inbox.insert_many(rows)
+                await uow.commit()
+            for i, inbox_id in zip(fresh, stored, strict=True):
+                ids[i] = inbox_id
         new = [i for i in ids if i is not None]
         if new:
             try:
@@ -125,8 +125,6 @@ class Ingress:
             except Exception as e:
                 # Stored is what counts: the recovery sweep queues pending rows again.
                 log.warning("queue.put_failed", error=str(e), count=len(new))
-        for e, i in zip(events, ids, strict=True):
-            if i is not None:
-                with contextlib.suppress(Exception):
-                    await self.state.remember(f"{e.address.channel}:{e.event_id}")
+            with contextlib.suppress(Exception):
+                await self.state.remember_many([k for k, i in zip(keys, ids, strict=True) if i])
         return ids

@@ -38,24 +38,35 @@ class InboxRepository:
 
         The unique constraint decides: two deliveries racing each other still make one row.
         """
+        if not rows:
+            return []
         dialect = self.session.get_bind().dialect.name
+        table = InboxEvent.__table__
+        now = utcnow()
+        values = [
+            {
+                "platform": row["platform"],
+                "event_id": row["event_id"],
+                "conversation_key": row.get("conversation_key", ""),
+                "payload": row["payload"],
+                "status": InboxStatus.PENDING.value,
+                "deliveries": 0,
+                "received_at": now,
+            }
+            for row in rows
+        ]
+        # One cached statement for the whole batch, sent as a multi-row INSERT; the unique
+        # key drops repeats, also within the batch.
+        stmt = (
+            _insert(dialect)(table)
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            .returning(table.c.id, table.c.platform, table.c.event_id)
+        )
+        new = {(p, e): i for i, p, e in (await self.session.execute(stmt, values)).all()}
         ids: list[int | None] = []
         for row in rows:
-            stmt = (
-                _insert(dialect)(InboxEvent)
-                .values(
-                    platform=row["platform"],
-                    event_id=row["event_id"],
-                    conversation_key=row.get("conversation_key", ""),
-                    payload=row["payload"],
-                    status=InboxStatus.PENDING,
-                    deliveries=0,
-                    received_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-                .returning(InboxEvent.id)
-            )
-            ids.append((await self.session.execute(stmt)).scalar_one_or_none())
+            key = (row["platform"], row["event_id"])
+            ids.append(new.pop(key, None))
         return ids
 
     async def insert(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -72,6 +72,22 @@ class RedisState:
 
     async def remember(self, key: str, ttl_seconds: int = 86_400) -> None:
         await self.redis.set(self._k("dedup", key), 1, ex=ttl_seconds)
+
+    async def seen_many(self, keys: Sequence[str]) -> list[bool]:
+        if not keys:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.exists(self._k("dedup", k))
+            return [bool(n) for n in await pipe.execute()]
+
+    async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
+        if not keys:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.set(self._k("dedup", k), 1, ex=ttl_seconds)
+            await pipe.execute()
 
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -37,6 +37,12 @@ class SharedState(Protocol):
         ...
 
     async def remember(self, key: str, ttl_seconds: int = 86_400) -> None: ...
+
+    async def seen_many(self, keys: Sequence[str]) -> list[bool]:
+        """`seen` for several keys in one round trip."""
+        ...
+
+    async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None: ...
 
     def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> Any:
         """An async context manager holding the conversation's lock (waits for it)."""
@@ -76,6 +82,13 @@ class LocalState:
         self._seen.move_to_end(key)
         while len(self._seen) > self._dedup_size:
             self._seen.popitem(last=False)
+
+    async def seen_many(self, keys: Sequence[str]) -> list[bool]:
+        return [await self.seen(k) for k in keys]
+
+    async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
+        for k in keys:
+            await self.remember(k, ttl_seconds)
 
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
