@@ -7,8 +7,9 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -34,6 +35,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(people_app, name="people")
 app.add_typer(token_app, name="token")
 
+T = TypeVar("T")
+
 out = Console()
 err = Console(stderr=True)
 
@@ -51,6 +54,17 @@ def _settings(**overrides: object) -> Settings:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]{message}[/red]")
     return typer.Exit(code)
+
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop.
+
+    Database and Redis round trips are most of what a worker does; uvloop's transports make
+    each of them cheaper than the standard event loop's.
+    """
+    import uvloop
+
+    return uvloop.run(main)
 
 
 def _default_port() -> int:
@@ -131,7 +145,7 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(port)
-    asyncio.run(_worker(settings))
+    _run(_worker(settings))
 
 
 async def _worker(settings: Settings) -> None:

@@ -16,7 +16,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -30,6 +30,7 @@ from handlers.context import HandlerContext
 from nlu.types import IntentName, Understander, Understanding
 from store.db import SessionFactory
 from store.errors import ConflictError
+from store.models import OutboxMessage
 from store.queue import Job, Queue
 from store.state import Dialogue, SharedState
 from store.types import utcnow
@@ -131,9 +132,24 @@ class Worker:
         groups: dict[str, list[tuple[Claimed, Understanding]]] = defaultdict(list)
         for c, u in zip(claimed, understood, strict=True):
             groups[c.event.address.key].append((c, u))
-        results = await asyncio.gather(
-            *(self._conversation(items) for items in groups.values()), return_exceptions=True
-        )
+        held = await self.state.try_lock_many(list(groups))
+        try:
+            batched = await self._batch([item for k in groups if k in held for item in groups[k]])
+            # Conversations another worker holds, or a batch that failed, go one by one.
+            alone = [items for k, items in groups.items() if k not in held or batched is None]
+            results: list[tuple[list[int], list[int]] | BaseException] = []
+            if batched is not None:
+                results.append(batched)
+            results += await asyncio.gather(
+                *(
+                    self._conversation(items, locked=items[0][0].event.address.key in held)
+                    for items in alone
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await self.state.unlock_many(held)
         done: list[Job] = []
         outbox_ids: list[int] = []
         for result in results:
@@ -209,13 +225,14 @@ class Worker:
         return raw[: self.max_text_chars]
 
     async def _conversation(
-        self, items: list[tuple[Claimed, Understanding]]
+        self, items: list[tuple[Claimed, Understanding]], *, locked: bool = False
     ) -> tuple[list[int], list[int]]:
         """Handle one conversation's events in order, under its lock."""
         ok: list[int] = []
         outbox_ids: list[int] = []
         key = items[0][0].event.address.key
-        async with self.concurrency, self.state.conversation_lock(key):
+        lock = contextlib.nullcontext() if locked else self.state.conversation_lock(key)
+        async with self.concurrency, lock:
             for claimed, nlu in items:
                 try:
                     outbox_ids.extend(await self.handle(claimed, nlu))
@@ -245,47 +262,119 @@ class Worker:
         finally:
             structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
 
-    async def _handle_once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
-        event = claimed.event
-        key = event.address.key
-        change: DialogueChange
+    async def _batch(
+        self, items: list[tuple[Claimed, Understanding]]
+    ) -> tuple[list[int], list[int]] | None:
+        """Handle many events in one transaction; None when that failed (then one by one).
+
+        The caller holds every conversation's lock, so no other worker touches them. One
+        commit, one prefetch of identities and one inbox update serve the whole batch; a
+        handler error or a lost race anywhere rolls all of it back, and each event is then
+        handled on its own, with its own retries.
+        """
+        if len(items) < 2:
+            return None
+        try:
+            return await self._handle_many(items)
+        except UNAVAILABLE:
+            raise
+        except Exception as e:
+            log.info("worker.batch_fallback", size=len(items), error=repr(e))
+            return None
+
+    async def _handle_many(
+        self, items: list[tuple[Claimed, Understanding]]
+    ) -> tuple[list[int], list[int]]:
+        states: dict[str, DialogueChange] = {}
         async with UnitOfWork(self.factory) as uow:
-            person = await resolve_person(
-                uow, event.sender, event.address, profile=self.profiles.get(event.sender.platform)
-            )
-            ctx = HandlerContext(
-                uow=uow,
-                person=person,
-                address=event.address,
-                now=utcnow(),
-                text=nlu.text,
-                inbox_id=claimed.inbox_id,
+            await uow.people.prefetch_identities(
+                [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
             )
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
-            state = await dialogue.get(key)
-            routed = await self.router.dispatch(event, nlu, ctx, state)
-            clicked = event.params.get("message_id") if isinstance(event, Action) else None
-            rows = [
-                add_reply(
-                    uow,
-                    event.address,
-                    replace(r, edit_id=clicked) if clicked and r.replaces else r,
-                    inbox_id=claimed.inbox_id,
-                )
-                for r in routed.replies
-            ]
-            rows += await add_outgoing(
+            current: dict[str, dict[str, Any] | None] = {}
+            rows: list[OutboxMessage] = []
+            intents: dict[int, str] = {}
+            for claimed, nlu in items:
+                key = claimed.event.address.key
+                if key not in current:
+                    current[key] = await dialogue.get(key)
+                produced, change, intent = await self._apply_event(uow, claimed, nlu, current[key])
+                rows += produced
+                intents[claimed.inbox_id] = intent
+                if change.data is not None:
+                    current[key] = change.data
+                elif change.clear:
+                    current[key] = None
+                if change.data is not None or change.clear:
+                    states[key] = change
+            if self.redis_dialogue is None:
+                for key, change in states.items():
+                    await _apply(uow.dialogue, key, change, self.dialogue_ttl)
+            await uow.flush()
+            finished = await uow.inbox.finish_many(intents)
+            if finished != len(intents):
+                raise ConflictError("another worker finished part of the batch")
+            ids = [r.id for r in rows]
+            await uow.commit()
+        if self.redis_dialogue is not None:
+            for key, change in states.items():
+                try:
+                    await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
+                except Exception as e:
+                    log.warning("dialogue.save_failed", error=str(e))
+        return list(intents), ids
+
+    async def _apply_event(
+        self,
+        uow: UnitOfWork,
+        claimed: Claimed,
+        nlu: Understanding,
+        state: dict[str, Any] | None,
+    ) -> tuple[list[OutboxMessage], DialogueChange, str]:
+        """Run one event's handler inside `uow`: its outbox rows, dialogue change and intent."""
+        event = claimed.event
+        person = await resolve_person(
+            uow, event.sender, event.address, profile=self.profiles.get(event.sender.platform)
+        )
+        ctx = HandlerContext(
+            uow=uow,
+            person=person,
+            address=event.address,
+            now=utcnow(),
+            text=nlu.text,
+            inbox_id=claimed.inbox_id,
+        )
+        routed = await self.router.dispatch(event, nlu, ctx, state)
+        clicked = event.params.get("message_id") if isinstance(event, Action) else None
+        rows = [
+            add_reply(
                 uow,
-                ctx.outgoing,
-                topics=self.topics,
-                exclude=event.address,
+                event.address,
+                replace(r, edit_id=clicked) if clicked and r.replaces else r,
                 inbox_id=claimed.inbox_id,
             )
-            change = routed.dialogue
+            for r in routed.replies
+        ]
+        rows += await add_outgoing(
+            uow,
+            ctx.outgoing,
+            topics=self.topics,
+            exclude=event.address,
+            inbox_id=claimed.inbox_id,
+        )
+        return rows, routed.dialogue, routed.intent
+
+    async def _handle_once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+        key = claimed.event.address.key
+        async with UnitOfWork(self.factory) as uow:
+            dialogue: Dialogue = self.redis_dialogue or uow.dialogue
+            rows, change, intent = await self._apply_event(
+                uow, claimed, nlu, await dialogue.get(key)
+            )
             if self.redis_dialogue is None:
                 await _apply(uow.dialogue, key, change, self.dialogue_ttl)
             await uow.flush()
-            if not await uow.inbox.finish(claimed.inbox_id, intent=routed.intent):
+            if not await uow.inbox.finish(claimed.inbox_id, intent=intent):
                 # Another worker finished this event first; our work rolls back unseen.
                 log.info("worker.already_done", inbox_id=claimed.inbox_id)
                 return []

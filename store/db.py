@@ -60,7 +60,9 @@ def create_engine(
         # for the pool is far cheaper than SQLite's sleeping busy handler under contention.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+        # No pre-ping: it costs a round trip per transaction; a dropped connection fails
+        # that unit of work, which the worker retries.
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
     engine = create_async_engine(url, connect_args=args, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,6 +132,22 @@ class InboxRepository:
             execution_options={"synchronize_session": False},
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def finish_many(self, intents: dict[int, str]) -> int:
+        """Mark pending rows done, each with its intent; how many were still pending."""
+        if not intents:
+            return 0
+        result = await self.session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_(list(intents)), InboxEvent.status == InboxStatus.PENDING)
+            .values(
+                status=InboxStatus.DONE,
+                intent=case(intents, value=InboxEvent.id),
+                processed_at=utcnow(),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def mark_done(self, row: InboxEvent, *, intent: str | None = None) -> None:
         row.status = InboxStatus.DONE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -63,6 +63,7 @@ class RedisState:
         self._pause = redis.register_script(_PAUSE)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
+        self._held: dict[str, str] = {}
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -104,6 +105,32 @@ class RedisState:
                 await self._release(keys=[name], args=[token])
             except RedisError:
                 pass  # the lock expires on its own
+
+    async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        if not keys:
+            return set()
+        token = secrets.token_hex(8)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(self._k("lock", "conv", key), token, nx=True, px=ttl_ms)
+            results = await pipe.execute()
+        taken = {k for k, ok in zip(keys, results, strict=True) if ok}
+        for key in taken:
+            self._held[key] = token
+        return taken
+
+    async def unlock_many(self, keys: Iterable[str]) -> None:
+        held = [(k, self._held.pop(k)) for k in list(keys) if k in self._held]
+        if not held:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, token in held:
+                # Scripts called on a pipeline are loaded before it runs.
+                await self._release(keys=[self._k("lock", "conv", key)], args=[token], client=pipe)
+            try:
+                await pipe.execute()
+            except RedisError:
+                pass  # the locks expire on their own
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         interval = 1000.0 / per_second

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -49,6 +49,7 @@ class PeopleRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._prefetched: dict[tuple[str, str], ChannelIdentity | None] = {}
 
     async def get(self, person_id: int) -> Person | None:
         return await self.session.get(Person, person_id)
@@ -79,12 +80,32 @@ class PeopleRepository:
         self, platform: str, external_id: str, *, with_person: bool = False
     ) -> ChannelIdentity | None:
         """A platform identity; `with_person` loads its person (and roles) in the same trip."""
+        if (platform, external_id) in self._prefetched:
+            return self._prefetched.pop((platform, external_id))
         stmt = select(ChannelIdentity).where(
             ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
         )
         if with_person:
             stmt = stmt.options(joinedload(ChannelIdentity.person))
         return (await self.session.scalars(stmt)).first()
+
+    async def prefetch_identities(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Load many identities with their people in one query, for the next lookups.
+
+        Each prefetched answer serves one `identity()` call; later calls ask the database,
+        so an identity bound in between is seen.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return
+        stmt = (
+            select(ChannelIdentity)
+            .where(tuple_(ChannelIdentity.platform, ChannelIdentity.external_id).in_(list(wanted)))
+            .options(joinedload(ChannelIdentity.person))
+        )
+        found = {(i.platform, i.external_id): i for i in await self.session.scalars(stmt)}
+        for key in wanted:
+            self._prefetched[key] = found.get(key)
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         ident = await self.identity(platform, external_id)
@@ -212,6 +233,11 @@ class PeopleRepository:
         return int((await self.session.execute(select(func.count(Person.id)))).scalar_one())
 
 
+def ticket_sequence(kind: TicketKind) -> str:
+    """The PostgreSQL sequence that numbers tickets of a kind."""
+    return f"ticket_number_{kind.value}"
+
+
 class TicketRepository:
     """Tickets, their references, their event log and approvals."""
 
@@ -219,7 +245,15 @@ class TicketRepository:
         self.session = session
 
     async def next_number(self, kind: TicketKind) -> int:
-        """The next number of this kind; the row lock serialises concurrent creators."""
+        """The next number of this kind.
+
+        PostgreSQL hands numbers out from a sequence per kind, outside the transaction, so
+        workers creating tickets at once never wait for each other (a rolled-back
+        transaction leaves a gap). SQLite has one writer at a time and uses a counter row.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            result = await self.session.execute(select(func.nextval(ticket_sequence(kind))))
+            return int(result.scalar_one())
         result = await self.session.execute(
             update(TicketCounter)
             .where(TicketCounter.kind == kind)

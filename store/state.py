@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -48,6 +49,14 @@ class SharedState(Protocol):
         """An async context manager holding the conversation's lock (waits for it)."""
         ...
 
+    async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        """Take the locks of these conversations that are free right now; the keys taken."""
+        ...
+
+    async def unlock_many(self, keys: Iterable[str]) -> None:
+        """Release locks taken with `try_lock_many`."""
+        ...
+
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         """Take a send slot for `scope`: 0 when allowed now, else the seconds to wait."""
         ...
@@ -69,7 +78,8 @@ class LocalState:
     def __init__(self, *, dedup_size: int = 100_000) -> None:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._dedup_size = dedup_size
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._held: dict[str, asyncio.Lock] = {}
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}
 
@@ -90,13 +100,36 @@ class LocalState:
         for k in keys:
             await self.remember(k, ttl_seconds)
 
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        # The local reference keeps the lock alive while anyone holds or awaits it; the weak
+        # mapping forgets it afterwards, so idle conversations cost nothing.
+        lock = self._lock(key)
         async with lock:
             yield
-        if not lock.locked() and self._locks.get(key) is lock:
-            self._locks.pop(key, None)
+
+    async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        taken: set[str] = set()
+        for key in keys:
+            lock = self._lock(key)
+            if not lock.locked():
+                await lock.acquire()  # free: returns without suspending
+                self._held[key] = lock
+                taken.add(key)
+        return taken
+
+    async def unlock_many(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            lock = self._held.pop(key, None)
+            if lock is not None and lock.locked():
+                lock.release()
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         now = time.monotonic()

@@ -106,3 +106,32 @@ async def test_redis_dialogue_expires(redis_target: tuple[str, str]) -> None:
         assert await d.get("conv") is None
     finally:
         await redis.aclose()
+
+
+async def test_try_lock_many_takes_only_free_conversations(state: SharedState) -> None:
+    taken = await state.try_lock_many(["a", "b"])
+    assert taken == {"a", "b"}
+    # A second taker (another worker) gets only what is free.
+    other = await state.try_lock_many(["b", "c"])
+    assert other == {"c"}
+    await state.unlock_many(taken)
+    await state.unlock_many(other)
+    assert await state.try_lock_many(["a", "b", "c"]) == {"a", "b", "c"}
+
+
+async def test_a_held_batch_lock_blocks_a_waiting_locker(state: SharedState) -> None:
+    import asyncio
+
+    taken = await state.try_lock_many(["k"])
+    entered = asyncio.Event()
+
+    async def waiter() -> None:
+        async with state.conversation_lock("k"):
+            entered.set()
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0.05)
+    assert not entered.is_set()
+    await state.unlock_many(taken)
+    await asyncio.wait_for(task, timeout=2)
+    assert entered.is_set()
