@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
+from channels.conversation import e164
 from store.enums import Role
 from store.uow import UnitOfWork
 
 PLATFORMS = ("slack", "telegram", "phone", "x")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class DirectoryError(ValueError):
@@ -49,14 +49,6 @@ class ImportResult:
     created: int
     updated: int
     identities: int
-
-
-def normalise_phone(value: str) -> str:
-    """E.164 from common spellings (`+1 (415) 555-0101` → `+14155550101`)."""
-    digits = re.sub(r"[^\d+]", "", value.strip())
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    return digits
 
 
 def _list(value: Any) -> list[str]:
@@ -98,9 +90,10 @@ def record(data: Any, where: str) -> PersonRecord:
             )
         text = str(value).strip()
         if platform == "phone":
-            text = normalise_phone(text)
-            if not _E164.match(text):
+            number = e164(text)
+            if number is None:
                 raise DirectoryError(f"{where}: phone must be in E.164 form, like +14155550101")
+            text = number
         if text:
             identities[platform] = text
     return PersonRecord(

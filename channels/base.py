@@ -114,6 +114,19 @@ class Cursors(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
+class MemoryCursors:
+    """`Cursors` kept in memory, for a channel run without the application's store."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self._values[key] = value
+
+
 @runtime_checkable
 class ProfileSource(Protocol):
     """A channel that can tell more about a sender than the event carried (Slack `users.info`).

@@ -7,11 +7,26 @@ how events travel through the inbox and replies through the outbox.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def e164(value: str) -> str | None:
+    """A phone number in E.164 form (`+14155550123`) from a common spelling, or None.
+
+    Phone identities (`Identity(platform="phone")`) are always E.164, whatever channel or
+    file they come from: SMS and WhatsApp, a directory import, a `link` command.
+    """
+    cleaned = re.sub(r"[\s().\-]", "", value.strip())
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    return cleaned if _E164.match(cleaned) else None
 
 
 class ButtonStyle(StrEnum):

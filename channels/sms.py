@@ -46,11 +46,12 @@ from channels.base import (
     Delivery,
     DeliveryError,
     Ingest,
+    MemoryCursors,
     PayloadError,
     Reject,
     SignatureError,
 )
-from channels.conversation import Action, Address, Identity, Message, Reply
+from channels.conversation import Action, Address, Identity, Message, Reply, e164
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +86,6 @@ _START = {"sms": frozenset({"START", "UNSTOP"}), "whatsapp": frozenset({"START"}
 _START_WHEN_STOPPED = {"sms": frozenset({"YES"}), "whatsapp": frozenset()}
 _HELP = frozenset({"HELP", "INFO"})
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 _ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _REF = re.compile(r"^(INC|REQ|PRB|CHG)-\d+$", re.IGNORECASE)
@@ -123,14 +123,6 @@ _GSM_LOOKALIKES = str.maketrans(
 # -- numbers ---------------------------------------------------------------------------------
 
 
-def normalise_number(value: str) -> str | None:
-    """An E.164 number (`+14155550123`) from Twilio's or a person's spelling, or None."""
-    cleaned = re.sub(r"[\s().\-]", "", value.strip())
-    if cleaned.startswith("00"):
-        cleaned = "+" + cleaned[2:]
-    return cleaned if _E164.match(cleaned) else None
-
-
 def split_address(value: str) -> tuple[str, str]:
     """(`sms` | `whatsapp`, E.164 number) from a Twilio `From`/`To`.
 
@@ -140,7 +132,7 @@ def split_address(value: str) -> tuple[str, str]:
     channel = "sms"
     if value.startswith("whatsapp:"):
         channel, value = "whatsapp", value[len("whatsapp:") :]
-    number = normalise_number(value)
+    number = e164(value)
     if number is None:
         raise PayloadError("sender is not an E.164 phone number", platform=channel)
     return channel, number
@@ -487,17 +479,6 @@ def _never_sent(e: BaseException) -> bool:
 # -- the channel -----------------------------------------------------------------------------
 
 
-class _MemoryCursors:
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self._values.get(key)
-
-    async def set(self, key: str, value: str) -> None:
-        self._values[key] = value
-
-
 DeliveryStatus = Callable[[str, str, str], Awaitable[None]]
 """Records a delivery report: `(platform, MessageSid, MessageStatus)`."""
 
@@ -544,12 +525,12 @@ class SmsChannel:
             raise ConfigurationError(
                 "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are both needed", platform=NAME
             )
-        sms_from = normalise_number(from_number) if from_number else None
+        sms_from = e164(from_number) if from_number else None
         if from_number and sms_from is None:
             raise ConfigurationError("TWILIO_FROM_NUMBER must be an E.164 number", platform=NAME)
         wa_from = None
         if whatsapp_from:
-            wa_number = normalise_number(whatsapp_from.removeprefix("whatsapp:"))
+            wa_number = e164(whatsapp_from.removeprefix("whatsapp:"))
             if wa_number is None:
                 raise ConfigurationError(
                     "TWILIO_WHATSAPP_FROM must be an E.164 number", platform=NAME
@@ -569,7 +550,7 @@ class SmsChannel:
         self.whatsapp_template_sid = whatsapp_template_sid or None
         self.api_url = api_url.rstrip("/")
         self.public_url = public_url.rstrip("/") if public_url else None
-        self._cursors: Cursors = cursors or _MemoryCursors()
+        self._cursors: Cursors = cursors or MemoryCursors()
         self._delivery_status = delivery_status
         self._on_drop = on_drop
         self.request_timeout = request_timeout
@@ -682,7 +663,7 @@ class SmsChannel:
         if not _SID.match(sid) or not state:
             raise PayloadError("status callback without MessageSid/MessageStatus", platform=channel)
         if form.get("ErrorCode") == str(_UNSUBSCRIBED):
-            number = normalise_number(to.removeprefix("whatsapp:"))
+            number = e164(to.removeprefix("whatsapp:"))
             if number:
                 await self._cursors.set(_key("optout", channel, number), "1")
         log.info("twilio.status", platform=channel, sid=sid, status=state)
@@ -728,7 +709,7 @@ class SmsChannel:
         if self._client is None:
             raise DeliveryError("the Twilio channel is not started", platform=address.channel)
         channel = address.channel
-        number = normalise_number(address.conversation)
+        number = e164(address.conversation)
         if channel not in self.platforms or number is None:
             raise DeliveryError("not a phone address", platform=channel, permanent=True)
         if await self._opted_out(channel, number):

@@ -59,6 +59,7 @@ from channels.base import (
     Delivery,
     DeliveryError,
     Ingest,
+    MemoryCursors,
     PayloadError,
     Reject,
     SignatureError,
@@ -516,17 +517,6 @@ class _VettingRequest(HTTPXRequest):
         return _with_is_bot(raw)
 
 
-class _MemoryCursors:
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self._values.get(key)
-
-    async def set(self, key: str, value: str) -> None:
-        self._values[key] = value
-
-
 class TelegramChannel:
     """A Telegram bot: webhook route or long polling in, Bot API calls out.
 
@@ -576,7 +566,7 @@ class TelegramChannel:
         self._secret = secret_token or None
         self.api_url = api_url
         self.webhook = webhook
-        self._cursors: Cursors = cursors or _MemoryCursors()
+        self._cursors: Cursors = cursors or MemoryCursors()
         self._on_drop = on_drop
         self.poll_timeout = poll_timeout
         self.idle_delay = idle_delay

@@ -9,7 +9,7 @@ from handlers.context import HandlerContext
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
 from handlers.rules import approval
-from handlers.tickets import card, find_ticket, title_from
+from handlers.tickets import card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
 from store.models import Ticket
@@ -58,25 +58,20 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
     urgent = level_of(nlu, EntityName.URGENCY) is Level.HIGH
     change_type = ChangeType.EMERGENCY if urgent else ChangeType.NORMAL
     status = Status.AWAITING_APPROVAL if approval.needs_approval(change_type) else Status.APPROVED
-    ticket = await ctx.uow.tickets.create(
+    ticket = await open_ticket(
+        ctx,
         kind=TicketKind.CHANGE,
         title=title_from(text),
         description=text,
-        requester=ctx.person,
+        service=service,
         status=status,
         change_type=change_type,
         urgency=Level.HIGH if urgent else Level.MEDIUM,
-        service_id=service.id if service else None,
-        group_id=service.owner_group_id if service else None,
         planned_start=window,
-        origin=ctx.address.to_dict(),
-    )
-    ctx.log(
-        ticket,
-        "created",
-        change_type=change_type.value,
-        window=window.isoformat() if window else None,
-        service=service.name if service else None,
+        log={
+            "change_type": change_type.value,
+            "window": window.isoformat() if window else None,
+        },
     )
     ask = Reply(
         text=f"{ctx.person.name} requests {ticket.ref}: {ticket.title}. Approve or reject?",

@@ -12,9 +12,9 @@ from handlers.context import HandlerContext
 from handlers.incidents import service_named
 from handlers.registry import registry
 from handlers.rules import priority as prio
-from handlers.tickets import agent_buttons, card, title_from
+from handlers.tickets import card, open_ticket, title_from
 from nlu.types import Understanding
-from store.enums import Level, Status, TicketKind
+from store.enums import Level, TicketKind
 
 MAX_SUMMARY = 150
 MAX_DESCRIPTION = 4000
@@ -46,45 +46,22 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     else:
         urgency = _level(p.get("urgency"), Level.MEDIUM)
         impact = prio.impact(service.criticality if service else None)
-    priority = prio.priority(impact, urgency)
-    ticket = await ctx.uow.tickets.create(
+    ticket = await open_ticket(
+        ctx,
         kind=kind,
         title=title_from(summary, limit=MAX_SUMMARY),
         description=description,
-        requester=ctx.person,
-        status=Status.NEW,
-        priority=priority,
+        service=service,
         impact=impact,
         urgency=urgency,
-        service_id=service.id if service else None,
-        group_id=service.owner_group_id if service else None,
-        origin=ctx.address.to_dict(),
-    )
-    ctx.log(
-        ticket,
-        "created",
-        priority=priority.value,
-        impact=impact.value,
-        urgency=urgency.value,
-        service=service.name if service else None,
-        source="form",
-        link=link or None,
+        log={"source": "form", "link": link or None},
     )
     where = f" for {service.name}" if service else ""
-    if kind is TicketKind.INCIDENT and prio.is_major(priority):
-        ctx.announce(
-            "major_incident",
-            Reply(
-                text=f"{priority.value} incident {ticket.ref}{where}: {ticket.title}",
-                card=card(ticket),
-                buttons=agent_buttons(ticket),
-                ticket_ref=ticket.ref,
-            ),
-        )
+    priority = ticket.priority.value if ticket.priority else ""
     what = "request" if kind is TicketKind.REQUEST else "incident"
     return [
         Reply(
-            text=f"I've logged {what} {ticket.ref}{where} at priority {priority.value}. "
+            text=f"I've logged {what} {ticket.ref}{where} at priority {priority}. "
             "I'll keep you posted here.",
             card=card(ticket),
             ticket_ref=ticket.ref,

@@ -7,7 +7,16 @@ from handlers.context import HandlerContext
 from handlers.registry import registry
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
-from handlers.tickets import agent_buttons, can_work, card, find_ticket, not_found, title_from
+from handlers.tickets import (
+    agent_buttons,
+    announce_major,
+    can_work,
+    card,
+    find_ticket,
+    not_found,
+    open_ticket,
+    title_from,
+)
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Level, Role, Status, TicketKind
 from store.models import Service, Ticket
@@ -51,46 +60,24 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         return [Reply(text="Sorry to hear that. Which system is affected?")]
     urgency = level_of(nlu, EntityName.URGENCY) or Level.MEDIUM
     impact = prio.impact(service.criticality if service else None, level_of(nlu, "impact"))
-    priority = prio.priority(impact, urgency)
     description = text
     if service is None and named and named.strip().lower() not in _UNSURE:
         description = f"{text}\n\nAffected: {named}"
-    ticket = await ctx.uow.tickets.create(
+    ticket = await open_ticket(
+        ctx,
         kind=TicketKind.INCIDENT,
         title=title_from(text),
         description=description,
-        requester=ctx.person,
-        status=Status.NEW,
-        priority=priority,
+        service=service,
         impact=impact,
         urgency=urgency,
-        service_id=service.id if service else None,
-        group_id=service.owner_group_id if service else None,
-        origin=ctx.address.to_dict(),
-    )
-    ctx.log(
-        ticket,
-        "created",
-        priority=priority.value,
-        impact=impact.value,
-        urgency=urgency.value,
-        service=service.name if service else None,
     )
     where = f" for {service.name}" if service else ""
-    if prio.is_major(priority):
-        ctx.announce(
-            "major_incident",
-            Reply(
-                text=f"{priority.value} incident {ticket.ref}{where}: {ticket.title}",
-                card=card(ticket),
-                buttons=agent_buttons(ticket),
-                ticket_ref=ticket.ref,
-            ),
-        )
+    label = ticket.priority.value if ticket.priority else ""
     return [
         Reply(
             text=(
-                f"I've logged {ticket.ref}{where} at priority {priority.value}. "
+                f"I've logged {ticket.ref}{where} at priority {label}. "
                 "The service desk will pick it up and I'll keep you posted here."
             ),
             card=card(ticket),
@@ -204,15 +191,7 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ),
     )
     if after and prio.is_major(after) and (before is None or not prio.is_major(before)):
-        ctx.announce(
-            "major_incident",
-            Reply(
-                text=f"{after.value} incident {ticket.ref} (escalated): {ticket.title}",
-                card=card(ticket),
-                buttons=agent_buttons(ticket),
-                ticket_ref=ticket.ref,
-            ),
-        )
+        announce_major(ctx, ticket, note=" (escalated)")
     return [
         Reply(
             text=f"I've escalated {ticket.ref}.{changed} The team has been told it needs "

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import structlog
 
-from channels.conversation import Address, Reply
+from channels.conversation import Address, Reply, e164
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
 from nlu.types import Understanding
@@ -44,7 +44,6 @@ MAX_CODES_PER_HOUR = 5
 # the next message binds them again.
 _EMAIL_BOUND = frozenset({"slack", "console"})
 _PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SMS_CODE = re.compile(r"^\d{6}$")
 _PLATFORM_WORDS = {
     "telegram": "telegram",
@@ -53,14 +52,6 @@ _PLATFORM_WORDS = {
     "text": "phone",
     "whatsapp": "phone",
 }
-
-
-def normalise_number(text: str) -> str | None:
-    """An E.164 number from what a person typed (`+1 415 555-0123`), or None."""
-    cleaned = re.sub(r"[\s().\-]", "", text.strip())
-    if cleaned.startswith("00"):
-        cleaned = "+" + cleaned[2:]
-    return cleaned if _E164.match(cleaned) else None
 
 
 def masked(number: str) -> str:
@@ -124,7 +115,7 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if _SMS_CODE.match(joined):
         return [await _redeem(ctx, joined)]
     if joined.startswith(("+", "00")) or (joined.isdigit() and len(joined) > 6):
-        number = normalise_number(" ".join(args))
+        number = e164(" ".join(args))
         if number is None:
             return [Reply(text='Give the number with its country code, like "link +14155550123".')]
         return [await _start_sms(ctx, number)]
@@ -145,7 +136,7 @@ async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         wanted = _PLATFORM_WORDS[args[0].lower()]
         targets = [(i.platform, i.external_id) for i in identities if i.platform == wanted]
     else:
-        number = normalise_number(" ".join(args))
+        number = e164(" ".join(args))
         if number is None:
             return [Reply(text='Say "unlink" from the account to unlink, or "unlink +1415…".')]
         targets = [("phone", number)]

@@ -6,10 +6,9 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.incidents import level_of
 from handlers.registry import registry
-from handlers.rules import priority as prio
-from handlers.tickets import card, title_from
+from handlers.tickets import card, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
-from store.enums import Level, Status, TicketKind
+from store.enums import Level, TicketKind
 
 
 @registry.intent(IntentName.REQUEST_SERVICE)
@@ -18,26 +17,21 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     item = nlu.first(EntityName.CATALOG_ITEM)
     urgency = level_of(nlu, EntityName.URGENCY) or Level.LOW
     impact = Level.LOW
-    priority = prio.priority(impact, urgency)
     service = None
     svc = nlu.first(EntityName.SERVICE)
     if svc is not None:
         service = await ctx.uow.services.by_name(svc.value)
-    ticket = await ctx.uow.tickets.create(
+    ticket = await open_ticket(
+        ctx,
         kind=TicketKind.REQUEST,
         title=title_from(ctx.text),
         description=ctx.text,
-        requester=ctx.person,
-        status=Status.NEW,
-        priority=priority,
+        service=service,
         impact=impact,
         urgency=urgency,
         catalog_item=item.value if item else None,
-        service_id=service.id if service else None,
-        group_id=service.owner_group_id if service else None,
-        origin=ctx.address.to_dict(),
+        log={"catalog_item": item.value if item else None},
     )
-    ctx.log(ticket, "created", catalog_item=item.value if item else None, priority=priority.value)
     what = f" for {item.value}" if item else ""
     return [
         Reply(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply, TicketCard
 from handlers.context import HandlerContext
+from handlers.rules import priority as prio
 from nlu.types import EntityName, Understanding
-from store.enums import Role, Status, TicketKind
-from store.models import Person, Ticket
+from store.enums import Level, Role, Status, TicketKind
+from store.models import Person, Service, Ticket
 
 _REF = re.compile(r"^(INC|REQ|PRB|CHG)-(\d{1,9})$", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
@@ -137,3 +139,66 @@ def summary(ticket: Ticket) -> str:
     prio = f", {ticket.priority.value}" if ticket.priority else ""
     who = f", with {ticket.assignee.name}" if ticket.assignee else ""
     return f"{ticket.ref} · {ticket.title} ({ticket.status.label}{prio}{who})"
+
+
+async def open_ticket(
+    ctx: HandlerContext,
+    *,
+    kind: TicketKind,
+    title: str,
+    description: str,
+    service: Service | None,
+    impact: Level | None = None,
+    urgency: Level | None = None,
+    status: Status = Status.NEW,
+    **fields: Any,
+) -> Ticket:
+    """Open a ticket for the person asking, where they asked, and log who opened it.
+
+    Priority comes from the matrix when impact and urgency are known; extra keyword
+    arguments are further ticket columns, except `log` (details for the event log only).
+    A new major incident is announced.
+    """
+    detail = fields.pop("log", {})
+    priority = prio.priority(impact, urgency) if impact and urgency else None
+    ticket = await ctx.uow.tickets.create(
+        kind=kind,
+        title=title,
+        description=description,
+        requester=ctx.person,
+        status=status,
+        priority=priority,
+        impact=impact,
+        urgency=urgency,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+        origin=ctx.address.to_dict(),
+        **fields,
+    )
+    ctx.log(
+        ticket,
+        "created",
+        priority=priority.value if priority else None,
+        impact=impact.value if impact else None,
+        urgency=urgency.value if urgency else None,
+        service=service.name if service else None,
+        **detail,
+    )
+    if kind is TicketKind.INCIDENT and priority and prio.is_major(priority):
+        announce_major(ctx, ticket)
+    return ticket
+
+
+def announce_major(ctx: HandlerContext, ticket: Ticket, *, note: str = "") -> None:
+    """Post a P1/P2 incident to the major-incident topic, with the agents' buttons."""
+    where = f" for {ticket.service.name}" if ticket.service else ""
+    prio_label = ticket.priority.value if ticket.priority else ""
+    ctx.announce(
+        "major_incident",
+        Reply(
+            text=f"{prio_label} incident {ticket.ref}{note}{where}: {ticket.title}",
+            card=card(ticket),
+            buttons=agent_buttons(ticket),
+            ticket_ref=ticket.ref,
+        ),
+    )

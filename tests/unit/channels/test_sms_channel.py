@@ -12,7 +12,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from channels.base import PayloadError, SignatureError
-from channels.conversation import Action, Button, Message, Reply, TicketCard
+from channels.conversation import Action, Button, Message, Reply, TicketCard, e164
 from channels.sms import (
     MAX_SEGMENTS,
     Choice,
@@ -23,7 +23,6 @@ from channels.sms import (
     keyword,
     mask,
     match_choice,
-    normalise_number,
     parse,
     render,
     segment_count,
@@ -179,10 +178,10 @@ def test_unusable_messages_are_payload_errors(body: bytes) -> None:
 
 
 def test_numbers() -> None:
-    assert normalise_number("+1 (415) 555-0123") == "+14155550123"
-    assert normalise_number("0044 20 7946 0000") == "+442079460000"
-    assert normalise_number("4155550123") is None
-    assert normalise_number("+1A693421974") is None
+    assert e164("+1 (415) 555-0123") == "+14155550123"
+    assert e164("0044 20 7946 0000") == "+442079460000"
+    assert e164("4155550123") is None
+    assert e164("+1A693421974") is None
     assert split_address("whatsapp:+14155550123") == ("whatsapp", "+14155550123")
     assert mask("+14155550123") == "+*******0123"
 
