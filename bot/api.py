@@ -15,7 +15,7 @@ from channels.conversation import Address
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.tickets import can_see
+from handlers.tickets import MISS_LIMIT, MISS_WINDOW, can_see
 from store.enums import Priority, Role, Status, TicketKind
 from store.models import Person, Ticket, TicketEvent
 from store.types import utcnow
@@ -124,9 +124,19 @@ async def current_person(
 Caller = Annotated[Person, Depends(current_person)]
 
 
-async def _visible(uow: UnitOfWork, ref: str, person: Person) -> Ticket:
+async def _visible(c: Container, uow: UnitOfWork, ref: str, person: Person) -> Ticket:
+    staff = person.has_role(Role.AGENT, Role.APPROVER)
+    misses = f"ticket-misses:{person.id}"
+    if not staff and await c.state.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many lookups of tickets that do not exist; try again later",
+            {"Retry-After": str(MISS_WINDOW)},
+        )
     ticket = await uow.tickets.by_ref(ref)
     if ticket is None or not can_see(person, ticket):
+        if not staff:
+            await c.state.tally(misses, MISS_WINDOW, 1)
         # The same answer whether it does not exist or is someone else's.
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ref.upper()}")
     return ticket
@@ -161,15 +171,17 @@ async def list_tickets(
 
 @router.get("/tickets/{ref}", response_model=TicketOut, summary="Get a ticket")
 async def get_ticket(request: Request, ref: str, person: Caller) -> TicketOut:
-    async with container(request).uow() as uow:
-        return TicketOut.of(await _visible(uow, ref, person))
+    c = container(request)
+    async with c.uow() as uow:
+        return TicketOut.of(await _visible(c, uow, ref, person))
 
 
 @router.get("/tickets/{ref}/events", response_model=list[EventOut], summary="A ticket's history")
 async def ticket_events(request: Request, ref: str, person: Caller) -> list[EventOut]:
     """Every change of the ticket: who, what, when, through which channel."""
-    async with container(request).uow() as uow:
-        ticket = await _visible(uow, ref, person)
+    c = container(request)
+    async with c.uow() as uow:
+        ticket = await _visible(c, uow, ref, person)
         return [EventOut.of(e) for e in await uow.tickets.events(ticket.id)]
 
 
@@ -183,7 +195,7 @@ async def patch_ticket(request: Request, ref: str, body: TicketUpdate, person: C
     """Change status, priority or assignee, or add a note; the requester is told."""
     c = container(request)
     async with c.uow() as uow:
-        ticket = await _visible(uow, ref, person)
+        ticket = await _visible(c, uow, ref, person)
         assignee = None
         if body.assignee_email:
             assignee = await uow.people.by_email(body.assignee_email)

@@ -343,6 +343,7 @@ class Worker:
             now=utcnow(),
             text=nlu.text,
             inbox_id=claimed.inbox_id,
+            counter=self.state.tally,
         )
         routed = await self.router.dispatch(event, nlu, ctx, state)
         clicked = event.params.get("message_id") if isinstance(event, Action) else None

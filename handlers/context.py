@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,9 @@ from typing import Any
 from channels.conversation import Address, Reply
 from store.models import Person, Ticket
 from store.uow import UnitOfWork
+
+Tally = Callable[[str, int, int], Awaitable[int]]
+"""`(key, window_seconds, add) -> count`: a windowed counter shared by every worker."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +59,20 @@ class HandlerContext:
     help_entries: Sequence[tuple[str, str]] = ()
     outgoing: list[Outgoing] = field(default_factory=list)
     expecting: Expectation | None = None
+    counter: Tally | None = None
 
     @property
     def channel(self) -> str:
         return self.address.channel
+
+    async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        """Count events under `key` over a window shared by all workers; the current count.
+
+        `add=0` reads without counting. Without a counter (a bare context) nothing is counted.
+        """
+        if self.counter is None:
+            return 0
+        return await self.counter(key, window_seconds, add)
 
     def notify(self, person_id: int | None, reply: Reply) -> None:
         if person_id is not None and person_id != self.person.id:

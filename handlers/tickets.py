@@ -13,6 +13,8 @@ from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
 
+MISS_LIMIT = 10
+MISS_WINDOW = 600
 _REF = re.compile(r"^(INC|REQ|PRB|CHG)-(\d{1,9})$", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _MENTION = re.compile(r"<[@#!][^>]*>")
@@ -55,8 +57,18 @@ async def find_ticket(
     else:
         ref_value = ref.value if ref else None
     if ref_value:
+        staff = ctx.person.has_role(Role.AGENT, Role.APPROVER)
+        misses = f"ticket-misses:{ctx.person.id}"
+        if not staff and await ctx.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:
+            # Guessing references is slowed down for everyone who is not staff.
+            return None, Reply(
+                text="You've asked about several tickets I couldn't find. Try again in a few "
+                'minutes, or say "my tickets" to list yours.'
+            )
         ticket = await _by_reference(ref_value, ctx)
         if ticket is None or not can_see(ctx.person, ticket):
+            if not staff:
+                await ctx.tally(misses, MISS_WINDOW, 1)
             return None, not_found(ref_value.upper())
         return ticket, None
     if fallback == "open":

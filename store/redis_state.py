@@ -106,6 +106,16 @@ class RedisState:
             except RedisError:
                 pass  # the lock expires on its own
 
+    async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        name = self._k("tally", key)
+        if not add:
+            return int(await self.redis.get(name) or 0)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(name, add)
+            pipe.expire(name, window_seconds, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
     async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
         if not keys:
             return set()

@@ -49,6 +49,10 @@ class SharedState(Protocol):
         """An async context manager holding the conversation's lock (waits for it)."""
         ...
 
+    async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        """Add to a counter that resets `window_seconds` after its first count; its value."""
+        ...
+
     async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
         """Take the locks of these conversations that are free right now; the keys taken."""
         ...
@@ -80,6 +84,7 @@ class LocalState:
         self._dedup_size = dedup_size
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held: dict[str, asyncio.Lock] = {}
+        self._tallies: dict[str, tuple[int, float]] = {}
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}
 
@@ -99,6 +104,15 @@ class LocalState:
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
         for k in keys:
             await self.remember(k, ttl_seconds)
+
+    async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        now = time.monotonic()
+        count, until = self._tallies.get(key, (0, now + window_seconds))
+        if until <= now:
+            count, until = 0, now + window_seconds
+        if add:
+            self._tallies[key] = (count + add, until)
+        return count + add
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)

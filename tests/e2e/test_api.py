@@ -133,3 +133,42 @@ def test_health_and_metrics(demo_settings: Settings, understander: Understander)
             line = f'switchboard_inbox_events_total{{outcome="{outcome}",platform="webchat"}}'
             assert line in body
         assert "switchboard_queue_depth" in body
+
+
+def test_guessing_references_is_slowed_down(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    own = asyncio.run(report(demo_settings, understander, "dan@example.com", "the CRM is down"))
+    dan = asyncio.run(token_for(demo_settings, "dan@example.com"))
+    bob = asyncio.run(token_for(demo_settings, "bob@example.com"))
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        as_dan = {"Authorization": f"Bearer {dan}"}
+        codes = [
+            client.get(f"/api/tickets/INC-{900 + i}", headers=as_dan).status_code for i in range(12)
+        ]
+        assert codes[:10] == [404] * 10
+        assert codes[10:] == [429, 429]
+        # While slowed down, even a real reference is not looked up.
+        assert client.get(f"/api/tickets/{own}", headers=as_dan).status_code == 429
+        # Staff are not limited.
+        as_bob = {"Authorization": f"Bearer {bob}"}
+        assert [
+            client.get(f"/api/tickets/INC-{900 + i}", headers=as_bob).status_code for i in range(12)
+        ] == [404] * 12
+        assert client.get(f"/api/tickets/{own}", headers=as_bob).status_code == 200
+
+
+async def test_guessing_references_in_chat_is_slowed_down(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with ConsoleSession(demo_settings, "dan@example.com", understander=understander) as s:
+        [first] = await s.say("the CRM is down since this morning")
+        own = first.ticket_ref
+        answers = [(await s.say(f"status of INC-{700 + i}"))[0].text for i in range(11)]
+        assert all("couldn't find" in a for a in answers[:10])
+        assert "several tickets I couldn't find" in answers[10]
+        [blocked] = await s.say(f"status of {own}")
+        assert "several tickets I couldn't find" in blocked.text
+        [listing] = await s.say("my tickets")
+        assert own in listing.text

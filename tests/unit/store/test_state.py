@@ -135,3 +135,15 @@ async def test_a_held_batch_lock_blocks_a_waiting_locker(state: SharedState) -> 
     await state.unlock_many(taken)
     await asyncio.wait_for(task, timeout=2)
     assert entered.is_set()
+
+
+async def test_tally_counts_within_a_window(state: SharedState) -> None:
+    import asyncio
+
+    assert await state.tally("misses:1", 1, 0) == 0
+    assert [await state.tally("misses:1", 1) for _ in range(3)] == [1, 2, 3]
+    assert await state.tally("misses:1", 1, 0) == 3
+    assert await state.tally("misses:2", 1, 0) == 0
+    await asyncio.sleep(1.1)
+    assert await state.tally("misses:1", 1, 0) == 0
+    assert await state.tally("misses:1", 1) == 1
