@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from tests.integration.procs import Proc, environment, free_port, processes, wait_healthy
+from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.browser
@@ -29,7 +29,7 @@ def chromium_path() -> str:
 def server(demo_settings: Settings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     with processes(tmp_path) as running:
-        proc = Proc(
+        proc = start(
             ["serve", "--port", str(port)], environment(demo_settings), tmp_path / "serve.log"
         )
         running.append(proc)

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Settings
 from tests.integration.load import outcome, send_messages, wait_done_at_least, wait_until
-from tests.integration.procs import Proc, environment, free_port, processes, wait_healthy
+from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 
 MESSAGES = 200
 FAST_RECOVERY = {
@@ -38,9 +38,9 @@ def test_web_and_two_workers(scaled_settings: Settings, tmp_path: Path) -> None:
     env = environment(scaled_settings, **FAST_RECOVERY)
     port = free_port()
     with processes(tmp_path) as running:
-        web = Proc(["web", "--port", str(port)], env, tmp_path / "web.log")
+        web = start(["web", "--port", str(port)], env, tmp_path / "web.log")
         running.append(web)
-        running += [Proc(["worker"], env, tmp_path / f"worker{i}.log") for i in (1, 2)]
+        running += [start(["worker"], env, tmp_path / f"worker{i}.log") for i in (1, 2)]
         wait_healthy(port, web)
         send_messages(f"http://127.0.0.1:{port}", 40)
         result = wait_until(scaled_settings, 40, timeout=120)
@@ -52,17 +52,17 @@ def test_worker_killed_mid_stream(scaled_settings: Settings, tmp_path: Path) -> 
     env = environment(scaled_settings, **FAST_RECOVERY)
     port = free_port()
     with processes(tmp_path) as running:
-        web = Proc(["web", "--port", str(port)], env, tmp_path / "web.log")
+        web = start(["web", "--port", str(port)], env, tmp_path / "web.log")
         running.append(web)
         wait_healthy(port, web)
         send_messages(f"http://127.0.0.1:{port}", MESSAGES)
-        victim = Proc(["worker"], env, tmp_path / "victim.log")
+        victim = start(["worker"], env, tmp_path / "victim.log")
         running.append(victim)
         wait_done_at_least(scaled_settings, 20)
         victim.kill()
         at_kill = outcome(scaled_settings)
         assert at_kill.inbox.get("pending", 0) > 0, "the kill came too late to test recovery"
-        running += [Proc(["worker"], env, tmp_path / f"worker{i}.log") for i in (1, 2)]
+        running += [start(["worker"], env, tmp_path / f"worker{i}.log") for i in (1, 2)]
         result = wait_until(scaled_settings, MESSAGES, timeout=180)
     assert_exactly_once(result, MESSAGES)
 
@@ -71,14 +71,14 @@ def test_embedded_serve_killed_and_restarted(demo_settings: Settings, tmp_path: 
     env = environment(demo_settings, **FAST_RECOVERY)
     port = free_port()
     with processes(tmp_path) as running:
-        first = Proc(["serve", "--port", str(port)], env, tmp_path / "serve1.log")
+        first = start(["serve", "--port", str(port)], env, tmp_path / "serve1.log")
         running.append(first)
         wait_healthy(port, first)
         send_messages(f"http://127.0.0.1:{port}", MESSAGES)
         first.kill()
         at_kill = outcome(demo_settings)
         assert at_kill.inbox.get("pending", 0) > 0, "the kill came too late to test recovery"
-        second = Proc(["serve", "--port", str(port)], env, tmp_path / "serve2.log")
+        second = start(["serve", "--port", str(port)], env, tmp_path / "serve2.log")
         running.append(second)
         wait_healthy(port, second)
         result = wait_until(demo_settings, MESSAGES, timeout=180)
