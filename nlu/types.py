@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -138,8 +138,3 @@ class Understander(Protocol):
     ) -> list[Understanding]: ...
 
     def set_services(self, entries: Iterable[CatalogEntry]) -> None: ...
-
-
-def catalog_from_mapping(mapping: Mapping[str, Iterable[str]]) -> list[CatalogEntry]:
-    """Build catalog entries from `{name: aliases}`."""
-    return [CatalogEntry(name=k, aliases=tuple(v)) for k, v in mapping.items()]

@@ -92,12 +92,6 @@ class InboxRepository:
         )
         return (await self.session.scalars(stmt)).first()
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, InboxEvent]:
-        if not ids:
-            return {}
-        rows = await self.session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids)))
-        return {r.id: r for r in rows}
-
     async def start_attempts(self, ids: Sequence[int]) -> dict[int, Attempt]:
         """Count one more processing attempt on each pending row among `ids`.
 
@@ -118,10 +112,6 @@ class InboxRepository:
         await self.session.execute(
             update(InboxEvent).where(InboxEvent.id == inbox_id).values(error=error[:2000])
         )
-
-    async def is_pending(self, inbox_id: int) -> bool:
-        stmt = select(InboxEvent.status).where(InboxEvent.id == inbox_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none() is InboxStatus.PENDING
 
     async def finish(self, inbox_id: int, *, intent: str | None = None) -> bool:
         """Mark a pending row done; False when another worker finished it first."""
@@ -148,11 +138,6 @@ class InboxRepository:
             execution_options={"synchronize_session": False},
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-    async def mark_done(self, row: InboxEvent, *, intent: str | None = None) -> None:
-        row.status = InboxStatus.DONE
-        row.intent = intent
-        row.processed_at = utcnow()
 
     async def mark_dead(self, inbox_id: int, error: str) -> None:
         await self.session.execute(

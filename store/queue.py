@@ -182,10 +182,6 @@ class RedisStreamQueue:
     async def depth(self) -> int:
         return int(await self.redis.xlen(self.stream))
 
-    async def pending(self) -> int:
-        info = await self.redis.xpending(self.stream, self.GROUP)
-        return int(info.get("pending", 0) if isinstance(info, dict) else 0)
-
     async def aclose(self) -> None:
         return None
 

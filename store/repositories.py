@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, tuple_, update
@@ -379,16 +379,6 @@ class TicketRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def recent_for_service(
-        self, service_id: int, *, since: datetime, kind: TicketKind = TicketKind.INCIDENT
-    ) -> list[Ticket]:
-        stmt = (
-            select(Ticket)
-            .where(Ticket.service_id == service_id, Ticket.kind == kind, Ticket.created_at >= since)
-            .order_by(Ticket.id)
-        )
-        return list(await self.session.scalars(stmt))
-
     def log(
         self,
         ticket: Ticket,
@@ -441,9 +431,6 @@ class TicketRepository:
 
     async def count(self) -> int:
         return int((await self.session.execute(select(func.count(Ticket.id)))).scalar_one())
-
-    async def flush(self) -> None:
-        await self.session.flush()
 
 
 class ServiceRepository:

@@ -45,9 +45,7 @@ async def test_attempts_are_counted_and_done_rows_left_alone(factory: SessionFac
     assert b is not None
     async with UnitOfWork(factory) as uow:
         first = await uow.inbox.start_attempts([a, b])
-        row = await uow.inbox.get(a)
-        assert row is not None
-        await uow.inbox.mark_done(row, intent="greet")
+        assert await uow.inbox.finish(a, intent="greet")
         await uow.commit()
     assert {k: v.deliveries for k, v in first.items()} == {a: 1, b: 1}
     async with UnitOfWork(factory) as uow:
