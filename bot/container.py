@@ -112,7 +112,7 @@ def load_understander(settings: Settings) -> Understander:
     from nlu.train import ensure_model
 
     path = ensure_model(settings.nlu_model_path)
-    return load(path)
+    return load(path, timezone=settings.timezone)
 
 
 async def webchat_secret(settings: Settings, factory: SessionFactory) -> bytes:

@@ -202,9 +202,9 @@ class Worker:
         wanted = [i for i, t in enumerate(texts) if t]
         parsed: dict[int, Understanding] = {}
         if wanted:
-            now = utcnow()
+            # Times such as "Saturday 22:00" are read in the understander's own timezone.
             with metrics.NLU_SECONDS.time():
-                results = self.nlu.parse_many([texts[i] for i in wanted], now=now)
+                results = self.nlu.parse_many([texts[i] for i in wanted])
             for i, u in zip(wanted, results, strict=True):
                 parsed[i] = u
                 metrics.NLU_CONFIDENCE.labels(u.intent.value).observe(u.confidence)

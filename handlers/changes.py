@@ -83,7 +83,7 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
     for approver in await ctx.uow.people.with_role(Role.APPROVER):
         if approver.id != ctx.person.id:
             ctx.notify(approver.id, ask)
-    when = f" for {window.strftime('%a %d %b %H:%M UTC')}" if window else ""
+    when = f" for {window:%a %d %b %H:%M} {window.tzname() or 'UTC'}" if window else ""
     return [
         Reply(
             text=f"I've raised {ticket.ref}{when} and sent it to the approvers. "

@@ -166,3 +166,22 @@ async def test_approve_racing_reject_decides_once(
     assert status in (Status.APPROVED, Status.REJECTED)
     assert events.count("approved") + events.count("rejected") == 1
     assert approvals == 1
+
+
+async def test_change_windows_are_read_in_the_configured_timezone(demo_settings: Settings) -> None:
+    berlin = demo_settings.model_copy(update={"timezone": "Europe/Berlin"})
+    async with ConsoleSession(berlin, "alice@example.com") as s:
+        [reply] = await s.say("please restart the mail server on Saturday at 22:00")
+    assert reply.ticket_ref is not None
+    assert "22:00 UTC+01:00" in reply.text
+    from store.db import create_engine, session_factory
+
+    engine = create_engine(berlin.async_database_url)
+    try:
+        async with UnitOfWork(session_factory(engine)) as uow:
+            ticket = await uow.tickets.by_ref(reply.ticket_ref)
+            assert ticket is not None
+            assert ticket.planned_start is not None
+            assert ticket.planned_start.hour == 21  # stored in UTC
+    finally:
+        await engine.dispose()
