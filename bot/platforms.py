@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot import setup_slack, setup_telegram, setup_twilio, setup_x
 from bot.config import Settings
+from bot.factories import slack, telegram, twilio, x
 from channels.base import Channel, Cursors, Ingest
 from channels.conversation import Address
 from channels.webchat import History, WebChatChannel
@@ -36,10 +36,10 @@ def _webchat(settings: Settings, deps: ChannelDeps) -> Channel | None:
 
 FACTORIES: list[Callable[[Settings, ChannelDeps], Channel | None]] = [
     _webchat,
-    setup_slack.build,
-    setup_telegram.build,
-    setup_twilio.build,
-    setup_x.build,
+    slack.build,
+    telegram.build,
+    twilio.build,
+    x.build,
 ]
 
 

@@ -100,7 +100,7 @@ class Scheduler:
         pollers = [
             c
             for c in {id(c): c for c in self.c.channels.values()}.values()
-            if isinstance(c, PollingChannel) and hasattr(c, "run")
+            if isinstance(c, PollingChannel) and c.polls
         ]
         if not pollers:
             return

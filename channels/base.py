@@ -143,6 +143,11 @@ class ProfileSource(Protocol):
 class PollingChannel(Channel, Protocol):
     """A channel that also pulls events (mentions polling, long polling, Socket Mode)."""
 
+    @property
+    def polls(self) -> bool:
+        """Whether `run` has anything to pull with this configuration (else it is never started)."""
+        ...
+
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Pull events and ingest them until `stop` is set."""
         ...

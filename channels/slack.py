@@ -702,6 +702,10 @@ class SlackChannel:
 
     # -- Socket Mode ----------------------------------------------------------------------
 
+    @property
+    def polls(self) -> bool:
+        return bool(self._app_token)
+
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Receive events over Socket Mode until `stop` is set (only with an app token)."""
         if not self._app_token:

@@ -666,6 +666,10 @@ class XChannel:
 
     # -- polling ----------------------------------------------------------------------------
 
+    @property
+    def polls(self) -> bool:
+        return True
+
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Poll mentions (and DMs, when `dm_poll_interval` > 0) until `stop` is set.
 

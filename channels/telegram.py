@@ -698,6 +698,10 @@ class TelegramChannel:
 
     # -- long polling ---------------------------------------------------------------------
 
+    @property
+    def polls(self) -> bool:
+        return not self.webhook
+
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Long-poll `getUpdates` until `stop` (webhook mode: nothing to do).
 

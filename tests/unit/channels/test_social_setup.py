@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot import setup_x
 from bot.config import XSettings
+from bot.factories import x as x_factory
 from bot.platforms import ChannelDeps
 from channels.base import ConfigurationError
 from channels.social import XChannel
@@ -27,7 +27,7 @@ class _Settings:
 
 def build(**values: object) -> object:
     x = XSettings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
-    return setup_x.build(_Settings(x), deps())  # type: ignore[arg-type]
+    return x_factory.build(_Settings(x), deps())  # type: ignore[arg-type]
 
 
 def test_off_without_credentials() -> None:

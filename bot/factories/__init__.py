@@ -1,0 +1,1 @@
+"""One factory per platform: builds its channel from the settings, without I/O."""
