@@ -376,6 +376,10 @@ class Reply:
     both in, handlers never set them. `sensitive` marks a reply holding a secret (a one-time
     code): its text is not kept once it has been sent.
 
+    `ephemeral` asks that only the addressed person see it, in place (Slack's
+    `chat.postEphemeral` in the conversation or thread); channels without that send it as a
+    private message to the person, never where others read.
+
     `overview` marks the person's overview (open tickets, queue, approvals) laid out in
     `sections`: a channel with a personal dashboard (the Slack App Home) shows it there instead
     of posting a message; others send it as text.
@@ -392,6 +396,7 @@ class Reply:
     sensitive: bool = False
     overview: bool = False
     sections: tuple[Section, ...] = ()
+    ephemeral: bool = False
 
     def fallback_text(self) -> str:
         """The reply for channels without buttons or cards: choices become numbered lines."""
@@ -420,6 +425,7 @@ class Reply:
             "sensitive": self.sensitive,
             "overview": self.overview,
             "sections": [section.to_dict() for section in self.sections],
+            "ephemeral": self.ephemeral,
         }
 
     @classmethod
@@ -437,4 +443,5 @@ class Reply:
             sensitive=bool(data.get("sensitive", False)),
             overview=bool(data.get("overview", False)),
             sections=tuple(Section.from_dict(x) for x in data.get("sections") or ()),
+            ephemeral=bool(data.get("ephemeral", False)),
         )
