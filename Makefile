@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test install install-dev lint lock bench clean help
+.PHONY: run test install install-dev lint lock bench soak clean help
 
 help:
 	@echo "make run    install, migrate, load demo data if empty, train the NLU if needed, serve on :$(PORT)"
 	@echo "make test   install dev tools, then ruff, import rules and pytest"
 	@echo "make bench  ingest and pipeline benchmarks (prints figures)"
+	@echo "make soak   five minutes of mixed load while workers are killed and Redis restarts"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,6 +48,12 @@ test: lint
 bench: install-dev
 	$(BIN)/switchboard bench ingest
 	$(BIN)/switchboard bench pipeline
+
+# PostgreSQL and Redis as on this machine; SOAK_SECONDS, SOAK_RATE, SOAK_KILL_EVERY adjust it.
+soak: install-dev
+	SWITCHBOARD_TEST_DATABASE_URL=$${SWITCHBOARD_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+	SWITCHBOARD_TEST_REDIS_URL=$${SWITCHBOARD_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	SWITCHBOARD_REQUIRE_SERVICES=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/soak
 
 lock: | $(BIN)/python
 	rm -rf /tmp/switchboard-lock && $(PYTHON) -m venv /tmp/switchboard-lock
