@@ -34,9 +34,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(stamp, datetime):
+            raise TypeError(f"a UTC column held {type(value).__name__}, not a datetime")
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def utcnow() -> datetime:
