@@ -26,7 +26,7 @@ from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.social import XChannel
 from channels.telegram import TelegramChannel
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import OutboxStatus
 from store.migrate import upgrade_engine
 from store.models import OutboxMessage
@@ -449,3 +449,74 @@ async def test_a_crash_after_sending_does_not_resend_after_restart(
     assert await d.dispatch() == 0
     assert len(telegram_fake.sent()) == 1
     assert (await statuses(factory)) == {one: OutboxStatus.UNKNOWN}
+
+
+# -- three dispatchers sharing one limiter on PostgreSQL and Redis -------------------------------
+
+
+@pytest.mark.integration
+async def test_three_dispatchers_share_the_wait_and_send_each_reply_once(
+    pg_url: str, redis_target: tuple[str, str], slack_fake: FakeSlackApi
+) -> None:
+    from redis.asyncio import Redis
+
+    from store.redis_state import RedisState
+
+    url, prefix = redis_target
+    database, connect_args = normalise_database_url(pg_url)
+    engine = create_engine(database, connect_args=connect_args)
+    await upgrade_engine(engine)
+    factory = session_factory(engine)
+    redis = Redis.from_url(url)
+    channels = []
+    try:
+        slack_fake.add_response(
+            SLACK_POST,
+            status=429,
+            json={"ok": False, "error": "ratelimited"},
+            headers={"Retry-After": "2"},
+        )
+        ids = [
+            await queue(
+                factory, Address(channel="slack", conversation=f"C{i % 4}", user=""), f"r{i}"
+            )
+            for i in range(12)
+        ]
+        runners = []
+        for _ in range(3):
+            ch = SlackChannel(bot_token="xoxb-test", api_url=slack_fake.api_url, timeout=2.0)
+            await ch.start()
+            channels.append(ch)
+            runners.append(
+                Running(
+                    Dispatcher(
+                        factory=factory,
+                        channels={"slack": ch},
+                        state=RedisState(redis, prefix=prefix),
+                        sweep_seconds=0.05,
+                    )
+                )
+            )
+        async with runners[0], runners[1], runners[2]:
+
+            async def all_sent() -> bool:
+                got = await statuses(factory)
+                return all(got.get(i) is OutboxStatus.SENT for i in ids)
+
+            await until(all_sent, timeout=40)
+        calls = slack_fake.calls_to(SLACK_POST)
+        refused_at = calls[0].at
+        # Nobody asked again before the advertised wait was over (requests already on their
+        # way when the 429 was answered aside).
+        early = [round(c.at - refused_at, 3) for c in calls[1:] if c.at - refused_at < 1.95]
+        assert all(t < 0.1 for t in early), early
+        posted = [p.text for i in range(4) for p in slack_fake.in_channel(f"C{i}")]
+        assert sorted(posted) == sorted(f"r{i}" for i in range(12))
+        for i in range(4):
+            texts = [p.text for p in slack_fake.in_channel(f"C{i}")]
+            assert texts == [f"r{n}" for n in range(12) if n % 4 == i]
+    finally:
+        for ch in channels:
+            await ch.aclose()
+        await redis.aclose()
+        await engine.dispose()
