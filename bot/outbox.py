@@ -65,6 +65,9 @@ LIMITS: dict[str, Limit] = {
     # X allows 200 DMs and 100 posts per 15 minutes per account: stay under 0.2/s overall.
     "x": Limit(0.5, 0.2, 3),
 }
+# The web chat page reads committed replies from the outbox itself; "sending" one only marks
+# it, so an interrupted send of it is as good as done.
+_READ_FROM_OUTBOX = frozenset({"webchat"})
 # Waits up to this long are slept in place; longer ones give the row back until then.
 _WAIT_INLINE = 1.0
 
@@ -238,6 +241,9 @@ class Dispatcher:
         """A row left `sending` by a vanished sender: find it on the platform, or mark unknown."""
         channel = self.channels[row.platform]
         reply = self._reply(row)
+        if row.platform in _READ_FROM_OUTBOX:
+            await self._record(Outcome(row, "sent"))
+            return
         if not isinstance(channel, DeliveryLookup) or reply.ephemeral:
             await self._record(Outcome(row, "unknown", error="interrupted while sending"))
             return
