@@ -178,10 +178,15 @@ class Dispatcher:
         by_conversation: dict[str, list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_conversation[row.conversation_key].append(row)
-        await asyncio.gather(
+        # Every conversation finishes its turn before an error is raised, so none is orphaned.
+        results = await asyncio.gather(
             *(self._settle(row) for row in lapsed),
             *(self._send_in_order(rs) for rs in by_conversation.values()),
+            return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return len(rows) + len(lapsed)
 
     async def _send_in_order(self, rows: list[OutboxMessage]) -> None:

@@ -3,6 +3,9 @@
 Real channels talk to the local fakes over HTTP; the outbox is SQLite. Rate-limit waits are
 the platforms' own (2 s for Slack, 3 s for Telegram, Twilio's Retry-After, X's reset), so
 these tests take a few seconds each; back-off is checked from the stored schedule instead.
+
+Over 400 lines because T9 is one scenario across four platforms: the fixtures that start a
+real channel against each fake are shared by every case here.
 """
 
 from __future__ import annotations
