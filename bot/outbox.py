@@ -194,11 +194,7 @@ class Dispatcher:
             if not await self._deliver(row):
                 # Later replies of this conversation wait for the earlier one.
                 for later in rows[i + 1 :]:
-                    await self._write(
-                        lambda o, r=later: o.release(
-                            r.id, r.attempts, at=utcnow(), error="waiting for earlier"
-                        )
-                    )
+                    await self._write(_releaser(later, "waiting for earlier"))
                 return
 
     async def _deliver(self, row: OutboxMessage) -> bool:
@@ -207,8 +203,7 @@ class Dispatcher:
         if limit is not None:
             wait = await self._slot(row, limit)
             if wait > 0:
-                at = utcnow() + timedelta(seconds=wait)
-                await self._write(lambda o: o.release(row.id, row.attempts, at=at, error="paced"))
+                await self._write(_releaser(row, "paced", after=wait))
                 return False
         reply = self._reply(row)
         if reply.replaces and reply.ticket_ref and reply.edit_id is None:
@@ -363,6 +358,18 @@ class Dispatcher:
                 log.warning("outbox.record_retry", error=str(e))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+
+def _releaser(
+    row: OutboxMessage, why: str, *, after: float = 0.0
+) -> Callable[[OutboxRepository], Awaitable[bool]]:
+    """Gives a claimed, unsent row back, due again `after` seconds from now."""
+
+    async def release(outbox: OutboxRepository) -> bool:
+        at = utcnow() + timedelta(seconds=after)
+        return await outbox.release(row.id, row.attempts, at=at, error=why)
+
+    return release
 
 
 def _scope(row: OutboxMessage) -> str:
