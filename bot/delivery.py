@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 from channels.conversation import Address, Reply
@@ -13,6 +14,7 @@ from store.uow import UnitOfWork
 def add_reply(
     uow: UnitOfWork, address: Address, reply: Reply, *, inbox_id: int | None
 ) -> OutboxMessage:
+    """The outbox row for one reply (its `id` stays None when `once_key` says it was sent)."""
     return uow.outbox.add(
         platform=address.channel,
         conversation_key=address.key,
@@ -20,7 +22,37 @@ def add_reply(
         reply=reply.to_dict(),
         inbox_id=inbox_id,
         ticket_ref=reply.ticket_ref,
+        dedup_key=once_key(address, reply),
     )
+
+
+def once_key(address: Address, reply: Reply) -> str | None:
+    """The key under which a reply goes out at most once, across all workers; None if none.
+
+    A card edit is made once per conversation and card state: the decider's answer and the
+    approvals announcement may both redraw one channel card. A private notice about a
+    ticket (a losing approval click) reaches each person once per card state, however
+    often they click.
+    """
+    if reply.ticket_ref is None:
+        return None
+    if reply.card is not None:
+        state = f"{reply.card.version}:{reply.card.status}"
+    else:
+        state = hashlib.sha256(reply.text.encode()).hexdigest()[:16]
+    if reply.ephemeral:
+        who = address.user or address.key
+        return _bounded(
+            f"notice:{address.channel}:{address.conversation}:{who}:{reply.ticket_ref}:{state}"
+        )
+    if reply.replaces and reply.card is not None:
+        return _bounded(f"edit:{address.key}:{reply.ticket_ref}:{state}")
+    return None
+
+
+def _bounded(key: str) -> str:
+    """Keys fit the column; a long one is replaced by its digest."""
+    return key if len(key) <= 300 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 async def add_outgoing(

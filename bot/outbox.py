@@ -1,33 +1,44 @@
-"""The outbox dispatcher: rate-limited, retried delivery of committed replies.
+"""The outbox dispatcher: rate-limited, retried delivery of committed replies, each sent once.
 
-Rows are leased before sending, so several dispatchers can run side by side. A platform's
-"slow down" (429 with a wait) pauses every sender of that scope through the shared state;
-other failures back off exponentially with jitter, and a reply that may already have
-reached the platform (a timeout after sending) is marked unknown rather than sent twice.
+Each platform drains in its own task, and a claim takes only the first few open replies of
+each conversation, so a slow or rate-limited platform or conversation holds back only itself.
+Before the platform is called the row is committed as `sending`; the outcome is committed
+right after the call. A row found `sending` with a lapsed lease may have reached the
+platform: a channel that can look (a delivery key in Slack's message metadata) is asked,
+anything else is marked unknown rather than sent twice. A platform's "slow down" (429 with
+a wait) pauses every sender of that scope through the shared state; other failures back
+off exponentially with jitter, then the reply is dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 import structlog
 
 from bot import metrics
-from channels.base import Channel, DeliveryError
+from channels.base import Channel, Delivery, DeliveryError
 from channels.conversation import Address, Reply
 from store.db import SessionFactory
 from store.models import OutboxMessage
+from store.outbox import OutboxRepository
 from store.state import SharedState
 from store.types import utcnow
 from store.uow import UNAVAILABLE, UnitOfWork
 
 log = structlog.get_logger(__name__)
+
+FAULTS_ENV = "SWITCHBOARD_FAULTS"
+"""Test-only fault injection: `crash_during_send` exits after the platform call, unrecorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +65,23 @@ LIMITS: dict[str, Limit] = {
     # X allows 200 DMs and 100 posts per 15 minutes per account: stay under 0.2/s overall.
     "x": Limit(0.5, 0.2, 3),
 }
-_WAIT_INLINE = 2.0
+# The web chat page reads committed replies from the outbox itself; "sending" one only marks
+# it, so an interrupted send of it is as good as done.
+_READ_FROM_OUTBOX = frozenset({"webchat"})
+# Waits up to this long are slept in place; longer ones give the row back until then.
+_WAIT_INLINE = 1.0
+
+
+@runtime_checkable
+class DeliveryLookup(Protocol):
+    """A channel that can tell whether a reply reached the platform, by its `delivery_key`."""
+
+    async def find_delivery(self, address: Address, reply: Reply) -> Delivery | None:
+        """The delivery carrying `reply.delivery_key`, None when the platform has none.
+
+        Raises when the platform cannot be asked; the reply is then marked unknown.
+        """
+        ...
 
 
 class Dispatcher:
@@ -68,21 +95,25 @@ class Dispatcher:
         state: SharedState,
         max_attempts: int = 8,
         batch: int = 100,
+        per_conversation: int = 3,
         lease_seconds: float = 60.0,
         sweep_seconds: float = 1.0,
         conversations: Sequence[str] | None = None,
+        faults: str | None = None,
     ) -> None:
         self.factory = factory
         self.channels = dict(channels)
         self.state = state
         self.max_attempts = max_attempts
         self.batch = batch
+        self.per_conversation = per_conversation
         self.lease_seconds = lease_seconds
         self.sweep_seconds = sweep_seconds
         # A console session delivers only its own conversation's replies.
         self.conversations = list(conversations) if conversations is not None else None
-        self._wake = asyncio.Event()
-        self._hinted: list[int] = []
+        raw = os.environ.get(FAULTS_ENV, "") if faults is None else faults
+        self.faults = frozenset(f.strip() for f in raw.split(",") if f.strip())
+        self._wake = {p: asyncio.Event() for p in self.channels}
 
     @property
     def platforms(self) -> list[str]:
@@ -90,96 +121,147 @@ class Dispatcher:
 
     def kick(self, outbox_ids: Sequence[int] = ()) -> None:
         """New rows were committed: send them now rather than at the next sweep."""
-        self._hinted.extend(outbox_ids)
-        self._wake.set()
+        for wake in self._wake.values():
+            wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Drain every platform in its own task until `stop` is set."""
         if not self.channels:
             return
         log.info("dispatcher.started", platforms=self.platforms)
+        await asyncio.gather(*(self._drain(p, stop) for p in self.platforms))
+
+    async def _drain(self, platform: str, stop: asyncio.Event) -> None:
+        wake = self._wake[platform]
         first = True
         while not stop.is_set():
             if not first:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
+                    await asyncio.wait_for(wake.wait(), timeout=self.sweep_seconds)
             first = False
-            self._wake.clear()
-            hinted, self._hinted = self._hinted, []
+            wake.clear()
             try:
-                if hinted:
-                    await self.dispatch(ids=hinted)
-                while await self.dispatch() >= self.batch and not stop.is_set():
+                while await self._dispatch_platform(platform) > 0 and not stop.is_set():
                     pass
             except UNAVAILABLE as e:
-                log.warning("dispatcher.store_unavailable", error=str(e))
+                log.warning("dispatcher.store_unavailable", platform=platform, error=str(e))
                 await asyncio.sleep(1.0)
             except Exception:
-                log.exception("dispatcher.failed")
+                log.exception("dispatcher.failed", platform=platform)
                 await asyncio.sleep(1.0)
 
-    async def dispatch(self, *, ids: Sequence[int] | None = None) -> int:
-        """Claim due rows (optionally only `ids`) and send them; returns how many were claimed."""
+    async def dispatch(self, *, platforms: Sequence[str] | None = None) -> int:
+        """One round for each platform: claim due rows and send them; how many were claimed."""
+        total = 0
+        for platform in platforms if platforms is not None else self.platforms:
+            total += await self._dispatch_platform(platform)
+        return total
+
+    async def _dispatch_platform(self, platform: str) -> int:
         async with UnitOfWork(self.factory) as uow:
-            rows = await uow.outbox.claim(
-                self.platforms,
-                ids=ids,
+            lapsed = await uow.outbox.claim_lapsed(
+                [platform],
                 conversations=self.conversations,
                 limit=self.batch,
                 lease_seconds=self.lease_seconds,
             )
-            await uow.commit()
-        if not rows:
-            return 0
-        by_conversation: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_conversation[(row.platform, row.conversation_key)].append(row)
-        outcomes: list[Outcome] = []
-        try:
-            await asyncio.gather(
-                *(self._send_in_order(rs, outcomes) for rs in by_conversation.values())
+            rows = await uow.outbox.claim(
+                [platform],
+                conversations=self.conversations,
+                limit=self.batch,
+                per_conversation=self.per_conversation,
+                lease_seconds=self.lease_seconds,
             )
-        finally:
-            # One transaction records the whole batch; a crash before it leaves the leases
-            # to lapse, and the rows are claimed again.
-            await self._record(outcomes)
-        return len(rows)
+            await uow.commit()
+        if not rows and not lapsed:
+            return 0
+        by_conversation: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_conversation[row.conversation_key].append(row)
+        # Every conversation finishes its turn before an error is raised, so none is orphaned.
+        results = await asyncio.gather(
+            *(self._settle(row) for row in lapsed),
+            *(self._send_in_order(rs) for rs in by_conversation.values()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(rows) + len(lapsed)
 
-    async def _send_in_order(self, rows: list[OutboxMessage], outcomes: list[Outcome]) -> None:
+    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
         for i, row in enumerate(rows):
-            outcome = await self._send(row)
-            outcomes.append(outcome)
-            if outcome.result != "sent":
+            if not await self._deliver(row):
                 # Later replies of this conversation wait for the earlier one.
-                outcomes.extend(
-                    Outcome(
-                        later, "retry", at_seconds=1.0, error="waiting for earlier", count=False
-                    )
-                    for later in rows[i + 1 :]
-                )
+                for later in rows[i + 1 :]:
+                    await self._write(_releaser(later, "waiting for earlier"))
                 return
 
-    async def _send(self, row: OutboxMessage) -> Outcome:
-        channel = self.channels[row.platform]
+    async def _deliver(self, row: OutboxMessage) -> bool:
+        """Send one claimed row and record what happened; True when it was sent."""
         limit = LIMITS.get(row.platform)
         if limit is not None:
             wait = await self._slot(row, limit)
             if wait > 0:
-                return Outcome(row, "retry", at_seconds=wait, error="rate limited", count=False)
-        reply = replace(Reply.from_dict(row.reply), delivery_key=f"sb-{row.id}")
+                await self._write(_releaser(row, "paced", after=wait))
+                return False
+        reply = self._reply(row)
         if reply.replaces and reply.ticket_ref and reply.edit_id is None:
             async with UnitOfWork(self.factory) as uow:
                 previous = await uow.outbox.last_external_id(
                     row.platform, row.conversation_key, reply.ticket_ref
                 )
             reply = replace(reply, edit_id=previous)
+        # Committed before the call: from here on a crash leaves the row "maybe sent".
+        if not await self._write(
+            lambda o: o.begin_send(row.id, row.attempts, lease_seconds=self.lease_seconds),
+            persist=False,
+        ):
+            log.info("outbox.lease_lost", outbox_id=row.id, platform=row.platform)
+            return False
+        outcome = await self._call(row, reply)
+        if "crash_during_send" in self.faults:
+            os._exit(70)
+        await self._record(outcome)
+        return outcome.result == "sent"
+
+    async def _call(self, row: OutboxMessage, reply: Reply) -> Outcome:
+        channel = self.channels[row.platform]
         try:
             delivery = await channel.send(Address.from_dict(row.address), reply)
         except DeliveryError as e:
             return await self._refused(row, e)
         except Exception as e:
+            # Nothing says whether the platform took it: never guess that it did not.
             log.warning("outbox.send_error", outbox_id=row.id, platform=row.platform, error=repr(e))
-            return Outcome(row, "retry", at_seconds=self._backoff(row.attempts), error=repr(e))
+            return Outcome(row, "unknown", error=repr(e))
         return Outcome(row, "sent", external_id=delivery.external_id)
+
+    async def _settle(self, row: OutboxMessage) -> None:
+        """A row left `sending` by a vanished sender: find it on the platform, or mark unknown."""
+        channel = self.channels[row.platform]
+        reply = self._reply(row)
+        if row.platform in _READ_FROM_OUTBOX:
+            await self._record(Outcome(row, "sent"))
+            return
+        if not isinstance(channel, DeliveryLookup) or reply.ephemeral:
+            await self._record(Outcome(row, "unknown", error="interrupted while sending"))
+            return
+        try:
+            found = await channel.find_delivery(Address.from_dict(row.address), reply)
+        except Exception as e:
+            await self._record(Outcome(row, "unknown", error=f"interrupted; lookup: {e!r}"))
+            return
+        if found is not None:
+            await self._record(Outcome(row, "sent", external_id=found.external_id))
+        else:
+            await self._record(
+                Outcome(row, "retry", error="interrupted; not delivered", count=False)
+            )
+
+    @staticmethod
+    def _reply(row: OutboxMessage) -> Reply:
+        return replace(Reply.from_dict(row.reply), delivery_key=f"sb-{row.id}")
 
     async def _slot(self, row: OutboxMessage, limit: Limit) -> float:
         """Wait for a send slot in the conversation and on the platform; 0 when granted."""
@@ -223,38 +305,71 @@ class Dispatcher:
     def _backoff(attempts: int) -> float:
         return min(2.0 ** max(attempts - 1, 0), 300.0) * random.uniform(0.5, 1.5)
 
-    async def _record(self, outcomes: Sequence[Outcome]) -> None:
-        if not outcomes:
+    async def _record(self, o: Outcome) -> None:
+        """Commit one row's outcome; a failed commit is retried, never answered by a resend."""
+        row, result = o.row, o.result
+        if result == "retry" and o.count and row.attempts >= self.max_attempts:
+            result = "dead"
+        at = utcnow() + timedelta(seconds=o.at_seconds)
+        secret = bool(row.reply.get("sensitive"))
+
+        async def apply(outbox: OutboxRepository) -> bool:
+            if result == "sent":
+                done = await outbox.mark_sent(row.id, row.attempts, o.external_id)
+                if done and secret:
+                    await outbox.forget_text([row.id])
+                return done
+            if result == "dead":
+                return await outbox.mark_dead(row.id, row.attempts, o.error)
+            if result == "unknown":
+                return await outbox.mark_unknown(row.id, row.attempts, o.error)
+            return await outbox.mark_retry(
+                row.id, row.attempts, at=at, error=o.error, refund=not o.count
+            )
+
+        if not await self._write(apply):
+            # Another dispatcher settled it after our lease lapsed; theirs stands.
+            log.info("outbox.outcome_superseded", outbox_id=row.id, result=result)
             return
-        now = utcnow()
-        async with UnitOfWork(self.factory) as uow:
-            sent = [(o.row.id, o.external_id) for o in outcomes if o.result == "sent"]
-            if sent:
-                await uow.outbox.mark_sent_many(sent)
-                secret = [
-                    o.row.id
-                    for o in outcomes
-                    if o.result == "sent" and o.row.reply.get("sensitive")
-                ]
-                await uow.outbox.forget_text(secret)
-            for o in outcomes:
-                result = o.result
-                if result == "retry" and o.count and o.row.attempts >= self.max_attempts:
-                    result = "dead"
-                if result == "dead":
-                    await uow.outbox.mark_dead(o.row.id, o.error)
-                    metrics.DEAD_LETTERS.labels("outbox").inc()
-                elif result == "unknown":
-                    await uow.outbox.mark_unknown(o.row.id, o.error)
-                elif result == "retry":
-                    at = now + timedelta(seconds=o.at_seconds)
-                    await uow.outbox.mark_retry(o.row.id, at=at, error=o.error, refund=not o.count)
-                o.result = result
-            await uow.commit()
-        for o in outcomes:
-            metrics.OUTBOX_SENDS.labels(o.row.platform, o.result).inc()
-            if o.result == "sent":
-                log.info("outbox.sent", outbox_id=o.row.id, platform=o.row.platform)
+        if result == "dead":
+            metrics.DEAD_LETTERS.labels("outbox").inc()
+        metrics.OUTBOX_SENDS.labels(row.platform, result).inc()
+        if result == "sent":
+            log.info("outbox.sent", outbox_id=row.id, platform=row.platform)
+
+    async def _write(
+        self, change: Callable[[OutboxRepository], Awaitable[bool]], *, persist: bool = True
+    ) -> bool:
+        """Run `change` in its own transaction; with `persist`, retry while the store is away.
+
+        Retries stop after twice the lease: by then another dispatcher treats the row as
+        possibly sent, which is just as safe.
+        """
+        delay, deadline = 0.05, time.monotonic() + 2 * self.lease_seconds
+        while True:
+            try:
+                async with UnitOfWork(self.factory) as uow:
+                    done = await change(uow.outbox)
+                    await uow.commit()
+                    return done
+            except UNAVAILABLE as e:
+                if not persist or time.monotonic() > deadline:
+                    raise
+                log.warning("outbox.record_retry", error=str(e))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+def _releaser(
+    row: OutboxMessage, why: str, *, after: float = 0.0
+) -> Callable[[OutboxRepository], Awaitable[bool]]:
+    """Gives a claimed, unsent row back, due again `after` seconds from now."""
+
+    async def release(outbox: OutboxRepository) -> bool:
+        at = utcnow() + timedelta(seconds=after)
+        return await outbox.release(row.id, row.attempts, at=at, error=why)
+
+    return release
 
 
 def _scope(row: OutboxMessage) -> str:
@@ -264,7 +379,7 @@ def _scope(row: OutboxMessage) -> str:
 
 @dataclass
 class Outcome:
-    """What became of one reply in a dispatch batch."""
+    """What became of one reply."""
 
     row: OutboxMessage
     result: str

@@ -143,10 +143,19 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                 text=f"{ticket.ref} was already {ticket.status.label}{by}.",
                 card=card(ticket),
                 ticket_ref=ticket.ref,
+                # A losing click is the clicker's business alone, told once per card state.
+                ephemeral=ctx.via_action,
             )
         ]
     if refusal is not None:
-        return [Reply(text=refusal.explain(ticket.ref), ticket_ref=ticket.ref)]
+        return [
+            Reply(
+                text=refusal.explain(ticket.ref),
+                card=card(ticket) if ctx.via_action else None,
+                ticket_ref=ticket.ref,
+                ephemeral=ctx.via_action,
+            )
+        ]
     comment = "" if ctx.via_action else _comment(nlu)
     await ctx.uow.tickets.add_approval(
         ticket, ctx.person, decision, comment=comment, channel=ctx.channel

@@ -299,6 +299,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_conversation", "platform", "conversation_key", "id"),
         Index("ix_outbox_inbox", "inbox_id"),
         Index("ix_outbox_external", "platform", "external_id"),
+        Index("ix_outbox_dedup_key", "dedup_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -321,6 +322,8 @@ class OutboxMessage(Base):
     # What the platform reported after accepting it (Twilio: delivered, failed, ...).
     delivery_status: Mapped[str | None] = mapped_column(String(32), default=None)
     delivery_updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # One row per key ever: a card edit per card state, a notice per person and state.
+    dedup_key: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 class ApiToken(Base):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import OutboxStatus
@@ -15,10 +16,20 @@ from store.types import utcnow
 
 
 class OutboxRepository:
-    """Rows of the outbox table inside one unit of work."""
+    """Rows of the outbox table inside one unit of work.
+
+    A row's life: `pending` (due at `next_attempt_at`; a live `lease_until` means a
+    dispatcher has claimed it but not yet called the platform), `sending` (the platform call
+    may be under way: committed before the call, so a crash leaves a row that may have been
+    sent, never one that looks unsent), then `sent`, `dead` or `unknown`. `attempts` is the
+    claim's fencing token: every claim bumps it, and a dispatcher changes a row only while
+    the count it claimed is still there.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._keyed: dict[str, OutboxMessage] = {}
+        self._unflushed: list[OutboxMessage] = []
 
     def add(
         self,
@@ -29,7 +40,15 @@ class OutboxRepository:
         reply: dict[str, Any],
         inbox_id: int | None = None,
         ticket_ref: str | None = None,
+        dedup_key: str | None = None,
     ) -> OutboxMessage:
+        """A new reply, inserted at the next flush.
+
+        With `dedup_key` the reply is sent at most once per key ever: a key seen before, in
+        this transaction or any other, adds nothing, and the returned row keeps `id` None.
+        """
+        if dedup_key is not None and dedup_key in self._keyed:
+            return self._keyed[dedup_key]
         row = OutboxMessage(
             platform=platform,
             conversation_key=conversation_key,
@@ -40,84 +59,211 @@ class OutboxRepository:
             status=OutboxStatus.PENDING,
             attempts=0,
             next_attempt_at=utcnow(),
+            dedup_key=dedup_key,
         )
-        self.session.add(row)
+        if dedup_key is None:
+            self.session.add(row)
+        else:
+            self._keyed[dedup_key] = row
+            self._unflushed.append(row)
         return row
+
+    async def flush_keyed(self) -> None:
+        """Insert the keyed rows added since the last flush, skipping keys already stored."""
+        rows, self._unflushed = self._unflushed, []
+        for row in rows:
+            assert row.dedup_key is not None
+            row.id = await self.add_once(  # type: ignore[assignment]
+                dedup_key=row.dedup_key,
+                platform=row.platform,
+                conversation_key=row.conversation_key,
+                address=row.address,
+                reply=row.reply,
+                inbox_id=row.inbox_id,
+                ticket_ref=row.ticket_ref,
+            )
+
+    async def add_once(
+        self,
+        *,
+        dedup_key: str,
+        platform: str,
+        conversation_key: str,
+        address: dict[str, Any],
+        reply: dict[str, Any],
+        inbox_id: int | None = None,
+        ticket_ref: str | None = None,
+    ) -> int | None:
+        """Insert a reply unless one with `dedup_key` exists, committed or not: its id, or None.
+
+        Concurrent transactions with the same key wait for each other on the unique index,
+        so exactly one of them inserts.
+        """
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(OutboxMessage)
+            .values(
+                platform=platform,
+                conversation_key=conversation_key,
+                address=address,
+                reply=reply,
+                inbox_id=inbox_id,
+                ticket_ref=ticket_ref,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                created_at=utcnow(),
+                dedup_key=dedup_key,
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key])
+            .returning(OutboxMessage.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def claim(
         self,
         platforms: Sequence[str],
         *,
-        ids: Sequence[int] | None = None,
         conversations: Sequence[str] | None = None,
         limit: int = 100,
+        per_conversation: int = 3,
         lease_seconds: float = 60.0,
     ) -> list[OutboxMessage]:
-        """Lease due rows for sending: pending ones whose time has come, or leases that lapsed.
+        """Lease the due heads of conversations: up to `per_conversation` of each, in order.
 
-        On PostgreSQL `SKIP LOCKED` lets several dispatchers claim side by side; SQLite
+        A conversation's later replies are never claimed while an earlier one waits, is
+        leased or is being sent, so one slow conversation holds back only itself. On
+        PostgreSQL `SKIP LOCKED` lets several dispatchers claim side by side; SQLite
         serialises writers anyway.
         """
         now = utcnow()
-        due = or_(
-            and_(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-            ),
-            and_(
-                OutboxMessage.status == OutboxStatus.SENDING,
-                OutboxMessage.lease_until < now,
-            ),
-        )
-        pick = select(OutboxMessage.id).where(OutboxMessage.platform.in_(platforms), due)
-        if ids is not None:
-            pick = pick.where(OutboxMessage.id.in_(ids))
+        t = OutboxMessage
+        open_rows = t.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+        scope = [t.platform.in_(platforms), open_rows]
         if conversations is not None:
-            pick = pick.where(OutboxMessage.conversation_key.in_(conversations))
-        pick = pick.order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
-        chosen = list(await self.session.scalars(pick))
+            scope.append(t.conversation_key.in_(conversations))
+        rank = (
+            func.row_number()
+            .over(partition_by=(t.platform, t.conversation_key), order_by=t.id)
+            .label("rank")
+        )
+        ranked = select(
+            t.id, t.platform, t.conversation_key, t.status, t.next_attempt_at, t.lease_until, rank
+        ).where(*scope)
+        heads = ranked.subquery()
+        free = or_(heads.c.lease_until.is_(None), heads.c.lease_until < now)
+        pick = (
+            select(heads.c.id, heads.c.platform, heads.c.conversation_key, heads.c.rank)
+            .where(
+                heads.c.rank <= per_conversation,
+                heads.c.status == OutboxStatus.PENDING,
+                heads.c.next_attempt_at <= now,
+                free,
+            )
+            .order_by(heads.c.id)
+            .limit(limit)
+        )
+        candidates = _prefixes(
+            (r.id, (r.platform, r.conversation_key), r.rank)
+            for r in (await self.session.execute(pick)).all()
+        )
+        if not candidates:
+            return []
+        lock = (
+            select(t.id, t.platform, t.conversation_key)
+            .where(
+                t.id.in_([c[0] for c in candidates]),
+                t.status == OutboxStatus.PENDING,
+                or_(t.lease_until.is_(None), t.lease_until < now),
+            )
+            .order_by(t.id)
+            .with_for_update(skip_locked=True)
+        )
+        locked = {r.id for r in (await self.session.execute(lock)).all()}
+        chosen = _prefixes((c[0], c[1], c[2]) for c in candidates if c[0] in locked)
         if not chosen:
             return []
         result = await self.session.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(chosen))
+            update(t)
+            .where(t.id.in_([c[0] for c in chosen]))
             .values(
-                status=OutboxStatus.SENDING,
                 lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=OutboxMessage.attempts + 1,
+                attempts=t.attempts + 1,
             )
-            .returning(OutboxMessage),
+            .returning(t),
             execution_options={"synchronize_session": False},
         )
         return sorted(result, key=lambda r: r.id)
 
-    async def mark_sent(self, outbox_id: int, external_id: str | None) -> None:
-        await self._set(
+    async def claim_lapsed(
+        self,
+        platforms: Sequence[str],
+        *,
+        conversations: Sequence[str] | None = None,
+        limit: int = 100,
+        lease_seconds: float = 60.0,
+    ) -> list[OutboxMessage]:
+        """Lease rows whose sender vanished mid-send: they may have reached the platform."""
+        now = utcnow()
+        t = OutboxMessage
+        pick = select(t.id).where(
+            t.platform.in_(platforms), t.status == OutboxStatus.SENDING, t.lease_until < now
+        )
+        if conversations is not None:
+            pick = pick.where(t.conversation_key.in_(conversations))
+        pick = pick.order_by(t.id).limit(limit).with_for_update(skip_locked=True)
+        chosen = list(await self.session.scalars(pick))
+        if not chosen:
+            return []
+        result = await self.session.scalars(
+            update(t)
+            .where(t.id.in_(chosen), t.status == OutboxStatus.SENDING, t.lease_until < now)
+            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=t.attempts + 1)
+            .returning(t),
+            execution_options={"synchronize_session": False},
+        )
+        return sorted(result, key=lambda r: r.id)
+
+    async def begin_send(self, outbox_id: int, token: int, *, lease_seconds: float) -> bool:
+        """Mark a claimed row as being sent; False when the claim is no longer ours.
+
+        Commit this before calling the platform: from then on the row counts as possibly sent.
+        """
+        now = utcnow()
+        t = OutboxMessage
+        result = await self.session.execute(
+            update(t)
+            .where(
+                t.id == outbox_id,
+                t.attempts == token,
+                t.status == OutboxStatus.PENDING,
+                t.lease_until >= now,
+            )
+            .values(status=OutboxStatus.SENDING, lease_until=now + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def release(
+        self, outbox_id: int, token: int, *, at: datetime, error: str, refund: bool = True
+    ) -> bool:
+        """Give back a claimed row that was not sent, due again at `at`."""
+        values: dict[str, Any] = {"next_attempt_at": at, "lease_until": None, "error": error[:2000]}
+        if refund:
+            values["attempts"] = OutboxMessage.attempts - 1
+        return await self._set(outbox_id, token, OutboxStatus.PENDING, **values)
+
+    async def mark_sent(self, outbox_id: int, token: int, external_id: str | None) -> bool:
+        return await self._set(
             outbox_id,
+            token,
+            OutboxStatus.SENDING,
             status=OutboxStatus.SENT,
             sent_at=utcnow(),
             external_id=external_id,
             lease_until=None,
             error=None,
-        )
-
-    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]]) -> None:
-        """Record several successful sends in one statement."""
-        table = OutboxMessage.__table__
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("row_id"), table.c.status == OutboxStatus.SENDING)
-            .values(
-                status=OutboxStatus.SENT,
-                sent_at=bindparam("sent"),
-                external_id=bindparam("ext"),
-                lease_until=None,
-                error=None,
-            )
-        )
-        now = utcnow()
-        await self.session.execute(
-            stmt, [{"row_id": i, "ext": ext, "sent": now} for i, ext in sent]
         )
 
     async def forget_text(self, ids: Sequence[int]) -> None:
@@ -132,9 +278,12 @@ class OutboxRepository:
         )
 
     async def mark_retry(
-        self, outbox_id: int, *, at: datetime, error: str, refund: bool = False
-    ) -> None:
-        """Send again at `at`; `refund` gives back the attempt (we held back, nothing was sent)."""
+        self, outbox_id: int, token: int, *, at: datetime, error: str, refund: bool = False
+    ) -> bool:
+        """Send again at `at`: the platform surely did not take it (refused, or never reached).
+
+        `refund` gives back the attempt (we held back, nothing was sent).
+        """
         values: dict[str, Any] = {
             "status": OutboxStatus.PENDING,
             "next_attempt_at": at,
@@ -143,23 +292,38 @@ class OutboxRepository:
         }
         if refund:
             values["attempts"] = OutboxMessage.attempts - 1
-        await self._set(outbox_id, **values)
+        return await self._set(outbox_id, token, OutboxStatus.SENDING, **values)
 
-    async def mark_dead(self, outbox_id: int, error: str) -> None:
-        await self._set(outbox_id, status=OutboxStatus.DEAD, lease_until=None, error=error[:2000])
-
-    async def mark_unknown(self, outbox_id: int, error: str) -> None:
-        await self._set(
-            outbox_id, status=OutboxStatus.UNKNOWN, lease_until=None, error=error[:2000]
+    async def mark_dead(
+        self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
+    ) -> bool:
+        return await self._set(
+            outbox_id, token, held, status=OutboxStatus.DEAD, lease_until=None, error=error[:2000]
         )
 
-    async def _set(self, outbox_id: int, **values: Any) -> None:
-        await self.session.execute(
+    async def mark_unknown(self, outbox_id: int, token: int, error: str) -> bool:
+        return await self._set(
+            outbox_id,
+            token,
+            OutboxStatus.SENDING,
+            status=OutboxStatus.UNKNOWN,
+            lease_until=None,
+            error=error[:2000],
+        )
+
+    async def _set(self, outbox_id: int, token: int, held: OutboxStatus, **values: Any) -> bool:
+        """Change a row we still hold: same claim token, still in the state we left it."""
+        result = await self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.SENDING)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.attempts == token,
+                OutboxMessage.status == held,
+            )
             .values(**values),
             execution_options={"synchronize_session": False},
         )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def record_delivery_status(self, platform: str, external_id: str, status: str) -> int:
         """Store the platform's delivery report for a sent reply; the rows updated."""
@@ -215,3 +379,15 @@ class OutboxRepository:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         )
         return {str(status): int(n) for status, n in rows.all()}
+
+
+def _prefixes(
+    candidates: Iterable[tuple[int, tuple[str, str], int]],
+) -> list[tuple[int, tuple[str, str], int]]:
+    """Keep, per conversation, only an unbroken run from its first open row (rank 1)."""
+    by_conversation: dict[tuple[str, str], list[tuple[int, tuple[str, str], int]]] = {}
+    for c in sorted(candidates, key=lambda c: (c[1], c[2])):
+        run = by_conversation.setdefault(c[1], [])
+        if c[2] == len(run) + 1:
+            run.append(c)
+    return sorted((c for run in by_conversation.values() for c in run), key=lambda c: c[0])

@@ -84,11 +84,13 @@ class UnitOfWork:
     async def flush(self) -> None:
         try:
             await self.session.flush()
+            await self.outbox.flush_keyed()
         except CONFLICTS as e:
             raise ConflictError(str(e)) from e
 
     async def commit(self) -> None:
         try:
+            await self.outbox.flush_keyed()
             await self.session.commit()
         except CONFLICTS as e:
             raise ConflictError(str(e)) from e

@@ -185,3 +185,96 @@ async def test_change_windows_are_read_in_the_configured_timezone(demo_settings:
             assert ticket.planned_start.hour == 21  # stored in UTC
     finally:
         await engine.dispose()
+
+
+def card_click(who: str, ref: str, *, shared: bool) -> Action:
+    """A click on the approval card: one channel card everyone sees, or each approver's DM."""
+    conversation = "approvals" if shared else f"dm-{who}"
+    return Action(
+        event_id=uuid.uuid4().hex,
+        address=Address(channel="console", conversation=conversation, user=who),
+        sender=Identity(platform="console", external_id=who, email=who),
+        name="approve",
+        value=ref,
+        params={"message_id": f"card-{conversation}"},
+    )
+
+
+async def flood(settings: Settings, understander: Understander, clicks: list[Action]) -> None:
+    """Two workers (each with its own queue, both recovering everything) take the clicks."""
+    containers = []
+    for _ in range(2):
+        channel = ConsoleChannel(lambda a, r: asyncio.sleep(0))  # type: ignore[arg-type,return-value]
+        containers.append(
+            await build_container(
+                settings,
+                roles=ALL_ROLES,
+                channels=[channel],
+                overrides=Overrides(queue=InProcessQueue(), understander=understander),
+            )
+        )
+    try:
+        for c in containers:
+            await c.ingress.start()
+        await asyncio.gather(*(containers[i % 2].ingress(c) for i, c in enumerate(clicks)))
+        async with Background(containers[0]), Background(containers[1]):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                async with containers[0].uow() as uow:
+                    inbox = await uow.inbox.counts()
+                    outbox = await uow.outbox.counts()
+                busy = outbox.get("pending", 0) + outbox.get("sending", 0)
+                if inbox.get(InboxStatus.PENDING.value, 0) == 0 and busy == 0:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"clicks not settled: {inbox} {outbox}")
+    finally:
+        for c in containers:
+            await c.aclose()
+
+
+async def replies_about(settings: Settings, ref: str) -> list[tuple[dict[str, str], Reply, str]]:
+    from sqlalchemy import select
+
+    from store.db import create_engine, session_factory
+    from store.models import OutboxMessage
+
+    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
+    try:
+        async with UnitOfWork(session_factory(engine)) as uow:
+            rows = await uow.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.ticket_ref == ref)
+                .order_by(OutboxMessage.id)
+            )
+            return [(r.address, Reply.from_dict(r.reply), str(r.status)) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["channel-card", "dm-cards"])
+async def test_a_flood_of_clicks_makes_one_decision_one_edit_one_notice_each(
+    any_settings: Settings, understander: Understander, shared: bool
+) -> None:
+    ref = await request_change(any_settings, understander, "alice@example.com")
+    before = len(await replies_about(any_settings, ref))
+    deciders = ["carol@example.com", "frank@example.com"] * 25
+    await flood(any_settings, understander, [card_click(w, ref, shared=shared) for w in deciders])
+    status, events, approvals = await decisions(any_settings, ref)
+    assert status is Status.APPROVED
+    assert events.count("approved") == 1
+    assert approvals == 1
+    produced = (await replies_about(any_settings, ref))[before:]
+    edits = [r for _, r, _ in produced if r.replaces]
+    notices = [(a["user"], r) for a, r, _ in produced if r.ephemeral]
+    assert len(edits) == 1
+    assert edits[0].card is not None
+    assert edits[0].card.status == Status.APPROVED.label or "approved" in edits[0].text
+    # Every clicker clicked more than once, so each is told once that it is decided.
+    assert sorted(user for user, _ in notices) == sorted(set(deciders))
+    assert all("already approved" in r.text for _, r in notices)
+    # Nothing else is posted where others read: no public "already approved".
+    public = [r for _, r, _ in produced if not r.replaces and not r.ephemeral]
+    assert all("already" not in r.text for r in public)
+    assert all(s == "sent" for _, _, s in produced)

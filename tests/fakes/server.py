@@ -8,11 +8,12 @@ Runs in its own thread, so it serves sync and async tests alike.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +52,19 @@ class Canned:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # Close the connection without answering (after doing whatever the request asked).
+    drop: bool = False
+
+
+@dataclass
+class Throttle:
+    """Answer `refusal` to requests that come sooner than `interval` after the last accepted
+    one with the same key (a platform's per-channel rate limit)."""
+
+    interval: float
+    key: Callable[[Call], str]
+    refusal: Canned
+    last: dict[str, float] = field(default_factory=dict)
 
 
 Responder = Callable[[Call], Canned | None]
@@ -62,6 +76,9 @@ class FakeApi:
     def __init__(self) -> None:
         self._queued: dict[str, deque[Canned]] = defaultdict(deque)
         self._defaults: dict[str, Canned] = {}
+        self._faults: dict[str, deque[tuple[str, float]]] = defaultdict(deque)
+        self._throttles: dict[str, Throttle] = {}
+        self.refused: list[Call] = []
         self._lock = threading.Lock()
         self.calls: list[Call] = []
         self._server: ThreadingHTTPServer | None = None
@@ -97,6 +114,33 @@ class FakeApi:
     ) -> None:
         self._defaults[path] = Canned(status, json, body, dict(headers or {}))
 
+    def add_fault(self, path: str, kind: str, *, seconds: float = 0.0, times: int = 1) -> None:
+        """Misbehave on the next `times` requests to `path`, after acting on them.
+
+        `hang` answers only after `seconds` (past the client's timeout); `drop` closes the
+        connection without an answer. Either way the request took effect, as when a
+        platform posts a message and the answer is lost on the way back.
+        """
+        if kind not in ("hang", "drop"):
+            raise ValueError(f"unknown fault {kind!r}")
+        with self._lock:
+            for _ in range(times):
+                self._faults[path].append((kind, seconds))
+
+    def throttle(
+        self,
+        path: str,
+        *,
+        per_second: float,
+        key: Callable[[Call], str] = lambda call: "",
+        status: int = 429,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Refuse requests to `path` beyond `per_second` per `key` with the given answer."""
+        refusal = Canned(status, json, None, dict(headers or {}))
+        self._throttles[path] = Throttle(1.0 / per_second, key, refusal)
+
     def respond(self, call: Call) -> Canned | None:
         """Dynamic answers; None falls back to the scripted ones."""
         return None
@@ -127,6 +171,8 @@ class FakeApi:
         with self._lock:
             self.calls.clear()
             self._queued.clear()
+            self._faults.clear()
+            self.refused.clear()
 
     # -- serving -------------------------------------------------------------------------
 
@@ -137,6 +183,24 @@ class FakeApi:
         return f"http://{host}:{port}"
 
     def _answer(self, call: Call) -> Canned:
+        throttle = self._throttles.get(call.path)
+        if throttle is not None:
+            key, now = throttle.key(call), time.monotonic()
+            with self._lock:
+                if now - throttle.last.get(key, float("-inf")) < throttle.interval:
+                    self.refused.append(call)
+                    return throttle.refusal
+                throttle.last[key] = now
+        with self._lock:
+            faults = self._faults.get(call.path)
+            fault = faults.popleft() if faults else None
+        canned = self._normal_answer(call)
+        if fault is None:
+            return canned
+        kind, seconds = fault
+        return replace(canned, delay=seconds if kind == "hang" else 0.0, drop=kind == "drop")
+
+    def _normal_answer(self, call: Call) -> Canned:
         dynamic = self.respond(call)
         if dynamic is not None:
             return dynamic
@@ -173,6 +237,10 @@ class FakeApi:
                 canned = fake._answer(call)
                 if canned.delay:
                     time.sleep(canned.delay)
+                if canned.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 payload = canned.body
                 ctype = canned.headers.get("Content-Type", "application/json")
                 if payload is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from bot.outbox import Dispatcher
 from channels.base import Delivery, DeliveryError
@@ -17,6 +19,7 @@ from store.db import SessionFactory, create_engine, session_factory
 from store.enums import OutboxStatus
 from store.migrate import upgrade_engine
 from store.models import OutboxMessage
+from store.outbox import OutboxRepository
 from store.state import LocalState
 from store.types import utcnow
 from store.uow import UnitOfWork
@@ -156,3 +159,178 @@ async def test_gives_up_after_the_last_attempt(factory: SessionFactory) -> None:
         await make_due(factory)
     assert (await row(factory, one)).status is OutboxStatus.DEAD
     assert await d.dispatch() == 0
+
+
+class Finder(Recorder):
+    """A channel that can look up whether a reply with a delivery key arrived."""
+
+    def __init__(self, arrived: set[str]) -> None:
+        super().__init__()
+        self.arrived = arrived
+        self.lookups: list[str | None] = []
+
+    async def find_delivery(self, address: Address, reply: Reply) -> Delivery | None:
+        self.lookups.append(reply.delivery_key)
+        if reply.delivery_key in self.arrived:
+            return Delivery(external_id="found-1")
+        return None
+
+
+async def interrupted(factory: SessionFactory, reply: Reply) -> int:
+    """A row whose sender called the platform and vanished before recording anything."""
+    outbox_id = await queue_reply(factory, reply)
+    async with UnitOfWork(factory) as uow:
+        (claimed,) = await uow.outbox.claim(["console"])
+        assert await uow.outbox.begin_send(outbox_id, claimed.attempts, lease_seconds=-1)
+        await uow.commit()
+    return outbox_id
+
+
+async def test_an_interrupted_send_is_marked_unknown_not_resent(factory: SessionFactory) -> None:
+    channel = Recorder()
+    d = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    one = await interrupted(factory, Reply(text="maybe sent"))
+    later = await queue_reply(factory, Reply(text="after it"))
+    assert await d.dispatch() == 1  # settling the interrupted one
+    assert (await row(factory, one)).status is OutboxStatus.UNKNOWN
+    await d.dispatch()
+    assert [r.text for r in channel.sent] == ["after it"]
+    assert (await row(factory, later)).status is OutboxStatus.SENT
+
+
+async def test_an_interrupted_send_is_looked_up_by_its_delivery_key(
+    factory: SessionFactory,
+) -> None:
+    arrived: set[str] = set()
+    channel = Finder(arrived)
+    d = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    there = await interrupted(factory, Reply(text="it did arrive"))
+    arrived.add(f"sb-{there}")
+    await d.dispatch()
+    stored = await row(factory, there)
+    assert stored.status is OutboxStatus.SENT
+    assert stored.external_id == "found-1"
+    missing = await interrupted(factory, Reply(text="it did not"))
+    await d.dispatch()
+    await d.dispatch()
+    assert channel.lookups == [f"sb-{there}", f"sb-{missing}"]
+    assert [r.text for r in channel.sent] == ["it did not"]
+    assert (await row(factory, missing)).status is OutboxStatus.SENT
+
+
+async def test_an_ephemeral_reply_cannot_be_looked_up_so_it_is_unknown(
+    factory: SessionFactory,
+) -> None:
+    channel = Finder(set())
+    d = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    one = await interrupted(factory, Reply(text="only you", ephemeral=True))
+    await d.dispatch()
+    assert (await row(factory, one)).status is OutboxStatus.UNKNOWN
+    assert channel.lookups == []
+    assert channel.sent == []
+
+
+async def test_a_failed_recording_is_retried_and_never_resent(
+    factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = Recorder()
+    d = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    one = await queue_reply(factory, Reply(text="once"))
+    real = OutboxRepository.mark_sent
+    failures = [OperationalError("UPDATE", {}, Exception("server closed the connection"))] * 2
+
+    async def flaky(self: OutboxRepository, *args: object, **kw: object) -> bool:
+        if failures:
+            raise failures.pop()
+        return await real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OutboxRepository, "mark_sent", flaky)
+    assert await d.dispatch() == 1
+    assert failures == []
+    assert (await row(factory, one)).status is OutboxStatus.SENT
+    assert await d.dispatch() == 0
+    assert [r.text for r in channel.sent] == ["once"]
+
+
+async def test_an_unexpected_error_after_the_call_is_not_guessed_unsent(
+    factory: SessionFactory,
+) -> None:
+    class Broken(Recorder):
+        async def send(self, address: Address, reply: Reply) -> Delivery:
+            self.sent.append(reply)
+            raise RuntimeError("response could not be read")
+
+    channel = Broken()
+    d = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    one = await queue_reply(factory, Reply(text="x"))
+    await d.dispatch()
+    assert (await row(factory, one)).status is OutboxStatus.UNKNOWN
+    assert await d.dispatch() == 0
+    assert len(channel.sent) == 1
+
+
+async def test_a_claim_taken_over_after_its_lease_lapsed_is_not_sent_by_the_first(
+    factory: SessionFactory,
+) -> None:
+    channel = Recorder()
+    slow = Dispatcher(
+        factory=factory, channels={"console": channel}, state=LocalState(), lease_seconds=-1
+    )
+    one = await queue_reply(factory, Reply(text="x"))
+    async with UnitOfWork(factory) as uow:
+        (stale,) = await uow.outbox.claim(["console"], lease_seconds=-1)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        (fresh,) = await uow.outbox.claim(["console"])
+        await uow.commit()
+    assert not await slow._deliver(stale)
+    assert channel.sent == []
+    fast = Dispatcher(factory=factory, channels={"console": channel}, state=LocalState())
+    assert await fast._deliver(fresh)
+    assert (await row(factory, one)).status is OutboxStatus.SENT
+    assert len(channel.sent) == 1
+
+
+async def test_a_stuck_platform_does_not_hold_up_another(factory: SessionFactory) -> None:
+    quick = Recorder()
+
+    class Stuck(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def send(self, address: Address, reply: Reply) -> Delivery:
+            await self.release.wait()
+            return await super().send(address, reply)
+
+    stuck = Stuck()
+    d = Dispatcher(
+        factory=factory,
+        channels={"console": stuck, "webchat": quick},
+        state=LocalState(),
+        sweep_seconds=0.05,
+    )
+    await queue_reply(factory, Reply(text="held"))
+    async with UnitOfWork(factory) as uow:
+        for i in range(3):
+            uow.outbox.add(
+                platform="webchat",
+                conversation_key=f"webchat:w{i}:",
+                address=Address(channel="webchat", conversation=f"w{i}", user="u").to_dict(),
+                reply=Reply(text=f"web {i}").to_dict(),
+            )
+        await uow.commit()
+    stop = asyncio.Event()
+    task = asyncio.create_task(d.run(stop))
+    try:
+        for _ in range(500):
+            if len(quick.sent) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(r.text for r in quick.sent) == ["web 0", "web 1", "web 2"]
+        assert stuck.sent == []
+    finally:
+        stuck.release.set()
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert [r.text for r in stuck.sent] == ["held"]

@@ -69,7 +69,7 @@ async def add_reply(factory: SessionFactory, conversation: str = "c1") -> int:
 
 
 async def test_a_leased_row_is_not_claimed_twice(factory: SessionFactory) -> None:
-    ids = [await add_reply(factory) for _ in range(5)]
+    ids = [await add_reply(factory, f"c{i}") for i in range(5)]
 
     async def claim() -> list[int]:
         async with UnitOfWork(factory) as uow:
@@ -82,26 +82,88 @@ async def test_a_leased_row_is_not_claimed_twice(factory: SessionFactory) -> Non
     assert sorted(flat) == ids
 
 
-async def test_lapsed_lease_is_claimed_again_and_sent_rows_never(factory: SessionFactory) -> None:
+async def test_only_the_heads_of_a_conversation_are_claimed(factory: SessionFactory) -> None:
+    ids = [await add_reply(factory, "busy") for _ in range(5)]
+    other = await add_reply(factory, "quiet")
+    async with UnitOfWork(factory) as uow:
+        rows = await uow.outbox.claim(["slack"], limit=3, per_conversation=2)
+        await uow.commit()
+    # The limit does not let one conversation's backlog crowd out another's reply.
+    assert [r.id for r in rows] == [*ids[:2], other]
+    async with UnitOfWork(factory) as uow:
+        again = await uow.outbox.claim(["slack"], limit=10, per_conversation=2)
+        await uow.commit()
+    # Later replies wait while earlier ones of their conversation are leased.
+    assert ids[2] not in [r.id for r in again]
+
+
+async def test_a_waiting_head_holds_back_its_conversation_only(factory: SessionFactory) -> None:
+    first = await add_reply(factory, "slow")
+    await add_reply(factory, "slow")
+    other = await add_reply(factory, "fast")
+    async with UnitOfWork(factory) as uow:
+        rows = await uow.outbox.claim(["slack"], per_conversation=1)
+        head = next(r for r in rows if r.id == first)
+        assert await uow.outbox.release(
+            first, head.attempts, at=utcnow() + timedelta(hours=1), error="429"
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        await uow.outbox.release(other, head.attempts, at=utcnow(), error="")
+        again = await uow.outbox.claim(["slack"], per_conversation=3)
+        await uow.commit()
+    assert [r.id for r in again] == [other]
+
+
+async def test_a_lapsed_send_is_never_claimed_for_sending(factory: SessionFactory) -> None:
     one = await add_reply(factory)
-    two = await add_reply(factory)
+    two = await add_reply(factory, "c2")
     async with UnitOfWork(factory) as uow:
-        rows = await uow.outbox.claim(["slack"], limit=10, lease_seconds=-1)
-        await uow.outbox.mark_sent(two, "ts-2")
+        rows = await uow.outbox.claim(["slack"], limit=10, lease_seconds=60)
+        token = {r.id: r.attempts for r in rows}
+        assert await uow.outbox.begin_send(one, token[one], lease_seconds=-1)
+        assert await uow.outbox.begin_send(two, token[two], lease_seconds=60)
+        assert await uow.outbox.mark_sent(two, token[two], "ts-2")
         await uow.commit()
-    assert [r.id for r in rows] == [one, two]
     async with UnitOfWork(factory) as uow:
-        again = await uow.outbox.claim(["slack"], limit=10)
+        assert await uow.outbox.claim(["slack"], limit=10) == []
+        lapsed = await uow.outbox.claim_lapsed(["slack"], limit=10)
         await uow.commit()
-    assert [r.id for r in again] == [one]
-    assert [r.attempts for r in again] == [2]
+    assert [r.id for r in lapsed] == [one]
+    assert lapsed[0].status is OutboxStatus.SENDING
+    # The sender that lost its lease can no longer record anything for the row.
+    async with UnitOfWork(factory) as uow:
+        assert not await uow.outbox.mark_retry(one, token[one], at=utcnow(), error="late")
+        assert await uow.outbox.mark_unknown(one, lapsed[0].attempts, "interrupted")
+        await uow.commit()
+
+
+async def test_a_lapsed_claim_is_taken_over_and_the_old_claim_fenced(
+    factory: SessionFactory,
+) -> None:
+    one = await add_reply(factory)
+    async with UnitOfWork(factory) as uow:
+        (old,) = await uow.outbox.claim(["slack"], lease_seconds=-1)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        (new,) = await uow.outbox.claim(["slack"])
+        await uow.commit()
+    assert new.id == one
+    assert new.attempts == old.attempts + 1
+    async with UnitOfWork(factory) as uow:
+        assert not await uow.outbox.begin_send(one, old.attempts, lease_seconds=60)
+        assert await uow.outbox.begin_send(one, new.attempts, lease_seconds=60)
+        await uow.commit()
 
 
 async def test_retry_waits_until_due(factory: SessionFactory) -> None:
     one = await add_reply(factory)
     async with UnitOfWork(factory) as uow:
-        await uow.outbox.claim(["slack"])
-        await uow.outbox.mark_retry(one, at=utcnow() + timedelta(hours=1), error="429")
+        (row,) = await uow.outbox.claim(["slack"])
+        await uow.outbox.begin_send(one, row.attempts, lease_seconds=60)
+        await uow.outbox.mark_retry(
+            one, row.attempts, at=utcnow() + timedelta(hours=1), error="429"
+        )
         await uow.commit()
     async with UnitOfWork(factory) as uow:
         assert await uow.outbox.claim(["slack"]) == []
@@ -117,6 +179,38 @@ async def test_platform_filter_and_conversation_filter(factory: SessionFactory) 
         rows = await uow.outbox.claim(["slack"], conversations=["mine"])
         await uow.commit()
     assert [r.id for r in rows] == [mine]
+
+
+async def add_keyed(factory: SessionFactory, key: str, times: int = 1) -> list[int | None]:
+    async with UnitOfWork(factory) as uow:
+        rows = [
+            uow.outbox.add(
+                platform="slack",
+                conversation_key="c1",
+                address={"channel": "slack", "conversation": "c1"},
+                reply={"text": "card"},
+                dedup_key=key,
+            )
+            for _ in range(times)
+        ]
+        await uow.flush()
+        await uow.commit()
+        return [r.id for r in rows]
+
+
+async def test_a_keyed_reply_is_added_once_ever(factory: SessionFactory) -> None:
+    first = await add_keyed(factory, "edit:c1:CHG-1:2:approved", times=2)
+    assert first[0] is not None
+    assert first == [first[0], first[0]]
+    again = await asyncio.gather(
+        *(add_keyed(factory, "edit:c1:CHG-1:2:approved") for _ in range(5))
+    )
+    assert again == [[None]] * 5
+    other = await add_keyed(factory, "edit:c1:CHG-1:3:rejected")
+    assert other[0] is not None
+    async with UnitOfWork(factory) as uow:
+        counts = await uow.outbox.counts()
+    assert counts == {OutboxStatus.PENDING.value: 2}
 
 
 async def seed_change(factory: SessionFactory) -> str:
