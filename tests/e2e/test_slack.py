@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.config import Settings, SlackSettings
 from bot.container import Overrides
-from channels.slack_blocks import action_name
+from channels.slack.render import action_name
 from nlu.types import Understander
 from store.enums import OutboxStatus, Status
 from store.models import InboxEvent, OutboxMessage

@@ -13,15 +13,10 @@ from starlette.datastructures import Headers
 
 from channels.base import PayloadError, SignatureError
 from channels.conversation import Action, Message
-from channels.slack import (
-    REPLAY_WINDOW,
-    parse_click,
-    parse_event,
-    parse_submission,
-    permalink,
-    verify,
-)
-from channels.slack_blocks import NOTE_FORM, TICKET_FORM, FormError
+from channels.slack.forms import FormError
+from channels.slack.ids import NOTE_FORM, TICKET_FORM
+from channels.slack.parse import parse_click, parse_event, parse_submission, permalink
+from channels.slack.verify import REPLAY_WINDOW, verify
 from tests.payloads import load, raw
 
 VECTOR = load("slack", "signature_test_vector.json")
