@@ -22,6 +22,7 @@ import structlog
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -172,11 +173,18 @@ class SlackChannel:
             app = self._bolt
             if app is None:
                 return JSONResponse({"error": "not started"}, status_code=503)
-            headers = {k: request.headers.getlist(k) for k in request.headers}
+            headers: dict[str, str | Sequence[str]] = {
+                k: request.headers.getlist(k) for k in request.headers
+            }
             # bolt takes a parsed body only in its Socket Mode form; verified and read
             # already, the request needs nothing else of its HTTP form.
             bolt_request = AsyncBoltRequest(body=body, headers=headers, mode="socket_mode")
-            return to_starlette_response(await app.async_dispatch(bolt_request))
+            try:
+                answer = await app.async_dispatch(bolt_request)
+            except BoltUnhandledRequestError:
+                log.info("slack.ignored", kind=str(body.get("type") or "unknown"))
+                return Response(status_code=200)
+            return to_starlette_response(answer)
 
         return [Route("/slack/events", events, methods=["POST"], name="slack-events")]
 
@@ -195,15 +203,13 @@ class SlackChannel:
         """
         if not self._app_token:
             return
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from channels.slack.socket_mode import SocketHandler
 
         self._set_ingest(ingest)
         if self._bolt is None:
             await self.start()
         assert self._bolt is not None
-        handler = AsyncSocketModeHandler(
-            self._bolt, app_token=self._app_token, web_client=self._client
-        )
+        handler = SocketHandler(self._bolt, app_token=self._app_token, web_client=self._client)
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_connected")

@@ -111,11 +111,19 @@ def _event(body: Mapping[str, Any]) -> None:
 def _actions(body: Mapping[str, Any]) -> None:
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions:
-        raise PayloadError("block_actions without actions", platform=PLATFORM)
+        raise PayloadError(f"{body.get('type')} without actions", platform=PLATFORM)
     for action in actions:
         _string(action, "action_id", "an action")
         if not isinstance(action.get("block_id", ""), str):
             raise PayloadError("`block_id` has the wrong type", platform=PLATFORM)
+
+
+def _legacy_actions(body: Mapping[str, Any]) -> None:
+    # bolt reads the first of them as soon as there is a callback_id.
+    if "callback_id" in body:
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions:
+            raise PayloadError(f"{body.get('type')} without actions", platform=PLATFORM)
 
 
 def _view(body: Mapping[str, Any]) -> None:
@@ -123,6 +131,19 @@ def _view(body: Mapping[str, Any]) -> None:
     if not isinstance(view, dict):
         raise PayloadError(f"{body.get('type')} without a view", platform=PLATFORM)
     _string(view, "callback_id", "a view")
+    _string(view, "type", "a view")
+    if view["type"] == "workflow_step":
+        _step(body)
+
+
+def _step(body: Mapping[str, Any]) -> None:
+    if not isinstance(body.get("workflow_step"), dict):
+        raise PayloadError("a workflow step without `workflow_step`", platform=PLATFORM)
+
+
+def _step_edit(body: Mapping[str, Any]) -> None:
+    if "callback_id" in body:
+        _step(body)
 
 
 def _shortcut(body: Mapping[str, Any]) -> None:
@@ -136,6 +157,8 @@ def _challenge(body: Mapping[str, Any]) -> None:
 _REQUIRED = {
     "event_callback": _event,
     "block_actions": _actions,
+    "interactive_message": _legacy_actions,
+    "workflow_step_edit": _step_edit,
     "view_submission": _view,
     "view_closed": _view,
     "shortcut": _shortcut,

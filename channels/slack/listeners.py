@@ -63,7 +63,8 @@ def build_app(client: AsyncWebClient, listeners: Listeners, authorize: Authorize
         signing_secret="",
         request_verification_enabled=False,
         process_before_response=True,
-        raise_error_for_unhandled_request=False,
+        # Surfaces (as BoltUnhandledRequestError) instead of a 404 the callers turn into a 200.
+        raise_error_for_unhandled_request=True,
         logger=logging.getLogger("slack_bolt"),
     )
     app.error(_surface)
