@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,18 +75,10 @@ class Sender:
         """Post, update or publish one reply; `DeliveryError` says how to retry."""
         if reply.overview:
             return await self._publish_home(address, reply)
+        if reply.ephemeral:
+            return await self._private(address, replace(reply, edit_id=None))
         channel, thread = address.conversation, address.thread
         shared = is_shared(channel)
-        if reply.ephemeral and reply.edit_id is None:
-            if not address.user:
-                raise DeliveryError(
-                    "an ephemeral reply needs a user", platform=PLATFORM, permanent=True
-                )
-            body = render(reply, now=datetime.now(UTC), shared=shared)
-            if shared:
-                return await self._ephemeral(channel, thread, address.user, reply, body)
-            # A DM is seen by the person alone already.
-            return await self._post(channel, thread, reply.delivery_key, body)
         if shared and thread is None and address.user and reply.edit_id is None:
             # An answer to a click on a channel card is the clicker's business: their DM.
             channel = address.user
@@ -94,9 +87,28 @@ class Sender:
             return await self._update(channel, thread, reply, body)
         return await self._post(channel, thread, reply.delivery_key, body)
 
+    async def _private(self, address: Address, reply: Reply) -> Delivery:
+        """A reply for the addressed person's eyes only, where they are.
+
+        In a channel it is ephemeral; in a DM an ordinary message. Either way it is no
+        message a later card update should edit, so the delivery names no id.
+        """
+        if not address.user:
+            raise DeliveryError(
+                "an ephemeral reply needs a user", platform=PLATFORM, permanent=True
+            )
+        channel = address.conversation
+        body = render(reply, now=datetime.now(UTC), shared=is_shared(channel))
+        if is_shared(channel):
+            where = await self._ephemeral(channel, address.thread, address.user, reply, body)
+        else:
+            posted = await self._post(channel, address.thread, reply.delivery_key, body)
+            where = posted.external_id or channel
+        return Delivery(detail=f"shown to {address.user} only at {where}")
+
     async def _ephemeral(
         self, channel: str, thread: str | None, user: str, reply: Reply, body: dict[str, Any]
-    ) -> Delivery:
+    ) -> str:
         args: dict[str, Any] = {"channel": channel, "user": user, **body}
         if thread:
             args["thread_ts"] = thread
@@ -105,7 +117,8 @@ class Sender:
         except SlackApiError as e:
             if _error(e) in _NOT_THERE:
                 # The person cannot be shown it there; their DM is the other private place.
-                return await self._post(user, None, reply.delivery_key, body)
+                posted = await self._post(user, None, reply.delivery_key, body)
+                return posted.external_id or user
             if _status(e) >= 500 or _error(e) in _UNCERTAIN:
                 raise DeliveryError(
                     f"chat.postEphemeral: {describe(e)}", platform=PLATFORM, ambiguous=True
@@ -117,7 +130,7 @@ class Sender:
             # An ephemeral message leaves nothing in the history to look for, so it is not
             # sent again when it may have arrived.
             raise DeliveryError(describe(e), platform=PLATFORM, ambiguous=True) from e
-        return Delivery(external_id=f"{channel}:{sent.get('message_ts')}", detail="ephemeral")
+        return f"{channel}:{sent.get('message_ts')}"
 
     async def _publish_home(self, address: Address, reply: Reply) -> Delivery:
         if not address.user:

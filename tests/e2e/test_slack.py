@@ -173,6 +173,12 @@ def card_in(fake: FakeSlackApi, channel: str, ref: str) -> Posted:
     return found[0]
 
 
+def seen_by(fake: FakeSlackApi, user: str) -> list[str]:
+    """What only `user` was shown: their DM with the bot and messages ephemeral to them."""
+    mine = fake.in_channel("D" + user[1:]) + [e for e in fake.ephemeral if e.shown_to == user]
+    return [p.text for p in sorted(mine, key=lambda p: float(p.ts))]
+
+
 def run(client: TestClient, query: Callable[[Any], Any]) -> Any:
     """Run `await query(uow)` inside the app's own event loop and database."""
 
@@ -262,8 +268,8 @@ def test_mention_approval_and_resolution_by_button(
     assert post_payload(client, click(ask, "approve", "U0CAROL", n=4)).status_code == 200
     settle(client)
     assert status_of(client, "CHG-1") is Status.AWAITING_APPROVAL
-    assert "Only approvers" in fake.in_channel("D0BOB")[-1].text
-    assert "someone else has to approve" in fake.in_channel("D0CAROL")[-1].text
+    assert "Only approvers" in seen_by(fake, "U0BOB")[-1]
+    assert "someone else has to approve" in seen_by(fake, "U0CAROL")[-1]
     assert fake.sent("chat.update") == []
 
     # Another approver decides; the card changes in place for everyone.

@@ -314,15 +314,19 @@ async def test_ephemeral_reply_is_shown_to_the_clicker_alone_in_place(
     assert sent["text"] == "CHG-3 was already approved by &lt;@U0CAROL&gt;."
     [shown] = fake.ephemeral
     assert shown.shown_to == "U0BOB"
-    assert delivery.external_id == f"C0APPR:{shown.ts}"
+    # Not a message a later card update could edit.
+    assert delivery.external_id is None
+    assert shown.ts in delivery.detail
     assert fake.posted == []
     assert fake.calls_to("/api/chat.postMessage") == []
 
 
-async def test_ephemeral_reply_in_a_thread_stays_in_the_thread(
+async def test_ephemeral_reply_in_a_thread_stays_in_the_thread_and_is_never_an_edit(
     fake: FakeSlackApi, slack: SlackChannel
 ) -> None:
-    await slack.send(clicked_in(thread="1700.1"), Reply(text="Only you see this", ephemeral=True))
+    reply = Reply(text="Only you see this", card=CARD, ephemeral=True, edit_id="C0APPR:171.5")
+    await slack.send(clicked_in(thread="1700.1"), reply)
+    assert fake.calls_to("/api/chat.update") == []
     [sent] = fake.sent("chat.postEphemeral")
     assert sent["thread_ts"] == "1700.1"
     assert fake.ephemeral[0].thread_ts == "1700.1"

@@ -24,13 +24,15 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.base import IngestOutcome, PayloadError
+from channels.base import IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Event, event_from_dict
 from channels.slack.envelope import check, read_body
 from channels.slack.listeners import Listeners, build_app
 from channels.slack.parse import parse
+from channels.slack.verify import verify
 from tests.payloads import load, raw
 
+NOW = 1_531_420_618
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 JSON = st.recursive(
     SCALARS,
@@ -209,6 +211,21 @@ def test_bolt_dispatches_what_the_check_lets_through(
     if kind is not None and isinstance(body, dict):
         body["type"] = kind
     _dispatch(runner, body)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw_body=st.binary(max_size=64),
+    stamp=st.text(max_size=14) | st.integers(0, 2 * NOW).map(str),
+    signature=st.text(max_size=70),
+    secret=st.text(max_size=8),
+)
+def test_verify_refuses_with_signature_errors_only(
+    raw_body: bytes, stamp: str, signature: str, secret: str
+) -> None:
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    with pytest.raises(SignatureError):
+        verify(raw_body, headers, secret=secret, now=NOW)
 
 
 @pytest.mark.parametrize("base", BASES, ids=lambda b: str(b.get("type") or "command"))
