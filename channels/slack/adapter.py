@@ -198,8 +198,7 @@ class SlackChannel:
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Receive events over Socket Mode until `stop` is set (only with an app token).
 
-        slack-sdk's client reconnects by itself; a first connection that fails raises, and
-        the scheduler starts the poller again.
+        slack-sdk's client connects, and reconnects after a lost connection, by itself.
         """
         if not self._app_token:
             return
@@ -210,11 +209,21 @@ class SlackChannel:
             await self.start()
         assert self._bolt is not None
         handler = SocketHandler(self._bolt, app_token=self._app_token, web_client=self._client)
+        # connect_async() keeps retrying until it is connected, so it races with `stop`.
+        connecting = asyncio.create_task(handler.connect_async())  # type: ignore[no-untyped-call]
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            log.info("slack.socket_connected")
-            await stop.wait()
+            done, _ = await asyncio.wait(
+                {connecting, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if connecting in done:
+                connecting.result()
+                log.info("slack.socket_connected")
+                await stopping
         finally:
+            for task in (connecting, stopping):
+                task.cancel()
+            await asyncio.gather(connecting, stopping, return_exceptions=True)
             await handler.close_async()  # type: ignore[no-untyped-call]
             log.info("slack.socket_closed")
 

@@ -177,3 +177,19 @@ async def test_malformed_and_unhandled_envelopes_are_acknowledged_and_not_ingest
         "env-suggest",
     }
     assert [e.event_id for e in received] == ["Ev111"]
+
+
+async def test_stop_ends_run_while_slack_refuses_the_connection(fake: FakeSlackApi) -> None:
+    fake.set_default("/api/apps.connections.open", json={"ok": False, "error": "invalid_auth"})
+    slack = SlackChannel(bot_token="xoxb-test", app_token="xapp-1-test", api_url=fake.api_url)
+    await slack.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(slack.run(_never, stop))
+    try:
+        await until(lambda: fake.calls_to("/api/apps.connections.open"))
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+    finally:
+        await slack.aclose()
+    assert task.done()
+    assert task.exception() is None
