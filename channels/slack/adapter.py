@@ -106,11 +106,11 @@ class SlackChannel:
         quiet_sdk_logs()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._client = self._web_client(self._bot_token)
-        # bolt gets the token through `authorize`, so its own client carries none.
         self._listeners = Listeners(
             self._client, services=self._services, services_ttl=self.services_ttl
         )
         self._listeners.ingest = self._ingest
+        # bolt gets the token through `authorize`, so its own client carries none.
         self._bolt = build_app(self._web_client(None), self._listeners, self._authorize)
         self._sender = Sender(self._client)
 

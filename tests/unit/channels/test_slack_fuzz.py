@@ -100,9 +100,16 @@ def _mutate(doc: Any, path: list[str], value: Any) -> Any:
 
 
 def _parsed(body: Any) -> list[Event]:
-    """The envelope check and the parsers: events, or `PayloadError` and nothing else."""
+    """The envelope check and the parsers: events, or `PayloadError` and nothing else.
+
+    The parsers are also run on objects the check refused: they must not rely on it.
+    """
     try:
         check(body)
+    except PayloadError:
+        if not isinstance(body, dict):
+            return []
+    try:
         events = parse(body, bot_user_id="U0BOT")
     except PayloadError:
         return []
