@@ -124,6 +124,8 @@ async def test_envelopes_are_ingested_then_acknowledged(fake: FakeSlackApi) -> N
 
 async def test_without_an_app_token_run_returns_at_once(fake: FakeSlackApi) -> None:
     slack = SlackChannel(bot_token="xoxb-test", signing_secret="s" * 32, api_url=fake.api_url)
+    assert not slack.polls
+    assert SlackChannel(bot_token="xoxb-test", app_token="xapp-1-test").polls
     await slack.start()
     try:
         await asyncio.wait_for(slack.run(_never, asyncio.Event()), timeout=1)
