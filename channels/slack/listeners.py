@@ -97,9 +97,11 @@ class Listeners:
             await ingest(event)
 
     async def on_event(self, body: dict[str, Any], context: Any) -> None:
+        """A DM, an @mention or an App Home visit (bolt acknowledges events itself)."""
         await self._hand_over(parse_event(body, bot_user_id=context.bot_user_id))
 
     async def on_click(self, body: dict[str, Any], ack: Any) -> None:
+        """A button: a form to open now, or an action for the worker."""
         actions = [a for a in body.get("actions") or () if isinstance(a, Mapping)]
         first = actions[0] if actions else {}
         name = action_name(_str(first, "action_id"))
@@ -114,6 +116,7 @@ class Listeners:
         await ack()
 
     async def on_submission(self, body: dict[str, Any], ack: Any) -> None:
+        """A submitted form: stored, or sent back with what to correct."""
         try:
             event = parse_submission(body)
         except FormError as e:
@@ -124,9 +127,11 @@ class Listeners:
         await ack()
 
     async def on_closed(self, ack: Any) -> None:
+        """A form closed without submitting: nothing to do."""
         await ack()
 
     async def on_command(self, body: dict[str, Any], ack: Any) -> None:
+        """`/ticket [summary]` opens the ticket form."""
         if body.get("command") != TICKET_COMMAND:
             await ack(text=f"I only know {TICKET_COMMAND}. Or just send me a message.")
             return
@@ -140,6 +145,7 @@ class Listeners:
             )
 
     async def on_shortcut(self, body: dict[str, Any], ack: Any) -> None:
+        """The message shortcut (form filled from the message) or the global one."""
         await ack()
         if body.get("type") == "message_action" and body.get("callback_id") == MESSAGE_SHORTCUT:
             text = plain(_str(_dict(body, "message"), "text"))
