@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import threading
 import time
@@ -25,7 +26,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.config import Settings, SlackSettings
 from bot.container import Overrides
-from channels.slack_blocks import action_name
+from channels.slack.render import action_name
 from nlu.types import Understander
 from store.enums import OutboxStatus, Status
 from store.models import InboxEvent, OutboxMessage
@@ -172,6 +173,12 @@ def card_in(fake: FakeSlackApi, channel: str, ref: str) -> Posted:
     return found[0]
 
 
+def seen_by(fake: FakeSlackApi, user: str) -> list[str]:
+    """What only `user` was shown: their DM with the bot and messages ephemeral to them."""
+    mine = fake.in_channel("D" + user[1:]) + [e for e in fake.ephemeral if e.shown_to == user]
+    return [p.text for p in sorted(mine, key=lambda p: float(p.ts))]
+
+
 def run(client: TestClient, query: Callable[[Any], Any]) -> Any:
     """Run `await query(uow)` inside the app's own event loop and database."""
 
@@ -261,8 +268,8 @@ def test_mention_approval_and_resolution_by_button(
     assert post_payload(client, click(ask, "approve", "U0CAROL", n=4)).status_code == 200
     settle(client)
     assert status_of(client, "CHG-1") is Status.AWAITING_APPROVAL
-    assert "Only approvers" in fake.in_channel("D0BOB")[-1].text
-    assert "someone else has to approve" in fake.in_channel("D0CAROL")[-1].text
+    assert "Only approvers" in seen_by(fake, "U0BOB")[-1]
+    assert "someone else has to approve" in seen_by(fake, "U0CAROL")[-1]
     assert fake.sent("chat.update") == []
 
     # Another approver decides; the card changes in place for everyone.
@@ -372,7 +379,8 @@ def forged_requests() -> list[tuple[str, bytes, dict[str, str]]]:
             signed_headers(body, secret="x" * 32, content_type="application/json"),
         ),
         ("301 s old", body, signed_headers(body, at=now - 301, content_type="application/json")),
-        ("301 s ahead", body, signed_headers(body, at=now + 301, content_type="application/json")),
+        # Whole seconds: int(now + 301) may be only 300.x s ahead once the request arrives.
+        ("302 s ahead", body, signed_headers(body, at=now + 302, content_type="application/json")),
         ("body changed", body.replace(b"VPN", b"NPV"), good),
         ("signature of another body", body + b" ", good),
         ("no timestamp", body, {k: v for k, v in good.items() if k != "x-slack-request-timestamp"}),
@@ -435,6 +443,95 @@ def test_ignored_events_are_acknowledged(
     )
     assert res.status_code == 400
     assert inbox_rows(client) == 0
+
+
+def malformed_requests() -> list[tuple[str, bytes, str]]:
+    """(name, body, content type) of signed requests that are no Slack request."""
+    event = dm("the VPN is down", "U0DAN", n=20)
+    click = load("slack", "interactivity_block_actions_button.json")
+    submitted = load("slack", "interactivity_view_submission.json")
+    challenge = load("slack", "events_api_url_verification.json")
+
+    def changed(doc: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        out = copy.deepcopy(doc)
+        for key, value in fields.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        return out
+
+    def without_action_id() -> dict[str, Any]:
+        out = copy.deepcopy(click)
+        del out["actions"][0]["action_id"]
+        return out
+
+    def user_as_list() -> dict[str, Any]:
+        out = copy.deepcopy(event)
+        out["event"]["user"] = ["U0DAN"]
+        return out
+
+    def nested(depth: int) -> dict[str, Any]:
+        inner: dict[str, Any] = {}
+        for _ in range(depth):
+            inner = {"x": inner}
+        return changed(event, extra=inner)
+
+    form = "application/x-www-form-urlencoded"
+    as_json: list[tuple[str, Any]] = [
+        ("event as a list", changed(event, event=["not", "an", "event"])),
+        ("event as a string", changed(event, event="message")),
+        ("event without a type", changed(event, event={"text": "hi"})),
+        ("event_callback without event_id", changed(event, event_id=None)),
+        ("user as a list", user_as_list()),
+        ("no type at all", changed(event, type=None)),
+        ("a JSON array", [event]),
+        ("nested too deeply", nested(60)),
+        ("url_verification without challenge", changed(challenge, challenge=None)),
+        ("command as a number", {"command": 5, "text": "x"}),
+        ("shortcut without callback_id", {"type": "shortcut", "trigger_id": "1.2"}),
+    ]
+    as_payload: list[tuple[str, Any]] = [
+        ("block_actions without action_id", without_action_id()),
+        ("block_actions with actions not a list", changed(click, actions={"action_id": "a"})),
+        ("block_actions with no actions", changed(click, actions=[])),
+        ("view_submission without view", changed(submitted, view=None)),
+        ("view_closed without view", {"type": "view_closed", "user": {"id": "U0DAN"}}),
+    ]
+    out = [(name, json.dumps(body).encode(), "application/json") for name, body in as_json]
+    out += [
+        (name, urlencode({"payload": json.dumps(body)}).encode(), form) for name, body in as_payload
+    ]
+    out += [
+        ("payload is not JSON", b"payload=%7Bnot+json", form),
+        ("payload is a JSON array", urlencode({"payload": "[1, 2]"}).encode(), form),
+        ("body is not JSON", b"{not json", "application/json"),
+    ]
+    return out
+
+
+def test_signed_but_malformed_requests_are_refused_with_400(
+    demo_settings: Settings,
+    fake: FakeSlackApi,
+    app_for: Callable[[Settings], TestClient],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = app_for(demo_settings)
+    caplog.set_level(logging.WARNING)
+    for name, body, content_type in malformed_requests():
+        headers = signed_headers(body, content_type=content_type)
+        res = client.post("/slack/events", content=body, headers=headers)
+        assert res.status_code == 400, (name, res.status_code, res.text)
+        assert res.json()["error"], name
+    # Well-formed requests of kinds nobody listens to are acknowledged and ignored.
+    for body in (
+        {"type": "block_suggestion", "action_id": "x", "value": "v", "user": {"id": "U0DAN"}},
+        {"type": "app_rate_limited", "team_id": "T111", "minute_rate_limited": 1518467820},
+    ):
+        assert post_json(client, body).status_code == 200
+    assert inbox_rows(client) == 0
+    assert fake.calls_to("/api/chat.postMessage") == []
+    assert [r for r in caplog.records if r.exc_info] == []
 
 
 def test_an_event_that_cannot_be_stored_is_not_acknowledged(

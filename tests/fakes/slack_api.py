@@ -31,6 +31,8 @@ class Posted:
     thread_ts: str | None = None
     metadata: dict[str, Any] | None = None
     updates: list[dict[str, Any]] = field(default_factory=list)
+    shown_to: str | None = None
+    """For an ephemeral message, the one user who sees it."""
 
     def as_slack(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -51,13 +53,18 @@ class Posted:
 class FakeSlackApi(FakeApi):
     """`auth.test`, `chat.*`, `users.info`, `views.*` and `conversations.*` like Slack.
 
-    `users` maps a user id to `{"email": ..., "real_name": ...}`.
+    `users` maps a user id to `{"email": ..., "real_name": ...}`. Ephemeral messages are
+    kept apart in `ephemeral`: they never appear in a conversation's history. `members`,
+    when set, maps a channel to the users in it; `chat.postEphemeral` to anyone else fails
+    with `user_not_in_channel`, as on Slack.
     """
 
     def __init__(self, users: dict[str, dict[str, str]] | None = None) -> None:
         super().__init__()
         self.users = dict(users or {})
         self.posted: list[Posted] = []
+        self.ephemeral: list[Posted] = []
+        self.members: dict[str, set[str]] = {}
         self._ts = itertools.count(1)
         self._store = threading.Lock()
 
@@ -125,6 +132,23 @@ class FakeSlackApi(FakeApi):
         with self._store:
             self.posted.append(posted)
         return {"channel": channel, "ts": posted.ts, "message": posted.as_slack()}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, user = str(args["channel"]), str(args["user"])
+        members = self.members.get(channel)
+        if members is not None and user not in members:
+            return {"ok": False, "error": "user_not_in_channel"}
+        shown = Posted(
+            channel=channel,
+            ts=self._next_ts(),
+            text=str(args.get("text") or ""),
+            blocks=list(args.get("blocks") or []),
+            thread_ts=args.get("thread_ts"),
+            shown_to=user,
+        )
+        with self._store:
+            self.ephemeral.append(shown)
+        return {"message_ts": shown.ts}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args["channel"]), str(args["ts"])

@@ -124,6 +124,8 @@ async def test_envelopes_are_ingested_then_acknowledged(fake: FakeSlackApi) -> N
 
 async def test_without_an_app_token_run_returns_at_once(fake: FakeSlackApi) -> None:
     slack = SlackChannel(bot_token="xoxb-test", signing_secret="s" * 32, api_url=fake.api_url)
+    assert not slack.polls
+    assert SlackChannel(bot_token="xoxb-test", app_token="xapp-1-test").polls
     await slack.start()
     try:
         await asyncio.wait_for(slack.run(_never, asyncio.Event()), timeout=1)
@@ -134,3 +136,62 @@ async def test_without_an_app_token_run_returns_at_once(fake: FakeSlackApi) -> N
 
 async def _never(event: Event) -> IngestOutcome:
     raise AssertionError("nothing should be ingested")
+
+
+async def test_malformed_and_unhandled_envelopes_are_acknowledged_and_not_ingested(
+    fake: FakeSlackApi,
+) -> None:
+    good = mention_envelope("env-ok", 0)
+    malformed = mention_envelope("env-bad", 0)
+    malformed["payload"]["event"] = ["not", "an", "event"]
+    no_action_id = load("slack", "socket_mode_envelope_interactive_shortcut.json")
+    no_action_id["envelope_id"] = "env-click"
+    no_action_id["payload"] = {"type": "block_actions", "actions": [{"value": "x"}]}
+    unhandled = load("slack", "socket_mode_envelope_interactive_shortcut.json")
+    unhandled["envelope_id"] = "env-suggest"
+    unhandled["payload"] = {"type": "block_suggestion", "action_id": "x", "value": "v"}
+    received: list[Event] = []
+
+    async def ingest(event: Event) -> IngestOutcome:
+        received.append(event)
+        return IngestOutcome.ACCEPTED
+
+    async with SocketServer([malformed, no_action_id, unhandled, good]) as server:
+        fake.set_default(
+            "/api/apps.connections.open",
+            json={"ok": True, "url": f"ws://127.0.0.1:{server.port}/link"},
+        )
+        slack = SlackChannel(bot_token="xoxb-test", app_token="xapp-1-test", api_url=fake.api_url)
+        await slack.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(slack.run(ingest, stop))
+        try:
+            await until(lambda: len(server.acks) >= 4)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+            await slack.aclose()
+
+    assert {a["envelope_id"] for a in server.acks} == {
+        "env-ok",
+        "env-bad",
+        "env-click",
+        "env-suggest",
+    }
+    assert [e.event_id for e in received] == ["Ev111"]
+
+
+async def test_stop_ends_run_while_slack_refuses_the_connection(fake: FakeSlackApi) -> None:
+    fake.set_default("/api/apps.connections.open", json={"ok": False, "error": "invalid_auth"})
+    slack = SlackChannel(bot_token="xoxb-test", app_token="xapp-1-test", api_url=fake.api_url)
+    await slack.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(slack.run(_never, stop))
+    try:
+        await until(lambda: fake.calls_to("/api/apps.connections.open"))
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+    finally:
+        await slack.aclose()
+    assert task.done()
+    assert task.exception() is None

@@ -290,3 +290,98 @@ async def test_profile_asks_users_info_once(fake: FakeSlackApi, slack: SlackChan
     assert len(fake.calls_to("/api/users.info")) == 1
     stranger = await slack.profile(Identity(platform="slack", external_id="U0NOBODY"))
     assert stranger.email is None
+
+
+# -- ephemeral replies ----------------------------------------------------------------------
+
+
+def clicked_in(channel: str = "C0APPR", user: str = "U0BOB", thread: str | None = None) -> Address:
+    return Address(
+        channel="slack", workspace="T111", conversation=channel, thread=thread, user=user
+    )
+
+
+async def test_ephemeral_reply_is_shown_to_the_clicker_alone_in_place(
+    fake: FakeSlackApi, slack: SlackChannel
+) -> None:
+    reply = Reply(
+        text="CHG-3 was already approved by <@U0CAROL>.", ephemeral=True, delivery_key="sb-20"
+    )
+    delivery = await slack.send(clicked_in(), reply)
+    [sent] = fake.sent("chat.postEphemeral")
+    assert (sent["channel"], sent["user"]) == ("C0APPR", "U0BOB")
+    assert "thread_ts" not in sent
+    assert sent["text"] == "CHG-3 was already approved by &lt;@U0CAROL&gt;."
+    [shown] = fake.ephemeral
+    assert shown.shown_to == "U0BOB"
+    # Not a message a later card update could edit.
+    assert delivery.external_id is None
+    assert shown.ts in delivery.detail
+    assert fake.posted == []
+    assert fake.calls_to("/api/chat.postMessage") == []
+
+
+async def test_ephemeral_reply_in_a_thread_stays_in_the_thread_and_is_never_an_edit(
+    fake: FakeSlackApi, slack: SlackChannel
+) -> None:
+    reply = Reply(text="Only you see this", card=CARD, ephemeral=True, edit_id="C0APPR:171.5")
+    await slack.send(clicked_in(thread="1700.1"), reply)
+    assert fake.calls_to("/api/chat.update") == []
+    [sent] = fake.sent("chat.postEphemeral")
+    assert sent["thread_ts"] == "1700.1"
+    assert fake.ephemeral[0].thread_ts == "1700.1"
+
+
+async def test_ephemeral_to_someone_outside_the_channel_goes_to_their_dm(
+    fake: FakeSlackApi, slack: SlackChannel
+) -> None:
+    fake.members["C0APPR"] = {"U0CAROL"}
+    await slack.send(clicked_in(), Reply(text="Already decided", ephemeral=True))
+    assert len(fake.calls_to("/api/chat.postEphemeral")) == 1
+    assert fake.ephemeral == []
+    assert [(p.channel, p.text) for p in fake.posted] == [("D0BOB", "Already decided")]
+
+
+async def test_ephemeral_in_a_dm_is_an_ordinary_message_there(
+    fake: FakeSlackApi, slack: SlackChannel
+) -> None:
+    await slack.send(clicked_in("D0BOB"), Reply(text="Just for you", ephemeral=True))
+    assert fake.calls_to("/api/chat.postEphemeral") == []
+    assert [p.channel for p in fake.posted] == ["D0BOB"]
+
+
+async def test_ephemeral_without_a_person_is_refused_for_good(slack: SlackChannel) -> None:
+    nobody = Address(channel="slack", conversation="C0APPR", user="")
+    with pytest.raises(DeliveryError) as caught:
+        await slack.send(nobody, Reply(text="to whom?", ephemeral=True))
+    assert caught.value.permanent
+
+
+async def test_rate_limited_ephemeral_reports_its_wait(
+    fake: FakeSlackApi, slack: SlackChannel
+) -> None:
+    fake.add_response(
+        "/api/chat.postEphemeral",
+        status=RATE_LIMITED["status"],
+        json=RATE_LIMITED["body"],
+        headers={"Retry-After": "3"},
+    )
+    with pytest.raises(DeliveryError) as caught:
+        await slack.send(clicked_in(), Reply(text="later", ephemeral=True))
+    assert caught.value.retry_after == 3.0
+    assert not caught.value.ambiguous
+    assert fake.ephemeral == []
+
+
+async def test_an_ephemeral_timeout_is_ambiguous_and_not_repeated() -> None:
+    with FakeSlackApi(USERS) as api:
+        api.add_response("/api/chat.postEphemeral", json={"ok": True}, delay=1.5)
+        slack = await started(api.api_url, timeout=0.5)
+        try:
+            with pytest.raises(DeliveryError) as caught:
+                await slack.send(clicked_in(), Reply(text="maybe", ephemeral=True))
+        finally:
+            await slack.aclose()
+        assert caught.value.ambiguous
+        assert len(api.calls_to("/api/chat.postEphemeral")) == 1
+        assert api.calls_to("/api/chat.postMessage") == []

@@ -10,21 +10,10 @@ from typing import Any
 import pytest
 
 from channels.conversation import Button, ButtonStyle, Reply, Section, TicketCard
-from channels.slack_blocks import (
-    NEW_TICKET,
-    TICKET_FORM,
-    FormError,
-    action_name,
-    card_state,
-    escape,
-    mention,
-    plain,
-    read_ticket_form,
-    render,
-    render_home,
-    shown_version,
-    ticket_form,
-)
+from channels.slack.forms import FormError, read_ticket_form, ticket_form
+from channels.slack.ids import NEW_TICKET, TICKET_FORM
+from channels.slack.markup import escape, mention, plain
+from channels.slack.render import action_name, card_state, render, render_home, shown_version
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import yaml
 
-from channels.slack import MESSAGE_SHORTCUT, TICKET_COMMAND
-from channels.slack_blocks import NEW_TICKET
+from channels.slack.ids import MESSAGE_SHORTCUT, NEW_TICKET, TICKET_COMMAND
 
 MANIFEST = Path(__file__).resolve().parents[3] / "deploy" / "slack-manifest.yml"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,15 +15,10 @@ from starlette.datastructures import Headers
 
 from channels.base import PayloadError, SignatureError
 from channels.conversation import Action, Message
-from channels.slack import (
-    REPLAY_WINDOW,
-    parse_click,
-    parse_event,
-    parse_submission,
-    permalink,
-    verify,
-)
-from channels.slack_blocks import NOTE_FORM, TICKET_FORM, FormError
+from channels.slack.forms import FormError
+from channels.slack.ids import NOTE_FORM, TICKET_FORM
+from channels.slack.parse import parse_click, parse_event, parse_submission, permalink
+from channels.slack.verify import REPLAY_WINDOW, verify
 from tests.payloads import load, raw
 
 VECTOR = load("slack", "signature_test_vector.json")
@@ -405,3 +402,18 @@ def test_a_mention_inside_a_dm_is_taken_from_message_im_only() -> None:
     body = load("slack", "events_api_app_mention.json")
     body["event"]["channel"] = "D111"
     assert parse_event(body) == []
+
+
+def test_a_body_that_is_not_utf8_is_refused_not_crashed() -> None:
+    body = b'{"type": "event_callback", "x": "\xff\xfe"}'
+    ts = str(int(NOW))
+    mac = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+    with pytest.raises(SignatureError, match="UTF-8"):
+        verify(body, headers(ts, "v0=" + mac.hexdigest()), secret=SECRET, now=NOW)
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_crashed() -> None:
+    h = VECTOR["headers"]
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(BODY, {"x-slack-request-timestamp": h["X-Slack-Request-Timestamp"],
+                      "x-slack-signature": "v0=ü" + "0" * 63}, secret=SECRET, now=NOW)  # fmt: skip

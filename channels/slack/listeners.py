@@ -1,0 +1,212 @@
+"""The bolt app's listeners: every request is normalised and handed to `ingest`, nothing more.
+
+The two things that cannot wait for the worker happen here: opening a modal (`views.open`
+needs the trigger within 3 s) and telling a person what to fix in a form they submitted.
+A listener that fails raises, and bolt lets the error out as it is (see `build_app`): the
+route answers with it, and Slack delivers the event again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import ChannelError, Ingest
+from channels.conversation import Event
+from channels.slack.forms import FormError, note_form, ticket_form
+from channels.slack.ids import MESSAGE_SHORTCUT, NEW_TICKET, PLATFORM, TICKET_COMMAND
+from channels.slack.markup import plain
+from channels.slack.parse import parse_click, parse_event, parse_submission, permalink
+from channels.slack.render import action_name
+from channels.slack.send import describe
+
+log = structlog.get_logger(__name__)
+
+FORM_DEADLINE = 2.5
+"""Seconds to wait for `views.open`: a trigger is valid for 3 s."""
+
+Services = Callable[[], Awaitable[list[str]]]
+Authorize = Callable[[], Awaitable[AuthorizeResult]]
+
+
+async def _surface(error: Exception) -> None:
+    raise error
+
+
+def build_app(client: AsyncWebClient, listeners: Listeners, authorize: Authorize) -> AsyncApp:
+    """One bolt app for the webhook and Socket Mode alike.
+
+    The route verifies the signature itself, once, before the body is read, so bolt's own
+    check is off. A listener's error is raised again by the error handler, so it leaves
+    `async_dispatch` as what it is instead of a logged 500.
+    """
+
+    async def authorize_any(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return await authorize()
+
+    app = AsyncApp(
+        name="switchboard",
+        client=client,
+        authorize=authorize_any,
+        # Not read from the environment: the route has checked the signature already.
+        signing_secret="",
+        request_verification_enabled=False,
+        process_before_response=True,
+        # Surfaces (as BoltUnhandledRequestError) instead of a 404 the callers turn into a 200.
+        raise_error_for_unhandled_request=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    app.error(_surface)
+    app.event(re.compile(r".+"))(listeners.on_event)
+    app.command(re.compile(r".+"))(listeners.on_command)
+    app.shortcut(re.compile(r".+"))(listeners.on_shortcut)
+    app.action(re.compile(r".+"))(listeners.on_click)
+    app.view(re.compile(r".+"))(listeners.on_submission)
+    app.view_closed(re.compile(r".+"))(listeners.on_closed)
+    return app
+
+
+class Listeners:
+    """What each kind of request becomes; `ingest` is set when the routes are."""
+
+    def __init__(
+        self, web: AsyncWebClient, *, services: Services | None = None, services_ttl: float = 60.0
+    ) -> None:
+        self.web = web
+        self.ingest: Ingest | None = None
+        self._services = services
+        self._services_ttl = services_ttl
+        self._service_cache: tuple[float, list[str]] = (0.0, [])
+
+    async def _hand_over(self, events: Sequence[Event]) -> None:
+        ingest = self.ingest
+        if ingest is None:
+            raise ChannelError("no ingest callback", platform=PLATFORM)
+        for event in events:
+            await ingest(event)
+
+    async def on_event(self, body: dict[str, Any], context: Any) -> None:
+        """A DM, an @mention or an App Home visit (bolt acknowledges events itself)."""
+        await self._hand_over(parse_event(body, bot_user_id=context.bot_user_id))
+
+    async def on_click(self, body: dict[str, Any], ack: Any) -> None:
+        """A button: a form to open now, or an action for the worker."""
+        actions = [a for a in body.get("actions") or () if isinstance(a, Mapping)]
+        first = actions[0] if actions else {}
+        name = action_name(_str(first, "action_id"))
+        if name == "add_note":
+            if not await self._open_note_form(body, _str(first, "value")):
+                # No form: the click goes to the handler, which asks for the note in chat.
+                await self._hand_over(parse_click(body))
+        elif name == NEW_TICKET:
+            await self._open_ticket_form(body)
+        else:
+            await self._hand_over(parse_click(body))
+        await ack()
+
+    async def on_submission(self, body: dict[str, Any], ack: Any) -> None:
+        """A submitted form: stored, or sent back with what to correct."""
+        try:
+            event = parse_submission(body)
+        except FormError as e:
+            # The modal shows these next to the fields; nothing was stored.
+            await ack(response_action="errors", errors=e.errors)
+            return
+        await self._hand_over([event] if event is not None else [])
+        await ack()
+
+    async def on_closed(self, ack: Any) -> None:
+        """A form closed without submitting: nothing to do."""
+        await ack()
+
+    async def on_command(self, body: dict[str, Any], ack: Any) -> None:
+        """`/ticket [summary]` opens the ticket form."""
+        if body.get("command") != TICKET_COMMAND:
+            await ack(text=f"I only know {TICKET_COMMAND}. Or just send me a message.")
+            return
+        opened = await self._open_ticket_form(body, summary=plain(_str(body, "text")))
+        if opened:
+            await ack()
+        else:
+            await ack(
+                text="I couldn't open the form just now. Tell me what's wrong in a direct "
+                "message and I'll log it."
+            )
+
+    async def on_shortcut(self, body: dict[str, Any], ack: Any) -> None:
+        """The message shortcut (form filled from the message) or the global one."""
+        await ack()
+        if body.get("type") == "message_action" and body.get("callback_id") == MESSAGE_SHORTCUT:
+            text = plain(_str(_dict(body, "message"), "text"))
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            await self._open_ticket_form(
+                body, summary=first, description=text, link=permalink(body)
+            )
+        elif body.get("callback_id") == NEW_TICKET:
+            await self._open_ticket_form(body)
+
+    async def _open_ticket_form(
+        self, body: Mapping[str, Any], *, summary: str = "", description: str = "", link: str = ""
+    ) -> bool:
+        meta = {"link": link} if link else {}
+        view = ticket_form(
+            services=await self._service_names(),
+            summary=summary,
+            description=description,
+            meta=meta,
+        )
+        return await self._open(body, view)
+
+    async def _open_note_form(self, body: Mapping[str, Any], ref: str) -> bool:
+        container = _dict(body, "container")
+        meta = {"channel": _str(container, "channel_id") or _str(_dict(body, "channel"), "id")}
+        thread = _str(container, "thread_ts") or _str(_dict(body, "message"), "thread_ts")
+        if thread:
+            meta["thread"] = thread
+        return await self._open(body, note_form(ref, meta={k: v for k, v in meta.items() if v}))
+
+    async def _open(self, body: Mapping[str, Any], view: dict[str, Any]) -> bool:
+        trigger = _str(body, "trigger_id")
+        if not trigger:
+            return False
+        try:
+            # The trigger expires after 3 s, and Slack stops waiting for our answer then too.
+            async with asyncio.timeout(FORM_DEADLINE):
+                await self.web.views_open(trigger_id=trigger, view=view)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            log.warning("slack.form_failed", error=describe(e))
+            return False
+        return True
+
+    async def _service_names(self) -> list[str]:
+        expires, names = self._service_cache
+        if self._services is None or time.monotonic() < expires:
+            return names
+        try:
+            names = await self._services()
+        except Exception as e:  # the form works without a service picker
+            log.warning("slack.services_failed", error=type(e).__name__)
+            return names
+        self._service_cache = (time.monotonic() + self._services_ttl, names)
+        return names
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _dict(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
