@@ -132,10 +132,11 @@ async def place(ctx: HandlerContext, ticket: Ticket, service: Service | None) ->
         wanted=wanted,
     )
     if group is not None and ticket.group_id != group.id:
+        # The owner group is set when the ticket is opened; only a fallback is news.
+        previous = ticket.group_id
         ticket.group_id = group.id
         ticket.group = group
-    if group is not None:
-        ctx.log(ticket, "routed", group=group.name)
+        ctx.log(ticket, "routed", group=group.name, previous_group_id=previous)
     if placement.assignee_id is not None:
         person = await ctx.uow.people.get(placement.assignee_id)
         if person is not None:
