@@ -147,12 +147,13 @@ async def _people(uow: UnitOfWork, people: list[PersonEntry]) -> list[Change]:
 
 async def _person_diff(uow: UnitOfWork, have: Person, want: PersonEntry) -> list[str]:
     manager = await uow.people.get(have.manager_id) if have.manager_id else None
-    now = {
+    bound = {i.platform: i.external_id for i in have.identities}
+    now: dict[str, object] = {
         "name": have.name,
         "roles": set(have.role_set),
         "groups": {m.group.name for m in have.memberships},
         "skills": {s.skill for s in have.skills},
-        "identities": {i.platform: i.external_id for i in have.identities},
+        "identities": bound,
         "manager": manager.email if manager else None,
         "language": have.language,
         "organisation": have.organisation,
@@ -164,7 +165,7 @@ async def _person_diff(uow: UnitOfWork, have: Person, want: PersonEntry) -> list
         "groups": set(want.groups),
         "skills": set(want.skills),
         # Identities the file does not name stay bound: compare only those it names.
-        "identities": {**now["identities"], **want.identities},
+        "identities": {**bound, **want.identities},
         "manager": want.manager,
         "language": want.language,
         "organisation": want.organisation,

@@ -145,6 +145,10 @@ class Calendar:
     tz: ZoneInfo
     hours: dict[int, tuple[Span, ...]]
     holidays: frozenset[date] = field(default_factory=frozenset)
+    # Each local day's intervals are computed once: time-zone conversion is the costly part.
+    _cache: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -166,8 +170,16 @@ class Calendar:
     def is_working_day(self, day: date) -> bool:
         return day not in self.holidays and bool(self.hours.get(day.weekday()))
 
-    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+    def intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working intervals of a local date as UTC instants, in order."""
+        found = self._cache.get(day)
+        if found is None:
+            if len(self._cache) > 4_096:
+                self._cache.clear()
+            found = self._cache[day] = tuple(self._compute(day))
+        return found
+
+    def _compute(self, day: date) -> list[tuple[datetime, datetime]]:
         if not self.is_working_day(day):
             return []
         midnight = datetime.combine(day, time(0))

@@ -196,3 +196,51 @@ def test_a_calendar_with_only_holidays_is_refused_not_looped() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         OFFICE.add(datetime(2026, 12, 1, 9), 60)  # noqa: DTZ001
+
+
+# -- properties: cheap calendar arithmetic, so the fuzz profile's 10,000 examples stay fast --
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SPLIT = Calendar.build(
+    "split", "America/New_York", ["Mon-Fri 09:00-12:00,13:00-17:30", "Sat 10:00-14:00"]
+)
+INSTANTS = st.datetimes(
+    min_value=datetime(2026, 1, 1),  # noqa: DTZ001  (hypothesis wants naive bounds)
+    max_value=datetime(2027, 12, 31),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+
+
+# Two years of instants against two calendars: a couple of thousand examples already hit every
+# weekday, holiday and DST edge many times; the fuzz profile's 10,000 would only add minutes.
+FEW = settings(max_examples=2_000)
+
+
+@FEW
+@given(start=INSTANTS, seconds=st.integers(min_value=0, max_value=60 * 3600))
+def test_adding_working_time_then_measuring_it_gives_it_back(start: datetime, seconds: int) -> None:
+    for cal in (OFFICE, SPLIT):
+        end = cal.add(start, seconds)
+        assert end >= start
+        assert cal.working_seconds(start, end) == pytest.approx(seconds, abs=1e-6)
+
+
+@FEW
+@given(start=INSTANTS, a=st.integers(0, 40 * 3600), b=st.integers(0, 40 * 3600))
+def test_working_time_adds_up(start: datetime, a: int, b: int) -> None:
+    assert SPLIT.add(SPLIT.add(start, a), b) == SPLIT.add(start, a + b) or (
+        # Landing exactly on a closing time, the two steps may stop at closing while the one
+        # step goes on to the next opening; both are the same amount of working time.
+        SPLIT.working_seconds(SPLIT.add(SPLIT.add(start, a), b), SPLIT.add(start, a + b)) == 0
+    )
+
+
+@FEW
+@given(start=INSTANTS, days=st.integers(0, 15))
+def test_a_day_target_is_never_before_its_start(start: datetime, days: int) -> None:
+    due = OFFICE.add_days(start, days)
+    assert due >= start
+    if days:
+        assert OFFICE.working_seconds(start, due) > 0
