@@ -16,7 +16,7 @@ from handlers.incidents import add_info, assign_to_me, escalate, report_incident
 from handlers.requests import request_service
 from handlers.rules.calendar import Calendar
 from nlu.types import Entity, IntentName, Understanding
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import Priority, Status
 from store.migrate import upgrade_engine
 from store.models import Ticket
@@ -52,9 +52,16 @@ T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 Handler = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/placement.db"
+    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
+
+
 @pytest.fixture
-async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/placement.db")
+async def factory(database_url: str, tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
     await upgrade_engine(engine)
     path = tmp_path / "desk.yml"
     path.write_text(DESK, "utf-8")
