@@ -42,9 +42,17 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
         if value is not None and value.casefold() not in known:
             problems.append(f"{item.where}: `{field}`: unknown {what} {value!r}")
 
+    owners: dict[tuple[str, str], Item] = {}
     for item in desk.items["people"]:
         p: PersonEntry = item.entry  # type: ignore[assignment]
         need(item, "manager", p.manager, people, "person")
+        for platform, external_id in p.identities.items():
+            first = owners.setdefault((platform, external_id), item)
+            if first is not item:
+                problems.append(
+                    f"{item.where}: `identities.{platform}`: {external_id} is also given to "
+                    f"{first.where}"
+                )
         if p.manager == p.email:
             problems.append(f"{item.where}: `manager`: a person cannot manage themselves")
     for item in desk.items["groups"]:

@@ -222,6 +222,18 @@ async def test_bad_entries_are_refused_with_file_entry_and_field(
         assert await uow.desk.names(BusinessCalendar) == set()
 
 
+async def test_one_identity_for_two_people_is_refused(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "people:\n  - {name: A, email: a@example.com, slack: U1}\n"
+        "  - {name: B, email: b@example.com, identities: {slack: U1}}\n",
+    )
+    with pytest.raises(DeskError, match=r"people #2 \(b@example.com\): `identities.slack`: U1"):
+        await run(factory, path)
+
+
 async def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     path = write(
         tmp_path,
