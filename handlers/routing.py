@@ -12,8 +12,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from channels.conversation import Reply
-from handlers.context import HandlerContext
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext, Outgoing
 from handlers.rules.calendar import DAYS
 from handlers.tickets import agent_buttons, card
 from store.models import Service, Ticket
@@ -159,4 +159,28 @@ async def place(ctx: HandlerContext, ticket: Ticket, service: Service | None) ->
                     ticket_ref=ticket.ref,
                 ),
             )
+    if group is not None:
+        tell_group(ctx, ticket, group.slack_channel, group.telegram_chat)
     return placement
+
+
+def tell_group(
+    ctx: HandlerContext, ticket: Ticket, slack_channel: str | None, telegram_chat: str | None
+) -> None:
+    """Post a new ticket to its group's channels, with the agents' buttons.
+
+    Without this a ticket nobody is assigned to waits until an agent happens to look.
+    """
+    who = f", with {ticket.assignee.name}" if ticket.assignee else ""
+    prio = f" ({ticket.priority.value})" if ticket.priority else ""
+    reply = Reply(
+        text=f"New {ticket.kind.value} {ticket.ref}{prio}{who}: {ticket.title}",
+        card=card(ticket),
+        buttons=agent_buttons(ticket),
+        ticket_ref=ticket.ref,
+    )
+    for platform, chat in (("slack", slack_channel), ("telegram", telegram_chat)):
+        if chat:
+            ctx.outgoing.append(
+                Outgoing(reply=reply, address=Address(channel=platform, conversation=chat, user=""))
+            )

@@ -31,7 +31,8 @@ people:
   - {name: Wei Agent, email: wei@example.com, roles: [agent], skills: [vpn]}
 groups:
   - {name: service-desk, lead: bob@example.com, default: true}
-  - {name: network, members: [erin@example.com, wei@example.com], auto_assign: true}
+  - {name: network, members: [erin@example.com, wei@example.com], auto_assign: true,
+     slack_channel: C0NET, telegram_chat: "-1001234"}
 calendars:
   - {name: office, timezone: Europe/Berlin, hours: "Mon-Fri 08:00-18:00", holidays: ["2026-12-25"]}
 slas:
@@ -144,6 +145,10 @@ async def test_an_incident_goes_to_the_owner_group_and_the_best_skilled_member(
     assert t.assignee.email == "wei@example.com"
     [note] = [o for o in outgoing if o.person_id == t.assignee_id]
     assert "INC-1 was assigned to you" in note.reply.text
+    posted = {(o.address.channel, o.address.conversation): o.reply for o in outgoing if o.address}
+    assert set(posted) == {("slack", "C0NET"), ("telegram", "-1001234")}
+    assert posted["slack", "C0NET"].text == "New incident INC-1 (P3), with Wei Agent: VPN is down"
+    assert [b.action for b in posted["slack", "C0NET"].buttons][0] == "assign_me"
     async with UnitOfWork(factory) as uow:
         actions = [(e.action, e.detail) for e in await uow.tickets.events(t.id)]
     # The owner group came with the ticket: no separate routing event, only the assignment.
@@ -160,7 +165,7 @@ async def test_an_incident_goes_to_the_owner_group_and_the_best_skilled_member(
 async def test_without_an_owner_group_it_goes_to_the_service_desk_unassigned(
     factory: SessionFactory,
 ) -> None:
-    await say(
+    _, outgoing = await say(
         factory,
         report_incident,
         "dan@example.com",
@@ -172,6 +177,8 @@ async def test_without_an_owner_group_it_goes_to_the_service_desk_unassigned(
     assert t.group is not None
     assert t.group.name == "service-desk"
     assert t.assignee_id is None
+    # The service desk has no channel configured here: nothing is posted anywhere.
+    assert [o for o in outgoing if o.address is not None] == []
     async with UnitOfWork(factory) as uow:
         events = await uow.tickets.events(t.id)
     assert [(e.action, e.detail) for e in events][1] == ("routed", {"group": "service-desk"})
