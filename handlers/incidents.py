@@ -126,6 +126,7 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         resumed = " It's back in progress."
         await resume(ctx, ticket)
     if ticket.requester_id != ctx.person.id:
+        responded(ticket, ctx.now)
         ctx.notify_requester(
             ticket,
             Reply(
@@ -309,7 +310,8 @@ async def assign_to_me(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [Reply(text=f"Only agents can take {ticket.ref}.")]
     if not lifecycle.is_open(ticket.status):
         return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
-    if ticket.assignee_id == ctx.person.id:
+    # Taking a ticket that routing gave you acknowledges it: that is the first response.
+    if ticket.assignee_id == ctx.person.id and ticket.responded_at is not None:
         return [Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)]
     return [assign(ticket, ctx)]
 

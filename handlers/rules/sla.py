@@ -249,8 +249,8 @@ class Alert:
 
 
 def alerts(clock: Clock) -> list[Alert]:
-    """Every warning and breach still to come, in time order (none while paused)."""
-    if clock.paused_at is not None:
+    """Every warning and breach still to come, in time order (none while paused or resolved)."""
+    if clock.paused_at is not None or clock.resolved_at is not None:
         return []
     found = []
     for target in Target:
@@ -286,12 +286,14 @@ class Standing:
 def standing(clock: Clock, calendar: Calendar, target: Target, now: datetime) -> Standing | None:
     """How a target stands at `now` (None when it has no due time).
 
-    A met target is judged at the moment it was met; a paused one at the moment it paused.
+    A met target is judged at the moment it was met; a paused one at the moment it paused;
+    every target of a resolved ticket at its resolution.
     """
     warn, due = clock.instants(target)
     if due is None:
         return None
-    at = min(t for t in (now, clock.met_at(target), clock.paused_at) if t is not None)
+    stops = (now, clock.met_at(target), clock.paused_at, clock.resolved_at)
+    at = min(t for t in stops if t is not None)
     total = calendar.working_seconds(clock.started_at, due) - clock.paused_seconds
     left = calendar.working_seconds(at, due)
     late = calendar.working_seconds(due, at)

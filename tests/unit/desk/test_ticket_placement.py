@@ -160,6 +160,15 @@ async def test_an_incident_goes_to_the_owner_group_and_the_best_skilled_member(
     )
     second = await ticket(factory, "INC-2")
     assert second.assignee_id == t.assignee_id
+    # Taking the ticket routing gave you is the first response; after that it is yours.
+    later = T0 + timedelta(minutes=3)
+    take = (factory, assign_to_me, "wei@example.com", "")
+    await say(*take, now=later, intent=IntentName.OUT_OF_SCOPE, entities=(ref("INC-1"),))
+    t = await ticket(factory, "INC-1")
+    assert t.responded_at == later
+    assert t.status is Status.IN_PROGRESS
+    again, _ = await say(*take, now=later, intent=IntentName.OUT_OF_SCOPE, entities=(ref("INC-1"),))
+    assert again[0].text == "INC-1 is already yours."
 
 
 async def test_without_an_owner_group_it_goes_to_the_service_desk_unassigned(

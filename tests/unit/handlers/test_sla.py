@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,8 +14,10 @@ from store.enums import Priority, TicketKind
 OFFICE = Calendar.build("office", "Europe/Berlin", "Mon-Fri 08:00-18:00", holidays=["2026-12-25"])
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def targets(**by_priority: tuple[str | None, str | None]) -> dict[Priority, sla.Targets]:
@@ -122,11 +125,23 @@ def test_alerts_come_in_time_order_and_stop_when_met() -> None:
         (sla.Target.RESOLVE, sla.Stage.WARNING),
         (sla.Target.RESOLVE, sla.Stage.BREACH),
     ]
-    answered = sla.Clock(**{**_fields(clock), "responded_at": utc(2026, 12, 1, 9, 5)})
+    answered = replace(clock, responded_at=utc(2026, 12, 1, 9, 5))
     assert [a.target for a in sla.alerts(answered)] == [sla.Target.RESOLVE] * 2
     s = sla.standing(answered, OFFICE, sla.Target.RESPONSE, utc(2026, 12, 2))
     assert s is not None
     assert s.stage is sla.Stage.OK
+
+
+def test_resolution_ends_every_alert_and_freezes_the_response_standing() -> None:
+    clock = sla.start(STANDARD, Priority.P1, utc(2026, 12, 1, 9))
+    assert clock is not None
+    done = replace(clock, resolved_at=utc(2026, 12, 1, 9, 12))
+    assert sla.alerts(done) == []
+    assert sla.next_due(done, utc(2026, 12, 1, 9)) is None
+    s = sla.standing(done, OFFICE, sla.Target.RESPONSE, utc(2026, 12, 9))
+    assert s is not None
+    assert s.stage is sla.Stage.WARNING  # 12 of 15 minutes used when it was resolved
+    assert s.used == pytest.approx(0.8)
 
 
 def test_the_scheduler_sees_each_alert_once() -> None:
@@ -144,7 +159,7 @@ def test_pause_and_resume_shift_what_is_still_ahead() -> None:
     # P2 at Tuesday 16:00 Berlin; response met at 16:10; on hold 17:00 → Wednesday 10:00.
     clock = sla.start(STANDARD, Priority.P2, utc(2026, 12, 1, 15))
     assert clock is not None
-    clock = sla.Clock(**{**_fields(clock), "responded_at": utc(2026, 12, 1, 15, 10)})
+    clock = replace(clock, responded_at=utc(2026, 12, 1, 15, 10))
     held = sla.pause(clock, utc(2026, 12, 1, 16))
     assert sla.pause(held, utc(2026, 12, 1, 16, 30)) is held
     assert sla.alerts(held) == []
@@ -153,8 +168,10 @@ def test_pause_and_resume_shift_what_is_still_ahead() -> None:
     # Working time on hold: 17:00-18:00 Tuesday + 08:00-10:00 Wednesday = 3h.
     assert back.paused_seconds == 3 * 3600
     assert back.paused_at is None
-    assert back.resolve_due_at == clock.resolve_due_at + timedelta(hours=3)
-    assert back.resolve_warn_at == clock.resolve_warn_at + timedelta(hours=3)
+    # Due Wednesday 14:00 Berlin and warned at 12:00 before; three working hours later now.
+    assert clock.resolve_due_at == utc(2026, 12, 2, 13)
+    assert back.resolve_due_at == utc(2026, 12, 2, 16)
+    assert back.resolve_warn_at == utc(2026, 12, 2, 14)
     assert back.response_due_at == clock.response_due_at  # already met: not moved
     assert sla.resume(back, OFFICE, utc(2026, 12, 3)) is back
 
@@ -172,7 +189,8 @@ def test_a_breach_before_the_pause_stays_a_breach() -> None:
     assert clock is not None
     back = sla.resume(sla.pause(clock, utc(2026, 12, 1, 10)), OFFICE, utc(2026, 12, 1, 12))
     assert back.response_due_at == clock.response_due_at
-    assert back.resolve_due_at == clock.resolve_due_at + timedelta(hours=2)
+    assert clock.resolve_due_at == utc(2026, 12, 1, 13)
+    assert back.resolve_due_at == utc(2026, 12, 1, 15)
 
 
 def test_standing_while_paused_is_frozen() -> None:
@@ -229,7 +247,3 @@ def test_dst_change_inside_a_round_the_clock_target() -> None:
     assert clock is not None
     assert clock.resolve_due_at == utc(2026, 3, 29, 11)
     assert clock.response_due_at is None
-
-
-def _fields(clock: sla.Clock) -> dict[str, object]:
-    return {f: getattr(clock, f) for f in sla.Clock.__slots__}
