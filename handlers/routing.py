@@ -110,8 +110,8 @@ def on_call(rota: Mapping[str, Any], at: datetime) -> str | None:
 async def place(ctx: HandlerContext, ticket: Ticket, service: Service | None) -> Placement:
     """Give a new ticket its group and, when the group auto-assigns, its assignee."""
     desk = ctx.uow.desk
-    default = await desk.default_group()
     owner = service.owner_group_id if service else None
+    default = await desk.default_group() if owner is None else None
     group_id = choose_group(owner, default.id if default else None)
     group = await desk.group(group_id) if group_id is not None else None
     candidates: list[Candidate] = []

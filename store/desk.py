@@ -52,7 +52,7 @@ class DeskRepository:
 
     async def named(self, model: type[Named], name: str) -> Named | None:
         """A row of a table with a unique `name`, compared case-insensitively."""
-        stmt = select(model).where(func.lower(model.name) == name.casefold())
+        stmt = select(model).where(func.lower(model.name) == name.lower())
         return (await self.session.scalars(stmt)).first()
 
     async def names(self, model: type[Named]) -> set[str]:

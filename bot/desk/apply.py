@@ -227,13 +227,14 @@ async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
         )
         found[svc.name] = changed
     # Suppliers may name services the file does not list; those gain the supplier too.
+    given = {n.casefold() for n in found}
     for s in desk.entries("suppliers"):
         supplier = await uow.desk.named(Supplier, s.name)
         assert supplier is not None
         for name in s.services:
             row = await uow.desk.named(Service, name)
             assert row is not None, "check() resolved every service"
-            if row.supplier_id != supplier.id and name not in found:
+            if row.supplier_id != supplier.id and name.casefold() not in given:
                 row.supplier_id = supplier.id
     # Relations last: they may point at services further down the file.
     for svc in entries:
