@@ -15,6 +15,7 @@ from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import add_info, assign_to_me, escalate, report_incident, resolve
 from handlers.requests import request_service
 from handlers.rules.calendar import Calendar
+from handlers.service_levels import hold
 from nlu.types import Entity, IntentName, Understanding
 from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import Priority, Status
@@ -297,10 +298,16 @@ async def test_clocks_follow_priority_hold_response_and_resolution(factory: Sess
     async with UnitOfWork(factory) as uow:
         held = await uow.tickets.by_ref("INC-1")
         assert held is not None
+        bob = await uow.people.by_email("bob@example.com")
+        assert bob is not None
+        address = Address(channel="console", conversation="bob", user="bob")
+        ctx = HandlerContext(uow=uow, person=bob, address=address, now=T0 + timedelta(hours=1))
         held.status = Status.ON_HOLD
-        held.sla_paused_at = T0 + timedelta(hours=1)
-        held.sla_next_at = None
+        await hold(ctx, held)
         await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        # A paused ticket has nothing due, however late it gets.
+        assert await uow.desk.due(T0 + timedelta(days=30)) == []
     before = t.resolve_due_at
     await say(
         factory,
