@@ -26,7 +26,6 @@ from handlers.rules.calendar import CalendarError, parse_duration, parse_hours, 
 from store.enums import Criticality, Priority, Role, TicketKind
 
 PLATFORMS = ("slack", "telegram", "phone", "x", "messenger", "instagram")
-LANGUAGES = ("en", "zh")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
