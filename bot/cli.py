@@ -419,12 +419,14 @@ async def _chat(settings: Settings, email: str) -> None:
 
 def _mount() -> None:
     from bot.cli_bench import app as bench_app
+    from bot.cli_desk import desk_import
     from bot.cli_nlu import app as nlu_app
     from bot.cli_telegram import app as telegram_app
 
     app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
     app.add_typer(bench_app, name="bench", help="Measure ingest and pipeline throughput.")
     app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
+    app.command("import")(desk_import)
 
 
 _mount()

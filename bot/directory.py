@@ -4,44 +4,48 @@ YAML::
 
     people:
       - {name: Alice Example, email: alice@example.com, roles: [requester],
-         identities: {slack: U0ALICE, phone: "+14155550101"}}
+         identities: {slack: U0ALICE, phone: "+14155550101"},
+         manager: bob@example.com, language: en, organisation: Acme, devices: [LT-0042]}
 
-CSV: columns `name,email,roles,groups,skills,slack,telegram,phone,x`; lists inside a cell
-are separated by `;` or `|`.
+CSV: columns `name,email,roles,groups,skills,slack,telegram,phone,x,manager,language,
+organisation,devices`; lists inside a cell are separated by `;` or `|`.
+
+Every entry is a `bot.desk.schema.PersonEntry`, the same model the desk file's `people:` uses.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from channels.conversation import e164
-from store.enums import Role
+from bot.desk.schema import PLATFORMS, PersonEntry, describe
+from store.models import Person
 from store.uow import UnitOfWork
 
-PLATFORMS = ("slack", "telegram", "phone", "x")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+__all__ = [
+    "PLATFORMS",
+    "DirectoryError",
+    "ImportResult",
+    "PersonRecord",
+    "import_people",
+    "parse",
+    "read",
+    "record",
+]
+
+PersonRecord = PersonEntry
+"""One person of the directory (the name the demo data and older callers use)."""
 
 
 class DirectoryError(ValueError):
     """The file cannot be imported; the message says where and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class PersonRecord:
-    name: str
-    email: str
-    roles: tuple[Role, ...] = (Role.REQUESTER,)
-    groups: tuple[str, ...] = ()
-    skills: tuple[str, ...] = ()
-    identities: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,59 +55,22 @@ class ImportResult:
     identities: int
 
 
-def _list(value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in re.split(r"[;|,]", value) if v.strip()]
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise DirectoryError(f"expected a list, got {type(value).__name__}")
-
-
 def record(data: Any, where: str) -> PersonRecord:
     """One validated person; `where` names the entry in error messages."""
     if not isinstance(data, dict):
         raise DirectoryError(f"{where}: each person must be a mapping")
-    name = str(data.get("name") or "").strip()
-    email = str(data.get("email") or "").strip().lower()
-    if not name:
-        raise DirectoryError(f"{where}: `name` is required")
-    if not _EMAIL.match(email):
-        raise DirectoryError(f"{where}: `email` {email!r} is not an email address")
     try:
-        roles = tuple(Role(r.lower()) for r in _list(data.get("roles"))) or (Role.REQUESTER,)
-    except ValueError as e:
-        allowed = ", ".join(r.value for r in Role)
-        raise DirectoryError(f"{where}: unknown role ({e}); use {allowed}") from e
-    raw_ids = data.get("identities") or {}
-    if not isinstance(raw_ids, dict):
-        raise DirectoryError(f"{where}: `identities` must be a mapping")
-    for platform in PLATFORMS:
-        if data.get(platform):
-            raw_ids.setdefault(platform, data[platform])
-    identities: dict[str, str] = {}
-    for platform, value in raw_ids.items():
-        if platform not in PLATFORMS:
-            raise DirectoryError(
-                f"{where}: unknown identity {platform!r}; use {', '.join(PLATFORMS)}"
-            )
-        text = str(value).strip()
-        if platform == "phone":
-            number = e164(text)
-            if number is None:
-                raise DirectoryError(f"{where}: phone must be in E.164 form, like +14155550101")
-            text = number
-        if text:
-            identities[platform] = text
-    return PersonRecord(
-        name=name,
-        email=email,
-        roles=roles,
-        groups=tuple(_list(data.get("groups"))),
-        skills=tuple(_list(data.get("skills"))),
-        identities=identities,
-    )
+        return PersonEntry.model_validate(data)
+    except ValidationError as e:
+        raise DirectoryError(f"{where}: " + "; ".join(describe(e))) from e
+
+
+def rows(text: str) -> list[dict[str, Any]]:
+    """CSV rows as mappings, without the cells left empty."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "email" not in reader.fieldnames:
+        raise DirectoryError("CSV needs a header row with at least `name` and `email`")
+    return [{k: v for k, v in row.items() if k and v not in (None, "")} for row in reader]
 
 
 def parse(text: str, *, fmt: str) -> list[PersonRecord]:
@@ -118,10 +85,7 @@ def parse(text: str, *, fmt: str) -> list[PersonRecord]:
             raise DirectoryError("expected a top-level `people:` list")
         records = [record(p, f"person {i}") for i, p in enumerate(people, start=1)]
     elif fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "email" not in reader.fieldnames:
-            raise DirectoryError("CSV needs a header row with at least `name` and `email`")
-        records = [record(row, f"line {i}") for i, row in enumerate(reader, start=2)]
+        records = [record(row, f"line {i}") for i, row in enumerate(rows(text), start=2)]
     else:
         raise DirectoryError(f"unknown format {fmt!r}; use yaml or csv")
     _unique(records)
@@ -151,8 +115,13 @@ def read(path: Path) -> list[PersonRecord]:
 
 
 async def import_people(uow: UnitOfWork, records: Iterable[PersonRecord]) -> ImportResult:
-    """Create or update people by email; identities move to the person the file names."""
+    """Create or update people by email; identities move to the person the file names.
+
+    A manager must be in the directory already or among the records; otherwise nothing of
+    the unit of work should be committed.
+    """
     created = updated = bound = 0
+    people: list[tuple[PersonRecord, Person]] = []
     for r in records:
         person = await uow.people.by_email(r.email)
         if person is None:
@@ -163,6 +132,10 @@ async def import_people(uow: UnitOfWork, records: Iterable[PersonRecord]) -> Imp
         await uow.people.set_profile(
             person, name=r.name, roles=r.roles, groups=r.groups, skills=r.skills
         )
+        person.language = r.language
+        person.organisation = r.organisation
+        person.devices = list(r.devices)
+        people.append((r, person))
         for platform, external_id in r.identities.items():
             ident = await uow.people.identity(platform, external_id)
             if ident is not None and ident.person_id == person.id:
@@ -171,4 +144,10 @@ async def import_people(uow: UnitOfWork, records: Iterable[PersonRecord]) -> Imp
                 await uow.people.unbind_identity(platform, external_id)
             await uow.people.bind_identity(person, platform, external_id)
             bound += 1
+    # Managers last: a manager may appear later in the file than the people they manage.
+    for r, person in people:
+        manager = await uow.people.by_email(r.manager) if r.manager else None
+        if r.manager and manager is None:
+            raise DirectoryError(f"{r.email}: manager {r.manager} is not in the directory")
+        person.manager_id = manager.id if manager else None
     return ImportResult(created=created, updated=updated, identities=bound)

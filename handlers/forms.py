@@ -11,7 +11,9 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.incidents import service_named
 from handlers.registry import registry
+from handlers.routing import place
 from handlers.rules import priority as prio
+from handlers.service_levels import start_clock
 from handlers.tickets import card, open_ticket, title_from
 from nlu.types import Understanding
 from store.enums import Level, TicketKind
@@ -56,6 +58,8 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         urgency=urgency,
         log={"source": "form", "link": link or None},
     )
+    await place(ctx, ticket, service)
+    await start_clock(ctx, ticket)
     where = f" for {service.name}" if service else ""
     priority = ticket.priority.value if ticket.priority else ""
     what = "request" if kind is TicketKind.REQUEST else "incident"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.routing import place
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
+from handlers.service_levels import advance, responded, restart_clock, resume, start_clock
 from handlers.tickets import (
     agent_buttons,
     announce_major,
@@ -72,6 +74,8 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         impact=impact,
         urgency=urgency,
     )
+    await place(ctx, ticket, service)
+    await start_clock(ctx, ticket)
     where = f" for {service.name}" if service else ""
     label = ticket.priority.value if ticket.priority else ""
     return [
@@ -120,7 +124,9 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ticket.status = Status.IN_PROGRESS
         ctx.log(ticket, "status", to=Status.IN_PROGRESS.value, reason="requester replied")
         resumed = " It's back in progress."
+        await resume(ctx, ticket)
     if ticket.requester_id != ctx.person.id:
+        responded(ticket, ctx.now)
         ctx.notify_requester(
             ticket,
             Reply(
@@ -171,6 +177,8 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if ticket.kind is TicketKind.INCIDENT:
         ticket.priority = prio.priority(impact, urgency)
     after = ticket.priority
+    if after != before:
+        await restart_clock(ctx, ticket)
     ctx.log(
         ticket,
         "escalated",
@@ -220,6 +228,7 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket.status = Status.RESOLVED
     ticket.resolved_at = ctx.now
     ticket.updated_at = ctx.now
+    advance(ticket, ctx.now)
     note = ctx.params.get("note") or (None if ctx.via_action else ctx.text[:1000] or None)
     ctx.log(ticket, "resolved", note=note)
     if ticket.requester_id != ctx.person.id:
@@ -272,6 +281,7 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket.status = Status.IN_PROGRESS
     ticket.resolved_at = None
     ticket.updated_at = ctx.now
+    advance(ticket, ctx.now)
     ctx.log(ticket, "reopened", reason=ctx.text[:1000] or None)
     ctx.notify(
         ticket.assignee_id,
@@ -300,7 +310,8 @@ async def assign_to_me(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [Reply(text=f"Only agents can take {ticket.ref}.")]
     if not lifecycle.is_open(ticket.status):
         return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
-    if ticket.assignee_id == ctx.person.id:
+    # Taking a ticket that routing gave you acknowledges it: that is the first response.
+    if ticket.assignee_id == ctx.person.id and ticket.responded_at is not None:
         return [Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)]
     return [assign(ticket, ctx)]
 
@@ -313,6 +324,7 @@ def assign(ticket: Ticket, ctx: HandlerContext) -> Reply:
     if ticket.status is Status.NEW:
         ticket.status = Status.IN_PROGRESS
     ticket.updated_at = ctx.now
+    responded(ticket, ctx.now)
     ctx.log(ticket, "assigned", to=ctx.person.name, previous=previous)
     ctx.notify_requester(
         ticket,

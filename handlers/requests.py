@@ -6,6 +6,8 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.incidents import level_of
 from handlers.registry import registry
+from handlers.routing import place
+from handlers.service_levels import start_clock
 from handlers.tickets import card, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Level, TicketKind
@@ -32,6 +34,8 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         catalog_item=item.value if item else None,
         log={"catalog_item": item.value if item else None},
     )
+    await place(ctx, ticket, service)
+    await start_clock(ctx, ticket)
     what = f" for {item.value}" if item else ""
     return [
         Reply(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.db import SessionFactory
+from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
 from store.links import LinkRepository
@@ -47,6 +48,7 @@ class UnitOfWork:
     dialogue: DialogueRepository
     cursors: CursorRepository
     links: LinkRepository
+    desk: DeskRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.dialogue = DialogueRepository(self.session)
         self.cursors = CursorRepository(self.session)
         self.links = LinkRepository(self.session)
+        self.desk = DeskRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,0 +1,1 @@
+"""The desk configuration: people, groups, services, calendars, agreements and suppliers."""

@@ -1,0 +1,349 @@
+"""One pydantic model per kind of entry in the desk file; the people directory uses `PersonEntry`.
+
+Each model checks what an entry can check alone (shapes, emails, durations, time zones, working
+hours). Names that point at other entries are checked by `bot.desk.check` once every file is read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from channels.conversation import e164
+from handlers.rules.calendar import CalendarError, parse_duration, parse_hours, zone
+from store.enums import Criticality, Priority, Role, TicketKind
+
+PLATFORMS = ("slack", "telegram", "phone", "x", "messenger", "instagram")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValueError(f"{value!r} is not an email address")
+    return email
+
+
+def _split(value: Any) -> Any:
+    """Lists may be written as YAML lists or as one string separated by `;`, `|` or `,`."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in re.split(r"[;|,]", value) if v.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return value
+
+
+def _text(value: Any) -> Any:
+    """Numbers where text is meant (a Telegram chat id written without quotes) become text."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _duration(value: str) -> str:
+    try:
+        return str(parse_duration(value))
+    except CalendarError as e:
+        raise ValueError(str(e)) from e
+
+
+def _timezone(value: str) -> str:
+    try:
+        zone(value)
+    except CalendarError as e:
+        raise ValueError(str(e)) from e
+    return value
+
+
+def _roles(value: Any) -> Any:
+    names = _split(value)
+    if not isinstance(names, tuple):
+        return value
+    roles = []
+    for name in names:
+        try:
+            roles.append(Role(name.lower()))
+        except ValueError as e:
+            allowed = ", ".join(r.value for r in Role)
+            raise ValueError(f"unknown role {name!r}; use {allowed}") from e
+    return tuple(dict.fromkeys(roles)) or (Role.REQUESTER,)
+
+
+Name = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=120)]
+Email = Annotated[str, AfterValidator(_email)]
+Names = Annotated[tuple[Name, ...], BeforeValidator(_split)]
+Emails = Annotated[tuple[Email, ...], BeforeValidator(_split)]
+DurationText = Annotated[str, BeforeValidator(_text), AfterValidator(_duration)]
+BlankIsNone = BeforeValidator(_blank_is_none)
+
+
+class Entry(BaseModel):
+    """Unknown keys are refused: a misspelt key would otherwise be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class PersonEntry(Entry):
+    """A person: who they are, what they may do, and the platform accounts that are theirs."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Email
+    roles: Annotated[tuple[Role, ...], BeforeValidator(_roles)] = (Role.REQUESTER,)
+    groups: Names = ()
+    skills: Names = ()
+    identities: dict[str, str] = Field(default_factory=dict)
+    manager: Annotated[Email | None, BlankIsNone] = None
+    language: Annotated[Literal["en", "zh"] | None, BlankIsNone] = None
+    organisation: Annotated[str | None, BlankIsNone, Field(max_length=120)] = None
+    devices: Names = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_identities(cls, data: Any) -> Any:
+        """CSV columns and YAML keys named after a platform are identities too."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        ids = data.get("identities") or {}
+        if not isinstance(ids, dict):
+            return data
+        ids = dict(ids)
+        for platform in PLATFORMS:
+            if platform in data:
+                ids.setdefault(platform, data.pop(platform))
+        data["identities"] = {k: _text(v) for k, v in ids.items()}
+        return data
+
+    @field_validator("identities")
+    @classmethod
+    def _identities(cls, value: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for platform, raw in value.items():
+            if platform not in PLATFORMS:
+                raise ValueError(f"unknown identity {platform!r}; use {', '.join(PLATFORMS)}")
+            text = raw.strip()
+            if platform == "phone" and text:
+                number = e164(text)
+                if number is None:
+                    raise ValueError("phone must be in E.164 form, like +14155550101")
+                text = number
+            if text:
+                out[platform] = text
+        return out
+
+
+class OncallDates(Entry):
+    """Someone on call over a date range (inclusive), ahead of the weekly rota."""
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    person: Email
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OncallDates:
+        if self.end < self.start:
+            raise ValueError("`to` is before `from`")
+        return self
+
+
+class Oncall(Entry):
+    """The group's on-call rota: people by turns week by week, with dated overrides."""
+
+    weekly: Emails = ()
+    starts: date | None = None
+    handover: Annotated[str, Field(pattern=r"^(?i:mon|tue|wed|thu|fri|sat|sun) \d{2}:\d{2}$")] = (
+        "Mon 09:00"
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    dates: tuple[OncallDates, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_someone(self) -> Oncall:
+        if not self.weekly and not self.dates:
+            raise ValueError("an on-call rota needs `weekly` people or `dates`")
+        if self.weekly and self.starts is None:
+            raise ValueError("a weekly rota needs `starts`: the date the first week begins")
+        return self
+
+
+class GroupEntry(Entry):
+    """A team that works tickets, where it is reached, and how work reaches its people."""
+
+    name: Name
+    description: str = ""
+    lead: Annotated[Email | None, BlankIsNone] = None
+    members: Emails = ()
+    slack_channel: Annotated[str | None, BlankIsNone, BeforeValidator(_text)] = None
+    telegram_chat: Annotated[str | None, BlankIsNone, BeforeValidator(_text)] = None
+    auto_assign: bool = False
+    default: bool = False
+    oncall: Oncall | None = None
+
+
+class CalendarEntry(Entry):
+    """Working hours in a time zone, with holidays."""
+
+    name: Name
+    timezone: Annotated[str, AfterValidator(_timezone)]
+    hours: tuple[str, ...]
+    holidays: tuple[date, ...] = ()
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("hours")
+    @classmethod
+    def _readable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            parse_hours(value)
+        except CalendarError as e:
+            raise ValueError(str(e)) from e
+        return value
+
+
+class TargetEntry(Entry):
+    """Response and resolution targets of one priority."""
+
+    response: DurationText | None = None
+    resolve: DurationText | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> TargetEntry:
+        if self.response is None and self.resolve is None:
+            raise ValueError("give `response`, `resolve` or both")
+        return self
+
+
+Targets = dict[Priority, TargetEntry]
+
+
+class AppliesToEntry(Entry):
+    """Which tickets an agreement covers; a key left out matches anything."""
+
+    organisation: Name | None = None
+    kind: TicketKind | None = None
+    service: Name | None = None
+
+
+class SlaEntry(Entry):
+    """A service-level agreement: scope, calendar, targets per priority, quiet period."""
+
+    name: Name
+    applies_to: AppliesToEntry = Field(default_factory=AppliesToEntry)
+    calendar: Name | None = None
+    targets: Targets
+    close_after: DurationText | None = None
+
+
+class Contact(Entry):
+    name: str | None = None
+    email: Email | None = None
+    phone: str | None = None
+    url: str | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        number = e164(value)
+        if number is None:
+            raise ValueError("phone must be in E.164 form, like +14155550101")
+        return number
+
+
+class SupplierEntry(Entry):
+    """An outside supplier, its contract and the targets it owes us on the services it runs."""
+
+    name: Name
+    contract: str | None = None
+    services: Names = ()
+    calendar: Name | None = None
+    targets: Targets = Field(default_factory=dict)
+    contact: Contact = Field(default_factory=Contact)
+
+
+class ServiceEntry(Entry):
+    """A service or configuration item and how it relates to others."""
+
+    name: Name
+    type: Annotated[str, Field(min_length=1, max_length=40)] = "service"
+    criticality: Criticality = Criticality.MEDIUM
+    description: str = ""
+    owner_group: Annotated[Name | None, BlankIsNone] = None
+    aliases: Names = ()
+    supplier: Annotated[Name | None, BlankIsNone] = None
+    depends_on: Names = ()
+    runs_on: Names = ()
+    part_of: Annotated[Name | None, BlankIsNone] = None
+    skills: Names = ()
+
+    @field_validator("criticality", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+SECTIONS: dict[str, type[Entry]] = {
+    "people": PersonEntry,
+    "groups": GroupEntry,
+    "calendars": CalendarEntry,
+    "slas": SlaEntry,
+    "suppliers": SupplierEntry,
+    "services": ServiceEntry,
+}
+"""Sections this importer applies, in the order their entries are written."""
+
+LATER = (
+    "configuration_items",
+    "catalog",
+    "standard_changes",
+    "freeze_windows",
+    "thresholds",
+    "slack_help_channels",
+)
+"""Sections other parts of Switchboard read; this importer accepts them with a warning."""
+
+
+def key_of(section: str, entry: Entry) -> str:
+    """The natural key an entry is upserted by: email for people, else the name."""
+    if isinstance(entry, PersonEntry):
+        return entry.email
+    return str(getattr(entry, "name", "")).casefold()
+
+
+def describe(error: ValidationError) -> list[str]:
+    """`field: message` lines a person can act on, without pydantic's boilerplate."""
+    lines = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"] if p not in ("function-after",))
+        msg = str(item["msg"])
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        if item["type"] == "missing":
+            lines.append(f"`{where}` is required")
+        elif item["type"] == "extra_forbidden":
+            lines.append(f"`{where}` is not a known key")
+        elif where:
+            lines.append(f"`{where}`: {msg}")
+        else:
+            lines.append(msg)
+    return lines

@@ -1,0 +1,195 @@
+"""The desk configuration in the database: groups, calendars, agreements, suppliers, links.
+
+Also the two questions routing and the service-level scheduler ask: who in a group carries
+how much open work, and which tickets have a warning or breach due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.enums import Status
+from store.models import (
+    BusinessCalendar,
+    Group,
+    GroupMember,
+    Person,
+    PersonSkill,
+    Service,
+    ServiceLevel,
+    ServiceLink,
+    Supplier,
+    Ticket,
+)
+
+Named = TypeVar("Named", Group, BusinessCalendar, ServiceLevel, Supplier, Service)
+
+OPEN = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
+"""Statuses that count towards a person's load."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLoad:
+    """A group member as routing sees them: skills and open tickets assigned."""
+
+    person_id: int
+    name: str
+    skills: frozenset[str]
+    open_tickets: int
+
+
+class DeskRepository:
+    """Reads and writes of the desk configuration; one per unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def named(self, model: type[Named], name: str) -> Named | None:
+        """A row of a table with a unique `name`, compared case-insensitively."""
+        stmt = select(model).where(func.lower(model.name) == name.lower())
+        return (await self.session.scalars(stmt)).first()
+
+    async def names(self, model: type[Named]) -> set[str]:
+        """Every name in a table, case-folded."""
+        return {n.casefold() for n in await self.session.scalars(select(model.name))}
+
+    async def emails(self) -> set[str]:
+        """Every email in the directory."""
+        found = await self.session.scalars(select(Person.email).where(Person.email.is_not(None)))
+        return {e for e in found if e}
+
+    async def upsert(self, model: type[Named], name: str, **fields: Any) -> tuple[Named, list[str]]:
+        """Create or update a row by name; the names of the fields that changed.
+
+        A new row reports `["created"]`.
+        """
+        row = await self.named(model, name)
+        if row is None:
+            row = model(name=name, **fields)
+            self.session.add(row)
+            await self.session.flush()
+            return row, ["created"]
+        changed = [k for k, v in fields.items() if getattr(row, k) != v]
+        for k in changed:
+            setattr(row, k, fields[k])
+        if row.name != name:
+            row.name = name
+            changed.append("name")
+        await self.session.flush()
+        return row, changed
+
+    async def add_member(self, group: Group, person: Person) -> bool:
+        """Put a person in a group; False when they were in it already."""
+        found = await self.session.get(GroupMember, (person.id, group.id))
+        if found is not None:
+            return False
+        self.session.add(GroupMember(person_id=person.id, group_id=group.id))
+        await self.session.flush()
+        return True
+
+    async def set_links(self, service: Service, relation: str, targets: Iterable[Service]) -> bool:
+        """Replace a service's links of one relation; whether anything changed."""
+        wanted = {t.id for t in targets}
+        stmt = select(ServiceLink.target_id).where(
+            ServiceLink.service_id == service.id, ServiceLink.relation == relation
+        )
+        have = set(await self.session.scalars(stmt))
+        if have == wanted:
+            return False
+        await self.session.execute(
+            delete(ServiceLink).where(
+                ServiceLink.service_id == service.id, ServiceLink.relation == relation
+            )
+        )
+        self.session.add_all(
+            ServiceLink(service_id=service.id, target_id=t, relation=relation) for t in wanted
+        )
+        await self.session.flush()
+        return True
+
+    async def links(self, relation: str | None = None) -> list[tuple[str, str, str]]:
+        """Every link as (service name, relation, target name)."""
+        source = Service.__table__.alias("source")
+        target = Service.__table__.alias("target")
+        stmt = (
+            select(source.c.name, ServiceLink.relation, target.c.name)
+            .join(source, source.c.id == ServiceLink.service_id)
+            .join(target, target.c.id == ServiceLink.target_id)
+        )
+        if relation is not None:
+            stmt = stmt.where(ServiceLink.relation == relation)
+        return [(a, r, b) for a, r, b in (await self.session.execute(stmt)).all()]
+
+    # -- what routing and service levels read --------------------------------------------
+
+    async def calendars(self) -> list[BusinessCalendar]:
+        return list(await self.session.scalars(select(BusinessCalendar)))
+
+    async def service_levels(self) -> list[ServiceLevel]:
+        return list(await self.session.scalars(select(ServiceLevel).order_by(ServiceLevel.name)))
+
+    async def supplier(self, supplier_id: int) -> Supplier | None:
+        return await self.session.get(Supplier, supplier_id)
+
+    async def group(self, group_id: int) -> Group | None:
+        return await self.session.get(Group, group_id)
+
+    async def default_group(self) -> Group | None:
+        """The service desk: the group marked default, else the one named `service-desk`."""
+        stmt = select(Group).where(Group.is_default.is_(True)).order_by(Group.id)
+        found = (await self.session.scalars(stmt)).first()
+        return found or await self.named(Group, "service-desk")
+
+    async def members(self, group_id: int) -> list[MemberLoad]:
+        """Active members of a group, with skills and open tickets assigned to them."""
+        people = list(
+            await self.session.scalars(
+                select(Person)
+                .join(GroupMember, GroupMember.person_id == Person.id)
+                .where(GroupMember.group_id == group_id, Person.active.is_(True))
+                .order_by(Person.id)
+            )
+        )
+        ids = [p.id for p in people]
+        if not ids:
+            return []
+        skills: dict[int, set[str]] = {i: set() for i in ids}
+        for pid, skill in await self.session.execute(
+            select(PersonSkill.person_id, PersonSkill.skill).where(PersonSkill.person_id.in_(ids))
+        ):
+            skills[pid].add(skill.casefold())
+        counted = await self.session.execute(
+            select(Ticket.assignee_id, func.count(Ticket.id))
+            .where(Ticket.assignee_id.in_(ids), Ticket.status.in_(OPEN))
+            .group_by(Ticket.assignee_id)
+        )
+        load = {pid: int(n) for pid, n in counted.all()}
+        return [
+            MemberLoad(
+                person_id=p.id,
+                name=p.name,
+                skills=frozenset(skills[p.id]),
+                open_tickets=load.get(p.id, 0),
+            )
+            for p in people
+        ]
+
+    async def due(self, until: datetime, *, limit: int = 100) -> Sequence[Ticket]:
+        """Tickets whose next warning or breach is at or before `until`, earliest first.
+
+        One range scan of `ix_tickets_sla_next_at`; paused and finished tickets carry no
+        next instant and are never read.
+        """
+        stmt = (
+            select(Ticket)
+            .where(Ticket.sla_next_at.is_not(None), Ticket.sla_next_at <= until)
+            .order_by(Ticket.sla_next_at, Ticket.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
