@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from channels.conversation import e164
+from channels.phones import to_e164
 from store.enums import Role
 from store.uow import UnitOfWork
 
@@ -90,7 +90,7 @@ def record(data: Any, where: str) -> PersonRecord:
             )
         text = str(value).strip()
         if platform == "phone":
-            number = e164(text)
+            number = to_e164(text)
             if number is None:
                 raise DirectoryError(f"{where}: phone must be in E.164 form, like +14155550101")
             text = number

@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 
+from channels.conversation import mask_phone
+
 log = structlog.get_logger(__name__)
 
 _SECRET_KEYS = re.compile(
@@ -30,14 +32,6 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 # International or national phone numbers: keep the last four digits only.
 _PHONE = re.compile(r"(?<![\w/.-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
-
-
-def mask_phone(value: str) -> str:
-    """`+14155550101` becomes `+*******0101`."""
-    digits = re.sub(r"\D", "", value)
-    if len(digits) < 7:
-        return value
-    return ("+" if value.strip().startswith("+") else "") + "*" * (len(digits) - 4) + digits[-4:]
 
 
 def _mask_match(m: re.Match[str]) -> str:

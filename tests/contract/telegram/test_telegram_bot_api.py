@@ -14,7 +14,8 @@ import structlog
 from bot.config import Settings
 from channels.base import ConfigurationError, DeliveryError, IngestOutcome
 from channels.conversation import Action, Address, Button, Event, Message, Reply, TicketCard
-from channels.telegram import BotInfo, TelegramChannel
+from channels.telegram.channel import TelegramChannel
+from channels.telegram.parse import BotInfo
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, callback_update, private_update
 from tests.payloads import load
 

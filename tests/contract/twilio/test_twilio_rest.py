@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from bot.config import Settings
 from channels.base import DeliveryError, IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Action, Address, Button, Event, Message, Reply
-from channels.sms import SmsChannel
+from channels.twilio.channel import SmsChannel
 from tests.fakes.twilio_api import (
     ACCOUNT_SID,
     AUTH_TOKEN,
