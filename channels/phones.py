@@ -26,7 +26,7 @@ __all__ = ["InvalidPhoneNumber", "is_valid", "mask", "normalise", "to_e164"]
 _MAX_INPUT = 64
 # Digits and the separators people write between them. No letters: libphonenumber would
 # read "+1 800 FLOWERS" as a vanity number, and nobody texts from one.
-_WRITTEN = re.compile(r"\+?[\d\s().\-/]+")
+_WRITTEN = re.compile(r"[+\uff0b]?[\d\s().\-/]+")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -90,7 +90,30 @@ def mask(number: str) -> str:
 
 
 def _possible(number: phonenumbers.PhoneNumber) -> bool:
-    # A country code no region uses (+999...) is not possible either.
-    return phonenumbers.is_possible_number(number) and bool(
+    # The whole national number, not a local one that needs an area code in front; and a
+    # country code some region uses (+999... is none).
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return reason == phonenumbers.ValidationResult.IS_POSSIBLE and (
         phonenumbers.region_code_for_country_code(number.country_code) != "ZZ"
     )
+
+
+# A run of digits written like a phone number: an optional `+`, then digits and separators.
+_IN_TEXT = re.compile(r"(?<![\w/.%-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
+
+
+def mask_in_text(text: str) -> str:
+    """The text with every phone-number-like run masked (`+44******0958`).
+
+    Numbers long enough to dial are masked: nine digits or more, or seven with a `+`. Dates,
+    times and short codes stay readable.
+    """
+    return _IN_TEXT.sub(_mask_match, text)
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    found = m.group(1)
+    digits = sum(c.isdigit() for c in found)
+    if digits >= 9 or (found.startswith("+") and digits >= 7):
+        return mask(found) if found.startswith("+") else mask_phone(found)
+    return found

@@ -27,6 +27,7 @@ from channels.base import (
     Reject,
 )
 from channels.conversation import Address, Reply
+from channels.sdk_logs import TELEGRAM_LOGGERS, protect
 from channels.telegram.constants import ALLOWED_UPDATES, PATH, PLATFORM
 from channels.telegram.parse import BotInfo, MalformedUpdate, Parsed, parse, read_update
 from channels.telegram.polling import VettingRequest, sleep_or_stop, unless_stopped
@@ -91,6 +92,8 @@ class TelegramChannel:
                 "or unset PUBLIC_URL to long-poll instead",
                 platform=PLATFORM,
             )
+        # Before any client exists: PTB logs its token-bearing URL as soon as it is built.
+        protect(TELEGRAM_LOGGERS, token, *([secret_token] if secret_token else []))
         self._token = token
         self._secret = secret_token or None
         self.api_url = api_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from channels.base import (
 )
 from channels.conversation import Action, Address, Message, Reply
 from channels.phones import mask, to_e164
+from channels.sdk_logs import TWILIO_LOGGERS, protect
 from channels.twilio.constants import MESSAGES_PATH, NAME, STATUS_PATH
 from channels.twilio.parse import parse, parse_status
 from channels.twilio.render import match_choice, render, twiml
@@ -110,6 +112,8 @@ class SmsChannel:
                 "TWILIO_WHATSAPP_FROM for WhatsApp",
                 platform=NAME,
             )
+        basic = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        protect(TWILIO_LOGGERS, auth_token, basic)
         self._sid = account_sid
         self._token = auth_token
         self.from_number = sms_from

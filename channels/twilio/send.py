@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -14,6 +15,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 
 from channels.base import DeliveryError
+from channels.phones import mask_in_text
 
 RATE_LIMIT_WAIT = 5.0
 # Errors the REST API answers with (https://www.twilio.com/docs/api/errors).
@@ -80,7 +82,8 @@ def retry_after(headers: Mapping[str, str] | None) -> float:
     """The wait a 429 asked for (`Retry-After`), else a default."""
     value = (headers or {}).get("retry-after", "")
     try:
-        return max(float(value), 0.0) if value else RATE_LIMIT_WAIT
+        wait = float(value) if value else RATE_LIMIT_WAIT
+        return max(wait, 0.0) if math.isfinite(wait) else RATE_LIMIT_WAIT
     except ValueError:
         return RATE_LIMIT_WAIT
 
@@ -88,7 +91,8 @@ def retry_after(headers: Mapping[str, str] | None) -> float:
 def delivery_error(e: TwilioRestException, platform: str) -> DeliveryError:
     """How the outbox should treat a REST API error."""
     code = e.code or 0
-    detail = f"Twilio {e.status} error {code}: {e.msg}"
+    # Twilio's messages quote the number ("The 'To' number +1415... is not valid").
+    detail = mask_in_text(f"Twilio {e.status} error {code}: {e.msg}")
     if e.status == 429 or code == TOO_MANY:
         return DeliveryError(
             detail, platform=platform, retry_after=retry_after(_last_headers.get())
