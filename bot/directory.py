@@ -92,7 +92,9 @@ def record(data: Any, where: str) -> PersonRecord:
         if platform == "phone":
             number = to_e164(text)
             if number is None:
-                raise DirectoryError(f"{where}: phone must be in E.164 form, like +14155550101")
+                raise DirectoryError(
+                    f"{where}: phone must be a dialable number in E.164 form, like +14155550101"
+                )
             text = number
         if text:
             identities[platform] = text
