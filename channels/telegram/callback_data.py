@@ -14,7 +14,7 @@ _VERSION = re.compile(r"[0-9]{0,9}")
 def encode_callback(action: str, value: str, index: int, version: int | None = None) -> str:
     """`action|version|value`, at most 64 bytes; else `#<index>` (the button's number)."""
     data = f"{action}|{version if version else ''}|{value}"
-    if ACTION_NAME.match(action) and len(data.encode()) <= MAX_CALLBACK_BYTES:
+    if ACTION_NAME.fullmatch(action) and len(data.encode()) <= MAX_CALLBACK_BYTES:
         return data
     return f"#{index}"
 
@@ -28,6 +28,6 @@ def decode_callback(data: str) -> tuple[str, str, str] | int | None:
     if len(parts) != 3:
         return None
     action, version, value = parts
-    if not ACTION_NAME.match(action) or not _VERSION.fullmatch(version):
+    if not ACTION_NAME.fullmatch(action) or not _VERSION.fullmatch(version):
         return None
     return action, value, version

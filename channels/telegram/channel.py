@@ -79,7 +79,7 @@ class TelegramChannel:
     ) -> None:
         if not token:
             raise ConfigurationError("TELEGRAM_BOT_TOKEN is empty", platform=PLATFORM)
-        if secret_token and not SECRET_FORMAT.match(secret_token):
+        if secret_token and not SECRET_FORMAT.fullmatch(secret_token):
             raise ConfigurationError(
                 "TELEGRAM_SECRET_TOKEN must be 1-256 characters of A-Z a-z 0-9 _ -",
                 platform=PLATFORM,

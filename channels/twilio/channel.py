@@ -97,13 +97,17 @@ class SmsChannel:
             )
         sms_from = to_e164(from_number) if from_number else None
         if from_number and sms_from is None:
-            raise ConfigurationError("TWILIO_FROM_NUMBER must be an E.164 number", platform=NAME)
+            raise ConfigurationError(
+                "TWILIO_FROM_NUMBER must be a dialable E.164 number, like +14155550123",
+                platform=NAME,
+            )
         wa_from = None
         if whatsapp_from:
             wa_number = to_e164(whatsapp_from.removeprefix("whatsapp:"))
             if wa_number is None:
                 raise ConfigurationError(
-                    "TWILIO_WHATSAPP_FROM must be an E.164 number", platform=NAME
+                    "TWILIO_WHATSAPP_FROM must be a dialable E.164 number, like +14155238886",
+                    platform=NAME,
                 )
             wa_from = f"whatsapp:{wa_number}"
         if not (sms_from or messaging_service_sid or wa_from):
@@ -136,7 +140,7 @@ class SmsChannel:
 
     async def start(self) -> None:
         """Open the REST client (its aiohttp session needs the running loop)."""
-        # bot.logging keeps this logger at WARNING: Twilio logs request URLs at INFO.
+        # Its request log is one line naming the resource: no account, number or text.
         self._http = TwilioHttp(
             timeout=self.request_timeout, logger=logging.getLogger("twilio.http_client")
         )
