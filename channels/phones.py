@@ -7,8 +7,9 @@ German, Indian or Chinese numbers are read as well as North American ones.
 
 Two levels of checking: `strict` (the default) asks that the number be allocated in its
 country's numbering plan, for numbers a person types or configures; `strict=False` only
-asks that its length be possible there, for numbers a platform hands us (Twilio knows who
-wrote better than a metadata snapshot does, and refusing its sender would lose a message).
+asks for a known country code and a whole number (not too short to dial from abroad, at
+most 15 digits), for numbers a platform hands us: Twilio knows who wrote better than a
+metadata snapshot does, and refusing its sender would lose a message.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ __all__ = ["InvalidPhoneNumber", "is_valid", "mask", "normalise", "to_e164"]
 
 # Longer input is no phone number; libphonenumber refuses it too, after more work.
 _MAX_INPUT = 64
+_LONG_ENOUGH = frozenset(
+    {
+        phonenumbers.ValidationResult.IS_POSSIBLE,
+        phonenumbers.ValidationResult.TOO_LONG,
+        phonenumbers.ValidationResult.INVALID_LENGTH,
+    }
+)
 # Digits and the separators people write between them. No letters: libphonenumber would
 # read "+1 800 FLOWERS" as a vanity number, and nobody texts from one.
 _WRITTEN = re.compile(r"[+\uff0b]?[\d\s().\-/]+")
@@ -40,8 +48,8 @@ def normalise(text: str, *, region: str | None = None, strict: bool = True) -> s
         text: `+44 20 7946 0958`, `0044 (20) 7946-0958`, or a national spelling with `region`.
         region: ISO 3166 country (`GB`, `DE`) for numbers written without a country code;
             None requires a `+` or `00` international prefix.
-        strict: require a number allocated in its country's plan (else only a possible
-            length for that country).
+        strict: require a number allocated in its country's plan (else only a known country
+            and a whole number of at most 15 digits).
 
     Raises:
         InvalidPhoneNumber: the text is not such a number.
@@ -90,12 +98,15 @@ def mask(number: str) -> str:
 
 
 def _possible(number: phonenumbers.PhoneNumber) -> bool:
-    # The whole national number, not a local one that needs an area code in front; and a
-    # country code some region uses (+999... is none).
+    # A known country code, the whole number (not a local one that needs an area code in
+    # front), and no more than E.164's 15 digits. Longer than the country's plan is allowed:
+    # WhatsApp still writes Mexican mobiles with the old `1` (+521...), and Twilio passes
+    # that on as the sender.
+    if phonenumbers.region_code_for_country_code(number.country_code) == "ZZ":
+        return False
+    digits = len(str(number.country_code)) + len(phonenumbers.national_significant_number(number))
     reason = phonenumbers.is_possible_number_with_reason(number)
-    return reason == phonenumbers.ValidationResult.IS_POSSIBLE and (
-        phonenumbers.region_code_for_country_code(number.country_code) != "ZZ"
-    )
+    return digits <= 15 and reason in _LONG_ENOUGH
 
 
 # A run of digits written like a phone number: an optional `+`, then digits and separators.

@@ -75,6 +75,11 @@ def test_strict_wants_an_allocated_number_lenient_a_possible_one() -> None:
     assert to_e164(drama) is None
     assert to_e164(drama, strict=False) == "+447700900123"
     assert to_e164("+44 7700", strict=False) is None
+    # WhatsApp's spelling of a Mexican mobile, with the `1` Mexico dropped in 2019.
+    assert to_e164("+52 1 55 1234 5678") is None
+    assert to_e164("+52 1 55 1234 5678", strict=False) == "+5215512345678"
+    assert to_e164("+52 1 55 1234 5678 9012", strict=False) is None
+    assert to_e164("+999 123 456 789", strict=False) is None
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,10 @@ def test_unusable_messages_are_payload_errors(body: bytes) -> None:
         ("whatsapp:+919876543210", ("whatsapp", "+919876543210")),
         # Ofcom's drama range: unallocated, but a possible UK mobile; Twilio vouches for it.
         ("+447700900123", ("sms", "+447700900123")),
+        # WhatsApp still writes Mexican mobiles with the `1` Mexico dropped in 2019.
+        ("whatsapp:+5215512345678", ("whatsapp", "+5215512345678")),
+        ("+8613800138000", ("sms", "+8613800138000")),
+        ("+4915123456789", ("sms", "+4915123456789")),
     ],
 )
 def test_senders_are_e164(value: str, expected: tuple[str, str]) -> None:
