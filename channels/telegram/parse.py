@@ -90,7 +90,8 @@ def to_update(data: Mapping[str, Any]) -> Update:
     Raises:
         MalformedUpdate: PTB cannot read it (missing or mistyped fields).
     """
-    if not isinstance(data.get("update_id"), int):
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise MalformedUpdate("update_id missing or not an integer")
     try:
         update = Update.de_json(with_is_bot(dict(data)), None)

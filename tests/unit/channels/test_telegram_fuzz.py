@@ -9,6 +9,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,3 +160,10 @@ def test_a_nul_only_text_is_ignored_and_a_nul_inside_is_dropped() -> None:
     [event] = read_update(json.dumps(private_update(6003, "VPN\x00 down")).encode()).events
     assert isinstance(event, Message)
     assert event.text == "VPN down"
+
+
+def test_an_update_id_must_be_a_number() -> None:
+    update = private_update(6004, "hello")
+    update["update_id"] = True
+    with pytest.raises(MalformedUpdate, match="update_id"):
+        read_update(json.dumps(update).encode())
