@@ -102,9 +102,10 @@ def _possible(number: phonenumbers.PhoneNumber) -> bool:
     # front), and no more than E.164's 15 digits. Longer than the country's plan is allowed:
     # WhatsApp still writes Mexican mobiles with the old `1` (+521...), and Twilio passes
     # that on as the sender.
-    if phonenumbers.region_code_for_country_code(number.country_code) == "ZZ":
+    country = number.country_code
+    if country is None or phonenumbers.region_code_for_country_code(country) == "ZZ":
         return False
-    digits = len(str(number.country_code)) + len(phonenumbers.national_significant_number(number))
+    digits = len(str(country)) + len(phonenumbers.national_significant_number(number))
     reason = phonenumbers.is_possible_number_with_reason(number)
     return digits <= 15 and reason in _LONG_ENOUGH
 
