@@ -110,8 +110,9 @@ def _possible(number: phonenumbers.PhoneNumber) -> bool:
     return digits <= 15 and reason in _LONG_ENOUGH
 
 
-# A run of digits written like a phone number: an optional `+`, then digits and separators.
-_IN_TEXT = re.compile(r"(?<![\w/.%-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
+# A run of digits written like a phone number: an optional `+` (or `%2B`, URL-encoded), then
+# digits and separators.
+_IN_TEXT = re.compile(r"(?<![\w/.%-])((?:\+|%2[Bb])?\d[\d\s().-]{6,}\d)(?![\w/])")
 
 
 def mask_in_text(text: str) -> str:
@@ -125,7 +126,9 @@ def mask_in_text(text: str) -> str:
 
 def _mask_match(m: re.Match[str]) -> str:
     found = m.group(1)
+    if found[:3] in ("%2B", "%2b"):
+        found = "+" + found[3:]
     digits = sum(c.isdigit() for c in found)
     if digits >= 9 or (found.startswith("+") and digits >= 7):
         return mask(found) if found.startswith("+") else mask_phone(found)
-    return found
+    return m.group(1)

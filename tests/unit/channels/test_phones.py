@@ -128,3 +128,9 @@ def test_the_conversation_model_only_reshapes_what_was_typed(
     typed: str, candidate: str | None
 ) -> None:
     assert phone_candidate(typed) == candidate
+
+
+def test_url_encoded_numbers_are_masked_too() -> None:
+    masked = mask_in_text("GET /Messages.json?To=%2B442079460958&PageSize=50")
+    assert "2079460958" not in masked
+    assert "To=+44******0958&PageSize=50" in masked
