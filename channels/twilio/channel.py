@@ -42,8 +42,8 @@ from channels.twilio.send import (
     OUTSIDE_WINDOW,
     UNSUBSCRIBED,
     TwilioHttp,
+    create_message,
     delivery_error,
-    never_sent,
 )
 from channels.twilio.verify import Form, signed_url, verify
 
@@ -301,7 +301,7 @@ class SmsChannel:
     async def _create(self, channel: str, number: str, params: dict[str, Any]) -> Any:
         assert self._client is not None
         try:
-            return await self._client.messages.create_async(**params)
+            return await create_message(self._client, params, channel)
         except TwilioRestException as e:
             if e.code == UNSUBSCRIBED:
                 await self._state.set_opted_out(channel, number, True)
@@ -314,19 +314,3 @@ class SmsChannel:
                 )
                 return await self._create(channel, number, params)
             raise delivery_error(e, channel) from None
-        except TimeoutError as e:
-            raise DeliveryError(
-                "timed out after sending: it may have been delivered",
-                platform=channel,
-                ambiguous=True,
-            ) from e
-        except Exception as e:
-            if never_sent(e):
-                raise DeliveryError(
-                    f"cannot reach Twilio: {type(e).__name__}", platform=channel
-                ) from e
-            raise DeliveryError(
-                f"connection failed after sending ({type(e).__name__})",
-                platform=channel,
-                ambiguous=True,
-            ) from e

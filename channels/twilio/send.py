@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
+from twilio.rest import Client
 
 from channels.base import DeliveryError
 from channels.phones import mask_in_text
@@ -111,3 +112,32 @@ def never_sent(e: BaseException) -> bool:
     """Whether the request never left (no connection was made), so resending is safe."""
     # aiohttp's ClientConnectorError (no connection made) is an OSError carrying `os_error`.
     return isinstance(e, OSError) and hasattr(e, "os_error")
+
+
+async def create_message(client: Client, params: dict[str, Any], platform: str) -> Any:
+    """`Messages.create`: the message Twilio made.
+
+    Raises:
+        TwilioRestException: the API refused it (the caller knows what each code means).
+        DeliveryError: the request failed on the way; `ambiguous` when it may have arrived.
+    """
+    try:
+        return await client.messages.create_async(**params)
+    except TwilioRestException:
+        raise
+    except TimeoutError as e:
+        raise DeliveryError(
+            "timed out after sending: it may have been delivered",
+            platform=platform,
+            ambiguous=True,
+        ) from e
+    except Exception as e:
+        if never_sent(e):
+            raise DeliveryError(
+                f"cannot reach Twilio: {type(e).__name__}", platform=platform
+            ) from e
+        raise DeliveryError(
+            f"connection failed after sending ({type(e).__name__})",
+            platform=platform,
+            ambiguous=True,
+        ) from e
