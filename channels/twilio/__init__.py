@@ -13,9 +13,9 @@ and HELP are honoured here, before anything reaches the bot. WhatsApp allows fre
 only within 24 hours of the customer's last message; later, an approved template is sent
 when one is configured, and otherwise the reply is refused for good.
 
-One job per module: `verify` (the signature over the exact public URL), `parse` (form →
-`Message`/`Action`), `rules` (opt-out keywords, the WhatsApp window, numbered choices),
-`segments` (GSM-7/UCS-2 segment arithmetic), `render` (`Reply` → one text), `send` (the REST
-client and what its errors mean) and `channel` (`SmsChannel`, joining them). Nothing is
-imported here, so importing one part does not load the others.
+One job per module: `constants` (names and limits), `verify` (the signature over the exact
+public URL), `parse` (form → `Message`/`Action`), `rules` (opt-out keywords, the WhatsApp
+window, numbered choices), `segments` (GSM-7/UCS-2 segment arithmetic), `render` (`Reply` →
+one text), `send` (the REST client and what its errors mean) and `channel` (`SmsChannel`,
+joining them). Nothing is imported here, so importing one part does not load the others.
 """
