@@ -35,7 +35,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _run(settings: Settings, *, needs_secret: bool, job: Callable[[Any], Awaitable[Any]]) -> Any:
     from channels.base import ChannelError
-    from channels.telegram import TelegramChannel
+    from channels.telegram.channel import TelegramChannel
 
     cfg = settings.telegram
     if cfg.bot_token is None or not cfg.bot_token.get_secret_value():

@@ -10,6 +10,10 @@ from typing import Any
 
 import structlog
 
+# Re-exported: the CLI masks the phone identities it lists with it.
+from channels.conversation import mask_phone as mask_phone
+from channels.phones import mask_in_text
+
 log = structlog.get_logger(__name__)
 
 _SECRET_KEYS = re.compile(
@@ -28,32 +32,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # OAuth 1.0a header parameters (tweepy logs its request headers at DEBUG).
     (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),
 ]
-# International or national phone numbers: keep the last four digits only.
-_PHONE = re.compile(r"(?<![\w/.-])(\+?\d[\d\s().-]{6,}\d)(?![\w/])")
-
-
-def mask_phone(value: str) -> str:
-    """`+14155550101` becomes `+*******0101`."""
-    digits = re.sub(r"\D", "", value)
-    if len(digits) < 7:
-        return value
-    return ("+" if value.strip().startswith("+") else "") + "*" * (len(digits) - 4) + digits[-4:]
-
-
-def _mask_match(m: re.Match[str]) -> str:
-    found = m.group(1)
-    digits = sum(c.isdigit() for c in found)
-    # Dates and short codes stay readable; numbers long enough to dial are masked.
-    if digits >= 9 or (found.startswith("+") and digits >= 7):
-        return mask_phone(found)
-    return found
 
 
 def scrub(text: str) -> str:
-    """Remove tokens and mask phone numbers in free text."""
+    """Remove tokens and mask phone numbers in free text (country code and last four kept)."""
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
-    return _PHONE.sub(_mask_match, text)
+    return mask_in_text(text)
 
 
 def _scrub_value(key: str, value: Any) -> Any:

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import structlog
 
-from channels.conversation import Address, Reply, e164
+from channels.conversation import Address, Reply, mask_phone, phone_candidate
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
 from nlu.types import Understanding
@@ -54,12 +54,6 @@ _PLATFORM_WORDS = {
 }
 
 
-def masked(number: str) -> str:
-    """`+14155550123` as `+*******0123`."""
-    digits = number.lstrip("+")
-    return "+" + "*" * max(len(digits) - 4, 0) + digits[-4:]
-
-
 def is_private(address: Address) -> bool:
     """Whether only the person and the bot read this conversation.
 
@@ -90,7 +84,7 @@ def _sender(ctx: HandlerContext, identities: list[ChannelIdentity]) -> tuple[str
 
 def _describe(platform: str, external_id: str) -> str:
     if platform == "phone":
-        return f"the number {masked(external_id)}"
+        return f"the number {mask_phone(external_id)}"
     if platform == "telegram":
         return "this Telegram account"
     return f"this {platform.capitalize()} account"
@@ -115,7 +109,7 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if _SMS_CODE.match(joined):
         return [await _redeem(ctx, joined)]
     if joined.startswith(("+", "00")) or (joined.isdigit() and len(joined) > 6):
-        number = e164(" ".join(args))
+        number = phone_candidate(" ".join(args))
         if number is None:
             return [Reply(text='Give the number with its country code, like "link +14155550123".')]
         return [await _start_sms(ctx, number)]
@@ -136,7 +130,7 @@ async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         wanted = _PLATFORM_WORDS[args[0].lower()]
         targets = [(i.platform, i.external_id) for i in identities if i.platform == wanted]
     else:
-        number = e164(" ".join(args))
+        number = phone_candidate(" ".join(args))
         if number is None:
             return [Reply(text='Say "unlink" from the account to unlink, or "unlink +1415…".')]
         targets = [("phone", number)]
@@ -201,7 +195,7 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
         return refusal
     existing = await ctx.uow.people.identity("phone", number)
     if existing is not None and existing.person_id == ctx.person.id:
-        return Reply(text=f"{masked(number)} is already linked to you.")
+        return Reply(text=f"{mask_phone(number)} is already linked to you.")
     attempt, code = await ctx.uow.links.issue(
         ctx.person,
         LinkMethod.SMS,
@@ -222,7 +216,7 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
         )
     )
     return Reply(
-        text=f'I\'ve texted a 6-digit code to {masked(number)}. Type "link <code>" here '
+        text=f'I\'ve texted a 6-digit code to {mask_phone(number)}. Type "link <code>" here '
         "within 15 minutes to finish."
     )
 

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from channels.conversation import e164
+from channels.phones import to_e164
 from handlers.rules.calendar import CalendarError, parse_duration, parse_hours, zone
 from store.enums import Criticality, Priority, Role, TicketKind
 
@@ -139,9 +139,11 @@ class PersonEntry(Entry):
                 raise ValueError(f"unknown identity {platform!r}; use {', '.join(PLATFORMS)}")
             text = raw.strip()
             if platform == "phone" and text:
-                number = e164(text)
+                number = to_e164(text)
                 if number is None:
-                    raise ValueError("phone must be in E.164 form, like +14155550101")
+                    raise ValueError(
+                        "phone must be a dialable number in E.164 form, like +14155550101"
+                    )
                 text = number
             if text:
                 out[platform] = text
@@ -264,9 +266,9 @@ class Contact(Entry):
     def _phone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        number = e164(value)
+        number = to_e164(value)
         if number is None:
-            raise ValueError("phone must be in E.164 form, like +14155550101")
+            raise ValueError("phone must be a dialable number in E.164 form, like +14155550101")
         return number
 
 

@@ -26,7 +26,7 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
     cfg = settings.telegram
     if not cfg.enabled or cfg.bot_token is None:
         return None
-    from channels.telegram import TelegramChannel
+    from channels.telegram.channel import TelegramChannel
 
     secret = cfg.secret_token.get_secret_value() if cfg.secret_token is not None else None
     return TelegramChannel(

@@ -27,7 +27,7 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
     cfg = settings.twilio
     if not cfg.enabled or cfg.account_sid is None or cfg.auth_token is None:
         return None
-    from channels.sms import SmsChannel
+    from channels.twilio.channel import SmsChannel
 
     return SmsChannel(
         account_sid=cfg.account_sid,

@@ -57,8 +57,8 @@ async def web(
             yield client, settings
 
 
-async def text_in(client: httpx.AsyncClient, text: str, sid: int) -> None:
-    body = sms(text, NUMBER, message_sid(sid))
+async def text_in(client: httpx.AsyncClient, text: str, sid: int, number: str = NUMBER) -> None:
+    body = sms(text, number, message_sid(sid))
     res = await client.post(
         "/twilio/messages",
         content=body,
@@ -70,10 +70,10 @@ async def text_in(client: httpx.AsyncClient, text: str, sid: int) -> None:
     assert res.status_code == 200, res.text
 
 
-async def texts_to(fake: FakeTwilioApi, count: int) -> list[str]:
+async def texts_to(fake: FakeTwilioApi, count: int, number: str = NUMBER) -> list[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        bodies = fake.bodies_to(NUMBER)
+        bodies = fake.bodies_to(number)
         if len(bodies) >= count:
             return bodies
         await asyncio.sleep(0.02)
@@ -145,3 +145,24 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
         [mine] = await dan.say("show me my tickets")
         assert "INC-1" in mine.text
         assert "INC-2" in mine.text
+
+
+async def test_link_a_uk_number_written_the_way_people_write_it(
+    web: tuple[httpx.AsyncClient, Settings], understander: Understander, twilio: FakeTwilioApi
+) -> None:
+    client, settings = web
+    uk = "+442079460958"
+    async with ConsoleSession(settings, DAN, understander=understander) as dan:
+        [made] = await dan.say("my laptop screen is flickering and I cannot work")
+        assert made.ticket_ref == "INC-1"
+        [asked] = await dan.say("link +44 20 7946 0958")
+        assert "+********0958" in asked.text
+        [code_text] = await texts_to(twilio, 1, uk)
+        code = re.search(r"\b(\d{6})\b", code_text)
+        assert code, code_text
+        [linked] = await dan.say(f"link {code.group(1)}")
+        assert "now belongs to Dan Requester" in linked.text
+
+        await text_in(client, "show me my tickets", 41, uk)
+        _, listing = await texts_to(twilio, 2, uk)
+        assert "INC-1" in listing

@@ -282,3 +282,18 @@ def test_whatsapp_conversation_and_stop(
         assert dead == 1
         help_ = post(client, sms("HELP", STRANGER, message_sid(33)))
         assert "STOP" in help_.text
+
+
+def test_nul_characters_are_dropped_before_the_inbox(
+    app_settings: Settings, understander: Understander, fake: FakeTwilioApi
+) -> None:
+    """PostgreSQL's JSON refuses NUL: a text holding one is handled like any other."""
+    app = create_app(app_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        body = sms("my laptop\x00 screen is flickering", STRANGER, message_sid(31))
+        assert post(client, body).status_code == 200
+        [reply] = texts_to(fake, STRANGER, 1)
+        assert "INC-1" in reply
+        settle(client, app_settings, "sms")
+        assert count(client, app_settings, "select count(*) from inbox where status = 'done'") == 1
+        assert count(client, app_settings, "select count(*) from tickets") == 1

@@ -349,3 +349,19 @@ def test_customers_see_only_their_own_tickets(
         post(client, private_update(7604, "what's the status of INC-1", user_id=owner))
         fake.wait_sent(4)
         assert "INC-1 is" in fake.posted_to(owner)[-1]["text"]
+
+
+def test_nul_characters_are_dropped_before_the_inbox(
+    any_settings: Settings, understander: Understander, fake: FakeTelegramApi
+) -> None:
+    """PostgreSQL's JSON refuses NUL: a text holding one is handled, not retried for a day."""
+    settings = with_telegram(any_settings, fake)
+    app = create_app(settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        update = private_update(7401, "my laptop\x00 will not boot", name="Nul\x00Person")
+        assert post(client, update).status_code == 200
+        [sent] = fake.wait_sent(1)
+        assert "INC-1" in sent["text"]
+        settle(client, settings)
+        assert count(client, settings, "select count(*) from inbox where status = 'done'") == 1
+        assert count(client, settings, "select count(*) from tickets") == 1

@@ -14,7 +14,8 @@ import structlog
 from bot.config import Settings
 from channels.base import ConfigurationError, DeliveryError, IngestOutcome
 from channels.conversation import Action, Address, Button, Event, Message, Reply, TicketCard
-from channels.telegram import BotInfo, TelegramChannel
+from channels.telegram.channel import TelegramChannel
+from channels.telegram.parse import BotInfo
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi, callback_update, private_update
 from tests.payloads import load
 
@@ -382,3 +383,61 @@ def test_the_app_refuses_webhook_mode_without_a_secret(settings: Settings) -> No
         create_app(webhook)
     polling = settings.model_copy(update={"telegram": telegram, "public_url": None})
     assert create_app(polling) is not None
+
+
+SDK_LOGGERS = ("httpx", "httpcore.http11", "telegram", "telegram.Bot", "telegram.HTTPXRequest")
+
+
+async def test_debug_records_carry_no_token_and_no_phone_number(
+    fake: FakeTelegramApi, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The records themselves are clean, before any formatter of ours sees them."""
+    caplog.set_level(logging.DEBUG)
+    for name in SDK_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    wrong = TOKEN[:-4] + "zzzz"
+    with pytest.raises(ConfigurationError):
+        await TelegramChannel(
+            token=wrong, secret_token="s3cret-header", api_url=fake.api_url, webhook=True
+        ).start()
+    ch = TelegramChannel(
+        token=TOKEN, secret_token="s3cret-header", api_url=fake.api_url, webhook=True
+    )
+    await ch.start()
+    try:
+        await ch.send(CHAT, Reply(text="Call the desk on +44 20 7946 0958 or 07911 123456"))
+        fake.add_response(fake.path("sendMessage"), status=502, json={"ok": False})
+        with pytest.raises(DeliveryError) as failed:
+            await ch.send(CHAT, Reply(text="again"))
+    finally:
+        await ch.aclose()
+    records = "\n".join(
+        [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in caplog.records]
+    )
+    everything = records + caplog.text + capsys.readouterr().out + str(failed.value)
+    # Positive signals first: the SDKs did log their URLs and the call with its text.
+    assert "HTTP Request: POST" in records
+    assert "sendMessage" in records
+    assert "+44******0958" in records
+    for secret in (TOKEN, TOKEN.split(":")[1], wrong, wrong.split(":")[1], "s3cret-header"):
+        assert secret not in everything
+    assert "7946 0958" not in everything
+    assert "123456" not in everything.replace(str(fake.bot_id), "")
+
+
+async def test_a_webhook_channel_has_nothing_to_poll(fake: FakeTelegramApi) -> None:
+    from channels.base import PollingChannel
+
+    webhook = TelegramChannel(token=TOKEN, secret_token="s", api_url=fake.api_url, webhook=True)
+    polling = TelegramChannel(token=TOKEN, secret_token=None, api_url=fake.api_url, webhook=False)
+    assert isinstance(webhook, PollingChannel)
+    assert webhook.polls is False
+    assert polling.polls is True
+    await webhook.start()
+    try:
+        # Started by mistake all the same, it returns at once without asking for updates.
+        await asyncio.wait_for(webhook.run(lambda e: None, asyncio.Event()), timeout=5)  # type: ignore[arg-type,return-value]
+    finally:
+        await webhook.aclose()
+    assert fake.calls_to(fake.path("getUpdates")) == []
+    assert fake.calls_to(fake.path("deleteWebhook")) == []

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from bot.config import Settings
 from channels.base import DeliveryError, IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Action, Address, Button, Event, Message, Reply
-from channels.sms import SmsChannel
+from channels.twilio.channel import SmsChannel
 from tests.fakes.twilio_api import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -363,3 +363,48 @@ def test_the_app_needs_a_sender(settings: Settings) -> None:
         create_app(settings.model_copy(update={"twilio": twilio}))
     with_number = twilio.model_copy(update={"from_number": "+1 415 555 0100"})
     assert create_app(settings.model_copy(update={"twilio": with_number})) is not None
+
+
+async def test_debug_records_carry_no_auth_token_and_no_full_number(
+    fake: FakeTwilioApi,
+    cursors: Cursors,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The SDK's records and ours are clean, before any formatter of ours sees them."""
+    import base64
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("twilio.http_client", "twilio.async_http_client", "aiohttp.client"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    uk = "+442079460958"
+    to_uk = Address(channel="sms", conversation=uk, user=uk)
+    ch = make(fake.base_url, cursors)
+    await ch.start()
+    try:
+        await ch.send(to_uk, Reply(text=f"We'll call you back on {uk}"))
+        fake.add_response(
+            fake.messages_path,
+            status=400,
+            json={"code": 21211, "message": f"The 'To' number {uk} is not valid", "status": 400},
+        )
+        with pytest.raises(DeliveryError) as refused:
+            await ch.send(to_uk, Reply(text="again"))
+
+        async def ingest(event: Event) -> IngestOutcome:
+            return IngestOutcome.ACCEPTED
+
+        stop = await _post(_app(ch, ingest), "/twilio/messages", sms("STOP", uk, message_sid(9)))
+        assert stop.status_code == 200
+    finally:
+        await ch.aclose()
+    records = "\n".join(r.getMessage() for r in caplog.records)
+    everything = records + caplog.text + capsys.readouterr().out + str(refused.value)
+    # Positive signals first: the SDK's request was logged, and so was the keyword.
+    assert "twilio.request method=POST resource=Messages.json" in records
+    assert "twilio.keyword" in everything
+    assert "+44******0958" in everything
+    basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    for secret in (AUTH_TOKEN, basic, uk, uk[1:], "7946 0958", "2079460958", "%2B44"):
+        assert secret not in everything

@@ -12,20 +12,12 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from channels.base import ConfigurationError, PayloadError, SignatureError
 from channels.conversation import Action, Button, Message, Reply, TicketCard
-from channels.telegram import (
-    BotInfo,
-    MalformedUpdate,
-    TelegramChannel,
-    decode,
-    decode_callback,
-    delivery_error,
-    encode_callback,
-    escape,
-    parse,
-    render,
-    to_update,
-    verify,
-)
+from channels.telegram.callback_data import decode_callback, encode_callback
+from channels.telegram.channel import TelegramChannel
+from channels.telegram.parse import BotInfo, MalformedUpdate, decode, parse, to_update
+from channels.telegram.render import escape, render
+from channels.telegram.send import delivery_error
+from channels.telegram.verify import verify
 from tests.payloads import load, raw
 
 ME = BotInfo(id=777, username="SwitchboardBot")
