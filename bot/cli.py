@@ -7,19 +7,24 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli_help import PlainFlagsGroup
 from bot.config import Settings, load_settings
 from bot.logging import configure as configure_logging
 
+if TYPE_CHECKING:
+    from store.uow import UnitOfWork
+
 app = typer.Typer(
     name="switchboard",
+    cls=PlainFlagsGroup,
     help="Switchboard: an IT service desk that lives in chat.\n\n"
     "With no environment variables it runs embedded (SQLite under var/, one process). "
     "Set DATABASE_URL and REDIS_URL to run `web` and `worker` processes separately.",
@@ -78,7 +83,7 @@ def _default_port() -> int:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(help="Port to listen on (default: $PORT or 8000).")
+        int, typer.Option(help="Port to listen on.", show_default="$PORT or 8000")
     ] = _default_port(),
 ) -> None:
     """Run everything in one process: webhooks, web chat, worker, dispatcher, scheduler.
@@ -105,7 +110,7 @@ def serve(
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(help="Port to listen on (default: $PORT or 8000).")
+        int, typer.Option(help="Port to listen on.", show_default="$PORT or 8000")
     ] = _default_port(),
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
@@ -118,7 +123,8 @@ def web(
             "[yellow]REDIS_URL is not set: events will wait for a worker's recovery sweep. "
             "Use `switchboard serve` for a single process.[/yellow]"
         )
-    _check_schema(settings, migrate=False)
+    # The web role starts even while the database is down and answers 503 until it is back.
+    _check_schema(settings, migrate=False, unreachable_ok=True)
     uvicorn.run(
         "bot.asgi:app",
         host=host,
@@ -149,52 +155,31 @@ def worker(
 
 
 async def _worker(settings: Settings) -> None:
-    from bot.container import Container, Role, build_container
-    from bot.platforms import ChannelDeps, DatabaseCursors, build_channels
+    from bot.container import Role, build_container
     from bot.runtime import run_worker_role
-    from channels.base import IngestOutcome
-    from channels.conversation import Event, Reply
 
-    holder: dict[str, Container] = {}
-
-    async def no_history(_key: str, _after: int) -> list[tuple[int, Reply]]:
-        return []
-
-    async def ingest(event: Event) -> IngestOutcome:
-        return await holder["c"].ingress(event)
-
-    cursors = DatabaseCursors()
-    deps = ChannelDeps(
-        secret=lambda: holder["c"].webchat_secret,
-        history=no_history,
-        cursors=cursors,
-        ingest=ingest,
-        services=cursors.service_names,
-        delivery_status=cursors.delivery_status,
-    )
-    channels = build_channels(settings, deps)
-    container = await build_container(settings, roles=frozenset({Role.WORKER}), channels=channels)
-    holder["c"] = container
-    cursors.bind(container.factory)
-    await container.ingress.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    try:
+    async with build_container(settings, roles=frozenset({Role.WORKER})) as container:
         await run_worker_role(container, stop)
-    finally:
-        await container.aclose()
 
 
-def _check_schema(settings: Settings, *, migrate: bool) -> None:
+def _check_schema(settings: Settings, *, migrate: bool, unreachable_ok: bool = False) -> None:
     from store.migrate import upgrade
 
     if migrate:
         upgrade(settings.async_database_url)
         return
-    current, head = asyncio.run(_revisions(settings))
+    try:
+        current, head = asyncio.run(_revisions(settings))
+    except typer.Exit:
+        if not unreachable_ok:
+            raise
+        err.print("[yellow]Starting without the database; it is checked again on use.[/yellow]")
+        return
     if current != head:
         raise _fail(
             f"The database schema is at {current or 'nothing'}, the code needs {head}. "
@@ -203,16 +188,14 @@ def _check_schema(settings: Settings, *, migrate: bool) -> None:
 
 
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
-    from store.db import create_engine
+    from bot.container import NO_ROLES, build_container
     from store.migrate import current_revision, head_revision
 
-    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
-    try:
-        return await current_revision(engine), head_revision()
-    except Exception as e:
-        raise _fail(f"Cannot reach the database: {e}") from e
-    finally:
-        await engine.dispose()
+    async with build_container(settings, roles=NO_ROLES) as container:
+        try:
+            return await current_revision(container.engine), head_revision()
+        except Exception as e:
+            raise _fail(f"Cannot reach the database: {type(e).__name__}: {e}") from e
 
 
 # -- database and directory ------------------------------------------------------------------
@@ -277,16 +260,12 @@ async def _seed(settings: Settings, if_empty: bool) -> dict[str, int] | None:
 
 
 @contextlib.asynccontextmanager
-async def _uow(settings: Settings):  # type: ignore[no-untyped-def]
-    from store.db import create_engine, session_factory
-    from store.uow import UnitOfWork
+async def _uow(settings: Settings) -> AsyncIterator[UnitOfWork]:
+    """One unit of work on the container of a command that needs only the database."""
+    from bot.container import NO_ROLES, build_container
 
-    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
-    try:
-        async with UnitOfWork(session_factory(engine)) as uow:
-            yield uow
-    finally:
-        await engine.dispose()
+    async with build_container(settings, roles=NO_ROLES) as container, container.uow() as uow:
+        yield uow
 
 
 @people_app.command("import")
@@ -388,8 +367,12 @@ def chat(
     settings = _settings(**quiet)
     if settings.is_sqlite:
         _check_schema(settings, migrate=True)
+    from bot.console_session import ConversationError
+
     try:
         asyncio.run(_chat(settings, as_))
+    except ConversationError as e:
+        raise _fail(str(e)) from None
     except KeyboardInterrupt:
         pass
 
