@@ -62,7 +62,7 @@ def create_app(
     )
     app.state.container = container
     for channel in container.unique_channels():
-        app.router.routes.extend(channel.routes(container.ingress))
+        app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
     _operations(app, container)
     _errors(app)

@@ -32,8 +32,8 @@ from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
 from bot.worker import Worker
-from channels.base import Channel, ProfileSource
-from channels.conversation import Address, Reply
+from channels.base import Channel, IngestOutcome, ProfileSource
+from channels.conversation import Address, Event, Reply
 from handlers.registry import load as load_handlers
 from nlu.types import CatalogEntry, Understander
 from store.db import SessionFactory, create_engine, session_factory
@@ -121,10 +121,14 @@ class Container:
             secret=self.webchat_secret,
             history=self.history,
             cursors=self.cursors,
-            ingest=self.ingress,
+            ingest=self.ingest,
             services=self.cursors.service_names,
             delivery_status=self.cursors.delivery_status,
         )
+
+    async def ingest(self, event: Event) -> IngestOutcome:
+        """Hand one event to the inbox (stable across openings, unlike `ingress` itself)."""
+        return await self.ingress(event)
 
     def add_channel(self, channel: Channel) -> None:
         for platform in channel.platforms:
@@ -184,6 +188,8 @@ class Container:
         for ch in self.unique_channels():
             await ch.start()
             self._started.append(ch)
+        # A fresh one per opening: its queue belongs to the event loop that opens it.
+        self.ingress = Ingress(self.factory, self.queue, self.state)
         await self.ingress.start()
         if Role.WORKER in self.roles:
             await self._open_worker()
