@@ -214,9 +214,10 @@ class Container:
         log.info("storage.available")
 
     async def _open_worker(self) -> None:
-        self.understander = self.understander or await asyncio.to_thread(
-            load_understander, self.settings
-        )
+        understander = self.understander
+        if understander is None:
+            understander = await asyncio.to_thread(load_understander, self.settings)
+        self.understander = understander
         s = self.settings
         self.dispatcher = Dispatcher(
             factory=self.factory,
@@ -230,7 +231,7 @@ class Container:
             factory=self.factory,
             queue=self.queue,
             state=self.state,
-            understander=self.understander,
+            understander=understander,
             router=self.router,
             topics=self.topics,
             dialogue=self.dialogue,
