@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import structlog
 from fastapi import FastAPI, Request
@@ -18,24 +20,11 @@ from bot.api import router as api_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
 from bot.logging import configure as configure_logging
-from bot.platforms import ChannelDeps, DatabaseCursors, build_channels
 from bot.runtime import Background
-from channels.base import Channel, IngestOutcome, PayloadError, SignatureError
-from channels.conversation import Event, Reply
+from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
 
 log = structlog.get_logger(__name__)
-
-
-class _Late:
-    """The container, once the lifespan has built it (routes are declared before that)."""
-
-    container: Container | None = None
-
-    def get(self) -> Container:
-        if self.container is None:
-            raise RuntimeError("the application is not started")
-        return self.container
 
 
 def create_app(
@@ -45,49 +34,24 @@ def create_app(
     overrides: Overrides | None = None,
     extra_channels: Sequence[Channel] = (),
 ) -> FastAPI:
-    """Build the app; with the worker role it also processes events in the same process."""
+    """Build the app; with the worker role it also processes events in the same process.
+
+    Nothing connects here: the lifespan opens the container, and a web process whose
+    database is down still starts and answers 503 where storage is needed.
+    """
     settings = settings or load_settings()
-    late = _Late()
-
-    async def ingest(event: Event) -> IngestOutcome:
-        return await late.get().ingress(event)
-
-    async def history(conversation_key: str, after: int) -> list[tuple[int, Reply]]:
-        async with late.get().uow() as uow:
-            rows = await uow.outbox.history("webchat", conversation_key, after_id=after)
-        return [(r.id, Reply.from_dict(r.reply)) for r in rows]
-
-    cursors = DatabaseCursors()
-    deps = ChannelDeps(
-        secret=lambda: late.get().webchat_secret,
-        history=history,
-        cursors=cursors,
-        ingest=ingest,
-        services=cursors.service_names,
-        delivery_status=cursors.delivery_status,
-    )
-    channels = [*build_channels(settings, deps), *extra_channels]
+    ov = overrides or Overrides()
+    if extra_channels:
+        ov = replace(ov, extra_channels=[*ov.extra_channels, *extra_channels])
+    container = build_container(settings, roles=roles, overrides=ov)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = await build_container(
-            settings, roles=roles, channels=channels, overrides=overrides
-        )
-        late.container = container
-        app.state.container = container
-        cursors.bind(container.factory)
-        await container.ingress.start()
-        background = Background(container) if Role.WORKER in roles else None
-        try:
-            if background is not None:
-                await background.__aenter__()
+        async with container, contextlib.AsyncExitStack() as stack:
+            if Role.WORKER in roles:
+                await stack.enter_async_context(Background(container))
             log.info("app.started", roles=sorted(roles), channels=sorted(container.channels))
             yield
-        finally:
-            if background is not None:
-                await background.__aexit__(None, None, None)
-            await container.aclose()
-            late.container = None
 
     app = FastAPI(
         title="Switchboard",
@@ -96,19 +60,19 @@ def create_app(
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
-    for channel in channels:
-        app.router.routes.extend(channel.routes(ingest))
+    app.state.container = container
+    for channel in container.unique_channels():
+        app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
-    _operations(app, late)
+    _operations(app, container)
     _errors(app)
     return app
 
 
-def _operations(app: FastAPI, late: _Late) -> None:
+def _operations(app: FastAPI, c: Container) -> None:
     @app.get("/healthz", tags=["operations"], summary="Liveness and readiness")
     async def healthz() -> Response:
         """200 when the database (and Redis, when configured) answer; 503 otherwise."""
-        c = late.get()
         checks: dict[str, str] = {}
         try:
             async with c.uow() as uow:
@@ -128,9 +92,13 @@ def _operations(app: FastAPI, late: _Late) -> None:
             status_code=200 if healthy else 503,
         )
 
+    @app.get("/healthz/live", tags=["operations"], summary="Liveness")
+    async def live() -> Response:
+        """200 while the process serves requests, whatever the database and Redis do."""
+        return JSONResponse({"status": "ok"})
+
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> Response:
-        c = late.get()
         try:
             metrics.QUEUE_DEPTH.set(await c.queue.depth())
         except Exception as e:
@@ -159,9 +127,11 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid request", "detail": errors}, status_code=400)
 
     async def unavailable(request: Request, exc: Exception) -> Response:
-        log.warning("app.unavailable", error=str(exc), path=request.url.path)
+        # The type only: a driver's message can quote the statement and its parameters.
+        log.warning("app.unavailable", error=type(exc).__name__, path=request.url.path)
+        what = "Redis" if isinstance(exc, RedisError) else "the database"
         return JSONResponse(
-            {"error": "temporarily unavailable, retry shortly"},
+            {"error": f"temporarily unavailable: {what} cannot be reached, retry shortly"},
             status_code=503,
             headers={"Retry-After": "5"},
         )

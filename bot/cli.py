@@ -8,18 +8,21 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bot.config import Settings, load_settings
-from bot.logging import configure as configure_logging
+from bot.cli_common import database_uow as _uow
+from bot.cli_common import err, out
+from bot.cli_common import fail as _fail
+from bot.cli_common import settings_or_exit as _settings
+from bot.cli_help import PlainFlagsGroup
+from bot.cli_people import people_app, token_app
+from bot.config import Settings
 
 app = typer.Typer(
     name="switchboard",
+    cls=PlainFlagsGroup,
     help="Switchboard: an IT service desk that lives in chat.\n\n"
     "With no environment variables it runs embedded (SQLite under var/, one process). "
     "Set DATABASE_URL and REDIS_URL to run `web` and `worker` processes separately.",
@@ -29,31 +32,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-people_app = typer.Typer(help="The people directory.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(people_app, name="people")
 app.add_typer(token_app, name="token")
 
 T = TypeVar("T")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        settings = load_settings(**overrides)
-    except Exception as e:  # pydantic's message names the variable at fault
-        err.print(f"[red]Configuration error:[/red] {e}")
-        raise typer.Exit(2) from e
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
-    return typer.Exit(code)
 
 
 def _run(main: Coroutine[Any, Any, T]) -> T:
@@ -78,7 +61,7 @@ def _default_port() -> int:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(help="Port to listen on (default: $PORT or 8000).")
+        int, typer.Option(help="Port to listen on.", show_default="$PORT or 8000")
     ] = _default_port(),
 ) -> None:
     """Run everything in one process: webhooks, web chat, worker, dispatcher, scheduler.
@@ -105,7 +88,7 @@ def serve(
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(help="Port to listen on (default: $PORT or 8000).")
+        int, typer.Option(help="Port to listen on.", show_default="$PORT or 8000")
     ] = _default_port(),
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
@@ -118,7 +101,8 @@ def web(
             "[yellow]REDIS_URL is not set: events will wait for a worker's recovery sweep. "
             "Use `switchboard serve` for a single process.[/yellow]"
         )
-    _check_schema(settings, migrate=False)
+    # The web role starts even while the database is down and answers 503 until it is back.
+    _check_schema(settings, migrate=False, unreachable_ok=True)
     uvicorn.run(
         "bot.asgi:app",
         host=host,
@@ -149,52 +133,31 @@ def worker(
 
 
 async def _worker(settings: Settings) -> None:
-    from bot.container import Container, Role, build_container
-    from bot.platforms import ChannelDeps, DatabaseCursors, build_channels
+    from bot.container import Role, build_container
     from bot.runtime import run_worker_role
-    from channels.base import IngestOutcome
-    from channels.conversation import Event, Reply
 
-    holder: dict[str, Container] = {}
-
-    async def no_history(_key: str, _after: int) -> list[tuple[int, Reply]]:
-        return []
-
-    async def ingest(event: Event) -> IngestOutcome:
-        return await holder["c"].ingress(event)
-
-    cursors = DatabaseCursors()
-    deps = ChannelDeps(
-        secret=lambda: holder["c"].webchat_secret,
-        history=no_history,
-        cursors=cursors,
-        ingest=ingest,
-        services=cursors.service_names,
-        delivery_status=cursors.delivery_status,
-    )
-    channels = build_channels(settings, deps)
-    container = await build_container(settings, roles=frozenset({Role.WORKER}), channels=channels)
-    holder["c"] = container
-    cursors.bind(container.factory)
-    await container.ingress.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    try:
+    async with build_container(settings, roles=frozenset({Role.WORKER})) as container:
         await run_worker_role(container, stop)
-    finally:
-        await container.aclose()
 
 
-def _check_schema(settings: Settings, *, migrate: bool) -> None:
+def _check_schema(settings: Settings, *, migrate: bool, unreachable_ok: bool = False) -> None:
     from store.migrate import upgrade
 
     if migrate:
         upgrade(settings.async_database_url)
         return
-    current, head = asyncio.run(_revisions(settings))
+    try:
+        current, head = asyncio.run(_revisions(settings))
+    except typer.Exit:
+        if not unreachable_ok:
+            raise
+        err.print("[yellow]Starting without the database; it is checked again on use.[/yellow]")
+        return
     if current != head:
         raise _fail(
             f"The database schema is at {current or 'nothing'}, the code needs {head}. "
@@ -203,16 +166,14 @@ def _check_schema(settings: Settings, *, migrate: bool) -> None:
 
 
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
-    from store.db import create_engine
+    from bot.container import NO_ROLES, build_container
     from store.migrate import current_revision, head_revision
 
-    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
-    try:
-        return await current_revision(engine), head_revision()
-    except Exception as e:
-        raise _fail(f"Cannot reach the database: {e}") from e
-    finally:
-        await engine.dispose()
+    async with build_container(settings, roles=NO_ROLES) as container:
+        try:
+            return await current_revision(container.engine), head_revision()
+        except Exception as e:
+            raise _fail(f"Cannot reach the database: {type(e).__name__}: {e}") from e
 
 
 # -- database and directory ------------------------------------------------------------------
@@ -276,104 +237,6 @@ async def _seed(settings: Settings, if_empty: bool) -> dict[str, int] | None:
         return result
 
 
-@contextlib.asynccontextmanager
-async def _uow(settings: Settings):  # type: ignore[no-untyped-def]
-    from store.db import create_engine, session_factory
-    from store.uow import UnitOfWork
-
-    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
-    try:
-        async with UnitOfWork(session_factory(engine)) as uow:
-            yield uow
-    finally:
-        await engine.dispose()
-
-
-@people_app.command("import")
-def people_import(
-    file: Annotated[
-        Path, typer.Argument(help="YAML or CSV directory file.", exists=True, dir_okay=False)
-    ],
-) -> None:
-    """Create or update people from a directory file (format in the README)."""
-    from bot.directory import DirectoryError, read
-
-    settings = _settings()
-    try:
-        records = read(file)
-    except DirectoryError as e:
-        raise _fail(f"{file}: {e}") from e
-    result = asyncio.run(_import(settings, records))
-    err.print(
-        f"Imported {len(records)} people ({result.created} new, {result.updated} updated, "
-        f"{result.identities} channel identities bound)."
-    )
-
-
-async def _import(settings: Settings, records: list):  # type: ignore[no-untyped-def,type-arg]
-    from bot.directory import import_people
-
-    async with _uow(settings) as uow:
-        result = await import_people(uow, records)
-        await uow.commit()
-        return result
-
-
-@people_app.command("list")
-def people_list() -> None:
-    """Show the directory."""
-    settings = _settings()
-    rows = asyncio.run(_people(settings))
-    table = Table("name", "email", "roles", "identities")
-    for name, email, roles, ids in rows:
-        table.add_row(name, email or "", roles, ids)
-    out.print(table)
-
-
-async def _people(settings: Settings) -> list[tuple[str, str | None, str, str]]:
-    async with _uow(settings) as uow:
-        people = await uow.people.everyone()
-        return [
-            (
-                p.name,
-                p.email,
-                ", ".join(sorted(r.role.value for r in p.roles)),
-                ", ".join(
-                    f"{i.platform}:{_shown(i.platform, i.external_id)}" for i in p.identities
-                ),
-            )
-            for p in people
-        ]
-
-
-def _shown(platform: str, external_id: str) -> str:
-    from bot.logging import mask_phone
-
-    return mask_phone(external_id) if platform == "phone" else external_id
-
-
-@token_app.command("create")
-def token_create(
-    as_: Annotated[str, typer.Option("--as", help="Email of the person the token acts as.")],
-    name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
-) -> None:
-    """Create a REST API token; it is shown once."""
-    settings = _settings()
-    token = asyncio.run(_token(settings, as_, name))
-    err.print(f"Token for {as_} (shown once; store it safely):")
-    out.print(token, highlight=False, soft_wrap=True)
-
-
-async def _token(settings: Settings, email: str, name: str) -> str:
-    async with _uow(settings) as uow:
-        person = await uow.people.by_email(email)
-        if person is None:
-            raise _fail(f"No person with email {email}. Import people or run `seed --demo`.")
-        issued = await uow.tokens.issue(person, name)
-        await uow.commit()
-        return issued.token
-
-
 # -- console chat ----------------------------------------------------------------------------
 
 
@@ -388,8 +251,12 @@ def chat(
     settings = _settings(**quiet)
     if settings.is_sqlite:
         _check_schema(settings, migrate=True)
+    from bot.console_session import ConversationError
+
     try:
         asyncio.run(_chat(settings, as_))
+    except ConversationError as e:
+        raise _fail(str(e)) from None
     except KeyboardInterrupt:
         pass
 

@@ -6,6 +6,7 @@ Used by `switchboard chat` and by tests that drive the bot end to end in one pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ class ConsoleSession:
         self.channel = ConsoleChannel(self._write)
         self.container: Container | None = None
         self.person_name = email
-        self._background: Background | None = None
+        self._stack = contextlib.AsyncExitStack()
 
     async def _write(self, address: Address, reply: Reply) -> None:
         self.replies.append(reply)
@@ -64,13 +65,14 @@ class ConsoleSession:
             queue=InProcessQueue(),
             state=LocalState(),
             understander=self.understander,
+            channels=[self.channel],
             only_conversations=[self.channel.address(self.email).key],
         )
-        self.container = await build_container(
-            self.settings, roles=ALL_ROLES, channels=[self.channel], overrides=overrides
-        )
-        try:
-            async with self.container.uow() as uow:
+        container = build_container(self.settings, roles=ALL_ROLES, overrides=overrides)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(container.aclose)
+            # Asked before opening, so an unknown person hears it before the model loads.
+            async with container.uow() as uow:
                 person = await uow.people.by_email(self.email)
                 name = person.name if person is not None else None
             if name is None:
@@ -79,19 +81,14 @@ class ConsoleSession:
                     "`switchboard people import FILE` first."
                 )
             self.person_name = name
-            await self.container.ingress.start()
-            self._background = Background(self.container)
-            await self._background.__aenter__()
-        except BaseException:
-            await self.container.aclose()
-            raise
+            await stack.enter_async_context(container)
+            await stack.enter_async_context(Background(container))
+            self.container = container
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._background is not None:
-            await self._background.__aexit__(None, None, None)
-        if self.container is not None:
-            await self.container.aclose()
+        await self._stack.aclose()
 
     async def say(self, text: str) -> list[Reply]:
         """Send one message and return the replies the bot sent back to this conversation."""

@@ -1,16 +1,26 @@
-"""The composition root: one place that builds engine, Redis, queue, channels, NLU and roles.
+"""The composition root: every part a process needs, built in one place.
 
-The web app, the worker process, the console chat and the tests all build the same
-container; tests pass `Overrides` (an in-memory queue, fake clients, a test model).
+`build_container(settings, roles=...)` builds engine, Redis client, queue, shared state,
+channels, ingress and router without any I/O (engines and Redis clients connect lazily, and
+channels open their clients in `start()`). `async with container:` opens what needs the
+running event loop: the queue, channel clients, the web chat secret, and for the worker role
+the NLU model, worker and dispatcher; leaving the block closes them. The web app opens it in
+its lifespan, the worker and the console chat in their commands, the other commands to reach
+the database; tests pass `Overrides` (an in-memory queue, a test model, extra channels).
+
+A web process opens even while the database is unreachable: what needs storage answers 503
+until it comes back, and the web chat secret is fetched again in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import TracebackType
 
 import structlog
 from redis.asyncio import Redis
@@ -19,20 +29,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.ingress import Ingress
 from bot.outbox import Dispatcher
+from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
 from bot.worker import Worker
-from channels.base import Channel, ProfileSource
-from channels.conversation import Address
+from channels.base import Channel, IngestOutcome, ProfileSource
+from channels.conversation import Address, Event, Reply
 from handlers.registry import load as load_handlers
 from nlu.types import CatalogEntry, Understander
 from store.db import SessionFactory, create_engine, session_factory
-from store.errors import ConflictError
+from store.errors import ConflictError, UnavailableError
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
 from store.state import Dialogue, LocalState, SharedState
-from store.uow import UnitOfWork
+from store.uow import UNAVAILABLE, UnitOfWork
 
 log = structlog.get_logger(__name__)
+
+# The name of the cursor row that holds the secret, not a secret.
+WEBCHAT_SECRET_CURSOR = "webchat.secret"  # noqa: S105
+RECONNECT_SECONDS = 5.0
 
 
 class Role(StrEnum):
@@ -43,21 +58,30 @@ class Role(StrEnum):
 
 
 ALL_ROLES = frozenset({Role.WEB, Role.WORKER})
+NO_ROLES: frozenset[Role] = frozenset()
+"""A command that only reads or writes the database (`seed`, `people import`, ...)."""
 
 
 @dataclass
 class Overrides:
-    """Replacements for tests and special commands; anything left None is built normally."""
+    """Replacements for tests and special commands; anything left None is built normally.
+
+    `channels` replaces the configured channels (the console chat speaks only through its
+    own); `extra_channels` are added to them.
+    """
 
     queue: Queue | None = None
     state: SharedState | None = None
     understander: Understander | None = None
+    channels: Sequence[Channel] | None = None
     extra_channels: Sequence[Channel] = ()
     only_conversations: Sequence[str] | None = None
 
 
 @dataclass
 class Container:
+    """The parts of one process; `async with container:` opens and closes them."""
+
     settings: Settings
     roles: frozenset[Role]
     engine: AsyncEngine
@@ -66,21 +90,65 @@ class Container:
     queue: Queue
     state: SharedState
     dialogue: Dialogue | None
-    channels: dict[str, Channel]
     ingress: Ingress
     router: IntentRouter
     topics: Callable[[str], list[Address]]
+    cursors: DatabaseCursors
+    channels: dict[str, Channel] = field(default_factory=dict)
     understander: Understander | None = None
     dispatcher: Dispatcher | None = None
     worker: Worker | None = None
-    webchat_secret: bytes = b""
-    _closers: list[Callable[[], object]] = field(default_factory=list)
+    only_conversations: Sequence[str] | None = None
+    _secret: bytes | None = None
+    _started: list[Channel] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # -- lookups --------------------------------------------------------------------------
 
     def channel_for(self, platform: str) -> Channel | None:
         return self.channels.get(platform)
 
+    def unique_channels(self) -> list[Channel]:
+        """Each channel once (one module may serve several platforms, as Twilio does)."""
+        return list({id(c): c for c in self.channels.values()}.values())
+
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
+
+    def channel_deps(self) -> ChannelDeps:
+        """What channels are given: this container's ingress, secret, history and cursors."""
+        return ChannelDeps(
+            secret=self.webchat_secret,
+            history=self.history,
+            cursors=self.cursors,
+            ingest=self.ingest,
+            services=self.cursors.service_names,
+            delivery_status=self.cursors.delivery_status,
+        )
+
+    async def ingest(self, event: Event) -> IngestOutcome:
+        """Hand one event to the inbox (stable across openings, unlike `ingress` itself)."""
+        return await self.ingress(event)
+
+    def add_channel(self, channel: Channel) -> None:
+        for platform in channel.platforms:
+            self.channels[platform] = channel
+
+    @property
+    def webchat_secret_ready(self) -> bool:
+        return self._secret is not None
+
+    def webchat_secret(self) -> bytes:
+        """The web chat signing secret; `UnavailableError` (HTTP 503) until it is loaded."""
+        if self._secret is None:
+            raise UnavailableError("the database is not reachable yet")
+        return self._secret
+
+    async def history(self, conversation_key: str, after: int) -> list[tuple[int, Reply]]:
+        """Web chat replies of one conversation after outbox id `after`."""
+        async with self.uow() as uow:
+            rows = await uow.outbox.history("webchat", conversation_key, after_id=after)
+        return [(r.id, Reply.from_dict(r.reply)) for r in rows]
 
     async def refresh_services(self) -> int:
         """Give the NLU the current service names and aliases from the configuration database."""
@@ -93,13 +161,107 @@ class Container:
             self.understander.set_services(entries)
         return len(entries)
 
+    # -- opening and closing --------------------------------------------------------------
+
+    async def __aenter__(self) -> Container:
+        try:
+            await self.open()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Open queue, channels and (worker role) NLU, worker and dispatcher."""
+        if not self.roles:
+            return
+        await self.queue.start()
+        await self._open_secret()
+        for ch in self.unique_channels():
+            await ch.start()
+            self._started.append(ch)
+        # A fresh one per opening: its queue belongs to the event loop that opens it.
+        self.ingress = Ingress(self.factory, self.queue, self.state)
+        await self.ingress.start()
+        if Role.WORKER in self.roles:
+            await self._open_worker()
+
+    async def _open_secret(self) -> None:
+        try:
+            self._secret = await load_webchat_secret(self.settings, self.factory)
+        except UNAVAILABLE as e:
+            if Role.WORKER in self.roles:
+                raise
+            # The web role stays up: what needs storage answers 503 until the database is back.
+            log.warning("storage.unavailable", error=type(e).__name__, retry_in=RECONNECT_SECONDS)
+            self._tasks.append(asyncio.create_task(self._reconnect(), name="storage-reconnect"))
+
+    async def _reconnect(self) -> None:
+        while self._secret is None:
+            await asyncio.sleep(RECONNECT_SECONDS)
+            try:
+                self._secret = await load_webchat_secret(self.settings, self.factory)
+            except UNAVAILABLE as e:
+                log.debug("storage.still_unavailable", error=type(e).__name__)
+        log.info("storage.available")
+
+    async def _open_worker(self) -> None:
+        understander = self.understander
+        if understander is None:
+            understander = await asyncio.to_thread(load_understander, self.settings)
+        self.understander = understander
+        s = self.settings
+        self.dispatcher = Dispatcher(
+            factory=self.factory,
+            channels=self.channels,
+            state=self.state,
+            max_attempts=s.outbox_max_attempts,
+            lease_seconds=s.outbox_lease_seconds,
+            conversations=self.only_conversations,
+        )
+        self.worker = Worker(
+            factory=self.factory,
+            queue=self.queue,
+            state=self.state,
+            understander=understander,
+            router=self.router,
+            topics=self.topics,
+            dialogue=self.dialogue,
+            dispatcher=self.dispatcher,
+            batch=s.worker_batch,
+            concurrency=s.worker_concurrency,
+            max_deliveries=s.max_deliveries,
+            max_text_chars=s.max_text_chars,
+            dialogue_ttl=s.dialogue_ttl_seconds,
+            profiles={p: ch for p, ch in self.channels.items() if isinstance(ch, ProfileSource)},
+        )
+        try:
+            await self.refresh_services()
+        except Exception as e:
+            log.warning("nlu.services_refresh_failed", error=str(e))
+
     async def aclose(self) -> None:
+        """Close everything opened; safe to call twice."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
         await self.ingress.aclose()
-        for ch in {id(c): c for c in self.channels.values()}.values():
+        for ch in self._started:
             try:
                 await ch.aclose()
             except Exception as e:
                 log.warning("channel.close_failed", channel=ch.name, error=str(e))
+        self._started.clear()
         await self.queue.aclose()
         if self.redis is not None:
             await self.redis.aclose()
@@ -115,37 +277,38 @@ def load_understander(settings: Settings) -> Understander:
     return load(path, timezone=settings.timezone)
 
 
-async def webchat_secret(settings: Settings, factory: SessionFactory) -> bytes:
+async def load_webchat_secret(settings: Settings, factory: SessionFactory) -> bytes:
     """The web chat signing secret: `SECRET_KEY`, else one kept in the database for all."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
-    key = "webchat.secret"
     async with UnitOfWork(factory) as uow:
-        found = await uow.cursors.get(key)
+        found = await uow.cursors.get(WEBCHAT_SECRET_CURSOR)
         if found:
             return bytes.fromhex(found)
         value = secrets.token_hex(32)
-        await uow.cursors.set(key, value)
+        await uow.cursors.set(WEBCHAT_SECRET_CURSOR, value)
         try:
             await uow.commit()
             return bytes.fromhex(value)
         except ConflictError:
             pass  # another process created it first; read theirs
     async with UnitOfWork(factory) as uow:
-        found = await uow.cursors.get(key)
+        found = await uow.cursors.get(WEBCHAT_SECRET_CURSOR)
     if not found:
         raise RuntimeError("could not create the web chat secret")
     return bytes.fromhex(found)
 
 
-async def build_container(
+def build_container(
     settings: Settings,
     *,
     roles: frozenset[Role] = ALL_ROLES,
-    channels: Sequence[Channel] = (),
     overrides: Overrides | None = None,
 ) -> Container:
-    """Build every part a process with these roles needs; no request is served yet."""
+    """Build every part a process with these roles needs, without I/O; open it with `async with`.
+
+    Channels are built only for a process with a role (a database command needs none).
+    """
     ov = overrides or Overrides()
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
@@ -170,14 +333,6 @@ async def build_container(
     state = ov.state or (
         RedisState(redis, prefix=settings.redis_prefix) if redis is not None else LocalState()
     )
-    await queue.start()
-    all_channels = [*channels, *ov.extra_channels]
-    by_platform: dict[str, Channel] = {}
-    for ch in all_channels:
-        for p in ch.platforms:
-            by_platform[p] = ch
-    from bot.platforms import topic_addresses
-
     container = Container(
         settings=settings,
         roles=roles,
@@ -187,44 +342,19 @@ async def build_container(
         queue=queue,
         state=state,
         dialogue=dialogue,
-        channels=by_platform,
         ingress=Ingress(factory, queue, state),
         router=IntentRouter(load_handlers()),
         topics=topic_addresses(settings),
+        cursors=DatabaseCursors(factory),
+        understander=ov.understander,
+        only_conversations=ov.only_conversations,
     )
-    container.webchat_secret = await webchat_secret(settings, factory)
-    for ch in {id(c): c for c in all_channels}.values():
-        await ch.start()
-    if Role.WORKER in roles:
-        container.understander = ov.understander or await asyncio.to_thread(
-            load_understander, settings
+    if roles:
+        configured = (
+            ov.channels
+            if ov.channels is not None
+            else build_channels(settings, container.channel_deps())
         )
-        container.dispatcher = Dispatcher(
-            factory=factory,
-            channels=by_platform,
-            state=state,
-            max_attempts=settings.outbox_max_attempts,
-            lease_seconds=settings.outbox_lease_seconds,
-            conversations=ov.only_conversations,
-        )
-        container.worker = Worker(
-            factory=factory,
-            queue=queue,
-            state=state,
-            understander=container.understander,
-            router=container.router,
-            topics=container.topics,
-            dialogue=dialogue,
-            dispatcher=container.dispatcher,
-            batch=settings.worker_batch,
-            concurrency=settings.worker_concurrency,
-            max_deliveries=settings.max_deliveries,
-            max_text_chars=settings.max_text_chars,
-            dialogue_ttl=settings.dialogue_ttl_seconds,
-            profiles={p: ch for p, ch in by_platform.items() if isinstance(ch, ProfileSource)},
-        )
-        try:
-            await container.refresh_services()
-        except Exception as e:
-            log.warning("nlu.services_refresh_failed", error=str(e))
+        for ch in [*configured, *ov.extra_channels]:
+            container.add_channel(ch)
     return container

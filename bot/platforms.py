@@ -1,7 +1,9 @@
-"""Which channels run, built from the settings: one line per platform.
+"""Which channels run, built from the settings.
 
-Each platform's `build` imports its module only when the platform is configured, so a
-deployment without Slack never loads slack-bolt.
+Adding a platform is one factory module in `bot/factories/` (its `build(settings, deps)`
+returns the channel when configured, else None) and one line in `FACTORIES` below. Each
+factory imports its channel module only when the platform is configured, so a deployment
+without Slack never loads slack-bolt.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ChannelDeps:
     """What channels may be given by the application (never the store itself)."""
 
     secret: Callable[[], bytes]
+    """The web chat signing secret; raises `UnavailableError` while the database is down."""
     history: History
     cursors: Cursors | None = None
     ingest: Ingest | None = None
@@ -69,20 +72,12 @@ def topic_addresses(settings: Settings) -> Callable[[str], list[Address]]:
 
 
 class DatabaseCursors:
-    """`Cursors` kept in the database, plus the small lookups channels may ask the app for.
+    """`Cursors` kept in the database, plus the small lookups channels may ask the app for."""
 
-    Bound to the session factory once the container exists.
-    """
-
-    def __init__(self) -> None:
-        self._factory: SessionFactory | None = None
-
-    def bind(self, factory: SessionFactory) -> None:
+    def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
 
     def _uow(self) -> UnitOfWork:
-        if self._factory is None:
-            raise RuntimeError("cursors used before the application started")
         return UnitOfWork(self._factory)
 
     async def get(self, key: str) -> str | None:

@@ -90,7 +90,11 @@ class Channel(Protocol):
     platforms: ClassVar[tuple[str, ...]]
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
-        """Starlette routes of the ack path; they call `ingest` and answer in milliseconds."""
+        """Starlette routes of the ack path: verify, parse, `ingest`, answer.
+
+        No NLU and no slow work; a platform may still need one quick call of its own before
+        it can answer (Slack's `auth.test` on the first event, `views.open` within 3 s).
+        """
         ...
 
     async def start(self) -> None:

@@ -18,12 +18,16 @@ def _value(secret: SecretStr | None) -> str | None:
 
 
 def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
-    """The channel when configured, else None."""
+    """The channel when configured, else None.
+
+    The consumer secret alone is enough to answer X's CRC check at `/x/webhook`; the channel
+    then refuses events with 503 and says once which variables are missing.
+    """
     x = settings.x
-    if not x.enabled:
+    if not x.enabled and _value(x.consumer_secret) is None:
         return None
     # Imported here so a deployment without X never loads tweepy.
-    from channels.social import XChannel
+    from channels.x.channel import XChannel
 
     if deps.cursors is None:
         raise ConfigurationError("the X channel needs durable cursors", platform="x")

@@ -107,14 +107,12 @@ async def run_clicks(
         sent.append(reply)
 
     channel = ConsoleChannel(write)
-    container = await build_container(
+    container = build_container(
         settings,
         roles=ALL_ROLES,
-        channels=[channel],
-        overrides=Overrides(queue=InProcessQueue(), understander=understander),
+        overrides=Overrides(queue=InProcessQueue(), understander=understander, channels=[channel]),
     )
-    try:
-        await container.ingress.start()
+    async with container:
         # All clicks are stored before the worker starts, so it takes them in one batch.
         await asyncio.gather(*(container.ingress(c) for c in clicks))
         async with Background(container):
@@ -125,8 +123,6 @@ async def run_clicks(
                 if counts.get(InboxStatus.PENDING.value, 0) == 0:
                     break
                 await asyncio.sleep(0.05)
-    finally:
-        await container.aclose()
     return container
 
 

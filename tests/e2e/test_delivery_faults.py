@@ -26,9 +26,9 @@ from bot.outbox import Dispatcher
 from channels.base import Channel, MemoryCursors
 from channels.conversation import Address, Reply
 from channels.slack import SlackChannel
-from channels.sms import SmsChannel
-from channels.social import XChannel
 from channels.telegram import TelegramChannel
+from channels.twilio.channel import SmsChannel
+from channels.x.channel import XChannel
 from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import OutboxStatus
 from store.migrate import upgrade_engine

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import create_app
 from bot.config import Settings, XSettings
 from bot.container import Overrides
-from channels.social import PUBLIC_TEXT
+from channels.x.render import PUBLIC_TEXT
 from nlu.types import Understander
 from tests.fakes.x_api import (
     ACCOUNT,

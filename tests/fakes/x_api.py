@@ -27,7 +27,7 @@ from typing import Any
 
 from channels.base import IngestOutcome
 from channels.conversation import Event
-from channels.social import XChannel
+from channels.x.channel import XChannel
 from tests.fakes.server import Call, Canned, FakeApi
 from tests.payloads import load, raw
 

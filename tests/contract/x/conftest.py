@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from channels.social import XChannel
+from channels.x.channel import XChannel
 from tests.fakes.x_api import FakeXApi, Inbox, MemoryCursors, started
 
 

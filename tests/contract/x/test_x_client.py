@@ -10,15 +10,10 @@ import tweepy
 
 from channels.base import DeliveryError
 from channels.conversation import Address, Reply
-from channels.social import (
-    DM_LAST_KEY,
-    DM_START_KEY,
-    MENTIONS_START_KEY,
-    PUBLIC_TEXT,
-    SINCE_KEY,
-    Account,
-    XChannel,
-)
+from channels.x.channel import XChannel
+from channels.x.parse import Account
+from channels.x.polling import DM_LAST_KEY, DM_START_KEY, MENTIONS_START_KEY, SINCE_KEY
+from channels.x.render import PUBLIC_TEXT
 from tests.fakes.x_api import (
     ACCOUNT,
     KEYS,

@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from channels.base import PayloadError, SignatureError
 from channels.conversation import Address, Reply
-from channels.social import PUBLIC_TEXT, XChannel
+from channels.x.channel import XChannel
+from channels.x.render import PUBLIC_TEXT
 from tests.fakes.x_api import (
     ACCOUNT,
     FakeXApi,

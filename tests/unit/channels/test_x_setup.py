@@ -9,7 +9,7 @@ from bot.config import XSettings
 from bot.factories import x as x_factory
 from bot.platforms import ChannelDeps
 from channels.base import ConfigurationError
-from channels.social import XChannel
+from channels.x.channel import XChannel
 from tests.fakes.x_api import MemoryCursors
 
 
@@ -32,7 +32,13 @@ def build(**values: object) -> object:
 
 def test_off_without_credentials() -> None:
     assert build() is None
-    assert build(consumer_secret="only-the-webhook-secret") is None
+
+
+def test_the_consumer_secret_alone_serves_the_crc_check_and_names_what_is_missing() -> None:
+    channel = build(consumer_secret="only-the-webhook-secret")
+    assert isinstance(channel, XChannel)
+    assert channel.missing == ("X_CONSUMER_KEY", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+    assert not channel.polls
 
 
 def test_oauth1_keys_build_a_channel_without_opening_anything() -> None:

@@ -11,21 +11,11 @@ from yarl import URL
 
 from channels.base import PayloadError, SignatureError
 from channels.conversation import Button, Reply, TicketCard
-from channels.social import (
-    PUBLIC_TEXT,
-    TWEET_LIMIT,
-    base_url_middleware,
-    clip_tweet,
-    crc_response,
-    parse_activity,
-    parse_dm_events,
-    parse_mentions,
-    poll_delay,
-    render,
-    tweet_id,
-    tweet_length,
-    verify,
-)
+from channels.x.parse import parse_activity, parse_dm_events, parse_mentions, tweet_id
+from channels.x.polling import poll_delay
+from channels.x.render import PUBLIC_TEXT, TWEET_LIMIT, clip_tweet, render, tweet_length
+from channels.x.send import base_url_middleware
+from channels.x.verify import crc_response, verify
 from tests.fakes.x_api import activity_dm, activity_tweets, sign, v1_tweet
 from tests.payloads import load, raw
 
