@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 
@@ -198,20 +199,21 @@ def card_click(who: str, ref: str, *, shared: bool) -> Action:
 
 async def flood(settings: Settings, understander: Understander, clicks: list[Action]) -> None:
     """Two workers (each with its own queue, both recovering everything) take the clicks."""
-    containers = []
-    for _ in range(2):
-        channel = ConsoleChannel(lambda a, r: asyncio.sleep(0))  # type: ignore[arg-type,return-value]
-        containers.append(
-            await build_container(
-                settings,
-                roles=ALL_ROLES,
-                channels=[channel],
-                overrides=Overrides(queue=InProcessQueue(), understander=understander),
-            )
+    containers = [
+        build_container(
+            settings,
+            roles=ALL_ROLES,
+            overrides=Overrides(
+                queue=InProcessQueue(),
+                understander=understander,
+                channels=[ConsoleChannel(lambda a, r: asyncio.sleep(0))],  # type: ignore[arg-type,return-value]
+            ),
         )
-    try:
+        for _ in range(2)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
         for c in containers:
-            await c.ingress.start()
+            await stack.enter_async_context(c)
         await asyncio.gather(*(containers[i % 2].ingress(c) for i, c in enumerate(clicks)))
         async with Background(containers[0]), Background(containers[1]):
             deadline = time.monotonic() + 60
@@ -225,9 +227,6 @@ async def flood(settings: Settings, understander: Understander, clicks: list[Act
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError(f"clicks not settled: {inbox} {outbox}")
-    finally:
-        for c in containers:
-            await c.aclose()
 
 
 async def replies_about(settings: Settings, ref: str) -> list[tuple[dict[str, str], Reply, str]]:

@@ -26,7 +26,7 @@ from bot.outbox import Dispatcher
 from channels.base import Channel, MemoryCursors
 from channels.conversation import Address, Reply
 from channels.slack import SlackChannel
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from channels.twilio.channel import SmsChannel
 from channels.x.channel import XChannel
 from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
@@ -403,7 +403,7 @@ async def test_a_throttled_slack_backlog_does_not_delay_telegram(
 SCRIPT = """
 import asyncio, sys
 from bot.outbox import Dispatcher
-from channels.telegram import TelegramChannel
+from channels.telegram.channel import TelegramChannel
 from store.db import create_engine, session_factory
 from store.state import LocalState
 
