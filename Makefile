@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 
 help:
 	@echo "make run    install, migrate, load demo data if empty, train the NLU if needed, serve on :$(PORT)"
-	@echo "make test   install dev tools, then ruff, import rules and pytest"
+	@echo "make test   install dev tools, then ruff, import rules, mypy --strict and pytest"
 	@echo "make bench  ingest and pipeline benchmarks (prints figures)"
 	@echo "make soak   five minutes of mixed load while workers are killed and Redis restarts"
 
@@ -41,6 +41,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 def serve(model_dir: Path, texts_file: Path | None) -> dict[str, object]:
     """Load once, then parse as the worker does; report memory and speed."""
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     from nlu.pipeline import load
 

@@ -104,7 +104,7 @@ def on_call(rota: Mapping[str, Any], at: datetime) -> str | None:
     offset = (DAYS.index(day.lower()[:3]) - starts.weekday()) % 7
     first = datetime.combine(starts + timedelta(days=offset), time(hour, minute), tzinfo=tz)
     weeks = (local.replace(tzinfo=None) - first.replace(tzinfo=None)) // timedelta(weeks=1)
-    return weekly[weeks % len(weekly)]
+    return str(weekly[weeks % len(weekly)])
 
 
 async def place(ctx: HandlerContext, ticket: Ticket, service: Service | None) -> Placement:

@@ -207,7 +207,7 @@ async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
     supplier_of = {
         name.casefold(): s.name
         for s in desk.entries("suppliers")
-        for name in s.services  # type: ignore[attr-defined]
+        for name in s.services
     }
     found: dict[str, list[str]] = {}
     for svc in entries:

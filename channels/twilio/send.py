@@ -31,7 +31,7 @@ _last_headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Co
 )
 
 
-class TwilioHttp(AsyncTwilioHttpClient):
+class TwilioHttp(AsyncTwilioHttpClient):  # type: ignore[misc]
     """Twilio's aiohttp client with four repairs.
 
     Its own timeout setting is never applied (requests could hang forever); it
