@@ -85,6 +85,26 @@ def _normalise_phone(raw: str, language: str, country_code: str) -> str | None:
     return None
 
 
+SPAN_KEY = "switchboard.entities"
+"""`doc.spans` key of every entity found, overlaps included (`doc.ents` keeps the longest)."""
+
+
+def set_spans(doc: Doc, entities: Iterable[Entity]) -> None:
+    """Record entities on the doc as spaCy spans: all of them in `doc.spans[SPAN_KEY]`, the
+    longest non-overlapping ones in `doc.ents`. Label is the entity name, `kb_id_` its value.
+
+    Spans cover whole tokens, so a span may be wider than the entity's character offsets
+    (which stay exact on the `Entity`).
+    """
+    spans = []
+    for e in entities:
+        span = doc.char_span(e.start, e.end, label=e.entity, kb_id=e.value, alignment_mode="expand")
+        if span is not None:
+            spans.append(span)
+    doc.spans[SPAN_KEY] = spans
+    doc.ents = filter_spans(spans)
+
+
 class EntityExtractor:
     """Finds every entity in a parsed doc; services and catalog can be replaced at run time."""
 

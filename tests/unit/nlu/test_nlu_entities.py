@@ -198,3 +198,16 @@ def test_phones_normalised_to_e164(understander: SpacyUnderstander, text: str, e
 )
 def test_no_phone_in_refs_dates_and_codes(understander: SpacyUnderstander, text: str) -> None:
     assert ents(understander.parse(text), "phone") == []
+
+
+def test_entities_are_spacy_spans_on_the_doc(understander: SpacyUnderstander) -> None:
+    from nlu.entities import SPAN_KEY
+
+    text = "VPN is down for everyone, see INC-1042 asap"
+    doc = understander.nlp(text)
+    ((_, entities, _),) = understander.analyse([doc], texts=[text])
+    assert [(s.label_, s.kb_id_, s.text) for s in doc.spans[SPAN_KEY]] == [
+        (e.entity, e.value, e.text) for e in entities
+    ]
+    assert ("ticket_ref", "INC-1042") in [(s.label_, s.kb_id_) for s in doc.ents]
+    assert ("service", "VPN") in [(s.label_, s.kb_id_) for s in doc.ents]
