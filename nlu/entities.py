@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from spacy.matcher import PhraseMatcher
@@ -89,13 +89,16 @@ SPAN_KEY = "switchboard.entities"
 """`doc.spans` key of every entity found, overlaps included (`doc.ents` keeps the longest)."""
 
 
-def set_spans(doc: Doc, entities: Iterable[Entity]) -> None:
+def set_spans(doc: Doc, entities: Sequence[Entity]) -> None:
     """Record entities on the doc as spaCy spans: all of them in `doc.spans[SPAN_KEY]`, the
     longest non-overlapping ones in `doc.ents`. Label is the entity name, `kb_id_` its value.
 
     Spans cover whole tokens, so a span may be wider than the entity's character offsets
-    (which stay exact on the `Entity`).
+    (which stay exact on the `Entity`). A doc without entities is left as it is: no span
+    group, empty `doc.ents` (most messages have none, and this keeps them at no cost).
     """
+    if not entities:
+        return
     spans = []
     for e in entities:
         span = doc.char_span(e.start, e.end, label=e.entity, kb_id=e.value, alignment_mode="expand")

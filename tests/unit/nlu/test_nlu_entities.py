@@ -211,3 +211,13 @@ def test_entities_are_spacy_spans_on_the_doc(understander: SpacyUnderstander) ->
     ]
     assert ("ticket_ref", "INC-1042") in [(s.label_, s.kb_id_) for s in doc.ents]
     assert ("service", "VPN") in [(s.label_, s.kb_id_) for s in doc.ents]
+
+
+def test_a_doc_without_entities_gets_no_spans(understander: SpacyUnderstander) -> None:
+    from nlu.entities import SPAN_KEY
+
+    doc = understander.nlp("hello there")
+    ((_, entities, _),) = understander.analyse([doc], texts=["hello there"])
+    assert entities == []
+    assert SPAN_KEY not in doc.spans
+    assert list(doc.ents) == []
