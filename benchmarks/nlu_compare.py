@@ -142,11 +142,11 @@ class SklearnModel:
         ]
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline, make_union
-        from sklearn.svm import LinearSVC
+        from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
+        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from sklearn.pipeline import make_pipeline, make_union  # type: ignore[import-untyped]
+        from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
 
         features = make_union(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
@@ -245,7 +245,8 @@ def load_split(name: str, per_intent: int, clinc: Path = CLINC) -> Split:
 def _holdout(examples: list[Example]) -> tuple[list[Example], list[Example]]:
     """Every fifth message of each intent held out, for the threshold."""
     seen: dict[str, int] = {}
-    kept, held = [], []
+    kept: list[Example] = []
+    held: list[Example] = []
     for e in examples:
         seen[e.intent] = seen.get(e.intent, 0) + 1
         (held if seen[e.intent] % 5 == 0 else kept).append(e)

@@ -30,7 +30,7 @@ from nlu.errors import ModelFormatError
 from nlu.text import sanitize
 
 if TYPE_CHECKING:
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 
 LABELS = ("negative", "neutral", "positive")
 SHIPPED_FILE = "sentiment.npz"
@@ -147,8 +147,10 @@ class SentimentModel:
     ) -> SentimentModel:
         """Train on labelled texts (labels from `LABELS`), classes weighted to balance."""
         from scipy.sparse import csr_matrix, hstack
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
+            TfidfVectorizer,
+        )
+        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
         unknown = set(labels) - set(LABELS)
         if unknown:

@@ -122,9 +122,10 @@ def test_vader_label_cutoffs() -> None:
 
 def test_evaluation_and_cross_validation_report_fractions(small_model: SentimentModel) -> None:
     rows = [Labelled(t, y) for t, y in KNOWN]
-    report = evaluate(small_model, rows).to_dict()
-    assert 0.0 <= report["macro_recall"] <= 1.0  # type: ignore[operator]
-    assert set(report["per_class"]) == set(LABELS)  # type: ignore[arg-type]
+    report = evaluate(small_model, rows)
+    assert 0.0 <= report.macro_recall <= 1.0
+    assert set(report.per_class) == set(LABELS)
+    assert {"macro_recall", "per_class", "vader_macro_recall"} <= report.to_dict().keys()
     cv = cross_validate(rows, folds=2, extra=own_examples())
     assert cv.folds == 2
     assert cv.n == len(rows)
