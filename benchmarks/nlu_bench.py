@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/nlu_bench.py clinc [--data ../shared/nlu/clinc150]
     .venv/bin/python benchmarks/nlu_bench.py own [--folds 5]
     .venv/bin/python benchmarks/nlu_bench.py serve --model-dir DIR [--texts FILE]
+    .venv/bin/python benchmarks/nlu_bench.py sentiment [--tweets FILE] [--folds 5]
 
 `clinc` trains on train.jsonl (threshold tuned on valid.jsonl), tests on test.jsonl, and then
 measures a fresh process that only loads the model and parses (resident memory, load time,
 latency, batched throughput). `own` reports the held-out accuracy and the K-fold
 cross-validated accuracy per language on Switchboard's own data. `serve` is the fresh-process
-measurement alone. Each prints one JSON object per line.
+measurement alone. `sentiment` is the K-fold cross-validated macro recall of the sentiment
+model on labelled tweets (each fold predicted by a model trained without it), with VADER alone
+beside it. Each prints one JSON object per line.
 """
 
 from __future__ import annotations
@@ -94,6 +97,13 @@ def own(folds: int) -> None:
     print(json.dumps({"benchmark": f"own-{folds}-fold", **cv.to_dict()}, ensure_ascii=False))
 
 
+def sentiment(tweets: Path, folds: int) -> None:
+    from nlu.sentiment_train import cross_validate, read_labelled
+
+    report = cross_validate(read_labelled(tweets), folds=folds)
+    print(json.dumps({"benchmark": f"sentiment-{folds}-fold", **report.to_dict()}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +111,11 @@ def main() -> None:
     p_clinc.add_argument("--data", type=Path, default=ROOT.parent / "shared/nlu/clinc150")
     p_own = sub.add_parser("own")
     p_own.add_argument("--folds", type=int, default=5)
+    p_sentiment = sub.add_parser("sentiment")
+    p_sentiment.add_argument(
+        "--tweets", type=Path, default=ROOT.parent / "shared/nlu/tweeteval-sentiment/valid.jsonl"
+    )
+    p_sentiment.add_argument("--folds", type=int, default=5)
     p_serve = sub.add_parser("serve")
     p_serve.add_argument("--model-dir", type=Path, required=True)
     p_serve.add_argument("--texts", type=Path)
@@ -109,6 +124,8 @@ def main() -> None:
         clinc(args.data)
     elif args.command == "own":
         own(args.folds)
+    elif args.command == "sentiment":
+        sentiment(args.tweets, args.folds)
     else:
         print(json.dumps(serve(args.model_dir, args.texts)))
 

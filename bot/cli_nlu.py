@@ -196,3 +196,56 @@ def evaluate(
         out.print(cv.render())
     else:
         out.print(report.render())
+
+
+@app.command()
+def sentiment(
+    texts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Texts to rate; a single `-` reads one per stdin line."),
+    ] = None,
+    evaluate_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--evaluate",
+            help='Measure on labelled JSON Lines ({"text", "label"}) instead of rating texts.',
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON output: one object per text, or one report.")
+    ] = False,
+) -> None:
+    """Rate texts negative / neutral / positive (English and Chinese), or measure the model.
+
+    `--evaluate` prints `macro_recall` and `per_class` recall (fractions 0-1) of the shipped
+    model, with VADER alone beside it. The file should hold texts the model was not trained
+    on: the shipped model has seen TweetEval's validation tweets.
+    """
+    from nlu.sentiment import analyse, load_shipped
+    from nlu.sentiment_train import evaluate as evaluate_sentiment
+    from nlu.sentiment_train import read_labelled
+
+    if (evaluate_file is None) == (not texts):
+        raise _fail(ValueError("give either texts or --evaluate FILE"))
+    try:
+        if evaluate_file is not None:
+            report = evaluate_sentiment(load_shipped(), read_labelled(evaluate_file))
+            if as_json:
+                typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+            else:
+                Console().print(report.render())
+            return
+        assert texts is not None
+        if texts == ["-"]:
+            texts = [line.rstrip("\r\n") for line in sys.stdin]
+        results = analyse(texts)
+    except NLUError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        for result in results:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    table = Table("text", "label", "score")
+    for result in results:
+        table.add_row(result.text[:80], result.label, f"{result.score:+.3f}")
+    Console().print(table)

@@ -61,8 +61,11 @@ def _prefixed(pattern: str, prefix: str) -> str:
 
 # A day, optionally followed by a time ("Saturday 22:00"), or a time optionally followed by a
 # day ("22:00 on Saturday"); groups of the second form carry the prefixes t2/late.
+# Word boundary, or right after a Han character ("变更窗口2026-12-01": both are word
+# characters to `\b`).
 _EN = re.compile(
-    rf"\b(?:(?:{_DAY_EN})(?:\s*,?\s*(?:at\s+)?(?:{_prefixed(_TIME_EN, 't1')}))?"
+    r"(?:\b|(?<=[\u3400-\u4dbf\u4e00-\u9fff]))"
+    rf"(?:(?:{_DAY_EN})(?:\s*,?\s*(?:at\s+)?(?:{_prefixed(_TIME_EN, 't1')}))?"
     rf"|(?:{_prefixed(_TIME_EN, 't2')})"
     rf"(?:\s+(?:on\s+|this\s+)?(?:{_prefixed(_DAY_EN, 'late')}))?)",
     re.IGNORECASE,
@@ -71,11 +74,18 @@ _EN = re.compile(
 _ZH_HOUR = r"(?P<zh>\d{1,2}|[零一二两三四五六七八九十]{1,3})"
 _ZH = re.compile(
     r"(?P<day>今天|今日|明天|明日|后天|今晚|明晚|今早|明早|"
+    r"(?:(?P<zyear>\d{4})\s*年\s*)?(?P<zmon>1[0-2]|0?[1-9])\s*月\s*(?P<zdom>[0-3]?\d)\s*[日号號]|"
     r"(?P<wmod>下个?|这个?|本)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])|下周末|周末)?"
     r"\s*(?P<part>凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜)?"
     rf"\s*(?:(?P<hh>[01]?\d|2[0-3])[:：](?P<mm>[0-5]\d)|{_ZH_HOUR}\s*[点點时]\s*"
     r"(?:(?P<half>半)|(?P<zmin>\d{1,2})\s*分?)?)?"
 )
+
+# "两小时后", "30分钟后", "3天后": an offset from now.
+_ZH_AFTER = re.compile(
+    r"(?P<n>\d{1,3}|[一二两三四五六七八九十半]{1,3})\s*个?\s*(?P<unit>小时|钟头|分钟|天)\s*(?:以?后|之后)"
+)
+_ZH_UNITS = {"小时": 3600, "钟头": 3600, "分钟": 60, "天": 86400}
 
 _EVENING_EN = ("tonight", "tonite", "this evening", "evening", "night")
 _MORNING_EN = ("morning",)
@@ -221,6 +231,25 @@ def _resolve_en(m: re.Match[str], now: datetime) -> datetime | None:
     return datetime.combine(day, clock, now.tzinfo)
 
 
+def _month_day(today: date, year: str | None, month: int, dom: int) -> date | None:
+    """A month and day: in the given year, else the next such date from today on."""
+    try:
+        if year:
+            return date(int(year), month, dom)
+        day = date(today.year, month, dom)
+        return day if day >= today else date(today.year + 1, month, dom)
+    except ValueError:
+        return None
+
+
+def _resolve_zh_after(m: re.Match[str], now: datetime) -> datetime | None:
+    raw = m.group("n")
+    amount = 0.5 if raw == "半" else _zh_number(raw)
+    if amount is None:
+        return None
+    return now + timedelta(seconds=amount * _ZH_UNITS[m.group("unit")])
+
+
 def _resolve_zh(m: re.Match[str], now: datetime) -> datetime | None:
     today = now.date()
     day_word = m.group("day")
@@ -233,6 +262,10 @@ def _resolve_zh(m: re.Match[str], now: datetime) -> datetime | None:
             day = today + timedelta(days=1)
         elif day_word == "后天":
             day = today + timedelta(days=2)
+        elif m.group("zmon"):
+            day = _month_day(today, m.group("zyear"), int(m.group("zmon")), int(m.group("zdom")))
+            if day is None:
+                return None
         elif day_word in ("周末", "下周末"):
             day = _next_weekday(today, 5, next_week=day_word == "下周末")
         elif m.group("wd"):
@@ -305,6 +338,10 @@ def find_datetimes(text: str, now: datetime) -> list[TimeMatch]:
         if not (m.group("day") or m.group("hh") or m.group("zh")):
             continue
         value = _resolve_zh(m, now)
+        if value is not None:
+            found.append(TimeMatch(m.start(), m.end(), value))
+    for m in _ZH_AFTER.finditer(text):
+        value = _resolve_zh_after(m, now)
         if value is not None:
             found.append(TimeMatch(m.start(), m.end(), value))
     found.sort(key=lambda t: (t.start, -t.end))

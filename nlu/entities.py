@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from spacy.matcher import PhraseMatcher
@@ -83,6 +83,29 @@ def _normalise_phone(raw: str, language: str, country_code: str) -> str | None:
     if len(digits) >= 8 and digits[0] == "0":
         return f"+{country_code}{digits[1:]}"
     return None
+
+
+SPAN_KEY = "switchboard.entities"
+"""`doc.spans` key of every entity found, overlaps included (`doc.ents` keeps the longest)."""
+
+
+def set_spans(doc: Doc, entities: Sequence[Entity]) -> None:
+    """Record entities on the doc as spaCy spans: all of them in `doc.spans[SPAN_KEY]`, the
+    longest non-overlapping ones in `doc.ents`. Label is the entity name, `kb_id_` its value.
+
+    Spans cover whole tokens, so a span may be wider than the entity's character offsets
+    (which stay exact on the `Entity`). A doc without entities is left as it is: no span
+    group, empty `doc.ents` (most messages have none, and this keeps them at no cost).
+    """
+    if not entities:
+        return
+    spans = []
+    for e in entities:
+        span = doc.char_span(e.start, e.end, label=e.entity, kb_id=e.value, alignment_mode="expand")
+        if span is not None:
+            spans.append(span)
+    doc.spans[SPAN_KEY] = spans
+    doc.ents = filter_spans(spans)
 
 
 class EntityExtractor:

@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from nlu.component import COMPONENT_NAME, KNOWN_FEATURES, SCORES, IntentClassifier
-from nlu.entities import EntityExtractor
+from nlu.entities import EntityExtractor, set_spans
 from nlu.errors import ModelFormatError, ModelNotFoundError, NLUError
 from nlu.language import detect_language
 from nlu.text import sanitize
@@ -147,6 +147,7 @@ class SpacyUnderstander:
             text = doc.text if texts is None else texts[i]
             language = detect_language(text)
             entities = self.entities.extract(doc, language=language, now=moment, text=text)
+            set_spans(doc, entities)
             out.append((self._ranked(doc), entities, language))
         return out
 

@@ -143,3 +143,51 @@ def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--train", str(missing), "--test", str(missing)])
     assert result.exit_code == 1
     assert "error:" in result.stderr
+
+
+def test_sentiment_json_shape() -> None:
+    result = runner.invoke(
+        app, ["sentiment", "--json", "thanks, it works perfectly now!", "又坏了，气死我了"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [set(row) for row in rows] == [{"text", "label", "score"}] * 2
+    assert [row["label"] for row in rows] == ["positive", "negative"]
+    assert rows[0]["text"] == "thanks, it works perfectly now!"
+
+
+def test_sentiment_reads_stdin_and_prints_a_table() -> None:
+    result = runner.invoke(app, ["sentiment", "-"], input="awful, still broken\n")
+    assert result.exit_code == 0, result.output
+    assert "negative" in result.stdout
+
+
+def test_sentiment_evaluate_prints_fractions(tmp_path: Path) -> None:
+    data = tmp_path / "rated.jsonl"
+    rows = [
+        {"text": "thank you, great work", "label": "positive"},
+        {"text": "terrible, nothing works", "label": "negative"},
+        {"text": "my desk is on floor 3", "label": "neutral"},
+        {"text": "谢谢，太好了", "label": "positive"},
+    ]
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    result = runner.invoke(app, ["sentiment", "--evaluate", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert 0.0 <= report["macro_recall"] <= 1.0
+    assert set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert all(0.0 <= v <= 1.0 for v in report["per_class"].values())
+    text = runner.invoke(app, ["sentiment", "--evaluate", str(data)])
+    assert text.exit_code == 0, text.output
+    assert "macro recall" in text.stdout
+
+
+def test_sentiment_needs_texts_or_a_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sentiment"])
+    assert result.exit_code == 1
+    assert "either texts or --evaluate" in result.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "label": "great"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["sentiment", "--evaluate", str(bad)])
+    assert result.exit_code == 1
+    assert "bad.jsonl:1" in result.stderr

@@ -74,6 +74,12 @@ def test_no_ticket_ref_where_none_is_meant(
         ("明天上午十点半发布", "2026-11-27T10:30:00+00:00"),
         ("下周一早上9点重启", "2026-11-30T09:00:00+00:00"),
         ("今晚打补丁", "2026-11-26T20:00:00+00:00"),
+        ("12月5日晚上10点变更", "2026-12-05T22:00:00+00:00"),
+        ("11月2号上午9点", "2027-11-02T09:00:00+00:00"),
+        ("2027年1月3日下午3点", "2027-01-03T15:00:00+00:00"),
+        ("两小时后重启", "2026-11-26T12:00:00+00:00"),
+        ("30分钟后切换", "2026-11-26T10:30:00+00:00"),
+        ("变更窗口2026-12-01 22:00", "2026-12-01T22:00:00+00:00"),
     ],
 )
 def test_datetimes_resolve_against_now(
@@ -94,7 +100,10 @@ def test_datetime_uses_the_timezone_of_a_naive_now(model_root: object) -> None:
     ]
 
 
-@pytest.mark.parametrize("text", ["I sat down and the sun came out", "it's at 10 percent"])
+@pytest.mark.parametrize(
+    "text",
+    ["I sat down and the sun came out", "it's at 10 percent", "工单1042的状态", "13月40日"],
+)
 def test_no_datetime_in_ordinary_words(
     understander: SpacyUnderstander, now: datetime, text: str
 ) -> None:
@@ -198,3 +207,26 @@ def test_phones_normalised_to_e164(understander: SpacyUnderstander, text: str, e
 )
 def test_no_phone_in_refs_dates_and_codes(understander: SpacyUnderstander, text: str) -> None:
     assert ents(understander.parse(text), "phone") == []
+
+
+def test_entities_are_spacy_spans_on_the_doc(understander: SpacyUnderstander) -> None:
+    from nlu.entities import SPAN_KEY
+
+    text = "VPN is down for everyone, see INC-1042 asap"
+    doc = understander.nlp(text)
+    ((_, entities, _),) = understander.analyse([doc], texts=[text])
+    assert [(s.label_, s.kb_id_, s.text) for s in doc.spans[SPAN_KEY]] == [
+        (e.entity, e.value, e.text) for e in entities
+    ]
+    assert ("ticket_ref", "INC-1042") in [(s.label_, s.kb_id_) for s in doc.ents]
+    assert ("service", "VPN") in [(s.label_, s.kb_id_) for s in doc.ents]
+
+
+def test_a_doc_without_entities_gets_no_spans(understander: SpacyUnderstander) -> None:
+    from nlu.entities import SPAN_KEY
+
+    doc = understander.nlp("hello there")
+    ((_, entities, _),) = understander.analyse([doc], texts=["hello there"])
+    assert entities == []
+    assert SPAN_KEY not in doc.spans
+    assert list(doc.ents) == []
