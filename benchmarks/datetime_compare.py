@@ -88,7 +88,7 @@ def rules(text: str) -> str | None:
 
 def dateparser_first(text: str) -> str | None:
     """The first datetime `dateparser.search.search_dates` finds."""
-    from dateparser.search import search_dates  # type: ignore[import-untyped]
+    from dateparser.search import search_dates
 
     settings = {
         "RELATIVE_BASE": NOW.replace(tzinfo=None),

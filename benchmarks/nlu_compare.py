@@ -116,7 +116,7 @@ class SpacyTextcat:
         rng = random.Random(0)
         for _ in range(self.epochs):
             rng.shuffle(examples)
-            for batch in minibatch(examples, size=64):
+            for batch in minibatch(examples, size=64):  # type: ignore[no-untyped-call]
                 nlp.update(batch, sgd=optimizer, drop=0.2)
         self.nlp = nlp
 
@@ -142,11 +142,11 @@ class SklearnModel:
         ]
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
-        from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
-        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
-        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-        from sklearn.pipeline import make_pipeline, make_union  # type: ignore[import-untyped]
-        from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+        from sklearn.svm import LinearSVC
 
         features = make_union(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),

@@ -72,7 +72,7 @@ def vader() -> Any:
     global _vader
     with _vader_lock:
         if _vader is None:
-            from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+            from vaderSentiment.vaderSentiment import (
                 SentimentIntensityAnalyzer,
             )
 
@@ -147,15 +147,15 @@ class SentimentModel:
     ) -> SentimentModel:
         """Train on labelled texts (labels from `LABELS`), classes weighted to balance."""
         from scipy.sparse import csr_matrix, hstack
-        from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
+        from sklearn.feature_extraction.text import (
             TfidfVectorizer,
         )
-        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from sklearn.linear_model import LogisticRegression
 
         unknown = set(labels) - set(LABELS)
         if unknown:
             raise ValueError(f"unknown sentiment labels {sorted(unknown)}")
-        tokens = TfidfVectorizer(min_df=2, max_features=50_000, **_TOKENS)  # type: ignore[arg-type]
+        tokens = TfidfVectorizer(min_df=2, max_features=50_000, **_TOKENS)
         x = hstack([tokens.fit_transform(texts), csr_matrix(_dense_rows(texts))], format="csr")
         y = np.array([LABELS.index(label) for label in labels])
         weight = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -191,7 +191,7 @@ class SentimentModel:
             with np.load(path, allow_pickle=False) as data:
                 parts = {key: data[key] for key in data.files}
             vocabulary = json.loads(str(parts["vocab"]))
-            tokens = TfidfVectorizer(vocabulary=vocabulary, **_TOKENS)  # type: ignore[arg-type]
+            tokens = TfidfVectorizer(vocabulary=vocabulary, **_TOKENS)
             tokens.idf_ = parts["idf"].astype(np.float64)
             coef = parts["coef"].astype(np.float64)
             bias = parts["bias"].astype(np.float64)

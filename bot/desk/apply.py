@@ -205,9 +205,7 @@ async def _one_default(uow: UnitOfWork, desk: Desk) -> None:
 async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
     entries: list[ServiceEntry] = list(desk.entries("services"))
     supplier_of = {
-        name.casefold(): s.name
-        for s in desk.entries("suppliers")
-        for name in s.services
+        name.casefold(): s.name for s in desk.entries("suppliers") for name in s.services
     }
     found: dict[str, list[str]] = {}
     for svc in entries:
