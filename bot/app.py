@@ -65,6 +65,8 @@ def create_app(
         ingest=ingest,
         services=cursors.service_names,
         delivery_status=cursors.delivery_status,
+        integration_token=cursors.integration_token,
+        integration_secrets=cursors.integration_secrets,
     )
     channels = [*build_channels(settings, deps), *extra_channels]
 

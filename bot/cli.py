@@ -30,10 +30,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 people_app = typer.Typer(help="The people directory.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(people_app, name="people")
-app.add_typer(token_app, name="token")
 
 T = TypeVar("T")
 
@@ -352,28 +350,6 @@ def _shown(platform: str, external_id: str) -> str:
     return mask_phone(external_id) if platform == "phone" else external_id
 
 
-@token_app.command("create")
-def token_create(
-    as_: Annotated[str, typer.Option("--as", help="Email of the person the token acts as.")],
-    name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
-) -> None:
-    """Create a REST API token; it is shown once."""
-    settings = _settings()
-    token = asyncio.run(_token(settings, as_, name))
-    err.print(f"Token for {as_} (shown once; store it safely):")
-    out.print(token, highlight=False, soft_wrap=True)
-
-
-async def _token(settings: Settings, email: str, name: str) -> str:
-    async with _uow(settings) as uow:
-        person = await uow.people.by_email(email)
-        if person is None:
-            raise _fail(f"No person with email {email}. Import people or run `seed --demo`.")
-        issued = await uow.tokens.issue(person, name)
-        await uow.commit()
-        return issued.token
-
-
 # -- console chat ----------------------------------------------------------------------------
 
 
@@ -421,10 +397,12 @@ def _mount() -> None:
     from bot.cli_bench import app as bench_app
     from bot.cli_nlu import app as nlu_app
     from bot.cli_telegram import app as telegram_app
+    from bot.cli_tokens import app as token_app
 
     app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
     app.add_typer(bench_app, name="bench", help="Measure ingest and pipeline throughput.")
     app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
+    app.add_typer(token_app, name="token")
 
 
 _mount()

@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError as DBInterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from store.alerts import AlertRepository, IntegrationRepository
 from store.db import SessionFactory
 from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
@@ -47,6 +48,8 @@ class UnitOfWork:
     dialogue: DialogueRepository
     cursors: CursorRepository
     links: LinkRepository
+    alerts: AlertRepository
+    integrations: IntegrationRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -69,6 +72,8 @@ class UnitOfWork:
         self.dialogue = DialogueRepository(self.session)
         self.cursors = CursorRepository(self.session)
         self.links = LinkRepository(self.session)
+        self.alerts = AlertRepository(self.session)
+        self.integrations = IntegrationRepository(self.session)
         return self
 
     async def __aexit__(
