@@ -63,7 +63,8 @@ class IntegrationRepository:
         stmt = select(Integration.name, Integration.signing_secret).where(
             Integration.signing_secret.is_not(None), Integration.revoked_at.is_(None)
         )
-        return [(n, s) for n, s in (await self.session.execute(stmt)).tuples() if s]
+        rows = (await self.session.execute(stmt)).all()
+        return [(str(r[0]), str(r[1])) for r in rows if r[1]]
 
 
 class AlertRepository:
