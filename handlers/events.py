@@ -33,7 +33,7 @@ async def handle_alert(alert: Alert, ctx: HandlerContext) -> list[Reply]:
     elif row is not None and decided is Outcome.REPEAT:
         _repeat(alert, row, ctx)
     elif row is not None and decided is Outcome.RESOLVE:
-        _resolve(alert, row, ctx)
+        await _resolve(alert, row, ctx)
     elif row is not None and decided is Outcome.TELL:
         _tell(alert, row, ctx)
     return []
@@ -104,13 +104,25 @@ def _repeat(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
     )
 
 
-def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
+async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
     ticket = row.ticket
     row.open = False
     ticket.status = Status.RESOLVED
     ticket.resolved_at = ctx.now
     ticket.updated_at = ctx.now
     ctx.log(ticket, "resolved", note=f"The {alert.source} alert cleared.", count=row.count)
+    # People whose reports joined the outage hear that it is over, where they reported it.
+    for link in await ctx.uow.alerts.links(ticket.id):
+        report = await ctx.uow.tickets.get(link.ticket_id) if link.linked_id == ticket.id else None
+        if report is not None and lifecycle.is_open(report.status):
+            ctx.notify_requester(
+                report,
+                Reply(
+                    text=f"The outage behind {report.ref} ({ticket.ref}) is over. If it still "
+                    f'doesn\'t work for you, tell me here; else say "resolve {report.ref}".',
+                    ticket_ref=report.ref,
+                ),
+            )
 
 
 def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:

@@ -138,11 +138,19 @@ def test_firing_three_times_then_resolved_is_one_incident(
         assert count == 3
         assert actions == ["created", "alert_repeated", "alert_repeated"]
 
+        visitor = client.post("/webchat/session").json()["token"]
+        say(client, visitor, "the vpn is down, I can't connect from home")
+        [told] = wait_replies(client, visitor, 0)
+        assert "This is a known outage: INC-1" in told["text"]
+
         post(client, token, notification("resolved", starts[-1]))
         settle(demo_settings, nothing_pending)
-        [after] = in_db(demo_settings, incidents)
-        assert after.id == incident.id
-        assert after.status is Status.RESOLVED
+        alert_incident, report = in_db(demo_settings, incidents)
+        assert alert_incident.id == incident.id
+        assert alert_incident.status is Status.RESOLVED
+        assert report.status is not Status.RESOLVED
+        [over] = wait_replies(client, visitor, told["id"])
+        assert "The outage behind INC-2 (INC-1) is over" in over["text"]
 
 
 def test_report_during_outage_is_linked_and_told(
