@@ -105,10 +105,10 @@ def post(client: TestClient, token: str, body: dict[str, Any]) -> dict[str, Any]
 
 
 def test_firing_three_times_then_resolved_is_one_incident(
-    demo_settings: Settings, understander: Understander
+    any_settings: Settings, understander: Understander
 ) -> None:
-    token, _ = integration(demo_settings, "prometheus")
-    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    token, _ = integration(any_settings, "prometheus")
+    app = create_app(any_settings, overrides=Overrides(understander=understander))
     starts = ["2026-12-03T10:00:00Z", "2026-12-03T10:20:00Z", "2026-12-03T10:40:00Z"]
     with TestClient(app) as client:
         for s in starts:
@@ -118,7 +118,7 @@ def test_firing_three_times_then_resolved_is_one_incident(
             }
         # Alertmanager repeats a notification unchanged: the inbox recognises it.
         assert post(client, token, notification("firing", starts[0]))["duplicates"] == 1
-        settle(demo_settings, nothing_pending)
+        settle(any_settings, nothing_pending)
 
         async def firing(uow: UnitOfWork) -> tuple[list[Ticket], int, list[str]]:
             row = await uow.alerts.by_fingerprint(FP)
@@ -127,7 +127,7 @@ def test_firing_three_times_then_resolved_is_one_incident(
             actions = [e.action for e in await uow.tickets.events(found[0].id)]
             return found, row.count, actions
 
-        found, count, actions = in_db(demo_settings, firing)
+        found, count, actions = in_db(any_settings, firing)
         assert len(found) == 1
         [incident] = found
         assert incident.status is Status.NEW
@@ -144,8 +144,8 @@ def test_firing_three_times_then_resolved_is_one_incident(
         assert "This is a known outage: INC-1" in told["text"]
 
         post(client, token, notification("resolved", starts[-1]))
-        settle(demo_settings, nothing_pending)
-        alert_incident, report = in_db(demo_settings, incidents)
+        settle(any_settings, nothing_pending)
+        alert_incident, report = in_db(any_settings, incidents)
         assert alert_incident.id == incident.id
         assert alert_incident.status is Status.RESOLVED
         assert report.status is not Status.RESOLVED
@@ -245,12 +245,10 @@ def test_generic_signed_event_with_unknown_ci(
         assert incident.priority.value == "P3"
 
 
-def test_refused_requests_store_nothing(
-    demo_settings: Settings, understander: Understander
-) -> None:
-    token, secret = integration(demo_settings, "prometheus", with_secret=True)
+def test_refused_requests_store_nothing(any_settings: Settings, understander: Understander) -> None:
+    token, secret = integration(any_settings, "prometheus", with_secret=True)
     body = json.dumps(notification("firing", "2026-12-03T10:00:00Z")).encode()
-    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    app = create_app(any_settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
         json_type = {"Content-Type": "application/json"}
         for headers in (
@@ -279,5 +277,5 @@ def test_refused_requests_store_nothing(
             stmt = select(func.count(InboxEvent.id)).where(InboxEvent.platform == "alerts")
             return int((await uow.session.execute(stmt)).scalar_one())
 
-        assert in_db(demo_settings, stored) == 0
-        assert in_db(demo_settings, incidents) == []
+        assert in_db(any_settings, stored) == 0
+        assert in_db(any_settings, incidents) == []
