@@ -279,3 +279,27 @@ def test_refused_requests_store_nothing(any_settings: Settings, understander: Un
 
         assert in_db(any_settings, stored) == 0
         assert in_db(any_settings, incidents) == []
+
+
+def test_firing_after_resolution_opens_a_fresh_incident(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    token, _ = integration(demo_settings, "prometheus")
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        stray = notification("resolved", "2026-12-03T08:00:00Z")
+        stray["alerts"][0]["fingerprint"] = "never-fired"
+        post(client, token, stray)
+        post(client, token, notification("firing", "2026-12-03T09:00:00Z"))
+        post(client, token, notification("resolved", "2026-12-03T09:00:00Z"))
+        settle(demo_settings, nothing_pending)
+        [first] = in_db(demo_settings, incidents)
+        assert first.status is Status.RESOLVED
+
+        post(client, token, notification("firing", "2026-12-03T11:00:00Z"))
+        settle(demo_settings, nothing_pending)
+        old, fresh = in_db(demo_settings, incidents)
+        assert old.id == first.id
+        assert old.status is Status.RESOLVED
+        assert fresh.status is Status.NEW
+        assert fresh.title == "VPN gateway vpn-gw-1 is not answering"
