@@ -179,3 +179,16 @@ def test_no_lookups_refuses_everything() -> None:
         asyncio.run(
             integration_for({"authorization": "Bearer sbi_good"}, b"{}", tokens=None, secrets=None)
         )
+
+
+_SIGNED = json.dumps(alertmanager()).encode()
+
+
+@given(st.integers(min_value=0, max_value=len(_SIGNED) * 8 - 1))
+@settings(deadline=None)
+def test_any_flipped_bit_is_refused(bit: int) -> None:
+    forged = bytearray(_SIGNED)
+    forged[bit // 8] ^= 1 << (bit % 8)
+    headers = {"x-switchboard-signature": signature("z" * 64, _SIGNED)}
+    with pytest.raises(SignatureError):
+        _who(headers, bytes(forged))
