@@ -17,7 +17,7 @@ from bot.cli_common import err, out
 from bot.cli_common import fail as _fail
 from bot.cli_common import settings_or_exit as _settings
 from bot.cli_help import PlainFlagsGroup
-from bot.cli_people import people_app, token_app
+from bot.cli_people import people_app
 from bot.config import Settings
 
 app = typer.Typer(
@@ -34,7 +34,6 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(people_app, name="people")
-app.add_typer(token_app, name="token")
 
 T = TypeVar("T")
 
@@ -289,11 +288,13 @@ def _mount() -> None:
     from bot.cli_desk import desk_import
     from bot.cli_nlu import app as nlu_app
     from bot.cli_telegram import app as telegram_app
+    from bot.cli_tokens import app as token_app
 
     app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
     app.add_typer(bench_app, name="bench", help="Measure ingest and pipeline throughput.")
     app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
     app.command("import")(desk_import)
+    app.add_typer(token_app, name="token")
 
 
 _mount()

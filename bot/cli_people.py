@@ -1,4 +1,4 @@
-"""`switchboard people` and `switchboard token`: the directory and REST API tokens."""
+"""`switchboard people`: the directory."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from bot.cli_common import settings_or_exit as _settings
 from bot.config import Settings
 
 people_app = typer.Typer(help="The people directory.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for the REST API.", no_args_is_help=True)
 
 
 @people_app.command("import")
@@ -80,25 +79,3 @@ def _shown(platform: str, external_id: str) -> str:
     from bot.logging import mask_phone
 
     return mask_phone(external_id) if platform == "phone" else external_id
-
-
-@token_app.command("create")
-def token_create(
-    as_: Annotated[str, typer.Option("--as", help="Email of the person the token acts as.")],
-    name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
-) -> None:
-    """Create a REST API token; it is shown once."""
-    settings = _settings()
-    token = asyncio.run(_token(settings, as_, name))
-    err.print(f"Token for {as_} (shown once; store it safely):")
-    out.print(token, highlight=False, soft_wrap=True)
-
-
-async def _token(settings: Settings, email: str, name: str) -> str:
-    async with _uow(settings) as uow:
-        person = await uow.people.by_email(email)
-        if person is None:
-            raise _fail(f"No person with email {email}. Import people or run `seed --demo`.")
-        issued = await uow.tokens.issue(person, name)
-        await uow.commit()
-        return issued.token

@@ -124,6 +124,8 @@ class Container:
             ingest=self.ingest,
             services=self.cursors.service_names,
             delivery_status=self.cursors.delivery_status,
+            integration_token=self.cursors.integration_token,
+            integration_secrets=self.cursors.integration_secrets,
         )
 
     async def ingest(self, event: Event) -> IngestOutcome:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.factories import slack, telegram, twilio, x
+from bot.factories import alerts, slack, telegram, twilio, x
 from channels.base import Channel, Cursors, Ingest
 from channels.conversation import Address
 from channels.webchat import History, WebChatChannel
@@ -31,6 +31,8 @@ class ChannelDeps:
     ingest: Ingest | None = None
     services: Callable[[], Awaitable[list[str]]] | None = None
     delivery_status: Callable[[str, str, str], Awaitable[None]] | None = None
+    integration_token: Callable[[str], Awaitable[str | None]] | None = None
+    integration_secrets: Callable[[], Awaitable[list[tuple[str, str]]]] | None = None
 
 
 def _webchat(settings: Settings, deps: ChannelDeps) -> Channel | None:
@@ -43,6 +45,7 @@ FACTORIES: list[Callable[[Settings, ChannelDeps], Channel | None]] = [
     telegram.build,
     twilio.build,
     x.build,
+    alerts.build,
 ]
 
 
@@ -99,3 +102,13 @@ class DatabaseCursors:
         async with self._uow() as uow:
             await uow.outbox.record_delivery_status(platform, external_id, status)
             await uow.commit()
+
+    async def integration_token(self, token: str) -> str | None:
+        """The monitoring integration holding a bearer token, or None."""
+        async with self._uow() as uow:
+            return await uow.integrations.by_token(token)
+
+    async def integration_secrets(self) -> list[tuple[str, str]]:
+        """`(name, secret)` of the integrations that sign alert bodies."""
+        async with self._uow() as uow:
+            return await uow.integrations.signing_secrets()

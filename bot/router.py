@@ -15,8 +15,9 @@ from typing import Any
 import structlog
 
 from bot import metrics
-from channels.conversation import Action, Button, Event, Message, Reply
+from channels.conversation import Action, Alert, Button, Event, Message, Reply
 from handlers.context import HandlerContext
+from handlers.events import handle_alert
 from handlers.registry import HandlerSpec, Registry
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
@@ -100,6 +101,8 @@ class IntentRouter:
         """Handle one event given the conversation's dialogue state (None when there is none)."""
         ctx.help_entries = self.help_entries()
         change = DialogueChange(clear=state is not None)
+        if isinstance(event, Alert):
+            return Routed(replies=await handle_alert(event, ctx), intent="alert")
         if isinstance(event, Action):
             routed = await self._action(event, nlu, ctx, state or {})
         else:

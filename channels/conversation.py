@@ -211,11 +211,82 @@ class Action:
         }
 
 
-Event = Message | Action
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A monitoring event: a problem a source saw firing on a configuration item, or clearing.
+
+    `fingerprint` identifies the problem across notifications (Alertmanager's alert
+    fingerprint); `event_id` identifies this notification (fingerprint, status and start),
+    so a repeated delivery is recognised by the inbox. `ci` is the configuration item the
+    source named, `severity` its own word for it (`critical`, `warning`, ...). The address
+    is the integration's: `conversation` is the fingerprint, so events about one problem
+    are handled in order.
+    """
+
+    event_id: str
+    address: Address
+    sender: Identity
+    source: str
+    fingerprint: str
+    status: str
+    ci: str = ""
+    severity: str = ""
+    summary: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    starts_at: datetime | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def kind(self) -> str:
+        return "alert"
+
+    @property
+    def firing(self) -> bool:
+        return self.status == "firing"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "alert",
+            "event_id": self.event_id,
+            "address": self.address.to_dict(),
+            "sender": self.sender.to_dict(),
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "ci": self.ci,
+            "severity": self.severity,
+            "summary": self.summary,
+            "labels": dict(self.labels),
+            "starts_at": self.starts_at.isoformat() if self.starts_at else None,
+            "received_at": self.received_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        starts = data.get("starts_at")
+        return cls(
+            event_id=str(data["event_id"]),
+            address=Address.from_dict(data["address"]),
+            sender=Identity.from_dict(data["sender"]),
+            source=str(data.get("source") or ""),
+            fingerprint=str(data["fingerprint"]),
+            status=str(data["status"]),
+            ci=str(data.get("ci") or ""),
+            severity=str(data.get("severity") or ""),
+            summary=str(data.get("summary") or ""),
+            labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+            starts_at=_parse_time(starts) if starts else None,
+            received_at=_parse_time(data.get("received_at") or datetime.now(UTC)),
+        )
+
+
+Event = Message | Action | Alert
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
-    """Rebuild a `Message` or `Action` from its `to_dict` form."""
+    """Rebuild a `Message`, `Action` or `Alert` from its `to_dict` form."""
+    if data.get("kind") == "alert":
+        return Alert.from_dict(data)
     address = Address.from_dict(data["address"])
     sender = Identity.from_dict(data["sender"])
     received_at = _parse_time(data.get("received_at") or datetime.now(UTC))

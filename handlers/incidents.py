@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
+from handlers.events import link_to_outage
 from handlers.registry import registry
 from handlers.routing import place
 from handlers.rules import lifecycle
@@ -78,10 +79,12 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     await start_clock(ctx, ticket)
     where = f" for {service.name}" if service else ""
     label = ticket.priority.value if ticket.priority else ""
+    outage = await link_to_outage(ctx, ticket)
+    known = f"This is a known outage: {outage.ref}. " if outage else ""
     return [
         Reply(
             text=(
-                f"I've logged {ticket.ref}{where} at priority {label}. "
+                f"I've logged {ticket.ref}{where} at priority {label}. {known}"
                 "The service desk will pick it up and I'll keep you posted here."
             ),
             card=card(ticket),

@@ -474,3 +474,55 @@ class ServiceLink(Base):
 
 # Tables defined in their own modules join the metadata here, where Alembic looks for it.
 import store.links  # noqa: E402, F401
+
+
+class Integration(Base):
+    """A monitoring source allowed to post alerts: a bearer token (hashed) and/or a secret.
+
+    The signing secret is kept as given, because checking an HMAC needs it; the token is
+    kept only as its SHA-256, like `ApiToken`.
+    """
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    prefix: Mapped[str] = mapped_column(String(16), default="")
+    signing_secret: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AlertIncident(Base):
+    """The incident an alert fingerprint opened, and how often and when it was last seen."""
+
+    __tablename__ = "alert_incidents"
+    __table_args__ = (Index("ix_alert_incidents_service_open", "service_id", "open"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"), default=None
+    )
+    source: Mapped[str] = mapped_column(String(120), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="joined")
+
+
+class TicketLink(Base):
+    """Two tickets that belong together: a person's report and the outage it is part of."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (UniqueConstraint("ticket_id", "linked_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    linked_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32), default="known_outage")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

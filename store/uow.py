@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError as DBInterfaceError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from store.alerts import AlertRepository, IntegrationRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
@@ -49,6 +50,8 @@ class UnitOfWork:
     cursors: CursorRepository
     links: LinkRepository
     desk: DeskRepository
+    alerts: AlertRepository
+    integrations: IntegrationRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -72,6 +75,8 @@ class UnitOfWork:
         self.cursors = CursorRepository(self.session)
         self.links = LinkRepository(self.session)
         self.desk = DeskRepository(self.session)
+        self.alerts = AlertRepository(self.session)
+        self.integrations = IntegrationRepository(self.session)
         return self
 
     async def __aexit__(

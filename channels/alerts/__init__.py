@@ -1,0 +1,1 @@
+"""Monitoring alerts (Prometheus Alertmanager and a generic JSON event) as a channel."""

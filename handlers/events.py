@@ -1,0 +1,166 @@
+"""Monitoring alerts: open, count, resolve incidents, and link people's reports to outages.
+
+One incident per alert fingerprint while it is open: a repeat is counted on it (a count and
+a last-seen time, recorded as ticket events), a clearance resolves it when nobody has worked
+it, and tells whoever did otherwise. A person reporting a problem with a service that has an
+alert incident open is told it is a known outage, and the two tickets are linked.
+"""
+
+from __future__ import annotations
+
+from channels.conversation import Alert, Reply
+from handlers.context import HandlerContext
+from handlers.rules import lifecycle
+from handlers.rules import priority as prio
+from handlers.rules.correlation import OUTAGE_WINDOW, Outcome, outcome, title, urgency
+from handlers.tickets import announce_major, card
+from store.enums import Status, TicketKind
+from store.models import AlertIncident, Ticket
+
+_DESCRIPTION_LABELS = 20
+
+
+async def handle_alert(alert: Alert, ctx: HandlerContext) -> list[Reply]:
+    """Apply one monitoring alert; monitoring sources get no reply, people get notices."""
+    row = await ctx.uow.alerts.by_fingerprint(alert.fingerprint)
+    incident_open = lifecycle.is_open(row.ticket.status) if row is not None else None
+    touched = False
+    if row is not None and incident_open and not alert.firing:
+        touched = await ctx.uow.alerts.touched_by_people(row.ticket)
+    decided = outcome(firing=alert.firing, incident_open=incident_open, touched=touched)
+    if decided is Outcome.OPEN:
+        await _open(alert, ctx)
+    elif row is not None and decided is Outcome.REPEAT:
+        _repeat(alert, row, ctx)
+    elif row is not None and decided is Outcome.RESOLVE:
+        await _resolve(alert, row, ctx)
+    elif row is not None and decided is Outcome.TELL:
+        _tell(alert, row, ctx)
+    return []
+
+
+def _description(alert: Alert) -> str:
+    lines = [alert.summary or "Monitoring alert", "", f"Source: {alert.source}"]
+    if alert.ci:
+        lines.append(f"CI: {alert.ci}")
+    if alert.severity:
+        lines.append(f"Severity: {alert.severity}")
+    if alert.starts_at:
+        lines.append(f"Started: {alert.starts_at.isoformat()}")
+    lines += [f"{k}: {v}" for k, v in list(alert.labels.items())[:_DESCRIPTION_LABELS]]
+    return "\n".join(lines)
+
+
+async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
+    service = await ctx.uow.services.by_name(alert.ci) if alert.ci else None
+    urgent = urgency(alert.severity)
+    impact = prio.impact(service.criticality if service else None)
+    priority = prio.priority(impact, urgent)
+    ticket = await ctx.uow.tickets.create(
+        kind=TicketKind.INCIDENT,
+        title=title(alert.summary, alert.ci, known_service=service is not None),
+        description=_description(alert),
+        requester=ctx.person,
+        status=Status.NEW,
+        priority=priority,
+        impact=impact,
+        urgency=urgent,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+    )
+    ctx.log(
+        ticket,
+        "created",
+        priority=priority.value,
+        impact=impact.value,
+        urgency=urgent.value,
+        service=service.name if service else None,
+        source=alert.source,
+        fingerprint=alert.fingerprint,
+        ci=alert.ci or None,
+    )
+    await ctx.uow.alerts.record(
+        alert.fingerprint,
+        ticket,
+        service_id=service.id if service else None,
+        source=alert.source,
+        seen_at=ctx.now,
+    )
+    if prio.is_major(priority):
+        announce_major(ctx, ticket, note=" (monitoring)")
+    return ticket
+
+
+def _repeat(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
+    row.count += 1
+    row.last_seen_at = ctx.now
+    row.open = True
+    ctx.log(
+        row.ticket,
+        "alert_repeated",
+        count=row.count,
+        last_seen=ctx.now.isoformat(),
+        started=alert.starts_at.isoformat() if alert.starts_at else None,
+    )
+
+
+async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
+    ticket = row.ticket
+    row.open = False
+    ticket.status = Status.RESOLVED
+    ticket.resolved_at = ctx.now
+    ticket.updated_at = ctx.now
+    ctx.log(ticket, "resolved", note=f"The {alert.source} alert cleared.", count=row.count)
+    # People whose reports joined the outage hear that it is over, where they reported it.
+    for link in await ctx.uow.alerts.links(ticket.id):
+        report = await ctx.uow.tickets.get(link.ticket_id) if link.linked_id == ticket.id else None
+        if report is not None and lifecycle.is_open(report.status):
+            ctx.notify_requester(
+                report,
+                Reply(
+                    text=f"The outage behind {report.ref} ({ticket.ref}) is over. If it still "
+                    f'doesn\'t work for you, tell me here; else say "resolve {report.ref}".',
+                    ticket_ref=report.ref,
+                ),
+            )
+
+
+def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
+    ticket = row.ticket
+    row.open = False
+    ctx.log(ticket, "alert_cleared", source=alert.source, count=row.count)
+    ctx.notify(
+        ticket.assignee_id,
+        Reply(
+            text=f"The {alert.source} alert behind {ticket.ref} has cleared. It's yours to "
+            "check and resolve.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        ),
+    )
+
+
+async def link_to_outage(ctx: HandlerContext, ticket: Ticket) -> Ticket | None:
+    """Link a person's new incident to an open alert incident on its service; that incident.
+
+    The alert incident counts while its alert fires, and for `OUTAGE_WINDOW` after it was
+    last seen.
+    """
+    if ticket.kind is not TicketKind.INCIDENT or ticket.service_id is None:
+        return None
+    row = await ctx.uow.alerts.open_for_service(ticket.service_id, ctx.now - OUTAGE_WINDOW)
+    if row is None or row.ticket_id == ticket.id:
+        return None
+    outage = row.ticket
+    await ctx.uow.alerts.link(ticket, outage)
+    # Logged without an actor: a report joining the outage is not someone working on it.
+    ctx.uow.tickets.log(
+        outage,
+        "report_linked",
+        actor=None,
+        channel=ctx.channel,
+        inbox_id=ctx.inbox_id,
+        ref=ticket.ref,
+    )
+    ctx.log(ticket, "linked", to=outage.ref, kind="known_outage")
+    return outage

@@ -1,0 +1,148 @@
+"""Monitoring integrations, the incidents alerts opened, and links between tickets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import AlertIncident, Integration, Ticket, TicketEvent, TicketLink
+from store.repositories import OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedIntegration:
+    """What `issue` hands out once: the bearer token and, when asked for, the signing secret."""
+
+    name: str
+    token: str
+    secret: str | None
+
+
+def digest(token: str) -> str:
+    """The stored form of an integration token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class IntegrationRepository:
+    """Monitoring sources and their credentials."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def issue(self, name: str, *, with_secret: bool = False) -> IssuedIntegration:
+        """A new token (and secret) for `name`; an existing integration's are replaced."""
+        token = "sbi_" + secrets.token_urlsafe(32)
+        secret = secrets.token_hex(32) if with_secret else None
+        row = (
+            await self.session.scalars(select(Integration).where(Integration.name == name))
+        ).first()
+        if row is None:
+            row = Integration(name=name)
+            self.session.add(row)
+        row.token_hash = digest(token)
+        row.prefix = token[:10]
+        row.signing_secret = secret
+        row.revoked_at = None
+        await self.session.flush()
+        return IssuedIntegration(name=name, token=token, secret=secret)
+
+    async def by_token(self, token: str) -> str | None:
+        """The name of the live integration holding this token, or None."""
+        stmt = select(Integration.name).where(
+            Integration.token_hash == digest(token), Integration.revoked_at.is_(None)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def signing_secrets(self) -> list[tuple[str, str]]:
+        """`(name, secret)` of every live integration that signs its bodies."""
+        stmt = select(Integration.name, Integration.signing_secret).where(
+            Integration.signing_secret.is_not(None), Integration.revoked_at.is_(None)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return [(str(r[0]), str(r[1])) for r in rows if r[1]]
+
+
+class AlertRepository:
+    """Which incident each alert fingerprint opened, and tickets linked to outages."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_fingerprint(self, fingerprint: str) -> AlertIncident | None:
+        stmt = select(AlertIncident).where(AlertIncident.fingerprint == fingerprint)
+        return (await self.session.scalars(stmt)).first()
+
+    async def record(
+        self,
+        fingerprint: str,
+        ticket: Ticket,
+        *,
+        service_id: int | None,
+        source: str,
+        seen_at: datetime,
+    ) -> AlertIncident:
+        """Remember that `fingerprint` now belongs to `ticket` (a first or a fresh outage)."""
+        row = await self.by_fingerprint(fingerprint)
+        if row is None:
+            row = AlertIncident(fingerprint=fingerprint)
+            self.session.add(row)
+        row.ticket_id = ticket.id
+        row.ticket = ticket
+        row.service_id = service_id
+        row.source = source[:120]
+        row.count = 1
+        row.open = True
+        row.first_seen_at = seen_at
+        row.last_seen_at = seen_at
+        await self.session.flush()
+        return row
+
+    async def open_for_service(self, service_id: int, since: datetime) -> AlertIncident | None:
+        """The latest alert incident on a service whose ticket is open and whose alert
+        still fires or was seen since `since`, if any."""
+        stmt = (
+            select(AlertIncident)
+            .join(Ticket, Ticket.id == AlertIncident.ticket_id)
+            .where(
+                AlertIncident.service_id == service_id,
+                or_(AlertIncident.open.is_(True), AlertIncident.last_seen_at >= since),
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(AlertIncident.last_seen_at.desc(), AlertIncident.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def touched_by_people(self, ticket: Ticket) -> bool:
+        """Whether anyone but the monitoring source changed the ticket (assigned, noted...)."""
+        stmt = (
+            select(TicketEvent.id)
+            .where(
+                TicketEvent.ticket_id == ticket.id,
+                TicketEvent.actor_id.is_not(None),
+                TicketEvent.actor_id != ticket.requester_id,
+            )
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first() is not None
+
+    async def link(self, ticket: Ticket, outage: Ticket, kind: str = "known_outage") -> TicketLink:
+        """Link a ticket to the outage it is part of."""
+        row = TicketLink(ticket_id=ticket.id, linked_id=outage.id, kind=kind)
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def links(self, ticket_id: int) -> list[TicketLink]:
+        """Links from or to a ticket."""
+        stmt = (
+            select(TicketLink)
+            .where((TicketLink.ticket_id == ticket_id) | (TicketLink.linked_id == ticket_id))
+            .order_by(TicketLink.id)
+        )
+        return list(await self.session.scalars(stmt))
