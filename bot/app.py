@@ -17,6 +17,7 @@ from bot import metrics
 from bot.api import router as api_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
+from bot.guards import Guards, install_error_handlers, storable
 from bot.logging import configure as configure_logging
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels
 from bot.runtime import Background
@@ -50,7 +51,7 @@ def create_app(
     late = _Late()
 
     async def ingest(event: Event) -> IngestOutcome:
-        return await late.get().ingress(event)
+        return await late.get().ingress(storable(event))
 
     async def history(conversation_key: str, after: int) -> list[tuple[int, Reply]]:
         async with late.get().uow() as uow:
@@ -94,13 +95,15 @@ def create_app(
         summary="Omnichannel chat-ops for IT service management.",
         version="0.1.0",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
+    # Guards bounds the body while it streams in, so Starlette's own limit is not set.
+    app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     for channel in channels:
         app.router.routes.extend(channel.routes(ingest))
     app.include_router(api_router)
     _operations(app, late)
     _errors(app)
+    install_error_handlers(app)
     return app
 
 

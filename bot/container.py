@@ -27,6 +27,7 @@ from handlers.registry import load as load_handlers
 from nlu.types import CatalogEntry, Understander
 from store.db import SessionFactory, create_engine, session_factory
 from store.errors import ConflictError
+from store.links import use_secret as use_link_secret
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
 from store.state import Dialogue, LocalState, SharedState
@@ -193,6 +194,7 @@ async def build_container(
         topics=topic_addresses(settings),
     )
     container.webchat_secret = await webchat_secret(settings, factory)
+    use_link_secret(container.webchat_secret)
     for ch in {id(c): c for c in all_channels}.values():
         await ch.start()
     if Role.WORKER in roles:

@@ -97,9 +97,28 @@ def normalise_code(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum()).upper()
 
 
+class _Keys:
+    """The key link codes are hashed with, derived from the deployment's secret."""
+
+    key: bytes | None = None
+
+
+def use_secret(secret: bytes) -> None:
+    """Hash link codes with a key derived from the deployment's secret (`SECRET_KEY`).
+
+    The composition root calls this once the secret is known; a stolen database then
+    does not let anyone test codes offline without the secret as well.
+    """
+    if not secret:
+        raise ValueError("the link code secret must not be empty")
+    _Keys.key = hmac.new(secret, b"switchboard link codes v2", hashlib.sha256).digest()
+
+
 def _digest(code: str, salt: str) -> str:
-    key = salt.encode() if salt else b"switchboard-link"
-    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+    if _Keys.key is None:
+        raise RuntimeError("link codes need the deployment secret: call store.links.use_secret")
+    message = f"{salt}:{normalise_code(code)}".encode()
+    return hmac.new(_Keys.key, message, hashlib.sha256).hexdigest()
 
 
 def _insert(dialect: str) -> Any:
