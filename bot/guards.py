@@ -35,6 +35,19 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 _LONG_INT = re.compile(rb"(?<![\d.eE+-])-?(\d{19,})(?![\d.eE])")
 _LONG_DIGITS = re.compile(r"(?<![\d.])(\d{19,})(?![\d.])")
 _JSON_TYPES = ("application/json", "+json")
+# A request carries one signature; a second copy of the header is a forgery whatever it says.
+SIGNATURE_HEADERS = frozenset(
+    {
+        "x-slack-signature",
+        "x-slack-request-timestamp",
+        "x-telegram-bot-api-secret-token",
+        "x-twilio-signature",
+        "x-twitter-webhooks-signature",
+        "x-hub-signature-256",
+        "x-switchboard-signature",
+        "x-webchat-token",
+    }
+)
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -94,7 +107,7 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
     texts: list[bytes] = []
     if ctype.endswith(_JSON_TYPES) or (not ctype and raw.lstrip()[:1] in (b"{", b"[")):
         texts.append(raw)
-    elif ctype == _FORM_TYPE and (b"%7B" in raw or b"%5B" in raw or b"{" in raw):
+    elif ctype == _FORM_TYPE and any(m in raw.upper() for m in (b"%7B", b"%5B", b"{", b"[")):
         for _name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
             if value.lstrip()[:1] in ("{", "["):
                 texts.append(value.encode("latin-1"))
@@ -106,7 +119,10 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
 
 
 class Guards:
-    """ASGI middleware applying the checks above to every HTTP request."""
+    """ASGI middleware applying the checks above to every HTTP request.
+
+    Also refuses (401) a request carrying any signature header more than once.
+    """
 
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int = DEFAULT_JSON_DEPTH
@@ -161,7 +177,14 @@ class Guards:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    """The request's headers by lower-case name; a repeated signature header is refused."""
+    found: dict[str, str] = {}
+    for k, v in scope.get("headers", []):
+        name = k.decode("latin-1").lower()
+        if name in found and name in SIGNATURE_HEADERS:
+            raise Refused(401, f"repeated {name} header")
+        found[name] = v.decode("latin-1")
+    return found
 
 
 async def _refuse(scope: Scope, send: Send, refused: Refused) -> None:
