@@ -303,6 +303,25 @@ def _conflict_response() -> Response:
     )
 
 
+# Raised by parsers handed a payload of an unexpected shape (a list where a string was due).
+_PARSER_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, UnicodeError)
+# Routes whose input FastAPI validates: such an error there is ours, not the sender's.
+_TRUSTED_PREFIXES = ("/api/", "/healthz", "/metrics")
+_OURS = frozenset({"bot", "channels", "handlers", "store", "nlu"})
+
+
+def _origin_of(exc: BaseException) -> str:
+    """`module:function` of our deepest frame it passed through (no traceback in the log)."""
+    tb = exc.__traceback__
+    where = "?"
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", "?"))
+        if module.split(".", 1)[0] in _OURS or where == "?":
+            where = f"{module}:{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return where
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map store conflicts to 409, an unavailable database to 503, bad data to 400."""
 
@@ -330,6 +349,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def bad_json(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
 
+    async def unreadable(request: Request, exc: Exception) -> Response:
+        where = _origin_of(exc)
+        if request.url.path.startswith(_TRUSTED_PREFIXES):
+            log.error("app.error", error=type(exc).__name__, where=where, path=request.url.path)
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        # A webhook parser tripped over a payload it did not expect: the sender's fault, and
+        # a parser to fix (the log says where), but never a 5xx for a stranger's bytes.
+        log.error(
+            "ingress.unreadable", error=type(exc).__name__, where=where, path=request.url.path
+        )
+        return JSONResponse({"error": "the payload could not be read"}, status_code=400)
+
+    for exc_type in _PARSER_ERRORS:
+        app.add_exception_handler(exc_type, unreadable)
     app.add_exception_handler(ConflictError, conflict)
     app.add_exception_handler(DBAPIError, database)
     app.add_exception_handler(RecursionError, too_deep)

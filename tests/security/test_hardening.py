@@ -239,6 +239,10 @@ def _failing_app(exc: Exception) -> TestClient:
     async def boom() -> None:
         raise exc
 
+    @app.get("/api/boom")
+    async def api_boom() -> None:
+        raise exc
+
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -298,3 +302,11 @@ def test_concurrent_patches_one_wins_the_others_409(
     scoreboard.record("5xx", probes=len(codes), failures=sum(c >= 500 for c in codes))
     assert sorted(codes) == [200] + [409] * 4, codes
     assert after["version"] == version + 1
+
+
+def test_a_parser_tripping_on_a_payload_is_400_and_our_own_bug_500() -> None:
+    client = _failing_app(TypeError("expected string, got list"))
+    webhook = client.get("/boom")
+    assert webhook.status_code == 400
+    assert webhook.json() == {"error": "the payload could not be read"}
+    assert client.get("/api/boom").status_code == 500
