@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from bot import metrics
+from bot.api import document_routes
 from bot.api import router as api_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
@@ -104,6 +105,7 @@ def create_app(
     _operations(app, late)
     _errors(app)
     install_error_handlers(app)
+    document_routes(app)
     return app
 
 
