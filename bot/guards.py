@@ -108,7 +108,9 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
     if ctype.endswith(_JSON_TYPES) or (not ctype and raw.lstrip()[:1] in (b"{", b"[")):
         texts.append(raw)
     elif ctype == _FORM_TYPE and any(m in raw.upper() for m in (b"%7B", b"%5B", b"{", b"[")):
-        for _name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        for _name, value in parse_qsl(
+            raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"
+        ):
             if value.lstrip()[:1] in ("{", "["):
                 texts.append(value.encode("latin-1"))
     for text in texts:

@@ -22,14 +22,14 @@ from schemathesis.python import asgi
 from bot.app import create_app
 from bot.container import Overrides, Role
 from nlu.types import Understander
-from tests.conftest import Scoreboard, make_settings, prepare_database
+from tests.conftest import Scoreboard
 from tests.e2e.test_api import report, token_for
 from tests.fakes.server import FakeApi
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.fakes.x_api import FakeXApi
-from tests.security.harness import USERS, all_platforms
+from tests.security.harness import USERS, all_platforms, module_database
 
 # Each example is a request through the app and its database; about fifteen operations at
 # this count take a minute or two, whatever the hypothesis profile.
@@ -54,18 +54,16 @@ def token_and_app(
     understander: Understander,
     fakes: dict[str, FakeApi],
 ) -> Iterator[tuple[str, Any]]:
-    root = tmp_path_factory.mktemp("openapi")
-    s = make_settings(f"sqlite:///{root}/switchboard.db", model_root)
-    asyncio.run(prepare_database(s))
-    asyncio.run(report(s, understander, "alice@example.com", "my laptop screen flickers"))
-    token = asyncio.run(token_for(s, "bob@example.com"))
-    app = create_app(
-        all_platforms(s, fakes),
-        roles=frozenset({Role.WEB}),
-        overrides=Overrides(understander=understander),
-    )
-    yield token, app
-    asgi.shutdown_lifespans()
+    with module_database(tmp_path_factory.mktemp("openapi"), model_root) as s:
+        asyncio.run(report(s, understander, "alice@example.com", "my laptop screen flickers"))
+        token = asyncio.run(token_for(s, "bob@example.com"))
+        app = create_app(
+            all_platforms(s, fakes),
+            roles=frozenset({Role.WEB}),
+            overrides=Overrides(understander=understander),
+        )
+        yield token, app
+        asgi.shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")

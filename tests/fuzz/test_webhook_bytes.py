@@ -12,6 +12,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +20,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot.config import Settings
 from channels.sms import Form
 from nlu.types import Understander
-from tests.conftest import Scoreboard, make_settings, prepare_database
+from tests.conftest import Scoreboard
 from tests.fakes.telegram_api import private_update
 from tests.fakes.twilio_api import AUTH_TOKEN, sms
 from tests.fakes.x_api import ACCOUNT, activity_dm
 from tests.fakes.x_api import sign as x_sign
-from tests.security.harness import PUBLIC, SLACK_SECRET, TELEGRAM_SECRET, Hostile, hostile_app
+from tests.security.harness import (
+    PUBLIC,
+    SLACK_SECRET,
+    TELEGRAM_SECRET,
+    Hostile,
+    hostile_app,
+    module_database,
+)
 
 # Each example is an HTTP request through the app and a database count: a few hundred per
 # route and signing keep the whole file within a couple of minutes, even under the fuzz profile.
@@ -142,14 +149,12 @@ def signature_headers(route: str, body: bytes, token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hostile(
-    tmp_path_factory: pytest.TempPathFactory, model_root: Any, understander: Understander
+    tmp_path_factory: pytest.TempPathFactory, model_root: Path, understander: Understander
 ) -> Iterator[Hostile]:
-    import asyncio
-
-    root = tmp_path_factory.mktemp("fuzz")
-    s: Settings = make_settings(f"sqlite:///{root}/switchboard.db", model_root)
-    asyncio.run(prepare_database(s))
-    with hostile_app(s, understander, worker=False) as h:
+    with (
+        module_database(tmp_path_factory.mktemp("fuzz"), model_root) as s,
+        hostile_app(s, understander, worker=False) as h,
+    ):
         yield h
 
 

@@ -6,12 +6,16 @@ the fakes of `tests/fakes/`; the web chat and the REST API are always on.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -22,6 +26,7 @@ from bot.config import Settings, SlackSettings, TelegramSettings, TwilioSettings
 from bot.container import ALL_ROLES, Container, Overrides, Role
 from nlu.types import Understander
 from store.models import InboxEvent, Ticket
+from tests.conftest import PG_ENV, _admin, _with_database, make_settings, prepare_database
 from tests.fakes.server import FakeApi
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
@@ -161,3 +166,26 @@ def hostile_app(
 
 def json_bytes(data: Any) -> bytes:
     return json.dumps(data).encode()
+
+
+@contextmanager
+def module_database(root: Path, model_root: Path) -> Iterator[Settings]:
+    """Settings on a migrated database with the demo directory, for a module's tests.
+
+    PostgreSQL when `SWITCHBOARD_TEST_DATABASE_URL` is set (it rejects what SQLite lets
+    through, such as NUL characters), else SQLite under `root`; dropped afterwards.
+    """
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        settings = make_settings(f"sqlite:///{root}/switchboard.db", model_root)
+        asyncio.run(prepare_database(settings))
+        yield settings
+        return
+    name = f"sb_fuzz_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        settings = make_settings(_with_database(admin, name), model_root)
+        asyncio.run(prepare_database(settings))
+        yield settings
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.config import Settings
 from nlu.types import Understander
 from tests.conftest import Scoreboard
 from tests.fakes.telegram_api import private_update
@@ -23,7 +23,14 @@ from tests.fakes.twilio_api import sign as twilio_sign
 from tests.fakes.twilio_api import sms
 from tests.fakes.x_api import ACCOUNT, activity_dm
 from tests.fakes.x_api import sign as x_sign
-from tests.security.harness import PUBLIC, SLACK_SECRET, TELEGRAM_SECRET, Hostile, hostile_app
+from tests.security.harness import (
+    PUBLIC,
+    SLACK_SECRET,
+    TELEGRAM_SECRET,
+    Hostile,
+    hostile_app,
+    module_database,
+)
 
 Forgery = tuple[str, bytes, list[tuple[str, str]]]
 PER_PLATFORM = 200
@@ -231,16 +238,12 @@ FORGERIES = {
 
 @pytest.fixture(scope="module")
 def hostile(
-    tmp_path_factory: pytest.TempPathFactory, model_root: object, understander: Understander
+    tmp_path_factory: pytest.TempPathFactory, model_root: Path, understander: Understander
 ) -> Iterator[Hostile]:
-    import asyncio
-
-    from tests.conftest import make_settings, prepare_database
-
-    root = tmp_path_factory.mktemp("forgery")
-    settings: Settings = make_settings(f"sqlite:///{root}/switchboard.db", model_root)  # type: ignore[arg-type]
-    asyncio.run(prepare_database(settings))
-    with hostile_app(settings, understander) as h:
+    with (
+        module_database(tmp_path_factory.mktemp("forgery"), model_root) as settings,
+        hostile_app(settings, understander) as h,
+    ):
         yield h
 
 

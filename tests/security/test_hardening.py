@@ -21,7 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
-from bot.guards import Guards, install_error_handlers, json_depth, storable
+from bot.guards import (
+    Guards,
+    Refused,
+    check_body,
+    install_error_handlers,
+    json_depth,
+    storable,
+)
 from channels.conversation import Address, Identity, Message
 from nlu.types import Understander
 from store.errors import ConflictError
@@ -310,3 +317,11 @@ def test_a_parser_tripping_on_a_payload_is_400_and_our_own_bug_500() -> None:
     assert webhook.status_code == 400
     assert webhook.json() == {"error": "the payload could not be read"}
     assert client.get("/api/boom").status_code == 500
+
+
+def test_form_bodies_with_any_bytes_are_checked_without_error() -> None:
+    form = "application/x-www-form-urlencoded"
+    check_body(b"0=%5B%C4%80&=null", form, 64)
+    check_body(b"payload=%5B%FF%FE", form, 64)
+    with pytest.raises(Refused):
+        check_body(b"payload=" + b"%5B" * 100, form, 64)
