@@ -282,11 +282,11 @@ def test_a_lost_race_is_409_and_unstorable_data_400() -> None:
 
 
 def test_concurrent_patches_one_wins_the_others_409(
-    demo_settings: Settings, understander: Understander, scoreboard: Scoreboard
+    any_settings: Settings, understander: Understander, scoreboard: Scoreboard
 ) -> None:
-    ref = asyncio.run(report(demo_settings, understander, "alice@example.com", "printer jammed"))
-    bob = {"Authorization": f"Bearer {asyncio.run(token_for(demo_settings, 'bob@example.com'))}"}
-    with hostile_app(demo_settings, understander, worker=False) as h:
+    ref = asyncio.run(report(any_settings, understander, "alice@example.com", "printer jammed"))
+    bob = {"Authorization": f"Bearer {asyncio.run(token_for(any_settings, 'bob@example.com'))}"}
+    with hostile_app(any_settings, understander, worker=False) as h:
         version = h.client.get(f"/api/tickets/{ref}", headers=bob).json()["version"]
         codes: list[int] = []
         start = threading.Barrier(5)
