@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Route
@@ -184,11 +195,17 @@ async def list_tickets(
 
 @router.get("/tickets/{ref}", response_model=TicketOut, summary="Get a ticket")
 async def get_ticket(
-    request: Request, ref: Annotated[str, Path(max_length=40)], person: Caller
+    request: Request,
+    response: Response,
+    ref: Annotated[str, Path(max_length=40)],
+    person: Caller,
 ) -> TicketOut:
+    """The ticket; its `ETag` is the version to send back in `If-Match` when updating it."""
     c = container(request)
     async with c.uow() as uow:
-        return TicketOut.of(await _visible(c, uow, ref, person))
+        out = TicketOut.of(await _visible(c, uow, ref, person))
+    response.headers["ETag"] = f'"{out.version}"'
+    return out
 
 
 @router.get("/tickets/{ref}/events", response_model=list[EventOut], summary="A ticket's history")
@@ -213,6 +230,7 @@ async def ticket_events(
 )
 async def patch_ticket(
     request: Request,
+    response: Response,
     ref: Annotated[str, Path(max_length=40)],
     body: TicketUpdate,
     person: Caller,
@@ -254,11 +272,12 @@ async def patch_ticket(
         await uow.commit()
     if ids and c.dispatcher is not None:
         c.dispatcher.kick(ids)
+    response.headers["ETag"] = f'"{out.version}"'
     return out
 
 
 def _shown_version(if_match: str | None, field: int | None) -> int | None:
-    if if_match is None:
+    if if_match is None or if_match.strip() == "*":
         return field
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isdigit() or len(tag) > 18:
