@@ -14,12 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from bot import metrics
-from bot.api import document_routes
 from bot.api import router as api_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
 from bot.guards import Guards, install_error_handlers, storable
 from bot.logging import configure as configure_logging
+from bot.openapi import document_routes
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels
 from bot.runtime import Background
 from channels.base import Channel, IngestOutcome, PayloadError, SignatureError

@@ -1,9 +1,9 @@
 """Identity links: one-time codes that bind a platform account to a directory person.
 
-A code is stored only as a hash, lives 15 minutes, is used once (a compare-and-set on
-`redeemed_at`), and dies after five wrong guesses. Codes that are looked up by value (a
-pairing code typed from the account being linked) are long enough not to be guessed; the
-senders who guess are slowed down by `LinkGuard`.
+A code is stored only as a hash keyed by the deployment's secret, lives 15 minutes, is
+used once (a compare-and-set on `redeemed_at`), and dies after five wrong guesses. Codes
+looked up by value (a pairing code typed from the account being linked) are long enough
+not to be guessed; the senders who guess are slowed down by `LinkGuard`.
 """
 
 from __future__ import annotations
@@ -98,17 +98,11 @@ def normalise_code(text: str) -> str:
 
 
 class _Keys:
-    """The key link codes are hashed with, derived from the deployment's secret."""
-
-    key: bytes | None = None
+    key: bytes | None = None  # set by `use_secret`
 
 
 def use_secret(secret: bytes) -> None:
-    """Hash link codes with a key derived from the deployment's secret (`SECRET_KEY`).
-
-    The composition root calls this once the secret is known; a stolen database then
-    does not let anyone test codes offline without the secret as well.
-    """
+    """Key link code hashes with the deployment's secret: a copied database can't test codes."""
     if not secret:
         raise ValueError("the link code secret must not be empty")
     _Keys.key = hmac.new(secret, b"switchboard link codes v2", hashlib.sha256).digest()
@@ -117,8 +111,7 @@ def use_secret(secret: bytes) -> None:
 def _digest(code: str, salt: str) -> str:
     if _Keys.key is None:
         raise RuntimeError("link codes need the deployment secret: call store.links.use_secret")
-    message = f"{salt}:{normalise_code(code)}".encode()
-    return hmac.new(_Keys.key, message, hashlib.sha256).hexdigest()
+    return hmac.new(_Keys.key, f"{salt}:{normalise_code(code)}".encode(), "sha256").hexdigest()
 
 
 def _insert(dialect: str) -> Any:

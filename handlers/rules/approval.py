@@ -95,10 +95,3 @@ def direct_moves(kind: TicketKind, current: Status) -> frozenset[Status]:
     if kind is TicketKind.CHANGE:
         return moves - DECISIONS
     return moves
-
-
-def refusal_status(refusal: Refusal) -> int:
-    """The HTTP status for a refused decision: 403 for who decides, 409 for when."""
-    if refusal in (Refusal.NOT_APPROVER, Refusal.OWN_CHANGE):
-        return 403
-    return 409
