@@ -259,12 +259,23 @@ async def patch_ticket(
             now=utcnow(),
             counter=c.state.tally,
         )
+        read = ticket.version
         if body.status in approval.DECISIONS:
             await _decide(ticket, body, shown, ctx)
         else:
             await _update(ticket, body, ctx)
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
         await uow.flush()
+        # A write checks the version itself (compare-and-set); a request that changed nothing
+        # still has to find the version it was sent against.
+        if (
+            shown is not None
+            and ticket.version == read
+            and await uow.tickets.stored_version(ticket.id) != shown
+        ):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"{ticket.ref} changed meanwhile; read it again"
+            )
         ids = [r.id for r in rows]
         out = TicketOut.of(ticket)
         await uow.commit()

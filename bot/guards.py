@@ -20,6 +20,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.conversation import Event, event_from_dict
@@ -366,6 +367,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_type in _PARSER_ERRORS:
         app.add_exception_handler(exc_type, unreadable)
     app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(StaleDataError, conflict)
     app.add_exception_handler(DBAPIError, database)
     app.add_exception_handler(RecursionError, too_deep)
     app.add_exception_handler(json.JSONDecodeError, bad_json)
