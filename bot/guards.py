@@ -77,13 +77,19 @@ def json_depth(raw: bytes, limit: int) -> int:
     return deepest
 
 
+def _beyond_64_bits(digits: str | bytes) -> bool:
+    # Compared by length first: int() refuses strings of more than 4,300 digits.
+    significant = digits.lstrip("0" if isinstance(digits, str) else b"0")
+    return len(significant) > 19 or int(significant or 0) > INT64_MAX
+
+
 def _oversized_int_in_json(raw: bytes) -> bool:
     structure = _JSON_STRING.sub(b'""', raw)
-    return any(int(m.group(1)) > INT64_MAX for m in _LONG_INT.finditer(structure))
+    return any(_beyond_64_bits(m.group(1)) for m in _LONG_INT.finditer(structure))
 
 
 def _oversized_int(text: str) -> bool:
-    return any(int(m.group(1)) > INT64_MAX for m in _LONG_DIGITS.finditer(text))
+    return any(_beyond_64_bits(m.group(1)) for m in _LONG_DIGITS.finditer(text))
 
 
 def check_target(path: str, query: bytes) -> None:
