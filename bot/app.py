@@ -19,7 +19,9 @@ from bot import metrics
 from bot.api import router as api_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
+from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
+from bot.openapi import document_routes
 from bot.runtime import Background
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
@@ -58,14 +60,17 @@ def create_app(
         summary="Omnichannel chat-ops for IT service management.",
         version="0.1.0",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.container = container
+    # Guards bounds the body while it streams in, so Starlette's own limit is not set.
+    app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
     for channel in container.unique_channels():
         app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
     _operations(app, container)
     _errors(app)
+    install_error_handlers(app)
+    document_routes(app)
     return app
 
 

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.guards import storable
 from bot.ingress import Ingress
 from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
@@ -38,6 +39,7 @@ from handlers.registry import load as load_handlers
 from nlu.types import CatalogEntry, Understander
 from store.db import SessionFactory, create_engine, session_factory
 from store.errors import ConflictError, UnavailableError
+from store.links import use_secret as use_link_secret
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
 from store.state import Dialogue, LocalState, SharedState
@@ -129,8 +131,12 @@ class Container:
         )
 
     async def ingest(self, event: Event) -> IngestOutcome:
-        """Hand one event to the inbox (stable across openings, unlike `ingress` itself)."""
-        return await self.ingress(event)
+        """Hand one event to the inbox (stable across openings, unlike `ingress` itself).
+
+        Text the database cannot store (NUL characters, lone surrogates) is removed first,
+        whichever door the event came through.
+        """
+        return await self.ingress(storable(event))
 
     def add_channel(self, channel: Channel) -> None:
         for platform in channel.platforms:
@@ -198,7 +204,7 @@ class Container:
 
     async def _open_secret(self) -> None:
         try:
-            self._secret = await load_webchat_secret(self.settings, self.factory)
+            self._use_secret(await load_webchat_secret(self.settings, self.factory))
         except UNAVAILABLE as e:
             if Role.WORKER in self.roles:
                 raise
@@ -206,11 +212,16 @@ class Container:
             log.warning("storage.unavailable", error=type(e).__name__, retry_in=RECONNECT_SECONDS)
             self._tasks.append(asyncio.create_task(self._reconnect(), name="storage-reconnect"))
 
+    def _use_secret(self, secret: bytes) -> None:
+        # Link codes are hashed with a key derived from the same deployment secret.
+        self._secret = secret
+        use_link_secret(secret)
+
     async def _reconnect(self) -> None:
         while self._secret is None:
             await asyncio.sleep(RECONNECT_SECONDS)
             try:
-                self._secret = await load_webchat_secret(self.settings, self.factory)
+                self._use_secret(await load_webchat_secret(self.settings, self.factory))
             except UNAVAILABLE as e:
                 log.debug("storage.still_unavailable", error=type(e).__name__)
         log.info("storage.available")

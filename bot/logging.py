@@ -31,6 +31,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)(signature|secret|token|password)=([^&\s]+)"), r"\1=[redacted]"),
     # OAuth 1.0a header parameters (tweepy logs its request headers at DEBUG).
     (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),
+    # Identity link codes, in the messages that carry them and in what people type back.
+    (
+        re.compile(r"\b((?i:link|code is|code))(:?\s+)([A-Z0-9]{4}-?[A-Z0-9]{4}|\d{6})\b"),
+        r"\1\2[link-code]",
+    ),
 ]
 
 
@@ -107,6 +112,9 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
         "tweepy",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The SDKs log every request's parameters at DEBUG: whole messages, link codes included.
+    for chatty in ("slack_sdk", "telegram", "twilio", "aiohttp"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []

@@ -118,7 +118,7 @@ class Scheduler:
                         # A poller that died is started again rather than left stopped.
                         log.warning("scheduler.poller_restarted", channel=ch.name)
                     running[ch.name] = asyncio.create_task(
-                        ch.run(self.c.ingress, local_stop), name=f"poll-{ch.name}"
+                        ch.run(self.c.ingest, local_stop), name=f"poll-{ch.name}"
                     )
             elif not self.leading and running:
                 local_stop.set()

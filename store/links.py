@@ -1,9 +1,9 @@
 """Identity links: one-time codes that bind a platform account to a directory person.
 
-A code is stored only as a hash, lives 15 minutes, is used once (a compare-and-set on
-`redeemed_at`), and dies after five wrong guesses. Codes that are looked up by value (a
-pairing code typed from the account being linked) are long enough not to be guessed; the
-senders who guess are slowed down by `LinkGuard`.
+A code is stored only as a hash keyed by the deployment's secret, lives 15 minutes, is
+used once (a compare-and-set on `redeemed_at`), and dies after five wrong guesses. Codes
+looked up by value (a pairing code typed from the account being linked) are long enough
+not to be guessed; the senders who guess are slowed down by `LinkGuard`.
 """
 
 from __future__ import annotations
@@ -97,9 +97,21 @@ def normalise_code(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum()).upper()
 
 
+class _Keys:
+    key: bytes | None = None  # set by `use_secret`
+
+
+def use_secret(secret: bytes) -> None:
+    """Key link code hashes with the deployment's secret: a copied database can't test codes."""
+    if not secret:
+        raise ValueError("the link code secret must not be empty")
+    _Keys.key = hmac.new(secret, b"switchboard link codes v2", hashlib.sha256).digest()
+
+
 def _digest(code: str, salt: str) -> str:
-    key = salt.encode() if salt else b"switchboard-link"
-    return hmac.new(key, normalise_code(code).encode(), hashlib.sha256).hexdigest()
+    if _Keys.key is None:
+        raise RuntimeError("link codes need the deployment secret: call store.links.use_secret")
+    return hmac.new(_Keys.key, f"{salt}:{normalise_code(code)}".encode(), "sha256").hexdigest()
 
 
 def _insert(dialect: str) -> Any:

@@ -305,6 +305,11 @@ class TicketRepository:
     async def get(self, ticket_id: int) -> Ticket | None:
         return await self.session.get(Ticket, ticket_id)
 
+    async def stored_version(self, ticket_id: int) -> int | None:
+        """The ticket's version as committed now, read past what this session holds."""
+        stmt = select(Ticket.version).where(Ticket.id == ticket_id)
+        return (await self.session.execute(stmt.execution_options(autoflush=False))).scalar()
+
     async def by_ref(self, ref: str) -> Ticket | None:
         stmt = select(Ticket).where(Ticket.ref == ref.upper())
         return (await self.session.scalars(stmt)).first()

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -221,3 +222,66 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+# -- hostile-input scoreboard ------------------------------------------------------------------
+# The fuzz and security tests add what they observed here; the run ends with one table and
+# fails when any figure is not zero. Tests record measured counts, never constants.
+
+SCOREBOARD_FIGURES = (
+    "forged accepted",
+    "lost",
+    "duplicate tickets",
+    "duplicate sends",
+    "5xx",
+    "approvals violated",
+    "secrets in logs",
+)
+
+
+class Scoreboard:
+    """Counters of hostile-input failures, and how many probes each figure is based on."""
+
+    def __init__(self) -> None:
+        self.failures = dict.fromkeys(SCOREBOARD_FIGURES, 0)
+        self.probes = dict.fromkeys(SCOREBOARD_FIGURES, 0)
+
+    def record(self, figure: str, *, probes: int, failures: int) -> None:
+        """Add `probes` attempts at `figure`, of which `failures` went wrong."""
+        if figure not in self.failures:
+            raise KeyError(f"unknown scoreboard figure {figure!r}")
+        self.probes[figure] += probes
+        self.failures[figure] += failures
+
+    @property
+    def used(self) -> bool:
+        return any(self.probes.values())
+
+    @property
+    def clean(self) -> bool:
+        return not any(self.failures.values())
+
+
+_SCOREBOARD = Scoreboard()
+
+
+@pytest.fixture
+def scoreboard() -> Scoreboard:
+    """The run's hostile-input counters (see `pytest_terminal_summary`)."""
+    return _SCOREBOARD
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    if not _SCOREBOARD.used:
+        return
+    terminalreporter.section("hostile input")
+    terminalreporter.write_line(f"{'figure':<22}{'failures':>10}{'probes':>10}")
+    for figure in SCOREBOARD_FIGURES:
+        terminalreporter.write_line(
+            f"{figure:<22}{_SCOREBOARD.failures[figure]:>10}{_SCOREBOARD.probes[figure]:>10}"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SCOREBOARD.used and not _SCOREBOARD.clean and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -6,7 +6,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from store.enums import ChangeType, Decision, Role, Status
+from handlers.rules import lifecycle
+from store.enums import ChangeType, Decision, Role, Status, TicketKind
 
 
 class Refusal(StrEnum):
@@ -79,3 +80,18 @@ def outcome(change_type: ChangeType, ballots: Sequence[Ballot]) -> Status | None
 def needs_approval(change_type: ChangeType) -> bool:
     """Standard changes are pre-approved; every other kind goes to the approvers."""
     return QUORUM.get(change_type, 1) > 0
+
+
+DECISIONS = frozenset({Status.APPROVED, Status.REJECTED})
+
+
+def direct_moves(kind: TicketKind, current: Status) -> frozenset[Status]:
+    """The status moves a person may make directly, without going through a decision.
+
+    A change reaches approved or rejected only through `may_decide` and `outcome`; every
+    other move follows the lifecycle, so work cannot start on a change nobody approved.
+    """
+    moves = lifecycle.allowed(kind, current)
+    if kind is TicketKind.CHANGE:
+        return moves - DECISIONS
+    return moves

@@ -71,12 +71,30 @@ def test_tokens_scope_and_updates(demo_settings: Settings, understander: Underst
         as_bob = {"Authorization": f"Bearer {bob}"}
         everything = client.get("/api/tickets", headers=as_bob).json()
         assert {t["ref"] for t in everything["items"]} == {alice_ref, dan_ref}
+        seen = client.get(f"/api/tickets/{alice_ref}", headers=as_bob)
+        etag = seen.headers["etag"]
+        assert etag == f'"{seen.json()["version"]}"'
         res = client.patch(
             f"/api/tickets/{alice_ref}",
             json={"assignee_email": "bob@example.com", "note": "replacing the cable"},
-            headers=as_bob,
+            headers={**as_bob, "If-Match": etag},
         )
         assert res.status_code == 200, res.text
+        assert res.headers["etag"] != etag
+        # Someone who saw the ticket before that update is told it moved on.
+        stale = client.patch(
+            f"/api/tickets/{alice_ref}",
+            json={"priority": "P2"},
+            headers={**as_bob, "If-Match": etag},
+        )
+        assert stale.status_code == 409
+        assert "read it again" in stale.json()["detail"]
+        bad_tag = client.patch(
+            f"/api/tickets/{alice_ref}",
+            json={"priority": "P2"},
+            headers={**as_bob, "If-Match": "*x"},
+        )
+        assert bad_tag.status_code == 400
         assert res.json()["assignee"] == "Bob Agent"
         assert res.json()["status"] == "in_progress"
         events = client.get(f"/api/tickets/{alice_ref}/events", headers=as_bob).json()

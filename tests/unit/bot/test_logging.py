@@ -68,3 +68,33 @@ def test_structlog_and_stdlib_lines_are_redacted(capsys: pytest.CaptureFixture[s
     assert lines[0]["signing_secret"] == "[redacted]"
     assert lines[0]["phone"].endswith("0101")
     structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(
+    ("raw", "leak"),
+    [
+        ("text: 'Your link code is MD8G-WAHN\\nFrom the account'", "MD8G-WAHN"),
+        ("Your Switchboard code is 482913. Someone asked", "482913"),
+        ("message text='/link MD8GWAHN'", "MD8GWAHN"),
+        ("message text='link 482913'", "482913"),
+        ("Link: 482913", "482913"),
+    ],
+)
+def test_scrub_removes_link_codes(raw: str, leak: str) -> None:
+    assert leak not in scrub(raw)
+
+
+def test_ordinary_words_after_link_stay() -> None:
+    assert scrub("link accounts from Telegram") == "link accounts from Telegram"
+
+
+def test_sdk_request_bodies_are_not_logged_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("DEBUG", "json")
+    logging.getLogger("slack_sdk.web.async_base_client").debug("Sending a request - json: {}")
+    logging.getLogger("telegram._bot").debug("Calling Bot API endpoint `sendMessage`")
+    logging.getLogger("bot.worker").debug("worker.claimed")
+    err = capsys.readouterr().err
+    assert "Sending a request" not in err
+    assert "Calling Bot API" not in err
+    assert "worker.claimed" in err
+    structlog.reset_defaults()

@@ -21,13 +21,19 @@ from nlu.types import IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import PersonKind
 from store.errors import ConflictError
-from store.links import LinkAttempt
+from store.links import LinkAttempt, use_secret
 from store.models import ChannelIdentity, Ticket
 from store.types import utcnow
 from store.uow import UnitOfWork
 
 DAN = "dan@example.com"
 NUMBER = "+14155550123"
+
+
+@pytest.fixture(autouse=True)
+def link_secret() -> None:
+    """What the composition root does with `SECRET_KEY`."""
+    use_secret(b"test-secret-key-0123456789abcdef")
 
 
 @pytest.fixture
@@ -346,3 +352,21 @@ async def test_a_code_typed_in_another_thread_of_the_same_dm_counts(
     code = sms_code(await say(factory, dm("1700000000.000100"), f"link {NUMBER}"))
     linked = await say(factory, dm("1700000099.000200"), f"link {code}")
     assert "Linked" in linked.text
+
+
+def test_codes_are_hashed_with_a_key_from_the_deployment_secret() -> None:
+    from store.links import _digest
+
+    use_secret(b"one deployment's secret")
+    first = _digest("ABCD2345", "")
+    assert _digest("abcd-2345", "") == first
+    use_secret(b"another deployment's secret")
+    assert _digest("ABCD2345", "") != first
+    # The hash is keyed: the code alone (or with the old fixed key) does not reproduce it.
+    import hashlib
+    import hmac
+
+    for key in (b"switchboard-link", b""):
+        assert hmac.new(key, b"ABCD2345", hashlib.sha256).hexdigest() != first
+    with pytest.raises(ValueError, match="empty"):
+        use_secret(b"")
