@@ -119,16 +119,25 @@ class Worker:
         """Claim and process batches until `stop` is set, riding out any outage."""
         log.info("worker.started", consumer=self.consumer)
         outage = Outage("worker")
+        retry: list[Job] = []
         try:
             while not stop.is_set():
                 try:
                     await self._ack(())
-                    jobs = await self.queue.claim(self.consumer, count=self.batch, block_ms=1000)
+                    jobs, retry = retry, []
+                    jobs = jobs or await self.queue.claim(
+                        self.consumer, count=self.batch, block_ms=1000
+                    )
                     if jobs:
+                        retry = list(jobs)
                         await self.process(jobs)
+                        retry = []
                     outage.recovered()
                 except Exception as e:
-                    # Unacknowledged entries come back; handled rows are skipped then.
+                    # After an outage the same batch is tried again (rows it already finished
+                    # are recognised and only acknowledged); after a bug the queue redelivers.
+                    if not is_outage(e):
+                        retry = []
                     await sleep_or_stop(stop, outage.failed(e))
         finally:
             for t in list(self._retry_tasks):
