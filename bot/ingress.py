@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 
 from bot import metrics
+from bot.resilience import Outage
 from channels.base import IngestOutcome, PayloadError
 from channels.conversation import Event
 from store.db import SessionFactory
@@ -31,6 +35,8 @@ from store.state import SharedState
 from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # Seconds a Redis fast path may take on the ack path before it is skipped.
 FAST_PATH_SECONDS = 0.5
@@ -61,6 +67,8 @@ class Ingress:
         self.max_batch = max_batch
         self._pending: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._redis = Outage("ingress.fast_path", base=0.5, cap=5.0)
+        self._redis_retry_at = 0.0
 
     async def start(self) -> None:
         if self._writer is None:
@@ -117,10 +125,9 @@ class Ingress:
     async def _insert(self, events: list[Event]) -> list[int | None]:
         """Store a batch: known repeats skipped by the fast path, the rest by the unique key."""
         keys = [f"{e.address.channel}:{e.event_id}" for e in events]
-        try:
-            known = await asyncio.wait_for(self.state.seen_many(keys), FAST_PATH_SECONDS)
-        except Exception:  # a fast path only: the database decides
-            known = [False] * len(keys)
+        # A fast path only: the database's unique key decides.
+        _, seen = await self._fast(lambda: self.state.seen_many(keys), FAST_PATH_SECONDS)
+        known = seen or [False] * len(keys)
         fresh = [i for i, k in enumerate(known) if not k]
         ids: list[int | None] = [None] * len(events)
         if fresh:
@@ -140,17 +147,32 @@ class Ingress:
                 ids[i] = inbox_id
         new = [i for i in ids if i is not None]
         if new:
-            try:
-                await asyncio.wait_for(self.queue.put(new), FAST_PATH_SECONDS * 2)
-            except Exception as e:
-                # Stored is what counts: the recovery sweep queues pending rows again.
-                log.warning("queue.put_failed", error=str(e), count=len(new))
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.state.remember_many([k for k, i in zip(keys, ids, strict=True) if i]),
-                    FAST_PATH_SECONDS,
-                )
+            # Stored is what counts: were the queue away, the recovery sweep queues pending
+            # rows again.
+            queued, _ = await self._fast(lambda: self.queue.put(new), FAST_PATH_SECONDS * 2)
+            if queued:
+                remembered = [k for k, i in zip(keys, ids, strict=True) if i]
+                await self._fast(lambda: self.state.remember_many(remembered), FAST_PATH_SECONDS)
         return ids
+
+    async def _fast(
+        self, call: Callable[[], Awaitable[T]], seconds: float
+    ) -> tuple[bool, T | None]:
+        """Run one Redis call of the fast path: (done, its result).
+
+        It gets `seconds` at most. After a failure Redis is left alone for a back-off
+        interval, so the ack does not wait on a server that is away, and the outage is
+        logged once, not once per request.
+        """
+        if time.monotonic() < self._redis_retry_at:
+            return False, None
+        try:
+            result = await asyncio.wait_for(call(), seconds)
+        except Exception as e:
+            self._redis_retry_at = time.monotonic() + self._redis.failed(e)
+            return False, None
+        self._redis.recovered()
+        return True, result
 
 
 def _settle(batch: list[_Pending], outcome: int | None | BaseException) -> None:
