@@ -1,0 +1,125 @@
+"""The worker: NLU off the event loop, profiles outside transactions and locks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from bot.config import Settings
+from bot.router import IntentRouter
+from bot.worker import Worker
+from channels.conversation import Address, Identity, Message
+from handlers.registry import load as load_handlers
+from nlu.types import CatalogEntry, IntentName, Understander, Understanding
+from store.db import create_engine, session_factory
+from store.queue import InProcessQueue
+from store.state import LocalState
+from store.uow import UnitOfWork
+
+
+class GatedUnderstander:
+    """Parses only once the event loop opens the gate: proves the loop was free meanwhile."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def parse(self, text: str, *, now: datetime | None = None) -> Understanding:
+        return self.parse_many([text])[0]
+
+    def parse_many(
+        self, texts: Sequence[str], *, now: datetime | None = None
+    ) -> list[Understanding]:
+        self.entered.set()
+        if not self.gate.wait(timeout=5):
+            raise AssertionError("the event loop was blocked while the NLU ran")
+        return [Understanding(text=t, intent=IntentName.GREET, confidence=0.9) for t in texts]
+
+    def set_services(self, entries: Iterable[CatalogEntry]) -> None:
+        return None
+
+
+@asynccontextmanager
+async def worker(
+    settings: Settings, understander: Understander, **kwargs: object
+) -> AsyncIterator[Worker]:
+    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
+    w = Worker(
+        factory=session_factory(engine),
+        queue=InProcessQueue(),
+        state=LocalState(),
+        understander=understander,
+        router=IntentRouter(load_handlers()),
+        topics=lambda _: [],
+        **kwargs,  # type: ignore[arg-type]
+    )
+    try:
+        yield w
+    finally:
+        await engine.dispose()
+
+
+def slack_message(text: str) -> Message:
+    return Message(
+        event_id="Ev1",
+        address=Address(channel="slack", workspace="T1", conversation="D0NEW", user="U0NEW"),
+        sender=Identity(platform="slack", external_id="U0NEW"),
+        text=text,
+    )
+
+
+async def test_the_nlu_runs_off_the_event_loop(settings: Settings) -> None:
+    nlu = GatedUnderstander()
+    async with worker(settings, nlu) as w:
+        parsing = asyncio.create_task(w._understand([slack_message("hello")]))
+        assert await asyncio.to_thread(nlu.entered.wait, 5)
+        nlu.gate.set()  # only reachable while the parse runs if the loop is free
+        [understood] = await parsing
+    assert understood.intent is IntentName.GREET
+
+
+async def test_profiles_are_asked_outside_transactions_and_locks(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    seen: list[str] = []
+
+    class Directory:
+        """A profile source that checks it is not called with a connection or lock held."""
+
+        async def profile(self, identity: Identity) -> Identity:
+            # Embedded SQLite has one connection: a transaction held by the caller would
+            # make this wait for the pool until the timeout.
+            async with UnitOfWork(w.factory) as uow:
+                await asyncio.wait_for(uow.people.count(), timeout=5)
+            key = slack_message("").address.key
+            assert await w.state.try_lock_many([key]) == {key}
+            await w.state.unlock_many([key])
+            seen.append(identity.external_id)
+            return Identity(
+                platform="slack", external_id=identity.external_id, email="dan@example.com"
+            )
+
+    async with worker(demo_settings, understander, profiles={"slack": Directory()}) as w:
+        await w.queue.put([await _store(w, slack_message("my laptop screen is broken"))])
+        await w.process(await w.queue.claim(w.consumer, count=10, block_ms=100))
+        async with UnitOfWork(w.factory) as uow:
+            ident = await uow.people.identity("slack", "U0NEW", with_person=True)
+            assert ident is not None
+            assert ident.person.email == "dan@example.com"
+            assert (await uow.inbox.counts()) == {"done": 1}
+    assert seen == ["U0NEW"]
+
+
+async def _store(w: Worker, event: Message) -> int:
+    async with UnitOfWork(w.factory) as uow:
+        inbox_id = await uow.inbox.insert(
+            "slack", event.event_id, event.to_dict(), event.address.key
+        )
+        await uow.commit()
+    assert inbox_id is not None
+    return inbox_id
