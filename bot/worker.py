@@ -103,6 +103,8 @@ class Worker:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._retry_tasks: set[asyncio.Task[None]] = set()
         self._unacked: list[Job] = []
+        # A batch whose attempt was counted and whose handling an outage interrupted.
+        self._resume: tuple[list[Job], list[Claimed]] | None = None
         # One thread: spaCy parses one batch at a time, off the event loop.
         self._nlu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
 
@@ -119,25 +121,27 @@ class Worker:
         """Claim and process batches until `stop` is set, riding out any outage."""
         log.info("worker.started", consumer=self.consumer)
         outage = Outage("worker")
-        retry: list[Job] = []
+        jobs: list[Job] = []
         try:
             while not stop.is_set():
                 try:
                     await self._ack(())
-                    jobs, retry = retry, []
-                    jobs = jobs or await self.queue.claim(
-                        self.consumer, count=self.batch, block_ms=1000
-                    )
-                    if jobs:
-                        retry = list(jobs)
-                        await self.process(jobs)
-                        retry = []
+                    if self._resume is not None:
+                        await self._finish(*self._resume)
+                    else:
+                        jobs = jobs or await self.queue.claim(
+                            self.consumer, count=self.batch, block_ms=1000
+                        )
+                        if jobs:
+                            await self.process(jobs)
+                    jobs = []
                     outage.recovered()
                 except Exception as e:
-                    # After an outage the same batch is tried again (rows it already finished
-                    # are recognised and only acknowledged); after a bug the queue redelivers.
+                    # After an outage the same batch is tried again, without counting another
+                    # attempt on its rows (rows it already finished are recognised then);
+                    # after a bug the queue redelivers.
                     if not is_outage(e):
-                        retry = []
+                        jobs, self._resume = [], None
                     await sleep_or_stop(stop, outage.failed(e))
         finally:
             for t in list(self._retry_tasks):
@@ -148,12 +152,22 @@ class Worker:
     async def process(self, jobs: Sequence[Job]) -> None:
         """Handle a batch of claimed jobs and acknowledge those that are finished."""
         claimed, finished = await self._claim_rows([j.inbox_id for j in jobs])
-        by_id = {j.inbox_id: j for j in jobs}
         if claimed:
             faults.reached("crash_after_claim")
-        if finished:
-            await self._ack([by_id[i] for i in finished if i in by_id])
+        by_id = {j.inbox_id: j for j in jobs}
+        self._unacked += [by_id[i] for i in finished if i in by_id]
+        self._resume = (list(jobs), claimed)
+        await self._finish(jobs, claimed)
+
+    async def _finish(self, jobs: Sequence[Job], claimed: list[Claimed]) -> None:
+        """Handle rows whose attempt is counted already, commit, then acknowledge.
+
+        Called again with the same rows when an outage interrupted it.
+        """
+        by_id = {j.inbox_id: j for j in jobs}
         if not claimed:
+            await self._ack(())
+            self._resume = None
             return
         claimed, retried = await self._with_profiles(claimed)
         understood = await self._understand([c.event for c in claimed])
@@ -163,6 +177,7 @@ class Worker:
         ok_ids, outbox_ids = await self._handle(groups)
         faults.reached("crash_after_commit")
         # Jobs neither done nor retried stay unacknowledged: the queue hands them out again.
+        self._resume = None
         await self._ack([by_id[i] for i in [*ok_ids, *retried] if i in by_id])
         if outbox_ids and self.dispatcher is not None:
             self.dispatcher.kick(outbox_ids)

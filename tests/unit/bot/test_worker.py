@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from bot.config import Settings
 from bot.router import IntentRouter
 from bot.worker import Worker
@@ -123,3 +125,39 @@ async def _store(w: Worker, event: Message) -> int:
         await uow.commit()
     assert inbox_id is not None
     return inbox_id
+
+
+class FlakyLocks(LocalState):
+    """Shared state whose Redis is away for the first few lock requests."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379")
+        return await super().try_lock_many(keys, ttl_ms=ttl_ms)
+
+
+async def test_an_outage_mid_batch_neither_stops_the_worker_nor_counts_more_attempts(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with worker(demo_settings, understander, max_deliveries=2) as w:
+        w.state = FlakyLocks(failures=4)
+        inbox_id = await _store(w, slack_message("the printer on floor 3 is broken"))
+        await w.queue.put([inbox_id])
+        stop = asyncio.Event()
+        running = asyncio.create_task(w.run(stop))
+        for _ in range(200):
+            async with UnitOfWork(w.factory) as uow:
+                row = await uow.inbox.get(inbox_id)
+                assert row is not None
+                if row.status != "pending":
+                    break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    assert w.state.failures == 0
+    assert (row.status, row.deliveries) == ("done", 1)
