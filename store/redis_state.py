@@ -159,8 +159,15 @@ class RedisState:
         if not keys:
             return set()
         locks = {key: self._conversation(key, ttl_ms) for key in keys}
-        results = await asyncio.gather(*(lock.acquire(blocking=False) for lock in locks.values()))
-        taken = {k for k, ok in zip(locks, results, strict=True) if ok}
+        results = await asyncio.gather(
+            *(lock.acquire(blocking=False) for lock in locks.values()), return_exceptions=True
+        )
+        taken = {k for k, ok in zip(locks, results, strict=True) if ok is True}
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            # All or nothing: locks taken before Redis went away are given back.
+            await asyncio.gather(*(self._let_go(locks[k]) for k in taken))
+            raise failed
         for key in taken:
             self._held[key] = locks[key]
             self._keep(locks[key])
