@@ -151,11 +151,12 @@ class Worker:
 
     async def process(self, jobs: Sequence[Job]) -> None:
         """Handle a batch of claimed jobs and acknowledge those that are finished."""
-        claimed, finished = await self._claim_rows([j.inbox_id for j in jobs])
+        # The same row may be queued twice (a recovery sweep, a redelivery): it is handled
+        # once, and every entry naming it is acknowledged with it.
+        claimed, finished = await self._claim_rows(list(dict.fromkeys(j.inbox_id for j in jobs)))
         if claimed:
             faults.reached("crash_after_claim")
-        by_id = {j.inbox_id: j for j in jobs}
-        self._unacked += [by_id[i] for i in finished if i in by_id]
+        self._unacked += _entries(jobs, finished)
         self._resume = (list(jobs), claimed)
         await self._finish(jobs, claimed)
 
@@ -164,7 +165,6 @@ class Worker:
 
         Called again with the same rows when an outage interrupted it.
         """
-        by_id = {j.inbox_id: j for j in jobs}
         if not claimed:
             await self._ack(())
             self._resume = None
@@ -178,7 +178,7 @@ class Worker:
         faults.reached("crash_after_commit")
         # Jobs neither done nor retried stay unacknowledged: the queue hands them out again.
         self._resume = None
-        await self._ack([by_id[i] for i in [*ok_ids, *retried] if i in by_id])
+        await self._ack(_entries(jobs, [*ok_ids, *retried]))
         if outbox_ids and self.dispatcher is not None:
             self.dispatcher.kick(outbox_ids)
         with contextlib.suppress(Exception):
@@ -500,6 +500,12 @@ class Worker:
             if event is not None:
                 add_reply(uow, event.address, Reply(text=APOLOGY), inbox_id=inbox_id)
             await uow.commit()
+
+
+def _entries(jobs: Sequence[Job], inbox_ids: Sequence[int]) -> list[Job]:
+    """The queue entries naming any of `inbox_ids`."""
+    wanted = set(inbox_ids)
+    return [j for j in jobs if j.inbox_id in wanted]
 
 
 async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int) -> None:

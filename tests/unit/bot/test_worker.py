@@ -17,7 +17,7 @@ from channels.conversation import Address, Identity, Message
 from handlers.registry import load as load_handlers
 from nlu.types import CatalogEntry, IntentName, Understander, Understanding
 from store.db import create_engine, session_factory
-from store.queue import InProcessQueue
+from store.queue import InProcessQueue, Job
 from store.state import LocalState
 from store.uow import UnitOfWork
 
@@ -161,3 +161,18 @@ async def test_an_outage_mid_batch_neither_stops_the_worker_nor_counts_more_atte
         await asyncio.wait_for(running, timeout=5)
     assert w.state.failures == 0
     assert (row.status, row.deliveries) == ("done", 1)
+
+
+async def test_a_row_queued_twice_in_one_batch_is_handled_once(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with worker(demo_settings, understander) as w:
+        inbox_id = await _store(w, slack_message("the printer on floor 3 is broken"))
+        twice = [Job(inbox_id, "1-0"), Job(inbox_id, "2-0")]
+        await w.process(twice)
+        async with UnitOfWork(w.factory) as uow:
+            replies = await uow.outbox.history("slack", slack_message("").address.key)
+            row = await uow.inbox.get(inbox_id)
+    assert row is not None
+    assert (row.status, row.deliveries) == ("done", 1)
+    assert len(replies) == 1
