@@ -24,7 +24,7 @@ from typing import TypeVar
 import structlog
 
 from bot import metrics
-from bot.resilience import Outage
+from bot.resilience import Outage, describe
 from channels.base import IngestOutcome, PayloadError
 from channels.conversation import Event
 from store.db import SessionFactory
@@ -192,5 +192,5 @@ def _refusal(event: Event, error: Exception) -> Exception:
     platform = event.address.channel
     if is_outage(error):
         return UnavailableError(f"the inbox cannot be written: {type(error).__name__}")
-    log.warning("inbox.refused", platform=platform, event_id=event.event_id, error=repr(error))
+    log.warning("inbox.refused", platform=platform, event_id=event.event_id, error=describe(error))
     return PayloadError("the event could not be stored", platform=platform)

@@ -14,6 +14,7 @@ import random
 import time
 
 import structlog
+from sqlalchemy.exc import StatementError
 
 from store.outage import is_outage
 
@@ -40,9 +41,9 @@ class Outage:
         if self.since is None:
             self.since = time.monotonic()
             if is_outage(error):
-                log.warning("outage.started", loop=self.loop, error=_describe(error))
+                log.warning("outage.started", loop=self.loop, error=describe(error))
             else:
-                log.error("loop.failed", loop=self.loop, error=_describe(error), exc_info=error)
+                log.error("loop.failed", loop=self.loop, error=describe(error), exc_info=error)
         return self.delay()
 
     def delay(self) -> float:
@@ -63,8 +64,12 @@ class Outage:
         self.since = None
 
 
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:300]
+def describe(error: BaseException) -> str:
+    """An error in one line for a log, without SQL parameters."""
+    # A statement error's text carries the SQL and its parameters (message bodies, phone
+    # numbers): only the driver's own message is logged.
+    detail = error.orig if isinstance(error, StatementError) and error.orig else error
+    return f"{type(error).__name__}: {detail}"[:300]
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -53,3 +53,16 @@ def test_a_crash_point_ends_the_process_the_nth_time_it_is_reached() -> None:
     assert died.returncode == FAULT_EXIT_CODE
     assert "crash_after_commit" in died.stderr
     assert _reach("crash_after_claim", 5).returncode == 0
+
+
+def test_an_outage_is_logged_without_the_statement_or_its_parameters() -> None:
+    from sqlalchemy.exc import InterfaceError
+
+    error = InterfaceError(
+        "INSERT INTO outbox (reply) VALUES ($1)",
+        ("call me on +14155550101",),
+        Exception("connection is closed"),
+    )
+    with capture_logs() as logs:
+        Outage("worker").failed(error)
+    assert logs[0]["error"] == "InterfaceError: connection is closed"
