@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Mapping
+
 import structlog
 
 from channels.base import ProfileSource
 from channels.conversation import Address, Identity
+from store.db import SessionFactory
 from store.enums import PersonKind, Role
 from store.models import Person
 from store.uow import UnitOfWork
@@ -25,27 +29,49 @@ def contact_name(sender: Identity) -> str:
     return f"{sender.platform.capitalize()} user …{tail}"
 
 
-async def resolve_person(
-    uow: UnitOfWork,
-    sender: Identity,
-    address: Address,
-    *,
-    profile: ProfileSource | None = None,
-) -> Person:
+async def profiles_of_newcomers(
+    factory: SessionFactory,
+    senders: Iterable[Identity],
+    sources: Mapping[str, ProfileSource],
+) -> dict[tuple[str, str], Identity | Exception]:
+    """Ask each platform about the senders it has not introduced yet (Slack `users.info`).
+
+    Call it before opening the transaction that resolves the person and outside any lock:
+    it is an outbound HTTP call. Only senders with a profile source, without an email and
+    with no identity stored yet are asked; each answer is the enriched identity, or the
+    error the look-up raised (the caller retries that event later rather than bind the
+    identity to a new contact, which would separate an employee from their directory entry).
+    """
+    wanted = {
+        (s.platform, s.external_id): s for s in senders if s.platform in sources and not s.email
+    }
+    if not wanted:
+        return {}
+    async with UnitOfWork(factory) as uow:
+        await uow.people.prefetch_identities(list(wanted))
+        unknown = [(k, s) for k, s in wanted.items() if await uow.people.identity(*k) is None]
+    answers = await asyncio.gather(
+        *(sources[key[0]].profile(sender) for key, sender in unknown), return_exceptions=True
+    )
+    found: dict[tuple[str, str], Identity | Exception] = {}
+    for (key, _), answer in zip(unknown, answers, strict=True):
+        if not isinstance(answer, Identity | Exception):
+            raise answer  # cancellation and the like are not a failed look-up
+        found[key] = answer
+    return found
+
+
+async def resolve_person(uow: UnitOfWork, sender: Identity, address: Address) -> Person:
     """The person a sender is, binding a new identity on first contact.
 
     Known identity → its person. Else, on platforms that vouch for emails, the directory
-    person with that email (asking the platform's profile once, e.g. Slack `users.info`).
-    Else a new requester contact, bound to this identity only.
+    person with that email (the sender as `profiles_of_newcomers` enriched it). Else a new
+    requester contact, bound to this identity only.
     """
     ident = await uow.people.identity(sender.platform, sender.external_id, with_person=True)
     if ident is not None:
         await uow.people.touch_identity(ident, address.to_dict())
         return ident.person
-    if profile is not None and not sender.email:
-        # A failure here propagates: binding the identity to a new contact on a passing
-        # error would separate an employee from their directory entry for good.
-        sender = await profile.profile(sender)
     person = None
     if sender.email and sender.platform in TRUSTED_EMAIL:
         person = await uow.people.by_email(sender.email)

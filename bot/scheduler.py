@@ -4,21 +4,27 @@
   commit and the enqueue, or Redis lost the entry) are queued again.
 - NLU service names refreshed from the configuration database.
 - Expired dialogue state purged.
-- Polling channels (X mentions, Telegram long polling, Slack Socket Mode) on the leader.
+- Polling channels (X mentions, Telegram long polling, Slack Socket Mode) on the leader;
+  a channel with nothing to poll (`polls` False) is never started.
+
+Every job rides out outages: it backs off (capped, jittered) and logs once when an outage
+starts and once when it ends. Leadership lapses when it cannot be renewed within its time
+to live, so a worker cut off from Redis stops acting as the leader.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 
 from bot import metrics
 from bot.container import Container
+from bot.resilience import Outage, sleep_or_stop
 from channels.base import PollingChannel
 from store.uow import UnitOfWork
 
@@ -42,6 +48,9 @@ class Scheduler:
         self.lead_every = lead_every
         self.holder = f"{socket.gethostname()}-{os.getpid()}"
         self.leading = False
+        self._led_at = 0.0
+        # After the queue was away its entries may be lost: sweep once even with a backlog.
+        self._sweep_all = False
 
     async def run(self, stop: asyncio.Event) -> None:
         jobs = [
@@ -57,19 +66,30 @@ class Scheduler:
     async def _every(
         self, stop: asyncio.Event, seconds: float, job: Callable[[], Awaitable[object]]
     ) -> None:
+        name = getattr(job, "__name__", "?").strip("_")
+        outage = Outage(f"scheduler.{name}", cap=max(seconds, 10.0))
         while not stop.is_set():
             try:
                 await job()
             except Exception as e:
-                log.warning("scheduler.job_failed", job=getattr(job, "__name__", "?"), error=str(e))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=seconds)
+                await sleep_or_stop(stop, outage.failed(e))
+                continue
+            outage.recovered()
+            await sleep_or_stop(stop, seconds)
 
     async def _lead(self) -> None:
         was = self.leading
-        self.leading = await self.c.state.lead(
-            "scheduler", self.holder, int(self.lead_every * 3000)
-        )
+        ttl_ms = int(self.lead_every * 3000)
+        try:
+            self.leading = await self.c.state.lead("scheduler", self.holder, ttl_ms)
+        except Exception:
+            if self.leading and time.monotonic() - self._led_at > ttl_ms / 1000:
+                self.leading = False  # the key has expired by now; another may lead
+                log.info("scheduler.leadership", leading=False)
+            self._sweep_all = True
+            raise
+        if self.leading:
+            self._led_at = time.monotonic()
         if self.leading != was:
             log.info("scheduler.leadership", leading=self.leading)
 
@@ -78,7 +98,7 @@ class Scheduler:
             return
         depth = await self.c.queue.depth()
         metrics.QUEUE_DEPTH.set(depth)
-        if depth > 0:
+        if depth > 0 and not self._sweep_all:
             # With a backlog, pending rows are most likely queued already.
             return
         async with UnitOfWork(self.c.factory) as uow:
@@ -88,6 +108,7 @@ class Scheduler:
         if ids:
             await self.c.queue.put(ids)
             log.info("scheduler.requeued", count=len(ids))
+        self._sweep_all = self._sweep_all and len(ids) == 500
 
     async def _purge(self) -> None:
         if not self.leading or self.c.dialogue is not None:
@@ -105,6 +126,9 @@ class Scheduler:
         if not pollers:
             return
         running: dict[str, asyncio.Task[None]] = {}
+        outages = {ch.name: Outage(f"poller.{ch.name}", base=self.lead_every) for ch in pollers}
+        not_before: dict[str, float] = {}
+        started: dict[str, float] = {}
         local_stop = asyncio.Event()
         while not stop.is_set():
             if self.leading and not running:
@@ -115,8 +139,18 @@ class Scheduler:
                     if task is not None and not task.done():
                         continue
                     if task is not None:
-                        # A poller that died is started again rather than left stopped.
-                        log.warning("scheduler.poller_restarted", channel=ch.name)
+                        error = None if task.cancelled() else task.exception()
+                        if error is None:
+                            continue  # it finished on its own: nothing more to poll
+                        # A poller that died is started again, after a growing pause that
+                        # starts over once it had been running a while.
+                        running.pop(ch.name)
+                        if time.monotonic() - started.get(ch.name, 0.0) > 60:
+                            outages[ch.name].recovered()
+                        not_before[ch.name] = time.monotonic() + outages[ch.name].failed(error)
+                    if time.monotonic() < not_before.get(ch.name, 0.0):
+                        continue
+                    started[ch.name] = time.monotonic()
                     running[ch.name] = asyncio.create_task(
                         ch.run(self.c.ingest, local_stop), name=f"poll-{ch.name}"
                     )
@@ -124,7 +158,6 @@ class Scheduler:
                 local_stop.set()
                 await asyncio.gather(*running.values(), return_exceptions=True)
                 running.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.lead_every)
+            await sleep_or_stop(stop, min(self.lead_every, 1.0))
         local_stop.set()
         await asyncio.gather(*running.values(), return_exceptions=True)

@@ -4,6 +4,14 @@ Each event is handled in one transaction that also writes its replies to the out
 marks the inbox row done; the queue entry is acknowledged only after that commit. A worker
 killed at any point leaves either a pending row (claimed again) or a done row (skipped), so
 nothing is lost and nothing is handled twice.
+
+The worker rides out outages of the database and Redis: its loop backs off and tries again,
+and never ends before it is told to stop. The NLU runs on a thread of its own, so the event
+loop keeps answering webhooks (embedded mode) while a batch is parsed; platform profile
+look-ups (Slack `users.info`) happen before any transaction opens or lock is taken.
+
+(Over 400 lines: the path from claim to acknowledgement and each way it can fail are kept
+in one module so that the at-least-once argument above can be checked in one reading.)
 """
 
 from __future__ import annotations
@@ -15,14 +23,16 @@ import random
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot import metrics
+from bot import faults, metrics
 from bot.delivery import add_outgoing, add_reply
-from bot.identity import resolve_person
+from bot.identity import profiles_of_newcomers, resolve_person
+from bot.resilience import Outage, sleep_or_stop
 from bot.router import DialogueChange, IntentRouter
 from channels.base import ProfileSource
 from channels.conversation import Action, Address, Event, Message, Reply, event_from_dict
@@ -31,10 +41,11 @@ from nlu.types import IntentName, Understander, Understanding
 from store.db import SessionFactory
 from store.errors import ConflictError
 from store.models import OutboxMessage
+from store.outage import is_outage
 from store.queue import Job, Queue
-from store.state import Dialogue, SharedState
+from store.state import Dialogue, LockTimeout, SharedState
 from store.types import utcnow
-from store.uow import UNAVAILABLE, UnitOfWork
+from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.outbox import Dispatcher
@@ -91,6 +102,11 @@ class Worker:
         self.profiles = dict(profiles or {})
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._retry_tasks: set[asyncio.Task[None]] = set()
+        self._unacked: list[Job] = []
+        # A batch whose attempt was counted and whose handling an outage interrupted.
+        self._resume: tuple[list[Job], list[Claimed]] | None = None
+        # One thread: spaCy parses one batch at a time, off the event loop.
+        self._nlu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
 
     async def recover(self) -> int:
         """Queue every pending inbox row again (the embedded queue starts empty)."""
@@ -102,71 +118,87 @@ class Worker:
         return len(ids)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim and process batches until `stop` is set, riding out any outage."""
         log.info("worker.started", consumer=self.consumer)
-        while not stop.is_set():
-            try:
-                jobs = await self.queue.claim(self.consumer, count=self.batch, block_ms=1000)
-            except Exception as e:
-                log.warning("worker.claim_failed", error=str(e))
-                await _sleep_or_stop(stop, 1.0)
-                continue
-            if jobs:
+        outage = Outage("worker")
+        jobs: list[Job] = []
+        try:
+            while not stop.is_set():
                 try:
-                    await self.process(jobs)
-                except UNAVAILABLE as e:
-                    log.warning("worker.store_unavailable", error=str(e))
-                    await _sleep_or_stop(stop, 1.0)
-        for t in list(self._retry_tasks):
-            t.cancel()
-        log.info("worker.stopped", consumer=self.consumer)
+                    await self._ack(())
+                    if self._resume is not None:
+                        await self._finish(*self._resume)
+                    else:
+                        jobs = jobs or await self.queue.claim(
+                            self.consumer, count=self.batch, block_ms=1000
+                        )
+                        if jobs:
+                            await self.process(jobs)
+                    jobs = []
+                    outage.recovered()
+                except Exception as e:
+                    # After an outage the same batch is tried again, without counting another
+                    # attempt on its rows (rows it already finished are recognised then);
+                    # after a bug the queue redelivers.
+                    if not is_outage(e):
+                        jobs, self._resume = [], None
+                    await sleep_or_stop(stop, outage.failed(e))
+        finally:
+            for t in list(self._retry_tasks):
+                t.cancel()
+            self._nlu_thread.shutdown(wait=False, cancel_futures=True)
+            log.info("worker.stopped", consumer=self.consumer)
 
     async def process(self, jobs: Sequence[Job]) -> None:
         """Handle a batch of claimed jobs and acknowledge those that are finished."""
-        claimed, finished = await self._claim_rows([j.inbox_id for j in jobs])
-        by_id = {j.inbox_id: j for j in jobs}
-        if finished:
-            await self.queue.ack([by_id[i] for i in finished if i in by_id])
+        # The same row may be queued twice (a recovery sweep, a redelivery): it is handled
+        # once, and every entry naming it is acknowledged with it.
+        claimed, finished = await self._claim_rows(list(dict.fromkeys(j.inbox_id for j in jobs)))
+        if claimed:
+            faults.reached("crash_after_claim")
+        self._unacked += _entries(jobs, finished)
+        self._resume = (list(jobs), claimed)
+        await self._finish(jobs, claimed)
+
+    async def _finish(self, jobs: Sequence[Job], claimed: list[Claimed]) -> None:
+        """Handle rows whose attempt is counted already, commit, then acknowledge.
+
+        Called again with the same rows when an outage interrupted it.
+        """
         if not claimed:
+            await self._ack(())
+            self._resume = None
             return
-        understood = self._understand([c.event for c in claimed])
+        claimed, retried = await self._with_profiles(claimed)
+        understood = await self._understand([c.event for c in claimed])
         groups: dict[str, list[tuple[Claimed, Understanding]]] = defaultdict(list)
         for c, u in zip(claimed, understood, strict=True):
             groups[c.event.address.key].append((c, u))
-        held = await self.state.try_lock_many(list(groups))
-        try:
-            batched = await self._batch([item for k in groups if k in held for item in groups[k]])
-            # Conversations another worker holds, or a batch that failed, go one by one.
-            alone = [items for k, items in groups.items() if k not in held or batched is None]
-            results: list[tuple[list[int], list[int]] | BaseException] = []
-            if batched is not None:
-                results.append(batched)
-            results += await asyncio.gather(
-                *(
-                    self._conversation(items, locked=items[0][0].event.address.key in held)
-                    for items in alone
-                ),
-                return_exceptions=True,
-            )
-        finally:
-            with contextlib.suppress(Exception):
-                await self.state.unlock_many(held)
-        done: list[Job] = []
-        outbox_ids: list[int] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                if isinstance(result, UNAVAILABLE):
-                    raise result
-                log.error("worker.group_failed", error=repr(result))
-                continue
-            ok_ids, out_ids = result
-            outbox_ids.extend(out_ids)
-            done.extend(by_id[i] for i in ok_ids if i in by_id)
+        ok_ids, outbox_ids = await self._handle(groups)
+        faults.reached("crash_after_commit")
         # Jobs neither done nor retried stay unacknowledged: the queue hands them out again.
-        await self.queue.ack(done)
+        self._resume = None
+        await self._ack(_entries(jobs, [*ok_ids, *retried]))
         if outbox_ids and self.dispatcher is not None:
             self.dispatcher.kick(outbox_ids)
         with contextlib.suppress(Exception):
             metrics.QUEUE_DEPTH.set(await self.queue.depth())
+
+    async def _ack(self, jobs: Sequence[Job]) -> None:
+        """Acknowledge `jobs` and any left over from a failed attempt.
+
+        When the queue is away the jobs are kept and acknowledged on the next round; were
+        they lost, redelivery would only find rows already done.
+        """
+        pending = [*self._unacked, *jobs]
+        if not pending:
+            return
+        self._unacked = []
+        try:
+            await self.queue.ack(pending)
+        except Exception:
+            self._unacked = pending[-10_000:]
+            raise
 
     async def _claim_rows(self, ids: Sequence[int]) -> tuple[list[Claimed], list[int]]:
         """Count a delivery on each pending row; split off rows already handled or poisoned."""
@@ -197,14 +229,35 @@ class Worker:
             finished.append(i)
         return claimed, finished
 
-    def _understand(self, events: Sequence[Event]) -> list[Understanding]:
+    async def _with_profiles(self, claimed: list[Claimed]) -> tuple[list[Claimed], list[int]]:
+        """Events with their senders' profiles; ids of events whose look-up failed (retried)."""
+        found = await profiles_of_newcomers(
+            self.factory, (c.event.sender for c in claimed), self.profiles
+        )
+        ready: list[Claimed] = []
+        retried: list[int] = []
+        for c in claimed:
+            answer = found.get((c.event.sender.platform, c.event.sender.external_id))
+            if isinstance(answer, Exception):
+                log.warning("worker.profile_failed", inbox_id=c.inbox_id, error=repr(answer))
+                await self._failed(c, answer)
+                retried.append(c.inbox_id)
+            else:
+                ready.append(
+                    c if answer is None else replace(c, event=replace(c.event, sender=answer))
+                )
+        return ready, retried
+
+    async def _understand(self, events: Sequence[Event]) -> list[Understanding]:
         texts = [self._text(e) for e in events]
         wanted = [i for i, t in enumerate(texts) if t]
         parsed: dict[int, Understanding] = {}
         if wanted:
             # Times such as "Saturday 22:00" are read in the understander's own timezone.
+            batch = [texts[i] for i in wanted]
+            loop = asyncio.get_running_loop()
             with metrics.NLU_SECONDS.time():
-                results = self.nlu.parse_many([texts[i] for i in wanted])
+                results = await loop.run_in_executor(self._nlu_thread, self.nlu.parse_many, batch)
             for i, u in zip(wanted, results, strict=True):
                 parsed[i] = u
                 metrics.NLU_CONFIDENCE.labels(u.intent.value).observe(u.confidence)
@@ -224,25 +277,74 @@ class Worker:
         # spaCy's memory grows with text length; nobody's chat message needs more than this.
         return raw[: self.max_text_chars]
 
+    async def _handle(
+        self, groups: Mapping[str, list[tuple[Claimed, Understanding]]]
+    ) -> tuple[list[int], list[int]]:
+        """Handle every conversation's events; the inbox ids done and the outbox ids written.
+
+        Conversations whose locks are free right now go together in one transaction (one
+        commit, one identity prefetch, one inbox update). Should that fail, or for the
+        conversations another worker holds, each conversation goes on its own, in order,
+        under its lock: the one path every event can fall back to.
+        """
+        held = await self.state.try_lock_many(list(groups))
+        try:
+            alone = dict(groups)
+            results: list[tuple[list[int], list[int]] | BaseException] = []
+            together = [item for key in held for item in groups[key]]
+            if len(together) >= 2:
+                try:
+                    results.append(await self._handle_many(together))
+                    alone = {k: v for k, v in groups.items() if k not in held}
+                except Exception as e:
+                    if is_outage(e):
+                        raise
+                    log.info("worker.batch_fallback", size=len(together), error=repr(e))
+            results += await asyncio.gather(
+                *(self._conversation(items, locked=key in held) for key, items in alone.items()),
+                return_exceptions=True,
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await self.state.unlock_many(held)
+        ok: list[int] = []
+        outbox_ids: list[int] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                if is_outage(result) or not isinstance(result, Exception):
+                    raise result
+                log.error("worker.group_failed", error=repr(result))
+                continue
+            ok.extend(result[0])
+            outbox_ids.extend(result[1])
+        return ok, outbox_ids
+
     async def _conversation(
         self, items: list[tuple[Claimed, Understanding]], *, locked: bool = False
     ) -> tuple[list[int], list[int]]:
         """Handle one conversation's events in order, under its lock."""
         ok: list[int] = []
         outbox_ids: list[int] = []
-        key = items[0][0].event.address.key
-        lock = contextlib.nullcontext() if locked else self.state.conversation_lock(key)
-        async with self.concurrency, lock:
+        async with self.concurrency, contextlib.AsyncExitStack() as held:
+            if not locked:
+                key = items[0][0].event.address.key
+                try:
+                    await held.enter_async_context(self.state.conversation_lock(key))
+                except LockTimeout:
+                    # Another worker holds the conversation for long: try these events later.
+                    log.info("worker.conversation_busy", count=len(items))
+                    for claimed, _ in items:
+                        self._later(claimed.inbox_id, 1.0)
+                    return [c.inbox_id for c, _ in items], []
             for claimed, nlu in items:
                 try:
                     outbox_ids.extend(await self.handle(claimed, nlu))
-                    ok.append(claimed.inbox_id)
-                except UNAVAILABLE:
-                    raise
                 except Exception as e:
+                    if is_outage(e):
+                        raise
                     log.exception("worker.handler_failed", inbox_id=claimed.inbox_id)
                     await self._failed(claimed, e)
-                    ok.append(claimed.inbox_id)
+                ok.append(claimed.inbox_id)
         return ok, outbox_ids
 
     async def handle(self, claimed: Claimed, nlu: Understanding) -> list[int]:
@@ -261,26 +363,6 @@ class Worker:
             return await self._handle_once(claimed, nlu)
         finally:
             structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
-
-    async def _batch(
-        self, items: list[tuple[Claimed, Understanding]]
-    ) -> tuple[list[int], list[int]] | None:
-        """Handle many events in one transaction; None when that failed (then one by one).
-
-        The caller holds every conversation's lock, so no other worker touches them. One
-        commit, one prefetch of identities and one inbox update serve the whole batch; a
-        handler error or a lost race anywhere rolls all of it back, and each event is then
-        handled on its own, with its own retries.
-        """
-        if len(items) < 2:
-            return None
-        try:
-            return await self._handle_many(items)
-        except UNAVAILABLE:
-            raise
-        except Exception as e:
-            log.info("worker.batch_fallback", size=len(items), error=repr(e))
-            return None
 
     async def _handle_many(
         self, items: list[tuple[Claimed, Understanding]]
@@ -333,9 +415,7 @@ class Worker:
     ) -> tuple[list[OutboxMessage], DialogueChange, str]:
         """Run one event's handler inside `uow`: its outbox rows, dialogue change and intent."""
         event = claimed.event
-        person = await resolve_person(
-            uow, event.sender, event.address, profile=self.profiles.get(event.sender.platform)
-        )
+        person = await resolve_person(uow, event.sender, event.address)
         ctx = HandlerContext(
             uow=uow,
             person=person,
@@ -346,6 +426,8 @@ class Worker:
             counter=self.state.tally,
         )
         routed = await self.router.dispatch(event, nlu, ctx, state)
+        # A click carries the channel's own id of the card clicked; the worker hands it back
+        # untouched as the message to edit, and only the channel knows what it means.
         clicked = event.params.get("message_id") if isinstance(event, Action) else None
         rows = [
             add_reply(
@@ -396,8 +478,10 @@ class Worker:
         async with UnitOfWork(self.factory) as uow:
             await uow.inbox.record_error(claimed.inbox_id, repr(error))
             await uow.commit()
-        delay = min(2**claimed.deliveries, 60) * random.uniform(0.5, 1.0)
-        task = asyncio.create_task(self._requeue(claimed.inbox_id, delay))
+        self._later(claimed.inbox_id, min(2**claimed.deliveries, 60) * random.uniform(0.5, 1.0))
+
+    def _later(self, inbox_id: int, delay: float) -> None:
+        task = asyncio.create_task(self._requeue(inbox_id, delay))
         self._retry_tasks.add(task)
         task.add_done_callback(self._retry_tasks.discard)
 
@@ -418,15 +502,14 @@ class Worker:
             await uow.commit()
 
 
+def _entries(jobs: Sequence[Job], inbox_ids: Sequence[int]) -> list[Job]:
+    """The queue entries naming any of `inbox_ids`."""
+    wanted = set(inbox_ids)
+    return [j for j in jobs if j.inbox_id in wanted]
+
+
 async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int) -> None:
     if change.data is not None:
         await dialogue.set(key, change.data, ttl)
     elif change.clear:
         await dialogue.clear(key)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

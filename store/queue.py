@@ -125,6 +125,17 @@ class RedisStreamQueue:
             await pipe.execute()
 
     async def claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]:
+        try:
+            return await self._claim(consumer, count=count, block_ms=block_ms)
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+        # Redis restarted without its data: the group (and every entry) is gone. Entries
+        # lost this way are pending inbox rows, which the recovery sweep queues again.
+        await self.start()
+        return await self._claim(consumer, count=count, block_ms=block_ms)
+
+    async def _claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]:
         if consumer not in self._own_pending_done:
             # After a restart under the same consumer name, first finish what we held.
             self._own_pending_done.add(consumer)

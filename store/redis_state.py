@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+from store.state import LockTimeout
+
+log = structlog.get_logger(__name__)
 
 # Generic cell rate algorithm: one key per scope holds the theoretical arrival time (ms).
 # Redis' own clock keeps every worker on one timeline.
@@ -37,11 +42,6 @@ if untilms > cur then redis.call('SET', KEYS[1], untilms, 'PX', tonumber(ARGV[1]
 return untilms
 """
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 _RENEW = """
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -54,16 +54,23 @@ return 0
 
 
 class RedisState:
-    """Dedup keys, conversation locks, a rate limiter shared by all workers, dialogue, leader."""
+    """Dedup keys, conversation locks, a rate limiter shared by all workers, dialogue, leader.
 
-    def __init__(self, redis: Redis, *, prefix: str = "sb:") -> None:
+    Conversation locks are redis-py `Lock`s: waiting for one gives up after `lock_wait_s`
+    (`LockTimeout`), and a held lock is extended in the background while the work goes on,
+    so a slow transaction does not lose it to its time to live.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str = "sb:", lock_wait_s: float = 10.0) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.lock_wait_s = lock_wait_s
         self._gcra = redis.register_script(_GCRA)
         self._pause = redis.register_script(_PAUSE)
-        self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
-        self._held: dict[str, str] = {}
+        self._held: dict[str, Lock] = {}
+        self._kept: set[Lock] = set()
+        self._keeper: asyncio.Task[None] | None = None
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -90,21 +97,53 @@ class RedisState:
                 pipe.set(self._k("dedup", k), 1, ex=ttl_seconds)
             await pipe.execute()
 
+    def _conversation(self, key: str, ttl_ms: int) -> Lock:
+        return Lock(
+            self.redis,
+            self._k("lock", "conv", key),
+            timeout=ttl_ms / 1000,
+            blocking_timeout=self.lock_wait_s,
+            thread_local=False,
+            raise_on_release_error=False,
+        )
+
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
-        name = self._k("lock", "conv", key)
-        token = secrets.token_hex(8)
-        delay = 0.005
-        while not await self.redis.set(name, token, nx=True, px=ttl_ms):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+        lock = self._conversation(key, ttl_ms)
+        if not await lock.acquire():
+            raise LockTimeout(f"conversation {key} stayed locked for {self.lock_wait_s}s")
+        self._keep(lock)
         try:
             yield
         finally:
-            try:
-                await self._release(keys=[name], args=[token])
-            except RedisError:
-                pass  # the lock expires on its own
+            await self._let_go(lock)
+
+    def _keep(self, lock: Lock) -> None:
+        """Extend `lock` while it is held: work may outlast its time to live."""
+        self._kept.add(lock)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_alive(), name="lock-keeper")
+
+    async def _let_go(self, lock: Lock) -> None:
+        self._kept.discard(lock)
+        try:
+            await lock.release()
+        except (RedisError, LockError):
+            pass  # expired or Redis away: the lock ends with its time to live
+
+    async def _keep_alive(self) -> None:
+        while self._kept:
+            await asyncio.sleep(min(lock.timeout or 30.0 for lock in self._kept) / 3)
+            for lock in list(self._kept):
+                if lock not in self._kept:
+                    continue
+                try:
+                    await lock.reacquire()
+                except LockNotOwnedError:
+                    self._kept.discard(lock)
+                    log.warning("lock.lost", lock=str(lock.name))
+                except (RedisError, LockError):
+                    pass  # Redis away: try again next round while the lock still lives
 
     async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
         name = self._k("tally", key)
@@ -119,28 +158,24 @@ class RedisState:
     async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
         if not keys:
             return set()
-        token = secrets.token_hex(8)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(self._k("lock", "conv", key), token, nx=True, px=ttl_ms)
-            results = await pipe.execute()
-        taken = {k for k, ok in zip(keys, results, strict=True) if ok}
+        locks = {key: self._conversation(key, ttl_ms) for key in keys}
+        results = await asyncio.gather(
+            *(lock.acquire(blocking=False) for lock in locks.values()), return_exceptions=True
+        )
+        taken = {k for k, ok in zip(locks, results, strict=True) if ok is True}
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            # All or nothing: locks taken before Redis went away are given back.
+            await asyncio.gather(*(self._let_go(locks[k]) for k in taken))
+            raise failed
         for key in taken:
-            self._held[key] = token
+            self._held[key] = locks[key]
+            self._keep(locks[key])
         return taken
 
     async def unlock_many(self, keys: Iterable[str]) -> None:
-        held = [(k, self._held.pop(k)) for k in list(keys) if k in self._held]
-        if not held:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, token in held:
-                # Scripts called on a pipeline are loaded before it runs.
-                await self._release(keys=[self._k("lock", "conv", key)], args=[token], client=pipe)
-            try:
-                await pipe.execute()
-            except RedisError:
-                pass  # the locks expire on their own
+        held = [self._held.pop(k) for k in list(keys) if k in self._held]
+        await asyncio.gather(*(self._let_go(lock) for lock in held))
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         interval = 1000.0 / per_second
@@ -164,9 +199,10 @@ class RedisState:
 class RedisDialogue:
     """Dialogue state in Redis, expiring with the conversation's TTL."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "sb:") -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "sb:", lock_wait_s: float = 10.0) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.lock_wait_s = lock_wait_s
 
     def _k(self, key: str) -> str:
         return f"{self.prefix}dialogue:{key}"

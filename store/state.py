@@ -15,6 +15,12 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from store.errors import StoreError
+
+
+class LockTimeout(StoreError):
+    """A conversation's lock stayed taken longer than the caller was willing to wait."""
+
 
 class Dialogue(Protocol):
     """Per-conversation dialogue state that expires."""
@@ -46,7 +52,10 @@ class SharedState(Protocol):
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None: ...
 
     def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> Any:
-        """An async context manager holding the conversation's lock (waits for it)."""
+        """An async context manager holding the conversation's lock.
+
+        It waits for the lock a bounded time and raises `LockTimeout` after that.
+        """
         ...
 
     async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:

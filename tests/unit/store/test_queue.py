@@ -100,3 +100,23 @@ async def test_a_restarted_consumer_first_takes_back_its_own_entries(
         await after.ack(again)
     finally:
         await redis.aclose()
+
+
+@pytest.mark.integration
+async def test_the_group_comes_back_after_redis_lost_its_data(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        q = RedisStreamQueue(redis, prefix=prefix, reclaim_every_s=0.0)
+        await q.start()
+        await q.put([1])
+        await q.ack(await q.claim("host-1", count=5, block_ms=100))
+        # What a restart without persistence leaves: no stream, no consumer group.
+        await redis.delete(f"{prefix}inbox")
+        assert await q.claim("host-1", count=5, block_ms=100) == []
+        await q.put([2])
+        assert [j.inbox_id for j in await q.claim("host-1", count=5, block_ms=100)] == [2]
+    finally:
+        await redis.aclose()

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from store.redis_state import RedisDialogue, RedisState
-from store.state import LocalState, SharedState
+from store.state import LocalState, LockTimeout, SharedState
 
 
 @pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.integration)])
@@ -147,3 +147,43 @@ async def test_tally_counts_within_a_window(state: SharedState) -> None:
     await asyncio.sleep(1.1)
     assert await state.tally("misses:1", 1, 0) == 0
     assert await state.tally("misses:1", 1) == 1
+
+
+@pytest.mark.integration
+async def test_a_held_conversation_lock_outlives_its_time_to_live(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        holder = RedisState(redis, prefix=prefix)
+        other = RedisState(redis, prefix=prefix, lock_wait_s=0.2)
+        async with holder.conversation_lock("slow", ttl_ms=300):
+            # Three times the lock's time to live: the holder keeps extending it.
+            await asyncio.sleep(0.9)
+            assert await other.try_lock_many(["slow"]) == set()
+            with pytest.raises(LockTimeout):
+                async with other.conversation_lock("slow"):
+                    pass
+        assert await other.try_lock_many(["slow"]) == {"slow"}
+        await other.unlock_many(["slow"])
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.integration
+async def test_waiting_for_a_conversation_lock_gives_up(redis_target: tuple[str, str]) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        state = RedisState(redis, prefix=prefix, lock_wait_s=0.3)
+        assert await state.try_lock_many(["busy"]) == {"busy"}
+        with pytest.raises(LockTimeout):
+            async with state.conversation_lock("busy"):
+                pass
+        await state.unlock_many(["busy"])
+        async with state.conversation_lock("busy"):
+            assert await redis.exists(f"{prefix}lock:conv:busy")
+        assert not await redis.exists(f"{prefix}lock:conv:busy")
+    finally:
+        await redis.aclose()

@@ -1,0 +1,78 @@
+"""Riding out outages: capped, jittered back-off and one log line per outage, not per retry.
+
+Every long-running loop of the worker role (claiming, acknowledging, scheduler ticks, leader
+election, pollers) keeps one `Outage` and reports each failed and each successful round to
+it. The first failure of a streak logs a warning, the first success after it an info with
+the outage's length; the retries in between stay quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+
+import structlog
+from sqlalchemy.exc import StatementError
+
+from store.outage import is_outage
+
+log = structlog.get_logger(__name__)
+
+
+class Outage:
+    """The state of one loop's dependency: up, or down since a moment, with the next wait."""
+
+    def __init__(self, loop: str, *, base: float = 0.25, cap: float = 10.0) -> None:
+        self.loop = loop
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+        self.since: float | None = None
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def failed(self, error: BaseException) -> float:
+        """Record a failed round; the seconds to wait before the next one."""
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            if is_outage(error):
+                log.warning("outage.started", loop=self.loop, error=describe(error))
+            else:
+                log.error("loop.failed", loop=self.loop, error=describe(error), exc_info=error)
+        return self.delay()
+
+    def delay(self) -> float:
+        """Full jitter over a doubling window, capped: workers do not retry in step."""
+        window = min(self.cap, self.base * 2 ** min(self.failures - 1, 16))
+        return random.uniform(window / 2, window)
+
+    def recovered(self) -> None:
+        """Record a successful round; ends the outage if there was one."""
+        if self.since is not None:
+            log.info(
+                "outage.ended",
+                loop=self.loop,
+                seconds=round(time.monotonic() - self.since, 1),
+                retries=self.failures,
+            )
+        self.failures = 0
+        self.since = None
+
+
+def describe(error: BaseException) -> str:
+    """An error in one line for a log, without SQL parameters."""
+    # A statement error's text carries the SQL and its parameters (message bodies, phone
+    # numbers): only the driver's own message is logged.
+    detail = error.orig if isinstance(error, StatementError) and error.orig else error
+    return f"{type(error).__name__}: {detail}"[:300]
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))

@@ -1,0 +1,178 @@
+"""The worker: NLU off the event loop, profiles outside transactions and locks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from bot.config import Settings
+from bot.router import IntentRouter
+from bot.worker import Worker
+from channels.conversation import Address, Identity, Message
+from handlers.registry import load as load_handlers
+from nlu.types import CatalogEntry, IntentName, Understander, Understanding
+from store.db import create_engine, session_factory
+from store.queue import InProcessQueue, Job
+from store.state import LocalState
+from store.uow import UnitOfWork
+
+
+class GatedUnderstander:
+    """Parses only once the event loop opens the gate: proves the loop was free meanwhile."""
+
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def parse(self, text: str, *, now: datetime | None = None) -> Understanding:
+        return self.parse_many([text])[0]
+
+    def parse_many(
+        self, texts: Sequence[str], *, now: datetime | None = None
+    ) -> list[Understanding]:
+        self.entered.set()
+        if not self.gate.wait(timeout=5):
+            raise AssertionError("the event loop was blocked while the NLU ran")
+        return [Understanding(text=t, intent=IntentName.GREET, confidence=0.9) for t in texts]
+
+    def set_services(self, entries: Iterable[CatalogEntry]) -> None:
+        return None
+
+
+@asynccontextmanager
+async def worker(
+    settings: Settings, understander: Understander, **kwargs: object
+) -> AsyncIterator[Worker]:
+    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
+    w = Worker(
+        factory=session_factory(engine),
+        queue=InProcessQueue(),
+        state=LocalState(),
+        understander=understander,
+        router=IntentRouter(load_handlers()),
+        topics=lambda _: [],
+        **kwargs,  # type: ignore[arg-type]
+    )
+    try:
+        yield w
+    finally:
+        await engine.dispose()
+
+
+def slack_message(text: str) -> Message:
+    return Message(
+        event_id="Ev1",
+        address=Address(channel="slack", workspace="T1", conversation="D0NEW", user="U0NEW"),
+        sender=Identity(platform="slack", external_id="U0NEW"),
+        text=text,
+    )
+
+
+async def test_the_nlu_runs_off_the_event_loop(settings: Settings) -> None:
+    nlu = GatedUnderstander()
+    async with worker(settings, nlu) as w:
+        parsing = asyncio.create_task(w._understand([slack_message("hello")]))
+        assert await asyncio.to_thread(nlu.entered.wait, 5)
+        nlu.gate.set()  # only reachable while the parse runs if the loop is free
+        [understood] = await parsing
+    assert understood.intent is IntentName.GREET
+
+
+async def test_profiles_are_asked_outside_transactions_and_locks(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    seen: list[str] = []
+
+    class Directory:
+        """A profile source that checks it is not called with a connection or lock held."""
+
+        async def profile(self, identity: Identity) -> Identity:
+            # Embedded SQLite has one connection: a transaction held by the caller would
+            # make this wait for the pool until the timeout.
+            async with UnitOfWork(w.factory) as uow:
+                await asyncio.wait_for(uow.people.count(), timeout=5)
+            key = slack_message("").address.key
+            assert await w.state.try_lock_many([key]) == {key}
+            await w.state.unlock_many([key])
+            seen.append(identity.external_id)
+            return Identity(
+                platform="slack", external_id=identity.external_id, email="dan@example.com"
+            )
+
+    async with worker(demo_settings, understander, profiles={"slack": Directory()}) as w:
+        await w.queue.put([await _store(w, slack_message("my laptop screen is broken"))])
+        await w.process(await w.queue.claim(w.consumer, count=10, block_ms=100))
+        async with UnitOfWork(w.factory) as uow:
+            ident = await uow.people.identity("slack", "U0NEW", with_person=True)
+            assert ident is not None
+            assert ident.person.email == "dan@example.com"
+            assert (await uow.inbox.counts()) == {"done": 1}
+    assert seen == ["U0NEW"]
+
+
+async def _store(w: Worker, event: Message) -> int:
+    async with UnitOfWork(w.factory) as uow:
+        inbox_id = await uow.inbox.insert(
+            "slack", event.event_id, event.to_dict(), event.address.key
+        )
+        await uow.commit()
+    assert inbox_id is not None
+    return inbox_id
+
+
+class FlakyLocks(LocalState):
+    """Shared state whose Redis is away for the first few lock requests."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379")
+        return await super().try_lock_many(keys, ttl_ms=ttl_ms)
+
+
+async def test_an_outage_mid_batch_neither_stops_the_worker_nor_counts_more_attempts(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with worker(demo_settings, understander, max_deliveries=2) as w:
+        w.state = FlakyLocks(failures=4)
+        inbox_id = await _store(w, slack_message("the printer on floor 3 is broken"))
+        await w.queue.put([inbox_id])
+        stop = asyncio.Event()
+        running = asyncio.create_task(w.run(stop))
+        for _ in range(200):
+            async with UnitOfWork(w.factory) as uow:
+                row = await uow.inbox.get(inbox_id)
+                assert row is not None
+                if row.status != "pending":
+                    break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+    assert w.state.failures == 0
+    assert (row.status, row.deliveries) == ("done", 1)
+
+
+async def test_a_row_queued_twice_in_one_batch_is_handled_once(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with worker(demo_settings, understander) as w:
+        inbox_id = await _store(w, slack_message("the printer on floor 3 is broken"))
+        twice = [Job(inbox_id, "1-0"), Job(inbox_id, "2-0")]
+        await w.process(twice)
+        async with UnitOfWork(w.factory) as uow:
+            replies = await uow.outbox.history("slack", slack_message("").address.key)
+            row = await uow.inbox.get(inbox_id)
+    assert row is not None
+    assert (row.status, row.deliveries) == ("done", 1)
+    assert len(replies) == 1
