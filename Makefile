@@ -54,7 +54,7 @@ bench: install-dev
 soak: install-dev
 	SWITCHBOARD_TEST_DATABASE_URL=$${SWITCHBOARD_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 	SWITCHBOARD_TEST_REDIS_URL=$${SWITCHBOARD_TEST_REDIS_URL:-redis://127.0.0.1:6379/0} \
-	SWITCHBOARD_REQUIRE_SERVICES=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/soak
+	SWITCHBOARD_REQUIRE_SERVICES=1 $(BIN)/pytest -m soak -s -p no:cacheprovider tests/faults/test_soak.py
 
 lock: | $(BIN)/python
 	rm -rf /tmp/switchboard-lock && $(PYTHON) -m venv /tmp/switchboard-lock

@@ -36,13 +36,12 @@ from sqlalchemy import select
 from bot.config import Settings
 from store.db import create_engine, session_factory
 from store.models import OutboxMessage, Ticket
-from tests.conftest import make_settings, prepare_database
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+from tests.faults.conftest import PrivateRedis
 from tests.integration.load import outcome
 from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 from tests.payloads import load
-from tests.private_services import PrivateRedis
 
 pytestmark = [pytest.mark.soak]
 
@@ -225,14 +224,11 @@ def _duplicates(pairs: list[tuple[str, str]]) -> int:
     return sum(n - 1 for n in Counter(pairs).values() if n > 1)
 
 
-async def test_soak(pg_url: str, model_root: Path, tmp_path: Path) -> None:
-    with (
-        PrivateRedis(tmp_path / "redis") as redis,
-        FakeSlackApi() as slack,
-        FakeTelegramApi() as telegram,
-    ):
-        settings = make_settings(pg_url, model_root, redis_url=redis.url, redis_prefix="soak:")
-        await prepare_database(settings)
+async def test_soak(
+    redis_fault_settings: Settings, private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    settings = redis_fault_settings
+    with FakeSlackApi() as slack, FakeTelegramApi() as telegram:
         env = environment(
             settings,
             SLACK_BOT_TOKEN="xoxb-soak",
@@ -269,8 +265,8 @@ async def test_soak(pg_url: str, model_root: Path, tmp_path: Path) -> None:
                     state["last_kill"] = elapsed
                 if not state["redis_done"] and elapsed >= SECONDS / 2:
                     # Started again from a timer, so the load goes on while it is down.
-                    redis.stop()
-                    threading.Timer(REDIS_DOWN_SECONDS, redis.start).start()
+                    private_redis.kill()
+                    threading.Timer(REDIS_DOWN_SECONDS, private_redis.start).start()
                     state["redis_done"] = True
 
             sent = await _load(base, figures, chaos)
