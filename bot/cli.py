@@ -122,7 +122,7 @@ def worker(
 ) -> None:
     """Run the worker role alone: consume events, send replies, run timers (scaled mode)."""
     settings = _settings()
-    _check_schema(settings, migrate=False)
+    _check_schema(settings, migrate=False, unreachable_ok=True)
     port = metrics_port or settings.metrics_port
     if port:
         from prometheus_client import start_http_server
@@ -140,8 +140,22 @@ async def _worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with build_container(settings, roles=frozenset({Role.WORKER})) as container:
-        await run_worker_role(container, stop)
+    from bot.resilience import Outage, sleep_or_stop
+    from store.outage import is_outage
+
+    # A worker started while Redis or the database is away waits for them instead of
+    # exiting: a process manager restarting it in a loop would only add to the outage.
+    starting = Outage("worker-start")
+    while not stop.is_set():
+        try:
+            async with build_container(settings, roles=frozenset({Role.WORKER})) as container:
+                starting.recovered()
+                await run_worker_role(container, stop)
+                return
+        except Exception as e:
+            if not is_outage(e):
+                raise
+            await sleep_or_stop(stop, starting.failed(e))
 
 
 def _check_schema(settings: Settings, *, migrate: bool, unreachable_ok: bool = False) -> None:
