@@ -18,6 +18,7 @@ from bot import metrics
 from channels.conversation import Action, Button, Event, Message, Reply
 from handlers.context import HandlerContext
 from handlers.registry import HandlerSpec, Registry
+from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
 log = structlog.get_logger(__name__)
@@ -111,7 +112,9 @@ class IntentRouter:
     async def _message(
         self, msg: Message, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
     ) -> Routed:
-        choice = _match_choice(state.get("choices"), msg.text)
+        choice = _match_choice(state.get("choices"), msg.text) or _yes_or_no(
+            state.get("choices"), nlu
+        )
         if choice is not None:
             action = Action(
                 event_id=msg.event_id,
@@ -133,7 +136,9 @@ class IntentRouter:
     async def route(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
         """Serve a fresh message: the intent's handler if confident, else a clarifying question."""
         spec = self.registry.for_intent(nlu.intent)
-        threshold = nlu.threshold
+        # The model's own out-of-scope threshold is low; below the floor every reading is a
+        # guess. State changes above it are confirmed by their handlers (rules/confirm.py).
+        threshold = max(nlu.threshold, confirm.ACTING_FLOOR)
         if spec is not None and spec.min_confidence is not None:
             threshold = spec.min_confidence
         if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
@@ -239,10 +244,13 @@ class IntentRouter:
             entities=entities + (nlu.entities if action.text else ()),
             language=nlu.language,
         )
+        carried: dict[str, str] = {}
+        if _offered(state.get("choices"), action):
+            carried = {str(k): str(v) for k, v in (state.get("params") or {}).items()}
         ctx.params = (
-            {**ctx.params, **action.params, "ref": value}
+            {**carried, **ctx.params, **action.params, "ref": value}
             if value
-            else {**ctx.params, **action.params}
+            else {**carried, **ctx.params, **action.params}
         )
         ctx.via_action = True
         ctx.text = action.text
@@ -263,6 +271,8 @@ class IntentRouter:
         replies = await spec.func(nlu, ctx)
         metrics.HANDLER_SECONDS.labels(name).observe(time.perf_counter() - started)
         routed = Routed(replies=list(replies), intent=name)
+        if ctx.carry:
+            routed.dialogue = DialogueChange(data={"params": dict(ctx.carry)})
         if ctx.expecting is not None:
             exp = ctx.expecting
             routed.dialogue = DialogueChange(
@@ -298,6 +308,27 @@ def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:
     for i, choice in enumerate(choices, start=1):
         keyword = str(choice.get("keyword") or "").casefold()
         label = str(choice.get("label") or "").casefold()
-        if said in {str(i), keyword, label} - {""}:
+        value = str(choice.get("value") or "")
+        # A ticket offered in a list can be picked by typing its reference.
+        ref = value.casefold() if value.upper().startswith(_REF_PREFIXES) else ""
+        if said in {str(i), keyword, label, ref} - {""}:
             return dict(choice)
     return None
+
+
+def _yes_or_no(choices: Any, nlu: Understanding) -> dict[str, Any] | None:
+    """A clear, short yes or no answers a Yes / No question; "laptop" is neither."""
+    if not choices or nlu.intent not in (IntentName.AFFIRM, IntentName.DENY):
+        return None
+    if not confirm.is_certain(nlu.intent, nlu.confidence) or len(nlu.text.split()) > 4:
+        return None
+    wanted = "yes" if nlu.intent is IntentName.AFFIRM else "no"
+    return next((dict(c) for c in choices if str(c.get("label") or "").casefold() == wanted), None)
+
+
+def _offered(choices: Any, action: Action) -> bool:
+    """True when the action is one of the choices the last reply offered."""
+    return any(
+        c.get("action") == action.name and str(c.get("value") or "") == action.value
+        for c in choices or ()
+    )

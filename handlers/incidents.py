@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from channels.conversation import Reply
+from handlers import confirmations
 from handlers.context import HandlerContext
 from handlers.registry import registry
 from handlers.routing import place
@@ -12,10 +15,8 @@ from handlers.service_levels import advance, responded, restart_clock, resume, s
 from handlers.tickets import (
     agent_buttons,
     announce_major,
-    can_work,
     card,
     find_ticket,
-    not_found,
     open_ticket,
     title_from,
 )
@@ -90,29 +91,15 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     ]
 
 
-def _fresh_report(nlu: Understanding, ctx: HandlerContext) -> bool:
-    """An urgent or detailed message from someone with no open ticket is a new report.
-
-    "Escalate" and "add information" need a ticket to act on; when the person has none and
-    names none, the same words describe a problem they have not reported yet.
-    """
-    return (
-        not ctx.via_action
-        and nlu.first(EntityName.TICKET_REF) is None
-        and any(i is IntentName.REPORT_INCIDENT for i, _ in nlu.ranked()[:3])
-    )
-
-
 @registry.intent(IntentName.ADD_INFO, actions=("add_note",))
 async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Add details to a ticket: "INC-42: it only happens on Wi-Fi"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        if _fresh_report(nlu, ctx):
-            return await report_incident(nlu, ctx)
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.ADD_INFO)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     note = ctx.params.get("note") or ("" if ctx.via_action else ctx.text)
     if not note.strip():
         ctx.expect("note", intent=IntentName.ADD_INFO.value, params={"ref": ticket.ref})
@@ -142,16 +129,15 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [Reply(text=f"Added your note to {ticket.ref}.{resumed}", ticket_ref=ticket.ref)]
 
 
-@registry.intent(IntentName.ESCALATE)
+@registry.intent(IntentName.ESCALATE, actions=("escalate",))
 async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Escalate a ticket that needs faster attention: "this is blocking the whole team"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        if _fresh_report(nlu, ctx):
-            return await report_incident(nlu, ctx)
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.ESCALATE)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if not lifecycle.is_open(ticket.status):
         return [
             Reply(
@@ -185,7 +171,7 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         level=ticket.escalation_level,
         priority_from=before.value if before else None,
         priority_to=after.value if after else None,
-        reason=ctx.text[:1000] or None,
+        reason=(ctx.params.get("note") or ctx.text)[:1000] or None,
     )
     changed = (
         f" Priority {before.value} → {after.value}." if before and after and before != after else ""
@@ -213,11 +199,10 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.RESOLVE_TICKET, actions=("resolve",))
 async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Mark a ticket resolved: "it works again, thanks"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.RESOLVE_TICKET)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if not lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED):
         return [
             Reply(
@@ -258,11 +243,12 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.REOPEN_TICKET, actions=("reopen",))
 async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Reopen a resolved ticket: "it's broken again"."""
-    ticket, problem = await find_ticket(nlu, ctx, fallback="resolved")
-    if ticket is None:
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.REOPEN_TICKET)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if ticket.status is not Status.RESOLVED:
         if lifecycle.is_open(ticket.status):
             return [
@@ -282,7 +268,7 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket.resolved_at = None
     ticket.updated_at = ctx.now
     advance(ticket, ctx.now)
-    ctx.log(ticket, "reopened", reason=ctx.text[:1000] or None)
+    ctx.log(ticket, "reopened", reason=(ctx.params.get("note") or ctx.text)[:1000] or None)
     ctx.notify(
         ticket.assignee_id,
         Reply(
@@ -298,6 +284,22 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             ticket_ref=ticket.ref,
         )
     ]
+
+
+_TO_ME = re.compile(r"\bto\s+(me|myself)\b|^\W*assign\s+\S+\s*$", re.IGNORECASE)
+
+
+@registry.command("assign", listed=False)
+async def assign_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Assign a ticket to yourself: "assign INC-42 to me" (agents)."""
+    if _TO_ME.search(ctx.text) is None:
+        return [
+            Reply(
+                text='I can only assign tickets to the person asking: say "assign INC-42 to '
+                'me". The desk console assigns to others.'
+            )
+        ]
+    return await assign_to_me(nlu, ctx)
 
 
 @registry.action("assign_me")

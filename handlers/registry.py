@@ -114,6 +114,7 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         changes,
+        confirmations,
         forms,
         home,
         incidents,
