@@ -8,8 +8,10 @@ actions; on text-only channels the person types the choice's number or keyword i
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -17,6 +19,7 @@ import structlog
 from bot import metrics
 from channels.conversation import Action, Button, Event, Message, Reply
 from handlers.context import HandlerContext
+from handlers.handover import hand_over
 from handlers.registry import HandlerSpec, Registry
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
@@ -39,6 +42,8 @@ _LABELS = {
     IntentName.GREET: "Just saying hello",
     IntentName.THANKS: "Just saying thanks",
 }
+_UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
+MAX_CLARIFICATIONS = 2
 _NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
 _REF_PREFIXES = ("INC-", "REQ-", "PRB-", "CHG-")
 
@@ -107,7 +112,25 @@ class IntentRouter:
             routed = await self._message(event, nlu, ctx, state or {})
         if routed.dialogue.data is None and not routed.dialogue.clear:
             routed.dialogue = change
+        if routed.intent in _UNCLEAR:
+            routed = await self._count_miss(routed, ctx, nlu, state or {})
         return self._remember(routed, ctx)
+
+    async def _count_miss(
+        self, routed: Routed, ctx: HandlerContext, nlu: Understanding, state: dict[str, Any]
+    ) -> Routed:
+        """Two clarifications that did not help are enough: the desk takes it from there."""
+        misses = int(state.get("misses", 0)) + 1
+        transcript = [str(t) for t in state.get("transcript", [])]
+        if nlu.text.strip():
+            transcript.append(nlu.text.strip()[:1000])
+        if misses > MAX_CLARIFICATIONS:
+            replies = await hand_over(ctx, transcript)
+            return Routed(replies=replies, intent="handover", dialogue=DialogueChange(clear=True))
+        data = dict(routed.dialogue.data or {})
+        data.update(misses=misses, transcript=transcript[-10:])
+        routed.dialogue = DialogueChange(data=data)
+        return routed
 
     async def _message(
         self, msg: Message, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
@@ -130,7 +153,20 @@ class IntentRouter:
             return await self._run(command, nlu, ctx)
         expect = state.get("expect")
         if expect:
-            return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
+            verdict = answer_verdict(expect, nlu)
+            if verdict is Verdict.ANSWER:
+                return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
+            if verdict is Verdict.HESITATION:
+                return Routed(
+                    replies=[Reply(text='No rush. Tell me when you know, or say "cancel".')],
+                    intent="hesitation",
+                    dialogue=DialogueChange(data=dict(state)),
+                )
+            # A new request: serve it, and say the earlier question is set aside.
+            routed = await self.route(nlu, ctx)
+            aside = Reply(text="I'll leave my earlier question; here's your new one.")
+            routed.replies.insert(0, aside)
+            return routed
         return await self.route(nlu, ctx)
 
     async def route(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
@@ -171,8 +207,10 @@ class IntentRouter:
         if nlu.intent is IntentName.CANCEL or (
             nlu.intent is IntentName.DENY and nlu.is_confident and len(nlu.text.split()) <= 3
         ):
+            reported = str((expect.get("params") or {}).get("reported", ""))
+            kept = f" {reported} stays with the service desk." if reported else ""
             return Routed(
-                replies=[Reply(text="OK, I've dropped that. What else can I do for you?")],
+                replies=[Reply(text=f"OK, I've dropped that question.{kept}")],
                 intent=IntentName.CANCEL.value,
                 dialogue=DialogueChange(clear=True),
             )
@@ -297,6 +335,62 @@ class IntentRouter:
         data.setdefault("choices", [b.to_dict() for b in buttons])
         routed.dialogue = DialogueChange(data=data)
         return routed
+
+
+class Verdict(StrEnum):
+    """What a message is, given a question the bot is waiting on."""
+
+    ANSWER = "answer"
+    HESITATION = "hesitation"
+    NEW_REQUEST = "new_request"
+
+
+_HESITATIONS = re.compile(
+    r"^\W*(hmm+|umm*|uh+|erm*|well|wait|hold on|one moment|one sec|just a sec|let me (think|check|"
+    r"see|look)|i'?ll (check|find out)|not sure yet|让我想想|等一下|我想想|稍等)\b",
+    re.IGNORECASE,
+)
+_SHORT_WORDS = 5
+_SHORT_CJK = 8
+
+
+def answer_verdict(expect: dict[str, Any], nlu: Understanding) -> Verdict:
+    """Whether a message answers the pending question, or is something else.
+
+    A ticket reference, or a clear intent of its own, is a new request; "hmm let me think"
+    is a pause; a known service or a short noun-like phrase answers "which system?". A
+    question for free text (a note) takes any text that is not a new request.
+    """
+    if nlu.intent in (IntentName.CANCEL, IntentName.DENY):
+        return Verdict.ANSWER
+    if nlu.first(EntityName.TICKET_REF) is not None:
+        return Verdict.NEW_REQUEST
+    if _HESITATIONS.search(nlu.text):
+        return Verdict.HESITATION
+    entity = expect.get("entity")
+    if entity and nlu.first(str(entity)) is not None:
+        return Verdict.ANSWER
+    asked = str(expect.get("intent", ""))
+    if (
+        nlu.intent.value != asked
+        and nlu.intent not in (IntentName.OUT_OF_SCOPE, IntentName.AFFIRM)
+        and nlu.confidence >= confirm.NEW_REQUEST
+    ):
+        return Verdict.NEW_REQUEST
+    if entity == EntityName.SERVICE.value and not _noun_like(nlu.text):
+        return Verdict.NEW_REQUEST
+    return Verdict.ANSWER
+
+
+def _noun_like(text: str) -> bool:
+    """Short, and not a question or a sentence: "the thing in room 4", "payroll", "无线网"."""
+    clean = text.strip()
+    if not clean or clean.endswith(("?", "？")):
+        return False
+    words = clean.split()
+    if not clean.isascii() and len(clean.replace(" ", "")) > _SHORT_CJK:
+        return False
+    return len(words) <= _SHORT_WORDS
 
 
 def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:

@@ -17,12 +17,13 @@ from handlers.tickets import (
     announce_major,
     card,
     find_ticket,
+    not_found,
     open_ticket,
     title_from,
 )
 from nlu.types import EntityName, IntentName, Understanding
-from store.enums import Level, Role, Status, TicketKind
-from store.models import Service, Ticket
+from store.enums import Level, PersonKind, Role, Status, TicketKind
+from store.models import Person, Service, Ticket
 
 _UNSURE = {"i don't know", "dont know", "don't know", "not sure", "no idea", "unknown", "idk"}
 
@@ -48,29 +49,33 @@ async def service_named(ctx: HandlerContext, nlu: Understanding) -> tuple[Servic
     return None, answer
 
 
+def is_customer(person: Person) -> bool:
+    """People outside the company: contacts, and anyone whose entry names an organisation."""
+    return person.kind is PersonKind.CONTACT or bool(person.organisation)
+
+
+def _assess(text: str, nlu: Understanding, service: Service | None) -> tuple[Level, Level]:
+    return prio.assess(
+        text,
+        service.criticality if service else None,
+        said_impact=level_of(nlu, EntityName.IMPACT),
+        said_urgency=level_of(nlu, EntityName.URGENCY),
+    )
+
+
 @registry.intent(IntentName.REPORT_INCIDENT)
 async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Report something that stopped working: "the VPN is down for the whole office"."""
-    text = ctx.params.get("original_text") or ctx.text
-    service, named = await service_named(ctx, nlu)
-    if service is None and "service" not in ctx.params:
-        ctx.expect(
-            "service",
-            intent=IntentName.REPORT_INCIDENT.value,
-            entity=EntityName.SERVICE.value,
-            params={"original_text": text},
-        )
-        return [Reply(text="Sorry to hear that. Which system is affected?")]
-    urgency = level_of(nlu, EntityName.URGENCY) or Level.MEDIUM
-    impact = prio.impact(service.criticality if service else None, level_of(nlu, "impact"))
-    description = text
-    if service is None and named and named.strip().lower() not in _UNSURE:
-        description = f"{text}\n\nAffected: {named}"
+    if ctx.params.get("reported") and "service" in ctx.params:
+        return await _improve(nlu, ctx, ctx.params["reported"])
+    text = ctx.text
+    service, _ = await service_named(ctx, nlu)
+    impact, urgency = _assess(text, nlu, service)
     ticket = await open_ticket(
         ctx,
         kind=TicketKind.INCIDENT,
         title=title_from(text),
-        description=description,
+        description=text,
         service=service,
         impact=impact,
         urgency=urgency,
@@ -79,14 +84,66 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     await start_clock(ctx, ticket)
     where = f" for {service.name}" if service else ""
     label = ticket.priority.value if ticket.priority else ""
+    logged = f"I've logged {ticket.ref}{where} at priority {label}."
+    # Logged first, asked after: the question only improves a ticket that already exists, and
+    # customers are never asked for the names of our systems.
+    if service is None and not is_customer(ctx.person):
+        ctx.expect(
+            "service",
+            intent=IntentName.REPORT_INCIDENT.value,
+            entity=EntityName.SERVICE.value,
+            params={"reported": ticket.ref},
+        )
+        follow = " So I can send it to the right team: which system is affected?"
+    else:
+        follow = " The service desk will pick it up and I'll keep you posted here."
+    return [Reply(text=logged + follow, card=card(ticket), ticket_ref=ticket.ref)]
+
+
+async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Reply]:
+    """The answer to "which system is affected?" updates the ticket just logged."""
+    ticket = await ctx.uow.tickets.by_ref(ref)
+    if ticket is None or ticket.requester_id != ctx.person.id:
+        return [not_found(ref)]
+    service, named = await service_named(ctx, nlu)
+    if service is None:
+        if named.strip() and named.strip().lower() not in _UNSURE:
+            ctx.log(ticket, "note", text=f"Affected: {named.strip()[:300]}")
+            ticket.updated_at = ctx.now
+            return [
+                Reply(
+                    text=f"Thanks, I've added that to {ref}; the desk will route it.",
+                    card=card(ticket),
+                    ticket_ref=ref,
+                )
+            ]
+        return [Reply(text=f"No problem; the desk will sort out {ref}.", ticket_ref=ref)]
+    before = ticket.priority
+    impact, urgency = _assess(ticket.description or ticket.title, nlu, service)
+    ticket.service_id, ticket.service = service.id, service
+    ticket.group_id = service.owner_group_id
+    ticket.impact, ticket.urgency = impact, urgency
+    ticket.priority = prio.priority(impact, urgency)
+    ticket.updated_at = ctx.now
+    ctx.log(
+        ticket,
+        "service",
+        service=service.name,
+        priority_from=before.value if before else None,
+        priority_to=ticket.priority.value,
+    )
+    if ticket.assignee_id is None:
+        await place(ctx, ticket, service)
+    if ticket.priority != before:
+        await restart_clock(ctx, ticket)
+        if prio.is_major(ticket.priority) and (before is None or not prio.is_major(before)):
+            announce_major(ctx, ticket)
     return [
         Reply(
-            text=(
-                f"I've logged {ticket.ref}{where} at priority {label}. "
-                "The service desk will pick it up and I'll keep you posted here."
-            ),
+            text=f"Thanks, {ref} is now filed under {service.name} at priority "
+            f"{ticket.priority.value}. The service desk will pick it up.",
             card=card(ticket),
-            ticket_ref=ticket.ref,
+            ticket_ref=ref,
         )
     ]
 

@@ -113,6 +113,7 @@ registry = Registry()
 def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
+        agent,
         changes,
         confirmations,
         forms,

@@ -31,6 +31,9 @@ THRESHOLDS: dict[IntentName, float] = {
 ACTING_FLOOR = 0.3
 """Below this, any intent is a guess: the router asks what was meant instead."""
 
+NEW_REQUEST = 0.6
+"""A message waiting to answer a question is a new request when another intent is this sure."""
+
 STATE_CHANGING = frozenset(
     {
         IntentName.RESOLVE_TICKET,
