@@ -24,12 +24,16 @@ ACTIONS = {
     IntentName.REOPEN_TICKET: "reopen",
     IntentName.ESCALATE: "escalate",
     IntentName.ADD_INFO: "add_note",
+    IntentName.APPROVE: "approve",
+    IntentName.REJECT: "reject",
 }
 _VERBS = {
     IntentName.RESOLVE_TICKET: ("Resolve", "resolve"),
     IntentName.REOPEN_TICKET: ("Reopen", "reopen"),
     IntentName.ESCALATE: ("Escalate", "escalate"),
     IntentName.ADD_INFO: ("Add this to", "add this to"),
+    IntentName.APPROVE: ("Approve", "approve"),
+    IntentName.REJECT: ("Reject", "reject"),
 }
 KEEP = "keep"
 YES, NO = "Yes", "No"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from store.enums import Priority, Status, TicketKind
+from store.uow import UnitOfWork
 
 from .conftest import Dialogue
 
@@ -116,3 +117,66 @@ async def test_escalation_of_a_named_ticket(dialogue: Dialogue) -> None:
     t = await dialogue.ticket(ref)
     assert t.escalation_level == 1
     assert t.priority is not Priority.P5
+
+
+async def test_typed_number_answers_the_confirmation(dialogue: Dialogue) -> None:
+    dialogue.channel = "sms"
+    mail = await dialogue.seed("Outlook won't sync", service="Email")
+    turn = await dialogue.say("the email works again")
+    assert f"Resolve {mail} 'Outlook won't sync'?" in turn.text
+    await dialogue.say("1", expect=[f"{mail}:status"])
+    assert (await dialogue.ticket(mail)).status is Status.RESOLVED
+
+
+async def test_confirmation_expires_with_the_dialogue(dialogue: Dialogue) -> None:
+    mail = await dialogue.seed("Outlook won't sync", service="Email")
+    await dialogue.say("the email works again")
+    dialogue.states.clear()
+    await dialogue.say("yes")
+    assert (await dialogue.ticket(mail)).status is Status.NEW
+
+
+async def test_confirmed_resolve_keeps_the_words_as_the_note(dialogue: Dialogue) -> None:
+    mail = await dialogue.seed("Outlook won't sync", service="Email")
+    await dialogue.say("the email works again")
+    await dialogue.say("yes", expect=[f"{mail}:status"])
+    async with UnitOfWork(dialogue.factory) as uow:
+        t = await uow.tickets.by_ref(mail)
+        assert t is not None
+        [resolved] = [e for e in await uow.tickets.events(t.id) if e.action == "resolved"]
+    assert resolved.detail["note"] == "the email works again"
+
+
+async def test_chinese_named_resolve_acts(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("VPN drops from home", service="VPN")
+    turn = await dialogue.say(f"{ref} 已经好了，谢谢", expect=[f"{ref}:status"])
+    assert ref in turn.text
+
+
+async def test_chinese_unsure_resolve_asks_and_chinese_yes_acts(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("VPN drops from home", service="VPN")
+    turn = await dialogue.say("VPN又好了，谢谢")
+    assert f"Resolve {ref}" in turn.text
+    await dialogue.say("是的", expect=[f"{ref}:status"])
+
+
+async def test_hesitant_approval_is_confirmed_first(dialogue: Dialogue) -> None:
+    change = await dialogue.seed(
+        "Restart the mail server", kind=TicketKind.CHANGE, status=Status.AWAITING_APPROVAL
+    )
+    turn = await dialogue.say(f"{change} looks fine I guess", who="carol@example.com")
+    assert f"Approve {change} 'Restart the mail server'?" in turn.text
+    await dialogue.say("yes", who="carol@example.com", expect=[f"{change}:status"])
+    assert (await dialogue.ticket(change)).status is Status.APPROVED
+
+
+async def test_clear_rejection_acts_at_once(dialogue: Dialogue) -> None:
+    change = await dialogue.seed(
+        "Restart the mail server", kind=TicketKind.CHANGE, status=Status.AWAITING_APPROVAL
+    )
+    await dialogue.say(
+        f"reject {change}, not during quarter close",
+        who="carol@example.com",
+        expect=[f"{change}:status"],
+    )
+    assert (await dialogue.ticket(change)).status is Status.REJECTED
