@@ -69,6 +69,7 @@ class Reach(StrEnum):
     ONE = "one"
     TEAM = "team"
     EVERYONE = "everyone"
+    OUTAGE = "outage"
     UNSTATED = "unstated"
 
 
@@ -100,6 +101,14 @@ REACH_CUES: tuple[tuple[Reach, tuple[str, ...]], ...] = (
             "i can't", "i cannot", "i can not", "i'm unable", "只有我", "就我", "我的",
         ),
     ),
+    # "The VPN is down" says nothing of reach but describes the service, not one person.
+    (
+        Reach.OUTAGE,
+        (
+            " is down", " are down", "went down", "outage", " is offline", "crashed for",
+            "挂了", "宕机", "瘫痪",
+        ),
+    ),
 )  # fmt: skip
 
 # A deadline makes a report urgent whatever its tone.
@@ -119,6 +128,13 @@ IMPACT_TABLE: dict[Reach, dict[Criticality | None, Level]] = {
         None: Level.HIGH,
     },
     Reach.TEAM: {
+        Criticality.CRITICAL: Level.HIGH,
+        Criticality.HIGH: Level.MEDIUM,
+        Criticality.MEDIUM: Level.MEDIUM,
+        Criticality.LOW: Level.LOW,
+        None: Level.MEDIUM,
+    },
+    Reach.OUTAGE: {
         Criticality.CRITICAL: Level.HIGH,
         Criticality.HIGH: Level.MEDIUM,
         Criticality.MEDIUM: Level.MEDIUM,

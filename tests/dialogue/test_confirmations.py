@@ -180,3 +180,27 @@ async def test_clear_rejection_acts_at_once(dialogue: Dialogue) -> None:
         expect=[f"{change}:status"],
     )
     assert (await dialogue.ticket(change)).status is Status.REJECTED
+
+
+async def test_note_with_two_open_tickets_asks_which_and_keeps_the_words(
+    dialogue: Dialogue,
+) -> None:
+    vpn = await dialogue.seed("VPN drops from home", service="VPN")
+    mail = await dialogue.seed("Outlook won't sync", service="Email")
+    turn = await dialogue.say("add that it happens every morning")
+    assert "Which ticket should I add this to?" in turn.text
+    await dialogue.say(mail)
+    async with UnitOfWork(dialogue.factory) as uow:
+        t = await uow.tickets.by_ref(mail)
+        assert t is not None
+        notes = [e.detail["text"] for e in await uow.tickets.events(t.id) if e.action == "note"]
+    assert notes == ["add that it happens every morning"]
+    assert (await dialogue.ticket(vpn)).status is Status.NEW
+
+
+async def test_none_of_these_changes_nothing(dialogue: Dialogue) -> None:
+    await dialogue.seed("VPN drops from home", service="VPN")
+    await dialogue.seed("Outlook won't sync", service="Email")
+    await dialogue.say("it works again, thanks")
+    turn = await dialogue.say("None of these")
+    assert "left everything as it is" in turn.text
