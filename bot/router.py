@@ -1,22 +1,24 @@
 """The intent router: picks the handler for an event, asks when unsure, keeps dialogue state.
 
 A message goes to the handler of its intent when the NLU is confident; below the threshold
-the router asks a clarifying question with the two likeliest intents as choices. A question
-a handler asked (`ctx.expect`) makes the next message its answer. Buttons come back as
-actions; on text-only channels the person types the choice's number or keyword instead.
+(never below `rules/confirm.py`'s floor) the router asks a clarifying question with the two
+likeliest intents as choices, and after two clarifications that did not help it hands the
+conversation to the desk. A question a handler asked (`ctx.expect`) makes the next message
+its answer, if it looks like one (`bot/answers.py`); a new request is served as itself.
+Buttons come back as actions; on text-only channels the person types the choice's number,
+keyword or ticket reference, or a clear yes or no to a Yes / No question.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import structlog
 
 from bot import metrics
+from bot.answers import Verdict, answer_verdict
 from channels.conversation import Action, Button, Event, Message, Reply
 from handlers.context import HandlerContext
 from handlers.handover import hand_over
@@ -335,62 +337,6 @@ class IntentRouter:
         data.setdefault("choices", [b.to_dict() for b in buttons])
         routed.dialogue = DialogueChange(data=data)
         return routed
-
-
-class Verdict(StrEnum):
-    """What a message is, given a question the bot is waiting on."""
-
-    ANSWER = "answer"
-    HESITATION = "hesitation"
-    NEW_REQUEST = "new_request"
-
-
-_HESITATIONS = re.compile(
-    r"^\W*(hmm+|umm*|uh+|erm*|well|wait|hold on|one moment|one sec|just a sec|let me (think|check|"
-    r"see|look)|i'?ll (check|find out)|not sure yet|让我想想|等一下|我想想|稍等)\b",
-    re.IGNORECASE,
-)
-_SHORT_WORDS = 5
-_SHORT_CJK = 8
-
-
-def answer_verdict(expect: dict[str, Any], nlu: Understanding) -> Verdict:
-    """Whether a message answers the pending question, or is something else.
-
-    A ticket reference, or a clear intent of its own, is a new request; "hmm let me think"
-    is a pause; a known service or a short noun-like phrase answers "which system?". A
-    question for free text (a note) takes any text that is not a new request.
-    """
-    if nlu.intent in (IntentName.CANCEL, IntentName.DENY):
-        return Verdict.ANSWER
-    if nlu.first(EntityName.TICKET_REF) is not None:
-        return Verdict.NEW_REQUEST
-    if _HESITATIONS.search(nlu.text):
-        return Verdict.HESITATION
-    entity = expect.get("entity")
-    if entity and nlu.first(str(entity)) is not None:
-        return Verdict.ANSWER
-    asked = str(expect.get("intent", ""))
-    if (
-        nlu.intent.value != asked
-        and nlu.intent not in (IntentName.OUT_OF_SCOPE, IntentName.AFFIRM)
-        and nlu.confidence >= confirm.NEW_REQUEST
-    ):
-        return Verdict.NEW_REQUEST
-    if entity == EntityName.SERVICE.value and not _noun_like(nlu.text):
-        return Verdict.NEW_REQUEST
-    return Verdict.ANSWER
-
-
-def _noun_like(text: str) -> bool:
-    """Short, and not a question or a sentence: "the thing in room 4", "payroll", "无线网"."""
-    clean = text.strip()
-    if not clean or clean.endswith(("?", "？")):
-        return False
-    words = clean.split()
-    if not clean.isascii() and len(clean.replace(" ", "")) > _SHORT_CJK:
-        return False
-    return len(words) <= _SHORT_WORDS
 
 
 def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:
