@@ -114,7 +114,10 @@ class IntentRouter:
             routed = await self._message(event, nlu, ctx, state or {})
         if routed.dialogue.data is None and not routed.dialogue.clear:
             routed.dialogue = change
-        if routed.intent in _UNCLEAR:
+        # A clear "that's not IT" is an answer, not a miss, unless a clarification came first.
+        if routed.intent == "clarify" or (
+            routed.intent in _UNCLEAR and int((state or {}).get("misses", 0)) > 0
+        ):
             routed = await self._count_miss(routed, ctx, nlu, state or {})
         return self._remember(routed, ctx)
 

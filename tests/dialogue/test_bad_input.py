@@ -45,3 +45,9 @@ async def test_clarification_choice_still_works(dialogue: Dialogue) -> None:
     turn = await dialogue.say("1", expect=["+INC-1"])
     assert "INC-1" in turn.text
     assert (await dialogue.ticket("INC-1")).status is Status.NEW
+
+
+async def test_clear_small_talk_is_not_handed_over(dialogue: Dialogue) -> None:
+    for _ in range(3):
+        turn = await dialogue.say("what's the weather like in Paris tomorrow?")
+        assert "pass this to the desk" not in turn.text
