@@ -1,9 +1,12 @@
 """The intent router: picks the handler for an event, asks when unsure, keeps dialogue state.
 
 A message goes to the handler of its intent when the NLU is confident; below the threshold
-the router asks a clarifying question with the two likeliest intents as choices. A question
-a handler asked (`ctx.expect`) makes the next message its answer. Buttons come back as
-actions; on text-only channels the person types the choice's number or keyword instead.
+(never below `rules/confirm.py`'s floor) the router asks a clarifying question with the two
+likeliest intents as choices, and after two clarifications that did not help it hands the
+conversation to the desk. A question a handler asked (`ctx.expect`) makes the next message
+its answer, if it looks like one (`bot/answers.py`); a new request is served as itself.
+Buttons come back as actions; on text-only channels the person types the choice's number,
+keyword or ticket reference, or a clear yes or no to a Yes / No question.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 import structlog
 
 from bot import metrics
+from bot.answers import Verdict, answer_verdict
 from channels.conversation import Action, Alert, Button, Event, Message, Reply
 from handlers.context import HandlerContext
 from handlers.events import handle_alert
+from handlers.handover import hand_over
 from handlers.registry import HandlerSpec, Registry
+from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
 log = structlog.get_logger(__name__)
@@ -39,6 +45,8 @@ _LABELS = {
     IntentName.GREET: "Just saying hello",
     IntentName.THANKS: "Just saying thanks",
 }
+_UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
+MAX_CLARIFICATIONS = 2
 _NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
 _REF_PREFIXES = ("INC-", "REQ-", "PRB-", "CHG-")
 
@@ -109,12 +117,35 @@ class IntentRouter:
             routed = await self._message(event, nlu, ctx, state or {})
         if routed.dialogue.data is None and not routed.dialogue.clear:
             routed.dialogue = change
+        # A clear "that's not IT" is an answer, not a miss, unless a clarification came first.
+        if routed.intent == "clarify" or (
+            routed.intent in _UNCLEAR and int((state or {}).get("misses", 0)) > 0
+        ):
+            routed = await self._count_miss(routed, ctx, nlu, state or {})
         return self._remember(routed, ctx)
+
+    async def _count_miss(
+        self, routed: Routed, ctx: HandlerContext, nlu: Understanding, state: dict[str, Any]
+    ) -> Routed:
+        """Two clarifications that did not help are enough: the desk takes it from there."""
+        misses = int(state.get("misses", 0)) + 1
+        transcript = [str(t) for t in state.get("transcript", [])]
+        if nlu.text.strip():
+            transcript.append(nlu.text.strip()[:1000])
+        if misses > MAX_CLARIFICATIONS:
+            replies = await hand_over(ctx, transcript)
+            return Routed(replies=replies, intent="handover", dialogue=DialogueChange(clear=True))
+        data = dict(routed.dialogue.data or {})
+        data.update(misses=misses, transcript=transcript[-10:])
+        routed.dialogue = DialogueChange(data=data)
+        return routed
 
     async def _message(
         self, msg: Message, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
     ) -> Routed:
-        choice = _match_choice(state.get("choices"), msg.text)
+        choice = _match_choice(state.get("choices"), msg.text) or _yes_or_no(
+            state.get("choices"), nlu
+        )
         if choice is not None:
             action = Action(
                 event_id=msg.event_id,
@@ -130,13 +161,28 @@ class IntentRouter:
             return await self._run(command, nlu, ctx)
         expect = state.get("expect")
         if expect:
-            return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
+            verdict = answer_verdict(expect, nlu)
+            if verdict is Verdict.ANSWER:
+                return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
+            if verdict is Verdict.HESITATION:
+                return Routed(
+                    replies=[Reply(text='No rush. Tell me when you know, or say "cancel".')],
+                    intent="hesitation",
+                    dialogue=DialogueChange(data=dict(state)),
+                )
+            # A new request: serve it, and say the earlier question is set aside.
+            routed = await self.route(nlu, ctx)
+            aside = Reply(text="I'll leave my earlier question; here's your new one.")
+            routed.replies.insert(0, aside)
+            return routed
         return await self.route(nlu, ctx)
 
     async def route(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
         """Serve a fresh message: the intent's handler if confident, else a clarifying question."""
         spec = self.registry.for_intent(nlu.intent)
-        threshold = nlu.threshold
+        # The model's own out-of-scope threshold is low; below the floor every reading is a
+        # guess. State changes above it are confirmed by their handlers (rules/confirm.py).
+        threshold = max(nlu.threshold, confirm.ACTING_FLOOR)
         if spec is not None and spec.min_confidence is not None:
             threshold = spec.min_confidence
         if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
@@ -169,8 +215,10 @@ class IntentRouter:
         if nlu.intent is IntentName.CANCEL or (
             nlu.intent is IntentName.DENY and nlu.is_confident and len(nlu.text.split()) <= 3
         ):
+            reported = str((expect.get("params") or {}).get("reported", ""))
+            kept = f" {reported} stays with the service desk." if reported else ""
             return Routed(
-                replies=[Reply(text="OK, I've dropped that. What else can I do for you?")],
+                replies=[Reply(text=f"OK, I've dropped that question.{kept}")],
                 intent=IntentName.CANCEL.value,
                 dialogue=DialogueChange(clear=True),
             )
@@ -242,10 +290,13 @@ class IntentRouter:
             entities=entities + (nlu.entities if action.text else ()),
             language=nlu.language,
         )
+        carried: dict[str, str] = {}
+        if _offered(state.get("choices"), action):
+            carried = {str(k): str(v) for k, v in (state.get("params") or {}).items()}
         ctx.params = (
-            {**ctx.params, **action.params, "ref": value}
+            {**carried, **ctx.params, **action.params, "ref": value}
             if value
-            else {**ctx.params, **action.params}
+            else {**carried, **ctx.params, **action.params}
         )
         ctx.via_action = True
         ctx.text = action.text
@@ -266,6 +317,8 @@ class IntentRouter:
         replies = await spec.func(nlu, ctx)
         metrics.HANDLER_SECONDS.labels(name).observe(time.perf_counter() - started)
         routed = Routed(replies=list(replies), intent=name)
+        if ctx.carry:
+            routed.dialogue = DialogueChange(data={"params": dict(ctx.carry)})
         if ctx.expecting is not None:
             exp = ctx.expecting
             routed.dialogue = DialogueChange(
@@ -301,6 +354,27 @@ def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:
     for i, choice in enumerate(choices, start=1):
         keyword = str(choice.get("keyword") or "").casefold()
         label = str(choice.get("label") or "").casefold()
-        if said in {str(i), keyword, label} - {""}:
+        value = str(choice.get("value") or "")
+        # A ticket offered in a list can be picked by typing its reference.
+        ref = value.casefold() if value.upper().startswith(_REF_PREFIXES) else ""
+        if said in {str(i), keyword, label, ref} - {""}:
             return dict(choice)
     return None
+
+
+def _yes_or_no(choices: Any, nlu: Understanding) -> dict[str, Any] | None:
+    """A clear, short yes or no answers a Yes / No question; "laptop" is neither."""
+    if not choices or nlu.intent not in (IntentName.AFFIRM, IntentName.DENY):
+        return None
+    if not confirm.is_certain(nlu.intent, nlu.confidence) or len(nlu.text.split()) > 4:
+        return None
+    wanted = "yes" if nlu.intent is IntentName.AFFIRM else "no"
+    return next((dict(c) for c in choices if str(c.get("label") or "").casefold() == wanted), None)
+
+
+def _offered(choices: Any, action: Action) -> bool:
+    """True when the action is one of the choices the last reply offered."""
+    return any(
+        c.get("action") == action.name and str(c.get("value") or "") == action.value
+        for c in choices or ()
+    )

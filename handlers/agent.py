@@ -1,14 +1,19 @@
-"""Ticket updates made outside a conversation (the REST API): status, priority, assignee, notes."""
+"""Agents' ticket updates: the REST API's status, priority, assignee and notes, and the
+chat command that overrides a priority with a reason."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError, LifecycleError
+from handlers.registry import registry
 from handlers.rules import lifecycle
-from handlers.tickets import card
+from handlers.service_levels import restart_clock
+from handlers.tickets import card, find_ticket
+from nlu.types import Understanding
 from store.enums import Priority, Role, Status
 from store.models import Person, Ticket
 
@@ -23,6 +28,7 @@ class Update:
     priority: Priority | None = None
     assignee: Person | None = None
     note: str | None = None
+    reason: str | None = None
 
 
 def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[str]:
@@ -60,6 +66,7 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
         ctx.log(
             ticket,
             "priority",
+            reason=change.reason,
             **{"from": before_p.value if before_p else None, "to": change.priority.value},
         )
         changed.append("priority")
@@ -94,3 +101,44 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
                 ),
             )
     return changed
+
+
+_PRIORITY = re.compile(r"\b(P[1-5])\b", re.IGNORECASE)
+_NOT_REASON = re.compile(
+    r"^\W*priority\b|\b(?:INC|REQ|PRB|CHG)-\d+\b|\b(?:to\s+)?P[1-5]\b|^\W*(?:because|as|since)\b",
+    re.IGNORECASE,
+)
+
+
+@registry.command("priority", listed=False)
+async def override_priority(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Set a ticket's priority, with a reason: "priority INC-42 P1 payroll runs today" (agents)."""
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text="Only agents can change a priority.")]
+    wanted = _PRIORITY.search(ctx.text)
+    ticket, problem = await find_ticket(nlu, ctx, fallback=None)
+    if ticket is None or wanted is None:
+        usage = 'Say "priority INC-42 P2 because <reason>".'
+        return [problem] if problem and wanted else [Reply(text=usage)]
+    reason = " ".join(_NOT_REASON.sub(" ", ctx.text).split())
+    reason = re.sub(r"^\W*(?:because|as|since)\b\W*", "", reason, flags=re.IGNORECASE).strip()
+    if not reason:
+        return [
+            Reply(
+                text=f"Why should {ticket.ref} be {wanted.group(1).upper()}? Say "
+                f'"priority {ticket.ref} {wanted.group(1).upper()} because <reason>".'
+            )
+        ]
+    target = Priority(wanted.group(1).upper())
+    before = ticket.priority
+    if not update_ticket(ticket, Update(priority=target, reason=reason[:1000]), ctx):
+        return [Reply(text=f"{ticket.ref} is already {target.value}.", ticket_ref=ticket.ref)]
+    await restart_clock(ctx, ticket)
+    was = f" (was {before.value})" if before else ""
+    return [
+        Reply(
+            text=f"{ticket.ref} is now {target.value}{was}: {reason}",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+    ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from channels.conversation import Button, ButtonStyle, Reply
+from handlers import confirmations
 from handlers.context import HandlerContext
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
-from handlers.rules import approval
+from handlers.rules import approval, confirm
 from handlers.tickets import card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
@@ -156,6 +157,8 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                 ephemeral=ctx.via_action,
             )
         ]
+    if not ctx.via_action and not confirm.is_certain(nlu.intent, nlu.confidence):
+        return [confirmations.ask(nlu.intent, ticket, ctx)]
     comment = "" if ctx.via_action else _comment(nlu)
     await ctx.uow.tickets.add_approval(
         ticket, ctx.person, decision, comment=comment, channel=ctx.channel

@@ -46,6 +46,8 @@ class HandlerContext:
 
     `notify` reaches another person on the channel they last used; `announce` posts to a
     topic (`major_incident`, `approvals`) that the application maps to configured channels.
+    `carry` is kept with the choices a reply offers and comes back in `params` when the
+    person picks one of them (the words of a message that needed a confirmation).
     """
 
     uow: UnitOfWork
@@ -60,6 +62,7 @@ class HandlerContext:
     outgoing: list[Outgoing] = field(default_factory=list)
     expecting: Expectation | None = None
     counter: Tally | None = None
+    carry: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def channel(self) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from channels.conversation import Reply
+from handlers import confirmations
 from handlers.context import HandlerContext
 from handlers.events import link_to_outage
 from handlers.registry import registry
@@ -13,7 +16,6 @@ from handlers.service_levels import advance, responded, restart_clock, resume, s
 from handlers.tickets import (
     agent_buttons,
     announce_major,
-    can_work,
     card,
     find_ticket,
     not_found,
@@ -21,8 +23,8 @@ from handlers.tickets import (
     title_from,
 )
 from nlu.types import EntityName, IntentName, Understanding
-from store.enums import Level, Role, Status, TicketKind
-from store.models import Service, Ticket
+from store.enums import Level, PersonKind, Role, Status, TicketKind
+from store.models import Person, Service, Ticket
 
 _UNSURE = {"i don't know", "dont know", "don't know", "not sure", "no idea", "unknown", "idk"}
 
@@ -48,29 +50,33 @@ async def service_named(ctx: HandlerContext, nlu: Understanding) -> tuple[Servic
     return None, answer
 
 
+def is_customer(person: Person) -> bool:
+    """People outside the company: contacts, and anyone whose entry names an organisation."""
+    return person.kind is PersonKind.CONTACT or bool(person.organisation)
+
+
+def _assess(text: str, nlu: Understanding, service: Service | None) -> tuple[Level, Level]:
+    return prio.assess(
+        text,
+        service.criticality if service else None,
+        said_impact=level_of(nlu, EntityName.IMPACT),
+        said_urgency=level_of(nlu, EntityName.URGENCY),
+    )
+
+
 @registry.intent(IntentName.REPORT_INCIDENT)
 async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Report something that stopped working: "the VPN is down for the whole office"."""
-    text = ctx.params.get("original_text") or ctx.text
-    service, named = await service_named(ctx, nlu)
-    if service is None and "service" not in ctx.params:
-        ctx.expect(
-            "service",
-            intent=IntentName.REPORT_INCIDENT.value,
-            entity=EntityName.SERVICE.value,
-            params={"original_text": text},
-        )
-        return [Reply(text="Sorry to hear that. Which system is affected?")]
-    urgency = level_of(nlu, EntityName.URGENCY) or Level.MEDIUM
-    impact = prio.impact(service.criticality if service else None, level_of(nlu, "impact"))
-    description = text
-    if service is None and named and named.strip().lower() not in _UNSURE:
-        description = f"{text}\n\nAffected: {named}"
+    if ctx.params.get("reported") and "service" in ctx.params:
+        return await _improve(nlu, ctx, ctx.params["reported"])
+    text = ctx.text
+    service, _ = await service_named(ctx, nlu)
+    impact, urgency = _assess(text, nlu, service)
     ticket = await open_ticket(
         ctx,
         kind=TicketKind.INCIDENT,
         title=title_from(text),
-        description=description,
+        description=text,
         service=service,
         impact=impact,
         urgency=urgency,
@@ -80,42 +86,80 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     where = f" for {service.name}" if service else ""
     label = ticket.priority.value if ticket.priority else ""
     outage = await link_to_outage(ctx, ticket)
-    known = f"This is a known outage: {outage.ref}. " if outage else ""
+    known = f" This is a known outage: {outage.ref}." if outage else ""
+    logged = f"I've logged {ticket.ref}{where} at priority {label}.{known}"
+    # Logged first, asked after: the question only improves a ticket that already exists, and
+    # customers are never asked for the names of our systems.
+    if service is None and not is_customer(ctx.person):
+        ctx.expect(
+            "service",
+            intent=IntentName.REPORT_INCIDENT.value,
+            entity=EntityName.SERVICE.value,
+            params={"reported": ticket.ref},
+        )
+        follow = " So I can send it to the right team: which system is affected?"
+    else:
+        follow = " The service desk will pick it up and I'll keep you posted here."
+    return [Reply(text=logged + follow, card=card(ticket), ticket_ref=ticket.ref)]
+
+
+async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Reply]:
+    """The answer to "which system is affected?" updates the ticket just logged."""
+    ticket = await ctx.uow.tickets.by_ref(ref)
+    if ticket is None or ticket.requester_id != ctx.person.id:
+        return [not_found(ref)]
+    service, named = await service_named(ctx, nlu)
+    if service is None:
+        if named.strip() and named.strip().lower() not in _UNSURE:
+            ctx.log(ticket, "note", text=f"Affected: {named.strip()[:300]}")
+            ticket.updated_at = ctx.now
+            return [
+                Reply(
+                    text=f"Thanks, I've added that to {ref}; the desk will route it.",
+                    card=card(ticket),
+                    ticket_ref=ref,
+                )
+            ]
+        return [Reply(text=f"No problem; the desk will sort out {ref}.", ticket_ref=ref)]
+    before = ticket.priority
+    impact, urgency = _assess(ticket.description or ticket.title, nlu, service)
+    ticket.service_id, ticket.service = service.id, service
+    ticket.group_id = service.owner_group_id
+    ticket.impact, ticket.urgency = impact, urgency
+    ticket.priority = prio.priority(impact, urgency)
+    ticket.updated_at = ctx.now
+    ctx.log(
+        ticket,
+        "service",
+        service=service.name,
+        priority_from=before.value if before else None,
+        priority_to=ticket.priority.value,
+    )
+    if ticket.assignee_id is None:
+        await place(ctx, ticket, service)
+    if ticket.priority != before:
+        await restart_clock(ctx, ticket)
+        if prio.is_major(ticket.priority) and (before is None or not prio.is_major(before)):
+            announce_major(ctx, ticket)
     return [
         Reply(
-            text=(
-                f"I've logged {ticket.ref}{where} at priority {label}. {known}"
-                "The service desk will pick it up and I'll keep you posted here."
-            ),
+            text=f"Thanks, {ref} is now filed under {service.name} at priority "
+            f"{ticket.priority.value}. The service desk will pick it up.",
             card=card(ticket),
-            ticket_ref=ticket.ref,
+            ticket_ref=ref,
         )
     ]
-
-
-def _fresh_report(nlu: Understanding, ctx: HandlerContext) -> bool:
-    """An urgent or detailed message from someone with no open ticket is a new report.
-
-    "Escalate" and "add information" need a ticket to act on; when the person has none and
-    names none, the same words describe a problem they have not reported yet.
-    """
-    return (
-        not ctx.via_action
-        and nlu.first(EntityName.TICKET_REF) is None
-        and any(i is IntentName.REPORT_INCIDENT for i, _ in nlu.ranked()[:3])
-    )
 
 
 @registry.intent(IntentName.ADD_INFO, actions=("add_note",))
 async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Add details to a ticket: "INC-42: it only happens on Wi-Fi"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        if _fresh_report(nlu, ctx):
-            return await report_incident(nlu, ctx)
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.ADD_INFO)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     note = ctx.params.get("note") or ("" if ctx.via_action else ctx.text)
     if not note.strip():
         ctx.expect("note", intent=IntentName.ADD_INFO.value, params={"ref": ticket.ref})
@@ -145,16 +189,15 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [Reply(text=f"Added your note to {ticket.ref}.{resumed}", ticket_ref=ticket.ref)]
 
 
-@registry.intent(IntentName.ESCALATE)
+@registry.intent(IntentName.ESCALATE, actions=("escalate",))
 async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Escalate a ticket that needs faster attention: "this is blocking the whole team"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        if _fresh_report(nlu, ctx):
-            return await report_incident(nlu, ctx)
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.ESCALATE)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if not lifecycle.is_open(ticket.status):
         return [
             Reply(
@@ -188,7 +231,7 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         level=ticket.escalation_level,
         priority_from=before.value if before else None,
         priority_to=after.value if after else None,
-        reason=ctx.text[:1000] or None,
+        reason=(ctx.params.get("note") or ctx.text)[:1000] or None,
     )
     changed = (
         f" Priority {before.value} → {after.value}." if before and after and before != after else ""
@@ -216,11 +259,10 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.RESOLVE_TICKET, actions=("resolve",))
 async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Mark a ticket resolved: "it works again, thanks"."""
-    ticket, problem = await find_ticket(nlu, ctx)
-    if ticket is None:
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.RESOLVE_TICKET)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if not lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED):
         return [
             Reply(
@@ -261,11 +303,12 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.REOPEN_TICKET, actions=("reopen",))
 async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Reopen a resolved ticket: "it's broken again"."""
-    ticket, problem = await find_ticket(nlu, ctx, fallback="resolved")
-    if ticket is None:
-        return [problem] if problem else []
-    if not can_work(ctx.person, ticket):
-        return [not_found(ticket.ref)]
+    found = await confirmations.target(nlu, ctx, IntentName.REOPEN_TICKET)
+    if found.report:
+        return await report_incident(nlu, ctx)
+    if found.ticket is None:
+        return list(found.replies)
+    ticket = found.ticket
     if ticket.status is not Status.RESOLVED:
         if lifecycle.is_open(ticket.status):
             return [
@@ -285,7 +328,7 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket.resolved_at = None
     ticket.updated_at = ctx.now
     advance(ticket, ctx.now)
-    ctx.log(ticket, "reopened", reason=ctx.text[:1000] or None)
+    ctx.log(ticket, "reopened", reason=(ctx.params.get("note") or ctx.text)[:1000] or None)
     ctx.notify(
         ticket.assignee_id,
         Reply(
@@ -301,6 +344,22 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             ticket_ref=ticket.ref,
         )
     ]
+
+
+_TO_ME = re.compile(r"\bto\s+(me|myself)\b|^\W*assign\s+\S+\s*$", re.IGNORECASE)
+
+
+@registry.command("assign", listed=False)
+async def assign_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Assign a ticket to yourself: "assign INC-42 to me" (agents)."""
+    if _TO_ME.search(ctx.text) is None:
+        return [
+            Reply(
+                text='I can only assign tickets to the person asking: say "assign INC-42 to '
+                'me". The desk console assigns to others.'
+            )
+        ]
+    return await assign_to_me(nlu, ctx)
 
 
 @registry.action("assign_me")

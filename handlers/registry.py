@@ -113,7 +113,9 @@ registry = Registry()
 def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
+        agent,
         changes,
+        confirmations,
         forms,
         home,
         incidents,

@@ -133,10 +133,13 @@ async def test_clicking_something_else_is_out_of_scope(factory: SessionFactory) 
     assert routed.intent == "out_of_scope"
 
 
-async def test_follow_up_question_and_answer(factory: SessionFactory) -> None:
+async def test_report_is_logged_first_and_the_answer_improves_it(
+    factory: SessionFactory,
+) -> None:
     c = Conversation(factory)
     asked = await c.say(understood("it's broken again and again", IntentName.REPORT_INCIDENT))
-    assert asked.replies[0].text.endswith("Which system is affected?")
+    assert asked.replies[0].ticket_ref == "INC-1"
+    assert asked.replies[0].text.endswith("which system is affected?")
     assert c.state is not None
     answer = "the wifi"
     routed = await c.say(
@@ -160,7 +163,7 @@ async def test_free_text_answer_still_files_the_report(factory: SessionFactory) 
     assert routed.replies[0].card.service is None
 
 
-async def test_cancel_drops_the_question(factory: SessionFactory) -> None:
+async def test_cancel_drops_the_question_not_the_ticket(factory: SessionFactory) -> None:
     c = Conversation(factory)
     await c.say(understood("my screen is flickering", IntentName.REPORT_INCIDENT))
     routed = await c.say(understood("never mind", IntentName.CANCEL))
@@ -168,7 +171,7 @@ async def test_cancel_drops_the_question(factory: SessionFactory) -> None:
     assert "dropped" in routed.replies[0].text
     assert c.state is None
     again = await c.say(understood("status of my tickets", IntentName.CHECK_STATUS))
-    assert "no open tickets" in again.replies[0].text
+    assert "INC-1" in again.replies[0].text
 
 
 async def test_help_is_made_of_the_handlers_own_descriptions(factory: SessionFactory) -> None:
