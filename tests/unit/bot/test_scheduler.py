@@ -51,7 +51,7 @@ class Poller:
 
 
 def scheduler(channel: Poller) -> Scheduler:
-    container = SimpleNamespace(channels={"poller": channel}, ingress=None, state=LocalState())
+    container = SimpleNamespace(channels={"poller": channel}, ingest=None, state=LocalState())
     s = Scheduler(container, lead_every=0.02)  # type: ignore[arg-type]
     s.leading = True
     return s
