@@ -268,3 +268,12 @@ class SlackChannel:
         if self._sender is None:
             raise ChannelError("the Slack channel is not started", platform=PLATFORM)
         return await self._sender.send(address, reply)
+
+    async def find_delivery(self, address: Address, reply: Reply) -> Delivery | None:
+        """Whether a send that was interrupted reached Slack (by its delivery key).
+
+        None when it did not (or left nothing to find); raises when Slack cannot be asked.
+        """
+        if self._sender is None:
+            raise ChannelError("the Slack channel is not started", platform=PLATFORM)
+        return await self._sender.find(address, reply)

@@ -77,15 +77,36 @@ class Sender:
             return await self._publish_home(address, reply)
         if reply.ephemeral:
             return await self._private(address, replace(reply, edit_id=None))
-        channel, thread = address.conversation, address.thread
-        shared = is_shared(channel)
-        if shared and thread is None and address.user and reply.edit_id is None:
-            # An answer to a click on a channel card is the clicker's business: their DM.
-            channel = address.user
+        shared = is_shared(address.conversation)
+        channel, thread = self._target(address, reply)
         body = render(reply, now=datetime.now(UTC), editor=address.user or None, shared=shared)
         if reply.edit_id:
             return await self._update(channel, thread, reply, body)
         return await self._post(channel, thread, reply.delivery_key, body)
+
+    async def find(self, address: Address, reply: Reply) -> Delivery | None:
+        """The post carrying `reply.delivery_key` where `send` would have put it, or None.
+
+        Updates, Home views and ephemeral answers leave nothing to find (the first two are
+        safe to repeat): None. `DeliveryError` when the history cannot be read.
+        """
+        key = reply.delivery_key
+        if not key or reply.overview or reply.ephemeral or reply.edit_id:
+            return None
+        channel, thread = self._target(address, reply)
+        found = await self._find_posted(channel, thread, key)
+        if found is None:
+            return None
+        self._uncertain.pop(key, None)
+        return Delivery(external_id=found, detail="found after an interrupted send")
+
+    @staticmethod
+    def _target(address: Address, reply: Reply) -> tuple[str, str | None]:
+        channel, thread = address.conversation, address.thread
+        if is_shared(channel) and thread is None and address.user and reply.edit_id is None:
+            # An answer to a click on a channel card is the clicker's business: their DM.
+            channel = address.user
+        return channel, thread
 
     async def _private(self, address: Address, reply: Reply) -> Delivery:
         """A reply for the addressed person's eyes only, where they are.
