@@ -115,6 +115,7 @@ def load() -> Registry:
     from handlers import (  # noqa: F401  (imported for their registrations)
         changes,
         forms,
+        help_channels,
         home,
         incidents,
         knowledge,

@@ -33,4 +33,7 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
         app_token=_secret(slack.app_token),
         api_url=slack.api_url,
         services=deps.services,
+        help_channels=slack.help_channel_ids,
+        stored_help_channels=getattr(deps, "help_channels", None),
+        ticket_reaction=slack.ticket_reaction,
     )
