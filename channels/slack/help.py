@@ -163,8 +163,10 @@ def _edit(
     """An edit of a thread's first post: the ticket filed from it gets the new text."""
     edited = _dict(event, "message")
     before = _dict(event, "previous_message")
-    user, ts = _str(edited, "user"), _str(edited, "ts")
-    if not user or user in ours or edited.get("bot_id") or not ts or not is_top_level(edited):
+    user = _str(edited, "user")
+    ts = _str(edited, "ts") or _str(before, "ts")
+    thread = _str(edited, "thread_ts")
+    if not user or user in ours or edited.get("bot_id") or not ts or thread not in ("", ts):
         return []
     text = plain(_str(edited, "text"), drop=sorted(ours))
     if not text or text == plain(_str(before, "text"), drop=sorted(ours)):
