@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import Delivery, DeliveryError
-from channels.conversation import Address, Reply
+from channels.conversation import Address, Reply, TicketCard
 from channels.slack.ids import METADATA_EVENT, PLATFORM
 from channels.slack.render import card_state, render, render_home
 
@@ -58,6 +58,18 @@ _NOT_THERE = frozenset({"user_not_in_channel", "not_in_channel", "channel_not_fo
 _GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 
+def public_card(card: TicketCard) -> TicketCard:
+    """A ticket as shown in a thread others read: reference, status and assignee only."""
+    return TicketCard(
+        ref=card.ref,
+        title=card.kind,
+        kind=card.kind,
+        status=card.status,
+        assignee=card.assignee,
+        version=card.version,
+    )
+
+
 def is_shared(conversation: str) -> bool:
     """A channel others read (public `C…`, private `G…`), as opposed to a DM."""
     return conversation[:1] in ("C", "G")
@@ -79,6 +91,8 @@ class Sender:
             return await self._private(address, replace(reply, edit_id=None))
         shared = is_shared(address.conversation)
         channel, thread = self._target(address, reply)
+        if shared and thread and address.user and reply.card is not None:
+            reply = replace(reply, card=public_card(reply.card))
         body = render(reply, now=datetime.now(UTC), editor=address.user or None, shared=shared)
         if reply.edit_id:
             return await self._update(channel, thread, reply, body)

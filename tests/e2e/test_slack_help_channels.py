@@ -7,6 +7,7 @@ are the vendored payloads of `tests/data/payloads/slack/`, signed like Slack sig
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -140,6 +141,13 @@ def test_a_help_channel_post_is_a_ticket_answered_in_its_thread(
     settle(client)
     [answer] = in_thread(fake, ts)
     assert "INC-1" in answer
+    # The card others can read in the thread says only reference, status and assignee.
+    [card] = [p for p in fake.by_bot(HELP) if p.thread_ts == ts]
+    shown = json.dumps(card.blocks)
+    assert "INC-1" in shown
+    assert "Status" in shown
+    assert "Priority" not in shown
+    assert "Requester" not in shown
     fake.wait_for("/api/reactions.add", 1)
     assert fake.reactions == [(HELP, ts, "eyes")]
     assert events_of(client, "INC-1")[0] == ("created", "slack", "U0DAN", "dan@example.com")
@@ -165,6 +173,21 @@ def test_a_help_channel_post_is_a_ticket_answered_in_its_thread(
     settle(client)
     assert tickets(client)[0][2] == "outlook crashes on start"
     assert "description" in [a for a, *_ in events_of(client, "INC-1")]
+
+
+def test_a_knowledge_answer_is_shown_to_the_asker_alone(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
+) -> None:
+    client = app_for(demo_settings)
+    ask = post("how do I read work email on my phone?", "U0DAN", n=1)
+    ts = ask["event"]["ts"]
+    assert post_json(client, ask).status_code == 200
+    settle(client)
+    [private] = fake.ephemeral
+    assert (private.shown_to, private.channel, private.thread_ts) == ("U0DAN", HELP, ts)
+    assert "Here's what I found" in private.text
+    assert in_thread(fake, ts) == ["I've sent you the details (only you can see them)."]
+    assert tickets(client) == []
 
 
 def test_joins_bots_and_bare_emoji_or_links_are_not_taken(
