@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.config import Settings, SlackSettings
 from bot.container import Overrides
+from bot.factories.slack import HELP_CHANNELS_KEY
 from nlu.types import Understander
 from store.enums import Status
 from store.models import InboxEvent, OutboxMessage, Ticket
@@ -301,3 +302,21 @@ def test_a_burst_of_posts_makes_one_ticket_and_one_eyes_each(
     # The answers leave at Slack's pace (about one a second in a channel): all are queued,
     # one per thread.
     assert sorted(queued_threads(client)) == sorted(b["event"]["ts"] for b in bodies)
+
+
+def test_help_channels_from_the_desk_file_are_taken_too(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
+) -> None:
+    client = app_for(demo_settings)
+
+    async def store(uow: Any) -> None:
+        await uow.cursors.set(HELP_CHANNELS_KEY, "C0DESKHELP")
+        await uow.commit()
+
+    run(client, store)
+    body = post("outlook keeps crashing since this morning", "U0DAN", n=1, channel="C0DESKHELP")
+    assert post_json(client, body).status_code == 200
+    settle(client)
+    [answer] = fake.by_bot("C0DESKHELP")
+    assert answer.thread_ts == body["event"]["ts"]
+    assert "INC-1" in answer.text
