@@ -79,6 +79,24 @@ async def thread_note(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [Reply(text=f"Added to {ticket.ref}.", ticket_ref=ticket.ref)]
 
 
+@registry.action("thread_reply")
+async def thread_reply(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """An agent answering in a ticket's thread: recorded on the ticket as a public reply.
+
+    The requester reads it in the thread already, so nobody is notified; replies by other
+    people in someone else's thread are theirs to have.
+    """
+    ticket = await thread_ticket(ctx)
+    text = ctx.params.get("text", "").strip()
+    if ticket is None or not text or not ctx.person.has_role(Role.AGENT):
+        return []
+    ctx.log(ticket, "reply", text=text[:4000], public=True)
+    if ticket.responded_at is None:
+        ticket.responded_at = ctx.now
+    ticket.updated_at = ctx.now
+    return []
+
+
 @registry.action("resolve_thread")
 async def resolve_thread(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """✅ from an agent on the first post of a ticket's thread resolves that ticket."""

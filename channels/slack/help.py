@@ -142,6 +142,19 @@ def parse_help(
                 received_at=when,
             )
         ]
+    parent_author = _str(event, "parent_user_id")
+    if not is_top_level(event) and parent_author and parent_author != user:
+        # Somebody else answering the person who asked: the desk records it, the bot is silent.
+        return [
+            Action(
+                event_id=event_id,
+                address=address,
+                sender=sender,
+                name="thread_reply",
+                params={"text": text[:MAX_TEXT], "message_id": ts},
+                received_at=when,
+            )
+        ]
     files = [f for f in event.get("files") or () if isinstance(f, Mapping)]
     attachments = tuple(_str(f, "permalink") or _str(f, "name") for f in files[:10])
     return [

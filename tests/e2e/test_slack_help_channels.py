@@ -125,6 +125,14 @@ def queued_threads(client: TestClient) -> list[str]:
     return list(run(client, query))
 
 
+def details_of(client: TestClient, ref: str) -> list[dict[str, Any]]:
+    async def query(uow: Any) -> list[dict[str, Any]]:
+        ticket = await uow.tickets.by_ref(ref)
+        return [dict(e.detail) for e in await uow.tickets.events(ticket.id)]
+
+    return list(run(client, query))
+
+
 def inbox_count(client: TestClient) -> int:
     async def count(uow: Any) -> int:
         return int(await uow.session.scalar(select(func.count()).select_from(InboxEvent)) or 0)
@@ -255,11 +263,19 @@ def test_an_agents_note_stays_internal_and_a_check_mark_resolves(
     ts = first["event"]["ts"]
     assert post_json(client, first).status_code == 200
     settle(client)
+    answer = post("I've ordered a replacement disk", "U0BOB", n=5, thread=ts)
+    answer["event"]["parent_user_id"] = "U0DAN"
+    assert post_json(client, answer).status_code == 200
     note = post("note: probably the SSD, check warranty", "U0BOB", n=2, thread=ts)
+    note["event"]["parent_user_id"] = "U0DAN"
     assert post_json(client, note).status_code == 200
     settle(client)
     log = events_of(client, "INC-1")
+    assert ("reply", "slack", "U0BOB", "bob@example.com") in log
     assert ("note", "slack", "U0BOB", "bob@example.com") in log
+    details = details_of(client, "INC-1")
+    assert {"text": "I've ordered a replacement disk", "public": True} in details
+    assert {"text": "probably the SSD, check warranty", "internal": True} in details
     # Nothing public in the thread and nothing to the requester: only Bob sees the confirmation.
     assert len(in_thread(fake, ts)) == 1
     assert [e.shown_to for e in fake.ephemeral] == ["U0BOB"]

@@ -147,3 +147,19 @@ def test_a_reacted_message_becomes_a_ticket_for_its_author() -> None:
     assert action.params["filed_by"] == "U0BOB"
     assert action.params["link"] == "https://x.slack.com/archives/C1/p12"
     assert ticket_action(request, {"bot_id": "B1", "text": "x", "ts": "1.2"}, "") is None
+
+
+def test_someone_else_answering_in_the_thread_is_a_reply_to_record() -> None:
+    body = channel_post(
+        ts="1355517599.000001",
+        thread_ts="1355517523.000005",
+        parent_user_id="U0DAN",
+        user="U0BOB",
+        text="try a restart",
+    )
+    [event] = parse_help(body, HELP, OURS)  # type: ignore[misc]
+    assert isinstance(event, Action)
+    assert (event.name, event.params["text"]) == ("thread_reply", "try a restart")
+    body["event"]["user"] = "U0DAN"
+    [own] = parse_help(body, HELP, OURS)  # type: ignore[misc]
+    assert isinstance(own, Message)
