@@ -261,8 +261,41 @@ class Listeners:
             await self._open_ticket_form(
                 body, summary=first, description=text, link=permalink(body)
             )
+            await self._ask_for_invite(body)
         elif body.get("callback_id") == NEW_TICKET:
             await self._open_ticket_form(body)
+
+    async def _ask_for_invite(self, body: Mapping[str, Any]) -> None:
+        """Tell the person to invite the bot when it cannot read the message's thread.
+
+        The form works from the message the shortcut carries, but following the thread (and
+        answering there) needs the bot in the channel. The DM is the one place it can write.
+        """
+        channel = _str(_dict(body, "channel"), "id")
+        message = _dict(body, "message")
+        ts = _str(message, "thread_ts") or _str(message, "ts")
+        user = _str(_dict(body, "user"), "id")
+        if not (channel and ts and user) or channel.startswith("D"):
+            return
+        try:
+            await self.web.conversations_replies(channel=channel, ts=ts, limit=1)
+            return
+        except SlackApiError as e:
+            if _api_error(e) not in _CANNOT_READ:
+                log.info("slack.thread_unreadable", error=describe(e))
+                return
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.thread_unreadable", error=describe(e))
+            return
+        try:
+            await self.web.chat_postMessage(
+                channel=user,
+                text=f"I can't read that conversation, so I can't follow its thread. Invite me "
+                f"to this channel (/invite @Switchboard in <#{channel}>) and I'll keep the "
+                "ticket up to date there.",
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.invite_hint_failed", error=describe(e))
 
     async def _open_ticket_form(
         self, body: Mapping[str, Any], *, summary: str = "", description: str = "", link: str = ""

@@ -23,7 +23,16 @@ from bot.factories.slack import HELP_CHANNELS_KEY
 from nlu.types import Understander
 from store.enums import Status
 from store.models import InboxEvent, OutboxMessage, Ticket
-from tests.e2e.test_slack import SECRET, USERS, events_of, post_json, run, settle, status_of
+from tests.e2e.test_slack import (
+    SECRET,
+    USERS,
+    events_of,
+    post_json,
+    post_payload,
+    run,
+    settle,
+    status_of,
+)
 from tests.fakes.slack_api import BOT_USER, FakeSlackApi
 from tests.payloads import load
 
@@ -336,3 +345,23 @@ def test_help_channels_from_the_desk_file_are_taken_too(
     [answer] = fake.by_bot("C0DESKHELP")
     assert answer.thread_ts == body["event"]["ts"]
     assert "INC-1" in answer.text
+
+
+def test_the_message_shortcut_asks_to_be_invited_where_it_cannot_read(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
+) -> None:
+    client = app_for(demo_settings)
+    fake.add_response("/api/conversations.replies", json={"ok": False, "error": "not_in_channel"})
+    shortcut = load("slack", "socket_mode_envelope_interactive_shortcut.json")["payload"]
+    shortcut.update(
+        type="message_action",
+        callback_id="sb_ticket_from_message",
+        channel={"id": "C0PRIVATE", "name": "secret-project"},
+        user={"id": "U0DAN", "username": "dan", "team_id": "T111"},
+        message={"type": "message", "ts": "1610198080.300836", "text": "vpn down", "user": "U0X"},
+    )
+    assert post_payload(client, shortcut).status_code == 200
+    [opened] = fake.sent("views.open")
+    assert opened["view"]["blocks"]
+    [hint] = fake.in_channel("D0DAN")
+    assert "Invite me to this channel" in hint.text
