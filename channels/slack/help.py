@@ -155,7 +155,8 @@ def parse_help(
                 received_at=when,
             )
         ]
-    files = [f for f in event.get("files") or () if isinstance(f, Mapping)]
+    listed = event.get("files")
+    files = [f for f in listed if isinstance(f, Mapping)] if isinstance(listed, list) else []
     attachments = tuple(_str(f, "permalink") or _str(f, "name") for f in files[:10])
     return [
         Message(
