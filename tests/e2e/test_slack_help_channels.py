@@ -365,3 +365,17 @@ def test_the_message_shortcut_asks_to_be_invited_where_it_cannot_read(
     assert opened["view"]["blocks"]
     [hint] = fake.in_channel("D0DAN")
     assert "Invite me to this channel" in hint.text
+
+
+def test_a_link_code_asked_for_in_a_help_channel_is_shown_to_the_asker_alone(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
+) -> None:
+    client = app_for(demo_settings)
+    ask = post("link", "U0DAN", n=1)
+    ts = ask["event"]["ts"]
+    assert post_json(client, ask).status_code == 200
+    settle(client)
+    [private] = fake.ephemeral
+    assert (private.shown_to, private.thread_ts) == ("U0DAN", ts)
+    assert "Your link code is" in private.text
+    assert in_thread(fake, ts) == ["I've sent you the details (only you can see them)."]
