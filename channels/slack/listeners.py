@@ -1,9 +1,12 @@
 """The bolt app's listeners: every request is normalised and handed to `ingest`, nothing more.
 
-The two things that cannot wait for the worker happen here: opening a modal (`views.open`
-needs the trigger within 3 s) and telling a person what to fix in a form they submitted.
-A listener that fails raises, and bolt lets the error out as it is (see `build_app`): the
-route answers with it, and Slack delivers the event again.
+The things that cannot wait for the worker happen here: opening a modal (`views.open`
+needs the trigger within 3 s), telling a person what to fix in a form they submitted, and
+reading the message a ticket reaction points at (the event carries only its id, and the
+ticket is to hold what it said then). The 👀 on a help-channel post is added in the
+background, after the post is stored. A listener that fails raises, and bolt lets the
+error out as it is (see `build_app`): the route answers with it, and Slack delivers the
+event again.
 """
 
 from __future__ import annotations
