@@ -37,6 +37,16 @@ class SlackSettings(BaseSettings):
     approvals_channel: str | None = Field(
         default=None, description="Channel id where changes awaiting approval are posted."
     )
+    help_channels: str = Field(
+        default="", description="Channel ids (comma separated) where every post is taken."
+    )
+    ticket_reaction: str = Field(
+        default="ticket", description="Reaction name that files a ticket from a message."
+    )
+
+    @property
+    def help_channel_ids(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.help_channels.split(",") if c.strip())
 
     @field_validator("api_url")
     @classmethod

@@ -6,6 +6,7 @@ import re
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
+from handlers.links import is_private
 from handlers.registry import registry
 from nlu.types import IntentName, Understanding
 
@@ -39,4 +40,10 @@ async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Repl
         first = a.body.strip().split("\n", 1)[0]
         lines.append(f"• {a.title}: {first[:300]}")
     lines.append("Didn't help? Describe the problem and I'll open a ticket.")
+    if not is_private(ctx.address):
+        # What someone looked up is their own business, even when asked in a shared channel.
+        return [
+            Reply(text="\n".join(lines), ephemeral=True),
+            Reply(text="I've sent you the details (only you can see them)."),
+        ]
     return [Reply(text="\n".join(lines))]

@@ -100,7 +100,11 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Link another account to you: "link" for a code, "link +14155550123" for a phone."""
     args = _args(ctx, nlu)
     if not args or (len(args) == 1 and args[0].lower() in _PLATFORM_WORDS):
-        return [await _start_pairing(ctx)]
+        started = await _start_pairing(ctx)
+        if started.ephemeral:
+            # The thread others read only hears that the code was sent.
+            return [started, Reply(text="I've sent you the details (only you can see them).")]
+        return [started]
     if len(args) == 1 and args[0].lower() in {"cancel", "stop"}:
         closed = await ctx.uow.links.close_open(ctx.person.id, "cancelled", ctx.now)
         text = "I've cancelled your link code." if closed else "You have no link code open."
@@ -157,8 +161,14 @@ async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ]
 
 
-async def _may_start(ctx: HandlerContext) -> Reply | None:
-    if not is_private(ctx.address):
+def shown_alone(address: Address) -> bool:
+    """A Slack thread in a channel, where an ephemeral reply is seen by the person alone."""
+    shared = address.conversation[:1] in ("C", "G")
+    return address.channel == "slack" and shared and bool(address.thread and address.user)
+
+
+async def _may_start(ctx: HandlerContext, *, in_place: bool = False) -> Reply | None:
+    if not is_private(ctx.address) and not (in_place and shown_alone(ctx.address)):
         return Reply(text="For your safety, link accounts only in a private chat with me.")
     if ctx.person.kind is not PersonKind.EMPLOYEE:
         return Reply(
@@ -172,9 +182,11 @@ async def _may_start(ctx: HandlerContext) -> Reply | None:
 
 
 async def _start_pairing(ctx: HandlerContext) -> Reply:
-    refusal = await _may_start(ctx)
+    refusal = await _may_start(ctx, in_place=True)
     if refusal is not None:
         return refusal
+    # In a channel thread the code goes to the person alone (see `link`).
+    in_public = not is_private(ctx.address)
     attempt, code = await ctx.uow.links.issue(
         ctx.person, LinkMethod.PAIRING, origin_key=_origin(ctx.address), now=ctx.now
     )
@@ -182,6 +194,7 @@ async def _start_pairing(ctx: HandlerContext) -> Reply:
     shown = f"{code[:4]}-{code[4:]}"
     return Reply(
         sensitive=True,
+        ephemeral=in_public,
         text=f"Your link code is {shown}\n"
         "From the account you want to link (Telegram, WhatsApp, or a text message to our "
         f'number), send "link {shown}". The code works once, for 15 minutes. Never share '

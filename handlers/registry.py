@@ -117,6 +117,7 @@ def load() -> Registry:
         changes,
         confirmations,
         forms,
+        help_channels,
         home,
         incidents,
         knowledge,

@@ -314,6 +314,20 @@ class TicketRepository:
         stmt = select(Ticket).where(Ticket.ref == ref.upper())
         return (await self.session.scalars(stmt)).first()
 
+    async def by_origin(self, channel: str, conversation: str, thread: str) -> Ticket | None:
+        """The first ticket opened in this conversation thread (a chat thread's own ticket)."""
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.origin["thread"].as_string() == thread,
+                Ticket.origin["conversation"].as_string() == conversation,
+                Ticket.origin["channel"].as_string() == channel,
+            )
+            .order_by(Ticket.id)
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).first()
+
     async def by_number(self, number: int) -> list[Ticket]:
         """Tickets of any kind with this number (for a bare `#1042`)."""
         return list(await self.session.scalars(select(Ticket).where(Ticket.number == number)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.desk.check import check
 from bot.desk.files import Desk, DeskError
 from bot.desk.schema import (
@@ -20,6 +22,7 @@ from bot.desk.schema import (
     Targets,
 )
 from bot.directory import DirectoryError, import_people
+from bot.factories.slack import HELP_CHANNELS_KEY
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
 
@@ -89,7 +92,26 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
     changes.extend(await _services(uow, desk))
     for a in desk.entries("slas"):
         changes.append(await _agreement(uow, calendars, a))
+    if desk.help_channels is not None:
+        changes.append(await _help_channels(uow, desk.help_channels))
     return changes
+
+
+async def _help_channels(uow: UnitOfWork, ids: list[str]) -> Change:
+    """Store the Slack help channels; a group already posting cards in one is refused."""
+    clashes = await uow.session.scalars(
+        select(Group.name).where(Group.slack_channel.in_(ids)).order_by(Group.name)
+    )
+    named = [f"groups ({n}): its slack_channel is one of slack_help_channels" for n in clashes]
+    if named:
+        raise DeskError(named)
+    value = ",".join(ids)
+    before = await uow.cursors.get(HELP_CHANNELS_KEY)
+    if before == value:
+        return Change("slack_help_channels", value or "(none)", "unchanged")
+    await uow.cursors.set(HELP_CHANNELS_KEY, value)
+    action = "create" if before is None else "update"
+    return Change("slack_help_channels", value or "(none)", action)
 
 
 async def _calendar(uow: UnitOfWork, c: CalendarEntry) -> tuple[BusinessCalendar, list[str]]:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.desk.schema import LATER, SECTIONS, Entry, describe, key_of
+from bot.desk.schema import LATER, SECTIONS, SETTINGS, Entry, describe, key_of, slack_channel_ids
 from bot.directory import DirectoryError, rows
 
 
@@ -61,6 +61,8 @@ class Desk:
 
     items: dict[str, list[Item]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
     warnings: list[str] = field(default_factory=list)
+    help_channels: list[str] | None = None
+    """`slack_help_channels` when a file gives it (replacing the stored list), else None."""
 
     def entries(self, section: str) -> Iterator[Any]:
         return (i.entry for i in self.items[section])
@@ -146,10 +148,14 @@ def read_one(path: Path, desk: Desk, problems: list[str]) -> None:
     for key, raw in doc.items():
         if key in SECTIONS:
             _section(desk, problems, file, key, raw)
+        elif key == "slack_help_channels":
+            ids, wrong = slack_channel_ids(raw)
+            problems.extend(f"{file}: {w}" for w in wrong)
+            desk.help_channels = [*(desk.help_channels or []), *ids]
         elif key in LATER:
             desk.warnings.append(f"{file}: `{key}` is not applied by this import; left as it is")
         else:
-            known = ", ".join([*SECTIONS, *LATER])
+            known = ", ".join([*SECTIONS, *LATER, *SETTINGS])
             problems.append(f"{file}: unknown key `{key}`; use {known}")
 
 
@@ -165,6 +171,18 @@ def read(paths: Iterable[Path]) -> Desk:
             first = seen.setdefault(item.key, item)
             if first is not item:
                 problems.append(f"{item.where}: already given at {first.where}")
+    problems.extend(help_channel_clashes(desk))
     if problems:
         raise DeskError(problems)
     return desk
+
+
+def help_channel_clashes(desk: Desk) -> list[str]:
+    """Groups whose own Slack channel (for cards with buttons) is also listed as a help channel."""
+    help = set(desk.help_channels or ())
+    return [
+        f"{item.where}: slack_channel {item.entry.slack_channel} is one of slack_help_channels; "
+        "a group's channel for cards cannot be a help channel"
+        for item in desk.items["groups"]
+        if getattr(item.entry, "slack_channel", None) in help
+    ]

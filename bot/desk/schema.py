@@ -320,9 +320,28 @@ LATER = (
     "standard_changes",
     "freeze_windows",
     "thresholds",
-    "slack_help_channels",
 )
 """Sections other parts of Switchboard read; this importer accepts them with a warning."""
+
+SETTINGS = ("slack_help_channels",)
+"""Top-level keys that are one setting, not a list of entries (stored as they are given)."""
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,30}$")
+
+
+def slack_channel_ids(raw: Any) -> tuple[list[str], list[str]]:
+    """`slack_help_channels` as channel ids, and what is wrong with it (empty when fine)."""
+    if not isinstance(raw, list):
+        return [], ["`slack_help_channels` must be a list of channel ids like C0ITHELP"]
+    ids: list[str] = []
+    problems = []
+    for i, value in enumerate(raw, start=1):
+        text = str(value).strip() if isinstance(value, str | int) else ""
+        if not _CHANNEL_ID.match(text):
+            problems.append(f"slack_help_channels #{i}: {value!r} is not a Slack channel id")
+        elif text not in ids:
+            ids.append(text)
+    return ids, problems
 
 
 def key_of(section: str, entry: Entry) -> str:

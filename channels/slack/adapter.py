@@ -33,8 +33,9 @@ from starlette.routing import BaseRoute, Route
 from channels.base import ChannelError, Delivery, Ingest
 from channels.conversation import Address, Identity, Reply
 from channels.slack.envelope import read_body
+from channels.slack.help import HelpSettings
 from channels.slack.ids import PLATFORM
-from channels.slack.listeners import Listeners, Services, build_app
+from channels.slack.listeners import HelpChannels, Listeners, Services, build_app
 from channels.slack.send import Sender
 from channels.slack.verify import verify
 
@@ -78,6 +79,9 @@ class SlackChannel:
         timeout: float = 10.0,
         profile_ttl: float = 3600.0,
         services_ttl: float = 60.0,
+        help_channels: Sequence[str] = (),
+        stored_help_channels: HelpChannels | None = None,
+        ticket_reaction: str = "ticket",
     ) -> None:
         self._bot_token = bot_token
         self._signing_secret = signing_secret
@@ -96,6 +100,11 @@ class SlackChannel:
         self._auth: AuthorizeResult | None = None
         self._auth_lock = asyncio.Lock()
         self._profiles: dict[str, tuple[float, Identity]] = {}
+        self._help = HelpSettings(
+            channels=frozenset(c.strip() for c in help_channels if c.strip()),
+            ticket_reaction=ticket_reaction.strip(":") or "ticket",
+        )
+        self._stored_help_channels = stored_help_channels
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -107,7 +116,11 @@ class SlackChannel:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._client = self._web_client(self._bot_token)
         self._listeners = Listeners(
-            self._client, services=self._services, services_ttl=self.services_ttl
+            self._client,
+            services=self._services,
+            services_ttl=self.services_ttl,
+            help=self._help,
+            help_channels=self._stored_help_channels,
         )
         self._listeners.ingest = self._ingest
         # bolt gets the token through `authorize`, so its own client carries none.
@@ -125,7 +138,9 @@ class SlackChannel:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session (after the reactions still being added)."""
+        if self._listeners is not None:
+            await self._listeners.drain()
         if self._session is not None:
             await self._session.close()
         self._session = self._client = self._bolt = None
@@ -268,3 +283,12 @@ class SlackChannel:
         if self._sender is None:
             raise ChannelError("the Slack channel is not started", platform=PLATFORM)
         return await self._sender.send(address, reply)
+
+    async def find_delivery(self, address: Address, reply: Reply) -> Delivery | None:
+        """Whether a send that was interrupted reached Slack (by its delivery key).
+
+        None when it did not (or left nothing to find); raises when Slack cannot be asked.
+        """
+        if self._sender is None:
+            raise ChannelError("the Slack channel is not started", platform=PLATFORM)
+        return await self._sender.find(address, reply)

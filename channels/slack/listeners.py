@@ -1,9 +1,12 @@
 """The bolt app's listeners: every request is normalised and handed to `ingest`, nothing more.
 
-The two things that cannot wait for the worker happen here: opening a modal (`views.open`
-needs the trigger within 3 s) and telling a person what to fix in a form they submitted.
-A listener that fails raises, and bolt lets the error out as it is (see `build_app`): the
-route answers with it, and Slack delivers the event again.
+The things that cannot wait for the worker happen here: opening a modal (`views.open`
+needs the trigger within 3 s), telling a person what to fix in a form they submitted, and
+reading the message a ticket reaction points at (the event carries only its id, and the
+ticket is to hold what it said then). The 👀 on a help-channel post is added in the
+background, after the post is stored. A listener that fails raises, and bolt lets the
+error out as it is (see `build_app`): the route answers with it, and Slack delivers the
+event again.
 """
 
 from __future__ import annotations
@@ -23,11 +26,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import ChannelError, Ingest
-from channels.conversation import Event
+from channels.conversation import Event, Message
 from channels.slack.forms import FormError, note_form, ticket_form
+from channels.slack.help import (
+    TAKEN_REACTION,
+    HelpSettings,
+    TicketRequest,
+    parse_help,
+    ticket_action,
+)
 from channels.slack.ids import MESSAGE_SHORTCUT, NEW_TICKET, PLATFORM, TICKET_COMMAND
 from channels.slack.markup import plain
-from channels.slack.parse import parse_click, parse_event, parse_submission, permalink
+from channels.slack.parse import bot_ids, parse_click, parse_event, parse_submission, permalink
 from channels.slack.render import action_name
 from channels.slack.send import describe
 
@@ -37,6 +47,8 @@ FORM_DEADLINE = 2.5
 """Seconds to wait for `views.open`: a trigger is valid for 3 s."""
 
 Services = Callable[[], Awaitable[list[str]]]
+HelpChannels = Callable[[], Awaitable[list[str]]]
+"""The help channels configured outside the environment (the desk file), asked now and then."""
 Authorize = Callable[[], Awaitable[AuthorizeResult]]
 
 
@@ -81,13 +93,23 @@ class Listeners:
     """What each kind of request becomes; `ingest` is set when the routes are."""
 
     def __init__(
-        self, web: AsyncWebClient, *, services: Services | None = None, services_ttl: float = 60.0
+        self,
+        web: AsyncWebClient,
+        *,
+        services: Services | None = None,
+        services_ttl: float = 60.0,
+        help: HelpSettings | None = None,
+        help_channels: HelpChannels | None = None,
     ) -> None:
         self.web = web
         self.ingest: Ingest | None = None
         self._services = services
         self._services_ttl = services_ttl
         self._service_cache: tuple[float, list[str]] = (0.0, [])
+        self._help = help or HelpSettings()
+        self._help_channels = help_channels
+        self._help_cache: tuple[float, HelpSettings] = (0.0, self._help)
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _hand_over(self, events: Sequence[Event]) -> None:
         ingest = self.ingest
@@ -97,8 +119,97 @@ class Listeners:
             await ingest(event)
 
     async def on_event(self, body: dict[str, Any], context: Any) -> None:
-        """A DM, an @mention or an App Home visit (bolt acknowledges events itself)."""
-        await self._hand_over(parse_event(body, bot_user_id=context.bot_user_id))
+        """A DM, an @mention, a help-channel post, a reaction or an App Home visit.
+
+        bolt acknowledges events itself, after this returns.
+        """
+        found: list[Event] | TicketRequest | None = None
+        event_id = body.get("event_id")
+        if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+            ours = bot_ids(body, context.bot_user_id)
+            found = parse_help(body, await self.help_settings(), ours)
+        if isinstance(found, TicketRequest):
+            await self._ticket_from_reaction(found)
+            return
+        if found is None:
+            await self._hand_over(parse_event(body, bot_user_id=context.bot_user_id))
+            return
+        await self._hand_over(found)
+        for event in found:
+            if isinstance(event, Message) and event.address.thread == _ts(body):
+                self._mark_taken(event.address.conversation, event.address.thread)
+
+    def _mark_taken(self, channel: str, ts: str) -> None:
+        """👀 on a post the desk has taken, without holding up Slack's acknowledgement."""
+        task = asyncio.create_task(self._react(channel, ts, TAKEN_REACTION))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self.web.reactions_add(channel=channel, timestamp=ts, name=name)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            # A courtesy: the thread reply that follows says the same.
+            log.info("slack.reaction_failed", error=describe(e))
+
+    async def drain(self) -> None:
+        """Wait for the reactions still being added (on shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _ticket_from_reaction(self, request: TicketRequest) -> None:
+        """Read the reacted message and its permalink, and hand it over as a ticket to file.
+
+        A message the bot cannot read (not a member) is skipped; any other failure raises,
+        so Slack delivers the reaction again.
+        """
+        try:
+            message = await self._message(request.channel, request.ts)
+            if message is None:
+                log.info("slack.reacted_message_gone")
+                return
+            link = await self.web.chat_getPermalink(channel=request.channel, message_ts=request.ts)
+        except SlackApiError as e:
+            if _api_error(e) in _CANNOT_READ:
+                log.info("slack.reacted_message_unreadable", error=describe(e))
+                return
+            raise
+        action = ticket_action(request, message, str(link.get("permalink") or ""))
+        if action is not None:
+            await self._hand_over([action])
+
+    async def _message(self, channel: str, ts: str) -> Mapping[str, Any] | None:
+        """The message at `ts`: a channel post, else a reply in a thread."""
+        found = await self.web.conversations_history(
+            channel=channel, latest=ts, inclusive=True, limit=1
+        )
+        for message in found.get("messages") or ():
+            if isinstance(message, Mapping) and message.get("ts") == ts:
+                return message
+        found = await self.web.conversations_replies(
+            channel=channel, ts=ts, latest=ts, inclusive=True, limit=1
+        )
+        for message in found.get("messages") or ():
+            if isinstance(message, Mapping) and message.get("ts") == ts:
+                return message
+        return None
+
+    async def help_settings(self) -> HelpSettings:
+        """The configured help channels, with the stored ones asked for at most once a TTL."""
+        expires, known = self._help_cache
+        if self._help_channels is None or time.monotonic() < expires:
+            return known
+        try:
+            stored = await self._help_channels()
+        except Exception as e:  # the channels from the environment still work
+            log.warning("slack.help_channels_failed", error=type(e).__name__)
+            return known
+        known = HelpSettings(
+            channels=self._help.channels | frozenset(stored),
+            ticket_reaction=self._help.ticket_reaction,
+        )
+        self._help_cache = (time.monotonic() + self._services_ttl, known)
+        return known
 
     async def on_click(self, body: dict[str, Any], ack: Any) -> None:
         """A button: a form to open now, or an action for the worker."""
@@ -153,8 +264,41 @@ class Listeners:
             await self._open_ticket_form(
                 body, summary=first, description=text, link=permalink(body)
             )
+            await self._ask_for_invite(body)
         elif body.get("callback_id") == NEW_TICKET:
             await self._open_ticket_form(body)
+
+    async def _ask_for_invite(self, body: Mapping[str, Any]) -> None:
+        """Tell the person to invite the bot when it cannot read the message's thread.
+
+        The form works from the message the shortcut carries, but following the thread (and
+        answering there) needs the bot in the channel. The DM is the one place it can write.
+        """
+        channel = _str(_dict(body, "channel"), "id")
+        message = _dict(body, "message")
+        ts = _str(message, "thread_ts") or _str(message, "ts")
+        user = _str(_dict(body, "user"), "id")
+        if not (channel and ts and user) or channel.startswith("D"):
+            return
+        try:
+            await self.web.conversations_replies(channel=channel, ts=ts, limit=1)
+            return
+        except SlackApiError as e:
+            if _api_error(e) not in _CANNOT_READ:
+                log.info("slack.thread_unreadable", error=describe(e))
+                return
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.thread_unreadable", error=describe(e))
+            return
+        try:
+            await self.web.chat_postMessage(
+                channel=user,
+                text=f"I can't read that conversation, so I can't follow its thread. Invite me "
+                f"to this channel (/invite @Switchboard in <#{channel}>) and I'll keep the "
+                "ticket up to date there.",
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.invite_hint_failed", error=describe(e))
 
     async def _open_ticket_form(
         self, body: Mapping[str, Any], *, summary: str = "", description: str = "", link: str = ""
@@ -210,3 +354,16 @@ def _str(data: Mapping[str, Any], key: str) -> str:
 def _dict(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key)
     return value if isinstance(value, Mapping) else {}
+
+
+def _ts(body: Mapping[str, Any]) -> str:
+    return _str(_dict(body, "event"), "ts")
+
+
+# The bot is not in the conversation, or it is gone: nothing to read, nothing to retry.
+_CANNOT_READ = frozenset({"not_in_channel", "channel_not_found", "missing_scope"})
+
+
+def _api_error(e: SlackApiError) -> str:
+    data = getattr(e.response, "data", None)
+    return str(data.get("error") or "") if isinstance(data, Mapping) else ""

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import Delivery, DeliveryError
-from channels.conversation import Address, Reply
+from channels.conversation import Address, Reply, TicketCard
 from channels.slack.ids import METADATA_EVENT, PLATFORM
 from channels.slack.render import card_state, render, render_home
 
@@ -58,6 +58,18 @@ _NOT_THERE = frozenset({"user_not_in_channel", "not_in_channel", "channel_not_fo
 _GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 
+def public_card(card: TicketCard) -> TicketCard:
+    """A ticket as shown in a thread others read: reference, status and assignee only."""
+    return TicketCard(
+        ref=card.ref,
+        title=card.kind,
+        kind=card.kind,
+        status=card.status,
+        assignee=card.assignee,
+        version=card.version,
+    )
+
+
 def is_shared(conversation: str) -> bool:
     """A channel others read (public `C…`, private `G…`), as opposed to a DM."""
     return conversation[:1] in ("C", "G")
@@ -77,15 +89,38 @@ class Sender:
             return await self._publish_home(address, reply)
         if reply.ephemeral:
             return await self._private(address, replace(reply, edit_id=None))
-        channel, thread = address.conversation, address.thread
-        shared = is_shared(channel)
-        if shared and thread is None and address.user and reply.edit_id is None:
-            # An answer to a click on a channel card is the clicker's business: their DM.
-            channel = address.user
+        shared = is_shared(address.conversation)
+        channel, thread = self._target(address, reply)
+        if shared and thread and address.user and reply.card is not None:
+            reply = replace(reply, card=public_card(reply.card))
         body = render(reply, now=datetime.now(UTC), editor=address.user or None, shared=shared)
         if reply.edit_id:
             return await self._update(channel, thread, reply, body)
         return await self._post(channel, thread, reply.delivery_key, body)
+
+    async def find(self, address: Address, reply: Reply) -> Delivery | None:
+        """The post carrying `reply.delivery_key` where `send` would have put it, or None.
+
+        Updates, Home views and ephemeral answers leave nothing to find (the first two are
+        safe to repeat): None. `DeliveryError` when the history cannot be read.
+        """
+        key = reply.delivery_key
+        if not key or reply.overview or reply.ephemeral or reply.edit_id:
+            return None
+        channel, thread = self._target(address, reply)
+        found = await self._find_posted(channel, thread, key)
+        if found is None:
+            return None
+        self._uncertain.pop(key, None)
+        return Delivery(external_id=found, detail="found after an interrupted send")
+
+    @staticmethod
+    def _target(address: Address, reply: Reply) -> tuple[str, str | None]:
+        channel, thread = address.conversation, address.thread
+        if is_shared(channel) and thread is None and address.user and reply.edit_id is None:
+            # An answer to a click on a channel card is the clicker's business: their DM.
+            channel = address.user
+        return channel, thread
 
     async def _private(self, address: Address, reply: Reply) -> Delivery:
         """A reply for the addressed person's eyes only, where they are.

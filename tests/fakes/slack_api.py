@@ -33,16 +33,19 @@ class Posted:
     updates: list[dict[str, Any]] = field(default_factory=list)
     shown_to: str | None = None
     """For an ephemeral message, the one user who sees it."""
+    user: str = BOT_USER
+    """Who wrote it: the bot, unless a test had a person write it (`FakeSlackApi.say`)."""
 
     def as_slack(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": "message",
-            "user": BOT_USER,
-            "bot_id": BOT_ID,
+            "user": self.user,
             "text": self.text,
             "ts": self.ts,
             "blocks": self.blocks,
         }
+        if self.user == BOT_USER:
+            out["bot_id"] = BOT_ID
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
         if self.metadata:
@@ -65,6 +68,8 @@ class FakeSlackApi(FakeApi):
         self.posted: list[Posted] = []
         self.ephemeral: list[Posted] = []
         self.members: dict[str, set[str]] = {}
+        self.reactions: list[tuple[str, str, str]] = []
+        """`(channel, ts, name)` of every reaction the bot added."""
         self._ts = itertools.count(1)
         self._store = threading.Lock()
 
@@ -87,6 +92,24 @@ class FakeSlackApi(FakeApi):
     def in_channel(self, channel: str) -> list[Posted]:
         with self._store:
             return [p for p in self.posted if p.channel == channel]
+
+    def say(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> str:
+        """A person's message in a channel (as if written in Slack); its ts."""
+        posted = Posted(
+            channel=channel,
+            ts=self._next_ts(),
+            text=text,
+            blocks=[],
+            thread_ts=thread_ts,
+            user=user,
+        )
+        with self._store:
+            self.posted.append(posted)
+        return posted.ts
+
+    def by_bot(self, channel: str) -> list[Posted]:
+        """What the bot posted in a channel (people's messages left out)."""
+        return [p for p in self.in_channel(channel) if p.user == BOT_USER]
 
     # -- answers -------------------------------------------------------------------------
 
@@ -163,8 +186,21 @@ class FakeSlackApi(FakeApi):
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args["channel"])
         with self._store:
-            found = [p.as_slack() for p in reversed(self.posted) if p.channel == channel]
-        return {"messages": found, "has_more": False}
+            found = [
+                p
+                for p in reversed(self.posted)
+                if p.channel == channel and (p.thread_ts is None or p.thread_ts == p.ts)
+            ]
+        latest = args.get("latest")
+        if latest:
+            inclusive = str(args.get("inclusive")).lower() in ("1", "true")
+            found = [
+                p
+                for p in found
+                if float(p.ts) < float(latest) or (inclusive and p.ts == str(latest))
+            ]
+        limit = int(args.get("limit") or 100)
+        return {"messages": [p.as_slack() for p in found[:limit]], "has_more": False}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args["channel"]), str(args["ts"])
@@ -175,6 +211,21 @@ class FakeSlackApi(FakeApi):
                 if p.channel == channel and (p.thread_ts == ts or p.ts == ts)
             ]
         return {"messages": found, "has_more": False}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args["channel"]), str(args["message_ts"])
+        return {
+            "channel": channel,
+            "permalink": f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args["channel"]), str(args["timestamp"]), str(args["name"]))
+        with self._store:
+            if key in self.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.reactions.append(key)
+        return {}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": self._dm(str(args["users"]).split(",")[0])}}

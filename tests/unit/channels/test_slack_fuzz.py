@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.base import IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Event, event_from_dict
 from channels.slack.envelope import check, read_body
+from channels.slack.help import HelpSettings, TicketRequest, parse_help
 from channels.slack.listeners import Listeners, build_app
 from channels.slack.parse import parse
 from channels.slack.verify import verify
@@ -76,7 +77,11 @@ BASES = [
     load("slack", "interactivity_view_submission.json"),
     load("slack", "socket_mode_envelope_interactive_shortcut.json")["payload"],
     _form("slash_command.form.txt"),
+    {**load("slack", "events_api_reaction_added.json")},
+    load("slack", "events_api_message_channel.json"),
 ]
+BASES[-2]["event"] = {**BASES[-2]["event"], "reaction": "ticket"}
+HELP = HelpSettings(channels=frozenset({"C111", "C123ABC456"}))
 
 
 def _mutate(doc: Any, path: list[str], value: Any) -> Any:
@@ -113,6 +118,9 @@ def _parsed(body: Any) -> list[Event]:
         events = parse(body, bot_user_id="U0BOT")
     except PayloadError:
         return []
+    helped = parse_help(body, HELP, {"U0BOT"})
+    if isinstance(helped, list):
+        events = [*events, *helped]
     for event in events:
         assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
     return events
@@ -122,8 +130,9 @@ class _Quiet(Listeners):
     """Listeners that store into a list and never open a form (no network)."""
 
     def __init__(self) -> None:
-        super().__init__(AsyncWebClient(base_url="http://127.0.0.1:9/api/"))
+        super().__init__(AsyncWebClient(base_url="http://127.0.0.1:9/api/"), help=HELP)
         self.stored: list[Event] = []
+        self.reacted: list[TicketRequest] = []
 
         async def ingest(event: Event) -> IngestOutcome:
             self.stored.append(event)
@@ -133,6 +142,15 @@ class _Quiet(Listeners):
 
     async def _open(self, body: Any, view: dict[str, Any]) -> bool:
         return False
+
+    async def _ask_for_invite(self, body: Any) -> None:
+        return None
+
+    async def _ticket_from_reaction(self, request: TicketRequest) -> None:
+        self.reacted.append(request)
+
+    def _mark_taken(self, channel: str, ts: str) -> None:
+        return None
 
 
 async def _authorize() -> AuthorizeResult:

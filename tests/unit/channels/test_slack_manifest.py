@@ -37,6 +37,9 @@ def test_command_shortcuts_and_events_match_the_code() -> None:
         "app_home_opened",
         "app_mention",
         "message.im",
+        "message.channels",
+        "message.groups",
+        "reaction_added",
     }
     assert m["features"]["app_home"]["home_tab_enabled"] is True
 
@@ -54,4 +57,6 @@ def test_scopes_are_exactly_the_needed_ones() -> None:
         "channels:join",
         "users:read",
         "users:read.email",
+        "reactions:read",
+        "reactions:write",
     }

@@ -1,0 +1,52 @@
+"""`slack_help_channels` in the desk file: checked, stored, and read by the Slack channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.desk.files import DeskError, read
+from bot.factories.slack import stored_help_channels
+from bot.platforms import DatabaseCursors
+from store.db import SessionFactory
+from tests.unit.desk.test_import import database_url, factory, run, write
+
+__all__ = ["database_url", "factory"]
+
+
+async def test_the_list_is_stored_and_read_back(factory: SessionFactory, tmp_path: Path) -> None:
+    desk = write(tmp_path, "slack_help_channels: [C0ITHELP, G0PRIVATE, C0ITHELP]\n")
+    [change] = await run(factory, desk)
+    assert (change.section, change.name, change.action) == (
+        "slack_help_channels",
+        "C0ITHELP,G0PRIVATE",
+        "create",
+    )
+    cursors = DatabaseCursors()
+    cursors.bind(factory)
+    assert await stored_help_channels(cursors)() == ["C0ITHELP", "G0PRIVATE"]
+    [again] = await run(factory, desk)
+    assert again.action == "unchanged"
+    [emptied] = await run(factory, write(tmp_path, "slack_help_channels: []\n", "none.yml"))
+    assert emptied.action == "update"
+    assert await stored_help_channels(cursors)() == []
+
+
+def test_something_that_is_no_channel_id_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DeskError, match="#2: 'it-help' is not a Slack channel id"):
+        read([write(tmp_path, "slack_help_channels: [C0ITHELP, it-help]\n")])
+
+
+def test_a_groups_own_channel_cannot_be_a_help_channel(tmp_path: Path) -> None:
+    text = "groups: [{name: network, slack_channel: C0NET}]\nslack_help_channels: [C0NET]\n"
+    with pytest.raises(DeskError, match=r"groups #1 \(network\): slack_channel C0NET is one of"):
+        read([write(tmp_path, text)])
+
+
+async def test_nor_the_channel_of_a_group_imported_before(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    await run(factory, write(tmp_path, "groups: [{name: network, slack_channel: C0NET}]\n"))
+    with pytest.raises(DeskError, match=r"groups \(network\): its slack_channel"):
+        await run(factory, write(tmp_path, "slack_help_channels: [C0NET]\n", "help.yml"))
