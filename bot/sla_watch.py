@@ -171,13 +171,16 @@ class SlaWatch:
                 if seen is not None and ticket.sla_next_at != seen:
                     result.lost += 1
                     return
+                version = ticket.version
                 outgoing = await act(uow, ticket, now)
-                if not uow.session.dirty and not uow.session.new:
-                    return
                 rows = await add_outgoing(
                     uow, outgoing, topics=self.topics, exclude=None, inbox_id=None
                 )
                 await uow.commit()
+                if ticket.version == version:
+                    # Nothing was due on this ticket after all (not quiet long enough, a
+                    # page still waiting): nothing was written.
+                    return
         except ConflictError:
             result.lost += 1
             log.info("sla_watch.lost_race", ticket_id=ticket_id)
