@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply, TicketCard
+from handlers import sla_state
 from handlers.context import HandlerContext
 from handlers.rules import priority as prio
 from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
+from store.types import utcnow
 
 MISS_LIMIT = 10
 MISS_WINDOW = 600
@@ -107,6 +109,8 @@ def card(ticket: Ticket) -> TicketCard:
         fields.append(("Window", ticket.planned_start.strftime("%a %d %b %Y %H:%M UTC")))
     if ticket.catalog_item:
         fields.append(("Item", ticket.catalog_item))
+    if (standing := sla_state.describe(ticket, utcnow())) is not None:
+        fields.append(("SLA", standing))
     return TicketCard(
         ref=ticket.ref,
         title=ticket.title,
