@@ -127,7 +127,7 @@ async def warn(
     reply = Reply(
         text=f"{ticket.ref}{prio} is close to its {word} target: due at {_hhmm(due)} "
         f"({left(due, now)} left). {ticket.title}",
-        card=card(ticket),
+        card=card(ticket, now),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,
     )
@@ -158,7 +158,7 @@ async def breach(
         if to
         else f"{ticket.ref}{prio} breached its {word} target (due {_hhmm(alert.at)}). "
         f"{ticket.title}",
-        card=card(ticket),
+        card=card(ticket, now),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,
     )
@@ -216,7 +216,7 @@ async def close_if_quiet(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list
     reply = Reply(
         text=f"{ticket.ref} is closed: it stayed resolved with no news. If the problem is "
         "back, tell me and I'll log a new one.",
-        card=card(ticket),
+        card=card(ticket, now),
         ticket_ref=ticket.ref,
     )
     if ticket.origin:
@@ -296,7 +296,7 @@ async def page(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]
     reply = Reply(
         text=f"Paging you: {ticket.ref} ({ticket.priority.value if ticket.priority else ''}) "
         f"arrived out of hours and nobody has it yet. {ticket.title}",
-        card=card(ticket),
+        card=card(ticket, now),
         buttons=(
             Button(
                 label="Acknowledge", action="assign_me", value=ticket.ref, style=ButtonStyle.PRIMARY
