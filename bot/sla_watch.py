@@ -149,7 +149,9 @@ class SlaWatch:
 
     async def _paging(self, now: datetime, result: TickResult) -> None:
         async with UnitOfWork(self.factory) as uow:
-            ids = [t.id for t in await uow.desk.untaken(escalation.PAGED, limit=self.batch * 4)]
+            groups = await uow.desk.oncall_groups()
+            found = await uow.desk.untaken(escalation.PAGED, groups, limit=self.batch * 4)
+            ids = [t.id for t in found] if groups else []
         for ticket_id in ids:
             await self._one(ticket_id, result, escalation.page, now)
 

@@ -222,10 +222,15 @@ class DeskRepository:
         stmt = stmt.order_by(Ticket.resolved_at, Ticket.id).limit(limit)
         return list(await self.session.scalars(stmt))
 
+    async def oncall_groups(self) -> list[int]:
+        """Ids of the groups that have an on-call rota (groups are few: read them all)."""
+        rows = await self.session.execute(select(Group.id, Group.oncall))
+        return [gid for gid, rota in rows.all() if rota]
+
     async def untaken(
-        self, priorities: Iterable[Priority], *, limit: int = 100
+        self, priorities: Iterable[Priority], groups: Iterable[int], *, limit: int = 100
     ) -> Sequence[Ticket]:
-        """New tickets of these priorities that nobody has taken yet (on-call paging).
+        """New tickets of these priorities and groups that nobody has taken yet (paging).
 
         Read through `ix_tickets_status_priority`: only new, urgent tickets are visited.
         """
@@ -234,6 +239,7 @@ class DeskRepository:
             .where(
                 Ticket.status == Status.NEW,
                 Ticket.priority.in_(list(priorities)),
+                Ticket.group_id.in_(list(groups)),
                 Ticket.responded_at.is_(None),
             )
             .order_by(Ticket.id)
