@@ -7,8 +7,9 @@ each in its own transaction with its notifications. Two leaders overlapping in a
 cannot both act on a ticket: each transaction's update is checked against the version it
 read, and the loser's notifications roll back with it.
 
-Each tick also closes resolved tickets whose quiet period is over and pages on call for
-urgent tickets nobody has taken; both read small indexed sets (resolved, new P1/P2).
+Every `sweep` seconds a tick also closes resolved tickets whose quiet period is over and
+pages on call for urgent tickets nobody has taken; both read small indexed sets (resolved,
+new P1/P2 of groups with a rota).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SlaWatch:
         batch: int = 50,
         max_batches: int = 20,
         longest: float = 10.0,
+        sweep: float = 10.0,
     ) -> None:
         self.factory = factory
         self.topics = topics
@@ -67,6 +69,8 @@ class SlaWatch:
         self.batch = batch
         self.max_batches = max_batches
         self.longest = longest
+        self.sweep = sweep
+        self._swept_at: datetime | None = None
         self._kick = asyncio.Event()
 
     def kick(self) -> None:
@@ -110,8 +114,12 @@ class SlaWatch:
         now = self.now()
         result = TickResult(outbox_ids=[])
         await self._clocks(now, result)
-        await self._closing(now, result)
-        await self._paging(now, result)
+        if self._swept_at is None or abs((now - self._swept_at).total_seconds()) >= self.sweep:
+            # Closing and paging are minutes apart by nature: a wake-up for a clock's instant
+            # need not look at them again.
+            self._swept_at = now
+            await self._closing(now, result)
+            await self._paging(now, result)
         if result.outbox_ids:
             self.on_sent(result.outbox_ids)
         return result
@@ -120,7 +128,7 @@ class SlaWatch:
         done: set[int] = set()
         for _ in range(self.max_batches):
             async with UnitOfWork(self.factory) as uow:
-                due = [(t.id, t.sla_next_at) for t in await uow.desk.due(now, limit=self.batch)]
+                due = await uow.desk.due_keys(now, limit=self.batch)
             fresh = [(i, at) for i, at in due if i not in done]
             for ticket_id, seen in fresh:
                 done.add(ticket_id)
@@ -129,11 +137,10 @@ class SlaWatch:
                 return
 
     async def _closing(self, now: datetime, result: TickResult) -> None:
-        async with UnitOfWork(self.factory) as uow:
-            until = now - await escalation.quiet_floor(uow)
         after: tuple[datetime, int] | None = None
         for _ in range(self.max_batches):
             async with UnitOfWork(self.factory) as uow:
+                until = now - await escalation.quiet_floor(uow)
                 page = [
                     (t.id, t.resolved_at)
                     for t in await uow.desk.resolved_before(until, after=after, limit=self.batch)
@@ -150,8 +157,12 @@ class SlaWatch:
     async def _paging(self, now: datetime, result: TickResult) -> None:
         async with UnitOfWork(self.factory) as uow:
             groups = await uow.desk.oncall_groups()
-            found = await uow.desk.untaken(escalation.PAGED, groups, limit=self.batch * 4)
-            ids = [t.id for t in found] if groups else []
+            found = (
+                await uow.desk.untaken(escalation.PAGED, groups, limit=self.batch * 4)
+                if groups
+                else []
+            )
+            ids = [t.id for t in found]
         for ticket_id in ids:
             await self._one(ticket_id, result, escalation.page, now)
 

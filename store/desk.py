@@ -197,9 +197,27 @@ class DeskRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def due_keys(self, until: datetime, *, limit: int = 100) -> list[tuple[int, datetime]]:
+        """`due` as (ticket id, `sla_next_at`) pairs only: what a watcher needs to then take
+        each ticket in its own transaction, without loading the tickets twice."""
+        stmt = (
+            select(Ticket.id, Ticket.sla_next_at)
+            .where(Ticket.sla_next_at.is_not(None), Ticket.sla_next_at <= until)
+            .order_by(Ticket.sla_next_at, Ticket.id)
+            .limit(limit)
+        )
+        return [(i, at) for i, at in (await self.session.execute(stmt)).all() if at is not None]
+
     async def next_due_at(self) -> datetime | None:
         """The earliest `sla_next_at` of all tickets: one step into `ix_tickets_sla_next_at`."""
-        stmt = select(func.min(Ticket.sla_next_at)).where(Ticket.sla_next_at.is_not(None))
+        # ORDER BY ... LIMIT 1 rather than min(): SQLite only turns a bare min() into one
+        # index step, and a WHERE clause makes it scan the whole index instead.
+        stmt = (
+            select(Ticket.sla_next_at)
+            .where(Ticket.sla_next_at.is_not(None))
+            .order_by(Ticket.sla_next_at)
+            .limit(1)
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def resolved_before(

@@ -49,11 +49,19 @@ async def email_incident_resolved(factory: SessionFactory) -> datetime:
 async def test_a_resolved_ticket_closes_after_the_quiet_period(factory: SessionFactory) -> None:
     resolved = await email_incident_resolved(factory)
     # The agreement says `close_after: 1d`, round the clock.
-    watch = SlaWatch(factory, now=lambda: resolved + timedelta(days=1) - timedelta(seconds=1))
+    # `sweep=0`: look for tickets to close on every tick, not every 10 s.
+    watch = SlaWatch(
+        factory, now=lambda: resolved + timedelta(days=1) - timedelta(seconds=1), sweep=0
+    )
     assert (await watch.tick()).acted == 0
     assert (await ticket(factory, "INC-1")).status is Status.RESOLVED
 
     at = resolved + timedelta(days=1)
+    # Closing is swept every 10 s by default: one second later it is not looked at yet.
+    lazy = SlaWatch(factory, now=lambda: at - timedelta(seconds=2))
+    await lazy.tick()
+    lazy.now = lambda: at
+    assert (await lazy.tick()).acted == 0
     watch.now = lambda: at
     assert (await watch.tick()).acted == 1
     t = await ticket(factory, "INC-1")
