@@ -94,7 +94,9 @@ class SlaWatch:
         stopping = asyncio.ensure_future(stop.wait())
         kicked = asyncio.ensure_future(self._kick.wait())
         try:
-            await asyncio.wait({stopping, kicked}, timeout=seconds, return_when="FIRST_COMPLETED")
+            await asyncio.wait(
+                {stopping, kicked}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for f in (stopping, kicked):
                 f.cancel()

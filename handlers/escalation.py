@@ -18,6 +18,7 @@ from handlers.routing import on_call
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, Calendar, CalendarError, Duration, parse_duration
 from handlers.service_levels import advance, calendar_of, clock_of
+from handlers.sla_state import span
 from handlers.tickets import agent_buttons, card
 from store.enums import Priority, Status
 from store.models import BusinessCalendar, Group, ServiceLevel, Ticket
@@ -47,18 +48,6 @@ def _log(uow: UnitOfWork, ticket: Ticket, action: str, now: datetime, **detail: 
 
 def _hhmm(at: datetime) -> str:
     return at.strftime("%H:%M UTC")
-
-
-def left(until: datetime, now: datetime) -> str:
-    """A short wall-clock span such as `2h 5m`, `45s`."""
-    seconds = max(0, int((until - now).total_seconds()))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    if not parts:
-        parts = [f"{secs}s"]
-    return " ".join(parts[:2])
 
 
 def _group_addresses(group: Group | None) -> list[Address]:
@@ -126,7 +115,7 @@ async def warn(
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
     reply = Reply(
         text=f"{ticket.ref}{prio} is close to its {word} target: due at {_hhmm(due)} "
-        f"({left(due, now)} left). {ticket.title}",
+        f"({span((due - now).total_seconds())} left). {ticket.title}",
         card=card(ticket, now),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,
