@@ -134,3 +134,92 @@ def pipeline(
         "Targets: ≥ 300 msg/s embedded, ≥ 500 scaled; p95 ≤ 300 ms at 50 msg/s; "
         "web ≤ 150 MB, worker ≤ 400 MB."
     )
+
+
+@app.command()
+def sla(
+    tickets: Annotated[int, typer.Option(help="Open tickets in the big dataset.")] = 100_000,
+    due: Annotated[int, typer.Option(help="Tickets with a warning due in the next minute.")] = 1000,
+    ticks: Annotated[int, typer.Option(help="Wake-ups of that minute to measure.")] = 150,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            "--postgres",
+            help="Use PostgreSQL at $SWITCHBOARD_TEST_DATABASE_URL (a throw-away database).",
+        ),
+    ] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="A PostgreSQL server URL to create the throw-away database on."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The service-level watcher: due times for every open ticket, and a tick's cost.
+
+    Runs a reference with only the tickets due, then the big dataset, and prints the ratio of
+    their median tick costs (a tick should not depend on how many tickets are open).
+    """
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from benchmarks import sla_bench as bench
+
+    server = database_url or (bench.postgres_from_environment() if postgres else None)
+    if postgres and server is None:
+        err.print(f"--postgres needs {bench.PG_ENV} or --database-url")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        figures = bench.run(tickets=tickets, due=due, ticks=ticks, postgres=server, step=step)
+    reference, big = figures
+    ratio = big.tick_p50_ms / reference.tick_p50_ms if reference.tick_p50_ms else None
+    if as_json:
+        for f in figures:
+            row = f.as_dict()
+            row["ratio_to_reference"] = round(ratio, 3) if ratio and f is big else None
+            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"SLA watcher: {due} warnings due within one minute")
+    for col in (
+        "database",
+        "open tickets",
+        "compute s",
+        "insert s",
+        "idle tick ms",
+        "ticks",
+        "acted",
+        "tick p50 ms",
+        "tick p99 ms",
+        "tick max ms",
+    ):
+        table.add_column(col, justify="left" if col == "database" else "right")
+    for f in figures:
+        table.add_row(
+            f.database,
+            f"{f.open_tickets:,}",
+            f"{f.compute_seconds:.2f}",
+            f"{f.insert_seconds:.2f}",
+            f"{f.idle_tick_ms:.1f}",
+            str(f.ticks),
+            str(f.tickets_acted),
+            f"{f.tick_p50_ms:.1f}",
+            f"{f.tick_p99_ms:.1f}",
+            f"{f.tick_max_ms:.1f}",
+        )
+    out.print(table)
+    shown = f"{ratio:.2f}" if ratio else "-"
+    out.print(
+        f"Ratio of median tick, {big.open_tickets:,} open to {reference.open_tickets:,}: {shown}. "
+        "Target: a tick under 50 ms, independent of the number of open tickets."
+    )

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from bot import metrics
+from bot import metrics, sla_watch
 from bot.container import Container
 from bot.resilience import Outage, sleep_or_stop
 from channels.base import PollingChannel
@@ -61,6 +61,7 @@ class Scheduler:
         if self.c.understander is not None:
             jobs.append(self._every(stop, self.refresh_every, self.c.refresh_services))
         jobs.append(self._pollers(stop))
+        jobs.append(sla_watch.for_container(self.c).run(stop, lambda: self.leading))
         await asyncio.gather(*jobs)
 
     async def _every(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply, TicketCard
+from handlers import sla_state
 from handlers.context import HandlerContext
 from handlers.rules import priority as prio
 from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
+from store.types import utcnow
 
 MISS_LIMIT = 10
 MISS_WINDOW = 600
@@ -98,8 +101,11 @@ async def _by_reference(value: str, ctx: HandlerContext) -> Ticket | None:
     return pick[0] if len(pick) == 1 else None
 
 
-def card(ticket: Ticket) -> TicketCard:
-    """The ticket as a card (the version lets a stale button click be recognised)."""
+def card(ticket: Ticket, now: datetime | None = None) -> TicketCard:
+    """The ticket as a card (the version lets a stale button click be recognised).
+
+    `now` is when its service-level standing is judged (default: the present).
+    """
     fields: list[tuple[str, str]] = []
     if ticket.kind is TicketKind.CHANGE and ticket.change_type:
         fields.append(("Type", ticket.change_type.value))
@@ -107,6 +113,8 @@ def card(ticket: Ticket) -> TicketCard:
         fields.append(("Window", ticket.planned_start.strftime("%a %d %b %Y %H:%M UTC")))
     if ticket.catalog_item:
         fields.append(("Item", ticket.catalog_item))
+    if (standing := sla_state.describe(ticket, now or utcnow())) is not None:
+        fields.append(("SLA", standing))
     return TicketCard(
         ref=ticket.ref,
         title=ticket.title,

@@ -1,7 +1,8 @@
 """The desk configuration in the database: groups, calendars, agreements, suppliers, links.
 
-Also the two questions routing and the service-level scheduler ask: who in a group carries
-how much open work, and which tickets have a warning or breach due.
+Also the questions routing and the service-level watcher ask: who in a group carries how
+much open work, which tickets have a warning or breach due (and when the next one is), which
+resolved tickets may close, which urgent tickets nobody has taken, and how to reach a person.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
-from store.enums import Status
+from store.enums import Priority, Status
 from store.models import (
     BusinessCalendar,
+    ChannelIdentity,
     Group,
     GroupMember,
     Person,
@@ -193,3 +196,105 @@ class DeskRepository:
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+    async def due_keys(self, until: datetime, *, limit: int = 100) -> list[tuple[int, datetime]]:
+        """`due` as (ticket id, `sla_next_at`) pairs only: what a watcher needs to then take
+        each ticket in its own transaction, without loading the tickets twice."""
+        stmt = (
+            select(Ticket.id, Ticket.sla_next_at)
+            .where(Ticket.sla_next_at.is_not(None), Ticket.sla_next_at <= until)
+            .order_by(Ticket.sla_next_at, Ticket.id)
+            .limit(limit)
+        )
+        return [(i, at) for i, at in (await self.session.execute(stmt)).all() if at is not None]
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest `sla_next_at` of all tickets: one step into `ix_tickets_sla_next_at`."""
+        # ORDER BY ... LIMIT 1 rather than min(): SQLite only turns a bare min() into one
+        # index step, and a WHERE clause makes it scan the whole index instead.
+        stmt = (
+            select(Ticket.sla_next_at)
+            .where(Ticket.sla_next_at.is_not(None))
+            .order_by(Ticket.sla_next_at)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def resolved_before(
+        self, until: datetime, *, after: tuple[datetime, int] | None = None, limit: int = 100
+    ) -> Sequence[Ticket]:
+        """Resolved, not yet closed tickets resolved at or before `until`, oldest first.
+
+        `after` is the (resolved_at, id) of the last row of the previous page.
+        """
+        stmt = select(Ticket).where(
+            Ticket.status == Status.RESOLVED,
+            Ticket.resolved_at.is_not(None),
+            Ticket.resolved_at <= until,
+        )
+        if after is not None:
+            at, last_id = after
+            stmt = stmt.where(
+                (Ticket.resolved_at > at) | ((Ticket.resolved_at == at) & (Ticket.id > last_id))
+            )
+        stmt = stmt.order_by(Ticket.resolved_at, Ticket.id).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def oncall_groups(self) -> list[int]:
+        """Ids of the groups that have an on-call rota (groups are few: read them all)."""
+        rows = await self.session.execute(select(Group.id, Group.oncall))
+        return [gid for gid, rota in rows.all() if rota]
+
+    async def untaken(
+        self, priorities: Iterable[Priority], groups: Iterable[int], *, limit: int = 100
+    ) -> Sequence[Ticket]:
+        """New tickets of these priorities and groups that nobody has taken yet (paging).
+
+        Read through `ix_tickets_status_priority`: only new, urgent tickets are visited.
+        """
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.status == Status.NEW,
+                Ticket.priority.in_(list(priorities)),
+                Ticket.group_id.in_(list(groups)),
+                Ticket.responded_at.is_(None),
+            )
+            .order_by(Ticket.id)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
+
+    def claim(self, ticket: Ticket) -> None:
+        """Make the ticket's next flush an UPDATE checked against the version read.
+
+        The watcher acts on a ticket without always changing a column (a page is only an
+        event); this way two watchers in a handover cannot both act: the second one's
+        update finds a newer version and its whole unit of work, notifications included,
+        is rolled back.
+        """
+        flag_modified(ticket, "sla_next_at")
+
+    async def reach(self, person_id: int) -> dict[str, Any] | None:
+        """Where to tell a person something personally: where they last wrote from, else a
+        direct message on their linked Slack or Telegram account.
+        """
+        found = await self.session.execute(
+            select(
+                ChannelIdentity.platform, ChannelIdentity.external_id, ChannelIdentity.last_address
+            )
+            .where(ChannelIdentity.person_id == person_id, ChannelIdentity.verified.is_(True))
+            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last(), ChannelIdentity.id)
+        )
+        rows = found.all()
+        for _platform, _external, last in rows:
+            if last:
+                return dict(last)
+        for platform, external, _last in rows:
+            if platform in DIRECT:
+                return {"channel": platform, "conversation": external, "user": external}
+        return None
+
+
+DIRECT = ("slack", "telegram")
+"""Platforms where a person's own id is a conversation a bot may open (a DM, a private chat)."""

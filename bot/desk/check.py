@@ -65,6 +65,7 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
                 need(item, f"oncall.weekly.{i}", m, people, "person")
             for i, d in enumerate(g.oncall.dates):
                 need(item, f"oncall.dates.{i}.person", d.person, people, "person")
+            need(item, "oncall.calendar", g.oncall.calendar, calendars, "calendar")
     defaults = [i for i in desk.items["groups"] if i.entry.default]  # type: ignore[attr-defined]
     for extra in defaults[1:]:
         problems.append(f"{extra.where}: `default`: only one group can be the service desk")

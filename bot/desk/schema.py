@@ -174,6 +174,9 @@ class Oncall(Entry):
     )
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     dates: tuple[OncallDates, ...] = ()
+    # Paging: urgent tickets outside these hours page on call; unanswered pages move on.
+    calendar: Annotated[Name | None, BlankIsNone] = None
+    escalate_after: DurationText = "10m"
 
     @model_validator(mode="after")
     def _has_someone(self) -> Oncall:

@@ -1,0 +1,140 @@
+"""A desk with an agreement, a lead, an on-call rota; tickets made through the real handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.desk.apply import apply
+from bot.desk.files import read
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext
+from nlu.types import Entity, IntentName, Understanding
+from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
+from store.migrate import upgrade_engine
+from store.models import OutboxMessage, Ticket
+from store.uow import UnitOfWork
+
+DESK = """
+people:
+  - {name: Alice Example, email: alice@example.com, identities: {slack: U0ALICE}}
+  - {name: Bob Lead, email: bob@example.com, roles: [agent], identities: {telegram: 5550102}}
+  - {name: Erin Agent, email: erin@example.com, roles: [agent], identities: {slack: U0ERIN}}
+  - {name: Wei Agent, email: wei@example.com, roles: [agent], identities: {telegram: 5550103}}
+groups:
+  - {name: service-desk, lead: bob@example.com, default: true, slack_channel: C0DESK}
+  - name: network
+    lead: bob@example.com
+    members: [erin@example.com, wei@example.com]
+    slack_channel: C0NET
+    oncall: {weekly: [erin@example.com, wei@example.com], starts: 2026-11-30,
+             calendar: office, escalate_after: 10m}
+calendars:
+  - {name: office, timezone: Europe/Berlin, hours: "Mon-Fri 08:00-18:00"}
+slas:
+  - {name: standard, applies_to: {kind: incident}, close_after: 1d,
+     targets: {P1: {response: 20s, resolve: 4h}, P2: {response: 1h, resolve: 8h},
+               P3: {response: 4h, resolve: 3d}}}
+services:
+  - {name: VPN, criticality: critical, owner_group: network}
+  - {name: Email, criticality: medium}
+"""
+
+Handler = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/sla.db"
+    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
+
+
+@pytest.fixture
+async def factory(database_url: str, tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    await upgrade_engine(engine)
+    path = tmp_path / "desk.yml"
+    path.write_text(DESK, "utf-8")
+    made = session_factory(engine)
+    async with UnitOfWork(made) as uow:
+        await apply(uow, read([path]))
+        await uow.commit()
+    try:
+        yield made
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Sent:
+    platform: str
+    conversation: str
+    text: str
+    actions: tuple[str, ...]
+    card: dict[str, Any] | None
+
+
+async def say(
+    factory: SessionFactory,
+    handler: Handler,
+    who: str,
+    text: str,
+    *,
+    now: datetime,
+    entities: tuple[Entity, ...] = (),
+    intent: IntentName = IntentName.REPORT_INCIDENT,
+) -> list[Reply]:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.by_email(who)
+        assert person is not None
+        ctx = HandlerContext(
+            uow=uow,
+            person=person,
+            address=Address(channel="console", conversation=who, user=who),
+            now=now,
+            text=text,
+        )
+        nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
+        replies = await handler(nlu, ctx)
+        await uow.commit()
+    return replies
+
+
+def entity(kind: str, value: str) -> Entity:
+    return Entity(entity=kind, value=value, start=0, end=len(value))
+
+
+async def ticket(factory: SessionFactory, ref: str) -> Ticket:
+    async with UnitOfWork(factory) as uow:
+        found = await uow.tickets.by_ref(ref)
+        assert found is not None
+        return found
+
+
+async def events(factory: SessionFactory, ref: str) -> list[tuple[str, dict[str, Any]]]:
+    async with UnitOfWork(factory) as uow:
+        found = await uow.tickets.by_ref(ref)
+        assert found is not None
+        return [(e.action, e.detail) for e in await uow.tickets.events(found.id)]
+
+
+async def outbox(factory: SessionFactory) -> list[Sent]:
+    async with UnitOfWork(factory) as uow:
+        rows = await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [
+            Sent(
+                platform=r.platform,
+                conversation=str(r.address["conversation"]),
+                text=str(r.reply.get("text", "")),
+                actions=tuple(b["action"] for b in r.reply.get("buttons") or ()),
+                card=r.reply.get("card"),
+            )
+            for r in rows
+        ]
