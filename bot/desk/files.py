@@ -65,6 +65,10 @@ class Desk:
     def entries(self, section: str) -> Iterator[Any]:
         return (i.entry for i in self.items[section])
 
+    def items_of_cmdb(self) -> list[Item]:
+        """`services:` and `configuration_items:` entries: one configuration database."""
+        return [*self.items["services"], *self.items["configuration_items"]]
+
     def count(self) -> int:
         return sum(len(v) for v in self.items.values())
 
