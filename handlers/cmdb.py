@@ -102,6 +102,7 @@ class CiSpec:
     depends_on: tuple[str, ...] = ()
     runs_on: tuple[str, ...] = ()
     part_of: str | None = None
+    skills: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ async def save(
         aliases=list(spec.aliases),
         supplier_id=supplier.id if supplier else None,
         attributes=dict(spec.attributes),
+        skills=[s.casefold() for s in spec.skills],
     )
     ci.parent_id = parent.id if parent else None
     for relation, targets in links.items():
