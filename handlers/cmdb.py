@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.rules.impact import LEVEL, LIMIT, RANK, Affected, Walk, ranked, reason, worst
+from handlers.rules.impact import (
+    LEVEL,
+    LIMIT,
+    RANK,
+    Affected,
+    dependents,
+    ranked,
+    reason,
+    worst,
+)
 from store.cmdb import CI_TYPES, diff
 from store.enums import Criticality, Level
 from store.models import Group, Person, Service, Supplier
@@ -48,12 +57,13 @@ class ImpactLevel:
     reason: str
 
 
-async def reach(uow: UnitOfWork, item_id: int, max_depth: int | None = None) -> dict[int, int]:
-    """Every item that depends on `item_id`, with its distance: one query per level."""
-    walk = Walk(item_id, max_depth)
-    while not walk.done:
-        walk.advance(await uow.cmdb.dependents(walk.frontier))
-    return walk.reached()
+async def reach(uow: UnitOfWork, item_id: int) -> dict[int, int]:
+    """Every item that depends on `item_id`, with its distance.
+
+    The database hands over the part of the graph above the item in one statement; the walk
+    over it is the pure one, which decides distances and stops at cycles.
+    """
+    return dependents(item_id, await uow.cmdb.subgraph(item_id))
 
 
 async def _affected(uow: UnitOfWork, ci: Service) -> list[Affected]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import ForeignKey, Index, String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -43,6 +43,37 @@ _CHUNK = 5000
 Index("ix_service_links_target_id", ServiceLink.target_id)
 Index("ix_services_parent_id", Service.parent_id)
 Index("ix_tickets_service_status", Ticket.service_id, Ticket.status)
+
+
+_SUBGRAPH_SQLITE = """
+WITH RECURSIVE reach(id) AS (
+    SELECT :item
+    UNION
+    SELECT l.service_id FROM service_links l JOIN reach r ON l.target_id = r.id
+    UNION
+    SELECT s.parent_id FROM services s JOIN reach r ON s.id = r.id WHERE s.parent_id IS NOT NULL
+)
+SELECT l.target_id, l.service_id FROM service_links l WHERE l.target_id IN (SELECT id FROM reach)
+UNION ALL
+SELECT s.id, s.parent_id FROM services s
+WHERE s.id IN (SELECT id FROM reach) AND s.parent_id IS NOT NULL
+"""
+
+_SUBGRAPH_PG = """
+WITH RECURSIVE reach(id) AS (
+    SELECT CAST(:item AS INTEGER)
+    UNION
+    SELECT up.id FROM reach r CROSS JOIN LATERAL (
+        SELECT l.service_id AS id FROM service_links l WHERE l.target_id = r.id
+        UNION ALL
+        SELECT s.parent_id FROM services s WHERE s.id = r.id AND s.parent_id IS NOT NULL
+    ) up
+)
+SELECT l.target_id, l.service_id FROM service_links l WHERE l.target_id IN (SELECT id FROM reach)
+UNION ALL
+SELECT s.id, s.parent_id FROM services s
+WHERE s.id IN (SELECT id FROM reach) AND s.parent_id IS NOT NULL
+"""
 
 
 class CiEvent(Base):
@@ -104,22 +135,22 @@ class CmdbRepository:
         stmt = select(Service).where(func.lower(Service.name) == name.strip().lower())
         return (await self.session.scalars(stmt)).first()
 
-    async def dependents(self, ids: Collection[int]) -> dict[int, list[int]]:
-        """For each id, the items that depend on it directly (runs on it, is made of it)."""
+    async def subgraph(self, item_id: int) -> dict[int, list[int]]:
+        """Every dependent link of everything that depends on `item_id`, in one statement.
+
+        The recursive part gathers the items that depend on it (`UNION` drops what was seen, so
+        a cycle ends it); the result is the links into those items, item → direct dependents,
+        for `handlers.rules.impact` to walk. PostgreSQL allows the recursive table only once in
+        the recursive term, hence `LATERAL` there and two recursive selects on SQLite.
+        """
+        sql = (
+            _SUBGRAPH_PG
+            if self.session.get_bind().dialect.name == "postgresql"
+            else _SUBGRAPH_SQLITE
+        )
         found: dict[int, list[int]] = {}
-        for chunk in _chunks(ids):
-            links = select(ServiceLink.service_id, ServiceLink.target_id).where(
-                ServiceLink.target_id.in_(chunk)
-            )
-            for source, target in await self.session.execute(links):
-                found.setdefault(target, []).append(source)
-            # A part failing is the whole failing: the whole depends on its parts.
-            wholes = select(Service.id, Service.parent_id).where(
-                Service.id.in_(chunk), Service.parent_id.is_not(None)
-            )
-            for part, whole in await self.session.execute(wholes):
-                if whole is not None:
-                    found.setdefault(part, []).append(whole)
+        for target, source in await self.session.execute(text(sql), {"item": item_id}):
+            found.setdefault(target, []).append(source)
         return found
 
     async def nodes(self, ids: Collection[int], *, types: Sequence[str] = ()) -> list[CiNode]:

@@ -13,7 +13,7 @@ from handlers.cmdb import CiSpec, CmdbError, impact, impact_for, save
 from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import Criticality, Level, Status, TicketKind
 from store.migrate import upgrade_engine
-from store.models import Person, Ticket
+from store.models import Person, ServiceLink, Ticket
 from store.uow import UnitOfWork
 
 DESK = """
@@ -242,3 +242,28 @@ async def test_an_edit_refuses_cycles_and_unknown_names_and_records_who(
         db = await uow.cmdb.by_name("db-cluster-1")
         assert db is not None
         assert [e.source for e in await uow.cmdb.history(db)] == ["import", "api"]
+
+
+async def test_a_cycle_written_around_the_import_still_ends_the_walk(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    await load(factory, tmp_path)
+    async with UnitOfWork(factory) as uow:
+        db = await uow.cmdb.by_name("db-cluster-1")
+        payroll = await uow.cmdb.by_name("Payroll")
+        node = await uow.cmdb.by_name("db-node-a")
+        assert db is not None
+        assert payroll is not None
+        assert node is not None
+        # Payroll → payroll-app → db-cluster-1 → Payroll, and the cluster part of its own part.
+        uow.session.add(ServiceLink(service_id=db.id, target_id=payroll.id, relation="depends_on"))
+        db.parent_id = node.id
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        db = await uow.cmdb.by_name("db-cluster-1")
+        assert db is not None
+        found = await impact(uow, db)
+        assert [(a.name, a.depth) for a in found.services] == [("CRM", 2), ("Payroll", 2)]
+        node = await uow.cmdb.by_name("db-node-a")
+        assert node is not None
+        assert {a.name for a in (await impact(uow, node)).services} == {"CRM", "Payroll"}
