@@ -24,7 +24,15 @@ from store.uow import UnitOfWork
 
 router = APIRouter(prefix="/api/cmdb", tags=["cmdb"])
 
-ItemName = Annotated[str, Path(min_length=1, max_length=120, description="The item's name.")]
+ItemName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The item's name (no control characters).",
+    ),
+]
 
 
 class CiOut(BaseModel):

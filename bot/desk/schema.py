@@ -296,8 +296,26 @@ def _ci_type(value: Any) -> Any:
 Scalar = str | int | float | bool | None
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class CiFields(Entry):
     """What a configuration item is and how it relates to others: all but its name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail at the database.
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
 
     type: Annotated[str, BeforeValidator(_ci_type)] = "service"
     criticality: Criticality = Criticality.MEDIUM

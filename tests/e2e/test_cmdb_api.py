@@ -38,17 +38,17 @@ async def load(settings: Settings, path: Path) -> None:
 
 
 def test_reading_impact_and_admin_edits(
-    demo_settings: Settings, understander: Understander, tmp_path: Path
+    any_settings: Settings, understander: Understander, tmp_path: Path
 ) -> None:
     desk = tmp_path / "desk.yml"
     desk.write_text(DESK, "utf-8")
-    asyncio.run(load(demo_settings, desk))
+    asyncio.run(load(any_settings, desk))
     tokens = {
-        who: asyncio.run(token_for(demo_settings, f"{who}@example.com"))
+        who: asyncio.run(token_for(any_settings, f"{who}@example.com"))
         for who in ("alice", "bob", "grace")
     }
     auth = {who: {"Authorization": f"Bearer {t}"} for who, t in tokens.items()}
-    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    app = create_app(any_settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
         assert client.get("/api/cmdb/db-host-1/impact").status_code == 401
         assert (
@@ -146,3 +146,17 @@ def test_bad_edits_are_refused_with_the_field_named(
             assert problem["loc"] == ["body", next(iter(body))]
         history = client.get("/api/cmdb/db-host-1/history", headers=grace).json()
         assert [e["action"] for e in history] == ["create"]
+
+
+def test_control_characters_are_refused_before_the_database(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    grace = {
+        "Authorization": f"Bearer {asyncio.run(token_for(demo_settings, 'grace@example.com'))}"
+    }
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        assert client.get("/api/cmdb/a%00b/impact", headers=grace).status_code in (400, 422)
+        res = client.put("/api/cmdb/box", json={"description": "a\u0000b"}, headers=grace)
+        assert res.status_code in (400, 422), res.text
+        assert client.get("/api/cmdb/box", headers=grace).status_code == 404
