@@ -85,8 +85,11 @@ async def impact(uow: UnitOfWork, ci: Service, limit: int = LIMIT) -> Impact:
 async def impact_for(uow: UnitOfWork, ci: Service) -> ImpactLevel:
     """The impact of an incident on `ci`: the most critical service depending on it.
 
-    A service is counted among its own dependents. With nothing depending on it, an item
-    keeps its own criticality.
+    A service more critical than everything that depends on it keeps its own criticality, as
+    does an item nothing depends on.
+
+    The incident handler's one call: `found = await impact_for(ctx.uow, service)`, then
+    `prio.impact(found.criticality, reach)` and `found.reason` on the ticket.
     """
     found = await _affected(uow, ci)
     own = Criticality(ci.criticality)

@@ -267,3 +267,23 @@ async def test_a_cycle_written_around_the_import_still_ends_the_walk(
         node = await uow.cmdb.by_name("db-node-a")
         assert node is not None
         assert {a.name for a in (await impact(uow, node)).services} == {"CRM", "Payroll"}
+
+
+async def test_a_service_above_everything_depending_on_it_keeps_its_own_impact(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    await load(factory, tmp_path)
+    async with UnitOfWork(factory) as uow:
+        await save(
+            uow,
+            "Portal",
+            CiSpec(criticality=Criticality.LOW, depends_on=("Payroll",)),
+            actor=None,
+        )
+        payroll = await uow.cmdb.by_name("Payroll")
+        assert payroll is not None
+        found = await impact_for(uow, payroll)
+        assert (found.level, found.reason) == (Level.HIGH, "Payroll is critical")
+        app = await uow.cmdb.by_name("payroll-app")
+        assert app is not None
+        assert (await impact_for(uow, app)).reason == "Payroll depends on payroll-app"
