@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True)
@@ -223,3 +224,76 @@ def sla(
         f"Ratio of median tick, {big.open_tickets:,} open to {reference.open_tickets:,}: {shown}. "
         "Target: a tick under 50 ms, independent of the number of open tickets."
     )
+
+
+@app.command()
+def cmdb(
+    items: Annotated[int, typer.Option(help="Configuration items to generate.")] = 50_000,
+    links: Annotated[int, typer.Option(help="depends_on relationships to generate.")] = 200_000,
+    max_dependents: Annotated[int, typer.Option(help="Most direct dependents of one item.")] = 20,
+    samples: Annotated[int, typer.Option(help="Random items whose impact is measured.")] = 300,
+    database_url: Annotated[
+        str | None, typer.Option(help="Measure on this database (default: a temporary SQLite).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Impact analysis of a random item on a generated configuration database.
+
+    Beside it, in the same run, the reference: one indexed lookup of an item by name.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from benchmarks import cmdb_bench as bench
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def step(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = progress.add_task(task, total=total)
+            progress.update(tasks[task], completed=done, total=total)
+
+        figures = bench.run(
+            items=items,
+            links=links,
+            max_dependents=max_dependents,
+            samples=samples,
+            database_url=database_url,
+            step=step,
+        )
+    if as_json:
+        out.print(json.dumps(figures.as_dict()), highlight=False, soft_wrap=True)
+        return
+    table = Table(
+        title=f"Impact analysis: {figures.items:,} items, {figures.links:,} links "
+        f"(≤ {figures.max_dependents} direct dependents, longest chain {figures.longest_path}), "
+        f"{figures.samples} random items, {figures.database}"
+    )
+    for col in ("measure", "p50 ms", "p95 ms", "max ms"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    table.add_row(
+        "impact (lookup + walk + services + incidents)",
+        f"{figures.impact_p50_ms:.2f}",
+        f"{figures.impact_p95_ms:.2f}",
+        f"{figures.impact_max_ms:.2f}",
+    )
+    table.add_row(
+        "reference: one indexed lookup by name",
+        f"{figures.lookup_p50_ms:.2f}",
+        f"{figures.lookup_p95_ms:.2f}",
+        "",
+    )
+    out.print(table)
+    out.print(
+        f"p95 ratio impact / lookup: {figures.ratio_p95:g}; services listed (median) "
+        f"{figures.services_listed_median:g}, most reached {figures.services_total_max:,}; "
+        f"generated in {figures.generate_seconds:.1f} s, loaded in {figures.load_seconds:.1f} s."
+    )
+    out.print("Target: impact p95 < 50 ms.")

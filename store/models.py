@@ -184,6 +184,7 @@ class Service(Base):
         ForeignKey("suppliers.id", ondelete="SET NULL"), default=None
     )
     skills: Mapped[list[Any]] = mapped_column(default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     owner_group: Mapped[Group | None] = relationship(lazy="raise")
 
@@ -459,7 +460,7 @@ class Supplier(Base):
 
 
 class ServiceLink(Base):
-    """A relation between services: `depends_on` or `runs_on`."""
+    """A relation between services: `depends_on` or `runs_on` (`part_of` is `parent_id`)."""
 
     __tablename__ = "service_links"
 
@@ -526,3 +527,7 @@ class TicketLink(Base):
     linked_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32), default="known_outage")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The configuration database's history and traversal indexes (`store.cmdb`).
+import store.cmdb  # noqa: E402, F401

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
+from store.cmdb import CmdbRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
@@ -52,6 +53,7 @@ class UnitOfWork:
     desk: DeskRepository
     alerts: AlertRepository
     integrations: IntegrationRepository
+    cmdb: CmdbRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -77,6 +79,7 @@ class UnitOfWork:
         self.desk = DeskRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
+        self.cmdb = CmdbRepository(self.session)
         return self
 
     async def __aexit__(

@@ -23,6 +23,7 @@ from bot.desk.schema import (
 )
 from bot.directory import DirectoryError, import_people
 from bot.factories.slack import HELP_CHANNELS_KEY
+from store.cmdb import diff
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
 
@@ -225,10 +226,16 @@ async def _one_default(uow: UnitOfWork, desk: Desk) -> None:
 
 
 async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
-    entries: list[ServiceEntry] = list(desk.entries("services"))
+    """Services and configuration items, each change also an event in the item's history."""
+    items = desk.items_of_cmdb()
+    entries: list[ServiceEntry] = [i.entry for i in items]  # type: ignore[misc]
     supplier_of = {
         name.casefold(): s.name for s in desk.entries("suppliers") for name in s.services
     }
+    before: dict[str, dict[str, Any] | None] = {}
+    for svc in entries:
+        row = await uow.desk.named(Service, svc.name)
+        before[svc.name] = await uow.cmdb.snapshot(row) if row is not None else None
     found: dict[str, list[str]] = {}
     for svc in entries:
         owner = await uow.desk.named(Group, svc.owner_group) if svc.owner_group else None
@@ -244,6 +251,7 @@ async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
             aliases=list(svc.aliases),
             supplier_id=supplier.id if supplier else None,
             skills=[s.casefold() for s in svc.skills],
+            attributes=dict(svc.attributes),
         )
         found[svc.name] = changed
     # Suppliers may name services the file does not list; those gain the supplier too.
@@ -269,7 +277,14 @@ async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
             if await uow.desk.set_links(row, relation, [t for t in targets if t is not None]):
                 found[svc.name].append(relation)
     await uow.session.flush()
-    return [_change("services", name, changed) for name, changed in found.items()]
+    for svc in entries:
+        row = await uow.desk.named(Service, svc.name)
+        assert row is not None
+        changes = diff(before[svc.name], await uow.cmdb.snapshot(row))
+        if changes:
+            action = "create" if before[svc.name] is None else "update"
+            await uow.cmdb.record(row, changes, action=action, source="import")
+    return [_change(i.section, i.entry.name, found[i.entry.name]) for i in items]  # type: ignore[attr-defined]
 
 
 async def _agreement(uow: UnitOfWork, calendars: dict[str, int], a: SlaEntry) -> Change:

@@ -34,7 +34,11 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
     )
     calendars = await uow.desk.names(BusinessCalendar) | _names(desk, "calendars")
     suppliers = await uow.desk.names(Supplier) | _names(desk, "suppliers")
-    services = await uow.desk.names(Service) | _names(desk, "services")
+    services = (
+        await uow.desk.names(Service)
+        | _names(desk, "services")
+        | _names(desk, "configuration_items")
+    )
 
     problems: list[str] = []
 
@@ -83,14 +87,19 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
         for item in desk.items["suppliers"]
         for name in item.entry.services  # type: ignore[attr-defined]
     }
-    for item in desk.items["services"]:
+    first_given: dict[str, Item] = {}
+    for item in desk.items_of_cmdb():
+        first = first_given.setdefault(item.key, item)
+        if first is not item and first.section != item.section:
+            problems.append(f"{item.where}: already given at {first.where}")
+    for item in desk.items_of_cmdb():
         svc: ServiceEntry = item.entry  # type: ignore[assignment]
         need(item, "owner_group", svc.owner_group, groups, "group")
         need(item, "supplier", svc.supplier, suppliers, "supplier")
-        need(item, "part_of", svc.part_of, services, "service")
+        need(item, "part_of", svc.part_of, services, "configuration item")
         for field in ("depends_on", "runs_on"):
             for i, name in enumerate(getattr(svc, field)):
-                need(item, f"{field}.{i}", name, services, "service")
+                need(item, f"{field}.{i}", name, services, "configuration item")
         other = supplied_by.get(svc.name.casefold())
         if (
             other is not None
@@ -111,9 +120,10 @@ def _names(desk: Desk, section: str) -> set[str]:
 
 async def _cycles(uow: UnitOfWork, desk: Desk) -> list[str]:
     """`depends_on`, `runs_on` and `part_of` must not lead back to where they started."""
-    given = {i.entry.name.casefold(): i for i in desk.items["services"]}  # type: ignore[attr-defined]
+    given = {i.entry.name.casefold(): i for i in desk.items_of_cmdb()}  # type: ignore[attr-defined]
     edges: dict[str, set[str]] = {}
-    for source, _, target in await uow.desk.links():
+    stored = [*await uow.desk.links(), *await uow.cmdb.parents()]
+    for source, _, target in stored:
         if source.casefold() not in given:
             edges.setdefault(source.casefold(), set()).add(target.casefold())
     for key, item in given.items():
@@ -125,8 +135,18 @@ async def _cycles(uow: UnitOfWork, desk: Desk) -> list[str]:
         loop = _loop_from(key, edges)
         if loop is not None:
             path = " → ".join(loop)
-            problems.append(f"{item.where}: `depends_on`: a cycle: {path}")
+            problems.append(f"{item.where}: `{_relation(item, loop)}`: a cycle: {path}")
     return problems
+
+
+def _relation(item: Item, loop: list[str]) -> str:
+    """The field of the entry whose first step starts the loop."""
+    svc: ServiceEntry = item.entry  # type: ignore[assignment]
+    step = loop[1]
+    for field in ("depends_on", "runs_on"):
+        if step in {n.casefold() for n in getattr(svc, field)}:
+            return field
+    return "part_of"
 
 
 def _loop_from(start: str, edges: Mapping[str, Iterable[str]]) -> list[str] | None:

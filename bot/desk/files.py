@@ -67,6 +67,10 @@ class Desk:
     def entries(self, section: str) -> Iterator[Any]:
         return (i.entry for i in self.items[section])
 
+    def items_of_cmdb(self) -> list[Item]:
+        """`services:` and `configuration_items:` entries: one configuration database."""
+        return [*self.items["services"], *self.items["configuration_items"]]
+
     def count(self) -> int:
         return sum(len(v) for v in self.items.values())
 
@@ -180,9 +184,12 @@ def read(paths: Iterable[Path]) -> Desk:
 def help_channel_clashes(desk: Desk) -> list[str]:
     """Groups whose own Slack channel (for cards with buttons) is also listed as a help channel."""
     help = set(desk.help_channels or ())
-    return [
-        f"{item.where}: slack_channel {item.entry.slack_channel} is one of slack_help_channels; "
-        "a group's channel for cards cannot be a help channel"
-        for item in desk.items["groups"]
-        if getattr(item.entry, "slack_channel", None) in help
-    ]
+    clashes = []
+    for item in desk.items["groups"]:
+        channel = getattr(item.entry, "slack_channel", None)
+        if channel in help:
+            clashes.append(
+                f"{item.where}: slack_channel {channel} is one of slack_help_channels; "
+                "a group's channel for cards cannot be a help channel"
+            )
+    return clashes

@@ -23,6 +23,7 @@ from pydantic import (
 
 from channels.phones import to_e164
 from handlers.rules.calendar import CalendarError, parse_duration, parse_hours, zone
+from store.cmdb import CI_TYPES
 from store.enums import Criticality, Priority, Role, TicketKind
 
 PLATFORMS = ("slack", "telegram", "phone", "x", "messenger", "instagram")
@@ -286,16 +287,48 @@ class SupplierEntry(Entry):
     contact: Contact = Field(default_factory=Contact)
 
 
-class ServiceEntry(Entry):
-    """A service or configuration item and how it relates to others."""
+def _ci_type(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    kind = value.strip().lower()
+    if kind not in CI_TYPES:
+        raise ValueError(f"unknown type {value!r}; use {', '.join(CI_TYPES)}")
+    return kind
 
-    name: Name
-    type: Annotated[str, Field(min_length=1, max_length=40)] = "service"
+
+Scalar = str | int | float | bool | None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class CiFields(Entry):
+    """What a configuration item is and how it relates to others: all but its name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail at the database.
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+    type: Annotated[str, BeforeValidator(_ci_type)] = "service"
     criticality: Criticality = Criticality.MEDIUM
     description: str = ""
     owner_group: Annotated[Name | None, BlankIsNone] = None
     aliases: Names = ()
     supplier: Annotated[Name | None, BlankIsNone] = None
+    attributes: dict[Annotated[str, Field(min_length=1, max_length=80)], Scalar] = Field(
+        default_factory=dict, max_length=100
+    )
     depends_on: Names = ()
     runs_on: Names = ()
     part_of: Annotated[Name | None, BlankIsNone] = None
@@ -307,6 +340,12 @@ class ServiceEntry(Entry):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+class ServiceEntry(CiFields):
+    """A service or configuration item (`services:` and `configuration_items:` alike)."""
+
+    name: Name
+
+
 SECTIONS: dict[str, type[Entry]] = {
     "people": PersonEntry,
     "groups": GroupEntry,
@@ -314,11 +353,11 @@ SECTIONS: dict[str, type[Entry]] = {
     "slas": SlaEntry,
     "suppliers": SupplierEntry,
     "services": ServiceEntry,
+    "configuration_items": ServiceEntry,
 }
 """Sections this importer applies, in the order their entries are written."""
 
 LATER = (
-    "configuration_items",
     "catalog",
     "standard_changes",
     "freeze_windows",
