@@ -6,6 +6,7 @@ import re
 
 from channels.conversation import Reply
 from handlers import confirmations
+from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
 from handlers.events import link_to_outage
 from handlers.registry import registry
@@ -23,7 +24,7 @@ from handlers.tickets import (
     title_from,
 )
 from nlu.types import EntityName, IntentName, Understanding
-from store.enums import Level, PersonKind, Role, Status, TicketKind
+from store.enums import Criticality, Level, PersonKind, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
 
 _UNSURE = {"i don't know", "dont know", "don't know", "not sure", "no idea", "unknown", "idk"}
@@ -55,10 +56,12 @@ def is_customer(person: Person) -> bool:
     return person.kind is PersonKind.CONTACT or bool(person.organisation)
 
 
-def _assess(text: str, nlu: Understanding, service: Service | None) -> tuple[Level, Level]:
+def _assess(
+    text: str, nlu: Understanding, service: Service | None, criticality: Criticality | None = None
+) -> tuple[Level, Level]:
     return prio.assess(
         text,
-        service.criticality if service else None,
+        criticality or (service.criticality if service else None),
         said_impact=level_of(nlu, EntityName.IMPACT),
         said_urgency=level_of(nlu, EntityName.URGENCY),
     )
@@ -71,7 +74,9 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         return await _improve(nlu, ctx, ctx.params["reported"])
     text = ctx.text
     service, _ = await service_named(ctx, nlu)
-    impact, urgency = _assess(text, nlu, service)
+    # A part takes its impact from the most critical service that depends on it.
+    found = await impact_for(ctx.uow, service) if service else None
+    impact, urgency = _assess(text, nlu, service, found.criticality if found else None)
     ticket = await open_ticket(
         ctx,
         kind=TicketKind.INCIDENT,
@@ -80,6 +85,7 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         service=service,
         impact=impact,
         urgency=urgency,
+        log={"impact_reason": found.reason} if found else {},
     )
     await place(ctx, ticket, service)
     await start_clock(ctx, ticket)
@@ -87,7 +93,8 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     label = ticket.priority.value if ticket.priority else ""
     outage = await link_to_outage(ctx, ticket)
     known = f" This is a known outage: {outage.ref}." if outage else ""
-    logged = f"I've logged {ticket.ref}{where} at priority {label}.{known}"
+    why = f" ({found.reason})" if found and " depend" in found.reason else ""
+    logged = f"I've logged {ticket.ref}{where} at priority {label}{why}.{known}"
     # Logged first, asked after: the question only improves a ticket that already exists, and
     # customers are never asked for the names of our systems.
     if service is None and not is_customer(ctx.person):

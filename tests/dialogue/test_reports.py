@@ -114,3 +114,28 @@ async def test_requester_cannot_override_priority(dialogue: Dialogue) -> None:
     turn = await dialogue.say("priority INC-1 P1 because I say so")
     assert "Only agents" in turn.text
     assert (await dialogue.ticket("INC-1")).status is Status.NEW
+
+
+async def test_a_part_takes_its_impact_from_the_services_that_depend_on_it(
+    dialogue: Dialogue,
+) -> None:
+    from store.models import ServiceLink
+
+    await dialogue.say("the printers are down", expect=["+INC-1"])
+    alone = (await dialogue.ticket("INC-1")).priority
+    async with UnitOfWork(dialogue.factory) as uow:
+        printing = await uow.services.by_name("Printing")
+        payroll = await uow.services.by_name("Payroll")
+        assert printing is not None
+        assert payroll is not None
+        printing.type = "server"
+        uow.session.add(
+            ServiceLink(service_id=payroll.id, target_id=printing.id, relation="depends_on")
+        )
+        await uow.commit()
+    turn = await dialogue.say("the printers are down", who="bob@example.com", expect=["+INC-2"])
+    assert "Payroll depends on Printing" in turn.text
+    linked = (await dialogue.ticket("INC-2")).priority
+    assert alone is not None
+    assert linked is not None
+    assert linked.value < alone.value, (alone, linked)
