@@ -150,9 +150,11 @@ def test_nul_characters_never_reach_the_model(text: str) -> None:
     for event in parsed.events:
         assert isinstance(event, Message)
         assert "\x00" not in event.text
-    if parsed.events and not text.startswith("/"):
+    cleaned = text.replace("\x00", "")
+    # A text that is a command once its NUL characters are gone is read as that command.
+    if parsed.events and not cleaned.startswith("/"):
         [event] = parsed.events
-        assert event.text == text.replace("\x00", "")
+        assert event.text == cleaned
 
 
 def test_a_nul_only_text_is_ignored_and_a_nul_inside_is_dropped() -> None:
