@@ -58,3 +58,11 @@ def test_the_handshake_echoes_the_challenge_only_for_the_right_token() -> None:
         handshake({**query, "hub.mode": "unsubscribe"}, "tok")
     with pytest.raises(PayloadError, match="hub.challenge"):
         handshake({**query, "hub.challenge": ""}, "tok")
+
+
+def test_a_page_token_is_scrubbed_from_free_text_in_logs() -> None:
+    from bot.logging import scrub
+
+    token = "EAAtestpagetoken0123456789abcdef"
+    for text in (f"token {token} expired", f"GET /me?access_token={token}"):
+        assert token not in scrub(text)
