@@ -8,6 +8,7 @@ examples with the sender, text, id and time replaced, signed with the app secret
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 
@@ -98,7 +99,9 @@ def test_a_report_becomes_a_ticket_followed_in_the_same_thread(
     product: str,
     example: str,
     person: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = with_meta(any_settings, fake)
     report = body(
         example, text=REPORT, mid=f"m_{product}_report", sender=person, timestamp=now_ms()
@@ -129,6 +132,9 @@ def test_a_report_becomes_a_ticket_followed_in_the_same_thread(
     assert tickets == 1
     assert inbox == {"done": 2}
     assert [s for s, _ in outbox] == ["sent", "sent"]
+    assert "me/messages" in caplog.text
+    for secret in (PAGE_TOKEN, APP_SECRET, VERIFY_TOKEN):
+        assert secret not in caplog.text
 
 
 def test_a_reply_outside_the_window_waits_until_the_person_writes_again(
@@ -191,12 +197,18 @@ def test_forged_missing_and_duplicated_signatures_leave_no_trace(
         not_json = client.post("/meta/webhook", content=b"{", headers=signed_headers(b"{"))
         read = body("messenger_message_reads.json")
         ignored = client.post("/meta/webhook", content=read, headers=signed_headers(read))
+        too_big = client.post(
+            "/meta/webhook",
+            content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            headers=signed_headers(b"{}"),
+        )
     assert len(forgeries) >= 200
     assert statuses == {401}
     assert bad.status_code == 400
     assert "entry" in bad.json()["error"]
     assert not_json.status_code == 400
     assert ignored.json() == {"accepted": 0, "duplicate": 0}
+    assert too_big.status_code == 413
     assert state(settings) == (0, {}, [])
     assert fake.calls == []
 
