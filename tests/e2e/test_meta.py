@@ -132,7 +132,7 @@ def test_a_report_becomes_a_ticket_followed_in_the_same_thread(
     assert tickets == 1
     assert inbox == {"done": 2}
     assert [s for s, _ in outbox] == ["sent", "sent"]
-    assert "me/messages" in caplog.text
+    assert "meta.sent" in caplog.text
     for secret in (PAGE_TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in caplog.text
 

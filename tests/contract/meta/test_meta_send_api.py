@@ -222,10 +222,22 @@ async def test_the_page_token_is_in_no_log_line_at_debug(
     channel: MetaChannel, fake: FakeMetaApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.add_response(SEND_PATH, status=400, json=graph_error(190))
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(DeliveryError) as refused:
+    # The application's logging setup may have quietened httpx or stopped it propagating.
+    client_logs = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    for logger in client_logs:
+        logger.addHandler(caplog.handler)
+    try:
+        with (
+            caplog.at_level(logging.DEBUG),
+            caplog.at_level(logging.DEBUG, logger="httpx"),
+            caplog.at_level(logging.DEBUG, logger="httpcore"),
+        ):
+            with pytest.raises(DeliveryError) as refused:
+                await channel.send(MESSENGER, Reply(text="hello"))
             await channel.send(MESSENGER, Reply(text="hello"))
-        await channel.send(MESSENGER, Reply(text="hello"))
+    finally:
+        for logger in client_logs:
+            logger.removeHandler(caplog.handler)
     assert any("me/messages" in r.getMessage() for r in caplog.records)
     assert all(PAGE_TOKEN not in r.getMessage() for r in caplog.records)
     assert PAGE_TOKEN not in str(refused.value)
