@@ -145,6 +145,48 @@ class XSettings(BaseSettings):
         )
 
 
+class MetaSettings(BaseSettings):
+    """Facebook Messenger and Instagram: on when the app secret and the page token are set.
+
+    `/meta/webhook` is mounted either way; without the app secret every delivery is refused
+    and without the verify token the subscription handshake is.
+    """
+
+    model_config = _config("META_")
+
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    page_token: SecretStr | None = None
+    api_url: str = "https://graph.facebook.com/v21.0"
+    human_agent_tag: bool = Field(
+        default=False,
+        description="Send replies 24 h to 7 days after the person's last message with the "
+        "HUMAN_AGENT tag (only for apps Meta approved for it); otherwise they wait.",
+    )
+    hold_seconds: float = Field(
+        default=120.0,
+        ge=1.0,
+        description="How often a reply held outside the messaging window is tried again.",
+    )
+    hold_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        description="After this long without a message, a held reply is dropped.",
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _graph_base(cls, v: str) -> str:
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("META_API_URL must look like https://graph.facebook.com/v21.0")
+        return v.strip().rstrip("/")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(_secret(self.app_secret)) and bool(_secret(self.page_token))
+
+
 class Settings(BaseSettings):
     """Everything Switchboard reads from the environment.
 
@@ -195,6 +237,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     x: XSettings = Field(default_factory=XSettings)
+    meta: MetaSettings = Field(default_factory=MetaSettings)
 
     @field_validator("public_url")
     @classmethod
@@ -215,6 +258,8 @@ class Settings(BaseSettings):
             "TELEGRAM_SECRET_TOKEN": self.telegram.secret_token,
             "TWILIO_AUTH_TOKEN": self.twilio.auth_token,
             "X_CONSUMER_SECRET": self.x.consumer_secret,
+            "META_APP_SECRET": self.meta.app_secret,
+            "META_VERIFY_TOKEN": self.meta.verify_token,
         }
         for name, value in secrets.items():
             if value is not None and _secret(value).lower() in _PLACEHOLDERS:

@@ -28,6 +28,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [redacted]"),
     (re.compile(r"\bsb_[A-Za-z0-9_-]{16,}"), "[api-token]"),
     (re.compile(r"\bAC[0-9a-f]{32}\b"), "[twilio-account]"),
+    # Meta access tokens (page, user and app tokens all start with EAA).
+    (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), "[meta-token]"),
     (re.compile(r"(?i)(signature|secret|token|password)=([^&\s]+)"), r"\1=[redacted]"),
     # OAuth 1.0a header parameters (tweepy logs its request headers at DEBUG).
     (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),

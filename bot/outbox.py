@@ -295,6 +295,9 @@ class Dispatcher:
             return Outcome(row, "dead", error=str(e))
         if e.ambiguous:
             return Outcome(row, "unknown", error=str(e))
+        if e.hold:
+            wait = e.retry_after if e.retry_after is not None else self._backoff(row.attempts)
+            return Outcome(row, "retry", at_seconds=wait, error=str(e), count=False)
         if e.retry_after is not None:
             await self.state.pause(_scope(row), e.retry_after)
             await self.state.pause(f"{row.platform}:all", e.retry_after)

@@ -53,6 +53,9 @@ class DeliveryError(ChannelError):
     `retry_after` is the wait the platform asked for (seconds), `permanent` means retrying
     cannot help (unknown chat, blocked bot, opted out), and `ambiguous` means the request may
     have reached the platform (a timeout after sending), so resending could post twice.
+    `hold` means the reply waits on the person, not the platform (Meta's messaging window is
+    closed until they write again): only this reply is tried again after `retry_after`, the
+    wait pauses nothing else and does not count as a failed attempt.
     """
 
     def __init__(
@@ -63,11 +66,13 @@ class DeliveryError(ChannelError):
         retry_after: float | None = None,
         permanent: bool = False,
         ambiguous: bool = False,
+        hold: bool = False,
     ) -> None:
         super().__init__(message, platform=platform)
         self.retry_after = retry_after
         self.permanent = permanent
         self.ambiguous = ambiguous
+        self.hold = hold
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -334,3 +334,23 @@ async def test_a_stuck_platform_does_not_hold_up_another(factory: SessionFactory
         stop.set()
         await asyncio.wait_for(task, 5)
     assert [r.text for r in stuck.sent] == ["held"]
+
+
+async def test_a_held_reply_waits_without_using_up_attempts_or_pausing_others(
+    factory: SessionFactory,
+) -> None:
+    held = DeliveryError("window closed", retry_after=60.0, hold=True)
+    channel = Recorder([held] * 5)
+    d = Dispatcher(
+        factory=factory, channels={"console": channel}, state=LocalState(), max_attempts=3
+    )
+    one = await queue_reply(factory, Reply(text="INC-1 is resolved"))
+    for _ in range(5):
+        assert await d.dispatch() == 1
+        stored = await row(factory, one)
+        assert stored.status is OutboxStatus.PENDING
+        assert stored.attempts == 0
+        assert stored.next_attempt_at > utcnow() + timedelta(seconds=30)
+        await make_due(factory)
+    assert await d.dispatch() == 1
+    assert [r.text for r in channel.sent] == ["INC-1 is resolved"]

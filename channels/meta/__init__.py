@@ -1,0 +1,18 @@
+"""Meta: Facebook Messenger and Instagram messaging through one webhook and the Send API.
+
+Both products share `GET|POST /meta/webhook` (the `object` of a delivery says which: `page`
+for Messenger, `instagram` for Instagram) and the Graph API's `POST /me/messages`. People
+are known by page-scoped ids (PSID, IGSID), the `messenger` and `instagram` identities of
+the directory; each person has one conversation with the page, so a report and its ticket's
+updates stay in the same thread.
+
+Meta lets a page answer freely only within 24 hours of the person's last message. The
+channel keeps that time per conversation (through the application's `Cursors`) and holds a
+reply that falls outside the window until the person writes again, unless the `HUMAN_AGENT`
+tag is allowed, which extends it to seven days.
+
+One job per module: `verify` (handshake and `X-Hub-Signature-256`), `parse` (deliveries to
+the conversation model), `render` (a `Reply` as a Send API message), `window` (the
+messaging-window policy), `send` (the httpx client and its errors) and `channel` (the
+`MetaChannel` adapter). This file imports nothing.
+"""
