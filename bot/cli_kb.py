@@ -162,7 +162,7 @@ def kb_import(
     articles, problems = read_all(files)
     if problems:
         for p in problems:
-            err.print(str(p), markup=False, highlight=False)
+            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
         raise fail(f"Nothing was imported; {len(problems)} problem(s).", 2)
     settings = settings_or_exit()
     counts = asyncio.run(_apply(settings, articles, dry_run))
