@@ -163,10 +163,17 @@ class KnowledgeRepository:
         if self._sqlite:
             params["q"] = fts5_query(words)
             t, g, b = BM25_WEIGHTS
+            # Joining every match to its article doubles the cost of a common term: join
+            # only when a filter needs the article's columns.
+            source = (
+                "knowledge_fts JOIN knowledge_articles a ON a.id = knowledge_fts.rowid"
+                if filters
+                else "knowledge_fts"
+            )
             sql = (
-                f"SELECT a.id, -bm25(knowledge_fts, {t}, {g}, {b}) AS score"  # noqa: S608
-                " FROM knowledge_fts JOIN knowledge_articles a ON a.id = knowledge_fts.rowid"
-                f" WHERE knowledge_fts MATCH :q{filters} ORDER BY score DESC, a.id LIMIT :limit"
+                f"SELECT knowledge_fts.rowid, -bm25(knowledge_fts, {t}, {g}, {b}) AS score"  # noqa: S608
+                f" FROM {source} WHERE knowledge_fts MATCH :q{filters}"
+                " ORDER BY score DESC LIMIT :limit"
             )
         else:
             params["q"] = tsquery_literal(words)
@@ -222,15 +229,16 @@ class KnowledgeRepository:
                     article_id=art.id, version=art.version, title=art.title, body=art.body
                 )
             )
-        await self.session.execute(
-            delete(KnowledgeArticleService).where(KnowledgeArticleService.article_id == art.id)
-        )
+        if outcome is not Outcome.CREATED:
+            await self.session.execute(
+                delete(KnowledgeArticleService).where(KnowledgeArticleService.article_id == art.id)
+            )
         if services:
             await self.session.execute(
                 insert(KnowledgeArticleService),
                 [{"article_id": art.id, "service": s} for s in services],
             )
-        await self._index(art)
+        await self._index(art, new=outcome is Outcome.CREATED)
         return outcome
 
     async def upsert(self, slug: str, **fields: Any) -> KnowledgeArticle:
@@ -268,12 +276,13 @@ class KnowledgeRepository:
             count += 1
         return count
 
-    async def _index(self, art: KnowledgeArticle) -> None:
+    async def _index(self, art: KnowledgeArticle, *, new: bool = False) -> None:
         tags = [str(t) for t in art.tags or ()]
         if self._sqlite:
-            await self.session.execute(
-                text("DELETE FROM knowledge_fts WHERE rowid = :id"), {"id": art.id}
-            )
+            if not new:
+                await self.session.execute(
+                    text("DELETE FROM knowledge_fts WHERE rowid = :id"), {"id": art.id}
+                )
             await self.session.execute(
                 text(
                     "INSERT INTO knowledge_fts (rowid, title, tags, body)"
