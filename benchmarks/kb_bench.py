@@ -144,8 +144,7 @@ async def _measure(
         made = articles(n_articles)
         for lo in range(0, len(made), batch):
             async with UnitOfWork(factory) as uow:
-                for art in made[lo : lo + batch]:
-                    await uow.knowledge.save(art)
+                await uow.knowledge.save_many(made[lo : lo + batch])
                 await uow.commit()
             progress(f"indexed {min(lo + batch, len(made)):,} of {n_articles:,}")
         index_seconds = time.perf_counter() - started

@@ -26,6 +26,7 @@ from store.knowledge import ArticleInput, Outcome
 app = typer.Typer(no_args_is_help=True, help="The knowledge base.")
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
+_BATCH = 100  # articles per bulk write: the progress bar moves, the round trips stay few
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 
 
@@ -185,9 +186,10 @@ async def _apply(
     async with database_uow(settings) as uow:
         with progress:
             task = progress.add_task("importing", total=len(articles))
-            for art in articles:
-                counts[await uow.knowledge.save(art)] += 1
-                progress.advance(task)
+            for lo in range(0, len(articles), _BATCH):
+                chunk = articles[lo : lo + _BATCH]
+                counts.update(await uow.knowledge.save_many(chunk))
+                progress.advance(task, len(chunk))
         if not dry_run:
             await uow.commit()
     return counts

@@ -9,6 +9,7 @@ made by `store.segment`, so English and Chinese are indexed and queried the same
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,16 +25,13 @@ from store.models import (
     KnowledgeFeedback,
     Service,
 )
-from store.segment import query_terms, terms
+from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
 from store.types import utcnow
 
 # Field weights. bm25 multiplies a field's score; ts_rank_cd takes one weight per label
 # (D, C, B, A): the body is D, tags B, the title A.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
 TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
-# PostgreSQL keeps positions up to 16383 and at most 256 per lexeme.
-_MAX_POSITION = 16383
-_MAX_POSITIONS_PER_TERM = 256
 
 
 class Outcome(StrEnum):
@@ -59,45 +57,6 @@ class ArticleInput:
 class SearchHit:
     article: KnowledgeArticle
     score: float  # higher is better; comparable only within one search
-
-
-def _quote(term: str) -> str:
-    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def tsvector_literal(title: str, tags: Sequence[str], body: str) -> str:
-    """The article as a `tsvector` input string: terms with positions and weight labels.
-
-    Built here rather than by `to_tsvector`, whose parser would split Chinese (or drop it
-    under a C locale); the cast parses nothing but this list.
-    """
-    positions: dict[str, list[str]] = {}
-    pos = 0
-    for label, words in (("A", terms(title)), ("B", terms(" ".join(tags))), ("D", terms(body))):
-        for w in words:
-            pos = min(pos + 1, _MAX_POSITION)
-            seen = positions.setdefault(w, [])
-            if len(seen) < _MAX_POSITIONS_PER_TERM:
-                seen.append(f"{pos}{label}")
-    return " ".join(f"{_quote(w)}:{','.join(p)}" for w, p in positions.items())
-
-
-def tsquery_literal(words: Sequence[str]) -> str:
-    """Any of the terms, as `tsquery` input."""
-    return " | ".join(_quote(w) for w in words)
-
-
-def fts5_query(words: Sequence[str]) -> str:
-    """Any of the terms, each a quoted FTS5 string so no term is read as syntax."""
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
-
-
-def fts5_row(title: str, tags: Sequence[str], body: str) -> dict[str, str]:
-    return {
-        "title": " ".join(terms(title)),
-        "tags": " ".join(terms(" ".join(tags))),
-        "body": " ".join(terms(body)),
-    }
 
 
 class KnowledgeRepository:
@@ -240,6 +199,90 @@ class KnowledgeRepository:
             )
         await self._index(art, new=outcome is Outcome.CREATED)
         return outcome
+
+    async def save_many(self, items: Sequence[ArticleInput]) -> Counter[Outcome]:
+        """`save` for many articles; those with new slugs go in as a few bulk statements."""
+        counts: Counter[Outcome] = Counter()
+        slugs = [i.slug for i in items]
+        known = set(
+            await self.session.scalars(
+                select(KnowledgeArticle.slug).where(KnowledgeArticle.slug.in_(slugs))
+            )
+        )
+        fresh = [i for i in items if i.slug not in known]
+        for item in items:
+            if item.slug in known:
+                counts[await self.save(item)] += 1
+        if not fresh:
+            return counts
+        names = {s.strip().casefold() for i in fresh for s in i.services if s.strip()}
+        service_ids = {
+            name.lower(): sid
+            for sid, name in await self.session.execute(
+                select(Service.id, Service.name).where(func.lower(Service.name).in_(names))
+            )
+        }
+        rows = []
+        for i in fresh:
+            svc = sorted({s.strip().casefold() for s in i.services if s.strip()})
+            rows.append(
+                {
+                    "slug": i.slug,
+                    "title": i.title,
+                    "body": i.body,
+                    "tags": list(i.tags),
+                    "language": i.language,
+                    "version": 1,
+                    "service_id": next((service_ids[s] for s in svc if s in service_ids), None),
+                    "updated_at": utcnow(),
+                }
+            )
+        ids = list(
+            await self.session.scalars(
+                insert(KnowledgeArticle).returning(
+                    KnowledgeArticle.id, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+        )
+        await self.session.execute(
+            insert(KnowledgeArticleVersion),
+            [
+                {"article_id": a, "version": 1, "title": i.title, "body": i.body}
+                for a, i in zip(ids, fresh, strict=True)
+            ],
+        )
+        links = [
+            {"article_id": a, "service": s}
+            for a, i in zip(ids, fresh, strict=True)
+            for s in sorted({s.strip().casefold() for s in i.services if s.strip()})
+        ]
+        if links:
+            await self.session.execute(insert(KnowledgeArticleService), links)
+        if self._sqlite:
+            await self.session.execute(
+                text(
+                    "INSERT INTO knowledge_fts (rowid, title, tags, body)"
+                    " VALUES (:id, :title, :tags, :body)"
+                ),
+                [
+                    {"id": a, **fts5_row(i.title, list(i.tags), i.body)}
+                    for a, i in zip(ids, fresh, strict=True)
+                ],
+            )
+        else:
+            await self.session.execute(
+                text(
+                    "UPDATE knowledge_articles SET search_vector = CAST(:v AS tsvector)"
+                    " WHERE id = :id"
+                ),
+                [
+                    {"id": a, "v": tsvector_literal(i.title, list(i.tags), i.body)}
+                    for a, i in zip(ids, fresh, strict=True)
+                ],
+            )
+        counts[Outcome.CREATED] += len(fresh)
+        return counts
 
     async def upsert(self, slug: str, **fields: Any) -> KnowledgeArticle:
         """Set fields of the article `slug` (created if new), versioned and indexed."""

@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import store.types  # noqa: F401  (UTCDateTime columns)
-from store.knowledge import fts5_row, tsvector_literal
+from store.segment import fts5_row, tsvector_literal
 
 revision: str = "0011"
 down_revision: str | None = "0007"

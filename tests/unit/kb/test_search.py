@@ -115,3 +115,19 @@ async def test_articles_stored_before_the_migration_are_indexed_by_it(tmp_path: 
             assert [v.version for v in await uow.knowledge.versions(1)] == [1]
     finally:
         await engine.dispose()
+
+
+async def test_bulk_saving_creates_the_new_and_versions_the_known(loaded: SessionFactory) -> None:
+    known = ArticleInput(slug="desk-booking", title="Book a desk", body="Use the new app.")
+    fresh = ArticleInput(
+        slug="parking", title="Book a parking space", body="Ask reception.", services=["Car"]
+    )
+    async with UnitOfWork(loaded) as uow:
+        counts = await uow.knowledge.save_many([known, fresh])
+        await uow.commit()
+    assert counts == {Outcome.NEW_VERSION: 1, Outcome.CREATED: 1}
+    assert await slugs(loaded, "parking", service="car") == ["parking"]
+    async with UnitOfWork(loaded) as uow:
+        art = await uow.knowledge.by_slug("desk-booking")
+        assert art is not None
+        assert [v.version for v in await uow.knowledge.versions(art.id)] == [1, 2]
