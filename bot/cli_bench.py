@@ -139,7 +139,7 @@ def pipeline(
 @app.command()
 def kb(
     articles: Annotated[int, typer.Option(help="Generated articles to index.")] = 10_000,
-    queries: Annotated[int, typer.Option(help="Search queries to time.")] = 1000,
+    queries: Annotated[int, typer.Option(help="Search queries to time.")] = 500,
     postgres: Annotated[
         str | None,
         typer.Option(

@@ -3,7 +3,7 @@
 The full-text index is written in the same transaction as the article, so a search never
 sees an article without its index or an index of a body that was rolled back. On SQLite the
 index is the FTS5 table `knowledge_fts` ranked by bm25; on PostgreSQL it is the `tsvector`
-column `knowledge_articles.search_vector` (GIN index) ranked by `ts_rank_cd`. Both hold terms
+column `knowledge_articles.search_vector` (GIN index) ranked by `ts_rank`. Both hold terms
 made by `store.segment`, so English and Chinese are indexed and queried the same way on both.
 """
 
@@ -28,7 +28,7 @@ from store.models import (
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
 from store.types import utcnow
 
-# Field weights. bm25 multiplies a field's score; ts_rank_cd takes one weight per label
+# Field weights. bm25 multiplies a field's score; ts_rank takes one weight per label
 # (D, C, B, A): the body is D, tags B, the title A.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
 TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
@@ -137,7 +137,7 @@ class KnowledgeRepository:
         else:
             params["q"] = tsquery_literal(words)
             sql = (
-                f"SELECT a.id, ts_rank_cd('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
+                f"SELECT a.id, ts_rank('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
                 " FROM knowledge_articles a, CAST(:q AS tsquery) q"
                 f" WHERE a.search_vector @@ q{filters} ORDER BY score DESC, a.id LIMIT :limit"
             )
