@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from store.segment import query_terms, terms
+import sqlite3
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from store.segment import fts5_query, query_terms, terms, tsquery_literal
 
 
 def test_english_words_are_folded_stemmed_and_stripped_of_stop_words() -> None:
@@ -30,3 +35,17 @@ def test_query_terms_are_distinct_and_capped() -> None:
 
 def test_punctuation_alone_gives_no_terms() -> None:
     assert terms("?!… ——, 。") == []
+
+
+_FTS = sqlite3.connect(":memory:")
+_FTS.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')")
+_FTS.execute("INSERT INTO t (body) VALUES ('vpn 门禁')")
+
+
+@given(st.text(max_size=80))
+def test_any_text_makes_a_query_fts5_accepts_and_terms_without_spaces(text: str) -> None:
+    words = query_terms(text)
+    assert all(w and not any(c.isspace() for c in w) for w in words)
+    if words:
+        _FTS.execute("SELECT rowid FROM t WHERE t MATCH ?", (fts5_query(words),)).fetchall()
+    assert tsquery_literal(words).count("'") % 2 == 0
