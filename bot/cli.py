@@ -300,6 +300,7 @@ async def _chat(settings: Settings, email: str) -> None:
 def _mount() -> None:
     from bot.cli_bench import app as bench_app
     from bot.cli_desk import desk_import
+    from bot.cli_kb import app as kb_app
     from bot.cli_nlu import app as nlu_app
     from bot.cli_telegram import app as telegram_app
     from bot.cli_tokens import app as token_app
@@ -309,6 +310,7 @@ def _mount() -> None:
     app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
     app.command("import")(desk_import)
     app.add_typer(token_app, name="token")
+    app.add_typer(kb_app, name="kb")
 
 
 _mount()

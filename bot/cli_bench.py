@@ -297,3 +297,44 @@ def cmdb(
         f"generated in {figures.generate_seconds:.1f} s, loaded in {figures.load_seconds:.1f} s."
     )
     out.print("Target: impact p95 < 50 ms.")
+
+
+@app.command()
+def kb(
+    articles: Annotated[int, typer.Option(help="Generated articles to index.")] = 10_000,
+    queries: Annotated[int, typer.Option(help="Search queries to time.")] = 500,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            help="A PostgreSQL server URL whose user may create databases; "
+            "measures on a throw-away database there instead of SQLite."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Knowledge search p50/p95 over generated articles, beside a lookup by slug."""
+    from benchmarks import kb_bench as bench
+
+    with err.status("starting") as status:
+        f = bench.run(
+            n_articles=articles,
+            n_queries=queries,
+            postgres=postgres,
+            progress=lambda msg: status.update(msg),
+        )
+    if as_json:
+        out.print(json.dumps(f.as_dict()), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Knowledge search: {f.articles:,} articles, {f.queries:,} queries")
+    for col in ("database", "index s", "search p50 ms", "search p95 ms", "slug p95 ms", "ratio"):
+        table.add_column(col, justify="left" if col == "database" else "right")
+    table.add_row(
+        f.database,
+        f"{f.index_seconds:.1f}",
+        f"{f.search_p50_ms:.2f}",
+        f"{f.search_p95_ms:.2f}",
+        f"{f.slug_p95_ms:.3f}",
+        f"{f.ratio:.1f}",
+    )
+    out.print(table)
+    out.print("Target: search p95 under 20 ms at 10,000 articles.")

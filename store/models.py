@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -294,7 +295,12 @@ class Approval(Base):
 
 
 class KnowledgeArticle(Base):
+    """The current version of an article; `search_vector` is PostgreSQL's index of it."""
+
     __tablename__ = "knowledge_articles"
+    __table_args__ = (
+        Index("ix_knowledge_articles_search_vector", "search_vector", postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -305,6 +311,12 @@ class KnowledgeArticle(Base):
         ForeignKey("services.id", ondelete="SET NULL"), default=None
     )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # SQLite keeps its index in the FTS5 table `knowledge_fts` instead and leaves this empty.
+    search_vector: Mapped[str | None] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), default=None, deferred=True
+    )
 
 
 class InboxEvent(Base):
@@ -527,6 +539,49 @@ class TicketLink(Base):
     linked_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32), default="known_outage")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeArticleVersion(Base):
+    """Every body an article has had; a new row each time an import changes the body."""
+
+    __tablename__ = "knowledge_article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeArticleService(Base):
+    """A service an article is about, by its case-folded name (the service may come later)."""
+
+    __tablename__ = "knowledge_article_services"
+    __table_args__ = (Index("ix_knowledge_article_services_service", "service"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class KnowledgeFeedback(Base):
+    """One person's verdict on one article: helpful or not."""
+
+    __tablename__ = "knowledge_feedback"
+    __table_args__ = (Index("ix_knowledge_feedback_article", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # The configuration database's history and traversal indexes (`store.cmdb`).

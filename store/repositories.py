@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,7 +24,6 @@ from store.models import (
     DialogueState,
     Group,
     GroupMember,
-    KnowledgeArticle,
     Person,
     PersonRole,
     PersonSkill,
@@ -488,47 +487,6 @@ class ServiceRepository:
                 setattr(svc, k, v)
         await self.session.flush()
         return svc
-
-
-class KnowledgeRepository:
-    """Self-service knowledge articles."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def search(self, terms: Sequence[str], *, limit: int = 3) -> list[KnowledgeArticle]:
-        """Articles whose title, body or tags mention the terms, best first."""
-        words = [t.lower() for t in terms if len(t) > 2][:12]
-        if not words:
-            return []
-        conds = []
-        for w in words:
-            pattern = f"%{w}%"
-            conds.append(func.lower(KnowledgeArticle.title).like(pattern))
-            conds.append(func.lower(KnowledgeArticle.body).like(pattern))
-        rows = list(await self.session.scalars(select(KnowledgeArticle).where(or_(*conds))))
-
-        def score(a: KnowledgeArticle) -> int:
-            text = f"{a.title} {a.title} {' '.join(a.tags or ())} {a.body}".lower()
-            return sum(text.count(w) for w in words)
-
-        rows.sort(key=score, reverse=True)
-        return rows[:limit]
-
-    async def upsert(self, slug: str, **fields: Any) -> KnowledgeArticle:
-        art = (
-            await self.session.scalars(
-                select(KnowledgeArticle).where(KnowledgeArticle.slug == slug)
-            )
-        ).first()
-        if art is None:
-            art = KnowledgeArticle(slug=slug, **fields)
-            self.session.add(art)
-        else:
-            for k, v in fields.items():
-                setattr(art, k, v)
-        await self.session.flush()
-        return art
 
 
 @dataclass(frozen=True, slots=True)

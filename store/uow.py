@@ -15,12 +15,12 @@ from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
+from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
 from store.outbox import OutboxRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
-    KnowledgeRepository,
     PeopleRepository,
     ServiceRepository,
     TicketRepository,

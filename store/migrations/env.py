@@ -26,12 +26,18 @@ def _url() -> tuple[str, dict[str, Any]]:
     return normalise_database_url(url)
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # SQLite's full-text index is a virtual table (and its shadow tables) no model declares.
+    return not (type_ == "table" and name is not None and name.startswith("knowledge_fts"))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
 
 
