@@ -31,6 +31,9 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         if ticket is None:
             return [problem] if problem else []
         events = await ctx.uow.tickets.events(ticket.id)
+        if not ctx.person.has_role(Role.AGENT):
+            # An internal note is for the desk: a requester is not even told one was added.
+            events = [e for e in events if not (e.detail or {}).get("internal")]
         last = events[-1] if events else None
         when = ""
         if last is not None:

@@ -139,3 +139,27 @@ async def test_a_part_takes_its_impact_from_the_services_that_depend_on_it(
     assert alone is not None
     assert linked is not None
     assert linked.value < alone.value, (alone, linked)
+
+
+async def test_a_requester_is_not_told_of_an_internal_note(dialogue: Dialogue) -> None:
+    from store.models import TicketEvent
+
+    ref = await dialogue.seed("VPN drops from home")
+    async with UnitOfWork(dialogue.factory) as uow:
+        ticket = await uow.tickets.by_ref(ref)
+        bob = await uow.people.by_email("bob@example.com")
+        assert ticket is not None
+        assert bob is not None
+        uow.session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor_id=bob.id,
+                action="note",
+                detail={"text": "probably the user's router", "internal": True},
+            )
+        )
+        await uow.commit()
+    mine = await dialogue.say(f"what is the status of {ref}?")
+    assert "note" not in mine.text
+    desk = await dialogue.say(f"what is the status of {ref}?", who="bob@example.com")
+    assert "note added by Bob" in desk.text
