@@ -20,13 +20,13 @@ TUESDAY = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 
 async def email_incident_resolved(factory: SessionFactory) -> datetime:
-    """A P3 on Email (service desk), resolved by Bob; the moment of resolution."""
+    """A P3 on Email (service desk, a whole team affected), resolved by Bob; when it was resolved."""
     now = datetime.now(UTC)
     await say(
         factory,
         report_incident,
         "alice@example.com",
-        "Email is broken",
+        "Email is broken for the whole team",
         now=now,
         entities=(entity("service", "Email"),),
     )
