@@ -9,6 +9,7 @@ stderr; the last line on stdout is JSON naming the one-time values the flows pro
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import time
@@ -160,6 +161,8 @@ def _issue_token(h: Hostile, email: str) -> str:
 
 def main() -> None:
     configure("DEBUG", "json")
+    # The SDKs are kept above DEBUG now; this record shows DEBUG records still reach the output.
+    logging.getLogger("bot").debug("log_flows.started")
     database_url, model_root = sys.argv[1], Path(sys.argv[2])
     from nlu.pipeline import load
     from tests.conftest import make_settings

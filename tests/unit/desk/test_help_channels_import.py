@@ -23,8 +23,7 @@ async def test_the_list_is_stored_and_read_back(factory: SessionFactory, tmp_pat
         "C0ITHELP,G0PRIVATE",
         "create",
     )
-    cursors = DatabaseCursors()
-    cursors.bind(factory)
+    cursors = DatabaseCursors(factory)
     assert await stored_help_channels(cursors)() == ["C0ITHELP", "G0PRIVATE"]
     [again] = await run(factory, desk)
     assert again.action == "unchanged"
