@@ -2,8 +2,10 @@
 
 Every long-running loop of the worker role (claiming, acknowledging, scheduler ticks, leader
 election, pollers) keeps one `Outage` and reports each failed and each successful round to
-it. The first failure of a streak logs a warning, the first success after it an info with
-the outage's length; the retries in between stay quiet.
+it. The second failure in a row logs a warning (a pooled connection that a restarted server
+closed fails once and works on the retry: that is no outage), the first success after it an
+info with the outage's length; the retries in between stay quiet. A failure that is not an
+outage is logged at once, with its traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Outage:
         self.cap = cap
         self.failures = 0
         self.since: float | None = None
+        self.reported = False
 
     @property
     def down(self) -> bool:
@@ -40,10 +43,12 @@ class Outage:
         self.failures += 1
         if self.since is None:
             self.since = time.monotonic()
-            if is_outage(error):
-                log.warning("outage.started", loop=self.loop, error=describe(error))
-            else:
+            if not is_outage(error):
                 log.error("loop.failed", loop=self.loop, error=describe(error), exc_info=error)
+                self.reported = True
+        if not self.reported and self.failures >= 2:
+            log.warning("outage.started", loop=self.loop, error=describe(error))
+            self.reported = True
         return self.delay()
 
     def delay(self) -> float:
@@ -53,7 +58,7 @@ class Outage:
 
     def recovered(self) -> None:
         """Record a successful round; ends the outage if there was one."""
-        if self.since is not None:
+        if self.since is not None and self.reported:
             log.info(
                 "outage.ended",
                 loop=self.loop,
@@ -62,6 +67,7 @@ class Outage:
             )
         self.failures = 0
         self.since = None
+        self.reported = False
 
 
 def describe(error: BaseException) -> str:

@@ -28,6 +28,16 @@ def test_an_outage_is_logged_when_it_starts_and_when_it_ends() -> None:
     assert not outage.down
 
 
+def test_one_failure_that_the_retry_gets_past_is_no_outage() -> None:
+    # A pooled connection that a restarted server closed fails once, then works.
+    outage = Outage("worker")
+    with capture_logs() as logs:
+        outage.failed(RedisConnectionError("Connection closed by server."))
+        outage.recovered()
+    assert logs == []
+    assert not outage.down
+
+
 def test_a_bug_is_reported_as_an_error_not_an_outage() -> None:
     outage = Outage("scheduler.sweep")
     with capture_logs() as logs:
@@ -63,6 +73,8 @@ def test_an_outage_is_logged_without_the_statement_or_its_parameters() -> None:
         ("call me on +14155550101",),
         Exception("connection is closed"),
     )
+    outage = Outage("worker")
     with capture_logs() as logs:
-        Outage("worker").failed(error)
+        outage.failed(error)
+        outage.failed(error)
     assert logs[0]["error"] == "InterfaceError: connection is closed"
