@@ -125,6 +125,8 @@ def load() -> Registry:
         requests,
         smalltalk,
         status,
+        suppliers,
+        survey,
     )
 
     return registry

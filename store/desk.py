@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -28,6 +28,7 @@ from store.models import (
     ServiceLevel,
     ServiceLink,
     Supplier,
+    SupplierHandoff,
     Ticket,
 )
 
@@ -294,6 +295,64 @@ class DeskRepository:
             if platform in DIRECT:
                 return {"channel": platform, "conversation": external, "user": external}
         return None
+
+    # -- group queues and supplier hand-offs ------------------------------------------------
+
+    async def queue(
+        self, group_id: int, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Ticket], int]:
+        """A group's open tickets: nobody's first, then by the next due time still to meet
+        (the response while unanswered, else the resolution), tickets without a clock last.
+        """
+        where = (Ticket.group_id == group_id, Ticket.status.in_(OPEN))
+        total = (
+            await self.session.execute(select(func.count(Ticket.id)).where(*where))
+        ).scalar_one()
+        due = case(
+            (
+                Ticket.responded_at.is_(None),
+                func.coalesce(Ticket.response_due_at, Ticket.resolve_due_at),
+            ),
+            else_=Ticket.resolve_due_at,
+        )
+        stmt = (
+            select(Ticket)
+            .where(*where)
+            .order_by(Ticket.assignee_id.is_not(None), due.is_(None), due, Ticket.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(await self.session.scalars(stmt)), int(total)
+
+    async def supplier_of(self, service_id: int) -> Supplier | None:
+        """The supplier running a service, else one running a service it depends on."""
+        service = await self.session.get(Service, service_id)
+        if service is None:
+            return None
+        if service.supplier_id is not None:
+            return await self.session.get(Supplier, service.supplier_id)
+        stmt = (
+            select(Supplier)
+            .join(Service, Service.supplier_id == Supplier.id)
+            .join(ServiceLink, ServiceLink.target_id == Service.id)
+            .where(ServiceLink.service_id == service_id, ServiceLink.relation == "depends_on")
+            .order_by(Supplier.name)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    def hand_off(self, handoff: SupplierHandoff) -> None:
+        self.session.add(handoff)
+
+    async def handoffs(self, ticket_ids: Sequence[int]) -> dict[int, SupplierHandoff]:
+        """The latest hand-off of each of these tickets that has one."""
+        if not ticket_ids:
+            return {}
+        stmt = (
+            select(SupplierHandoff)
+            .where(SupplierHandoff.ticket_id.in_(list(ticket_ids)))
+            .order_by(SupplierHandoff.handed_at, SupplierHandoff.id)
+        )
+        return {h.ticket_id: h for h in await self.session.scalars(stmt)}
 
 
 DIRECT = ("slack", "telegram")
