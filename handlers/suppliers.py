@@ -152,6 +152,9 @@ async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Hand a ticket to its supplier: "hand INC-7 to NetCo" (agents)."""
     if not ctx.person.has_role(Role.AGENT):
         return [Reply(text="Only agents can hand tickets to suppliers.")]
+    named_ref = _REF.search(ctx.text)
+    if named_ref and not ctx.params.get("ref"):
+        ctx.params = {**ctx.params, "ref": named_ref.group(0).upper()}
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
         return [problem or Reply(text='Say "hand INC-7 to NetCo" or "hand INC-7 to the supplier".')]

@@ -27,8 +27,8 @@ from nlu.types import Entity, IntentName, Understander, Understanding
 from store.models import OutboxMessage, TicketEvent
 from store.types import utcnow
 from tests.e2e.test_api import token_for
-from tests.e2e.test_slack import run
 from tests.e2e.test_sla_scenario import load_desk
+from tests.e2e.test_slack import run
 from tests.fakes.smtp import FakeSmtpServer
 
 DESK = """
