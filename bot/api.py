@@ -134,7 +134,7 @@ def _supplier(t: Ticket, extras: Extras) -> SupplierOut | None:
         return None
     targets = extras.supplier_targets.get(h.supplier_id or 0, {})
     written = targets.get(t.priority.value if t.priority else "", {})
-    response, resolution = supplier_state(h, extras.now, written)
+    response, resolution = supplier_state(h, extras.now, written, ended_at=t.resolved_at)
     return SupplierOut(
         name=h.supplier,
         contract=h.contract,

@@ -139,6 +139,7 @@ class SlaWatch:
         now = self.now()
         result = TickResult(outbox_ids=[])
         await self._clocks(now, result)
+        await self._suppliers(now, result)
         if self._swept_at is None or abs((now - self._swept_at).total_seconds()) >= self.sweep:
             # Closing and paging are minutes apart by nature: a wake-up for a clock's instant
             # need not look at them again.
@@ -160,6 +161,15 @@ class SlaWatch:
                 done.add(ticket_id)
                 await self._one(ticket_id, result, escalation.act_on_clock, now, seen=seen)
             if len(due) < self.batch or not fresh:
+                return
+
+    async def _suppliers(self, now: datetime, result: TickResult) -> None:
+        for _ in range(self.max_batches):
+            async with UnitOfWork(self.factory) as uow:
+                ids = await uow.desk.supplier_due(now, limit=self.batch)
+            for ticket_id in ids:
+                await self._one(ticket_id, result, escalation.act_on_suppliers, now)
+            if len(ids) < self.batch:
                 return
 
     async def _closing(self, now: datetime, result: TickResult) -> None:

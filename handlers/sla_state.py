@@ -137,15 +137,21 @@ def clock_state(
 
 
 def supplier_state(
-    handoff: SupplierHandoff, now: datetime, targets: Mapping[str, str] | None = None
+    handoff: SupplierHandoff,
+    now: datetime,
+    targets: Mapping[str, str] | None = None,
+    *,
+    ended_at: datetime | None = None,
 ) -> tuple[TargetState | None, TargetState | None]:
     """The supplier's response and resolution targets since the hand-off.
 
     The supplier's reply comes by mail and is out of Switchboard's sight, so a response
-    target is judged against the present until the hand-off ends.
+    target is judged against the present until the hand-off ends (`ended_at`, or the
+    ticket's resolution passed in).
     """
     written = targets or {}
+    ended = handoff.ended_at or ended_at
     return (
-        _target(written.get("response"), handoff.response_due_at, None, handoff.ended_at, now),
-        _target(written.get("resolve"), handoff.resolve_due_at, handoff.ended_at, None, now),
+        _target(written.get("response"), handoff.response_due_at, None, ended, now),
+        _target(written.get("resolve"), handoff.resolve_due_at, ended, None, now),
     )

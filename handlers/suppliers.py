@@ -46,6 +46,14 @@ class HandOff:
     mailed: bool
 
 
+def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
+    """The supplier's next due time after `after` (the watcher reports it when it passes)."""
+    ahead = [
+        t for t in (handoff.response_due_at, handoff.resolve_due_at) if t is not None and t > after
+    ]
+    return min(ahead, default=None)
+
+
 def _hhmm(at: datetime | None) -> str:
     return at.strftime("%a %H:%M UTC") if at is not None else "no target"
 
@@ -116,6 +124,7 @@ async def hand_off(
         response_due_at=clock.response_due_at if clock else None,
         resolve_due_at=clock.resolve_due_at if clock else None,
     )
+    handoff.next_at = next_due(handoff, ctx.now)
     ctx.uow.desk.hand_off(handoff)
     if ticket.status is Status.NEW:
         ticket.status = Status.IN_PROGRESS

@@ -210,7 +210,10 @@ class DeskRepository:
         return [(i, at) for i, at in (await self.session.execute(stmt)).all() if at is not None]
 
     async def next_due_at(self) -> datetime | None:
-        """The earliest `sla_next_at` of all tickets: one step into `ix_tickets_sla_next_at`."""
+        """The earliest instant to act on: a ticket's `sla_next_at` or a supplier's due time.
+
+        One step into `ix_tickets_sla_next_at` and one into `ix_supplier_handoffs_next_at`.
+        """
         # ORDER BY ... LIMIT 1 rather than min(): SQLite only turns a bare min() into one
         # index step, and a WHERE clause makes it scan the whole index instead.
         stmt = (
@@ -219,7 +222,41 @@ class DeskRepository:
             .order_by(Ticket.sla_next_at)
             .limit(1)
         )
+        ours = (await self.session.execute(stmt)).scalar_one_or_none()
+        theirs = await self.supplier_next_at()
+        return min((t for t in (ours, theirs) if t is not None), default=None)
+
+    async def supplier_next_at(self) -> datetime | None:
+        """The earliest supplier due time still to report: one step into its index."""
+        stmt = (
+            select(SupplierHandoff.next_at)
+            .where(SupplierHandoff.next_at.is_not(None))
+            .order_by(SupplierHandoff.next_at)
+            .limit(1)
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def supplier_due(self, until: datetime, *, limit: int = 100) -> list[int]:
+        """Tickets with a supplier due time at or before `until` still to report."""
+        stmt = (
+            select(SupplierHandoff.ticket_id)
+            .where(SupplierHandoff.next_at.is_not(None), SupplierHandoff.next_at <= until)
+            .order_by(SupplierHandoff.next_at, SupplierHandoff.id)
+            .limit(limit)
+        )
+        return list(dict.fromkeys(await self.session.scalars(stmt)))
+
+    async def due_handoffs(self, ticket_id: int, until: datetime) -> list[SupplierHandoff]:
+        stmt = (
+            select(SupplierHandoff)
+            .where(
+                SupplierHandoff.ticket_id == ticket_id,
+                SupplierHandoff.next_at.is_not(None),
+                SupplierHandoff.next_at <= until,
+            )
+            .order_by(SupplierHandoff.id)
+        )
+        return list(await self.session.scalars(stmt))
 
     async def resolved_before(
         self, until: datetime, *, after: tuple[datetime, int] | None = None, limit: int = 100

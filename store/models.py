@@ -592,7 +592,10 @@ class SupplierHandoff(Base):
     """
 
     __tablename__ = "supplier_handoffs"
-    __table_args__ = (Index("ix_supplier_handoffs_ticket", "ticket_id"),)
+    __table_args__ = (
+        Index("ix_supplier_handoffs_ticket", "ticket_id"),
+        Index("ix_supplier_handoffs_next_at", "next_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -608,6 +611,8 @@ class SupplierHandoff(Base):
     handed_at: Mapped[datetime] = mapped_column(default=utcnow)
     response_due_at: Mapped[datetime | None] = mapped_column(default=None)
     resolve_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The next due time the watcher has still to report as breached; None when none is left.
+    next_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.desk.apply import apply
 from bot.desk.files import read
+from bot.sla_watch import SlaWatch
 from channels.base import DeliveryError
 from channels.conversation import Address, Reply
 from channels.email import EmailChannel, SmtpServer
@@ -21,7 +22,7 @@ from nlu.types import Entity, IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import Status
 from store.migrate import upgrade_engine
-from store.models import SupplierHandoff
+from store.models import OutboxMessage, SupplierHandoff
 from store.uow import UnitOfWork
 from tests.fakes.smtp import FakeSmtpServer
 
@@ -31,7 +32,7 @@ people:
   - {name: Bob Agent, email: bob@example.com, roles: [agent]}
 groups:
   - {name: service-desk, default: true}
-  - {name: network, members: [bob@example.com]}
+  - {name: network, members: [bob@example.com], slack_channel: C0NET}
 calendars:
   - {name: netco-hours, timezone: UTC, hours: "Mon-Fri 09:00-17:00"}
 suppliers:
@@ -157,6 +158,56 @@ async def test_hand_off_refusals(factory: SessionFactory) -> None:
     assert "PrintCo has no contact e-mail in the desk file; send them this:" in no_mail.text
     assert "no target for P1" in no_mail.text
     assert [s for s in sent if s[0] == "email"] == []
+
+
+async def test_the_watcher_reports_a_supplier_breach_apart_from_ours(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    await say(factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE)
+    response_due = datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
+    clock = [response_due - timedelta(seconds=1)]
+    watch = SlaWatch(factory, now=lambda: clock[0], sweep=3600)
+    assert await watch.seconds_to_next() == 1.0
+    assert (await watch.tick()).acted == 0
+
+    clock[0] = response_due
+    assert (await watch.tick()).acted == 1
+    async with UnitOfWork(factory) as uow:
+        rows = list(await uow.session.scalars(select(OutboxMessage)))
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        events = [(e.action, e.detail) for e in await uow.tickets.events(ticket.id)]
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    [told] = [r for r in rows if "missed" in str(r.reply.get("text"))]
+    assert (told.platform, told.address["conversation"]) == ("slack", "C0NET")
+    assert str(told.reply["text"]).startswith(
+        "NetCo (UC-7) missed its response target on INC-1 (due 09:15 UTC)."
+    )
+    [(_, detail)] = [e for e in events if e[0] == "supplier_breached"]
+    assert detail["target"] == "response"
+    assert "sla_breached" not in [a for a, _ in events]
+    assert handoff.next_at == handoff.resolve_due_at
+    # Reported once.
+    assert (await watch.tick()).acted == 0
+
+    # Resolved before their resolution target: the hand-off ends without another report.
+    async with UnitOfWork(factory) as uow:
+        t = await uow.tickets.by_ref("INC-1")
+        assert t is not None
+        t.status = Status.RESOLVED
+        t.resolved_at = response_due + timedelta(hours=1)
+        await uow.commit()
+    assert handoff.resolve_due_at is not None
+    clock[0] = handoff.resolve_due_at
+    await watch.tick()
+    async with UnitOfWork(factory) as uow:
+        [ended] = list(await uow.session.scalars(select(SupplierHandoff)))
+        t = await uow.tickets.by_ref("INC-1")
+        assert t is not None
+        assert [e.action for e in await uow.tickets.events(t.id)].count("supplier_breached") == 1
+    assert ended.next_at is None
+    assert ended.ended_at == response_due + timedelta(hours=1)
 
 
 def test_smtp_url_and_its_password_stay_out_of_reprs() -> None:
