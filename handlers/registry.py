@@ -123,6 +123,7 @@ def load() -> Registry:
         knowledge,
         links,
         requests,
+        signin,
         smalltalk,
         status,
     )

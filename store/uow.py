@@ -26,6 +26,7 @@ from store.repositories import (
     TicketRepository,
     TokenRepository,
 )
+from store.signins import SignInRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -54,6 +55,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    signins: SignInRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -80,6 +82,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.signins = SignInRepository(self.session)
         return self
 
     async def __aexit__(
