@@ -586,3 +586,6 @@ class KnowledgeFeedback(Base):
 
 # The configuration database's history and traversal indexes (`store.cmdb`).
 import store.cmdb  # noqa: E402, F401
+
+# The service catalog, its orders and knowledge deflections (`store.catalog`).
+import store.catalog  # noqa: E402, F401
