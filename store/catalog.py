@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models import Base, Group, GroupMember, Person
+from store.models import Base, Group, GroupMember, KnowledgeArticle, Person
 from store.types import utcnow
 
 
@@ -179,6 +179,9 @@ class CatalogRepository:
             .order_by(Person.id)
         )
         return list(await self.session.scalars(stmt))
+
+    async def article_exists(self, article_id: int) -> bool:
+        return await self.session.get(KnowledgeArticle, article_id) is not None
 
     async def record_deflection(
         self,

@@ -64,7 +64,7 @@ class FormField:
         """How the bot asks for it in chat."""
         ask = f"{self.label}?"
         if self.type is FieldType.CHOICE:
-            ask += " " + " / ".join(self.choices)
+            ask += " " + "  ".join(f"{i}) {c}" for i, c in enumerate(self.choices, start=1))
         elif self.type is FieldType.DATE:
             ask += " (a date, like 2026-12-24 or next Monday)"
         if not self.required:
