@@ -398,6 +398,7 @@ class Worker:
                 raise ConflictError("another worker finished part of the batch")
             ids = [r.id for r in rows]
             await uow.commit()
+        metrics.count_outcomes(intents.values())
         if self.redis_dialogue is not None:
             for key, change in states.items():
                 try:
@@ -463,6 +464,7 @@ class Worker:
                 return []
             ids = [r.id for r in rows]
             await uow.commit()
+        metrics.count_outcomes([intent])
         if self.redis_dialogue is not None:
             try:
                 await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)

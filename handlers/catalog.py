@@ -103,7 +103,9 @@ def _prefill(item: CatalogItem, nlu: Understanding) -> dict[str, str]:
             found = nlu.first(entity)
             raw = found.value if found else None
         elif f.type is form.FieldType.CHOICE:
-            named = [c for c in f.choices if re.search(rf"(?<!\w){re.escape(c.casefold())}(?!\w)", said)]
+            named = [
+                c for c in f.choices if re.search(rf"(?<!\w){re.escape(c.casefold())}(?!\w)", said)
+            ]
             raw = named[0] if len(named) == 1 else None
         if raw is None:
             continue
@@ -450,7 +452,9 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     if ctx.person.id not in {p.id for p in approvers}:
         who = ", ".join(p.name for p in approvers) or "an approver"
         return [
-            Reply(text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True)
+            Reply(
+                text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True
+            )
         ]
     if ticket.status is not Status.AWAITING_APPROVAL:
         return [

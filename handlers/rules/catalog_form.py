@@ -148,7 +148,9 @@ def _choice(field: FormField, text: str) -> str:
     raise AnswerError(f"{field.label} must be one of: {', '.join(field.choices)}.")
 
 
-def check_all(fields: Sequence[FormField], answers: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def check_all(
+    fields: Sequence[FormField], answers: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
     """Every answer checked: the stored values, and the errors by field name."""
     values: dict[str, str] = {}
     errors: dict[str, str] = {}

@@ -52,8 +52,4 @@ def fits(message: Collection[str], about: Collection[str], body: Collection[str]
         return False
     strong = words & set(about)
     covered = words & (set(about) | set(body))
-    return (
-        bool(strong)
-        and len(covered) >= MIN_WORDS
-        and len(covered) / len(words) >= MIN_COVERAGE
-    )
+    return bool(strong) and len(covered) >= MIN_WORDS and len(covered) / len(words) >= MIN_COVERAGE

@@ -133,14 +133,18 @@ async def test_order_a_laptop_through_the_form_and_the_manager_approves(
     assert "Only Dan Requester can decide REQ-1." in turn.text
 
     before = datetime.now(UTC)
-    turn = await shop.click("approve_request", "REQ-1", who="dan@example.com", expect=["REQ-1:status"])
+    turn = await shop.click(
+        "approve_request", "REQ-1", who="dan@example.com", expect=["REQ-1:status"]
+    )
     assert "You approved REQ-1." in turn.text
     ticket = await shop.ticket("REQ-1")
     assert ticket.status is Status.NEW
     assert ticket.group is not None
     assert ticket.group.name == "hardware"
     assert ticket.resolve_due_at is not None
-    assert before + timedelta(days=3) <= ticket.resolve_due_at <= datetime.now(UTC) + timedelta(days=3)
+    assert (
+        before + timedelta(days=3) <= ticket.resolve_due_at <= datetime.now(UTC) + timedelta(days=3)
+    )
     [(to, told)] = sent
     assert to == await person_id(shop, "alice@example.com")
     assert told.text.startswith("REQ-1 was approved by Dan Requester. hardware will take care")
