@@ -297,7 +297,7 @@ async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket = await place_order(ctx, item, answers, ctx.params.get(TEXT, ""))
     request = await ctx.uow.catalog.request_of(ticket.id)
     if ticket.status is Status.AWAITING_APPROVAL and request is not None:
-        names = [p.name for p in await _approvers(ctx, request)]
+        names = [p.name for p in await approvers(ctx, request)]
         who = ", ".join(names) if names else "an approver"
         text = (
             f"I've opened {ticket.ref} for {item.name}. It's waiting for approval by {who}; "
@@ -357,12 +357,12 @@ async def place_order(
         ),
         ticket_ref=ticket.ref,
     )
-    for approver in await _approvers(ctx, request):
+    for approver in await approvers(ctx, request):
         ctx.notify(approver.id, ask)
     return ticket
 
 
-async def _approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:
+async def approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:
     """Who may decide: the manager, or the group's members; the approvers when there is none.
 
     The requester is never among them.
@@ -448,9 +448,9 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
                 ephemeral=True,
             )
         ]
-    approvers = await _approvers(ctx, request)
-    if ctx.person.id not in {p.id for p in approvers}:
-        who = ", ".join(p.name for p in approvers) or "an approver"
+    deciders = await approvers(ctx, request)
+    if ctx.person.id not in {p.id for p in deciders}:
+        who = ", ".join(p.name for p in deciders) or "an approver"
         return [
             Reply(
                 text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True

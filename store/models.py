@@ -588,4 +588,4 @@ class KnowledgeFeedback(Base):
 import store.cmdb  # noqa: E402, F401
 
 # The service catalog, its orders and knowledge deflections (`store.catalog`).
-import store.catalog  # noqa: E402, F401
+import store.catalog  # noqa: E402, F401  # isort: skip

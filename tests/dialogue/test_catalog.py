@@ -75,7 +75,8 @@ async def shop(dialogue: Dialogue, tmp_path: Path) -> Dialogue:
         await apply(uow, read([path]))
         alice = await uow.people.by_email("alice@example.com")
         dan = await uow.people.by_email("dan@example.com")
-        assert alice is not None and dan is not None
+        assert alice is not None
+        assert dan is not None
         alice.manager_id = dan.id
         await uow.commit()
     return dialogue
