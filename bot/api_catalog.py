@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.api import Caller, container
 from bot.delivery import add_outgoing
+from bot.guards import without_nul
 from channels.conversation import Address
 from handlers import catalog
 from handlers.context import HandlerContext
@@ -78,6 +79,11 @@ class OrderIn(BaseModel):
     )
     note: str = Field(default="", max_length=2000)
 
+    @field_validator("note")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        return without_nul(value)
+
 
 class OrderOut(BaseModel):
     ref: str
@@ -128,7 +134,11 @@ async def order(request: HttpRequest, item: ItemName, body: OrderIn, person: Cal
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
         if not _may_order(found, me.role_set, me.organisation):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not order {found.name}")
-        values, errors = form.check_all(form.fields_of(found.fields or ()), body.answers)
+        answers = {
+            without_nul(k): without_nul(v) if isinstance(v, str) else v
+            for k, v in body.answers.items()
+        }
+        values, errors = form.check_all(form.fields_of(found.fields or ()), answers)
         if errors:
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,

@@ -111,8 +111,11 @@ def check(field: FormField, raw: str) -> str:
 
     An optional field left out ("skip") is the empty string.
     """
+    if "\x00" in raw:
+        # Text the database cannot store (PostgreSQL refuses NUL) is refused here instead.
+        raise AnswerError(f"{field.label} may not contain NUL characters.")
     text = " ".join(str(raw).split())
-    if not text or (not field.required and text.casefold() in SKIP_WORDS):
+    if not text or text.casefold() in SKIP_WORDS:
         if field.required:
             raise AnswerError(f"{field.label} is required.")
         return ""
