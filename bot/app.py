@@ -25,6 +25,7 @@ from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
 from bot.runtime import Background
+from bot.web.mount import install_web
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
 
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(cmdb_router)
     app.include_router(catalog_router)
+    install_web(app)
     _operations(app, container)
     _errors(app)
     install_error_handlers(app)

@@ -32,10 +32,12 @@ from bot.ingress import Ingress
 from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
+from bot.web.urls import base_url
 from bot.worker import Worker
 from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
 from handlers.registry import load as load_handlers
+from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
 from store.catalog import CatalogItem
@@ -342,6 +344,7 @@ def build_container(
     Channels are built only for a process with a role (a database command needs none).
     """
     ov = overrides or Overrides()
+    use_signin_base(base_url(settings))
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
     redis: Redis | None = None

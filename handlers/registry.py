@@ -125,6 +125,7 @@ def load() -> Registry:
         knowledge,
         links,
         requests,
+        signin,
         smalltalk,
         status,
     )

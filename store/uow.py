@@ -27,6 +27,7 @@ from store.repositories import (
     TicketRepository,
     TokenRepository,
 )
+from store.signins import SignInRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -56,6 +57,7 @@ class UnitOfWork:
     integrations: IntegrationRepository
     cmdb: CmdbRepository
     catalog: CatalogRepository
+    signins: SignInRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -83,6 +85,7 @@ class UnitOfWork:
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
         self.catalog = CatalogRepository(self.session)
+        self.signins = SignInRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,7 +1,7 @@
 """catalog: items, the orders behind service requests, knowledge deflections
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-03 16:50:00.000000
 """
 
@@ -14,7 +14,7 @@ import store.types  # noqa: F401  (UTCDateTime and JSON columns)
 
 
 revision: str = "0017"
-down_revision: str | None = "0011"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
