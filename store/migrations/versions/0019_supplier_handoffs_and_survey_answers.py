@@ -1,7 +1,7 @@
 """supplier handoffs and survey answers
 
 Revision ID: 0019
-Revises: 0011
+Revises: 0020
 Create Date: 2026-12-03 16:30:36.367268
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_ty
 
 
 revision: str = '0019'
-down_revision: str | None = '0011'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
