@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from bot import metrics
 from bot.delivery import add_outgoing, add_reply
 from bot.identity import resolve_person
 from bot.redelivery import Claimed, Redelivery
@@ -178,6 +179,7 @@ class EventHandling:
                 raise ConflictError("another worker finished part of the batch")
             ids = [r.id for r in rows]
             await uow.commit()
+        metrics.count_outcomes(intents.values())
         if self.redis_dialogue is not None:
             for key, change in states.items():
                 try:
@@ -235,6 +237,7 @@ class EventHandling:
                 return []
             ids = [r.id for r in rows]
             await uow.commit()
+        metrics.count_outcomes([intent])
         if self.redis_dialogue is not None:
             try:
                 await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)

@@ -14,7 +14,7 @@ from alembic import op
 import store.types  # noqa: F401  (UTCDateTime columns)
 
 revision: str = "0020"
-down_revision: str | None = "0011"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
