@@ -27,8 +27,8 @@ from nlu.types import Understander
 from store.db import create_engine, session_factory
 from store.uow import UnitOfWork
 from tests.conftest import prepare_database
-from tests.e2e.conftest import eventually
-from tests.e2e.test_slack import SECRET, mention, post_json, run, settle
+from tests.e2e.conftest import SECRET, eventually, post_json, run, settle
+from tests.e2e.test_slack import mention
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
