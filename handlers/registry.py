@@ -128,6 +128,8 @@ def load() -> Registry:
         signin,
         smalltalk,
         status,
+        suppliers,
+        survey,
     )
 
     return registry

@@ -28,6 +28,7 @@ from store.repositories import (
     TokenRepository,
 )
 from store.signins import SignInRepository
+from store.surveys import SurveyRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -56,6 +57,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    surveys: SurveyRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
