@@ -114,14 +114,17 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
+        change_steps,
         changes,
         confirmations,
         forms,
         help_channels,
         home,
+        impact_query,
         incidents,
         knowledge,
         links,
+        problems,
         requests,
         smalltalk,
         status,

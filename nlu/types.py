@@ -30,6 +30,8 @@ class IntentName(StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     OUT_OF_SCOPE = "out_of_scope"
+    OPEN_PROBLEM = "open_problem"
+    QUERY_IMPACT = "query_impact"
 
 
 class EntityName(StrEnum):

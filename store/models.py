@@ -585,4 +585,7 @@ class KnowledgeFeedback(Base):
 
 
 # The configuration database's history and traversal indexes (`store.cmdb`).
+# Changes after approval, the change calendar, problems and known errors.
+import store.changes  # noqa: E402, F401
 import store.cmdb  # noqa: E402, F401
+import store.problems  # noqa: E402, F401

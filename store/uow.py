@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
+from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
@@ -18,6 +19,7 @@ from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
 from store.outbox import OutboxRepository
+from store.problems import ProblemRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -54,6 +56,8 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    changes: ChangeRepository
+    problems: ProblemRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -80,6 +84,8 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.changes = ChangeRepository(self.session)
+        self.problems = ProblemRepository(self.session)
         return self
 
     async def __aexit__(

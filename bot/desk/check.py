@@ -109,6 +109,10 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
             problems.append(
                 f"{item.where}: `supplier`: {svc.supplier!r}, but {other.where} lists this service"
             )
+    for section in ("standard_changes", "freeze_windows"):
+        for item in desk.items[section]:
+            for i, name in enumerate(item.entry.services):  # type: ignore[attr-defined]
+                need(item, f"services.{i}", name, services, "configuration item")
     problems.extend(await _cycles(uow, desk))
     problems.extend(await _ties(uow, desk))
     return problems
