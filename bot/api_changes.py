@@ -9,7 +9,7 @@ naming the steps it does; approving stays with `PATCH /api/tickets/{ref}` and it
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi import Request as HttpRequest
@@ -170,7 +170,7 @@ async def _calendar(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar
     for t in tickets:
         assert t.planned_start is not None
         assert t.planned_end is not None
-        mine = {sid for sid, _ in items.get(t.id, [])} or {t.service_id}
+        mine = _touched(t, items)
         # Changes in the same range on the same items collide; the calendar shows it to both.
         clash = [
             o.ref
@@ -180,7 +180,7 @@ async def _calendar(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar
             and o.planned_end is not None
             and o.planned_start < t.planned_end
             and t.planned_start < o.planned_end
-            and mine & ({sid for sid, _ in items.get(o.id, [])} or {o.service_id}) - {None}
+            and mine & _touched(o, items)
         ]
         plan = plans.get(t.id)
         out.append(
@@ -200,6 +200,14 @@ async def _calendar(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar
         )
     freezes = [_freeze(f) for f in await uow.changes.freezes_between(start, end)]
     return Calendar(start=start, end=end, changes=out, freezes=freezes)
+
+
+def _touched(t: Ticket, items: dict[int, list[tuple[int, str]]]) -> set[int]:
+    """The items a change touches; its service when it names none."""
+    ids = {sid for sid, _ in items.get(t.id, [])}
+    if not ids and t.service_id is not None:
+        ids.add(t.service_id)
+    return ids
 
 
 def _freeze(f: FreezeWindow) -> CalendarFreeze:
@@ -312,7 +320,7 @@ async def _finish(request: HttpRequest, uow: UnitOfWork, ctx: HandlerContext) ->
         c.dispatcher.kick([r.id for r in rows])
 
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "an unusable window or unknown item"},
     403: {"description": "not the requester or an agent; or a freeze needing another approver"},
     404: {"description": "no such change"},

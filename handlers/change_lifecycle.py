@@ -120,8 +120,10 @@ async def _collisions(
     for t in others:
         assert t.planned_start is not None
         assert t.planned_end is not None
-        ids = {sid for sid, _ in touched.get(t.id, [])} or ({t.service_id} - {None})
-        planned.append(Planned(t.ref, Window(t.planned_start, t.planned_end), frozenset(ids)))  # type: ignore[arg-type]
+        ids = {sid for sid, _ in touched.get(t.id, [])}
+        if not ids and t.service_id is not None:
+            ids.add(t.service_id)
+        planned.append(Planned(t.ref, Window(t.planned_start, t.planned_end), frozenset(ids)))
     return freeze.collisions(ticket.ref, span, near, planned)
 
 

@@ -94,8 +94,7 @@ def test_change_stages_move_in_order_and_name_what_is_allowed() -> None:
     stage = change_stages.after("CHG-1", Status.APPROVED, ChangeStage.PLANNED, Step.SCHEDULE)
     assert stage is ChangeStage.SCHEDULED
     assert (
-        change_stages.after("CHG-1", Status.APPROVED, stage, Step.SCHEDULE)
-        is ChangeStage.SCHEDULED
+        change_stages.after("CHG-1", Status.APPROVED, stage, Step.SCHEDULE) is ChangeStage.SCHEDULED
     )
     stage = change_stages.after("CHG-1", Status.APPROVED, stage, Step.IMPLEMENT)
     stage = change_stages.after("CHG-1", Status.IN_PROGRESS, stage, Step.REVIEW)
