@@ -16,18 +16,20 @@ _TOKEN = re.compile(r"[\w][\w.\-]*[\w]|\w")
 
 
 async def named_item(nlu: Understanding, ctx: HandlerContext) -> Service | None:
-    """The configuration item a message names: the NLU's service, else a word that is an item."""
-    for e in nlu.entities:
-        if e.entity == EntityName.SERVICE:
-            found = await ctx.uow.cmdb.by_name(e.value) or await ctx.uow.services.by_name(e.value)
-            if found is not None:
-                return found
+    """The configuration item a message names: an item's exact name (so `payroll-db` is not
+    read as the Payroll it contains), else the NLU's service."""
     words = _TOKEN.findall(nlu.text)
     # Longer phrases first, so "mail relay" wins over "mail".
     for size in (3, 2, 1):
         for i in range(len(words) - size + 1):
             phrase = " ".join(words[i : i + size])
             found = await ctx.uow.cmdb.by_name(phrase)
+            if found is not None:
+                return found
+    # Aliases ("mail" for Email) only the NLU knows.
+    for e in nlu.entities:
+        if e.entity == EntityName.SERVICE:
+            found = await ctx.uow.cmdb.by_name(e.value) or await ctx.uow.services.by_name(e.value)
             if found is not None:
                 return found
     return None
