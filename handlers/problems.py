@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError
@@ -18,7 +16,7 @@ from handlers.rules.known_errors import ProblemStageError, Report
 from handlers.tickets import card, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status, TicketKind
-from store.models import Group, GroupMember, Service, Ticket
+from store.models import Group, Service, Ticket
 from store.problems import ProblemRecord, ProblemStage
 
 
@@ -220,10 +218,7 @@ async def _owners(ctx: HandlerContext, group_id: int | None) -> list[int]:
     if group_id is None:
         return []
     group = await ctx.uow.session.get(Group, group_id)
-    members = await ctx.uow.session.scalars(
-        select(GroupMember.person_id).where(GroupMember.group_id == group_id)
-    )
-    ids = list(members)
+    ids = await ctx.uow.problems.members(group_id)
     if group is not None and group.lead_id is not None and group.lead_id not in ids:
         ids.insert(0, group.lead_id)
     return ids
@@ -235,12 +230,8 @@ async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     value = ctx.params.get("ref", "")
     if not ctx.person.has_role(Role.AGENT):
         return [Reply(text="Only agents open problems.")]
-    from store.problems import RecurrenceOffer
-
     offer_id = value.removeprefix("offer-")
-    offer = (
-        await ctx.uow.session.get(RecurrenceOffer, int(offer_id)) if offer_id.isdigit() else None
-    )
+    offer = await ctx.uow.problems.offer_by_id(int(offer_id)) if offer_id.isdigit() else None
     if offer is None:
         return [Reply(text="That offer is no longer available.")]
     if offer.problem_id is not None:

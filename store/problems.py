@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.enums import Status, TicketKind
-from store.models import Base, Ticket, enum_column
+from store.models import Base, GroupMember, Ticket, enum_column
 from store.types import utcnow
 
 
@@ -172,6 +172,14 @@ class ProblemRepository:
         """Incidents already part of an offer on this service."""
         stmt = select(RecurrenceOffer.incident_ids).where(RecurrenceOffer.service_id == service_id)
         return {int(i) for ids in await self.session.scalars(stmt) for i in ids}
+
+    async def offer_by_id(self, offer_id: int) -> RecurrenceOffer | None:
+        return await self.session.get(RecurrenceOffer, offer_id)
+
+    async def members(self, group_id: int) -> list[int]:
+        """The people of a group, by id."""
+        stmt = select(GroupMember.person_id).where(GroupMember.group_id == group_id)
+        return list(await self.session.scalars(stmt))
 
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
