@@ -54,6 +54,23 @@ def outcome_in(text: str) -> ChangeOutcome | None:
     return min(hits, key=lambda h: h[0])[1] if hits else None
 
 
+def _names_a_change(nlu: Understanding, ctx: HandlerContext) -> bool:
+    refs = [e.value for e in nlu.entities if e.entity == EntityName.TICKET_REF]
+    refs += [ctx.params["ref"]] if ctx.params.get("ref") else []
+    return any(r.upper().startswith("CHG-") for r in refs)
+
+
+async def _otherwise(nlu: Understanding, ctx: HandlerContext) -> list[Reply] | None:
+    """A command word that names no change ("schedule a meeting room") is an ordinary message:
+    the handler of what the NLU made of it answers instead."""
+    if _names_a_change(nlu, ctx) or ctx.via_action:
+        return None
+    spec = registry.for_intent(nlu.intent)
+    if spec is None or not spec.listed:
+        return None
+    return await spec.func(nlu, ctx)
+
+
 async def _change(nlu: Understanding, ctx: HandlerContext, how: str) -> Ticket | Reply:
     ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
     if ticket is None:
@@ -95,6 +112,9 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
 @registry.command("schedule")
 async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
@@ -127,6 +147,9 @@ async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.command("implement")
 async def implement_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Start implementing a scheduled change: "implement CHG-12"."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
     return await _implement(nlu, ctx)
 
 
@@ -168,6 +191,9 @@ async def _complete(
 @registry.command("complete")
 async def complete_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Record how a change ended: "complete CHG-12 successful" (or failed, backed out)."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
     text = nlu.text
     for e in nlu.entities:
         if e.entity == EntityName.TICKET_REF:
@@ -230,9 +256,9 @@ async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     return [_said(done.ticket, done.plan, text + _scheduled_text(done))]
 
 
-@registry.command("calendar")
+@registry.command("planned")
 async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """What changes are planned: "calendar", or "calendar Saturday 00:00 to Monday 00:00"."""
+    """What changes are planned: "planned changes", or "planned Saturday 00:00 to Monday 00:00"."""
     when = instants(nlu)
     start = when[0] if when else ctx.now
     end = when[1] if len(when) > 1 else start + timedelta(days=7)

@@ -210,3 +210,19 @@ async def test_a_standard_change_is_approved_on_creation(talk: Dialogue) -> None
     assert chg.planned_end is not None
     assert chg.planned_start is not None
     assert (chg.planned_end - chg.planned_start).total_seconds() == 1800
+
+
+async def test_command_words_without_a_change_are_ordinary_messages(talk: Dialogue) -> None:
+    turn = await talk.say("complete the onboarding form for our new hire", expect=["+REQ-1"])
+    assert "I've opened request REQ-1" in turn.text
+
+
+async def test_planned_changes_are_listed(talk: Dialogue) -> None:
+    ref = await talk.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.APPROVED
+    )
+    await talk.say(f"schedule {ref} 2027-03-06 22:00 to 2027-03-07 02:00")
+    turn = await talk.say("planned 2027-03-06 00:00 to 2027-03-08 00:00")
+    assert f"• {ref} · Patch payroll · Sat 06 Mar 22:00–02:00" in turn.text
+    empty = await talk.say("planned 2027-04-06 00:00 to 2027-04-08 00:00")
+    assert "Nothing is planned" in empty.text
