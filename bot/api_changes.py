@@ -166,22 +166,11 @@ async def _calendar(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar
     ids = [t.id for t in tickets]
     plans = await uow.changes.plans(ids)
     items = await uow.changes.items(ids)
+    clashes = await lifecycle.calendar_collisions(uow, tickets)
     out = []
     for t in tickets:
         assert t.planned_start is not None
         assert t.planned_end is not None
-        mine = _touched(t, items)
-        # Changes in the same range on the same items collide; the calendar shows it to both.
-        clash = [
-            o.ref
-            for o in tickets
-            if o.id != t.id
-            and o.planned_start is not None
-            and o.planned_end is not None
-            and o.planned_start < t.planned_end
-            and t.planned_start < o.planned_end
-            and mine & _touched(o, items)
-        ]
         plan = plans.get(t.id)
         out.append(
             CalendarChange(
@@ -195,19 +184,11 @@ async def _calendar(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar
                 items=[n for _, n in items.get(t.id, [])]
                 or ([t.service.name] if t.service else []),
                 requester=t.requester.name,
-                collides_with=clash,
+                collides_with=clashes.get(t.ref, []),
             )
         )
     freezes = [_freeze(f) for f in await uow.changes.freezes_between(start, end)]
     return Calendar(start=start, end=end, changes=out, freezes=freezes)
-
-
-def _touched(t: Ticket, items: dict[int, list[tuple[int, str]]]) -> set[int]:
-    """The items a change touches; its service when it names none."""
-    ids = {sid for sid, _ in items.get(t.id, [])}
-    if not ids and t.service_id is not None:
-        ids.add(t.service_id)
-    return ids
 
 
 def _freeze(f: FreezeWindow) -> CalendarFreeze:

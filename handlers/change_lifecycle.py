@@ -24,6 +24,7 @@ from handlers.tickets import card
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
 from store.enums import ChangeType, Decision, Role, Status, TicketKind
 from store.models import Service, Ticket
+from store.uow import UnitOfWork
 
 DEFAULT_LENGTH = timedelta(hours=1)
 
@@ -103,28 +104,43 @@ async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | Non
     return items
 
 
-async def _collisions(
-    ctx: HandlerContext, ticket: Ticket, span: Window, items: Sequence[Service]
+async def planned(
+    uow: UnitOfWork, tickets: Sequence[Ticket], reached: dict[int, set[int]] | None = None
 ) -> list[Planned]:
-    near: set[int] = set()
-    for ci in items:
-        near.add(ci.id)
-        near.update(await reach(ctx.uow, ci.id))
-    others = [
-        t
-        for t in await ctx.uow.changes.scheduled_between(span.start, span.end)
-        if t.id != ticket.id
-    ]
-    touched = await ctx.uow.changes.items([t.id for t in others])
-    planned = []
-    for t in others:
-        assert t.planned_start is not None
-        assert t.planned_end is not None
+    """Changes with a window as the collision rule sees them: items touched (the change's
+    service when it names none) and everything that depends on them."""
+    cache = {} if reached is None else reached
+    touched = await uow.changes.items([t.id for t in tickets])
+    out = []
+    for t in tickets:
+        if t.planned_start is None or t.planned_end is None:
+            continue
         ids = {sid for sid, _ in touched.get(t.id, [])}
         if not ids and t.service_id is not None:
             ids.add(t.service_id)
-        planned.append(Planned(t.ref, Window(t.planned_start, t.planned_end), frozenset(ids)))
-    return freeze.collisions(ticket.ref, span, near, planned)
+        near: set[int] = set()
+        for item in ids:
+            if item not in cache:
+                cache[item] = set(await reach(uow, item))
+            near |= cache[item]
+        span = Window(t.planned_start, t.planned_end)
+        out.append(Planned(t.ref, span, frozenset(ids), frozenset(near)))
+    return out
+
+
+async def _collisions(ctx: HandlerContext, ticket: Ticket, span: Window) -> list[Planned]:
+    others = await ctx.uow.changes.scheduled_between(span.start, span.end)
+    if ticket not in others:
+        others.append(ticket)
+    found = await planned(ctx.uow, others)
+    mine = next(p for p in found if p.ref == ticket.ref)
+    return freeze.collisions(mine, found)
+
+
+async def calendar_collisions(uow: UnitOfWork, tickets: Sequence[Ticket]) -> dict[str, list[str]]:
+    """For each change on a calendar page, the others on it that it collides with."""
+    found = await planned(uow, tickets)
+    return {p.ref: [o.ref for o in freeze.collisions(p, found)] for p in found}
 
 
 async def _enter_freeze(
@@ -188,7 +204,8 @@ async def schedule(
     plan.updated_at = ctx.now
     ticket.planned_start, ticket.planned_end = span.start, span.end
     ticket.updated_at = ctx.now
-    clash = await _collisions(ctx, ticket, span, touched)
+    await ctx.uow.flush()
+    clash = await _collisions(ctx, ticket, span)
     ctx.log(
         ticket,
         "scheduled",

@@ -7,7 +7,7 @@ desk's time zone, so a freeze keeps its local hours across daylight-saving chang
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -96,22 +96,24 @@ def refusal(ref: str, hits: Sequence[Freeze]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """Another change on the calendar: its reference, window and the items it touches (ids)."""
+    """A change on the calendar: its reference, window, the items it touches (ids) and `near`,
+    everything that depends on those items."""
 
     ref: str
     span: Window
     items: frozenset[int]
+    near: frozenset[int] = frozenset()
 
 
-def collisions(
-    ref: str, span: Window, reach: Collection[int], others: Iterable[Planned]
-) -> list[Planned]:
-    """Other changes whose window overlaps and which touch an item within `reach`.
+def collide(a: Planned, b: Planned) -> bool:
+    """Two changes collide when their windows overlap and one touches an item the other
+    touches or that depends on what the other touches: a change to a database collides with
+    one to the service running on it, whichever is scheduled first."""
+    if a.ref == b.ref or not a.span.overlaps(b.span):
+        return False
+    return not (a.items | a.near).isdisjoint(b.items) or not (b.items | b.near).isdisjoint(a.items)
 
-    `reach` is what the change touches plus everything that depends on it, so a change to a
-    database collides with one to the service running on it.
-    """
-    near = set(reach)
-    return [
-        o for o in others if o.ref != ref and o.span.overlaps(span) and not near.isdisjoint(o.items)
-    ]
+
+def collisions(change: Planned, others: Iterable[Planned]) -> list[Planned]:
+    """The other changes `change` collides with."""
+    return [o for o in others if collide(change, o)]

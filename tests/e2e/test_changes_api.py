@@ -244,7 +244,9 @@ def test_the_change_lifecycle_freezes_and_the_calendar(
             "requester",
             "collides_with",
         }
-        assert entry["collides_with"] == []  # the first change touches Payroll, this payroll-db
+        # Payroll depends on payroll-db: the two overlap and collide, seen from either side.
+        assert entry["collides_with"] == [first]
+        assert body["changes"][0]["collides_with"] == [second]
         assert body["freezes"] == [
             {
                 "name": "year-end",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -78,16 +79,22 @@ def test_only_emergency_changes_enter_a_freeze_with_an_extra_approver() -> None:
 
 
 def test_collisions_need_overlap_and_a_shared_or_dependent_item() -> None:
-    mine = Window(at(22), at(23))
+    # Item 5 is a database; 7 is the service that depends on it; 8 is unrelated.
+    on_db = Planned("CHG-1", Window(at(22), at(23)), frozenset({5}), near=frozenset({7}))
     others = [
         Planned("CHG-2", Window(at(22, 30), at(23, 30)), frozenset({7})),
         Planned("CHG-3", Window(at(22, 30), at(23, 30)), frozenset({8})),
         Planned("CHG-4", Window(at(23), at(23, 30)), frozenset({7})),
-        Planned("CHG-1", Window(at(22), at(23)), frozenset({7})),
+        on_db,
     ]
-    # Item 7 is mine or depends on mine; 8 is unrelated; CHG-4 only touches the end; CHG-1 is me.
-    assert [c.ref for c in freeze.collisions("CHG-1", mine, {5, 7}, others)] == ["CHG-2"]
-    assert freeze.collisions("CHG-1", mine, {5}, others) == []
+    assert [c.ref for c in freeze.collisions(on_db, others)] == ["CHG-2"]
+    # Whichever is scheduled first: the service's change sees the database's change too.
+    # (and CHG-4, on the same service, overlapping it from 23:00).
+    assert [c.ref for c in freeze.collisions(others[0], others)] == ["CHG-4", "CHG-1"]
+    assert freeze.collisions(others[1], others) == []
+    same = Planned("CHG-5", Window(at(22), at(22, 10)), frozenset({8}))
+    assert freeze.collide(same, others[1]) is False  # 22:10 vs 22:30: no overlap
+    assert freeze.collide(replace(same, span=Window(at(22), at(22, 31))), others[1])
 
 
 def test_change_stages_move_in_order_and_name_what_is_allowed() -> None:
