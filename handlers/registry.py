@@ -114,9 +114,11 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
+        catalog,
         change_steps,
         changes,
         confirmations,
+        deflection,
         forms,
         help_channels,
         home,
@@ -126,6 +128,7 @@ def load() -> Registry:
         links,
         problems,
         requests,
+        signin,
         smalltalk,
         status,
     )

@@ -1,7 +1,7 @@
 """changes calendar, problems and known errors
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0020
 Create Date: 2026-12-03 16:29:53.157631
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_ty
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0016'
-down_revision: str | None = '0011'
+down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
