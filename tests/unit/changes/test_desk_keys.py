@@ -11,7 +11,8 @@ from bot.desk.files import DeskError, read
 from store.changes import FreezeWindow, StandardChange
 from store.db import SessionFactory
 from store.uow import UnitOfWork
-from tests.unit.desk.test_import import database_url, factory, run, write  # noqa: F401
+from tests.unit.desk.test_import import run
+from tests.unit.desks import write
 
 DESK = """
 services:
@@ -26,7 +27,7 @@ freeze_windows:
 
 
 async def test_calendar_keys_import_and_are_idempotent(
-    factory: SessionFactory,  # noqa: F811
+    factory: SessionFactory,
     tmp_path: Path,
 ) -> None:
     path = write(tmp_path, DESK)
@@ -89,7 +90,7 @@ async def test_bad_freeze_windows_are_refused_naming_the_entry(
 
 
 async def test_unknown_services_are_refused(
-    factory: SessionFactory,  # noqa: F811
+    factory: SessionFactory,
     tmp_path: Path,
 ) -> None:
     text = (
