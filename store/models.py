@@ -671,3 +671,7 @@ class SignIn(Base):
 
 # The service catalog, its orders and knowledge deflections (`store.catalog`).
 import store.catalog  # noqa: E402, F401  # isort: skip
+
+# Changes after approval, the change calendar, problems and known errors.
+import store.changes  # noqa: E402, F401  # isort: skip
+import store.problems  # noqa: E402, F401  # isort: skip

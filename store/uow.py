@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
 from store.catalog import CatalogRepository
+from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
@@ -19,6 +20,7 @@ from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
 from store.outbox import OutboxRepository
+from store.problems import ProblemRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -58,6 +60,8 @@ class UnitOfWork:
     integrations: IntegrationRepository
     cmdb: CmdbRepository
     surveys: SurveyRepository
+    changes: ChangeRepository
+    problems: ProblemRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -87,6 +91,8 @@ class UnitOfWork:
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
         self.surveys = SurveyRepository(self.session)
+        self.changes = ChangeRepository(self.session)
+        self.problems = ProblemRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
