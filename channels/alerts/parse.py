@@ -5,7 +5,9 @@ Alertmanager posts one notification per alert group:
 "annotations", "startsAt", "endsAt", "fingerprint", ...}], ...}`. The generic event is one
 object (or a list of them): `{"source", "ci" | "service", "severity", "status",
 "fingerprint", "summary", "labels", "starts_at"}`. Anything else is a `PayloadError` that
-names the field at fault.
+names the field at fault. A webhook `version` other than "4" is accepted when the body has
+version 4's shape (so an Alertmanager upgrade that only adds fields keeps working); when it
+does not, the error names both the field and the version.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from channels.base import PayloadError
 from channels.conversation import Address, Alert, Identity
 
 PLATFORM = "alerts"
+WEBHOOK_VERSION = "4"
+"""The Alertmanager webhook format read field by field; other versions are read by shape."""
 STATUSES = ("firing", "resolved")
 MAX_ALERTS = 500
 MAX_LABELS = 100
@@ -127,9 +131,24 @@ def _build(
 
 
 def _alertmanager(data: Mapping[str, Any], integration: str) -> list[Alert]:
-    version = data.get("version", "4")
-    if version != "4":
-        raise _fail('`version` must be "4" (the Alertmanager webhook format)')
+    version = data.get("version", WEBHOOK_VERSION)
+    if not isinstance(version, str) or not version.strip() or len(version) > 20:
+        raise _fail('`version` must be a string such as "4" (the Alertmanager webhook format)')
+    if version == WEBHOOK_VERSION:
+        return _alertmanager_alerts(data, integration)
+    # Alertmanager has only ever added fields within a version; a body of another version
+    # that still has version 4's shape is read as such, and one that does not is refused
+    # with the field at fault and the version it came with.
+    try:
+        return _alertmanager_alerts(data, integration)
+    except PayloadError as e:
+        raise _fail(
+            f"{e} (webhook version {version[:20]!r}; fields are read as in version "
+            f"{WEBHOOK_VERSION})"
+        ) from e
+
+
+def _alertmanager_alerts(data: Mapping[str, Any], integration: str) -> list[Alert]:
     group_status = data.get("status")
     if group_status is not None:
         _status(group_status, "status")
