@@ -98,7 +98,7 @@ def _ci(labels: Mapping[str, str]) -> str:
     return ""
 
 
-def _build(
+def make_alert(
     *,
     integration: str,
     source: str,
@@ -110,6 +110,7 @@ def _build(
     labels: dict[str, str],
     starts_at: datetime | None,
 ) -> Alert:
+    """An `Alert` from checked values; its event id names one notification of one state."""
     started = starts_at.isoformat() if starts_at else ""
     return Alert(
         # One notification of one problem's state: repeats of it are recognised as such.
@@ -171,7 +172,7 @@ def _alertmanager_alerts(data: Mapping[str, Any], integration: str) -> list[Aler
             or labels.get("alertname", "")
         )
         out.append(
-            _build(
+            make_alert(
                 integration=integration,
                 source="alertmanager",
                 fingerprint=_fingerprint(item.get("fingerprint"), f"{where}.fingerprint", labels),
@@ -194,7 +195,7 @@ def _generic(data: Mapping[str, Any], integration: str, where: str) -> Alert:
     ci = _text(data.get("ci"), name("ci"), limit=200) or _text(
         data.get("service"), name("service"), limit=200
     )
-    return _build(
+    return make_alert(
         integration=integration,
         source=_text(data.get("source"), name("source"), limit=120),
         fingerprint=_text(
@@ -207,6 +208,11 @@ def _generic(data: Mapping[str, Any], integration: str, where: str) -> Alert:
         labels=labels,
         starts_at=_time(data.get("starts_at"), name("starts_at")),
     )
+
+
+def generic_event(data: Any, integration: str) -> Alert:
+    """One event of the generic shape (already decoded JSON); `PayloadError` names the field."""
+    return _generic(_object(data, "event"), integration, "")
 
 
 def parse_alerts(body: bytes, integration: str) -> list[Alert]:
