@@ -122,6 +122,7 @@ def load() -> Registry:
         incidents,
         knowledge,
         links,
+        major_incidents,
         requests,
         smalltalk,
         status,

@@ -17,6 +17,7 @@ from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
+from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.repositories import (
     CursorRepository,
@@ -54,6 +55,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    major_incidents: MajorIncidentRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -80,6 +82,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.major_incidents = MajorIncidentRepository(self.session)
         return self
 
     async def __aexit__(
