@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import TicketKind
-from store.models import MajorIncident, Ticket, TicketLink
+from store.models import ChannelIdentity, MajorIncident, Ticket, TicketLink
 from store.repositories import OPEN_STATUSES
 
 
@@ -17,6 +18,9 @@ class MajorIncidentRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(self, major_id: int) -> MajorIncident | None:
+        return await self.session.get(MajorIncident, major_id)
 
     async def for_ticket(self, ticket_id: int) -> MajorIncident | None:
         stmt = select(MajorIncident).where(MajorIncident.ticket_id == ticket_id)
@@ -78,3 +82,22 @@ class MajorIncidentRepository:
             .order_by(Ticket.id)
         )
         return list(await self.session.scalars(stmt))
+
+    async def slack_ids(self, person_ids: Sequence[int]) -> list[str]:
+        """The Slack user ids of these people, where they have one."""
+        if not person_ids:
+            return []
+        stmt = (
+            select(ChannelIdentity.external_id)
+            .where(
+                ChannelIdentity.person_id.in_(list(person_ids)),
+                ChannelIdentity.platform == "slack",
+            )
+            .order_by(ChannelIdentity.id)
+        )
+        return list(dict.fromkeys(await self.session.scalars(stmt)))
+
+    def set_swarm(self, row: MajorIncident, channel: str, at: datetime) -> None:
+        """Record the swarm channel created for a major incident."""
+        row.swarm_channel = channel[:64]
+        row.updated_at = at

@@ -142,3 +142,38 @@ async def test_declare_links_reports_pages_owners_and_updates_reach_every_report
     assert "Only agents" in text
     text, _ = await say(factory, "bob@example.com", f"broadcast {first}")
     assert "What is the update?" in text
+
+
+async def test_the_swarm_channel_is_created_invited_pinned_and_gets_updates(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    from bot.swarm import Swarms
+    from tests.conftest import make_settings
+    from tests.fakes.slack_api import FakeSlackApi
+
+    first = await incident(factory, "alice@example.com", "VPN", "VPN is down")
+    async with UnitOfWork(factory) as uow:
+        erin = await uow.people.by_email("erin@example.com")
+        bob = await uow.people.by_email("bob@example.com")
+        assert erin is not None
+        assert bob is not None
+        await uow.people.bind_identity(erin, "slack", "U0ERIN")
+        await uow.people.bind_identity(bob, "slack", "U0BOB")
+        await uow.commit()
+    await say(factory, "bob@example.com", f"major {first}")
+    with FakeSlackApi() as api:
+        settings = make_settings(
+            f"sqlite:///{tmp_path}/unused.db",
+            tmp_path,
+            slack={"bot_token": "xoxb-test", "api_url": api.api_url},
+        )
+        swarms = Swarms(settings, factory)
+        assert await swarms.run_once() == 1
+        assert await swarms.run_once() == 0  # made once
+        channel = api.created[f"{first.lower()}-major"]
+        assert {"U0ERIN", "U0BOB"} <= api.members[channel]
+        [card] = api.by_bot(channel)
+        assert f"Major incident {first}" in card.text
+        assert api.pins == [(channel, card.ts)]
+    _, out = await say(factory, "bob@example.com", f"broadcast {first}: rerouting traffic")
+    assert channel in addressed(out)
