@@ -52,7 +52,7 @@ class Scheduler:
         self._led_at = 0.0
         # After the queue was away its entries may be lost: sweep once even with a backlog.
         self._sweep_all = False
-        self._swarm = Swarms(container.settings, container.factory)
+        self._swarm: Swarms | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         jobs = [
@@ -115,8 +115,11 @@ class Scheduler:
         self._sweep_all = self._sweep_all and len(ids) == 500
 
     async def _swarms(self) -> None:
-        if self.leading:
-            await self._swarm.run_once()
+        if not self.leading:
+            return
+        if self._swarm is None:
+            self._swarm = Swarms(self.c.settings, self.c.factory)
+        await self._swarm.run_once()
 
     async def _purge(self) -> None:
         if not self.leading or self.c.dialogue is not None:
