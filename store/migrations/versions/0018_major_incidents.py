@@ -1,7 +1,7 @@
 """major incidents: the declared incident, its lead, swarm channel and last update
 
 Revision ID: 0018
-Revises: 0011
+Revises: 0020
 Create Date: 2026-12-03 17:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import store.types
 
 revision: str = "0018"
-down_revision: str | None = "0011"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
