@@ -43,6 +43,11 @@ OUTBOX_SENDS = Counter(
 TICKETS_CREATED = Counter(
     "switchboard_tickets_created_total", "Tickets opened through chat.", ["kind"]
 )
+MQTT_MESSAGES = Counter(
+    "switchboard_mqtt_messages_total",
+    "MQTT messages by outcome (reading, quarantined).",
+    ["outcome"],
+)
 
 DEFLECTIONS = Counter(
     "switchboard_deflections_total",

@@ -127,6 +127,7 @@ def load() -> Registry:
         knowledge,
         links,
         problems,
+        major_incidents,
         requests,
         signin,
         smalltalk,

@@ -19,6 +19,7 @@ from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
+from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.problems import ProblemRepository
 from store.repositories import (
@@ -62,6 +63,7 @@ class UnitOfWork:
     surveys: SurveyRepository
     changes: ChangeRepository
     problems: ProblemRepository
+    major_incidents: MajorIncidentRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -93,6 +95,7 @@ class UnitOfWork:
         self.surveys = SurveyRepository(self.session)
         self.changes = ChangeRepository(self.session)
         self.problems = ProblemRepository(self.session)
+        self.major_incidents = MajorIncidentRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
