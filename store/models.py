@@ -676,6 +676,7 @@ import store.catalog  # noqa: E402, F401  # isort: skip
 import store.changes  # noqa: E402, F401  # isort: skip
 import store.problems  # noqa: E402, F401  # isort: skip
 
+
 class MajorIncident(Base):
     """An incident declared major: who declared it, its lead, its swarm channel, its news."""
 
