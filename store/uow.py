@@ -18,6 +18,7 @@ from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
 from store.outbox import OutboxRepository
+from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -54,6 +55,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    reports: ReportRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -80,6 +82,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.reports = ReportRepository(self.session)
         return self
 
     async def __aexit__(
