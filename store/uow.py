@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
 from store.cmdb import CmdbRepository
+from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
@@ -56,6 +57,7 @@ class UnitOfWork:
     integrations: IntegrationRepository
     cmdb: CmdbRepository
     reports: ReportRepository
+    console: ConsoleRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -83,6 +85,7 @@ class UnitOfWork:
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
         self.reports = ReportRepository(self.session)
+        self.console = ConsoleRepository(self.session)
         return self
 
     async def __aexit__(
