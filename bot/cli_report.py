@@ -106,8 +106,8 @@ def _print_tables(figures: Figures, console: object = None) -> None:
     head = Table(title=f"Desk report {f.since:%Y-%m-%d %H:%M} – {f.until:%Y-%m-%d %H:%M} UTC")
     head.add_column("figure")
     head.add_column("value", justify="right")
-    for label, value in headline(f):
-        head.add_row(label, value)
+    for label, shown_value in headline(f):
+        head.add_row(label, shown_value)
     target.print(head)
     for chart in charts_of(f):
         if chart.empty:
