@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, select
+from sqlalchemy import and_, case, func, literal, not_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, load_only, raiseload
 
 from store.enums import Priority, Role, Status, TicketKind
 from store.models import (
@@ -30,6 +31,30 @@ from store.models import (
 from store.repositories import OPEN_STATUSES
 
 UNASSIGNED = "none"
+QUEUE_COLUMNS = (
+    "id",
+    "kind",
+    "ref",
+    "title",
+    "status",
+    "priority",
+    "assignee_id",
+    "group_id",
+    "service_id",
+    "origin",
+    "created_at",
+    "updated_at",
+    "version",
+    "sla_name",
+    "response_warn_at",
+    "response_due_at",
+    "resolve_warn_at",
+    "resolve_due_at",
+    "responded_at",
+    "resolved_at",
+    "sla_paused_at",
+)
+"""What a queue line shows of a ticket (with its service-level standing)."""
 NO_GROUP = 0
 
 
@@ -99,10 +124,14 @@ class ConsoleRepository:
         self.session = session
 
     async def queue(self, f: QueueFilter, *, limit: int = 100) -> list[Ticket]:
-        """Open tickets matching `f`: unassigned first, then the nearest due time, priority."""
+        """Open tickets matching `f`: unassigned first, then the nearest due time, priority.
+
+        The order is decided on `ix_tickets_queue` alone (ids only), then the page's rows
+        are loaded by id, so the cost follows the page, not the size of the backlog.
+        """
         due = func.coalesce(Ticket.response_due_at, Ticket.resolve_due_at)
-        stmt = (
-            select(Ticket)
+        ranked = (
+            select(Ticket.id)
             .where(*_where(f))
             .order_by(
                 case((Ticket.assignee_id.is_(None), 0), else_=1),
@@ -114,63 +143,68 @@ class ConsoleRepository:
             )
             .limit(limit)
         )
-        return list(await self.session.scalars(stmt))
+        ids = list(await self.session.scalars(ranked))
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_(ids))
+            .options(
+                load_only(*(getattr(Ticket, c) for c in QUEUE_COLUMNS)),
+                raiseload(Ticket.requester),
+                raiseload(Ticket.group),
+                joinedload(Ticket.assignee).load_only(Person.name).raiseload(Person.roles),
+                joinedload(Ticket.service).load_only(Service.name),
+            )
+        )
+        by_id = {t.id: t for t in rows}
+        return [by_id[i] for i in ids if i in by_id]
 
     async def count(self, f: QueueFilter) -> int:
         stmt = select(func.count()).select_from(Ticket).where(*_where(f))
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def group_loads(self) -> list[GroupLoad]:
-        """Open and unassigned tickets per group (tickets with no group as group 0)."""
-        gid = func.coalesce(Ticket.group_id, NO_GROUP)
-        stmt = (
+        """Open and unassigned tickets per group (tickets with no group as group 0), in one
+        grouped read of `ix_tickets_queue` joined to the groups' names."""
+        open_ = (
             select(
-                gid,
-                func.count(),
-                func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0)),
+                func.coalesce(Ticket.group_id, NO_GROUP).label("gid"),
+                func.count().label("n"),
+                func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0)).label("u"),
             )
             .where(Ticket.status.in_(OPEN_STATUSES))
-            .group_by(gid)
+            .group_by(func.coalesce(Ticket.group_id, NO_GROUP))
+            .subquery()
         )
-        counts = {int(g): (int(n), int(u or 0)) for g, n, u in await self.session.execute(stmt)}
-        names = {g.id: g.name for g in await self.session.scalars(select(Group))}
-        loads = [
-            GroupLoad(g, names[g], *counts.get(g, (0, 0)))
-            for g in sorted(names, key=lambda g: names[g].lower())
-        ]
-        if NO_GROUP in counts:
-            loads.append(GroupLoad(NO_GROUP, "", *counts[NO_GROUP]))
-        return loads
+        named = select(Group.id, Group.name, open_.c.n, open_.c.u).outerjoin(
+            open_, open_.c.gid == Group.id
+        )
+        orphans = select(open_.c.gid, literal(""), open_.c.n, open_.c.u).where(
+            open_.c.gid == NO_GROUP
+        )
+        rows = await self.session.execute(union_all(named, orphans))
+        loads = [GroupLoad(int(g), str(name), int(n or 0), int(u or 0)) for g, name, n, u in rows]
+        return sorted(loads, key=lambda g: (g.group_id == NO_GROUP, g.name.lower()))
 
     async def groups_of(self, person_id: int) -> list[int]:
         stmt = select(GroupMember.group_id).where(GroupMember.person_id == person_id)
         return [int(g) for g in await self.session.scalars(stmt)]
 
-    async def agents(self) -> list[Person]:
-        """Active people who may be given tickets, by name."""
+    async def agents(self) -> list[tuple[int, str]]:
+        """Active people who may be given tickets, as (id, name) by name."""
         stmt = (
-            select(Person)
+            select(Person.id, Person.name)
             .join(PersonRole, PersonRole.person_id == Person.id)
             .where(PersonRole.role.in_((Role.AGENT, Role.ADMIN)), Person.active.is_(True))
+            .group_by(Person.id, Person.name)
             .order_by(Person.name)
-            .distinct()
         )
-        return list(await self.session.scalars(stmt))
+        return [(int(i), str(n)) for i, n in await self.session.execute(stmt)]
 
     async def services(self) -> list[tuple[int, str]]:
         stmt = select(Service.id, Service.name).order_by(Service.name)
         return [(int(i), str(n)) for i, n in await self.session.execute(stmt)]
-
-    async def channels(self) -> list[str]:
-        """The channels open tickets came in on."""
-        channel = Ticket.origin["channel"].as_string()
-        stmt = (
-            select(channel)
-            .where(Ticket.status.in_(OPEN_STATUSES), channel.is_not(None))
-            .group_by(channel)
-            .order_by(channel)
-        )
-        return [str(c) for c in await self.session.scalars(stmt) if c]
 
     async def timeline(self, ticket: Ticket) -> list[Entry]:
         """Everything about a ticket in time order: its events (with the message behind each,

@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 Staff = Annotated[Person, Depends(require_role("agent", "approver"))]
 Approver = Annotated[Person, Depends(require_role("approver"))]
-PAGE_SIZE = 100
+PAGE_SIZE = 50
+CHOICES_TTL_SECONDS = 30.0
 
 
 def _container(request: Request) -> Container:
@@ -103,6 +104,35 @@ def _render(request: Request, person: Person, template: str, **context: Any) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What the filters and the assign form offer: agents and services, as (id, name)."""
+
+    agents: list[tuple[int, str]]
+    services: list[tuple[int, str]]
+    read_at: float
+
+
+async def _choices(request: Request, uow: UnitOfWork) -> Choices:
+    # The directory changes seldom; reading it once per process every few seconds keeps
+    # two queries off every page.
+    held: Choices | None = getattr(request.app.state, "console_choices", None)
+    if held is not None and time.monotonic() - held.read_at < CHOICES_TTL_SECONDS:
+        return held
+    fresh = Choices(
+        agents=await uow.console.agents(),
+        services=await uow.console.services(),
+        read_at=time.monotonic(),
+    )
+    request.app.state.console_choices = fresh
+    return fresh
+
+
+def _channels(c: Container) -> list[str]:
+    """The channels tickets can come in on here: those switched on, and the terminal chat."""
+    return sorted((set(c.channels) | {"console"}) - {"alerts"})
+
+
 def _assignee(value: str | None, me: Person) -> int | str | None:
     if not value:
         return None
@@ -137,10 +167,11 @@ async def queues(
     async with _container(request).uow() as uow:
         loads = await uow.console.group_loads()
         tickets = await uow.console.queue(wanted, limit=PAGE_SIZE)
-        total = await uow.console.count(wanted)
-        agents = await uow.console.agents()
-        services = await uow.console.services()
-        channels = await uow.console.channels()
+        if wanted == QueueFilter(group_id=wanted.group_id):
+            total = sum(g.open for g in loads if wanted.group_id in (None, g.group_id))
+        else:
+            total = await uow.console.count(wanted)
+        choices = await _choices(request, uow)
         rows = [_row(t, now) for t in tickets]
     return _render(
         request,
@@ -152,9 +183,9 @@ async def queues(
         total=total,
         wanted=wanted,
         assignee=assignee or "",
-        agents=agents,
-        services=services,
-        channels=channels,
+        agents=choices.agents,
+        services=choices.services,
+        channels=_channels(_container(request)),
         kinds=list(TicketKind),
         priorities=list(Priority),
         no_group=NO_GROUP,
@@ -185,9 +216,9 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
             return error_page(request, 404, "no such ticket")
         me = await uow.people.get(person.id)
         assert me is not None
-        timeline = await uow.console.timeline(ticket)
-        agents = await uow.console.agents()
         refusal = await actions.refusal(ticket, _context(uow, me))
+        timeline = await uow.console.timeline(ticket)
+        agents = (await _choices(request, uow)).agents
         row = _row(ticket, utcnow())
     return _render(
         request,
