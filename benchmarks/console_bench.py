@@ -223,7 +223,7 @@ def run(
             database = "sqlite"
         try:
             settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 environment="test",
                 database_url=url,
                 nlu_model_path=Path(tmp) / "model",
