@@ -303,6 +303,7 @@ def _mount() -> None:
     from bot.cli_kb import app as kb_app
     from bot.cli_nlu import app as nlu_app
     from bot.cli_report import report
+    from bot.cli_signin import signin_link
     from bot.cli_telegram import app as telegram_app
     from bot.cli_tokens import app as token_app
 
@@ -313,6 +314,7 @@ def _mount() -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(kb_app, name="kb")
     app.command("report")(report)
+    app.command("signin-link")(signin_link)
 
 
 _mount()

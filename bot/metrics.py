@@ -9,6 +9,7 @@ processes start.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -22,6 +23,7 @@ from prometheus_client import (
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from handlers.deflection import DECLINED, DEFLECTED, NO, YES
 from store.models import Ticket
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -67,6 +69,24 @@ TICKETS_CREATED = Counter(
     "Tickets opened, by kind and the channel they were raised on (`other`: monitoring, API).",
     ["kind", "channel"],
 )
+
+DEFLECTIONS = Counter(
+    "switchboard_deflections_total",
+    "Knowledge articles offered before a ticket, by the answer: deflected (no ticket) or "
+    "declined (filed).",
+    ["outcome"],
+)
+DEFLECTION_OUTCOMES = {YES: DEFLECTED, NO: DECLINED}
+"""Handled intents (the deflection answers' actions) and the outcome each counts as."""
+
+
+def count_outcomes(intents: Iterable[str]) -> None:
+    """Count the deflection answers among intents whose work has just been committed."""
+    for intent in intents:
+        outcome = DEFLECTION_OUTCOMES.get(intent)
+        if outcome is not None:
+            DEFLECTIONS.labels(outcome).inc()
+
 
 _NEW_TICKETS = "switchboard.new_tickets"
 

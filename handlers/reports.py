@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from handlers.deflection import DEFLECTED
 from handlers.rules.figures import ChangeDecision, Figures, TicketFacts, compute
 from store.reports import TicketRow
 from store.uow import UnitOfWork
@@ -34,7 +35,8 @@ def facts(row: TicketRow) -> TicketFacts:
 async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> Figures:
     """Every figure for tickets opened in [since, until), and the backlog at `until`.
 
-    Satisfaction and deflection are reported as "no data" until the desk records them.
+    Deflected: knowledge offers that answered the question, so no ticket was opened.
+    Satisfaction is reported as "no data" until the desk records survey answers.
     """
     reports = uow.reports
     tickets = [facts(r) for r in await reports.tickets(since, until)]
@@ -44,6 +46,8 @@ async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> 
         ChangeDecision(created_at=c.created_at, decided_at=c.decided_at)
         for c in await reports.change_decisions(since, until)
     ]
+    offers = await uow.catalog.deflection_counts(since=since)
+    deflected = sum(n for (_, outcome), n in offers.items() if outcome == DEFLECTED)
     return compute(
         since=since,
         until=until,
@@ -52,5 +56,5 @@ async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> 
         intents=intents,
         changes=changes,
         satisfaction=None,
-        deflected=None,
+        deflected=deflected,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
+from store.catalog import CatalogRepository
 from store.cmdb import CmdbRepository
 from store.console import ConsoleRepository
 from store.db import SessionFactory
@@ -28,6 +29,7 @@ from store.repositories import (
     TicketRepository,
     TokenRepository,
 )
+from store.signins import SignInRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -58,6 +60,8 @@ class UnitOfWork:
     cmdb: CmdbRepository
     reports: ReportRepository
     console: ConsoleRepository
+    catalog: CatalogRepository
+    signins: SignInRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -86,6 +90,8 @@ class UnitOfWork:
         self.cmdb = CmdbRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.console = ConsoleRepository(self.session)
+        self.catalog = CatalogRepository(self.session)
+        self.signins = SignInRepository(self.session)
         return self
 
     async def __aexit__(

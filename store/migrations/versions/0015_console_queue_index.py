@@ -1,7 +1,7 @@
 """console queue index: open tickets by group and assignee, covering the queue's order
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0020
 Create Date: 2026-12-03 17:00:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -46,7 +46,12 @@ async def raise_incident(factory: SessionFactory, text: str = "my printer is jam
         alice = await uow.people.by_email("alice@example.com")
         assert alice is not None
         ctx = HandlerContext(
-            uow=uow, person=alice, address=TELEGRAM, now=datetime.now(UTC), text=text
+            uow=uow,
+            person=alice,
+            address=TELEGRAM,
+            now=datetime.now(UTC),
+            text=text,
+            params={"deflection_declined": "1"},
         )
         await report_incident(
             Understanding(text=text, intent=IntentName.REPORT_INCIDENT, confidence=0.95), ctx

@@ -62,6 +62,8 @@ async def seed(factory: SessionFactory) -> None:
     - An old incident (40 days, still open) is outside the period but in the backlog.
     - Changes: decided 30 and 90 minutes after opening: mean 60, median 60; one undecided.
     - Messages: 20, of which 2 clarify, 1 out_of_scope, 1 handover: 20 per 100.
+    - Knowledge offers: 3 answered the question (no ticket), 1 declined: 3 of 16 contacts
+      (13 tickets + 3 deflected) were deflected.
     """
     opened = NOW - 2 * DAY
     async with UnitOfWork(factory) as uow:
@@ -187,6 +189,14 @@ async def seed(factory: SessionFactory) -> None:
                 received_at=NOW - 40 * DAY,
             )
         )
+        for outcome in ("deflected", "deflected", "deflected", "declined"):
+            await uow.catalog.record_deflection(
+                person_id=alice.id,
+                intent="report_incident",
+                article_id=None,
+                outcome=outcome,
+                channel="slack",
+            )
         await uow.commit()
 
 
@@ -223,7 +233,8 @@ async def test_known_history_gives_known_figures(factory: SessionFactory) -> Non
     assert data["change_approval_minutes_mean"] == 60.0
     assert data["change_approval_minutes_median"] == 60.0
     assert data["csat_score_mean"] is None
-    assert data["deflection_rate"] is None
+    assert data["deflected"] == 3
+    assert data["deflection_rate"] == 0.1875
 
 
 async def test_backlog_counts_every_open_ticket_by_age(factory: SessionFactory) -> None:
@@ -247,6 +258,8 @@ async def test_an_empty_desk_reports_no_data_rather_than_zero(factory: SessionFa
     for key in ("mtta_minutes", "mttr_minutes", "sla_attainment", "first_contact_resolution"):
         assert data[key] is None
     assert data["nlu_fallback_per_100_messages"] is None
+    assert data["deflection_rate"] is None
+    assert data["csat_score_mean"] is None
     assert "no data" in report_html(f)
 
 

@@ -53,6 +53,7 @@ async def report(factory: SessionFactory, *, commit: bool) -> None:
             address=Address(channel="telegram", conversation="42", user="42"),
             now=datetime.now(UTC),
             text="the printer is broken",
+            params={"deflection_declined": "1"},
         )
         nlu = Understanding(text=ctx.text, intent=IntentName.REPORT_INCIDENT, confidence=0.95)
         await report_incident(nlu, ctx)
