@@ -13,6 +13,7 @@ from store.alerts import AlertRepository, IntegrationRepository
 from store.catalog import CatalogRepository
 from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
+from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
@@ -22,6 +23,7 @@ from store.links import LinkRepository
 from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.problems import ProblemRepository
+from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -64,6 +66,8 @@ class UnitOfWork:
     changes: ChangeRepository
     problems: ProblemRepository
     major_incidents: MajorIncidentRepository
+    reports: ReportRepository
+    console: ConsoleRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -96,6 +100,8 @@ class UnitOfWork:
         self.changes = ChangeRepository(self.session)
         self.problems = ProblemRepository(self.session)
         self.major_incidents = MajorIncidentRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.console = ConsoleRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
