@@ -434,6 +434,7 @@ def alerts(
     out.print("Targets: ack ratio to bare ≥ 0.2; a 10,000-event burst drained in ≤ 30 s.")
 
 
+@app.command()
 def console(
     tickets: Annotated[int, typer.Option(help="Tickets in the database (try 100000).")] = 20_000,
     open_share: Annotated[
