@@ -671,3 +671,47 @@ class SignIn(Base):
 
 # The service catalog, its orders and knowledge deflections (`store.catalog`).
 import store.catalog  # noqa: E402, F401  # isort: skip
+
+# Changes after approval, the change calendar, problems and known errors.
+import store.changes  # noqa: E402, F401  # isort: skip
+import store.problems  # noqa: E402, F401  # isort: skip
+
+
+class MajorIncident(Base):
+    """An incident declared major: who declared it, its lead, its swarm channel, its news."""
+
+    __tablename__ = "major_incidents"
+    __table_args__ = (Index("ix_major_incidents_open", "open"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    declared_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    swarm_channel: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The Slack channel of the swarm, once created."""
+    last_update: Mapped[str] = mapped_column(Text, default="")
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="joined")
+
+
+# The console's queue reads open tickets by group and assignee, ordered by the nearest due
+# time and priority: all of it from this index, without touching the rows (`store.console`).
+Index(
+    "ix_tickets_queue",
+    Ticket.status,
+    Ticket.group_id,
+    Ticket.assignee_id,
+    Ticket.priority,
+    Ticket.response_due_at,
+    Ticket.resolve_due_at,
+)
