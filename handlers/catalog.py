@@ -26,7 +26,7 @@ from handlers.rules import catalog_form as form
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, CalendarError, parse_duration
 from handlers.service_levels import start_clock, store
-from handlers.tickets import card, not_found, open_ticket
+from handlers.tickets import can_see, card, not_found, open_ticket
 from nlu.types import EntityName, IntentName, Understanding
 from store.catalog import CatalogItem, CatalogRequest
 from store.enums import Decision, Level, Role, Status, TicketKind
@@ -450,6 +450,10 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         ]
     deciders = await approvers(ctx, request)
     if ctx.person.id not in {p.id for p in deciders}:
+        if not can_see(ctx.person, ticket):
+            # Outside the chain and not staff: the same answer as for a request that
+            # does not exist, so references cannot be probed for who approves what.
+            return [not_found(ticket.ref)]
         who = ", ".join(p.name for p in deciders) or "an approver"
         return [
             Reply(
