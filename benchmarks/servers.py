@@ -18,7 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psutil
+
+try:
+    import psutil
+except ImportError as e:  # a runtime install leaves it out
+    raise ImportError("the benchmarks need psutil: pip install 'switchboard[bench]'") from e
 
 ROOT = Path(__file__).resolve().parents[1]
 

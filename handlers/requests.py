@@ -14,6 +14,9 @@ from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Level, TicketKind
 
 
+# Orders from the catalog are served here too until a catalog handler registers first
+# (the registry answers with the first handler declared for an intent).
+@registry.intent(IntentName.REQUEST_CATALOG, listed=False)
 @registry.intent(IntentName.REQUEST_SERVICE)
 async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Ask for something: "I need a new laptop", "please reset my password"."""
