@@ -226,3 +226,17 @@ async def test_an_item_for_agents_only_is_refused_to_a_requester(shop: Dialogue)
     assert shop.pending() is None
     turn = await shop.say("I need server access please", who="bob@example.com")
     assert "Which server?" in turn.text
+
+
+async def test_what_can_i_order_lists_the_items_and_a_click_starts_one(shop: Dialogue) -> None:
+    turn = await shop.say("what can I order?")
+    assert "Here's what you can order:" in turn.text
+    assert "• New laptop: A standard laptop with the company image." in turn.text
+    assert "Server access" not in turn.text
+    assert [b.label for b in turn.replies[0].buttons] == [
+        "Finance share access",
+        "Headset",
+        "New laptop",
+    ]
+    turn = await shop.say("3")
+    assert "Let's order New laptop" in turn.text
