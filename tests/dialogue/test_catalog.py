@@ -240,3 +240,21 @@ async def test_what_can_i_order_lists_the_items_and_a_click_starts_one(shop: Dia
     ]
     turn = await shop.say("3")
     assert "Let's order New laptop" in turn.text
+
+
+async def test_in_a_shared_conversation_only_the_orderer_answers_and_submits(
+    shop: Dialogue,
+) -> None:
+    # The harness keeps state per person; a shared channel keeps one for everyone in it.
+    await shop.say("I need a new laptop")
+    shop.states["bob@example.com"] = shop.states["alice@example.com"]
+    turn = await shop.say("16-inch", who="bob@example.com")
+    assert "waiting for an answer from the person who started this order" in turn.text
+    assert shop.pending("bob@example.com") == "answer"
+    await shop.say("16-inch")
+    await shop.say("2026-12-24")
+    await shop.say("skip")
+    shop.states["bob@example.com"] = shop.states["alice@example.com"]
+    turn = await shop.say("yes", who="bob@example.com")
+    assert "Only the person who filled in this order can submit it." in turn.text
+    assert await shop.tickets() == []
