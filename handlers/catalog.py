@@ -43,7 +43,8 @@ APPROVE, REJECT = "approve_request", "reject_request"
 LISTED = 8
 
 ORDER_INTENT = IntentName.REQUEST_CATALOG
-"""The intent a form's answers come back to (served with `request_service`)."""
+"""The intent whose handler continues a form (`handlers.requests` serves it: stored items
+through their form, anything else as a free-text request)."""
 
 _LIST = re.compile(
     r"\b(what can i (order|request|get)|(show|list|see)( me)? the (service )?catalog(ue)?|"
