@@ -7,7 +7,7 @@ hours). Names that point at other entries are checked by `bot.desk.check` once e
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -348,6 +348,56 @@ class ServiceEntry(CiFields):
     name: Name
 
 
+# -- the change calendar: `standard_changes` and `freeze_windows` -----------------------------
+
+
+class StandardChangeEntry(Entry):
+    """A pre-approved change: what it does, what it touches, how long it takes, how to undo it."""
+
+    name: Name
+    description: str = ""
+    services: Names = ()
+    duration: DurationText = "1h"
+    backout_plan: str = ""
+
+
+class FreezeWindowEntry(Entry):
+    """A period in which normal changes may not touch the listed services.
+
+    `start` and `end` are wall-clock times in `timezone` unless they carry an offset.
+    """
+
+    name: Name
+    start: datetime
+    end: datetime
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    services: Names
+    reason: str = ""
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a freeze window needs the services it freezes")
+        return value
+
+    def starts_at(self) -> datetime:
+        return _in_zone(self.start, self.timezone)
+
+    def ends_at(self) -> datetime:
+        return _in_zone(self.end, self.timezone)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindowEntry:
+        if self.ends_at() <= self.starts_at():
+            raise ValueError("`end` is not after `start`")
+        return self
+
+
+def _in_zone(value: datetime, timezone: str) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
+
+
 # -- thresholds: limits on device readings (MQTT), judged by handlers.rules.thresholds ----------
 
 
@@ -489,15 +539,14 @@ SECTIONS: dict[str, type[Entry]] = {
     "suppliers": SupplierEntry,
     "services": ServiceEntry,
     "configuration_items": ServiceEntry,
+    "standard_changes": StandardChangeEntry,
+    "freeze_windows": FreezeWindowEntry,
     "thresholds": ThresholdEntry,
     "catalog": CatalogEntry,
 }
 """Sections this importer applies, in the order their entries are written."""
 
-LATER = (
-    "standard_changes",
-    "freeze_windows",
-)
+LATER: tuple[str, ...] = ()
 """Sections other parts of Switchboard read; this importer accepts them with a warning."""
 
 SETTINGS = ("slack_help_channels",)

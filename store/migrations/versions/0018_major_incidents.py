@@ -13,7 +13,7 @@ from alembic import op
 import store.types
 
 revision: str = "0018"
-down_revision: str | None = "0020"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
