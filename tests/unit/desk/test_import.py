@@ -290,6 +290,15 @@ def test_every_key_of_the_desk_file_is_applied() -> None:
     assert not LATER
 
 
+async def test_every_section_is_read_without_warnings(tmp_path: Path) -> None:
+    from bot.desk.schema import SECTIONS
+
+    text = "".join(f"{section}: []\n" for section in SECTIONS) + "groups: [{name: g}]\n"
+    desk = read([write(tmp_path, text.replace("groups: []\n", ""))])
+    assert desk.warnings == []
+    assert desk.count() == 1
+
+
 async def test_csv_of_people_and_of_services(factory: SessionFactory, tmp_path: Path) -> None:
     people = write(
         tmp_path,
