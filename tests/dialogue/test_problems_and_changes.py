@@ -201,3 +201,25 @@ async def test_planned_changes_are_listed(dialogue: Dialogue) -> None:
     assert f"• {ref} · Patch payroll · Sat 06 Mar 22:00–02:00" in turn.text
     empty = await dialogue.say("planned 2027-04-06 00:00 to 2027-04-08 00:00")
     assert "Nothing is planned" in empty.text
+
+
+async def test_an_agent_records_a_workaround_in_chat(dialogue: Dialogue) -> None:
+    one = await dialogue.seed("printer offline", service="Printing")
+    await dialogue.say(f"open a problem for {one}", who="bob@example.com", expect=["+PRB-1"])
+    refused = await dialogue.say("workaround PRB-1 power-cycle it")
+    assert "only agents" in refused.text
+    turn = await dialogue.say(
+        "workaround PRB-1 power-cycle the printer; symptoms: printer offline, spooler crash",
+        who="bob@example.com",
+        expect=["PRB-1:status"],
+    )
+    assert "PRB-1 is a known error. Workaround: power-cycle the printer." in turn.text
+    assert "printer offline, spooler crash" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        prb = await uow.tickets.by_ref("PRB-1")
+        assert prb is not None
+        record = await uow.problems.record(prb)
+        assert record.stage is ProblemStage.KNOWN_ERROR
+        assert record.symptoms == ["printer offline", "spooler crash"]
+    again = await dialogue.say("workaround PRB-1 something else", who="bob@example.com")
+    assert "known error" in again.text
