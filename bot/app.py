@@ -12,7 +12,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from bot import metrics
@@ -118,7 +117,8 @@ def _operations(app: FastAPI, c: Container) -> None:
             metrics.QUEUE_DEPTH.set(await c.queue.depth())
         except Exception as e:
             log.warning("metrics.queue_depth_failed", error=str(e))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 def _errors(app: FastAPI) -> None:

@@ -126,11 +126,14 @@ def load() -> Registry:
         incidents,
         knowledge,
         links,
+        major_incidents,
         problems,
         requests,
         signin,
         smalltalk,
         status,
+        suppliers,
+        survey,
     )
 
     return registry

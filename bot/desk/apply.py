@@ -6,6 +6,7 @@ or after any error) leaves without committing and nothing is applied.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.desk.schema import (
     Targets,
 )
 from bot.directory import DirectoryError, import_people
+from bot.factories.mqtt import THRESHOLDS_KEY
 from bot.factories.slack import HELP_CHANNELS_KEY
 from store.changes import FreezeWindow, StandardChange
 from store.cmdb import diff
@@ -98,6 +100,9 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
         changes.append(await _agreement(uow, calendars, a))
     if desk.help_channels is not None:
         changes.append(await _help_channels(uow, desk.help_channels))
+    thresholds = [t.stored() for t in desk.entries("thresholds")]
+    if thresholds:
+        changes.append(await _thresholds(uow, thresholds))
     for item in desk.entries("catalog"):
         changes.append(await _catalog_item(uow, item))
     changes.extend(await _change_calendar(uow, desk))
@@ -133,6 +138,23 @@ async def _change_calendar(uow: UnitOfWork, desk: Desk) -> list[Change]:
         )
         changes.append(_change("freeze_windows", entry.name, changed))
     return changes
+
+
+# -- thresholds --------------------------------------------------------------------------------
+
+
+async def _thresholds(uow: UnitOfWork, entries: list[dict[str, Any]]) -> Change:
+    """Store the thresholds the MQTT subscriber judges readings by; the list replaces the last."""
+    value = json.dumps(entries, sort_keys=True, ensure_ascii=False)
+    before = await uow.cursors.get(THRESHOLDS_KEY)
+    label = f"{len(entries)} threshold{'s' if len(entries) != 1 else ''}"
+    if before == value:
+        return Change("thresholds", label, "unchanged")
+    await uow.cursors.set(THRESHOLDS_KEY, value)
+    return Change("thresholds", label, "create" if before is None else "update")
+
+
+# -- end of thresholds -------------------------------------------------------------------------
 
 
 async def _help_channels(uow: UnitOfWork, ids: list[str]) -> Change:
