@@ -223,3 +223,28 @@ async def test_an_agent_records_a_workaround_in_chat(dialogue: Dialogue) -> None
         assert record.symptoms == ["printer offline", "spooler crash"]
     again = await dialogue.say("workaround PRB-1 something else", who="bob@example.com")
     assert "known error" in again.text
+
+
+async def test_a_successful_change_resolves_the_problem_it_names(dialogue: Dialogue) -> None:
+    one = await dialogue.seed("printer offline", service="Printing")
+    await dialogue.say(f"open a problem for {one}", who="bob@example.com", expect=["+PRB-1"])
+    await dialogue.say(
+        "workaround PRB-1 power-cycle it", who="bob@example.com", expect=["PRB-1:status"]
+    )
+    ref = await dialogue.seed(
+        "Replace printer firmware for PRB-1",
+        kind=TicketKind.CHANGE,
+        service="Printing",
+        status=Status.APPROVED,
+    )
+    await dialogue.say(f"schedule {ref} 2027-03-06 22:00 to 2027-03-06 23:00")
+    await dialogue.say(f"implement {ref}", expect=[f"{ref}:status"])
+    done = await dialogue.say(
+        f"complete {ref} successful", expect=[f"{ref}:status", "PRB-1:status"]
+    )
+    assert "PRB-1 is resolved by it" in done.text
+    assert (await dialogue.ticket("PRB-1")).status is Status.RESOLVED
+    async with UnitOfWork(dialogue.factory) as uow:
+        prb = await uow.tickets.by_ref("PRB-1")
+        assert prb is not None
+        assert (await uow.problems.record(prb)).stage is ProblemStage.RESOLVED
