@@ -102,7 +102,7 @@ class WebChatChannel:
         if not token or len(token) > 200:
             raise SignatureError("missing or malformed web chat token", platform=self.name)
         try:
-            visitor = self._serializer().loads(token, max_age=self.token_max_age)
+            visitor = self._serializer().loads(token, max_age=int(self.token_max_age))
         except SignatureExpired as e:
             raise ExpiredTokenError("the web chat session has expired", platform=self.name) from e
         except BadSignature as e:
