@@ -26,7 +26,6 @@ Routes use these dependencies:
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -93,8 +92,9 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
     """The session and its age in seconds, or None when forged, malformed or idle too long."""
     if not value or len(value) > 500:
         return None
+    serializer = _serializer(secret)
     try:
-        data, signed_at = _serializer(secret).loads(
+        data, signed_at = serializer.loads(
             value, max_age=int(IDLE.total_seconds()), return_timestamp=True
         )
     except SignatureExpired:
@@ -108,7 +108,8 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
         or not isinstance(data[2], str)
     ):
         return None
-    age = time.time() - signed_at.timestamp()
+    # The signer's own clock, the one `max_age` was judged by.
+    age = serializer.make_signer().get_timestamp() - signed_at.timestamp()
     return WebSession(sign_in_id=data[0], person_id=data[1], csrf=data[2]), age
 
 
