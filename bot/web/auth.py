@@ -26,6 +26,7 @@ Routes use these dependencies:
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,7 +110,9 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
     ):
         return None
     # The signer's own clock, the one `max_age` was judged by.
-    age = serializer.make_signer().get_timestamp() - signed_at.timestamp()
+    signer = serializer.make_signer()
+    now = signer.get_timestamp() if isinstance(signer, TimestampSigner) else int(time.time())
+    age = now - signed_at.timestamp()
     return WebSession(sign_in_id=data[0], person_id=data[1], csrf=data[2]), age
 
 
