@@ -53,6 +53,7 @@ CSRF_HEADER = "x-csrf-token"
 IDLE = timedelta(hours=8)
 RENEW_AFTER = timedelta(minutes=5)
 _SALT = "switchboard.web-session"
+_UNREAD = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +161,9 @@ def clear_session_cookie(response: Response, request: Request) -> None:
 
 def session_of(request: Request) -> WebSession | None:
     """The session the request's cookie names (signature and idle time checked), if any."""
-    if "web_session" in request.state._state:
-        found: WebSession | None = request.state.web_session
-        return found
+    found = getattr(request.state, "web_session", _UNREAD)
+    if found is not _UNREAD:
+        return found if isinstance(found, WebSession) else None
     raw = request.cookies.get(SESSION_COOKIE, "")
     decoded = decode_session(_secret(request), raw) if raw else None
     session = decoded[0] if decoded else None
@@ -172,7 +173,7 @@ def session_of(request: Request) -> WebSession | None:
 
 async def current_person(request: Request) -> Person:
     """The signed-in person, checked against the directory and the session's row."""
-    cached = request.state._state.get("web_person")
+    cached = getattr(request.state, "web_person", None)
     if isinstance(cached, Person):
         return cached
     session = session_of(request)
@@ -321,6 +322,9 @@ def install(app: FastAPI, *, error_page: Callable[[Request, int, str], Response]
         if wants_html(request) and request.method in ("GET", "HEAD"):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             response: Response = RedirectResponse(f"/signin?next={_quote(target)}", status_code=303)
+        elif wants_html(request):
+            # A form sent after the session ended: what it said is lost, the page says why.
+            response = RedirectResponse("/signin", status_code=303)
         else:
             response = JSONResponse({"error": "sign in first"}, status_code=401)
         if SESSION_COOKIE in request.cookies:

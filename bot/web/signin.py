@@ -60,9 +60,9 @@ def _previewer(request: Request) -> bool:
 @router.get("/signin")
 async def signin_help(
     request: Request,
-    next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
     signed_out: Annotated[bool, Query(alias="signed_out")] = False,
 ) -> Response:
+    """How to get a sign-in link (where a page sends someone who is not signed in)."""
     t = translator(language(request, None))
     lines = [t("signin.signed_out")] if signed_out else []
     return page(request, "message.html", heading=t("signin.title"), lines=[*lines, t("signin.how")])
