@@ -31,6 +31,9 @@ from channels.conversation import Action, Address, Identity, Message, Reply
 History = Callable[[str, int], Awaitable[list[tuple[int, Reply]]]]
 """Replies of a conversation (by `Address.key`) with ids greater than the given one."""
 
+Identify = Callable[[Request], Awaitable[str | None]]
+"""The conversation of the person signed in to the web pages (`u_…`), or None."""
+
 MAX_TEXT = 20_000
 MAX_ID = 100
 HEADER = "x-webchat-token"
@@ -75,6 +78,14 @@ class WebChatChannel:
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.token_max_age = token_max_age
+        self._identify: Identify | None = None
+
+    def use_identify(self, identify: Identify) -> None:
+        """Let a person signed in to the web pages chat as themselves (`u_…` conversations).
+
+        Such a token is honoured only while the same person is still signed in.
+        """
+        self._identify = identify
 
     # -- identity -------------------------------------------------------------------------
 
@@ -95,10 +106,16 @@ class WebChatChannel:
         return URLSafeTimedSerializer(secret, salt=_SALT)
 
     def verify(self, token: str | None) -> str:
-        """The visitor id of a valid token; `SignatureError` otherwise.
+        """The anonymous visitor id of a valid token; `SignatureError` otherwise.
 
         `ExpiredTokenError` (a `SignatureError`) when it was genuine but is too old.
         """
+        visitor = self._decode(token)
+        if not visitor.startswith("v_"):
+            raise SignatureError("invalid web chat token", platform=self.name)
+        return visitor
+
+    def _decode(self, token: str | None) -> str:
         if not token or len(token) > 200:
             raise SignatureError("missing or malformed web chat token", platform=self.name)
         try:
@@ -107,8 +124,21 @@ class WebChatChannel:
             raise ExpiredTokenError("the web chat session has expired", platform=self.name) from e
         except BadSignature as e:
             raise SignatureError("invalid web chat token", platform=self.name) from e
-        if not isinstance(visitor, str) or not visitor.startswith("v_") or len(visitor) > 40:
+        if (
+            not isinstance(visitor, str)
+            or not visitor.startswith(("v_", "u_"))
+            or len(visitor) > 40
+        ):
             raise SignatureError("invalid web chat token", platform=self.name)
+        return visitor
+
+    async def visitor_of(self, request: Request) -> str:
+        """The conversation a request's token names, a signed-in person's only while they are."""
+        visitor = self._decode(request.headers.get(HEADER))
+        if visitor.startswith("u_"):
+            current = await self._identify(request) if self._identify is not None else None
+            if current != visitor:
+                raise ExpiredTokenError("the signed-in chat has ended", platform=self.name)
         return visitor
 
     def address(self, visitor: str) -> Address:
@@ -167,8 +197,19 @@ class WebChatChannel:
             return HTMLResponse(html, headers={"Content-Security-Policy": _CSP})
 
         async def session(request: Request) -> Response:
-            visitor, token = self.issue()
-            return JSONResponse({"visitor": visitor, "token": token})
+            # Signed in to the web pages: their own conversation. Else the visitor the page
+            # already has (when its token is still good), or a new one.
+            person = await self._identify(request) if self._identify is not None else None
+            if person is not None:
+                return JSONResponse(
+                    {"visitor": person, "token": self.token_for(person), "signed_in": True}
+                )
+            try:
+                visitor = self.verify(request.headers.get(HEADER))
+                token = self.token_for(visitor)
+            except SignatureError:
+                visitor, token = self.issue()
+            return JSONResponse({"visitor": visitor, "token": token, "signed_in": False})
 
         def expired() -> Response:
             return JSONResponse(
@@ -178,7 +219,7 @@ class WebChatChannel:
 
         async def post(request: Request) -> Response:
             try:
-                visitor = self.verify(request.headers.get(HEADER))
+                visitor = await self.visitor_of(request)
             except ExpiredTokenError:
                 return expired()
             event = self.parse(await request.body(), visitor, self.address(visitor))
@@ -191,7 +232,7 @@ class WebChatChannel:
 
         async def replies(request: Request) -> Response:
             try:
-                visitor = self.verify(request.headers.get(HEADER))
+                visitor = await self.visitor_of(request)
             except ExpiredTokenError:
                 return expired()
             try:
