@@ -65,7 +65,19 @@ async def signin_help(
     """How to get a sign-in link (where a page sends someone who is not signed in)."""
     t = translator(language(request, None))
     lines = [t("signin.signed_out")] if signed_out else []
-    return page(request, "message.html", heading=t("signin.title"), lines=[*lines, t("signin.how")])
+    oidc = getattr(request.app.state, "oidc", None)
+    action = (
+        {"href": "/signin/oidc", "label": t("signin.oidc")}
+        if oidc is not None and oidc.enabled
+        else None
+    )
+    return page(
+        request,
+        "message.html",
+        heading=t("signin.title"),
+        lines=[*lines, t("signin.how")],
+        action=action,
+    )
 
 
 @router.get("/signin/{token}")
