@@ -38,7 +38,9 @@ from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
 from handlers.registry import load as load_handlers
 from handlers.signin import use_base_url as use_signin_base
+from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
+from store.catalog import CatalogItem
 from store.db import SessionFactory, create_engine, session_factory
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
@@ -161,14 +163,18 @@ class Container:
         return [(r.id, Reply.from_dict(r.reply)) for r in rows]
 
     async def refresh_services(self) -> int:
-        """Give the NLU the current service names and aliases from the configuration database."""
+        """Give the NLU the current service names and catalog items, with their aliases."""
         if self.understander is None:
             return 0
         async with self.uow() as uow:
             services = await uow.services.all()
+            items = await uow.catalog.items()
         entries = [CatalogEntry(name=s.name, aliases=tuple(s.aliases or ())) for s in services]
         if entries:
             self.understander.set_services(entries)
+        set_catalog = getattr(self.understander, "set_catalog", None)
+        if items and callable(set_catalog):
+            set_catalog(catalog_entries(items))
         return len(entries)
 
     # -- opening and closing --------------------------------------------------------------
@@ -281,6 +287,19 @@ class Container:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+
+
+def catalog_entries(items: Sequence[CatalogItem]) -> list[CatalogEntry]:
+    """The stored catalog's names for the NLU, ahead of the built-in request phrases.
+
+    The built-in phrases stay ("reset my password" is still a request when no item covers
+    it); a stored item of the same name replaces its built-in entry.
+    """
+    stored = [
+        CatalogEntry(name=i.name, aliases=tuple(str(a) for a in i.aliases or ())) for i in items
+    ]
+    taken = {e.name.casefold() for e in stored}
+    return stored + [e for e in DEFAULT_CATALOG if e.name.casefold() not in taken]
 
 
 def load_understander(settings: Settings) -> Understander:

@@ -213,7 +213,9 @@ class IntentRouter:
         ctx: HandlerContext,
     ) -> Routed:
         if nlu.intent is IntentName.CANCEL or (
-            nlu.intent is IntentName.DENY and nlu.is_confident and len(nlu.text.split()) <= 3
+            nlu.intent is IntentName.DENY
+            and nlu.confidence >= max(nlu.threshold, confirm.ACTING_FLOOR)
+            and len(nlu.text.split()) <= 3
         ):
             reported = str((expect.get("params") or {}).get("reported", ""))
             kept = f" {reported} stays with the service desk." if reported else ""

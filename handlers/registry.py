@@ -114,8 +114,10 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
+        catalog,
         changes,
         confirmations,
+        deflection,
         forms,
         help_channels,
         home,

@@ -30,6 +30,17 @@ class IntentName(StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     OUT_OF_SCOPE = "out_of_scope"
+    ASSIGN = "assign"
+    MY_QUEUE = "my_queue"
+    PENDING_APPROVALS = "pending_approvals"
+    PUT_ON_HOLD = "put_on_hold"
+    OPEN_PROBLEM = "open_problem"
+    QUERY_IMPACT = "query_impact"
+    REQUEST_CATALOG = "request_catalog"
+    DECLARE_MAJOR = "declare_major"
+    STATUS_UPDATE = "status_update"
+    SUBMIT_IDEA = "submit_idea"
+    SIGNIN = "signin"
 
 
 class EntityName(StrEnum):

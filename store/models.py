@@ -606,3 +606,7 @@ class SignIn(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# The service catalog, its orders and knowledge deflections (`store.catalog`).
+import store.catalog  # noqa: E402, F401  # isort: skip

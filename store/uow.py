@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
+from store.catalog import CatalogRepository
 from store.cmdb import CmdbRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
@@ -55,6 +56,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    catalog: CatalogRepository
     signins: SignInRepository
 
     def __init__(self, factory: SessionFactory) -> None:
@@ -82,6 +84,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
 

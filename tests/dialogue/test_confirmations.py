@@ -122,7 +122,7 @@ async def test_escalation_of_a_named_ticket(dialogue: Dialogue) -> None:
 async def test_typed_number_answers_the_confirmation(dialogue: Dialogue) -> None:
     dialogue.channel = "sms"
     mail = await dialogue.seed("Outlook won't sync", service="Email")
-    turn = await dialogue.say("the email works again")
+    turn = await dialogue.say("I think the email works again")
     assert f"Resolve {mail} 'Outlook won't sync'?" in turn.text
     await dialogue.say("1", expect=[f"{mail}:status"])
     assert (await dialogue.ticket(mail)).status is Status.RESOLVED
@@ -130,7 +130,7 @@ async def test_typed_number_answers_the_confirmation(dialogue: Dialogue) -> None
 
 async def test_confirmation_expires_with_the_dialogue(dialogue: Dialogue) -> None:
     mail = await dialogue.seed("Outlook won't sync", service="Email")
-    await dialogue.say("the email works again")
+    await dialogue.say("I think the email works again")
     dialogue.states.clear()
     await dialogue.say("yes")
     assert (await dialogue.ticket(mail)).status is Status.NEW
@@ -138,13 +138,13 @@ async def test_confirmation_expires_with_the_dialogue(dialogue: Dialogue) -> Non
 
 async def test_confirmed_resolve_keeps_the_words_as_the_note(dialogue: Dialogue) -> None:
     mail = await dialogue.seed("Outlook won't sync", service="Email")
-    await dialogue.say("the email works again")
+    await dialogue.say("I think the email works again")
     await dialogue.say("yes", expect=[f"{mail}:status"])
     async with UnitOfWork(dialogue.factory) as uow:
         t = await uow.tickets.by_ref(mail)
         assert t is not None
         [resolved] = [e for e in await uow.tickets.events(t.id) if e.action == "resolved"]
-    assert resolved.detail["note"] == "the email works again"
+    assert resolved.detail["note"] == "I think the email works again"
 
 
 async def test_chinese_named_resolve_acts(dialogue: Dialogue) -> None:
