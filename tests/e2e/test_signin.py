@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.container import Role as ContainerRole
 from bot.web.auth import IDLE, RENEW_AFTER, SESSION_COOKIE, SignedIn, require_role
+from nlu.types import Understander
 from store.db import create_engine, session_factory
 from store.enums import Role
 from store.models import Person
@@ -259,3 +261,25 @@ def test_sessions_expire_when_idle_and_renew_on_use(demo_settings: Settings) -> 
             client.cookies.clear()
             client.cookies.set(SESSION_COOKIE, renewed)
             assert client.get("/probe/me").status_code == 200
+
+
+def test_asking_the_bot_in_a_private_chat(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    from bot.console_session import ConsoleSession
+
+    async def ask(email: str, text: str) -> str:
+        async with ConsoleSession(demo_settings, email, understander=understander) as s:
+            [reply] = await s.say(text)
+        return reply.text
+
+    said = asyncio.run(ask("alice@example.com", "send me a sign-in link"))
+    found = re.search(r"http://127\.0\.0\.1:8000(/signin/[A-Za-z0-9_-]+)\S*", said)
+    assert found, said
+    assert "portal" in said
+    agent = asyncio.run(ask("bob@example.com", "get me into the console"))
+    assert "?next=/console" in agent
+    with TestClient(app_with_probe(demo_settings)) as client:
+        res = client.get(found.group(1), follow_redirects=False)
+        assert res.status_code == 303
+        assert client.get("/probe/me").json() == {"email": "alice@example.com"}
