@@ -177,6 +177,7 @@ async def tickets(
     t = translator(language(request, person))
     async with container_of(request).uow() as uow:
         rows = await uow.tickets.for_requester(person.id, open_only=False, limit=LISTED)
+        _, total = await uow.tickets.search(requester_id=person.id, limit=1)
     now = utcnow()
     open_rows = [r for r in rows if r.status in OPEN_STATUSES]
     closed_rows = [r for r in rows if r.status not in OPEN_STATUSES]
@@ -199,7 +200,8 @@ async def tickets(
         section="tickets",
         open_tickets=[view(r) for r in open_rows],
         closed_tickets=[view(r) for r in closed_rows],
-        total=len(rows),
+        total=total,
+        shown=len(rows),
         notice=notice,
     )
 

@@ -15,10 +15,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.web.auth import (
+    SignInRequired,
     WebSession,
     clear_session_cookie,
     container_of,
     csrf_protect,
+    current_person,
     safe_next,
     session_of,
     set_session_cookie,
@@ -63,6 +65,12 @@ async def signin_help(
     signed_out: Annotated[bool, Query(alias="signed_out")] = False,
 ) -> Response:
     """How to get a sign-in link (where a page sends someone who is not signed in)."""
+    if not signed_out and session_of(request) is not None:
+        try:
+            await current_person(request)
+            return RedirectResponse("/portal", status_code=303)
+        except SignInRequired:
+            pass  # an ended session: say how to sign in again
     t = translator(language(request, None))
     lines = [t("signin.signed_out")] if signed_out else []
     oidc = getattr(request.app.state, "oidc", None)

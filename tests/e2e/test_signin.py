@@ -116,6 +116,8 @@ def test_link_signs_in_once(demo_settings: Settings) -> None:
         assert "samesite=lax" in cookie
         assert "secure" not in cookie  # plain http here
         assert client.get("/probe/me").json() == {"email": "alice@example.com"}
+        signed_in = client.get("/signin", headers=HTML, follow_redirects=False)
+        assert signed_in.headers["location"] == "/portal"
 
         again = client.get(path, headers=HTML, follow_redirects=False)
         assert again.status_code == 410
