@@ -20,7 +20,12 @@ Routes use these dependencies:
   `csrf_token(request)`), or a script sends the same value in the `X-CSRF-Token` header. A
   missing or wrong token is refused with 403.
 
-`install(app)` adds the renewal middleware and the error pages; the app calls it once.
+`install(app)` adds the renewal middleware and the error pages; the app calls it once
+(through `bot.web.mount.install_web`). Pages render with `bot.web.render.page(request,
+"<area>/<name>.html", person=person, ...)`: templates extend `base.html` (landmarks, skip
+link, navigation, sign-out form) and get `t` (the words in the person's language, from
+`bot.web.i18n`), `csrf_token` and `static` (the assets' path). `container_of(request)` is
+the process's container (`uow()`, `ingest`, settings).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,9 +104,7 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
         data, signed_at = serializer.loads(
             value, max_age=int(IDLE.total_seconds()), return_timestamp=True
         )
-    except SignatureExpired:
-        return None
-    except BadSignature:
+    except BadSignature:  # forged, tampered, or idle too long (`SignatureExpired`)
         return None
     if (
         not isinstance(data, list)
