@@ -79,6 +79,11 @@ def test_portal_in_the_browser(
             page.goto(link)
             expect(page.locator("h1")).to_have_text("My tickets")
             expect(page.locator("main")).to_contain_text("You have no tickets yet.")
+            # Keyboard first: the first Tab reaches the skip link, which lands on the content.
+            page.keyboard.press("Tab")
+            expect(page.locator("a.skip")).to_be_focused()
+            page.keyboard.press("Enter")
+            expect(page.locator("main")).to_be_focused()
 
             page.get_by_role("link", name="New request").first.click()
             page.get_by_label("I need something (service request)").check()
