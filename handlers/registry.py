@@ -121,6 +121,7 @@ def load() -> Registry:
         forms,
         help_channels,
         home,
+        improvements,
         incidents,
         knowledge,
         links,

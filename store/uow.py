@@ -16,6 +16,7 @@ from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
+from store.improvements import ImprovementRepository
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
     cmdb: CmdbRepository
     reports: ReportRepository
     console: ConsoleRepository
+    improvements: ImprovementRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -90,6 +92,7 @@ class UnitOfWork:
         self.cmdb = CmdbRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.console = ConsoleRepository(self.session)
+        self.improvements = ImprovementRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self
