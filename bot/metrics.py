@@ -69,6 +69,11 @@ TICKETS_CREATED = Counter(
     "Tickets opened, by kind and the channel they were raised on (`other`: monitoring, API).",
     ["kind", "channel"],
 )
+MQTT_MESSAGES = Counter(
+    "switchboard_mqtt_messages_total",
+    "MQTT messages by outcome (reading, quarantined).",
+    ["outcome"],
+)
 
 DEFLECTIONS = Counter(
     "switchboard_deflections_total",

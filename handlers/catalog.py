@@ -41,8 +41,9 @@ SUBMIT, CANCEL, ORDER = "catalog_submit", "catalog_cancel", "catalog_order"
 APPROVE, REJECT = "approve_request", "reject_request"
 LISTED = 8
 
-ORDER_INTENT: IntentName = getattr(IntentName, "REQUEST_CATALOG", IntentName.REQUEST_SERVICE)
-"""The intent whose handler continues a form: `request_catalog` where the NLU has it."""
+ORDER_INTENT = IntentName.REQUEST_CATALOG
+"""The intent whose handler continues a form (`handlers.requests` serves it: stored items
+through their form, anything else as a free-text request)."""
 
 _LIST = re.compile(
     r"\b(what can i (order|request|get)|(show|list|see)( me)? the (service )?catalog(ue)?|"
@@ -264,20 +265,6 @@ async def list_items(ctx: HandlerContext) -> list[Reply]:
     lines.append('Say what you need, like "I need a new laptop".')
     buttons = tuple(Button(label=i.name, action=ORDER, value=i.name) for i in items[:LISTED])
     return [Reply(text="\n".join(lines), buttons=buttons)]
-
-
-async def request_catalog(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """Order something from the service catalog: "I'd like to order a headset"."""
-    if ctx.params.get(ITEM):
-        return await continue_order(nlu, ctx)
-    item = await item_for(nlu, ctx)
-    if item is not None:
-        return await start_order(nlu, ctx, item)
-    return await list_items(ctx)
-
-
-if ORDER_INTENT is not IntentName.REQUEST_SERVICE:
-    registry.intent(ORDER_INTENT)(request_catalog)
 
 
 # -- submitting, approving, fulfilling -------------------------------------------------------

@@ -115,20 +115,26 @@ def load() -> Registry:
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
         catalog,
+        change_steps,
         changes,
         confirmations,
         deflection,
         forms,
         help_channels,
         home,
+        impact_query,
         improvements,
         incidents,
         knowledge,
         links,
+        major_incidents,
+        problems,
         requests,
         signin,
         smalltalk,
         status,
+        suppliers,
+        survey,
     )
 
     return registry

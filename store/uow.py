@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
 from store.catalog import CatalogRepository
+from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
 from store.console import ConsoleRepository
 from store.db import SessionFactory
@@ -20,7 +21,9 @@ from store.improvements import ImprovementRepository
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
+from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
+from store.problems import ProblemRepository
 from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
@@ -31,6 +34,7 @@ from store.repositories import (
     TokenRepository,
 )
 from store.signins import SignInRepository
+from store.surveys import SurveyRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -59,6 +63,10 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    surveys: SurveyRepository
+    changes: ChangeRepository
+    problems: ProblemRepository
+    major_incidents: MajorIncidentRepository
     reports: ReportRepository
     console: ConsoleRepository
     improvements: ImprovementRepository
@@ -90,6 +98,10 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
+        self.changes = ChangeRepository(self.session)
+        self.problems = ProblemRepository(self.session)
+        self.major_incidents = MajorIncidentRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.console = ConsoleRepository(self.session)
         self.improvements = ImprovementRepository(self.session)

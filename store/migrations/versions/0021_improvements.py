@@ -1,8 +1,8 @@
-"""console: the queue's covering index, and the improvement register
+"""improvements: the continual improvement register
 
-Revision ID: 0015
-Revises: 0020
-Create Date: 2026-12-03 17:00:00.000000
+Revision ID: 0021
+Revises: 0015
+Create Date: 2026-12-03 17:35:00.000000
 """
 
 from collections.abc import Sequence
@@ -12,16 +12,13 @@ from alembic import op
 
 import store.types
 
-revision: str = "0015"
-down_revision: str | None = "0020"
+revision: str = "0021"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ["status", "group_id", "assignee_id", "priority", "response_due_at", "resolve_due_at"]
-
 
 def upgrade() -> None:
-    op.create_index("ix_tickets_queue", "tickets", COLUMNS)
     op.create_table(
         "improvements",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,4 +46,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_improvements_stage", table_name="improvements")
     op.drop_table("improvements")
-    op.drop_index("ix_tickets_queue", table_name="tickets")
