@@ -123,6 +123,7 @@ def load() -> Registry:
         help_channels,
         home,
         impact_query,
+        improvements,
         incidents,
         knowledge,
         links,

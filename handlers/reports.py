@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.deflection import DEFLECTED
-from handlers.rules.figures import ChangeDecision, Figures, TicketFacts, compute
+from handlers.rules.figures import ChangeDecision, Figures, Satisfaction, TicketFacts, compute
 from store.reports import TicketRow
+from store.surveys import satisfaction as survey_answers
 from store.uow import UnitOfWork
 
 
@@ -36,7 +37,7 @@ async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> 
     """Every figure for tickets opened in [since, until), and the backlog at `until`.
 
     Deflected: knowledge offers that answered the question, so no ticket was opened.
-    Satisfaction is reported as "no data" until the desk records survey answers.
+    Satisfaction: survey answers (1-5) given in the period, by group and channel.
     """
     reports = uow.reports
     tickets = [facts(r) for r in await reports.tickets(since, until)]
@@ -48,6 +49,8 @@ async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> 
     ]
     offers = await uow.catalog.deflection_counts(since=since)
     deflected = sum(n for (_, outcome), n in offers.items() if outcome == DEFLECTED)
+    answers = await survey_answers(uow.session, since=since, until=until)
+    scores = [Satisfaction(score=a.rating, group=a.group, channel=a.channel) for a in answers]
     return compute(
         since=since,
         until=until,
@@ -55,6 +58,6 @@ async def desk_figures(uow: UnitOfWork, *, since: datetime, until: datetime) -> 
         open_tickets=backlog,
         intents=intents,
         changes=changes,
-        satisfaction=None,
+        satisfaction=scores,
         deflected=deflected,
     )

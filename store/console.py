@@ -167,14 +167,16 @@ class ConsoleRepository:
     async def group_loads(self) -> list[GroupLoad]:
         """Open and unassigned tickets per group (tickets with no group as group 0), in one
         grouped read of `ix_tickets_queue` joined to the groups' names."""
+        # One expression object in both places, so PostgreSQL sees the same parameter.
+        gid = func.coalesce(Ticket.group_id, NO_GROUP)
         open_ = (
             select(
-                func.coalesce(Ticket.group_id, NO_GROUP).label("gid"),
+                gid.label("gid"),
                 func.count().label("n"),
                 func.sum(case((Ticket.assignee_id.is_(None), 1), else_=0)).label("u"),
             )
             .where(Ticket.status.in_(OPEN_STATUSES))
-            .group_by(func.coalesce(Ticket.group_id, NO_GROUP))
+            .group_by(gid)
             .subquery()
         )
         named = select(Group.id, Group.name, open_.c.n, open_.c.u).outerjoin(

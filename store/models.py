@@ -715,3 +715,7 @@ Index(
     Ticket.response_due_at,
     Ticket.resolve_due_at,
 )
+
+
+# The continual improvement register (`store.improvements`).
+import store.improvements  # noqa: E402, F401  # isort: skip

@@ -17,6 +17,7 @@ from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
+from store.improvements import ImprovementRepository
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
     major_incidents: MajorIncidentRepository
     reports: ReportRepository
     console: ConsoleRepository
+    improvements: ImprovementRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -102,6 +104,7 @@ class UnitOfWork:
         self.major_incidents = MajorIncidentRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.console = ConsoleRepository(self.session)
+        self.improvements = ImprovementRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self

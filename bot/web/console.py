@@ -34,9 +34,11 @@ from handlers import sla_state
 from handlers.agent import NotAllowedError
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
+from handlers.improvements import idea_title, register
 from handlers.rules import lifecycle
 from store.console import NO_GROUP, UNASSIGNED, QueueFilter
 from store.enums import Decision, Priority, Role, Status, TicketKind
+from store.improvements import Stage
 from store.models import Person, Ticket
 from store.types import utcnow
 from store.uow import UnitOfWork
@@ -412,3 +414,62 @@ async def live(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/improvements", response_class=HTMLResponse)
+async def improvements(request: Request, person: Staff) -> HTMLResponse:
+    """The continual improvement register: every idea and its stage."""
+    async with _container(request).uow() as uow:
+        ideas = await uow.improvements.listing()
+    return _render(
+        request,
+        person,
+        "improvements.html",
+        section="improvements",
+        ideas=ideas,
+        stages=list(Stage),
+        agent=person.has_role(Role.AGENT),
+    )
+
+
+@router.post("/improvements", dependencies=[Depends(csrf_protect)])
+async def propose(
+    request: Request,
+    person: Staff,
+    text: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Put an idea in the register from the console."""
+    idea = text.replace("\x00", "").strip()
+    if not idea_title(idea):
+        return error_page(request, 400, "write the idea first")
+    async with _container(request).uow() as uow:
+        me = await uow.people.get(person.id)
+        if me is None:
+            return error_page(request, 403, "not in the directory")
+        await register(_context(uow, me), idea)
+        await uow.commit()
+    return RedirectResponse("/console/improvements", status_code=303)
+
+
+@router.post("/improvements/{number}/stage", dependencies=[Depends(csrf_protect)])
+async def move_idea(
+    request: Request,
+    number: int,
+    person: Staff,
+    stage: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Move an idea to another stage (agents)."""
+    if not person.has_role(Role.AGENT):
+        return error_page(request, 403, "only agents move ideas through the register")
+    try:
+        wanted = Stage(stage)
+    except ValueError:
+        return error_page(request, 400, "choose a stage")
+    async with _container(request).uow() as uow:
+        row = await uow.improvements.get(number)
+        if row is None:
+            return error_page(request, 404, "no such idea")
+        row.stage = wanted.value
+        row.updated_at = utcnow()
+        await uow.commit()
+    return RedirectResponse("/console/improvements", status_code=303)

@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from channels.conversation import Address
 from store.db import create_engine, session_factory
-from store.enums import Level, Priority, TicketKind
+from store.enums import ChangeType, Level, Priority, Status, TicketKind
 from store.uow import UnitOfWork
 from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 
@@ -30,8 +30,8 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-async def _prepare(settings: Settings) -> str:
-    """An unassigned incident raised by Alice in web chat, and a sign-in link for Bob."""
+async def _prepare(settings: Settings) -> dict[str, str]:
+    """An unassigned incident and a change raised by Alice, and sign-in links for staff."""
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     try:
         async with UnitOfWork(session_factory(engine)) as uow:
@@ -49,16 +49,27 @@ async def _prepare(settings: Settings) -> str:
                 urgency=Level.MEDIUM,
                 origin=origin.to_dict(),
             )
-            _, token = await uow.signins.issue(bob)
+            await uow.tickets.create(
+                kind=TicketKind.CHANGE,
+                title="Restart the mail server",
+                requester=alice,
+                status=Status.AWAITING_APPROVAL,
+                change_type=ChangeType.NORMAL,
+            )
+            tokens = {}
+            for email in ("bob@example.com", "frank@example.com", "grace@example.com"):
+                person = await uow.people.by_email(email)
+                assert person is not None
+                _, tokens[email] = await uow.signins.issue(person)
             await uow.commit()
-            return token
+            return tokens
     finally:
         await engine.dispose()
 
 
 @pytest.fixture
-def server(demo_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    token = asyncio.run(_prepare(demo_settings))
+def server(demo_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    tokens = asyncio.run(_prepare(demo_settings))
     port = free_port()
     with processes(tmp_path) as running:
         proc = start(
@@ -66,15 +77,16 @@ def server(demo_settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]
         )
         running.append(proc)
         wait_healthy(port, proc)
-        yield f"http://127.0.0.1:{port}", token
+        yield f"http://127.0.0.1:{port}", tokens
 
 
 def test_pick_up_reply_resolve_and_see_the_dashboard(
-    server: tuple[str, str], chromium_path: str
+    server: tuple[str, dict[str, str]], chromium_path: str
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = server
+    base, tokens = server
+    token = tokens["bob@example.com"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium_path,
@@ -108,5 +120,36 @@ def test_pick_up_reply_resolve_and_see_the_dashboard(
             expect(bars.first).to_be_visible()
             assert bars.count() >= 1
             assert page.locator("figure svg rect.bar").count() >= 4
+        finally:
+            browser.close()
+
+
+def test_approve_a_change_and_see_it_live_elsewhere(
+    server: tuple[str, dict[str, str]], chromium_path: str
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tokens = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+        )
+        try:
+            watcher = browser.new_context().new_page()
+            watcher.goto(f"{base}/signin/{tokens['grace@example.com']}?next=/console/tickets/CHG-1")
+            expect(watcher.locator("#status")).to_have_text("Waiting for approval")
+            expect(watcher.locator("#live")).to_be_hidden()
+
+            approver = browser.new_context().new_page()
+            approver.goto(f"{base}/signin/{tokens['frank@example.com']}?next=/console/approvals")
+            approver.locator("a", has_text="CHG-1").click()
+            approver.get_by_role("button", name="Approve").click()
+            expect(approver.locator("#status")).to_have_text("Approved")
+
+            # Grace's page learns of it without a reload.
+            expect(watcher.locator("#live")).to_be_visible(timeout=15_000)
+            expect(watcher.locator("#status")).to_have_text("Approved")
         finally:
             browser.close()

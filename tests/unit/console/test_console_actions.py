@@ -18,7 +18,7 @@ from handlers.errors import LifecycleError
 from handlers.incidents import report_incident
 from nlu.types import IntentName, Understanding
 from store.console import UNASSIGNED, QueueFilter
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.enums import ChangeType, Decision, Priority, Status, TicketKind
 from store.migrate import upgrade_engine
 from store.models import OutboxMessage, Ticket
@@ -27,9 +27,16 @@ from store.uow import UnitOfWork
 TELEGRAM = Address(channel="telegram", conversation="5550101", user="5550101")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/console.db"
+    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
+
+
 @pytest.fixture
-async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/console.db")
+async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
     await upgrade_engine(engine)
     made = session_factory(engine)
     async with UnitOfWork(made) as uow:
@@ -161,6 +168,9 @@ async def test_queue_puts_unassigned_first(factory: SessionFactory) -> None:
         nobody = await uow.console.queue(QueueFilter(assignee=UNASSIGNED))
         assert first not in [t.ref for t in nobody]
         assert await uow.console.count(QueueFilter(channel="telegram")) == 2
+        loads = {g.name: (g.open, g.unassigned) for g in await uow.console.group_loads()}
+        assert sum(n for n, _ in loads.values()) == 2
+        assert sum(u for _, u in loads.values()) == 1
         assert await uow.console.count(QueueFilter(channel="slack")) == 0
         taken = await uow.tickets.by_ref(first)
         assert taken is not None

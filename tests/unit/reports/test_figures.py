@@ -24,7 +24,16 @@ from store.enums import (
     TicketKind,
 )
 from store.migrate import upgrade_engine
-from store.models import Approval, Group, InboxEvent, Person, PersonRole, Service, Ticket
+from store.models import (
+    Approval,
+    Group,
+    InboxEvent,
+    Person,
+    PersonRole,
+    Service,
+    SurveyAnswer,
+    Ticket,
+)
 from store.uow import UnitOfWork
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -64,6 +73,9 @@ async def seed(factory: SessionFactory) -> None:
     - Messages: 20, of which 2 clarify, 1 out_of_scope, 1 handover: 20 per 100.
     - Knowledge offers: 3 answered the question (no ticket), 1 declined: 3 of 16 contacts
       (13 tickets + 3 deflected) were deflected.
+    - Surveys: INC-1 rated 4 (network, Slack), INC-2 rated 5 (network, Telegram), INC-6 rated
+      2 (service-desk, Telegram), INC-7 asked and not answered: mean 3.67; network 4.5,
+      service-desk 2.0; Slack 4.0, Telegram 3.5.
     """
     opened = NOW - 2 * DAY
     async with UnitOfWork(factory) as uow:
@@ -189,6 +201,17 @@ async def seed(factory: SessionFactory) -> None:
                 received_at=NOW - 40 * DAY,
             )
         )
+        for t, rating in ((tickets[0], 4), (tickets[1], 5), (tickets[5], 2), (tickets[6], None)):
+            s.add(
+                SurveyAnswer(
+                    ticket_id=t.id,
+                    group_id=t.group_id,
+                    channel=t.origin["channel"] if t.origin else "",
+                    asked_at=opened + DAY,
+                    rating=rating,
+                    answered_at=opened + DAY + MIN if rating else None,
+                )
+            )
         for outcome in ("deflected", "deflected", "deflected", "declined"):
             await uow.catalog.record_deflection(
                 person_id=alice.id,
@@ -232,7 +255,10 @@ async def test_known_history_gives_known_figures(factory: SessionFactory) -> Non
     assert data["changes_decided"] == 2
     assert data["change_approval_minutes_mean"] == 60.0
     assert data["change_approval_minutes_median"] == 60.0
-    assert data["csat_score_mean"] is None
+    assert data["csat_responses"] == 3
+    assert data["csat_score_mean"] == 3.67
+    assert data["csat_by_group"] == {"network": 4.5, "service-desk": 2.0}
+    assert data["csat_by_channel"] == {"slack": 4.0, "telegram": 3.5}
     assert data["deflected"] == 3
     assert data["deflection_rate"] == 0.1875
 

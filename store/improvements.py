@@ -1,0 +1,89 @@
+"""The continual improvement register: ideas from anyone, moving through their stages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models import Base, Person
+from store.types import utcnow
+
+
+class Stage(StrEnum):
+    """Where an improvement stands, in the order it normally moves."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    REVIEWED = "reviewed"
+    DECLINED = "declined"
+
+
+class Improvement(Base):
+    """One idea: what, for which service, the benefit hoped for, what motivated it."""
+
+    __tablename__ = "improvements"
+    __table_args__ = (Index("ix_improvements_stage", "stage", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    service: Mapped[str | None] = mapped_column(String(120), default=None)
+    benefit: Mapped[str] = mapped_column(Text, default="")
+    ticket_ref: Mapped[str | None] = mapped_column(String(24), default=None)
+    stage: Mapped[str] = mapped_column(String(16), default=Stage.PROPOSED.value)
+    proposer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    proposer: Mapped[Person | None] = relationship(lazy="joined")
+
+    @property
+    def ref(self) -> str:
+        return f"IDEA-{self.id}"
+
+
+class ImprovementRepository:
+    """The register, newest first."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        title: str,
+        proposer: Person | None,
+        channel: str,
+        detail: str = "",
+        service: str | None = None,
+        ticket_ref: str | None = None,
+    ) -> Improvement:
+        row = Improvement(
+            title=title[:300],
+            detail=detail[:4000],
+            service=service,
+            ticket_ref=ticket_ref,
+            proposer_id=proposer.id if proposer else None,
+            channel=channel[:32],
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get(self, improvement_id: int) -> Improvement | None:
+        return await self.session.get(Improvement, improvement_id)
+
+    async def listing(self, limit: int = 200) -> list[Improvement]:
+        stmt = select(Improvement).order_by(Improvement.id.desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
