@@ -114,14 +114,18 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
+        approvers,
+        cancellation,
         changes,
         confirmations,
         forms,
         help_channels,
+        holds,
         home,
         incidents,
         knowledge,
         links,
+        queues,
         requests,
         smalltalk,
         status,

@@ -18,6 +18,7 @@ from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
 from store.outbox import OutboxRepository
+from store.queues import QueueRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -54,6 +55,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    queues: QueueRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -77,6 +79,7 @@ class UnitOfWork:
         self.cursors = CursorRepository(self.session)
         self.links = LinkRepository(self.session)
         self.desk = DeskRepository(self.session)
+        self.queues = QueueRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
