@@ -196,3 +196,22 @@ async def test_cannot_cancel_someone_elses_ticket(dialogue: Dialogue) -> None:
     turn = await dialogue.say(f"cancel {ref}")
     assert "couldn't find" in turn.text
     assert dialogue.pending() is None
+
+
+async def test_the_reason_given_after_the_question_puts_it_on_hold(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("Laptop dock dead")
+    await dialogue.say(f"put {ref} on hold", who=BOB)
+    turn = await dialogue.say(
+        "waiting for the customer to reply", who=BOB, expect=[f"{ref}:status"]
+    )
+    assert "waiting for the customer to reply" in turn.text
+    assert dialogue.pending(BOB) is None
+
+
+async def test_give_to_a_group_moves_it_to_their_queue(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("Server room too hot")
+    turn = await dialogue.say(f"give {ref} to the infrastructure team", who=BOB)
+    assert "infrastructure queue" in turn.text
+    t = await dialogue.ticket(ref)
+    assert t.group is not None
+    assert t.group.name == "infrastructure"
