@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +50,46 @@ def webchat_request(base_url: str) -> Callable[[int], tuple[str, bytes, dict[str
     def build(i: int) -> tuple[str, bytes, dict[str, str]]:
         body = json.dumps({"id": f"{run}-{i}", "text": f"my printer is jammed again ({i})"})
         return f"{base_url}/webchat/messages", body.encode(), headers
+
+    return build
+
+
+SLACK_SECRET = "bench-signing-secret"
+
+
+def slack_request(base_url: str) -> Callable[[int], tuple[str, bytes, dict[str, str]]]:
+    """A signed Events API `message.im` callback, as Slack sends it, distinct per request."""
+    run = uuid.uuid4().hex[:8]
+
+    def build(i: int) -> tuple[str, bytes, dict[str, str]]:
+        ts = f"{1726133700 + i}.{i % 1_000_000:06d}"
+        body = json.dumps(
+            {
+                "token": "verification_token",
+                "team_id": "T111",
+                "api_app_id": "A111",
+                "event": {
+                    "user": "W222",
+                    "type": "message",
+                    "ts": ts,
+                    "text": f"my printer is jammed again ({i})",
+                    "channel": "D111",
+                    "event_ts": ts,
+                    "channel_type": "im",
+                },
+                "type": "event_callback",
+                "event_id": f"Ev{run}{i}",
+                "event_time": int(time.time()),
+            }
+        ).encode()
+        stamp = str(int(time.time()))
+        digest = hmac.new(SLACK_SECRET.encode(), b"v0:" + stamp.encode() + b":" + body, "sha256")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        }
+        return f"{base_url}/slack/events", body, headers
 
     return build
 
@@ -98,9 +140,10 @@ def run(
     rate: float = 500.0,
     seconds: float = 10.0,
     concurrency: int = 32,
+    targets: tuple[str, ...] = ("slack", "webchat"),
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> list[IngestFigures]:
-    """The bare endpoint, then the web chat route in each mode, in one run."""
+    """The bare endpoint, then each route (`slack`, `webchat`) in each mode, in one run."""
     figures: list[IngestFigures] = []
     progress("bare endpoint")
     with bare_server() as (url, proc):
@@ -115,21 +158,30 @@ def run(
                 concurrency=concurrency,
             )
         )
-    for mode in modes:
-        progress(f"web chat route, {mode}")
-        dep: Deployment
-        # Scaled: the web role alone, as it runs on its own machines; embedded: the one
-        # process that does everything, worker included.
-        with deployment(mode, roles="web") as dep:
-            figures.append(
-                measure(
-                    "webchat",
-                    mode,
-                    webchat_request(dep.base_url),
-                    dep.procs[0],
-                    rate=rate,
-                    seconds=seconds,
-                    concurrency=concurrency,
-                )
-            )
+    routes = {"slack": slack_request, "webchat": webchat_request}
+    with bare_server("benchmarks.slack_sink:app") as (sink, _):
+        slack_env = {
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_API_URL": f"{sink}/api/",
+        }
+        for mode in modes:
+            for target in targets:
+                dep: Deployment
+                progress(f"{target} route, {mode}")
+                # Scaled: the web role alone, as it runs on its own machines; embedded: the one
+                # process that does everything, worker included. A fresh deployment per route,
+                # so no backlog from one route's load is left for the next.
+                with deployment(mode, roles="web", extra_env=slack_env) as dep:
+                    figures.append(
+                        measure(
+                            target,
+                            mode,
+                            routes[target](dep.base_url),
+                            dep.procs[0],
+                            rate=rate,
+                            seconds=seconds,
+                            concurrency=concurrency,
+                        )
+                    )
     return figures

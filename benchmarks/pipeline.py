@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import func, select
 
+from benchmarks.ingest import bare_request
 from benchmarks.loadgen import closed_loop, open_loop
-from benchmarks.servers import Deployment, deployment
+from benchmarks.servers import Deployment, bare_server, deployment
 from store.db import create_engine, normalise_database_url, session_factory
 from store.enums import InboxStatus, OutboxStatus
 from store.models import InboxEvent, OutboxMessage
@@ -111,6 +112,15 @@ def _pct(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def bare_rate(seconds: float = 10.0, concurrency: int = 32) -> float:
+    """Requests/s the do-nothing endpoint answers under the same load generator: the reference."""
+    with bare_server() as (url, _):
+        result = asyncio.run(
+            closed_loop(bare_request(url), seconds=seconds, concurrency=concurrency)
+        )
+    return result.rate
 
 
 def run_mode(

@@ -18,7 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psutil
+
+try:
+    import psutil
+except ImportError as e:  # a runtime install leaves it out
+    raise ImportError("the benchmarks need psutil: pip install 'switchboard[bench]'") from e
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,8 +209,11 @@ def deployment(
 
 
 @contextmanager
-def bare_server() -> Iterator[tuple[str, Proc]]:
-    """The reference endpoint under the same uvicorn flags as `switchboard web`."""
+def bare_server(app: str = "benchmarks.bare:app") -> Iterator[tuple[str, Proc]]:
+    """The reference endpoint under the same uvicorn flags as `switchboard web`.
+
+    `app` names another do-nothing application, such as the Slack sink.
+    """
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="switchboard-bench-bare-"))
     proc = Proc(
@@ -214,7 +221,7 @@ def bare_server() -> Iterator[tuple[str, Proc]]:
             sys.executable,
             "-m",
             "uvicorn",
-            "benchmarks.bare:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",

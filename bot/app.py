@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.api import router as api_router
+from bot.api_catalog import router as catalog_router
 from bot.api_cmdb import router as cmdb_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
@@ -24,6 +25,7 @@ from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
 from bot.runtime import Background
+from bot.web.mount import install_web
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
 
@@ -69,6 +71,8 @@ def create_app(
         app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
     app.include_router(cmdb_router)
+    app.include_router(catalog_router)
+    install_web(app)
     _operations(app, container)
     _errors(app)
     install_error_handlers(app)

@@ -32,11 +32,15 @@ from bot.ingress import Ingress
 from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
+from bot.web.urls import base_url
 from bot.worker import Worker
 from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
 from handlers.registry import load as load_handlers
+from handlers.signin import use_base_url as use_signin_base
+from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
+from store.catalog import CatalogItem
 from store.db import SessionFactory, create_engine, session_factory
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
@@ -159,14 +163,18 @@ class Container:
         return [(r.id, Reply.from_dict(r.reply)) for r in rows]
 
     async def refresh_services(self) -> int:
-        """Give the NLU the current service names and aliases from the configuration database."""
+        """Give the NLU the current service names and catalog items, with their aliases."""
         if self.understander is None:
             return 0
         async with self.uow() as uow:
             services = await uow.services.all()
+            items = await uow.catalog.items()
         entries = [CatalogEntry(name=s.name, aliases=tuple(s.aliases or ())) for s in services]
         if entries:
             self.understander.set_services(entries)
+        set_catalog = getattr(self.understander, "set_catalog", None)
+        if items and callable(set_catalog):
+            set_catalog(catalog_entries(items))
         return len(entries)
 
     # -- opening and closing --------------------------------------------------------------
@@ -281,6 +289,19 @@ class Container:
         await self.engine.dispose()
 
 
+def catalog_entries(items: Sequence[CatalogItem]) -> list[CatalogEntry]:
+    """The stored catalog's names for the NLU, ahead of the built-in request phrases.
+
+    The built-in phrases stay ("reset my password" is still a request when no item covers
+    it); a stored item of the same name replaces its built-in entry.
+    """
+    stored = [
+        CatalogEntry(name=i.name, aliases=tuple(str(a) for a in i.aliases or ())) for i in items
+    ]
+    taken = {e.name.casefold() for e in stored}
+    return stored + [e for e in DEFAULT_CATALOG if e.name.casefold() not in taken]
+
+
 def load_understander(settings: Settings) -> Understander:
     """Load the NLU model once per process, training it first if none exists yet."""
     from nlu.pipeline import load
@@ -323,6 +344,7 @@ def build_container(
     Channels are built only for a process with a role (a database command needs none).
     """
     ov = overrides or Overrides()
+    use_signin_base(base_url(settings))
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
     redis: Redis | None = None

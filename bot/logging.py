@@ -35,7 +35,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),
     # Identity link codes, in the messages that carry them and in what people type back.
     (
-        re.compile(r"\b((?i:link|code is|code))(:?\s+)([A-Z0-9]{4}-?[A-Z0-9]{4}|\d{6})\b"),
+        re.compile(
+            r"\b((?i:link|code is|code))(:?\s+)([A-Z0-9]{4}-?[A-Z0-9]{4}(?:[A-Z0-9]{2})?|\d{6})\b"
+        ),
         r"\1\2[link-code]",
     ),
 ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from handlers.deflection import DECLINED, DEFLECTED, NO, YES
 
 INBOX_EVENTS = Counter(
     "switchboard_inbox_events_total",
@@ -39,3 +43,20 @@ OUTBOX_SENDS = Counter(
 TICKETS_CREATED = Counter(
     "switchboard_tickets_created_total", "Tickets opened through chat.", ["kind"]
 )
+
+DEFLECTIONS = Counter(
+    "switchboard_deflections_total",
+    "Knowledge articles offered before a ticket, by the answer: deflected (no ticket) or "
+    "declined (filed).",
+    ["outcome"],
+)
+DEFLECTION_OUTCOMES = {YES: DEFLECTED, NO: DECLINED}
+"""Handled intents (the deflection answers' actions) and the outcome each counts as."""
+
+
+def count_outcomes(intents: Iterable[str]) -> None:
+    """Count the deflection answers among intents whose work has just been committed."""
+    for intent in intents:
+        outcome = DEFLECTION_OUTCOMES.get(intent)
+        if outcome is not None:
+            DEFLECTIONS.labels(outcome).inc()

@@ -1,17 +1,15 @@
-"""The worker: claim events, understand them, run the handler and commit replies, then ack.
+"""The worker's consumer loop: claim events, understand them, hand them over, then ack.
 
 Each event is handled in one transaction that also writes its replies to the outbox and
-marks the inbox row done; the queue entry is acknowledged only after that commit. A worker
-killed at any point leaves either a pending row (claimed again) or a done row (skipped), so
-nothing is lost and nothing is handled twice.
+marks the inbox row done (`bot.handling`); the queue entry is acknowledged only after that
+commit. A worker killed at any point leaves either a pending row (claimed again) or a done
+row (skipped), so nothing is lost and nothing is handled twice. Rows that cannot be handled
+now are tried again later or dead-lettered (`bot.redelivery`).
 
 The worker rides out outages of the database and Redis: its loop backs off and tries again,
 and never ends before it is told to stop. The NLU runs on a thread of its own, so the event
 loop keeps answering webhooks (embedded mode) while a batch is parsed; platform profile
 look-ups (Slack `users.info`) happen before any transaction opens or lock is taken.
-
-(Over 400 lines: the path from claim to acknowledgement and each way it can fail are kept
-in one module so that the at-least-once argument above can be checked in one reading.)
 """
 
 from __future__ import annotations
@@ -19,50 +17,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import structlog
 
 from bot import faults, metrics
-from bot.delivery import add_outgoing, add_reply
-from bot.identity import profiles_of_newcomers, resolve_person
+from bot.handling import EventHandling, Understood
+from bot.identity import profiles_of_newcomers
+from bot.redelivery import APOLOGY, Claimed, Redelivery
 from bot.resilience import Outage, sleep_or_stop
-from bot.router import DialogueChange, IntentRouter
+from bot.router import IntentRouter
 from channels.base import ProfileSource
-from channels.conversation import Action, Address, Event, Message, Reply, event_from_dict
-from handlers.context import HandlerContext
+from channels.conversation import Action, Address, Event, Message, event_from_dict
 from nlu.types import IntentName, Understander, Understanding
 from store.db import SessionFactory
-from store.errors import ConflictError
-from store.models import OutboxMessage
 from store.outage import is_outage
 from store.queue import Job, Queue
-from store.state import Dialogue, LockTimeout, SharedState
-from store.types import utcnow
+from store.state import Dialogue, SharedState
 from store.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.outbox import Dispatcher
 
+__all__ = ["APOLOGY", "Claimed", "Worker"]
+
 log = structlog.get_logger(__name__)
-
-APOLOGY = (
-    "Sorry, I couldn't process your last message. The service desk has been told; "
-    "please try again in a few minutes."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    inbox_id: int
-    deliveries: int
-    event: Event
 
 
 class Worker:
@@ -88,25 +72,38 @@ class Worker:
     ) -> None:
         self.factory = factory
         self.queue = queue
-        self.state = state
         self.nlu = understander
-        self.router = router
-        self.topics = topics
-        self.redis_dialogue = dialogue
         self.dispatcher = dispatcher
         self.batch = batch
-        self.concurrency = asyncio.Semaphore(concurrency)
         self.max_deliveries = max_deliveries
         self.max_text_chars = max_text_chars
-        self.dialogue_ttl = dialogue_ttl
         self.profiles = dict(profiles or {})
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
-        self._retry_tasks: set[asyncio.Task[None]] = set()
+        self.redelivery = Redelivery(factory=factory, queue=queue, max_deliveries=max_deliveries)
+        self.handling = EventHandling(
+            factory=factory,
+            state=state,
+            router=router,
+            topics=topics,
+            redelivery=self.redelivery,
+            dialogue=dialogue,
+            concurrency=concurrency,
+            dialogue_ttl=dialogue_ttl,
+        )
         self._unacked: list[Job] = []
         # A batch whose attempt was counted and whose handling an outage interrupted.
         self._resume: tuple[list[Job], list[Claimed]] | None = None
         # One thread: spaCy parses one batch at a time, off the event loop.
         self._nlu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
+
+    @property
+    def state(self) -> SharedState:
+        """The shared state (locks, dialogue, counters) events are handled with."""
+        return self.handling.state
+
+    @state.setter
+    def state(self, state: SharedState) -> None:
+        self.handling.state = state
 
     async def recover(self) -> int:
         """Queue every pending inbox row again (the embedded queue starts empty)."""
@@ -144,8 +141,7 @@ class Worker:
                         jobs, self._resume = [], None
                     await sleep_or_stop(stop, outage.failed(e))
         finally:
-            for t in list(self._retry_tasks):
-                t.cancel()
+            self.redelivery.cancel()
             self._nlu_thread.shutdown(wait=False, cancel_futures=True)
             log.info("worker.stopped", consumer=self.consumer)
 
@@ -171,10 +167,10 @@ class Worker:
             return
         claimed, retried = await self._with_profiles(claimed)
         understood = await self._understand([c.event for c in claimed])
-        groups: dict[str, list[tuple[Claimed, Understanding]]] = defaultdict(list)
+        groups: dict[str, list[Understood]] = defaultdict(list)
         for c, u in zip(claimed, understood, strict=True):
             groups[c.event.address.key].append((c, u))
-        ok_ids, outbox_ids = await self._handle(groups)
+        ok_ids, outbox_ids = await self.handling.groups(groups)
         faults.reached("crash_after_commit")
         # Jobs neither done nor retried stay unacknowledged: the queue hands them out again.
         self._resume = None
@@ -225,7 +221,9 @@ class Worker:
                 metrics.QUEUE_REDELIVERIES.inc()
             claimed.append(Claimed(i, row.deliveries, event))
         for i, event in poisoned:
-            await self._dead_letter(i, event, "too many failed attempts or unreadable payload")
+            await self.redelivery.dead_letter(
+                i, event, "too many failed attempts or unreadable payload"
+            )
             finished.append(i)
         return claimed, finished
 
@@ -240,7 +238,7 @@ class Worker:
             answer = found.get((c.event.sender.platform, c.event.sender.external_id))
             if isinstance(answer, Exception):
                 log.warning("worker.profile_failed", inbox_id=c.inbox_id, error=repr(answer))
-                await self._failed(c, answer)
+                await self.redelivery.failed(c, answer)
                 retried.append(c.inbox_id)
             else:
                 ready.append(
@@ -277,239 +275,12 @@ class Worker:
         # spaCy's memory grows with text length; nobody's chat message needs more than this.
         return raw[: self.max_text_chars]
 
-    async def _handle(
-        self, groups: Mapping[str, list[tuple[Claimed, Understanding]]]
-    ) -> tuple[list[int], list[int]]:
-        """Handle every conversation's events; the inbox ids done and the outbox ids written.
-
-        Conversations whose locks are free right now go together in one transaction (one
-        commit, one identity prefetch, one inbox update). Should that fail, or for the
-        conversations another worker holds, each conversation goes on its own, in order,
-        under its lock: the one path every event can fall back to.
-        """
-        held = await self.state.try_lock_many(list(groups))
-        try:
-            alone = dict(groups)
-            results: list[tuple[list[int], list[int]] | BaseException] = []
-            together = [item for key in held for item in groups[key]]
-            if len(together) >= 2:
-                try:
-                    results.append(await self._handle_many(together))
-                    alone = {k: v for k, v in groups.items() if k not in held}
-                except Exception as e:
-                    if is_outage(e):
-                        raise
-                    log.info("worker.batch_fallback", size=len(together), error=repr(e))
-            results += await asyncio.gather(
-                *(self._conversation(items, locked=key in held) for key, items in alone.items()),
-                return_exceptions=True,
-            )
-        finally:
-            with contextlib.suppress(Exception):
-                await self.state.unlock_many(held)
-        ok: list[int] = []
-        outbox_ids: list[int] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                if is_outage(result) or not isinstance(result, Exception):
-                    raise result
-                log.error("worker.group_failed", error=repr(result))
-                continue
-            ok.extend(result[0])
-            outbox_ids.extend(result[1])
-        return ok, outbox_ids
-
-    async def _conversation(
-        self, items: list[tuple[Claimed, Understanding]], *, locked: bool = False
-    ) -> tuple[list[int], list[int]]:
-        """Handle one conversation's events in order, under its lock."""
-        ok: list[int] = []
-        outbox_ids: list[int] = []
-        async with self.concurrency, contextlib.AsyncExitStack() as held:
-            if not locked:
-                key = items[0][0].event.address.key
-                try:
-                    await held.enter_async_context(self.state.conversation_lock(key))
-                except LockTimeout:
-                    # Another worker holds the conversation for long: try these events later.
-                    log.info("worker.conversation_busy", count=len(items))
-                    for claimed, _ in items:
-                        self._later(claimed.inbox_id, 1.0)
-                    return [c.inbox_id for c, _ in items], []
-            for claimed, nlu in items:
-                try:
-                    outbox_ids.extend(await self.handle(claimed, nlu))
-                except Exception as e:
-                    if is_outage(e):
-                        raise
-                    log.exception("worker.handler_failed", inbox_id=claimed.inbox_id)
-                    await self._failed(claimed, e)
-                ok.append(claimed.inbox_id)
-        return ok, outbox_ids
-
     async def handle(self, claimed: Claimed, nlu: Understanding) -> list[int]:
         """One event, one transaction; retried when another worker changed the same rows."""
-        event = claimed.event
-        structlog.contextvars.bind_contextvars(
-            platform=event.address.channel, inbox_id=claimed.inbox_id, intent=nlu.intent.value
-        )
-        try:
-            for attempt in range(6):
-                try:
-                    return await self._handle_once(claimed, nlu)
-                except ConflictError:
-                    log.info("worker.conflict_retry", attempt=attempt)
-                    await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-            return await self._handle_once(claimed, nlu)
-        finally:
-            structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
-
-    async def _handle_many(
-        self, items: list[tuple[Claimed, Understanding]]
-    ) -> tuple[list[int], list[int]]:
-        states: dict[str, DialogueChange] = {}
-        async with UnitOfWork(self.factory) as uow:
-            await uow.people.prefetch_identities(
-                [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
-            )
-            dialogue: Dialogue = self.redis_dialogue or uow.dialogue
-            current: dict[str, dict[str, Any] | None] = {}
-            rows: list[OutboxMessage] = []
-            intents: dict[int, str] = {}
-            for claimed, nlu in items:
-                key = claimed.event.address.key
-                if key not in current:
-                    current[key] = await dialogue.get(key)
-                produced, change, intent = await self._apply_event(uow, claimed, nlu, current[key])
-                rows += produced
-                intents[claimed.inbox_id] = intent
-                if change.data is not None:
-                    current[key] = change.data
-                elif change.clear:
-                    current[key] = None
-                if change.data is not None or change.clear:
-                    states[key] = change
-            if self.redis_dialogue is None:
-                for key, change in states.items():
-                    await _apply(uow.dialogue, key, change, self.dialogue_ttl)
-            await uow.flush()
-            finished = await uow.inbox.finish_many(intents)
-            if finished != len(intents):
-                raise ConflictError("another worker finished part of the batch")
-            ids = [r.id for r in rows]
-            await uow.commit()
-        if self.redis_dialogue is not None:
-            for key, change in states.items():
-                try:
-                    await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
-                except Exception as e:
-                    log.warning("dialogue.save_failed", error=str(e))
-        return list(intents), ids
-
-    async def _apply_event(
-        self,
-        uow: UnitOfWork,
-        claimed: Claimed,
-        nlu: Understanding,
-        state: dict[str, Any] | None,
-    ) -> tuple[list[OutboxMessage], DialogueChange, str]:
-        """Run one event's handler inside `uow`: its outbox rows, dialogue change and intent."""
-        event = claimed.event
-        person = await resolve_person(uow, event.sender, event.address)
-        ctx = HandlerContext(
-            uow=uow,
-            person=person,
-            address=event.address,
-            now=utcnow(),
-            text=nlu.text,
-            inbox_id=claimed.inbox_id,
-            counter=self.state.tally,
-        )
-        routed = await self.router.dispatch(event, nlu, ctx, state)
-        # A click carries the channel's own id of the card clicked; the worker hands it back
-        # untouched as the message to edit, and only the channel knows what it means.
-        clicked = event.params.get("message_id") if isinstance(event, Action) else None
-        rows = [
-            add_reply(
-                uow,
-                event.address,
-                replace(r, edit_id=clicked) if clicked and r.replaces else r,
-                inbox_id=claimed.inbox_id,
-            )
-            for r in routed.replies
-        ]
-        rows += await add_outgoing(
-            uow,
-            ctx.outgoing,
-            topics=self.topics,
-            exclude=event.address,
-            inbox_id=claimed.inbox_id,
-        )
-        return rows, routed.dialogue, routed.intent
-
-    async def _handle_once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
-        key = claimed.event.address.key
-        async with UnitOfWork(self.factory) as uow:
-            dialogue: Dialogue = self.redis_dialogue or uow.dialogue
-            rows, change, intent = await self._apply_event(
-                uow, claimed, nlu, await dialogue.get(key)
-            )
-            if self.redis_dialogue is None:
-                await _apply(uow.dialogue, key, change, self.dialogue_ttl)
-            await uow.flush()
-            if not await uow.inbox.finish(claimed.inbox_id, intent=intent):
-                # Another worker finished this event first; our work rolls back unseen.
-                log.info("worker.already_done", inbox_id=claimed.inbox_id)
-                return []
-            ids = [r.id for r in rows]
-            await uow.commit()
-        if self.redis_dialogue is not None:
-            try:
-                await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
-            except Exception as e:
-                log.warning("dialogue.save_failed", error=str(e))
-        return ids
-
-    async def _failed(self, claimed: Claimed, error: Exception) -> None:
-        """A handler raised: retry later with back-off, or give up after the last attempt."""
-        if claimed.deliveries >= self.max_deliveries:
-            await self._dead_letter(claimed.inbox_id, claimed.event, repr(error))
-            return
-        async with UnitOfWork(self.factory) as uow:
-            await uow.inbox.record_error(claimed.inbox_id, repr(error))
-            await uow.commit()
-        self._later(claimed.inbox_id, min(2**claimed.deliveries, 60) * random.uniform(0.5, 1.0))
-
-    def _later(self, inbox_id: int, delay: float) -> None:
-        task = asyncio.create_task(self._requeue(inbox_id, delay))
-        self._retry_tasks.add(task)
-        task.add_done_callback(self._retry_tasks.discard)
-
-    async def _requeue(self, inbox_id: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        try:
-            await self.queue.put([inbox_id])
-        except Exception as e:  # the recovery sweep will find the pending row
-            log.warning("worker.requeue_failed", inbox_id=inbox_id, error=str(e))
-
-    async def _dead_letter(self, inbox_id: int, event: Event | None, error: str) -> None:
-        metrics.DEAD_LETTERS.labels("inbox").inc()
-        log.error("inbox.dead_letter", inbox_id=inbox_id, error=error)
-        async with UnitOfWork(self.factory) as uow:
-            await uow.inbox.mark_dead(inbox_id, error)
-            if event is not None:
-                add_reply(uow, event.address, Reply(text=APOLOGY), inbox_id=inbox_id)
-            await uow.commit()
+        return await self.handling.one(claimed, nlu)
 
 
 def _entries(jobs: Sequence[Job], inbox_ids: Sequence[int]) -> list[Job]:
     """The queue entries naming any of `inbox_ids`."""
     wanted = set(inbox_ids)
     return [j for j in jobs if j.inbox_id in wanted]
-
-
-async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int) -> None:
-    if change.data is not None:
-        await dialogue.set(key, change.data, ttl)
-    elif change.clear:
-        await dialogue.clear(key)

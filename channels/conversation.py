@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -181,7 +181,9 @@ class Action:
     `name` says what was asked for (`approve`, `resolve`, `choose_intent`, `command`), `value`
     carries the target (a ticket reference such as `CHG-12`), `params` anything else the
     platform sent with it (form fields, the card version the person saw). `text` is set for
-    commands whose argument is free text (`/ticket printer jammed`).
+    commands whose argument is free text (`/ticket printer jammed`). `message_id` is the
+    channel's own id of the message whose button was clicked, in the form that channel takes
+    back as `Reply.edit_id`; nobody else reads it.
     """
 
     event_id: str
@@ -191,11 +193,18 @@ class Action:
     value: str = ""
     params: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
+    message_id: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def kind(self) -> str:
         return "action"
+
+    def answer(self, reply: Reply) -> Reply:
+        """`reply` as an answer to this click: one that `replaces` a card edits the one clicked."""
+        if self.message_id and reply.replaces:
+            return replace(reply, edit_id=self.message_id)
+        return reply
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +216,7 @@ class Action:
             "value": self.value,
             "params": dict(self.params),
             "text": self.text,
+            "message_id": self.message_id,
             "received_at": self.received_at.isoformat(),
         }
 
@@ -291,14 +301,17 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     sender = Identity.from_dict(data["sender"])
     received_at = _parse_time(data.get("received_at") or datetime.now(UTC))
     if data.get("kind") == "action":
+        params = data.get("params") or {}
         return Action(
             event_id=str(data["event_id"]),
             address=address,
             sender=sender,
             name=str(data["name"]),
             value=str(data.get("value") or ""),
-            params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
+            params={str(k): str(v) for k, v in params.items()},
             text=str(data.get("text") or ""),
+            # Events stored before the field existed carried it among the params.
+            message_id=data["message_id"] if "message_id" in data else params.get("message_id"),
             received_at=received_at,
         )
     return Message(

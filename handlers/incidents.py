@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channels.conversation import Reply
-from handlers import confirmations
+from handlers import confirmations, deflection
 from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
 from handlers.events import link_to_outage
@@ -75,6 +75,9 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     # A part takes its impact from the most critical service that depends on it.
     found = await impact_for(ctx.uow, service) if service else None
     impact, urgency = _assess(text, nlu, service, found.criticality if found else None)
+    offered = await deflection.offer(nlu, ctx, IntentName.REPORT_INCIDENT, urgency=urgency)
+    if offered is not None:
+        return offered
     ticket = await open_ticket(
         ctx,
         kind=TicketKind.INCIDENT,

@@ -6,9 +6,10 @@ code proves that whoever controls one side also controls the other.
 - ``link +14155550123`` (from an account already bound to a directory person): a 6-digit
   code goes by text message to that number; typing ``link <code>`` back in the same chat
   binds the number. The code proves the number, the chat proves the person.
-- ``link`` (same): an 8-character code is shown in the chat; sending ``link <code>`` from
-  the account to be linked (Telegram, WhatsApp, a text message) binds that account. Seeing
-  the code proves the person, sending it proves the account.
+- ``link`` (same): a code like ``ABCD-EFGH23`` is shown in the chat; sending ``link <code>``
+  from the account to be linked (Telegram, WhatsApp, a text message) binds that account.
+  Seeing the code proves the person, sending it proves the account. Its first part finds
+  the code, so wrong guesses at the rest count against it, from whichever accounts.
 
 Codes work once, expire after 15 minutes, are kept only as hashes, die after five wrong
 guesses, and are refused (and voided) in group chats, where others would see them.
@@ -28,12 +29,15 @@ from nlu.types import Understanding
 from store.enums import PersonKind
 from store.links import (
     CODE_TTL,
+    LEGACY_PAIRING_LENGTH,
     MAX_FAILURES,
-    PAIRING_LENGTH,
+    PAIRING_ALPHABET,
     Adoption,
     LinkAttempt,
     LinkMethod,
     normalise_code,
+    show_pairing,
+    split_pairing,
 )
 from store.models import ChannelIdentity, Person
 
@@ -191,7 +195,7 @@ async def _start_pairing(ctx: HandlerContext) -> Reply:
         ctx.person, LinkMethod.PAIRING, origin_key=_origin(ctx.address), now=ctx.now
     )
     log.info("link.issued", person_id=ctx.person.id, method="pairing", attempt_id=attempt.id)
-    shown = f"{code[:4]}-{code[4:]}"
+    shown = show_pairing(code)
     return Reply(
         sensitive=True,
         ephemeral=in_public,
@@ -249,10 +253,17 @@ async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
         attempt = await links.open_sms_attempt(ctx.person.id, _origin(ctx.address), ctx.now)
         if attempt is not None:
             return await _redeem_sms(ctx, attempt, code, (platform, external_id))
-    elif len(code) == PAIRING_LENGTH:
-        attempt = await links.by_pairing_code(code)
-        if attempt is not None and links.is_open(attempt, ctx.now):
-            return await _redeem_pairing(ctx, attempt, (platform, external_id))
+    elif (parts := split_pairing(code)) is not None:
+        attempt = await links.by_lookup(parts[0], ctx.now)
+        if attempt is not None:
+            return await _redeem_pairing(ctx, attempt, code, (platform, external_id))
+    elif len(code) == LEGACY_PAIRING_LENGTH and set(code) <= set(PAIRING_ALPHABET):
+        await links.guard_fail(platform, external_id, ctx.now)
+        log.info("link.failed", person_id=ctx.person.id, reason="legacy_code")
+        return Reply(
+            text='That link code is from before an update and no longer works. Say "link" '
+            "where you got it to get a new one."
+        )
     else:
         return Reply(
             text='That isn\'t a link code. Say "link" to get one, or "link +14155550123" '
@@ -280,8 +291,16 @@ async def _redeem_sms(
 
 
 async def _redeem_pairing(
-    ctx: HandlerContext, attempt: LinkAttempt, sender: tuple[str, str]
+    ctx: HandlerContext, attempt: LinkAttempt, code: str, sender: tuple[str, str]
 ) -> Reply:
+    links = ctx.uow.links
+    if not links.matches(attempt, code):
+        # The lookup part is public: the guess counts against the code, whoever sends it.
+        failures = await links.fail(attempt, ctx.now)
+        await links.guard_fail(*sender, ctx.now)
+        log.info("link.failed", person_id=ctx.person.id, reason="wrong_code", failures=failures)
+        # Same answer as for an unknown code: a guesser learns nothing of which lookups exist.
+        return Reply(text="That code isn't valid. It may have expired or been used already.")
     if attempt.person_id == ctx.person.id:
         return Reply(
             text="Send this code from the account you want to link, not from one that is "
@@ -340,9 +359,9 @@ async def _bind(
 async def _void_exposed(ctx: HandlerContext, code: str) -> bool:
     """A code typed where others can read it is burnt, whoever it belongs to."""
     links = ctx.uow.links
-    if len(code) == PAIRING_LENGTH:
-        attempt = await links.by_pairing_code(code)
-        if attempt is not None and links.is_open(attempt, ctx.now):
+    if (parts := split_pairing(code)) is not None:
+        attempt = await links.by_lookup(parts[0], ctx.now)
+        if attempt is not None and links.matches(attempt, code):
             await links.close(attempt, "exposed", ctx.now)
             return True
         return False

@@ -116,8 +116,10 @@ def load() -> Registry:
         agent,
         approvers,
         cancellation,
+        catalog,
         changes,
         confirmations,
+        deflection,
         forms,
         help_channels,
         holds,
@@ -127,6 +129,7 @@ def load() -> Registry:
         links,
         queues,
         requests,
+        signin,
         smalltalk,
         status,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from channels.conversation import Reply
+from handlers import catalog, deflection
 from handlers.context import HandlerContext
 from handlers.incidents import level_of
 from handlers.registry import registry
@@ -19,8 +20,20 @@ from store.enums import Level, TicketKind
 @registry.intent(IntentName.REQUEST_SERVICE)
 async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Ask for something: "I need a new laptop", "please reset my password"."""
+    # Items of the stored catalog are ordered through their form; anything else is filed
+    # as a free-text request, after an article that answers it has had its chance.
+    if ctx.params.get(catalog.ITEM):
+        return await catalog.continue_order(nlu, ctx)
+    stored = await catalog.item_for(nlu, ctx)
+    if stored is not None:
+        return await catalog.start_order(nlu, ctx, stored)
+    if catalog.asks_for_list(ctx.text):
+        return await catalog.list_items(ctx)
     item = nlu.first(EntityName.CATALOG_ITEM)
     urgency = level_of(nlu, EntityName.URGENCY) or Level.LOW
+    offered = await deflection.offer(nlu, ctx, IntentName.REQUEST_SERVICE, urgency=urgency)
+    if offered is not None:
+        return offered
     impact = Level.LOW
     service = None
     svc = nlu.first(EntityName.SERVICE)

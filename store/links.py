@@ -1,9 +1,11 @@
 """Identity links: one-time codes that bind a platform account to a directory person.
 
-A code is stored only as a hash keyed by the deployment's secret, lives 15 minutes, is
-used once (a compare-and-set on `redeemed_at`), and dies after five wrong guesses. Codes
-looked up by value (a pairing code typed from the account being linked) are long enough
-not to be guessed; the senders who guess are slowed down by `LinkGuard`.
+A code's secret is stored only as a salted hash keyed by the deployment's secret; a code
+lives 15 minutes, is used once (a compare-and-set on `redeemed_at`), and dies after five
+wrong guesses from any accounts. A pairing code (typed from the account being linked, so
+found without knowing who sends it) is a public lookup part and a secret part,
+`ABCD-EFGH23`: the lookup finds the one open code, whose wrong guesses are then counted
+against it; the senders who guess are also slowed down by `LinkGuard`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from store.types import utcnow
 CODE_TTL = timedelta(minutes=15)
 MAX_FAILURES = 5
 PAIRING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, typed on phones
-PAIRING_LENGTH = 8
+PAIRING_LOOKUP_LENGTH = 4
+PAIRING_SECRET_LENGTH = 6
+PAIRING_LENGTH = PAIRING_LOOKUP_LENGTH + PAIRING_SECRET_LENGTH
+# Pairing codes issued before lookup parts existed: refused with their own explanation.
+LEGACY_PAIRING_LENGTH = 8
 
 
 class LinkMethod(StrEnum):
@@ -54,6 +60,8 @@ class LinkAttempt(Base):
     target_platform: Mapped[str | None] = mapped_column(String(32), default=None)
     target_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     origin_key: Mapped[str] = mapped_column(String(400))
+    # The public half of a pairing code, unique among open codes (None for text codes).
+    lookup: Mapped[str | None] = mapped_column(String(8), default=None, index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     salt: Mapped[str] = mapped_column(String(32), default="")
     failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,6 +103,24 @@ class AdoptResult:
 def normalise_code(text: str) -> str:
     """What a person typed, without spaces or dashes, upper-cased."""
     return "".join(ch for ch in text if ch.isalnum()).upper()
+
+
+def split_pairing(code: str) -> tuple[str, str] | None:
+    """The (lookup, secret) parts of a pairing code, or None if it has not that shape."""
+    code = normalise_code(code)
+    if len(code) != PAIRING_LENGTH:
+        return None
+    return code[:PAIRING_LOOKUP_LENGTH], code[PAIRING_LOOKUP_LENGTH:]
+
+
+def show_pairing(code: str) -> str:
+    """A pairing code as people see it: lookup, dash, secret."""
+    lookup, secret = code[:PAIRING_LOOKUP_LENGTH], code[PAIRING_LOOKUP_LENGTH:]
+    return f"{lookup}-{secret}"
+
+
+def _random_code(length: int) -> str:
+    return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(length))
 
 
 class _Keys:
@@ -152,18 +178,20 @@ class LinkRepository:
             .values(closed_at=now, closed_reason="replaced"),
             execution_options={"synchronize_session": False},
         )
+        salt, lookup = secrets.token_hex(8), None
         if method is LinkMethod.SMS:
-            code, salt = f"{secrets.randbelow(10**6):06d}", secrets.token_hex(8)
+            code = secret = f"{secrets.randbelow(10**6):06d}"
         else:
-            code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_LENGTH))
-            salt = ""  # looked up by value: the code's length is its protection
+            lookup, secret = await self._free_lookup(now), _random_code(PAIRING_SECRET_LENGTH)
+            code = lookup + secret
         attempt = LinkAttempt(
             person_id=person.id,
             method=method,
             target_platform=target[0] if target else None,
             target_external_id=target[1] if target else None,
             origin_key=origin_key,
-            code_hash=_digest(code, salt),
+            lookup=lookup,
+            code_hash=_digest(secret, salt),
             salt=salt,
             failures=0,
             created_at=now,
@@ -214,19 +242,44 @@ class LinkRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def by_pairing_code(self, code: str) -> LinkAttempt | None:
-        """The pairing attempt a code belongs to, whatever its state (None if unknown)."""
-        if len(normalise_code(code)) != PAIRING_LENGTH:
-            return None
-        stmt = select(LinkAttempt).where(
-            LinkAttempt.code_hash == _digest(code, ""), LinkAttempt.method == LinkMethod.PAIRING
+    async def _free_lookup(self, now: datetime) -> str:
+        """A lookup part that no open pairing code holds."""
+        for _ in range(20):
+            lookup = _random_code(PAIRING_LOOKUP_LENGTH)
+            if lookup.isdigit():
+                continue  # all digits, "link 2345…" would read as a phone number
+            if await self.by_lookup(lookup, now) is None:
+                return lookup
+        # A million lookups and twenty misses in a row: far more open codes than people.
+        raise RuntimeError("no free link code lookup")
+
+    async def by_lookup(self, lookup: str, now: datetime | None = None) -> LinkAttempt | None:
+        """The open, unexpired pairing attempt with this lookup part (None if there is none)."""
+        now = now or utcnow()
+        stmt = (
+            select(LinkAttempt)
+            .where(
+                LinkAttempt.lookup == normalise_code(lookup),
+                LinkAttempt.method == LinkMethod.PAIRING,
+                LinkAttempt.redeemed_at.is_(None),
+                LinkAttempt.closed_at.is_(None),
+                LinkAttempt.expires_at > now,
+            )
+            .order_by(LinkAttempt.id.desc())
+            .limit(1)
         )
         return (await self.session.scalars(stmt)).first()
 
     @staticmethod
     def matches(attempt: LinkAttempt, code: str) -> bool:
-        """Whether `code` is the attempt's code (constant-time)."""
-        return hmac.compare_digest(attempt.code_hash, _digest(code, attempt.salt))
+        """Whether `code` is the attempt's code (its secret part compared in constant time)."""
+        secret = normalise_code(code)
+        if attempt.lookup is not None:
+            parts = split_pairing(secret)
+            if parts is None or not hmac.compare_digest(parts[0], attempt.lookup):
+                return False
+            secret = parts[1]
+        return hmac.compare_digest(attempt.code_hash, _digest(secret, attempt.salt))
 
     @staticmethod
     def is_open(attempt: LinkAttempt, now: datetime | None = None) -> bool:

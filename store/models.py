@@ -586,3 +586,27 @@ class KnowledgeFeedback(Base):
 
 # The configuration database's history and traversal indexes (`store.cmdb`).
 import store.cmdb  # noqa: E402, F401
+
+
+class SignIn(Base):
+    """A one-time sign-in link and, once used, the web session it opened.
+
+    Only a SHA-256 of the link's token is stored. `used_at` is set once, by the first
+    opening; `ended_at` when the person signs out (or the session is revoked).
+    """
+
+    __tablename__ = "sign_ins"
+    __table_args__ = (Index("ix_sign_ins_person", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# The service catalog, its orders and knowledge deflections (`store.catalog`).
+import store.catalog  # noqa: E402, F401  # isort: skip

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
+from store.catalog import CatalogRepository
 from store.cmdb import CmdbRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
@@ -27,6 +28,7 @@ from store.repositories import (
     TicketRepository,
     TokenRepository,
 )
+from store.signins import SignInRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -56,6 +58,8 @@ class UnitOfWork:
     integrations: IntegrationRepository
     cmdb: CmdbRepository
     queues: QueueRepository
+    catalog: CatalogRepository
+    signins: SignInRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -83,6 +87,8 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.catalog = CatalogRepository(self.session)
+        self.signins = SignInRepository(self.session)
         return self
 
     async def __aexit__(

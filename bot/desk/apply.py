@@ -15,6 +15,7 @@ from bot.desk.check import check
 from bot.desk.files import Desk, DeskError
 from bot.desk.schema import (
     CalendarEntry,
+    CatalogEntry,
     GroupEntry,
     PersonEntry,
     ServiceEntry,
@@ -95,6 +96,8 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
         changes.append(await _agreement(uow, calendars, a))
     if desk.help_channels is not None:
         changes.append(await _help_channels(uow, desk.help_channels))
+    for item in desk.entries("catalog"):
+        changes.append(await _catalog_item(uow, item))
     return changes
 
 
@@ -299,3 +302,25 @@ async def _agreement(uow: UnitOfWork, calendars: dict[str, int], a: SlaEntry) ->
         close_after=a.close_after,
     )
     return _change("slas", a.name, changed)
+
+
+async def _catalog_item(uow: UnitOfWork, c: CatalogEntry) -> Change:
+    """A catalog item, its groups resolved by name (`check` made sure they exist)."""
+    approvers = await uow.desk.named(Group, c.approval.group) if c.approval.group else None
+    fulfils = await uow.desk.named(Group, c.fulfilment.group)
+    _, changed = await uow.catalog.upsert(
+        c.name,
+        aliases=list(c.aliases),
+        category=c.category,
+        description=c.description,
+        fields=[f.model_dump(mode="json") for f in c.fields],
+        approval=c.approval.by,
+        approval_group_id=approvers.id if approvers else None,
+        fulfilment_group_id=fulfils.id if fulfils else None,
+        fulfilment_target=c.fulfilment.target,
+        roles=[r.value for r in c.ordered_by.roles],
+        organisations=list(c.ordered_by.organisations),
+        cost=c.cost,
+        active=c.active,
+    )
+    return _change("catalog", c.name, changed)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from bot.desk.files import Desk, Item
 from bot.desk.schema import (
+    CatalogEntry,
     GroupEntry,
     PersonEntry,
     ServiceEntry,
@@ -109,6 +110,10 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
             problems.append(
                 f"{item.where}: `supplier`: {svc.supplier!r}, but {other.where} lists this service"
             )
+    for item in desk.items["catalog"]:
+        cat: CatalogEntry = item.entry  # type: ignore[assignment]
+        need(item, "approval.group", cat.approval.group, groups, "group")
+        need(item, "fulfilment.group", cat.fulfilment.group, groups, "group")
     problems.extend(await _cycles(uow, desk))
     problems.extend(await _ties(uow, desk))
     return problems

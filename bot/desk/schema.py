@@ -346,6 +346,87 @@ class ServiceEntry(CiFields):
     name: Name
 
 
+# -- catalog: items people order (`catalog:`) --------------------------------------------------
+
+
+class FormFieldEntry(Entry):
+    """One question of an item's form."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    type: Literal["text", "choice", "date", "email"] = "text"
+    required: bool = True
+    choices: Names = ()
+
+    @model_validator(mode="after")
+    def _choices(self) -> FormFieldEntry:
+        if self.type == "choice" and len(self.choices) < 2:
+            raise ValueError("a choice field needs at least two `choices`")
+        if self.type != "choice" and self.choices:
+            raise ValueError("only a field of type `choice` has `choices`")
+        return self
+
+
+class CatalogApproval(Entry):
+    """Who approves an order: nobody, the requester's manager, or a group."""
+
+    by: Literal["none", "manager", "group"] = "none"
+    group: Annotated[Name | None, BlankIsNone] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """`approval: manager` is `approval: {by: manager}`."""
+        return {"by": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _group_named(self) -> CatalogApproval:
+        if self.by == "group" and self.group is None:
+            raise ValueError("approval by a group needs `group`")
+        if self.by != "group" and self.group is not None:
+            raise ValueError("`group` is only for approval by a group")
+        return self
+
+
+class CatalogFulfilment(Entry):
+    """Who fulfils an order, and within how long (the request's resolution target)."""
+
+    group: Name
+    target: DurationText | None = None
+
+
+class CatalogOrderers(Entry):
+    """Who may order: people with one of `roles` and/or of one of `organisations`."""
+
+    roles: Annotated[tuple[Role, ...], BeforeValidator(_roles)] = ()
+    organisations: Names = ()
+
+
+class CatalogEntry(Entry):
+    """An item of the service catalog: its form, approval, fulfilment and who may order it."""
+
+    name: Name
+    aliases: Names = ()
+    category: Annotated[str, Field(max_length=80)] = ""
+    description: Annotated[str, Field(max_length=4000)] = ""
+    fields: tuple[FormFieldEntry, ...] = ()
+    approval: CatalogApproval = Field(default_factory=CatalogApproval)
+    fulfilment: CatalogFulfilment
+    ordered_by: CatalogOrderers = Field(default_factory=CatalogOrderers)
+    cost: Annotated[str | None, BlankIsNone, BeforeValidator(_text), Field(max_length=60)] = None
+    active: bool = True
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_fields(cls, value: tuple[FormFieldEntry, ...]) -> tuple[FormFieldEntry, ...]:
+        seen: set[str] = set()
+        for f in value:
+            if f.name in seen:
+                raise ValueError(f"field {f.name!r} is given twice")
+            seen.add(f.name)
+        return value
+
+
 SECTIONS: dict[str, type[Entry]] = {
     "people": PersonEntry,
     "groups": GroupEntry,
@@ -354,11 +435,11 @@ SECTIONS: dict[str, type[Entry]] = {
     "suppliers": SupplierEntry,
     "services": ServiceEntry,
     "configuration_items": ServiceEntry,
+    "catalog": CatalogEntry,
 }
 """Sections this importer applies, in the order their entries are written."""
 
 LATER = (
-    "catalog",
     "standard_changes",
     "freeze_windows",
     "thresholds",

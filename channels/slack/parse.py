@@ -154,8 +154,8 @@ def _clicker(body: Mapping[str, Any]) -> tuple[str, str]:
 def parse_click(body: Mapping[str, Any]) -> list[Action]:
     """A button click (`block_actions`) as an action.
 
-    A click on a message carries its `ts` as `params["message_id"]` (so the answer can
-    update that card) and the card version from the block id as `params["version"]`. A
+    A click on a message carries its `ts` as `message_id` (so the answer can update that
+    card) and the card version from the block id as `params["version"]`. A
     click in the App Home is answered in the person's DM and refreshes their Home.
     """
     actions = [a for a in _list(body.get("actions")) if isinstance(a, Mapping)]
@@ -168,6 +168,7 @@ def parse_click(body: Mapping[str, Any]) -> list[Action]:
         raise PayloadError("button without an action_id", platform=PLATFORM)
     value = _str(clicked, "value") or _str(_dict(clicked, "selected_option"), "value")
     params: dict[str, str] = {}
+    message_id: str | None = None
     version = shown_version(_str(clicked, "block_id"))
     if version is not None:
         params["version"] = version
@@ -179,8 +180,7 @@ def parse_click(body: Mapping[str, Any]) -> list[Action]:
         if not channel:
             raise PayloadError("message click without a channel", platform=PLATFORM)
         message_ts = _str(container, "message_ts") or _str(message, "ts")
-        if message_ts:
-            params["message_id"] = message_ts
+        message_id = message_ts or None
         thread = _str(container, "thread_ts") or _str(message, "thread_ts") or None
         address = Address(
             channel=PLATFORM, workspace=team, conversation=channel, thread=thread, user=user
@@ -199,6 +199,7 @@ def parse_click(body: Mapping[str, Any]) -> list[Action]:
             name=name,
             value=value[:200],
             params=params,
+            message_id=message_id,
             received_at=when,
         )
     ]

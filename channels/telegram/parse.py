@@ -271,16 +271,14 @@ def _callback(update: Update, cq: CallbackQuery) -> Parsed:
         event: Event = Message(event_id=event_id, address=address, sender=sender, text=str(decoded))
     else:
         name, value, version = decoded
-        params = {"message_id": _id(message.message_id)}
-        if version:
-            params["version"] = version
         event = Action(
             event_id=event_id,
             address=address,
             sender=sender,
             name=name,
             value=value,
-            params=params,
+            params={"version": version} if version else {},
+            message_id=_id(message.message_id),
         )
     return Parsed(events=(event,), callback_query_id=_text_id(cq.id))
 

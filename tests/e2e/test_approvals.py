@@ -193,7 +193,7 @@ def card_click(who: str, ref: str, *, shared: bool) -> Action:
         sender=Identity(platform="console", external_id=who, email=who),
         name="approve",
         value=ref,
-        params={"message_id": f"card-{conversation}"},
+        message_id=f"card-{conversation}",
     )
 
 

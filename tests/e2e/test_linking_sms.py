@@ -125,7 +125,7 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
 
         # The other direction: a code shown in the console, sent from Telegram.
         [shown] = await dan.say("link")
-        pairing = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})", shown.text)
+        pairing = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{6})", shown.text)
         assert pairing, shown.text
         update = private_update(9001, f"/link {pairing.group(1)}", user_id=TELEGRAM_USER)
         assert (

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from tests.faults.conftest import PrivatePostgres
 from tests.faults.test_redis_outage import outages_logged, seconds_to_stop, wait_for_outage
 from tests.faults.traffic import Traffic
 from tests.integration.load import wait_done_at_least, wait_until
 from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 from tests.integration.test_processes import FAST_RECOVERY, assert_exactly_once
+from tests.services import PrivatePostgres
 
 OUTAGE_SECONDS = 10.0
 

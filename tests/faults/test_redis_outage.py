@@ -17,11 +17,11 @@ import pytest
 
 from benchmarks.servers import Proc
 from bot.config import Settings
-from tests.faults.conftest import PrivateRedis
 from tests.faults.traffic import Traffic
 from tests.integration.load import wait_done_at_least, wait_until
 from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 from tests.integration.test_processes import FAST_RECOVERY, assert_exactly_once
+from tests.services import PrivateRedis
 
 OUTAGE_SECONDS = 5.0
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from tests.faults.conftest import PrivateRedis
 from tests.faults.test_redis_outage import outages_logged, seconds_to_stop, wait_for_outage
 from tests.integration.load import send_messages, wait_until
 from tests.integration.procs import environment, free_port, processes, start, wait_healthy
 from tests.integration.test_processes import FAST_RECOVERY, assert_exactly_once
+from tests.services import PrivateRedis
 
 
 @pytest.mark.integration

@@ -132,7 +132,7 @@ def flows(h: Hostile) -> dict[str, Any]:
     slack(h, "link 000000" if code != "000000" else "link 111111", 3)
     slack(h, f"link {code}", 4)
     slack(h, "link", 5)
-    pairing = wait_for(h, r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})").group(1)
+    pairing = wait_for(h, r"link code is ([A-Z0-9]{4}-[A-Z0-9]{6})").group(1)
     codes += [pairing, pairing.replace("-", "")]
     telegram(h, f"/link {pairing}", 2)
     # The REST API with a token, and forged requests.

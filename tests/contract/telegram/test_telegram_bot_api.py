@@ -250,7 +250,7 @@ async def test_polling_ingests_quarantines_and_keeps_its_offset(fake: FakeTelegr
     assert isinstance(got[0], Message)
     assert got[0].text == "my laptop will not boot"
     assert isinstance(got[1], Action)
-    assert got[1].params["message_id"] == sent.external_id
+    assert got[1].message_id == sent.external_id
     assert ("telegram", "quarantined") in dropped
     assert cursors.values == {f"telegram.offset:{fake.bot_id}": "504"}
     [answer] = fake.sent("answerCallbackQuery")

@@ -76,6 +76,8 @@ def test_structlog_and_stdlib_lines_are_redacted(capsys: pytest.CaptureFixture[s
         ("text: 'Your link code is MD8G-WAHN\\nFrom the account'", "MD8G-WAHN"),
         ("Your Switchboard code is 482913. Someone asked", "482913"),
         ("message text='/link MD8GWAHN'", "MD8GWAHN"),
+        ("text: 'Your link code is MD8G-WAHN23\\nFrom the account'", "WAHN23"),
+        ("message text='/link MD8GWAHN23'", "WAHN23"),
         ("message text='link 482913'", "482913"),
         ("Link: 482913", "482913"),
     ],

@@ -286,7 +286,8 @@ def test_button_click_on_a_message() -> None:
     [click] = parse_click(load("slack", "interactivity_block_actions_button.json"))
     assert click.name == "a"
     assert click.value == "click_me_123"
-    assert click.params == {"message_id": "111.222"}
+    assert click.params == {}
+    assert click.message_id == "111.222"
     assert click.address.conversation == "C111"
     assert click.address.thread is None
     assert click.address.user == "W111"
@@ -299,7 +300,8 @@ def test_card_button_carries_action_and_version() -> None:
     body["actions"][0].update(action_id="approve:0", block_id="v3.0", value="CHG-12")
     [click] = parse_click(body)
     assert (click.name, click.value) == ("approve", "CHG-12")
-    assert click.params == {"message_id": "111.222", "version": "3"}
+    assert click.params == {"version": "3"}
+    assert click.message_id == "111.222"
 
 
 def test_home_click_is_answered_in_dm_and_refreshes_home() -> None:

@@ -269,7 +269,8 @@ def test_click_becomes_an_action_with_the_clicked_message() -> None:
     [event] = result.events
     assert isinstance(event, Action)
     assert (event.name, event.value) == ("approve", "CHG-12")
-    assert dict(event.params) == {"message_id": "4242", "version": "3"}
+    assert dict(event.params) == {"version": "3"}
+    assert event.message_id == "4242"
     assert event.event_id == "99"
     assert event.address.conversation == "12345"
     assert event.sender.external_id == "12345"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,11 @@ import pytest
 from bot.desk.apply import apply
 from bot.desk.files import DeskError, read
 from handlers.cmdb import CiSpec, CmdbError, impact, impact_for, save
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
+from store.db import SessionFactory
 from store.enums import Criticality, Level, Status, TicketKind
-from store.migrate import upgrade_engine
 from store.models import Person, ServiceLink, Ticket
 from store.uow import UnitOfWork
+from tests.unit.desks import write
 
 DESK = """
 groups:
@@ -32,29 +31,6 @@ configuration_items:
   - {name: vm-7, type: server}
   - {name: core-switch, type: network}
 """
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/cmdb.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
-def write(tmp_path: Path, text: str, name: str = "desk.yml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, "utf-8")
-    return path
 
 
 async def load(factory: SessionFactory, tmp_path: Path, text: str = DESK) -> None:

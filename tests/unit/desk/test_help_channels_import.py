@@ -10,9 +10,8 @@ from bot.desk.files import DeskError, read
 from bot.factories.slack import stored_help_channels
 from bot.platforms import DatabaseCursors
 from store.db import SessionFactory
-from tests.unit.desk.test_import import database_url, factory, run, write
-
-__all__ = ["database_url", "factory"]
+from tests.unit.desk.test_import import run
+from tests.unit.desks import write
 
 
 async def test_the_list_is_stored_and_read_back(factory: SessionFactory, tmp_path: Path) -> None:

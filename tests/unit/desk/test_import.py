@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,10 @@ from sqlalchemy import select
 
 from bot.desk.apply import Change, apply
 from bot.desk.files import DeskError, read
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
-from store.migrate import upgrade_engine
+from store.db import SessionFactory
 from store.models import BusinessCalendar, Group, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
+from tests.unit.desks import write
 
 EXAMPLE = Path(__file__).parents[3] / "deploy" / "desk.example.yml"
 
@@ -39,29 +38,6 @@ services:
   - {name: WAN, criticality: critical, owner_group: network, supplier: NetCo}
   - {name: VPN, criticality: high, owner_group: network, aliases: [remote access, globalprotect], depends_on: [WAN]}
 """
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/desk.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
-
-
-def write(tmp_path: Path, text: str, name: str = "desk.yml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, "utf-8")
-    return path
 
 
 async def run(factory: SessionFactory, *paths: Path, commit: bool = True) -> list[Change]:
@@ -303,10 +279,9 @@ async def test_tie_with_an_agreement_already_in_use(
 
 
 async def test_later_sections_are_accepted_with_a_warning(tmp_path: Path) -> None:
-    desk = read([write(tmp_path, "thresholds: {mtta: 10m}\ncatalog: []\ngroups: [{name: g}]\n")])
+    desk = read([write(tmp_path, "thresholds: {mtta: 10m}\ngroups: [{name: g}]\n")])
     assert [w.split(": ")[1] for w in desk.warnings] == [
         "`thresholds` is not applied by this import; left as it is",
-        "`catalog` is not applied by this import; left as it is",
     ]
     assert desk.count() == 1
 

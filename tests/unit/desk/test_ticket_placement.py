@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.desk.apply import apply
-from bot.desk.files import read
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import add_info, assign_to_me, escalate, report_incident, resolve
 from handlers.requests import request_service
 from handlers.rules.calendar import Calendar
 from handlers.service_levels import hold
-from nlu.types import Entity, IntentName, Understanding
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
+from nlu.types import Entity, IntentName
+from store.db import SessionFactory
 from store.enums import Priority, Status
-from store.migrate import upgrade_engine
-from store.models import Ticket
 from store.uow import UnitOfWork
+from tests.unit.desks import Handler, load_desk, say_as, ticket
 
 DESK = """
 people:
@@ -51,30 +47,11 @@ OFFICE = Calendar.build("office", "Europe/Berlin", "Mon-Fri 08:00-18:00", ["2026
 # Tuesday 1 December 2026, 10:00 in Berlin.
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
-Handler = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/placement.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
 
 @pytest.fixture
-async def factory(database_url: str, tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    path = tmp_path / "desk.yml"
-    path.write_text(DESK, "utf-8")
-    factory = session_factory(engine)
-    async with UnitOfWork(factory) as uow:
-        await apply(uow, read([path]))
-        await uow.commit()
-    try:
-        yield factory
-    finally:
-        await engine.dispose()
+async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
+    await load_desk(factory, tmp_path, DESK)
+    return factory
 
 
 async def say(
@@ -86,22 +63,8 @@ async def say(
     now: datetime,
     entities: tuple[Entity, ...] = (),
     intent: IntentName = IntentName.REPORT_INCIDENT,
-    created_at: datetime | None = None,
 ) -> tuple[list[Reply], list[Outgoing]]:
-    async with UnitOfWork(factory) as uow:
-        person = await uow.people.by_email(who)
-        assert person is not None
-        ctx = HandlerContext(
-            uow=uow,
-            person=person,
-            address=Address(channel="console", conversation=who, user=who),
-            now=now,
-            text=text,
-        )
-        nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
-        replies = await handler(nlu, ctx)
-        await uow.commit()
-    return replies, list(ctx.outgoing)
+    return await say_as(factory, handler, who, text, now=now, entities=entities, intent=intent)
 
 
 def svc(name: str) -> Entity:
@@ -114,13 +77,6 @@ def ref(value: str) -> Entity:
 
 def urgent(level: str = "high") -> Entity:
     return Entity(entity="urgency", value=level, start=0, end=1)
-
-
-async def ticket(factory: SessionFactory, ref: str) -> Ticket:
-    async with UnitOfWork(factory) as uow:
-        found = await uow.tickets.by_ref(ref)
-        assert found is not None
-        return found
 
 
 async def backdate(factory: SessionFactory, ref: str, at: datetime) -> None:

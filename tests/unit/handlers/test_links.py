@@ -111,7 +111,7 @@ def sms_code(said: Said) -> str:
 
 
 def pairing_code(said: Said) -> str:
-    found = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})", said.text)
+    found = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{6})", said.text)
     assert found, said.text
     return found.group(1)
 
@@ -246,13 +246,73 @@ async def test_guessing_pairing_codes_is_cut_off(factory: SessionFactory) -> Non
     code = pairing_code(await say(factory, console(DAN), "link"))
     guesser = telegram(5550666)
     for i in range(5):
-        guess = await say(factory, guesser, f"link ZZZZ-ZZZ{i}")
+        guess = await say(factory, guesser, f"link ZZZZ-ZZZZZ{i + 2}")
         assert "isn't valid" in guess.text
     blocked = await say(factory, guesser, f"link {code}")
     assert "Too many wrong codes" in blocked.text
     assert await owner_of(factory, "telegram", "5550666") != DAN
     # Someone else, with the right code, is not held back by the guesser.
     assert "Linked" in (await say(factory, telegram(5550667), f"link {code}")).text
+
+
+def wrong_secret(code: str, i: int) -> str:
+    """The code's lookup part with a secret part that is not its own."""
+    lookup, secret = code.split("-")
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    guess = alphabet[(alphabet.index(secret[0]) + 1 + i) % len(alphabet)] + secret[1:]
+    assert guess != secret
+    return f"{lookup}-{guess}"
+
+
+async def test_wrong_guesses_from_many_accounts_burn_the_code(factory: SessionFactory) -> None:
+    code = pairing_code(await say(factory, console(DAN), "link"))
+    # Each guesser stays under its own limit; together they reach the code's.
+    for i in range(5):
+        guess = await say(factory, telegram(5551000 + i), f"link {wrong_secret(code, i)}")
+        assert "isn't valid" in guess.text
+    [attempt] = await attempts(factory)
+    assert attempt.failures == 5
+    assert attempt.closed_reason == "locked"
+    # The right code, from a fresh account, now finds nothing to redeem.
+    late = await say(factory, telegram(5551999), f"link {code}")
+    assert "isn't valid" in late.text
+    assert await owner_of(factory, "telegram", "5551999") != DAN
+
+
+async def test_four_wrong_guesses_leave_the_code_working(factory: SessionFactory) -> None:
+    code = pairing_code(await say(factory, console(DAN), "link"))
+    for i in range(4):
+        await say(factory, telegram(5552000 + i), f"link {wrong_secret(code, i)}")
+    assert "Linked" in (await say(factory, telegram(5552999), f"link {code}")).text
+
+
+async def test_guesses_at_unknown_lookups_count_only_against_the_sender(
+    factory: SessionFactory,
+) -> None:
+    code = pairing_code(await say(factory, console(DAN), "link"))
+    lookup = code.split("-")[0]
+    other = next(c for c in ("ZZZZ", "YYYY") if c != lookup)
+    for i in range(10):
+        await say(factory, telegram(5553000 + i), f"link {other}-{code.split('-')[1]}")
+    [attempt] = await attempts(factory)
+    assert attempt.failures == 0
+    assert "Linked" in (await say(factory, telegram(5553999), f"link {code}")).text
+
+
+async def test_the_secret_part_is_stored_only_as_a_salted_hash(factory: SessionFactory) -> None:
+    code = pairing_code(await say(factory, console(DAN), "link"))
+    lookup, secret = code.split("-")
+    [attempt] = await attempts(factory)
+    assert attempt.lookup == lookup
+    assert attempt.salt
+    for column in (attempt.code_hash, attempt.salt, attempt.origin_key):
+        assert secret not in column
+
+
+async def test_codes_of_the_old_shape_are_explained(factory: SessionFactory) -> None:
+    old = await say(factory, telegram(5554000), "link MD8G-WAHN")
+    assert "from before an update" in old.text
+    assert "link" in old.text
 
 
 async def test_concurrent_pairing_from_two_accounts_one_wins(factory: SessionFactory) -> None:

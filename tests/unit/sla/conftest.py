@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,15 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.desk.apply import apply
-from bot.desk.files import read
-from channels.conversation import Address, Reply
-from handlers.context import HandlerContext
-from nlu.types import Entity, IntentName, Understanding
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
-from store.migrate import upgrade_engine
-from store.models import OutboxMessage, Ticket
+from channels.conversation import Reply
+from nlu.types import Entity, IntentName
+from store.db import SessionFactory
+from store.models import OutboxMessage
 from store.uow import UnitOfWork
+from tests.unit.desks import Handler, load_desk, say_as, ticket
+
+__all__ = ["ticket"]
 
 DESK = """
 people:
@@ -46,30 +44,11 @@ services:
   - {name: Email, criticality: medium}
 """
 
-Handler = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/sla.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
 
 @pytest.fixture
-async def factory(database_url: str, tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    path = tmp_path / "desk.yml"
-    path.write_text(DESK, "utf-8")
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await apply(uow, read([path]))
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
+async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
+    await load_desk(factory, tmp_path, DESK)
+    return factory
 
 
 @dataclass(frozen=True)
@@ -91,31 +70,14 @@ async def say(
     entities: tuple[Entity, ...] = (),
     intent: IntentName = IntentName.REPORT_INCIDENT,
 ) -> list[Reply]:
-    async with UnitOfWork(factory) as uow:
-        person = await uow.people.by_email(who)
-        assert person is not None
-        ctx = HandlerContext(
-            uow=uow,
-            person=person,
-            address=Address(channel="console", conversation=who, user=who),
-            now=now,
-            text=text,
-        )
-        nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
-        replies = await handler(nlu, ctx)
-        await uow.commit()
+    replies, _ = await say_as(
+        factory, handler, who, text, now=now, entities=entities, intent=intent
+    )
     return replies
 
 
 def entity(kind: str, value: str) -> Entity:
     return Entity(entity=kind, value=value, start=0, end=len(value))
-
-
-async def ticket(factory: SessionFactory, ref: str) -> Ticket:
-    async with UnitOfWork(factory) as uow:
-        found = await uow.tickets.by_ref(ref)
-        assert found is not None
-        return found
 
 
 async def events(factory: SessionFactory, ref: str) -> list[tuple[str, dict[str, Any]]]:

@@ -1,0 +1,33 @@
+"""A Slack Web API that answers every call at once, so replies cost the bot nothing extra.
+
+Benchmarks point `SLACK_API_URL` here: the figures then measure Switchboard, not a network.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+app = FastAPI()
+_ts = itertools.count(1)
+
+
+@app.post("/api/{method}")
+async def call(method: str, request: Request) -> JSONResponse:
+    await request.body()
+    n = next(_ts)
+    answer: dict[str, object] = {"ok": True}
+    if method == "auth.test":
+        answer.update(team_id="T111", user_id="U0SWITCH", bot_id="B0SWITCH", user="switchboard")
+    elif method == "users.info":
+        answer["user"] = {"id": "W222", "name": "bench", "profile": {}}
+    elif method.startswith("chat."):
+        answer.update(channel="D111", ts=f"{1700000000 + n}.{n:06d}")
+    return JSONResponse(answer)
+
+
+@app.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,253 @@
+"""Handling claimed, understood events: each conversation in order, under its lock.
+
+Conversations whose locks are free go together in one transaction (one commit, one
+identity prefetch, one inbox update); should that fail, or for conversations another worker
+holds, each conversation goes on its own. Every event's replies are written to the outbox
+in the transaction that marks its inbox row done. No outbound call happens here: profile
+look-ups were made before, and the dispatcher sends what was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from bot import metrics
+from bot.delivery import add_outgoing, add_reply
+from bot.identity import resolve_person
+from bot.redelivery import Claimed, Redelivery
+from bot.router import DialogueChange, IntentRouter
+from channels.conversation import Action, Address
+from handlers.context import HandlerContext
+from nlu.types import Understanding
+from store.db import SessionFactory
+from store.errors import ConflictError
+from store.models import OutboxMessage
+from store.outage import is_outage
+from store.state import Dialogue, LockTimeout, SharedState
+from store.types import utcnow
+from store.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+Understood = tuple[Claimed, Understanding]
+
+
+class EventHandling:
+    """Runs the router's handlers for claimed events and commits what they produce."""
+
+    def __init__(
+        self,
+        *,
+        factory: SessionFactory,
+        state: SharedState,
+        router: IntentRouter,
+        topics: Callable[[str], Sequence[Address]],
+        redelivery: Redelivery,
+        dialogue: Dialogue | None = None,
+        concurrency: int = 16,
+        dialogue_ttl: int = 900,
+    ) -> None:
+        self.factory = factory
+        self.state = state
+        self.router = router
+        self.topics = topics
+        self.redelivery = redelivery
+        self.redis_dialogue = dialogue
+        self.concurrency = asyncio.Semaphore(concurrency)
+        self.dialogue_ttl = dialogue_ttl
+
+    async def groups(self, groups: Mapping[str, list[Understood]]) -> tuple[list[int], list[int]]:
+        """Handle every conversation's events; the inbox ids done and the outbox ids written.
+
+        Conversations whose locks are free right now go together in one transaction (one
+        commit, one identity prefetch, one inbox update). Should that fail, or for the
+        conversations another worker holds, each conversation goes on its own, in order,
+        under its lock: the one path every event can fall back to.
+        """
+        held = await self.state.try_lock_many(list(groups))
+        try:
+            alone = dict(groups)
+            results: list[tuple[list[int], list[int]] | BaseException] = []
+            together = [item for key in held for item in groups[key]]
+            if len(together) >= 2:
+                try:
+                    results.append(await self._many(together))
+                    alone = {k: v for k, v in groups.items() if k not in held}
+                except Exception as e:
+                    if is_outage(e):
+                        raise
+                    log.info("worker.batch_fallback", size=len(together), error=repr(e))
+            results += await asyncio.gather(
+                *(self._conversation(items, locked=key in held) for key, items in alone.items()),
+                return_exceptions=True,
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await self.state.unlock_many(held)
+        ok: list[int] = []
+        outbox_ids: list[int] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                if is_outage(result) or not isinstance(result, Exception):
+                    raise result
+                log.error("worker.group_failed", error=repr(result))
+                continue
+            ok.extend(result[0])
+            outbox_ids.extend(result[1])
+        return ok, outbox_ids
+
+    async def _conversation(
+        self, items: list[Understood], *, locked: bool = False
+    ) -> tuple[list[int], list[int]]:
+        """Handle one conversation's events in order, under its lock."""
+        ok: list[int] = []
+        outbox_ids: list[int] = []
+        async with self.concurrency, contextlib.AsyncExitStack() as held:
+            if not locked:
+                key = items[0][0].event.address.key
+                try:
+                    await held.enter_async_context(self.state.conversation_lock(key))
+                except LockTimeout:
+                    # Another worker holds the conversation for long: try these events later.
+                    log.info("worker.conversation_busy", count=len(items))
+                    for claimed, _ in items:
+                        self.redelivery.later(claimed.inbox_id, 1.0)
+                    return [c.inbox_id for c, _ in items], []
+            for claimed, nlu in items:
+                try:
+                    outbox_ids.extend(await self.one(claimed, nlu))
+                except Exception as e:
+                    if is_outage(e):
+                        raise
+                    log.exception("worker.handler_failed", inbox_id=claimed.inbox_id)
+                    await self.redelivery.failed(claimed, e)
+                ok.append(claimed.inbox_id)
+        return ok, outbox_ids
+
+    async def one(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+        """One event, one transaction; retried when another worker changed the same rows."""
+        event = claimed.event
+        structlog.contextvars.bind_contextvars(
+            platform=event.address.channel, inbox_id=claimed.inbox_id, intent=nlu.intent.value
+        )
+        try:
+            for attempt in range(6):
+                try:
+                    return await self._once(claimed, nlu)
+                except ConflictError:
+                    log.info("worker.conflict_retry", attempt=attempt)
+                    await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+            return await self._once(claimed, nlu)
+        finally:
+            structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
+
+    async def _many(self, items: list[Understood]) -> tuple[list[int], list[int]]:
+        states: dict[str, DialogueChange] = {}
+        async with UnitOfWork(self.factory) as uow:
+            await uow.people.prefetch_identities(
+                [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
+            )
+            dialogue: Dialogue = self.redis_dialogue or uow.dialogue
+            current: dict[str, dict[str, Any] | None] = {}
+            rows: list[OutboxMessage] = []
+            intents: dict[int, str] = {}
+            for claimed, nlu in items:
+                key = claimed.event.address.key
+                if key not in current:
+                    current[key] = await dialogue.get(key)
+                produced, change, intent = await self._apply_event(uow, claimed, nlu, current[key])
+                rows += produced
+                intents[claimed.inbox_id] = intent
+                if change.data is not None:
+                    current[key] = change.data
+                elif change.clear:
+                    current[key] = None
+                if change.data is not None or change.clear:
+                    states[key] = change
+            if self.redis_dialogue is None:
+                for key, change in states.items():
+                    await _apply(uow.dialogue, key, change, self.dialogue_ttl)
+            await uow.flush()
+            finished = await uow.inbox.finish_many(intents)
+            if finished != len(intents):
+                raise ConflictError("another worker finished part of the batch")
+            ids = [r.id for r in rows]
+            await uow.commit()
+        metrics.count_outcomes(intents.values())
+        if self.redis_dialogue is not None:
+            for key, change in states.items():
+                try:
+                    await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
+                except Exception as e:
+                    log.warning("dialogue.save_failed", error=str(e))
+        return list(intents), ids
+
+    async def _apply_event(
+        self,
+        uow: UnitOfWork,
+        claimed: Claimed,
+        nlu: Understanding,
+        state: dict[str, Any] | None,
+    ) -> tuple[list[OutboxMessage], DialogueChange, str]:
+        """Run one event's handler inside `uow`: its outbox rows, dialogue change and intent."""
+        event = claimed.event
+        person = await resolve_person(uow, event.sender, event.address)
+        ctx = HandlerContext(
+            uow=uow,
+            person=person,
+            address=event.address,
+            now=utcnow(),
+            text=nlu.text,
+            inbox_id=claimed.inbox_id,
+            counter=self.state.tally,
+        )
+        routed = await self.router.dispatch(event, nlu, ctx, state)
+        replies = routed.replies
+        if isinstance(event, Action):
+            replies = [event.answer(r) for r in replies]
+        rows = [add_reply(uow, event.address, r, inbox_id=claimed.inbox_id) for r in replies]
+        rows += await add_outgoing(
+            uow,
+            ctx.outgoing,
+            topics=self.topics,
+            exclude=event.address,
+            inbox_id=claimed.inbox_id,
+        )
+        return rows, routed.dialogue, routed.intent
+
+    async def _once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+        key = claimed.event.address.key
+        async with UnitOfWork(self.factory) as uow:
+            dialogue: Dialogue = self.redis_dialogue or uow.dialogue
+            rows, change, intent = await self._apply_event(
+                uow, claimed, nlu, await dialogue.get(key)
+            )
+            if self.redis_dialogue is None:
+                await _apply(uow.dialogue, key, change, self.dialogue_ttl)
+            await uow.flush()
+            if not await uow.inbox.finish(claimed.inbox_id, intent=intent):
+                # Another worker finished this event first; our work rolls back unseen.
+                log.info("worker.already_done", inbox_id=claimed.inbox_id)
+                return []
+            ids = [r.id for r in rows]
+            await uow.commit()
+        metrics.count_outcomes([intent])
+        if self.redis_dialogue is not None:
+            try:
+                await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
+            except Exception as e:
+                log.warning("dialogue.save_failed", error=str(e))
+        return ids
+
+
+async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int) -> None:
+    if change.data is not None:
+        await dialogue.set(key, change.data, ttl)
+    elif change.clear:
+        await dialogue.clear(key)

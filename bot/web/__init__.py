@@ -1,0 +1,1 @@
+"""Server-rendered web pages: sign-in, the requester portal, and what they share."""

@@ -1,0 +1,19 @@
+"""Put the web pages on the app: sessions, sign-in, the portal, their assets."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot.web import auth
+from bot.web.portal import router as portal_router
+from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
+from bot.web.signin import router as signin_router
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount sign-in, the portal and their assets, with session renewal and error pages."""
+    auth.install(app, error_page=error_page)
+    app.include_router(signin_router)
+    app.include_router(portal_router)
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")

@@ -1,0 +1,81 @@
+// Knowledge suggestions while the subject of a new ticket is typed, and a "back" that keeps
+// what was typed. The form works without this script.
+(function () {
+  "use strict";
+
+  for (const link of document.querySelectorAll("a.back-link")) {
+    link.addEventListener("click", function (event) {
+      if (window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
+    });
+  }
+
+  const subject = document.getElementById("subject");
+  const box = document.getElementById("suggestions");
+  const submission = document.getElementById("submission");
+  if (!subject || !box || !submission) {
+    return;
+  }
+  const list = box.querySelector("ul");
+  let timer = null;
+  let asked = "";
+  let controller = null;
+
+  function show(articles) {
+    list.replaceChildren();
+    for (const a of articles) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "/portal/knowledge/" + encodeURIComponent(a.slug) +
+        "?from=" + encodeURIComponent(submission.value);
+      link.textContent = a.title;
+      const hint = document.createElement("p");
+      hint.className = "hint";
+      hint.textContent = a.snippet;
+      item.append(link, hint);
+      list.append(item);
+    }
+    box.hidden = articles.length === 0;
+  }
+
+  async function ask(query) {
+    if (controller) {
+      controller.abort();
+    }
+    controller = new AbortController();
+    try {
+      const res = await fetch("/portal/suggest?q=" + encodeURIComponent(query), {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        signal: controller.signal,
+      });
+      if (!res.ok) {
+        return;
+      }
+      const data = await res.json();
+      if (query === asked) {
+        show(data.articles || []);
+      }
+    } catch (err) {
+      if (err.name !== "AbortError") {
+        show([]);
+      }
+    }
+  }
+
+  subject.addEventListener("input", function () {
+    const query = subject.value.trim();
+    window.clearTimeout(timer);
+    if (query.length < 3) {
+      asked = "";
+      show([]);
+      return;
+    }
+    timer = window.setTimeout(function () {
+      asked = query;
+      ask(query);
+    }, 250);
+  });
+})();

@@ -1,0 +1,493 @@
+"""Ordering from the service catalog in chat: the form as a dialogue, approval, fulfilment.
+
+"I need a new laptop" finds the item, takes what the first message already answers, asks
+each missing field in turn (an answer that does not fit is asked again with the reason),
+shows a summary and asks to submit. The request then waits for the requester's manager or
+the item's approval group, who are messaged with Approve / Reject; the requester never
+decides their own. Once approved (or when the item needs no approval) the request goes to the
+item's fulfilment group with the item's fulfilment target as its resolution clock.
+
+The form's progress travels in the dialogue state (`ctx.expect` and `ctx.carry`), so a
+worker restart between two answers loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from channels.conversation import Button, ButtonStyle, Reply
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from handlers.routing import tell_group
+from handlers.rules import catalog_form as form
+from handlers.rules import sla
+from handlers.rules.calendar import ALWAYS, CalendarError, parse_duration
+from handlers.service_levels import start_clock, store
+from handlers.tickets import card, not_found, open_ticket
+from nlu.types import EntityName, IntentName, Understanding
+from store.catalog import CatalogItem, CatalogRequest
+from store.enums import Decision, Level, Role, Status, TicketKind
+from store.models import Person, Ticket
+
+ITEM = "catalog_item"
+ANSWERS = "catalog_answers"
+FIELD = "catalog_field"
+TEXT = "original_text"
+SLOT = "answer"
+SUBMIT, CANCEL, ORDER = "catalog_submit", "catalog_cancel", "catalog_order"
+APPROVE, REJECT = "approve_request", "reject_request"
+LISTED = 8
+
+ORDER_INTENT = IntentName.REQUEST_CATALOG
+"""The intent whose handler continues a form (`handlers.requests` serves it: stored items
+through their form, anything else as a free-text request)."""
+
+_LIST = re.compile(
+    r"\b(what can i (order|request|get)|(show|list|see)( me)? the (service )?catalog(ue)?|"
+    r"catalog(ue)?)\b|可以申请什么|服务目录",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[\w-]+")
+_ENTITY_OF = {form.FieldType.DATE: EntityName.DATETIME, form.FieldType.EMAIL: EntityName.EMAIL}
+
+
+def asks_for_list(text: str) -> bool:
+    """ "What can I order?" and the like."""
+    return _LIST.search(text) is not None
+
+
+async def item_for(nlu: Understanding, ctx: HandlerContext) -> CatalogItem | None:
+    """The stored item a message names: by the NLU's entity, else a name or alias in the text."""
+    for value in nlu.values(EntityName.CATALOG_ITEM):
+        found = await ctx.uow.catalog.find(value)
+        if found is not None:
+            return found
+    said = f" {_words(nlu.text)} "
+    best: tuple[int, CatalogItem] | None = None
+    for item in await ctx.uow.catalog.items():
+        for name in (item.name, *(str(a) for a in item.aliases or ())):
+            words = _words(name)
+            hit = words and (f" {words} " in said or (not words.isascii() and words in said))
+            if hit and (best is None or len(words) > best[0]):
+                best = (len(words), item)
+    return best[1] if best else None
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def _fields(item: CatalogItem) -> list[form.FormField]:
+    return form.fields_of(item.fields or ())
+
+
+def _may_order(item: CatalogItem, person: Person) -> bool:
+    return form.may_order(
+        roles=person.role_set,
+        organisation=person.organisation,
+        allowed_roles=[str(r) for r in item.roles or ()],
+        allowed_organisations=[str(o) for o in item.organisations or ()],
+    )
+
+
+def _prefill(item: CatalogItem, nlu: Understanding) -> dict[str, str]:
+    """Answers the first message already gives: an email, a date, one of a field's choices."""
+    answers: dict[str, str] = {}
+    said = nlu.text.casefold()
+    for f in _fields(item):
+        raw: str | None = None
+        entity = _ENTITY_OF.get(f.type)
+        if entity is not None:
+            found = nlu.first(entity)
+            raw = found.value if found else None
+        elif f.type is form.FieldType.CHOICE:
+            named = [
+                c for c in f.choices if re.search(rf"(?<!\w){re.escape(c.casefold())}(?!\w)", said)
+            ]
+            raw = named[0] if len(named) == 1 else None
+        if raw is None:
+            continue
+        try:
+            answers[f.name] = form.check(f, raw)
+        except form.AnswerError:
+            continue
+    return answers
+
+
+def _state(item: CatalogItem, answers: Mapping[str, str], text: str) -> dict[str, str]:
+    return {ITEM: item.name, ANSWERS: json.dumps(dict(answers)), TEXT: text[:2000]}
+
+
+def _answers(params: Mapping[str, str]) -> dict[str, str]:
+    try:
+        loaded = json.loads(params.get(ANSWERS) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def _intent(nlu: Understanding) -> str:
+    if nlu.intent in (IntentName.REQUEST_SERVICE, ORDER_INTENT):
+        return nlu.intent.value
+    return ORDER_INTENT.value
+
+
+async def start_order(nlu: Understanding, ctx: HandlerContext, item: CatalogItem) -> list[Reply]:
+    """Begin filling an item's form from the first message."""
+    if not _may_order(item, ctx.person):
+        return [Reply(text=f"{item.name} can't be ordered from your account. {_who_may(item)}")]
+    answers = _prefill(item, nlu)
+    cost = f" ({item.cost})" if item.cost else ""
+    intro = f"Let's order {item.name}{cost}."
+    return _ask_or_summarise(ctx, item, answers, ctx.text, intent=_intent(nlu), intro=intro)
+
+
+def _who_may(item: CatalogItem) -> str:
+    parts = []
+    if item.roles:
+        parts.append("people with the role " + " or ".join(str(r) for r in item.roles))
+    if item.organisations:
+        parts.append("people of " + " or ".join(str(o) for o in item.organisations))
+    return f"It is for {' and '.join(parts)}." if parts else ""
+
+
+async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The answer to the question asked last: checked, kept, and the next question asked."""
+    item = await ctx.uow.catalog.named(ctx.params.get(ITEM, ""))
+    if item is None or not item.active:
+        return [Reply(text="That item is no longer in the catalog, so I've stopped the order.")]
+    answers = _answers(ctx.params)
+    text = ctx.params.get(TEXT, "")
+    fields = {f.name: f for f in _fields(item)}
+    asked = fields.get(ctx.params.get(FIELD, ""))
+    if asked is not None:
+        try:
+            answers[asked.name] = form.check(asked, ctx.params.get(SLOT, ""))
+        except form.AnswerError as e:
+            _expect(ctx, item, answers, text, asked, intent=_intent(nlu))
+            return [Reply(text=f"{e} {asked.question}")]
+    return _ask_or_summarise(ctx, item, answers, text, intent=_intent(nlu))
+
+
+def _expect(
+    ctx: HandlerContext,
+    item: CatalogItem,
+    answers: Mapping[str, str],
+    text: str,
+    field: form.FormField,
+    *,
+    intent: str,
+) -> None:
+    entity = _ENTITY_OF.get(field.type)
+    ctx.expect(
+        SLOT,
+        intent=intent,
+        entity=entity.value if entity else None,
+        params={**_state(item, answers, text), FIELD: field.name},
+    )
+
+
+def _ask_or_summarise(
+    ctx: HandlerContext,
+    item: CatalogItem,
+    answers: dict[str, str],
+    text: str,
+    *,
+    intent: str,
+    intro: str = "",
+) -> list[Reply]:
+    fields = _fields(item)
+    pending = form.next_field(fields, answers)
+    lead = f"{intro} " if intro else ""
+    if pending is not None:
+        # Choices are numbered in the text, not offered as buttons: the answer comes back
+        # through the same question on every channel, typed or by number.
+        _expect(ctx, item, answers, text, pending, intent=intent)
+        return [Reply(text=f"{lead}{pending.question}")]
+    ctx.carry = _state(item, answers, text)
+    lines = [f"{lead}Here is your request for {item.name}:"]
+    lines += [f"• {f.label}: {answers.get(f.name) or '(none)'}" for f in fields]
+    if item.approval != "none":
+        lines.append(f"It needs approval by {_approver_words(item)}.")
+    lines.append("Submit it?")
+    return [
+        Reply(
+            text="\n".join(lines),
+            buttons=(
+                Button(label="Yes", action=SUBMIT, style=ButtonStyle.PRIMARY),
+                Button(label="No", action=CANCEL),
+            ),
+        )
+    ]
+
+
+def _approver_words(item: CatalogItem) -> str:
+    if item.approval == "manager":
+        return "your manager"
+    return f"the {item.approval_group.name} group" if item.approval_group else "an approver"
+
+
+@registry.action(ORDER)
+async def order_item(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """A click on an item in the catalog list."""
+    item = await ctx.uow.catalog.find(ctx.params.get("ref", ""))
+    if item is None:
+        return [Reply(text="That item is no longer in the catalog.")]
+    ctx.text = ""
+    return await start_order(nlu, ctx, item)
+
+
+@registry.action(CANCEL)
+async def cancel_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The person decided not to submit the order."""
+    what = ctx.params.get(ITEM) or "the order"
+    return [Reply(text=f"OK, I've dropped {what}; nothing was submitted.", replaces=True)]
+
+
+async def list_items(ctx: HandlerContext) -> list[Reply]:
+    """ "What can I order?": the items this person may order, by category."""
+    items = [i for i in await ctx.uow.catalog.items() if _may_order(i, ctx.person)]
+    if not items:
+        return [Reply(text="There is nothing in the catalog for you to order yet.")]
+    lines = ["Here's what you can order:"]
+    category = None
+    for i in items:
+        if i.category != category and i.category:
+            lines.append(f"{i.category}:")
+        category = i.category
+        about = f": {i.description.splitlines()[0][:120]}" if i.description else ""
+        lines.append(f"• {i.name}{about}")
+    lines.append('Say what you need, like "I need a new laptop".')
+    buttons = tuple(Button(label=i.name, action=ORDER, value=i.name) for i in items[:LISTED])
+    return [Reply(text="\n".join(lines), buttons=buttons)]
+
+
+# -- submitting, approving, fulfilling -------------------------------------------------------
+
+
+@registry.action(SUBMIT)
+async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Submit a filled-in form: the request is opened and goes to approval or fulfilment."""
+    item = await ctx.uow.catalog.named(ctx.params.get(ITEM, ""))
+    if item is None or not item.active:
+        return [Reply(text="That order has expired. Tell me again what you need.")]
+    if not _may_order(item, ctx.person):
+        return [Reply(text=f"{item.name} can't be ordered from your account.")]
+    answers, errors = form.check_all(_fields(item), _answers(ctx.params))
+    if errors:
+        return [Reply(text="That order is incomplete. Tell me again what you need.")]
+    ticket = await place_order(ctx, item, answers, ctx.params.get(TEXT, ""))
+    request = await ctx.uow.catalog.request_of(ticket.id)
+    if ticket.status is Status.AWAITING_APPROVAL and request is not None:
+        names = [p.name for p in await approvers(ctx, request)]
+        who = ", ".join(names) if names else "an approver"
+        text = (
+            f"I've opened {ticket.ref} for {item.name}. It's waiting for approval by {who}; "
+            "I'll tell you here when it's decided."
+        )
+    else:
+        group = item.fulfilment_group.name if item.fulfilment_group else "the service desk"
+        text = f"I've opened {ticket.ref} for {item.name}; {group} will take care of it."
+    return [Reply(text=text, card=card(ticket), ticket_ref=ticket.ref, replaces=True)]
+
+
+async def place_order(
+    ctx: HandlerContext, item: CatalogItem, answers: Mapping[str, str], text: str
+) -> Ticket:
+    """Open the request for checked answers, then ask for approval or start fulfilment.
+
+    Shared by chat and the API, so an order means the same wherever it was placed.
+    """
+    fields = _fields(item)
+    lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
+    description = "\n".join(([text.strip(), ""] if text.strip() else []) + lines)
+    needs = item.approval in ("manager", "group")
+    ticket = await open_ticket(
+        ctx,
+        kind=TicketKind.REQUEST,
+        title=f"{item.name} for {ctx.person.name}",
+        description=description[:4000],
+        service=None,
+        impact=Level.LOW,
+        urgency=Level.LOW,
+        status=Status.AWAITING_APPROVAL if needs else Status.NEW,
+        catalog_item=item.name,
+        log={"catalog_item": item.name, "answers": dict(answers)},
+    )
+    manager = None
+    if item.approval == "manager" and ctx.person.manager_id is not None:
+        manager = await ctx.uow.people.get(ctx.person.manager_id)
+    request = await ctx.uow.catalog.add_request(
+        ticket_id=ticket.id,
+        item=item,
+        answers=dict(answers),
+        approval=item.approval,
+        approver=manager,
+        approval_group_id=item.approval_group_id if item.approval == "group" else None,
+    )
+    if not needs:
+        await fulfil(ctx, ticket, item)
+        return ticket
+    ask = Reply(
+        text=f"{ctx.person.name} asks for {item.name} ({ticket.ref}):\n"
+        + "\n".join(f"• {line}" for line in lines)
+        + "\nApprove or reject?",
+        card=card(ticket),
+        buttons=(
+            Button(label="Approve", action=APPROVE, value=ticket.ref, style=ButtonStyle.PRIMARY),
+            Button(label="Reject", action=REJECT, value=ticket.ref, style=ButtonStyle.DANGER),
+        ),
+        ticket_ref=ticket.ref,
+    )
+    for approver in await approvers(ctx, request):
+        ctx.notify(approver.id, ask)
+    return ticket
+
+
+async def approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:
+    """Who may decide: the manager, or the group's members; the approvers when there is none.
+
+    The requester is never among them.
+    """
+    ids: list[int] = []
+    if request.approval == "manager" and request.approver_id is not None:
+        ids = [request.approver_id]
+    elif request.approval == "group" and request.approval_group_id is not None:
+        ids = await ctx.uow.catalog.group_member_ids(request.approval_group_id)
+    ticket = await ctx.uow.tickets.get(request.ticket_id)
+    requester = ticket.requester_id if ticket else None
+    people = [p for p in [await ctx.uow.people.get(i) for i in ids] if p is not None]
+    if not people:
+        # Nobody the item names can decide (no manager in the directory, an empty group):
+        # the approvers of the desk do, so the request does not wait forever.
+        people = await ctx.uow.people.with_role(Role.APPROVER)
+    return [p for p in people if p.id != requester and p.active]
+
+
+async def fulfil(ctx: HandlerContext, ticket: Ticket, item: CatalogItem) -> None:
+    """Hand the request to the fulfilment group, with the item's target as its clock."""
+    group = item.fulfilment_group or await ctx.uow.desk.default_group()
+    if group is not None:
+        ticket.group_id = group.id
+        ticket.group = group
+        ctx.log(ticket, "routed", group=group.name, previous_group_id=None)
+    clock = _fulfilment_clock(item, ticket, ctx)
+    if clock is None:
+        await start_clock(ctx, ticket)
+    else:
+        store(ticket, clock, ctx.now)
+        ctx.log(
+            ticket,
+            "sla",
+            name=clock.policy,
+            response_due_at=None,
+            resolve_due_at=clock.resolve_due_at.isoformat() if clock.resolve_due_at else None,
+        )
+    if group is not None:
+        tell_group(ctx, ticket, group.slack_channel, group.telegram_chat)
+
+
+def _fulfilment_clock(item: CatalogItem, ticket: Ticket, ctx: HandlerContext) -> sla.Clock | None:
+    if not item.fulfilment_target or ticket.priority is None:
+        return None
+    try:
+        target = parse_duration(item.fulfilment_target)
+    except CalendarError:
+        return None
+    policy = sla.Policy(
+        name=f"catalog: {item.name}"[:120],
+        applies_to=sla.AppliesTo(),
+        calendar=ALWAYS,
+        targets={ticket.priority: sla.Targets(resolve=target)},
+    )
+    # The fulfilment clock starts when the work may start: at approval, or at once.
+    return sla.start(policy, ticket.priority, ctx.now)
+
+
+@registry.action(APPROVE)
+async def approve_request(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Approve a catalog request sent to you."""
+    return await _decide(ctx, Decision.APPROVED)
+
+
+@registry.action(REJECT)
+async def reject_request(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Reject a catalog request sent to you."""
+    return await _decide(ctx, Decision.REJECTED)
+
+
+async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
+    ref = ctx.params.get("ref", "").upper()
+    ticket = await ctx.uow.tickets.by_ref(ref) if ref else None
+    request = await ctx.uow.catalog.request_of(ticket.id) if ticket else None
+    if ticket is None or request is None or ticket.kind is not TicketKind.REQUEST:
+        return [not_found(ref or "that request")]
+    if ticket.requester_id == ctx.person.id:
+        return [
+            Reply(
+                text=f"You requested {ticket.ref}, so someone else has to approve it.",
+                ticket_ref=ticket.ref,
+                ephemeral=True,
+            )
+        ]
+    deciders = await approvers(ctx, request)
+    if ctx.person.id not in {p.id for p in deciders}:
+        who = ", ".join(p.name for p in deciders) or "an approver"
+        return [
+            Reply(
+                text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True
+            )
+        ]
+    if ticket.status is not Status.AWAITING_APPROVAL:
+        return [
+            Reply(
+                text=f"{ticket.ref} is not waiting for approval (it is {ticket.status.label}).",
+                card=card(ticket),
+                ticket_ref=ticket.ref,
+                ephemeral=True,
+            )
+        ]
+    comment = ctx.params.get("note", "")[:1000]
+    await ctx.uow.tickets.add_approval(
+        ticket, ctx.person, decision, comment=comment, channel=ctx.channel
+    )
+    request.decided_at = ctx.now
+    ticket.updated_at = ctx.now
+    item = request.item
+    if decision is Decision.APPROVED:
+        ticket.status = Status.NEW
+        ctx.log(ticket, Decision.APPROVED.value, comment=comment or None, outcome="approved")
+        if item is not None:
+            await fulfil(ctx, ticket, item)
+        due = (
+            f" It's due by {ticket.resolve_due_at:%a %d %b %H:%M} UTC."
+            if ticket.resolve_due_at
+            else ""
+        )
+        group = f" {ticket.group.name} will take care of it." if ticket.group else ""
+        told = f"{ticket.ref} was approved by {ctx.person.name}.{group}{due}"
+    else:
+        ticket.status = Status.REJECTED
+        ctx.log(ticket, Decision.REJECTED.value, comment=comment or None, outcome="rejected")
+        reason = f" Reason: {comment}" if comment else ""
+        told = f"{ticket.ref} was rejected by {ctx.person.name}.{reason}"
+    ctx.notify_requester(ticket, Reply(text=told, card=card(ticket), ticket_ref=ticket.ref))
+    verb = "approved" if decision is Decision.APPROVED else "rejected"
+    return [
+        Reply(
+            text=f"You {verb} {ticket.ref}.",
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+            replaces=True,
+        )
+    ]
+
+
+def public_fields(item: CatalogItem) -> list[dict[str, Any]]:
+    """The form as people filling it in see it (API, portal)."""
+    return [f.to_dict() for f in _fields(item)]

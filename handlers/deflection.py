@@ -1,0 +1,146 @@
+"""Answers before tickets: offer a knowledge article that fits, and file only if it didn't help.
+
+Before a one-person problem report, a how-to question or a request is filed, the best
+matching article is offered with "Did this solve it? Yes / No". Yes closes the conversation
+with no ticket and is stored as a deflection; no files the ticket as it would have been filed,
+from the words first written. Both answers are also the article's feedback. Outages and
+urgent reports are never held up (`rules/deflect.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.conversation import Button, ButtonStyle, Reply
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from handlers.rules import deflect
+from handlers.rules.priority import reach_of
+from nlu.types import Entity, EntityName, IntentName, Understanding
+from store.enums import Level
+from store.segment import query_terms, terms
+
+YES, NO = "deflect_yes", "deflect_no"
+DEFLECTED, DECLINED = "deflected", "declined"
+INTENT, ARTICLE, ORIGINAL = "deflect_intent", "deflect_article", "deflect_nlu"
+SKIP = "deflection_declined"
+"""Set in `params` when the person already said no: file without asking again."""
+EXCERPT = 500
+
+
+async def offer(
+    nlu: Understanding, ctx: HandlerContext, intent: IntentName, *, urgency: Level | None = None
+) -> list[Reply] | None:
+    """The article offer for a fresh message that an article fits, else None (file it)."""
+    if ctx.via_action or ctx.params:
+        # Answers to questions and confirmed actions go ahead as asked.
+        return None
+    text = nlu.text or ctx.text
+    said = nlu.first(EntityName.IMPACT)
+    levels = {level.value: level for level in Level}
+    reach = reach_of(text, levels.get(said.value) if said else None)
+    if not deflect.may_offer(reach, urgency, incident=intent is IntentName.REPORT_INCIDENT):
+        return None
+    message = query_terms(text)
+    for hit in await ctx.uow.knowledge.search_text(text, limit=3):
+        a = hit.article
+        if not deflect.fits(message, terms(f"{a.title} {' '.join(a.tags or ())}"), terms(a.body)):
+            continue
+        ctx.carry = {
+            INTENT: intent.value,
+            ARTICLE: str(a.id),
+            ORIGINAL: json.dumps(nlu.to_dict(), ensure_ascii=False),
+        }
+        excerpt = a.body.strip()
+        if len(excerpt) > EXCERPT:
+            excerpt = excerpt[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+        return [
+            Reply(
+                text=f"This article may answer it:\n{a.title}\n{excerpt}\n\nDid this solve it?",
+                buttons=(
+                    Button(label="Yes", action=YES, style=ButtonStyle.PRIMARY),
+                    Button(label="No", action=NO),
+                ),
+            )
+        ]
+    return None
+
+
+def _article_id(ctx: HandlerContext) -> int | None:
+    raw = ctx.params.get(ARTICLE, "")
+    return int(raw) if raw.isdigit() else None
+
+
+async def _record(ctx: HandlerContext, outcome: str) -> None:
+    article = _article_id(ctx)
+    if article is not None and not await ctx.uow.catalog.article_exists(article):
+        article = None  # removed since it was offered; the deflection still counts
+    intent = ctx.params.get(INTENT, "")[:40] or "unknown"
+    await ctx.uow.catalog.record_deflection(
+        person_id=ctx.person.id,
+        intent=intent,
+        article_id=article,
+        outcome=outcome,
+        channel=ctx.channel,
+    )
+    if article is not None:
+        await ctx.uow.knowledge.record_feedback(
+            article, helpful=outcome == DEFLECTED, person_id=ctx.person.id, channel=ctx.channel
+        )
+
+
+@registry.action(YES)
+async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The article solved it: no ticket."""
+    if not ctx.params.get(INTENT):
+        return [Reply(text="Glad you're sorted.", replaces=True)]
+    await _record(ctx, DEFLECTED)
+    return [
+        Reply(
+            text="Glad it helped. I haven't opened a ticket; tell me if anything else comes up.",
+            replaces=True,
+        )
+    ]
+
+
+@registry.action(NO)
+async def declined(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The article didn't help: file the ticket from what was first written."""
+    original = _original(ctx.params.get(ORIGINAL, ""))
+    intents = {i.value: i for i in IntentName}
+    intent = intents.get(ctx.params.get(INTENT, ""))
+    spec = registry.for_intent(intent) if intent is not None else None
+    if original is None or spec is None:
+        return [Reply(text="Sorry about that. Tell me again what's wrong and I'll log it.")]
+    await _record(ctx, DECLINED)
+    ctx.text = original.text
+    ctx.params = {SKIP: "1"}
+    ctx.via_action = False
+    ctx.carry = {}
+    return list(await spec.func(original, ctx))
+
+
+def _original(raw: str) -> Understanding | None:
+    """The understanding of the first message, kept with the offer."""
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        entities = tuple(
+            Entity(
+                entity=str(e["entity"]),
+                value=str(e["value"]),
+                start=int(e.get("start", 0)),
+                end=int(e.get("end", 0)),
+                text=str(e.get("text", "")),
+            )
+            for e in data.get("entities", [])
+        )
+        return Understanding(
+            text=str(data["text"]),
+            intent=IntentName(data["intent"]),
+            confidence=float(data.get("confidence", 1.0)),
+            entities=entities,
+            language=str(data.get("language", "en")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,56 @@
+"""Signing in to the web pages from chat: a one-time link, given only where no one else reads.
+
+The application tells this module where the web process is reached (`use_base_url`), as it
+gives link codes their key; a link is `<base>/signin/<token>`, works once, for 15 minutes.
+"""
+
+from __future__ import annotations
+
+from channels.conversation import Reply
+from handlers.context import HandlerContext
+from handlers.links import is_private
+from handlers.registry import registry
+from nlu.types import IntentName, Understanding
+from store.signins import LINK_TTL
+
+DEFAULT_BASE = "http://127.0.0.1:8000"
+
+
+class _Web:
+    base: str = DEFAULT_BASE
+
+
+def use_base_url(url: str) -> None:
+    """Where sign-in links point (`PUBLIC_URL`, else the web process's own address)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("the web base URL must start with http:// or https://")
+    _Web.base = url.rstrip("/")
+
+
+def link_for(token: str) -> str:
+    return f"{_Web.base}/signin/{token}"
+
+
+async def signin(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Sign in to the self-service portal: "sign in" gives you a one-time link."""
+    if not is_private(ctx.address):
+        return [
+            Reply(
+                text="I'll only send a sign-in link in a private chat with me: write "
+                '"sign in" to me directly.'
+            )
+        ]
+    _, token = await ctx.uow.signins.issue(ctx.person, channel=ctx.channel, now=ctx.now)
+    minutes = int(LINK_TTL.total_seconds() // 60)
+    return [
+        Reply(
+            text=f"Here is your sign-in link for the portal (it works once, for {minutes} "
+            f"minutes; don't share it): {link_for(token)}",
+            sensitive=True,
+        )
+    ]
+
+
+_SIGNIN = IntentName._value2member_map_.get("signin")
+if isinstance(_SIGNIN, IntentName):
+    registry.intent(_SIGNIN)(signin)

@@ -1,0 +1,217 @@
+"""The service catalog: items people order, the answers of each order, and deflections.
+
+An item's form is stored as the desk file gives it (a list of `{name, label, type, required,
+choices}`); `handlers.rules.catalog_form` reads and checks it. A deflection is one offer of a
+knowledge article in place of a ticket and what the person made of it, so reports can count
+tickets that were never filed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models import Base, Group, GroupMember, KnowledgeArticle, Person
+from store.types import utcnow
+
+
+class CatalogItem(Base):
+    """Something people can order: its form, who approves it, who fulfils it and how fast."""
+
+    __tablename__ = "catalog_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    category: Mapped[str] = mapped_column(String(80), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    # `none`, `manager` (the requester's manager in the directory) or `group`.
+    approval: Mapped[str] = mapped_column(String(16), default="none")
+    approval_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    fulfilment_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    fulfilment_target: Mapped[str | None] = mapped_column(String(24), default=None)
+    # Who may order: empty lists mean everyone.
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    organisations: Mapped[list[Any]] = mapped_column(default=list)
+    cost: Mapped[str | None] = mapped_column(String(60), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    approval_group: Mapped[Group | None] = relationship(
+        foreign_keys=[approval_group_id], lazy="selectin"
+    )
+    fulfilment_group: Mapped[Group | None] = relationship(
+        foreign_keys=[fulfilment_group_id], lazy="selectin"
+    )
+
+
+class CatalogRequest(Base):
+    """The order behind a service request: the item, the form's answers, who must approve."""
+
+    __tablename__ = "catalog_requests"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_items.id", ondelete="SET NULL"), default=None
+    )
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    approval: Mapped[str] = mapped_column(String(16), default="none")
+    approver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    approval_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    item: Mapped[CatalogItem | None] = relationship(lazy="selectin")
+
+
+class Deflection(Base):
+    """An article offered before a ticket: `deflected` (it helped) or `declined` (ticket filed)."""
+
+    __tablename__ = "deflections"
+    __table_args__ = (Index("ix_deflections_outcome_at", "outcome", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    intent: Mapped[str] = mapped_column(String(40))
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("knowledge_articles.id", ondelete="SET NULL"), default=None
+    )
+    outcome: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogRepository:
+    """Catalog items, orders and deflections; one per unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def items(self, *, active_only: bool = True) -> list[CatalogItem]:
+        """Every item, by category and name."""
+        stmt = select(CatalogItem).order_by(CatalogItem.category, CatalogItem.name)
+        if active_only:
+            stmt = stmt.where(CatalogItem.active.is_(True))
+        return list(await self.session.scalars(stmt))
+
+    async def named(self, name: str) -> CatalogItem | None:
+        """An item by its name, compared case-insensitively."""
+        stmt = select(CatalogItem).where(func.lower(CatalogItem.name) == name.strip().lower())
+        return (await self.session.scalars(stmt)).first()
+
+    async def find(self, name: str) -> CatalogItem | None:
+        """An active item by name or alias (case-insensitive)."""
+        wanted = name.strip().casefold()
+        if not wanted:
+            return None
+        found = await self.named(wanted)
+        if found is not None and found.active:
+            return found
+        for item in await self.items():
+            if wanted in {str(a).casefold() for a in item.aliases or ()}:
+                return item
+        return None
+
+    async def upsert(self, name: str, **fields: Any) -> tuple[CatalogItem, list[str]]:
+        """Create or update an item by name; the fields that changed (`["created"]` if new)."""
+        row = await self.named(name)
+        if row is None:
+            row = CatalogItem(name=name, **fields)
+            self.session.add(row)
+            await self.session.flush()
+            return row, ["created"]
+        changed = []
+        for key, value in fields.items():
+            if getattr(row, key) != value:
+                setattr(row, key, value)
+                changed.append(key)
+        return row, changed
+
+    async def add_request(
+        self,
+        *,
+        ticket_id: int,
+        item: CatalogItem,
+        answers: dict[str, str],
+        approval: str,
+        approver: Person | None,
+        approval_group_id: int | None,
+    ) -> CatalogRequest:
+        row = CatalogRequest(
+            ticket_id=ticket_id,
+            item_id=item.id,
+            answers=dict(answers),
+            approval=approval,
+            approver_id=approver.id if approver else None,
+            approval_group_id=approval_group_id,
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def request_of(self, ticket_id: int) -> CatalogRequest | None:
+        return await self.session.get(CatalogRequest, ticket_id)
+
+    async def group_member_ids(self, group_id: int) -> list[int]:
+        """The active people of a group (approvers of an item approved by a group)."""
+        stmt = (
+            select(Person.id)
+            .join(GroupMember, GroupMember.person_id == Person.id)
+            .where(GroupMember.group_id == group_id, Person.active.is_(True))
+            .order_by(Person.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def article_exists(self, article_id: int) -> bool:
+        return await self.session.get(KnowledgeArticle, article_id) is not None
+
+    async def record_deflection(
+        self,
+        *,
+        person_id: int | None,
+        intent: str,
+        article_id: int | None,
+        outcome: str,
+        channel: str,
+    ) -> Deflection:
+        row = Deflection(
+            person_id=person_id,
+            intent=intent,
+            article_id=article_id,
+            outcome=outcome,
+            channel=channel,
+            at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def deflection_counts(
+        self, *, since: datetime | None = None
+    ) -> dict[tuple[str, str], int]:
+        """How many offers ended each way, per intent: `{(intent, outcome): n}`."""
+        stmt = select(Deflection.intent, Deflection.outcome, func.count()).group_by(
+            Deflection.intent, Deflection.outcome
+        )
+        if since is not None:
+            stmt = stmt.where(Deflection.at >= since)
+        rows: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return {(str(i), str(o)): int(n) for i, o, n in rows}
