@@ -83,7 +83,8 @@ def intent_thresholds(
 
     For each intent, over the messages read as that intent, the lowest threshold (on a 0.01
     grid) such that at it and at every higher threshold the share of right readings at or
-    above it is at least `precision`; 1.0 when even the top readings miss it. Computed on predictions for messages the model did not train on.
+    above it is at least `precision`; 1.0 when even the top readings miss it. Computed on
+    predictions for messages the model did not train on.
     """
     conf = np.asarray(confidence, dtype=np.float64)
     pred = np.asarray(predicted, dtype=object)

@@ -18,7 +18,9 @@ def test_lower_precision_lets_a_wrong_reading_through_but_not_a_run_of_them() ->
     confidence = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5]
     predicted = ["approve"] * 7
     gold = ["approve", "approve", "approve", "approve", "reject", "reject", "reject"]
-    [threshold] = intent_thresholds(confidence, predicted, gold, ["approve"], precision=0.8).values()
+    [threshold] = intent_thresholds(
+        confidence, predicted, gold, ["approve"], precision=0.8
+    ).values()
     assert threshold == 0.61
     assert coverage(confidence, predicted, gold, "approve", threshold) == (4, 4, 1)
 
