@@ -13,19 +13,24 @@ from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status
 
-_REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b|#\d+", re.IGNORECASE)
+_REF = re.compile(r"(?<![A-Za-z0-9])(?:INC|REQ|PRB|CHG)-\d+(?!\d)|#\d+", re.IGNORECASE)
 _COMMAND = re.compile(
     r"<@\w+>|\b(?:please|pls|can\s+you|could\s+you|put|place|set|mark|pause|park|freeze|hold"
     r"|on\s+hold|to\s+on\s+hold|as|the\s+sla\s+on|the\s+ticket|it|this)\b",
     re.IGNORECASE,
 )
+_COMMAND_ZH = re.compile(r"把|先|挂起|暂停处理|暂停|暂缓|设为|吧")
 _REASON_WORDS = 2
+_REASON_CJK = 2
 
 
 def reason_of(text: str) -> str | None:
     """What is left of "put INC-4 on hold until Monday, waiting for the vendor" as the reason."""
-    rest = _COMMAND.sub(" ", _REF.sub(" ", text))
-    rest = " ".join(rest.split()).strip(" ,.:;-?!")
+    rest = _COMMAND_ZH.sub(" ", _COMMAND.sub(" ", _REF.sub(" ", text)))
+    rest = " ".join(rest.split()).strip(" ,.:;-?!，。：；！？的")
+    if not rest.isascii():
+        rest = re.sub(r"^[\s，,。]+|(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])", "", rest)
+        return rest if len(rest) >= _REASON_CJK else None
     return rest if len(rest.split()) >= _REASON_WORDS else None
 
 

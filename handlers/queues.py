@@ -15,7 +15,7 @@ from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
 from store.models import Ticket
 
-_REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b|#\d+", re.IGNORECASE)
+_REF = re.compile(r"(?<![A-Za-z0-9])(?:INC|REQ|PRB|CHG)-\d+(?!\d)|#\d+", re.IGNORECASE)
 _TO_ME = re.compile(
     r"\b(?:to|for)\s+(?:me|myself)\b|\bI'?ll\b|\bI\s+will\b|\blet\s+me\b|\bmine\b|\bmy\s+plate\b"
     r"|->\s*me\b|^\W*(?:<@\w+>\s*)?(?:take|grab|assign)\s*(?:it|this(?:\s+one)?)?\W*$"
@@ -27,14 +27,19 @@ _TO_OTHER = re.compile(
     r"(?:\s+(?:team|group|queue))?(?:[\s,]+(?:please|pls|thanks)\b.*)?\s*[.!?]*\s*$",
     re.IGNORECASE,
 )
-_NEXT = re.compile(r"\bnext\b", re.IGNORECASE)
+_TO_ME_ZH = re.compile(r"给我|我来|我接|归我")
+_TO_OTHER_ZH = re.compile(
+    r"(?:交给|转给|分给|改派给|指派给|分配给|给)(?P<who>[^\s，。,.!！]+?)(?:处理|负责)?\s*[。.!！]*$"
+)
+_NEXT = re.compile(r"\bnext\b|下一个", re.IGNORECASE)
 _FILLER = {"please", "pls", "team", "group", "queue", "she", "he", "they", "it", "this", "that"}
 _LISTED = 8
 
 
 def _target_name(text: str) -> str | None:
     """Who a ticket should go to, as written after "to": "erin", "the network team"."""
-    found = _TO_OTHER.search(_REF.sub(" ", text))
+    bare = _REF.sub(" ", text)
+    found = _TO_OTHER.search(bare) or _TO_OTHER_ZH.search(bare)
     if found is None:
         return None
     words = [w for w in found.group("who").split() if w.lower() not in _FILLER]
@@ -62,7 +67,8 @@ async def assign(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [problem] if problem else []
     if not lifecycle.is_open(ticket.status):
         return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
-    if _TO_ME.search(_REF.sub(" ", ctx.text)):
+    bare = _REF.sub(" ", ctx.text)
+    if _TO_ME.search(bare) or _TO_ME_ZH.search(bare):
         return [_take(ticket, ctx)]
     name = _target_name(ctx.text)
     if name is None:

@@ -215,3 +215,20 @@ async def test_give_to_a_group_moves_it_to_their_queue(dialogue: Dialogue) -> No
     t = await dialogue.ticket(ref)
     assert t.group is not None
     assert t.group.name == "infrastructure"
+
+
+async def test_chinese_take_and_give(dialogue: Dialogue) -> None:
+    mine = await dialogue.seed("VPN drops from home")
+    other = await dialogue.seed("Printer toner low")
+    await dialogue.say(f"{mine}我来接", who=BOB, expect=[f"{mine}:assignee", f"{mine}:status"])
+    await dialogue.say(
+        f"把{other}交给erin处理", who=BOB, expect=[f"{other}:assignee", f"{other}:status"]
+    )
+    assert (await dialogue.ticket(mine)).assignee.email == BOB  # type: ignore[union-attr]
+    assert (await dialogue.ticket(other)).assignee.email == ERIN  # type: ignore[union-attr]
+
+
+async def test_chinese_hold_keeps_the_reason(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("Laptop dock dead")
+    turn = await dialogue.say(f"把{ref}挂起，等供应商回复", who=BOB, expect=[f"{ref}:status"])
+    assert "等供应商回复" in turn.text
