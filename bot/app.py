@@ -12,13 +12,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.api import router as api_router
 from bot.api_catalog import router as catalog_router
+from bot.api_changes import router as changes_router
 from bot.api_cmdb import router as cmdb_router
+from bot.api_problems import router as problems_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
 from bot.guards import Guards, install_error_handlers
@@ -71,6 +72,8 @@ def create_app(
         app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
     app.include_router(cmdb_router)
+    app.include_router(changes_router)
+    app.include_router(problems_router)
     app.include_router(catalog_router)
     install_web(app)
     _operations(app, container)
@@ -114,7 +117,8 @@ def _operations(app: FastAPI, c: Container) -> None:
             metrics.QUEUE_DEPTH.set(await c.queue.depth())
         except Exception as e:
             log.warning("metrics.queue_depth_failed", error=str(e))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 def _errors(app: FastAPI) -> None:

@@ -302,6 +302,7 @@ def _mount() -> None:
     from bot.cli_desk import desk_import
     from bot.cli_kb import app as kb_app
     from bot.cli_nlu import app as nlu_app
+    from bot.cli_report import report
     from bot.cli_signin import signin_link
     from bot.cli_telegram import app as telegram_app
     from bot.cli_tokens import app as token_app
@@ -312,6 +313,7 @@ def _mount() -> None:
     app.command("import")(desk_import)
     app.add_typer(token_app, name="token")
     app.add_typer(kb_app, name="kb")
+    app.command("report")(report)
     app.command("signin-link")(signin_link)
 
 

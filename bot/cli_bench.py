@@ -364,3 +364,143 @@ def kb(
     )
     out.print(table)
     out.print("Target: search p95 under 20 ms at 10,000 articles.")
+
+
+@app.command()
+def alerts(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.embedded,
+    seconds: Annotated[float, typer.Option(help="Length of each ack load phase.")] = 10.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight for the ack.")] = 32,
+    events: Annotated[int, typer.Option(help="Events in the correlation burst.")] = 10_000,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Alert events/s accepted by POST /api/alerts beside a bare endpoint, and the time
+    correlation takes to drain a burst of events."""
+    from benchmarks import alerts_bench as bench
+
+    with err.status("starting") as status:
+        acks = bench.ack(
+            _modes(mode),
+            seconds=seconds,
+            concurrency=concurrency,
+            progress=lambda msg: status.update(f"measuring: {msg}"),
+        )
+        drains = []
+        for m in _modes(mode):
+            status.update(f"draining {events} events, {m}")
+            drains.append(bench.drain(m, events=events, workers=workers))
+    bare = next(f for f in acks if f.target == "bare")
+    if as_json:
+        for f in acks:
+            row = f.as_dict()
+            row["ratio_to_bare"] = (
+                round(f.events_per_s / bare.events_per_s, 3) if bare.events_per_s else None
+            )
+            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        for d in drains:
+            out.print(json.dumps(d.as_dict()), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Alert ack: as fast as answered, {concurrency} in flight, {seconds:g} s")
+    for col in ("route", "mode", "events/s", "ratio", "p50 ms", "p99 ms", "errors"):
+        table.add_column(col, justify="left" if col in ("route", "mode") else "right")
+    for f in acks:
+        ratio = f"{f.events_per_s / bare.events_per_s:.2f}" if bare.events_per_s else "-"
+        table.add_row(
+            f.target,
+            f.mode,
+            f"{f.events_per_s:,.0f}",
+            ratio,
+            f"{f.p50_ms:.1f}",
+            f"{f.p99_ms:.1f}",
+            str(sum(f.errors.values())),
+        )
+    out.print(table)
+    drained = Table(title=f"Correlation: a burst of {events} events in lists of {bench.BATCH}")
+    for col in ("mode", "accepted", "post s", "drain s", "events/s", "incidents", "dead"):
+        drained.add_column(col, justify="left" if col == "mode" else "right")
+    for d in drains:
+        row = d.as_dict()
+        drained.add_row(
+            d.mode,
+            str(d.accepted),
+            f"{d.post_seconds:.1f}",
+            f"{d.drain_seconds:.1f}",
+            f"{row['events_per_s'] or 0:,.0f}",
+            str(d.incidents),
+            str(d.dead),
+        )
+    out.print(drained)
+    out.print("Targets: ack ratio to bare ≥ 0.2; a 10,000-event burst drained in ≤ 30 s.")
+
+
+@app.command()
+def console(
+    tickets: Annotated[int, typer.Option(help="Tickets in the database (try 100000).")] = 20_000,
+    open_share: Annotated[
+        float, typer.Option(help="Share of them still open (0-1); the rest resolved or closed.")
+    ] = 0.1,
+    requests: Annotated[int, typer.Option(help="Queue page requests to time.")] = 200,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            "--postgres",
+            help="Use PostgreSQL at $SWITCHBOARD_TEST_DATABASE_URL (a throw-away database).",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """The agents' queue page (`/console`) with many tickets, beside a bare endpoint.
+
+    Prints p50/p95 of the whole page (session, queries, template) and of `/healthz/live`
+    measured in the same run. Target: the page under 100 ms p95 with 100,000 tickets.
+    """
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from benchmarks import console_bench as bench
+
+    if not 0 <= open_share <= 1 or tickets < 1 or requests < 1:
+        err.print("--open-share is 0-1; --tickets and --requests are at least 1")
+        raise typer.Exit(2)
+    server = bench.postgres_from_environment() if postgres else None
+    if postgres and server is None:
+        err.print(f"--postgres needs {bench.PG_ENV}")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        f = bench.run(
+            tickets=tickets, open_share=open_share, requests=requests, postgres=server, step=step
+        )
+    if as_json:
+        out.print(json.dumps(f.as_dict()), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Console queue page: {f.tickets:,} tickets, {f.open_tickets:,} open")
+    for col in ("database", "requests", "page p50 ms", "page p95 ms", "page max ms"):
+        table.add_column(col, justify="left" if col == "database" else "right")
+    table.add_column("/healthz/live p50 ms", justify="right")
+    table.add_column("/healthz/live p95 ms", justify="right")
+    table.add_row(
+        f.database,
+        str(f.requests),
+        f"{f.page_p50_ms:.1f}",
+        f"{f.page_p95_ms:.1f}",
+        f"{f.page_max_ms:.1f}",
+        f"{f.reference_p50_ms:.2f}",
+        f"{f.reference_p95_ms:.2f}",
+    )
+    out.print(table)
+    out.print(
+        f"Inserted in {f.insert_seconds:.1f} s; page {f.page_bytes:,} bytes. Target: p95 < 100 ms."
+    )

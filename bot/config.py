@@ -187,6 +187,31 @@ class MetaSettings(BaseSettings):
         return bool(_secret(self.app_secret)) and bool(_secret(self.page_token))
 
 
+class MqttSettings(BaseSettings):
+    """Device telemetry and events over MQTT: on when `MQTT_URL` is set (`mqtt://host:1883`)."""
+
+    model_config = _config("MQTT_")
+
+    url: str | None = None
+    topics: str = Field(
+        default="switchboard/events/#", description="Comma-separated topic filters."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _broker(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+            raise ValueError("MQTT_URL must look like mqtt://host:1883")
+        return v.strip()
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+
 class Settings(BaseSettings):
     """Everything Switchboard reads from the environment.
 
@@ -238,6 +263,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     x: XSettings = Field(default_factory=XSettings)
     meta: MetaSettings = Field(default_factory=MetaSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
     @field_validator("public_url")
     @classmethod

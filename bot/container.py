@@ -32,6 +32,7 @@ from bot.ingress import Ingress
 from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
+from bot.sla_kick import KICKS
 from bot.web.urls import base_url
 from bot.worker import Worker
 from channels.base import Channel, IngestOutcome, ProfileSource
@@ -207,6 +208,7 @@ class Container:
         # A fresh one per opening: its queue belongs to the event loop that opens it.
         self.ingress = Ingress(self.factory, self.queue, self.state)
         await self.ingress.start()
+        KICKS.bind(self.redis, self.settings.redis_prefix)
         if Role.WORKER in self.roles:
             await self._open_worker()
 
@@ -276,6 +278,7 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        KICKS.release(self.redis)
         await self.ingress.aclose()
         for ch in self._started:
             try:

@@ -142,6 +142,7 @@ class Guards:
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI request within the limits."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

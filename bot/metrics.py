@@ -1,19 +1,43 @@
-"""Prometheus series: what came in, how deep the queue is, how long handlers take, what went out."""
+"""Prometheus series: what came in, how deep the queue is, how long handlers take, what went out.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (several web processes behind one port), every process
+writes its samples there and `/metrics` adds them up (`exposition`), so a scrape sees one
+set of counters whichever process answers it. The directory must be emptied before the
+processes start.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from handlers.deflection import DECLINED, DEFLECTED, NO, YES
+from store.models import Ticket
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 INBOX_EVENTS = Counter(
     "switchboard_inbox_events_total",
     "Inbound platform events by outcome (accepted, duplicate, rejected).",
     ["platform", "outcome"],
 )
-QUEUE_DEPTH = Gauge("switchboard_queue_depth", "Events waiting in the work queue.")
+QUEUE_DEPTH = Gauge(
+    "switchboard_queue_depth",
+    "Events waiting in the work queue.",
+    multiprocess_mode="livemostrecent",
+)
 QUEUE_REDELIVERIES = Counter(
     "switchboard_queue_redeliveries_total", "Events processed more than once after a failure."
 )
@@ -41,7 +65,14 @@ OUTBOX_SENDS = Counter(
     ["platform", "result"],
 )
 TICKETS_CREATED = Counter(
-    "switchboard_tickets_created_total", "Tickets opened through chat.", ["kind"]
+    "switchboard_tickets_created_total",
+    "Tickets opened, by kind and the channel they were raised on (`other`: monitoring, API).",
+    ["kind", "channel"],
+)
+MQTT_MESSAGES = Counter(
+    "switchboard_mqtt_messages_total",
+    "MQTT messages by outcome (reading, quarantined).",
+    ["outcome"],
 )
 
 DEFLECTIONS = Counter(
@@ -60,3 +91,44 @@ def count_outcomes(intents: Iterable[str]) -> None:
         outcome = DEFLECTION_OUTCOMES.get(intent)
         if outcome is not None:
             DEFLECTIONS.labels(outcome).inc()
+
+
+_NEW_TICKETS = "switchboard.new_tickets"
+
+
+def exposition() -> tuple[bytes, str]:
+    """The body and content type of a scrape: this process's series, or every process's."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def _channel(ticket: Ticket) -> str:
+    origin = ticket.origin or {}
+    return str(origin.get("channel") or "other")
+
+
+# Counted once the transaction commits: a unit of work that rolls back and retries after a
+# conflict would otherwise count its ticket twice. Every path that opens tickets (chat,
+# alerts, forms, the API) goes through a session, so none is missed.
+@event.listens_for(Session, "after_flush")
+def _note_new_tickets(session: Session, flush_context: Any) -> None:
+    new = [(t.kind.value, _channel(t)) for t in session.new if isinstance(t, Ticket)]
+    if new:
+        session.info.setdefault(_NEW_TICKETS, []).extend(new)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_new_tickets(session: Session) -> None:
+    for kind, channel in session.info.pop(_NEW_TICKETS, ()):
+        TICKETS_CREATED.labels(kind, channel).inc()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_new_tickets(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NEW_TICKETS, None)

@@ -36,6 +36,7 @@ class Outage:
 
     @property
     def down(self) -> bool:
+        """Whether an outage is going on."""
         return self.since is not None
 
     def failed(self, error: BaseException) -> float:

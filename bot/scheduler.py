@@ -25,6 +25,7 @@ import structlog
 from bot import metrics, sla_watch
 from bot.container import Container
 from bot.resilience import Outage, sleep_or_stop
+from bot.swarm import Swarms
 from channels.base import PollingChannel
 from store.uow import UnitOfWork
 
@@ -51,6 +52,7 @@ class Scheduler:
         self._led_at = 0.0
         # After the queue was away its entries may be lost: sweep once even with a backlog.
         self._sweep_all = False
+        self._swarm: Swarms | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         jobs = [
@@ -61,6 +63,7 @@ class Scheduler:
         if self.c.understander is not None:
             jobs.append(self._every(stop, self.refresh_every, self.c.refresh_services))
         jobs.append(self._pollers(stop))
+        jobs.append(self._every(stop, 5.0, self._swarms))
         jobs.append(sla_watch.for_container(self.c).run(stop, lambda: self.leading))
         await asyncio.gather(*jobs)
 
@@ -110,6 +113,13 @@ class Scheduler:
             await self.c.queue.put(ids)
             log.info("scheduler.requeued", count=len(ids))
         self._sweep_all = self._sweep_all and len(ids) == 500
+
+    async def _swarms(self) -> None:
+        if not self.leading:
+            return
+        if self._swarm is None:
+            self._swarm = Swarms(self.c.settings, self.c.factory)
+        await self._swarm.run_once()
 
     async def _purge(self) -> None:
         if not self.leading or self.c.dialogue is not None:

@@ -7,9 +7,14 @@ each in its own transaction with its notifications. Two leaders overlapping in a
 cannot both act on a ticket: each transaction's update is checked against the version it
 read, and the loser's notifications roll back with it.
 
-Every `sweep` seconds a tick also closes resolved tickets whose quiet period is over and
-pages on call for urgent tickets nobody has taken; both read small indexed sets (resolved,
-new P1/P2 of groups with a rota).
+Every `sweep` seconds a tick also closes resolved tickets whose quiet period is over, asks
+the requesters of newly resolved tickets the satisfaction survey, and pages on call for
+urgent tickets nobody has taken; each reads a small indexed set (resolved, new P1/P2 of
+groups with a rota).
+
+A commit anywhere that creates a ticket or moves its clock kicks the watcher
+(`bot.sla_kick`): in this process directly, in the others through Redis pub/sub, so a
+short target never waits for the longest sleep.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from redis.asyncio import Redis
 
 from bot.container import Container
 from bot.delivery import add_outgoing
+from bot.sla_kick import KICKS
 from channels.conversation import Address
-from handlers import escalation
+from handlers import escalation, survey
 from handlers.context import Outgoing
 from store.db import SessionFactory
 from store.errors import ConflictError
@@ -61,6 +68,7 @@ class SlaWatch:
         max_batches: int = 20,
         longest: float = 10.0,
         sweep: float = 10.0,
+        redis: Redis | None = None,
     ) -> None:
         self.factory = factory
         self.topics = topics
@@ -70,6 +78,7 @@ class SlaWatch:
         self.max_batches = max_batches
         self.longest = longest
         self.sweep = sweep
+        self.redis = redis
         self._swept_at: datetime | None = None
         self._kick = asyncio.Event()
 
@@ -78,19 +87,33 @@ class SlaWatch:
         self._kick.set()
 
     async def run(self, stop: asyncio.Event, leading: Callable[[], bool]) -> None:
-        """Tick while `leading()` says so, sleeping until the next instant due."""
-        while not stop.is_set():
-            wait = self.longest
-            if leading():
-                try:
-                    await self.tick()
-                    wait = await self.seconds_to_next()
-                except Exception as e:
-                    log.warning("sla_watch.tick_failed", error=str(e))
-            await self._sleep(stop, wait)
+        """Tick while `leading()` says so, sleeping until the next instant due or a kick."""
+        KICKS.watch(self._kick)
+        listening = (
+            asyncio.create_task(KICKS.listen(self.redis, self._kick, stop), name="sla-kicks")
+            if self.redis is not None
+            else None
+        )
+        try:
+            while not stop.is_set():
+                wait = self.longest
+                # Cleared before the tick, so a ticket committed during it wakes the next.
+                self._kick.clear()
+                if leading():
+                    try:
+                        await self.tick()
+                        wait = await self.seconds_to_next()
+                    except Exception as e:
+                        log.warning("sla_watch.tick_failed", error=str(e))
+                await self._sleep(stop, wait)
+        finally:
+            KICKS.unwatch(self._kick)
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        self._kick.clear()
         stopping = asyncio.ensure_future(stop.wait())
         kicked = asyncio.ensure_future(self._kick.wait())
         try:
@@ -116,11 +139,13 @@ class SlaWatch:
         now = self.now()
         result = TickResult(outbox_ids=[])
         await self._clocks(now, result)
+        await self._suppliers(now, result)
         if self._swept_at is None or abs((now - self._swept_at).total_seconds()) >= self.sweep:
             # Closing and paging are minutes apart by nature: a wake-up for a clock's instant
             # need not look at them again.
             self._swept_at = now
             await self._closing(now, result)
+            await self._surveys(now, result)
             await self._paging(now, result)
         if result.outbox_ids:
             self.on_sent(result.outbox_ids)
@@ -136,6 +161,15 @@ class SlaWatch:
                 done.add(ticket_id)
                 await self._one(ticket_id, result, escalation.act_on_clock, now, seen=seen)
             if len(due) < self.batch or not fresh:
+                return
+
+    async def _suppliers(self, now: datetime, result: TickResult) -> None:
+        for _ in range(self.max_batches):
+            async with UnitOfWork(self.factory) as uow:
+                ids = await uow.desk.supplier_due(now, limit=self.batch)
+            for ticket_id in ids:
+                await self._one(ticket_id, result, escalation.act_on_suppliers, now)
+            if len(ids) < self.batch:
                 return
 
     async def _closing(self, now: datetime, result: TickResult) -> None:
@@ -155,6 +189,16 @@ class SlaWatch:
             if last_at is None:
                 return
             after = (last_at, last_id)
+
+    async def _surveys(self, now: datetime, result: TickResult) -> None:
+        for _ in range(self.max_batches):
+            async with UnitOfWork(self.factory) as uow:
+                found = await uow.surveys.unasked(now - survey.ASKED_WITHIN, limit=self.batch)
+                ids = [t.id for t in found]
+            for ticket_id in ids:
+                await self._one(ticket_id, result, survey.ask, now)
+            if len(ids) < self.batch:
+                return
 
     async def _paging(self, now: datetime, result: TickResult) -> None:
         async with UnitOfWork(self.factory) as uow:
@@ -216,4 +260,4 @@ def for_container(container: Container) -> SlaWatch:
         if dispatcher is not None:
             dispatcher.kick(ids)
 
-    return SlaWatch(container.factory, topics=container.topics, on_sent=sent)
+    return SlaWatch(container.factory, topics=container.topics, on_sent=sent, redis=container.redis)

@@ -154,6 +154,64 @@ async def breach(
     return _send(to or _group_addresses(group), reply)
 
 
+# -- suppliers' contracts ---------------------------------------------------------------------
+
+_ENDED = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
+
+
+async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]:
+    """Report a supplier's missed due time on the ticket, apart from our own clock.
+
+    The assignee is told, or the group's channels with nobody assigned. A hand-off ends when
+    the ticket is resolved: what was still ahead then is never reported.
+    """
+    out: list[Outgoing] = []
+    for handoff in await uow.desk.due_handoffs(ticket.id, now):
+        if ticket.status in _ENDED:
+            handoff.ended_at = handoff.ended_at or ticket.resolved_at or now
+            handoff.next_at = None
+            continue
+        seen = handoff.next_at
+        missed = [
+            (word, due)
+            for word, due in (
+                ("response", handoff.response_due_at),
+                ("resolution", handoff.resolve_due_at),
+            )
+            if due is not None and seen is not None and seen <= due <= now
+        ]
+        ahead = [
+            t
+            for t in (handoff.response_due_at, handoff.resolve_due_at)
+            if t is not None and t > now
+        ]
+        handoff.next_at = min(ahead, default=None)
+        for word, due in missed:
+            _log(
+                uow,
+                ticket,
+                "supplier_breached",
+                now,
+                supplier=handoff.supplier,
+                contract=handoff.contract,
+                target=word,
+                due_at=due.isoformat(),
+            )
+            contract = f" ({handoff.contract})" if handoff.contract else ""
+            reply = Reply(
+                text=f"{handoff.supplier}{contract} missed its {word} target on {ticket.ref} "
+                f"(due {_hhmm(due)}). {ticket.title}",
+                card=card(ticket, now),
+                buttons=agent_buttons(ticket),
+                ticket_ref=ticket.ref,
+            )
+            out += _send(
+                await _person(uow, ticket.assignee_id) or _group_addresses(ticket.group), reply
+            )
+    uow.desk.claim(ticket)
+    return out
+
+
 # -- closing resolved tickets -----------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from handlers.rules import lifecycle
 from handlers.rules import priority as prio
 from handlers.rules.correlation import OUTAGE_WINDOW, Outcome, outcome, title, urgency
 from handlers.tickets import announce_major, card
-from store.enums import Status, TicketKind
+from store.enums import Priority, Status, TicketKind
 from store.models import AlertIncident, Ticket
 
 _DESCRIPTION_LABELS = 20
@@ -88,6 +88,11 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
     )
     if prio.is_major(priority):
         announce_major(ctx, ticket, note=" (monitoring)")
+    if priority is Priority.P1:
+        # A P1 opens a swarm without anyone declaring it: the record is what the swarm
+        # channel and status updates hang on.
+        await ctx.uow.major_incidents.declare(ticket, by_id=None, lead_id=None, at=ctx.now)
+        ctx.log(ticket, "major_declared", source=alert.source)
     return ticket
 
 

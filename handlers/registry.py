@@ -117,6 +117,7 @@ def load() -> Registry:
         approvers,
         cancellation,
         catalog,
+        change_steps,
         changes,
         confirmations,
         deflection,
@@ -124,14 +125,19 @@ def load() -> Registry:
         help_channels,
         holds,
         home,
+        impact_query,
         incidents,
         knowledge,
         links,
+        major_incidents,
+        problems,
         queues,
         requests,
         signin,
         smalltalk,
         status,
+        suppliers,
+        survey,
     )
 
     return registry

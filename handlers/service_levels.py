@@ -13,7 +13,7 @@ from datetime import datetime
 from handlers.context import HandlerContext
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, Calendar, CalendarError, Duration, parse_duration
-from store.enums import Priority
+from store.enums import Priority, Role, Status
 from store.models import BusinessCalendar, ServiceLevel, Supplier, Ticket
 
 
@@ -159,6 +159,41 @@ async def resume(ctx: HandlerContext, ticket: Ticket) -> None:
     row = await ctx.uow.desk.named(ServiceLevel, clock.policy)
     calendar = calendar_of(row.calendar) if row else ALWAYS
     store(ticket, sla.resume(clock, calendar, ctx.now), ctx.now)
+
+
+_OPEN = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
+_ENDED = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
+
+
+async def follow_update(
+    ctx: HandlerContext,
+    ticket: Ticket,
+    *,
+    status_before: Status,
+    priority_before: Priority | None,
+    changed: bool,
+) -> None:
+    """The clock after an update made outside chat (the REST API): as chat does it.
+
+    On hold pauses the clock and leaving hold resumes it; a resolution stops it and a
+    reopening starts the resolution clock again; a new priority re-targets it from the
+    creation; the first agent action on someone else's ticket is the response.
+    """
+    now = ctx.now
+    if status_before is Status.ON_HOLD and ticket.status is not Status.ON_HOLD:
+        await resume(ctx, ticket)
+    elif ticket.status is Status.ON_HOLD and status_before is not Status.ON_HOLD:
+        await hold(ctx, ticket)
+    if status_before in _ENDED and ticket.status in _OPEN:
+        ticket.resolved_at = None
+        advance(ticket, now)
+    elif ticket.status in _ENDED:
+        # Resolved, closed or cancelled: nothing is left to warn about.
+        ticket.sla_next_at = None
+    if ticket.priority is not priority_before:
+        await restart_clock(ctx, ticket)
+    if changed and ctx.person.has_role(Role.AGENT) and ctx.person.id != ticket.requester_id:
+        responded(ticket, now)
 
 
 def _described(clock: sla.Clock) -> dict[str, str | None]:

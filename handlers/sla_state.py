@@ -6,10 +6,12 @@ time), so every place that draws a card can show it without another query.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from store.enums import Status
-from store.models import Ticket
+from store.models import SupplierHandoff, Ticket
 
 _DONE = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
 
@@ -52,3 +54,104 @@ def describe(ticket: Ticket, now: datetime) -> str | None:
         return "met"
     word, due = min(ahead, key=lambda p: p[1])
     return f"{word} due in {span((due - now).total_seconds())} ({due:%H:%M} UTC)"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """One target of a clock as integrations read it.
+
+    `remaining_seconds` is wall time to the due instant, negative once overdue, frozen while
+    paused, and None once the target was met (or the ticket ended).
+    """
+
+    target: str | None
+    due_at: datetime | None
+    remaining_seconds: int | None
+    met_at: datetime | None
+    paused: bool
+    breached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """A ticket's agreement and both its targets; `summary` is what the card shows."""
+
+    agreement: str | None
+    summary: str | None
+    paused: bool
+    response: TargetState | None
+    resolution: TargetState | None
+
+
+def _target(
+    written: str | None,
+    due: datetime | None,
+    met: datetime | None,
+    stopped: datetime | None,
+    now: datetime,
+    *,
+    paused: bool = False,
+) -> TargetState | None:
+    if due is None:
+        return None
+    judged = met or stopped or now
+    return TargetState(
+        target=written,
+        due_at=due,
+        remaining_seconds=None if met else int((due - judged).total_seconds()),
+        met_at=met,
+        paused=paused and met is None,
+        breached=judged > due if met else judged >= due,
+    )
+
+
+def clock_state(
+    ticket: Ticket, now: datetime, targets: Mapping[str, Mapping[str, str]] | None = None
+) -> ClockState:
+    """The clock of a ticket at `now`; `targets` are its agreement's stored targets (to name
+    each target as the desk file wrote it, `4h`), when the caller has them."""
+    written = (targets or {}).get(ticket.priority.value if ticket.priority else "", {})
+    ended = ticket.resolved_at or (ticket.closed_at if ticket.status in _DONE else None)
+    paused = ticket.sla_paused_at if ended is None else None
+    return ClockState(
+        agreement=ticket.sla_name,
+        summary=describe(ticket, now),
+        paused=paused is not None,
+        response=_target(
+            written.get("response"),
+            ticket.response_due_at,
+            ticket.responded_at,
+            paused or ended,
+            now,
+            paused=paused is not None,
+        ),
+        resolution=_target(
+            written.get("resolve"),
+            ticket.resolve_due_at,
+            ended,
+            paused,
+            now,
+            paused=paused is not None,
+        ),
+    )
+
+
+def supplier_state(
+    handoff: SupplierHandoff,
+    now: datetime,
+    targets: Mapping[str, str] | None = None,
+    *,
+    ended_at: datetime | None = None,
+) -> tuple[TargetState | None, TargetState | None]:
+    """The supplier's response and resolution targets since the hand-off.
+
+    The supplier's reply comes by mail and is out of Switchboard's sight, so a response
+    target is judged against the present until the hand-off ends (`ended_at`, or the
+    ticket's resolution passed in).
+    """
+    written = targets or {}
+    ended = handoff.ended_at or ended_at
+    return (
+        _target(written.get("response"), handoff.response_due_at, None, ended, now),
+        _target(written.get("resolve"), handoff.resolve_due_at, ended, None, now),
+    )

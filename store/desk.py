@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -28,6 +28,7 @@ from store.models import (
     ServiceLevel,
     ServiceLink,
     Supplier,
+    SupplierHandoff,
     Ticket,
 )
 
@@ -209,7 +210,10 @@ class DeskRepository:
         return [(i, at) for i, at in (await self.session.execute(stmt)).all() if at is not None]
 
     async def next_due_at(self) -> datetime | None:
-        """The earliest `sla_next_at` of all tickets: one step into `ix_tickets_sla_next_at`."""
+        """The earliest instant to act on: a ticket's `sla_next_at` or a supplier's due time.
+
+        One step into `ix_tickets_sla_next_at` and one into `ix_supplier_handoffs_next_at`.
+        """
         # ORDER BY ... LIMIT 1 rather than min(): SQLite only turns a bare min() into one
         # index step, and a WHERE clause makes it scan the whole index instead.
         stmt = (
@@ -218,7 +222,41 @@ class DeskRepository:
             .order_by(Ticket.sla_next_at)
             .limit(1)
         )
+        ours = (await self.session.execute(stmt)).scalar_one_or_none()
+        theirs = await self.supplier_next_at()
+        return min((t for t in (ours, theirs) if t is not None), default=None)
+
+    async def supplier_next_at(self) -> datetime | None:
+        """The earliest supplier due time still to report: one step into its index."""
+        stmt = (
+            select(SupplierHandoff.next_at)
+            .where(SupplierHandoff.next_at.is_not(None))
+            .order_by(SupplierHandoff.next_at)
+            .limit(1)
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def supplier_due(self, until: datetime, *, limit: int = 100) -> list[int]:
+        """Tickets with a supplier due time at or before `until` still to report."""
+        stmt = (
+            select(SupplierHandoff.ticket_id)
+            .where(SupplierHandoff.next_at.is_not(None), SupplierHandoff.next_at <= until)
+            .order_by(SupplierHandoff.next_at, SupplierHandoff.id)
+            .limit(limit)
+        )
+        return list(dict.fromkeys(await self.session.scalars(stmt)))
+
+    async def due_handoffs(self, ticket_id: int, until: datetime) -> list[SupplierHandoff]:
+        stmt = (
+            select(SupplierHandoff)
+            .where(
+                SupplierHandoff.ticket_id == ticket_id,
+                SupplierHandoff.next_at.is_not(None),
+                SupplierHandoff.next_at <= until,
+            )
+            .order_by(SupplierHandoff.id)
+        )
+        return list(await self.session.scalars(stmt))
 
     async def resolved_before(
         self, until: datetime, *, after: tuple[datetime, int] | None = None, limit: int = 100
@@ -294,6 +332,64 @@ class DeskRepository:
             if platform in DIRECT:
                 return {"channel": platform, "conversation": external, "user": external}
         return None
+
+    # -- group queues and supplier hand-offs ------------------------------------------------
+
+    async def queue(
+        self, group_id: int, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Ticket], int]:
+        """A group's open tickets: nobody's first, then by the next due time still to meet
+        (the response while unanswered, else the resolution), tickets without a clock last.
+        """
+        where = (Ticket.group_id == group_id, Ticket.status.in_(OPEN))
+        total = (
+            await self.session.execute(select(func.count(Ticket.id)).where(*where))
+        ).scalar_one()
+        due = case(
+            (
+                Ticket.responded_at.is_(None),
+                func.coalesce(Ticket.response_due_at, Ticket.resolve_due_at),
+            ),
+            else_=Ticket.resolve_due_at,
+        )
+        stmt = (
+            select(Ticket)
+            .where(*where)
+            .order_by(Ticket.assignee_id.is_not(None), due.is_(None), due, Ticket.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(await self.session.scalars(stmt)), int(total)
+
+    async def supplier_of(self, service_id: int) -> Supplier | None:
+        """The supplier running a service, else one running a service it depends on."""
+        service = await self.session.get(Service, service_id)
+        if service is None:
+            return None
+        if service.supplier_id is not None:
+            return await self.session.get(Supplier, service.supplier_id)
+        stmt = (
+            select(Supplier)
+            .join(Service, Service.supplier_id == Supplier.id)
+            .join(ServiceLink, ServiceLink.target_id == Service.id)
+            .where(ServiceLink.service_id == service_id, ServiceLink.relation == "depends_on")
+            .order_by(Supplier.name)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    def hand_off(self, handoff: SupplierHandoff) -> None:
+        self.session.add(handoff)
+
+    async def handoffs(self, ticket_ids: Sequence[int]) -> dict[int, SupplierHandoff]:
+        """The latest hand-off of each of these tickets that has one."""
+        if not ticket_ids:
+            return {}
+        stmt = (
+            select(SupplierHandoff)
+            .where(SupplierHandoff.ticket_id.in_(list(ticket_ids)))
+            .order_by(SupplierHandoff.handed_at, SupplierHandoff.id)
+        )
+        return {h.ticket_id: h for h in await self.session.scalars(stmt)}
 
 
 DIRECT = ("slack", "telegram")

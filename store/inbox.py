@@ -18,6 +18,8 @@ from store.types import utcnow
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
+    """An inbox row whose delivery was just counted: its id, attempts so far and payload."""
+
     id: int
     deliveries: int
     payload: dict[str, Any]
@@ -84,9 +86,11 @@ class InboxRepository:
         return (await self.insert_many(rows))[0]
 
     async def get(self, inbox_id: int) -> InboxEvent | None:
+        """The inbox row with this id, or None."""
         return await self.session.get(InboxEvent, inbox_id)
 
     async def find(self, platform: str, event_id: str) -> InboxEvent | None:
+        """The inbox row a platform's event became, or None."""
         stmt = select(InboxEvent).where(
             InboxEvent.platform == platform, InboxEvent.event_id == event_id
         )
@@ -109,6 +113,7 @@ class InboxRepository:
         return {r.id: Attempt(r.id, r.deliveries, r.payload) for r in result}
 
     async def record_error(self, inbox_id: int, error: str) -> None:
+        """Keep the error of a failed attempt on the row (it stays pending)."""
         await self.session.execute(
             update(InboxEvent).where(InboxEvent.id == inbox_id).values(error=error[:2000])
         )
@@ -140,6 +145,7 @@ class InboxRepository:
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def mark_dead(self, inbox_id: int, error: str) -> None:
+        """Give up on the row: dead, with the reason kept."""
         await self.session.execute(
             update(InboxEvent)
             .where(InboxEvent.id == inbox_id, InboxEvent.status == InboxStatus.PENDING)
@@ -157,6 +163,7 @@ class InboxRepository:
         return list(await self.session.scalars(stmt))
 
     async def counts(self) -> dict[str, int]:
+        """How many rows are in each status."""
         rows = await self.session.execute(
             select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
         )
@@ -164,4 +171,5 @@ class InboxRepository:
 
     @staticmethod
     def stale_before(seconds: float) -> datetime:
+        """The time `seconds` ago (the recovery sweep requeues pending rows older than it)."""
         return utcnow() - timedelta(seconds=seconds)

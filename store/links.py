@@ -96,6 +96,8 @@ class Adoption(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AdoptResult:
+    """What binding did, and how many tickets of a contact came along."""
+
     outcome: Adoption
     tickets_moved: int = 0
 
@@ -283,6 +285,7 @@ class LinkRepository:
 
     @staticmethod
     def is_open(attempt: LinkAttempt, now: datetime | None = None) -> bool:
+        """Whether the code can still be used: not redeemed, closed or expired."""
         now = now or utcnow()
         return (
             attempt.redeemed_at is None and attempt.closed_at is None and attempt.expires_at > now
@@ -388,6 +391,7 @@ class LinkRepository:
         return int(result.scalar_one())
 
     async def guard_clear(self, platform: str, external_id: str) -> None:
+        """Forget the account's wrong codes (it just used a right one)."""
         row = await self.session.get(LinkGuard, (platform, external_id))
         if row is not None:
             await self.session.delete(row)
@@ -443,6 +447,7 @@ class LinkRepository:
         return AdoptResult(Adoption.MOVED, tickets_moved=moved)
 
     async def identities(self, person_id: int) -> list[ChannelIdentity]:
+        """The person's platform accounts, oldest first."""
         stmt = (
             select(ChannelIdentity)
             .where(ChannelIdentity.person_id == person_id)

@@ -584,6 +584,67 @@ class KnowledgeFeedback(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SupplierHandoff(Base):
+    """A ticket handed to a supplier: when, to whom, and the underpinning contract's clock.
+
+    The supplier's instants are kept apart from the ticket's own, so a breach by the
+    supplier is visible separately from ours. A ticket handed again gets a new row.
+    """
+
+    __tablename__ = "supplier_handoffs"
+    __table_args__ = (
+        Index("ix_supplier_handoffs_ticket", "ticket_id"),
+        Index("ix_supplier_handoffs_next_at", "next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    supplier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("suppliers.id", ondelete="SET NULL"), default=None
+    )
+    supplier: Mapped[str] = mapped_column(String(120))
+    contract: Mapped[str | None] = mapped_column(String(120), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    handed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The next due time the watcher has still to report as breached; None when none is left.
+    next_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SurveyAnswer(Base):
+    """The satisfaction survey of one resolved ticket: asked once, answered 1 to 5.
+
+    `group_id`, `agent_id` and `channel` are copied when the survey is asked, so reports
+    read one table (`store.surveys.satisfaction`).
+    """
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("ticket_id"),
+        Index("ix_survey_answers_answered_at", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reasked: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 # The configuration database's history and traversal indexes (`store.cmdb`).
 import store.cmdb  # noqa: E402, F401
 
@@ -610,3 +671,47 @@ class SignIn(Base):
 
 # The service catalog, its orders and knowledge deflections (`store.catalog`).
 import store.catalog  # noqa: E402, F401  # isort: skip
+
+# Changes after approval, the change calendar, problems and known errors.
+import store.changes  # noqa: E402, F401  # isort: skip
+import store.problems  # noqa: E402, F401  # isort: skip
+
+
+class MajorIncident(Base):
+    """An incident declared major: who declared it, its lead, its swarm channel, its news."""
+
+    __tablename__ = "major_incidents"
+    __table_args__ = (Index("ix_major_incidents_open", "open"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    declared_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    swarm_channel: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The Slack channel of the swarm, once created."""
+    last_update: Mapped[str] = mapped_column(Text, default="")
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(lazy="joined")
+
+
+# The console's queue reads open tickets by group and assignee, ordered by the nearest due
+# time and priority: all of it from this index, without touching the rows (`store.console`).
+Index(
+    "ix_tickets_queue",
+    Ticket.status,
+    Ticket.group_id,
+    Ticket.assignee_id,
+    Ticket.priority,
+    Ticket.response_due_at,
+    Ticket.resolve_due_at,
+)

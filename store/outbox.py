@@ -255,6 +255,7 @@ class OutboxRepository:
         return await self._set(outbox_id, token, OutboxStatus.PENDING, **values)
 
     async def mark_sent(self, outbox_id: int, token: int, external_id: str | None) -> bool:
+        """Record a send; false when the claim (`token`) is no longer ours."""
         return await self._set(
             outbox_id,
             token,
@@ -297,11 +298,13 @@ class OutboxRepository:
     async def mark_dead(
         self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
     ) -> bool:
+        """Give up on the row; false when the claim is no longer ours."""
         return await self._set(
             outbox_id, token, held, status=OutboxStatus.DEAD, lease_until=None, error=error[:2000]
         )
 
     async def mark_unknown(self, outbox_id: int, token: int, error: str) -> bool:
+        """The send may have arrived: never sent again; false when the claim is not ours."""
         return await self._set(
             outbox_id,
             token,
@@ -371,10 +374,12 @@ class OutboxRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def for_inbox(self, inbox_id: int) -> list[OutboxMessage]:
+        """The replies an inbox event produced, in order."""
         stmt = select(OutboxMessage).where(OutboxMessage.inbox_id == inbox_id)
         return list(await self.session.scalars(stmt.order_by(OutboxMessage.id)))
 
     async def counts(self) -> dict[str, int]:
+        """How many rows are in each status."""
         rows = await self.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         )

@@ -28,17 +28,23 @@ class Job:
 class Queue(Protocol):
     """At-least-once delivery of inbox ids to workers."""
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Prepare the queue (create the consumer group)."""
 
-    async def put(self, inbox_ids: Sequence[int]) -> None: ...
+    async def put(self, inbox_ids: Sequence[int]) -> None:
+        """Queue these inbox ids."""
 
-    async def claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]: ...
+    async def claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]:
+        """Up to `count` entries for `consumer`, waiting up to `block_ms` for the first."""
 
-    async def ack(self, jobs: Sequence[Job]) -> None: ...
+    async def ack(self, jobs: Sequence[Job]) -> None:
+        """Mark these entries done."""
 
-    async def depth(self) -> int: ...
+    async def depth(self) -> int:
+        """How many entries wait or are claimed but not acknowledged."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release the connection."""
 
 
 class InProcessQueue:
@@ -53,15 +59,17 @@ class InProcessQueue:
         self._queued: set[int] = set()
 
     async def start(self) -> None:
-        return None
+        """Nothing to prepare in process."""
 
     async def put(self, inbox_ids: Sequence[int]) -> None:
+        """Queue these inbox ids."""
         for i in inbox_ids:
             if i not in self._queued:
                 self._queued.add(i)
                 self._q.put_nowait(i)
 
     async def claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]:
+        """Up to `count` entries, waiting up to `block_ms` for the first."""
         jobs: list[Job] = []
         if self._q.empty():
             with contextlib.suppress(TimeoutError):
@@ -75,13 +83,14 @@ class InProcessQueue:
         return jobs
 
     async def ack(self, jobs: Sequence[Job]) -> None:
-        return None
+        """Mark these entries done."""
 
     async def depth(self) -> int:
+        """How many entries wait."""
         return self._q.qsize()
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to release in process."""
 
 
 class RedisStreamQueue:
@@ -110,6 +119,7 @@ class RedisStreamQueue:
         self._own_pending_done: set[str] = set()
 
     async def start(self) -> None:
+        """Create the stream and its consumer group unless they exist."""
         try:
             await self.redis.xgroup_create(self.stream, self.GROUP, id="0", mkstream=True)
         except ResponseError as e:
@@ -117,6 +127,7 @@ class RedisStreamQueue:
                 raise
 
     async def put(self, inbox_ids: Sequence[int]) -> None:
+        """Append these inbox ids to the stream."""
         if not inbox_ids:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -125,6 +136,10 @@ class RedisStreamQueue:
             await pipe.execute()
 
     async def claim(self, consumer: str, *, count: int, block_ms: int) -> list[Job]:
+        """New entries and entries idle too long at other consumers.
+
+        The consumer group is made again when Redis lost it.
+        """
         try:
             return await self._claim(consumer, count=count, block_ms=block_ms)
         except ResponseError as e:
@@ -182,6 +197,7 @@ class RedisStreamQueue:
         return jobs
 
     async def ack(self, jobs: Sequence[Job]) -> None:
+        """Acknowledge and delete these entries."""
         if not jobs:
             return
         tokens = [j.token for j in jobs]
@@ -191,10 +207,11 @@ class RedisStreamQueue:
             await pipe.execute()
 
     async def depth(self) -> int:
+        """Entries not yet acknowledged (acknowledged ones are deleted): the backlog."""
         return int(await self.redis.xlen(self.stream))
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to release: the Redis client is the container's."""
 
 
 def _s(value: bytes | str) -> str:

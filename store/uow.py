@@ -11,15 +11,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from store.alerts import AlertRepository, IntegrationRepository
 from store.catalog import CatalogRepository
+from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
+from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
 from store.links import LinkRepository
+from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
+from store.problems import ProblemRepository
 from store.queues import QueueRepository
+from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
@@ -29,6 +34,7 @@ from store.repositories import (
     TokenRepository,
 )
 from store.signins import SignInRepository
+from store.surveys import SurveyRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)
@@ -58,6 +64,12 @@ class UnitOfWork:
     integrations: IntegrationRepository
     cmdb: CmdbRepository
     queues: QueueRepository
+    surveys: SurveyRepository
+    changes: ChangeRepository
+    problems: ProblemRepository
+    major_incidents: MajorIncidentRepository
+    reports: ReportRepository
+    console: ConsoleRepository
     catalog: CatalogRepository
     signins: SignInRepository
 
@@ -87,6 +99,12 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
+        self.changes = ChangeRepository(self.session)
+        self.problems = ProblemRepository(self.session)
+        self.major_incidents = MajorIncidentRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.console = ConsoleRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         return self

@@ -6,6 +6,7 @@ or after any error) leaves without committing and nothing is applied.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.desk.files import Desk, DeskError
 from bot.desk.schema import (
     CalendarEntry,
     CatalogEntry,
+    FreezeWindowEntry,
     GroupEntry,
     PersonEntry,
     ServiceEntry,
@@ -23,7 +25,9 @@ from bot.desk.schema import (
     Targets,
 )
 from bot.directory import DirectoryError, import_people
+from bot.factories.mqtt import THRESHOLDS_KEY
 from bot.factories.slack import HELP_CHANNELS_KEY
+from store.changes import FreezeWindow, StandardChange
 from store.cmdb import diff
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
@@ -96,9 +100,61 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
         changes.append(await _agreement(uow, calendars, a))
     if desk.help_channels is not None:
         changes.append(await _help_channels(uow, desk.help_channels))
+    thresholds = [t.stored() for t in desk.entries("thresholds")]
+    if thresholds:
+        changes.append(await _thresholds(uow, thresholds))
     for item in desk.entries("catalog"):
         changes.append(await _catalog_item(uow, item))
+    changes.extend(await _change_calendar(uow, desk))
     return changes
+
+
+# -- the change calendar: `standard_changes` and `freeze_windows` -----------------------------
+
+
+async def _change_calendar(uow: UnitOfWork, desk: Desk) -> list[Change]:
+    """Standard change templates and freeze windows, upserted by name."""
+    changes = []
+    for sc in desk.entries("standard_changes"):
+        _, changed = await uow.changes.upsert(
+            StandardChange,
+            sc.name,
+            description=sc.description,
+            services=list(sc.services),
+            duration=sc.duration,
+            backout_plan=sc.backout_plan,
+        )
+        changes.append(_change("standard_changes", sc.name, changed))
+    for fw in desk.entries("freeze_windows"):
+        entry: FreezeWindowEntry = fw
+        _, changed = await uow.changes.upsert(
+            FreezeWindow,
+            entry.name,
+            starts_at=entry.starts_at(),
+            ends_at=entry.ends_at(),
+            timezone=entry.timezone,
+            services=list(entry.services),
+            reason=entry.reason,
+        )
+        changes.append(_change("freeze_windows", entry.name, changed))
+    return changes
+
+
+# -- thresholds --------------------------------------------------------------------------------
+
+
+async def _thresholds(uow: UnitOfWork, entries: list[dict[str, Any]]) -> Change:
+    """Store the thresholds the MQTT subscriber judges readings by; the list replaces the last."""
+    value = json.dumps(entries, sort_keys=True, ensure_ascii=False)
+    before = await uow.cursors.get(THRESHOLDS_KEY)
+    label = f"{len(entries)} threshold{'s' if len(entries) != 1 else ''}"
+    if before == value:
+        return Change("thresholds", label, "unchanged")
+    await uow.cursors.set(THRESHOLDS_KEY, value)
+    return Change("thresholds", label, "create" if before is None else "update")
+
+
+# -- end of thresholds -------------------------------------------------------------------------
 
 
 async def _help_channels(uow: UnitOfWork, ids: list[str]) -> Change:

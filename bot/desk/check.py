@@ -110,6 +110,10 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
             problems.append(
                 f"{item.where}: `supplier`: {svc.supplier!r}, but {other.where} lists this service"
             )
+    for section in ("standard_changes", "freeze_windows"):
+        for item in desk.items[section]:
+            for i, name in enumerate(item.entry.services):  # type: ignore[attr-defined]
+                need(item, f"services.{i}", name, services, "configuration item")
     for item in desk.items["catalog"]:
         cat: CatalogEntry = item.entry  # type: ignore[assignment]
         need(item, "approval.group", cat.approval.group, groups, "group")

@@ -7,7 +7,7 @@ hours). Names that point at other entries are checked by `bot.desk.check` once e
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,6 +23,8 @@ from pydantic import (
 
 from channels.phones import to_e164
 from handlers.rules.calendar import CalendarError, parse_duration, parse_hours, zone
+from handlers.rules.thresholds import ThresholdError
+from handlers.rules.thresholds import threshold as rule
 from store.cmdb import CI_TYPES
 from store.enums import Criticality, Priority, Role, TicketKind
 
@@ -346,6 +348,108 @@ class ServiceEntry(CiFields):
     name: Name
 
 
+# -- the change calendar: `standard_changes` and `freeze_windows` -----------------------------
+
+
+class StandardChangeEntry(Entry):
+    """A pre-approved change: what it does, what it touches, how long it takes, how to undo it."""
+
+    name: Name
+    description: str = ""
+    services: Names = ()
+    duration: DurationText = "1h"
+    backout_plan: str = ""
+
+
+class FreezeWindowEntry(Entry):
+    """A period in which normal changes may not touch the listed services.
+
+    `start` and `end` are wall-clock times in `timezone` unless they carry an offset.
+    """
+
+    name: Name
+    start: datetime
+    end: datetime
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    services: Names
+    reason: str = ""
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a freeze window needs the services it freezes")
+        return value
+
+    def starts_at(self) -> datetime:
+        return _in_zone(self.start, self.timezone)
+
+    def ends_at(self) -> datetime:
+        return _in_zone(self.end, self.timezone)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindowEntry:
+        if self.ends_at() <= self.starts_at():
+            raise ValueError("`end` is not after `start`")
+        return self
+
+
+def _in_zone(value: datetime, timezone: str) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
+
+
+# -- thresholds: limits on device readings (MQTT), judged by handlers.rules.thresholds ----------
+
+
+class ThresholdEntry(Entry):
+    """`{ci: server-room, metric: temperature, above: 40, for: 5m, severity: critical}`.
+
+    A threshold on a topic names the field to read instead of a metric:
+    `{topic: "sensors/+/temp", field: value, above: 40, for: 5m, service: server-room}`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True
+    )
+
+    ci: Annotated[str | None, BlankIsNone, BeforeValidator(_text), Field(max_length=200)] = None
+    service: Annotated[str | None, BlankIsNone, BeforeValidator(_text), Field(max_length=200)] = (
+        None
+    )
+    metric: Annotated[str | None, BlankIsNone, Field(max_length=120)] = None
+    topic: Annotated[str | None, BlankIsNone, Field(max_length=200)] = None
+    field: Annotated[str | None, BlankIsNone, Field(max_length=80)] = None
+    above: float | None = None
+    below: float | None = None
+    for_: Annotated[str | int | float, Field(alias="for")] = 0
+    severity: str = "warning"
+
+    @model_validator(mode="after")
+    def _usable(self) -> ThresholdEntry:
+        try:
+            rule(self.stored())
+        except ThresholdError as e:
+            raise ValueError(str(e)) from e
+        if self.ci and self.service and self.ci.casefold() != self.service.casefold():
+            raise ValueError("give `ci` or `service`, not two different names")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """The form kept in the database and read by the MQTT subscriber."""
+        data = self.model_dump(by_alias=True, exclude_none=True)
+        if "service" in data:
+            data["ci"] = data.pop("service")
+        return data
+
+    @property
+    def name(self) -> str:
+        """The natural key: what is watched, and which limit."""
+        limit = f">{self.above:g}" if self.above is not None else f"<{self.below:g}"
+        what = self.metric or self.field or "value"
+        return f"{self.ci or self.service or self.topic} {what} {limit}"
+
+
+# -- end of thresholds -------------------------------------------------------------------------
 # -- catalog: items people order (`catalog:`) --------------------------------------------------
 
 
@@ -435,15 +539,14 @@ SECTIONS: dict[str, type[Entry]] = {
     "suppliers": SupplierEntry,
     "services": ServiceEntry,
     "configuration_items": ServiceEntry,
+    "standard_changes": StandardChangeEntry,
+    "freeze_windows": FreezeWindowEntry,
+    "thresholds": ThresholdEntry,
     "catalog": CatalogEntry,
 }
 """Sections this importer applies, in the order their entries are written."""
 
-LATER = (
-    "standard_changes",
-    "freeze_windows",
-    "thresholds",
-)
+LATER: tuple[str, ...] = ()
 """Sections other parts of Switchboard read; this importer accepts them with a warning."""
 
 SETTINGS = ("slack_help_channels",)

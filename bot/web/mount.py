@@ -6,14 +6,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.web import auth
+from bot.web.console import router as console_router
 from bot.web.portal import router as portal_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
 
 
 def install_web(app: FastAPI) -> None:
-    """Mount sign-in, the portal and their assets, with session renewal and error pages."""
+    """Mount sign-in, the portal, the console and their assets, session renewal, error pages."""
     auth.install(app, error_page=error_page)
     app.include_router(signin_router)
     app.include_router(portal_router)
+    app.include_router(console_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")

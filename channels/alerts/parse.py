@@ -5,7 +5,9 @@ Alertmanager posts one notification per alert group:
 "annotations", "startsAt", "endsAt", "fingerprint", ...}], ...}`. The generic event is one
 object (or a list of them): `{"source", "ci" | "service", "severity", "status",
 "fingerprint", "summary", "labels", "starts_at"}`. Anything else is a `PayloadError` that
-names the field at fault.
+names the field at fault. A webhook `version` other than "4" is accepted when the body has
+version 4's shape (so an Alertmanager upgrade that only adds fields keeps working); when it
+does not, the error names both the field and the version.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from channels.base import PayloadError
 from channels.conversation import Address, Alert, Identity
 
 PLATFORM = "alerts"
+WEBHOOK_VERSION = "4"
+"""The Alertmanager webhook format read field by field; other versions are read by shape."""
 STATUSES = ("firing", "resolved")
 MAX_ALERTS = 500
 MAX_LABELS = 100
@@ -94,7 +98,7 @@ def _ci(labels: Mapping[str, str]) -> str:
     return ""
 
 
-def _build(
+def make_alert(
     *,
     integration: str,
     source: str,
@@ -106,6 +110,7 @@ def _build(
     labels: dict[str, str],
     starts_at: datetime | None,
 ) -> Alert:
+    """An `Alert` from checked values; its event id names one notification of one state."""
     started = starts_at.isoformat() if starts_at else ""
     return Alert(
         # One notification of one problem's state: repeats of it are recognised as such.
@@ -127,9 +132,24 @@ def _build(
 
 
 def _alertmanager(data: Mapping[str, Any], integration: str) -> list[Alert]:
-    version = data.get("version", "4")
-    if version != "4":
-        raise _fail('`version` must be "4" (the Alertmanager webhook format)')
+    version = data.get("version", WEBHOOK_VERSION)
+    if not isinstance(version, str) or not version.strip() or len(version) > 20:
+        raise _fail('`version` must be a string such as "4" (the Alertmanager webhook format)')
+    if version == WEBHOOK_VERSION:
+        return _alertmanager_alerts(data, integration)
+    # Alertmanager has only ever added fields within a version; a body of another version
+    # that still has version 4's shape is read as such, and one that does not is refused
+    # with the field at fault and the version it came with.
+    try:
+        return _alertmanager_alerts(data, integration)
+    except PayloadError as e:
+        raise _fail(
+            f"{e} (webhook version {version[:20]!r}; fields are read as in version "
+            f"{WEBHOOK_VERSION})"
+        ) from e
+
+
+def _alertmanager_alerts(data: Mapping[str, Any], integration: str) -> list[Alert]:
     group_status = data.get("status")
     if group_status is not None:
         _status(group_status, "status")
@@ -152,7 +172,7 @@ def _alertmanager(data: Mapping[str, Any], integration: str) -> list[Alert]:
             or labels.get("alertname", "")
         )
         out.append(
-            _build(
+            make_alert(
                 integration=integration,
                 source="alertmanager",
                 fingerprint=_fingerprint(item.get("fingerprint"), f"{where}.fingerprint", labels),
@@ -175,7 +195,7 @@ def _generic(data: Mapping[str, Any], integration: str, where: str) -> Alert:
     ci = _text(data.get("ci"), name("ci"), limit=200) or _text(
         data.get("service"), name("service"), limit=200
     )
-    return _build(
+    return make_alert(
         integration=integration,
         source=_text(data.get("source"), name("source"), limit=120),
         fingerprint=_text(
@@ -188,6 +208,11 @@ def _generic(data: Mapping[str, Any], integration: str, where: str) -> Alert:
         labels=labels,
         starts_at=_time(data.get("starts_at"), name("starts_at")),
     )
+
+
+def generic_event(data: Any, integration: str) -> Alert:
+    """One event of the generic shape (already decoded JSON); `PayloadError` names the field."""
+    return _generic(_object(data, "event"), integration, "")
 
 
 def parse_alerts(body: bytes, integration: str) -> list[Alert]:

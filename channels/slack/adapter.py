@@ -1,5 +1,4 @@
-"""`SlackChannel`: Slack's events, the `/ticket` command, shortcuts, buttons and forms in;
-Block Kit out.
+"""`SlackChannel`: Slack's events, `/ticket`, shortcuts, buttons and forms in; Block Kit out.
 
 One slack-bolt `AsyncApp` serves `POST /slack/events` (Events API, slash commands and
 interactivity alike) and, when an app-level token is set, Socket Mode. The route checks the

@@ -1,5 +1,7 @@
-"""Replies to Slack through the Web API: posts in threads, card updates, the App Home,
-ephemeral answers; and what a refusal means for the outbox (`DeliveryError`).
+"""Replies to Slack through the Web API, and what a refusal means for the outbox.
+
+Posts in threads, card updates, the App Home and ephemeral answers; a refusal becomes a
+`DeliveryError` that says whether and when to retry.
 
 A post carries its delivery key in message metadata, so after an attempt whose outcome is
 unknown (a timeout, a 5xx) the conversation's recent history says whether it arrived, and
@@ -334,6 +336,7 @@ def _retry_after(value: Any) -> float:
 
 
 def describe(e: BaseException) -> str:
+    """One line saying what went wrong with a call, without its payload."""
     if isinstance(e, SlackApiError):
         return f"SlackApiError({_error(e) or _status(e)})"
     return type(e).__name__

@@ -166,6 +166,7 @@ class TelegramChannel:
         )
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         if self._bot is not None:
             await self._bot.shutdown()
             self._bot = None
@@ -178,6 +179,7 @@ class TelegramChannel:
     # -- inbound --------------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str]) -> None:
+        """Check the webhook's secret token header; `SignatureError` if it is wrong."""
         verify(headers, self._secret)
 
     def _dropped(self, reason: str) -> None:
@@ -213,6 +215,8 @@ class TelegramChannel:
         return Parsed(ignored="quarantined")
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """The webhook route, handing each update to `ingest`."""
+
         async def webhook(request: Request) -> Response:
             self.verify(request.headers)
             parsed = self.read(await request.body())
@@ -237,6 +241,7 @@ class TelegramChannel:
 
     @property
     def polls(self) -> bool:
+        """Whether updates are fetched by polling rather than by webhook."""
         return not self.webhook
 
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
@@ -359,6 +364,7 @@ class TelegramChannel:
         )
 
     async def remove_webhook(self) -> None:
+        """Tell Telegram to stop calling the webhook."""
         await self._require_bot().delete_webhook(drop_pending_updates=False)
 
     async def webhook_info(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class VettingRequest(HTTPXRequest):
 
     # PTB declares it static but always calls it on the instance, and documents overriding it.
     def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        """The update list, with updates that cannot be read set aside."""
         data = super().parse_json_payload(payload)
         result = data.get("result")
         if data.get("ok") is True and isinstance(result, list):

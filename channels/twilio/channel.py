@@ -155,6 +155,7 @@ class SmsChannel:
         self._client.api.base_url = self.api_url
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -163,9 +164,12 @@ class SmsChannel:
     # -- inbound --------------------------------------------------------------------------
 
     def verify(self, raw: bytes, headers: Mapping[str, str], request_url: str) -> Form:
+        """Check Twilio's signature over the URL called and the form; the form if it holds."""
         return verify(raw, headers, signed_url(request_url, self.public_url), self._token)
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """The webhook route for SMS and WhatsApp, handing each message to `ingest`."""
+
         async def messages(request: Request) -> Response:
             form = self.verify(await request.body(), request.headers, str(request.url))
             event = parse(form)

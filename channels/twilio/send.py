@@ -52,6 +52,7 @@ class TwilioHttp(AsyncTwilioHttpClient):  # type: ignore[misc]
         timeout: float | None = None,  # noqa: ASYNC109 (the SDK's signature)
         allow_redirects: bool = False,
     ) -> TwilioResponse:
+        """Send one request to Twilio's REST API."""
         headers = dict(headers or {})
         if auth is not None:
             pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()

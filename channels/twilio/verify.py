@@ -21,6 +21,7 @@ class Form:
 
     @classmethod
     def parse(cls, raw: bytes) -> Form:
+        """Read an urlencoded body."""
         text = raw.decode("utf-8", errors="replace")
         return cls(parse_qsl(text, keep_blank_values=True))
 
@@ -28,9 +29,11 @@ class Form:
         return iter(dict.fromkeys(k for k, _ in self.pairs))
 
     def getlist(self, name: str) -> list[str]:
+        """Every value sent under `name`, in order."""
         return [v for k, v in self.pairs if k == name]
 
     def get(self, name: str, default: str = "") -> str:
+        """The last value sent under `name`, or `default`."""
         values = self.getlist(name)
         return values[-1] if values else default
 

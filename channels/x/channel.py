@@ -157,6 +157,7 @@ class XChannel:
         )
 
     async def aclose(self) -> None:
+        """Close the HTTP session."""
         if self._session is not None:
             await self._session.close()
         self._session = None
@@ -189,6 +190,8 @@ class XChannel:
     # -- webhook ----------------------------------------------------------------------------
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """The webhook routes: the CRC challenge and Account Activity events."""
+
         async def challenge(request: Request) -> Response:
             # Touches nothing but the secret, so X's hourly check passes while the store is down.
             token = request.query_params.get("crc_token", "")
@@ -241,6 +244,7 @@ class XChannel:
 
     @property
     def polls(self) -> bool:
+        """Whether mentions can be polled (every credential that needs is set)."""
         return not self.missing
 
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from store.models import OutboxMessage
 from store.state import LocalState
 from store.types import utcnow
 from store.uow import UnitOfWork
+from tests.e2e.conftest import until
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 from tests.fakes.twilio_api import (
@@ -64,30 +65,6 @@ async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
     await upgrade_engine(engine)
     yield session_factory(engine)
     await engine.dispose()
-
-
-@pytest.fixture
-def slack_fake() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake  # type: ignore[misc]
-
-
-@pytest.fixture
-def telegram_fake() -> Iterator[FakeTelegramApi]:
-    with FakeTelegramApi() as fake:
-        yield fake  # type: ignore[misc]
-
-
-@pytest.fixture
-def twilio_fake() -> Iterator[FakeTwilioApi]:
-    with FakeTwilioApi() as fake:
-        yield fake  # type: ignore[misc]
-
-
-@pytest.fixture
-def x_fake() -> Iterator[FakeXApi]:
-    with FakeXApi() as fake:
-        yield fake  # type: ignore[misc]
 
 
 @pytest.fixture
@@ -155,19 +132,6 @@ async def statuses(factory: SessionFactory) -> dict[int, OutboxStatus]:
     async with UnitOfWork(factory) as uow:
         rows = await uow.session.execute(select(OutboxMessage.id, OutboxMessage.status))
         return {int(i): OutboxStatus(s) for i, s in rows.all()}
-
-
-async def until(check: Callable[[], object], timeout: float = 20.0) -> None:
-    """Wait for a positive signal (a sync or async predicate)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 class Running:

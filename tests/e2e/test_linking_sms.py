@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -31,25 +31,13 @@ TELEGRAM_USER = 5550321
 
 
 @pytest.fixture
-def twilio() -> Iterator[FakeTwilioApi]:
-    with FakeTwilioApi() as api:
-        yield api
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegramApi]:
-    with FakeTelegramApi() as api:
-        yield api
-
-
-@pytest.fixture
 async def web(
     any_settings: Settings,
     understander: Understander,
-    twilio: FakeTwilioApi,
-    telegram: FakeTelegramApi,
+    twilio_fake: FakeTwilioApi,
+    telegram_fake: FakeTelegramApi,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
-    settings = with_telegram(with_twilio(any_settings, twilio), telegram)
+    settings = with_telegram(with_twilio(any_settings, twilio_fake), telegram_fake)
     app = create_app(settings, overrides=Overrides(understander=understander))
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -93,8 +81,8 @@ async def telegram_replies(fake: FakeTelegramApi, count: int) -> list[str]:
 async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
     web: tuple[httpx.AsyncClient, Settings],
     understander: Understander,
-    twilio: FakeTwilioApi,
-    telegram: FakeTelegramApi,
+    twilio_fake: FakeTwilioApi,
+    telegram_fake: FakeTelegramApi,
 ) -> None:
     client, settings = web
     async with ConsoleSession(settings, DAN, understander=understander) as dan:
@@ -103,12 +91,12 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
 
         # Before linking, the number is a stranger: Dan's ticket is not theirs to see.
         await text_in(client, "what's the status of INC-1", 1)
-        [before] = await texts_to(twilio, 1)
+        [before] = await texts_to(twilio_fake, 1)
         assert "couldn't find INC-1" in before
 
         [asked] = await dan.say(f"link {NUMBER}")
         assert "+*******0123" in asked.text
-        _, code_text = await texts_to(twilio, 2)
+        _, code_text = await texts_to(twilio_fake, 2)
         code = re.search(r"\b(\d{6})\b", code_text)
         assert code, code_text
         [wrong] = await dan.say("link 000000" if code.group(1) != "000000" else "link 111111")
@@ -119,7 +107,7 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
         assert "isn't valid" in reused.text
 
         await text_in(client, "show me my tickets", 2)
-        *_, listing = await texts_to(twilio, 3)
+        *_, listing = await texts_to(twilio_fake, 3)
         assert "INC-1" in listing
         assert "Laptop" in listing or "flickering" in listing
 
@@ -131,16 +119,16 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
         assert (
             await client.post("/telegram/webhook", json=update, headers=HEADERS)
         ).status_code == 200
-        [paired] = await telegram_replies(telegram, 1)
+        [paired] = await telegram_replies(telegram_fake, 1)
         assert "this Telegram account now belongs to Dan Requester" in paired
         update = private_update(9002, "show me my tickets", user_id=TELEGRAM_USER)
         await client.post("/telegram/webhook", json=update, headers=HEADERS)
-        _, listed = await telegram_replies(telegram, 2)
+        _, listed = await telegram_replies(telegram_fake, 2)
         assert "INC-1" in listed
 
         # And a ticket raised by text shows up in the console.
         await text_in(client, "the vpn is down for the whole office, nobody can work", 3)
-        *_, raised = await texts_to(twilio, 4)
+        *_, raised = await texts_to(twilio_fake, 4)
         assert "INC-2" in raised
         [mine] = await dan.say("show me my tickets")
         assert "INC-1" in mine.text
@@ -148,7 +136,7 @@ async def test_link_a_number_and_a_telegram_account_then_see_the_same_tickets(
 
 
 async def test_link_a_uk_number_written_the_way_people_write_it(
-    web: tuple[httpx.AsyncClient, Settings], understander: Understander, twilio: FakeTwilioApi
+    web: tuple[httpx.AsyncClient, Settings], understander: Understander, twilio_fake: FakeTwilioApi
 ) -> None:
     client, settings = web
     uk = "+442079460958"
@@ -157,12 +145,12 @@ async def test_link_a_uk_number_written_the_way_people_write_it(
         assert made.ticket_ref == "INC-1"
         [asked] = await dan.say("link +44 20 7946 0958")
         assert "+********0958" in asked.text
-        [code_text] = await texts_to(twilio, 1, uk)
+        [code_text] = await texts_to(twilio_fake, 1, uk)
         code = re.search(r"\b(\d{6})\b", code_text)
         assert code, code_text
         [linked] = await dan.say(f"link {code.group(1)}")
         assert "now belongs to Dan Requester" in linked.text
 
         await text_in(client, "show me my tickets", 41, uk)
-        _, listing = await texts_to(twilio, 2, uk)
+        _, listing = await texts_to(twilio_fake, 2, uk)
         assert "INC-1" in listing

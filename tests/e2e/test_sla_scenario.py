@@ -9,8 +9,7 @@ python-telegram-bot, to the local fake Slack and Telegram APIs.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from nlu.types import Understander
 from store.db import create_engine, session_factory
 from store.uow import UnitOfWork
 from tests.conftest import prepare_database
-from tests.e2e.test_slack import SECRET, mention, post_json, run, settle
+from tests.e2e.conftest import SECRET, eventually, post_json, run, settle
+from tests.e2e.test_slack import mention
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
@@ -60,12 +60,6 @@ def slack() -> Iterator[FakeSlackApi]:
         yield api
 
 
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegramApi]:
-    with FakeTelegramApi() as api:
-        yield api
-
-
 async def load_desk(settings: Settings, path: Path) -> None:
     await prepare_database(settings, demo=False)
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
@@ -82,7 +76,7 @@ def client(
     settings: Settings,
     tmp_path: Path,
     slack: FakeSlackApi,
-    telegram: FakeTelegramApi,
+    telegram_fake: FakeTelegramApi,
     understander: Understander,
 ) -> Iterator[TestClient]:
     import asyncio
@@ -102,7 +96,7 @@ def client(
                 _env_file=None,  # type: ignore[call-arg]
                 bot_token=TOKEN,
                 secret_token="e2e-telegram-secret",
-                api_url=telegram.api_url,
+                api_url=telegram_fake.api_url,
             ),
         }
     )
@@ -111,24 +105,15 @@ def client(
         yield c
 
 
-def wait_until(found: Callable[[], list[Any]], what: str, timeout: float = 15.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if got := found():
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"never saw {what}")
-
-
 def test_a_p1_is_warned_breached_and_escalated_to_the_lead(
-    client: TestClient, slack: FakeSlackApi, telegram: FakeTelegramApi
+    client: TestClient, slack: FakeSlackApi, telegram_fake: FakeTelegramApi
 ) -> None:
     assert post_json(
         client, mention("VPN is down for everyone, urgent!", "U0ALICE", n=1)
     ).is_success
     settle(client)
     # Routing posted the new ticket to the group's Slack channel.
-    wait_until(lambda: slack.in_channel("C0NET"), "the new ticket in C0NET")
+    eventually(lambda: slack.in_channel("C0NET"), "the new ticket in C0NET")
 
     async def clock(uow: Any) -> tuple[str, str, datetime, datetime]:
         ticket = await uow.tickets.by_ref("INC-1")
@@ -150,15 +135,15 @@ def test_a_p1_is_warned_breached_and_escalated_to_the_lead(
 
     # 75 %: nobody has the ticket, so the group hears it on Slack and on Telegram.
     client.portal.call(watch.tick)  # type: ignore[union-attr]
-    warned = wait_until(
+    warned = eventually(
         lambda: [p for p in slack.in_channel("C0NET") if "close to its response" in p.text],
         "the Slack warning",
     )
     assert ref in json.dumps(warned[0].blocks)
-    wait_until(
+    eventually(
         lambda: [
             m
-            for m in telegram.sent()
+            for m in telegram_fake.sent()
             if str(m.get("chat_id")) == "-1001234" and "close to its response" in m["text"]
         ],
         "the Telegram warning",
@@ -167,8 +152,8 @@ def test_a_p1_is_warned_breached_and_escalated_to_the_lead(
     # 100 %: breached and escalated to Bob, the lead, in his private Telegram chat.
     now[0] = due_at
     client.portal.call(watch.tick)  # type: ignore[union-attr]
-    [escalated] = wait_until(
-        lambda: [m for m in telegram.sent() if str(m.get("chat_id")) == "5550102"],
+    [escalated] = eventually(
+        lambda: [m for m in telegram_fake.sent() if str(m.get("chat_id")) == "5550102"],
         "the escalation to the lead",
     )
     assert f"{ref} ({priority}) breached its response target" in escalated["text"]
@@ -188,6 +173,6 @@ def test_a_p1_is_warned_breached_and_escalated_to_the_lead(
     assert actions.count("sla_breached") == 1
     assert "escalated" in actions
     # Nothing more is due until the resolution warning: another tick sends nothing.
-    sent_before = len(telegram.sent()) + len(slack.posted)
+    sent_before = len(telegram_fake.sent()) + len(slack.posted)
     assert client.portal.call(watch.tick).acted == 0  # type: ignore[union-attr]
-    assert len(telegram.sent()) + len(slack.posted) == sent_before
+    assert len(telegram_fake.sent()) + len(slack.posted) == sent_before

@@ -17,10 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
 from bot.app import create_app
@@ -28,12 +26,20 @@ from bot.config import Settings, SlackSettings
 from bot.container import Overrides
 from channels.slack.render import action_name
 from nlu.types import Understander
-from store.enums import OutboxStatus, Status
-from store.models import InboxEvent, OutboxMessage
+from store.enums import Status
+from store.models import InboxEvent
+from tests.e2e.conftest import (
+    SECRET,
+    post_form,
+    post_json,
+    post_payload,
+    run,
+    settle,
+    signed_headers,
+)
 from tests.fakes.slack_api import BOT_USER, FakeSlackApi, Posted
 from tests.payloads import load, raw
 
-SECRET = "e2e-signing-secret-0123456789abcdef"
 INCIDENTS, APPROVALS, GENERAL = "C0INC", "C0APPR", "C0GENERAL"
 USERS = {
     "U0ALICE": {"email": "alice@example.com", "real_name": "Alice Example"},
@@ -81,38 +87,6 @@ def app_for(
     yield start
     for c in clients:
         c.__exit__(None, None, None)
-
-
-def signed_headers(
-    body: bytes, *, at: float | None = None, secret: str = SECRET, content_type: str
-) -> dict[str, str]:
-    ts = str(int(time.time() if at is None else at))
-    sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body.decode())
-    return {
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": sig,
-        "content-type": content_type,
-    }
-
-
-def post_json(
-    client: TestClient, body: dict[str, Any], *, retry: int | None = None, **sign: Any
-) -> httpx.Response:
-    data = json.dumps(body).encode()
-    headers = signed_headers(data, content_type="application/json", **sign)
-    if retry is not None:
-        headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
-    return client.post("/slack/events", content=data, headers=headers)
-
-
-def post_form(client: TestClient, fields: dict[str, str], **sign: Any) -> httpx.Response:
-    data = urlencode(fields).encode()
-    headers = signed_headers(data, content_type="application/x-www-form-urlencoded", **sign)
-    return client.post("/slack/events", content=data, headers=headers)
-
-
-def post_payload(client: TestClient, payload: dict[str, Any]) -> httpx.Response:
-    return post_form(client, {"payload": json.dumps(payload)})
 
 
 def mention(text: str, user: str, *, n: int, channel: str = GENERAL) -> dict[str, Any]:
@@ -177,36 +151,6 @@ def seen_by(fake: FakeSlackApi, user: str) -> list[str]:
     """What only `user` was shown: their DM with the bot and messages ephemeral to them."""
     mine = fake.in_channel("D" + user[1:]) + [e for e in fake.ephemeral if e.shown_to == user]
     return [p.text for p in sorted(mine, key=lambda p: float(p.ts))]
-
-
-def run(client: TestClient, query: Callable[[Any], Any]) -> Any:
-    """Run `await query(uow)` inside the app's own event loop and database."""
-
-    async def go() -> Any:
-        async with client.app.state.container.uow() as uow:  # type: ignore[attr-defined]
-            return await query(uow)
-
-    return client.portal.call(go)  # type: ignore[union-attr]
-
-
-def settle(client: TestClient, timeout: float = 20.0) -> None:
-    """Wait until every inbox event is handled and every reply has left the outbox."""
-
-    async def busy(uow: Any) -> int:
-        inbox = await uow.session.scalar(
-            select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "pending")
-        )
-        outbox = await uow.session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-        )
-        return int(inbox or 0) + int(outbox or 0)
-
-    deadline = time.monotonic() + timeout
-    while run(client, busy) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert run(client, busy) == 0, "the pipeline did not settle"
 
 
 def inbox_rows(client: TestClient) -> int:

@@ -23,16 +23,8 @@ from bot.factories.slack import HELP_CHANNELS_KEY
 from nlu.types import Understander
 from store.enums import Status
 from store.models import InboxEvent, OutboxMessage, Ticket
-from tests.e2e.test_slack import (
-    SECRET,
-    USERS,
-    events_of,
-    post_json,
-    post_payload,
-    run,
-    settle,
-    status_of,
-)
+from tests.e2e.conftest import SECRET, post_json, post_payload, run, settle
+from tests.e2e.test_slack import USERS, events_of, status_of
 from tests.fakes.slack_api import BOT_USER, FakeSlackApi
 from tests.payloads import load
 

@@ -70,6 +70,10 @@ class FakeSlackApi(FakeApi):
         self.members: dict[str, set[str]] = {}
         self.reactions: list[tuple[str, str, str]] = []
         """`(channel, ts, name)` of every reaction the bot added."""
+        self.created: dict[str, str] = {}
+        """Channels the bot created (`conversations.create`): name → id."""
+        self.pins: list[tuple[str, str]] = []
+        """`(channel, ts)` of every message the bot pinned."""
         self._ts = itertools.count(1)
         self._store = threading.Lock()
 
@@ -225,6 +229,28 @@ class FakeSlackApi(FakeApi):
             if key in self.reactions:
                 return {"ok": False, "error": "already_reacted"}
             self.reactions.append(key)
+        return {}
+
+    def _conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name") or "")
+        with self._store:
+            if not name or name in self.created:
+                return {"ok": False, "error": "name_taken" if name else "invalid_name_required"}
+            channel = f"C{len(self.created) + 1:03d}{name.upper().replace('-', '')[:12]}"
+            self.created[name] = channel
+            self.members[channel] = {BOT_USER}
+        return {"channel": {"id": channel, "name": name, "is_channel": True}}
+
+    def _conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        with self._store:
+            self.members.setdefault(channel, set()).update(users)
+        return {"channel": {"id": channel}}
+
+    def _pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._store:
+            self.pins.append((str(args["channel"]), str(args["timestamp"])))
         return {}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:

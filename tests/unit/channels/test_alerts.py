@@ -84,7 +84,8 @@ def test_generic_event() -> None:
     ("body", "field"),
     [
         ({"version": "4", "alerts": {}}, "`alerts`"),
-        ({"version": "3", "alerts": []}, "`version`"),
+        ({"version": 4, "alerts": []}, "`version`"),
+        ({"version": "", "alerts": []}, "`version`"),
         (alertmanager(status="broken"), "`status`"),
         (alertmanager(labels={"a": 1}), "`alerts[0].labels.a`"),
         (alertmanager(startsAt="yesterday"), "`alerts[0].startsAt`"),
@@ -99,6 +100,24 @@ def test_generic_event() -> None:
 def test_wrong_shapes_name_the_field(body: Any, field: str) -> None:
     with pytest.raises(PayloadError, match=field.replace("[", r"\[").replace("]", r"\]")):
         parse_alerts(json.dumps(body).encode(), "prometheus")
+
+
+def test_another_webhook_version_with_version_4_shape_is_read() -> None:
+    body = alertmanager()
+    body["version"] = "5"
+    body["alerts"][0]["newField"] = {"added": "later"}
+    [alert] = parse_alerts(json.dumps(body).encode(), "prometheus")
+    assert (alert.fingerprint, alert.ci, alert.status) == ("a1b2c3d4e5f60718", "vpn", "firing")
+
+
+def test_another_webhook_version_of_another_shape_names_field_and_version() -> None:
+    body = alertmanager()
+    body["version"] = "5"
+    body["alerts"][0]["labels"] = [{"name": "service", "value": "vpn"}]
+    with pytest.raises(PayloadError) as raised:
+        parse_alerts(json.dumps(body).encode(), "prometheus")
+    assert "`alerts[0].labels`" in str(raised.value)
+    assert "version '5'" in str(raised.value)
 
 
 def test_not_json() -> None:

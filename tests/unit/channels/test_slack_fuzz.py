@@ -10,7 +10,6 @@ authorisation is answered locally and forms are not opened.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -25,23 +24,18 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import IngestOutcome, PayloadError, SignatureError
-from channels.conversation import Event, event_from_dict
+from channels.conversation import Event
 from channels.slack.envelope import check, read_body
 from channels.slack.help import HelpSettings, TicketRequest, parse_help
 from channels.slack.listeners import Listeners, build_app
 from channels.slack.parse import parse
 from channels.slack.verify import verify
 from tests.payloads import load, raw
+from tests.unit.channels.fuzzing import assert_survives_the_inbox, json_values, mutate
 
 NOW = 1_531_420_618
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+JSON = json_values(SCALARS, max_leaves=20)
 FIELDS = st.sampled_from(
     [
         "type", "event", "event_id", "actions", "action_id", "block_id", "value", "view",
@@ -84,26 +78,6 @@ BASES[-2]["event"] = {**BASES[-2]["event"], "reaction": "ticket"}
 HELP = HelpSettings(channels=frozenset({"C111", "C123ABC456"}))
 
 
-def _mutate(doc: Any, path: list[str], value: Any) -> Any:
-    """Replace one field somewhere inside `doc`, walking `path` (first item of each list)."""
-    doc = copy.deepcopy(doc)
-    node, keys = doc, list(path)
-    while keys:
-        if isinstance(node, list) and node:
-            node = node[0]
-            continue
-        if not isinstance(node, dict) or not node:
-            break
-        key = keys.pop(0)
-        name = key if key in node else sorted(node)[0]
-        if keys and isinstance(node[name], dict | list):
-            node = node[name]
-            continue
-        node[name] = value
-        break
-    return doc
-
-
 def _parsed(body: Any) -> list[Event]:
     """The envelope check and the parsers: events, or `PayloadError` and nothing else.
 
@@ -122,7 +96,7 @@ def _parsed(body: Any) -> list[Event]:
     if isinstance(helped, list):
         events = [*events, *helped]
     for event in events:
-        assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
+        assert_survives_the_inbox(event)
     return events
 
 
@@ -199,7 +173,7 @@ def test_arbitrary_json_parses_or_is_a_payload_error(body: Any) -> None:
 def test_real_payloads_with_one_field_changed(
     base: Any, path: list[str], value: Any, kind: str | None
 ) -> None:
-    body = _mutate(base, path, value)
+    body = mutate(base, path, value)
     if kind is not None and isinstance(body, dict):
         body["type"] = kind
     _parsed(body)
@@ -232,7 +206,7 @@ def test_any_bytes_read_as_an_object_or_a_payload_error(raw_body: bytes) -> None
 def test_bolt_dispatches_what_the_check_lets_through(
     runner: asyncio.Runner, base: Any, path: list[str], value: Any, kind: str | None
 ) -> None:
-    body = _mutate(base, path, value)
+    body = mutate(base, path, value)
     if kind is not None and isinstance(body, dict):
         body["type"] = kind
     _dispatch(runner, body)

@@ -6,7 +6,6 @@ is a few small dictionaries walked once, with no I/O.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -16,24 +15,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.base import PayloadError
-from channels.conversation import Message, Reply, event_from_dict
+from channels.conversation import Message, Reply
 from channels.x.parse import parse_activity, parse_dm_events, parse_mentions
 from channels.x.render import PUBLIC_TEXT, render, tweet_length
 from tests.fakes.x_api import activity_tweets, v1_tweet
 from tests.payloads import load
+from tests.unit.channels.fuzzing import assert_survives_the_inbox, json_values, mutate
 
 US = "2244994945"
 EVENT_ID = re.compile(r"(?:tweet|dm):[0-9]{1,25}")
 SCALARS = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 )
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(SCALARS, max_leaves=8)
 FIELDS = st.sampled_from(
     [
         "id",
@@ -153,26 +147,6 @@ BASES = [
 ]
 
 
-def _mutate(doc: Any, path: list[str], value: Any) -> Any:
-    """Replace one field somewhere inside `doc`, walking `path` (first item of each list)."""
-    doc = copy.deepcopy(doc)
-    node, keys = doc, list(path)
-    while keys:
-        if isinstance(node, list) and node:
-            node = node[0]
-            continue
-        if not isinstance(node, dict) or not node:
-            break
-        key = keys.pop(0)
-        name = key if key in node else sorted(node)[0]
-        if keys and isinstance(node[name], dict | list):
-            node = node[name]
-            continue
-        node[name] = value
-        break
-    return doc
-
-
 _PARSERS: tuple[Callable[[Any], list[Message]], ...] = (
     lambda b: parse_activity(b),
     lambda b: parse_activity(b, account_id=US),
@@ -194,7 +168,7 @@ def _all_parsers(body: Any) -> None:
             assert event.sender.external_id.isdigit()
             if parse is not _PARSERS[0]:
                 assert event.sender.external_id != US  # our own words never come back
-            assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
+            assert_survives_the_inbox(event)
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,7 +194,7 @@ SMALL = (
 def test_real_payloads_with_one_field_changed(
     base: Any, root: str, path: list[str], value: Any
 ) -> None:
-    _all_parsers(_mutate(base, [root, *path], value))
+    _all_parsers(mutate(base, [root, *path], value))
 
 
 @settings(deadline=None)

@@ -279,9 +279,9 @@ async def test_tie_with_an_agreement_already_in_use(
 
 
 async def test_later_sections_are_accepted_with_a_warning(tmp_path: Path) -> None:
-    desk = read([write(tmp_path, "thresholds: {mtta: 10m}\ngroups: [{name: g}]\n")])
+    desk = read([write(tmp_path, "freeze_windows: {mtta: 10m}\ngroups: [{name: g}]\n")])
     assert [w.split(": ")[1] for w in desk.warnings] == [
-        "`thresholds` is not applied by this import; left as it is",
+        "`freeze_windows` is not applied by this import; left as it is",
     ]
     assert desk.count() == 1
 

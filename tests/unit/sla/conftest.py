@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from channels.conversation import Reply
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext
+from handlers.service_levels import start_clock
 from nlu.types import Entity, IntentName
 from store.db import SessionFactory
 from store.models import OutboxMessage
@@ -43,6 +45,9 @@ services:
   - {name: VPN, criticality: critical, owner_group: network}
   - {name: Email, criticality: medium}
 """
+
+IN_HOURS = datetime(2026, 12, 1, 10, tzinfo=UTC)
+"""Tuesday 1 December 2026, 11:00 in Berlin: inside the office calendar, so a P1 pages nobody."""
 
 
 @pytest.fixture
@@ -100,3 +105,23 @@ async def outbox(factory: SessionFactory) -> list[Sent]:
             )
             for r in rows
         ]
+
+
+async def opened_at(factory: SessionFactory, ref: str, at: datetime) -> None:
+    """Move a ticket's opening to `at`, clock included, as if it had been opened then.
+
+    Tests of the clocks open tickets in office hours this way, so an on-call page (which
+    depends on the time of day a ticket arrives) never joins what they count.
+    """
+    async with UnitOfWork(factory) as uow:
+        t = await uow.tickets.by_ref(ref)
+        assert t is not None
+        t.created_at = at
+        ctx = HandlerContext(
+            uow=uow,
+            person=t.requester,
+            address=Address(channel="console", conversation="test", user="test"),
+            now=at,
+        )
+        await start_clock(ctx, t)
+        await uow.commit()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.sla_watch import SlaWatch
 from handlers.incidents import report_incident
 from store.db import SessionFactory
-from tests.unit.sla.conftest import entity, outbox, say, ticket
+from tests.unit.sla.conftest import IN_HOURS, entity, opened_at, outbox, say, ticket
 
 
 async def test_the_loop_acts_once_leading_and_stops(factory: SessionFactory) -> None:
@@ -20,6 +20,7 @@ async def test_the_loop_acts_once_leading_and_stops(factory: SessionFactory) -> 
         now=datetime.now(UTC),
         entities=(entity("service", "VPN"), entity("urgency", "high")),
     )
+    await opened_at(factory, "INC-1", IN_HOURS)
     t = await ticket(factory, "INC-1")
     assert t.response_warn_at is not None
     warn_at = t.response_warn_at

@@ -15,7 +15,7 @@ from nlu.types import IntentName
 from store.db import SessionFactory
 from store.models import Person
 from store.uow import UnitOfWork
-from tests.unit.sla.conftest import entity, events, outbox, say, ticket
+from tests.unit.sla.conftest import IN_HOURS, entity, events, opened_at, outbox, say, ticket
 
 SECOND = timedelta(seconds=1)
 
@@ -50,6 +50,7 @@ async def p1_on_vpn(factory: SessionFactory) -> str:
         entities=(entity("service", "VPN"), entity("urgency", "high")),
     )
     assert "INC-1" in replies[0].text
+    await opened_at(factory, "INC-1", IN_HOURS)
     t = await ticket(factory, "INC-1")
     assert t.priority is not None
     assert t.priority.value == "P1"

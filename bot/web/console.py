@@ -1,0 +1,414 @@
+"""`/console`: the agents' pages. Queues by group, a ticket with its whole history and the
+actions on it, the changes waiting for my decision, and the desk's dashboard.
+
+Pages need a signed-in agent or approver (`bot.web.auth`); every form posts with the
+session's form token. An action runs in one unit of work through `handlers.console`, so it
+is logged and told to the requester exactly as the same step taken in chat, and what it
+queued for sending is handed to the dispatcher once committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
+
+from bot.container import Container
+from bot.delivery import add_outgoing
+from bot.web.auth import csrf_protect, require_role
+from bot.web.console_text import console_translator
+from bot.web.render import error_page, language, page
+from channels.conversation import Address
+from handlers import console as actions
+from handlers import sla_state
+from handlers.agent import NotAllowedError
+from handlers.context import HandlerContext
+from handlers.errors import LifecycleError
+from handlers.rules import lifecycle
+from store.console import NO_GROUP, UNASSIGNED, QueueFilter
+from store.enums import Decision, Priority, Role, Status, TicketKind
+from store.models import Person, Ticket
+from store.types import utcnow
+from store.uow import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+Staff = Annotated[Person, Depends(require_role("agent", "approver"))]
+Approver = Annotated[Person, Depends(require_role("approver"))]
+PAGE_SIZE = 50
+CHOICES_TTL_SECONDS = 30.0
+
+
+def _container(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+def sla_class(ticket: Ticket, now: datetime) -> tuple[str, str | None]:
+    """(`ok` | `warning` | `breached` | `paused` | `met` | `none`, the words) for a ticket."""
+    words = sla_state.describe(ticket, now)
+    if words is None or ticket.sla_name is None:
+        return "none", words
+    if "breached" in words:
+        return "breached", words
+    if words.startswith("paused"):
+        return "paused", words
+    if words == "met":
+        return "met", words
+    warned = [
+        w
+        for w, met in (
+            (ticket.response_warn_at, ticket.responded_at),
+            (ticket.resolve_warn_at, ticket.resolved_at),
+        )
+        if w is not None and met is None and now >= w
+    ]
+    return ("warning" if warned else "ok"), words
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A ticket as one line of a queue."""
+
+    ticket: Ticket
+    sla: str
+    sla_words: str | None
+    channel: str
+
+
+def _row(ticket: Ticket, now: datetime) -> Row:
+    sla, words = sla_class(ticket, now)
+    return Row(ticket, sla, words, str((ticket.origin or {}).get("channel") or ""))
+
+
+def _render(request: Request, person: Person, template: str, **context: Any) -> HTMLResponse:
+    lang = language(request, person)
+    return page(
+        request,
+        f"console/{template}",
+        person=person,
+        ct=console_translator(lang),
+        now=utcnow(),
+        **context,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What the filters and the assign form offer: agents and services, as (id, name)."""
+
+    agents: list[tuple[int, str]]
+    services: list[tuple[int, str]]
+    read_at: float
+
+
+async def _choices(request: Request, uow: UnitOfWork) -> Choices:
+    # The directory changes seldom; reading it once per process every few seconds keeps
+    # two queries off every page.
+    held: Choices | None = getattr(request.app.state, "console_choices", None)
+    if held is not None and time.monotonic() - held.read_at < CHOICES_TTL_SECONDS:
+        return held
+    fresh = Choices(
+        agents=await uow.console.agents(),
+        services=await uow.console.services(),
+        read_at=time.monotonic(),
+    )
+    request.app.state.console_choices = fresh
+    return fresh
+
+
+def _channels(c: Container) -> list[str]:
+    """The channels tickets can come in on here: those switched on, and the terminal chat."""
+    return sorted((set(c.channels) | {"console"}) - {"alerts"})
+
+
+def _assignee(value: str | None, me: Person) -> int | str | None:
+    if not value:
+        return None
+    if value == "me":
+        return me.id
+    if value == UNASSIGNED:
+        return UNASSIGNED
+    return int(value) if value.isdigit() else None
+
+
+@router.get("", response_class=HTMLResponse)
+async def queues(
+    request: Request,
+    person: Staff,
+    group: Annotated[int | None, Query(ge=0, le=2**31)] = None,
+    kind: TicketKind | None = None,
+    priority: Priority | None = None,
+    service: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+    assignee: Annotated[str | None, Query(max_length=12, pattern=r"^(me|none|\d+)?$")] = None,
+) -> HTMLResponse:
+    """Open tickets, unassigned first, with their service-level standing."""
+    wanted = QueueFilter(
+        group_id=group,
+        kind=kind,
+        priority=priority,
+        service_id=service,
+        channel=channel or None,
+        assignee=_assignee(assignee, person),
+    )
+    now = utcnow()
+    async with _container(request).uow() as uow:
+        loads = await uow.console.group_loads()
+        tickets = await uow.console.queue(wanted, limit=PAGE_SIZE)
+        if wanted == QueueFilter(group_id=wanted.group_id):
+            total = sum(g.open for g in loads if wanted.group_id in (None, g.group_id))
+        else:
+            total = await uow.console.count(wanted)
+        choices = await _choices(request, uow)
+        rows = [_row(t, now) for t in tickets]
+    return _render(
+        request,
+        person,
+        "queue.html",
+        section="queues",
+        loads=loads,
+        rows=rows,
+        total=total,
+        wanted=wanted,
+        assignee=assignee or "",
+        agents=choices.agents,
+        services=choices.services,
+        channels=_channels(_container(request)),
+        kinds=list(TicketKind),
+        priorities=list(Priority),
+        no_group=NO_GROUP,
+    )
+
+
+async def _ticket(uow: UnitOfWork, ref: str) -> Ticket | None:
+    if not re.fullmatch(r"(?i)(INC|REQ|PRB|CHG)-\d{1,9}", ref):
+        return None
+    return await uow.tickets.by_ref(ref)
+
+
+def _context(uow: UnitOfWork, me: Person) -> HandlerContext:
+    return HandlerContext(
+        uow=uow,
+        person=me,
+        address=Address(channel="console", conversation="console", user=str(me.id)),
+        now=utcnow(),
+    )
+
+
+@router.get("/tickets/{ref}", response_class=HTMLResponse)
+async def ticket_page(request: Request, ref: str, person: Staff, done: str = "") -> Response:
+    """A ticket: its details, the whole conversation and history, and what I may do."""
+    async with _container(request).uow() as uow:
+        ticket = await _ticket(uow, ref)
+        if ticket is None:
+            return error_page(request, 404, "no such ticket")
+        me = await uow.people.get(person.id)
+        assert me is not None
+        refusal = await actions.refusal(ticket, _context(uow, me))
+        timeline = await uow.console.timeline(ticket)
+        agents = (await _choices(request, uow)).agents
+        row = _row(ticket, utcnow())
+    return _render(
+        request,
+        person,
+        "ticket.html",
+        section="queues",
+        row=row,
+        ticket=ticket,
+        timeline=timeline,
+        agents=agents,
+        priorities=list(Priority),
+        agent=person.has_role(Role.AGENT),
+        is_open=lifecycle.is_open(ticket.status),
+        can_hold=lifecycle.can_move(ticket.kind, ticket.status, Status.ON_HOLD),
+        can_resolve=ticket.kind is not TicketKind.CHANGE
+        and lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED),
+        on_hold=ticket.status is Status.ON_HOLD,
+        may_decide=refusal is None,
+        done=done == "1",
+    )
+
+
+class BadInput(Exception):
+    """A form field that cannot be used: answered with 400 and the reason."""
+
+
+ACTIONS = frozenset(
+    {"take", "give", "reply", "note", "priority", "hold", "resume", "resolve", "approve", "reject"}
+)
+
+
+@router.post("/tickets/{ref}/{action}", dependencies=[Depends(csrf_protect)])
+async def act(
+    request: Request,
+    ref: str,
+    action: str,
+    person: Staff,
+    text: Annotated[str, Form(max_length=4000)] = "",
+    to: Annotated[str, Form(max_length=12)] = "",
+    priority: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """Run one action on the ticket and come back to it."""
+    if action not in ACTIONS:
+        return error_page(request, 404, "no such action")
+    c = _container(request)
+    try:
+        async with c.uow() as uow:
+            ticket = await _ticket(uow, ref)
+            if ticket is None:
+                return error_page(request, 404, "no such ticket")
+            me = await uow.people.get(person.id)
+            if me is None:
+                return error_page(request, 403, "not in the directory")
+            ctx = _context(uow, me)
+            await _apply(action, ticket, ctx, text=text, to=to, priority=priority)
+            rows = await add_outgoing(
+                uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None
+            )
+            await uow.flush()
+            ids = [r.id for r in rows]
+            ticket_ref = ticket.ref
+            await uow.commit()
+    except (BadInput, actions.EmptyTextError) as e:
+        return error_page(request, 400, str(e))
+    except NotAllowedError as e:
+        return error_page(request, 403, str(e))
+    except LifecycleError as e:
+        return error_page(request, 409, str(e))
+    if ids and c.dispatcher is not None:
+        c.dispatcher.kick(ids)
+    log.info("console.action", action=action, ticket=ticket_ref, person_id=person.id)
+    return RedirectResponse(f"/console/tickets/{ticket_ref}?done=1", status_code=303)
+
+
+async def _apply(
+    action: str, ticket: Ticket, ctx: HandlerContext, *, text: str, to: str, priority: str
+) -> None:
+    if action == "take":
+        actions.take(ticket, ctx)
+    elif action == "give":
+        other = await ctx.uow.people.get(int(to)) if to.isdigit() else None
+        if other is None:
+            raise BadInput("choose an agent to assign to")
+        actions.give(ticket, other, ctx)
+    elif action == "reply":
+        actions.answer(ticket, text, ctx)
+    elif action == "note":
+        actions.note(ticket, text, ctx)
+    elif action == "priority":
+        try:
+            wanted = Priority(priority.upper())
+        except ValueError:
+            raise BadInput("choose a priority from P1 to P5") from None
+        await actions.reprioritise(ticket, wanted, text, ctx)
+    elif action == "hold":
+        await actions.put_on_hold(ticket, text, ctx)
+    elif action == "resume":
+        await actions.resume_work(ticket, ctx)
+    elif action == "resolve":
+        actions.resolve(ticket, text, ctx)
+    else:
+        decision = Decision.APPROVED if action == "approve" else Decision.REJECTED
+        await actions.decide(ticket, decision, text, ctx)
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+async def approvals(request: Request, person: Approver) -> HTMLResponse:
+    """Changes waiting for my decision: never my own, never one I decided."""
+    now = utcnow()
+    async with _container(request).uow() as uow:
+        waiting = [_row(t, now) for t in await uow.console.awaiting_decision(person.id)]
+    return _render(request, person, "approvals.html", section="approvals", rows=waiting)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(
+    request: Request,
+    person: Staff,
+    since: Annotated[str, Query(max_length=4, pattern=r"^\d{1,3}d$")] = "30d",
+) -> HTMLResponse:
+    """The desk's figures for a period as charts drawn on the server."""
+    from bot.charts import charts_of, headline
+    from handlers.reports import desk_figures
+
+    days = max(1, int(since[:-1]))
+    until = utcnow()
+    async with _container(request).uow() as uow:
+        figures = await desk_figures(uow, since=until - timedelta(days=days), until=until)
+    charts = [(c, Markup(c.svg())) for c in charts_of(figures)]  # noqa: S704 - escaped when drawn
+    return _render(
+        request,
+        person,
+        "dashboard.html",
+        section="dashboard",
+        days=days,
+        headline=headline(figures),
+        charts=charts,
+        notes=figures.notes,
+    )
+
+
+LIVE_POLL_SECONDS = 2.0
+LIVE_LIFETIME_SECONDS = 300.0
+HEARTBEAT_SECONDS = 15.0
+
+
+@router.get("/tickets/{ref}/live")
+async def live(
+    request: Request,
+    ref: str,
+    person: Staff,
+    version: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> Response:
+    """Server-sent events: `changed` when the ticket moves past `version`.
+
+    The ticket's version is read from the database, so a change made by any process (a
+    worker serving chat, another web process) is seen; each stream ends after a few
+    minutes and the browser reconnects on its own.
+    """
+    c = _container(request)
+    async with c.uow() as uow:
+        ticket = await _ticket(uow, ref)
+        if ticket is None:
+            return error_page(request, 404, "no such ticket")
+        ticket_id = ticket.id
+    lang = language(request, person)
+    t = console_translator(lang)
+
+    async def events() -> AsyncIterator[str]:
+        seen = version
+        started = quiet = time.monotonic()
+        yield "retry: 5000\n\n"
+        while time.monotonic() - started < LIVE_LIFETIME_SECONDS:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(LIVE_POLL_SECONDS)
+            async with c.uow() as uow:
+                current = await uow.tickets.get(ticket_id)
+                now = (current.version, current.status) if current else None
+            if now is not None and now[0] != seen:
+                seen = now[0]
+                data = {"ref": ref.upper(), "version": seen, "status": t(f"status.{now[1].value}")}
+                yield f"event: changed\ndata: {json.dumps(data)}\n\n"
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet > HEARTBEAT_SECONDS:
+                yield ": still here\n\n"
+                quiet = time.monotonic()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,346 @@
+"""Changes after approval: schedule, implement, review, close; standard changes; the calendar.
+
+Chat and the REST API share these functions. A step the change's stage does not allow, a
+window that ends before it starts, or a freeze the change may not enter raises `ChangeError`
+with a sentence naming what is allowed; `kind` tells the API which status answers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from channels.conversation import Button, ButtonStyle, Reply
+from handlers.cmdb import reach
+from handlers.context import HandlerContext
+from handlers.errors import HandlerError
+from handlers.rules import change_stages, freeze
+from handlers.rules.calendar import CalendarError, parse_duration
+from handlers.rules.change_stages import StageError, Step
+from handlers.rules.freeze import Freeze, FreezeVerdict, Planned, Window, WindowError
+from handlers.tickets import card
+from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
+from store.enums import ChangeType, Decision, Role, Status, TicketKind
+from store.models import Service, Ticket
+from store.uow import UnitOfWork
+
+DEFAULT_LENGTH = timedelta(hours=1)
+
+
+class Refused(StrEnum):
+    """Why a step was refused: the API answers 400, 403 or 409 for these."""
+
+    BAD_INPUT = "bad_input"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+
+
+class ChangeError(HandlerError):
+    """A change step that cannot be taken; the message says why and what is allowed."""
+
+    def __init__(self, kind: Refused, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """A change put on the calendar, the changes it collides with and the freeze it entered."""
+
+    ticket: Ticket
+    plan: ChangePlan
+    collisions: list[Planned]
+    freeze_override: str | None
+
+
+def as_freeze(row: FreezeWindow) -> Freeze:
+    return Freeze(
+        name=row.name,
+        span=Window(row.starts_at, row.ends_at),
+        items=frozenset(str(s).casefold() for s in row.services),
+    )
+
+
+def _may_work(ctx: HandlerContext, ticket: Ticket) -> None:
+    if ticket.kind is not TicketKind.CHANGE:
+        raise ChangeError(Refused.CONFLICT, f"{ticket.ref} is not a change")
+    if ticket.requester_id != ctx.person.id and not ctx.person.has_role(Role.AGENT, Role.APPROVER):
+        raise ChangeError(
+            Refused.FORBIDDEN, f"only the requester or an agent can move {ticket.ref} on"
+        )
+
+
+def _step(ticket: Ticket, plan: ChangePlan, step: Step) -> ChangeStage:
+    try:
+        return change_stages.after(ticket.ref, ticket.status, plan.stage, step)
+    except StageError as e:
+        raise ChangeError(Refused.CONFLICT, str(e)) from e
+
+
+def span_of(start: datetime | None, end: datetime | None) -> Window:
+    if start is None or end is None:
+        raise ChangeError(Refused.BAD_INPUT, "a window needs a start and an end")
+    try:
+        return freeze.window(start, end)
+    except WindowError as e:
+        raise ChangeError(Refused.BAD_INPUT, str(e)) from e
+
+
+async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | None) -> list[Service]:
+    if names is None:
+        stored = (await ctx.uow.changes.items([ticket.id])).get(ticket.id)
+        if stored:
+            found = [await ctx.uow.session.get(Service, sid) for sid, _ in stored]
+            return [s for s in found if s is not None]
+        return [ticket.service] if ticket.service else []
+    items = []
+    for name in names:
+        ci = await ctx.uow.cmdb.by_name(name)
+        if ci is None:
+            raise ChangeError(Refused.BAD_INPUT, f"unknown configuration item {name!r}")
+        items.append(ci)
+    return items
+
+
+async def planned(
+    uow: UnitOfWork, tickets: Sequence[Ticket], reached: dict[int, set[int]] | None = None
+) -> list[Planned]:
+    """Changes with a window as the collision rule sees them: items touched (the change's
+    service when it names none) and everything that depends on them."""
+    cache = {} if reached is None else reached
+    touched = await uow.changes.items([t.id for t in tickets])
+    out = []
+    for t in tickets:
+        if t.planned_start is None or t.planned_end is None:
+            continue
+        ids = {sid for sid, _ in touched.get(t.id, [])}
+        if not ids and t.service_id is not None:
+            ids.add(t.service_id)
+        near: set[int] = set()
+        for item in ids:
+            if item not in cache:
+                cache[item] = set(await reach(uow, item))
+            near |= cache[item]
+        span = Window(t.planned_start, t.planned_end)
+        out.append(Planned(t.ref, span, frozenset(ids), frozenset(near)))
+    return out
+
+
+async def _collisions(ctx: HandlerContext, ticket: Ticket, span: Window) -> list[Planned]:
+    others = await ctx.uow.changes.scheduled_between(span.start, span.end)
+    if ticket not in others:
+        others.append(ticket)
+    found = await planned(ctx.uow, others)
+    mine = next(p for p in found if p.ref == ticket.ref)
+    return freeze.collisions(mine, found)
+
+
+async def calendar_collisions(uow: UnitOfWork, tickets: Sequence[Ticket]) -> dict[str, list[str]]:
+    """For each change on a calendar page, the others on it that it collides with."""
+    found = await planned(uow, tickets)
+    return {p.ref: [o.ref for o in freeze.collisions(p, found)] for p in found}
+
+
+async def _enter_freeze(
+    ctx: HandlerContext, ticket: Ticket, plan: ChangePlan, hits: Sequence[Freeze]
+) -> str | None:
+    change_type = ticket.change_type or ChangeType.NORMAL
+    found = freeze.verdict(change_type, hits)
+    if found is FreezeVerdict.CLEAR:
+        return None
+    if found is FreezeVerdict.REFUSED:
+        raise ChangeError(Refused.CONFLICT, freeze.refusal(ticket.ref, hits))
+    names = ", ".join(f.name for f in hits)
+    # The extra approver is the person scheduling it into the freeze: an approver who has
+    # neither requested nor already approved this change.
+    ballots = await ctx.uow.tickets.approvals(ticket.id)
+    if (
+        not ctx.person.has_role(Role.APPROVER)
+        or ctx.person.id == ticket.requester_id
+        or any(b.approver_id == ctx.person.id for b in ballots)
+    ):
+        raise ChangeError(
+            Refused.FORBIDDEN,
+            f"{ticket.ref} falls in the freeze {names}; an emergency change enters it only "
+            "when a second approver, not its requester, schedules it",
+        )
+    await ctx.uow.tickets.add_approval(
+        ticket,
+        ctx.person,
+        Decision.APPROVED,
+        comment=f"freeze override: {names}",
+        channel=ctx.channel,
+    )
+    plan.review_required = True
+    return names
+
+
+async def schedule(
+    ctx: HandlerContext,
+    ticket: Ticket,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    items: Sequence[str] | None = None,
+    backout_plan: str | None = None,
+) -> Scheduled:
+    """Put an approved change on the calendar, checking freezes and flagging collisions."""
+    _may_work(ctx, ticket)
+    plan = await ctx.uow.changes.plan(ticket)
+    stage = _step(ticket, plan, Step.SCHEDULE)
+    span = span_of(start, end)
+    touched = await _items(ctx, ticket, items)
+    names = [ci.name for ci in touched]
+    freezes = [as_freeze(f) for f in await ctx.uow.changes.freezes_between(span.start, span.end)]
+    override = await _enter_freeze(ctx, ticket, plan, freeze.freezes_hit(span, names, freezes))
+    if items is not None or touched and not (await ctx.uow.changes.items([ticket.id])):
+        await ctx.uow.changes.set_items(ticket, touched)
+    if backout_plan is not None:
+        plan.backout_plan = backout_plan
+    plan.stage = stage
+    plan.freeze_override = override or plan.freeze_override
+    plan.updated_at = ctx.now
+    ticket.planned_start, ticket.planned_end = span.start, span.end
+    ticket.updated_at = ctx.now
+    await ctx.uow.flush()
+    clash = await _collisions(ctx, ticket, span)
+    ctx.log(
+        ticket,
+        "scheduled",
+        start=span.start.isoformat(),
+        end=span.end.isoformat(),
+        items=names or None,
+        freeze_override=override,
+        collides_with=[c.ref for c in clash] or None,
+    )
+    if clash:
+        await _warn(ctx, ticket, clash)
+    return Scheduled(ticket, plan, clash, override)
+
+
+async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -> None:
+    refs = ", ".join(c.ref for c in clash)
+    note = Reply(
+        text=f"{ticket.ref} overlaps {refs} on the same or dependent configuration items.",
+        card=card(ticket),
+        ticket_ref=ticket.ref,
+    )
+    ctx.notify_requester(ticket, note)
+    for c in clash:
+        other = await ctx.uow.tickets.by_ref(c.ref)
+        if other is not None:
+            ctx.notify_requester(
+                other,
+                Reply(
+                    text=f"{other.ref} overlaps {ticket.ref} on the same or dependent "
+                    "configuration items.",
+                    card=card(other),
+                    ticket_ref=other.ref,
+                ),
+            )
+    ctx.announce("approvals", note)
+
+
+async def implement(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
+    """Work on a scheduled change starts."""
+    _may_work(ctx, ticket)
+    plan = await ctx.uow.changes.plan(ticket)
+    plan.stage = _step(ticket, plan, Step.IMPLEMENT)
+    return _moved(ctx, ticket, plan, "implementing")
+
+
+async def review(
+    ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutcome, note: str = ""
+) -> ChangePlan:
+    """The implementation is done: record how it ended; failures and emergencies get a review."""
+    _may_work(ctx, ticket)
+    plan = await ctx.uow.changes.plan(ticket)
+    plan.stage = _step(ticket, plan, Step.REVIEW)
+    plan.outcome = outcome
+    plan.review_note = note
+    if change_stages.needs_review(ticket.change_type or ChangeType.NORMAL, outcome):
+        plan.review_required = True
+    ticket.resolved_at = ctx.now
+    return _moved(ctx, ticket, plan, "completed", outcome=outcome.value, note=note or None)
+
+
+async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
+    """Close a completed change (after its review, when it needs one)."""
+    _may_work(ctx, ticket)
+    plan = await ctx.uow.changes.plan(ticket)
+    plan.stage = _step(ticket, plan, Step.CLOSE)
+    ticket.closed_at = ctx.now
+    return _moved(ctx, ticket, plan, "closed")
+
+
+def _moved(
+    ctx: HandlerContext, ticket: Ticket, plan: ChangePlan, action: str, **detail: str | None
+) -> ChangePlan:
+    plan.updated_at = ctx.now
+    ticket.status = change_stages.STATUS[plan.stage]
+    ticket.updated_at = ctx.now
+    ctx.log(ticket, action, stage=plan.stage.value, **detail)
+    return plan
+
+
+async def standard_named(ctx: HandlerContext, name: str) -> StandardChange | None:
+    wanted = name.strip().casefold()
+    return next((s for s in await ctx.uow.changes.standards() if s.name.casefold() == wanted), None)
+
+
+async def raise_standard(
+    ctx: HandlerContext, template: StandardChange, start: datetime
+) -> Scheduled:
+    """A standard change from its template: approved on creation (recorded), then scheduled."""
+    try:
+        took = parse_duration(template.duration)
+        # A change window runs on the clock: a day of a template is 24 hours.
+        length = timedelta(days=took.days, seconds=took.seconds)
+    except CalendarError:
+        length = DEFAULT_LENGTH
+    items = [str(s) for s in template.services]
+    first = await ctx.uow.cmdb.by_name(items[0]) if items else None
+    ticket = await ctx.uow.tickets.create(
+        kind=TicketKind.CHANGE,
+        title=template.name[:300],
+        description=template.description or template.name,
+        requester=ctx.person,
+        status=Status.APPROVED,
+        change_type=ChangeType.STANDARD,
+        service_id=first.id if first else None,
+        group_id=first.owner_group_id if first else None,
+        origin=ctx.address.to_dict(),
+        updated_at=ctx.now,
+    )
+    ctx.log(ticket, "created", change_type=ChangeType.STANDARD.value, standard=template.name)
+    plan = await ctx.uow.changes.plan(ticket)
+    plan.standard = template.name
+    plan.backout_plan = template.backout_plan
+    return await schedule(ctx, ticket, start, start + length, items=items)
+
+
+def step_buttons(ticket: Ticket, stage: ChangeStage) -> tuple[Button, ...]:
+    """The next steps of a change as buttons."""
+    if stage is ChangeStage.SCHEDULED:
+        return (Button(label="Start", action="change_start", value=ticket.ref),)
+    if stage is ChangeStage.IMPLEMENTING:
+        return (
+            Button(
+                label="Successful",
+                action="change_successful",
+                value=ticket.ref,
+                style=ButtonStyle.PRIMARY,
+            ),
+            Button(label="Failed", action="change_failed", value=ticket.ref),
+            Button(
+                label="Backed out",
+                action="change_backed_out",
+                value=ticket.ref,
+                style=ButtonStyle.DANGER,
+            ),
+        )
+    if stage is ChangeStage.REVIEW:
+        return (Button(label="Close", action="change_close", value=ticket.ref),)
+    return ()

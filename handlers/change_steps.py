@@ -1,0 +1,278 @@
+"""Changes after approval in chat: schedule, implement, complete, close, standard changes.
+
+Typed as commands (`schedule CHG-12 Saturday 22:00 to Sunday 02:00`, `implement CHG-12`,
+`complete CHG-12 failed disk full`, `standard Restart mail relay Saturday 22:00`) or clicked
+as the buttons each step offers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from channels.conversation import Reply
+from handlers import change_lifecycle as lifecycle
+from handlers.change_lifecycle import ChangeError
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from handlers.tickets import card, find_ticket
+from nlu.types import EntityName, Understanding
+from store.changes import ChangeOutcome, ChangePlan
+from store.enums import TicketKind
+from store.models import Ticket
+
+_OUTCOME_WORDS = {
+    "backed out": ChangeOutcome.BACKED_OUT,
+    "backed_out": ChangeOutcome.BACKED_OUT,
+    "rolled back": ChangeOutcome.BACKED_OUT,
+    "failed": ChangeOutcome.FAILED,
+    "failure": ChangeOutcome.FAILED,
+    "successful": ChangeOutcome.SUCCESSFUL,
+    "success": ChangeOutcome.SUCCESSFUL,
+    "succeeded": ChangeOutcome.SUCCESSFUL,
+    "done": ChangeOutcome.SUCCESSFUL,
+}
+
+
+def instants(nlu: Understanding) -> list[datetime]:
+    """The aware datetimes a message names, in the order written."""
+    found = []
+    for e in sorted(nlu.entities, key=lambda e: e.start):
+        if e.entity != EntityName.DATETIME:
+            continue
+        try:
+            value = datetime.fromisoformat(e.value)
+        except ValueError:
+            continue
+        if value.tzinfo is not None:
+            found.append(value)
+    return found
+
+
+def outcome_in(text: str) -> ChangeOutcome | None:
+    lowered = text.lower()
+    hits = [(lowered.find(w), o) for w, o in _OUTCOME_WORDS.items() if w in lowered]
+    return min(hits, key=lambda h: h[0])[1] if hits else None
+
+
+def _names_a_change(nlu: Understanding, ctx: HandlerContext) -> bool:
+    refs = [e.value for e in nlu.entities if e.entity == EntityName.TICKET_REF]
+    refs += [ctx.params["ref"]] if ctx.params.get("ref") else []
+    return any(r.upper().startswith("CHG-") for r in refs)
+
+
+async def _otherwise(nlu: Understanding, ctx: HandlerContext) -> list[Reply] | None:
+    """A command word that names no change ("schedule a meeting room") is an ordinary message:
+    the handler of what the NLU made of it answers instead."""
+    if _names_a_change(nlu, ctx) or ctx.via_action:
+        return None
+    spec = registry.for_intent(nlu.intent)
+    if spec is None or not spec.listed:
+        return None
+    return await spec.func(nlu, ctx)
+
+
+async def _change(nlu: Understanding, ctx: HandlerContext, how: str) -> Ticket | Reply:
+    ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
+    if ticket is None:
+        return problem or Reply(text=f"Which change? For example: {how}")
+    return ticket
+
+
+def _said(ticket: Ticket, plan: ChangePlan, text: str) -> Reply:
+    return Reply(
+        text=text,
+        card=card(ticket),
+        buttons=lifecycle.step_buttons(ticket, plan.stage),
+        ticket_ref=ticket.ref,
+    )
+
+
+def _refused(e: ChangeError, ticket: Ticket | None = None) -> list[Reply]:
+    return [Reply(text=str(e), ticket_ref=ticket.ref if ticket else None)]
+
+
+def _scheduled_text(done: lifecycle.Scheduled) -> str:
+    t = done.ticket
+    assert t.planned_start is not None
+    assert t.planned_end is not None
+    text = (
+        f"{t.ref} is scheduled from {t.planned_start:%a %d %b %H:%M} to "
+        f"{t.planned_end:%a %d %b %H:%M} UTC."
+    )
+    if done.freeze_override:
+        text += (
+            f" It enters the freeze {done.freeze_override} with your approval; a review follows."
+        )
+    if done.collisions:
+        refs = ", ".join(c.ref for c in done.collisions)
+        text += f" Warning: it overlaps {refs} on the same or dependent items; I've told them."
+    return text
+
+
+@registry.command("schedule")
+async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
+    found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
+    if isinstance(found, Reply):
+        return [found]
+    when = instants(nlu)
+    if not when:
+        return [Reply(text=f'When? For example "schedule {found.ref} Saturday 22:00 to 23:00".')]
+    start = when[0]
+    end = when[1] if len(when) > 1 else start + lifecycle.DEFAULT_LENGTH
+    try:
+        done = await lifecycle.schedule(ctx, found, start, end)
+    except ChangeError as e:
+        return _refused(e, found)
+    return [_said(found, done.plan, _scheduled_text(done))]
+
+
+async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    found = await _change(nlu, ctx, '"implement CHG-12"')
+    if isinstance(found, Reply):
+        return [found]
+    try:
+        plan = await lifecycle.implement(ctx, found)
+    except ChangeError as e:
+        return _refused(e, found)
+    text = (
+        f"{found.ref} is being implemented. Tell me how it ends: successful, failed or backed out."
+    )
+    return [_said(found, plan, text)]
+
+
+@registry.command("implement")
+async def implement_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Start implementing a scheduled change: "implement CHG-12"."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
+    return await _implement(nlu, ctx)
+
+
+@registry.action("change_start")
+async def start_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Start implementing a change."""
+    return await _implement(nlu, ctx)
+
+
+async def _complete(
+    nlu: Understanding, ctx: HandlerContext, outcome: ChangeOutcome | None, note: str
+) -> list[Reply]:
+    found = await _change(nlu, ctx, '"complete CHG-12 successful"')
+    if isinstance(found, Reply):
+        return [found]
+    if outcome is None:
+        return [
+            Reply(
+                text=f"How did {found.ref} end: successful, failed or backed out?",
+                ticket_ref=found.ref,
+            )
+        ]
+    try:
+        plan = await lifecycle.review(ctx, found, outcome, note)
+    except ChangeError as e:
+        return _refused(e, found)
+    from handlers import problems
+
+    text = f"{found.ref} is complete: {outcome.label}."
+    if plan.review_required:
+        text += " A post-implementation review is due before it closes."
+    if outcome is ChangeOutcome.SUCCESSFUL:
+        for prb in await problems.resolve_by_change(ctx, found):
+            text += f" {prb.ref} is resolved by it."
+    ctx.notify_requester(found, Reply(text=text, card=card(found), ticket_ref=found.ref))
+    return [_said(found, plan, text)]
+
+
+@registry.command("complete")
+async def complete_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Record how a change ended: "complete CHG-12 successful" (or failed, backed out)."""
+    other = await _otherwise(nlu, ctx)
+    if other is not None:
+        return other
+    text = nlu.text
+    for e in nlu.entities:
+        if e.entity == EntityName.TICKET_REF:
+            text = text.replace(nlu.text[e.start : e.end], " ")
+    note = " ".join(text.split()[1:])
+    return await _complete(nlu, ctx, outcome_in(note), note[:1000])
+
+
+@registry.action("change_successful")
+async def successful_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The change went as planned."""
+    return await _complete(nlu, ctx, ChangeOutcome.SUCCESSFUL, "")
+
+
+@registry.action("change_failed")
+async def failed_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The change failed."""
+    return await _complete(nlu, ctx, ChangeOutcome.FAILED, "")
+
+
+@registry.action("change_backed_out")
+async def backed_out_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """The change was backed out."""
+    return await _complete(nlu, ctx, ChangeOutcome.BACKED_OUT, "")
+
+
+@registry.action("change_close")
+async def close_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Close a completed change."""
+    found = await _change(nlu, ctx, "the Close button on a completed change")
+    if isinstance(found, Reply):
+        return [found]
+    try:
+        plan = await lifecycle.close(ctx, found)
+    except ChangeError as e:
+        return _refused(e, found)
+    return [_said(found, plan, f"{found.ref} is closed.")]
+
+
+@registry.command("standard")
+async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Raise a pre-approved standard change: "standard Restart mail relay Saturday 22:00"."""
+    when = instants(nlu)
+    named = nlu.text.split(maxsplit=1)[1] if len(nlu.text.split()) > 1 else ""
+    dates = [e for e in nlu.entities if e.entity == EntityName.DATETIME]
+    if dates:
+        named = nlu.text[: min(e.start for e in dates)].split(maxsplit=1)[-1]
+    templates = await ctx.uow.changes.standards()
+    template = await lifecycle.standard_named(ctx, named) if named else None
+    if template is None:
+        listed = ", ".join(t.name for t in templates) or "none are configured"
+        return [Reply(text=f"Which standard change? The catalog: {listed}.")]
+    if not when:
+        return [Reply(text=f'When? For example "standard {template.name} Saturday 22:00".')]
+    try:
+        done = await lifecycle.raise_standard(ctx, template, when[0])
+    except ChangeError as e:
+        return _refused(e)
+    text = f"{done.ticket.ref} ({template.name}) is a standard change, approved on creation. "
+    return [_said(done.ticket, done.plan, text + _scheduled_text(done))]
+
+
+@registry.command("planned")
+async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """What changes are planned: "planned changes", or "planned Saturday 00:00 to Monday 00:00"."""
+    when = instants(nlu)
+    start = when[0] if when else ctx.now
+    end = when[1] if len(when) > 1 else start + timedelta(days=7)
+    changes = await ctx.uow.changes.scheduled_between(start, end)
+    freezes = await ctx.uow.changes.freezes_between(start, end)
+    if not changes and not freezes:
+        return [Reply(text=f"Nothing is planned from {start:%a %d %b} to {end:%a %d %b}.")]
+    lines = [f"Planned from {start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} UTC:"]
+    lines += [
+        f"• {t.ref} · {t.title} · {t.planned_start:%a %d %b %H:%M}–{t.planned_end:%H:%M}"
+        for t in changes
+    ]
+    lines += [
+        f"• freeze {f.name}: {f.starts_at:%a %d %b %H:%M} to {f.ends_at:%a %d %b %H:%M}"
+        for f in freezes
+    ]
+    return [Reply(text="\n".join(lines))]

@@ -1,0 +1,59 @@
+"""Impact in chat: "what breaks if db-01 goes down" answered from the configuration database."""
+
+from __future__ import annotations
+
+import re
+
+from channels.conversation import Reply
+from handlers.cmdb import impact
+from handlers.context import HandlerContext
+from handlers.registry import registry
+from nlu.types import EntityName, IntentName, Understanding
+from store.models import Service
+
+SHOWN = 10
+_TOKEN = re.compile(r"[\w][\w.\-]*[\w]|\w")
+
+
+async def named_item(nlu: Understanding, ctx: HandlerContext) -> Service | None:
+    """The configuration item a message names: an item's exact name (so `payroll-db` is not
+    read as the Payroll it contains), else the NLU's service."""
+    words = _TOKEN.findall(nlu.text)
+    # Longer phrases first, so "mail relay" wins over "mail".
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            phrase = " ".join(words[i : i + size])
+            found = await ctx.uow.cmdb.by_name(phrase)
+            if found is not None:
+                return found
+    # Aliases ("mail" for Email) only the NLU knows.
+    for e in nlu.entities:
+        if e.entity == EntityName.SERVICE:
+            found = await ctx.uow.cmdb.by_name(e.value) or await ctx.uow.services.by_name(e.value)
+            if found is not None:
+                return found
+    return None
+
+
+@registry.intent(IntentName.QUERY_IMPACT)
+async def query_impact(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """What breaks if something goes down: "what is affected if db-cluster-1 is down?"."""
+    item = await named_item(nlu, ctx)
+    if item is None:
+        return [
+            Reply(
+                text="Which configuration item? For example "
+                '"what breaks if db-cluster-1 goes down".'
+            )
+        ]
+    found = await impact(ctx.uow, item)
+    if found.total == 0:
+        return [Reply(text=f"Nothing depends on {item.name}.")]
+    lines = [f"If {item.name} goes down, {found.total} services are affected:"]
+    for a in found.services[:SHOWN]:
+        open_ = f", {a.open_incidents} open incidents" if a.open_incidents else ""
+        lines.append(f"• {a.name} ({a.criticality.value}{open_})")
+    rest = found.total - min(len(found.services), SHOWN)
+    if rest:
+        lines.append(f"…and {rest} more.")
+    return [Reply(text="\n".join(lines))]

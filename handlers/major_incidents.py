@@ -1,0 +1,226 @@
+"""Major incidents: an agent declares one, the swarm is called, everyone affected hears news.
+
+Declaring (`major INC-9`) records the major incident, attaches the open incidents on the
+same service from the outage window (as correlation links reports to alert incidents), pages
+the service's owner group (its channels) and whoever is on call, and announces it. The swarm
+channel on Slack is created by the application afterwards (handlers never call a platform).
+A status update (`broadcast INC-9: failover started, next update 14:30`) goes to every
+linked reporter on their own channel, to the swarm channel and to the major-incident topic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.registry import registry
+from handlers.routing import on_call
+from handlers.rules import lifecycle
+from handlers.rules.correlation import OUTAGE_WINDOW
+from handlers.tickets import announce_major, card
+from nlu.types import IntentName, Understanding
+from store.enums import Role, TicketKind
+from store.models import MajorIncident, Ticket
+
+LINK_KIND = "major_incident"
+MAX_UPDATE = 1000
+_REF = re.compile(r"\bINC-\d+\b", re.IGNORECASE)
+
+
+async def _incident(ctx: HandlerContext) -> tuple[Ticket | None, Reply | None]:
+    found = _REF.search(ctx.text) or _REF.search(ctx.params.get("ref", ""))
+    if found is None:
+        return None, None
+    ticket = await ctx.uow.tickets.by_ref(found.group(0).upper())
+    if ticket is None or ticket.kind is not TicketKind.INCIDENT:
+        return None, Reply(text=f"I can't find incident {found.group(0).upper()}.")
+    return ticket, None
+
+
+def _staff_only(ctx: HandlerContext) -> Reply | None:
+    if ctx.person.has_role(Role.AGENT):
+        return None
+    return Reply(text="Only agents can declare major incidents and post their updates.")
+
+
+async def _attach(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
+    """Link open incidents on the same service from the outage window; every report linked."""
+    linked = {t.id for t in await ctx.uow.major_incidents.linked_reports(ticket.id)}
+    if ticket.service_id is not None:
+        for other in await ctx.uow.major_incidents.open_incidents_on(
+            ticket.service_id, ctx.now - OUTAGE_WINDOW, but=ticket.id
+        ):
+            if other.id in linked:
+                continue
+            await ctx.uow.alerts.link(other, ticket, kind=LINK_KIND)
+            ctx.log(other, "linked", to=ticket.ref, kind=LINK_KIND)
+            linked.add(other.id)
+    return [
+        t
+        for t in await ctx.uow.major_incidents.linked_reports(ticket.id)
+        if lifecycle.is_open(t.status)
+    ]
+
+
+async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
+    """Tell the owner group in its channels and page its on-call person and lead; who."""
+    group = ticket.group
+    service = ticket.service
+    if group is None and service is not None and service.owner_group_id is not None:
+        group = await ctx.uow.desk.group(service.owner_group_id)
+    if group is None:
+        return []
+    paged = [f"#{group.name}"]
+    for platform, chat in (("slack", group.slack_channel), ("telegram", group.telegram_chat)):
+        if chat:
+            ctx.outgoing.append(
+                Outgoing(reply=reply, address=Address(channel=platform, conversation=chat, user=""))
+            )
+    people = []
+    if group.oncall:
+        email = on_call(group.oncall, ctx.now)
+        person = await ctx.uow.people.by_email(email) if email else None
+        if person is not None:
+            people.append(person)
+    if group.lead_id is not None and all(p.id != group.lead_id for p in people):
+        lead = await ctx.uow.people.get(group.lead_id)
+        if lead is not None:
+            people.append(lead)
+    for person in people:
+        ctx.notify(person.id, reply)
+        paged.append(person.name)
+    return paged
+
+
+async def declare(ctx: HandlerContext) -> list[Reply]:
+    refused = _staff_only(ctx)
+    if refused is not None:
+        return [refused]
+    ticket, problem = await _incident(ctx)
+    if ticket is None:
+        return [problem or Reply(text='Say which incident: "major INC-9".')]
+    if not lifecycle.is_open(ticket.status):
+        return [Reply(text=f"{ticket.ref} is {ticket.status.value}; reopen it first.")]
+    if await ctx.uow.major_incidents.for_ticket(ticket.id) is not None:
+        return [Reply(text=f"{ticket.ref} is a major incident already.", ticket_ref=ticket.ref)]
+    await ctx.uow.major_incidents.declare(
+        ticket, by_id=ctx.person.id, lead_id=ctx.person.id, at=ctx.now
+    )
+    reports = await _attach(ctx, ticket)
+    for report in reports:
+        ctx.notify_requester(
+            report,
+            Reply(
+                text=f"Your {report.ref} is part of major incident {ticket.ref}: {ticket.title}. "
+                "A team is on it, and you'll get its updates here.",
+                ticket_ref=report.ref,
+            ),
+        )
+    page = Reply(
+        text=f"Major incident {ticket.ref} declared by {ctx.person.name}: {ticket.title}. "
+        "Please join the swarm.",
+        card=card(ticket, ctx.now),
+        ticket_ref=ticket.ref,
+    )
+    paged = await _page(ctx, ticket, page)
+    ctx.log(ticket, "major_declared", linked=[r.ref for r in reports], paged=paged)
+    announce_major(ctx, ticket, note=" declared major")
+    who = f" Paged: {', '.join(paged)}." if paged else " No owner group to page."
+    return [
+        Reply(
+            text=f"{ticket.ref} is now a major incident, led by you. {len(reports)} linked "
+            f"report{'s' if len(reports) != 1 else ''}.{who} Post updates with "
+            f'"broadcast {ticket.ref}: <what is happening, when the next update is>".',
+            card=card(ticket, ctx.now),
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+def _update_text(text: str) -> str:
+    after = _REF.split(text, maxsplit=1)[-1]
+    return after.strip().lstrip(":,-–— ").strip()[:MAX_UPDATE]
+
+
+async def broadcast(ctx: HandlerContext) -> list[Reply]:
+    refused = _staff_only(ctx)
+    if refused is not None:
+        return [refused]
+    ticket, problem = await _incident(ctx)
+    if ticket is None:
+        return [problem or Reply(text='Say "broadcast INC-9: <the update>".')]
+    major = await ctx.uow.major_incidents.for_ticket(ticket.id)
+    if major is None or not major.open:
+        return [
+            Reply(
+                text=f"{ticket.ref} is not an open major incident. Declare it with "
+                f'"major {ticket.ref}" first.',
+                ticket_ref=ticket.ref,
+            )
+        ]
+    text = _update_text(ctx.text)
+    if not text:
+        return [Reply(text=f'What is the update? Say "broadcast {ticket.ref}: <the update>".')]
+    return [_send_update(ctx, ticket, major, text, await _reports(ctx, ticket))]
+
+
+async def _reports(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
+    return [
+        t
+        for t in await ctx.uow.major_incidents.linked_reports(ticket.id)
+        if lifecycle.is_open(t.status)
+    ]
+
+
+def _send_update(
+    ctx: HandlerContext, ticket: Ticket, major: MajorIncident, text: str, reports: list[Ticket]
+) -> Reply:
+    major.last_update = text
+    major.updates += 1
+    major.updated_at = ctx.now
+    ctx.log(ticket, "status_update", text=text, number=major.updates)
+    for report in reports:
+        ctx.notify_requester(
+            report,
+            Reply(
+                text=f"Update on {ticket.ref} (your {report.ref}): {text}", ticket_ref=report.ref
+            ),
+        )
+    ctx.notify_requester(
+        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
+    )
+    news = Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
+    if major.swarm_channel:
+        swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
+        ctx.outgoing.append(Outgoing(reply=news, address=swarm))
+    ctx.announce("major_incident", news)
+    told = len(reports) + (1 if ticket.requester_id != ctx.person.id else 0)
+    return Reply(
+        text=f"Sent to {told} reporter{'s' if told != 1 else ''}"
+        + (" and the swarm channel." if major.swarm_channel else "."),
+        ticket_ref=ticket.ref,
+    )
+
+
+@registry.command("major", listed=False)
+async def declare_major_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Declare a major incident: "major INC-9" (agents): links reports, pages the owners."""
+    return await declare(ctx)
+
+
+@registry.command("broadcast", listed=False)
+async def status_update_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Post a major incident update to everyone affected: "broadcast INC-9: <update>"."""
+    return await broadcast(ctx)
+
+
+# The intents join `IntentName` with the language model's training data; until they exist
+# the commands above serve alone.
+for _name, _command in (
+    ("DECLARE_MAJOR", declare_major_command),
+    ("STATUS_UPDATE", status_update_command),
+):
+    _intent = getattr(IntentName, _name, None)
+    if isinstance(_intent, IntentName):
+        registry.intent(_intent, listed=False)(_command)

@@ -1,0 +1,300 @@
+"""Problems and known errors: open one over incidents, record the cause and the workaround,
+answer new reports that match a known error, and offer recurring incidents as a problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from channels.conversation import Button, ButtonStyle, Reply
+from handlers.context import HandlerContext
+from handlers.errors import HandlerError
+from handlers.registry import registry
+from handlers.rules import known_errors
+from handlers.rules.known_errors import ProblemStageError, Report
+from handlers.tickets import card, title_from
+from nlu.types import EntityName, IntentName, Understanding
+from store.enums import Role, Status, TicketKind
+from store.models import Group, Service, Ticket
+from store.problems import ProblemRecord, ProblemStage
+
+
+class ProblemError(HandlerError):
+    """A problem step that cannot be taken; `conflict` marks a lifecycle refusal (409)."""
+
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+async def open_problem_for(
+    ctx: HandlerContext,
+    *,
+    title: str,
+    incidents: Sequence[Ticket],
+    service: Service | None = None,
+    description: str = "",
+    how: str = "agent",
+) -> tuple[Ticket, ProblemRecord]:
+    """A new problem with `incidents` linked; its service is theirs unless given."""
+    for inc in incidents:
+        if inc.kind is not TicketKind.INCIDENT:
+            raise ProblemError(f"{inc.ref} is not an incident; only incidents are linked")
+    if service is None:
+        service = next((i.service for i in incidents if i.service is not None), None)
+    problem = await ctx.uow.tickets.create(
+        kind=TicketKind.PROBLEM,
+        title=title,
+        description=description or title,
+        requester=ctx.person,
+        status=Status.NEW,
+        service_id=service.id if service else None,
+        group_id=service.owner_group_id if service else None,
+        origin=ctx.address.to_dict(),
+        updated_at=ctx.now,
+    )
+    record = await ctx.uow.problems.record(problem)
+    for inc in incidents:
+        await ctx.uow.problems.link(problem, inc, how=how)
+    ctx.log(problem, "created", incidents=[i.ref for i in incidents] or None, how=how)
+    for inc in incidents:
+        ctx.log(inc, "linked", problem=problem.ref)
+    return problem, record
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What an agent records on a problem; None leaves a field as it is."""
+
+    stage: ProblemStage | None = None
+    root_cause: str | None = None
+    workaround: str | None = None
+    symptoms: tuple[str, ...] | None = None
+
+
+async def update_problem(ctx: HandlerContext, problem: Ticket, change: Update) -> ProblemRecord:
+    """Record cause, workaround and symptoms, and move the stage as the lifecycle allows."""
+    if not ctx.person.has_role(Role.AGENT):
+        raise ProblemError("only agents work on problems")
+    record = await ctx.uow.problems.record(problem)
+    if change.root_cause is not None:
+        record.root_cause = change.root_cause
+    if change.workaround is not None:
+        record.workaround = change.workaround
+    if change.symptoms is not None:
+        record.symptoms = list(change.symptoms)
+    if change.stage is not None and change.stage is not record.stage:
+        try:
+            record.stage = known_errors.move(
+                problem.ref, record.stage, change.stage, workaround=record.workaround
+            )
+        except ProblemStageError as e:
+            raise ProblemError(str(e), conflict=True) from e
+        problem.status = known_errors.STATUS[record.stage]
+        if record.stage is ProblemStage.KNOWN_ERROR:
+            record.known_error_at = ctx.now
+        if record.stage is ProblemStage.RESOLVED:
+            problem.resolved_at = ctx.now
+            await _tell_linked(ctx, problem)
+        if record.stage is ProblemStage.CLOSED:
+            problem.closed_at = ctx.now
+    record.updated_at = ctx.now
+    problem.updated_at = ctx.now
+    ctx.log(
+        problem,
+        "problem_updated",
+        stage=record.stage.value,
+        root_cause=change.root_cause,
+        workaround=change.workaround,
+    )
+    return record
+
+
+async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
+    """Every linked open incident's requester hears that the cause is fixed."""
+    for inc in await ctx.uow.problems.incidents(problem):
+        if inc.status in (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD):
+            ctx.notify_requester(
+                inc,
+                Reply(
+                    text=f"The cause of {inc.ref} ({problem.ref}: {problem.title}) is fixed.",
+                    card=card(inc),
+                    ticket_ref=inc.ref,
+                ),
+            )
+
+
+async def resolve_by_change(ctx: HandlerContext, change: Ticket) -> list[Ticket]:
+    """Problems a successful change fixes: those linked to it through the change's event log.
+
+    A change names the problem it fixes with `fixes` (the API) or by linking the problem's
+    reference in its description.
+    """
+    refs = {w.strip(".,;:()").upper() for w in change.description.split()}
+    done = []
+    for ref in sorted(r for r in refs if r.startswith("PRB-")):
+        problem = await ctx.uow.tickets.by_ref(ref)
+        if problem is None or problem.kind is not TicketKind.PROBLEM:
+            continue
+        record = await ctx.uow.problems.record(problem)
+        if ProblemStage.RESOLVED not in known_errors.allowed(record.stage):
+            continue
+        record.stage = ProblemStage.RESOLVED
+        record.updated_at = ctx.now
+        problem.status = Status.RESOLVED
+        problem.resolved_at = ctx.now
+        problem.updated_at = ctx.now
+        ctx.log(problem, "problem_updated", stage=record.stage.value, change=change.ref)
+        await _tell_linked(ctx, problem)
+        done.append(problem)
+    return done
+
+
+async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
+    """What a new incident adds to its reply: a known error's workaround, if one matches.
+
+    Also checks whether incidents on the service recur, and offers them as a problem to the
+    service's owner group. Called by the incident handler right after it logs the report.
+    """
+    if incident.service_id is None:
+        return ""
+    said = f"{incident.title} {incident.description}"
+    text = ""
+    for problem, record in await ctx.uow.problems.known_errors(incident.service_id):
+        if known_errors.matches(said, record.symptoms):
+            await ctx.uow.problems.link(problem, incident, how="known_error")
+            ctx.log(incident, "linked", problem=problem.ref, known_error=True)
+            text = f" This is a known error ({problem.ref}). Workaround: {record.workaround}"
+            break
+    if not text:
+        await offer_recurring(ctx, incident.service_id)
+    return text
+
+
+async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
+    """Offer a cluster of recurring incidents on a service to its owner group, once."""
+    since = ctx.now - known_errors.RECUR_WINDOW
+    recent = await ctx.uow.problems.recent_incidents(service_id, since)
+    linked = {i.id for i in recent if await ctx.uow.problems.problems_of(i)}
+    offered = frozenset(await ctx.uow.problems.offered_incidents(service_id)) | linked
+    cluster = known_errors.recurring(
+        [Report(t.id, t.created_at, f"{t.title} {t.description}") for t in recent],
+        ctx.now,
+        offered=offered,
+    )
+    if not cluster:
+        return []
+    service = await ctx.uow.session.get(Service, service_id)
+    key = f"{service_id}:" + ",".join(str(r.id) for r in cluster)
+    if service is None or await ctx.uow.problems.offered(key) is not None:
+        return []
+    offer = await ctx.uow.problems.offer(
+        key,
+        service_id=service_id,
+        group_id=service.owner_group_id,
+        incident_ids=[r.id for r in cluster],
+    )
+    found = [t for t in recent if t.id in {r.id for r in cluster}]
+    refs = ", ".join(t.ref for t in found)
+    ask = Reply(
+        text=f"{len(found)} similar incidents on {service.name} within a day ({refs}). "
+        "Open a problem for them?",
+        buttons=(
+            Button(
+                label="Open a problem",
+                action="accept_problem",
+                value=f"offer-{offer.id}",
+                style=ButtonStyle.PRIMARY,
+            ),
+        ),
+    )
+    for person_id in await _owners(ctx, service.owner_group_id):
+        ctx.notify(person_id, ask)
+    return found
+
+
+async def _owners(ctx: HandlerContext, group_id: int | None) -> list[int]:
+    if group_id is None:
+        return []
+    group = await ctx.uow.session.get(Group, group_id)
+    ids = await ctx.uow.problems.members(group_id)
+    if group is not None and group.lead_id is not None and group.lead_id not in ids:
+        ids.insert(0, group.lead_id)
+    return ids
+
+
+@registry.action("accept_problem")
+async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Open the problem offered for recurring incidents."""
+    value = ctx.params.get("ref", "")
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text="Only agents open problems.")]
+    offer_id = value.removeprefix("offer-")
+    offer = await ctx.uow.problems.offer_by_id(int(offer_id)) if offer_id.isdigit() else None
+    if offer is None:
+        return [Reply(text="That offer is no longer available.")]
+    if offer.problem_id is not None:
+        done = await ctx.uow.tickets.get(offer.problem_id)
+        return [Reply(text=f"{done.ref if done else 'A problem'} was already opened for these.")]
+    incidents = [t for i in offer.incident_ids if (t := await ctx.uow.tickets.get(int(i)))]
+    service = await ctx.uow.session.get(Service, offer.service_id) if offer.service_id else None
+    title = f"Recurring incidents on {service.name}" if service else "Recurring incidents"
+    problem, _ = await open_problem_for(
+        ctx, title=title, incidents=incidents, service=service, how="recurrence"
+    )
+    offer.problem_id = problem.id
+    refs = ", ".join(i.ref for i in incidents)
+    return [
+        Reply(
+            text=f"I've opened {problem.ref} with {refs} linked.",
+            card=card(problem),
+            ticket_ref=problem.ref,
+        )
+    ]
+
+
+@registry.intent(IntentName.OPEN_PROBLEM)
+async def open_problem(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Open a problem over incidents: "open a problem for INC-4, INC-7 and INC-9"."""
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text="Only agents open problems; I can log an incident for you instead.")]
+    refs = [e.value for e in nlu.entities if e.entity == EntityName.TICKET_REF]
+    incidents = []
+    for ref in dict.fromkeys(refs):
+        found = await ctx.uow.tickets.by_ref(ref)
+        if found is None:
+            return [Reply(text=f"I can't find {ref}.")]
+        incidents.append(found)
+    if not incidents:
+        return [
+            Reply(
+                text="Which incidents does it cover? "
+                'For example "open a problem for INC-4 and INC-7".'
+            )
+        ]
+    try:
+        problem, _ = await open_problem_for(
+            ctx,
+            title=_title(nlu, incidents),
+            incidents=incidents,
+            description=nlu.text,
+        )
+    except ProblemError as e:
+        return [Reply(text=str(e))]
+    linked = ", ".join(i.ref for i in incidents)
+    where = f" on {problem.service.name}" if problem.service else ""
+    return [
+        Reply(
+            text=f"I've opened {problem.ref}{where} with {linked} linked.",
+            card=card(problem),
+            ticket_ref=problem.ref,
+        )
+    ]
+
+
+def _title(nlu: Understanding, incidents: Sequence[Ticket]) -> str:
+    first = incidents[0]
+    if len(incidents) == 1:
+        return f"Problem behind {first.ref}: {first.title}"[:300]
+    return title_from(f"Problem behind {len(incidents)} incidents: {first.title}")

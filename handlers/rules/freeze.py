@@ -1,0 +1,119 @@
+"""The change calendar's rules: windows, freezes, and changes that collide.
+
+Windows are half-open, [start, end): a change ending at 22:00 and a freeze starting at 22:00
+do not meet. Every instant is aware; wall-clock times from the desk file are read in the
+desk's time zone, so a freeze keeps its local hours across daylight-saving changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from handlers.rules.calendar import zone
+from store.enums import ChangeType
+
+
+class WindowError(ValueError):
+    """A window that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An aware, half-open span of time [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def window(start: datetime, end: datetime) -> Window:
+    """A window, refusing naive instants and one that ends before (or when) it starts."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise WindowError("a window needs a time zone")
+    if end <= start:
+        raise WindowError(
+            f"the window ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+        )
+    return Window(start, end)
+
+
+def local(day: date, at: time, timezone: str) -> datetime:
+    """A wall-clock time on a day in a time zone, as an aware instant."""
+    return datetime.combine(day, at, tzinfo=zone(timezone))
+
+
+def wall_clock(value: datetime, timezone: str) -> datetime:
+    """A desk-file instant: naive ones are read in `timezone`, aware ones kept."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze:
+    """A freeze window on some items (their names, case-folded)."""
+
+    name: str
+    span: Window
+    items: frozenset[str]
+
+
+def freezes_hit(span: Window, items: Iterable[str], freezes: Iterable[Freeze]) -> list[Freeze]:
+    """The freezes that overlap `span` on any of `items` (names, any case)."""
+    names = {i.casefold() for i in items}
+    return [f for f in freezes if f.span.overlaps(span) and f.items & names]
+
+
+class FreezeVerdict(StrEnum):
+    """What a freeze means for a change: go ahead, refused, or allowed with one more approver."""
+
+    CLEAR = "clear"
+    REFUSED = "refused"
+    EXTRA_APPROVER = "extra_approver"
+
+
+def verdict(change_type: ChangeType, hits: Sequence[Freeze]) -> FreezeVerdict:
+    """Only an emergency change enters a freeze, and only with an extra approver."""
+    if not hits:
+        return FreezeVerdict.CLEAR
+    if change_type is ChangeType.EMERGENCY:
+        return FreezeVerdict.EXTRA_APPROVER
+    return FreezeVerdict.REFUSED
+
+
+def refusal(ref: str, hits: Sequence[Freeze]) -> str:
+    """The sentence that names the freeze(s) a change fell into."""
+    named = ", ".join(
+        f"{f.name} ({f.span.start:%Y-%m-%d %H:%M} to {f.span.end:%Y-%m-%d %H:%M} UTC)" for f in hits
+    )
+    return (
+        f"{ref} falls in the freeze {named}; only an emergency change may, with an extra approver."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A change on the calendar: its reference, window, the items it touches (ids) and `near`,
+    everything that depends on those items."""
+
+    ref: str
+    span: Window
+    items: frozenset[int]
+    near: frozenset[int] = frozenset()
+
+
+def collide(a: Planned, b: Planned) -> bool:
+    """Two changes collide when their windows overlap and one touches an item the other
+    touches or that depends on what the other touches: a change to a database collides with
+    one to the service running on it, whichever is scheduled first."""
+    if a.ref == b.ref or not a.span.overlaps(b.span):
+        return False
+    return not (a.items | a.near).isdisjoint(b.items) or not (b.items | b.near).isdisjoint(a.items)
+
+
+def collisions(change: Planned, others: Iterable[Planned]) -> list[Planned]:
+    """The other changes `change` collides with."""
+    return [o for o in others if collide(change, o)]

@@ -1,0 +1,200 @@
+"""Handing a ticket to a supplier: their contact is mailed and their contract's clock starts.
+
+"hand INC-7 to NetCo" (or "hand INC-7 to the supplier", the supplier of the ticket's
+service or of a service it depends on) records a hand-off with the supplier's own due
+times, moves a new ticket into progress and writes the mail to the outbox's `email`
+channel (sent through `SMTP_URL`). The agent always sees the mail's text, so without mail
+set up they can forward it themselves. Replies by mail are out of scope.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.errors import HandlerError
+from handlers.registry import registry
+from handlers.rules import lifecycle, sla
+from handlers.rules.calendar import CalendarError
+from handlers.service_levels import responded, supplier_policy
+from handlers.tickets import card, find_ticket
+from nlu.types import Understanding
+from store.enums import Role, Status
+from store.models import Supplier, SupplierHandoff, Ticket
+
+MAIL_CHANNEL = "email"
+"""The outbox platform of mail; its conversation is the recipient's address."""
+
+_TO = re.compile(r"\bto\s+(?:the\s+)?(?P<name>.+?)\s*$", re.IGNORECASE)
+_ANY = {"supplier", "vendor", "supplier's noc", "their supplier"}
+
+
+class HandOffError(HandlerError):
+    """The ticket cannot be handed over (no such supplier, closed ticket)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """What a hand-off did: the record, the mail's text and whether it was queued."""
+
+    handoff: SupplierHandoff
+    subject: str
+    body: str
+    mailed: bool
+
+
+def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
+    """The supplier's next due time after `after` (the watcher reports it when it passes)."""
+    ahead = [
+        t for t in (handoff.response_due_at, handoff.resolve_due_at) if t is not None and t > after
+    ]
+    return min(ahead, default=None)
+
+
+def _hhmm(at: datetime | None) -> str:
+    return at.strftime("%a %H:%M UTC") if at is not None else "no target"
+
+
+async def find_supplier(ctx: HandlerContext, ticket: Ticket, name: str | None) -> Supplier:
+    """The named supplier, else the supplier behind the ticket's service."""
+    if name and name.strip().casefold() not in _ANY:
+        found = await ctx.uow.desk.named(Supplier, name.strip())
+        if found is None:
+            raise HandOffError(f"There is no supplier called {name.strip()[:80]!r} in the desk.")
+        return found
+    found = await ctx.uow.desk.supplier_of(ticket.service_id) if ticket.service_id else None
+    if found is None:
+        raise HandOffError(
+            f"{ticket.ref} has no supplier behind its service; name one: "
+            f'"hand {ticket.ref} to NetCo".'
+        )
+    return found
+
+
+def mail_text(
+    ticket: Ticket, supplier: Supplier, handoff: SupplierHandoff, by: str, note: str | None
+) -> tuple[str, str]:
+    """The subject and body of the mail to the supplier (nothing internal beyond the ticket)."""
+    contract = f" under {supplier.contract}" if supplier.contract else ""
+    prio = f"{ticket.priority.value} " if ticket.priority else ""
+    subject = f"[{ticket.ref}] {prio}{ticket.kind.value} for {supplier.name}: {ticket.title}"
+    lines = [
+        f"Hello {supplier.name},",
+        "",
+        f"We are handing {ticket.ref} to you{contract}.",
+        "",
+        f"Title: {ticket.title}",
+        f"Priority: {ticket.priority.value if ticket.priority else 'not set'}",
+        f"Service: {ticket.service.name if ticket.service else 'not named'}",
+    ]
+    if handoff.response_due_at is not None:
+        lines.append(f"Response due: {handoff.response_due_at:%Y-%m-%d %H:%M} UTC")
+    if handoff.resolve_due_at is not None:
+        lines.append(f"Resolution due: {handoff.resolve_due_at:%Y-%m-%d %H:%M} UTC")
+    lines += ["", ticket.description[:4000] or ticket.title]
+    if note:
+        lines += ["", f"Note from {by}: {note[:2000]}"]
+    lines += ["", f"Please quote {ticket.ref} in your reply.", "", f"{by}, service desk"]
+    return subject, "\n".join(lines)
+
+
+async def hand_off(
+    ctx: HandlerContext, ticket: Ticket, supplier: Supplier, note: str | None = None
+) -> HandOff:
+    """Hand the ticket to the supplier: record, clock, event, and the mail in the outbox."""
+    if not lifecycle.is_open(ticket.status):
+        raise HandOffError(f"{ticket.ref} is {ticket.status.label}; there is nothing to hand over.")
+    try:
+        clock = sla.start(supplier_policy(supplier), ticket.priority, ctx.now)
+    except CalendarError:
+        clock = None
+    contact = supplier.contact or {}
+    email = str(contact.get("email") or "") or None
+    handoff = SupplierHandoff(
+        ticket_id=ticket.id,
+        supplier_id=supplier.id,
+        supplier=supplier.name,
+        contract=supplier.contract,
+        email=email,
+        by_id=ctx.person.id,
+        handed_at=ctx.now,
+        response_due_at=clock.response_due_at if clock else None,
+        resolve_due_at=clock.resolve_due_at if clock else None,
+    )
+    handoff.next_at = next_due(handoff, ctx.now)
+    ctx.uow.desk.hand_off(handoff)
+    if ticket.status is Status.NEW:
+        ticket.status = Status.IN_PROGRESS
+    if ctx.person.id != ticket.requester_id:
+        responded(ticket, ctx.now)
+    ticket.updated_at = ctx.now
+    ctx.log(
+        ticket,
+        "supplier",
+        supplier=supplier.name,
+        contract=supplier.contract,
+        mailed=email is not None,
+        response_due_at=handoff.response_due_at.isoformat() if handoff.response_due_at else None,
+        resolve_due_at=handoff.resolve_due_at.isoformat() if handoff.resolve_due_at else None,
+        note=note[:1000] if note else None,
+    )
+    subject, body = mail_text(ticket, supplier, handoff, ctx.person.name, note)
+    if email is not None:
+        ctx.outgoing.append(
+            Outgoing(
+                reply=Reply(text=f"{subject}\n\n{body}", ticket_ref=ticket.ref),
+                address=Address(channel=MAIL_CHANNEL, conversation=email, user=email),
+            )
+        )
+    return HandOff(handoff=handoff, subject=subject, body=body, mailed=email is not None)
+
+
+_REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b", re.IGNORECASE)
+_HAND = re.compile(r"^\W*hand\s+(?:over\s+)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@registry.command("hand", listed=False)
+async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Hand a ticket to its supplier: "hand INC-7 to NetCo" (agents)."""
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text="Only agents can hand tickets to suppliers.")]
+    named_ref = _REF.search(ctx.text)
+    if named_ref and not ctx.params.get("ref"):
+        ctx.params = {**ctx.params, "ref": named_ref.group(0).upper()}
+    ticket, problem = await find_ticket(nlu, ctx, fallback=None)
+    if ticket is None:
+        return [problem or Reply(text='Say "hand INC-7 to NetCo" or "hand INC-7 to the supplier".')]
+    said = _HAND.match(ctx.text)
+    rest = re.sub(
+        r"\b(?:INC|REQ|PRB|CHG)-\d+\b", " ", said.group("rest") if said else "", flags=re.I
+    )
+    named = _TO.search(rest.strip())
+    try:
+        supplier = await find_supplier(ctx, ticket, named.group("name") if named else None)
+        done = await hand_off(ctx, ticket, supplier)
+    except HandOffError as e:
+        return [Reply(text=str(e), ticket_ref=ticket.ref)]
+    h = done.handoff
+    prio = ticket.priority.value if ticket.priority else "it"
+    due = (
+        f" Their contract asks for a response by {_hhmm(h.response_due_at)} and a "
+        f"resolution by {_hhmm(h.resolve_due_at)}."
+        if h.response_due_at or h.resolve_due_at
+        else f" Their contract has no target for {prio}."
+    )
+    how = (
+        f"I've mailed {h.email} (if mail isn't set up here, forward this yourself):"
+        if done.mailed
+        else f"{supplier.name} has no contact e-mail in the desk file; send them this:"
+    )
+    return [
+        Reply(
+            text=f"{ticket.ref} is handed to {supplier.name}.{due} {how}\n\n"
+            f"{done.subject}\n\n{done.body}",
+            card=card(ticket, ctx.now),
+            ticket_ref=ticket.ref,
+        )
+    ]

@@ -1,0 +1,131 @@
+"""The satisfaction survey: one question to the requester after their ticket is resolved.
+
+The service-level watcher asks (`ask`), on the channel the ticket came from, with buttons
+1 to 5 where the channel has buttons and the typed form `rate INC-7 4` everywhere (the
+buttons' keyword, so a channel without buttons offers it). An answer that is not 1 to 5
+is asked again once. Answers are stored with the ticket's group, agent and channel
+(`store.surveys`), where reports read them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from channels.conversation import Address, Button, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.registry import registry
+from nlu.types import EntityName, Understanding
+from store.enums import Status
+from store.models import SurveyAnswer, Ticket
+from store.uow import UnitOfWork
+
+ACTION = "survey"
+"""The buttons' action; the value is `INC-7:4`."""
+
+ASKED_WITHIN = timedelta(days=3)
+"""Tickets resolved longer ago than this are not asked any more (the watcher was away)."""
+
+CHANNEL = "sla"
+"""The channel recorded on the `survey_asked` event: no person acted."""
+
+_WORDS = {"👍": 5, "👎": 1, "thumbs up": 5, "thumbs down": 1}
+_REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b", re.IGNORECASE)
+
+
+def question(ticket: Ticket, *, again: bool = False) -> Reply:
+    """The survey's one question, with a button per rating."""
+    ask = (
+        f"Sorry, I need a number from 1 to 5 for {ticket.ref}."
+        if again
+        else f"{ticket.ref} ({ticket.title}) is resolved. How happy are you with how it was "
+        "handled?"
+    )
+    return Reply(
+        text=f"{ask} 1 is not at all, 5 is very. You can add a comment: "
+        f'"rate {ticket.ref} 4 quick and friendly".',
+        buttons=tuple(
+            Button(label=str(n), action=ACTION, value=f"{ticket.ref}:{n}", keyword=f"rate {n}")
+            for n in range(1, 6)
+        ),
+        ticket_ref=ticket.ref,
+    )
+
+
+def _where(ticket: Ticket) -> tuple[str, Outgoing]:
+    """The channel the ticket came from and the notification to it (else the requester's)."""
+    reply = question(ticket)
+    if ticket.origin:
+        address = Address.from_dict(ticket.origin)
+        return address.channel, Outgoing(reply=reply, address=address)
+    return "", Outgoing(reply=reply, person_id=ticket.requester_id)
+
+
+async def ask(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]:
+    """Ask a resolved ticket's requester, once; nothing for a ticket asked or reopened."""
+    if ticket.status is not Status.RESOLVED or await uow.surveys.of_ticket(ticket.id):
+        return []
+    channel, out = _where(ticket)
+    uow.surveys.asked(ticket, channel, now)
+    event = uow.tickets.log(ticket, "survey_asked", actor=None, channel=CHANNEL, on=channel)
+    event.at = now
+    # The asking is the ticket's change: a second watcher in a handover loses on the version.
+    uow.desk.claim(ticket)
+    return [out]
+
+
+def rating_of(text: str) -> tuple[int | None, str]:
+    """The rating (1 to 5) said first in `text`, and the rest as a comment."""
+    said = text.strip()
+    for word, value in _WORDS.items():
+        if said.casefold().startswith(word):
+            return value, said[len(word) :].strip(" ,.-:")
+    found = re.match(r"^\s*(\d+)(?:\s*/\s*5)?\b[\s,.:-]*(.*)$", said, re.DOTALL)
+    if found is None or not 1 <= int(found.group(1)) <= 5:
+        return None, said
+    return int(found.group(1)), found.group(2).strip()
+
+
+async def answer(ctx: HandlerContext, ref: str, said: str) -> list[Reply]:
+    """Store a requester's answer to the survey of `ref`; one re-ask when it is not 1 to 5."""
+    ticket = await ctx.uow.tickets.by_ref(ref)
+    if ticket is None or ticket.requester_id != ctx.person.id:
+        return [Reply(text=f"I haven't asked you about {ref.upper()}.")]
+    row: SurveyAnswer | None = await ctx.uow.surveys.of_ticket(ticket.id)
+    if row is None:
+        return [Reply(text=f"I haven't asked you about {ticket.ref} yet.", ticket_ref=ticket.ref)]
+    rating, comment = rating_of(said)
+    if rating is None:
+        if row.reasked or row.rating is not None:
+            return [Reply(text=f"No problem, I'll leave {ticket.ref} as it is.")]
+        row.reasked = True
+        return [question(ticket, again=True)]
+    row.rating = rating
+    row.comment = comment[:2000] or row.comment
+    row.answered_at = ctx.now
+    ctx.log(ticket, "survey_answered", rating=rating)
+    thanks = " and your comment" if comment else ""
+    return [Reply(text=f"Thank you: {rating}/5 for {ticket.ref}{thanks} noted.")]
+
+
+@registry.action(ACTION)
+async def survey_button(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """A rating button: the value is `INC-7:4`."""
+    ref, _, said = ctx.params.get("ref", "").partition(":")
+    return await answer(ctx, ref, said)
+
+
+@registry.command("rate", listed=False)
+async def rate_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Rate a resolved ticket: "rate INC-7 4 quick and friendly"."""
+    rest = re.sub(r"^\W*rate\b", "", ctx.text, flags=re.IGNORECASE)
+    named = _REF.search(rest)
+    ent = nlu.first(EntityName.TICKET_REF)
+    ref = named.group(0) if named else (ent.value if ent else "")
+    if not ref:
+        latest = await ctx.uow.surveys.latest_for(ctx.person.id)
+        if latest is None:
+            return [Reply(text='Say "rate INC-7 4" to rate a resolved ticket from 1 to 5.')]
+        ref = latest
+    said = _REF.sub(" ", rest, count=1) if named else rest
+    return await answer(ctx, ref, said)

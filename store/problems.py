@@ -1,0 +1,209 @@
+"""Problems and known errors: the record behind a `PRB` ticket, its incidents, and offers.
+
+A problem is a `Ticket` of kind `problem`; `ProblemRecord` holds its stage, root cause,
+workaround and the words that recognise its symptoms. `ProblemIncident` links incidents to
+it. `RecurrenceOffer` remembers each cluster of recurring incidents already offered to an
+owner group as a problem, so a cluster is offered once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.enums import Status, TicketKind
+from store.models import Base, GroupMember, Ticket, enum_column
+from store.types import utcnow
+
+
+class ProblemStage(StrEnum):
+    """new → investigating → known error → resolved → closed."""
+
+    NEW = "new"
+    INVESTIGATING = "investigating"
+    KNOWN_ERROR = "known_error"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class ProblemRecord(Base):
+    """What is known about a problem: stage, root cause, workaround, symptom words."""
+
+    __tablename__ = "problem_records"
+    __table_args__ = (Index("ix_problem_records_stage", "stage"),)
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[ProblemStage] = mapped_column(
+        enum_column(ProblemStage, 16), default=ProblemStage.NEW
+    )
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    workaround: Mapped[str] = mapped_column(Text, default="")
+    symptoms: Mapped[list[Any]] = mapped_column(default=list)
+    known_error_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProblemIncident(Base):
+    """An incident linked to a problem, and how it came to be linked."""
+
+    __tablename__ = "problem_incidents"
+    __table_args__ = (Index("ix_problem_incidents_incident", "incident_id"),)
+
+    problem_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    how: Mapped[str] = mapped_column(String(16), default="agent")
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecurrenceOffer(Base):
+    """A cluster of recurring incidents offered to an owner group as a problem."""
+
+    __tablename__ = "recurrence_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(200), unique=True)
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), default=None
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    incident_ids: Mapped[list[Any]] = mapped_column(default=list)
+    problem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), default=None
+    )
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+OPEN_INCIDENT = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
+
+
+class ProblemRepository:
+    """Problem records, their incidents and recurrence offers; one per unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, problem: Ticket) -> ProblemRecord:
+        """The problem's record, created at stage new the first time it is asked for."""
+        found = await self.session.get(ProblemRecord, problem.id)
+        if found is None:
+            found = ProblemRecord(ticket_id=problem.id, stage=ProblemStage.NEW)
+            self.session.add(found)
+            await self.session.flush()
+        return found
+
+    async def link(self, problem: Ticket, incident: Ticket, *, how: str = "agent") -> bool:
+        """Link an incident to a problem; False when it was linked already."""
+        if await self.session.get(ProblemIncident, (problem.id, incident.id)) is not None:
+            return False
+        self.session.add(ProblemIncident(problem_id=problem.id, incident_id=incident.id, how=how))
+        await self.session.flush()
+        return True
+
+    async def incidents(self, problem: Ticket) -> list[Ticket]:
+        """The incidents linked to a problem, oldest first."""
+        stmt = (
+            select(Ticket)
+            .join(ProblemIncident, ProblemIncident.incident_id == Ticket.id)
+            .where(ProblemIncident.problem_id == problem.id)
+            .order_by(Ticket.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def problems_of(self, incident: Ticket) -> list[Ticket]:
+        stmt = (
+            select(Ticket)
+            .join(ProblemIncident, ProblemIncident.problem_id == Ticket.id)
+            .where(ProblemIncident.incident_id == incident.id)
+            .order_by(Ticket.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def known_errors(self, service_id: int) -> list[tuple[Ticket, ProblemRecord]]:
+        """Known errors on a service, newest first."""
+        stmt = (
+            select(Ticket, ProblemRecord)
+            .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
+            .where(
+                Ticket.kind == TicketKind.PROBLEM,
+                Ticket.service_id == service_id,
+                ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
+            )
+            .order_by(Ticket.id.desc())
+        )
+        return [(t, r) for t, r in (await self.session.execute(stmt)).all()]
+
+    async def recent_incidents(self, service_id: int, since: datetime) -> list[Ticket]:
+        """Open incidents on a service created since `since`, oldest first."""
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.kind == TicketKind.INCIDENT,
+                Ticket.service_id == service_id,
+                Ticket.created_at >= since,
+                Ticket.status.in_(OPEN_INCIDENT),
+            )
+            .order_by(Ticket.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def offered(self, cluster: str) -> RecurrenceOffer | None:
+        stmt = select(RecurrenceOffer).where(RecurrenceOffer.cluster == cluster)
+        return (await self.session.scalars(stmt)).first()
+
+    async def offered_incidents(self, service_id: int) -> set[int]:
+        """Incidents already part of an offer on this service."""
+        stmt = select(RecurrenceOffer.incident_ids).where(RecurrenceOffer.service_id == service_id)
+        return {int(i) for ids in await self.session.scalars(stmt) for i in ids}
+
+    async def offer_by_id(self, offer_id: int) -> RecurrenceOffer | None:
+        return await self.session.get(RecurrenceOffer, offer_id)
+
+    async def members(self, group_id: int) -> list[int]:
+        """The people of a group, by id."""
+        stmt = select(GroupMember.person_id).where(GroupMember.group_id == group_id)
+        return list(await self.session.scalars(stmt))
+
+    async def offer(
+        self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
+    ) -> RecurrenceOffer:
+        row = RecurrenceOffer(
+            cluster=cluster,
+            service_id=service_id,
+            group_id=group_id,
+            incident_ids=list(incident_ids),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
+        stmt = (
+            select(Ticket, ProblemRecord)
+            .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
+            .order_by(Ticket.id)
+        )
+        if stage is not None:
+            stmt = stmt.where(ProblemRecord.stage == stage)
+        return [(t, r) for t, r in (await self.session.execute(stmt)).all()]
+
+    async def count_linked(self, problem: Ticket) -> int:
+        stmt = select(func.count()).where(ProblemIncident.problem_id == problem.id)
+        return int((await self.session.execute(stmt)).scalar_one())

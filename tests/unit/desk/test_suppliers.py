@@ -1,0 +1,239 @@
+"""Handing a ticket to a supplier in chat, and the e-mail channel that carries the mail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.desk.apply import apply
+from bot.desk.files import read
+from bot.sla_watch import SlaWatch
+from channels.base import DeliveryError
+from channels.conversation import Address, Reply
+from channels.email import EmailChannel, SmtpServer
+from handlers.context import HandlerContext
+from handlers.incidents import report_incident
+from handlers.suppliers import hand_command
+from nlu.types import Entity, IntentName, Understanding
+from store.db import SessionFactory, create_engine, session_factory
+from store.enums import Status
+from store.migrate import upgrade_engine
+from store.models import OutboxMessage, SupplierHandoff
+from store.uow import UnitOfWork
+from tests.fakes.smtp import FakeSmtpServer
+
+DESK = """
+people:
+  - {name: Alice Example, email: alice@example.com}
+  - {name: Bob Agent, email: bob@example.com, roles: [agent]}
+groups:
+  - {name: service-desk, default: true}
+  - {name: network, members: [bob@example.com], slack_channel: C0NET}
+calendars:
+  - {name: netco-hours, timezone: UTC, hours: "Mon-Fri 09:00-17:00"}
+suppliers:
+  - {name: NetCo, contract: UC-7, services: [WAN], calendar: netco-hours,
+     targets: {P1: {response: 30m, resolve: 6h}}, contact: {email: noc@netco.example}}
+  - {name: PrintCo, contact: {name: Desk}}
+services:
+  - {name: WAN, criticality: critical, owner_group: network}
+  - {name: Email, criticality: medium}
+"""
+
+# Tuesday 1 December 2026, 16:45 UTC: NetCo works until 17:00.
+T0 = datetime(2026, 12, 1, 16, 45, tzinfo=UTC)
+
+
+@pytest.fixture
+async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/suppliers.db")
+    await upgrade_engine(engine)
+    path = tmp_path / "desk.yml"
+    path.write_text(DESK, "utf-8")
+    made = session_factory(engine)
+    async with UnitOfWork(made) as uow:
+        await apply(uow, read([path]))
+        await uow.commit()
+    try:
+        yield made
+    finally:
+        await engine.dispose()
+
+
+async def say(
+    factory: SessionFactory, who: str, text: str, intent: IntentName, *entities: Entity
+) -> tuple[list[Reply], list[tuple[str, str, str]]]:
+    """Run a handler as `who`; its replies and its notifications (channel, to, text)."""
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.by_email(who)
+        assert person is not None
+        ctx = HandlerContext(
+            uow=uow,
+            person=person,
+            address=Address(channel="console", conversation=who, user=who),
+            now=T0,
+            text=text,
+        )
+        nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
+        handler = report_incident if intent is IntentName.REPORT_INCIDENT else hand_command
+        replies = await handler(nlu, ctx)
+        await uow.commit()
+    sent = [
+        (o.address.channel, o.address.conversation, o.reply.text)
+        for o in ctx.outgoing
+        if o.address is not None
+    ]
+    return replies, sent
+
+
+def ref(value: str) -> Entity:
+    return Entity(entity="ticket_ref", value=value, start=0, end=len(value))
+
+
+async def wan_down(factory: SessionFactory) -> None:
+    service = Entity(entity="service", value="WAN", start=0, end=3)
+    urgency = Entity(entity="urgency", value="high", start=0, end=4)
+    [reply], _ = await say(
+        factory,
+        "alice@example.com",
+        "the WAN is down",
+        IntentName.REPORT_INCIDENT,
+        service,
+        urgency,
+    )
+    assert "INC-1" in reply.text
+
+
+async def test_hand_to_the_supplier_starts_their_clock_on_their_calendar(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    [reply], sent = await say(
+        factory, "bob@example.com", "hand INC-1 to the supplier", IntentName.OUT_OF_SCOPE
+    )
+    assert reply.text.startswith("INC-1 is handed to NetCo.")
+    assert "I've mailed noc@netco.example" in reply.text
+    # The agent sees the mail itself, to forward it when no mail is set up.
+    assert "We are handing INC-1 to you under UC-7." in reply.text
+    [(channel, to, mail)] = [s for s in sent if s[0] == "email"]
+    assert (channel, to) == ("email", "noc@netco.example")
+    assert mail.startswith("[INC-1] P1 incident for NetCo: ")
+
+    async with UnitOfWork(factory) as uow:
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        events = [(e.action, e.detail) for e in await uow.tickets.events(ticket.id)]
+    # 15 working minutes on Tuesday, 15 more from 09:00 on Wednesday.
+    assert handoff.response_due_at == datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
+    assert handoff.resolve_due_at == T0.replace(hour=9, minute=0) + timedelta(
+        days=1, hours=5, minutes=45
+    )
+    assert handoff.supplier == "NetCo"
+    assert ticket.status is Status.IN_PROGRESS
+    assert ticket.responded_at == T0
+    [(_, detail)] = [e for e in events if e[0] == "supplier"]
+    assert detail["supplier"] == "NetCo"
+    assert detail["contract"] == "UC-7"
+    assert detail["mailed"] is True
+
+
+async def test_hand_off_refusals(factory: SessionFactory) -> None:
+    await wan_down(factory)
+    [no], _ = await say(
+        factory, "alice@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE, ref("INC-1")
+    )
+    assert no.text == "Only agents can hand tickets to suppliers."
+    [unknown], _ = await say(
+        factory, "bob@example.com", "hand INC-1 to Nobody Ltd", IntentName.OUT_OF_SCOPE
+    )
+    assert unknown.text == "There is no supplier called 'Nobody Ltd' in the desk."
+    [no_mail], sent = await say(
+        factory, "bob@example.com", "hand INC-1 over to PrintCo", IntentName.OUT_OF_SCOPE
+    )
+    assert "PrintCo has no contact e-mail in the desk file; send them this:" in no_mail.text
+    assert "no target for P1" in no_mail.text
+    assert [s for s in sent if s[0] == "email"] == []
+
+
+async def test_the_watcher_reports_a_supplier_breach_apart_from_ours(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    await say(factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE)
+    response_due = datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
+    clock = [response_due - timedelta(seconds=1)]
+    watch = SlaWatch(factory, now=lambda: clock[0], sweep=3600)
+    assert await watch.seconds_to_next() == 1.0
+    assert (await watch.tick()).acted == 0
+
+    clock[0] = response_due
+    assert (await watch.tick()).acted == 1
+    async with UnitOfWork(factory) as uow:
+        rows = list(await uow.session.scalars(select(OutboxMessage)))
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        events = [(e.action, e.detail) for e in await uow.tickets.events(ticket.id)]
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    [told] = [r for r in rows if "missed" in str(r.reply.get("text"))]
+    assert (told.platform, told.address["conversation"]) == ("slack", "C0NET")
+    assert str(told.reply["text"]).startswith(
+        "NetCo (UC-7) missed its response target on INC-1 (due 09:15 UTC)."
+    )
+    [(_, detail)] = [e for e in events if e[0] == "supplier_breached"]
+    assert detail["target"] == "response"
+    assert "sla_breached" not in [a for a, _ in events]
+    assert handoff.next_at == handoff.resolve_due_at
+    # Reported once.
+    assert (await watch.tick()).acted == 0
+
+    # Resolved before their resolution target: the hand-off ends without another report.
+    async with UnitOfWork(factory) as uow:
+        t = await uow.tickets.by_ref("INC-1")
+        assert t is not None
+        t.status = Status.RESOLVED
+        t.resolved_at = response_due + timedelta(hours=1)
+        await uow.commit()
+    assert handoff.resolve_due_at is not None
+    clock[0] = handoff.resolve_due_at
+    await watch.tick()
+    async with UnitOfWork(factory) as uow:
+        [ended] = list(await uow.session.scalars(select(SupplierHandoff)))
+        t = await uow.tickets.by_ref("INC-1")
+        assert t is not None
+        assert [e.action for e in await uow.tickets.events(t.id)].count("supplier_breached") == 1
+    assert ended.next_at is None
+    assert ended.ended_at == response_due + timedelta(hours=1)
+
+
+def test_smtp_url_and_its_password_stay_out_of_reprs() -> None:
+    server = SmtpServer.from_url("smtp://desk%40example.com:p%40ss@mail.example:2525?starttls=1")
+    assert (server.username, server.password, server.port) == ("desk@example.com", "p@ss", 2525)
+    assert server.starttls
+    assert not server.tls
+    assert "p@ss" not in repr(server)
+    assert SmtpServer.from_url("smtps://mail.example").port == 465
+    with pytest.raises(Exception, match="SMTP_URL must look like"):
+        SmtpServer.from_url("http://mail.example")
+
+
+async def test_a_refused_recipient_is_a_permanent_failure() -> None:
+    with FakeSmtpServer(refuse={"gone@netco.example"}) as smtp:
+        channel = EmailChannel(SmtpServer.from_url(smtp.url()), sender="desk@example.com")
+        to = Address(channel="email", conversation="gone@netco.example", user="")
+        with pytest.raises(DeliveryError) as refused:
+            await channel.send(to, Reply(text="subject\n\nbody"))
+        assert refused.value.permanent
+        ok = Address(channel="email", conversation="noc@netco.example", user="")
+        delivery = await channel.send(
+            ok, Reply(text="[INC-1] subject\n\nthe body", ticket_ref="INC-1")
+        )
+        [mail] = smtp.wait_for(1)
+    assert delivery.external_id == mail.message["Message-ID"]
+    assert mail.message["Subject"] == "[INC-1] subject"
+    assert mail.message.get_content().strip() == "the body"
+    assert mail.login is None

@@ -1,0 +1,117 @@
+"""A commit that opens a ticket or moves its clock wakes the watcher at once.
+
+The watcher here sleeps up to an hour between looks, so only a kick can make it act within
+the test's few seconds. Its clock runs ahead of the real one (a 20 s target is already
+over for it), so the breach is due the moment the ticket exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.sla_kick import KICKS, Kicks
+from bot.sla_watch import SlaWatch
+from handlers.incidents import report_incident
+from store.db import SessionFactory
+from store.enums import TicketKind
+from store.types import utcnow
+from store.uow import UnitOfWork
+from tests.unit.sla.conftest import entity, outbox, say
+
+
+async def breaches(factory: SessionFactory) -> list[str]:
+    return [s.text for s in await outbox(factory) if "breached its response target" in s.text]
+
+
+async def test_a_new_ticket_with_a_short_target_breaches_without_waiting_for_a_tick(
+    factory: SessionFactory,
+) -> None:
+    ahead = timedelta(seconds=30)
+    watch = SlaWatch(factory, now=lambda: utcnow() + ahead, longest=3600, sweep=3600)
+    leading = asyncio.Event()
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop, leading.is_set))
+    try:
+        leading.set()
+        watch.kick()
+        # Let it look once and go to sleep with nothing due: an hour.
+        await asyncio.sleep(0.3)
+        assert await watch.seconds_to_next() == 3600
+        await say(
+            factory,
+            report_incident,
+            "alice@example.com",
+            "VPN is down for everyone",
+            now=datetime.now(UTC),
+            entities=(entity("service", "VPN"), entity("urgency", "high")),
+        )
+        async with asyncio.timeout(10):
+            while not await breaches(factory):
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    [breach] = await breaches(factory)
+    assert breach.startswith("INC-1 (P1) breached its response target")
+
+
+async def test_a_rolled_back_change_does_not_kick(factory: SessionFactory) -> None:
+    wake = asyncio.Event()
+    KICKS.watch(wake)
+    try:
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.by_email("alice@example.com")
+            assert person is not None
+            await uow.tickets.create(
+                kind=TicketKind.INCIDENT,
+                title="never committed",
+                requester=person,
+                description="",
+            )
+            await uow.flush()
+        assert not wake.is_set()
+        await say(
+            factory,
+            report_incident,
+            "alice@example.com",
+            "VPN is down for everyone",
+            now=datetime.now(UTC),
+            entities=(entity("service", "VPN"),),
+        )
+        assert wake.is_set()
+    finally:
+        KICKS.unwatch(wake)
+
+
+@pytest.mark.integration
+async def test_a_kick_reaches_other_processes_through_redis(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    sender = Kicks()
+    receiver = Kicks()
+    publisher = Redis.from_url(url, socket_timeout=10)
+    listener = Redis.from_url(url, socket_timeout=10)
+    sender.bind(publisher, prefix)
+    receiver.bind(listener, prefix)
+    wake = asyncio.Event()
+    stop = asyncio.Event()
+    task = asyncio.create_task(receiver.listen(listener, wake, stop))
+    try:
+        async with asyncio.timeout(10):
+            # Subscribing takes a moment: kick until the listener hears one.
+            while not wake.is_set():
+                sender.kick()
+                await asyncio.sleep(0.1)
+        assert sender.sent >= 1
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+        await publisher.aclose()
+        await listener.aclose()
