@@ -86,6 +86,7 @@ class SupplierOut(BaseModel):
     name: str
     contract: str | None
     handed_at: datetime
+    waiting: bool = Field(description="The ticket is open and with the supplier.")
     response: TargetOut | None
     resolution: TargetOut | None
 
@@ -128,6 +129,9 @@ def _sla(t: Ticket, extras: Extras) -> SlaOut | None:
     )
 
 
+_ENDED = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
+
+
 def _supplier(t: Ticket, extras: Extras) -> SupplierOut | None:
     h = extras.handoffs.get(t.id)
     if h is None:
@@ -139,6 +143,7 @@ def _supplier(t: Ticket, extras: Extras) -> SupplierOut | None:
         name=h.supplier,
         contract=h.contract,
         handed_at=h.handed_at,
+        waiting=h.ended_at is None and t.resolved_at is None and t.status not in _ENDED,
         response=TargetOut.of(response),
         resolution=TargetOut.of(resolution),
     )

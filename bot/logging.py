@@ -31,6 +31,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Meta access tokens (page, user and app tokens all start with EAA).
     (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), "[meta-token]"),
     (re.compile(r"(?i)(signature|secret|token|password)=([^&\s]+)"), r"\1=[redacted]"),
+    # Web sign-in links (uvicorn's access log has the path) and the OIDC callback's code.
+    (re.compile(r"/signin/(?!oidc\b)[A-Za-z0-9_-]{20,}"), "/signin/[redacted]"),
+    (re.compile(r"(?i)(?<![\w])(code|state)=([^&\s]+)"), r"\1=[redacted]"),
     # OAuth 1.0a header parameters (tweepy logs its request headers at DEBUG).
     (re.compile(r'(?i)(oauth_[a-z_]+)="?[^",&\s]+"?'), r"\1=[redacted]"),
     # Identity link codes, in the messages that carry them and in what people type back.

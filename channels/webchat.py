@@ -1,15 +1,17 @@
 """Web chat: a small page at `/` and the JSON API behind it.
 
-A visitor gets an id signed with the deployment's secret; every later call carries it, so
-one visitor cannot read or write another's conversation. Replies are not pushed: the page
-asks for replies newer than the last it has (long polling), read from the outbox.
+A visitor gets an id signed with the deployment's secret and the time (itsdangerous); every
+later call carries it, so one visitor cannot read or write another's conversation. A token
+lives `token_max_age` seconds (a day by default) and every accepted call returns a fresh one
+in the `X-Webchat-Token` response header, so only an idle conversation expires; an expired
+token gets a 401 with `"expired": true`, and the page starts a new session. Replies are not
+pushed: the page asks for replies newer than the last it has (long polling), read from the
+outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ClassVar
 
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -28,9 +31,18 @@ from channels.conversation import Action, Address, Identity, Message, Reply
 History = Callable[[str, int], Awaitable[list[tuple[int, Reply]]]]
 """Replies of a conversation (by `Address.key`) with ids greater than the given one."""
 
+Identify = Callable[[Request], Awaitable[str | None]]
+"""The conversation of the person signed in to the web pages (`u_…`), or None."""
+
 MAX_TEXT = 20_000
 MAX_ID = 100
 HEADER = "x-webchat-token"
+TOKEN_MAX_AGE = 24 * 3600.0
+_SALT = "switchboard.webchat"
+
+
+class ExpiredTokenError(SignatureError):
+    """A genuine token whose time is up: the page starts a new session."""
 
 
 def render(reply: Reply) -> dict[str, Any]:
@@ -59,33 +71,74 @@ class WebChatChannel:
         history: History,
         poll_interval: float = 0.25,
         max_wait: float = 20.0,
+        token_max_age: float = TOKEN_MAX_AGE,
     ) -> None:
         self._secret_source = secret
         self._history = history
         self.poll_interval = poll_interval
         self.max_wait = max_wait
+        self.token_max_age = token_max_age
+        self._identify: Identify | None = None
+
+    def use_identify(self, identify: Identify) -> None:
+        """Let a person signed in to the web pages chat as themselves (`u_…` conversations).
+
+        Such a token is honoured only while the same person is still signed in.
+        """
+        self._identify = identify
 
     # -- identity -------------------------------------------------------------------------
 
     def issue(self) -> tuple[str, str]:
         """A new visitor id and its token."""
         visitor = "v_" + secrets.token_urlsafe(12)
-        return visitor, f"{visitor}.{self._sign(visitor)}"
+        return visitor, self.token_for(visitor)
 
-    def _sign(self, visitor: str) -> str:
+    def token_for(self, visitor: str) -> str:
+        """A fresh token for a visitor (a new session, or the renewal of a used one)."""
+        return str(self._serializer().dumps(visitor))
+
+    def _serializer(self) -> URLSafeTimedSerializer:
         source = self._secret_source
         secret = source() if callable(source) else source
         if len(secret) < 16:
             raise ValueError("the web chat secret must be at least 16 bytes")
-        return hmac.new(secret, visitor.encode(), hashlib.sha256).hexdigest()[:32]
+        return URLSafeTimedSerializer(secret, salt=_SALT)
 
     def verify(self, token: str | None) -> str:
-        """The visitor id of a valid token; `SignatureError` otherwise."""
-        if not token or "." not in token or len(token) > 200:
-            raise SignatureError("missing or malformed web chat token", platform=self.name)
-        visitor, _, sig = token.rpartition(".")
-        if not visitor.startswith("v_") or not hmac.compare_digest(sig, self._sign(visitor)):
+        """The anonymous visitor id of a valid token; `SignatureError` otherwise.
+
+        `ExpiredTokenError` (a `SignatureError`) when it was genuine but is too old.
+        """
+        visitor = self._decode(token)
+        if not visitor.startswith("v_"):
             raise SignatureError("invalid web chat token", platform=self.name)
+        return visitor
+
+    def _decode(self, token: str | None) -> str:
+        if not token or len(token) > 200:
+            raise SignatureError("missing or malformed web chat token", platform=self.name)
+        try:
+            visitor = self._serializer().loads(token, max_age=int(self.token_max_age))
+        except SignatureExpired as e:
+            raise ExpiredTokenError("the web chat session has expired", platform=self.name) from e
+        except BadSignature as e:
+            raise SignatureError("invalid web chat token", platform=self.name) from e
+        if (
+            not isinstance(visitor, str)
+            or not visitor.startswith(("v_", "u_"))
+            or len(visitor) > 40
+        ):
+            raise SignatureError("invalid web chat token", platform=self.name)
+        return visitor
+
+    async def visitor_of(self, request: Request) -> str:
+        """The conversation a request's token names, a signed-in person's only while they are."""
+        visitor = self._decode(request.headers.get(HEADER))
+        if visitor.startswith("u_"):
+            current = await self._identify(request) if self._identify is not None else None
+            if current != visitor:
+                raise ExpiredTokenError("the signed-in chat has ended", platform=self.name)
         return visitor
 
     def address(self, visitor: str) -> Address:
@@ -144,17 +197,44 @@ class WebChatChannel:
             return HTMLResponse(html, headers={"Content-Security-Policy": _CSP})
 
         async def session(request: Request) -> Response:
-            visitor, token = self.issue()
-            return JSONResponse({"visitor": visitor, "token": token})
+            # Signed in to the web pages: their own conversation. Else the visitor the page
+            # already has (when its token is still good), or a new one.
+            person = await self._identify(request) if self._identify is not None else None
+            if person is not None:
+                return JSONResponse(
+                    {"visitor": person, "token": self.token_for(person), "signed_in": True}
+                )
+            try:
+                visitor = self.verify(request.headers.get(HEADER))
+                token = self.token_for(visitor)
+            except SignatureError:
+                visitor, token = self.issue()
+            return JSONResponse({"visitor": visitor, "token": token, "signed_in": False})
+
+        def expired() -> Response:
+            return JSONResponse(
+                {"error": "the web chat session has expired; start a new one", "expired": True},
+                status_code=401,
+            )
 
         async def post(request: Request) -> Response:
-            visitor = self.verify(request.headers.get(HEADER))
+            try:
+                visitor = await self.visitor_of(request)
+            except ExpiredTokenError:
+                return expired()
             event = self.parse(await request.body(), visitor, self.address(visitor))
             outcome = await ingest(event)
-            return JSONResponse({"status": outcome.value}, status_code=202)
+            return JSONResponse(
+                {"status": outcome.value},
+                status_code=202,
+                headers={"X-Webchat-Token": self.token_for(visitor)},
+            )
 
         async def replies(request: Request) -> Response:
-            visitor = self.verify(request.headers.get(HEADER))
+            try:
+                visitor = await self.visitor_of(request)
+            except ExpiredTokenError:
+                return expired()
             try:
                 after = int(request.query_params.get("after", "0"))
                 wait = float(request.query_params.get("wait", str(self.max_wait)))
@@ -170,7 +250,7 @@ class WebChatChannel:
                 found = await self._history(key, after)
             return JSONResponse(
                 {"replies": [{"id": i, **render(r)} for i, r in found]},
-                headers={"Cache-Control": "no-store"},
+                headers={"Cache-Control": "no-store", "X-Webchat-Token": self.token_for(visitor)},
             )
 
         return [

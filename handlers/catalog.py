@@ -26,7 +26,7 @@ from handlers.rules import catalog_form as form
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, CalendarError, parse_duration
 from handlers.service_levels import start_clock, store
-from handlers.tickets import card, not_found, open_ticket
+from handlers.tickets import can_see, card, not_found, open_ticket
 from nlu.types import EntityName, IntentName, Understanding
 from store.catalog import CatalogItem, CatalogRequest
 from store.enums import Decision, Level, Role, Status, TicketKind
@@ -36,6 +36,7 @@ ITEM = "catalog_item"
 ANSWERS = "catalog_answers"
 FIELD = "catalog_field"
 TEXT = "original_text"
+OWNER = "catalog_owner"
 SLOT = "answer"
 SUBMIT, CANCEL, ORDER = "catalog_submit", "catalog_cancel", "catalog_order"
 APPROVE, REJECT = "approve_request", "reject_request"
@@ -117,8 +118,23 @@ def _prefill(item: CatalogItem, nlu: Understanding) -> dict[str, str]:
     return answers
 
 
-def _state(item: CatalogItem, answers: Mapping[str, str], text: str) -> dict[str, str]:
-    return {ITEM: item.name, ANSWERS: json.dumps(dict(answers)), TEXT: text[:2000]}
+def _state(item: CatalogItem, answers: Mapping[str, str], text: str, owner: int) -> dict[str, str]:
+    return {
+        ITEM: item.name,
+        ANSWERS: json.dumps(dict(answers)),
+        TEXT: text[:2000],
+        OWNER: str(owner),
+    }
+
+
+def _owner(ctx: HandlerContext) -> int:
+    """Whose form this is: the person who started it (a shared channel has several people)."""
+    raw = ctx.params.get(OWNER, "")
+    return int(raw) if raw.isdigit() else ctx.person.id
+
+
+def _someone_else(ctx: HandlerContext) -> bool:
+    return _owner(ctx) != ctx.person.id
 
 
 def _answers(params: Mapping[str, str]) -> dict[str, str]:
@@ -165,6 +181,11 @@ async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
     text = ctx.params.get(TEXT, "")
     fields = {f.name: f for f in _fields(item)}
     asked = fields.get(ctx.params.get(FIELD, ""))
+    if _someone_else(ctx):
+        # In a shared conversation the question stays open for the person who ordered.
+        if asked is not None:
+            _expect(ctx, item, answers, text, asked, intent=_intent(nlu))
+        return [Reply(text="I'm waiting for an answer from the person who started this order.")]
     if asked is not None:
         try:
             answers[asked.name] = form.check(asked, ctx.params.get(SLOT, ""))
@@ -188,7 +209,7 @@ def _expect(
         SLOT,
         intent=intent,
         entity=entity.value if entity else None,
-        params={**_state(item, answers, text), FIELD: field.name},
+        params={**_state(item, answers, text, _owner(ctx)), FIELD: field.name},
     )
 
 
@@ -209,7 +230,7 @@ def _ask_or_summarise(
         # through the same question on every channel, typed or by number.
         _expect(ctx, item, answers, text, pending, intent=intent)
         return [Reply(text=f"{lead}{pending.question}")]
-    ctx.carry = _state(item, answers, text)
+    ctx.carry = _state(item, answers, text, _owner(ctx))
     lines = [f"{lead}Here is your request for {item.name}:"]
     lines += [f"• {f.label}: {answers.get(f.name) or '(none)'}" for f in fields]
     if item.approval != "none":
@@ -245,6 +266,8 @@ async def order_item(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.action(CANCEL)
 async def cancel_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The person decided not to submit the order."""
+    if _someone_else(ctx):
+        return [Reply(text="Only the person who filled in this order can cancel it.")]
     what = ctx.params.get(ITEM) or "the order"
     return [Reply(text=f"OK, I've dropped {what}; nothing was submitted.", replaces=True)]
 
@@ -276,6 +299,8 @@ async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     item = await ctx.uow.catalog.named(ctx.params.get(ITEM, ""))
     if item is None or not item.active:
         return [Reply(text="That order has expired. Tell me again what you need.")]
+    if _someone_else(ctx):
+        return [Reply(text="Only the person who filled in this order can submit it.")]
     if not _may_order(item, ctx.person):
         return [Reply(text=f"{item.name} can't be ordered from your account.")]
     answers, errors = form.check_all(_fields(item), _answers(ctx.params))
@@ -437,6 +462,10 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         ]
     deciders = await approvers(ctx, request)
     if ctx.person.id not in {p.id for p in deciders}:
+        if not can_see(ctx.person, ticket):
+            # Outside the chain and not staff: the same answer as for a request that
+            # does not exist, so references cannot be probed for who approves what.
+            return [not_found(ticket.ref)]
         who = ", ".join(p.name for p in deciders) or "an approver"
         return [
             Reply(

@@ -24,6 +24,7 @@ from store.segment import query_terms, terms
 YES, NO = "deflect_yes", "deflect_no"
 DEFLECTED, DECLINED = "deflected", "declined"
 INTENT, ARTICLE, ORIGINAL = "deflect_intent", "deflect_article", "deflect_nlu"
+ASKED = "deflect_person"
 SKIP = "deflection_declined"
 """Set in `params` when the person already said no: file without asking again."""
 EXCERPT = 500
@@ -48,6 +49,7 @@ async def offer(
         if not deflect.fits(message, terms(f"{a.title} {' '.join(a.tags or ())}"), terms(a.body)):
             continue
         ctx.carry = {
+            ASKED: str(ctx.person.id),
             INTENT: intent.value,
             ARTICLE: str(a.id),
             ORIGINAL: json.dumps(nlu.to_dict(), ensure_ascii=False),
@@ -64,6 +66,14 @@ async def offer(
                 ),
             )
         ]
+    return None
+
+
+def _not_theirs(ctx: HandlerContext) -> list[Reply] | None:
+    """In a shared conversation, only the person who was offered the article answers."""
+    asked = ctx.params.get(ASKED, "")
+    if asked and asked != str(ctx.person.id):
+        return [Reply(text="That question was for someone else.", ephemeral=True)]
     return None
 
 
@@ -93,6 +103,8 @@ async def _record(ctx: HandlerContext, outcome: str) -> None:
 @registry.action(YES)
 async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The article solved it: no ticket."""
+    if (refused := _not_theirs(ctx)) is not None:
+        return refused
     if not ctx.params.get(INTENT):
         return [Reply(text="Glad you're sorted.", replaces=True)]
     await _record(ctx, DEFLECTED)
@@ -107,6 +119,8 @@ async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.action(NO)
 async def declined(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The article didn't help: file the ticket from what was first written."""
+    if (refused := _not_theirs(ctx)) is not None:
+        return refused
     original = _original(ctx.params.get(ORIGINAL, ""))
     intents = {i.value: i for i in IntentName}
     intent = intents.get(ctx.params.get(INTENT, ""))

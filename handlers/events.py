@@ -116,6 +116,10 @@ async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> Non
     ticket.resolved_at = ctx.now
     ticket.updated_at = ctx.now
     ctx.log(ticket, "resolved", note=f"The {alert.source} alert cleared.", count=row.count)
+    major = await ctx.uow.major_incidents.for_ticket(ticket.id)
+    if major is not None:
+        major.open = False
+        major.updated_at = ctx.now
     # People whose reports joined the outage hear that it is over, where they reported it.
     for link in await ctx.uow.alerts.links(ticket.id):
         report = await ctx.uow.tickets.get(link.ticket_id) if link.linked_id == ticket.id else None

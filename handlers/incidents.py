@@ -7,6 +7,7 @@ from handlers import confirmations, deflection
 from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
 from handlers.events import link_to_outage
+from handlers.problems import on_new_incident
 from handlers.registry import registry
 from handlers.routing import place
 from handlers.rules import lifecycle
@@ -94,6 +95,7 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     label = ticket.priority.value if ticket.priority else ""
     outage = await link_to_outage(ctx, ticket)
     known = f" This is a known outage: {outage.ref}." if outage else ""
+    known += await on_new_incident(ctx, ticket)
     why = f" ({found.reason})" if found and " depend" in found.reason else ""
     logged = f"I've logged {ticket.ref}{where} at priority {label}{why}.{known}"
     # Logged first, asked after: the question only improves a ticket that already exists, and
@@ -149,10 +151,11 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
         await restart_clock(ctx, ticket)
         if prio.is_major(ticket.priority) and (before is None or not prio.is_major(before)):
             announce_major(ctx, ticket)
+    known = await on_new_incident(ctx, ticket)
     return [
         Reply(
             text=f"Thanks, {ref} is now filed under {service.name} at priority "
-            f"{ticket.priority.value}. The service desk will pick it up.",
+            f"{ticket.priority.value}. The service desk will pick it up.{known}",
             card=card(ticket),
             ticket_ref=ref,
         )

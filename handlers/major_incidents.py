@@ -19,7 +19,7 @@ from handlers.routing import on_call
 from handlers.rules import lifecycle
 from handlers.rules.correlation import OUTAGE_WINDOW
 from handlers.tickets import announce_major, card
-from nlu.types import IntentName, Understanding
+from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, TicketKind
 from store.models import MajorIncident, Ticket
 
@@ -28,10 +28,29 @@ MAX_UPDATE = 1000
 _REF = re.compile(r"\bINC-\d+\b", re.IGNORECASE)
 
 
-async def _incident(ctx: HandlerContext) -> tuple[Ticket | None, Reply | None]:
+async def _incident(
+    ctx: HandlerContext, nlu: Understanding | None = None, *, major_only: bool = False
+) -> tuple[Ticket | None, Reply | None]:
+    """The incident named by reference; else, when the words name none, the one meant.
+
+    Without a reference an update goes to the only open major incident, and a declaration
+    to the latest open incident on the service the words name.
+    """
     found = _REF.search(ctx.text) or _REF.search(ctx.params.get("ref", ""))
     if found is None:
-        return None, None
+        if major_only:
+            majors = await ctx.uow.major_incidents.open_majors()
+            return (majors[0].ticket, None) if len(majors) == 1 else (None, None)
+        named = nlu.first(EntityName.SERVICE) if nlu is not None else None
+        service = await ctx.uow.services.by_name(named.value) if named else None
+        if service is None:
+            return None, None
+        recent = await ctx.uow.major_incidents.open_incidents_on(
+            service.id, ctx.now - OUTAGE_WINDOW, but=0
+        )
+        if not recent:
+            return None, Reply(text=f"There is no open incident on {service.name} to declare.")
+        return recent[-1], None
     ticket = await ctx.uow.tickets.by_ref(found.group(0).upper())
     if ticket is None or ticket.kind is not TicketKind.INCIDENT:
         return None, Reply(text=f"I can't find incident {found.group(0).upper()}.")
@@ -93,11 +112,11 @@ async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
     return paged
 
 
-async def declare(ctx: HandlerContext) -> list[Reply]:
+async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list[Reply]:
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]
-    ticket, problem = await _incident(ctx)
+    ticket, problem = await _incident(ctx, nlu)
     if ticket is None:
         return [problem or Reply(text='Say which incident: "major INC-9".')]
     if not lifecycle.is_open(ticket.status):
@@ -138,8 +157,17 @@ async def declare(ctx: HandlerContext) -> list[Reply]:
     ]
 
 
+_LEAD_IN = re.compile(
+    r"^\W*(?:<@\w+>\s*)?(?:(?:post|send)\s+(?:an?\s+)?)?(?:status\s+)?"
+    r"(?:update|broadcast)(?:\s+(?:on|for|to))?(?:\s+(?:the\s+)?major\s+incident)?\s*[:,\-]?",
+    re.IGNORECASE,
+)
+
+
 def _update_text(text: str) -> str:
-    after = _REF.split(text, maxsplit=1)[-1]
+    """The news in an update: what follows the reference, or the words after the lead-in."""
+    parts = _REF.split(text, maxsplit=1)
+    after = parts[-1] if len(parts) > 1 else _LEAD_IN.sub("", text, count=1)
     return after.strip().lstrip(":,-–— ").strip()[:MAX_UPDATE]
 
 
@@ -147,7 +175,7 @@ async def broadcast(ctx: HandlerContext) -> list[Reply]:
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]
-    ticket, problem = await _incident(ctx)
+    ticket, problem = await _incident(ctx, major_only=True)
     if ticket is None:
         return [problem or Reply(text='Say "broadcast INC-9: <the update>".')]
     major = await ctx.uow.major_incidents.for_ticket(ticket.id)
@@ -206,7 +234,7 @@ def _send_update(
 @registry.command("major", listed=False)
 async def declare_major_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Declare a major incident: "major INC-9" (agents): links reports, pages the owners."""
-    return await declare(ctx)
+    return await declare(ctx, nlu)
 
 
 @registry.command("broadcast", listed=False)
@@ -215,12 +243,18 @@ async def status_update_command(nlu: Understanding, ctx: HandlerContext) -> list
     return await broadcast(ctx)
 
 
-# The intents join `IntentName` with the language model's training data; until they exist
-# the commands above serve alone.
-for _name, _command in (
-    ("DECLARE_MAJOR", declare_major_command),
-    ("STATUS_UPDATE", status_update_command),
-):
-    _intent = getattr(IntentName, _name, None)
-    if isinstance(_intent, IntentName):
-        registry.intent(_intent, listed=False)(_command)
+@registry.intent(IntentName.DECLARE_MAJOR, listed=False)
+async def declare_major(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Declare a major incident: "declare a major incident for INC-9" (agents)."""
+    return await declare(ctx, nlu)
+
+
+@registry.intent(IntentName.STATUS_UPDATE, listed=False)
+async def status_update(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Send a major incident update to everyone affected: "update INC-9: failover started"."""
+    if not ctx.person.has_role(Role.AGENT):
+        # A requester's "update INC-9: it works now" is news for their own ticket.
+        add_info = registry.for_intent(IntentName.ADD_INFO)
+        if add_info is not None:
+            return await add_info.func(nlu, ctx)
+    return await broadcast(ctx)

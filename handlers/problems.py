@@ -298,3 +298,39 @@ def _title(nlu: Understanding, incidents: Sequence[Ticket]) -> str:
     if len(incidents) == 1:
         return f"Problem behind {first.ref}: {first.title}"[:300]
     return title_from(f"Problem behind {len(incidents)} incidents: {first.title}")
+
+
+@registry.command("workaround")
+async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Make a problem a known error: "workaround PRB-3 restart the spooler; symptoms: printer
+    offline, spooler crash"."""
+    refs = [e for e in nlu.entities if e.entity == EntityName.TICKET_REF]
+    problem = await ctx.uow.tickets.by_ref(refs[0].value) if refs else None
+    if problem is None or problem.kind is not TicketKind.PROBLEM:
+        return [Reply(text='Which problem? For example "workaround PRB-3 restart the spooler".')]
+    rest = nlu.text[refs[0].end :].strip(" :,-")
+    said, _, symptoms = rest.partition("symptoms:")
+    workaround = said.strip(" ;,.")
+    if not workaround:
+        return [Reply(text=f"What is the workaround for {problem.ref}?", ticket_ref=problem.ref)]
+    found = tuple(s.strip() for s in symptoms.replace(";", ",").split(",") if s.strip())
+    try:
+        record = await update_problem(
+            ctx,
+            problem,
+            Update(
+                stage=ProblemStage.KNOWN_ERROR,
+                workaround=workaround[:5000],
+                symptoms=found or None,
+            ),
+        )
+    except ProblemError as e:
+        return [Reply(text=str(e), ticket_ref=problem.ref)]
+    matched = f" Reports on it mentioning {', '.join(found)} get it." if found else ""
+    return [
+        Reply(
+            text=f"{problem.ref} is a known error. Workaround: {record.workaround}.{matched}",
+            card=card(problem),
+            ticket_ref=problem.ref,
+        )
+    ]

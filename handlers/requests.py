@@ -14,8 +14,8 @@ from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Level, TicketKind
 
 
-# Orders from the catalog are served here too until a catalog handler registers first
-# (the registry answers with the first handler declared for an intent).
+# An order and a request are served alike: an item of the stored catalog goes through its
+# form (`handlers.catalog`), anything else is filed as a free-text request.
 @registry.intent(IntentName.REQUEST_CATALOG, listed=False)
 @registry.intent(IntentName.REQUEST_SERVICE)
 async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
@@ -31,7 +31,8 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         return await catalog.list_items(ctx)
     item = nlu.first(EntityName.CATALOG_ITEM)
     urgency = level_of(nlu, EntityName.URGENCY) or Level.LOW
-    offered = await deflection.offer(nlu, ctx, IntentName.REQUEST_SERVICE, urgency=urgency)
+    asked = nlu.intent if nlu.intent is IntentName.REQUEST_CATALOG else IntentName.REQUEST_SERVICE
+    offered = await deflection.offer(nlu, ctx, asked, urgency=urgency)
     if offered is not None:
         return offered
     impact = Level.LOW

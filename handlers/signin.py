@@ -11,6 +11,7 @@ from handlers.context import HandlerContext
 from handlers.links import is_private
 from handlers.registry import registry
 from nlu.types import IntentName, Understanding
+from store.enums import Role
 from store.signins import LINK_TTL
 
 DEFAULT_BASE = "http://127.0.0.1:8000"
@@ -27,10 +28,14 @@ def use_base_url(url: str) -> None:
     _Web.base = url.rstrip("/")
 
 
-def link_for(token: str) -> str:
-    return f"{_Web.base}/signin/{token}"
+def link_for(token: str, next_path: str = "") -> str:
+    return f"{_Web.base}/signin/{token}" + (f"?next={next_path}" if next_path else "")
 
 
+_CONSOLE_WORDS = ("console", "控制台", "工作台")
+
+
+@registry.intent(IntentName.SIGNIN)
 async def signin(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Sign in to the self-service portal: "sign in" gives you a one-time link."""
     if not is_private(ctx.address):
@@ -42,15 +47,13 @@ async def signin(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ]
     _, token = await ctx.uow.signins.issue(ctx.person, channel=ctx.channel, now=ctx.now)
     minutes = int(LINK_TTL.total_seconds() // 60)
+    asked = (ctx.text or nlu.text).lower()
+    console = ctx.person.has_role(Role.AGENT) and any(w in asked for w in _CONSOLE_WORDS)
+    where, path = ("console", "/console") if console else ("portal", "")
     return [
         Reply(
-            text=f"Here is your sign-in link for the portal (it works once, for {minutes} "
-            f"minutes; don't share it): {link_for(token)}",
+            text=f"Here is your sign-in link for the {where} (it works once, for {minutes} "
+            f"minutes; don't share it): {link_for(token, path)}",
             sensitive=True,
         )
     ]
-
-
-_SIGNIN = IntentName._value2member_map_.get("signin")
-if isinstance(_SIGNIN, IntentName):
-    registry.intent(_SIGNIN)(signin)

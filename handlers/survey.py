@@ -52,10 +52,14 @@ def question(ticket: Ticket, *, again: bool = False) -> Reply:
     )
 
 
+_NO_CONVERSATION = frozenset({"api", "alerts"})
+"""Origins nobody answers on: the requester is asked where they last wrote instead."""
+
+
 def _where(ticket: Ticket) -> tuple[str, Outgoing]:
     """The channel the ticket came from and the notification to it (else the requester's)."""
     reply = question(ticket)
-    if ticket.origin:
+    if ticket.origin and ticket.origin.get("channel") not in _NO_CONVERSATION:
         address = Address.from_dict(ticket.origin)
         return address.channel, Outgoing(reply=reply, address=address)
     return "", Outgoing(reply=reply, person_id=ticket.requester_id)

@@ -101,3 +101,13 @@ class MajorIncidentRepository:
         """Record the swarm channel created for a major incident."""
         row.swarm_channel = channel[:64]
         row.updated_at = at
+
+    async def open_majors(self, limit: int = 2) -> list[MajorIncident]:
+        """Open major incidents, newest first (callers ask for 2 to know if one is alone)."""
+        stmt = (
+            select(MajorIncident)
+            .where(MajorIncident.open.is_(True))
+            .order_by(MajorIncident.id.desc())
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))

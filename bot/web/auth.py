@@ -20,7 +20,12 @@ Routes use these dependencies:
   `csrf_token(request)`), or a script sends the same value in the `X-CSRF-Token` header. A
   missing or wrong token is refused with 403.
 
-`install(app)` adds the renewal middleware and the error pages; the app calls it once.
+`install(app)` adds the renewal middleware and the error pages; the app calls it once
+(through `bot.web.mount.install_web`). Pages render with `bot.web.render.page(request,
+"<area>/<name>.html", person=person, ...)`: templates extend `base.html` (landmarks, skip
+link, navigation, sign-out form) and get `t` (the words in the person's language, from
+`bot.web.i18n`), `csrf_token` and `static` (the assets' path). `container_of(request)` is
+the process's container (`uow()`, `ingest`, settings).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +58,7 @@ CSRF_HEADER = "x-csrf-token"
 IDLE = timedelta(hours=8)
 RENEW_AFTER = timedelta(minutes=5)
 _SALT = "switchboard.web-session"
+_UNREAD = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +99,12 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
     """The session and its age in seconds, or None when forged, malformed or idle too long."""
     if not value or len(value) > 500:
         return None
+    serializer = _serializer(secret)
     try:
-        data, signed_at = _serializer(secret).loads(
+        data, signed_at = serializer.loads(
             value, max_age=int(IDLE.total_seconds()), return_timestamp=True
         )
-    except SignatureExpired:
-        return None
-    except BadSignature:
+    except BadSignature:  # forged, tampered, or idle too long (`SignatureExpired`)
         return None
     if (
         not isinstance(data, list)
@@ -108,7 +113,10 @@ def decode_session(secret: bytes, value: str) -> tuple[WebSession, float] | None
         or not isinstance(data[2], str)
     ):
         return None
-    age = time.time() - signed_at.timestamp()
+    # The signer's own clock, the one `max_age` was judged by.
+    signer = serializer.make_signer()
+    now = signer.get_timestamp() if isinstance(signer, TimestampSigner) else int(time.time())
+    age = now - signed_at.timestamp()
     return WebSession(sign_in_id=data[0], person_id=data[1], csrf=data[2]), age
 
 
@@ -156,9 +164,9 @@ def clear_session_cookie(response: Response, request: Request) -> None:
 
 def session_of(request: Request) -> WebSession | None:
     """The session the request's cookie names (signature and idle time checked), if any."""
-    if "web_session" in request.state._state:
-        found: WebSession | None = request.state.web_session
-        return found
+    found = getattr(request.state, "web_session", _UNREAD)
+    if found is not _UNREAD:
+        return found if isinstance(found, WebSession) else None
     raw = request.cookies.get(SESSION_COOKIE, "")
     decoded = decode_session(_secret(request), raw) if raw else None
     session = decoded[0] if decoded else None
@@ -168,7 +176,7 @@ def session_of(request: Request) -> WebSession | None:
 
 async def current_person(request: Request) -> Person:
     """The signed-in person, checked against the directory and the session's row."""
-    cached = request.state._state.get("web_person")
+    cached = getattr(request.state, "web_person", None)
     if isinstance(cached, Person):
         return cached
     session = session_of(request)
@@ -317,6 +325,9 @@ def install(app: FastAPI, *, error_page: Callable[[Request, int, str], Response]
         if wants_html(request) and request.method in ("GET", "HEAD"):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             response: Response = RedirectResponse(f"/signin?next={_quote(target)}", status_code=303)
+        elif wants_html(request):
+            # A form sent after the session ended: what it said is lost, the page says why.
+            response = RedirectResponse("/signin", status_code=303)
         else:
             response = JSONResponse({"error": "sign in first"}, status_code=401)
         if SESSION_COOKIE in request.cookies:

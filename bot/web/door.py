@@ -14,9 +14,11 @@ import time
 import uuid
 from collections.abc import Mapping
 
+from fastapi import Request
 from sqlalchemy import func, select
 
 from bot.container import Container
+from bot.web.auth import SignInRequired, container_of, current_person
 from channels.base import IngestOutcome
 from channels.conversation import Action, Address, Identity, Reply
 from store.models import OutboxMessage, Person
@@ -43,6 +45,18 @@ async def ensure_identity(uow: UnitOfWork, person: Person) -> None:
         await uow.people.bind_identity(
             person, PLATFORM, visitor, address=address_of(person).to_dict()
         )
+
+
+async def identify(request: Request) -> str | None:
+    """The web chat conversation of the person signed in to the web pages, if anyone is."""
+    try:
+        person = await current_person(request)
+    except SignInRequired:
+        return None
+    async with container_of(request).uow() as uow:
+        await ensure_identity(uow, person)
+        await uow.commit()
+    return visitor_of(person)
 
 
 async def _last_reply_id(uow: UnitOfWork, key: str) -> int:

@@ -5,17 +5,30 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.container import Container
 from bot.web import auth
 from bot.web.console import router as console_router
+from bot.web.door import identify
+from bot.web.oidc import OidcSettings
+from bot.web.oidc import router as oidc_router
 from bot.web.portal import router as portal_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
+from channels.webchat import WebChatChannel
 
 
 def install_web(app: FastAPI) -> None:
     """Mount sign-in, the portal, the console and their assets, session renewal, error pages."""
     auth.install(app, error_page=error_page)
+    app.state.oidc = OidcSettings()
+    # Before the link route, which would take "oidc" for a token.
+    app.include_router(oidc_router)
     app.include_router(signin_router)
     app.include_router(portal_router)
     app.include_router(console_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")
+    container: Container = app.state.container
+    webchat = container.channel_for("webchat")
+    if isinstance(webchat, WebChatChannel):
+        # Someone signed in to the portal chats as themselves: their tickets are their own.
+        webchat.use_identify(identify)

@@ -177,6 +177,7 @@ async def tickets(
     t = translator(language(request, person))
     async with container_of(request).uow() as uow:
         rows = await uow.tickets.for_requester(person.id, open_only=False, limit=LISTED)
+        _, total = await uow.tickets.search(requester_id=person.id, limit=1)
     now = utcnow()
     open_rows = [r for r in rows if r.status in OPEN_STATUSES]
     closed_rows = [r for r in rows if r.status not in OPEN_STATUSES]
@@ -199,7 +200,8 @@ async def tickets(
         section="tickets",
         open_tickets=[view(r) for r in open_rows],
         closed_tickets=[view(r) for r in closed_rows],
-        total=len(rows),
+        total=total,
+        shown=len(rows),
         notice=notice,
     )
 
@@ -209,17 +211,18 @@ async def ticket_page(
     request: Request,
     person: SignedIn,
     ref: Annotated[str, Path(max_length=40)],
-    commented: Annotated[bool, Query()] = False,
+    comment: Annotated[str | None, Query(max_length=16)] = None,
     error: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """One ticket with its whole history, across channels, and a comment form."""
     ticket = await own_ticket(request, person, ref)
     if ticket is None:
-        return error_page(request, 404, "")
+        return error_page(request, 404, "", person=person)
     t = translator(language(request, person))
     async with container_of(request).uow() as uow:
         events = await uow.tickets.events(ticket.id)
-    notice = t("ticket.comment.added") if commented else ""
+    notices = {"added": "ticket.comment.added", "pending": "ticket.comment.pending"}
+    notice = t(notices[comment]) if comment in notices else ""
     problem = t("ticket.comment.empty") if error == "empty" else ""
     return page(
         request,
@@ -239,7 +242,7 @@ async def ticket_page(
 
 
 @router.post("/tickets/{ref}/comments", dependencies=[Depends(csrf_protect)])
-async def comment(
+async def add_comment(
     request: Request,
     person: SignedIn,
     ref: Annotated[str, Path(max_length=40)],
@@ -249,11 +252,11 @@ async def comment(
     """Add a comment, as "INC-12: ..." in chat would: an event, and the assignee is told."""
     ticket = await own_ticket(request, person, ref)
     if ticket is None:
-        return error_page(request, 404, "")
+        return error_page(request, 404, "", person=person)
     note = text.replace("\x00", "").strip()
     if not note:
         return RedirectResponse(f"/portal/tickets/{ticket.ref}?error=empty", status_code=303)
-    await act(
+    replies = await act(
         container_of(request),
         person,
         name="add_note",
@@ -261,7 +264,8 @@ async def comment(
         params={"note": note},
         submission=submission_id(submission),
     )
-    return RedirectResponse(f"/portal/tickets/{ticket.ref}?commented=true", status_code=303)
+    outcome = "added" if replies else "pending"
+    return RedirectResponse(f"/portal/tickets/{ticket.ref}?comment={outcome}", status_code=303)
 
 
 @router.get("/new")
@@ -381,7 +385,7 @@ async def article(
     async with container_of(request).uow() as uow:
         found = await uow.knowledge.by_slug(slug)
     if found is None:
-        return error_page(request, 404, "")
+        return error_page(request, 404, "", person=person)
     suggested = submission_id(from_) if from_ else None
     if suggested is not None:
         key = _opened_key(person, suggested)
@@ -407,7 +411,7 @@ async def solved(
     async with container_of(request).uow() as uow:
         found = await uow.knowledge.by_slug(slug)
         if found is None:
-            return error_page(request, 404, "")
+            return error_page(request, 404, "", person=person)
         await uow.knowledge.record_feedback(
             found.id, helpful=True, person_id=person.id, channel="portal"
         )

@@ -82,6 +82,15 @@ def page(
     return HTMLResponse(html, status_code=status_code, headers=HEADERS)
 
 
-def error_page(request: Request, status_code: int, reason: str) -> HTMLResponse:
+def error_page(
+    request: Request, status_code: int, reason: str, *, person: Person | None = None
+) -> HTMLResponse:
     """The page for a refusal (403) or a missing page (404), in the request's language."""
-    return page(request, "error.html", status_code=status_code, code=status_code, reason=reason)
+    return page(
+        request,
+        "error.html",
+        person=person,
+        status_code=status_code,
+        code=status_code,
+        reason=reason,
+    )

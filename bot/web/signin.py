@@ -15,10 +15,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.web.auth import (
+    SignInRequired,
     WebSession,
     clear_session_cookie,
     container_of,
     csrf_protect,
+    current_person,
     safe_next,
     session_of,
     set_session_cookie,
@@ -60,12 +62,30 @@ def _previewer(request: Request) -> bool:
 @router.get("/signin")
 async def signin_help(
     request: Request,
-    next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
     signed_out: Annotated[bool, Query(alias="signed_out")] = False,
 ) -> Response:
+    """How to get a sign-in link (where a page sends someone who is not signed in)."""
+    if not signed_out and session_of(request) is not None:
+        try:
+            await current_person(request)
+            return RedirectResponse("/portal", status_code=303)
+        except SignInRequired:
+            pass  # an ended session: say how to sign in again
     t = translator(language(request, None))
     lines = [t("signin.signed_out")] if signed_out else []
-    return page(request, "message.html", heading=t("signin.title"), lines=[*lines, t("signin.how")])
+    oidc = getattr(request.app.state, "oidc", None)
+    action = (
+        {"href": "/signin/oidc", "label": t("signin.oidc")}
+        if oidc is not None and oidc.enabled
+        else None
+    )
+    return page(
+        request,
+        "message.html",
+        heading=t("signin.title"),
+        lines=[*lines, t("signin.how")],
+        action=action,
+    )
 
 
 @router.get("/signin/{token}")

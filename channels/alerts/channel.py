@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -16,6 +18,9 @@ from channels.base import Delivery, Ingest, IngestOutcome
 from channels.conversation import Address, Reply
 
 PATH = "/api/alerts"
+TOKEN_TTL = 10.0
+"""Seconds a bearer token found valid is trusted without asking the store again."""
+MAX_CACHED = 1000
 
 
 class AlertsChannel:
@@ -27,12 +32,34 @@ class AlertsChannel:
     def __init__(self, *, tokens: TokenLookup | None, secrets: SecretsLookup | None) -> None:
         self._tokens = tokens
         self._secrets = secrets
+        # Monitoring posts in bursts with one token: a valid one is remembered briefly (by its
+        # digest), so the ack does not open a database session per alert. Unknown tokens are
+        # never remembered; a revoked one is refused within TOKEN_TTL.
+        self._known: dict[bytes, tuple[str, float]] = {}
+
+    async def _token(self, token: str) -> str | None:
+        if self._tokens is None:
+            return None
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        hit = self._known.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        name = await self._tokens(token)
+        if name is not None:
+            if len(self._known) >= MAX_CACHED:
+                self._known.clear()
+            self._known[key] = (name, now + TOKEN_TTL)
+        return name
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
         async def post(request: Request) -> Response:
             body = await request.body()
             integration = await integration_for(
-                request.headers, body, tokens=self._tokens, secrets=self._secrets
+                request.headers,
+                body,
+                tokens=self._token if self._tokens is not None else None,
+                secrets=self._secrets,
             )
             alerts = parse_alerts(body, integration)
             # Every alert is durable before the answer; one group commit serves them all.

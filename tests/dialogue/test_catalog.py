@@ -40,6 +40,11 @@ catalog:
     fulfilment: {group: hardware}
   - name: Headset
     fulfilment: {group: hardware, target: 1d}
+  - name: Server access
+    aliases: [server access]
+    fields: [{name: host, label: Which server}]
+    fulfilment: {group: hardware}
+    ordered_by: {roles: [agent]}
 """
 
 
@@ -182,8 +187,11 @@ async def test_group_approval_and_a_rejection_reaches_the_requester(
     await shop.say("yes", expect=["+REQ-1"])
     frank = await person_id(shop, "frank@example.com")
     assert [to for to, _ in sent] == [frank]
-    turn = await shop.click("approve_request", "REQ-1", who="dan@example.com")
+    turn = await shop.click("approve_request", "REQ-1", who="carol@example.com")
     assert "Only Frank Approver can decide REQ-1." in turn.text
+    # A requester outside the chain learns nothing about someone else's request.
+    turn = await shop.click("approve_request", "REQ-1", who="dan@example.com")
+    assert "I couldn't find REQ-1" in turn.text
     sent.clear()
     await shop.click("reject_request", "REQ-1", who="frank@example.com", expect=["REQ-1:status"])
     ticket = await shop.ticket("REQ-1")
@@ -209,3 +217,44 @@ async def test_an_item_without_approval_goes_straight_to_its_group(shop: Dialogu
 async def test_request_service_without_a_catalog_item_files_as_before(shop: Dialogue) -> None:
     turn = await shop.say("please add me to the sales distribution list", expect=["+REQ-1"])
     assert "I've opened request REQ-1" in turn.text
+
+
+async def test_an_item_for_agents_only_is_refused_to_a_requester(shop: Dialogue) -> None:
+    turn = await shop.say("I need server access please")
+    assert "Server access can't be ordered from your account." in turn.text
+    assert "people with the role agent" in turn.text
+    assert shop.pending() is None
+    turn = await shop.say("I need server access please", who="bob@example.com")
+    assert "Which server?" in turn.text
+
+
+async def test_what_can_i_order_lists_the_items_and_a_click_starts_one(shop: Dialogue) -> None:
+    turn = await shop.say("what can I order?")
+    assert "Here's what you can order:" in turn.text
+    assert "• New laptop: A standard laptop with the company image." in turn.text
+    assert "Server access" not in turn.text
+    assert [b.label for b in turn.replies[0].buttons] == [
+        "Finance share access",
+        "Headset",
+        "New laptop",
+    ]
+    turn = await shop.say("3")
+    assert "Let's order New laptop" in turn.text
+
+
+async def test_in_a_shared_conversation_only_the_orderer_answers_and_submits(
+    shop: Dialogue,
+) -> None:
+    # The harness keeps state per person; a shared channel keeps one for everyone in it.
+    await shop.say("I need a new laptop")
+    shop.states["bob@example.com"] = shop.states["alice@example.com"]
+    turn = await shop.say("16-inch", who="bob@example.com")
+    assert "waiting for an answer from the person who started this order" in turn.text
+    assert shop.pending("bob@example.com") == "answer"
+    await shop.say("16-inch")
+    await shop.say("2026-12-24")
+    await shop.say("skip")
+    shop.states["bob@example.com"] = shop.states["alice@example.com"]
+    turn = await shop.say("yes", who="bob@example.com")
+    assert "Only the person who filled in this order can submit it." in turn.text
+    assert await shop.tickets() == []

@@ -72,3 +72,11 @@ async def test_a_report_that_does_not_say_whose_it_is_is_filed_at_once(dialogue:
 async def test_an_article_that_does_not_fit_is_not_offered(dialogue: Dialogue) -> None:
     turn = await dialogue.say("my laptop screen is cracked", expect=["+INC-1"])
     assert "Did this solve it?" not in turn.text
+
+
+async def test_in_a_shared_conversation_only_the_person_asked_answers(dialogue: Dialogue) -> None:
+    await dialogue.say("my printer keeps jamming")
+    dialogue.states["bob@example.com"] = dialogue.states["alice@example.com"]
+    turn = await dialogue.say("yes", who="bob@example.com")
+    assert "That question was for someone else." in turn.text
+    assert await deflections(dialogue) == []

@@ -149,6 +149,13 @@ def test_firing_three_times_then_resolved_is_one_incident(
         alert_incident, report = in_db(any_settings, incidents)
         assert alert_incident.id == incident.id
         assert alert_incident.status is Status.RESOLVED
+
+        async def major_open(uow: UnitOfWork) -> bool:
+            major = await uow.major_incidents.for_ticket(incident.id)
+            assert major is not None
+            return major.open
+
+        assert in_db(any_settings, major_open) is False
         assert report.status is not Status.RESOLVED
         [over] = wait_replies(client, visitor, told["id"])
         assert "The outage behind INC-2 (INC-1) is over" in over["text"]

@@ -55,8 +55,9 @@ async def requester_of(settings: Settings, ref: str) -> str | None:
 
 
 def test_listing_and_ordering(
-    demo_settings: Settings, understander: Understander, tmp_path: Path
+    any_settings: Settings, understander: Understander, tmp_path: Path
 ) -> None:
+    demo_settings = any_settings
     desk = tmp_path / "desk.yml"
     desk.write_text(DESK, "utf-8")
     asyncio.run(load(demo_settings, desk))

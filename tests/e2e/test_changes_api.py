@@ -72,33 +72,33 @@ def window(start: str, end: str) -> dict[str, Any]:
 
 
 def test_the_change_lifecycle_freezes_and_the_calendar(
-    demo_settings: Settings, understander: Understander, tmp_path: Path
+    any_settings: Settings, understander: Understander, tmp_path: Path
 ) -> None:
     desk = tmp_path / "desk.yml"
     desk.write_text(DESK, "utf-8")
-    asyncio.run(load(demo_settings, desk))
+    asyncio.run(load(any_settings, desk))
     auth = {
         who: {
-            "Authorization": f"Bearer {asyncio.run(token_for(demo_settings, f'{who}@example.com'))}"
+            "Authorization": f"Bearer {asyncio.run(token_for(any_settings, f'{who}@example.com'))}"
         }
         for who in ("alice", "bob", "carol", "frank", "dan")
     }
     first = asyncio.run(
-        raise_change(demo_settings, "alice@example.com", "Patch payroll", service="Payroll")
+        raise_change(any_settings, "alice@example.com", "Patch payroll", service="Payroll")
     )
     second = asyncio.run(
-        raise_change(demo_settings, "dan@example.com", "Tune payroll-db", service="payroll-db")
+        raise_change(any_settings, "dan@example.com", "Tune payroll-db", service="payroll-db")
     )
     urgent = asyncio.run(
         raise_change(
-            demo_settings,
+            any_settings,
             "alice@example.com",
             "Hotfix payroll",
             service="Payroll",
             change_type=ChangeType.EMERGENCY,
         )
     )
-    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    app = create_app(any_settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
         ok = window("2027-12-05T22:00:00+00:00", "2027-12-06T02:00:00+00:00")
         early = client.post(f"/api/changes/{first}/schedule", json=ok, headers=auth["alice"])

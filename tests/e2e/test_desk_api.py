@@ -275,6 +275,7 @@ def test_supplier_hand_off_mails_the_contact_and_starts_their_clock(
     seen = client.get(f"/api/tickets/{ref}", headers=bob).json()
     assert seen["status"] == "in_progress"
     assert seen["supplier"]["name"] == "NetCo"
+    assert seen["supplier"]["waiting"] is True
     assert seen["supplier"]["response"]["target"] == "30m"
     assert seen["supplier"]["resolution"]["target"] == "6h"
     assert seen["supplier"]["response"]["breached"] is False

@@ -219,3 +219,61 @@ def test_chinese_pages(demo_settings: Settings) -> None:
         assert "登录" in page.text
         english = client.get("/signin", headers={**HTML, "Accept-Language": "fr, en;q=0.5"})
         assert '<html lang="en">' in english.text
+
+
+def test_web_chat_signed_in_is_the_persons_own(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    from store.models import Ticket
+
+    async def link() -> str:
+        engine = create_engine(
+            demo_settings.async_database_url, connect_args=demo_settings.database_connect_args
+        )
+        try:
+            async with UnitOfWork(session_factory(engine)) as uow:
+                alice = await uow.people.by_email("alice@example.com")
+                assert alice is not None
+                _, token = await uow.signins.issue(alice)
+                await uow.commit()
+                return token
+        finally:
+            await engine.dispose()
+
+    token = asyncio.run(link())
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        anonymous = client.post("/webchat/session").json()
+        assert anonymous["visitor"].startswith("v_")
+        assert not anonymous["signed_in"]
+        client.get(f"/signin/{token}")
+        mine = client.post(
+            "/webchat/session", headers={"X-Webchat-Token": anonymous["token"]}
+        ).json()
+        assert mine["signed_in"]
+        assert mine["visitor"].startswith("u_")
+        chat = {"X-Webchat-Token": mine["token"]}
+        sent = client.post(
+            "/webchat/messages",
+            json={"id": "m1", "text": "the printer on floor 3 is jammed"},
+            headers=chat,
+        )
+        assert sent.status_code == 202
+        replies = client.get("/webchat/replies", params={"after": 0, "wait": 20}, headers=chat)
+        ref = next(r["ticket_ref"] for r in replies.json()["replies"] if r["ticket_ref"])
+        [ticket] = asyncio.run(rows(demo_settings, Ticket, ref=ref))
+        # The directory person, not a new contact made for the chat.
+        assert ticket.requester.email == "alice@example.com"
+        assert ref in client.get("/portal", headers=HTML).text
+
+        home = client.get("/portal", headers=HTML)
+        csrf = CSRF.search(home.text)
+        assert csrf
+        client.post("/signout", data={"csrf_token": csrf.group(1)})
+        # Signed out: the person's chat token is no longer honoured, and a new session is
+        # anonymous again.
+        ended = client.get("/webchat/replies", params={"wait": 0}, headers=chat)
+        assert ended.status_code == 401
+        assert ended.json()["expired"] is True
+        again = client.post("/webchat/session", headers=chat).json()
+        assert again["visitor"].startswith("v_")

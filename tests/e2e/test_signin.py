@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
 from typer.testing import CliRunner
 
 from bot.app import create_app
 from bot.cli import app as cli
 from bot.config import Settings
 from bot.container import Role as ContainerRole
-from bot.web.auth import SESSION_COOKIE, SignedIn, require_role
+from bot.web.auth import IDLE, RENEW_AFTER, SESSION_COOKIE, SignedIn, require_role
+from nlu.types import Understander
 from store.db import create_engine, session_factory
 from store.enums import Role
 from store.models import Person
@@ -109,6 +116,8 @@ def test_link_signs_in_once(demo_settings: Settings) -> None:
         assert "samesite=lax" in cookie
         assert "secure" not in cookie  # plain http here
         assert client.get("/probe/me").json() == {"email": "alice@example.com"}
+        signed_in = client.get("/signin", headers=HTML, follow_redirects=False)
+        assert signed_in.headers["location"] == "/portal"
 
         again = client.get(path, headers=HTML, follow_redirects=False)
         assert again.status_code == 410
@@ -211,6 +220,7 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(demo_settings: Setti
         assert out.status_code == 303
         assert out.headers["location"].startswith("/signin")
         # The old cookie, replayed after sign-out, no longer works.
+        client.cookies.clear()
         client.cookies.set(SESSION_COOKIE, cookie)
         assert client.get("/probe/me").status_code == 401
 
@@ -221,3 +231,57 @@ def test_next_never_leaves_the_site(demo_settings: Settings, target: str) -> Non
     with TestClient(app_with_probe(demo_settings)) as client:
         res = client.get(f"/signin/{token}", params={"next": target}, follow_redirects=False)
         assert res.headers["location"] == "/portal"
+
+
+@contextmanager
+def later(seconds: int) -> Iterator[None]:
+    """Cookies are signed and judged as if `seconds` had passed."""
+    now = int(time.time()) + seconds
+    with patch.object(TimestampSigner, "get_timestamp", return_value=now):
+        yield
+
+
+def test_sessions_expire_when_idle_and_renew_on_use(demo_settings: Settings) -> None:
+    token = asyncio.run(_in_db(demo_settings, "alice@example.com"))
+    with TestClient(app_with_probe(demo_settings)) as client:
+        client.get(f"/signin/{token}", follow_redirects=False)
+        first = client.cookies[SESSION_COOKIE]
+        fresh = client.get("/probe/me")
+        assert SESSION_COOKIE not in fresh.headers.get("set-cookie", "")
+        with later(int(RENEW_AFTER.total_seconds()) + 5):
+            used = client.get("/probe/me")
+            assert used.status_code == 200
+            assert used.headers["set-cookie"].startswith(f"{SESSION_COOKIE}=")
+        renewed = client.cookies[SESSION_COOKIE]
+        assert renewed != first
+        idle = int(IDLE.total_seconds())
+        with later(idle + 60):
+            # The first cookie has been idle too long; the renewed one has not.
+            client.cookies.clear()
+            client.cookies.set(SESSION_COOKIE, first)
+            assert client.get("/probe/me").status_code == 401
+            client.cookies.clear()
+            client.cookies.set(SESSION_COOKIE, renewed)
+            assert client.get("/probe/me").status_code == 200
+
+
+def test_asking_the_bot_in_a_private_chat(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    from bot.console_session import ConsoleSession
+
+    async def ask(email: str, text: str) -> str:
+        async with ConsoleSession(demo_settings, email, understander=understander) as s:
+            [reply] = await s.say(text)
+        return reply.text
+
+    said = asyncio.run(ask("alice@example.com", "send me a sign-in link"))
+    found = re.search(r"http://127\.0\.0\.1:8000(/signin/[A-Za-z0-9_-]+)\S*", said)
+    assert found, said
+    assert "portal" in said
+    agent = asyncio.run(ask("bob@example.com", "get me into the console"))
+    assert "?next=/console" in agent
+    with TestClient(app_with_probe(demo_settings)) as client:
+        res = client.get(found.group(1), follow_redirects=False)
+        assert res.status_code == 303
+        assert client.get("/probe/me").json() == {"email": "alice@example.com"}

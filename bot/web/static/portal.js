@@ -15,10 +15,40 @@
   const subject = document.getElementById("subject");
   const box = document.getElementById("suggestions");
   const submission = document.getElementById("submission");
-  if (!subject || !box || !submission) {
+  if (!subject || !box || !submission || !document.getElementById("new-ticket")) {
     return;
   }
   const list = box.querySelector("ul");
+  const form = document.getElementById("new-ticket");
+  const description = document.getElementById("description");
+
+  // Pages are not cached (they hold personal data), so the draft survives a visit to a
+  // suggested article in this tab's session storage instead; sending the form clears it.
+  const DRAFT = "switchboard.portal.draft";
+  function saveDraft() {
+    const kind = form.querySelector("input[name=kind]:checked");
+    sessionStorage.setItem(DRAFT, JSON.stringify({
+      submission: submission.value,
+      subject: subject.value,
+      description: description ? description.value : "",
+      kind: kind ? kind.value : "incident",
+    }));
+  }
+  try {
+    const draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    if (draft && !subject.value) {
+      submission.value = draft.submission || submission.value;
+      subject.value = draft.subject || "";
+      if (description) description.value = draft.description || "";
+      const kind = form.querySelector("input[name=kind][value=" + JSON.stringify(draft.kind || "incident") + "]");
+      if (kind) kind.checked = true;
+    }
+  } catch (err) {
+    sessionStorage.removeItem(DRAFT);
+  }
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
+  form.addEventListener("submit", function () { sessionStorage.removeItem(DRAFT); });
   let timer = null;
   let asked = "";
   let controller = null;

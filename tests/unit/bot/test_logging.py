@@ -26,10 +26,19 @@ from bot.logging import configure, mask_phone, scrub
         ("from +14155550101 said hi", "4155550101"),
         ("call 0044 20 7946 0958 now", "20 7946 0958"),
         ("https://example.com/cb?signature=abc123&x=1", "abc123"),
+        (
+            '"GET /signin/hJinFzZSty5qJoeiP8RKykxHeOoVUS-jWKtZyjlKfXk HTTP/1.1" 303',
+            "hJinFzZSty5qJoeiP8RKykxHeOoVUS-jWKtZyjlKfXk",
+        ),
+        ("GET /signin/oidc/callback?code=Splx10BeZQQYbYS6WxSbIA&state=xyz HTTP/1.1", "Splx10"),
     ],
 )
 def test_scrub_removes_secrets_and_numbers(raw: str, leak: str) -> None:
     assert leak not in scrub(raw)
+
+
+def test_ordinary_codes_stay() -> None:
+    assert scrub("status_code=200 path=/signin/oidc") == "status_code=200 path=/signin/oidc"
 
 
 def test_phone_keeps_last_four_digits() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.desk.apply import Change, apply
 from bot.desk.files import DeskError, read
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
 from store.migrate import upgrade_engine
 from store.uow import UnitOfWork
 
@@ -41,9 +41,16 @@ catalog:
 """
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/desk.db"
+    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
+
+
 @pytest.fixture
-async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/desk.db")
+async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
     await upgrade_engine(engine)
     try:
         yield session_factory(engine)

@@ -211,3 +211,29 @@ def test_any_flipped_bit_is_refused(bit: int) -> None:
     headers = {"x-switchboard-signature": signature("z" * 64, _SIGNED)}
     with pytest.raises(SignatureError):
         _who(headers, bytes(forged))
+
+
+def test_a_valid_token_is_trusted_briefly_an_unknown_one_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from channels.alerts import channel as module
+
+    asked: list[str] = []
+
+    async def lookup(token: str) -> str | None:
+        asked.append(token)
+        return "prometheus" if token == "sbi_good" else None
+
+    clock = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    alerts = module.AlertsChannel(tokens=lookup, secrets=None)
+
+    async def run() -> list[str | None]:
+        found = [await alerts._token("sbi_good"), await alerts._token("sbi_good")]
+        found += [await alerts._token("sbi_bad"), await alerts._token("sbi_bad")]
+        clock[0] += module.TOKEN_TTL + 1
+        found.append(await alerts._token("sbi_good"))
+        return found
+
+    assert asyncio.run(run()) == ["prometheus", "prometheus", None, None, "prometheus"]
+    assert asked == ["sbi_good", "sbi_bad", "sbi_bad", "sbi_good"]

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.factories.mqtt import THRESHOLDS_KEY, ThresholdJudge, rules_from
 from channels.base import ConfigurationError, IngestOutcome, MemoryCursors, PayloadError
@@ -141,3 +143,30 @@ def test_handle_quarantines_junk_and_keeps_alerts_the_inbox_refused_for_later() 
     assert seen == [("a/1", "message is not JSON")]
     assert channel.kept[0][2] == b"not json"
     assert [e.event_id.split(":")[0] for e in ingested] == ["f1"]
+
+
+_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_json = st.recursive(
+    _leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+_keys = st.sampled_from(["ci", "service", "metric", "value", "at", "status", "fingerprint"])
+_messageish = st.dictionaries(_keys, _leaf | _json, max_size=6)
+
+
+@given(st.one_of(st.binary(max_size=200), _json.map(json.dumps), _messageish.map(json.dumps)))
+@settings(deadline=None)
+def test_any_payload_is_an_event_a_reading_or_a_payload_error(payload: bytes | str) -> None:
+    body = payload.encode() if isinstance(payload, str) else payload
+    try:
+        item = parse_message("t/x", body, NOW)
+    except PayloadError:
+        return
+    if isinstance(item, Reading):
+        assert item.fields
+        assert item.at.tzinfo is not None
+    else:
+        assert item.status in ("firing", "resolved")

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous.timed import TimestampSigner
 
-from channels.base import PayloadError, SignatureError
+from channels.base import IngestOutcome, PayloadError, SignatureError
 from channels.conversation import Action, Button, Message, Reply, TicketCard, event_from_dict
 from channels.webchat import WebChatChannel, render
 
 SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+@contextmanager
+def later(seconds: int) -> Iterator[None]:
+    """Tokens are judged as if `seconds` had passed."""
+    now = int(time.time()) + seconds
+    with patch.object(TimestampSigner, "get_timestamp", return_value=now):
+        yield
 
 
 async def _no_history(_key: str, _after: int) -> list[tuple[int, Reply]]:
@@ -80,3 +93,40 @@ def test_render_keeps_buttons_and_card() -> None:
         {"label": "Approve", "action": "approve", "value": "CHG-1", "style": "default"}
     ]
     assert drawn["card"]["ref"] == "CHG-1"
+
+
+def test_tokens_expire_and_are_renewed_on_use() -> None:
+    from channels.webchat import ExpiredTokenError
+
+    short = WebChatChannel(secret=SECRET, history=_no_history, token_max_age=60)
+    visitor, token = short.issue()
+    with later(61):
+        with pytest.raises(ExpiredTokenError):
+            short.verify(token)
+        renewed = short.token_for(visitor)
+        assert short.verify(renewed) == visitor
+    # A token never names a signed-in person's conversation, whatever it is signed with.
+    with pytest.raises(SignatureError):
+        short.verify(short.token_for("u_1"))
+
+
+def test_expired_token_gets_a_clear_401() -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    async def ingest(event: object) -> IngestOutcome:
+        return IngestOutcome.ACCEPTED
+
+    short = WebChatChannel(secret=SECRET, history=_no_history, token_max_age=60)
+    app = Starlette(routes=list(short.routes(ingest)))
+    _, token = short.issue()
+    with TestClient(app) as client:
+        ok = client.post(
+            "/webchat/messages", json={"id": "1", "text": "hi"}, headers={"X-Webchat-Token": token}
+        )
+        assert ok.status_code == 202
+        assert short.verify(ok.headers["X-Webchat-Token"]).startswith("v_")
+        with later(61):
+            late = client.get("/webchat/replies?wait=0", headers={"X-Webchat-Token": token})
+        assert late.status_code == 401
+        assert late.json()["expired"] is True

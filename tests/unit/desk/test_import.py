@@ -278,11 +278,24 @@ async def test_tie_with_an_agreement_already_in_use(
         )
 
 
-async def test_later_sections_are_accepted_with_a_warning(tmp_path: Path) -> None:
-    desk = read([write(tmp_path, "freeze_windows: {mtta: 10m}\ngroups: [{name: g}]\n")])
-    assert [w.split(": ")[1] for w in desk.warnings] == [
-        "`freeze_windows` is not applied by this import; left as it is",
-    ]
+def test_every_key_of_the_desk_file_is_applied() -> None:
+    from bot.desk.schema import LATER, SECTIONS, SETTINGS
+
+    documented = {
+        "people", "groups", "services", "configuration_items", "calendars", "slas",
+        "suppliers", "catalog", "standard_changes", "freeze_windows", "thresholds",
+        "slack_help_channels",
+    }  # fmt: skip
+    assert documented <= set(SECTIONS) | set(SETTINGS)
+    assert not LATER
+
+
+async def test_every_section_is_read_without_warnings(tmp_path: Path) -> None:
+    from bot.desk.schema import SECTIONS
+
+    text = "".join(f"{section}: []\n" for section in SECTIONS) + "groups: [{name: g}]\n"
+    desk = read([write(tmp_path, text.replace("groups: []\n", ""))])
+    assert desk.warnings == []
     assert desk.count() == 1
 
 

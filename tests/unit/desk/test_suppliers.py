@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.desk.apply import apply
-from bot.desk.files import read
 from bot.sla_watch import SlaWatch
 from channels.base import DeliveryError
 from channels.conversation import Address, Reply
@@ -19,12 +16,12 @@ from handlers.context import HandlerContext
 from handlers.incidents import report_incident
 from handlers.suppliers import hand_command
 from nlu.types import Entity, IntentName, Understanding
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.enums import Status
-from store.migrate import upgrade_engine
 from store.models import OutboxMessage, SupplierHandoff
 from store.uow import UnitOfWork
 from tests.fakes.smtp import FakeSmtpServer
+from tests.unit.desks import load_desk
 
 DESK = """
 people:
@@ -49,19 +46,9 @@ T0 = datetime(2026, 12, 1, 16, 45, tzinfo=UTC)
 
 
 @pytest.fixture
-async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/suppliers.db")
-    await upgrade_engine(engine)
-    path = tmp_path / "desk.yml"
-    path.write_text(DESK, "utf-8")
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await apply(uow, read([path]))
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
+async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
+    await load_desk(factory, tmp_path, DESK)
+    return factory
 
 
 async def say(

@@ -83,7 +83,14 @@ class Said:
     outgoing: list[Outgoing]
 
 
-async def say(factory: SessionFactory, who: Who, text: str, *, now: datetime | None = None) -> Said:
+async def say(
+    factory: SessionFactory,
+    who: Who,
+    text: str,
+    *,
+    now: datetime | None = None,
+    intent: IntentName = IntentName.OUT_OF_SCOPE,
+) -> Said:
     """One command through the handler, in its own unit of work, retried on a lost race."""
     handler = unlink if text.split()[0] == "unlink" else link
     for _ in range(5):
@@ -93,7 +100,11 @@ async def say(factory: SessionFactory, who: Who, text: str, *, now: datetime | N
                 ctx = HandlerContext(
                     uow=uow, person=person, address=who.address, now=now or utcnow(), text=text
                 )
-                nlu = Understanding(text=text, intent=IntentName.OUT_OF_SCOPE, confidence=0.0)
+                nlu = Understanding(
+                    text=text,
+                    intent=intent,
+                    confidence=0.0 if intent is IntentName.OUT_OF_SCOPE else 0.9,
+                )
                 replies: list[Reply] = await handler(nlu, ctx)
                 await uow.commit()
             return Said(" ".join(r.text for r in replies), list(ctx.outgoing))
@@ -430,3 +441,15 @@ def test_codes_are_hashed_with_a_key_from_the_deployment_secret() -> None:
         assert hmac.new(key, b"ABCD2345", hashlib.sha256).hexdigest() != first
     with pytest.raises(ValueError, match="empty"):
         use_secret(b"")
+
+
+async def test_a_sentence_after_link_is_not_taken_for_a_code(factory: SessionFactory) -> None:
+    load()
+    code = pairing_code(await say(factory, console(DAN), "link"))
+    sentence = await say(
+        factory, console(DAN), "link these incidents to a new problem", intent=IntentName.GREET
+    )
+    assert "isn't valid" not in sentence.text
+    [attempt] = await attempts(factory)
+    assert attempt.failures == 0
+    assert "Linked" in (await say(factory, telegram(5554999), f"link {code}")).text

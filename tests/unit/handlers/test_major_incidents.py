@@ -12,7 +12,7 @@ from bot.router import IntentRouter
 from channels.conversation import Address, Identity, Message
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import load
-from nlu.types import IntentName, Understanding
+from nlu.types import Entity, IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import Status, TicketKind
 from store.migrate import upgrade_engine
@@ -65,7 +65,13 @@ async def incident(f: SessionFactory, who: str, service: str, title: str) -> str
         return ticket.ref
 
 
-async def say(f: SessionFactory, who: str, text: str) -> tuple[str, list[Outgoing]]:
+async def say(
+    f: SessionFactory,
+    who: str,
+    text: str,
+    intent: IntentName = IntentName.OUT_OF_SCOPE,
+    entities: tuple[Entity, ...] = (),
+) -> tuple[str, list[Outgoing]]:
     router = IntentRouter(load())
     address = Address(channel="slack", conversation=f"D-{who}", user=who)
     msg = Message(
@@ -74,7 +80,7 @@ async def say(f: SessionFactory, who: str, text: str) -> tuple[str, list[Outgoin
         sender=Identity(platform="slack", external_id=who, email=who),
         text=text,
     )
-    nlu = Understanding(text=text, intent=IntentName.OUT_OF_SCOPE, confidence=0.0)
+    nlu = Understanding(text=text, intent=intent, confidence=0.99, entities=entities)
     async with UnitOfWork(f) as uow:
         person = await uow.people.by_email(who)
         assert person is not None
@@ -177,3 +183,28 @@ async def test_the_swarm_channel_is_created_invited_pinned_and_gets_updates(
         assert api.pins == [(channel, card.ts)]
     _, out = await say(factory, "bob@example.com", f"broadcast {first}: rerouting traffic")
     assert channel in addressed(out)
+
+
+async def test_the_intents_find_the_incident_without_a_reference(factory: SessionFactory) -> None:
+    first = await incident(factory, "alice@example.com", "VPN", "VPN is down")
+    second = await incident(factory, "dan@example.com", "VPN", "cannot connect to VPN")
+    words = "declare a major incident for vpn"
+    vpn = Entity(entity="service", value="VPN", start=29, end=32)
+    text, _ = await say(factory, "bob@example.com", words, IntentName.DECLARE_MAJOR, (vpn,))
+    assert f"{second} is now a major incident" in text
+    assert "1 linked report." in text
+
+    words = "status update: the vendor is on it, next update 15:00"
+    text, out = await say(factory, "bob@example.com", words, IntentName.STATUS_UPDATE)
+    assert text == "Sent to 2 reporters."
+    told = {o.address.conversation: o.reply.text for o in out if o.address is not None}
+    assert told["chat-alice@example.com"] == (
+        f"Update on {second} (your {first}): the vendor is on it, next update 15:00"
+    )
+
+    # A requester's update is news for their own ticket, not a broadcast.
+    text, out = await say(
+        factory, "dan@example.com", f"update {second}: works again", IntentName.STATUS_UPDATE
+    )
+    assert "Only agents" not in text
+    assert not any(o.address and o.address.conversation.startswith("chat-alice") for o in out)
