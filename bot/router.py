@@ -44,6 +44,17 @@ _LABELS = {
     IntentName.HELP: "See what I can do",
     IntentName.GREET: "Just saying hello",
     IntentName.THANKS: "Just saying thanks",
+    IntentName.ASSIGN: "Assign a ticket",
+    IntentName.MY_QUEUE: "See my queue",
+    IntentName.PENDING_APPROVALS: "See what awaits my approval",
+    IntentName.PUT_ON_HOLD: "Put a ticket on hold",
+    IntentName.OPEN_PROBLEM: "Open a problem",
+    IntentName.QUERY_IMPACT: "See what an outage affects",
+    IntentName.REQUEST_CATALOG: "Order from the catalog",
+    IntentName.DECLARE_MAJOR: "Declare a major incident",
+    IntentName.STATUS_UPDATE: "Post a status update",
+    IntentName.SUBMIT_IDEA: "Share an idea",
+    IntentName.SIGNIN: "Sign in to the portal",
 }
 _UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
 MAX_CLARIFICATIONS = 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from channels.conversation import Button, ButtonStyle, Reply
+from channels.conversation import Button, Reply
 from handlers import confirmations
+from handlers.approvers import decision_buttons as decision_buttons
+from handlers.approvers import notify_approvers
 from handlers.context import HandlerContext
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
@@ -13,14 +15,6 @@ from handlers.rules import approval, confirm
 from handlers.tickets import card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
-from store.models import Ticket
-
-
-def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
-    return (
-        Button(label="Approve", action="approve", value=ticket.ref, style=ButtonStyle.PRIMARY),
-        Button(label="Reject", action="reject", value=ticket.ref, style=ButtonStyle.DANGER),
-    )
 
 
 def _window(nlu: Understanding, ctx: HandlerContext) -> datetime | None:
@@ -81,14 +75,12 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         ticket_ref=ticket.ref,
     )
     ctx.announce("approvals", ask)
-    for approver in await ctx.uow.people.with_role(Role.APPROVER):
-        if approver.id != ctx.person.id:
-            ctx.notify(approver.id, ask)
+    told = await notify_approvers(ctx, ticket, ask) if status is Status.AWAITING_APPROVAL else None
     when = f" for {window:%a %d %b %H:%M} {window.tzname() or 'UTC'}" if window else ""
+    sent = f" and sent it to the approvers. {told.sentence()}" if told else "."
     return [
         Reply(
-            text=f"I've raised {ticket.ref}{when} and sent it to the approvers. "
-            "I'll tell you when it's decided.",
+            text=f"I've raised {ticket.ref}{when}{sent} I'll tell you when it's decided.",
             card=card(ticket),
             ticket_ref=ticket.ref,
         )

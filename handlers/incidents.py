@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from channels.conversation import Reply
 from handlers import confirmations, deflection
 from handlers.cmdb import impact_for
@@ -357,22 +355,6 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             ticket_ref=ticket.ref,
         )
     ]
-
-
-_TO_ME = re.compile(r"\bto\s+(me|myself)\b|^\W*assign\s+\S+\s*$", re.IGNORECASE)
-
-
-@registry.command("assign", listed=False)
-async def assign_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """Assign a ticket to yourself: "assign INC-42 to me" (agents)."""
-    if _TO_ME.search(ctx.text) is None:
-        return [
-            Reply(
-                text='I can only assign tickets to the person asking: say "assign INC-42 to '
-                'me". The desk console assigns to others.'
-            )
-        ]
-    return await assign_to_me(nlu, ctx)
 
 
 @registry.action("assign_me")

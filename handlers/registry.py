@@ -114,6 +114,8 @@ def load() -> Registry:
     """Import every process module so their handlers are registered, and return them."""
     from handlers import (  # noqa: F401  (imported for their registrations)
         agent,
+        approvers,
+        cancellation,
         catalog,
         change_steps,
         changes,
@@ -121,6 +123,7 @@ def load() -> Registry:
         deflection,
         forms,
         help_channels,
+        holds,
         home,
         impact_query,
         improvements,
@@ -129,6 +132,7 @@ def load() -> Registry:
         links,
         major_incidents,
         problems,
+        queues,
         requests,
         signin,
         smalltalk,

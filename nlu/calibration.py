@@ -65,3 +65,58 @@ def _best_threshold(
         if score > best_score + 1e-12:
             best, best_score = float(threshold), float(score)
     return best
+
+
+PRECISION = 0.98
+"""Share of readings at or above an intent's acting threshold that must be right."""
+
+
+def intent_thresholds(
+    confidence: Sequence[float],
+    predicted: Sequence[str],
+    gold: Sequence[str],
+    intents: Sequence[str],
+    *,
+    precision: float = PRECISION,
+) -> dict[str, float]:
+    """Per intent, the lowest confidence above which its readings are right often enough.
+
+    For each intent, over the messages read as that intent, the lowest threshold (on a 0.01
+    grid) such that at it and at every higher threshold the share of right readings at or
+    above it is at least `precision`; 1.0 when even the top readings miss it. Computed on
+    predictions for messages the model did not train on.
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    pred = np.asarray(predicted, dtype=object)
+    gold_arr = np.asarray(gold, dtype=object)
+    out: dict[str, float] = {}
+    for intent in intents:
+        said = pred == intent
+        right = said & (gold_arr == intent)
+        chosen = 1.0
+        for threshold in np.round(np.arange(0.99, -0.005, -0.01), 2):
+            above = said & (conf >= threshold)
+            if not above.any():
+                continue
+            if (right & above).sum() / above.sum() < precision:
+                break
+            chosen = abs(float(threshold))
+        out[intent] = chosen
+    return out
+
+
+def coverage(
+    confidence: Sequence[float],
+    predicted: Sequence[str],
+    gold: Sequence[str],
+    intent: str,
+    at: float,
+) -> tuple[int, int, int]:
+    """(right readings at or above `at`, all right readings, wrong readings at or above `at`)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    pred = np.asarray(predicted, dtype=object)
+    gold_arr = np.asarray(gold, dtype=object)
+    said = pred == intent
+    right = said & (gold_arr == intent)
+    above = conf >= at
+    return int((right & above).sum()), int(right.sum()), int((said & ~right & above).sum())

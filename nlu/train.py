@@ -94,6 +94,14 @@ class _Steps:
         return report
 
 
+def out_of_fold(
+    examples: Sequence[Example], seed: int = 0
+) -> tuple[list[str], list[float], list[str]]:
+    """Predictions for every example by a model that did not train on it: (predicted,
+    confidence, gold), from the folds the threshold is calibrated on."""
+    return _out_of_fold(examples, seed, _Steps(None, 0))
+
+
 def _out_of_fold(
     examples: Sequence[Example], seed: int, steps: _Steps
 ) -> tuple[list[str], list[float], list[str]]:

@@ -24,6 +24,7 @@ from store.links import LinkRepository
 from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.problems import ProblemRepository
+from store.queues import QueueRepository
 from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
@@ -63,6 +64,7 @@ class UnitOfWork:
     alerts: AlertRepository
     integrations: IntegrationRepository
     cmdb: CmdbRepository
+    queues: QueueRepository
     surveys: SurveyRepository
     changes: ChangeRepository
     problems: ProblemRepository
@@ -95,6 +97,7 @@ class UnitOfWork:
         self.cursors = CursorRepository(self.session)
         self.links = LinkRepository(self.session)
         self.desk = DeskRepository(self.session)
+        self.queues = QueueRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.integrations = IntegrationRepository(self.session)
         self.cmdb = CmdbRepository(self.session)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.router import IntentRouter, Routed
 from channels.conversation import Action, Address, Identity, Message, Reply
-from handlers.context import HandlerContext
+from handlers.context import HandlerContext, Outgoing
 from handlers.registry import load
 from nlu.types import Understander
 from store.db import SessionFactory, create_engine, session_factory
@@ -60,6 +60,7 @@ class Turn:
 
     routed: Routed
     changes: set[str]
+    outgoing: list[Outgoing] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -190,7 +191,7 @@ class Dialogue:
         assert not unintended, f"{text!r} changed {sorted(unintended)}; replies: {routed.replies}"
         missing = meant - changes
         assert not missing, f"{text!r} did not change {sorted(missing)}; replies: {routed.replies}"
-        return Turn(routed=routed, changes=changes)
+        return Turn(routed=routed, changes=changes, outgoing=list(ctx.outgoing))
 
     def _address(self, who: str) -> Address:
         return Address(channel=self.channel, conversation=who, user=who)

@@ -1,0 +1,116 @@
+"""Approvers in chat: told personally when something awaits them, and what is waiting.
+
+An approver may never have written to the bot, so the message goes to the first of their
+linked accounts that the bot can open a conversation on: where they last wrote, else a Slack
+direct message, else their Telegram chat (linked accounts have started the bot), else SMS.
+WhatsApp is not used unprompted: outside a conversation it takes an approved template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channels.conversation import Address, Button, ButtonStyle, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.registry import registry
+from handlers.tickets import card
+from nlu.types import IntentName, Understanding
+from store.enums import Role
+from store.models import Person, Ticket
+from store.uow import UnitOfWork
+
+_DIRECT = ("slack", "telegram")
+_LISTED = 5
+
+
+def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
+    return (
+        Button(label="Approve", action="approve", value=ticket.ref, style=ButtonStyle.PRIMARY),
+        Button(label="Reject", action="reject", value=ticket.ref, style=ButtonStyle.DANGER),
+    )
+
+
+async def reach(uow: UnitOfWork, person_id: int) -> Address | None:
+    """Where a message can reach this person without their having written first."""
+    identities = await uow.queues.identities(person_id)
+    for ident in identities:
+        if ident.last_address:
+            return Address.from_dict(ident.last_address)
+    for platform in _DIRECT:
+        for ident in identities:
+            if ident.platform == platform:
+                return Address(
+                    channel=platform, conversation=ident.external_id, user=ident.external_id
+                )
+    for ident in identities:
+        if ident.platform == "phone":
+            return Address(channel="sms", conversation=ident.external_id, user=ident.external_id)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """Who was told, and who could not be reached on any linked channel."""
+
+    reached: tuple[str, ...] = ()
+    unreached: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        parts = []
+        if self.reached:
+            parts.append(f"I've told {', '.join(self.reached)}.")
+        if self.unreached:
+            parts.append(f"I couldn't reach {', '.join(self.unreached)} (no linked channel).")
+        if not parts:
+            return "There is no approver besides you in the directory; the desk will follow up."
+        return " ".join(parts)
+
+
+def eligible(people: list[Person], ticket: Ticket) -> list[Person]:
+    """Approvers who may decide this ticket: never the person who asked for it."""
+    return [p for p in people if p.id != ticket.requester_id and p.active]
+
+
+async def notify_approvers(ctx: HandlerContext, ticket: Ticket, ask: Reply) -> Notified:
+    """Send `ask` to every eligible approver personally; who was reached and who was not."""
+    reached: list[str] = []
+    unreached: list[str] = []
+    for approver in eligible(await ctx.uow.people.with_role(Role.APPROVER), ticket):
+        address = await reach(ctx.uow, approver.id)
+        if address is None:
+            unreached.append(approver.name)
+            continue
+        ctx.outgoing.append(Outgoing(reply=ask, address=address))
+        reached.append(approver.name)
+    return Notified(reached=tuple(reached), unreached=tuple(unreached))
+
+
+@registry.intent(IntentName.PENDING_APPROVALS)
+async def pending_approvals(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """See what waits for your approval: "what's waiting for my approval?" (approvers)."""
+    if not ctx.person.has_role(Role.APPROVER):
+        return [Reply(text='Only approvers have approvals waiting. Say "my tickets" for yours.')]
+    waiting = []
+    for ticket in await ctx.uow.tickets.awaiting_approval(limit=50):
+        if ticket.requester_id == ctx.person.id:
+            continue
+        decided = await ctx.uow.tickets.approvals(ticket.id)
+        if any(a.approver_id == ctx.person.id for a in decided):
+            continue
+        waiting.append(ticket)
+    if not waiting:
+        return [Reply(text="Nothing is waiting for your approval.")]
+    shown = waiting[:_LISTED]
+    more = f" (showing {len(shown)})" if len(waiting) > len(shown) else ""
+    lines = [f"Waiting for your approval: {len(waiting)}{more}"]
+    for t in shown:
+        when = f", {t.planned_start:%a %d %b %H:%M}" if t.planned_start else ""
+        lines.append(f"• {t.ref} '{t.title}' by {t.requester.name}{when}")
+    replies = [Reply(text="\n".join(lines))]
+    replies += [
+        Reply(
+            text=f"{t.ref}: {t.title}", card=card(t), buttons=decision_buttons(t), ticket_ref=t.ref
+        )
+        for t in shown
+    ]
+    return replies
