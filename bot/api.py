@@ -377,10 +377,13 @@ async def patch_ticket(
             counter=c.state.tally,
         )
         read = ticket.version
-        if body.status in approval.DECISIONS:
-            await _decide(ticket, body, shown, ctx)
-        else:
-            await _update(ticket, body, ctx)
+        # One request, one version: without this, a query inside the update (the clocks look
+        # up their targets) would flush the first half of the change and bump it twice.
+        with uow.session.no_autoflush:
+            if body.status in approval.DECISIONS:
+                await _decide(ticket, body, shown, ctx)
+            else:
+                await _update(ticket, body, ctx)
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
         await uow.flush()
         # A write checks the version itself (compare-and-set); a request that changed nothing

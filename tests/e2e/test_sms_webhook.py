@@ -240,7 +240,10 @@ def test_customers_see_only_their_own_tickets(
     settings = with_twilio(demo_settings, fake)
     app = create_app(settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
-        post(client, sms("my email is not syncing on my phone", STRANGER, message_sid(20)))
+        # An outage report: filed at once, never held for a knowledge article.
+        post(
+            client, sms("the checkout page shows a 500 error when I pay", STRANGER, message_sid(20))
+        )
         [made] = texts_to(fake, STRANGER, 1)
         assert "INC-1" in made
         post(client, sms("what's the status of INC-1", OTHER, message_sid(21)))
@@ -248,7 +251,7 @@ def test_customers_see_only_their_own_tickets(
         theirs, missing = texts_to(fake, OTHER, 2)
         assert theirs == missing.replace("INC-999", "INC-1")
         assert "couldn't find INC-1" in theirs
-        assert "email" not in theirs.lower()
+        assert "checkout" not in theirs.lower()
         post(client, sms("what's the status of INC-1", STRANGER, message_sid(23)))
         _, mine = texts_to(fake, STRANGER, 2)
         assert "INC-1 is" in mine

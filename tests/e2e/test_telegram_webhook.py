@@ -337,7 +337,10 @@ def test_customers_see_only_their_own_tickets(
     app = create_app(settings, overrides=Overrides(understander=understander))
     with TestClient(app) as client:
         owner, other = 5550801, 5550802
-        post(client, private_update(7601, "my email is not syncing on my phone", user_id=owner))
+        post(
+            client,
+            private_update(7601, "the checkout page shows a 500 error when I pay", user_id=owner),
+        )
         fake.wait_sent(1)
         post(client, private_update(7602, "what's the status of INC-1", user_id=other))
         post(client, private_update(7603, "what's the status of INC-999", user_id=other))
