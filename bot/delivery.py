@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from channels.conversation import Address, Reply
+from handlers.approvers import reach
 from handlers.context import Outgoing
 from store.models import OutboxMessage
 from store.uow import UnitOfWork
@@ -84,4 +85,8 @@ async def _addresses(
         data = await uow.people.last_address(out.person_id)
         if data:
             return [Address.from_dict(data)]
+        # Someone who never wrote to the bot (an approver, a new assignee): open a
+        # conversation on a linked account where the platform allows the bot to start one.
+        address = await reach(uow, out.person_id)
+        return [address] if address is not None else []
     return []
