@@ -6,6 +6,7 @@ from channels.conversation import Reply
 from handlers import confirmations, deflection
 from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
+from handlers.devices import device_reported
 from handlers.events import link_to_outage
 from handlers.problems import on_new_incident
 from handlers.registry import registry
@@ -73,6 +74,8 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         return await _improve(nlu, ctx, ctx.params["reported"])
     text = ctx.text
     service, _ = await service_named(ctx, nlu)
+    if service is None:
+        service = await device_reported(ctx, text)
     # A part takes its impact from the most critical service that depends on it.
     found = await impact_for(ctx.uow, service) if service else None
     impact, urgency = _assess(text, nlu, service, found.criticality if found else None)
