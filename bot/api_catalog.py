@@ -13,16 +13,12 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot import catalog_orders as orders
 from bot.api import Caller, container
-from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from channels.conversation import Address
 from handlers import catalog
-from handlers.context import HandlerContext
-from handlers.rules import catalog_form as form
 from store.catalog import CatalogItem
 from store.enums import Status
-from store.types import utcnow
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
 
@@ -99,16 +95,7 @@ async def list_items(request: HttpRequest, person: Caller) -> list[ItemOut]:
     """Every item the caller may order, by category and name."""
     async with container(request).uow() as uow:
         items = await uow.catalog.items()
-        return [ItemOut.of(i) for i in items if _may_order(i, person.role_set, person.organisation)]
-
-
-def _may_order(item: CatalogItem, roles: Any, organisation: str | None) -> bool:
-    return form.may_order(
-        roles=roles,
-        organisation=organisation,
-        allowed_roles=[str(r) for r in item.roles or ()],
-        allowed_organisations=[str(o) for o in item.organisations or ()],
-    )
+        return [ItemOut.of(i) for i in items if orders.may_order(i, person)]
 
 
 @router.post(
@@ -124,52 +111,18 @@ def _may_order(item: CatalogItem, roles: Any, organisation: str | None) -> bool:
 )
 async def order(request: HttpRequest, item: ItemName, body: OrderIn, person: Caller) -> OrderOut:
     """Open a service request for the item; it goes to approval or straight to fulfilment."""
-    c = container(request)
-    async with c.uow() as uow:
-        found = await uow.catalog.find(item)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no catalog item {item!r}")
-        me = await uow.people.get(person.id)
-        if me is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
-        if not _may_order(found, me.role_set, me.organisation):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not order {found.name}")
-        answers = {
-            without_nul(k): without_nul(v) if isinstance(v, str) else v
-            for k, v in body.answers.items()
-        }
-        values, errors = form.check_all(form.fields_of(found.fields or ()), answers)
-        if errors:
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST,
-                {"error": "the answers do not fit the form", "fields": errors},
-            )
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel="api", conversation="api", user=str(me.id)),
-            now=utcnow(),
-            counter=c.state.tally,
+    try:
+        placed = await orders.place(
+            container(request), person.id, item, body.answers, body.note, channel="api"
         )
-        ticket = await catalog.place_order(ctx, found, values, body.note)
-        placed = await uow.catalog.request_of(ticket.id)
-        approvers = (
-            [p.name for p in await catalog.approvers(ctx, placed)]
-            if placed is not None and ticket.status is Status.AWAITING_APPROVAL
-            else []
-        )
-        rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
-        await uow.flush()
-        out = OrderOut(
-            ref=ticket.ref,
-            item=found.name,
-            status=ticket.status,
-            answers=values,
-            approvers=approvers,
-            group=ticket.group.name if ticket.group else None,
-        )
-        ids = [r.id for r in rows]
-        await uow.commit()
-    if ids and c.dispatcher is not None:
-        c.dispatcher.kick(ids)
-    return out
+    except orders.OrderRefused as e:
+        detail: Any = {"error": e.message, "fields": e.fields} if e.fields else e.message
+        raise HTTPException(e.status, detail) from None
+    return OrderOut(
+        ref=placed.ref,
+        item=placed.item,
+        status=placed.status,
+        answers=placed.answers,
+        approvers=placed.approvers,
+        group=placed.group,
+    )

@@ -12,6 +12,7 @@ from bot.web.door import identify
 from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
 from bot.web.portal import router as portal_router
+from bot.web.portal_catalog import router as catalog_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
 from channels.webchat import WebChatChannel
@@ -24,6 +25,7 @@ def install_web(app: FastAPI) -> None:
     # Before the link route, which would take "oidc" for a token.
     app.include_router(oidc_router)
     app.include_router(signin_router)
+    app.include_router(catalog_router)
     app.include_router(portal_router)
     app.include_router(console_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")
