@@ -17,6 +17,15 @@ from tests.integration.procs import environment, free_port, processes, start, wa
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.browser
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -59,19 +68,7 @@ def test_portal_in_the_browser(
     link = signin_link(demo_settings, port, "alice@example.com")
     assert link.startswith(f"{base}/signin/")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, args=ARGS)
         try:
             page = browser.new_page(locale="en-US")
             page.goto(f"{base}/portal")
@@ -115,5 +112,38 @@ def test_portal_in_the_browser(
             expect(page.locator("main")).to_contain_text("You have signed out.")
             page.goto(link)  # a used link says so
             expect(page.locator("main")).to_contain_text("already been used")
+        finally:
+            browser.close()
+
+
+def test_ordering_from_the_catalog_in_the_browser(
+    server: tuple[str, int], demo_settings: Settings, chromium_path: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.test_catalog_api import DESK
+
+    base, port = server
+    desk = tmp_path / "desk.yml"
+    desk.write_text(DESK, "utf-8")
+    loaded = CliRunner().invoke(
+        cli, ["import", str(desk)], env={"DATABASE_URL": demo_settings.database_url}
+    )
+    assert loaded.exit_code == 0, loaded.output
+    link = signin_link(demo_settings, port, "alice@example.com")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(locale="en-US")
+            page.goto(link)
+            page.get_by_role("link", name="Order").click()
+            expect(page.locator("h1")).to_have_text("Order from the catalog")
+            page.get_by_role("link", name="New laptop").click()
+            expect(page.locator("h1")).to_have_text("New laptop")
+            page.get_by_label("Which model").select_option("16-inch")
+            page.get_by_label("Needed by").fill("2026-12-24")
+            page.get_by_role("button", name="Place the order").click()
+            expect(page.locator("h1")).to_contain_text("REQ-1", timeout=30_000)
+            expect(page.locator("main")).to_contain_text("16-inch")
         finally:
             browser.close()
