@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +34,9 @@ class PipelineFigures:
     p50_ms: float
     p95_ms: float
     rss_mb: dict[str, float]
+    api_p50_ms: float = float("nan")
+    api_p99_ms: float = float("nan")
+    api_max_ms: float = float("nan")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +47,11 @@ class PipelineFigures:
             "end_to_end_ms_p50": round(self.p50_ms, 1),
             "end_to_end_ms_p95": round(self.p95_ms, 1),
             "rss_mb": {k: round(v, 1) for k, v in self.rss_mb.items()},
+            "api_during_burst_ms": {
+                "p50": round(self.api_p50_ms, 1),
+                "p99": round(self.api_p99_ms, 1),
+                "max": round(self.api_max_ms, 1),
+            },
         }
 
 
@@ -123,6 +134,47 @@ def bare_rate(seconds: float = 10.0, concurrency: int = 32) -> float:
     return result.rate
 
 
+class ApiProbe:
+    """`GET /api/tickets?limit=1` every 100 ms in a thread: how the API answers meanwhile."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.url = f"{base_url}/api/tickets?limit=1"
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=60) as client:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                try:
+                    client.get(self.url, headers=self.headers).raise_for_status()
+                except httpx.HTTPError:
+                    pass  # a failed probe still took its time
+                self.latencies.append((time.perf_counter() - started) * 1000)
+                self._stop.wait(0.1)
+
+    def __enter__(self) -> ApiProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=70)
+
+
+def _api_token(dep: Deployment) -> str:
+    made = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bot", "token", "create", "--as", "bob@example.com"],
+        env=dep.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
 def run_mode(
     mode: str, *, messages: int, rate: float, seconds: float, workers: int = 2
 ) -> PipelineFigures:
@@ -130,8 +182,9 @@ def run_mode(
         build = _requests(dep.base_url, visitors=200)
         # Throughput: push a burst, time from the first event stored to the last reply sent.
         start_id = asyncio.run(_max_inbox_id(dep.database_url))
-        burst = asyncio.run(closed_loop_n(build, messages))
-        _wait_handled(dep, start_id, burst, timeout=600)
+        with ApiProbe(dep.base_url, _api_token(dep)) as probe:
+            burst = asyncio.run(closed_loop_n(build, messages))
+            _wait_handled(dep, start_id, burst, timeout=600)
         _, _, first, last = asyncio.run(_latencies(dep.database_url, start_id))
         throughput = burst / (last - first) if last > first else float("nan")
         # Latency at a steady rate well below capacity.
@@ -151,6 +204,9 @@ def run_mode(
             p50_ms=_pct(lat, 50),
             p95_ms=_pct(lat, 95),
             rss_mb=rss,
+            api_p50_ms=_pct(probe.latencies, 50),
+            api_p99_ms=_pct(probe.latencies, 99),
+            api_max_ms=max(probe.latencies, default=float("nan")),
         )
 
 

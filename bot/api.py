@@ -251,7 +251,7 @@ async def current_person(
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", challenge)
-    async with container(request).uow() as uow:
+    async with container(request).reader() as uow:
         person = await uow.tokens.authenticate(credentials.credentials)
     if person is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", challenge)
@@ -293,7 +293,7 @@ async def list_tickets(
 ) -> TicketPage:
     """Tickets the caller may see: requesters their own, agents and approvers everyone's."""
     staff = person.has_role(Role.AGENT, Role.APPROVER)
-    async with container(request).uow() as uow:
+    async with container(request).reader() as uow:
         items, total = await uow.tickets.search(
             requester_id=person.id if mine or not staff else None,
             assignee_id=person.id if assigned_to_me else None,
@@ -316,7 +316,7 @@ async def get_ticket(
 ) -> TicketOut:
     """The ticket; its `ETag` is the version to send back in `If-Match` when updating it."""
     c = container(request)
-    async with c.uow() as uow:
+    async with c.reader() as uow:
         ticket = await _visible(c, uow, ref, person)
         out = TicketOut.of(ticket, await _extras(uow, [ticket]))
     response.headers["ETag"] = f'"{out.version}"'
@@ -329,7 +329,7 @@ async def ticket_events(
 ) -> list[EventOut]:
     """Every change of the ticket: who, what, when, through which channel."""
     c = container(request)
-    async with c.uow() as uow:
+    async with c.reader() as uow:
         ticket = await _visible(c, uow, ref, person)
         return [EventOut.of(e) for e in await uow.tickets.events(ticket.id)]
 

@@ -42,7 +42,7 @@ from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
 from store.catalog import CatalogItem
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory, create_engine, create_reader, session_factory
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
@@ -102,6 +102,8 @@ class Container:
     topics: Callable[[str], list[Address]]
     cursors: DatabaseCursors
     channels: dict[str, Channel] = field(default_factory=dict)
+    read_engine: AsyncEngine | None = None
+    read_factory: SessionFactory | None = None
     understander: Understander | None = None
     dispatcher: Dispatcher | None = None
     worker: Worker | None = None
@@ -121,6 +123,10 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reading alone: on SQLite it never waits for a writer."""
+        return UnitOfWork(self.read_factory or self.factory)
 
     def channel_deps(self) -> ChannelDeps:
         """What channels are given: this container's ingress, secret, history and cursors."""
@@ -290,6 +296,8 @@ class Container:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
 
 
 def catalog_entries(items: Sequence[CatalogItem]) -> list[CatalogEntry]:
@@ -350,6 +358,9 @@ def build_container(
     use_signin_base(base_url(settings))
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
+    read_engine = create_reader(
+        settings.async_database_url, connect_args=settings.database_connect_args
+    )
     redis: Redis | None = None
     dialogue: Dialogue | None = None
     if settings.redis_url:
@@ -376,6 +387,8 @@ def build_container(
         roles=roles,
         engine=engine,
         factory=factory,
+        read_engine=read_engine,
+        read_factory=session_factory(read_engine) if read_engine is not None else None,
         redis=redis,
         queue=queue,
         state=state,

@@ -69,6 +69,40 @@ def create_engine(
     return engine
 
 
+def create_reader(url: str, *, connect_args: dict[str, Any] | None = None) -> AsyncEngine | None:
+    """On a SQLite file, a second engine for reads alone; None where one engine serves all.
+
+    The writing engine begins every transaction with `BEGIN IMMEDIATE` on its one
+    connection, so a read waits for whatever the worker is writing. WAL lets readers see the
+    last commit while a write goes on: these connections begin deferred transactions (a
+    snapshot, no lock) and are `query_only`, so nothing can write through them by mistake.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None  # another connection would open another database
+    args = dict(connect_args or {})
+    args.setdefault("timeout", 30)
+    engine = create_async_engine(
+        url, connect_args=args, pool_size=4, max_overflow=4, pool_timeout=30
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
