@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from benchmarks.ingest import bare_request
 from benchmarks.loadgen import closed_loop, open_loop
 from benchmarks.servers import Deployment, bare_server, deployment
-from store.db import create_engine, normalise_database_url, session_factory
+from store.db import create_engine, create_reader, normalise_database_url, session_factory
 from store.enums import InboxStatus, OutboxStatus
 from store.models import InboxEvent, OutboxMessage
 
@@ -73,7 +73,8 @@ def _requests(base_url: str, visitors: int) -> Callable[[int], tuple[str, bytes,
 async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float], float, float]:
     """Handled events after `since_id`: count, per-event latency (ms), first in, last out."""
     url, args = normalise_database_url(database_url)
-    engine = create_engine(url, connect_args=args)
+    # Counting from outside must not queue for the server's write lock.
+    engine = create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
     try:
         async with session_factory(engine)() as s:
             rows = (
@@ -98,7 +99,7 @@ async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float]
 
 async def _max_inbox_id(database_url: str) -> int:
     url, args = normalise_database_url(database_url)
-    engine = create_engine(url, connect_args=args)
+    engine = create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
     try:
         async with session_factory(engine)() as s:
             return int((await s.execute(select(func.max(InboxEvent.id)))).scalar() or 0)
