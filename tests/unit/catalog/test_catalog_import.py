@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.desk.apply import Change, apply
 from bot.desk.files import DeskError, read
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
-from store.migrate import upgrade_engine
+from store.db import SessionFactory
 from store.uow import UnitOfWork
 
 DESK = """
@@ -39,23 +37,6 @@ catalog:
     approval: {by: group, group: finance-approvers}
     fulfilment: {group: hardware}
 """
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/desk.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def write(tmp_path: Path, text: str, name: str = "desk.yml") -> Path:

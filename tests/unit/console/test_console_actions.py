@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from handlers.errors import LifecycleError
 from handlers.incidents import report_incident
 from nlu.types import IntentName, Understanding
 from store.console import UNASSIGNED, QueueFilter
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
+from store.db import SessionFactory, create_engine, session_factory
 from store.enums import ChangeType, Decision, Priority, Status, TicketKind
 from store.migrate import upgrade_engine
 from store.models import OutboxMessage, Ticket
@@ -27,15 +26,9 @@ from store.uow import UnitOfWork
 TELEGRAM = Address(channel="telegram", conversation="5550101", user="5550101")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/console.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
-
 @pytest.fixture
 async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    """The unit tier's migrated database (`tests/unit/conftest.py`), with the demo desk."""
     engine = create_engine(database_url)
     await upgrade_engine(engine)
     made = session_factory(engine)

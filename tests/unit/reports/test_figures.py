@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.charts import charts_of, report_html
 from handlers.reports import desk_figures
 from handlers.rules.figures import Figures, target_outcome
-from store.db import SessionFactory, create_engine, normalise_database_url, session_factory
+from store.db import SessionFactory
 from store.enums import (
     ChangeType,
     Decision,
@@ -23,7 +21,6 @@ from store.enums import (
     Status,
     TicketKind,
 )
-from store.migrate import upgrade_engine
 from store.models import (
     Approval,
     Group,
@@ -39,23 +36,6 @@ from store.uow import UnitOfWork
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 MIN = timedelta(minutes=1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/figures.db"
-    return normalise_database_url(request.getfixturevalue("pg_url"))[0]
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def seed(factory: SessionFactory) -> None:
