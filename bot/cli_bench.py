@@ -8,12 +8,15 @@ a loopback load and prints the figures. Nothing here is asserted: these are meas
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import TaskID
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True)
@@ -26,6 +29,24 @@ class Mode(StrEnum):
     embedded = "embedded"
     scaled = "scaled"
     both = "both"
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar on stderr (when it is a terminal), moved by `step(what, done, total)`."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        yield step
 
 
 def _modes(mode: Mode) -> list[str]:
@@ -202,28 +223,13 @@ def sla(
     Runs a reference with only the tickets due, then the big dataset, and prints the ratio of
     their median tick costs (a tick should not depend on how many tickets are open).
     """
-    import sys
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from benchmarks import sla_bench as bench
 
     server = database_url or (bench.postgres_from_environment() if postgres else None)
     if postgres and server is None:
         err.print(f"--postgres needs {bench.PG_ENV} or --database-url")
         raise typer.Exit(2)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=not sys.stderr.isatty(),
-    ) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def step(what: str, done: int, total: int) -> None:
-            progress.update(task, description=what, completed=done, total=total)
-
+    with _steps() as step:
         figures = bench.run(tickets=tickets, due=due, ticks=ticks, postgres=server, step=step)
     reference, big = figures
     ratio = big.tick_p50_ms / reference.tick_p50_ms if reference.tick_p50_ms else None
@@ -471,10 +477,6 @@ def console(
     Prints p50/p95 of the whole page (session, queries, template) and of `/healthz/live`
     measured in the same run. Target: the page under 100 ms p95 with 100,000 tickets.
     """
-    import sys
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from benchmarks import console_bench as bench
 
     if not 0 <= open_share <= 1 or tickets < 1 or requests < 1:
@@ -484,18 +486,7 @@ def console(
     if postgres and server is None:
         err.print(f"--postgres needs {bench.PG_ENV}")
         raise typer.Exit(2)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        disable=not sys.stderr.isatty(),
-    ) as progress:
-        task = progress.add_task("starting", total=None)
-
-        def step(what: str, done: int, total: int) -> None:
-            progress.update(task, description=what, completed=done, total=total)
-
+    with _steps() as step:
         f = bench.run(
             tickets=tickets, open_share=open_share, requests=requests, postgres=server, step=step
         )
