@@ -8,6 +8,7 @@ naming the steps it does; approving stays with `PATCH /api/tickets/{ref}` and it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -323,6 +324,28 @@ async def _me(uow: UnitOfWork, person: Person) -> Person:
     return me
 
 
+StepResult = tuple[ChangePlan, dict[str, list[str]]]
+
+
+async def _step(
+    request: HttpRequest,
+    ref: str,
+    person: Person,
+    take: Callable[[HandlerContext, Ticket], Awaitable[StepResult]],
+) -> ChangeOut:
+    """Take one step of a change in one transaction; a step its stage refuses is 409."""
+    async with container(request).uow() as uow:
+        ticket = await _change(uow, ref, person)
+        ctx = _context(uow, await _me(uow, person))
+        try:
+            plan, extra = await take(ctx, ticket)
+        except ChangeError as e:
+            raise HTTPException(_STATUS[e.kind], str(e)) from e
+        out = await _out(uow, ticket, plan, **extra)
+        await _finish(request, uow, ctx)
+    return out
+
+
 @router.post(
     "/{ref}/schedule", response_model=ChangeOut, summary="Schedule a change", responses=_ERRORS
 )
@@ -334,39 +357,24 @@ async def schedule_change(
     the freeze; an emergency change enters it when an approver other than its requester and
     earlier approvers schedules it (recorded as an approval, with a review to follow).
     Overlapping changes on the same or dependent items are flagged to both requesters."""
-    async with container(request).uow() as uow:
-        ticket = await _change(uow, ref, person)
-        ctx = _context(uow, await _me(uow, person))
-        try:
-            done = await lifecycle.schedule(
-                ctx,
-                ticket,
-                body.start,
-                body.end,
-                items=body.items,
-                backout_plan=body.backout_plan,
-            )
-        except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
-        out = await _out(uow, ticket, done.plan, collides_with=[c.ref for c in done.collisions])
-        await _finish(request, uow, ctx)
-    return out
+
+    async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        done = await lifecycle.schedule(
+            ctx, ticket, body.start, body.end, items=body.items, backout_plan=body.backout_plan
+        )
+        return done.plan, {"collides_with": [c.ref for c in done.collisions]}
+
+    return await _step(request, ref, person, take)
 
 
 @router.post(
     "/{ref}/implement", response_model=ChangeOut, summary="Start the work", responses=_ERRORS
 )
 async def implement_change(request: HttpRequest, ref: Ref, person: Caller) -> ChangeOut:
-    async with container(request).uow() as uow:
-        ticket = await _change(uow, ref, person)
-        ctx = _context(uow, await _me(uow, person))
-        try:
-            plan = await lifecycle.implement(ctx, ticket)
-        except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
-        out = await _out(uow, ticket, plan)
-        await _finish(request, uow, ctx)
-    return out
+    async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        return await lifecycle.implement(ctx, ticket), {}
+
+    return await _step(request, ref, person, take)
 
 
 @router.post(
@@ -377,33 +385,23 @@ async def complete_change(
 ) -> ChangeOut:
     """`successful`, `failed` or `backed_out`; failed, backed-out and emergency changes owe a
     review. A successful change resolves the problems (`PRB-n`) its description names."""
-    async with container(request).uow() as uow:
-        ticket = await _change(uow, ref, person)
-        ctx = _context(uow, await _me(uow, person))
-        try:
-            plan = await lifecycle.review(ctx, ticket, body.outcome, body.note)
-        except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+
+    async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        plan = await lifecycle.review(ctx, ticket, body.outcome, body.note)
         solved = []
         if body.outcome is ChangeOutcome.SUCCESSFUL:
             solved = [p.ref for p in await problems.resolve_by_change(ctx, ticket)]
-        out = await _out(uow, ticket, plan, resolved_problems=solved)
-        await _finish(request, uow, ctx)
-    return out
+        return plan, {"resolved_problems": solved}
+
+    return await _step(request, ref, person, take)
 
 
 @router.post("/{ref}/close", response_model=ChangeOut, summary="Close", responses=_ERRORS)
 async def close_change(request: HttpRequest, ref: Ref, person: Caller) -> ChangeOut:
-    async with container(request).uow() as uow:
-        ticket = await _change(uow, ref, person)
-        ctx = _context(uow, await _me(uow, person))
-        try:
-            plan = await lifecycle.close(ctx, ticket)
-        except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
-        out = await _out(uow, ticket, plan)
-        await _finish(request, uow, ctx)
-    return out
+    async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        return await lifecycle.close(ctx, ticket), {}
+
+    return await _step(request, ref, person, take)
 
 
 @router.post(
