@@ -17,6 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from channels.conversation import TicketCard
+from channels.slack.render import card_blocks
 from handlers.routing import on_call
 from store.db import SessionFactory
 from store.types import utcnow
@@ -39,6 +41,42 @@ def channel_name(ref: str, attempt: int = 0) -> str:
     """`inc-9-major`, then `inc-9-major-2` when the name is taken."""
     base = re.sub(r"[^a-z0-9-]", "", ref.lower()) + "-major"
     return base if attempt == 0 else f"{base}-{attempt + 1}"
+
+
+def pinned_text(plan: Plan) -> str:
+    """The pinned message as plain text: notifications and clients without blocks."""
+    where = f" on {plan.service}" if plan.service else ""
+    return (
+        f"Major incident {plan.ref} ({plan.priority}){where}: {plan.title}. "
+        f'Updates: "broadcast {plan.ref}: <update>".'
+    )
+
+
+def pinned_blocks(plan: Plan) -> list[dict[str, object]]:
+    """The pinned message as a ticket card, with how to post updates beneath it."""
+    card = TicketCard(
+        ref=plan.ref,
+        title=plan.title,
+        kind="incident",
+        status="major incident",
+        priority=plan.priority or None,
+        service=plan.service or None,
+    )
+    how = {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": f"Post updates with `broadcast {plan.ref}: <update>`; "
+                "every linked reporter hears them on their own channel.",
+            }
+        ],
+    }
+    header = {
+        "type": "header",
+        "text": {"type": "plain_text", "text": f"Major incident {plan.ref}"[:150]},
+    }
+    return [header, *card_blocks(card), how]
 
 
 class Swarms:
@@ -115,11 +153,8 @@ class Swarms:
                 return None
             if plan.members:
                 await client.conversations_invite(channel=channel, users=",".join(plan.members))
-            where = f" on {plan.service}" if plan.service else ""
             posted = await client.chat_postMessage(
-                channel=channel,
-                text=f"Major incident {plan.ref} ({plan.priority}){where}: {plan.title}. "
-                f'Updates: "broadcast {plan.ref}: <update>".',
+                channel=channel, text=pinned_text(plan), blocks=pinned_blocks(plan)
             )
             await client.pins_add(channel=channel, timestamp=str(posted["ts"]))
         except SlackApiError as e:

@@ -180,6 +180,12 @@ async def test_the_swarm_channel_is_created_invited_pinned_and_gets_updates(
         assert {"U0ERIN", "U0BOB"} <= api.members[channel]
         [card] = api.by_bot(channel)
         assert f"Major incident {first}" in card.text
+        # Pinned as a card: a header, the ticket's facts, then how to post updates.
+        kinds = [b["type"] for b in card.blocks]
+        assert kinds == ["header", "section", "context"]
+        facts = " ".join(f["text"] for f in card.blocks[1]["fields"])
+        assert "VPN" in facts
+        assert f"broadcast {first}" in card.blocks[2]["elements"][0]["text"]
         assert api.pins == [(channel, card.ts)]
     _, out = await say(factory, "bob@example.com", f"broadcast {first}: rerouting traffic")
     assert channel in addressed(out)
