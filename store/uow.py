@@ -15,6 +15,7 @@ from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
 from store.console import ConsoleRepository
 from store.db import SessionFactory
+from store.deflections import DeflectionOfferRepository
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
 from store.improvements import ImprovementRepository
@@ -74,6 +75,7 @@ class UnitOfWork:
     improvements: ImprovementRepository
     catalog: CatalogRepository
     signins: SignInRepository
+    deflection_offers: DeflectionOfferRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -110,6 +112,7 @@ class UnitOfWork:
         self.improvements = ImprovementRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
+        self.deflection_offers = DeflectionOfferRepository(self.session)
         return self
 
     async def __aexit__(
