@@ -21,6 +21,7 @@ from store.errors import ConflictError, UnavailableError
 from store.improvements import ImprovementRepository
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
+from store.knowledge_drafts import KnowledgeDraftRepository
 from store.links import LinkRepository
 from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
     catalog: CatalogRepository
     signins: SignInRepository
     deflection_offers: DeflectionOfferRepository
+    knowledge_drafts: KnowledgeDraftRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -113,6 +115,7 @@ class UnitOfWork:
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
         self.deflection_offers = DeflectionOfferRepository(self.session)
+        self.knowledge_drafts = KnowledgeDraftRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,4 +1,5 @@
-"""deflection offers: article offers waiting for an answer, filed when none comes
+"""deflection offers and knowledge drafts: article offers waiting for an answer (filed when
+none comes), and articles saved from resolved tickets before they are published
 
 Revision ID: 0025
 Revises: 0021
@@ -61,8 +62,47 @@ def upgrade() -> None:
             "ix_deflection_offers_open", ["settled_at", "expires_at"], unique=False
         )
 
+    op.create_table(
+        "knowledge_drafts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("slug", sa.String(length=120), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "services",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=True),
+        sa.Column("ticket_ref", sa.String(length=24), nullable=True),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["people.id"],
+            name=op.f("fk_knowledge_drafts_author_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"],
+            ["tickets.id"],
+            name=op.f("fk_knowledge_drafts_ticket_id_tickets"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_knowledge_drafts")),
+        sa.UniqueConstraint("slug", name=op.f("uq_knowledge_drafts_slug")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("knowledge_drafts")
     with op.batch_alter_table("deflection_offers", schema=None) as batch_op:
         batch_op.drop_index("ix_deflection_offers_open")
 
