@@ -19,6 +19,7 @@ from bot.api import router as api_router
 from bot.api_catalog import router as catalog_router
 from bot.api_changes import router as changes_router
 from bot.api_cmdb import router as cmdb_router
+from bot.api_docs import install_docs
 from bot.api_problems import router as problems_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
@@ -64,6 +65,10 @@ def create_app(
         summary="Omnichannel chat-ops for IT service management.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI and ReDoc from CDNs; `install_docs` serves
+        # the vendored Swagger UI instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.container = container
     # Guards bounds the body while it streams in, so Starlette's own limit is not set.
@@ -76,6 +81,7 @@ def create_app(
     app.include_router(problems_router)
     app.include_router(catalog_router)
     install_web(app)
+    install_docs(app)
     _operations(app, container)
     _errors(app)
     install_error_handlers(app)

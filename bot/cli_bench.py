@@ -511,3 +511,43 @@ def console(
     out.print(
         f"Inserted in {f.insert_seconds:.1f} s; page {f.page_bytes:,} bytes. Target: p95 < 100 ms."
     )
+
+
+@app.command("kb-quality")
+def kb_quality(
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            help="A PostgreSQL server URL whose user may create databases; "
+            "ranks on a throw-away database there instead of SQLite."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Knowledge search MRR on the labelled set (tests/data/kb) beside plain BM25."""
+    from benchmarks import kb_quality as bench
+
+    with err.status("starting") as status:
+        f = bench.run(postgres=postgres, progress=lambda msg: status.update(msg))
+    if as_json:
+        out.print(json.dumps(f.as_dict(), ensure_ascii=False), highlight=False, soft_wrap=True)
+        return
+    table = Table(
+        title=f"Knowledge search quality: {f.articles} articles, {f.queries} queries, MRR@{f.depth}"
+    )
+    for col in ("ranking", "database", "MRR", "MRR en", "MRR zh", "first"):
+        table.add_column(col, justify="left" if col in ("ranking", "database") else "right")
+    table.add_row(
+        "search", f.database, f"{f.mrr:.3f}", f"{f.mrr_en:.3f}", f"{f.mrr_zh:.3f}", str(f.first)
+    )
+    table.add_row(
+        "plain BM25 (reference)",
+        "python",
+        f"{f.bm25_mrr:.3f}",
+        f"{f.bm25_mrr_en:.3f}",
+        f"{f.bm25_mrr_zh:.3f}",
+        str(f.bm25_first),
+    )
+    out.print(table)
+    for miss in f.misses:
+        out.print(f"not first: {miss}", highlight=False)

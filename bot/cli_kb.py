@@ -1,4 +1,5 @@
-"""`switchboard kb import DIR|FILE`: knowledge articles from Markdown with YAML front matter.
+"""`switchboard kb import DIR|FILE`: knowledge articles from Markdown with YAML front matter;
+`kb drafts` and `kb publish SLUG`: the drafts agents saved from tickets in chat.
 
 Every file is read and checked before anything is written; one bad file refuses the whole
 import with every problem named by file and field. The articles are then upserted by slug in
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bot.cli_common import database_uow, err, fail, out, settings_or_exit
 from bot.config import Settings
 from store.knowledge import ArticleInput, Outcome
+from store.types import utcnow
 
 app = typer.Typer(no_args_is_help=True, help="The knowledge base.")
 
@@ -193,3 +195,51 @@ async def _apply(
         if not dry_run:
             await uow.commit()
     return counts
+
+
+@app.command("drafts")
+def kb_drafts() -> None:
+    """List the drafts agents saved from resolved tickets ("save this as an article")."""
+    settings = settings_or_exit()
+    rows = asyncio.run(_drafts(settings))
+    if not rows:
+        out.print("No drafts waiting.", highlight=False)
+    for slug, ref, title in rows:
+        out.print(f"{slug}  {ref}  {title}", highlight=False, markup=False, soft_wrap=True)
+
+
+async def _drafts(settings: Settings) -> list[tuple[str, str, str]]:
+    async with database_uow(settings) as uow:
+        return [
+            (d.slug, d.ticket_ref or "-", d.title) for d in await uow.knowledge_drafts.unpublished()
+        ]
+
+
+@app.command("publish")
+def kb_publish(slug: Annotated[str, typer.Argument(help="The draft's slug.")]) -> None:
+    """Publish a draft: it becomes a searchable article (version 1, or a new version)."""
+    settings = settings_or_exit()
+    outcome = asyncio.run(_publish(settings, slug))
+    if outcome is None:
+        raise fail(f"No unpublished draft {slug!r}; `switchboard kb drafts` lists them.", 2)
+    out.print(f"Published {slug} ({outcome.value}).", highlight=False)
+
+
+async def _publish(settings: Settings, slug: str) -> Outcome | None:
+    async with database_uow(settings) as uow:
+        draft = await uow.knowledge_drafts.by_slug(slug.strip())
+        if draft is None or draft.published_at is not None:
+            return None
+        outcome = await uow.knowledge.save(
+            ArticleInput(
+                slug=draft.slug,
+                title=draft.title,
+                body=draft.body,
+                language=draft.language,
+                tags=[str(t) for t in draft.tags or ()],
+                services=[str(s) for s in draft.services or ()],
+            )
+        )
+        draft.published_at = utcnow()
+        await uow.commit()
+        return outcome

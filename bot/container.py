@@ -26,6 +26,7 @@ import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.catalog_forms import StoredCatalogForms
 from bot.config import Settings
 from bot.guards import storable
 from bot.ingress import Ingress
@@ -139,6 +140,7 @@ class Container:
             delivery_status=self.cursors.delivery_status,
             integration_token=self.cursors.integration_token,
             integration_secrets=self.cursors.integration_secrets,
+            catalog_forms=StoredCatalogForms(self.factory),
         )
 
     async def ingest(self, event: Event) -> IngestOutcome:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.factories import alerts, email, meta, mqtt, slack, telegram, twilio, x
 from channels.base import Channel, Cursors, Ingest
+from channels.catalog_forms import CatalogForms
 from channels.conversation import Address
 from channels.webchat import History, WebChatChannel
 from store.db import SessionFactory
@@ -33,6 +34,7 @@ class ChannelDeps:
     delivery_status: Callable[[str, str, str], Awaitable[None]] | None = None
     integration_token: Callable[[str], Awaitable[str | None]] | None = None
     integration_secrets: Callable[[], Awaitable[list[tuple[str, str]]]] | None = None
+    catalog_forms: CatalogForms | None = None
 
 
 def _webchat(settings: Settings, deps: ChannelDeps) -> Channel | None:

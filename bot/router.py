@@ -20,7 +20,7 @@ import structlog
 from bot import metrics
 from bot.answers import Verdict, answer_verdict
 from channels.conversation import Action, Alert, Button, Event, Message, Reply
-from handlers.context import HandlerContext
+from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
 from handlers.registry import HandlerSpec, Registry
@@ -283,6 +283,8 @@ class IntentRouter:
             return await self._run(spec, forced, ctx)
         if action.name == "command":
             return await self.route(nlu, ctx)
+        if action.name == ANSWER_ACTION:
+            return await self._answer_button(action, nlu, ctx, state)
         spec = self.registry.for_action(action.name)
         if spec is None:
             log.info("router.unknown_action", action=action.name)
@@ -314,6 +316,21 @@ class IntentRouter:
         ctx.via_action = True
         ctx.text = action.text
         return await self._run(spec, forced, ctx)
+
+    async def _answer_button(
+        self, action: Action, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
+    ) -> Routed:
+        """A button answering the open question: the same path as typing its value."""
+        expect = state.get("expect")
+        if not expect:
+            return Routed(
+                replies=[Reply(text="That question has expired. What can I do for you?")],
+                intent="expired",
+            )
+        typed = Understanding(
+            text=action.value, intent=IntentName.OUT_OF_SCOPE, confidence=0.0, language=nlu.language
+        )
+        return await self._answer(expect, state.get("nlu") or {}, typed, ctx)
 
     async def _run(
         self, spec: HandlerSpec | None, nlu: Understanding, ctx: HandlerContext

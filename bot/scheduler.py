@@ -4,6 +4,7 @@
   commit and the enqueue, or Redis lost the entry) are queued again.
 - NLU service names refreshed from the configuration database.
 - Expired dialogue state purged.
+- Article offers left unanswered filed as tickets (`bot.deflection_watch`).
 - Polling channels (X mentions, Telegram long polling, Slack Socket Mode) on the leader;
   a channel with nothing to poll (`polls` False) is never started.
 
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from bot import metrics, sla_watch
+from bot import deflection_watch, metrics, sla_watch
 from bot.container import Container
 from bot.resilience import Outage, sleep_or_stop
 from bot.swarm import Swarms
@@ -65,6 +66,7 @@ class Scheduler:
         jobs.append(self._pollers(stop))
         jobs.append(self._every(stop, 5.0, self._swarms))
         jobs.append(sla_watch.for_container(self.c).run(stop, lambda: self.leading))
+        jobs.append(self._every(stop, deflection_watch.EVERY, self._deflections))
         await asyncio.gather(*jobs)
 
     async def _every(
@@ -120,6 +122,10 @@ class Scheduler:
         if self._swarm is None:
             self._swarm = Swarms(self.c.settings, self.c.factory)
         await self._swarm.run_once()
+
+    async def _deflections(self) -> None:
+        if self.leading:
+            await deflection_watch.for_container(self.c)
 
     async def _purge(self) -> None:
         if not self.leading or self.c.dialogue is not None:

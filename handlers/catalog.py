@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply
-from handlers.context import HandlerContext
+from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.registry import registry
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
@@ -41,6 +41,8 @@ SLOT = "answer"
 SUBMIT, CANCEL, ORDER = "catalog_submit", "catalog_cancel", "catalog_order"
 APPROVE, REJECT = "approve_request", "reject_request"
 LISTED = 8
+KEYBOARD_CHANNELS = frozenset({"telegram"})
+"""Channels where a choice field's choices are offered as a keyboard as well."""
 
 ORDER_INTENT = IntentName.REQUEST_CATALOG
 """The intent whose handler continues a form (`handlers.requests` serves it: stored items
@@ -226,10 +228,16 @@ def _ask_or_summarise(
     pending = form.next_field(fields, answers)
     lead = f"{intro} " if intro else ""
     if pending is not None:
-        # Choices are numbered in the text, not offered as buttons: the answer comes back
-        # through the same question on every channel, typed or by number.
+        # Choices are numbered in the text on every channel; where a keyboard is the custom
+        # (Telegram) they are buttons too, which answer the same question as typing them.
         _expect(ctx, item, answers, text, pending, intent=intent)
-        return [Reply(text=f"{lead}{pending.question}")]
+        keys: tuple[Button, ...] = ()
+        if pending.type is form.FieldType.CHOICE and ctx.channel in KEYBOARD_CHANNELS:
+            keys = tuple(
+                Button(label=c, action=ANSWER_ACTION, value=str(i))
+                for i, c in enumerate(pending.choices, start=1)
+            )
+        return [Reply(text=f"{lead}{pending.question}", buttons=keys)]
     ctx.carry = _state(item, answers, text, _owner(ctx))
     lines = [f"{lead}Here is your request for {item.name}:"]
     lines += [f"• {f.label}: {answers.get(f.name) or '(none)'}" for f in fields]

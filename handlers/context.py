@@ -25,6 +25,11 @@ class Outgoing:
     topic: str | None = None
 
 
+ANSWER_ACTION = "answer"
+"""A button whose value answers the question asked last, exactly as if it had been typed
+(the choices of a form field offered as a keyboard)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Expectation:
     """A question the handler asked: the next message answers it.

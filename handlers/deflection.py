@@ -5,11 +5,17 @@ matching article is offered with "Did this solve it? Yes / No". Yes closes the c
 with no ticket and is stored as a deflection; no files the ticket as it would have been filed,
 from the words first written. Both answers are also the article's feedback. Outages and
 urgent reports are never held up (`rules/deflect.py`).
+
+An offer left unanswered is not lost with the conversation's state: each is stored
+(`store.deflections`) and, once `ANSWER_WITHIN` has passed without a Yes or No, the scheduler
+files the ticket where it was reported (`file_unanswered`) and counts the offer `expired`.
+A Yes or No arriving after that is told which ticket was filed, and files nothing more.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply
@@ -18,12 +24,17 @@ from handlers.registry import registry
 from handlers.rules import deflect
 from handlers.rules.priority import reach_of
 from nlu.types import Entity, EntityName, IntentName, Understanding
+from store.deflections import DeflectionOffer
 from store.enums import Level
 from store.segment import query_terms, terms
 
 YES, NO = "deflect_yes", "deflect_no"
-DEFLECTED, DECLINED = "deflected", "declined"
+DEFLECTED, DECLINED, EXPIRED = "deflected", "declined", "expired"
 INTENT, ARTICLE, ORIGINAL = "deflect_intent", "deflect_article", "deflect_nlu"
+OFFER = "deflect_offer"
+ANSWER_WITHIN = timedelta(minutes=15)
+"""How long an offer waits for Yes or No before the ticket is filed anyway; the same as the
+dialogue's time to live, after which the offer's buttons no longer carry what to file."""
 ASKED = "deflect_person"
 SKIP = "deflection_declined"
 """Set in `params` when the person already said no: file without asking again."""
@@ -48,18 +59,30 @@ async def offer(
         a = hit.article
         if not deflect.fits(message, terms(f"{a.title} {' '.join(a.tags or ())}"), terms(a.body)):
             continue
+        stored = await ctx.uow.deflection_offers.add(
+            person_id=ctx.person.id,
+            intent=intent.value,
+            article_id=a.id,
+            original=nlu.to_dict(),
+            address=ctx.address.to_dict(),
+            now=ctx.now,
+            expires_at=ctx.now + ANSWER_WITHIN,
+        )
         ctx.carry = {
             ASKED: str(ctx.person.id),
             INTENT: intent.value,
             ARTICLE: str(a.id),
             ORIGINAL: json.dumps(nlu.to_dict(), ensure_ascii=False),
+            OFFER: str(stored.id),
         }
+        minutes = int(ANSWER_WITHIN.total_seconds() // 60)
         excerpt = a.body.strip()
         if len(excerpt) > EXCERPT:
             excerpt = excerpt[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
         return [
             Reply(
-                text=f"This article may answer it:\n{a.title}\n{excerpt}\n\nDid this solve it?",
+                text=f"This article may answer it:\n{a.title}\n{excerpt}\n\nDid this solve it? "
+                f"(If I don't hear back within {minutes} minutes, I'll log it anyway.)",
                 buttons=(
                     Button(label="Yes", action=YES, style=ButtonStyle.PRIMARY),
                     Button(label="No", action=NO),
@@ -94,7 +117,8 @@ async def _record(ctx: HandlerContext, outcome: str) -> None:
         outcome=outcome,
         channel=ctx.channel,
     )
-    if article is not None:
+    if article is not None and outcome in (DEFLECTED, DECLINED):
+        # Silence says nothing about the article: only an answer is its feedback.
         await ctx.uow.knowledge.record_feedback(
             article, helpful=outcome == DEFLECTED, person_id=ctx.person.id, channel=ctx.channel
         )
@@ -107,6 +131,18 @@ async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return refused
     if not ctx.params.get(INTENT):
         return [Reply(text="Glad you're sorted.", replaces=True)]
+    filed = await _settled_already(ctx, DEFLECTED)
+    if filed is not None:
+        return [
+            Reply(
+                text=f"Glad it helped. I had logged {filed} when I didn't hear back; "
+                f'say "resolve {filed}" and I\'ll close it.'
+                if filed
+                else "Glad it helped.",
+                ticket_ref=filed or None,
+                replaces=True,
+            )
+        ]
     await _record(ctx, DEFLECTED)
     return [
         Reply(
@@ -127,6 +163,15 @@ async def declined(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     spec = registry.for_intent(intent) if intent is not None else None
     if original is None or spec is None:
         return [Reply(text="Sorry about that. Tell me again what's wrong and I'll log it.")]
+    filed = await _settled_already(ctx, DECLINED)
+    if filed:
+        return [
+            Reply(
+                text=f"I had already logged it as {filed} when I didn't hear back.",
+                ticket_ref=filed,
+                replaces=True,
+            )
+        ]
     await _record(ctx, DECLINED)
     ctx.text = original.text
     ctx.params = {SKIP: "1"}
@@ -135,10 +180,58 @@ async def declined(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return list(await spec.func(original, ctx))
 
 
+async def _settled_already(ctx: HandlerContext, outcome: str) -> str | None:
+    """Settle the stored offer with `outcome`; None when it was open (or is not stored).
+
+    An offer settled before (it expired and its ticket was filed) gives that ticket's
+    reference, or "" when nothing was filed.
+    """
+    raw = ctx.params.get(OFFER, "")
+    if not raw.isdigit():
+        return None
+    if await ctx.uow.deflection_offers.settle(int(raw), outcome, ctx.now):
+        return None
+    offer = await ctx.uow.deflection_offers.get(int(raw))
+    return (offer.ticket_ref or "") if offer is not None else None
+
+
+async def file_unanswered(ctx: HandlerContext, offer: DeflectionOffer) -> list[Reply]:
+    """File the ticket of an offer nobody answered in time, as a No would have.
+
+    The caller has settled the offer as `expired` in the same transaction; `ctx` is the
+    person who was offered the article, at the address where it was offered.
+    """
+    original = _understanding(offer.original)
+    intents = {i.value: i for i in IntentName}
+    intent = intents.get(offer.intent)
+    spec = registry.for_intent(intent) if intent is not None else None
+    if original is None or spec is None:
+        return []
+    ctx.params = {INTENT: offer.intent, ARTICLE: str(offer.article_id or "")}
+    await _record(ctx, EXPIRED)
+    ctx.text = original.text
+    ctx.params = {SKIP: "1"}
+    ctx.via_action = False
+    ctx.carry = {}
+    replies = list(await spec.func(original, ctx))
+    offer.ticket_ref = next((r.ticket_ref for r in replies if r.ticket_ref), None)
+    if not replies:
+        return []
+    lead = Reply(text="I didn't hear whether the article helped, so I've logged it for you.")
+    return [lead, *replies]
+
+
 def _original(raw: str) -> Understanding | None:
     """The understanding of the first message, kept with the offer."""
     try:
-        data: dict[str, Any] = json.loads(raw)
+        data: Any = json.loads(raw)
+    except ValueError:
+        return None
+    return _understanding(data)
+
+
+def _understanding(data: Any) -> Understanding | None:
+    try:
         entities = tuple(
             Entity(
                 entity=str(e["entity"]),
@@ -156,5 +249,5 @@ def _original(raw: str) -> Understanding | None:
             entities=entities,
             language=str(data.get("language", "en")),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -1,4 +1,5 @@
-"""Tickets filed through a form (a Slack modal, a message turned into a ticket).
+"""Tickets filed through a form (a Slack modal, a message turned into a ticket), and
+catalog orders placed through one.
 
 A form says outright what the NLU would have to guess: incident or request, summary,
 service, urgency and details arrive in `ctx.params`. Channels validate the form before it
@@ -8,6 +9,7 @@ is accepted; this handler still treats every field as untrusted.
 from __future__ import annotations
 
 from channels.conversation import Reply
+from handlers import catalog
 from handlers.context import HandlerContext
 from handlers.incidents import service_named
 from handlers.registry import registry
@@ -71,3 +73,17 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             ticket_ref=ticket.ref,
         )
     ]
+
+
+@registry.action("catalog_form")
+async def order_from_form(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Order a catalog item from a form the channel showed (a Slack modal).
+
+    The channel checked the answers with the catalog's rules before accepting the form; the
+    order is still checked again, and placed, exactly as one submitted in chat.
+    """
+    ctx.params = {
+        catalog.ITEM: ctx.params.get("item", ""),
+        catalog.ANSWERS: ctx.params.get("answers", "{}"),
+    }
+    return await catalog.submit(nlu, ctx)

@@ -1,4 +1,9 @@
-"""Self-service knowledge: answers people can use before, or instead of, a ticket."""
+"""Self-service knowledge: answers people can use before, or instead of, a ticket.
+
+Agents grow it from chat: "save this as an article" (or "save INC-12 as an article") turns
+a resolved ticket's problem and fix into a knowledge draft (`store.knowledge_drafts`), which
+`switchboard kb publish SLUG` makes a searchable article once someone has read it again.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,12 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.links import is_private
 from handlers.registry import registry
-from nlu.types import IntentName, Understanding
+from handlers.rules import confirm
+from handlers.tickets import find_ticket
+from nlu.types import EntityName, IntentName, Understanding
+from store.enums import Role, Status
+from store.knowledge_drafts import KnowledgeDraft, slug_for
+from store.models import Ticket
 
 _WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
 _STOP = frozenset(
@@ -47,3 +57,122 @@ async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Repl
             Reply(text="I've sent you the details (only you can see them)."),
         ]
     return [Reply(text="\n".join(lines))]
+
+
+_SAVE = re.compile(
+    r"^\W*save\s+(?:this|it|that|(?:ticket\s+)?(?P<ref>(?:inc|req|prb|chg)-\d+))\s+"
+    r"(?:as\s+)?(?:an?\s+|the\s+)?(?:knowledge(?:\s+base)?\s+|kb\s+)?(?:article|draft)\b",
+    re.IGNORECASE,
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+MAX_BODY = 20_000
+
+
+@registry.command("save", listed=False)
+async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """ "Save this as an article": a resolved ticket's problem and fix as a knowledge draft."""
+    said = _SAVE.match(ctx.text or nlu.text)
+    if said is None:
+        # "save" began a message that is no such command ("save button greyed out").
+        return await _as_understood(nlu, ctx)
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text="Only agents can save tickets as knowledge articles.")]
+    ticket, problem = await _ticket(nlu, ctx, said.group("ref"))
+    if ticket is None:
+        return [problem or Reply(text='Which ticket? Say "save INC-12 as an article".')]
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        return [
+            Reply(
+                text=f"{ticket.ref} isn't resolved yet. Save it once it is, so the article "
+                "says what fixed it.",
+                ticket_ref=ticket.ref,
+            )
+        ]
+    known = await ctx.uow.knowledge_drafts.for_ticket(ticket.id)
+    if known is not None:
+        return [
+            Reply(
+                text=f"{ticket.ref} is saved already, as the draft {known.slug}.",
+                ticket_ref=ticket.ref,
+            )
+        ]
+    fix = await _fix(ctx, ticket)
+    if not fix:
+        return [
+            Reply(
+                text=f"{ticket.ref} has no note saying what fixed it. Add one "
+                f'("note {ticket.ref} ...") and ask me again.',
+                ticket_ref=ticket.ref,
+            )
+        ]
+    draft = await ctx.uow.knowledge_drafts.add(_draft(ctx, ticket, fix, await _slug(ctx, ticket)))
+    return [
+        Reply(
+            text=f"I've saved {ticket.ref} as a knowledge draft: {draft.title} ({draft.slug}). "
+            "Nobody finds it until it is published: read it over, then run "
+            f"`switchboard kb publish {draft.slug}`.",
+            ticket_ref=ticket.ref,
+        )
+    ]
+
+
+async def _as_understood(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """What the message means to the NLU, as the router would serve a confident reading."""
+    spec = registry.for_intent(nlu.intent)
+    if spec is None or nlu.confidence < max(nlu.threshold, confirm.ACTING_FLOOR):
+        spec = registry.for_intent(IntentName.OUT_OF_SCOPE)
+    return list(await spec.func(nlu, ctx)) if spec is not None else []
+
+
+async def _ticket(
+    nlu: Understanding, ctx: HandlerContext, named: str | None
+) -> tuple[Ticket | None, Reply | None]:
+    """The ticket named, else the one this agent resolved last."""
+    if named or nlu.first(EntityName.TICKET_REF) or ctx.params.get("ref"):
+        if named:
+            ctx.params = {**ctx.params, "ref": named.upper()}
+        return await find_ticket(nlu, ctx, fallback=None)
+    last = await ctx.uow.knowledge_drafts.last_resolved_by(ctx.person.id)
+    ticket = await ctx.uow.tickets.get(last) if last is not None else None
+    return ticket, None
+
+
+async def _fix(ctx: HandlerContext, ticket: Ticket) -> str:
+    """What fixed it: the resolution note, else the last note an agent wrote on the ticket."""
+    events = await ctx.uow.tickets.events(ticket.id)
+    for action, key in (("resolved", "note"), ("note", "text")):
+        for e in reversed(events):
+            note = (e.detail or {}).get(key)
+            if e.action != action or not isinstance(note, str) or not note.strip():
+                continue
+            if action == "note" and (e.actor is None or not e.actor.has_role(Role.AGENT)):
+                continue
+            return note.strip()
+    return ""
+
+
+async def _slug(ctx: HandlerContext, ticket: Ticket) -> str:
+    base = slug_for(ticket.ref, ticket.title)
+    slug, n = base, 1
+    while await ctx.uow.knowledge.by_slug(slug) or await ctx.uow.knowledge_drafts.by_slug(slug):
+        n += 1
+        slug = f"{base[:110]}-{n}"
+    return slug
+
+
+def _draft(ctx: HandlerContext, ticket: Ticket, fix: str, slug: str) -> KnowledgeDraft:
+    problem = (ticket.description or ticket.title).strip()
+    body = f"{problem}\n\n## What fixed it\n\n{fix}\n"[:MAX_BODY]
+    services = [ticket.service.name] if ticket.service else []
+    return KnowledgeDraft(
+        slug=slug,
+        title=ticket.title[:300],
+        body=body,
+        tags=[ticket.kind.value],
+        services=services,
+        language="zh" if _HAN.search(f"{ticket.title} {fix}") else "en",
+        ticket_id=ticket.id,
+        ticket_ref=ticket.ref,
+        author_id=ctx.person.id,
+        created_at=ctx.now,
+    )

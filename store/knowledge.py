@@ -135,13 +135,42 @@ class KnowledgeRepository:
                 " ORDER BY score DESC LIMIT :limit"
             )
         else:
-            params["q"] = tsquery_literal(words)
             sql = (
                 f"SELECT a.id, ts_rank('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
                 " FROM knowledge_articles a, CAST(:q AS tsquery) q"
                 f" WHERE a.search_vector @@ q{filters} ORDER BY score DESC, a.id LIMIT :limit"
             )
+            return await self._pg_search(sql, words, params, limit)
         ranked = [(r[0], float(r[1])) for r in await self.session.execute(text(sql), params)]
+        return await self._hits(ranked)
+
+    async def _pg_search(
+        self, sql: str, words: Sequence[str], params: dict[str, Any], limit: int
+    ) -> list[SearchHit]:
+        """Articles with every term first; only when they are too few, those with any term.
+
+        `ts_rank` reads the whole vector of every match, and a common term matches a good part
+        of a large knowledge base: ranking the few articles that have every term is cheap,
+        and they are the ones that answer the query best.
+        """
+        ranked: list[tuple[int, float]] = []
+        if len(words) > 1:
+            every = {**params, "q": tsquery_literal(words, every=True)}
+            ranked = [(r[0], float(r[1])) for r in await self.session.execute(text(sql), every)]
+        if len(ranked) < limit:
+            seen = {i for i, _ in ranked}
+            # Below those with every term, whatever their score among the rest.
+            floor = min((s for _, s in ranked), default=0.0)
+            anyof = {**params, "q": tsquery_literal(words)}
+            more = [
+                (r[0], min(float(r[1]), floor) if ranked else float(r[1]))
+                for r in await self.session.execute(text(sql), anyof)
+                if r[0] not in seen
+            ]
+            ranked += more[: limit - len(ranked)]
+        return await self._hits(ranked)
+
+    async def _hits(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
         rows = await self.session.scalars(

@@ -719,3 +719,9 @@ Index(
 
 # The continual improvement register (`store.improvements`).
 import store.improvements  # noqa: E402, F401  # isort: skip
+
+# Article offers waiting for an answer (`store.deflections`).
+import store.deflections  # noqa: E402, F401  # isort: skip
+
+# Articles saved from resolved tickets, waiting to be published (`store.knowledge_drafts`).
+import store.knowledge_drafts  # noqa: E402, F401  # isort: skip

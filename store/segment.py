@@ -84,9 +84,9 @@ def tsvector_literal(title: str, tags: Sequence[str], body: str) -> str:
     return " ".join(f"{_quote(w)}:{','.join(p)}" for w, p in positions.items())
 
 
-def tsquery_literal(words: Sequence[str]) -> str:
-    """Any of the terms, as `tsquery` input."""
-    return " | ".join(_quote(w) for w in words)
+def tsquery_literal(words: Sequence[str], *, every: bool = False) -> str:
+    """Any of the terms (or, with `every`, all of them), as `tsquery` input."""
+    return (" & " if every else " | ").join(_quote(w) for w in words)
 
 
 def fts5_query(words: Sequence[str]) -> str:

@@ -15,11 +15,13 @@ from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
 from store.console import ConsoleRepository
 from store.db import SessionFactory
+from store.deflections import DeflectionOfferRepository
 from store.desk import DeskRepository
 from store.errors import ConflictError, UnavailableError
 from store.improvements import ImprovementRepository
 from store.inbox import InboxRepository
 from store.knowledge import KnowledgeRepository
+from store.knowledge_drafts import KnowledgeDraftRepository
 from store.links import LinkRepository
 from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
@@ -74,6 +76,8 @@ class UnitOfWork:
     improvements: ImprovementRepository
     catalog: CatalogRepository
     signins: SignInRepository
+    deflection_offers: DeflectionOfferRepository
+    knowledge_drafts: KnowledgeDraftRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -110,6 +114,8 @@ class UnitOfWork:
         self.improvements = ImprovementRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
+        self.deflection_offers = DeflectionOfferRepository(self.session)
+        self.knowledge_drafts = KnowledgeDraftRepository(self.session)
         return self
 
     async def __aexit__(

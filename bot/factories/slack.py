@@ -51,4 +51,5 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
         help_channels=slack.help_channel_ids,
         stored_help_channels=stored_help_channels(deps.cursors) if deps.cursors else None,
         ticket_reaction=slack.ticket_reaction,
+        catalog=deps.catalog_forms,
     )

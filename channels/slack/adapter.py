@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from channels.base import ChannelError, Delivery, Ingest
+from channels.catalog_forms import CatalogForms
 from channels.conversation import Address, Identity, Reply
 from channels.slack.envelope import read_body
 from channels.slack.help import HelpSettings
@@ -81,6 +82,7 @@ class SlackChannel:
         help_channels: Sequence[str] = (),
         stored_help_channels: HelpChannels | None = None,
         ticket_reaction: str = "ticket",
+        catalog: CatalogForms | None = None,
     ) -> None:
         self._bot_token = bot_token
         self._signing_secret = signing_secret
@@ -104,6 +106,7 @@ class SlackChannel:
             ticket_reaction=ticket_reaction.strip(":") or "ticket",
         )
         self._stored_help_channels = stored_help_channels
+        self._catalog = catalog
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -120,6 +123,7 @@ class SlackChannel:
             services_ttl=self.services_ttl,
             help=self._help,
             help_channels=self._stored_help_channels,
+            catalog=self._catalog,
         )
         self._listeners.ingest = self._ingest
         # bolt gets the token through `authorize`, so its own client carries none.

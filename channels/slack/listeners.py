@@ -26,8 +26,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import ChannelError, Ingest
+from channels.catalog_forms import CatalogForms
 from channels.conversation import Event, Message
 from channels.slack.forms import FormError, note_form, ticket_form
+from channels.slack.forms_catalog import (
+    CATALOG_FORM,
+    ORDER_ACTION,
+    catalog_modal,
+    field_errors,
+    read_catalog_form,
+    shown_fields,
+    submitted_order,
+)
 from channels.slack.help import (
     TAKEN_REACTION,
     HelpSettings,
@@ -100,8 +110,10 @@ class Listeners:
         services_ttl: float = 60.0,
         help: HelpSettings | None = None,
         help_channels: HelpChannels | None = None,
+        catalog: CatalogForms | None = None,
     ) -> None:
         self.web = web
+        self._catalog = catalog
         self.ingest: Ingest | None = None
         self._services = services
         self._services_ttl = services_ttl
@@ -222,12 +234,19 @@ class Listeners:
                 await self._hand_over(parse_click(body))
         elif name == NEW_TICKET:
             await self._open_ticket_form(body)
+        elif name == ORDER_ACTION:
+            if not await self._open_catalog_form(body, _str(first, "value")):
+                # No form: the click orders in chat, as on every other channel.
+                await self._hand_over(parse_click(body))
         else:
             await self._hand_over(parse_click(body))
         await ack()
 
     async def on_submission(self, body: dict[str, Any], ack: Any) -> None:
         """A submitted form: stored, or sent back with what to correct."""
+        if _str(_dict(body, "view"), "callback_id") == CATALOG_FORM:
+            await self._catalog_submitted(body, ack)
+            return
         try:
             event = parse_submission(body)
         except FormError as e:
@@ -236,6 +255,36 @@ class Listeners:
             return
         await self._hand_over([event] if event is not None else [])
         await ack()
+
+    async def _catalog_submitted(self, body: dict[str, Any], ack: Any) -> None:
+        """A catalog order: checked by the catalog's rules now, so the modal shows what to fix."""
+        view = _dict(body, "view")
+        try:
+            item, answers = read_catalog_form(view)
+            errors = await self._catalog.check(item, answers) if self._catalog else {}
+            if errors:
+                raise FormError(field_errors(errors, shown_fields(view)))
+            event = submitted_order(body, item, answers)
+        except FormError as e:
+            await ack(response_action="errors", errors=e.errors)
+            return
+        await self._hand_over([event])
+        await ack()
+
+    async def _open_catalog_form(self, body: Mapping[str, Any], item: str) -> bool:
+        """The item's form as a modal; False (order in chat) when it has none or cannot open."""
+        if self._catalog is None or not item:
+            return False
+        try:
+            found = await self._catalog.form(item)
+        except Exception as e:  # the order goes on in chat
+            log.warning("slack.catalog_form_failed", error=type(e).__name__)
+            return False
+        if found is None or not found.fields:
+            return False
+        container = _dict(body, "container")
+        meta = {"channel": _str(container, "channel_id") or _str(_dict(body, "channel"), "id")}
+        return await self._open(body, catalog_modal(found, meta=meta))
 
     async def on_closed(self, ack: Any) -> None:
         """A form closed without submitting: nothing to do."""

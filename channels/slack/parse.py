@@ -151,6 +151,10 @@ def _clicker(body: Mapping[str, Any]) -> tuple[str, str]:
     return user_id, team
 
 
+clicker = _clicker
+"""Who clicked or submitted, and in which workspace: `(user id, team id)`."""
+
+
 def parse_click(body: Mapping[str, Any]) -> list[Action]:
     """A button click (`block_actions`) as an action.
 

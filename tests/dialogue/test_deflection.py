@@ -1,11 +1,16 @@
-"""An article before a ticket: yes files nothing and counts a deflection, no files as before."""
+"""An article before a ticket: yes files nothing and counts a deflection, no (or no answer in
+time) files as before."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from bot.deflection_watch import Filed, file_overdue
 from store.catalog import Deflection
-from store.models import KnowledgeArticle, KnowledgeFeedback
+from store.models import KnowledgeArticle, KnowledgeFeedback, OutboxMessage
+from store.types import utcnow
 from store.uow import UnitOfWork
 
 from .conftest import Dialogue
@@ -80,3 +85,42 @@ async def test_in_a_shared_conversation_only_the_person_asked_answers(dialogue: 
     turn = await dialogue.say("yes", who="bob@example.com")
     assert "That question was for someone else." in turn.text
     assert await deflections(dialogue) == []
+
+
+async def overdue(d: Dialogue, minutes: int) -> Filed:
+    """One look of the scheduler's job, `minutes` from now."""
+    now = utcnow() + timedelta(minutes=minutes)
+    return await file_overdue(d.factory, now, topics=lambda topic: [])
+
+
+async def test_an_unanswered_offer_is_filed_when_its_time_is_over(dialogue: Dialogue) -> None:
+    turn = await dialogue.say("my printer keeps jamming")
+    assert "within 15 minutes" in turn.text
+    assert (await overdue(dialogue, 14)).refs == []
+    filed = await overdue(dialogue, 16)
+    assert filed.refs == ["INC-1"]
+    ticket = await dialogue.ticket("INC-1")
+    assert ticket.title == "My printer keeps jamming"
+    assert await deflections(dialogue) == [("report_incident", "expired", "console", "printer-jam")]
+    assert await feedback(dialogue) == []  # silence is no verdict on the article
+    async with UnitOfWork(dialogue.factory) as uow:
+        rows = await uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(filed.outbox_ids))
+        )
+        told = [(r.address["user"], r.reply["text"]) for r in rows]
+    assert told[0][1].startswith("I didn't hear whether the article helped")
+    assert any("INC-1" in text for _, text in told)
+    assert {user for user, _ in told} == {"alice@example.com"}
+    # Filed once: another look, and a late answer, file nothing more.
+    assert (await overdue(dialogue, 30)).refs == []
+    turn = await dialogue.click("deflect_no")
+    assert "I had already logged it as INC-1" in turn.text
+    assert len(await dialogue.tickets()) == 1
+
+
+async def test_an_answered_offer_is_never_filed_later(dialogue: Dialogue) -> None:
+    await dialogue.say("I forgot my password, how do I reset it?")
+    await dialogue.say("yes")
+    assert (await overdue(dialogue, 60)).refs == []
+    assert await dialogue.tickets() == []
+    assert [o for _, o, _, _ in await deflections(dialogue)] == ["deflected"]

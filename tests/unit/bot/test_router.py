@@ -12,7 +12,7 @@ import pytest
 
 from bot.router import IntentRouter, Routed
 from channels.conversation import Action, Address, Identity, Message
-from handlers.context import HandlerContext
+from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.registry import load
 from nlu.types import Entity, IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
@@ -193,4 +193,21 @@ async def test_unknown_button_is_answered_not_raised(factory: SessionFactory) ->
 async def test_expired_question_is_explained(factory: SessionFactory) -> None:
     c = Conversation(factory)
     routed = await c.click("choose_intent", "report_incident")
+    assert "expired" in routed.replies[0].text
+
+
+async def test_an_answer_button_answers_the_open_question_as_typed(
+    factory: SessionFactory,
+) -> None:
+    c = Conversation(factory)
+    await c.say(understood("it doesn't work", IntentName.REPORT_INCIDENT))
+    routed = await c.click(ANSWER_ACTION, "the thing in room 4")
+    assert routed.intent == "report_incident"
+    assert routed.replies[0].ticket_ref == "INC-1"
+    assert c.state is None
+
+
+async def test_an_answer_button_without_a_question_is_explained(factory: SessionFactory) -> None:
+    routed = await Conversation(factory).click(ANSWER_ACTION, "2")
+    assert routed.intent == "expired"
     assert "expired" in routed.replies[0].text

@@ -131,3 +131,33 @@ async def test_bulk_saving_creates_the_new_and_versions_the_known(loaded: Sessio
         art = await uow.knowledge.by_slug("desk-booking")
         assert art is not None
         assert [v.version for v in await uow.knowledge.versions(art.id)] == [1, 2]
+
+
+async def test_articles_with_every_word_come_before_those_with_some(
+    factory: SessionFactory,
+) -> None:
+    """An article about one word alone, however often it says it, ranks below one with all."""
+    async with UnitOfWork(factory) as uow:
+        await uow.knowledge.save_many(
+            [
+                ArticleInput(
+                    slug="printer-everything",
+                    title="Printer printer printer",
+                    body="The printer. Printer queues, printer drivers, printer settings.",
+                    tags=["printer"],
+                ),
+                ArticleInput(
+                    slug="toner-swap",
+                    title="Change the toner",
+                    body="Open the printer's front door and swap the toner cartridge.",
+                ),
+                ArticleInput(slug="unrelated", title="Book a room", body="Use the calendar."),
+            ]
+        )
+        await uow.commit()
+    found = await slugs(factory, "printer toner cartridge")
+    assert found[0] == "toner-swap"
+    assert "printer-everything" in found
+    assert "unrelated" not in found
+    # Fewer articles with every word than asked for: the rest follow, none repeated.
+    assert len(found) == len(set(found)) == 2
