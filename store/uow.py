@@ -25,6 +25,7 @@ from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.problems import ProblemRepository
 from store.queues import QueueRepository
+from store.releases import ReleaseRepository
 from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
@@ -74,6 +75,7 @@ class UnitOfWork:
     improvements: ImprovementRepository
     catalog: CatalogRepository
     signins: SignInRepository
+    releases: ReleaseRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -110,6 +112,7 @@ class UnitOfWork:
         self.improvements = ImprovementRepository(self.session)
         self.catalog = CatalogRepository(self.session)
         self.signins = SignInRepository(self.session)
+        self.releases = ReleaseRepository(self.session)
         return self
 
     async def __aexit__(
