@@ -15,11 +15,13 @@ from handlers import confirmations
 from handlers.approvers import Notified, notify_approvers
 from handlers.approvers import decision_buttons as decision_buttons
 from handlers.approvers import reach as reach_person
+from handlers.change_lifecycle import follow_release
 from handlers.cmdb import reach
 from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
 from handlers.rules import approval, confirm, quorum
+from handlers.rules import releases as release_rules
 from handlers.tickets import card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
@@ -127,6 +129,14 @@ async def reject(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 
 
 async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -> list[Reply]:
+    asked = ctx.params.get("ref", "")
+    if nlu.first(EntityName.TICKET_REF) is None and not asked.upper().startswith("CHG-"):
+        named = release_rules.name_in(asked) or release_rules.name_in(nlu.text)
+        if named is not None:
+            # Releases are built on this module's decisions, so it is imported on use.
+            from handlers import releases
+
+            return await releases.decide_in_chat(nlu, ctx, decision, named)
     ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
     if ticket is None:
         if nlu.first(EntityName.TICKET_REF) is None and not ctx.params.get("ref"):
@@ -190,6 +200,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
     ticket.updated_at = ctx.now
     if result is not None:
         ticket.status = result
+        await follow_release(ctx, ticket)
     ctx.log(
         ticket, decision.value, comment=comment or None, outcome=result.value if result else None
     )
