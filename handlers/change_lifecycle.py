@@ -339,7 +339,8 @@ async def follow_release(ctx: HandlerContext, ticket: Ticket) -> Release | None:
     release = await ctx.uow.releases.of_change(ticket.id)
     if release is None:
         return None
-    await ctx.uow.flush()
+    # No flush: the changes' new states are read from the session's own objects, so a
+    # decision through the API still bumps the ticket's version once.
     now = await release_status(ctx, release)
     if now is release.status:
         return None
