@@ -245,8 +245,8 @@ def _refs(nlu: Understanding) -> list[str]:
 
 
 async def _ordinary(nlu: Understanding, ctx: HandlerContext) -> list[Reply] | None:
-    """ "release the hold on INC-4" starts with the command word but is about no release:
-    the handler of what the NLU made of it answers instead."""
+    """ "release the hold on INC-4 tomorrow" starts with the command word but names neither
+    a release nor a change: the handler of what the NLU made of it answers instead."""
     spec = registry.for_intent(nlu.intent)
     if spec is None or not spec.listed:
         return None
@@ -259,7 +259,7 @@ async def release_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     name = rules.name_in(nlu.text)
     refs = _refs(nlu)
     when = window_in(nlu)
-    if name is None and not refs and when is None:
+    if name is None and not refs:
         if len(nlu.text.split()) > 1:
             other = await _ordinary(nlu, ctx)
             if other is not None:

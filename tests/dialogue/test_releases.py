@@ -108,3 +108,13 @@ async def test_a_change_outside_the_window_cannot_join(dialogue: Dialogue) -> No
     await dialogue.say(f"release R-5 for 2027-03-06 22:00 to 23:00 with {mine}", who=CAROL)
     own = await dialogue.say("approve R-5", who=CAROL)
     assert "You created release R-5, so someone else has to decide it" in own.text
+
+
+async def test_release_words_that_name_no_release_are_ordinary_messages(
+    dialogue: Dialogue,
+) -> None:
+    # What the NLU makes of it answers: here, a change request.
+    turn = await dialogue.say("release the new VPN client tomorrow 9am", who=BOB, expect=["+CHG-1"])
+    assert "I've raised CHG-1" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        assert await uow.releases.listed() == []

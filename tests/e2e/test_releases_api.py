@@ -108,6 +108,7 @@ def test_releases_and_boards_through_the_api(
         for ref in (payroll, mail):
             ok = client.post(f"/api/changes/{ref}/schedule", json=inside, headers=auth["bob"])
             assert ok.status_code == 200, ok.text
+            assert ok.json()["release"] == "R-12"
         client.post(f"/api/changes/{payroll}/implement", headers=auth["bob"])
         shown = client.get("/api/releases/R-12", headers=auth["bob"]).json()
         assert shown["status"] == "in_progress"
