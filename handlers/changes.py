@@ -225,6 +225,26 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                 replaces=True,
             ),
         )
+    if result is None:
+        # Other board members still decide: the approvals card is redrawn with its buttons
+        # at the version this approval leaves (flushed now, so the buttons carry it), and
+        # the clicker alone hears that their approval was counted.
+        await ctx.uow.flush()
+        redraw = Reply(
+            text=f"{ticket.ref} was approved by {ctx.person.name}.{needs}",
+            card=card(ticket),
+            buttons=decision_buttons(ticket),
+            ticket_ref=ticket.ref,
+            replaces=True,
+        )
+        ctx.announce("approvals", redraw)
+        mine = Reply(
+            text=f"You {verb} {ticket.ref}.{state}",
+            ticket_ref=ticket.ref,
+            ephemeral=ctx.via_action,
+        )
+        # A click redraws the card it was made on; the announcement skips that conversation.
+        return [redraw, mine] if ctx.via_action else [mine]
     return [
         Reply(
             text=f"You {verb} {ticket.ref}.{state}",

@@ -222,7 +222,7 @@ async def decide(
             )
             ctx.params, ctx.via_action = {"ref": t.ref}, not comment
             replies = await handler(nlu, ctx)
-            out.decided.append(replies[0].text if replies else f"You decided {t.ref}.")
+            out.decided.append(replies[-1].text if replies else f"You decided {t.ref}.")
     finally:
         ctx.params, ctx.via_action = saved, via
     if not out.decided:
