@@ -108,6 +108,12 @@ async def test_a_change_outside_the_window_cannot_join(dialogue: Dialogue) -> No
     await dialogue.say(f"release R-5 for 2027-03-06 22:00 to 23:00 with {mine}", who=CAROL)
     own = await dialogue.say("approve R-5", who=CAROL)
     assert "You created release R-5, so someone else has to decide it" in own.text
+    rejected = await dialogue.say(
+        "reject R-5 not during the audit", who=FRANK, expect=[f"{mine}:status"]
+    )
+    assert f"You rejected {mine}" in rejected.text
+    assert await _status(dialogue, "R-5") is ReleaseStatus.REJECTED
+    assert (await dialogue.ticket(mine)).status is Status.REJECTED
 
 
 async def test_release_words_that_name_no_release_are_ordinary_messages(
