@@ -536,6 +536,7 @@ async def group_queue(
 _REFUSAL_STATUS = {
     approval.Refusal.NOT_APPROVER: status.HTTP_403_FORBIDDEN,
     approval.Refusal.OWN_CHANGE: status.HTTP_403_FORBIDDEN,
+    approval.Refusal.NOT_ON_BOARD: status.HTTP_403_FORBIDDEN,
 }
 
 
@@ -570,19 +571,7 @@ async def _decide(
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "a decision cannot be combined with other changes"
         )
-    ballots = [
-        approval.Ballot(a.approver_id, a.decision)
-        for a in await ctx.uow.tickets.approvals(ticket.id)
-    ]
-    refusal = approval.may_decide(
-        approver_id=ctx.person.id,
-        approver_roles=ctx.person.role_set,
-        requester_id=ticket.requester_id,
-        status=ticket.status,
-        earlier=ballots,
-        shown_version=shown,
-        current_version=ticket.version,
-    )
+    refusal = await changes.decision_refusal(ctx, ticket, shown)
     if refusal is not None:
         code = _REFUSAL_STATUS.get(refusal, status.HTTP_409_CONFLICT)
         raise HTTPException(code, refusal.explain(ticket.ref))

@@ -90,6 +90,7 @@ class ChangeOut(BaseModel):
     freeze_override: str | None
     collides_with: list[str] = Field(default_factory=list)
     resolved_problems: list[str] = Field(default_factory=list)
+    release: str | None = None
     version: int
 
 
@@ -266,6 +267,7 @@ async def _change(uow: UnitOfWork, ref: str, person: Person) -> Ticket:
 
 async def _out(uow: UnitOfWork, ticket: Ticket, plan: ChangePlan, **extra: list[str]) -> ChangeOut:
     items = (await uow.changes.items([ticket.id])).get(ticket.id, [])
+    release = await uow.releases.of_change(ticket.id)
     return ChangeOut(
         ref=ticket.ref,
         title=ticket.title,
@@ -280,6 +282,7 @@ async def _out(uow: UnitOfWork, ticket: Ticket, plan: ChangePlan, **extra: list[
         backout_plan=plan.backout_plan,
         review_required=plan.review_required,
         freeze_override=plan.freeze_override,
+        release=release.name if release else None,
         version=ticket.version,
         **extra,
     )

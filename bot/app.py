@@ -21,6 +21,7 @@ from bot.api_changes import router as changes_router
 from bot.api_cmdb import router as cmdb_router
 from bot.api_docs import install_docs
 from bot.api_problems import router as problems_router
+from bot.api_releases import router as releases_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
 from bot.guards import Guards, install_error_handlers
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(changes_router)
     app.include_router(problems_router)
     app.include_router(catalog_router)
+    app.include_router(releases_router)
     install_web(app)
     install_docs(app)
     _operations(app, container)

@@ -17,6 +17,7 @@ from handlers.cmdb import reach
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError
 from handlers.rules import change_stages, freeze
+from handlers.rules import releases as release_rules
 from handlers.rules.calendar import CalendarError, parse_duration
 from handlers.rules.change_stages import StageError, Step
 from handlers.rules.freeze import Freeze, FreezeVerdict, Planned, Window, WindowError
@@ -24,6 +25,7 @@ from handlers.tickets import card
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
 from store.enums import ChangeType, Decision, Role, Status, TicketKind
 from store.models import Service, Ticket
+from store.releases import Release, ReleaseStatus
 from store.uow import UnitOfWork
 
 DEFAULT_LENGTH = timedelta(hours=1)
@@ -144,14 +146,19 @@ async def calendar_collisions(uow: UnitOfWork, tickets: Sequence[Ticket]) -> dic
 
 
 async def _enter_freeze(
-    ctx: HandlerContext, ticket: Ticket, plan: ChangePlan, hits: Sequence[Freeze]
+    ctx: HandlerContext,
+    ticket: Ticket,
+    plan: ChangePlan,
+    hits: Sequence[Freeze],
+    *,
+    unscoped: bool = False,
 ) -> str | None:
     change_type = ticket.change_type or ChangeType.NORMAL
     found = freeze.verdict(change_type, hits)
     if found is FreezeVerdict.CLEAR:
         return None
     if found is FreezeVerdict.REFUSED:
-        raise ChangeError(Refused.CONFLICT, freeze.refusal(ticket.ref, hits))
+        raise ChangeError(Refused.CONFLICT, freeze.refusal(ticket.ref, hits, unscoped=unscoped))
     names = ", ".join(f.name for f in hits)
     # The extra approver is the person scheduling it into the freeze: an approver who has
     # neither requested nor already approved this change.
@@ -191,10 +198,20 @@ async def schedule(
     plan = await ctx.uow.changes.plan(ticket)
     stage = _step(ticket, plan, Step.SCHEDULE)
     span = span_of(start, end)
+    release = await ctx.uow.releases.of_change(ticket.id)
+    if release is not None:
+        within = Window(release.starts_at, release.ends_at)
+        if release_rules.outside(within, span.start, span.end):
+            raise ChangeError(
+                Refused.CONFLICT,
+                f"{ticket.ref} is in release {release.name}: "
+                + release_rules.outside_sentence(ticket.ref, span.start, span.end, within),
+            )
     touched = await _items(ctx, ticket, items)
     names = [ci.name for ci in touched]
     freezes = [as_freeze(f) for f in await ctx.uow.changes.freezes_between(span.start, span.end)]
-    override = await _enter_freeze(ctx, ticket, plan, freeze.freezes_hit(span, names, freezes))
+    hits = freeze.freezes_hit(span, names, freezes)
+    override = await _enter_freeze(ctx, ticket, plan, hits, unscoped=not names)
     if items is not None or touched and not (await ctx.uow.changes.items([ticket.id])):
         await ctx.uow.changes.set_items(ticket, touched)
     if backout_plan is not None:
@@ -228,9 +245,13 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
         ticket_ref=ticket.ref,
     )
     ctx.notify_requester(ticket, note)
+    told = {ticket.requester_id}
+    involved = [ticket]
     for c in clash:
         other = await ctx.uow.tickets.by_ref(c.ref)
         if other is not None:
+            involved.append(other)
+            told.add(other.requester_id)
             ctx.notify_requester(
                 other,
                 Reply(
@@ -240,6 +261,15 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
                     ticket_ref=other.ref,
                 ),
             )
+    # The people who approved either change hear it personally too: the approvals channel
+    # may not be configured, and they agreed to a window that now clashes.
+    approvers: dict[int, None] = {}
+    for t in involved:
+        for a in await ctx.uow.tickets.approvals(t.id):
+            if a.decision is Decision.APPROVED and a.approver_id not in told:
+                approvers[a.approver_id] = None
+    for person_id in approvers:
+        ctx.notify(person_id, note)
     ctx.announce("approvals", note)
 
 
@@ -248,7 +278,9 @@ async def implement(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
     _may_work(ctx, ticket)
     plan = await ctx.uow.changes.plan(ticket)
     plan.stage = _step(ticket, plan, Step.IMPLEMENT)
-    return _moved(ctx, ticket, plan, "implementing")
+    _moved(ctx, ticket, plan, "implementing")
+    await follow_release(ctx, ticket)
+    return plan
 
 
 async def review(
@@ -263,7 +295,9 @@ async def review(
     if change_stages.needs_review(ticket.change_type or ChangeType.NORMAL, outcome):
         plan.review_required = True
     ticket.resolved_at = ctx.now
-    return _moved(ctx, ticket, plan, "completed", outcome=outcome.value, note=note or None)
+    _moved(ctx, ticket, plan, "completed", outcome=outcome.value, note=note or None)
+    await follow_release(ctx, ticket)
+    return plan
 
 
 async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
@@ -272,7 +306,9 @@ async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
     plan = await ctx.uow.changes.plan(ticket)
     plan.stage = _step(ticket, plan, Step.CLOSE)
     ticket.closed_at = ctx.now
-    return _moved(ctx, ticket, plan, "closed")
+    _moved(ctx, ticket, plan, "closed")
+    await follow_release(ctx, ticket)
+    return plan
 
 
 def _moved(
@@ -283,6 +319,42 @@ def _moved(
     ticket.updated_at = ctx.now
     ctx.log(ticket, action, stage=plan.stage.value, **detail)
     return plan
+
+
+async def release_status(ctx: HandlerContext, release: Release) -> ReleaseStatus:
+    """What the release's changes make of it now."""
+    tickets = await ctx.uow.releases.changes(release)
+    plans = await ctx.uow.changes.plans([t.id for t in tickets])
+    members = []
+    for t in tickets:
+        plan = plans.get(t.id)
+        stage = plan.stage if plan else ChangeStage.PLANNED
+        members.append(release_rules.Member(t.status, stage, plan.outcome if plan else None))
+    return release_rules.status_of(members)
+
+
+async def follow_release(ctx: HandlerContext, ticket: Ticket) -> Release | None:
+    """The release of a change that moved follows it; its creator hears when its status
+    changes. The release, when its status changed."""
+    release = await ctx.uow.releases.of_change(ticket.id)
+    if release is None:
+        return None
+    # No flush: the changes' new states are read from the session's own objects, so a
+    # decision through the API still bumps the ticket's version once.
+    now = await release_status(ctx, release)
+    if now is release.status:
+        return None
+    before, release.status, release.updated_at = release.status, now, ctx.now
+    ctx.log(ticket, "release_followed", release=release.name, release_status=now.value)
+    ctx.notify(
+        release.requester_id,
+        Reply(
+            text=f"Release {release.name} is now {now.label} (was {before.label}): "
+            f"{ticket.ref} is {ticket.status.label}.",
+            ticket_ref=ticket.ref,
+        ),
+    )
+    return release
 
 
 async def standard_named(ctx: HandlerContext, name: str) -> StandardChange | None:

@@ -14,6 +14,7 @@ from handlers import change_lifecycle as lifecycle
 from handlers.change_lifecycle import ChangeError
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.rules import freeze
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, Understanding
 from store.changes import ChangeOutcome, ChangePlan
@@ -118,13 +119,14 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
-    when = instants(nlu)
-    if not when:
+    when = window_in(nlu)
+    if when is None:
         return [Reply(text=f'When? For example "schedule {found.ref} Saturday 22:00 to 23:00".')]
-    start = when[0]
-    end = when[1] if len(when) > 1 else start + lifecycle.DEFAULT_LENGTH
+    start, end = when[0], when[1] or when[0] + lifecycle.DEFAULT_LENGTH
+    # Configuration items named in the message ("on Payroll") are what the change touches.
+    named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE]
     try:
-        done = await lifecycle.schedule(ctx, found, start, end)
+        done = await lifecycle.schedule(ctx, found, start, end, items=named or None)
     except ChangeError as e:
         return _refused(e, found)
     return [_said(found, done.plan, _scheduled_text(done))]
@@ -276,3 +278,25 @@ async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         for f in freezes
     ]
     return [Reply(text="\n".join(lines))]
+
+
+def window_in(nlu: Understanding) -> tuple[datetime, datetime | None] | None:
+    """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a
+    start; the end is None when only one time is given."""
+    found = []
+    for e in sorted(nlu.entities, key=lambda e: e.start):
+        if e.entity != EntityName.DATETIME:
+            continue
+        try:
+            value = datetime.fromisoformat(e.value)
+        except ValueError:
+            continue
+        if value.tzinfo is not None:
+            found.append((value, nlu.text[e.start : e.end]))
+    if not found:
+        return None
+    start = found[0][0]
+    if len(found) < 2:
+        return start, None
+    end, said = found[1]
+    return start, freeze.until(start, end, freeze.clock_in(said))

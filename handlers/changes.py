@@ -1,4 +1,10 @@
-"""Changes: request one, and approve or reject it in chat."""
+"""Changes: request one, and approve or reject it in chat.
+
+Who decides a normal change is its change advisory boards' business (`handlers.rules.quorum`):
+the boards of every service it touches or that depends on what it touches. Without a board,
+and for emergency changes, the desk-wide policy holds (`handlers.rules.approval`). Chat,
+buttons, the console and the REST API all decide through `_decide`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,21 @@ from datetime import datetime
 
 from channels.conversation import Button, Reply
 from handlers import confirmations
+from handlers.approvers import Notified, notify_approvers
 from handlers.approvers import decision_buttons as decision_buttons
-from handlers.approvers import notify_approvers
-from handlers.context import HandlerContext
+from handlers.approvers import reach as reach_person
+from handlers.change_lifecycle import follow_release
+from handlers.cmdb import reach
+from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
-from handlers.rules import approval, confirm
+from handlers.rules import approval, confirm, quorum
+from handlers.rules import releases as release_rules
 from handlers.tickets import card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
+from store.models import Person, Service, Ticket
+from store.uow import UnitOfWork
 
 
 def _window(nlu: Understanding, ctx: HandlerContext) -> datetime | None:
@@ -75,9 +87,22 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         ticket_ref=ticket.ref,
     )
     ctx.announce("approvals", ask)
-    told = await notify_approvers(ctx, ticket, ask) if status is Status.AWAITING_APPROVAL else None
+    boards = await boards_of(ctx.uow, ticket)
+    told = None
+    if status is Status.AWAITING_APPROVAL:
+        if quorum.applies(change_type, boards):
+            told = await notify_board(ctx, ticket, ask, boards)
+        else:
+            told = await notify_approvers(ctx, ticket, ask)
     when = f" for {window:%a %d %b %H:%M} {window.tzname() or 'UTC'}" if window else ""
     sent = f" and sent it to the approvers. {told.sentence()}" if told else "."
+    if told and quorum.applies(change_type, boards):
+        sent = f" and sent it to {_board_names(boards)}. {told.sentence()}"
+        for short in quorum.unreachable(boards, ticket.requester_id):
+            sent += (
+                f" {short.board.name} has {short.eligible} member(s) besides you but needs "
+                f"{short.needed}; ask an admin to add approvers to it."
+            )
     return [
         Reply(
             text=f"I've raised {ticket.ref}{when}{sent} I'll tell you when it's decided.",
@@ -104,6 +129,14 @@ async def reject(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 
 
 async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -> list[Reply]:
+    asked = ctx.params.get("ref", "")
+    if nlu.first(EntityName.TICKET_REF) is None and not asked.upper().startswith("CHG-"):
+        named = release_rules.name_in(asked) or release_rules.name_in(nlu.text)
+        if named is not None:
+            # Releases are built on this module's decisions, so it is imported on use.
+            from handlers import releases
+
+            return await releases.decide_in_chat(nlu, ctx, decision, named)
     ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
     if ticket is None:
         if nlu.first(EntityName.TICKET_REF) is None and not ctx.params.get("ref"):
@@ -116,14 +149,9 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         for a in await ctx.uow.tickets.approvals(ticket.id)
     ]
     shown = ctx.params.get("version")
-    refusal = approval.may_decide(
-        approver_id=ctx.person.id,
-        approver_roles=ctx.person.role_set,
-        requester_id=ticket.requester_id,
-        status=ticket.status,
-        earlier=ballots,
-        shown_version=int(shown) if shown and shown.isdigit() else None,
-        current_version=ticket.version,
+    boards = await boards_of(ctx.uow, ticket)
+    refusal = await decision_refusal(
+        ctx, ticket, int(shown) if shown and shown.isdigit() else None, boards=boards
     )
     if refusal is approval.Refusal.NOT_AWAITING and ticket.status in (
         Status.APPROVED,
@@ -141,9 +169,12 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
             )
         ]
     if refusal is not None:
+        said = refusal.explain(ticket.ref)
+        if refusal is approval.Refusal.NOT_ON_BOARD:
+            said = f"{ticket.ref} is decided by {_board_names(boards)}, and you are not on it."
         return [
             Reply(
-                text=refusal.explain(ticket.ref),
+                text=said,
                 card=card(ticket) if ctx.via_action else None,
                 ticket_ref=ticket.ref,
                 ephemeral=ctx.via_action,
@@ -156,16 +187,25 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         ticket, ctx.person, decision, comment=comment, channel=ctx.channel
     )
     ballots.append(approval.Ballot(ctx.person.id, decision))
-    result = approval.outcome(ticket.change_type or ChangeType.NORMAL, ballots)
+    change_type = ticket.change_type or ChangeType.NORMAL
+    if quorum.applies(change_type, boards):
+        votes = [quorum.Vote(b.approver_id, b.decision) for b in ballots]
+        result = quorum.outcome(boards, votes, ticket.requester_id)
+        short = quorum.waiting_on(boards, votes, ticket.requester_id)
+        needs = " It needs more approvals: " + ", ".join(t.sentence() for t in short) + "."
+    else:
+        result = approval.outcome(change_type, ballots)
+        needs = " It needs more approvals."
     # The version bump makes concurrent deciders conflict, so one transition wins.
     ticket.updated_at = ctx.now
     if result is not None:
         ticket.status = result
+        await follow_release(ctx, ticket)
     ctx.log(
         ticket, decision.value, comment=comment or None, outcome=result.value if result else None
     )
     verb = "approved" if decision is Decision.APPROVED else "rejected"
-    state = f" It is now {result.label}." if result else " It needs more approvals."
+    state = f" It is now {result.label}." if result else needs
     if result is not None:
         ctx.notify_requester(
             ticket,
@@ -185,6 +225,26 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                 replaces=True,
             ),
         )
+    if result is None:
+        # Other board members still decide: the approvals card is redrawn with its buttons
+        # at the version this approval leaves (flushed now, so the buttons carry it), and
+        # the clicker alone hears that their approval was counted.
+        await ctx.uow.flush()
+        redraw = Reply(
+            text=f"{ticket.ref} was approved by {ctx.person.name}.{needs}",
+            card=card(ticket),
+            buttons=decision_buttons(ticket),
+            ticket_ref=ticket.ref,
+            replaces=True,
+        )
+        ctx.announce("approvals", redraw)
+        mine = Reply(
+            text=f"You {verb} {ticket.ref}.{state}",
+            ticket_ref=ticket.ref,
+            ephemeral=ctx.via_action,
+        )
+        # A click redraws the card it was made on; the announcement skips that conversation.
+        return [redraw, mine] if ctx.via_action else [mine]
     return [
         Reply(
             text=f"You {verb} {ticket.ref}.{state}",
@@ -224,3 +284,88 @@ async def _which_change(ctx: HandlerContext, decision: Decision) -> Reply:
         Button(label=f"{verb.capitalize()} {t.ref}", action=verb, value=t.ref) for t in waiting
     )
     return Reply(text="\n".join(lines), buttons=buttons)
+
+
+async def affected_names(uow: UnitOfWork, ticket: Ticket) -> list[str]:
+    """The services a change affects: the items it touches (else its service) and everything
+    that depends on them, through the configuration database."""
+    touched = [sid for sid, _ in (await uow.changes.items([ticket.id])).get(ticket.id, [])]
+    if not touched and ticket.service_id is not None:
+        touched = [ticket.service_id]
+    ids: dict[int, None] = dict.fromkeys(touched)
+    for item in touched:
+        ids.update(dict.fromkeys(await reach(uow, item)))
+    names = []
+    for sid in ids:
+        found = await uow.session.get(Service, sid)
+        if found is not None:
+            names.append(found.name)
+    return names
+
+
+async def boards_of(uow: UnitOfWork, ticket: Ticket) -> list[quorum.Board]:
+    """The change advisory boards of every service the change affects."""
+    if ticket.kind is not TicketKind.CHANGE:
+        return []
+    found = await uow.changes.boards_for(await affected_names(uow, ticket))
+    return [quorum.Board(b.name, members, b.quorum) for b, members in found]
+
+
+async def decision_refusal(
+    ctx: HandlerContext,
+    ticket: Ticket,
+    shown_version: int | None = None,
+    *,
+    boards: list[quorum.Board] | None = None,
+) -> approval.Refusal | None:
+    """None when the person asking may approve or reject this change now, else why not: the
+    desk-wide policy first, then, for a normal change with boards, a seat on one of them."""
+    ballots = [
+        approval.Ballot(a.approver_id, a.decision)
+        for a in await ctx.uow.tickets.approvals(ticket.id)
+    ]
+    refusal = approval.may_decide(
+        approver_id=ctx.person.id,
+        approver_roles=ctx.person.role_set,
+        requester_id=ticket.requester_id,
+        status=ticket.status,
+        earlier=ballots,
+        shown_version=shown_version,
+        current_version=ticket.version,
+    )
+    if refusal is not None:
+        return refusal
+    found = await boards_of(ctx.uow, ticket) if boards is None else boards
+    change_type = ticket.change_type or ChangeType.NORMAL
+    if quorum.applies(change_type, found) and not quorum.may_vote(
+        ctx.person.id, ticket.requester_id, found
+    ):
+        return approval.Refusal.NOT_ON_BOARD
+    return None
+
+
+def _board_names(boards: list[quorum.Board]) -> str:
+    names = [b.name for b in boards]
+    head = ", ".join(names[:-1])
+    listed = f"{head} and {names[-1]}" if head else names[-1]
+    return f"the change board{'s' if len(names) > 1 else ''} {listed}"
+
+
+async def notify_board(
+    ctx: HandlerContext, ticket: Ticket, ask: Reply, boards: list[quorum.Board]
+) -> Notified:
+    """Send `ask` to each member of the change's boards (never the requester), once."""
+    ids = sorted(frozenset().union(*(b.members for b in boards)) - {ticket.requester_id})
+    reached: list[str] = []
+    unreached: list[str] = []
+    for pid in ids:
+        person = await ctx.uow.session.get(Person, pid)
+        if person is None:
+            continue
+        address = await reach_person(ctx.uow, pid)
+        if address is None:
+            unreached.append(person.name)
+            continue
+        ctx.outgoing.append(Outgoing(reply=ask, address=address))
+        reached.append(person.name)
+    return Notified(reached=tuple(reached), unreached=tuple(unreached))

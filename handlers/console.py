@@ -150,17 +150,7 @@ async def refusal(ticket: Ticket, ctx: HandlerContext) -> approval.Refusal | Non
     """None when the person asking may approve or reject this change now, else why not."""
     if ticket.kind is not TicketKind.CHANGE:
         return approval.Refusal.NOT_AWAITING
-    ballots = [
-        approval.Ballot(a.approver_id, a.decision)
-        for a in await ctx.uow.tickets.approvals(ticket.id)
-    ]
-    return approval.may_decide(
-        approver_id=ctx.person.id,
-        approver_roles=ctx.person.role_set,
-        requester_id=ticket.requester_id,
-        status=ticket.status,
-        earlier=ballots,
-    )
+    return await changes.decision_refusal(ctx, ticket)
 
 
 async def decide(ticket: Ticket, decision: Decision, comment: str, ctx: HandlerContext) -> None:
@@ -168,7 +158,11 @@ async def decide(ticket: Ticket, decision: Decision, comment: str, ctx: HandlerC
     if ticket.kind is not TicketKind.CHANGE:
         raise LifecycleError(f"{ticket.ref} is not a change")
     why = await refusal(ticket, ctx)
-    if why in (approval.Refusal.NOT_APPROVER, approval.Refusal.OWN_CHANGE):
+    if why in (
+        approval.Refusal.NOT_APPROVER,
+        approval.Refusal.OWN_CHANGE,
+        approval.Refusal.NOT_ON_BOARD,
+    ):
         raise NotAllowedError(why.explain(ticket.ref))
     if why is not None:
         raise LifecycleError(why.explain(ticket.ref))

@@ -133,6 +133,7 @@ def load() -> Registry:
         major_incidents,
         problems,
         queues,
+        releases,
         requests,
         signin,
         smalltalk,

@@ -3,7 +3,7 @@
 A change is a `Ticket` of kind `change`; its window is the ticket's `planned_start` and
 `planned_end`. `ChangePlan` carries what only a change has: where it is in its lifecycle
 after approval, how it ended, and whether it needs a review. Standard changes (pre-approved
-templates) and freeze windows come from the desk file.
+templates), freeze windows and change advisory boards come from the desk file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, delete, func, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.enums import Status, TicketKind
-from store.models import Base, Service, Ticket, enum_column
+from store.enums import Role, Status, TicketKind
+from store.models import (
+    Base,
+    Group,
+    GroupMember,
+    Person,
+    PersonRole,
+    Service,
+    Ticket,
+    enum_column,
+)
 from store.types import utcnow
 
 
@@ -111,11 +120,24 @@ class FreezeWindow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
+class ChangeBoard(Base):
+    """A change advisory board (`change_boards:`): the group whose approvers decide normal
+    changes to some services, and how many of them must agree."""
+
+    __tablename__ = "change_boards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    services: Mapped[list[Any]] = mapped_column(default=list)
+    quorum: Mapped[int] = mapped_column(default=1)
+
+
 Index("ix_tickets_kind_planned", Ticket.kind, Ticket.planned_start, Ticket.planned_end)
 
 OFF_CALENDAR = (Status.REJECTED, Status.CANCELLED)
 
-Calendared = TypeVar("Calendared", StandardChange, FreezeWindow)
+Calendared = TypeVar("Calendared", StandardChange, FreezeWindow, ChangeBoard)
 
 
 class ChangeRepository:
@@ -207,3 +229,34 @@ class ChangeRepository:
         return list(
             await self.session.scalars(select(StandardChange).order_by(StandardChange.name))
         )
+
+    async def boards_for(self, names: Collection[str]) -> list[tuple[ChangeBoard, frozenset[int]]]:
+        """The boards covering any of the services `names` (any case), each with the ids of
+        its members who may approve (active, with the approver or admin role)."""
+        wanted = {n.casefold() for n in names}
+        if not wanted:
+            return []
+        boards = [
+            b
+            for b in await self.session.scalars(select(ChangeBoard).order_by(ChangeBoard.name))
+            if wanted & {str(s).casefold() for s in b.services}
+        ]
+        if not boards:
+            return []
+        stmt = (
+            select(GroupMember.group_id, Person.id)
+            .join(Person, Person.id == GroupMember.person_id)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(
+                GroupMember.group_id.in_({b.group_id for b in boards}),
+                Person.active.is_(True),
+                PersonRole.role.in_([Role.APPROVER, Role.ADMIN]),
+            )
+        )
+        members: dict[int, set[int]] = {}
+        for group_id, person_id in await self.session.execute(stmt):
+            members.setdefault(group_id, set()).add(person_id)
+        return [(b, frozenset(members.get(b.group_id, set()))) for b in boards]
+
+    async def board_group(self, board: ChangeBoard) -> Group | None:
+        return await self.session.get(Group, board.group_id)

@@ -27,6 +27,7 @@ from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
 from store.problems import ProblemRepository
 from store.queues import QueueRepository
+from store.releases import ReleaseRepository
 from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
@@ -78,6 +79,7 @@ class UnitOfWork:
     signins: SignInRepository
     deflection_offers: DeflectionOfferRepository
     knowledge_drafts: KnowledgeDraftRepository
+    releases: ReleaseRepository
 
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
@@ -116,6 +118,7 @@ class UnitOfWork:
         self.signins = SignInRepository(self.session)
         self.deflection_offers = DeflectionOfferRepository(self.session)
         self.knowledge_drafts = KnowledgeDraftRepository(self.session)
+        self.releases = ReleaseRepository(self.session)
         return self
 
     async def __aexit__(

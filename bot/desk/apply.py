@@ -27,7 +27,7 @@ from bot.desk.schema import (
 from bot.directory import DirectoryError, import_people
 from bot.factories.mqtt import THRESHOLDS_KEY
 from bot.factories.slack import HELP_CHANNELS_KEY
-from store.changes import FreezeWindow, StandardChange
+from store.changes import ChangeBoard, FreezeWindow, StandardChange
 from store.cmdb import diff
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
@@ -113,7 +113,7 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
 
 
 async def _change_calendar(uow: UnitOfWork, desk: Desk) -> list[Change]:
-    """Standard change templates and freeze windows, upserted by name."""
+    """Standard change templates, freeze windows and change boards, upserted by name."""
     changes = []
     for sc in desk.entries("standard_changes"):
         _, changed = await uow.changes.upsert(
@@ -137,6 +137,17 @@ async def _change_calendar(uow: UnitOfWork, desk: Desk) -> list[Change]:
             reason=entry.reason,
         )
         changes.append(_change("freeze_windows", entry.name, changed))
+    for cb in desk.entries("change_boards"):
+        group = await uow.desk.named(Group, cb.group)
+        assert group is not None  # `check` made sure it exists
+        _, changed = await uow.changes.upsert(
+            ChangeBoard,
+            cb.name,
+            group_id=group.id,
+            services=list(cb.services),
+            quorum=cb.quorum,
+        )
+        changes.append(_change("change_boards", cb.name, changed))
     return changes
 
 

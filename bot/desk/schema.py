@@ -394,6 +394,23 @@ class FreezeWindowEntry(Entry):
         return self
 
 
+class ChangeBoardEntry(Entry):
+    """A change advisory board: the group whose approvers decide normal changes to `services`,
+    and how many of them must approve (the requester never counts)."""
+
+    name: Name
+    group: Name
+    services: Names
+    quorum: Annotated[int, Field(ge=1, le=50)] = 1
+
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a change board needs the services it decides for")
+        return value
+
+
 def _in_zone(value: datetime, timezone: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
 
@@ -543,6 +560,7 @@ SECTIONS: dict[str, type[Entry]] = {
     "freeze_windows": FreezeWindowEntry,
     "thresholds": ThresholdEntry,
     "catalog": CatalogEntry,
+    "change_boards": ChangeBoardEntry,
 }
 """Sections this importer applies, in the order their entries are written."""
 

@@ -18,6 +18,7 @@ class Refusal(StrEnum):
     NOT_AWAITING = "not_awaiting"
     ALREADY_DECIDED = "already_decided"
     STALE_CARD = "stale_card"
+    NOT_ON_BOARD = "not_on_board"
 
     def explain(self, ref: str) -> str:
         return {
@@ -26,6 +27,8 @@ class Refusal(StrEnum):
             Refusal.NOT_AWAITING: f"{ref} is not waiting for approval.",
             Refusal.ALREADY_DECIDED: f"You have already decided {ref}.",
             Refusal.STALE_CARD: f"{ref} changed since that card was shown; check it again.",
+            Refusal.NOT_ON_BOARD: f"{ref} is decided by its change advisory board, "
+            "and you are not on it.",
         }[self]
 
 

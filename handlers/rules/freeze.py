@@ -7,9 +7,10 @@ desk's time zone, so a freeze keeps its local hours across daylight-saving chang
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from handlers.rules.calendar import zone
@@ -62,9 +63,13 @@ class Freeze:
 
 
 def freezes_hit(span: Window, items: Iterable[str], freezes: Iterable[Freeze]) -> list[Freeze]:
-    """The freezes that overlap `span` on any of `items` (names, any case)."""
+    """The freezes that overlap `span` on any of `items` (names, any case).
+
+    A change that names no item may touch anything, so every freeze in its window applies:
+    what a change touches cannot be cleared against a freeze without knowing it.
+    """
     names = {i.casefold() for i in items}
-    return [f for f in freezes if f.span.overlaps(span) and f.items & names]
+    return [f for f in freezes if f.span.overlaps(span) and (not names or f.items & names)]
 
 
 class FreezeVerdict(StrEnum):
@@ -84,14 +89,20 @@ def verdict(change_type: ChangeType, hits: Sequence[Freeze]) -> FreezeVerdict:
     return FreezeVerdict.REFUSED
 
 
-def refusal(ref: str, hits: Sequence[Freeze]) -> str:
+def refusal(ref: str, hits: Sequence[Freeze], *, unscoped: bool = False) -> str:
     """The sentence that names the freeze(s) a change fell into."""
     named = ", ".join(
         f"{f.name} ({f.span.start:%Y-%m-%d %H:%M} to {f.span.end:%Y-%m-%d %H:%M} UTC)" for f in hits
     )
-    return (
+    said = (
         f"{ref} falls in the freeze {named}; only an emergency change may, with an extra approver."
     )
+    if unscoped:
+        said += (
+            f" {ref} names no configuration item, so every freeze in its window applies; "
+            "name the items it touches if they are not frozen."
+        )
+    return said
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +128,37 @@ def collide(a: Planned, b: Planned) -> bool:
 def collisions(change: Planned, others: Iterable[Planned]) -> list[Planned]:
     """The other changes `change` collides with."""
     return [o for o in others if collide(change, o)]
+
+
+_CLOCK = re.compile(
+    r"^\s*(?:at\s+|until\s+)?(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?\s*$", re.IGNORECASE
+)
+
+
+def clock_in(text: str) -> time | None:
+    """The clock time that words name alone ("02:00", "11pm"), or None when they name a day
+    too (or are not a time)."""
+    found = _CLOCK.match(text)
+    if found is None:
+        return None
+    hour, minute, half = int(found.group(1)), int(found.group(2) or 0), found.group(3)
+    if half is None and found.group(2) is None:
+        return None  # a bare number is not a time
+    if half is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def until(start: datetime, end: datetime, clock: time | None = None) -> datetime:
+    """The end of "Saturday 22:00 to 02:00": a bare clock time is read on the start's day
+    in the start's time zone, and on the next day when that is not after the start. An end
+    that names its day is kept as written, so a window that ends before it starts is still
+    refused."""
+    if clock is None:
+        return end
+    found = start.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+    return found if found > start else found + timedelta(days=1)

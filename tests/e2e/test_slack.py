@@ -251,6 +251,44 @@ def test_mention_approval_and_resolution_by_button(
     assert "rejected" not in [a for a, *_ in chg]
 
 
+def test_a_normal_change_needs_two_members_of_its_board(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
+) -> None:
+    from store.changes import ChangeBoard
+    from store.models import Group
+
+    client = app_for(demo_settings)
+
+    async def board(uow: Any) -> None:
+        group = await uow.desk.named(Group, "change-board")
+        await uow.changes.upsert(
+            ChangeBoard, "mail-cab", group_id=group.id, services=["Email"], quorum=2
+        )
+        await uow.commit()
+
+    run(client, board)
+    change = mention("restart the mail server on Saturday 22:00", "U0DAN", n=1)
+    assert post_json(client, change).status_code == 200
+    fake.wait_for("/api/chat.postMessage", 2)
+    settle(client)
+    ask = copy.deepcopy(card_in(fake, APPROVALS, "CHG-1"))
+    assert post_payload(client, click(ask, "approve", "U0BOB", n=2)).status_code == 200
+    assert post_payload(client, click(ask, "approve", "U0FRANK", n=3)).status_code == 200
+    settle(client)
+    assert status_of(client, "CHG-1") is Status.AWAITING_APPROVAL
+    assert "Only approvers" in seen_by(fake, "U0BOB")[-1]
+    assert "needs more approvals: mail-cab 1 of 2" in seen_by(fake, "U0FRANK")[-1]
+    # The shared card was redrawn with its buttons, so the next member decides on it.
+    redrawn = card_in(fake, APPROVALS, "CHG-1")
+    assert redrawn.updates
+    assert '"actions"' in json.dumps(redrawn.blocks)
+    assert post_payload(client, click(redrawn, "approve", "U0CAROL", n=4)).status_code == 200
+    settle(client)
+    assert status_of(client, "CHG-1") is Status.APPROVED
+    approvals = [a for a, *_ in events_of(client, "CHG-1")].count("approved")
+    assert approvals == 2
+
+
 # -- ingress --------------------------------------------------------------------------------
 
 

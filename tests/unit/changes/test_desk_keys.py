@@ -104,3 +104,44 @@ async def test_unknown_services_are_refused(
         "freeze_windows #1 (f): `services.0`: unknown configuration item 'Nowhere'",
         "standard_changes #1 (s): `services.0`: unknown configuration item 'Nothing'",
     ]
+
+
+async def test_change_boards_import_and_name_their_bad_entries(
+    factory: SessionFactory,
+    tmp_path: Path,
+) -> None:
+    board = (
+        "groups:\n  - {name: payroll-board}\n"
+        "services:\n  - {name: Payroll, criticality: critical}\n"
+        "change_boards:\n  - {name: payroll-cab, group: payroll-board, services: [Payroll], "
+        "quorum: 2}\n"
+    )
+    first = {(c.section, c.name): c.action for c in await run(factory, write(tmp_path, board))}
+    assert first[("change_boards", "payroll-cab")] == "create"
+    again = {(c.section, c.name): c.action for c in await run(factory, write(tmp_path, board))}
+    assert again[("change_boards", "payroll-cab")] == "unchanged"
+    async with UnitOfWork(factory) as uow:
+        [(cab, members)] = await uow.changes.boards_for(["payroll"])
+        assert (cab.name, cab.services, cab.quorum, members) == (
+            "payroll-cab",
+            ["Payroll"],
+            2,
+            frozenset(),
+        )
+    bad = "change_boards:\n  - {name: cab, group: Nobody, services: [Nowhere]}\n"
+    with pytest.raises(DeskError) as caught:
+        await run(factory, write(tmp_path, bad))
+    assert sorted(p.split(": ", 1)[1] for p in caught.value.problems) == [
+        "change_boards #1 (cab): `group`: unknown group 'Nobody'",
+        "change_boards #1 (cab): `services.0`: unknown configuration item 'Nowhere'",
+    ]
+    with pytest.raises(DeskError) as shape:
+        read(
+            [
+                write(
+                    tmp_path, "change_boards:\n  - {name: cab, group: g, services: [], quorum: 0}\n"
+                )
+            ]
+        )
+    assert any("`quorum`" in p for p in shape.value.problems), shape.value.problems
+    assert any("needs the services" in p for p in shape.value.problems), shape.value.problems

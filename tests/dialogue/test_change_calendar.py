@@ -1,0 +1,62 @@
+"""The change calendar in chat: freezes for changes naming no item, overlaps told to all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from store.changes import FreezeWindow
+from store.enums import Status, TicketKind
+from store.uow import UnitOfWork
+
+from .conftest import Dialogue
+
+
+async def _freeze(dialogue: Dialogue) -> None:
+    async with UnitOfWork(dialogue.factory) as uow:
+        await uow.changes.upsert(
+            FreezeWindow,
+            "quarter-close",
+            starts_at=datetime(2027, 3, 31, tzinfo=UTC),
+            ends_at=datetime(2027, 4, 2, tzinfo=UTC),
+            services=["CRM"],
+        )
+        await uow.commit()
+
+
+async def test_a_change_naming_no_item_meets_every_freeze(dialogue: Dialogue) -> None:
+    await _freeze(dialogue)
+    ref = await dialogue.seed("Rotate certificates", kind=TicketKind.CHANGE, status=Status.APPROVED)
+    refused = await dialogue.say(f"schedule {ref} 2027-03-31 22:00 to 23:00")
+    assert "falls in the freeze quarter-close" in refused.text
+    assert "names no configuration item" in refused.text
+    named = await dialogue.say(f"schedule {ref} on Payroll 2027-03-31 22:00 to 23:00")
+    assert f"{ref} is scheduled from Wed 31 Mar 22:00 to Wed 31 Mar 23:00 UTC" in named.text
+
+
+async def test_an_overlap_is_told_to_both_requesters_and_the_approvers(
+    dialogue: Dialogue,
+) -> None:
+    first = await dialogue.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.AWAITING_APPROVAL
+    )
+    second = await dialogue.seed(
+        "Tune payroll",
+        who="dan@example.com",
+        kind=TicketKind.CHANGE,
+        service="Payroll",
+        status=Status.AWAITING_APPROVAL,
+    )
+    await dialogue.say(f"approve {first}", who="carol@example.com", expect=[f"{first}:status"])
+    await dialogue.say(f"approve {second}", who="frank@example.com", expect=[f"{second}:status"])
+    await dialogue.say(f"schedule {first} 2027-03-06 22:00 to 23:00")
+    turn = await dialogue.say(f"schedule {second} 2027-03-06 22:30 to 23:30", who="dan@example.com")
+    assert f"it overlaps {first}" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        ids = {}
+        for who in ("alice", "carol", "frank"):
+            person = await uow.people.by_email(f"{who}@example.com")
+            assert person is not None
+            ids[who] = person.id
+    told = {o.person_id for o in turn.outgoing if o.person_id and "overlaps" in o.reply.text}
+    assert told == {ids["alice"], ids["carol"], ids["frank"]}
+    assert any(o.topic == "approvals" for o in turn.outgoing)
