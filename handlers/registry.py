@@ -24,6 +24,7 @@ class HandlerSpec:
     commands: tuple[str, ...] = ()
     min_confidence: float | None = None
     listed: bool = True
+    when: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -50,12 +51,18 @@ class Registry:
         """Register `func` for button actions that no message intent leads to."""
         return self._register(None, actions, None, False)
 
-    def command(self, *words: str, listed: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
+    def command(
+        self, *words: str, listed: bool = True, when: Callable[[str], bool] | None = None
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
         """Register `func` for messages whose first word is one of `words` (`link`, `/link`).
 
-        Commands are exact words a person types; they bypass the NLU.
+        Commands are exact words a person types; they bypass the NLU. `when(text)`, if
+        given, must also hold: a common first word ("rate limits are too low") then goes to
+        the NLU unless the rest has the command's shape.
         """
-        return self._register(None, (), None, listed, commands=tuple(w.lower() for w in words))
+        return self._register(
+            None, (), None, listed, commands=tuple(w.lower() for w in words), when=when
+        )
 
     def _register(
         self,
@@ -65,6 +72,7 @@ class Registry:
         listed: bool,
         *,
         commands: tuple[str, ...] = (),
+        when: Callable[[str], bool] | None = None,
     ) -> Callable[[HandlerFunc], HandlerFunc]:
         def register(func: HandlerFunc) -> HandlerFunc:
             doc = inspect.getdoc(func) or func.__name__.replace("_", " ")
@@ -77,6 +85,7 @@ class Registry:
                     commands=commands,
                     min_confidence=min_confidence,
                     listed=listed,
+                    when=when,
                 )
             )
             return func
@@ -104,7 +113,10 @@ class Registry:
         if not words:
             return None
         word = words[0].lower().lstrip("/")
-        return next((s for s in self.specs if word in s.commands), None)
+        return next(
+            (s for s in self.specs if word in s.commands and (s.when is None or s.when(text))),
+            None,
+        )
 
 
 registry = Registry()

@@ -94,3 +94,27 @@ async def test_a_typed_answer_that_is_not_1_to_5_is_asked_again_once(
     async with UnitOfWork(dialogue.factory) as uow:
         [row] = await satisfaction(uow.session)
     assert (row.rating, row.comment) == (5, "quick and friendly")
+
+
+async def test_rate_takes_only_rating_forms_and_reads_stars(dialogue: Dialogue) -> None:
+    ref = await resolved_by_bob(dialogue)
+    await SlaWatch(dialogue.factory).tick()
+
+    # A sentence that merely starts with "rate" is an ordinary message, not an answer.
+    chat = await dialogue.say("rate limits on the API are too low")
+    assert chat.routed.intent != "rate"
+    assert "/5" not in chat.text
+    assert "number from 1 to 5" not in chat.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        assert await satisfaction(uow.session) == []
+        ticket = await uow.tickets.by_ref(ref)
+        assert ticket is not None
+        row = await uow.surveys.of_ticket(ticket.id)
+        assert row is not None
+        assert not row.reasked
+
+    turn = await dialogue.say(f"rate {ref} ★★★★☆ sorted fast")
+    assert f"4/5 for {ref} and your comment" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        [answer] = await satisfaction(uow.session)
+    assert (answer.rating, answer.comment) == (4, "sorted fast")
