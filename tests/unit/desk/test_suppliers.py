@@ -52,9 +52,15 @@ async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
 
 
 async def say(
-    factory: SessionFactory, who: str, text: str, intent: IntentName, *entities: Entity
+    factory: SessionFactory,
+    who: str,
+    text: str,
+    intent: IntentName,
+    *entities: Entity,
+    mail: bool = True,
 ) -> tuple[list[Reply], list[tuple[str, str, str]]]:
-    """Run a handler as `who`; its replies and its notifications (channel, to, text)."""
+    """Run a handler as `who` (with mail set up unless `mail=False`); its replies and its
+    notifications (channel, to, text)."""
     async with UnitOfWork(factory) as uow:
         person = await uow.people.by_email(who)
         assert person is not None
@@ -64,6 +70,7 @@ async def say(
             address=Address(channel="console", conversation=who, user=who),
             now=T0,
             text=text,
+            mail=mail,
         )
         nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
         handler = report_incident if intent is IntentName.REPORT_INCIDENT else hand_command
@@ -103,7 +110,7 @@ async def test_hand_to_the_supplier_starts_their_clock_on_their_calendar(
         factory, "bob@example.com", "hand INC-1 to the supplier", IntentName.OUT_OF_SCOPE
     )
     assert reply.text.startswith("INC-1 is handed to NetCo.")
-    assert "I've mailed noc@netco.example" in reply.text
+    assert "I've mailed noc@netco.example:" in reply.text
     # The agent sees the mail itself, to forward it when no mail is set up.
     assert "We are handing INC-1 to you under UC-7." in reply.text
     [(channel, to, mail)] = [s for s in sent if s[0] == "email"]
@@ -127,6 +134,46 @@ async def test_hand_to_the_supplier_starts_their_clock_on_their_calendar(
     assert detail["supplier"] == "NetCo"
     assert detail["contract"] == "UC-7"
     assert detail["mailed"] is True
+
+
+async def test_without_mail_set_up_nothing_is_queued_and_the_agent_is_told(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    [reply], sent = await say(
+        factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE, mail=False
+    )
+    assert reply.text.startswith("INC-1 is handed to NetCo.")
+    assert "I've mailed" not in reply.text
+    assert (
+        "Mail is not set up here, so nothing was sent: please forward this to "
+        "noc@netco.example yourself:" in reply.text
+    )
+    assert "We are handing INC-1 to you under UC-7." in reply.text
+    assert [s for s in sent if s[0] == "email"] == []
+    async with UnitOfWork(factory) as uow:
+        mail_rows = await uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.platform == "email")
+        )
+        assert list(mail_rows) == []
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        [detail] = [e.detail for e in await uow.tickets.events(ticket.id) if e.action == "supplier"]
+    assert detail["mailed"] is False
+    # The supplier's clock runs all the same.
+    async with UnitOfWork(factory) as uow:
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    assert handoff.response_due_at is not None
+
+
+async def test_hand_needs_a_ticket_so_other_sentences_go_to_the_nlu() -> None:
+    from handlers.registry import load
+
+    handlers = load()
+    assert handlers.for_command("hand INC-7 to NetCo") is not None
+    for text in ("hand me a new mouse please", "hand over my laptop to IT"):
+        spec = handlers.for_command(text)
+        assert spec is None or "hand" not in spec.commands
 
 
 async def test_hand_off_refusals(factory: SessionFactory) -> None:
