@@ -54,10 +54,19 @@ class HandOff:
     mailed: bool
 
 
+def instants(handoff: SupplierHandoff) -> list[tuple[str, datetime | None, datetime | None]]:
+    """Per target of the supplier's clock: (word, 75 % warning, due time)."""
+    return [
+        ("response", handoff.response_warn_at, handoff.response_due_at),
+        ("resolution", handoff.resolve_warn_at, handoff.resolve_due_at),
+    ]
+
+
 def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
-    """The supplier's next due time after `after` (the watcher reports it when it passes)."""
+    """The supplier's next warning or due time after `after` (the watcher reports it when it
+    passes)."""
     ahead = [
-        t for t in (handoff.response_due_at, handoff.resolve_due_at) if t is not None and t > after
+        t for _, warn, due in instants(handoff) for t in (warn, due) if t is not None and t > after
     ]
     return min(ahead, default=None)
 
@@ -131,6 +140,8 @@ async def hand_off(
         handed_at=ctx.now,
         response_due_at=clock.response_due_at if clock else None,
         resolve_due_at=clock.resolve_due_at if clock else None,
+        response_warn_at=clock.response_warn_at if clock else None,
+        resolve_warn_at=clock.resolve_warn_at if clock else None,
     )
     handoff.next_at = next_due(handoff, ctx.now)
     ctx.uow.desk.hand_off(handoff)
