@@ -104,6 +104,26 @@ class Registry:
         entries += [(s.commands[0], s.help) for s in self.specs if s.listed and s.commands]
         return entries
 
+    def shape(self, when: Callable[[str], bool]) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Register `func` for messages of a shape (`when(text)`) that answer something the
+        bot asked outside a conversation (a bare "4" after the survey).
+
+        The router tries it only when no question of the conversation is pending; a handler
+        that finds nothing to answer returns no replies and the NLU reads the message.
+        """
+        return self._register(None, (), None, False, when=when)
+
+    def for_shape(self, text: str) -> HandlerSpec | None:
+        """The shape handler for this message, if any (`shape`)."""
+        return next(
+            (
+                s
+                for s in self.specs
+                if s.when is not None and not s.commands and not s.actions and s.when(text)
+            ),
+            None,
+        )
+
     def for_action(self, action: str) -> HandlerSpec | None:
         return next((s for s in self.specs if action in s.actions), None)
 

@@ -41,6 +41,22 @@ _RATE_COMMAND = re.compile(
 )
 
 
+_BARE_RATING = re.compile(
+    r"^\s*(?:"
+    # A number alone ("4", "9" to be asked again), or one that says it is a rating.
+    r"\d{1,2}\s*[.!]?|\d{1,2}\s*(?:/\s*5|stars?)\b.*"
+    r"|[1-5]\ufe0f?\u20e3.*|[★⭐☆*]{1,5}(?:\s.*)?|👍.*|👎.*"
+    r")\s*$",
+    re.DOTALL,
+)
+
+
+def is_bare_rating(text: str) -> bool:
+    """Whether a message is a rating without "rate" ("4", "4/5 great", "★★★★☆"): the
+    answer to a survey, when one is waiting."""
+    return _BARE_RATING.match(text) is not None
+
+
 def is_rating(text: str) -> bool:
     """Whether a message starting with "rate" answers a survey: "rate INC-7 ...", "rate 4",
     "rate ★★★★", "rate 👍". "rate limits on the API are too low" is not one.
@@ -140,6 +156,16 @@ async def survey_button(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """A rating button: the value is `INC-7:4`."""
     ref, _, said = ctx.params.get("ref", "").partition(":")
     return await answer(ctx, ref, said)
+
+
+@registry.shape(is_bare_rating)
+async def bare_rating(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """A survey answered without "rate": "4", "4/5 quick", "★★★★★"."""
+    ref = await ctx.uow.surveys.unanswered_for(ctx.person.id, since=ctx.now - ASKED_WITHIN)
+    if ref is None:
+        # Nothing waiting for an answer: the NLU reads the message as usual.
+        return []
+    return await answer(ctx, ref, ctx.text)
 
 
 @registry.command("rate", listed=False, when=is_rating)

@@ -118,3 +118,31 @@ async def test_rate_takes_only_rating_forms_and_reads_stars(dialogue: Dialogue) 
     async with UnitOfWork(dialogue.factory) as uow:
         [answer] = await satisfaction(uow.session)
     assert (answer.rating, answer.comment) == (4, "sorted fast")
+
+
+async def test_a_bare_number_without_a_survey_waiting_is_an_ordinary_message(
+    dialogue: Dialogue,
+) -> None:
+    early = await dialogue.say("4")
+    assert early.routed.intent != "bare_rating"
+
+
+async def test_a_bare_number_answers_the_survey_waiting(dialogue: Dialogue) -> None:
+    ref = await resolved_by_bob(dialogue)
+    # Surveys come after the conversation's own questions have lapsed (a pending question
+    # keeps its answer: "which system is affected?" is still open here).
+    assert dialogue.pending() == "service"
+    dialogue.states["alice@example.com"] = None
+    await SlaWatch(dialogue.factory).tick()
+
+    again = await dialogue.say("9")
+    assert again.text.startswith(f"Sorry, I need a number from 1 to 5 for {ref}.")
+    turn = await dialogue.say("4/5 quick and friendly")
+    assert f"4/5 for {ref} and your comment" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        [row] = await satisfaction(uow.session)
+    assert (row.ticket_ref, row.rating, row.comment) == (ref, 4, "quick and friendly")
+
+    # Answered: the next bare number is not taken as a rating.
+    later = await dialogue.say("3")
+    assert later.routed.intent != "bare_rating"

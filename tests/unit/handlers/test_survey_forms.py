@@ -64,3 +64,23 @@ def test_rating_of_reads_numbers_stars_and_emoji(
     said: str, rating: int | None, comment: str
 ) -> None:
     assert rating_of(said) == (rating, comment)
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("4", True),
+        ("9.", True),
+        ("4/5 quick", True),
+        ("5 stars, thanks", True),
+        ("★★★★☆", True),
+        ("👍 great", True),
+        ("4 users cannot log in", False),
+        ("the printer on floor 4 is jammed", False),
+        ("2fa broken", False),
+    ],
+)
+def test_bare_ratings(text: str, bare: bool) -> None:
+    from handlers.survey import is_bare_rating
+
+    assert is_bare_rating(text) is bare
