@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.sla_watch import SlaWatch
@@ -132,7 +132,12 @@ async def _fill(url: str, now: datetime, total: int, due: int, step: Step) -> tu
             async with engine.begin() as conn:
                 await conn.execute(insert(Ticket), rows)
             step("inserting tickets", min(total, first + chunk), total)
-        return computed, time.perf_counter() - started
+        inserted = time.perf_counter() - started
+        if engine.dialect.name == "postgresql":
+            # What autovacuum would do after a load this size: the planner's figures.
+            async with engine.begin() as conn:
+                await conn.execute(text("ANALYZE tickets"))
+        return computed, inserted
     finally:
         await engine.dispose()
 
