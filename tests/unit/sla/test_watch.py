@@ -220,7 +220,7 @@ async def test_a_watcher_that_read_a_ticket_before_the_other_acted_skips_it(
     assert len(await outbox(factory)) == 1
 
 
-async def test_tickets_due_together_share_a_commit_and_a_lost_race_loses_only_its_own(
+async def test_a_race_lost_on_one_ticket_of_a_batch_loses_only_that_ticket(
     factory: SessionFactory,
 ) -> None:
     await p1_on_vpn(factory)
