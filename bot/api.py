@@ -462,6 +462,7 @@ async def hand_to_supplier(
             address=Address(channel="api", conversation="api", user=str(person.id)),
             now=utcnow(),
             counter=c.state.tally,
+            mail=suppliers.MAIL_CHANNEL in c.channels,
         )
         if body.supplier is not None and await uow.desk.named(Supplier, body.supplier) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no supplier {body.supplier!r}")
@@ -470,14 +471,6 @@ async def hand_to_supplier(
             done = await suppliers.hand_off(ctx, ticket, supplier, body.note)
         except suppliers.HandOffError as e:
             raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from e
-        mail_on = suppliers.MAIL_CHANNEL in c.channels
-        if not mail_on:
-            # Nothing would ever send it: the caller forwards the text instead.
-            ctx.outgoing = [
-                o
-                for o in ctx.outgoing
-                if o.address is None or o.address.channel != suppliers.MAIL_CHANNEL
-            ]
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
         await uow.flush()
         ids = [r.id for r in rows]
@@ -487,7 +480,7 @@ async def hand_to_supplier(
             supplier=supplier.name,
             contract=supplier.contract,
             email=h.email,
-            mailed=done.mailed and mail_on,
+            mailed=done.mailed,
             subject=done.subject,
             body=done.body,
             response_due_at=h.response_due_at,

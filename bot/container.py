@@ -273,6 +273,8 @@ class Container:
             max_text_chars=s.max_text_chars,
             dialogue_ttl=s.dialogue_ttl_seconds,
             profiles={p: ch for p, ch in self.channels.items() if isinstance(ch, ProfileSource)},
+            # Handlers queue mail only when something will send it (`SMTP_URL`).
+            mail="email" in self.channels,
         )
         try:
             await self.refresh_services()

@@ -54,8 +54,10 @@ class EventHandling:
         dialogue: Dialogue | None = None,
         concurrency: int = 16,
         dialogue_ttl: int = 900,
+        mail: bool = False,
     ) -> None:
         self.factory = factory
+        self.mail = mail
         self.state = state
         self.router = router
         self.topics = topics
@@ -208,6 +210,7 @@ class EventHandling:
             text=nlu.text,
             inbox_id=claimed.inbox_id,
             counter=self.state.tally,
+            mail=self.mail,
         )
         routed = await self.router.dispatch(event, nlu, ctx, state)
         replies = routed.replies

@@ -186,6 +186,11 @@ class IntentRouter:
             aside = Reply(text="I'll leave my earlier question; here's your new one.")
             routed.replies.insert(0, aside)
             return routed
+        shaped = self.registry.for_shape(msg.text)
+        if shaped is not None:
+            routed = await self._run(shaped, nlu, ctx)
+            if routed.replies:
+                return routed
         return await self.route(nlu, ctx)
 
     async def route(self, nlu: Understanding, ctx: HandlerContext) -> Routed:

@@ -2,10 +2,12 @@
 
 It never scans the open tickets. It asks the index for the earliest `sla_next_at`, sleeps
 until then (or until kicked, or at most `longest` seconds, so a ticket opened meanwhile with
-an earlier instant is not missed for long), and handles the tickets due in small batches,
-each in its own transaction with its notifications. Two leaders overlapping in a handover
-cannot both act on a ticket: each transaction's update is checked against the version it
-read, and the loser's notifications roll back with it.
+an earlier instant is not missed for long), and handles the tickets due in small batches:
+a batch is read in one query and written in one transaction with its notifications (one
+commit, however many tickets fell due in the same second). Two leaders overlapping in a
+handover cannot both act on a ticket: each ticket's update is checked against the version
+it read, and a batch that loses such a race rolls back and is taken again ticket by
+ticket, each in its own transaction, where the loser's notifications roll back with it.
 
 Every `sweep` seconds a tick also closes resolved tickets whose quiet period is over, asks
 the requesters of newly resolved tickets the satisfaction survey, and pages on call for
@@ -36,7 +38,7 @@ from handlers import escalation, survey
 from handlers.context import Outgoing
 from store.db import SessionFactory
 from store.errors import ConflictError
-from store.models import Ticket
+from store.models import OutboxMessage, Ticket
 from store.types import utcnow
 from store.uow import UnitOfWork
 
@@ -157,19 +159,20 @@ class SlaWatch:
             async with UnitOfWork(self.factory) as uow:
                 due = await uow.desk.due_keys(now, limit=self.batch)
             fresh = [(i, at) for i, at in due if i not in done]
-            for ticket_id, seen in fresh:
-                done.add(ticket_id)
-                await self._one(ticket_id, result, escalation.act_on_clock, now, seen=seen)
+            done.update(i for i, _ in fresh)
+            await self._many(fresh, result, escalation.act_on_clock, now)
             if len(due) < self.batch or not fresh:
                 return
 
     async def _suppliers(self, now: datetime, result: TickResult) -> None:
+        done: set[int] = set()
         for _ in range(self.max_batches):
             async with UnitOfWork(self.factory) as uow:
                 ids = await uow.desk.supplier_due(now, limit=self.batch)
-            for ticket_id in ids:
-                await self._one(ticket_id, result, escalation.act_on_suppliers, now)
-            if len(ids) < self.batch:
+            fresh = [i for i in ids if i not in done]
+            done.update(fresh)
+            await self._many([(i, None) for i in fresh], result, escalation.act_on_suppliers, now)
+            if len(ids) < self.batch or not fresh:
                 return
 
     async def _closing(self, now: datetime, result: TickResult) -> None:
@@ -181,8 +184,9 @@ class SlaWatch:
                     (t.id, t.resolved_at)
                     for t in await uow.desk.resolved_before(until, after=after, limit=self.batch)
                 ]
-            for ticket_id, _ in page:
-                await self._one(ticket_id, result, escalation.close_if_quiet, now)
+            await self._many(
+                [(ticket_id, None) for ticket_id, _ in page], result, escalation.close_if_quiet, now
+            )
             if len(page) < self.batch:
                 return
             last_id, last_at = page[-1]
@@ -195,8 +199,7 @@ class SlaWatch:
             async with UnitOfWork(self.factory) as uow:
                 found = await uow.surveys.unasked(now - survey.ASKED_WITHIN, limit=self.batch)
                 ids = [t.id for t in found]
-            for ticket_id in ids:
-                await self._one(ticket_id, result, survey.ask, now)
+            await self._many([(i, None) for i in ids], result, survey.ask, now)
             if len(ids) < self.batch:
                 return
 
@@ -209,8 +212,7 @@ class SlaWatch:
                 else []
             )
             ids = [t.id for t in found]
-        for ticket_id in ids:
-            await self._one(ticket_id, result, escalation.page, now)
+        await self._many([(i, None) for i in ids], result, escalation.page, now)
 
     async def _one(
         self,
@@ -220,6 +222,76 @@ class SlaWatch:
         now: datetime,
         *,
         seen: datetime | None = None,
+    ) -> None:
+        await self._alone(ticket_id, seen, result, act, now)
+
+    async def _many(
+        self,
+        keys: Sequence[tuple[int, datetime | None]],
+        result: TickResult,
+        act: Act,
+        now: datetime,
+    ) -> None:
+        """Act on these tickets: together in one transaction, else each alone.
+
+        A key's `seen` is the `sla_next_at` the ticket was found with (None: not checked);
+        a ticket another watcher already moved is skipped. Tickets due in the same second
+        share one read and one commit; if anything in that transaction fails (a race lost
+        on one ticket's version, one ticket's error), it rolls back whole and each ticket
+        is taken again in its own transaction, so one ticket never holds back the others.
+        """
+        if len(keys) > 1:
+            try:
+                done = await self._together(keys, act, now)
+            except Exception as e:
+                log.info("sla_watch.batch_split", tickets=len(keys), error=type(e).__name__)
+            else:
+                result.acted += done.acted
+                result.lost += done.lost
+                if result.outbox_ids is not None and done.outbox_ids:
+                    result.outbox_ids.extend(done.outbox_ids)
+                return
+        for ticket_id, seen in keys:
+            await self._alone(ticket_id, seen, result, act, now)
+
+    async def _together(
+        self, keys: Sequence[tuple[int, datetime | None]], act: Act, now: datetime
+    ) -> TickResult:
+        done = TickResult(outbox_ids=[])
+        async with UnitOfWork(self.factory) as uow:
+            found = await uow.desk.load_tickets([i for i, _ in keys])
+            acting: list[tuple[Ticket, int, list[OutboxMessage]]] = []
+            for ticket_id, seen in keys:
+                ticket = found.get(ticket_id)
+                if ticket is None:
+                    continue
+                if seen is not None and ticket.sla_next_at != seen:
+                    done.lost += 1
+                    continue
+                version = ticket.version
+                outgoing = await act(uow, ticket, now)
+                rows = await add_outgoing(
+                    uow, outgoing, topics=self.topics, exclude=None, inbox_id=None
+                )
+                acting.append((ticket, version, rows))
+            await uow.flush()
+            for ticket, version, rows in acting:
+                # Every action moves the version (`claim`); an unmoved ticket had nothing
+                # due after all (not quiet long enough, a page still waiting).
+                if ticket.version != version:
+                    done.acted += 1
+                    assert done.outbox_ids is not None
+                    done.outbox_ids.extend(r.id for r in rows if r.id is not None)
+            await uow.commit()
+        return done
+
+    async def _alone(
+        self,
+        ticket_id: int,
+        seen: datetime | None,
+        result: TickResult,
+        act: Act,
+        now: datetime,
     ) -> None:
         """One ticket, one transaction; a ticket another watcher already moved is skipped."""
         try:
@@ -237,8 +309,6 @@ class SlaWatch:
                 )
                 await uow.commit()
                 if ticket.version == version:
-                    # Nothing was due on this ticket after all (not quiet long enough, a
-                    # page still waiting): nothing was written.
                     return
         except ConflictError:
             result.lost += 1

@@ -53,6 +53,8 @@ class HandlerContext:
     topic (`major_incident`, `approvals`) that the application maps to configured channels.
     `carry` is kept with the choices a reply offers and comes back in `params` when the
     person picks one of them (the words of a message that needed a confirmation).
+    `mail` says whether mail is set up (`SMTP_URL`): without it an `email` notification
+    would wait in the outbox forever, so handlers tell the person instead.
     """
 
     uow: UnitOfWork
@@ -68,6 +70,7 @@ class HandlerContext:
     expecting: Expectation | None = None
     counter: Tally | None = None
     carry: Mapping[str, str] = field(default_factory=dict)
+    mail: bool = False
 
     @property
     def channel(self) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from channels.conversation import Address, Button, ButtonStyle, Reply
+from handlers import suppliers
 from handlers.context import Outgoing
 from handlers.routing import on_call
 from handlers.rules import sla
@@ -160,10 +161,11 @@ _ENDED = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
 
 
 async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]:
-    """Report a supplier's missed due time on the ticket, apart from our own clock.
+    """Warn at 75 % of a supplier's target and report a missed one, apart from our own clock.
 
-    The assignee is told, or the group's channels with nobody assigned. A hand-off ends when
-    the ticket is resolved: what was still ahead then is never reported.
+    The assignee is told, or the group's channels with nobody assigned. A watcher that was
+    away past both instants of a target reports the miss alone. A hand-off ends when the
+    ticket is resolved: what was still ahead then is never reported.
     """
     out: list[Outgoing] = []
     for handoff in await uow.desk.due_handoffs(ticket.id, now):
@@ -172,20 +174,39 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
             handoff.next_at = None
             continue
         seen = handoff.next_at
-        missed = [
+        if seen is None:
+            continue
+        targets = suppliers.instants(handoff)
+        missed = [(word, due) for word, _, due in targets if due is not None and seen <= due <= now]
+        close = [
             (word, due)
-            for word, due in (
-                ("response", handoff.response_due_at),
-                ("resolution", handoff.resolve_due_at),
+            for word, warn, due in targets
+            if warn is not None and due is not None and seen <= warn <= now < due
+        ]
+        handoff.next_at = suppliers.next_due(handoff, now)
+        contract = f" ({handoff.contract})" if handoff.contract else ""
+        for word, due in close:
+            _log(
+                uow,
+                ticket,
+                "supplier_warning",
+                now,
+                supplier=handoff.supplier,
+                contract=handoff.contract,
+                target=word,
+                due_at=due.isoformat(),
             )
-            if due is not None and seen is not None and seen <= due <= now
-        ]
-        ahead = [
-            t
-            for t in (handoff.response_due_at, handoff.resolve_due_at)
-            if t is not None and t > now
-        ]
-        handoff.next_at = min(ahead, default=None)
+            reply = Reply(
+                text=f"{handoff.supplier}{contract} is close to its {word} target on "
+                f"{ticket.ref}: due at {_hhmm(due)} ({span((due - now).total_seconds())} left). "
+                f"{ticket.title}",
+                card=card(ticket, now),
+                buttons=agent_buttons(ticket),
+                ticket_ref=ticket.ref,
+            )
+            out += _send(
+                await _person(uow, ticket.assignee_id) or _group_addresses(ticket.group), reply
+            )
         for word, due in missed:
             _log(
                 uow,
@@ -197,7 +218,6 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
                 target=word,
                 due_at=due.isoformat(),
             )
-            contract = f" ({handoff.contract})" if handoff.contract else ""
             reply = Reply(
                 text=f"{handoff.supplier}{contract} missed its {word} target on {ticket.ref} "
                 f"(due {_hhmm(due)}). {ticket.title}",

@@ -24,6 +24,7 @@ class HandlerSpec:
     commands: tuple[str, ...] = ()
     min_confidence: float | None = None
     listed: bool = True
+    when: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -50,12 +51,18 @@ class Registry:
         """Register `func` for button actions that no message intent leads to."""
         return self._register(None, actions, None, False)
 
-    def command(self, *words: str, listed: bool = True) -> Callable[[HandlerFunc], HandlerFunc]:
+    def command(
+        self, *words: str, listed: bool = True, when: Callable[[str], bool] | None = None
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
         """Register `func` for messages whose first word is one of `words` (`link`, `/link`).
 
-        Commands are exact words a person types; they bypass the NLU.
+        Commands are exact words a person types; they bypass the NLU. `when(text)`, if
+        given, must also hold: a common first word ("rate limits are too low") then goes to
+        the NLU unless the rest has the command's shape.
         """
-        return self._register(None, (), None, listed, commands=tuple(w.lower() for w in words))
+        return self._register(
+            None, (), None, listed, commands=tuple(w.lower() for w in words), when=when
+        )
 
     def _register(
         self,
@@ -65,6 +72,7 @@ class Registry:
         listed: bool,
         *,
         commands: tuple[str, ...] = (),
+        when: Callable[[str], bool] | None = None,
     ) -> Callable[[HandlerFunc], HandlerFunc]:
         def register(func: HandlerFunc) -> HandlerFunc:
             doc = inspect.getdoc(func) or func.__name__.replace("_", " ")
@@ -77,6 +85,7 @@ class Registry:
                     commands=commands,
                     min_confidence=min_confidence,
                     listed=listed,
+                    when=when,
                 )
             )
             return func
@@ -95,6 +104,26 @@ class Registry:
         entries += [(s.commands[0], s.help) for s in self.specs if s.listed and s.commands]
         return entries
 
+    def shape(self, when: Callable[[str], bool]) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Register `func` for messages of a shape (`when(text)`) that answer something the
+        bot asked outside a conversation (a bare "4" after the survey).
+
+        The router tries it only when no question of the conversation is pending; a handler
+        that finds nothing to answer returns no replies and the NLU reads the message.
+        """
+        return self._register(None, (), None, False, when=when)
+
+    def for_shape(self, text: str) -> HandlerSpec | None:
+        """The shape handler for this message, if any (`shape`)."""
+        return next(
+            (
+                s
+                for s in self.specs
+                if s.when is not None and not s.commands and not s.actions and s.when(text)
+            ),
+            None,
+        )
+
     def for_action(self, action: str) -> HandlerSpec | None:
         return next((s for s in self.specs if action in s.actions), None)
 
@@ -104,7 +133,10 @@ class Registry:
         if not words:
             return None
         word = words[0].lower().lstrip("/")
-        return next((s for s in self.specs if word in s.commands), None)
+        return next(
+            (s for s in self.specs if word in s.commands and (s.when is None or s.when(text))),
+            None,
+        )
 
 
 registry = Registry()

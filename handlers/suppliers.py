@@ -3,8 +3,13 @@
 "hand INC-7 to NetCo" (or "hand INC-7 to the supplier", the supplier of the ticket's
 service or of a service it depends on) records a hand-off with the supplier's own due
 times, moves a new ticket into progress and writes the mail to the outbox's `email`
-channel (sent through `SMTP_URL`). The agent always sees the mail's text, so without mail
-set up they can forward it themselves. Replies by mail are out of scope.
+channel (sent through `SMTP_URL`). Without mail set up (`HandlerContext.mail`) nothing is
+queued and the agent is told so; they always see the mail's text, to forward it
+themselves. The supplier's clock warns at 75 % of a target, like ours, and reports a missed
+target apart from our own breach.
+
+Replies by mail are not read: the supplier's contact answers the agent (the mail asks them
+to quote the ticket's reference), and the agent records the answer on the ticket.
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ class HandOffError(HandlerError):
 
 @dataclass(frozen=True, slots=True)
 class HandOff:
-    """What a hand-off did: the record, the mail's text and whether it was queued."""
+    """What a hand-off did: the record, the mail's text and whether it was queued.
+
+    `mailed` is False without a contact address or without mail set up here.
+    """
 
     handoff: SupplierHandoff
     subject: str
@@ -46,10 +54,19 @@ class HandOff:
     mailed: bool
 
 
+def instants(handoff: SupplierHandoff) -> list[tuple[str, datetime | None, datetime | None]]:
+    """Per target of the supplier's clock: (word, 75 % warning, due time)."""
+    return [
+        ("response", handoff.response_warn_at, handoff.response_due_at),
+        ("resolution", handoff.resolve_warn_at, handoff.resolve_due_at),
+    ]
+
+
 def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
-    """The supplier's next due time after `after` (the watcher reports it when it passes)."""
+    """The supplier's next warning or due time after `after` (the watcher reports it when it
+    passes)."""
     ahead = [
-        t for t in (handoff.response_due_at, handoff.resolve_due_at) if t is not None and t > after
+        t for _, warn, due in instants(handoff) for t in (warn, due) if t is not None and t > after
     ]
     return min(ahead, default=None)
 
@@ -123,9 +140,12 @@ async def hand_off(
         handed_at=ctx.now,
         response_due_at=clock.response_due_at if clock else None,
         resolve_due_at=clock.resolve_due_at if clock else None,
+        response_warn_at=clock.response_warn_at if clock else None,
+        resolve_warn_at=clock.resolve_warn_at if clock else None,
     )
     handoff.next_at = next_due(handoff, ctx.now)
     ctx.uow.desk.hand_off(handoff)
+    mailed = email is not None and ctx.mail
     if ticket.status is Status.NEW:
         ticket.status = Status.IN_PROGRESS
     if ctx.person.id != ticket.requester_id:
@@ -136,27 +156,32 @@ async def hand_off(
         "supplier",
         supplier=supplier.name,
         contract=supplier.contract,
-        mailed=email is not None,
+        mailed=mailed,
         response_due_at=handoff.response_due_at.isoformat() if handoff.response_due_at else None,
         resolve_due_at=handoff.resolve_due_at.isoformat() if handoff.resolve_due_at else None,
         note=note[:1000] if note else None,
     )
     subject, body = mail_text(ticket, supplier, handoff, ctx.person.name, note)
-    if email is not None:
+    if mailed and email is not None:
         ctx.outgoing.append(
             Outgoing(
                 reply=Reply(text=f"{subject}\n\n{body}", ticket_ref=ticket.ref),
                 address=Address(channel=MAIL_CHANNEL, conversation=email, user=email),
             )
         )
-    return HandOff(handoff=handoff, subject=subject, body=body, mailed=email is not None)
+    return HandOff(handoff=handoff, subject=subject, body=body, mailed=mailed)
 
 
 _REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b", re.IGNORECASE)
 _HAND = re.compile(r"^\W*hand\s+(?:over\s+)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 
 
-@registry.command("hand", listed=False)
+def _names_ticket(text: str) -> bool:
+    # "hand me a new mouse" is a request for the NLU, not a hand-off.
+    return _REF.search(text) is not None
+
+
+@registry.command("hand", listed=False, when=_names_ticket)
 async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Hand a ticket to its supplier: "hand INC-7 to NetCo" (agents)."""
     if not ctx.person.has_role(Role.AGENT):
@@ -185,11 +210,15 @@ async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         if h.response_due_at or h.resolve_due_at
         else f" Their contract has no target for {prio}."
     )
-    how = (
-        f"I've mailed {h.email} (if mail isn't set up here, forward this yourself):"
-        if done.mailed
-        else f"{supplier.name} has no contact e-mail in the desk file; send them this:"
-    )
+    if done.mailed:
+        how = f"I've mailed {h.email}:"
+    elif h.email is None:
+        how = f"{supplier.name} has no contact e-mail in the desk file; send them this:"
+    else:
+        how = (
+            "Mail is not set up here, so nothing was sent: "
+            f"please forward this to {h.email} yourself:"
+        )
     return [
         Reply(
             text=f"{ticket.ref} is handed to {supplier.name}.{due} {how}\n\n"

@@ -31,6 +31,37 @@ CHANNEL = "sla"
 
 _WORDS = {"👍": 5, "👎": 1, "thumbs up": 5, "thumbs down": 1}
 _REF = re.compile(r"\b(?:INC|REQ|PRB|CHG)-\d+\b", re.IGNORECASE)
+_STARS = "★⭐*"
+_KEYCAP = re.compile("(\\d)\ufe0f?\u20e3")
+_RATE_COMMAND = re.compile(
+    r"^\W*rate\b[\s:,.-]*"
+    # A ticket first, or a rating form: a number, stars, a thumb.
+    r"(?:(?:INC|REQ|PRB|CHG)-\d+\b|\d+(?!\w)|[★⭐☆*]|👍|👎|thumbs\s+(?:up|down)\b)",
+    re.IGNORECASE,
+)
+
+
+_BARE_RATING = re.compile(
+    r"^\s*(?:"
+    # A number alone ("4", "9" to be asked again), or one that says it is a rating.
+    r"\d{1,2}\s*[.!]?|\d{1,2}\s*(?:/\s*5|stars?)\b.*"
+    r"|[1-5]\ufe0f?\u20e3.*|[★⭐☆*]{1,5}(?:\s.*)?|👍.*|👎.*"
+    r")\s*$",
+    re.DOTALL,
+)
+
+
+def is_bare_rating(text: str) -> bool:
+    """Whether a message is a rating without "rate" ("4", "4/5 great", "★★★★☆"): the
+    answer to a survey, when one is waiting."""
+    return _BARE_RATING.match(text) is not None
+
+
+def is_rating(text: str) -> bool:
+    """Whether a message starting with "rate" answers a survey: "rate INC-7 ...", "rate 4",
+    "rate ★★★★", "rate 👍". "rate limits on the API are too low" is not one.
+    """
+    return _RATE_COMMAND.match(text) is not None
 
 
 def question(ticket: Ticket, *, again: bool = False) -> Reply:
@@ -79,12 +110,20 @@ async def ask(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]:
 
 
 def rating_of(text: str) -> tuple[int | None, str]:
-    """The rating (1 to 5) said first in `text`, and the rest as a comment."""
-    said = text.strip()
+    """The rating (1 to 5) said first in `text`, and the rest as a comment.
+
+    A number (`4`, `4/5`, `4 stars`, the keycap emoji 4️⃣), stars (`★★★★☆`, `⭐⭐⭐⭐`,
+    `****`) or a thumb (👍 is 5, 👎 is 1).
+    """
+    said = _KEYCAP.sub(r"\1", text.strip())
     for word, value in _WORDS.items():
         if said.casefold().startswith(word):
             return value, said[len(word) :].strip(" ,.-:")
-    found = re.match(r"^\s*(\d+)(?:\s*/\s*5)?\b[\s,.:-]*(.*)$", said, re.DOTALL)
+    stars = re.match(rf"^([{_STARS}☆\ufe0f\s]+)(.*)$", said, re.DOTALL)
+    if stars is not None and any(c in _STARS for c in stars.group(1)):
+        count = sum(c in _STARS for c in stars.group(1))
+        return (count if 1 <= count <= 5 else None), stars.group(2).strip(" ,.-:")
+    found = re.match(r"^\s*(\d+)(?:\s*/\s*5)?(?:\s*stars?)?\b[\s,.:-]*(.*)$", said, re.DOTALL)
     if found is None or not 1 <= int(found.group(1)) <= 5:
         return None, said
     return int(found.group(1)), found.group(2).strip()
@@ -119,7 +158,17 @@ async def survey_button(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return await answer(ctx, ref, said)
 
 
-@registry.command("rate", listed=False)
+@registry.shape(is_bare_rating)
+async def bare_rating(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """A survey answered without "rate": "4", "4/5 quick", "★★★★★"."""
+    ref = await ctx.uow.surveys.unanswered_for(ctx.person.id, since=ctx.now - ASKED_WITHIN)
+    if ref is None:
+        # Nothing waiting for an answer: the NLU reads the message as usual.
+        return []
+    return await answer(ctx, ref, ctx.text)
+
+
+@registry.command("rate", listed=False, when=is_rating)
 async def rate_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Rate a resolved ticket: "rate INC-7 4 quick and friendly"."""
     rest = re.sub(r"^\W*rate\b", "", ctx.text, flags=re.IGNORECASE)

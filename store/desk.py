@@ -209,6 +209,13 @@ class DeskRepository:
         )
         return [(i, at) for i, at in (await self.session.execute(stmt)).all() if at is not None]
 
+    async def load_tickets(self, ids: Sequence[int]) -> dict[int, Ticket]:
+        """These tickets by id in one query, into this unit of work (the watcher's batch)."""
+        if not ids:
+            return {}
+        stmt = select(Ticket).where(Ticket.id.in_(list(ids)))
+        return {t.id: t for t in await self.session.scalars(stmt)}
+
     async def next_due_at(self) -> datetime | None:
         """The earliest instant to act on: a ticket's `sla_next_at` or a supplier's due time.
 

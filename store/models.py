@@ -611,9 +611,12 @@ class SupplierHandoff(Base):
     handed_at: Mapped[datetime] = mapped_column(default=utcnow)
     response_due_at: Mapped[datetime | None] = mapped_column(default=None)
     resolve_due_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The next due time the watcher has still to report as breached; None when none is left.
+    # The next warning or due time the watcher has still to report; None when none is left.
     next_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # 75 % of each target on the supplier's calendar, as the ticket's own clock warns.
+    response_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolve_warn_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SurveyAnswer(Base):

@@ -128,6 +128,22 @@ class SurveyRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def unanswered_for(self, requester_id: int, *, since: datetime) -> str | None:
+        """The reference of the latest survey asked of this requester since `since` and not
+        answered yet, if any."""
+        stmt = (
+            select(Ticket.ref)
+            .join(SurveyAnswer, SurveyAnswer.ticket_id == Ticket.id)
+            .where(
+                Ticket.requester_id == requester_id,
+                SurveyAnswer.rating.is_(None),
+                SurveyAnswer.asked_at >= since,
+            )
+            .order_by(SurveyAnswer.asked_at.desc(), SurveyAnswer.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def asked_count(self, *, since: datetime | None = None) -> int:
         stmt = select(func.count(SurveyAnswer.id))
         if since is not None:

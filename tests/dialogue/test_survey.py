@@ -94,3 +94,55 @@ async def test_a_typed_answer_that_is_not_1_to_5_is_asked_again_once(
     async with UnitOfWork(dialogue.factory) as uow:
         [row] = await satisfaction(uow.session)
     assert (row.rating, row.comment) == (5, "quick and friendly")
+
+
+async def test_rate_takes_only_rating_forms_and_reads_stars(dialogue: Dialogue) -> None:
+    ref = await resolved_by_bob(dialogue)
+    await SlaWatch(dialogue.factory).tick()
+
+    # A sentence that merely starts with "rate" is an ordinary message, not an answer.
+    chat = await dialogue.say("rate limits on the API are too low")
+    assert chat.routed.intent != "rate"
+    assert "/5" not in chat.text
+    assert "number from 1 to 5" not in chat.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        assert await satisfaction(uow.session) == []
+        ticket = await uow.tickets.by_ref(ref)
+        assert ticket is not None
+        row = await uow.surveys.of_ticket(ticket.id)
+        assert row is not None
+        assert not row.reasked
+
+    turn = await dialogue.say(f"rate {ref} ★★★★☆ sorted fast")
+    assert f"4/5 for {ref} and your comment" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        [answer] = await satisfaction(uow.session)
+    assert (answer.rating, answer.comment) == (4, "sorted fast")
+
+
+async def test_a_bare_number_without_a_survey_waiting_is_an_ordinary_message(
+    dialogue: Dialogue,
+) -> None:
+    early = await dialogue.say("4")
+    assert early.routed.intent != "bare_rating"
+
+
+async def test_a_bare_number_answers_the_survey_waiting(dialogue: Dialogue) -> None:
+    ref = await resolved_by_bob(dialogue)
+    # Surveys come after the conversation's own questions have lapsed (a pending question
+    # keeps its answer: "which system is affected?" is still open here).
+    assert dialogue.pending() == "service"
+    dialogue.states["alice@example.com"] = None
+    await SlaWatch(dialogue.factory).tick()
+
+    again = await dialogue.say("9")
+    assert again.text.startswith(f"Sorry, I need a number from 1 to 5 for {ref}.")
+    turn = await dialogue.say("4/5 quick and friendly")
+    assert f"4/5 for {ref} and your comment" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        [row] = await satisfaction(uow.session)
+    assert (row.ticket_ref, row.rating, row.comment) == (ref, 4, "quick and friendly")
+
+    # Answered: the next bare number is not taken as a rating.
+    later = await dialogue.say("3")
+    assert later.routed.intent != "bare_rating"

@@ -254,6 +254,9 @@ def test_supplier_hand_off_mails_the_contact_and_starts_their_clock(
         "noc@netco.example",
     )
     assert out["mailed"] is True
+    worker = client.app.state.container.worker  # type: ignore[attr-defined]
+    assert worker is not None
+    assert worker.handling.mail is True
     handed = utcnow()
     due = at(out["response_due_at"])
     assert handed - timedelta(minutes=1) < due - timedelta(minutes=30) <= handed
@@ -306,6 +309,10 @@ def test_supplier_hand_off_without_mail_gives_the_text_to_forward(
         out = res.json()
         assert out["mailed"] is False
         assert f"We are handing {ref} to you under UC-7." in out["body"]
+        # Chat hand-offs learn the same from the worker: no mail set up, none queued.
+        worker = app.state.container.worker
+        assert worker is not None
+        assert worker.handling.mail is False
 
         async def mail_rows(uow: Any) -> int:
             rows = await uow.session.scalars(

@@ -52,9 +52,15 @@ async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
 
 
 async def say(
-    factory: SessionFactory, who: str, text: str, intent: IntentName, *entities: Entity
+    factory: SessionFactory,
+    who: str,
+    text: str,
+    intent: IntentName,
+    *entities: Entity,
+    mail: bool = True,
 ) -> tuple[list[Reply], list[tuple[str, str, str]]]:
-    """Run a handler as `who`; its replies and its notifications (channel, to, text)."""
+    """Run a handler as `who` (with mail set up unless `mail=False`); its replies and its
+    notifications (channel, to, text)."""
     async with UnitOfWork(factory) as uow:
         person = await uow.people.by_email(who)
         assert person is not None
@@ -64,6 +70,7 @@ async def say(
             address=Address(channel="console", conversation=who, user=who),
             now=T0,
             text=text,
+            mail=mail,
         )
         nlu = Understanding(text=text, intent=intent, confidence=0.9, entities=entities)
         handler = report_incident if intent is IntentName.REPORT_INCIDENT else hand_command
@@ -103,7 +110,7 @@ async def test_hand_to_the_supplier_starts_their_clock_on_their_calendar(
         factory, "bob@example.com", "hand INC-1 to the supplier", IntentName.OUT_OF_SCOPE
     )
     assert reply.text.startswith("INC-1 is handed to NetCo.")
-    assert "I've mailed noc@netco.example" in reply.text
+    assert "I've mailed noc@netco.example:" in reply.text
     # The agent sees the mail itself, to forward it when no mail is set up.
     assert "We are handing INC-1 to you under UC-7." in reply.text
     [(channel, to, mail)] = [s for s in sent if s[0] == "email"]
@@ -129,6 +136,46 @@ async def test_hand_to_the_supplier_starts_their_clock_on_their_calendar(
     assert detail["mailed"] is True
 
 
+async def test_without_mail_set_up_nothing_is_queued_and_the_agent_is_told(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    [reply], sent = await say(
+        factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE, mail=False
+    )
+    assert reply.text.startswith("INC-1 is handed to NetCo.")
+    assert "I've mailed" not in reply.text
+    assert (
+        "Mail is not set up here, so nothing was sent: please forward this to "
+        "noc@netco.example yourself:" in reply.text
+    )
+    assert "We are handing INC-1 to you under UC-7." in reply.text
+    assert [s for s in sent if s[0] == "email"] == []
+    async with UnitOfWork(factory) as uow:
+        mail_rows = await uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.platform == "email")
+        )
+        assert list(mail_rows) == []
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        [detail] = [e.detail for e in await uow.tickets.events(ticket.id) if e.action == "supplier"]
+    assert detail["mailed"] is False
+    # The supplier's clock runs all the same.
+    async with UnitOfWork(factory) as uow:
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    assert handoff.response_due_at is not None
+
+
+async def test_hand_needs_a_ticket_so_other_sentences_go_to_the_nlu() -> None:
+    from handlers.registry import load
+
+    handlers = load()
+    assert handlers.for_command("hand INC-7 to NetCo") is not None
+    for text in ("hand me a new mouse please", "hand over my laptop to IT"):
+        spec = handlers.for_command(text)
+        assert spec is None or "hand" not in spec.commands
+
+
 async def test_hand_off_refusals(factory: SessionFactory) -> None:
     await wan_down(factory)
     [no], _ = await say(
@@ -147,34 +194,62 @@ async def test_hand_off_refusals(factory: SessionFactory) -> None:
     assert [s for s in sent if s[0] == "email"] == []
 
 
-async def test_the_watcher_reports_a_supplier_breach_apart_from_ours(
+async def supplier_news(factory: SessionFactory) -> tuple[list[OutboxMessage], list[str]]:
+    """Notifications about the supplier's clock, and the ticket's event actions."""
+    async with UnitOfWork(factory) as uow:
+        rows = list(await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        ticket = await uow.tickets.by_ref("INC-1")
+        assert ticket is not None
+        actions = [e.action for e in await uow.tickets.events(ticket.id)]
+    return [r for r in rows if str(r.reply.get("text")).startswith("NetCo")], actions
+
+
+async def test_the_watcher_warns_and_reports_a_supplier_breach_apart_from_ours(
     factory: SessionFactory,
 ) -> None:
     await wan_down(factory)
     await say(factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE)
+    # 30 working minutes from Tuesday 16:45: 15 that day, 15 from 09:00 on Wednesday; the
+    # warning at 75 %, after 22.5 of them.
+    response_warn = datetime(2026, 12, 2, 9, 7, 30, tzinfo=UTC)
     response_due = datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
-    clock = [response_due - timedelta(seconds=1)]
+    async with UnitOfWork(factory) as uow:
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    assert (handoff.response_warn_at, handoff.response_due_at) == (response_warn, response_due)
+    assert handoff.resolve_warn_at == datetime(2026, 12, 2, 13, 15, tzinfo=UTC)
+    assert handoff.next_at == response_warn
+
+    clock = [response_warn - timedelta(seconds=1)]
     watch = SlaWatch(factory, now=lambda: clock[0], sweep=3600)
     assert await watch.seconds_to_next() == 1.0
+    assert (await watch.tick()).acted == 0
+
+    clock[0] = response_warn
+    assert (await watch.tick()).acted == 1
+    [warned], actions = await supplier_news(factory)
+    assert (warned.platform, warned.address["conversation"]) == ("slack", "C0NET")
+    assert str(warned.reply["text"]).startswith(
+        "NetCo (UC-7) is close to its response target on INC-1: due at 09:15 UTC"
+    )
+    assert "supplier_warning" in actions
+    assert "sla_warning" not in actions
     assert (await watch.tick()).acted == 0
 
     clock[0] = response_due
     assert (await watch.tick()).acted == 1
     async with UnitOfWork(factory) as uow:
-        rows = list(await uow.session.scalars(select(OutboxMessage)))
         ticket = await uow.tickets.by_ref("INC-1")
         assert ticket is not None
         events = [(e.action, e.detail) for e in await uow.tickets.events(ticket.id)]
         [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
-    [told] = [r for r in rows if "missed" in str(r.reply.get("text"))]
-    assert (told.platform, told.address["conversation"]) == ("slack", "C0NET")
-    assert str(told.reply["text"]).startswith(
+    news, _ = await supplier_news(factory)
+    assert str(news[-1].reply["text"]).startswith(
         "NetCo (UC-7) missed its response target on INC-1 (due 09:15 UTC)."
     )
     [(_, detail)] = [e for e in events if e[0] == "supplier_breached"]
     assert detail["target"] == "response"
     assert "sla_breached" not in [a for a, _ in events]
-    assert handoff.next_at == handoff.resolve_due_at
+    assert handoff.next_at == handoff.resolve_warn_at
     # Reported once.
     assert (await watch.tick()).acted == 0
 
@@ -190,11 +265,28 @@ async def test_the_watcher_reports_a_supplier_breach_apart_from_ours(
     await watch.tick()
     async with UnitOfWork(factory) as uow:
         [ended] = list(await uow.session.scalars(select(SupplierHandoff)))
-        t = await uow.tickets.by_ref("INC-1")
-        assert t is not None
-        assert [e.action for e in await uow.tickets.events(t.id)].count("supplier_breached") == 1
+    news, actions = await supplier_news(factory)
+    assert len(news) == 2
+    assert actions.count("supplier_breached") == 1
+    assert actions.count("supplier_warning") == 1
     assert ended.next_at is None
     assert ended.ended_at == response_due + timedelta(hours=1)
+
+
+async def test_a_watcher_away_past_both_instants_reports_the_miss_alone(
+    factory: SessionFactory,
+) -> None:
+    await wan_down(factory)
+    await say(factory, "bob@example.com", "hand INC-1 to NetCo", IntentName.OUT_OF_SCOPE)
+    clock = [datetime(2026, 12, 2, 9, 20, tzinfo=UTC)]
+    watch = SlaWatch(factory, now=lambda: clock[0], sweep=3600)
+    assert (await watch.tick()).acted == 1
+    [missed], actions = await supplier_news(factory)
+    assert "missed its response target" in str(missed.reply["text"])
+    assert "supplier_warning" not in actions
+    async with UnitOfWork(factory) as uow:
+        [handoff] = list(await uow.session.scalars(select(SupplierHandoff)))
+    assert handoff.next_at == handoff.resolve_warn_at
 
 
 def test_smtp_url_and_its_password_stay_out_of_reprs() -> None:

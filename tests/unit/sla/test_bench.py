@@ -21,6 +21,13 @@ def test_bench_sla_reports_the_reference_and_the_big_dataset() -> None:
     assert big["ticks"] == big["tickets_acted"] == 5
     assert reference["ratio_to_reference"] is None
     assert big["ratio_to_reference"] > 0
+    # Once a second: each tick takes every ticket due in that second, in one transaction.
+    assert big["second_ticks"] >= 1
+    assert big["second_tickets_acted"] >= 1
+    # The bare write is measured in the same run, and the ticks are given in its units.
+    assert big["bare_write_ms"] > 0
+    assert big["tick_to_bare_write"] > 0
+    assert big["second_tick_to_bare_write"] > 0
 
 
 def test_bench_sla_postgres_needs_a_server(monkeypatch: pytest.MonkeyPatch) -> None:

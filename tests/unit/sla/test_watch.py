@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
 from bot.sla_watch import SlaWatch, TickResult
 from channels.conversation import Address
-from handlers.context import HandlerContext
+from handlers.context import HandlerContext, Outgoing
 from handlers.escalation import act_on_clock
 from handlers.incidents import assign_to_me, report_incident
 from handlers.service_levels import hold, resume
 from nlu.types import IntentName
 from store.db import SessionFactory
-from store.models import Person
+from store.models import Person, Ticket
 from store.uow import UnitOfWork
 from tests.unit.sla.conftest import IN_HOURS, entity, events, opened_at, outbox, say, ticket
 
@@ -216,6 +218,52 @@ async def test_a_watcher_that_read_a_ticket_before_the_other_acted_skips_it(
     await late._one(t.id, result, act_on_clock, at, seen=seen)
     assert (result.acted, result.lost) == (0, 1)
     assert len(await outbox(factory)) == 1
+
+
+async def test_a_race_lost_on_one_ticket_of_a_batch_loses_only_that_ticket(
+    factory: SessionFactory,
+) -> None:
+    await p1_on_vpn(factory)
+    replies = await say(
+        factory,
+        report_incident,
+        "alice@example.com",
+        "VPN is down on the second floor too",
+        now=datetime.now(UTC),
+        entities=(entity("service", "VPN"), entity("urgency", "high")),
+    )
+    assert "INC-2" in replies[0].text
+    await opened_at(factory, "INC-2", IN_HOURS)
+    first, second = await ticket(factory, "INC-1"), await ticket(factory, "INC-2")
+    assert first.response_warn_at == second.response_warn_at
+    at = first.response_warn_at
+    assert at is not None
+
+    async def raced(uow: UnitOfWork, t: Ticket, now: datetime) -> list[Outgoing]:
+        if t.id == first.id:
+            # Another leader moved INC-1 after this one read it.
+            await uow.session.execute(
+                update(Ticket)
+                .where(Ticket.id == t.id)
+                .values(version=Ticket.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+        return await act_on_clock(uow, t, now)
+
+    result = TickResult(outbox_ids=[])
+    watch = SlaWatch(factory, now=lambda: at)
+    await watch._many(
+        [(first.id, first.sla_next_at), (second.id, second.sla_next_at)], result, raced, at
+    )
+    assert (result.acted, result.lost) == (1, 1)
+    [sent] = await outbox(factory)
+    assert sent.text.startswith("INC-2 (P1) is close to its response target")
+    assert "sla_warning" not in [a for a, _ in await events(factory, "INC-1")]
+    assert "sla_warning" in [a for a, _ in await events(factory, "INC-2")]
+    # INC-1 is still due: the next tick warns it.
+    assert (await ticket(factory, "INC-1")).sla_next_at == at
+    assert (await watch.tick()).acted == 1
+    assert len(await outbox(factory)) == 2
 
 
 async def test_sleep_until_the_next_instant_at_most_the_longest_wait(
