@@ -13,7 +13,7 @@ from alembic import op
 import store.types
 
 revision: str = "0022"
-down_revision: str | None = "0021"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
