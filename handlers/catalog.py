@@ -552,7 +552,8 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         ]
     deciders = await approvers(ctx, request)
     if ctx.person.id not in {p.id for p in deciders}:
-        if not can_see(ctx.person, ticket):
+        in_chain = any(ctx.person.id in (s.get("approvers") or ()) for s in request.chain or ())
+        if not can_see(ctx.person, ticket) and not in_chain:
             # Outside the chain and not staff: the same answer as for a request that
             # does not exist, so references cannot be probed for who approves what.
             return [not_found(ticket.ref)]
