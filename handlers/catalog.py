@@ -674,6 +674,28 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     ]
 
 
+def first_step(item: CatalogItem) -> str:
+    """Who approves first: `none`, `manager`, `group` or `ci_owner`."""
+    steps = _steps(item)
+    return str(steps[0]["by"]) if steps else "none"
+
+
+def step_words(item: CatalogItem) -> list[str]:
+    """Each approval step in words, as the API lists them."""
+    words = []
+    for step in _steps(item):
+        quorum = int(step.get("quorum") or 1)
+        if step.get("by") == "group":
+            words.append(
+                f"{quorum} of {step.get('group')}" if quorum > 1 else str(step.get("group"))
+            )
+        elif step.get("by") == "ci_owner":
+            words.append(f"owners of the CI in `{step.get('field')}`")
+        else:
+            words.append("manager")
+    return words
+
+
 def public_fields(item: CatalogItem) -> list[dict[str, Any]]:
     """The form as people filling it in see it (API, portal)."""
     return [f.to_dict() for f in _fields(item)]
