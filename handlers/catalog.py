@@ -539,7 +539,7 @@ async def reject_request(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
 async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     ref = ctx.params.get("ref", "").upper()
     ticket = await ctx.uow.tickets.by_ref(ref) if ref else None
-    request = await ctx.uow.catalog.request_of(ticket.id) if ticket else None
+    request = await ctx.uow.catalog.lock_request(ticket.id) if ticket else None
     if ticket is None or request is None or ticket.kind is not TicketKind.REQUEST:
         return [not_found(ref or "that request")]
     if ticket.requester_id == ctx.person.id:

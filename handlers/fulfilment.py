@@ -222,6 +222,8 @@ async def complete(ctx: HandlerContext, ref: str, note: str = "") -> tuple[Ticke
     """
     parsed = parse_ref(ref)
     ticket = await ctx.uow.tickets.by_ref(parsed[0]) if parsed else None
+    if ticket is not None:
+        await ctx.uow.catalog.lock_request(ticket.id)
     task = await ctx.uow.catalog.task(ticket.id, parsed[1]) if ticket and parsed else None
     if ticket is None or task is None or ticket.kind is not TicketKind.REQUEST:
         raise TaskError(404, f"There is no task {ref.strip()[:40]}.")
@@ -271,6 +273,8 @@ async def automation_result(nlu: Understanding, ctx: HandlerContext) -> list[Rep
         return [not_found("that task")]
     parsed = parse_ref(ctx.params.get("task", ""))
     ticket = await ctx.uow.tickets.by_ref(parsed[0]) if parsed else None
+    if ticket is not None:
+        await ctx.uow.catalog.lock_request(ticket.id)
     task = await ctx.uow.catalog.task(ticket.id, parsed[1]) if ticket and parsed else None
     if ticket is None or task is None or task.status != OPEN or not task.automation:
         return []

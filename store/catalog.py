@@ -237,6 +237,13 @@ class CatalogRepository:
     async def request_of(self, ticket_id: int) -> CatalogRequest | None:
         return await self.session.get(CatalogRequest, ticket_id)
 
+    async def lock_request(self, ticket_id: int) -> CatalogRequest | None:
+        """The request, locked until commit: decisions and task completions on one request
+        take turns, so two approvals or two last tasks are never counted apart."""
+        return await self.session.get(
+            CatalogRequest, ticket_id, with_for_update=True, populate_existing=True
+        )
+
     async def decide(
         self,
         *,
