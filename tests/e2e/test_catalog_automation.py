@@ -133,7 +133,7 @@ def wait_for(client: TestClient, ref: str, headers: dict[str, str], status: str)
 
 
 def test_automations_against_a_fake_identity_service(
-    demo_settings: Settings,
+    any_settings: Settings,
     understander: Understander,
     identity_service: FakeIdentityService,
     tmp_path: Path,
@@ -142,7 +142,7 @@ def test_automations_against_a_fake_identity_service(
     monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("WEBHOOK_TIMEOUT", "0.5")
     # Two tries, so the slow service is given up on within seconds.
-    settings = demo_settings.model_copy(update={"outbox_max_attempts": 2})
+    settings = any_settings.model_copy(update={"outbox_max_attempts": 2})
     path = tmp_path / "desk.yml"
     path.write_text(desk(identity_service.url), "utf-8")
     asyncio.run(load(settings, path))
