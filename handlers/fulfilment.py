@@ -254,13 +254,30 @@ async def complete_task(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         if e.status == 404:
             return [not_found(ref.strip()[:40] or "that task")]
         return [Reply(text=e.message, ephemeral=True)]
-    left = [t for t in await ctx.uow.catalog.tasks(ticket.id) if t.status != DONE]
+    tasks = await ctx.uow.catalog.tasks(ticket.id)
+    left = [t for t in tasks if t.status != DONE]
     more = f" {len(left)} task(s) left." if left else f" {ticket.ref} is resolved."
+    # The clicked task message is edited in place for everyone in the group's chat, and
+    # carries the tasks this opened: a message for the conversation the click came from is
+    # folded into this reply, so the next task's Done button must be in it.
+    opened = [t for t in tasks if t.status == OPEN and t.opened_at == ctx.now and not t.automation]
+    lines = [f"Next: task {task_ref(ticket, t)}: {t.name}." for t in opened]
+    did = f"{ctx.person.name} completed {task_ref(ticket, task)} ({task.name}).{more}"
     return [
         Reply(
-            text=f"You completed {task_ref(ticket, task)} ({task.name}).{more}",
-            card=card(ticket),
+            # No card: an edited card in a shared channel shows only the ticket's state, and
+            # this message must say what was done and what is next.
+            text=" ".join([did, *lines]),
+            buttons=tuple(
+                Button(
+                    label="Done" if len(opened) == 1 else f"Done {task_ref(ticket, t)}",
+                    action=COMPLETE,
+                    value=task_ref(ticket, t),
+                )
+                for t in opened
+            ),
             ticket_ref=ticket.ref,
+            replaces=True,
         )
     ]
 

@@ -128,7 +128,10 @@ async def test_manager_then_two_of_security_then_two_tasks_in_order(
     turn = await shop.click(
         "complete_task", "REQ-1/1", who="bob@example.com", expect=["REQ-1:status"]
     )
-    assert "You completed REQ-1/1 (Create the account). 1 task(s) left." in turn.text
+    assert (
+        "Bob Agent completed REQ-1/1 (Create the account). 1 task(s) left. Next: task REQ-1/2: Send the credentials."
+        in turn.text
+    )
     assert (await shop.ticket("REQ-1")).status is Status.IN_PROGRESS
     assert [to for to, _ in sent] == [erin]
     sent.clear()
