@@ -25,7 +25,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models import Approval, Base, Group, GroupMember, KnowledgeArticle, Person
+from store.models import (
+    Approval,
+    Base,
+    Group,
+    GroupMember,
+    KnowledgeArticle,
+    Person,
+    Ticket,
+)
 from store.types import utcnow
 
 
@@ -239,10 +247,17 @@ class CatalogRepository:
 
     async def lock_request(self, ticket_id: int) -> CatalogRequest | None:
         """The request, locked until commit: decisions and task completions on one request
-        take turns, so two approvals or two last tasks are never counted apart."""
-        return await self.session.get(
+        take turns, so two approvals or two last tasks are never counted apart.
+
+        The ticket is read again once the lock is held: whoever held it before may have
+        changed it (its version), and a copy read earlier would fail to save.
+        """
+        row = await self.session.get(
             CatalogRequest, ticket_id, with_for_update=True, populate_existing=True
         )
+        if row is not None:
+            await self.session.get(Ticket, ticket_id, populate_existing=True)
+        return row
 
     async def decide(
         self,
