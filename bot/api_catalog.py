@@ -135,7 +135,7 @@ async def order(request: HttpRequest, item: ItemName, body: OrderIn, person: Cal
 
 
 RequestRef = Annotated[
-    str, Path(pattern=r"^(?i:REQ)-\d{1,9}$", description="The request's reference, `REQ-4`.")
+    str, Path(pattern=r"^[Rr][Ee][Qq]-\d{1,9}$", description="The request's reference, `REQ-4`.")
 ]
 
 

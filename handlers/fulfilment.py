@@ -237,6 +237,8 @@ async def complete(ctx: HandlerContext, ref: str, note: str = "") -> tuple[Ticke
             raise TaskError(404, f"There is no task {ref.strip()[:40]}.")
         group = task.group.name if task.group else "the service desk"
         raise TaskError(403, f"Only agents of {group} can complete {task_ref(ticket, task)}.")
+    if ticket.status in (Status.CANCELLED, Status.REJECTED, Status.CLOSED):
+        raise TaskError(409, f"{ticket.ref} is {ticket.status.label}; its tasks are over.")
     if task.status not in (OPEN, FAILED):
         said = "waiting for an earlier task" if task.status == WAITING else task.status
         raise TaskError(409, f"{task_ref(ticket, task)} is {said}.")

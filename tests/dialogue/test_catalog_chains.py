@@ -197,3 +197,17 @@ async def test_an_unknown_ci_falls_back_to_the_desk_approvers(shop: Dialogue, se
         request = await uow.catalog.request_of(ticket.id)
         assert request is not None
         assert [s["label"] for s in request.chain] == ["the desk's approvers"]
+
+
+async def test_the_tasks_of_a_cancelled_request_are_over(shop: Dialogue) -> None:
+    await shop.say("I need reporting access")
+    await shop.say("payroll-db")
+    await shop.say("yes", expect=["+REQ-1"])
+    await shop.click("approve_request", "REQ-1", who="carol@example.com", expect=["REQ-1:status"])
+    async with UnitOfWork(shop.factory) as uow:
+        ticket = await uow.tickets.by_ref("REQ-1")
+        assert ticket is not None
+        ticket.status = Status.CANCELLED
+        await uow.commit()
+    turn = await shop.click("complete_task", "REQ-1/1", who="bob@example.com")
+    assert "REQ-1 is cancelled; its tasks are over." in turn.text
