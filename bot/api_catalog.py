@@ -47,9 +47,13 @@ class ItemOut(BaseModel):
     category: str
     description: str
     fields: list[FieldOut]
-    approval: str = Field(description="`none`, `manager` or `group`.")
+    approval: str = Field(description="`none`, `manager`, `group` or `ci_owner`: the first step.")
     fulfilment_target: str | None
     cost: str | None
+    approval_steps: list[str] = Field(
+        default_factory=list, description="Who approves, step by step (`2 of security`)."
+    )
+    tasks: list[str] = Field(default_factory=list, description="The fulfilment tasks' names.")
 
     @classmethod
     def of(cls, item: CatalogItem) -> ItemOut:
@@ -59,9 +63,11 @@ class ItemOut(BaseModel):
             category=item.category,
             description=item.description,
             fields=[FieldOut(**f) for f in catalog.public_fields(item)],
-            approval=item.approval,
+            approval=catalog.first_step(item),
             fulfilment_target=item.fulfilment_target,
             cost=item.cost,
+            approval_steps=catalog.step_words(item),
+            tasks=[str(t.get("name") or "") for t in item.tasks or ()],
         )
 
 
@@ -126,3 +132,84 @@ async def order(request: HttpRequest, item: ItemName, body: OrderIn, person: Cal
         approvers=placed.approvers,
         group=placed.group,
     )
+
+
+RequestRef = Annotated[
+    str, Path(pattern=r"^[Rr][Ee][Qq]-\d{1,9}$", description="The request's reference, `REQ-4`.")
+]
+
+
+class StepOut(BaseModel):
+    step: int
+    label: str
+    quorum: int
+    approved: int
+    rejected: int
+
+
+class TaskOut(BaseModel):
+    ref: str = Field(description="`REQ-4/2`: the request and the task's place in it.")
+    name: str
+    group: str | None
+    automation: bool
+    status: str = Field(description="`waiting`, `open`, `done` or `failed`.")
+    result: str
+    done_at: str | None
+
+
+class ProgressOut(BaseModel):
+    ref: str
+    item: str | None
+    status: str
+    step: int | None = Field(description="The approval step waited on (1-based), if any.")
+    approvals: list[StepOut]
+    tasks: list[TaskOut]
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=1000)
+
+
+def _refused(e: orders.OrderRefused) -> HTTPException:
+    return HTTPException(e.status, e.message)
+
+
+@router.get(
+    "/requests/{ref}",
+    response_model=ProgressOut,
+    summary="A request's approvals and tasks",
+    responses={404: {"description": "no such request, or not one the caller may see"}},
+)
+async def request_progress(request: HttpRequest, ref: RequestRef, person: Caller) -> ProgressOut:
+    """Where an order stands: each approval step with its quorum, and each fulfilment task."""
+    try:
+        return ProgressOut(**await orders.progress(container(request), person.id, ref))
+    except orders.OrderRefused as e:
+        raise _refused(e) from None
+
+
+@router.post(
+    "/requests/{ref}/tasks/{position}/complete",
+    response_model=ProgressOut,
+    summary="Complete a fulfilment task",
+    responses={
+        403: {"description": "only agents of the task's group (or admins) may"},
+        404: {"description": "no such request or task"},
+        409: {"description": "the task is done already, or waits for an earlier one"},
+    },
+)
+async def complete_task(
+    request: HttpRequest,
+    ref: RequestRef,
+    position: Annotated[int, Path(ge=1, le=999)],
+    body: CompleteIn,
+    person: Caller,
+) -> ProgressOut:
+    """Mark a task done; the next one opens, and the last one resolves the request."""
+    try:
+        done = await orders.complete_task(container(request), person.id, ref, position, body.note)
+    except orders.OrderRefused as e:
+        raise _refused(e) from None
+    return ProgressOut(**done)

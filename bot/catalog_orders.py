@@ -15,9 +15,10 @@ from bot.container import Container
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
 from channels.conversation import Address
-from handlers import catalog
+from handlers import catalog, fulfilment
 from handlers.context import HandlerContext
 from handlers.rules import catalog_form as form
+from handlers.tickets import can_see
 from store.catalog import CatalogItem
 from store.enums import Status
 from store.models import Person
@@ -119,3 +120,73 @@ async def place(
     if ids and c.dispatcher is not None:
         c.dispatcher.kick(ids)
     return placed
+
+
+async def progress(c: Container, person_id: int, ref: str) -> dict[str, Any]:
+    """A request's approval chain and tasks, for its requester, staff and its approvers."""
+    async with c.reader() as uow:
+        me = await uow.people.get(person_id)
+        ticket = await uow.tickets.by_ref(ref.upper())
+        request = await uow.catalog.request_of(ticket.id) if ticket else None
+        if me is None or ticket is None or request is None:
+            raise OrderRefused(404, f"no catalog request {ref!r}")
+        chain = request.chain or []
+        in_chain = any(me.id in (s.get("approvers") or ()) for s in chain)
+        if not (can_see(me, ticket) or in_chain):
+            raise OrderRefused(404, f"no catalog request {ref!r}")
+        decisions = await uow.catalog.decisions(ticket.id)
+        ctx = HandlerContext(
+            uow=uow,
+            person=me,
+            address=Address(channel="api", conversation="api", user=str(me.id)),
+            now=utcnow(),
+        )
+        return {
+            "ref": ticket.ref,
+            "item": request.item.name if request.item else None,
+            "status": ticket.status.value,
+            "step": request.step + 1 if chain else None,
+            "approvals": [
+                {
+                    "step": i + 1,
+                    "label": str(s.get("label") or ""),
+                    "quorum": int(s.get("quorum") or 1),
+                    "approved": sum(
+                        1 for d in decisions if d.step == i and d.decision == "approved"
+                    ),
+                    "rejected": sum(
+                        1 for d in decisions if d.step == i and d.decision == "rejected"
+                    ),
+                }
+                for i, s in enumerate(chain)
+            ],
+            "tasks": await fulfilment.progress(ctx, ticket),
+        }
+
+
+async def complete_task(
+    c: Container, person_id: int, ref: str, position: int, note: str = ""
+) -> dict[str, Any]:
+    """An agent completes a task of a request; `OrderRefused` (403/404/409) says why not."""
+    async with c.uow() as uow:
+        me = await uow.people.get(person_id)
+        if me is None:
+            raise OrderRefused(401, "invalid or revoked sign-in")
+        ctx = HandlerContext(
+            uow=uow,
+            person=me,
+            address=Address(channel="api", conversation="api", user=str(me.id)),
+            now=utcnow(),
+            counter=c.state.tally,
+        )
+        try:
+            await fulfilment.complete(ctx, f"{ref}/{position}", without_nul(note))
+        except fulfilment.TaskError as e:
+            raise OrderRefused(e.status, e.message) from None
+        rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
+        await uow.flush()
+        ids = [r.id for r in rows]
+        await uow.commit()
+    if ids and c.dispatcher is not None:
+        c.dispatcher.kick(ids)
+    return await progress(c, person_id, ref)

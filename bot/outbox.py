@@ -73,6 +73,15 @@ _WAIT_INLINE = 1.0
 
 
 @runtime_checkable
+class GiveUpAware(Protocol):
+    """A channel that must hear when a reply is dead-lettered (an automation fails its task)."""
+
+    async def gave_up(self, address: Address, reply: Reply, error: str) -> None:
+        """The dispatcher stopped trying to deliver `reply`, for `error`."""
+        ...
+
+
+@runtime_checkable
 class DeliveryLookup(Protocol):
     """A channel that can tell whether a reply reached the platform, by its `delivery_key`."""
 
@@ -336,9 +345,19 @@ class Dispatcher:
             return
         if result == "dead":
             metrics.DEAD_LETTERS.labels("outbox").inc()
+            await self._gave_up(row, o.error)
         metrics.OUTBOX_SENDS.labels(row.platform, result).inc()
         if result == "sent":
             log.info("outbox.sent", outbox_id=row.id, platform=row.platform)
+
+    async def _gave_up(self, row: OutboxMessage, error: str) -> None:
+        channel = self.channels.get(row.platform)
+        if not isinstance(channel, GiveUpAware):
+            return
+        try:
+            await channel.gave_up(Address.from_dict(row.address), self._reply(row), error)
+        except Exception:
+            log.exception("outbox.gave_up_failed", outbox_id=row.id, platform=row.platform)
 
     async def _write(
         self, change: Callable[[OutboxRepository], Awaitable[bool]], *, persist: bool = True

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.factories import alerts, email, meta, mqtt, slack, telegram, twilio, x
+from bot.factories import alerts, email, meta, mqtt, slack, telegram, twilio, webhook, x
 from channels.base import Channel, Cursors, Ingest
 from channels.catalog_forms import CatalogForms
 from channels.conversation import Address
@@ -51,6 +51,7 @@ FACTORIES: list[Callable[[Settings, ChannelDeps], Channel | None]] = [
     meta.build,
     email.build,
     mqtt.build,
+    webhook.build,
 ]
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply
+from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.registry import registry
 from handlers.routing import tell_group
@@ -241,7 +242,7 @@ def _ask_or_summarise(
     ctx.carry = _state(item, answers, text, _owner(ctx))
     lines = [f"{lead}Here is your request for {item.name}:"]
     lines += [f"• {f.label}: {answers.get(f.name) or '(none)'}" for f in fields]
-    if item.approval != "none":
+    if _steps(item):
         lines.append(f"It needs approval by {_approver_words(item)}.")
     lines.append("Submit it?")
     return [
@@ -256,9 +257,71 @@ def _ask_or_summarise(
 
 
 def _approver_words(item: CatalogItem) -> str:
-    if item.approval == "manager":
+    return ", then ".join(_step_words(step) for step in _steps(item))
+
+
+def _step_words(step: dict[str, Any]) -> str:
+    quorum = int(step.get("quorum") or 1)
+    if step.get("by") == "manager":
         return "your manager"
-    return f"the {item.approval_group.name} group" if item.approval_group else "an approver"
+    if step.get("by") == "ci_owner":
+        return f"the owners of the {step.get('field') or 'configuration item'} you name"
+    group = f"the {step['group']} group" if step.get("group") else "an approver"
+    return f"{quorum} of {group}" if quorum > 1 else group
+
+
+def _steps(item: CatalogItem) -> list[dict[str, Any]]:
+    """The item's approval chain; an item stored before chains has `approval` as one step."""
+    if item.approvals:
+        return [dict(s) for s in item.approvals]
+    if item.approval == "manager":
+        return [{"by": "manager", "quorum": 1}]
+    if item.approval == "group":
+        group = item.approval_group.name if item.approval_group else None
+        return [{"by": "group", "group_id": item.approval_group_id, "group": group, "quorum": 1}]
+    return []
+
+
+async def _resolve_chain(
+    ctx: HandlerContext, item: CatalogItem, answers: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Each step with the people who may decide it and how many must approve.
+
+    Resolved when the order is placed. The requester is never an approver; a step nobody
+    it names can decide (no manager in the directory, an empty group, an unknown CI) goes
+    to the desk's approvers, so the request does not wait forever.
+    """
+    chain: list[dict[str, Any]] = []
+    for step in _steps(item):
+        ids: list[int] = []
+        label = _step_words(step)
+        by = step.get("by")
+        if by == "manager" and ctx.person.manager_id is not None:
+            ids = [ctx.person.manager_id]
+            manager = await ctx.uow.people.get(ctx.person.manager_id)
+            label = manager.name if manager is not None else label
+        elif by == "group" and step.get("group_id"):
+            ids = await ctx.uow.catalog.group_member_ids(int(step["group_id"]))
+        elif by == "ci_owner":
+            named = answers.get(str(step.get("field") or ""), "")
+            ci = await ctx.uow.services.by_name(named) if named else None
+            if ci is not None and ci.owner_group_id is not None:
+                ids = await ctx.uow.catalog.group_member_ids(ci.owner_group_id)
+                label = f"the owners of {ci.name}"
+        people = [p for p in [await ctx.uow.people.get(i) for i in ids] if p is not None]
+        people = [p for p in people if p.active and p.id != ctx.person.id]
+        if not people:
+            people = [
+                p
+                for p in await ctx.uow.people.with_role(Role.APPROVER)
+                if p.active and p.id != ctx.person.id
+            ]
+            label = "the desk's approvers"
+        quorum = max(1, min(int(step.get("quorum") or 1), len(people) or 1))
+        chain.append(
+            {"by": by, "label": label, "approvers": [p.id for p in people], "quorum": quorum}
+        )
+    return chain
 
 
 @registry.action(ORDER)
@@ -339,7 +402,7 @@ async def place_order(
     fields = _fields(item)
     lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
     description = "\n".join(([text.strip(), ""] if text.strip() else []) + lines)
-    needs = item.approval in ("manager", "group")
+    needs = bool(_steps(item))
     ticket = await open_ticket(
         ctx,
         kind=TicketKind.REQUEST,
@@ -352,6 +415,7 @@ async def place_order(
         catalog_item=item.name,
         log={"catalog_item": item.name, "answers": dict(answers)},
     )
+    chain = await _resolve_chain(ctx, item, answers)
     manager = None
     if item.approval == "manager" and ctx.person.manager_id is not None:
         manager = await ctx.uow.people.get(ctx.person.manager_id)
@@ -359,15 +423,31 @@ async def place_order(
         ticket_id=ticket.id,
         item=item,
         answers=dict(answers),
-        approval=item.approval,
+        approval=str(chain[0]["by"]) if chain else "none",
         approver=manager,
         approval_group_id=item.approval_group_id if item.approval == "group" else None,
     )
+    request.chain = chain
+    request.step = 0
     if not needs:
         await fulfil(ctx, ticket, item)
         return ticket
+    await _ask_step(ctx, ticket, request, ctx.person.name)
+    return ticket
+
+
+async def _ask_step(
+    ctx: HandlerContext, ticket: Ticket, request: CatalogRequest, requester: str
+) -> None:
+    """Send the current step's approvers the request with Approve / Reject."""
+    item = request.item
+    answers = request.answers or {}
+    fields = _fields(item) if item is not None else []
+    lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
+    chain = request.chain or []
+    of = f" (approval {request.step + 1} of {len(chain)})" if len(chain) > 1 else ""
     ask = Reply(
-        text=f"{ctx.person.name} asks for {item.name} ({ticket.ref}):\n"
+        text=f"{requester} asks for {item.name if item else ticket.title} ({ticket.ref}){of}:\n"
         + "\n".join(f"• {line}" for line in lines)
         + "\nApprove or reject?",
         card=card(ticket),
@@ -379,21 +459,30 @@ async def place_order(
     )
     for approver in await approvers(ctx, request):
         ctx.notify(approver.id, ask)
-    return ticket
 
 
 async def approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:
-    """Who may decide: the manager, or the group's members; the approvers when there is none.
+    """Who may decide the current step (a request placed before chains: its one approver).
 
     The requester is never among them.
     """
+    ticket = await ctx.uow.tickets.get(request.ticket_id)
+    requester = ticket.requester_id if ticket else None
+    if request.chain:
+        step = request.chain[min(request.step, len(request.chain) - 1)]
+        found = [await ctx.uow.people.get(int(i)) for i in step.get("approvers") or ()]
+        return [p for p in found if p is not None and p.active and p.id != requester]
+    return await _legacy_approvers(ctx, request, requester)
+
+
+async def _legacy_approvers(
+    ctx: HandlerContext, request: CatalogRequest, requester: int | None
+) -> list[Person]:
     ids: list[int] = []
     if request.approval == "manager" and request.approver_id is not None:
         ids = [request.approver_id]
     elif request.approval == "group" and request.approval_group_id is not None:
         ids = await ctx.uow.catalog.group_member_ids(request.approval_group_id)
-    ticket = await ctx.uow.tickets.get(request.ticket_id)
-    requester = ticket.requester_id if ticket else None
     people = [p for p in [await ctx.uow.people.get(i) for i in ids] if p is not None]
     if not people:
         # Nobody the item names can decide (no manager in the directory, an empty group):
@@ -423,6 +512,7 @@ async def fulfil(ctx: HandlerContext, ticket: Ticket, item: CatalogItem) -> None
         )
     if group is not None:
         tell_group(ctx, ticket, group.slack_channel, group.telegram_chat)
+    await fulfilment.start(ctx, ticket, item)
 
 
 def _fulfilment_clock(item: CatalogItem, ticket: Ticket, ctx: HandlerContext) -> sla.Clock | None:
@@ -457,7 +547,7 @@ async def reject_request(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
 async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     ref = ctx.params.get("ref", "").upper()
     ticket = await ctx.uow.tickets.by_ref(ref) if ref else None
-    request = await ctx.uow.catalog.request_of(ticket.id) if ticket else None
+    request = await ctx.uow.catalog.lock_request(ticket.id) if ticket else None
     if ticket is None or request is None or ticket.kind is not TicketKind.REQUEST:
         return [not_found(ref or "that request")]
     if ticket.requester_id == ctx.person.id:
@@ -470,7 +560,8 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         ]
     deciders = await approvers(ctx, request)
     if ctx.person.id not in {p.id for p in deciders}:
-        if not can_see(ctx.person, ticket):
+        in_chain = any(ctx.person.id in (s.get("approvers") or ()) for s in request.chain or ())
+        if not can_see(ctx.person, ticket) and not in_chain:
             # Outside the chain and not staff: the same answer as for a request that
             # does not exist, so references cannot be probed for who approves what.
             return [not_found(ticket.ref)]
@@ -490,11 +581,77 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             )
         ]
     comment = ctx.params.get("note", "")[:1000]
-    await ctx.uow.tickets.add_approval(
-        ticket, ctx.person, decision, comment=comment, channel=ctx.channel
+    step = request.step if request.chain else 0
+    if any(d.person_id == ctx.person.id for d in await ctx.uow.catalog.decisions(ticket.id, step)):
+        return [
+            Reply(
+                text=f"You have already decided on {ticket.ref}; it's waiting for others.",
+                ticket_ref=ticket.ref,
+                ephemeral=True,
+            )
+        ]
+    await ctx.uow.catalog.decide(
+        ticket_id=ticket.id,
+        step=step,
+        person_id=ctx.person.id,
+        decision=decision.value,
+        comment=comment,
+        channel=ctx.channel,
     )
-    request.decided_at = ctx.now
+    if not await ctx.uow.catalog.has_approval(ticket.id, ctx.person.id):
+        await ctx.uow.tickets.add_approval(
+            ticket, ctx.person, decision, comment=comment, channel=ctx.channel
+        )
     ticket.updated_at = ctx.now
+    chain = request.chain or []
+    if decision is Decision.APPROVED:
+        approved = [
+            d
+            for d in await ctx.uow.catalog.decisions(ticket.id, step)
+            if d.decision == Decision.APPROVED.value
+        ]
+        quorum = int(chain[step].get("quorum") or 1) if chain else 1
+        ctx.log(
+            ticket,
+            "approval",
+            step=step + 1,
+            decision="approved",
+            approvals=len(approved),
+            quorum=quorum,
+            comment=comment or None,
+        )
+        if len(approved) < quorum:
+            return [
+                Reply(
+                    text=f"You approved {ticket.ref}; {quorum - len(approved)} more approval(s) "
+                    "are needed at this step.",
+                    card=card(ticket),
+                    ticket_ref=ticket.ref,
+                    replaces=True,
+                )
+            ]
+        if step + 1 < len(chain):
+            request.step = step + 1
+            requester = await ctx.uow.people.get(ticket.requester_id)
+            await _ask_step(ctx, ticket, request, requester.name if requester else "Someone")
+            label = str(chain[step + 1].get("label") or "the next approver")
+            ctx.notify_requester(
+                ticket,
+                Reply(
+                    text=f"{ticket.ref} was approved by {ctx.person.name}; "
+                    f"it now waits for {label}.",
+                    ticket_ref=ticket.ref,
+                ),
+            )
+            return [
+                Reply(
+                    text=f"You approved {ticket.ref}; it goes on to {label}.",
+                    card=card(ticket),
+                    ticket_ref=ticket.ref,
+                    replaces=True,
+                )
+            ]
+    request.decided_at = ctx.now
     item = request.item
     if decision is Decision.APPROVED:
         ticket.status = Status.NEW
@@ -523,6 +680,28 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             replaces=True,
         )
     ]
+
+
+def first_step(item: CatalogItem) -> str:
+    """Who approves first: `none`, `manager`, `group` or `ci_owner`."""
+    steps = _steps(item)
+    return str(steps[0]["by"]) if steps else "none"
+
+
+def step_words(item: CatalogItem) -> list[str]:
+    """Each approval step in words, as the API lists them."""
+    words = []
+    for step in _steps(item):
+        quorum = int(step.get("quorum") or 1)
+        if step.get("by") == "group":
+            words.append(
+                f"{quorum} of {step.get('group')}" if quorum > 1 else str(step.get("group"))
+            )
+        elif step.get("by") == "ci_owner":
+            words.append(f"owners of the CI in `{step.get('field')}`")
+        else:
+            words.append("manager")
+    return words
 
 
 def public_fields(item: CatalogItem) -> list[dict[str, Any]]:

@@ -12,11 +12,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models import Base, Group, GroupMember, KnowledgeArticle, Person
+from store.models import (
+    Approval,
+    Base,
+    Group,
+    GroupMember,
+    KnowledgeArticle,
+    Person,
+    Ticket,
+)
 from store.types import utcnow
 
 
@@ -45,6 +62,15 @@ class CatalogItem(Base):
     organisations: Mapped[list[Any]] = mapped_column(default=list)
     cost: Mapped[str | None] = mapped_column(String(60), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The approval chain, in order: `{by: manager|group|ci_owner, group_id, group, quorum,
+    # field}` each. Empty means the single step of `approval` above (items stored before 0024).
+    approvals: Mapped[list[Any]] = mapped_column(default=list)
+    # Fulfilment tasks: `{name, group_id, group, automation}` each; empty means one hand-over
+    # to the fulfilment group.
+    tasks: Mapped[list[Any]] = mapped_column(default=list)
+    tasks_parallel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # `{url}`: the webhook an automation task posts the request to.
+    automation: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     approval_group: Mapped[Group | None] = relationship(
         foreign_keys=[approval_group_id], lazy="selectin"
@@ -75,8 +101,57 @@ class CatalogRequest(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The approval chain as resolved when the order was placed: `{by, label, approvers,
+    # quorum}` each, `approvers` being person ids (the requester never among them).
+    chain: Mapped[list[Any]] = mapped_column(default=list)
+    step: Mapped[int] = mapped_column(default=0)
 
     item: Mapped[CatalogItem | None] = relationship(lazy="selectin")
+
+
+class CatalogDecision(Base):
+    """One approver's decision on one step of a request's approval chain."""
+
+    __tablename__ = "catalog_decisions"
+    __table_args__ = (UniqueConstraint("ticket_id", "step", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column()
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    decision: Mapped[str] = mapped_column(String(12))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FulfilmentTask(Base):
+    """One piece of the work behind an approved request, for one group (or an automation).
+
+    `waiting` until its turn, then `open`; `done` or `failed` at the end (a failed task
+    waits for an agent, who may complete it by hand).
+    """
+
+    __tablename__ = "fulfilment_tasks"
+    __table_args__ = (UniqueConstraint("ticket_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    automation: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    done_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), default=None
+    )
+    result: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    group: Mapped[Group | None] = relationship(lazy="selectin")
 
 
 class Deflection(Base):
@@ -169,6 +244,94 @@ class CatalogRepository:
 
     async def request_of(self, ticket_id: int) -> CatalogRequest | None:
         return await self.session.get(CatalogRequest, ticket_id)
+
+    async def lock_request(self, ticket_id: int) -> CatalogRequest | None:
+        """The request, locked until commit: decisions and task completions on one request
+        take turns, so two approvals or two last tasks are never counted apart.
+
+        The ticket is read again once the lock is held: whoever held it before may have
+        changed it (its version), and a copy read earlier would fail to save.
+        """
+        row = await self.session.get(
+            CatalogRequest, ticket_id, with_for_update=True, populate_existing=True
+        )
+        if row is not None:
+            await self.session.get(Ticket, ticket_id, populate_existing=True)
+        return row
+
+    async def decide(
+        self,
+        *,
+        ticket_id: int,
+        step: int,
+        person_id: int,
+        decision: str,
+        comment: str,
+        channel: str,
+    ) -> CatalogDecision:
+        row = CatalogDecision(
+            ticket_id=ticket_id,
+            step=step,
+            person_id=person_id,
+            decision=decision,
+            comment=comment,
+            channel=channel,
+            at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def decisions(self, ticket_id: int, step: int | None = None) -> list[CatalogDecision]:
+        """The decisions on a request (on one step), oldest first."""
+        stmt = select(CatalogDecision).where(CatalogDecision.ticket_id == ticket_id)
+        if step is not None:
+            stmt = stmt.where(CatalogDecision.step == step)
+        return list(await self.session.scalars(stmt.order_by(CatalogDecision.id)))
+
+    async def add_task(
+        self, *, ticket_id: int, position: int, name: str, group_id: int | None, automation: bool
+    ) -> FulfilmentTask:
+        row = FulfilmentTask(
+            ticket_id=ticket_id,
+            position=position,
+            name=name,
+            group_id=group_id,
+            automation=automation,
+            status="waiting",
+            result="",
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def tasks(self, ticket_id: int) -> list[FulfilmentTask]:
+        """A request's tasks in their order."""
+        stmt = (
+            select(FulfilmentTask)
+            .where(FulfilmentTask.ticket_id == ticket_id)
+            .order_by(FulfilmentTask.position)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def task(self, ticket_id: int, position: int) -> FulfilmentTask | None:
+        stmt = select(FulfilmentTask).where(
+            FulfilmentTask.ticket_id == ticket_id, FulfilmentTask.position == position
+        )
+        return (await self.session.scalars(stmt.with_for_update())).first()
+
+    async def has_approval(self, ticket_id: int, person_id: int) -> bool:
+        """Whether the person has a row in `approvals` for the ticket (one per person)."""
+        stmt = select(Approval.id).where(
+            Approval.ticket_id == ticket_id, Approval.approver_id == person_id
+        )
+        return (await self.session.scalars(stmt)).first() is not None
+
+    async def is_member(self, group_id: int, person_id: int) -> bool:
+        stmt = select(GroupMember.person_id).where(
+            GroupMember.group_id == group_id, GroupMember.person_id == person_id
+        )
+        return (await self.session.scalars(stmt)).first() is not None
 
     async def group_member_ids(self, group_id: int) -> list[int]:
         """The active people of a group (approvers of an item approved by a group)."""

@@ -17,6 +17,8 @@ from bot.desk.files import Desk, DeskError
 from bot.desk.schema import (
     CalendarEntry,
     CatalogEntry,
+    CatalogStep,
+    CatalogTask,
     FreezeWindowEntry,
     GroupEntry,
     PersonEntry,
@@ -389,5 +391,30 @@ async def _catalog_item(uow: UnitOfWork, c: CatalogEntry) -> Change:
         organisations=list(c.ordered_by.organisations),
         cost=c.cost,
         active=c.active,
+        approvals=[await _catalog_step(uow, s) for s in c.approvals],
+        tasks=[await _catalog_task(uow, t) for t in c.fulfilment.tasks],
+        tasks_parallel=c.fulfilment.order == "parallel",
+        automation={"url": c.automation.url} if c.automation else None,
     )
     return _change("catalog", c.name, changed)
+
+
+async def _catalog_step(uow: UnitOfWork, s: CatalogStep) -> dict[str, Any]:
+    group = await uow.desk.named(Group, s.group) if s.group else None
+    return {
+        "by": s.by,
+        "group": group.name if group else None,
+        "group_id": group.id if group else None,
+        "quorum": s.quorum,
+        "field": s.field,
+    }
+
+
+async def _catalog_task(uow: UnitOfWork, t: CatalogTask) -> dict[str, Any]:
+    group = await uow.desk.named(Group, t.group) if t.group else None
+    return {
+        "name": t.name,
+        "group": group.name if group else None,
+        "group_id": group.id if group else None,
+        "automation": t.automation,
+    }

@@ -118,6 +118,10 @@ async def check(uow: UnitOfWork, desk: Desk) -> list[str]:
         cat: CatalogEntry = item.entry  # type: ignore[assignment]
         need(item, "approval.group", cat.approval.group, groups, "group")
         need(item, "fulfilment.group", cat.fulfilment.group, groups, "group")
+        for i, step in enumerate(cat.approvals):
+            need(item, f"approvals.{i}.group", step.group, groups, "group")
+        for i, task in enumerate(cat.fulfilment.tasks):
+            need(item, f"fulfilment.tasks.{i}.group", task.group, groups, "group")
     for item in desk.items["change_boards"]:
         need(item, "group", item.entry.group, groups, "group")  # type: ignore[attr-defined]
         for i, name in enumerate(item.entry.services):  # type: ignore[attr-defined]

@@ -509,11 +509,58 @@ class CatalogApproval(Entry):
         return self
 
 
+class CatalogStep(Entry):
+    """One step of an approval chain: the manager, a group with a quorum, or a CI's owners."""
+
+    by: Literal["manager", "group", "ci_owner"]
+    group: Annotated[Name | None, BlankIsNone] = None
+    quorum: Annotated[int, Field(ge=1, le=20)] = 1
+    field: Annotated[str | None, BlankIsNone] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """`- manager` is `- {by: manager}`."""
+        return {"by": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _complete(self) -> CatalogStep:
+        if (self.by == "group") != (self.group is not None):
+            raise ValueError("a step `by: group` needs `group`, and only it has one")
+        if (self.by == "ci_owner") != (self.field is not None):
+            raise ValueError("a step `by: ci_owner` needs `field` (the form field naming the CI)")
+        if self.by == "manager" and self.quorum != 1:
+            raise ValueError("a manager step has no `quorum`")
+        return self
+
+
+class CatalogTask(Entry):
+    """One fulfilment task: done by a group, or by the item's automation."""
+
+    name: Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=200)]
+    group: Annotated[Name | None, BlankIsNone] = None
+    automation: bool = False
+
+    @model_validator(mode="after")
+    def _who(self) -> CatalogTask:
+        if not self.automation and self.group is None:
+            raise ValueError("a task needs `group` (or `automation: true`)")
+        return self
+
+
+class CatalogAutomation(Entry):
+    """The webhook an automation task posts the approved request to (signed, retried)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=500)]
+
+
 class CatalogFulfilment(Entry):
     """Who fulfils an order, and within how long (the request's resolution target)."""
 
     group: Name
     target: DurationText | None = None
+    tasks: tuple[CatalogTask, ...] = ()
+    order: Literal["sequence", "parallel"] = "sequence"
 
 
 class CatalogOrderers(Entry):
@@ -536,6 +583,21 @@ class CatalogEntry(Entry):
     ordered_by: CatalogOrderers = Field(default_factory=CatalogOrderers)
     cost: Annotated[str | None, BlankIsNone, BeforeValidator(_text), Field(max_length=60)] = None
     active: bool = True
+    approvals: tuple[CatalogStep, ...] = ()
+    automation: CatalogAutomation | None = None
+
+    @model_validator(mode="after")
+    def _chain(self) -> CatalogEntry:
+        if self.approvals and self.approval.by != "none":
+            raise ValueError("give either `approval` or `approvals`, not both")
+        names = {f.name for f in self.fields}
+        for i, step in enumerate(self.approvals):
+            if step.field is not None and step.field not in names:
+                raise ValueError(f"`approvals.{i}.field`: {step.field!r} is not a form field")
+        automated = any(t.automation for t in self.fulfilment.tasks)
+        if automated and self.automation is None:
+            raise ValueError("a task with `automation: true` needs the item's `automation`")
+        return self
 
     @field_validator("fields")
     @classmethod

@@ -216,3 +216,26 @@ def _diff(before: Snapshot, after: Snapshot) -> set[str]:
 @pytest.fixture
 def dialogue(factory: SessionFactory, understander: Understander) -> Dialogue:
     return Dialogue(factory=factory, nlu=understander)
+
+
+Sent = list[tuple[int | None, Reply]]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Every message a handler sends to someone other than the person asking."""
+    out: Sent = []
+    original = HandlerContext.notify
+
+    def notify(self: HandlerContext, person_id: int | None, reply: Reply) -> None:
+        if person_id is not None and person_id != self.person.id:
+            out.append((person_id, reply))
+        original(self, person_id, reply)
+
+    def notify_requester(self: HandlerContext, ticket: Ticket, reply: Reply) -> None:
+        if ticket.requester_id != self.person.id:
+            out.append((ticket.requester_id, reply))
+
+    monkeypatch.setattr(HandlerContext, "notify", notify)
+    monkeypatch.setattr(HandlerContext, "notify_requester", notify_requester)
+    return out

@@ -9,13 +9,10 @@ import pytest
 
 from bot.desk.apply import apply
 from bot.desk.files import read
-from channels.conversation import Reply
-from handlers.context import HandlerContext
 from store.enums import Status
-from store.models import Ticket
 from store.uow import UnitOfWork
 
-from .conftest import Dialogue
+from .conftest import Dialogue, Sent
 
 CATALOG = """
 groups:
@@ -46,29 +43,6 @@ catalog:
     fulfilment: {group: hardware}
     ordered_by: {roles: [agent]}
 """
-
-
-Sent = list[tuple[int | None, Reply]]
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
-    """Every message a handler sends to someone other than the person asking."""
-    out: Sent = []
-    original = HandlerContext.notify
-
-    def notify(self: HandlerContext, person_id: int | None, reply: Reply) -> None:
-        if person_id is not None and person_id != self.person.id:
-            out.append((person_id, reply))
-        original(self, person_id, reply)
-
-    def notify_requester(self: HandlerContext, ticket: Ticket, reply: Reply) -> None:
-        if ticket.requester_id != self.person.id:
-            out.append((ticket.requester_id, reply))
-
-    monkeypatch.setattr(HandlerContext, "notify", notify)
-    monkeypatch.setattr(HandlerContext, "notify_requester", notify_requester)
-    return out
 
 
 @pytest.fixture

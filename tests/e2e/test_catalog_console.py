@@ -25,7 +25,12 @@ catalog:
       - {name: model, label: Which model, type: choice, choices: [14-inch, 16-inch]}
       - {name: needed_by, label: Needed by, type: date}
     approval: manager
-    fulfilment: {group: hardware, target: 3d}
+    fulfilment:
+      group: hardware
+      target: 3d
+      tasks:
+        - {name: Image the laptop, group: hardware}
+        - {name: Hand it over, group: hardware}
 """
 
 
@@ -86,3 +91,14 @@ async def test_order_approve_and_route_through_the_pipeline(
     status, group, _ = await state(any_settings, "REQ-1")
     assert status is Status.NEW
     assert group == "hardware"
+
+    # The two tasks, one after the other, by an agent of the group; then Alice hears.
+    async with ConsoleSession(any_settings, "bob@example.com", understander=understander) as s:
+        [early] = await s.click("complete_task", "REQ-1/2")
+        assert "REQ-1/2 is waiting for an earlier task." in early.text
+        [first] = await s.click("complete_task", "REQ-1/1")
+        assert "Next: task REQ-1/2: Hand it over." in first.text
+        [last] = await s.click("complete_task", "REQ-1/2")
+        assert "REQ-1 is resolved." in last.text
+    status, _, _ = await state(any_settings, "REQ-1")
+    assert status is Status.RESOLVED
