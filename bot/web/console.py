@@ -27,6 +27,7 @@ from bot.container import Container
 from bot.delivery import add_outgoing
 from bot.web.auth import csrf_protect, require_role
 from bot.web.console_text import console_translator
+from bot.web.live import NEWS
 from bot.web.render import error_page, language, page
 from channels.conversation import Address
 from handlers import console as actions
@@ -362,7 +363,6 @@ async def dashboard(
     )
 
 
-LIVE_POLL_SECONDS = 2.0
 LIVE_LIFETIME_SECONDS = 300.0
 HEARTBEAT_SECONDS = 15.0
 
@@ -376,9 +376,10 @@ async def live(
 ) -> Response:
     """Server-sent events: `changed` when the ticket moves past `version`.
 
-    The ticket's version is read from the database, so a change made by any process (a
-    worker serving chat, another web process) is seen; each stream ends after a few
-    minutes and the browser reconnects on its own.
+    Changes arrive as news from the process that committed them (`bot.web.live`: in-process
+    when embedded, Redis pub/sub when scaled), so nothing polls the database; the version is
+    read once on connecting, for a change made between the page and its stream. Each stream
+    ends after a few minutes and the browser reconnects on its own.
     """
     c = _container(request)
     async with c.uow() as uow:
@@ -389,25 +390,42 @@ async def live(
     lang = language(request, person)
     t = console_translator(lang)
 
+    def changed(seen: int, status: Status | str | None) -> str:
+        words = t(f"status.{Status(status).value}") if status else ""
+        data = {"ref": ref.upper(), "version": seen, "status": words}
+        return f"event: changed\ndata: {json.dumps(data)}\n\n"
+
+    async def current() -> tuple[int, Status] | None:
+        async with c.uow() as uow:
+            found = await uow.tickets.get(ticket_id)
+            return (found.version, found.status) if found else None
+
     async def events() -> AsyncIterator[str]:
-        seen = version
-        started = quiet = time.monotonic()
-        yield "retry: 5000\n\n"
-        while time.monotonic() - started < LIVE_LIFETIME_SECONDS:
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(LIVE_POLL_SECONDS)
-            async with c.uow() as uow:
-                current = await uow.tickets.get(ticket_id)
-                now = (current.version, current.status) if current else None
+        with NEWS.subscribe(ticket_id) as news:
+            yield "retry: 5000\n\n"
+            seen = version
+            now = await current()
             if now is not None and now[0] != seen:
                 seen = now[0]
-                data = {"ref": ref.upper(), "version": seen, "status": t(f"status.{now[1].value}")}
-                yield f"event: changed\ndata: {json.dumps(data)}\n\n"
-                quiet = time.monotonic()
-            elif time.monotonic() - quiet > HEARTBEAT_SECONDS:
-                yield ": still here\n\n"
-                quiet = time.monotonic()
+                yield changed(seen, now[1])
+            ends = time.monotonic() + LIVE_LIFETIME_SECONDS
+            while (left := ends - time.monotonic()) > 0:
+                if await request.is_disconnected():
+                    return
+                try:
+                    change = await asyncio.wait_for(news.get(), min(left, HEARTBEAT_SECONDS))
+                except TimeoutError:
+                    yield ": still here\n\n"
+                    continue
+                if change.version is None:
+                    # An event that did not move the ticket (a note, a reply): still news.
+                    now = await current()
+                    if now is not None:
+                        seen = now[0]
+                        yield changed(seen, now[1])
+                elif change.version != seen:
+                    seen = change.version
+                    yield changed(seen, change.status)
 
     return StreamingResponse(
         events(),
