@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import Float, ForeignKey, Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,7 +28,10 @@ class Improvement(Base):
     """One idea: what, for which service, the benefit hoped for, what motivated it."""
 
     __tablename__ = "improvements"
-    __table_args__ = (Index("ix_improvements_stage", "stage", "id"),)
+    __table_args__ = (
+        Index("ix_improvements_stage", "stage", "id"),
+        Index("ix_improvements_source_key", "source_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -43,6 +46,12 @@ class Improvement(Base):
     channel: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The measure: a figure of the desk report (`handlers.reports.KPIS`), then and wanted.
+    kpi: Mapped[str | None] = mapped_column(String(60), default=None)
+    kpi_baseline: Mapped[float | None] = mapped_column(Float, default=None)
+    kpi_target: Mapped[float | None] = mapped_column(Float, default=None)
+    # What a candidate the bot proposed was about, so it is never proposed twice.
+    source_key: Mapped[str | None] = mapped_column(String(120), default=None)
 
     proposer: Mapped[Person | None] = relationship(lazy="joined")
 

@@ -13,13 +13,14 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
@@ -37,7 +38,13 @@ from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
 from handlers.improvements import idea_title, register
 from handlers.rules import lifecycle
-from store.console import NO_GROUP, UNASSIGNED, QueueFilter
+from store.console import (
+    NO_GROUP,
+    UNASSIGNED,
+    VIEWS_PER_PERSON,
+    QueueFilter,
+    TooManyViewsError,
+)
 from store.enums import Decision, Priority, Role, Status, TicketKind
 from store.improvements import Stage
 from store.models import Person, Ticket
@@ -176,6 +183,7 @@ async def queues(
             total = await uow.console.count(wanted)
         choices = await _choices(request, uow)
         rows = [_row(t, now) for t in tickets]
+        views = [(v.id, v.name, v.query) for v in await uow.console.views(person.id)]
     return _render(
         request,
         person,
@@ -192,7 +200,51 @@ async def queues(
         kinds=list(TicketKind),
         priorities=list(Priority),
         no_group=NO_GROUP,
+        views=views,
+        view_query=_view_query(request.query_params.multi_items()),
     )
+
+
+VIEW_KEYS = ("group", "kind", "priority", "service", "channel", "assignee")
+
+
+def _view_query(items: Sequence[tuple[str, str]]) -> str:
+    """The queue filters of a query string, in a fixed order, as a saved view keeps them."""
+    held = {k: v for k, v in items if k in VIEW_KEYS and v}
+    return urlencode([(k, held[k]) for k in VIEW_KEYS if k in held])
+
+
+@router.post("/views", dependencies=[Depends(csrf_protect)])
+async def save_view(
+    request: Request,
+    person: Staff,
+    name: Annotated[str, Form(max_length=200)] = "",
+    query: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Keep the queue's current filters under a name (the same name replaces a view)."""
+    title = " ".join(name.replace("\x00", "").split())
+    if not title or len(title) > 80:
+        return error_page(request, 400, "name the view (up to 80 characters)")
+    kept = _view_query(parse_qsl(query.lstrip("?"), keep_blank_values=False))
+    async with _container(request).uow() as uow:
+        try:
+            await uow.console.save_view(person.id, title, kept)
+        except TooManyViewsError:
+            return error_page(request, 409, f"you keep {VIEWS_PER_PERSON} views: remove one first")
+        await uow.commit()
+    return RedirectResponse(f"/console?{kept}" if kept else "/console", status_code=303)
+
+
+@router.post("/views/{view_id}/remove", dependencies=[Depends(csrf_protect)])
+async def remove_view(
+    request: Request, view_id: Annotated[int, Path(ge=1, le=2**31)], person: Staff
+) -> Response:
+    """Forget one of my saved views."""
+    async with _container(request).uow() as uow:
+        if not await uow.console.remove_view(person.id, view_id):
+            return error_page(request, 404, "no such view")
+        await uow.commit()
+    return RedirectResponse("/console", status_code=303)
 
 
 async def _ticket(uow: UnitOfWork, ref: str) -> Ticket | None:
