@@ -34,12 +34,14 @@ from store.models import (
     Group,
     GroupMember,
     InboxEvent,
+    MajorIncident,
     OutboxMessage,
     Person,
     PersonRole,
     Service,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 from store.repositories import OPEN_STATUSES
 from store.types import utcnow
@@ -85,6 +87,16 @@ class SavedView(Base):
     name: Mapped[str] = mapped_column(String(80))
     query: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Major:
+    """A major incident as the console and the portal show it."""
+
+    record: MajorIncident
+    ticket: Ticket
+    lead: str | None
+    reports: list[Ticket]
 
 
 class TooManyViewsError(Exception):
@@ -339,3 +351,33 @@ class ConsoleRepository:
             delete(SavedView).where(SavedView.id == view_id, SavedView.person_id == person_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def majors(self, *, closed_since: datetime, limit: int = 50) -> list[Major]:
+        """Open major incidents and those closed since `closed_since`, newest first."""
+        stmt = (
+            select(MajorIncident)
+            .where(MajorIncident.open.is_(True) | (MajorIncident.updated_at >= closed_since))
+            .order_by(MajorIncident.open.desc(), MajorIncident.id.desc())
+            .limit(limit)
+        )
+        rows = list(await self.session.scalars(stmt))
+        if not rows:
+            return []
+        leads = {r.lead_id for r in rows if r.lead_id is not None}
+        found = await self.session.execute(
+            select(Person.id, Person.name).where(Person.id.in_(leads))
+        )
+        names: dict[int, str] = {row[0]: row[1] for row in found.all()}
+        reports: dict[int, list[Ticket]] = {r.ticket_id: [] for r in rows}
+        linked = await self.session.execute(
+            select(TicketLink.linked_id, Ticket)
+            .join(Ticket, TicketLink.ticket_id == Ticket.id)
+            .where(TicketLink.linked_id.in_(list(reports)))
+            .order_by(Ticket.id)
+        )
+        for major_ticket, report in linked.all():
+            reports[major_ticket].append(report)
+        return [
+            Major(r, r.ticket, names.get(r.lead_id) if r.lead_id else None, reports[r.ticket_id])
+            for r in rows
+        ]

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from bot.container import Container
 from bot.web import auth
 from bot.web.console import router as console_router
+from bot.web.console_boards import router as boards_router
 from bot.web.door import identify
 from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
@@ -28,6 +29,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(catalog_router)
     app.include_router(portal_router)
     app.include_router(console_router)
+    app.include_router(boards_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")
     container: Container = app.state.container
     webchat = container.channel_for("webchat")
