@@ -75,12 +75,16 @@ class ImprovementRepository:
         detail: str = "",
         service: str | None = None,
         ticket_ref: str | None = None,
+        benefit: str = "",
+        source_key: str | None = None,
     ) -> Improvement:
         row = Improvement(
             title=title[:300],
             detail=detail[:4000],
             service=service,
             ticket_ref=ticket_ref,
+            benefit=benefit[:4000],
+            source_key=source_key,
             proposer_id=proposer.id if proposer else None,
             channel=channel[:32],
             created_at=utcnow(),
@@ -96,3 +100,8 @@ class ImprovementRepository:
     async def listing(self, limit: int = 200) -> list[Improvement]:
         stmt = select(Improvement).order_by(Improvement.id.desc()).limit(limit)
         return list(await self.session.scalars(stmt))
+
+    async def known_sources(self) -> set[str]:
+        """What the bot has proposed before, in any stage: never proposed again."""
+        stmt = select(Improvement.source_key).where(Improvement.source_key.is_not(None))
+        return {str(k) for k in await self.session.scalars(stmt)}

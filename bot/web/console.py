@@ -36,7 +36,15 @@ from handlers import sla_state
 from handlers.agent import NotAllowedError
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.improvements import idea_title, register
+from handlers.improvements import (
+    KPIS,
+    idea_title,
+    kpi_now,
+    progress,
+    register,
+    set_measure,
+    suggest,
+)
 from handlers.rules import lifecycle
 from store.console import (
     NO_GROUP,
@@ -488,9 +496,21 @@ async def live(
 
 @router.get("/improvements", response_class=HTMLResponse)
 async def improvements(request: Request, person: Staff) -> HTMLResponse:
-    """The continual improvement register: every idea and its stage."""
+    """The continual improvement register: every idea, its stage and its KPI then and now."""
+    from handlers.reports import desk_figures
+
+    until = utcnow()
     async with _container(request).uow() as uow:
         ideas = await uow.improvements.listing()
+        figures: dict[str, Any] = {}
+        if any(i.kpi for i in ideas):
+            found = await desk_figures(uow, since=until - timedelta(days=30), until=until)
+            figures = found.to_json()
+    measured = {
+        i.id: (KPIS[i.kpi], kpi_now(figures, i.kpi), progress(i, kpi_now(figures, i.kpi)))
+        for i in ideas
+        if i.kpi in KPIS
+    }
     return _render(
         request,
         person,
@@ -499,7 +519,70 @@ async def improvements(request: Request, person: Staff) -> HTMLResponse:
         ideas=ideas,
         stages=list(Stage),
         agent=person.has_role(Role.AGENT),
+        kpis=list(KPIS.values()),
+        measured=measured,
     )
+
+
+def _number(text: str, what: str) -> float | None:
+    clean = text.strip().replace(",", ".")
+    if not clean:
+        return None
+    try:
+        value = float(clean)
+    except ValueError:
+        raise BadInput(f"{what} must be a number") from None
+    if value != value or abs(value) > 1e12:
+        raise BadInput(f"{what} must be a number")
+    return value
+
+
+@router.post("/improvements/{number}/kpi", dependencies=[Depends(csrf_protect)])
+async def measure_idea(
+    request: Request,
+    number: Annotated[int, Path(ge=1, le=2**31)],
+    person: Staff,
+    kpi: Annotated[str, Form(max_length=60)] = "",
+    baseline: Annotated[str, Form(max_length=30)] = "",
+    target: Annotated[str, Form(max_length=30)] = "",
+) -> Response:
+    """Measure an idea by a KPI: baseline (blank: the figure now) and target (agents)."""
+    from handlers.reports import desk_figures
+
+    if not person.has_role(Role.AGENT):
+        return error_page(request, 403, "only agents set an idea's measure")
+    if kpi not in KPIS:
+        return error_page(request, 400, "choose a KPI")
+    try:
+        base = _number(baseline, "the baseline")
+        wanted = _number(target, "the target")
+    except BadInput as e:
+        return error_page(request, 400, str(e))
+    if wanted is None:
+        return error_page(request, 400, "give the target")
+    until = utcnow()
+    async with _container(request).uow() as uow:
+        row = await uow.improvements.get(number)
+        if row is None:
+            return error_page(request, 404, "no such idea")
+        if base is None:
+            found = await desk_figures(uow, since=until - timedelta(days=30), until=until)
+            base = kpi_now(found.to_json(), kpi)
+        set_measure(row, kpi, base, wanted, until)
+        await uow.commit()
+    return RedirectResponse("/console/improvements", status_code=303)
+
+
+@router.post("/improvements/suggest", dependencies=[Depends(csrf_protect)])
+async def suggest_ideas(request: Request, person: Staff) -> Response:
+    """Let the bot propose improvements from the last 30 days' data (agents)."""
+    if not person.has_role(Role.AGENT):
+        return error_page(request, 403, "only agents ask for suggestions")
+    async with _container(request).uow() as uow:
+        added = await suggest(uow, utcnow())
+        await uow.commit()
+    log.info("console.suggested", added=len(added), person_id=person.id)
+    return RedirectResponse(f"/console/improvements?suggested={len(added)}", status_code=303)
 
 
 @router.post("/improvements", dependencies=[Depends(csrf_protect)])
