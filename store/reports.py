@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import InboxStatus, Status, TicketKind
-from store.models import Approval, Group, InboxEvent, Service, Ticket, TicketEvent
+from store.models import (
+    Approval,
+    Group,
+    InboxEvent,
+    Service,
+    SupplierHandoff,
+    Ticket,
+    TicketEvent,
+)
 from store.repositories import OPEN_STATUSES
 
 COUNTED_ACTIONS = ("assigned", "reopened", "escalated")
@@ -151,6 +159,41 @@ class ReportRepository:
         )
         rows = await self.session.execute(stmt)
         return [ChangeRow(created, decided) for created, decided in rows]
+
+    async def supplier_handoffs(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime | None, datetime | None]]:
+        """Hand-offs made in the period: (supplier, resolution due, returned at)."""
+        stmt = (
+            select(
+                SupplierHandoff.supplier, SupplierHandoff.resolve_due_at, SupplierHandoff.ended_at
+            )
+            .where(SupplierHandoff.handed_at >= since, SupplierHandoff.handed_at < until)
+            .order_by(SupplierHandoff.id)
+        )
+        return [(str(n), due, ended) for n, due, ended in await self.session.execute(stmt)]
+
+    async def opening_words(
+        self, since: datetime, until: datetime, *, limit: int = 2000
+    ) -> list[tuple[str, str | None, str]]:
+        """(ref, channel, the requester's words) of tickets people opened in the period,
+        newest first; alerts are left out, they have no mood."""
+        channel = Ticket.origin["channel"].as_string()
+        stmt = (
+            select(Ticket.ref, channel, Ticket.description, Ticket.title)
+            .where(
+                Ticket.created_at >= since,
+                Ticket.created_at < until,
+                Ticket.kind.in_([TicketKind.INCIDENT, TicketKind.REQUEST]),
+                func.coalesce(channel, "") != "alerts",
+            )
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+        return [
+            (ref, ch, (desc or title or "")[:1000])
+            for ref, ch, desc, title in await self.session.execute(stmt)
+        ]
 
 
 def _row(r: Any, actions: dict[str, int]) -> TicketRow:

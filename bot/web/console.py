@@ -283,6 +283,11 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         timeline = await uow.console.timeline(ticket)
         agents = (await _choices(request, uow)).agents
         row = _row(ticket, utcnow())
+    mood = None
+    if ticket.kind in (TicketKind.INCIDENT, TicketKind.REQUEST) and row.channel != "alerts":
+        from handlers.reports import moods
+
+        [mood] = await moods([(ticket.ref, row.channel, ticket.description or ticket.title)])
     return _render(
         request,
         person,
@@ -301,6 +306,7 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         on_hold=ticket.status is Status.ON_HOLD,
         may_decide=refusal is None,
         done=done == "1",
+        mood=mood,
     )
 
 
@@ -420,6 +426,7 @@ async def dashboard(
         headline=headline(figures),
         charts=charts,
         notes=figures.notes,
+        negative=figures.sentiment_most_negative,
     )
 
 

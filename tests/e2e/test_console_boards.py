@@ -95,6 +95,10 @@ def test_the_change_calendar_and_the_major_incident_board(demo_settings: Setting
         assert "INC-2" in board.text
         assert "cannot connect from home" in board.text
 
+        # Per ticket: the mood of the words the report opened with.
+        assert 'id="mood"' in client.get("/console/tickets/INC-2", headers=HTML).text
+        assert 'id="mood"' not in client.get("/console/tickets/CHG-1", headers=HTML).text
+
         # Chinese for a person who asks for it.
         zh = client.get("/console/majors", headers={**HTML, "Accept-Language": "zh-CN"})
         assert "重大事件" in zh.text
