@@ -45,6 +45,7 @@ from handlers.improvements import (
     set_measure,
     suggest,
 )
+from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
 from store.console import (
     NO_GROUP,
@@ -388,6 +389,7 @@ async def _apply(
         await actions.resume_work(ticket, ctx)
     elif action == "resolve":
         actions.resolve(ticket, text, ctx)
+        await major_resolved(ctx, ticket)
     else:
         decision = Decision.APPROVED if action == "approve" else Decision.REJECTED
         await actions.decide(ticket, decision, text, ctx)

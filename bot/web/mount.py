@@ -14,6 +14,7 @@ from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
 from bot.web.portal import router as portal_router
 from bot.web.portal_catalog import router as catalog_router
+from bot.web.portal_status import router as status_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
 from channels.webchat import WebChatChannel
@@ -28,6 +29,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(signin_router)
     app.include_router(catalog_router)
     app.include_router(portal_router)
+    app.include_router(status_router)
     app.include_router(console_router)
     app.include_router(boards_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")

@@ -55,7 +55,10 @@ async def _desk(settings: Settings) -> None:
                 service_id=vpn.id,
             )
             report = await uow.tickets.create(
-                kind=TicketKind.INCIDENT, title="cannot connect from home", requester=dan
+                kind=TicketKind.INCIDENT,
+                title="cannot connect from home",
+                requester=dan,
+                origin={"channel": "webchat", "conversation": "w-dan", "user": "w-dan"},
             )
             uow.session.add(TicketLink(ticket_id=report.id, linked_id=outage.id))
             major = await uow.major_incidents.declare(
