@@ -152,6 +152,18 @@ def _channels(c: Container) -> list[str]:
     return sorted((set(c.channels) | {"console"}) - {"alerts"})
 
 
+class BadInput(Exception):
+    """A form field that cannot be used: answered with 400 and the reason."""
+
+
+def _whole(value: str, name: str, *, least: int) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not least <= int(value) <= 2**31:
+        raise BadInput(f"`{name}` must be a number")
+    return int(value)
+
+
 def _assignee(value: str | None, me: Person) -> int | str | None:
     if not value:
         return None
@@ -166,22 +178,26 @@ def _assignee(value: str | None, me: Person) -> int | str | None:
 async def queues(
     request: Request,
     person: Staff,
-    group: Annotated[int | None, Query(ge=0, le=2**31)] = None,
-    kind: TicketKind | None = None,
-    priority: Priority | None = None,
-    service: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    group: Annotated[str, Query(max_length=10)] = "",
+    kind: Annotated[str, Query(max_length=16)] = "",
+    priority: Annotated[str, Query(max_length=4)] = "",
+    service: Annotated[str, Query(max_length=10)] = "",
     channel: Annotated[str | None, Query(max_length=32)] = None,
     assignee: Annotated[str | None, Query(max_length=12, pattern=r"^(me|none|\d+)?$")] = None,
-) -> HTMLResponse:
+) -> Response:
     """Open tickets, unassigned first, with their service-level standing."""
-    wanted = QueueFilter(
-        group_id=group,
-        kind=kind,
-        priority=priority,
-        service_id=service,
-        channel=channel or None,
-        assignee=_assignee(assignee, person),
-    )
+    # The filter form sends every field, empty ones as "": empty means any.
+    try:
+        wanted = QueueFilter(
+            group_id=_whole(group, "group", least=0),
+            kind=TicketKind(kind) if kind else None,
+            priority=Priority(priority.upper()) if priority else None,
+            service_id=_whole(service, "service", least=1),
+            channel=channel or None,
+            assignee=_assignee(assignee, person),
+        )
+    except (BadInput, ValueError) as e:
+        return error_page(request, 400, str(e) if isinstance(e, BadInput) else "unknown filter")
     now = utcnow()
     async with _container(request).uow() as uow:
         loads = await uow.console.group_loads()
@@ -309,10 +325,6 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         done=done == "1",
         mood=mood,
     )
-
-
-class BadInput(Exception):
-    """A form field that cannot be used: answered with 400 and the reason."""
 
 
 ACTIONS = frozenset(

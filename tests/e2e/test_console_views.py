@@ -27,6 +27,11 @@ def test_an_agent_saves_lists_and_removes_views(demo_settings: Settings) -> None
         first = client.get("/console?priority=P1&kind=incident&assignee=me&junk=1", headers=HTML)
         assert first.status_code == 200
         assert _views(first.text) == []
+        # The filter form sends its empty fields too: empty means any.
+        empty = "/console?group=&kind=&priority=&service=&channel=&assignee="
+        assert client.get(empty, headers=HTML).status_code == 200
+        assert client.get("/console?kind=gadget", headers=HTML).status_code == 400
+        assert client.get("/console?service=-1", headers=HTML).status_code == 400
         # The form carries the filters in a fixed order, and nothing that is not a filter.
         assert 'name="query" value="kind=incident&amp;priority=P1&amp;assignee=me"' in first.text
         token = csrf(first.text)
