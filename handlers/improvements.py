@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from channels.conversation import Reply
-from handlers.context import HandlerContext
+from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
@@ -198,3 +198,19 @@ async def suggest_improvements(nlu: Understanding, ctx: HandlerContext) -> list[
         return [Reply(text="Nothing new to suggest: the register already holds what I see.")]
     lines = "\n".join(f"• {r.ref}: {r.title}" for r in added)
     return [Reply(text=f"I've added {len(added)} suggestions to the register:\n{lines}")]
+
+
+async def suggest_to_leads(uow: UnitOfWork, now: datetime) -> list[Outgoing]:
+    """The weekly round: new candidates into the register, and a note to each desk lead.
+
+    Nothing new, nothing sent: the leads hear only of what the register did not hold.
+    """
+    added = await suggest(uow, now)
+    if not added:
+        return []
+    lines = "\n".join(f"• {r.ref}: {r.title}" for r in added)
+    reply = Reply(
+        text=f"This week's improvement suggestions from the desk's data ({len(added)}):\n"
+        f"{lines}\nReview them in the console's improvement register."
+    )
+    return [Outgoing(reply=reply, person_id=lead) for lead in await uow.improvements.desk_leads()]

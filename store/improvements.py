@@ -9,7 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from store.models import Base, Person
+from store.models import Base, Group, Person
 from store.types import utcnow
 
 
@@ -105,3 +105,8 @@ class ImprovementRepository:
         """What the bot has proposed before, in any stage: never proposed again."""
         stmt = select(Improvement.source_key).where(Improvement.source_key.is_not(None))
         return {str(k) for k in await self.session.scalars(stmt)}
+
+    async def desk_leads(self) -> list[int]:
+        """The people who lead a group: who hears the bot's weekly suggestions."""
+        stmt = select(Group.lead_id).where(Group.lead_id.is_not(None)).distinct()
+        return sorted(int(i) for i in await self.session.scalars(stmt) if i is not None)

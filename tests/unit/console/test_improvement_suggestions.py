@@ -142,3 +142,45 @@ def test_a_kpi_from_report_json_and_progress_toward_target() -> None:
     with pytest.raises(ValueError, match="unknown KPI"):
         set_measure(row, "tickets_created", 1.0, 2.0, NOW)
     assert all(k.key == key for key, k in KPIS.items())
+
+
+async def test_the_weekly_round_tells_the_leads_once(factory: SessionFactory) -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from sqlalchemy import func, select
+
+    from bot.scheduler import Scheduler
+    from store.models import Group, OutboxMessage
+    from store.state import LocalState
+
+    await _history(factory)
+    async with UnitOfWork(factory) as uow:
+        bob = await uow.people.by_email("bob@example.com")
+        assert bob is not None
+        groups = list(await uow.session.scalars(select(Group).order_by(Group.id)))
+        groups[0].lead_id = bob.id
+        groups[1].lead_id = bob.id  # one note per lead, however many groups they lead
+        where = Address(channel="slack", conversation="D0BOB", user="U0BOB")
+        await uow.people.bind_identity(bob, "slack", "U0BOB-2", address=where.to_dict())
+        await uow.commit()
+    container = SimpleNamespace(
+        state=LocalState(), factory=factory, topics=lambda _t: [], dispatcher=None
+    )
+    scheduler = Scheduler(cast(Any, container))
+    scheduler.leading = True
+
+    async def queued() -> list[str]:
+        async with UnitOfWork(factory) as uow:
+            rows = await uow.session.scalars(select(OutboxMessage))
+            return [str(r.reply.get("text", "")) for r in rows]
+
+    await scheduler._suggestions(NOW)
+    [note] = await queued()
+    assert note.startswith("This week's improvement suggestions from the desk's data (")
+    assert "Find the root cause of the 5 incidents on VPN" in note
+    await scheduler._suggestions(NOW + timedelta(days=1))  # the same week: nothing more
+    assert len(await queued()) == 1
+    async with UnitOfWork(factory) as uow:
+        count = await uow.session.scalar(select(func.count()).select_from(Improvement))
+    assert count == 4
