@@ -80,3 +80,36 @@ def test_status_page_then_resolution_opens_the_review(demo_settings: Settings) -
         client.cookies.clear()
         res = client.get("/portal/status", headers=HTML, follow_redirects=False)
         assert res.status_code in (303, 401)
+
+
+def test_resolving_a_major_incident_through_the_api_opens_the_review(
+    demo_settings: Settings,
+) -> None:
+    from tests.e2e.test_api import token_for
+
+    app = create_app(demo_settings)
+    with TestClient(app) as client:
+        client.portal.call(_desk, demo_settings)  # type: ignore[union-attr]
+        bob = client.portal.call(token_for, demo_settings, "bob@example.com")  # type: ignore[union-attr]
+        auth = {"Authorization": f"Bearer {bob}"}
+        seen = client.get("/api/tickets/INC-1", headers=auth)
+        res = client.patch(
+            "/api/tickets/INC-1",
+            json={"status": "resolved", "note": "failed over"},
+            headers={**auth, "If-Match": seen.headers["etag"]},
+        )
+        assert res.status_code == 200, res.text
+        assert res.json()["version"] == seen.json()["version"] + 1  # one change, one version
+        problems, told = client.portal.call(_after, demo_settings)  # type: ignore[union-attr]
+        assert [ref for ref, _, _ in problems] == ["PRB-1"]
+        assert any("is over" in t for t in told)
+        # Closing it afterwards opens no second review.
+        again = client.get("/api/tickets/INC-1", headers=auth)
+        res = client.patch(
+            "/api/tickets/INC-1",
+            json={"status": "closed"},
+            headers={**auth, "If-Match": again.headers["etag"]},
+        )
+        assert res.status_code in (200, 409), res.text
+        problems, _ = client.portal.call(_after, demo_settings)  # type: ignore[union-attr]
+        assert len(problems) == 1
