@@ -29,6 +29,7 @@ from handlers import changes, suppliers
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
+from handlers.incident_review import major_resolved
 from handlers.rules import approval
 from handlers.service_levels import follow_update
 from handlers.sla_state import TargetState, clock_state, supplier_state
@@ -384,6 +385,7 @@ async def patch_ticket(
                 await _decide(ticket, body, shown, ctx)
             else:
                 await _update(ticket, body, ctx)
+        await major_resolved(ctx, ticket)
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
         await uow.flush()
         # A write checks the version itself (compare-and-set); a request that changed nothing

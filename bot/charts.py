@@ -118,6 +118,18 @@ def charts_of(figures: Figures) -> list[Chart]:
             dict(list(f.volume_by_intent.items())[:12]),
         ),
         Chart("csat-group", "Satisfaction by group (1-5)", "", f.csat_by_group),
+        Chart(
+            "supplier-sla",
+            "Supplier SLA attainment by supplier",
+            "fraction",
+            _percent(f.supplier_attainment_by_supplier),
+        ),
+        Chart(
+            "sentiment-channel",
+            "Negative opening messages by channel",
+            "fraction",
+            {k: c["negative_share"] for k, c in f.sentiment_by_channel.items()},
+        ),
     ]
 
 
@@ -140,6 +152,8 @@ def headline(figures: Figures) -> list[tuple[str, str]]:
         ("Median time to approve a change", show(f.change_approval_minutes_median, "min")),
         ("Satisfaction (1-5)", show(f.csat_score_mean, "")),
         ("Deflection rate", show(f.deflection_rate, "fraction")),
+        ("Supplier SLA attainment", show(f.supplier_sla_attainment, "fraction")),
+        ("Negative opening messages", show(f.sentiment_negative_share, "fraction")),
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+import bot.cli_boot  # noqa: F401  # empties the metrics directory before metrics load
 from bot.cli_common import database_uow as _uow
 from bot.cli_common import err, out
 from bot.cli_common import fail as _fail

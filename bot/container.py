@@ -34,6 +34,7 @@ from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.router import IntentRouter
 from bot.sla_kick import KICKS
+from bot.web.live import NEWS
 from bot.web.urls import base_url
 from bot.worker import Worker
 from channels.base import Channel, IngestOutcome, ProfileSource
@@ -217,6 +218,7 @@ class Container:
         self.ingress = Ingress(self.factory, self.queue, self.state)
         await self.ingress.start()
         KICKS.bind(self.redis, self.settings.redis_prefix)
+        NEWS.bind(self.redis, self.settings.redis_prefix)
         if Role.WORKER in self.roles:
             await self._open_worker()
 
@@ -289,6 +291,7 @@ class Container:
                 await task
         self._tasks.clear()
         KICKS.release(self.redis)
+        NEWS.release(self.redis)
         await self.ingress.aclose()
         for ch in self._started:
             try:

@@ -20,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import structlog
 
@@ -65,6 +66,7 @@ class Scheduler:
             jobs.append(self._every(stop, self.refresh_every, self.c.refresh_services))
         jobs.append(self._pollers(stop))
         jobs.append(self._every(stop, 5.0, self._swarms))
+        jobs.append(self._every(stop, 3600.0, self._suggestions))
         jobs.append(sla_watch.for_container(self.c).run(stop, lambda: self.leading))
         jobs.append(self._every(stop, deflection_watch.EVERY, self._deflections))
         await asyncio.gather(*jobs)
@@ -126,6 +128,32 @@ class Scheduler:
     async def _deflections(self) -> None:
         if self.leading:
             await deflection_watch.for_container(self.c)
+
+    async def _suggestions(self, at: datetime | None = None) -> None:
+        """Once per ISO week, the leader sends the desk leads the data's new improvements."""
+        if not self.leading:
+            return
+        from bot.delivery import add_outgoing
+        from handlers.improvements import suggest_to_leads
+        from store.types import utcnow
+
+        now = at or utcnow()
+        year, week, _ = now.isocalendar()
+        key = f"improvements:suggested:{year}-{week:02d}"
+        if await self.c.state.seen(key):
+            return
+        async with UnitOfWork(self.c.factory) as uow:
+            outgoing = await suggest_to_leads(uow, now)
+            rows = await add_outgoing(
+                uow, outgoing, topics=self.c.topics, exclude=None, inbox_id=None
+            )
+            await uow.flush()
+            ids = [r.id for r in rows if r.id is not None]
+            await uow.commit()
+        await self.c.state.remember(key, ttl_seconds=8 * 86_400)
+        if ids and self.c.dispatcher is not None:
+            self.c.dispatcher.kick(ids)
+        log.info("scheduler.suggestions", sent=len(ids))
 
     async def _purge(self) -> None:
         if not self.leading or self.c.dialogue is not None:

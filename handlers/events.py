@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from channels.conversation import Alert, Reply
 from handlers.context import HandlerContext
+from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
 from handlers.rules.correlation import OUTAGE_WINDOW, Outcome, outcome, title, urgency
@@ -116,10 +117,7 @@ async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> Non
     ticket.resolved_at = ctx.now
     ticket.updated_at = ctx.now
     ctx.log(ticket, "resolved", note=f"The {alert.source} alert cleared.", count=row.count)
-    major = await ctx.uow.major_incidents.for_ticket(ticket.id)
-    if major is not None:
-        major.open = False
-        major.updated_at = ctx.now
+    await major_resolved(ctx, ticket, tell_reports=False)
     # People whose reports joined the outage hear that it is over, where they reported it.
     for link in await ctx.uow.alerts.links(ticket.id):
         report = await ctx.uow.tickets.get(link.ticket_id) if link.linked_id == ticket.id else None

@@ -8,6 +8,7 @@ from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
 from handlers.devices import device_reported
 from handlers.events import link_to_outage
+from handlers.incident_review import major_resolved
 from handlers.problems import on_new_incident
 from handlers.registry import registry
 from handlers.routing import place
@@ -290,6 +291,7 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     advance(ticket, ctx.now)
     note = ctx.params.get("note") or (None if ctx.via_action else ctx.text[:1000] or None)
     ctx.log(ticket, "resolved", note=note)
+    await major_resolved(ctx, ticket)
     if ticket.requester_id != ctx.person.id:
         ctx.notify_requester(
             ticket,

@@ -11,24 +11,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, not_, select, union_all
+from sqlalchemy import (
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    not_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, load_only, raiseload
+from sqlalchemy.orm import Mapped, joinedload, load_only, mapped_column, raiseload
 
 from store.enums import Priority, Role, Status, TicketKind
 from store.models import (
     Approval,
+    Base,
     Group,
     GroupMember,
     InboxEvent,
+    MajorIncident,
     OutboxMessage,
     Person,
     PersonRole,
     Service,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 from store.repositories import OPEN_STATUSES
+from store.types import utcnow
 
 UNASSIGNED = "none"
 QUEUE_COLUMNS = (
@@ -56,6 +72,35 @@ QUEUE_COLUMNS = (
 )
 """What a queue line shows of a ticket (with its service-level standing)."""
 NO_GROUP = 0
+VIEWS_PER_PERSON = 50
+"""How many saved views one person keeps."""
+
+
+class SavedView(Base):
+    """A person's named queue filter, kept as the query string of the queue page."""
+
+    __tablename__ = "console_views"
+    __table_args__ = (UniqueConstraint("person_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Major:
+    """A major incident as the console and the portal show it."""
+
+    record: MajorIncident
+    ticket: Ticket
+    lead: str | None
+    reports: list[Ticket]
+
+
+class TooManyViewsError(Exception):
+    """A person already keeps `VIEWS_PER_PERSON` views."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,3 +321,63 @@ class ConsoleRepository:
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+    async def views(self, person_id: int) -> list[SavedView]:
+        """A person's saved views, by name."""
+        stmt = select(SavedView).where(SavedView.person_id == person_id).order_by(SavedView.name)
+        return list(await self.session.scalars(stmt))
+
+    async def save_view(self, person_id: int, name: str, query: str) -> SavedView:
+        """Keep a view under `name`, replacing the person's view of that name."""
+        found = await self.session.scalar(
+            select(SavedView).where(SavedView.person_id == person_id, SavedView.name == name)
+        )
+        if found is not None:
+            found.query = query
+            return found
+        held = await self.session.scalar(
+            select(func.count()).select_from(SavedView).where(SavedView.person_id == person_id)
+        )
+        if (held or 0) >= VIEWS_PER_PERSON:
+            raise TooManyViewsError(name)
+        view = SavedView(person_id=person_id, name=name, query=query, created_at=utcnow())
+        self.session.add(view)
+        await self.session.flush()
+        return view
+
+    async def remove_view(self, person_id: int, view_id: int) -> bool:
+        """Remove one of the person's views; False when they have no such view."""
+        result = await self.session.execute(
+            delete(SavedView).where(SavedView.id == view_id, SavedView.person_id == person_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def majors(self, *, closed_since: datetime, limit: int = 50) -> list[Major]:
+        """Open major incidents and those closed since `closed_since`, newest first."""
+        stmt = (
+            select(MajorIncident)
+            .where(MajorIncident.open.is_(True) | (MajorIncident.updated_at >= closed_since))
+            .order_by(MajorIncident.open.desc(), MajorIncident.id.desc())
+            .limit(limit)
+        )
+        rows = list(await self.session.scalars(stmt))
+        if not rows:
+            return []
+        leads = {r.lead_id for r in rows if r.lead_id is not None}
+        found = await self.session.execute(
+            select(Person.id, Person.name).where(Person.id.in_(leads))
+        )
+        names: dict[int, str] = {row[0]: row[1] for row in found.all()}
+        reports: dict[int, list[Ticket]] = {r.ticket_id: [] for r in rows}
+        linked = await self.session.execute(
+            select(TicketLink.linked_id, Ticket)
+            .join(Ticket, TicketLink.ticket_id == Ticket.id)
+            .where(TicketLink.linked_id.in_(list(reports)))
+            .order_by(Ticket.id)
+        )
+        for major_ticket, report in linked.all():
+            reports[major_ticket].append(report)
+        return [
+            Major(r, r.ticket, names.get(r.lead_id) if r.lead_id else None, reports[r.ticket_id])
+            for r in rows
+        ]

@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import InboxStatus, Status, TicketKind
-from store.models import Approval, Group, InboxEvent, Service, Ticket, TicketEvent
+from store.models import (
+    Approval,
+    Group,
+    InboxEvent,
+    Service,
+    SupplierHandoff,
+    Ticket,
+    TicketEvent,
+)
 from store.repositories import OPEN_STATUSES
 
 COUNTED_ACTIONS = ("assigned", "reopened", "escalated")
@@ -41,6 +49,23 @@ class TicketRow:
     resolve_due_at: datetime | None
     paused_at: datetime | None
     actions: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Incidents on one service in a period, with no problem ticket open or raised for it."""
+
+    service: str
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    """Requests for one catalog item resolved in a period, and their mean hours to resolve."""
+
+    item: str
+    resolved: int
+    hours_mean: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +160,41 @@ class ReportRepository:
         rows = await self.session.execute(stmt)
         return [ChangeRow(created, decided) for created, decided in rows]
 
+    async def supplier_handoffs(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime | None, datetime | None]]:
+        """Hand-offs made in the period: (supplier, resolution due, returned at)."""
+        stmt = (
+            select(
+                SupplierHandoff.supplier, SupplierHandoff.resolve_due_at, SupplierHandoff.ended_at
+            )
+            .where(SupplierHandoff.handed_at >= since, SupplierHandoff.handed_at < until)
+            .order_by(SupplierHandoff.id)
+        )
+        return [(str(n), due, ended) for n, due, ended in await self.session.execute(stmt)]
+
+    async def opening_words(
+        self, since: datetime, until: datetime, *, limit: int = 2000
+    ) -> list[tuple[str, str | None, str]]:
+        """(ref, channel, the requester's words) of tickets people opened in the period,
+        newest first; alerts are left out, they have no mood."""
+        channel = Ticket.origin["channel"].as_string()
+        stmt = (
+            select(Ticket.ref, channel, Ticket.description, Ticket.title)
+            .where(
+                Ticket.created_at >= since,
+                Ticket.created_at < until,
+                Ticket.kind.in_([TicketKind.INCIDENT, TicketKind.REQUEST]),
+                func.coalesce(channel, "") != "alerts",
+            )
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        )
+        return [
+            (ref, ch, (desc or title or "")[:1000])
+            for ref, ch, desc, title in await self.session.execute(stmt)
+        ]
+
 
 def _row(r: Any, actions: dict[str, int]) -> TicketRow:
     return TicketRow(
@@ -154,3 +214,48 @@ def _row(r: Any, actions: dict[str, int]) -> TicketRow:
         paused_at=r.sla_paused_at,
         actions=actions,
     )
+
+
+async def incident_clusters(
+    session: AsyncSession, since: datetime, until: datetime, *, least: int = 3
+) -> list[Cluster]:
+    """Services with at least `least` incidents in the period and no problem ticket for them
+    (open, or raised in the period), most incidents first."""
+    problem_services = select(Ticket.service_id).where(
+        Ticket.kind == TicketKind.PROBLEM,
+        Ticket.service_id.is_not(None),
+        Ticket.status.in_(OPEN_STATUSES) | (Ticket.created_at >= since),
+    )
+    n = func.count(Ticket.id)
+    stmt = (
+        select(Service.name, n)
+        .join(Service, Service.id == Ticket.service_id)
+        .where(
+            Ticket.kind == TicketKind.INCIDENT,
+            Ticket.created_at >= since,
+            Ticket.created_at < until,
+            Ticket.service_id.not_in(problem_services),
+        )
+        .group_by(Service.name)
+        .having(n >= least)
+        .order_by(n.desc(), Service.name)
+    )
+    return [Cluster(name, int(count)) for name, count in await session.execute(stmt)]
+
+
+async def catalog_fulfilment(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[Fulfilment]:
+    """Catalog items whose requests were resolved in the period, slowest first."""
+    stmt = select(Ticket.catalog_item, Ticket.created_at, Ticket.resolved_at).where(
+        Ticket.kind == TicketKind.REQUEST,
+        Ticket.catalog_item.is_not(None),
+        Ticket.resolved_at >= since,
+        Ticket.resolved_at < until,
+    )
+    hours: dict[str, list[float]] = defaultdict(list)
+    for item, created, resolved in await session.execute(stmt):
+        if resolved is not None:
+            hours[str(item)].append((resolved - created).total_seconds() / 3600.0)
+    found = [Fulfilment(k, len(v), sum(v) / len(v)) for k, v in hours.items()]
+    return sorted(found, key=lambda f: (-f.hours_mean, f.item))

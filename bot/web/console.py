@@ -13,13 +13,14 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
@@ -27,6 +28,7 @@ from bot.container import Container
 from bot.delivery import add_outgoing
 from bot.web.auth import csrf_protect, require_role
 from bot.web.console_text import console_translator
+from bot.web.live import NEWS
 from bot.web.render import error_page, language, page
 from channels.conversation import Address
 from handlers import console as actions
@@ -34,9 +36,24 @@ from handlers import sla_state
 from handlers.agent import NotAllowedError
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.improvements import idea_title, register
+from handlers.improvements import (
+    KPIS,
+    idea_title,
+    kpi_now,
+    progress,
+    register,
+    set_measure,
+    suggest,
+)
+from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
-from store.console import NO_GROUP, UNASSIGNED, QueueFilter
+from store.console import (
+    NO_GROUP,
+    UNASSIGNED,
+    VIEWS_PER_PERSON,
+    QueueFilter,
+    TooManyViewsError,
+)
 from store.enums import Decision, Priority, Role, Status, TicketKind
 from store.improvements import Stage
 from store.models import Person, Ticket
@@ -135,6 +152,18 @@ def _channels(c: Container) -> list[str]:
     return sorted((set(c.channels) | {"console"}) - {"alerts"})
 
 
+class BadInput(Exception):
+    """A form field that cannot be used: answered with 400 and the reason."""
+
+
+def _whole(value: str, name: str, *, least: int) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not least <= int(value) <= 2**31:
+        raise BadInput(f"`{name}` must be a number")
+    return int(value)
+
+
 def _assignee(value: str | None, me: Person) -> int | str | None:
     if not value:
         return None
@@ -149,22 +178,26 @@ def _assignee(value: str | None, me: Person) -> int | str | None:
 async def queues(
     request: Request,
     person: Staff,
-    group: Annotated[int | None, Query(ge=0, le=2**31)] = None,
-    kind: TicketKind | None = None,
-    priority: Priority | None = None,
-    service: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    group: Annotated[str, Query(max_length=10)] = "",
+    kind: Annotated[str, Query(max_length=16)] = "",
+    priority: Annotated[str, Query(max_length=4)] = "",
+    service: Annotated[str, Query(max_length=10)] = "",
     channel: Annotated[str | None, Query(max_length=32)] = None,
     assignee: Annotated[str | None, Query(max_length=12, pattern=r"^(me|none|\d+)?$")] = None,
-) -> HTMLResponse:
+) -> Response:
     """Open tickets, unassigned first, with their service-level standing."""
-    wanted = QueueFilter(
-        group_id=group,
-        kind=kind,
-        priority=priority,
-        service_id=service,
-        channel=channel or None,
-        assignee=_assignee(assignee, person),
-    )
+    # The filter form sends every field, empty ones as "": empty means any.
+    try:
+        wanted = QueueFilter(
+            group_id=_whole(group, "group", least=0),
+            kind=TicketKind(kind) if kind else None,
+            priority=Priority(priority.upper()) if priority else None,
+            service_id=_whole(service, "service", least=1),
+            channel=channel or None,
+            assignee=_assignee(assignee, person),
+        )
+    except (BadInput, ValueError) as e:
+        return error_page(request, 400, str(e) if isinstance(e, BadInput) else "unknown filter")
     now = utcnow()
     async with _container(request).uow() as uow:
         loads = await uow.console.group_loads()
@@ -175,6 +208,7 @@ async def queues(
             total = await uow.console.count(wanted)
         choices = await _choices(request, uow)
         rows = [_row(t, now) for t in tickets]
+        views = [(v.id, v.name, v.query) for v in await uow.console.views(person.id)]
     return _render(
         request,
         person,
@@ -191,7 +225,51 @@ async def queues(
         kinds=list(TicketKind),
         priorities=list(Priority),
         no_group=NO_GROUP,
+        views=views,
+        view_query=_view_query(request.query_params.multi_items()),
     )
+
+
+VIEW_KEYS = ("group", "kind", "priority", "service", "channel", "assignee")
+
+
+def _view_query(items: Sequence[tuple[str, str]]) -> str:
+    """The queue filters of a query string, in a fixed order, as a saved view keeps them."""
+    held = {k: v for k, v in items if k in VIEW_KEYS and v}
+    return urlencode([(k, held[k]) for k in VIEW_KEYS if k in held])
+
+
+@router.post("/views", dependencies=[Depends(csrf_protect)])
+async def save_view(
+    request: Request,
+    person: Staff,
+    name: Annotated[str, Form(max_length=200)] = "",
+    query: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Keep the queue's current filters under a name (the same name replaces a view)."""
+    title = " ".join(name.replace("\x00", "").split())
+    if not title or len(title) > 80:
+        return error_page(request, 400, "name the view (up to 80 characters)")
+    kept = _view_query(parse_qsl(query.lstrip("?"), keep_blank_values=False))
+    async with _container(request).uow() as uow:
+        try:
+            await uow.console.save_view(person.id, title, kept)
+        except TooManyViewsError:
+            return error_page(request, 409, f"you keep {VIEWS_PER_PERSON} views: remove one first")
+        await uow.commit()
+    return RedirectResponse(f"/console?{kept}" if kept else "/console", status_code=303)
+
+
+@router.post("/views/{view_id}/remove", dependencies=[Depends(csrf_protect)])
+async def remove_view(
+    request: Request, view_id: Annotated[int, Path(ge=1, le=2**31)], person: Staff
+) -> Response:
+    """Forget one of my saved views."""
+    async with _container(request).uow() as uow:
+        if not await uow.console.remove_view(person.id, view_id):
+            return error_page(request, 404, "no such view")
+        await uow.commit()
+    return RedirectResponse("/console", status_code=303)
 
 
 async def _ticket(uow: UnitOfWork, ref: str) -> Ticket | None:
@@ -222,6 +300,11 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         timeline = await uow.console.timeline(ticket)
         agents = (await _choices(request, uow)).agents
         row = _row(ticket, utcnow())
+    mood = None
+    if ticket.kind in (TicketKind.INCIDENT, TicketKind.REQUEST) and row.channel != "alerts":
+        from handlers.reports import moods
+
+        [mood] = await moods([(ticket.ref, row.channel, ticket.description or ticket.title)])
     return _render(
         request,
         person,
@@ -240,11 +323,8 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         on_hold=ticket.status is Status.ON_HOLD,
         may_decide=refusal is None,
         done=done == "1",
+        mood=mood,
     )
-
-
-class BadInput(Exception):
-    """A form field that cannot be used: answered with 400 and the reason."""
 
 
 ACTIONS = frozenset(
@@ -321,6 +401,7 @@ async def _apply(
         await actions.resume_work(ticket, ctx)
     elif action == "resolve":
         actions.resolve(ticket, text, ctx)
+        await major_resolved(ctx, ticket)
     else:
         decision = Decision.APPROVED if action == "approve" else Decision.REJECTED
         await actions.decide(ticket, decision, text, ctx)
@@ -359,10 +440,10 @@ async def dashboard(
         headline=headline(figures),
         charts=charts,
         notes=figures.notes,
+        negative=figures.sentiment_most_negative,
     )
 
 
-LIVE_POLL_SECONDS = 2.0
 LIVE_LIFETIME_SECONDS = 300.0
 HEARTBEAT_SECONDS = 15.0
 
@@ -376,9 +457,10 @@ async def live(
 ) -> Response:
     """Server-sent events: `changed` when the ticket moves past `version`.
 
-    The ticket's version is read from the database, so a change made by any process (a
-    worker serving chat, another web process) is seen; each stream ends after a few
-    minutes and the browser reconnects on its own.
+    Changes arrive as news from the process that committed them (`bot.web.live`: in-process
+    when embedded, Redis pub/sub when scaled), so nothing polls the database; the version is
+    read once on connecting, for a change made between the page and its stream. Each stream
+    ends after a few minutes and the browser reconnects on its own.
     """
     c = _container(request)
     async with c.uow() as uow:
@@ -389,25 +471,42 @@ async def live(
     lang = language(request, person)
     t = console_translator(lang)
 
+    def changed(seen: int, status: Status | str | None) -> str:
+        words = t(f"status.{Status(status).value}") if status else ""
+        data = {"ref": ref.upper(), "version": seen, "status": words}
+        return f"event: changed\ndata: {json.dumps(data)}\n\n"
+
+    async def current() -> tuple[int, Status] | None:
+        async with c.uow() as uow:
+            found = await uow.tickets.get(ticket_id)
+            return (found.version, found.status) if found else None
+
     async def events() -> AsyncIterator[str]:
-        seen = version
-        started = quiet = time.monotonic()
-        yield "retry: 5000\n\n"
-        while time.monotonic() - started < LIVE_LIFETIME_SECONDS:
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(LIVE_POLL_SECONDS)
-            async with c.uow() as uow:
-                current = await uow.tickets.get(ticket_id)
-                now = (current.version, current.status) if current else None
+        with NEWS.subscribe(ticket_id) as news:
+            yield "retry: 5000\n\n"
+            seen = version
+            now = await current()
             if now is not None and now[0] != seen:
                 seen = now[0]
-                data = {"ref": ref.upper(), "version": seen, "status": t(f"status.{now[1].value}")}
-                yield f"event: changed\ndata: {json.dumps(data)}\n\n"
-                quiet = time.monotonic()
-            elif time.monotonic() - quiet > HEARTBEAT_SECONDS:
-                yield ": still here\n\n"
-                quiet = time.monotonic()
+                yield changed(seen, now[1])
+            ends = time.monotonic() + LIVE_LIFETIME_SECONDS
+            while (left := ends - time.monotonic()) > 0:
+                if await request.is_disconnected():
+                    return
+                try:
+                    change = await asyncio.wait_for(news.get(), min(left, HEARTBEAT_SECONDS))
+                except TimeoutError:
+                    yield ": still here\n\n"
+                    continue
+                if change.version is None:
+                    # An event that did not move the ticket (a note, a reply): still news.
+                    now = await current()
+                    if now is not None:
+                        seen = now[0]
+                        yield changed(seen, now[1])
+                elif change.version != seen:
+                    seen = change.version
+                    yield changed(seen, change.status)
 
     return StreamingResponse(
         events(),
@@ -418,9 +517,21 @@ async def live(
 
 @router.get("/improvements", response_class=HTMLResponse)
 async def improvements(request: Request, person: Staff) -> HTMLResponse:
-    """The continual improvement register: every idea and its stage."""
+    """The continual improvement register: every idea, its stage and its KPI then and now."""
+    from handlers.reports import desk_figures
+
+    until = utcnow()
     async with _container(request).uow() as uow:
         ideas = await uow.improvements.listing()
+        figures: dict[str, Any] = {}
+        if any(i.kpi for i in ideas):
+            found = await desk_figures(uow, since=until - timedelta(days=30), until=until)
+            figures = found.to_json()
+    measured = {
+        i.id: (KPIS[i.kpi], kpi_now(figures, i.kpi), progress(i, kpi_now(figures, i.kpi)))
+        for i in ideas
+        if i.kpi in KPIS
+    }
     return _render(
         request,
         person,
@@ -429,7 +540,70 @@ async def improvements(request: Request, person: Staff) -> HTMLResponse:
         ideas=ideas,
         stages=list(Stage),
         agent=person.has_role(Role.AGENT),
+        kpis=list(KPIS.values()),
+        measured=measured,
     )
+
+
+def _number(text: str, what: str) -> float | None:
+    clean = text.strip().replace(",", ".")
+    if not clean:
+        return None
+    try:
+        value = float(clean)
+    except ValueError:
+        raise BadInput(f"{what} must be a number") from None
+    if value != value or abs(value) > 1e12:
+        raise BadInput(f"{what} must be a number")
+    return value
+
+
+@router.post("/improvements/{number}/kpi", dependencies=[Depends(csrf_protect)])
+async def measure_idea(
+    request: Request,
+    number: Annotated[int, Path(ge=1, le=2**31)],
+    person: Staff,
+    kpi: Annotated[str, Form(max_length=60)] = "",
+    baseline: Annotated[str, Form(max_length=30)] = "",
+    target: Annotated[str, Form(max_length=30)] = "",
+) -> Response:
+    """Measure an idea by a KPI: baseline (blank: the figure now) and target (agents)."""
+    from handlers.reports import desk_figures
+
+    if not person.has_role(Role.AGENT):
+        return error_page(request, 403, "only agents set an idea's measure")
+    if kpi not in KPIS:
+        return error_page(request, 400, "choose a KPI")
+    try:
+        base = _number(baseline, "the baseline")
+        wanted = _number(target, "the target")
+    except BadInput as e:
+        return error_page(request, 400, str(e))
+    if wanted is None:
+        return error_page(request, 400, "give the target")
+    until = utcnow()
+    async with _container(request).uow() as uow:
+        row = await uow.improvements.get(number)
+        if row is None:
+            return error_page(request, 404, "no such idea")
+        if base is None:
+            found = await desk_figures(uow, since=until - timedelta(days=30), until=until)
+            base = kpi_now(found.to_json(), kpi)
+        set_measure(row, kpi, base, wanted, until)
+        await uow.commit()
+    return RedirectResponse("/console/improvements", status_code=303)
+
+
+@router.post("/improvements/suggest", dependencies=[Depends(csrf_protect)])
+async def suggest_ideas(request: Request, person: Staff) -> Response:
+    """Let the bot propose improvements from the last 30 days' data (agents)."""
+    if not person.has_role(Role.AGENT):
+        return error_page(request, 403, "only agents ask for suggestions")
+    async with _container(request).uow() as uow:
+        added = await suggest(uow, utcnow())
+        await uow.commit()
+    log.info("console.suggested", added=len(added), person_id=person.id)
+    return RedirectResponse(f"/console/improvements?suggested={len(added)}", status_code=303)
 
 
 @router.post("/improvements", dependencies=[Depends(csrf_protect)])

@@ -8,11 +8,13 @@ from fastapi.staticfiles import StaticFiles
 from bot.container import Container
 from bot.web import auth
 from bot.web.console import router as console_router
+from bot.web.console_boards import router as boards_router
 from bot.web.door import identify
 from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
 from bot.web.portal import router as portal_router
 from bot.web.portal_catalog import router as catalog_router
+from bot.web.portal_status import router as status_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
 from channels.webchat import WebChatChannel
@@ -27,7 +29,9 @@ def install_web(app: FastAPI) -> None:
     app.include_router(signin_router)
     app.include_router(catalog_router)
     app.include_router(portal_router)
+    app.include_router(status_router)
     app.include_router(console_router)
+    app.include_router(boards_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")
     container: Container = app.state.container
     webchat = container.channel_for("webchat")

@@ -68,6 +68,29 @@ class Satisfaction:
     channel: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierTarget:
+    """A ticket handed to a supplier: its contract's resolution due time and when it came back.
+
+    The supplier's target is judged on the return (`ended_at`), the one instant kept of the
+    supplier's work; a hand-off without a due time has no target.
+    """
+
+    supplier: str
+    resolve_due_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mood:
+    """The sentiment of a ticket's opening words: `negative`/`neutral`/`positive`, score −1…1."""
+
+    ref: str
+    channel: str | None
+    label: str
+    score: float
+
+
 @dataclass(frozen=True, slots=True)
 class Targets:
     """Service-level targets judged so far: met, breached, and still running (undecided)."""
@@ -126,6 +149,24 @@ class Figures:
     deflected: int | None
     deflection_rate: float | None
     notes: Sequence[str] = field(default_factory=tuple)
+    supplier_targets: Targets = field(default_factory=Targets)
+    supplier_attainment_by_supplier: Mapping[str, float | None] = field(default_factory=dict)
+    sentiment_tickets: int = 0
+    sentiment_by_channel: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    sentiment_most_negative: Sequence[Mood] = field(default_factory=tuple)
+
+    @property
+    def supplier_sla_attainment(self) -> float | None:
+        """Supplier resolution targets met out of those decided."""
+        return self.supplier_targets.attainment
+
+    @property
+    def sentiment_negative_share(self) -> float | None:
+        """Tickets whose opening words read negative, out of those read."""
+        if not self.sentiment_tickets:
+            return None
+        negative = sum(c["negative"] for c in self.sentiment_by_channel.values())
+        return negative / self.sentiment_tickets
 
     @property
     def sla_attainment(self) -> float | None:
@@ -184,6 +225,23 @@ class Figures:
             "csat_by_channel": _rounded(self.csat_by_channel),
             "deflected": self.deflected,
             "deflection_rate": _round(self.deflection_rate, 4),
+            "supplier_sla_attainment": _round(self.supplier_sla_attainment, 4),
+            "supplier_targets_met": self.supplier_targets.met,
+            "supplier_targets_breached": self.supplier_targets.breached,
+            "supplier_targets_running": self.supplier_targets.pending,
+            "supplier_sla_attainment_by_supplier": {
+                k: _round(v, 4) for k, v in self.supplier_attainment_by_supplier.items()
+            },
+            "sentiment_tickets": self.sentiment_tickets,
+            "sentiment_negative_share": _round(self.sentiment_negative_share, 4),
+            "sentiment_by_channel": {
+                k: {m: round(v, 4) for m, v in c.items()}
+                for k, c in self.sentiment_by_channel.items()
+            },
+            "sentiment_most_negative": [
+                {"ref": m.ref, "channel": m.channel, "score": round(m.score, 4)}
+                for m in self.sentiment_most_negative
+            ],
             "notes": list(self.notes),
         }
 
@@ -295,6 +353,8 @@ def compute(
     changes: Sequence[ChangeDecision] = (),
     satisfaction: Sequence[Satisfaction] | None = None,
     deflected: int | None = None,
+    supplier_targets: Sequence[SupplierTarget] = (),
+    moods: Sequence[Mood] | None = None,
 ) -> Figures:
     """Every figure for tickets opened in [since, until), the backlog as it stands at `until`.
 
@@ -327,6 +387,9 @@ def compute(
     if deflected is None:
         notes.append("no deflection data")
     offered = len(tickets) + (deflected or 0)
+    if moods is None:
+        notes.append("no sentiment data")
+    suppliers = sorted({s.supplier for s in supplier_targets})
     return Figures(
         since=since,
         until=until,
@@ -365,7 +428,43 @@ def compute(
         deflected=deflected,
         deflection_rate=(deflected / offered if deflected is not None and offered else None),
         notes=tuple(notes),
+        supplier_targets=supplier_outcomes(supplier_targets, now),
+        supplier_attainment_by_supplier={
+            name: supplier_outcomes(
+                [s for s in supplier_targets if s.supplier == name], now
+            ).attainment
+            for name in suppliers
+        },
+        sentiment_tickets=len(moods or ()),
+        sentiment_by_channel=sentiment_by_channel(moods or ()),
+        sentiment_most_negative=tuple(
+            sorted((m for m in moods or () if m.label == "negative"), key=lambda m: m.score)[:10]
+        ),
     )
+
+
+def supplier_outcomes(targets: Iterable[SupplierTarget], now: datetime) -> Targets:
+    """Suppliers' resolution targets: met, breached, still running."""
+    return _tally(target_outcome(t.resolve_due_at, t.ended_at, None, now) for t in targets)
+
+
+def sentiment_by_channel(moods: Iterable[Mood]) -> dict[str, dict[str, float]]:
+    """Per channel: tickets read, how many of each label, the negative share, the mean score."""
+    found: dict[str, list[Mood]] = defaultdict(list)
+    for m in moods:
+        found[m.channel or "other"].append(m)
+    out: dict[str, dict[str, float]] = {}
+    for channel, ms in sorted(found.items()):
+        labels = Counter(m.label for m in ms)
+        out[channel] = {
+            "tickets": len(ms),
+            "negative": labels["negative"],
+            "neutral": labels["neutral"],
+            "positive": labels["positive"],
+            "negative_share": labels["negative"] / len(ms),
+            "score_mean": fmean(m.score for m in ms),
+        }
+    return out
 
 
 def _mean_satisfaction(

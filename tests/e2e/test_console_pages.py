@@ -230,7 +230,6 @@ def test_approvals_wait_for_others_never_the_requester(demo_settings: Settings) 
 def test_live_stream_says_when_the_ticket_changes(
     demo_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console_routes, "LIVE_POLL_SECONDS", 0.05)
     monkeypatch.setattr(console_routes, "LIVE_LIFETIME_SECONDS", 1.0)
     app = create_app(demo_settings)
     with TestClient(app) as client:

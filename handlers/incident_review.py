@@ -1,0 +1,79 @@
+"""The end of a major incident: everyone hears it is over, and a post-incident review opens.
+
+Whichever door resolves the incident (chat, the console, a monitoring alert clearing) calls
+`major_resolved` in the same unit of work, so the record closes once, every linked reporter
+is told on their own channel, the swarm and the desk's major-incident topic hear it, and a
+problem ticket for the review is opened, linked to the incident, for its lead.
+"""
+
+from __future__ import annotations
+
+from channels.conversation import Address, Reply
+from handlers.context import HandlerContext, Outgoing
+from handlers.rules import lifecycle
+from store.enums import Status, TicketKind
+from store.models import Ticket
+
+REVIEW_PREFIX = "Post-incident review of"
+
+
+async def major_resolved(
+    ctx: HandlerContext, ticket: Ticket, *, tell_reports: bool = True
+) -> Ticket | None:
+    """Close `ticket`'s open major incident record if it has one; the review ticket opened.
+
+    `tell_reports` False: the caller has told the linked reporters already.
+    """
+    if ticket.status is not Status.RESOLVED and ticket.status is not Status.CLOSED:
+        return None
+    major = await ctx.uow.major_incidents.for_ticket(ticket.id)
+    if major is None or not major.open:
+        return None
+    major.open = False
+    major.updated_at = ctx.now
+    over = f"{ticket.ref} is resolved: {ticket.title}."
+    reports = [
+        t
+        for t in await ctx.uow.major_incidents.linked_reports(ticket.id)
+        if lifecycle.is_open(t.status)
+    ]
+    for report in reports if tell_reports else ():
+        ctx.notify_requester(
+            report,
+            Reply(
+                text=f"The outage behind your {report.ref} ({ticket.ref}) is over. If it still "
+                f'doesn\'t work for you, tell me here; else say "resolve {report.ref}".',
+                ticket_ref=report.ref,
+            ),
+        )
+    news = Reply(text=f"{over} A post-incident review follows.", ticket_ref=ticket.ref)
+    if major.swarm_channel:
+        swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
+        ctx.outgoing.append(Outgoing(reply=news, address=swarm))
+    ctx.announce("major_incident", news)
+    review = await ctx.uow.tickets.create(
+        kind=TicketKind.PROBLEM,
+        title=f"{REVIEW_PREFIX} {ticket.ref}: {ticket.title}",
+        requester=ctx.person,
+        description=(
+            f"Review of major incident {ticket.ref}, declared {major.declared_at:%Y-%m-%d %H:%M}"
+            f" UTC and resolved {ctx.now:%Y-%m-%d %H:%M} UTC, with {len(reports)} linked "
+            f"report(s) still open. Last update: {major.last_update or 'none'}. "
+            "What happened, why, what worked, and what to change."
+        ),
+        service_id=ticket.service_id,
+        group_id=ticket.group_id,
+        assignee_id=major.lead_id,
+        origin={"channel": "console", "conversation": "review", "user": ""},
+    )
+    await ctx.uow.problems.link(review, ticket, how="review")
+    ctx.log(ticket, "review_opened", review=review.ref)
+    ctx.log(review, "created", reason="post-incident review", incident=ticket.ref)
+    ctx.notify(
+        major.lead_id,
+        Reply(
+            text=f"{ticket.ref} is resolved. You lead its post-incident review: {review.ref}.",
+            ticket_ref=review.ref,
+        ),
+    )
+    return review

@@ -1,0 +1,73 @@
+"""The end of a major incident: the record closes once and one review is opened."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.demo import seed_demo
+from channels.conversation import Address
+from handlers.context import HandlerContext
+from handlers.incident_review import major_resolved
+from store.db import SessionFactory, create_engine, session_factory
+from store.enums import Priority, Status, TicketKind
+from store.migrate import upgrade_engine
+from store.uow import UnitOfWork
+
+NOW = datetime(2027, 1, 5, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    await upgrade_engine(engine)
+    made = session_factory(engine)
+    async with UnitOfWork(made) as uow:
+        await seed_demo(uow)
+        await uow.commit()
+    try:
+        yield made
+    finally:
+        await engine.dispose()
+
+
+async def test_a_review_opens_once_and_only_for_a_resolved_major(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        bob = await uow.people.by_email("bob@example.com")
+        erin = await uow.people.by_email("erin@example.com")
+        assert bob is not None
+        assert erin is not None
+        plain = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="printer", requester=bob, status=Status.RESOLVED
+        )
+        outage = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="VPN down", requester=bob, priority=Priority.P1
+        )
+        major = await uow.major_incidents.declare(outage, by_id=bob.id, lead_id=erin.id, at=NOW)
+        major.swarm_channel = "C0SWARM"
+        ctx = HandlerContext(
+            uow=uow,
+            person=bob,
+            address=Address(channel="console", conversation="console", user=str(bob.id)),
+            now=NOW,
+        )
+        assert await major_resolved(ctx, plain) is None  # not a major incident
+        assert await major_resolved(ctx, outage) is None  # not resolved yet
+        assert major.open
+
+        outage.status = Status.RESOLVED
+        review = await major_resolved(ctx, outage)
+        assert review is not None
+        assert review.kind is TicketKind.PROBLEM
+        assert review.assignee_id == erin.id
+        assert review.title == f"Post-incident review of {outage.ref}: VPN down"
+        assert not major.open
+        assert [p.ref for p in await uow.problems.incidents(review)] == [outage.ref]
+        assert await major_resolved(ctx, outage) is None  # never a second review
+        swarm = [o for o in ctx.outgoing if o.address and o.address.conversation == "C0SWARM"]
+        assert len(swarm) == 1
+        assert any(o.topic == "major_incident" for o in ctx.outgoing)
+        assert any(o.person_id == erin.id for o in ctx.outgoing)
+        await uow.commit()
