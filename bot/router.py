@@ -23,7 +23,7 @@ from channels.conversation import Action, Alert, Button, Event, Message, Reply
 from handlers.context import HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
-from handlers.registry import HandlerSpec, Registry
+from handlers.registry import Declined, HandlerSpec, Registry
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
@@ -169,7 +169,11 @@ class IntentRouter:
             return await self._action(action, nlu, ctx, state)
         command = self.registry.for_command(msg.text)
         if command is not None:
-            return await self._run(command, nlu, ctx)
+            try:
+                return await self._run(command, nlu, ctx)
+            except Declined:
+                # Not a command after all: what the message means decides, as for any other.
+                log.debug("router.command_declined", command=command.commands[0])
         expect = state.get("expect")
         if expect:
             verdict = answer_verdict(expect, nlu)

@@ -24,7 +24,7 @@ import structlog
 
 from channels.conversation import Address, Reply, mask_phone, phone_candidate
 from handlers.context import HandlerContext, Outgoing
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from nlu.types import Understanding
 from store.enums import PersonKind
 from store.links import (
@@ -123,10 +123,8 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [await _start_sms(ctx, number)]
     if len(args) > 2:
         # "link these incidents to a new problem" is a sentence, not a code: counting it as a
-        # wrong code would burn the person's tries, so what the NLU made of it answers.
-        spec = registry.for_intent(nlu.intent)
-        if spec is not None and spec.listed and spec.func is not link:
-            return await spec.func(nlu, ctx)
+        # wrong code would burn the person's tries, so the router routes it by its meaning.
+        raise Declined
     return [await _redeem(ctx, " ".join(args))]
 
 
