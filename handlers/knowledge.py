@@ -8,6 +8,7 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.links import is_private
 from handlers.registry import registry
+from handlers.replies import language, say
 from nlu.types import IntentName, Understanding
 
 _WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
@@ -27,23 +28,19 @@ def search_terms(nlu: Understanding) -> list[str]:
 @registry.intent(IntentName.SEARCH_KNOWLEDGE)
 async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Look something up in the knowledge base: "how do I set up VPN on my phone?"."""
+    lang = language(ctx, nlu)
     articles = await ctx.uow.knowledge.search(search_terms(nlu))
     if not articles:
-        return [
-            Reply(
-                text="I couldn't find an article about that. Tell me what's wrong and I'll "
-                "log it for the service desk."
-            )
-        ]
-    lines = ["Here's what I found:"]
+        return [Reply(text=say(lang, "kb.none"))]
+    lines = [say(lang, "kb.found")]
     for a in articles:
         first = a.body.strip().split("\n", 1)[0]
         lines.append(f"• {a.title}: {first[:300]}")
-    lines.append("Didn't help? Describe the problem and I'll open a ticket.")
+    lines.append(say(lang, "kb.no_help"))
     if not is_private(ctx.address):
         # What someone looked up is their own business, even when asked in a shared channel.
         return [
             Reply(text="\n".join(lines), ephemeral=True),
-            Reply(text="I've sent you the details (only you can see them)."),
+            Reply(text=say(lang, "kb.sent_privately")),
         ]
     return [Reply(text="\n".join(lines))]

@@ -1,0 +1,44 @@
+"""Replies in the person's language: English and Simplified Chinese message catalogs.
+
+A dict per language (`catalog.py`) rather than gettext files: two languages, no compile step,
+and a test that every key has both. The language is the person's directory preference when
+set, else the language of the message they wrote. A key missing in a language falls back to
+English, so an untranslated reply is still a reply.
+"""
+
+from __future__ import annotations
+
+from handlers.context import HandlerContext
+from handlers.replies.catalog import MESSAGES, STATUS
+from nlu.types import Understanding
+from store.enums import Status
+
+LANGUAGES = ("en", "zh")
+
+
+def normalise(code: str | None) -> str | None:
+    """`zh-CN`, `zh_Hans` and `ZH` are all `zh`; an unsupported language is None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def language(ctx: HandlerContext, nlu: Understanding | None = None) -> str:
+    """The language to answer in: the person's preference, else the message's, else English."""
+    return (
+        normalise(ctx.person.language) or normalise(nlu.language if nlu else None) or LANGUAGES[0]
+    )
+
+
+def say(lang: str, key: str, /, **values: object) -> str:
+    """The message `key` in `lang`, filled with `values`."""
+    text = MESSAGES.get(lang, {}).get(key) or MESSAGES["en"][key]
+    return text.format(**values) if values else text
+
+
+def status_label(status: Status, lang: str) -> str:
+    """A ticket state as the person reads it ("in progress", "处理中")."""
+    if lang == "en":
+        return status.label
+    return STATUS.get(lang, {}).get(status.value, status.label)
