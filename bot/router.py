@@ -103,8 +103,9 @@ def understanding_from(data: dict[str, Any], *, intent: IntentName | None = None
 class IntentRouter:
     """Routes events to the handlers of a `Registry`."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, whatsapp_template: bool = False) -> None:
         self.registry = registry
+        self.whatsapp_template = whatsapp_template
         self._fallback = registry.for_intent(IntentName.OUT_OF_SCOPE)
 
     def help_entries(self) -> list[tuple[str, str]]:
@@ -119,6 +120,7 @@ class IntentRouter:
     ) -> Routed:
         """Handle one event given the conversation's dialogue state (None when there is none)."""
         ctx.help_entries = self.help_entries()
+        ctx.whatsapp_template = ctx.whatsapp_template or self.whatsapp_template
         change = DialogueChange(clear=state is not None)
         if isinstance(event, Alert):
             return Routed(replies=await handle_alert(event, ctx), intent="alert")

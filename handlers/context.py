@@ -63,6 +63,9 @@ class HandlerContext:
     expecting: Expectation | None = None
     counter: Tally | None = None
     carry: Mapping[str, str] = field(default_factory=dict)
+    # An approved WhatsApp template is configured (`TWILIO_WHATSAPP_TEMPLATE_SID`): WhatsApp
+    # can then reach someone outside its 24-hour window.
+    whatsapp_template: bool = False
 
     @property
     def channel(self) -> str:
