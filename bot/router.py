@@ -24,38 +24,42 @@ from handlers.context import HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
 from handlers.registry import Declined, HandlerSpec, Registry
+from handlers.replies import language, say
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
 log = structlog.get_logger(__name__)
 
-_LABELS = {
-    IntentName.REPORT_INCIDENT: "Report a problem",
-    IntentName.REQUEST_SERVICE: "Request something",
-    IntentName.CHECK_STATUS: "Check a ticket",
-    IntentName.ADD_INFO: "Add information to a ticket",
-    IntentName.ESCALATE: "Escalate a ticket",
-    IntentName.RESOLVE_TICKET: "Mark a ticket resolved",
-    IntentName.REOPEN_TICKET: "Reopen a ticket",
-    IntentName.REQUEST_CHANGE: "Request a change",
-    IntentName.APPROVE: "Approve a change",
-    IntentName.REJECT: "Reject a change",
-    IntentName.SEARCH_KNOWLEDGE: "Search the knowledge base",
-    IntentName.HELP: "See what I can do",
-    IntentName.GREET: "Just saying hello",
-    IntentName.THANKS: "Just saying thanks",
-    IntentName.ASSIGN: "Assign a ticket",
-    IntentName.MY_QUEUE: "See my queue",
-    IntentName.PENDING_APPROVALS: "See what awaits my approval",
-    IntentName.PUT_ON_HOLD: "Put a ticket on hold",
-    IntentName.OPEN_PROBLEM: "Open a problem",
-    IntentName.QUERY_IMPACT: "See what an outage affects",
-    IntentName.REQUEST_CATALOG: "Order from the catalog",
-    IntentName.DECLARE_MAJOR: "Declare a major incident",
-    IntentName.STATUS_UPDATE: "Post a status update",
-    IntentName.SUBMIT_IDEA: "Share an idea",
-    IntentName.SIGNIN: "Sign in to the portal",
-}
+_OFFERED = frozenset(
+    {
+        IntentName.REPORT_INCIDENT,
+        IntentName.REQUEST_SERVICE,
+        IntentName.CHECK_STATUS,
+        IntentName.ADD_INFO,
+        IntentName.ESCALATE,
+        IntentName.RESOLVE_TICKET,
+        IntentName.REOPEN_TICKET,
+        IntentName.REQUEST_CHANGE,
+        IntentName.APPROVE,
+        IntentName.REJECT,
+        IntentName.SEARCH_KNOWLEDGE,
+        IntentName.HELP,
+        IntentName.GREET,
+        IntentName.THANKS,
+        IntentName.ASSIGN,
+        IntentName.MY_QUEUE,
+        IntentName.PENDING_APPROVALS,
+        IntentName.PUT_ON_HOLD,
+        IntentName.OPEN_PROBLEM,
+        IntentName.QUERY_IMPACT,
+        IntentName.REQUEST_CATALOG,
+        IntentName.DECLARE_MAJOR,
+        IntentName.STATUS_UPDATE,
+        IntentName.SUBMIT_IDEA,
+        IntentName.SIGNIN,
+    }
+)
+"""Intents a clarifying question may offer; their labels are `label.<intent>` replies."""
 _UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
 MAX_CLARIFICATIONS = 2
 _NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
@@ -183,13 +187,13 @@ class IntentRouter:
                 return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
             if verdict is Verdict.HESITATION:
                 return Routed(
-                    replies=[Reply(text='No rush. Tell me when you know, or say "cancel".')],
+                    replies=[Reply(text=say(language(ctx, nlu), "router.no_rush"))],
                     intent="hesitation",
                     dialogue=DialogueChange(data=dict(state)),
                 )
             # A new request: serve it, and say the earlier question is set aside.
             routed = await self.route(nlu, ctx)
-            aside = Reply(text="I'll leave my earlier question; here's your new one.")
+            aside = Reply(text=say(language(ctx, nlu), "router.set_aside"))
             routed.replies.insert(0, aside)
             return routed
         return await self.route(nlu, ctx)
@@ -205,20 +209,25 @@ class IntentRouter:
         if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
             if nlu.confidence >= threshold or not self._options(nlu):
                 return await self._run(self._fallback, nlu, ctx)
-            return self._clarify(nlu)
+            return self._clarify(nlu, ctx)
         if nlu.confidence < threshold:
-            return self._clarify(nlu)
+            return self._clarify(nlu, ctx)
         return await self._run(spec, nlu, ctx)
 
     def _options(self, nlu: Understanding) -> list[IntentName]:
-        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _LABELS]
+        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _OFFERED]
         return [i for i in ranked if self.registry.for_intent(i) is not None][:2]
 
-    def _clarify(self, nlu: Understanding) -> Routed:
+    def _clarify(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
+        lang = language(ctx, nlu)
         options = self._options(nlu)
-        buttons = [Button(label=_LABELS[i], action="choose_intent", value=i.value) for i in options]
-        buttons.append(Button(label="Something else", action="choose_intent", value="other"))
-        reply = Reply(text="I'm not sure I understood. Did you want to:", buttons=tuple(buttons))
+        buttons = [
+            Button(label=say(lang, f"label.{i.value}"), action="choose_intent", value=i.value)
+            for i in options
+        ]
+        other = say(lang, "router.something_else")
+        buttons.append(Button(label=other, action="choose_intent", value="other"))
+        reply = Reply(text=say(lang, "router.unsure"), buttons=tuple(buttons))
         data = {"clarify": nlu.to_dict(), "choices": [b.to_dict() for b in buttons]}
         return Routed(replies=[reply], intent="clarify", dialogue=DialogueChange(data=data))
 
@@ -234,10 +243,11 @@ class IntentRouter:
             and nlu.confidence >= max(nlu.threshold, confirm.ACTING_FLOOR)
             and len(nlu.text.split()) <= 3
         ):
+            lang = language(ctx, nlu)
             reported = str((expect.get("params") or {}).get("reported", ""))
-            kept = f" {reported} stays with the service desk." if reported else ""
+            kept = say(lang, "router.kept", ref=reported) if reported else ""
             return Routed(
-                replies=[Reply(text=f"OK, I've dropped that question.{kept}")],
+                replies=[Reply(text=say(lang, "router.dropped", kept=kept))],
                 intent=IntentName.CANCEL.value,
                 dialogue=DialogueChange(clear=True),
             )
@@ -276,7 +286,7 @@ class IntentRouter:
             stored = state.get("clarify")
             if not stored:
                 return Routed(
-                    replies=[Reply(text="That question has expired. What can I do for you?")],
+                    replies=[Reply(text=say(language(ctx, nlu), "router.expired"))],
                     intent="expired",
                 )
             try:
@@ -293,7 +303,7 @@ class IntentRouter:
         if spec is None:
             log.info("router.unknown_action", action=action.name)
             return Routed(
-                replies=[Reply(text="That button is no longer available. What can I do for you?")],
+                replies=[Reply(text=say(language(ctx, nlu), "router.button_gone"))],
                 intent="unknown_action",
             )
         entities: tuple[Entity, ...] = ()

@@ -89,3 +89,15 @@ async def test_who_has_an_unassigned_ticket_names_its_queue(dialogue: Dialogue) 
     assert "service-desk" in turn.text
     own = await dialogue.say("who is handling my ticket?")
     assert f"{ref} is not assigned" in own.text
+
+
+async def test_the_pending_question_and_its_answers_are_in_chinese(dialogue: Dialogue) -> None:
+    logged = await dialogue.say("我的屏幕一直在闪", expect=["+INC-1"])
+    assert "受影响的是哪个系统" in logged.text
+    assert dialogue.pending() == "service"
+    paused = await dialogue.say("让我想想")
+    assert "不着急" in paused.text
+    assert dialogue.pending() == "service"
+    dropped = await dialogue.say("算了")
+    assert "这个问题不问了。INC-1 仍由服务台跟进。" in dropped.text
+    assert dialogue.pending() is None
