@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from handlers.context import HandlerContext
 from handlers.replies.catalog import MESSAGES, STATUS
+from nlu.language import detect_language
 from nlu.types import Understanding
 from store.enums import Status
 
@@ -26,9 +27,8 @@ def normalise(code: str | None) -> str | None:
 
 def language(ctx: HandlerContext, nlu: Understanding | None = None) -> str:
     """The language to answer in: the person's preference, else the message's, else English."""
-    return (
-        normalise(ctx.person.language) or normalise(nlu.language if nlu else None) or LANGUAGES[0]
-    )
+    written = nlu.language if nlu else (detect_language(ctx.text) if ctx.text else None)
+    return normalise(ctx.person.language) or normalise(written) or LANGUAGES[0]
 
 
 def say(lang: str, key: str, /, **values: object) -> str:

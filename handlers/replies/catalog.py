@@ -63,6 +63,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb.found": "Here's what I found:",
         "kb.no_help": "Didn't help? Describe the problem and I'll open a ticket.",
         "kb.sent_privately": "I've sent you the details (only you can see them).",
+        # handlers/links.py
+        "link.private_only": "For your safety, link accounts only in a private chat with me.",
+        "link.code": "Your link code is {code}\n"
+        "From the account you want to link (Telegram, WhatsApp, or a text message to our "
+        'number), send "link {code}". The code works once, for 15 minutes. Never share '
+        "it: whoever sends it links their account to you.",
+        "link.texted": 'I\'ve texted a 6-digit code to {number}. Type "link <code>" here '
+        "within 15 minutes to finish.",
+        "link.invalid": "That code isn't valid. It may have expired or been used already.",
+        "link.linked": "Linked: {what} now belongs to {name}. You'll see the same tickets "
+        "from every linked account.{moved}",
         # bot/router.py
         "router.unsure": "I'm not sure I understood. Did you want to:",
         "router.something_else": "Something else",
@@ -145,6 +156,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb.found": "找到这些：",
         "kb.no_help": "没有帮助？描述一下问题，我会开一个工单。",
         "kb.sent_privately": "详情已私下发给你（只有你能看到）。",
+        "link.private_only": "为了安全，请只在和我的私聊中关联账号。",
+        "link.code": "你的关联码是 {code}\n"
+        "请在要关联的账号（Telegram、WhatsApp，或发短信到我们的号码）上发送“link {code}”。"
+        "关联码只能用一次，15 分钟内有效。不要告诉别人：谁发送它，谁的账号就会关联到你。",
+        "link.texted": "我已向 {number} 发送了 6 位验证码。"
+        "请在 15 分钟内在这里输入“link <验证码>”完成关联。",
+        "link.invalid": "这个关联码无效，可能已过期或已被使用。",
+        "link.linked": "已关联：{what} 现在属于 {name}。"
+        "你在所有关联账号上都能看到同样的工单。{moved}",
         "router.unsure": "我不太确定你的意思。你是想：",
         "router.something_else": "其他",
         "router.no_rush": "不着急，想好了告诉我，或者说“取消”。",

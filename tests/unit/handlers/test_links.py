@@ -454,3 +454,17 @@ async def test_a_sentence_after_link_is_declined_not_taken_for_a_code(
     [attempt] = await attempts(factory)
     assert attempt.failures == 0
     assert "Linked" in (await say(factory, telegram(5554999), f"link {code}")).text
+
+
+async def test_the_link_code_comes_in_the_language_the_person_prefers(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.by_email(DAN)
+        assert person is not None
+        person.language = "zh"
+        await uow.commit()
+    said = await say(factory, console(DAN), "link")
+    assert said.text.startswith("你的关联码是 ")
+    code = said.text.split()[1]
+    assert "已关联" in (await say(factory, telegram(5554999), f"link {code}")).text
