@@ -10,7 +10,7 @@ from handlers.devices import device_reported
 from handlers.events import link_to_outage
 from handlers.problems import on_new_incident
 from handlers.registry import registry
-from handlers.replies import language, say, status_label
+from handlers.replies import language, language_of, say, status_label
 from handlers.routing import place
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
@@ -209,14 +209,25 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ctx.notify_requester(
             ticket,
             Reply(
-                text=f"{ctx.person.name} added a note to {ticket.ref}: {note[:500]}",
+                text=say(
+                    language_of(ticket.requester, ticket),
+                    "notify.note_by",
+                    name=ctx.person.name,
+                    ref=ticket.ref,
+                    note=note[:500],
+                ),
                 ticket_ref=ticket.ref,
             ),
         )
     else:
         ctx.notify(
             ticket.assignee_id,
-            Reply(text=f"New information on {ticket.ref}: {note[:500]}", ticket_ref=ticket.ref),
+            Reply(
+                text=say(
+                    language_of(ticket.assignee), "notify.new_info", ref=ticket.ref, note=note[:500]
+                ),
+                ticket_ref=ticket.ref,
+            ),
         )
     added = say(lang, "note.added", ref=ticket.ref, resumed=resumed)
     return [Reply(text=added, ticket_ref=ticket.ref)]
@@ -264,16 +275,20 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         reason=(ctx.params.get("note") or ctx.text)[:1000] or None,
     )
     moved = bool(before and after and before != after)
-    notified = f" Priority {before.value} → {after.value}." if before and after and moved else ""
-    changed = (
-        say(lang, "escalate.changed", before=before.value, after=after.value)
-        if before and after and moved
-        else ""
-    )
+
+    def changed_in(lang: str) -> str:
+        if before is None or after is None or not moved:
+            return ""
+        return say(lang, "escalate.changed", before=before.value, after=after.value)
+
+    changed = changed_in(lang)
+    to = language_of(ticket.assignee)
     ctx.notify(
         ticket.assignee_id,
         Reply(
-            text=f"{ticket.ref} was escalated by {ctx.person.name}.{notified}",
+            text=say(
+                to, "notify.escalated", ref=ticket.ref, name=ctx.person.name, changed=changed_in(to)
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         ),
@@ -315,15 +330,27 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ctx.notify_requester(
             ticket,
             Reply(
-                text=f"{ticket.ref} was resolved by {ctx.person.name}. If it's not fixed, "
-                f'say "reopen {ticket.ref}".',
+                text=say(
+                    language_of(ticket.requester, ticket),
+                    "notify.resolved_for_requester",
+                    ref=ticket.ref,
+                    name=ctx.person.name,
+                ),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
             ),
         )
     ctx.notify(
         ticket.assignee_id,
-        Reply(text=f"{ticket.ref} was resolved by {ctx.person.name}.", ticket_ref=ticket.ref),
+        Reply(
+            text=say(
+                language_of(ticket.assignee),
+                "notify.resolved",
+                ref=ticket.ref,
+                name=ctx.person.name,
+            ),
+            ticket_ref=ticket.ref,
+        ),
     )
     return [
         Reply(
@@ -363,7 +390,12 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ctx.notify(
         ticket.assignee_id,
         Reply(
-            text=f"{ticket.ref} was reopened by {ctx.person.name}.",
+            text=say(
+                language_of(ticket.assignee),
+                "notify.reopened",
+                ref=ticket.ref,
+                name=ctx.person.name,
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         ),
@@ -383,13 +415,16 @@ async def assign_to_me(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
         return [problem] if problem else []
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text=f"Only agents can take {ticket.ref}.")]
+        return [Reply(text=say(lang, "take.agents_only", ref=ticket.ref))]
     if not lifecycle.is_open(ticket.status):
-        return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
+        status = status_label(ticket.status, lang)
+        text = say(lang, "take.closed", ref=ticket.ref, status=status)
+        return [Reply(text=text, ticket_ref=ticket.ref)]
     # Taking a ticket that routing gave you acknowledges it: that is the first response.
     if ticket.assignee_id == ctx.person.id and ticket.responded_at is not None:
-        return [Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)]
+        return [Reply(text=say(lang, "take.already", ref=ticket.ref), ticket_ref=ticket.ref)]
     return [assign(ticket, ctx)]
 
 
@@ -405,10 +440,18 @@ def assign(ticket: Ticket, ctx: HandlerContext) -> Reply:
     ctx.log(ticket, "assigned", to=ctx.person.name, previous=previous)
     ctx.notify_requester(
         ticket,
-        Reply(text=f"{ctx.person.name} is now working on {ticket.ref}.", ticket_ref=ticket.ref),
+        Reply(
+            text=say(
+                language_of(ticket.requester, ticket),
+                "notify.working_on",
+                name=ctx.person.name,
+                ref=ticket.ref,
+            ),
+            ticket_ref=ticket.ref,
+        ),
     )
     return Reply(
-        text=f"{ticket.ref} is assigned to you.",
+        text=say(language_of(ctx.person), "take.done", ref=ticket.ref),
         card=card(ticket),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,

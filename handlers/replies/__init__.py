@@ -13,6 +13,7 @@ from handlers.replies.catalog import MESSAGES, STATUS
 from nlu.language import detect_language
 from nlu.types import Understanding
 from store.enums import Status
+from store.models import Person, Ticket
 
 LANGUAGES = ("en", "zh")
 
@@ -42,3 +43,16 @@ def status_label(status: Status, lang: str) -> str:
     if lang == "en":
         return status.label
     return STATUS.get(lang, {}).get(status.value, status.label)
+
+
+def language_of(person: Person | None, ticket: Ticket | None = None) -> str:
+    """The language to tell someone else in: their preference; for the requester of `ticket`,
+    else the language they described it in; else English."""
+    if person is None:
+        return LANGUAGES[0]
+    preferred = normalise(person.language)
+    if preferred:
+        return preferred
+    if ticket is not None and ticket.requester_id == person.id:
+        return normalise(detect_language(ticket.description or ticket.title)) or LANGUAGES[0]
+    return LANGUAGES[0]

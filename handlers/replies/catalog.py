@@ -54,6 +54,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reopen.cannot": "{ref} is {status} and can't be reopened. "
         "Tell me what's wrong and I'll log a new incident.",
         "reopen.done": "I've reopened {ref}; it's back with the team.",
+        # handlers/incidents.py: notifications to the requester or the assignee
+        "notify.note_by": "{name} added a note to {ref}: {note}",
+        "notify.new_info": "New information on {ref}: {note}",
+        "notify.escalated": "{ref} was escalated by {name}.{changed}",
+        "notify.resolved_for_requester": "{ref} was resolved by {name}. If it's not fixed, "
+        'say "reopen {ref}".',
+        "notify.resolved": "{ref} was resolved by {name}.",
+        "notify.reopened": "{ref} was reopened by {name}.",
+        "notify.working_on": "{name} is now working on {ref}.",
+        "take.agents_only": "Only agents can take {ref}.",
+        "take.closed": "{ref} is {status}.",
+        "take.already": "{ref} is already yours.",
+        "take.done": "{ref} is assigned to you.",
         # handlers/requests.py
         "request.opened": "I've opened request {ref}{what}. I'll let you know here when it's done.",
         "request.for_item": " for {item}",
@@ -150,6 +163,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reopen.cannot": "{ref} 的状态是{status}，无法重新打开。"
         "告诉我出了什么问题，我会登记新的故障。",
         "reopen.done": "我已重新打开 {ref}，团队会继续处理。",
+        "notify.note_by": "{name} 在 {ref} 中添加了备注：{note}",
+        "notify.new_info": "{ref} 有新信息：{note}",
+        "notify.escalated": "{name} 升级了 {ref}。{changed}",
+        "notify.resolved_for_requester": "{name} 已将 {ref} 标记为已解决。"
+        "如果问题没有解决，请说“重新打开 {ref}”。",
+        "notify.resolved": "{name} 已将 {ref} 标记为已解决。",
+        "notify.reopened": "{name} 重新打开了 {ref}。",
+        "notify.working_on": "{name} 正在处理 {ref}。",
+        "take.agents_only": "只有服务台人员可以领取 {ref}。",
+        "take.closed": "{ref} 的状态：{status}。",
+        "take.already": "{ref} 已经是你的了。",
+        "take.done": "{ref} 已分配给你。",
         "request.opened": "我已创建请求 {ref}{what}。完成后我会在这里通知你。",
         "request.for_item": "（{item}）",
         "kb.none": "没有找到相关的文章。告诉我出了什么问题，我会为服务台登记。",

@@ -101,3 +101,17 @@ async def test_the_pending_question_and_its_answers_are_in_chinese(dialogue: Dia
     dropped = await dialogue.say("算了")
     assert "这个问题不问了。INC-1 仍由服务台跟进。" in dropped.text
     assert dialogue.pending() is None
+
+
+async def test_people_told_of_a_change_hear_it_in_their_own_language(dialogue: Dialogue) -> None:
+    logged = await dialogue.say("打印机卡纸了，整个部门都打不了", expect=["+INC-1"])
+    assert "INC-1" in logged.text
+    taken = await dialogue.click(
+        "assign_me", "INC-1", who=BOB, expect=["INC-1:assignee", "INC-1:status"]
+    )
+    assert taken.text.startswith("INC-1 is assigned to you")
+    # The requester described it in Chinese, so she is told in Chinese.
+    assert [o.reply.text for o in taken.outgoing] == ["Bob Agent 正在处理 INC-1。"]
+    resolved = await dialogue.click("resolve", "INC-1", who=BOB, expect=["INC-1:status"])
+    told = [o.reply.text for o in resolved.outgoing]
+    assert any(t.startswith("Bob Agent 已将 INC-1 标记为已解决") for t in told), told
