@@ -6,7 +6,10 @@ likeliest intents as choices, and after two clarifications that did not help it 
 conversation to the desk. A question a handler asked (`ctx.expect`) makes the next message
 its answer, if it looks like one (`bot/answers.py`); a new request is served as itself.
 Buttons come back as actions; on text-only channels the person types the choice's number,
-keyword or ticket reference, or a clear yes or no to a Yes / No question.
+keyword or ticket reference, or a clear yes or no to a Yes / No question. A message that
+starts with a command word goes to the command, which may decline (`Declined`) when the rest
+names nothing it works on; it is then routed like any other message. The router's own words
+come from `handlers/replies` in the person's language.
 """
 
 from __future__ import annotations
