@@ -1,13 +1,14 @@
 """Per-intent acting thresholds, calibrated on out-of-fold predictions of our own data.
 
-    .venv/bin/python benchmarks/nlu_thresholds.py [--precision 0.98] [--json]
+    .venv/bin/python benchmarks/nlu_thresholds.py [--precision 0.98] [--json] [--write]
 
 Every training message is predicted by a model trained on the other four fifths (the folds the
 out-of-scope threshold is calibrated on). For each intent that changes a ticket, the lowest
 confidence at which at least `precision` of its readings are right is its calibrated
 threshold. The held-out test files, never used to fit, then check each threshold: how many of
 their right readings it lets through and how many wrong readings clear it. Takes about a
-minute on two busy cores.
+minute on two busy cores. `--write` stores the fitted values in
+`nlu/data/acting_thresholds.json`, which `handlers/rules/confirm.py` reads within its bands.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ STATE_CHANGING = [
 
 
 def main() -> None:
-    from nlu.calibration import coverage, intent_thresholds
+    from nlu.calibration import coverage, intent_thresholds, write_acting_thresholds
     from nlu.dataset import builtin_test_files, builtin_train_files, read_examples
     from nlu.train import fit_pipeline, out_of_fold, top_labels
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--precision", type=float, default=0.98)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--write", action="store_true", help="store them for confirm.py")
     args = parser.parse_args()
 
     train = read_examples(builtin_train_files())
@@ -51,6 +53,8 @@ def main() -> None:
     chosen = intent_thresholds(
         confidence, predicted, gold, STATE_CHANGING, precision=args.precision
     )
+    if args.write:
+        write_acting_thresholds(chosen, precision=args.precision)
     nlp = fit_pipeline(train, 0)
     test_pred, test_conf = top_labels(nlp, [e.text for e in test])
     test_gold = [e.intent for e in test]

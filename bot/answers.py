@@ -38,12 +38,13 @@ def answer_verdict(expect: dict[str, Any], nlu: Understanding) -> Verdict:
     is a pause; a known service or a short noun-like phrase answers "which system?". A
     question for free text (a note) takes any text that is not a new request.
     """
+    # A pause first: "hmm let me think" may read as a weak "no", which would drop the question.
+    if _HESITATIONS.search(nlu.text) and len(nlu.text.split()) <= _SHORT_WORDS:
+        return Verdict.HESITATION
     if nlu.intent in (IntentName.CANCEL, IntentName.DENY):
         return Verdict.ANSWER
     if nlu.first(EntityName.TICKET_REF) is not None:
         return Verdict.NEW_REQUEST
-    if _HESITATIONS.search(nlu.text) and len(nlu.text.split()) <= _SHORT_WORDS:
-        return Verdict.HESITATION
     entity = expect.get("entity")
     if entity and nlu.first(str(entity)) is not None:
         return Verdict.ANSWER

@@ -401,7 +401,12 @@ def build_container(
         state=state,
         dialogue=dialogue,
         ingress=Ingress(factory, queue, state),
-        router=IntentRouter(load_handlers()),
+        router=IntentRouter(
+            load_handlers(),
+            whatsapp_template=bool(
+                settings.twilio.whatsapp_from and settings.twilio.whatsapp_template_sid
+            ),
+        ),
         topics=topic_addresses(settings),
         cursors=DatabaseCursors(factory),
         understander=ov.understander,

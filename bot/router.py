@@ -6,7 +6,10 @@ likeliest intents as choices, and after two clarifications that did not help it 
 conversation to the desk. A question a handler asked (`ctx.expect`) makes the next message
 its answer, if it looks like one (`bot/answers.py`); a new request is served as itself.
 Buttons come back as actions; on text-only channels the person types the choice's number,
-keyword or ticket reference, or a clear yes or no to a Yes / No question.
+keyword or ticket reference, or a clear yes or no to a Yes / No question. A message that
+starts with a command word goes to the command, which may decline (`Declined`) when the rest
+names nothing it works on; it is then routed like any other message. The router's own words
+come from `handlers/replies` in the person's language.
 """
 
 from __future__ import annotations
@@ -23,39 +26,43 @@ from channels.conversation import Action, Alert, Button, Event, Message, Reply
 from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
-from handlers.registry import HandlerSpec, Registry
+from handlers.registry import Declined, HandlerSpec, Registry
+from handlers.replies import language, say
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 
 log = structlog.get_logger(__name__)
 
-_LABELS = {
-    IntentName.REPORT_INCIDENT: "Report a problem",
-    IntentName.REQUEST_SERVICE: "Request something",
-    IntentName.CHECK_STATUS: "Check a ticket",
-    IntentName.ADD_INFO: "Add information to a ticket",
-    IntentName.ESCALATE: "Escalate a ticket",
-    IntentName.RESOLVE_TICKET: "Mark a ticket resolved",
-    IntentName.REOPEN_TICKET: "Reopen a ticket",
-    IntentName.REQUEST_CHANGE: "Request a change",
-    IntentName.APPROVE: "Approve a change",
-    IntentName.REJECT: "Reject a change",
-    IntentName.SEARCH_KNOWLEDGE: "Search the knowledge base",
-    IntentName.HELP: "See what I can do",
-    IntentName.GREET: "Just saying hello",
-    IntentName.THANKS: "Just saying thanks",
-    IntentName.ASSIGN: "Assign a ticket",
-    IntentName.MY_QUEUE: "See my queue",
-    IntentName.PENDING_APPROVALS: "See what awaits my approval",
-    IntentName.PUT_ON_HOLD: "Put a ticket on hold",
-    IntentName.OPEN_PROBLEM: "Open a problem",
-    IntentName.QUERY_IMPACT: "See what an outage affects",
-    IntentName.REQUEST_CATALOG: "Order from the catalog",
-    IntentName.DECLARE_MAJOR: "Declare a major incident",
-    IntentName.STATUS_UPDATE: "Post a status update",
-    IntentName.SUBMIT_IDEA: "Share an idea",
-    IntentName.SIGNIN: "Sign in to the portal",
-}
+_OFFERED = frozenset(
+    {
+        IntentName.REPORT_INCIDENT,
+        IntentName.REQUEST_SERVICE,
+        IntentName.CHECK_STATUS,
+        IntentName.ADD_INFO,
+        IntentName.ESCALATE,
+        IntentName.RESOLVE_TICKET,
+        IntentName.REOPEN_TICKET,
+        IntentName.REQUEST_CHANGE,
+        IntentName.APPROVE,
+        IntentName.REJECT,
+        IntentName.SEARCH_KNOWLEDGE,
+        IntentName.HELP,
+        IntentName.GREET,
+        IntentName.THANKS,
+        IntentName.ASSIGN,
+        IntentName.MY_QUEUE,
+        IntentName.PENDING_APPROVALS,
+        IntentName.PUT_ON_HOLD,
+        IntentName.OPEN_PROBLEM,
+        IntentName.QUERY_IMPACT,
+        IntentName.REQUEST_CATALOG,
+        IntentName.DECLARE_MAJOR,
+        IntentName.STATUS_UPDATE,
+        IntentName.SUBMIT_IDEA,
+        IntentName.SIGNIN,
+    }
+)
+"""Intents a clarifying question may offer; their labels are `label.<intent>` replies."""
 _UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
 MAX_CLARIFICATIONS = 2
 _NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
@@ -103,8 +110,9 @@ def understanding_from(data: dict[str, Any], *, intent: IntentName | None = None
 class IntentRouter:
     """Routes events to the handlers of a `Registry`."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, whatsapp_template: bool = False) -> None:
         self.registry = registry
+        self.whatsapp_template = whatsapp_template
         self._fallback = registry.for_intent(IntentName.OUT_OF_SCOPE)
 
     def help_entries(self) -> list[tuple[str, str]]:
@@ -119,6 +127,7 @@ class IntentRouter:
     ) -> Routed:
         """Handle one event given the conversation's dialogue state (None when there is none)."""
         ctx.help_entries = self.help_entries()
+        ctx.whatsapp_template = ctx.whatsapp_template or self.whatsapp_template
         change = DialogueChange(clear=state is not None)
         if isinstance(event, Alert):
             return Routed(replies=await handle_alert(event, ctx), intent="alert")
@@ -169,7 +178,11 @@ class IntentRouter:
             return await self._action(action, nlu, ctx, state)
         command = self.registry.for_command(msg.text)
         if command is not None:
-            return await self._run(command, nlu, ctx)
+            try:
+                return await self._run(command, nlu, ctx)
+            except Declined:
+                # Not a command after all: what the message means decides, as for any other.
+                log.debug("router.command_declined", command=command.commands[0])
         expect = state.get("expect")
         if expect:
             verdict = answer_verdict(expect, nlu)
@@ -177,13 +190,13 @@ class IntentRouter:
                 return await self._answer(expect, state.get("nlu") or {}, nlu, ctx)
             if verdict is Verdict.HESITATION:
                 return Routed(
-                    replies=[Reply(text='No rush. Tell me when you know, or say "cancel".')],
+                    replies=[Reply(text=say(language(ctx, nlu), "router.no_rush"))],
                     intent="hesitation",
                     dialogue=DialogueChange(data=dict(state)),
                 )
             # A new request: serve it, and say the earlier question is set aside.
             routed = await self.route(nlu, ctx)
-            aside = Reply(text="I'll leave my earlier question; here's your new one.")
+            aside = Reply(text=say(language(ctx, nlu), "router.set_aside"))
             routed.replies.insert(0, aside)
             return routed
         shaped = self.registry.for_shape(msg.text)
@@ -204,20 +217,25 @@ class IntentRouter:
         if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
             if nlu.confidence >= threshold or not self._options(nlu):
                 return await self._run(self._fallback, nlu, ctx)
-            return self._clarify(nlu)
+            return self._clarify(nlu, ctx)
         if nlu.confidence < threshold:
-            return self._clarify(nlu)
+            return self._clarify(nlu, ctx)
         return await self._run(spec, nlu, ctx)
 
     def _options(self, nlu: Understanding) -> list[IntentName]:
-        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _LABELS]
+        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _OFFERED]
         return [i for i in ranked if self.registry.for_intent(i) is not None][:2]
 
-    def _clarify(self, nlu: Understanding) -> Routed:
+    def _clarify(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
+        lang = language(ctx, nlu)
         options = self._options(nlu)
-        buttons = [Button(label=_LABELS[i], action="choose_intent", value=i.value) for i in options]
-        buttons.append(Button(label="Something else", action="choose_intent", value="other"))
-        reply = Reply(text="I'm not sure I understood. Did you want to:", buttons=tuple(buttons))
+        buttons = [
+            Button(label=say(lang, f"label.{i.value}"), action="choose_intent", value=i.value)
+            for i in options
+        ]
+        other = say(lang, "router.something_else")
+        buttons.append(Button(label=other, action="choose_intent", value="other"))
+        reply = Reply(text=say(lang, "router.unsure"), buttons=tuple(buttons))
         data = {"clarify": nlu.to_dict(), "choices": [b.to_dict() for b in buttons]}
         return Routed(replies=[reply], intent="clarify", dialogue=DialogueChange(data=data))
 
@@ -233,10 +251,11 @@ class IntentRouter:
             and nlu.confidence >= max(nlu.threshold, confirm.ACTING_FLOOR)
             and len(nlu.text.split()) <= 3
         ):
+            lang = language(ctx, nlu)
             reported = str((expect.get("params") or {}).get("reported", ""))
-            kept = f" {reported} stays with the service desk." if reported else ""
+            kept = say(lang, "router.kept", ref=reported) if reported else ""
             return Routed(
-                replies=[Reply(text=f"OK, I've dropped that question.{kept}")],
+                replies=[Reply(text=say(lang, "router.dropped", kept=kept))],
                 intent=IntentName.CANCEL.value,
                 dialogue=DialogueChange(clear=True),
             )
@@ -275,7 +294,7 @@ class IntentRouter:
             stored = state.get("clarify")
             if not stored:
                 return Routed(
-                    replies=[Reply(text="That question has expired. What can I do for you?")],
+                    replies=[Reply(text=say(language(ctx, nlu), "router.expired"))],
                     intent="expired",
                 )
             try:
@@ -294,7 +313,7 @@ class IntentRouter:
         if spec is None:
             log.info("router.unknown_action", action=action.name)
             return Routed(
-                replies=[Reply(text="That button is no longer available. What can I do for you?")],
+                replies=[Reply(text=say(language(ctx, nlu), "router.button_gone"))],
                 intent="unknown_action",
             )
         entities: tuple[Entity, ...] = ()

@@ -3,7 +3,10 @@
 An approver may never have written to the bot, so the message goes to the first of their
 linked accounts that the bot can open a conversation on: where they last wrote, else a Slack
 direct message, else their Telegram chat (linked accounts have started the bot), else SMS.
-WhatsApp is not used unprompted: outside a conversation it takes an approved template.
+WhatsApp is used unprompted only with an approved template: outside the 24-hour window the
+Twilio channel sends the template (`TWILIO_WHATSAPP_TEMPLATE_SID`) with the message as its
+variable. Without one, someone who last wrote on WhatsApp is reached by the other channels
+first, their number by SMS among them.
 """
 
 from __future__ import annotations
@@ -30,12 +33,19 @@ def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
     )
 
 
-async def reach(uow: UnitOfWork, person_id: int) -> Address | None:
+async def reach(
+    uow: UnitOfWork, person_id: int, *, whatsapp_template: bool = False
+) -> Address | None:
     """Where a message can reach this person without their having written first."""
     identities = await uow.queues.identities(person_id)
+    unsure: Address | None = None
     for ident in identities:
         if ident.last_address:
-            return Address.from_dict(ident.last_address)
+            address = Address.from_dict(ident.last_address)
+            if address.channel != "whatsapp" or whatsapp_template:
+                return address
+            # Free text reaches WhatsApp only within 24 hours of their last message.
+            unsure = unsure or address
     for platform in _DIRECT:
         for ident in identities:
             if ident.platform == platform:
@@ -45,7 +55,7 @@ async def reach(uow: UnitOfWork, person_id: int) -> Address | None:
     for ident in identities:
         if ident.platform == "phone":
             return Address(channel="sms", conversation=ident.external_id, user=ident.external_id)
-    return None
+    return unsure
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +86,7 @@ async def notify_approvers(ctx: HandlerContext, ticket: Ticket, ask: Reply) -> N
     reached: list[str] = []
     unreached: list[str] = []
     for approver in eligible(await ctx.uow.people.with_role(Role.APPROVER), ticket):
-        address = await reach(ctx.uow, approver.id)
+        address = await reach(ctx.uow, approver.id, whatsapp_template=ctx.whatsapp_template)
         if address is None:
             unreached.append(approver.name)
             continue

@@ -13,7 +13,7 @@ from channels.conversation import Reply
 from handlers import change_lifecycle as lifecycle
 from handlers.change_lifecycle import ChangeError
 from handlers.context import HandlerContext
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from handlers.rules import freeze
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, Understanding
@@ -61,15 +61,10 @@ def _names_a_change(nlu: Understanding, ctx: HandlerContext) -> bool:
     return any(r.upper().startswith("CHG-") for r in refs)
 
 
-async def _otherwise(nlu: Understanding, ctx: HandlerContext) -> list[Reply] | None:
-    """A command word that names no change ("schedule a meeting room") is an ordinary message:
-    the handler of what the NLU made of it answers instead."""
-    if _names_a_change(nlu, ctx) or ctx.via_action:
-        return None
-    spec = registry.for_intent(nlu.intent)
-    if spec is None or not spec.listed:
-        return None
-    return await spec.func(nlu, ctx)
+def _decline_unless_a_change(nlu: Understanding, ctx: HandlerContext) -> None:
+    """A command word that names no change ("schedule a meeting room") is an ordinary message."""
+    if not (_names_a_change(nlu, ctx) or ctx.via_action):
+        raise Declined
 
 
 async def _change(nlu: Understanding, ctx: HandlerContext, how: str) -> Ticket | Reply:
@@ -113,9 +108,7 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
 @registry.command("schedule")
 async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
-    other = await _otherwise(nlu, ctx)
-    if other is not None:
-        return other
+    _decline_unless_a_change(nlu, ctx)
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
@@ -149,9 +142,7 @@ async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.command("implement")
 async def implement_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Start implementing a scheduled change: "implement CHG-12"."""
-    other = await _otherwise(nlu, ctx)
-    if other is not None:
-        return other
+    _decline_unless_a_change(nlu, ctx)
     return await _implement(nlu, ctx)
 
 
@@ -193,9 +184,7 @@ async def _complete(
 @registry.command("complete")
 async def complete_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Record how a change ended: "complete CHG-12 successful" (or failed, backed out)."""
-    other = await _otherwise(nlu, ctx)
-    if other is not None:
-        return other
+    _decline_unless_a_change(nlu, ctx)
     text = nlu.text
     for e in nlu.entities:
         if e.entity == EntityName.TICKET_REF:

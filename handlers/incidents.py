@@ -11,6 +11,7 @@ from handlers.events import link_to_outage
 from handlers.incident_review import major_resolved
 from handlers.problems import on_new_incident
 from handlers.registry import registry
+from handlers.replies import language, language_of, say, status_label
 from handlers.routing import place
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
@@ -95,13 +96,22 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     )
     await place(ctx, ticket, service)
     await start_clock(ctx, ticket)
-    where = f" for {service.name}" if service else ""
+    lang = language(ctx, nlu)
+    where = say(lang, "incident.for_service", service=service.name) if service else ""
     label = ticket.priority.value if ticket.priority else ""
     outage = await link_to_outage(ctx, ticket)
-    known = f" This is a known outage: {outage.ref}." if outage else ""
+    known = say(lang, "incident.known_outage", ref=outage.ref) if outage else ""
     known += await on_new_incident(ctx, ticket)
     why = f" ({found.reason})" if found and " depend" in found.reason else ""
-    logged = f"I've logged {ticket.ref}{where} at priority {label}{why}.{known}"
+    logged = say(
+        lang,
+        "incident.logged",
+        ref=ticket.ref,
+        where=where,
+        priority=label,
+        why=why,
+        known=known,
+    )
     # Logged first, asked after: the question only improves a ticket that already exists, and
     # customers are never asked for the names of our systems.
     if service is None and not is_customer(ctx.person):
@@ -111,9 +121,9 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
             entity=EntityName.SERVICE.value,
             params={"reported": ticket.ref},
         )
-        follow = " So I can send it to the right team: which system is affected?"
+        follow = say(lang, "incident.ask_service")
     else:
-        follow = " The service desk will pick it up and I'll keep you posted here."
+        follow = say(lang, "incident.desk_picks")
     return [Reply(text=logged + follow, card=card(ticket), ticket_ref=ticket.ref)]
 
 
@@ -122,6 +132,7 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
     ticket = await ctx.uow.tickets.by_ref(ref)
     if ticket is None or ticket.requester_id != ctx.person.id:
         return [not_found(ref)]
+    lang = language(ctx, nlu)
     service, named = await service_named(ctx, nlu)
     if service is None:
         if named.strip() and named.strip().lower() not in _UNSURE:
@@ -129,12 +140,12 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
             ticket.updated_at = ctx.now
             return [
                 Reply(
-                    text=f"Thanks, I've added that to {ref}; the desk will route it.",
+                    text=say(lang, "incident.answer_noted", ref=ref),
                     card=card(ticket),
                     ticket_ref=ref,
                 )
             ]
-        return [Reply(text=f"No problem; the desk will sort out {ref}.", ticket_ref=ref)]
+        return [Reply(text=say(lang, "incident.desk_sorts", ref=ref), ticket_ref=ref)]
     before = ticket.priority
     impact, urgency = _assess(ticket.description or ticket.title, nlu, service)
     ticket.service_id, ticket.service = service.id, service
@@ -158,8 +169,14 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
     known = await on_new_incident(ctx, ticket)
     return [
         Reply(
-            text=f"Thanks, {ref} is now filed under {service.name} at priority "
-            f"{ticket.priority.value}. The service desk will pick it up.{known}",
+            text=say(
+                lang,
+                "incident.filed",
+                ref=ref,
+                service=service.name,
+                priority=ticket.priority.value,
+                known=known,
+            ),
             card=card(ticket),
             ticket_ref=ref,
         )
@@ -175,33 +192,46 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if found.ticket is None:
         return list(found.replies)
     ticket = found.ticket
+    lang = language(ctx, nlu)
     note = ctx.params.get("note") or ("" if ctx.via_action else ctx.text)
     if not note.strip():
         ctx.expect("note", intent=IntentName.ADD_INFO.value, params={"ref": ticket.ref})
-        return [Reply(text=f"What should I add to {ticket.ref}?", ticket_ref=ticket.ref)]
+        return [Reply(text=say(lang, "note.ask", ref=ticket.ref), ticket_ref=ticket.ref)]
     ctx.log(ticket, "note", text=note[:4000])
     ticket.updated_at = ctx.now
     resumed = ""
     if ticket.status is Status.ON_HOLD and ticket.requester_id == ctx.person.id:
         ticket.status = Status.IN_PROGRESS
         ctx.log(ticket, "status", to=Status.IN_PROGRESS.value, reason="requester replied")
-        resumed = " It's back in progress."
+        resumed = say(lang, "note.resumed")
         await resume(ctx, ticket)
     if ticket.requester_id != ctx.person.id:
         responded(ticket, ctx.now)
         ctx.notify_requester(
             ticket,
             Reply(
-                text=f"{ctx.person.name} added a note to {ticket.ref}: {note[:500]}",
+                text=say(
+                    language_of(ticket.requester, ticket),
+                    "notify.note_by",
+                    name=ctx.person.name,
+                    ref=ticket.ref,
+                    note=note[:500],
+                ),
                 ticket_ref=ticket.ref,
             ),
         )
     else:
         ctx.notify(
             ticket.assignee_id,
-            Reply(text=f"New information on {ticket.ref}: {note[:500]}", ticket_ref=ticket.ref),
+            Reply(
+                text=say(
+                    language_of(ticket.assignee), "notify.new_info", ref=ticket.ref, note=note[:500]
+                ),
+                ticket_ref=ticket.ref,
+            ),
         )
-    return [Reply(text=f"Added your note to {ticket.ref}.{resumed}", ticket_ref=ticket.ref)]
+    added = say(lang, "note.added", ref=ticket.ref, resumed=resumed)
+    return [Reply(text=added, ticket_ref=ticket.ref)]
 
 
 @registry.intent(IntentName.ESCALATE, actions=("escalate",))
@@ -213,13 +243,10 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if found.ticket is None:
         return list(found.replies)
     ticket = found.ticket
+    lang = language(ctx, nlu)
     if not lifecycle.is_open(ticket.status):
-        return [
-            Reply(
-                text=f"{ticket.ref} is {ticket.status.label}, so there is nothing to "
-                'escalate. Say "reopen" if the problem is back.'
-            )
-        ]
+        status = status_label(ticket.status, lang)
+        return [Reply(text=say(lang, "escalate.closed", ref=ticket.ref, status=status))]
     before = ticket.priority
     said = level_of(nlu, EntityName.URGENCY)
     current = ticket.urgency or Level.MEDIUM
@@ -248,13 +275,21 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         priority_to=after.value if after else None,
         reason=(ctx.params.get("note") or ctx.text)[:1000] or None,
     )
-    changed = (
-        f" Priority {before.value} → {after.value}." if before and after and before != after else ""
-    )
+    moved = bool(before and after and before != after)
+
+    def changed_in(lang: str) -> str:
+        if before is None or after is None or not moved:
+            return ""
+        return say(lang, "escalate.changed", before=before.value, after=after.value)
+
+    changed = changed_in(lang)
+    to = language_of(ticket.assignee)
     ctx.notify(
         ticket.assignee_id,
         Reply(
-            text=f"{ticket.ref} was escalated by {ctx.person.name}.{changed}",
+            text=say(
+                to, "notify.escalated", ref=ticket.ref, name=ctx.person.name, changed=changed_in(to)
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         ),
@@ -263,8 +298,7 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         announce_major(ctx, ticket, note=" (escalated)")
     return [
         Reply(
-            text=f"I've escalated {ticket.ref}.{changed} The team has been told it needs "
-            "attention now.",
+            text=say(lang, "escalate.done", ref=ticket.ref, changed=changed),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )
@@ -278,10 +312,12 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if found.ticket is None:
         return list(found.replies)
     ticket = found.ticket
+    lang = language(ctx, nlu)
     if not lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED):
+        status = status_label(ticket.status, lang)
         return [
             Reply(
-                text=f"{ticket.ref} is {ticket.status.label}, so I can't resolve it.",
+                text=say(lang, "resolve.cannot", ref=ticket.ref, status=status),
                 ticket_ref=ticket.ref,
             )
         ]
@@ -296,19 +332,31 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ctx.notify_requester(
             ticket,
             Reply(
-                text=f"{ticket.ref} was resolved by {ctx.person.name}. If it's not fixed, "
-                f'say "reopen {ticket.ref}".',
+                text=say(
+                    language_of(ticket.requester, ticket),
+                    "notify.resolved_for_requester",
+                    ref=ticket.ref,
+                    name=ctx.person.name,
+                ),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
             ),
         )
     ctx.notify(
         ticket.assignee_id,
-        Reply(text=f"{ticket.ref} was resolved by {ctx.person.name}.", ticket_ref=ticket.ref),
+        Reply(
+            text=say(
+                language_of(ticket.assignee),
+                "notify.resolved",
+                ref=ticket.ref,
+                name=ctx.person.name,
+            ),
+            ticket_ref=ticket.ref,
+        ),
     )
     return [
         Reply(
-            text=f'{ticket.ref} is resolved. If the problem comes back, say "reopen {ticket.ref}".',
+            text=say(lang, "resolve.done", ref=ticket.ref),
             card=card(ticket),
             ticket_ref=ticket.ref,
             replaces=ctx.via_action,
@@ -325,21 +373,17 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if found.ticket is None:
         return list(found.replies)
     ticket = found.ticket
+    lang = language(ctx, nlu)
+    status = status_label(ticket.status, lang)
     if ticket.status is not Status.RESOLVED:
         if lifecycle.is_open(ticket.status):
             return [
                 Reply(
-                    text=f"{ticket.ref} is still open ({ticket.status.label}); "
-                    "I've left it as it is.",
+                    text=say(lang, "reopen.still_open", ref=ticket.ref, status=status),
                     ticket_ref=ticket.ref,
                 )
             ]
-        return [
-            Reply(
-                text=f"{ticket.ref} is {ticket.status.label} and can't be reopened. "
-                "Tell me what's wrong and I'll log a new incident."
-            )
-        ]
+        return [Reply(text=say(lang, "reopen.cannot", ref=ticket.ref, status=status))]
     ticket.status = Status.IN_PROGRESS
     ticket.resolved_at = None
     ticket.updated_at = ctx.now
@@ -348,14 +392,19 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ctx.notify(
         ticket.assignee_id,
         Reply(
-            text=f"{ticket.ref} was reopened by {ctx.person.name}.",
+            text=say(
+                language_of(ticket.assignee),
+                "notify.reopened",
+                ref=ticket.ref,
+                name=ctx.person.name,
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         ),
     )
     return [
         Reply(
-            text=f"I've reopened {ticket.ref}; it's back with the team.",
+            text=say(lang, "reopen.done", ref=ticket.ref),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )
@@ -368,13 +417,16 @@ async def assign_to_me(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
         return [problem] if problem else []
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text=f"Only agents can take {ticket.ref}.")]
+        return [Reply(text=say(lang, "take.agents_only", ref=ticket.ref))]
     if not lifecycle.is_open(ticket.status):
-        return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
+        status = status_label(ticket.status, lang)
+        text = say(lang, "take.closed", ref=ticket.ref, status=status)
+        return [Reply(text=text, ticket_ref=ticket.ref)]
     # Taking a ticket that routing gave you acknowledges it: that is the first response.
     if ticket.assignee_id == ctx.person.id and ticket.responded_at is not None:
-        return [Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)]
+        return [Reply(text=say(lang, "take.already", ref=ticket.ref), ticket_ref=ticket.ref)]
     return [assign(ticket, ctx)]
 
 
@@ -390,10 +442,18 @@ def assign(ticket: Ticket, ctx: HandlerContext) -> Reply:
     ctx.log(ticket, "assigned", to=ctx.person.name, previous=previous)
     ctx.notify_requester(
         ticket,
-        Reply(text=f"{ctx.person.name} is now working on {ticket.ref}.", ticket_ref=ticket.ref),
+        Reply(
+            text=say(
+                language_of(ticket.requester, ticket),
+                "notify.working_on",
+                name=ctx.person.name,
+                ref=ticket.ref,
+            ),
+            ticket_ref=ticket.ref,
+        ),
     )
     return Reply(
-        text=f"{ticket.ref} is assigned to you.",
+        text=say(language_of(ctx.person), "take.done", ref=ticket.ref),
         card=card(ticket),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,

@@ -12,8 +12,8 @@ import re
 from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.links import is_private
-from handlers.registry import registry
-from handlers.rules import confirm
+from handlers.registry import Declined, registry
+from handlers.replies import language, say
 from handlers.tickets import find_ticket
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status
@@ -37,24 +37,20 @@ def search_terms(nlu: Understanding) -> list[str]:
 @registry.intent(IntentName.SEARCH_KNOWLEDGE)
 async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Look something up in the knowledge base: "how do I set up VPN on my phone?"."""
+    lang = language(ctx, nlu)
     articles = await ctx.uow.knowledge.search(search_terms(nlu))
     if not articles:
-        return [
-            Reply(
-                text="I couldn't find an article about that. Tell me what's wrong and I'll "
-                "log it for the service desk."
-            )
-        ]
-    lines = ["Here's what I found:"]
+        return [Reply(text=say(lang, "kb.none"))]
+    lines = [say(lang, "kb.found")]
     for a in articles:
         first = a.body.strip().split("\n", 1)[0]
         lines.append(f"• {a.title}: {first[:300]}")
-    lines.append("Didn't help? Describe the problem and I'll open a ticket.")
+    lines.append(say(lang, "kb.no_help"))
     if not is_private(ctx.address):
         # What someone looked up is their own business, even when asked in a shared channel.
         return [
             Reply(text="\n".join(lines), ephemeral=True),
-            Reply(text="I've sent you the details (only you can see them)."),
+            Reply(text=say(lang, "kb.sent_privately")),
         ]
     return [Reply(text="\n".join(lines))]
 
@@ -74,7 +70,7 @@ async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     said = _SAVE.match(ctx.text or nlu.text)
     if said is None:
         # "save" began a message that is no such command ("save button greyed out").
-        return await _as_understood(nlu, ctx)
+        raise Declined
     if not ctx.person.has_role(Role.AGENT):
         return [Reply(text="Only agents can save tickets as knowledge articles.")]
     ticket, problem = await _ticket(nlu, ctx, said.group("ref"))
@@ -114,14 +110,6 @@ async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply
             ticket_ref=ticket.ref,
         )
     ]
-
-
-async def _as_understood(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """What the message means to the NLU, as the router would serve a confident reading."""
-    spec = registry.for_intent(nlu.intent)
-    if spec is None or nlu.confidence < max(nlu.threshold, confirm.ACTING_FLOOR):
-        spec = registry.for_intent(IntentName.OUT_OF_SCOPE)
-    return list(await spec.func(nlu, ctx)) if spec is not None else []
 
 
 async def _ticket(

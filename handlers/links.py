@@ -24,7 +24,8 @@ import structlog
 
 from channels.conversation import Address, Reply, mask_phone, phone_candidate
 from handlers.context import HandlerContext, Outgoing
-from handlers.registry import registry
+from handlers.registry import Declined, registry
+from handlers.replies import language, normalise, say
 from nlu.types import Understanding
 from store.enums import PersonKind
 from store.links import (
@@ -107,7 +108,7 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         started = await _start_pairing(ctx)
         if started.ephemeral:
             # The thread others read only hears that the code was sent.
-            return [started, Reply(text="I've sent you the details (only you can see them).")]
+            return [started, Reply(text=say(language(ctx, nlu), "kb.sent_privately"))]
         return [started]
     if len(args) == 1 and args[0].lower() in {"cancel", "stop"}:
         closed = await ctx.uow.links.close_open(ctx.person.id, "cancelled", ctx.now)
@@ -123,10 +124,8 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [await _start_sms(ctx, number)]
     if len(args) > 2:
         # "link these incidents to a new problem" is a sentence, not a code: counting it as a
-        # wrong code would burn the person's tries, so what the NLU made of it answers.
-        spec = registry.for_intent(nlu.intent)
-        if spec is not None and spec.listed and spec.func is not link:
-            return await spec.func(nlu, ctx)
+        # wrong code would burn the person's tries, so the router routes it by its meaning.
+        raise Declined
     return [await _redeem(ctx, " ".join(args))]
 
 
@@ -179,7 +178,7 @@ def shown_alone(address: Address) -> bool:
 
 async def _may_start(ctx: HandlerContext, *, in_place: bool = False) -> Reply | None:
     if not is_private(ctx.address) and not (in_place and shown_alone(ctx.address)):
-        return Reply(text="For your safety, link accounts only in a private chat with me.")
+        return Reply(text=say(language(ctx), "link.private_only"))
     if ctx.person.kind is not PersonKind.EMPLOYEE:
         return Reply(
             text="Linking connects another account to someone in the company directory. "
@@ -205,10 +204,7 @@ async def _start_pairing(ctx: HandlerContext) -> Reply:
     return Reply(
         sensitive=True,
         ephemeral=in_public,
-        text=f"Your link code is {shown}\n"
-        "From the account you want to link (Telegram, WhatsApp, or a text message to our "
-        f'number), send "link {shown}". The code works once, for 15 minutes. Never share '
-        "it: whoever sends it links their account to you.",
+        text=say(language(ctx), "link.code", code=shown),
     )
 
 
@@ -238,10 +234,7 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
             address=Address(channel="sms", conversation=number, user=number),
         )
     )
-    return Reply(
-        text=f'I\'ve texted a 6-digit code to {mask_phone(number)}. Type "link <code>" here '
-        "within 15 minutes to finish."
-    )
+    return Reply(text=say(language(ctx), "link.texted", number=mask_phone(number)))
 
 
 async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
@@ -277,7 +270,7 @@ async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
         )
     await links.guard_fail(platform, external_id, ctx.now)
     log.info("link.failed", person_id=ctx.person.id, reason="unknown_code")
-    return Reply(text="That code isn't valid. It may have expired or been used already.")
+    return Reply(text=say(language(ctx), "link.invalid"))
 
 
 async def _redeem_sms(
@@ -306,7 +299,7 @@ async def _redeem_pairing(
         await links.guard_fail(*sender, ctx.now)
         log.info("link.failed", person_id=ctx.person.id, reason="wrong_code", failures=failures)
         # Same answer as for an unknown code: a guesser learns nothing of which lookups exist.
-        return Reply(text="That code isn't valid. It may have expired or been used already.")
+        return Reply(text=say(language(ctx), "link.invalid"))
     if attempt.person_id == ctx.person.id:
         return Reply(
             text="Send this code from the account you want to link, not from one that is "
@@ -314,7 +307,7 @@ async def _redeem_pairing(
         )
     owner = await ctx.uow.people.get(attempt.person_id)
     if owner is None or not owner.active:
-        return Reply(text="That code isn't valid. It may have expired or been used already.")
+        return Reply(text=say(language(ctx), "link.invalid"))
     return await _bind(ctx, attempt, owner, sender, sender)
 
 
@@ -356,10 +349,9 @@ async def _bind(
         if result.tickets_moved
         else ""
     )
-    return Reply(
-        text=f"Linked: {what} now belongs to {owner.name}. You'll see the same tickets "
-        f"from every linked account.{moved}"
-    )
+    # The account just linked is the owner's now: their preference decides.
+    lang = normalise(owner.language) or language(ctx)
+    return Reply(text=say(lang, "link.linked", what=what, name=owner.name, moved=moved))
 
 
 async def _void_exposed(ctx: HandlerContext, code: str) -> bool:

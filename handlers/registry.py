@@ -13,6 +13,15 @@ from nlu.types import IntentName, Understanding
 HandlerFunc = Callable[[Understanding, HandlerContext], Awaitable[list[Reply]]]
 
 
+class Declined(Exception):
+    """A command handler's answer that the message is not its command after all.
+
+    "schedule a meeting room" starts with a command word but names no change: the handler
+    raises this before changing anything, and the router routes the message like any other,
+    with the intent thresholds and the clarifying question.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerSpec:
     """One handler: the intent it serves (if any), its help line and the actions it takes."""

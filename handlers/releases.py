@@ -20,7 +20,7 @@ from handlers.approvers import reach as reach_person
 from handlers.change_lifecycle import ChangeError, Refused, release_status, span_of
 from handlers.change_steps import window_in
 from handlers.context import HandlerContext, Outgoing
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from handlers.rules import approval, quorum
 from handlers.rules import releases as rules
 from handlers.rules.freeze import Window
@@ -244,15 +244,6 @@ def _refs(nlu: Understanding) -> list[str]:
     ]
 
 
-async def _ordinary(nlu: Understanding, ctx: HandlerContext) -> list[Reply] | None:
-    """ "release the hold on INC-4 tomorrow" starts with the command word but names neither
-    a release nor a change: the handler of what the NLU made of it answers instead."""
-    spec = registry.for_intent(nlu.intent)
-    if spec is None or not spec.listed:
-        return None
-    return await spec.func(nlu, ctx)
-
-
 @registry.command("release")
 async def release_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Bundle changes into a release: "release R-12 for Saturday 22:00-02:00 with CHG-4"."""
@@ -261,9 +252,8 @@ async def release_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     when = window_in(nlu)
     if name is None and not refs:
         if len(nlu.text.split()) > 1:
-            other = await _ordinary(nlu, ctx)
-            if other is not None:
-                return other
+            # "release the hold on INC-4 tomorrow" names neither a release nor a change.
+            raise Declined
         return await _list(ctx)
     release = await ctx.uow.releases.by_name(name) if name else None
     try:

@@ -7,6 +7,7 @@ from handlers import catalog, deflection
 from handlers.context import HandlerContext
 from handlers.incidents import level_of
 from handlers.registry import registry
+from handlers.replies import language, say
 from handlers.routing import place
 from handlers.service_levels import start_clock
 from handlers.tickets import card, open_ticket, title_from
@@ -53,10 +54,11 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     )
     await place(ctx, ticket, service)
     await start_clock(ctx, ticket)
-    what = f" for {item.value}" if item else ""
+    lang = language(ctx, nlu)
+    what = say(lang, "request.for_item", item=item.value) if item else ""
     return [
         Reply(
-            text=f"I've opened request {ticket.ref}{what}. I'll let you know here when it's done.",
+            text=say(lang, "request.opened", ref=ticket.ref, what=what),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -120,3 +123,29 @@ def coverage(
     right = said & (gold_arr == intent)
     above = conf >= at
     return int((right & above).sum()), int(right.sum()), int((said & ~right & above).sum())
+
+
+ACTING_FILE = Path(__file__).resolve().parent / "data" / "acting_thresholds.json"
+"""Per-intent thresholds last fitted by `benchmarks/nlu_thresholds.py --write`."""
+
+
+def write_acting_thresholds(
+    thresholds: Mapping[str, float], *, precision: float, path: Path = ACTING_FILE
+) -> None:
+    """Store fitted per-intent thresholds for `acting_thresholds` to read."""
+    body = {"precision": precision, "thresholds": {k: round(v, 4) for k, v in thresholds.items()}}
+    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+@cache
+def acting_thresholds(path: Path = ACTING_FILE) -> dict[str, float]:
+    """The stored per-intent thresholds; empty when the file is missing or unreadable.
+
+    Callers treat a missing intent as "not calibrated" and use their own ceiling.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        values = raw["thresholds"]
+        return {str(k): float(v) for k, v in values.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}

@@ -42,6 +42,14 @@ def builtin_test_files() -> list[Path]:
     return sorted(builtin_data_dir().glob("test_*.txt"))
 
 
+def independent_test_files() -> list[Path]:
+    """The second test set (`independent_*.txt`), written from the intent definitions alone.
+
+    Neither trained on nor used to fit any threshold; `evaluate --test` reads it.
+    """
+    return sorted(builtin_data_dir().glob("independent_*.txt"))
+
+
 def data_files(data: Path | None) -> list[Path]:
     """The files a `data` argument stands for: a file, every `train*.jsonl` of a directory,
     or our own training files when None."""

@@ -232,3 +232,37 @@ async def test_chinese_hold_keeps_the_reason(dialogue: Dialogue) -> None:
     ref = await dialogue.seed("Laptop dock dead")
     turn = await dialogue.say(f"把{ref}挂起，等供应商回复", who=BOB, expect=[f"{ref}:status"])
     assert "等供应商回复" in turn.text
+
+
+async def _on_whatsapp(dialogue: Dialogue, email: str, number: str) -> None:
+    """The person last wrote to the bot on WhatsApp from `number`."""
+    async with UnitOfWork(dialogue.factory) as uow:
+        person = await uow.people.by_email(email)
+        assert person is not None
+        where = {"channel": "whatsapp", "conversation": number, "user": number}
+        await uow.people.bind_identity(person, "phone", number, address=where)
+        await uow.commit()
+
+
+async def test_a_whatsapp_approver_gets_the_template_when_one_is_configured(
+    dialogue: Dialogue,
+) -> None:
+    from bot.router import IntentRouter
+    from handlers.registry import load
+
+    dialogue.router = IntentRouter(load(), whatsapp_template=True)
+    await _on_whatsapp(dialogue, FRANK, "+14155550199")
+    turn = await dialogue.say("please restart the mail server on Saturday 22:00", expect=["+CHG-1"])
+    personal = [o.address for o in turn.outgoing if o.address is not None]
+    # The Twilio channel sends the approved template when the 24-hour window has closed.
+    assert [(a.channel, a.conversation) for a in personal] == [("whatsapp", "+14155550199")]
+    assert "I've told Frank" in turn.text
+
+
+async def test_without_a_template_a_whatsapp_approver_is_texted_instead(
+    dialogue: Dialogue,
+) -> None:
+    await _on_whatsapp(dialogue, FRANK, "+14155550199")
+    turn = await dialogue.say("please restart the mail server on Saturday 22:00", expect=["+CHG-1"])
+    personal = [o.address for o in turn.outgoing if o.address is not None]
+    assert [(a.channel, a.conversation) for a in personal] == [("sms", "+14155550199")]

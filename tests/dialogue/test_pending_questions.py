@@ -112,5 +112,7 @@ async def test_chinese_ticket_reference_while_pending(dialogue: Dialogue) -> Non
     old = await dialogue.seed("Laptop fan is loud", service="Laptops")
     await dialogue.say("电脑开不了机", expect=["+INC-2"])
     turn = await dialogue.say(f"请升级{old}", expect=[f"{old}:priority"])
-    assert "earlier question" in turn.text
+    # Said in Chinese, so set aside in Chinese.
+    assert "先放下我刚才的问题" in turn.text
+    assert f"我已升级 {old}" in turn.text
     assert (await dialogue.ticket(old)).escalation_level == 1

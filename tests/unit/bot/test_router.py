@@ -211,3 +211,50 @@ async def test_an_answer_button_without_a_question_is_explained(factory: Session
     routed = await Conversation(factory).click(ANSWER_ACTION, "2")
     assert routed.intent == "expired"
     assert "expired" in routed.replies[0].text
+
+
+async def test_a_command_word_that_is_not_a_command_is_routed_by_its_meaning(
+    factory: SessionFactory,
+) -> None:
+    c = Conversation(factory)
+    sure = await c.say(understood("link these incidents to a new problem", IntentName.GREET))
+    assert sure.intent == "greet"
+    # Below the threshold it is a guess like any other message: the router asks.
+    unsure = await c.say(
+        understood(
+            "schedule a meeting room for friday",
+            IntentName.REQUEST_SERVICE,
+            0.2,
+            alternatives=((IntentName.REQUEST_CATALOG, 0.15),),
+        )
+    )
+    assert unsure.intent == "clarify"
+    assert "Which change" not in unsure.replies[0].text
+
+
+async def test_a_command_that_names_its_ticket_is_still_a_command(
+    factory: SessionFactory,
+) -> None:
+    c = Conversation(factory)
+    ref = Entity(entity="ticket_ref", value="CHG-99", start=10, end=16, text="CHG-99")
+    routed = await c.say(understood("implement CHG-99", IntentName.GREET, entities=(ref,)))
+    assert routed.intent == "implement"
+
+
+async def test_the_clarifying_question_is_asked_in_the_language_of_the_message(
+    factory: SessionFactory,
+) -> None:
+    c = Conversation(factory)
+    nlu = Understanding(
+        text="打印机那个事",
+        intent=IntentName.REPORT_INCIDENT,
+        confidence=0.2,
+        alternatives=((IntentName.REQUEST_SERVICE, 0.15),),
+        threshold=0.5,
+        language="zh",
+    )
+    routed = await c.say(nlu)
+    assert routed.intent == "clarify"
+    [question] = routed.replies
+    assert question.text == "我不太确定你的意思。你是想："
+    assert [b.label for b in question.buttons] == ["报告故障", "申请服务", "其他"]

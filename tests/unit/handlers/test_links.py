@@ -16,7 +16,7 @@ from bot.identity import resolve_person
 from channels.conversation import Address, Identity, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.links import is_private, link, unlink
-from handlers.registry import load
+from handlers.registry import Declined, load
 from nlu.types import IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import PersonKind
@@ -443,13 +443,28 @@ def test_codes_are_hashed_with_a_key_from_the_deployment_secret() -> None:
         use_secret(b"")
 
 
-async def test_a_sentence_after_link_is_not_taken_for_a_code(factory: SessionFactory) -> None:
+async def test_a_sentence_after_link_is_declined_not_taken_for_a_code(
+    factory: SessionFactory,
+) -> None:
     load()
     code = pairing_code(await say(factory, console(DAN), "link"))
-    sentence = await say(
-        factory, console(DAN), "link these incidents to a new problem", intent=IntentName.GREET
-    )
-    assert "isn't valid" not in sentence.text
+    # The router then routes it by its meaning (tests/unit/bot/test_router.py).
+    with pytest.raises(Declined):
+        await say(factory, console(DAN), "link these incidents to a new problem")
     [attempt] = await attempts(factory)
     assert attempt.failures == 0
     assert "Linked" in (await say(factory, telegram(5554999), f"link {code}")).text
+
+
+async def test_the_link_code_comes_in_the_language_the_person_prefers(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.by_email(DAN)
+        assert person is not None
+        person.language = "zh"
+        await uow.commit()
+    said = await say(factory, console(DAN), "link")
+    assert said.text.startswith("你的关联码是 ")
+    code = said.text.split()[1]
+    assert "已关联" in (await say(factory, telegram(5554999), f"link {code}")).text

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from nlu.calibration import coverage, intent_thresholds
+from pathlib import Path
+
+from nlu.calibration import (
+    acting_thresholds,
+    coverage,
+    intent_thresholds,
+    write_acting_thresholds,
+)
 
 
 def test_threshold_sits_above_the_most_confident_wrong_reading() -> None:
@@ -33,3 +40,16 @@ def test_an_intent_wrong_at_the_top_gets_the_ceiling() -> None:
     assert intent_thresholds([0.99, 0.5], ["deny", "deny"], ["reject", "deny"], ["deny"]) == {
         "deny": 1.0
     }
+
+
+def test_stored_thresholds_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "acting.json"
+    write_acting_thresholds({"approve": 0.731234, "deny": 0.5}, precision=0.98, path=path)
+    assert acting_thresholds(path) == {"approve": 0.7312, "deny": 0.5}
+
+
+def test_missing_or_broken_stored_thresholds_read_as_none(tmp_path: Path) -> None:
+    assert acting_thresholds(tmp_path / "absent.json") == {}
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"thresholds": [1, 2]}', encoding="utf-8")
+    assert acting_thresholds(broken) == {}
