@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
+from handlers.links import is_private
 from handlers.registry import registry
 from handlers.tickets import card, find_ticket, summary
 from nlu.types import EntityName, IntentName, Understanding
@@ -30,6 +31,16 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ticket, problem = await find_ticket(nlu, ctx, fallback=None)
         if ticket is None:
             return [problem] if problem else []
+        if not is_private(ctx.address):
+            # Others read this thread: the reference, the status and who has it, nothing more.
+            who = ticket.assignee.name if ticket.assignee else "nobody yet"
+            return [
+                Reply(
+                    text=f"{ticket.ref} is {ticket.status.label}; assigned to {who}.",
+                    card=card(ticket),
+                    ticket_ref=ticket.ref,
+                )
+            ]
         events = await ctx.uow.tickets.events(ticket.id)
         if not ctx.person.has_role(Role.AGENT):
             # An internal note is for the desk: a requester is not even told one was added.
@@ -59,4 +70,10 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if not lines:
         return [Reply(text="You have no open tickets. Tell me if something's wrong.")]
     head = f"Your open tickets ({len(mine)}):" if mine else "You have no open tickets of your own."
+    if not is_private(ctx.address):
+        # One person's tickets are their own business, even when asked in a shared channel.
+        return [
+            Reply(text="\n".join([head, *lines]), ephemeral=True),
+            Reply(text="I've sent you the details (only you can see them)."),
+        ]
     return [Reply(text="\n".join([head, *lines]))]
