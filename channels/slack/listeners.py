@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -175,8 +176,31 @@ class Listeners:
                 return
             raise
         action = ticket_action(request, message, str(link.get("permalink") or ""))
-        if action is not None:
-            await self._hand_over([action])
+        if action is None:
+            return
+        email = await self._email_of(request.reactor)
+        if email:
+            action = replace(action, params={**action.params, "filed_by_email": email})
+        await self._hand_over([action])
+
+    async def _email_of(self, user: str) -> str:
+        """The workspace email of who reacted, so the desk can name them; "" when unknown.
+
+        Only the author becomes the ticket's person (through the usual sender look-up); the
+        reactor is a name on one event, not worth a redelivery when Slack cannot say.
+        """
+        try:
+            async with asyncio.timeout(FORM_DEADLINE):
+                found = await self.web.users_info(user=user)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.reactor_unknown", error=describe(e))
+            return ""
+        person = found.get("user")
+        if not isinstance(person, Mapping) or person.get("is_bot") or person.get("deleted"):
+            return ""
+        if person.get("is_email_confirmed") is False:
+            return ""
+        return _str(_dict(person, "profile"), "email")
 
     async def _message(self, channel: str, ts: str) -> Mapping[str, Any] | None:
         """The message at `ts`: a channel post, else a reply in a thread."""
