@@ -2,11 +2,11 @@
 
 The things that cannot wait for the worker happen here: opening a modal (`views.open`
 needs the trigger within 3 s), telling a person what to fix in a form they submitted, and
-reading the message a ticket reaction points at (the event carries only its id, and the
-ticket is to hold what it said then). The 👀 on a help-channel post is added in the
-background, after the post is stored. A listener that fails raises, and bolt lets the
-error out as it is (see `build_app`): the route answers with it, and Slack delivers the
-event again.
+reading the message a ticket reaction points at and who reacted (the event carries only
+ids; the ticket is to hold what the message said then, and name who filed it). The 👀 on
+a help-channel post is added in the background, after the post is stored. A listener
+that fails raises, and bolt lets the error out as it is (see `build_app`): the route
+answers with it, and Slack delivers the event again.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ log = structlog.get_logger(__name__)
 
 FORM_DEADLINE = 2.5
 """Seconds to wait for `views.open`: a trigger is valid for 3 s."""
+REACTOR_DEADLINE = 1.0
+"""Seconds to wait for who reacted (`users.info`): Slack wants the event acknowledged in 3 s."""
 
 Services = Callable[[], Awaitable[list[str]]]
 HelpChannels = Callable[[], Awaitable[list[str]]]
@@ -190,7 +192,7 @@ class Listeners:
         reactor is a name on one event, not worth a redelivery when Slack cannot say.
         """
         try:
-            async with asyncio.timeout(FORM_DEADLINE):
+            async with asyncio.timeout(REACTOR_DEADLINE):
                 found = await self.web.users_info(user=user)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
             log.info("slack.reactor_unknown", error=describe(e))
