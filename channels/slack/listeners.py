@@ -151,7 +151,12 @@ class Listeners:
     async def _react(self, channel: str, ts: str, name: str) -> None:
         try:
             await self.web.reactions_add(channel=channel, timestamp=ts, name=name)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+        except SlackApiError as e:
+            if _api_error(e) == "already_reacted":
+                # A redelivered post: it was marked the first time round.
+                return
+            log.info("slack.reaction_failed", error=describe(e))
+        except (aiohttp.ClientError, TimeoutError) as e:
             # A courtesy: the thread reply that follows says the same.
             log.info("slack.reaction_failed", error=describe(e))
 
