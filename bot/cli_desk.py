@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings, load_settings
-from bot.desk.apply import Change, apply
+from bot.desk.apply import Change, apply, help_channel_warnings
 from bot.desk.files import Desk, DeskError, read
 
 out = Console()
@@ -80,6 +80,8 @@ async def _apply(settings: Settings, desk: Desk, *, commit: bool) -> list[Change
     try:
         async with UnitOfWork(session_factory(engine)) as uow:
             changes = await apply(uow, desk)
+            for warning in await help_channel_warnings(uow, settings.slack.help_channel_ids):
+                err.print(warning, style="yellow", markup=False, highlight=False, soft_wrap=True)
             if commit:
                 await uow.commit()
             # Leaving without a commit rolls everything back: that is the dry run.

@@ -16,7 +16,7 @@ from handlers.incidents import resolve
 from handlers.registry import registry
 from nlu.types import Understanding
 from store.enums import Role
-from store.models import Ticket
+from store.models import Person, Ticket
 
 
 async def thread_ticket(ctx: HandlerContext) -> Ticket | None:
@@ -38,8 +38,36 @@ async def file_from_message(nlu: Understanding, ctx: HandlerContext) -> list[Rep
     replies = await file_ticket(nlu, ctx)
     filed = await thread_ticket(ctx)
     if filed is not None:
-        ctx.log(filed, "filed_from_message", filed_by=ctx.params.get("filed_by") or None)
+        reactor = ctx.params.get("filed_by") or None
+        # The reactor filed it, the author asked: the event names the reactor as its actor
+        # when the directory knows them, and keeps their platform id either way.
+        known = await _reactor(ctx, reactor)
+        ctx.uow.tickets.log(
+            filed,
+            "filed_from_message",
+            actor=known,
+            channel=ctx.channel,
+            external_user=reactor,
+            inbox_id=ctx.inbox_id,
+            filed_by=reactor,
+            link=ctx.params.get("link") or None,
+        )
     return replies
+
+
+# Slack's workspace profile vouches for the email (as for senders); nothing else here does.
+_EMAIL_VOUCHED = frozenset({"slack"})
+
+
+async def _reactor(ctx: HandlerContext, external_id: str | None) -> Person | None:
+    """Who reacted: by their identity, else by the email their workspace vouches for."""
+    if not external_id:
+        return None
+    known = await ctx.uow.people.by_identity(ctx.channel, external_id)
+    email = ctx.params.get("filed_by_email", "")
+    if known is None and email and ctx.channel in _EMAIL_VOUCHED:
+        known = await ctx.uow.people.by_email(email)
+    return known
 
 
 @registry.action("update_description")

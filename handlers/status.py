@@ -6,6 +6,7 @@ import re
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
+from handlers.links import is_private
 from handlers.registry import registry
 from handlers.replies import language, say, status_label
 from handlers.tickets import card, find_ticket, not_found, summary
@@ -61,6 +62,17 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ticket, problem = await find_ticket(nlu, ctx, fallback=None)
         if ticket is None:
             return [problem] if problem else []
+        if not is_private(ctx.address):
+            # Others read this thread: the reference, the status and who has it, nothing more.
+            who = ticket.assignee.name if ticket.assignee else say(lang, "status.nobody_yet")
+            status = status_label(ticket.status, lang)
+            return [
+                Reply(
+                    text=say(lang, "status.public", ref=ticket.ref, status=status, who=who),
+                    card=card(ticket),
+                    ticket_ref=ticket.ref,
+                )
+            ]
         events = await ctx.uow.tickets.events(ticket.id)
         if not ctx.person.has_role(Role.AGENT):
             # An internal note is for the desk: a requester is not even told one was added.
@@ -92,6 +104,12 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if not lines:
         return [Reply(text=say(lang, "status.none"))]
     head = say(lang, "status.yours", count=len(mine)) if mine else say(lang, "status.none_own")
+    if not is_private(ctx.address):
+        # One person's tickets are their own business, even when asked in a shared channel.
+        return [
+            Reply(text="\n".join([head, *lines]), ephemeral=True),
+            Reply(text=say(lang, "kb.sent_privately")),
+        ]
     return [Reply(text="\n".join([head, *lines]))]
 
 

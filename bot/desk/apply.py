@@ -7,6 +7,7 @@ or after any error) leaves without committing and nothing is applied.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +186,31 @@ async def _help_channels(uow: UnitOfWork, ids: list[str]) -> Change:
     await uow.cursors.set(HELP_CHANNELS_KEY, value)
     action = "create" if before is None else "update"
     return Change("slack_help_channels", value or "(none)", action)
+
+
+async def help_channel_warnings(uow: UnitOfWork, from_environment: Sequence[str]) -> list[str]:
+    """Groups whose card channel is also a help channel, named in SLACK_HELP_CHANNELS or stored.
+
+    The import refuses the clash within what it applies; the environment's list and groups
+    imported after the stored list can only be warned about. Posts there (an agent's
+    "anyone seen this?") would be taken as requests to the desk.
+    """
+    stored = [c for c in (await uow.cursors.get(HELP_CHANNELS_KEY) or "").split(",") if c]
+    help = {*from_environment, *stored}
+    if not help:
+        return []
+    rows = await uow.session.execute(
+        select(Group.name, Group.slack_channel)
+        .where(Group.slack_channel.in_(sorted(help)))
+        .order_by(Group.name)
+    )
+    where = set(from_environment)
+    return [
+        f"groups ({name}): slack_channel {channel} is also a help channel "
+        f"({'SLACK_HELP_CHANNELS' if channel in where else 'slack_help_channels'}); every post "
+        "there will be taken as a request to the desk. Give the group another channel."
+        for name, channel in rows
+    ]
 
 
 async def _calendar(uow: UnitOfWork, c: CalendarEntry) -> tuple[BusinessCalendar, list[str]]:

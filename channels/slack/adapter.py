@@ -108,6 +108,11 @@ class SlackChannel:
         self._stored_help_channels = stored_help_channels
         self._catalog = catalog
 
+    @property
+    def help(self) -> HelpSettings:
+        """The help channels and ticket reaction given at construction (the environment)."""
+        return self._help
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -2,11 +2,11 @@
 
 The things that cannot wait for the worker happen here: opening a modal (`views.open`
 needs the trigger within 3 s), telling a person what to fix in a form they submitted, and
-reading the message a ticket reaction points at (the event carries only its id, and the
-ticket is to hold what it said then). The 👀 on a help-channel post is added in the
-background, after the post is stored. A listener that fails raises, and bolt lets the
-error out as it is (see `build_app`): the route answers with it, and Slack delivers the
-event again.
+reading the message a ticket reaction points at and who reacted (the event carries only
+ids; the ticket is to hold what the message said then, and name who filed it). The 👀 on
+a help-channel post is added in the background, after the post is stored. A listener
+that fails raises, and bolt lets the error out as it is (see `build_app`): the route
+answers with it, and Slack delivers the event again.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -55,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 FORM_DEADLINE = 2.5
 """Seconds to wait for `views.open`: a trigger is valid for 3 s."""
+REACTOR_DEADLINE = 1.0
+"""Seconds to wait for who reacted (`users.info`): Slack wants the event acknowledged in 3 s."""
 
 Services = Callable[[], Awaitable[list[str]]]
 HelpChannels = Callable[[], Awaitable[list[str]]]
@@ -160,7 +163,12 @@ class Listeners:
     async def _react(self, channel: str, ts: str, name: str) -> None:
         try:
             await self.web.reactions_add(channel=channel, timestamp=ts, name=name)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+        except SlackApiError as e:
+            if _api_error(e) == "already_reacted":
+                # A redelivered post: it was marked the first time round.
+                return
+            log.info("slack.reaction_failed", error=describe(e))
+        except (aiohttp.ClientError, TimeoutError) as e:
             # A courtesy: the thread reply that follows says the same.
             log.info("slack.reaction_failed", error=describe(e))
 
@@ -187,8 +195,31 @@ class Listeners:
                 return
             raise
         action = ticket_action(request, message, str(link.get("permalink") or ""))
-        if action is not None:
-            await self._hand_over([action])
+        if action is None:
+            return
+        email = await self._email_of(request.reactor)
+        if email:
+            action = replace(action, params={**action.params, "filed_by_email": email})
+        await self._hand_over([action])
+
+    async def _email_of(self, user: str) -> str:
+        """The workspace email of who reacted, so the desk can name them; "" when unknown.
+
+        Only the author becomes the ticket's person (through the usual sender look-up); the
+        reactor is a name on one event, not worth a redelivery when Slack cannot say.
+        """
+        try:
+            async with asyncio.timeout(REACTOR_DEADLINE):
+                found = await self.web.users_info(user=user)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
+            log.info("slack.reactor_unknown", error=describe(e))
+            return ""
+        person = found.get("user")
+        if not isinstance(person, Mapping) or person.get("is_bot") or person.get("deleted"):
+            return ""
+        if person.get("is_email_confirmed") is False:
+            return ""
+        return _str(_dict(person, "profile"), "email")
 
     async def _message(self, channel: str, ts: str) -> Mapping[str, Any] | None:
         """The message at `ts`: a channel post, else a reply in a thread."""

@@ -38,18 +38,17 @@ def fake() -> Iterator[FakeSlackApi]:
 
 
 @pytest.fixture
-def app_for(
-    fake: FakeSlackApi, understander: Understander
-) -> Iterator[Callable[[Settings], TestClient]]:
+def app_for(fake: FakeSlackApi, understander: Understander) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
-    def start(settings: Settings) -> TestClient:
+    def start(settings: Settings, **slack_settings: Any) -> TestClient:
         slack = SlackSettings(
             _env_file=None,  # type: ignore[call-arg]
             bot_token="xoxb-e2e-token",
             signing_secret=SECRET,
             api_url=fake.api_url,
             help_channels=f" {HELP} ,",
+            **slack_settings,
         )
         app = create_app(
             settings.model_copy(update={"slack": slack}),
@@ -134,6 +133,20 @@ def details_of(client: TestClient, ref: str) -> list[dict[str, Any]]:
     return list(run(client, query))
 
 
+def filed(client: TestClient, ref: str) -> dict[str, Any]:
+    """The detail of a ticket's `filed_from_message` event."""
+    [detail] = [
+        d
+        for (action, *_), d in zip(events_of(client, ref), details_of(client, ref), strict=True)
+        if action == "filed_from_message"
+    ]
+    return detail
+
+
+def fake_permalink(ts: str, channel: str = GENERAL) -> str:
+    return f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
 def inbox_count(client: TestClient) -> int:
     async def count(uow: Any) -> int:
         return int(await uow.session.scalar(select(func.count()).select_from(InboxEvent)) or 0)
@@ -168,6 +181,7 @@ def test_a_help_channel_post_is_a_ticket_answered_in_its_thread(
     settle(client)
     assert len(in_thread(fake, ts)) == 2
     assert [p for p in fake.by_bot(HELP) if p.thread_ts != ts] == []
+    assert [ref for ref, *_ in tickets(client)] == ["INC-1"]
     # Only top-level posts get 👀.
     assert len(fake.reactions) == 1
 
@@ -182,7 +196,10 @@ def test_a_help_channel_post_is_a_ticket_answered_in_its_thread(
     assert post_json(client, edit).status_code == 200
     settle(client)
     assert tickets(client)[0][2] == "outlook crashes on start"
-    assert "description" in [a for a, *_ in events_of(client, "INC-1")]
+    assert ("description", "slack", "U0DAN", "dan@example.com") in events_of(client, "INC-1")
+    # The edit is recorded, not answered, and files nothing new.
+    assert len(in_thread(fake, ts)) == 2
+    assert len(tickets(client)) == 1
 
 
 def test_a_knowledge_answer_is_shown_to_the_asker_alone(
@@ -238,7 +255,9 @@ def test_a_ticket_reaction_files_a_ticket_for_the_author_once(
     assert f"https://example.slack.com/archives/{GENERAL}/p{old.replace('.', '')}" in description
     log = events_of(client, ref)
     assert log[0][3] == "dan@example.com"
-    assert "filed_from_message" in [a for a, *_ in log]
+    # Who reacted is recorded as who filed it.
+    assert ("filed_from_message", "slack", "U0BOB", "bob@example.com") in log
+    assert {"filed_by": "U0BOB", "link": fake_permalink(old)}.items() <= filed(client, ref).items()
     [asked] = fake.sent("conversations.history")
     assert (asked["latest"], asked["limit"]) == (old, "1")
     answers = [p for p in fake.by_bot(GENERAL) if p.thread_ts == old]
@@ -358,6 +377,17 @@ def test_the_message_shortcut_asks_to_be_invited_where_it_cannot_read(
     [hint] = fake.in_channel("D0DAN")
     assert "Invite me to this channel" in hint.text
 
+    # Where the bot can read the thread, the form is all there is.
+    ts = fake.say(GENERAL, "U0X", "printer jammed")
+    shortcut.update(
+        channel={"id": GENERAL, "name": "general"},
+        message={"type": "message", "ts": ts, "text": "printer jammed", "user": "U0X"},
+    )
+    assert post_payload(client, shortcut).status_code == 200
+    assert len(fake.sent("views.open")) == 2
+    assert [c["channel"] for c in fake.sent("conversations.replies")] == ["C0PRIVATE", GENERAL]
+    assert len(fake.in_channel("D0DAN")) == 1
+
 
 def test_a_link_code_asked_for_in_a_help_channel_is_shown_to_the_asker_alone(
     demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[[Settings], TestClient]
@@ -371,3 +401,110 @@ def test_a_link_code_asked_for_in_a_help_channel_is_shown_to_the_asker_alone(
     assert (private.shown_to, private.thread_ts) == ("U0DAN", ts)
     assert "Your link code is" in private.text
     assert in_thread(fake, ts) == ["I've sent you the details (only you can see them)."]
+
+
+def test_the_configured_reaction_files_even_a_post_of_only_emoji(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[..., TestClient]
+) -> None:
+    client = app_for(demo_settings, ticket_reaction=":sos:")
+    ts = fake.say(HELP, "U0DAN", ":fire: :fire: :fire:")
+    bare = post(":fire: :fire: :fire:", "U0DAN", n=1)
+    bare["event"].update(ts=ts, event_ts=ts)
+    assert post_json(client, bare).status_code == 200
+    # The default 🎫 is not the configured reaction here: nothing.
+    ticket = reaction("ticket", "U0BOB", channel=HELP, ts=ts, n=1, author="U0DAN")
+    assert post_json(client, ticket).status_code == 200
+    settle(client)
+    assert inbox_count(client) == 0
+    assert tickets(client) == []
+    assert fake.reactions == []
+
+    # Reacted by somebody the directory does not know: their Slack id is kept all the same.
+    sos = reaction("sos", "U0NEWBIE", channel=HELP, ts=ts, n=2, author="U0DAN")
+    assert post_json(client, sos).status_code == 200
+    settle(client)
+    [(ref, requester, _)] = tickets(client)
+    assert requester == "dan@example.com"
+    assert ("filed_from_message", "slack", "U0NEWBIE", None) in events_of(client, ref)
+    [answer] = in_thread(fake, ts)
+    assert ref in answer
+    assert filed(client, ref)["link"] == fake_permalink(ts, HELP)
+
+
+def test_status_in_a_public_thread_shows_reference_status_and_assignee_only(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[..., TestClient]
+) -> None:
+    client = app_for(demo_settings)
+    first = post("outlook keeps crashing since this morning", "U0DAN", n=1)
+    ts = first["event"]["ts"]
+    assert post_json(client, first).status_code == 200
+    settle(client)
+
+    async def assign(uow: Any) -> None:
+        ticket = await uow.tickets.by_ref("INC-1")
+        bob = await uow.people.by_email("bob@example.com")
+        ticket.assignee_id = bob.id
+        await uow.commit()
+
+    run(client, assign)
+    asked = post("status of INC-1", "U0DAN", n=2, thread=ts)
+    assert post_json(client, asked).status_code == 200
+    settle(client)
+    status = [p for p in fake.by_bot(HELP) if p.thread_ts == ts][-1]
+    assert status.text == "INC-1 is new; assigned to Bob Agent."
+    shown = json.dumps(status.blocks)
+    assert "Bob Agent" in shown
+    for detail in ("Priority", "Requester", "Last update", "Dan", "Outlook", "P3"):
+        assert detail not in shown, detail
+
+    # One person's list of tickets is theirs alone; the thread hears that it was sent.
+    mine = post("show my tickets", "U0DAN", n=3, thread=ts)
+    assert post_json(client, mine).status_code == 200
+    settle(client)
+    [private] = fake.ephemeral
+    assert (private.shown_to, private.thread_ts) == ("U0DAN", ts)
+    assert "INC-1" in private.text
+    assert in_thread(fake, ts)[-1] == "I've sent you the details (only you can see them)."
+
+
+def test_ten_posts_a_second_each_get_eyes_at_once_one_ticket_and_one_paced_reply(
+    demo_settings: Settings, fake: FakeSlackApi, app_for: Callable[..., TestClient]
+) -> None:
+    client = app_for(demo_settings)
+    people = ["U0DAN", "U0ALICE", "U0CAROL", "U0FRANK"]
+    things = ["vpn", "printer", "outlook", "laptop screen", "wifi", "badge reader"]
+    bodies = [
+        post(f"the {things[i % 6]} is broken again, case {i}", people[i % 4], n=i)
+        for i in range(30)
+    ]
+    posts = [b["event"]["ts"] for b in bodies]
+    started = time.monotonic()
+    for i, body in enumerate(bodies):
+        # Ten a second, as a busy channel gets them.
+        time.sleep(max(0.0, started + i / 10 - time.monotonic()))
+        assert post_json(client, body).status_code == 200
+    # Slack delivering some of them again changes nothing.
+    for body in bodies[::7]:
+        assert post_json(client, body, retry=1).status_code == 200
+
+    # Every post gets its 👀 while most answers are still queued behind the channel's pace.
+    fake.wait_for("/api/reactions.add", len(posts), timeout=30.0)
+    assert len(fake.calls_to("/api/chat.postMessage")) < len(posts)
+    assert sorted(fake.reactions) == sorted((HELP, ts, "eyes") for ts in posts)
+
+    settle(client, timeout=len(posts) * 3 + 30)
+    found = tickets(client)
+    assert len(found) == len(posts)
+    assert sorted(d for *_, d in found) == sorted(b["event"]["text"] for b in bodies)
+    # One answer in each post's thread, none lost and none twice.
+    assert sorted(p.thread_ts or "" for p in fake.by_bot(HELP)) == sorted(posts)
+    # Slack's pace: about one message a second in the channel, a burst of three on top. The
+    # fake sees a send a moment after its slot was granted, and that moment varies on a busy
+    # machine: a second of slack, far below what sending without the limit would show.
+    sent = sorted(
+        c.at for c in fake.calls_to("/api/chat.postMessage") if fake.args(c)["channel"] == HELP
+    )
+    assert len(sent) == len(posts)
+    for i in range(len(sent)):
+        for j in range(i + 1, len(sent)):
+            assert j - i + 1 <= 3 + (sent[j] - sent[i]) + 1.0, (i, j, sent[j] - sent[i])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from bot.config import SlackSettings
+from bot.factories.slack import build
+from bot.platforms import ChannelDeps
 from channels.conversation import Action, Message
+from channels.slack.adapter import SlackChannel
 from channels.slack.help import (
     HelpSettings,
     TicketRequest,
@@ -163,3 +168,30 @@ def test_someone_else_answering_in_the_thread_is_a_reply_to_record() -> None:
     body["event"]["user"] = "U0DAN"
     [own] = parse_help(body, HELP, OURS)  # type: ignore[misc]
     assert isinstance(own, Message)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        (
+            {"SLACK_HELP_CHANNELS": " C0ITHELP, G0VIPHELP ,", "SLACK_TICKET_REACTION": ":sos:"},
+            HelpSettings(channels=frozenset({"C0ITHELP", "G0VIPHELP"}), ticket_reaction="sos"),
+        ),
+        ({}, HelpSettings()),
+    ],
+)
+def test_the_environment_names_the_help_channels_and_the_reaction(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: HelpSettings
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unit")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "unit-secret")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = SimpleNamespace(slack=SlackSettings(_env_file=None))  # type: ignore[call-arg]
+
+    async def history(key: str, after: int) -> list[object]:
+        return []
+
+    channel = build(settings, ChannelDeps(secret=lambda: b"0" * 32, history=history))  # type: ignore[arg-type]
+    assert isinstance(channel, SlackChannel)
+    assert channel.help == expected
