@@ -164,6 +164,40 @@ class ProblemRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def recurrence_candidates(
+        self, service_id: int, since: datetime
+    ) -> list[tuple[int, datetime, str | None, str | None]]:
+        """Open incidents on a service since `since` that no problem links yet, oldest first.
+
+        Columns only, `(id, created_at, title, description)`, with the linked ones left out
+        by the database: this runs for every new incident, so it must not load (or query
+        once per) every incident of the day.
+        """
+        linked = (
+            select(ProblemIncident.incident_id)
+            .where(ProblemIncident.incident_id == Ticket.id)
+            .exists()
+        )
+        stmt = (
+            select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description)
+            .where(
+                Ticket.kind == TicketKind.INCIDENT,
+                Ticket.service_id == service_id,
+                Ticket.created_at >= since,
+                Ticket.status.in_(OPEN_INCIDENT),
+                ~linked,
+            )
+            .order_by(Ticket.id)
+        )
+        return [(i, at, title, text) for i, at, title, text in await self.session.execute(stmt)]
+
+    async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
+        """The tickets with these ids, by id."""
+        if not ids:
+            return []
+        stmt = select(Ticket).where(Ticket.id.in_(list(ids))).order_by(Ticket.id)
+        return list(await self.session.scalars(stmt))
+
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
         stmt = select(RecurrenceOffer).where(RecurrenceOffer.cluster == cluster)
         return (await self.session.scalars(stmt)).first()
