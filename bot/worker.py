@@ -69,6 +69,7 @@ class Worker:
         max_text_chars: int = 4000,
         dialogue_ttl: int = 900,
         profiles: Mapping[str, ProfileSource] | None = None,
+        per_transaction: int | None = None,
     ) -> None:
         self.factory = factory
         self.queue = queue
@@ -89,6 +90,7 @@ class Worker:
             dialogue=dialogue,
             concurrency=concurrency,
             dialogue_ttl=dialogue_ttl,
+            per_transaction=per_transaction,
         )
         self._unacked: list[Job] = []
         # A batch whose attempt was counted and whose handling an outage interrupted.
