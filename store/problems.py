@@ -8,7 +8,7 @@ owner group as a problem, so a cluster is offered once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -91,6 +91,9 @@ class RecurrenceOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Ids left out by the query itself; beyond this (SQLite's bound-parameter limit is 32,766)
+# the caller leaves them out.
+MAX_EXCLUDED = 20_000
 OPEN_INCIDENT = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
@@ -165,13 +168,13 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def recurrence_candidates(
-        self, service_id: int, since: datetime
+        self, service_id: int, since: datetime, *, besides: Collection[int] = ()
     ) -> list[tuple[int, datetime, str | None, str | None]]:
         """Open incidents on a service since `since` that no problem links yet, oldest first.
 
-        Columns only, `(id, created_at, title, description)`, with the linked ones left out
-        by the database: this runs for every new incident, so it must not load (or query
-        once per) every incident of the day.
+        Columns only, `(id, created_at, title, description)`, with the linked ones and those
+        in `besides` (already offered) left out by the database: this runs for every new
+        incident, so it must not load (or query once per) every incident of the day.
         """
         linked = (
             select(ProblemIncident.incident_id)
@@ -189,6 +192,8 @@ class ProblemRepository:
             )
             .order_by(Ticket.id)
         )
+        if 0 < len(besides) <= MAX_EXCLUDED:
+            stmt = stmt.where(Ticket.id.not_in(list(besides)))
         return [(i, at, title, text) for i, at, title, text in await self.session.execute(stmt)]
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
