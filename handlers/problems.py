@@ -175,13 +175,11 @@ async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
 async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     """Offer a cluster of recurring incidents on a service to its owner group, once."""
     since = ctx.now - known_errors.RECUR_WINDOW
-    # Incidents a problem already links are left out by the query itself.
-    offered = frozenset(await ctx.uow.problems.offered_incidents(service_id))
-    recent = await ctx.uow.problems.recurrence_candidates(service_id, since, besides=offered)
+    # Incidents linked to a problem or offered already are left out by the query itself.
+    recent = await ctx.uow.problems.recurrence_candidates(service_id, since)
     cluster = known_errors.recurring(
         [Report(i, at, f"{title} {text}") for i, at, title, text in recent],
         ctx.now,
-        offered=offered,
     )
     if not cluster:
         return []

@@ -8,12 +8,12 @@ owner group as a problem, so a cluster is offered once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,9 +91,6 @@ class RecurrenceOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# Ids left out by the query itself; beyond this (SQLite's bound-parameter limit is 32,766)
-# the caller leaves them out.
-MAX_EXCLUDED = 20_000
 OPEN_INCIDENT = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
@@ -168,13 +165,13 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def recurrence_candidates(
-        self, service_id: int, since: datetime, *, besides: Collection[int] = ()
+        self, service_id: int, since: datetime
     ) -> list[tuple[int, datetime, str | None, str | None]]:
-        """Open incidents on a service since `since` that no problem links yet, oldest first.
+        """Open incidents on a service since `since`, neither linked to a problem nor offered.
 
-        Columns only, `(id, created_at, title, description)`, with the linked ones and those
-        in `besides` (already offered) left out by the database: this runs for every new
-        incident, so it must not load (or query once per) every incident of the day.
+        Oldest first, columns only, `(id, created_at, title, description)`, with the linked
+        and offered ones left out by the database: this runs for every new incident, so it
+        must not load (or query once per) every incident or offer of the day.
         """
         linked = (
             select(ProblemIncident.incident_id)
@@ -192,9 +189,23 @@ class ProblemRepository:
             )
             .order_by(Ticket.id)
         )
-        if 0 < len(besides) <= MAX_EXCLUDED:
-            stmt = stmt.where(Ticket.id.not_in(list(besides)))
+        # An offer is made after its incidents were created, so only offers since `since`
+        # can hold a candidate.
+        stmt = stmt.where(Ticket.id.not_in(self._offered_ids(service_id, since)))
         return [(i, at, title, text) for i, at, title, text in await self.session.execute(stmt)]
+
+    def _offered_ids(self, service_id: int, since: datetime) -> Select[int]:
+        """The incident ids in this service's offers since `since`, as a subquery."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            ids = func.json_each(RecurrenceOffer.incident_ids).table_valued("value")
+        else:
+            ids = func.jsonb_array_elements_text(RecurrenceOffer.incident_ids).table_valued("value")
+        return (
+            select(cast(ids.c.value, Integer))
+            .select_from(RecurrenceOffer)
+            .join(ids, true())
+            .where(RecurrenceOffer.service_id == service_id, RecurrenceOffer.offered_at >= since)
+        )
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
         """The tickets with these ids, by id."""
