@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -126,7 +127,11 @@ class _InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         if args and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN":
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        # Still a turn for the other tasks after each statement, as the thread gave: a
+        # worker transaction must not keep the web routes from the loop until it commits.
+        await asyncio.sleep(0)
+        return result
 
 
 def _inline_creator(
