@@ -39,6 +39,12 @@ log = structlog.get_logger(__name__)
 
 Understood = tuple[Claimed, Understanding]
 
+# On SQLite every write waits for the one writer connection, acks included: a worker
+# transaction over a whole batch (64 events, their handlers and replies) would hold the
+# web routes for its whole length. Smaller transactions, and a turn for the others between
+# them, keep an ack's wait to one of these.
+SQLITE_EVENTS_PER_TRANSACTION = 8
+
 
 class EventHandling:
     """Runs the router's handlers for claimed events and commits what they produce."""
@@ -55,6 +61,7 @@ class EventHandling:
         concurrency: int = 16,
         dialogue_ttl: int = 900,
         mail: bool = False,
+        per_transaction: int | None = None,
     ) -> None:
         self.factory = factory
         self.mail = mail
@@ -65,28 +72,35 @@ class EventHandling:
         self.redis_dialogue = dialogue
         self.concurrency = asyncio.Semaphore(concurrency)
         self.dialogue_ttl = dialogue_ttl
+        self.per_transaction = per_transaction or _events_per_transaction(factory)
 
     async def groups(self, groups: Mapping[str, list[Understood]]) -> tuple[list[int], list[int]]:
         """Handle every conversation's events; the inbox ids done and the outbox ids written.
 
-        Conversations whose locks are free right now go together in one transaction (one
-        commit, one identity prefetch, one inbox update). Should that fail, or for the
-        conversations another worker holds, each conversation goes on its own, in order,
-        under its lock: the one path every event can fall back to.
+        Conversations whose locks are free right now go together in transactions of up to
+        `per_transaction` events (one commit, one identity prefetch, one inbox update each;
+        a conversation is never split), with a turn for the web routes between them. Should
+        one fail, or for the conversations another worker holds, each conversation goes on
+        its own, in order, under its lock: the one path every event can fall back to.
         """
         held = await self.state.try_lock_many(list(groups))
         try:
             alone = dict(groups)
             results: list[tuple[list[int], list[int]] | BaseException] = []
-            together = [item for key in held for item in groups[key]]
-            if len(together) >= 2:
+            for keys in _chunks([k for k in held if k in groups], groups, self.per_transaction):
+                together = [item for key in keys for item in groups[key]]
+                if len(together) < 2:
+                    continue  # one event: its own path, with retries on a lost race
                 try:
                     results.append(await self._many(together))
-                    alone = {k: v for k, v in groups.items() if k not in held}
                 except Exception as e:
                     if is_outage(e):
                         raise
                     log.info("worker.batch_fallback", size=len(together), error=repr(e))
+                    continue
+                for key in keys:
+                    del alone[key]
+                await _let_others_write()
             results += await asyncio.gather(
                 *(self._conversation(items, locked=key in held) for key, items in alone.items()),
                 return_exceptions=True,
@@ -259,3 +273,36 @@ async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int)
         await dialogue.set(key, change.data, ttl)
     elif change.clear:
         await dialogue.clear(key)
+
+
+def _events_per_transaction(factory: SessionFactory) -> int | None:
+    """How many events one worker transaction may take: bounded on SQLite, else not."""
+    bind = factory.kw.get("bind")
+    dialect = getattr(getattr(bind, "dialect", None), "name", "")
+    return SQLITE_EVENTS_PER_TRANSACTION if dialect == "sqlite" else None
+
+
+def _chunks(
+    keys: Sequence[str], groups: Mapping[str, Sequence[Understood]], size: int | None
+) -> list[list[str]]:
+    """Conversation keys in runs of at most `size` events (a larger conversation alone)."""
+    if size is None:
+        return [list(keys)] if keys else []
+    runs: list[list[str]] = []
+    count = 0
+    for key in keys:
+        n = len(groups[key])
+        if runs and count + n <= size:
+            runs[-1].append(key)
+            count += n
+        else:
+            runs.append([key])
+            count = n
+    return runs
+
+
+async def _let_others_write() -> None:
+    # A connection handed back wakes the request waiting for it; two turns of the loop let
+    # that request take it before this worker asks for it again.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,9 @@ __all__ = ["APOLOGY", "Claimed", "Worker"]
 
 log = structlog.get_logger(__name__)
 
+# Seconds a thread may hold the GIL while another waits for it, in a SQLite process.
+SQLITE_SWITCH_INTERVAL = 0.0005
+
 
 class Worker:
     """Processes queued inbox events; one instance per worker process (or embedded app)."""
@@ -70,6 +74,7 @@ class Worker:
         dialogue_ttl: int = 900,
         profiles: Mapping[str, ProfileSource] | None = None,
         mail: bool = False,
+        per_transaction: int | None = None,
     ) -> None:
         self.factory = factory
         self.queue = queue
@@ -91,6 +96,7 @@ class Worker:
             concurrency=concurrency,
             dialogue_ttl=dialogue_ttl,
             mail=mail,
+            per_transaction=per_transaction,
         )
         self._unacked: list[Job] = []
         # A batch whose attempt was counted and whose handling an outage interrupted.
@@ -119,6 +125,11 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and process batches until `stop` is set, riding out any outage."""
         log.info("worker.started", consumer=self.consumer)
+        if self.handling.per_transaction is not None:
+            # SQLite: every statement is a round trip to aiosqlite's thread, which then waits
+            # for the GIL while the loop or the NLU thread holds it, by default up to 5 ms a
+            # time. About twenty statements a message made that wait most of its time.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL))
         outage = Outage("worker")
         jobs: list[Job] = []
         try:

@@ -175,13 +175,11 @@ async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
 async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     """Offer a cluster of recurring incidents on a service to its owner group, once."""
     since = ctx.now - known_errors.RECUR_WINDOW
-    recent = await ctx.uow.problems.recent_incidents(service_id, since)
-    linked = {i.id for i in recent if await ctx.uow.problems.problems_of(i)}
-    offered = frozenset(await ctx.uow.problems.offered_incidents(service_id)) | linked
+    # Incidents linked to a problem or offered already are left out by the query itself.
+    recent = await ctx.uow.problems.recurrence_candidates(service_id, since)
     cluster = known_errors.recurring(
-        [Report(t.id, t.created_at, f"{t.title} {t.description}") for t in recent],
+        [Report(i, at, f"{title} {text}") for i, at, title, text in recent],
         ctx.now,
-        offered=offered,
     )
     if not cluster:
         return []
@@ -195,7 +193,7 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
         group_id=service.owner_group_id,
         incident_ids=[r.id for r in cluster],
     )
-    found = [t for t in recent if t.id in {r.id for r in cluster}]
+    found = await ctx.uow.problems.tickets([r.id for r in cluster])
     refs = ", ".join(t.ref for t in found)
     ask = Reply(
         text=f"{len(found)} similar incidents on {service.name} within a day ({refs}). "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,9 @@ class OutboxRepository:
         self.session = session
         self._keyed: dict[str, OutboxMessage] = {}
         self._unflushed: list[OutboxMessage] = []
+        # Rows without a key, inserted together at the next flush by one multi-row INSERT:
+        # the ORM's unit of work would cost more than the rest of a reply's handling.
+        self._plain: list[OutboxMessage] = []
 
     def add(
         self,
@@ -42,10 +45,11 @@ class OutboxRepository:
         ticket_ref: str | None = None,
         dedup_key: str | None = None,
     ) -> OutboxMessage:
-        """A new reply, inserted at the next flush.
+        """A new reply, inserted at the unit of work's next flush or commit.
 
-        With `dedup_key` the reply is sent at most once per key ever: a key seen before, in
-        this transaction or any other, adds nothing, and the returned row keeps `id` None.
+        The returned row is not in the session: its `id` is set when it is inserted. With
+        `dedup_key` the reply is sent at most once per key ever: a key seen before, in this
+        transaction or any other, adds nothing, and the returned row keeps `id` None.
         """
         if dedup_key is not None and dedup_key in self._keyed:
             return self._keyed[dedup_key]
@@ -62,14 +66,36 @@ class OutboxRepository:
             dedup_key=dedup_key,
         )
         if dedup_key is None:
-            self.session.add(row)
+            self._plain.append(row)
         else:
             self._keyed[dedup_key] = row
             self._unflushed.append(row)
         return row
 
     async def flush_keyed(self) -> None:
-        """Insert the keyed rows added since the last flush, skipping keys already stored."""
+        """Insert the rows added since the last flush, skipping keys already stored."""
+        plain, self._plain = self._plain, []
+        if plain:
+            table = cast(Table, OutboxMessage.__table__)
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            values = [
+                {
+                    "platform": r.platform,
+                    "conversation_key": r.conversation_key,
+                    "address": r.address,
+                    "reply": r.reply,
+                    "inbox_id": r.inbox_id,
+                    "ticket_ref": r.ticket_ref,
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": r.next_attempt_at,
+                    "created_at": r.next_attempt_at,
+                }
+                for r in plain
+            ]
+            ids = (await self.session.execute(stmt, values)).scalars().all()
+            for r, i in zip(plain, ids, strict=True):
+                r.id = i
         rows, self._unflushed = self._unflushed, []
         for row in rows:
             assert row.dedup_key is not None
@@ -100,9 +126,9 @@ class OutboxRepository:
         so exactly one of them inserts.
         """
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (
-            insert(OutboxMessage)
+            upsert(OutboxMessage)
             .values(
                 platform=platform,
                 conversation_key=conversation_key,

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -162,6 +162,56 @@ class ProblemRepository:
             )
             .order_by(Ticket.id)
         )
+        return list(await self.session.scalars(stmt))
+
+    async def recurrence_candidates(
+        self, service_id: int, since: datetime
+    ) -> list[tuple[int, datetime, str | None, str | None]]:
+        """Open incidents on a service since `since`, neither linked to a problem nor offered.
+
+        Oldest first, columns only, `(id, created_at, title, description)`, with the linked
+        and offered ones left out by the database: this runs for every new incident, so it
+        must not load (or query once per) every incident or offer of the day.
+        """
+        linked = (
+            select(ProblemIncident.incident_id)
+            .where(ProblemIncident.incident_id == Ticket.id)
+            .exists()
+        )
+        stmt = (
+            select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description)
+            .where(
+                Ticket.kind == TicketKind.INCIDENT,
+                Ticket.service_id == service_id,
+                Ticket.created_at >= since,
+                Ticket.status.in_(OPEN_INCIDENT),
+                ~linked,
+            )
+            .order_by(Ticket.id)
+        )
+        # An offer is made after its incidents were created, so only offers since `since`
+        # can hold a candidate.
+        stmt = stmt.where(Ticket.id.not_in(self._offered_ids(service_id, since)))
+        return [(i, at, title, text) for i, at, title, text in await self.session.execute(stmt)]
+
+    def _offered_ids(self, service_id: int, since: datetime) -> Select[int]:
+        """The incident ids in this service's offers since `since`, as a subquery."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            ids = func.json_each(RecurrenceOffer.incident_ids).table_valued("value")
+        else:
+            ids = func.jsonb_array_elements_text(RecurrenceOffer.incident_ids).table_valued("value")
+        return (
+            select(cast(ids.c.value, Integer))
+            .select_from(RecurrenceOffer)
+            .join(ids, true())
+            .where(RecurrenceOffer.service_id == service_id, RecurrenceOffer.offered_at >= since)
+        )
+
+    async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
+        """The tickets with these ids, by id."""
+        if not ids:
+            return []
+        stmt = select(Ticket).where(Ticket.id.in_(list(ids))).order_by(Ticket.id)
         return list(await self.session.scalars(stmt))
 
     async def offered(self, cluster: str) -> RecurrenceOffer | None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import Settings
+from bot.handling import Understood
 from bot.router import IntentRouter
 from bot.worker import Worker
 from channels.conversation import Address, Identity, Message
@@ -176,3 +177,45 @@ async def test_a_row_queued_twice_in_one_batch_is_handled_once(
     assert row is not None
     assert (row.status, row.deliveries) == ("done", 1)
     assert len(replies) == 1
+
+
+def chat(conversation: str, n: int, text: str) -> Message:
+    return Message(
+        event_id=f"Ev-{conversation}-{n}",
+        address=Address(channel="slack", workspace="T1", conversation=conversation, user="U0ALICE"),
+        sender=Identity(platform="slack", external_id="U0ALICE"),
+        text=text,
+    )
+
+
+async def test_a_batch_goes_in_short_transactions_with_writes_of_others_between(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    order: list[str] = []
+    async with worker(demo_settings, understander, per_transaction=3) as w:
+        events = [chat(f"D{c}", n, f"hello ({c}.{n})") for n in range(2) for c in range(6)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+        writer: list[asyncio.Task[int]] = []
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+            if not writer:
+                # Another writer (an ack) asks for the connection while the batch runs.
+                writer.append(asyncio.create_task(_store(w, chat("DACK", 0, "hi"))))
+                writer[0].add_done_callback(lambda _: order.append("ack"))
+            result = await many(items)
+            order.append("batch")
+            return result
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        await writer[0]
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 12, "pending": 1}
+            for c in range(6):
+                replies = await uow.outbox.history("slack", events[c].address.key)
+                assert len(replies) == 2  # one reply per message, in order, none twice
+    # Six conversations of two events, three events a transaction: each one alone, and the
+    # ack's insert went between them rather than after the last.
+    assert order.count("batch") == 6
+    assert order.index("ack") < len(order) - 1

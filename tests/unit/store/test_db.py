@@ -1,0 +1,64 @@
+"""The embedded engine: statements on the event loop's thread, `BEGIN` on the driver's."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+from store.db import create_engine
+
+
+async def test_statements_run_on_the_loop_thread_and_begin_on_the_driver_thread(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
+    ran: list[tuple[str, int]] = []
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # sqlite3 calls the trace callback on the thread that runs the statement.
+        raw = dbapi_connection._connection._conn
+        raw.set_trace_callback(lambda sql: ran.append((sql.split()[0], threading.get_ident())))
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        await engine.dispose()
+    loop_thread = threading.get_ident()
+    threads = {sql: thread for sql, thread in ran if not sql.startswith("PRAGMA")}
+    assert threads["INSERT"] == threads["SELECT"] == threads["COMMIT"] == loop_thread
+    # BEGIN may wait out another process's write lock: never on the loop's thread.
+    assert threads["BEGIN"] != loop_thread
+
+
+async def test_other_tasks_get_turns_while_a_transaction_runs(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/turns.db")
+    turns_seen: list[int] = []
+    turns = 0
+
+    async def other_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_task())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            start = turns
+            for i in range(20):
+                await conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
+            turns_seen.append(turns - start)
+    finally:
+        other.cancel()
+        await engine.dispose()
+    # The web routes' tasks run between the statements, not only after the commit.
+    assert turns_seen[0] >= 20
