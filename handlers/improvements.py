@@ -157,18 +157,18 @@ async def candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
             )
         )
     unclear = [
-        f
-        for f in await fallback_rates(uow.session, since, now)
-        if f"intent:{f.intent}" not in known
+        miss
+        for miss in await fallback_rates(uow.session, since, now)
+        if f"intent:{miss.intent}" not in known
     ]
-    for f in unclear[:SUGGESTED_PER_KIND]:
-        label = f.intent.replace("_", " ")
+    for miss in unclear[:SUGGESTED_PER_KIND]:
+        label = miss.intent.replace("_", " ")
         found.append(
             Candidate(
-                key=f"intent:{f.intent}",
-                title=f"Teach the bot to understand “{label}” ({f.rate:.0%} fall back)",
-                benefit=f"{f.missed} of {f.served + f.missed} messages read as {label} got a "
-                "clarifying question or a fallback instead of an answer.",
+                key=f"intent:{miss.intent}",
+                title=f"Teach the bot to understand “{label}” ({miss.rate:.0%} fall back)",
+                benefit=f"{miss.missed} of {miss.served + miss.missed} messages read as {label} "
+                "got a clarifying question or a fallback instead of an answer.",
                 kpi="nlu_fallback_per_100_messages",
             )
         )
