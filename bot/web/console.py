@@ -47,6 +47,7 @@ from handlers.improvements import (
     suggest,
 )
 from handlers.incident_review import major_resolved
+from handlers.major_incidents import swarm_on_p1
 from handlers.rules import lifecycle
 from handlers.suppliers import MAIL_CHANNEL
 from store.console import (
@@ -423,6 +424,7 @@ async def _apply(
         except ValueError:
             raise BadInput("choose a priority from P1 to P5") from None
         await actions.reprioritise(ticket, wanted, text, ctx)
+        await swarm_on_p1(ctx, ticket)
     elif action == "hold":
         await actions.put_on_hold(ticket, text, ctx)
     elif action == "resume":

@@ -14,6 +14,7 @@ from handlers.cancellation import cancel
 from handlers.context import HandlerContext
 from handlers.incident_review import major_resolved
 from handlers.incidents import resolve
+from handlers.major_incidents import swarm_on_p1
 from nlu.types import IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import Priority, Status, TicketKind
@@ -117,4 +118,33 @@ async def test_chat_resolve_and_cancel_go_through_the_same_door(factory: Session
         assert not record.open  # the swarm stands down
         assert await uow.problems.problems_of(mistake) == []  # and nothing to review
         assert any(o.topic == "major_incident" for o in ctx.outgoing)
+        await uow.commit()
+
+
+async def test_a_p1_incident_opens_a_swarm_by_itself_once(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        bob = await uow.people.by_email("bob@example.com")
+        erin = await uow.people.by_email("erin@example.com")
+        assert bob is not None
+        assert erin is not None
+        ctx = HandlerContext(
+            uow=uow,
+            person=bob,
+            address=Address(channel="console", conversation="console", user=str(bob.id)),
+            now=NOW,
+        )
+        minor = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="slow wifi", requester=bob, priority=Priority.P2
+        )
+        assert not await swarm_on_p1(ctx, minor)
+        outage = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="payroll down", requester=bob, priority=Priority.P1
+        )
+        outage.assignee_id = erin.id
+        assert await swarm_on_p1(ctx, outage)
+        record = await uow.major_incidents.for_ticket(outage.id)
+        assert record is not None
+        assert record.open
+        assert record.lead_id == erin.id
+        assert not await swarm_on_p1(ctx, outage)  # one swarm per incident
         await uow.commit()
