@@ -83,14 +83,23 @@ DEFLECTIONS = Counter(
 )
 DEFLECTION_OUTCOMES = {YES: DEFLECTED, NO: DECLINED}
 """Handled intents (the deflection answers' actions) and the outcome each counts as."""
+NLU_FALLBACKS = Counter(
+    "switchboard_nlu_fallbacks_total",
+    "Messages the bot did not act on: a clarifying question, out of scope, or a hand-over "
+    "to the desk after two clarifications.",
+    ["outcome"],
+)
+FALLBACK_OUTCOMES = frozenset({"clarify", "out_of_scope", "handover"})
 
 
 def count_outcomes(intents: Iterable[str]) -> None:
-    """Count the deflection answers among intents whose work has just been committed."""
+    """Count the deflection answers and the NLU fallbacks among intents just committed."""
     for intent in intents:
         outcome = DEFLECTION_OUTCOMES.get(intent)
         if outcome is not None:
             DEFLECTIONS.labels(outcome).inc()
+        if intent in FALLBACK_OUTCOMES:
+            NLU_FALLBACKS.labels(intent).inc()
 
 
 _NEW_TICKETS = "switchboard.new_tickets"

@@ -30,6 +30,7 @@ from handlers.registry import Declined, HandlerSpec, Registry
 from handlers.replies import language, say
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
+from store.nlu_misses import record_miss
 
 log = structlog.get_logger(__name__)
 
@@ -137,12 +138,35 @@ class IntentRouter:
             routed = await self._message(event, nlu, ctx, state or {})
         if routed.dialogue.data is None and not routed.dialogue.clear:
             routed.dialogue = change
+        if routed.intent in _UNCLEAR and isinstance(event, Message):
+            self._record_miss(routed.intent, nlu, ctx)
         # A clear "that's not IT" is an answer, not a miss, unless a clarification came first.
         if routed.intent == "clarify" or (
             routed.intent in _UNCLEAR and int((state or {}).get("misses", 0)) > 0
         ):
             routed = await self._count_miss(routed, ctx, nlu, state or {})
         return self._remember(routed, ctx)
+
+    def _record_miss(self, outcome: str, nlu: Understanding, ctx: HandlerContext) -> None:
+        """Keep what the model guessed, so the desk sees which intents the bot fails to act on.
+
+        A confident "that's not IT" is an answer, not a miss: no guess is kept for it.
+        """
+        ranked = nlu.ranked() if outcome == "clarify" else nlu.ranked()[:1]
+        guess = next(
+            ((i, c) for i, c in ranked if i is not IntentName.OUT_OF_SCOPE and c > 0), None
+        )
+        if guess is None:
+            return
+        intent, confidence = guess
+        record_miss(
+            ctx.uow.session,
+            at=ctx.now,
+            channel=ctx.channel,
+            outcome=outcome,
+            guessed=intent.value,
+            confidence=confidence,
+        )
 
     async def _count_miss(
         self, routed: Routed, ctx: HandlerContext, nlu: Understanding, state: dict[str, Any]

@@ -10,6 +10,7 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.confirmations import KEEP, NO, YES
 from handlers.context import HandlerContext
+from handlers.incident_review import major_resolved
 from handlers.registry import registry
 from handlers.rules import lifecycle
 from handlers.tickets import card, find_ticket, not_found
@@ -68,6 +69,7 @@ async def cancel(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         update_ticket(ticket, Update(status=Status.CANCELLED), ctx)
     except NotAllowedError:
         return [not_found(ticket.ref)]
+    await major_resolved(ctx, ticket)
     ctx.notify(
         ticket.assignee_id,
         Reply(text=f"{ticket.ref} was cancelled by {ctx.person.name}.", ticket_ref=ticket.ref),

@@ -3,7 +3,8 @@
 An idea may carry a measure: one of the desk's figures (`KPIS`) with its value when the idea
 was taken up (the baseline) and the value wanted (the target); the register shows it beside
 the figure now. The bot proposes candidates itself from the data (`suggest`): the services
-with the most incidents and no problem ticket, and the catalog items slowest to fulfil. A
+with the most incidents and no problem ticket, the intents the bot most often fails to act on
+(clarifies or falls back instead), and the catalog items slowest to fulfil. A
 candidate already in the register, in any stage, is never proposed again.
 """
 
@@ -20,6 +21,7 @@ from handlers.registry import registry
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
 from store.improvements import Improvement
+from store.nlu_misses import fallback_rates
 from store.reports import catalog_fulfilment, incident_clusters
 from store.uow import UnitOfWork
 
@@ -152,6 +154,22 @@ async def candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
                 benefit=f"{c.incidents} incidents in 30 days and no problem ticket for them.",
                 service=c.service,
                 kpi="mttr_minutes",
+            )
+        )
+    unclear = [
+        miss
+        for miss in await fallback_rates(uow.session, since, now)
+        if f"intent:{miss.intent}" not in known
+    ]
+    for miss in unclear[:SUGGESTED_PER_KIND]:
+        label = miss.intent.replace("_", " ")
+        found.append(
+            Candidate(
+                key=f"intent:{miss.intent}",
+                title=f"Teach the bot to understand “{label}” ({miss.rate:.0%} fall back)",
+                benefit=f"{miss.missed} of {miss.served + miss.missed} messages read as {label} "
+                "got a clarifying question or a fallback instead of an answer.",
+                kpi="nlu_fallback_per_100_messages",
             )
         )
     slow = [

@@ -1,6 +1,7 @@
 """The end of a major incident: everyone hears it is over, and a post-incident review opens.
 
-Whichever door resolves the incident (chat, the console, a monitoring alert clearing) calls
+Whichever door resolves the incident (chat, ✅ on its thread, the console, `PATCH
+/api/tickets/{ref}`, a monitoring alert clearing) or cancels it (chat) calls
 `major_resolved` in the same unit of work, so the record closes once, every linked reporter
 is told on their own channel, the swarm and the desk's major-incident topic hear it, and a
 problem ticket for the review is opened, linked to the incident, for its lead.
@@ -15,6 +16,7 @@ from store.enums import Status, TicketKind
 from store.models import Ticket
 
 REVIEW_PREFIX = "Post-incident review of"
+_ENDED = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED)
 
 
 async def major_resolved(
@@ -22,15 +24,27 @@ async def major_resolved(
 ) -> Ticket | None:
     """Close `ticket`'s open major incident record if it has one; the review ticket opened.
 
+    Every door that ends a ticket calls this after the change. A cancelled major incident
+    closes its record and stands the swarm down without a review.
+
     `tell_reports` False: the caller has told the linked reporters already.
     """
-    if ticket.status is not Status.RESOLVED and ticket.status is not Status.CLOSED:
+    if ticket.status not in _ENDED:
         return None
     major = await ctx.uow.major_incidents.for_ticket(ticket.id)
     if major is None or not major.open:
         return None
     major.open = False
     major.updated_at = ctx.now
+    if ticket.status is Status.CANCELLED:
+        # Declared by mistake: the swarm stands down, and there is nothing to review.
+        down = Reply(text=f"{ticket.ref} was cancelled: {ticket.title}.", ticket_ref=ticket.ref)
+        if major.swarm_channel:
+            swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
+            ctx.outgoing.append(Outgoing(reply=down, address=swarm))
+        ctx.announce("major_incident", down)
+        ctx.log(ticket, "major_stood_down")
+        return None
     over = f"{ticket.ref} is resolved: {ticket.title}."
     reports = [
         t

@@ -9,6 +9,7 @@ from handlers.context import HandlerContext
 from handlers.devices import device_reported
 from handlers.events import link_to_outage
 from handlers.incident_review import major_resolved
+from handlers.major_incidents import swarm_on_p1
 from handlers.problems import on_new_incident
 from handlers.registry import registry
 from handlers.replies import language, language_of, say, status_label
@@ -166,6 +167,7 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
         await restart_clock(ctx, ticket)
         if prio.is_major(ticket.priority) and (before is None or not prio.is_major(before)):
             announce_major(ctx, ticket)
+        await swarm_on_p1(ctx, ticket)
     known = await on_new_incident(ctx, ticket)
     return [
         Reply(
@@ -296,6 +298,7 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     )
     if after and prio.is_major(after) and (before is None or not prio.is_major(before)):
         announce_major(ctx, ticket, note=" (escalated)")
+    await swarm_on_p1(ctx, ticket)
     return [
         Reply(
             text=say(lang, "escalate.done", ref=ticket.ref, changed=changed),

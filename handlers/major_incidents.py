@@ -4,6 +4,7 @@ Declaring (`major INC-9`) records the major incident, attaches the open incident
 same service from the outage window (as correlation links reports to alert incidents), pages
 the service's owner group (its channels) and whoever is on call, and announces it. The swarm
 channel on Slack is created by the application afterwards (handlers never call a platform).
+A P1 incident, however it became one, opens the record by itself (`swarm_on_p1`).
 A status update (`broadcast INC-9: failover started, next update 14:30`) goes to every
 linked reporter on their own channel, to the swarm channel and to the major-incident topic.
 """
@@ -20,7 +21,7 @@ from handlers.rules import lifecycle
 from handlers.rules.correlation import OUTAGE_WINDOW
 from handlers.tickets import announce_major, card
 from nlu.types import EntityName, IntentName, Understanding
-from store.enums import Role, TicketKind
+from store.enums import Priority, Role, TicketKind
 from store.models import MajorIncident, Ticket
 
 LINK_KIND = "major_incident"
@@ -110,6 +111,28 @@ async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
         ctx.notify(person.id, reply)
         paged.append(person.name)
     return paged
+
+
+async def swarm_on_p1(ctx: HandlerContext, ticket: Ticket) -> bool:
+    """A P1 incident opens a swarm without anyone declaring it; whether one was opened.
+
+    As for a monitoring alert at P1, the record is what the swarm channel (created by the
+    application with the owner group and on-call invited), the status page and the status
+    updates hang on. Open incidents on the same service are linked to it as reports.
+    """
+    if (
+        ticket.kind is not TicketKind.INCIDENT
+        or ticket.priority is not Priority.P1
+        or not lifecycle.is_open(ticket.status)
+        or await ctx.uow.major_incidents.for_ticket(ticket.id) is not None
+    ):
+        return False
+    await ctx.uow.major_incidents.declare(
+        ticket, by_id=None, lead_id=ticket.assignee_id, at=ctx.now
+    )
+    reports = await _attach(ctx, ticket)
+    ctx.log(ticket, "major_declared", source="priority", linked=[r.ref for r in reports])
+    return True
 
 
 async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list[Reply]:

@@ -728,3 +728,6 @@ import store.deflections  # noqa: E402, F401  # isort: skip
 
 # Articles saved from resolved tickets, waiting to be published (`store.knowledge_drafts`).
 import store.knowledge_drafts  # noqa: E402, F401  # isort: skip
+
+# The intent the model guessed when the bot asked or fell back instead (`store.nlu_misses`).
+import store.nlu_misses  # noqa: E402, F401  # isort: skip

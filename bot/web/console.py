@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from bot.container import Container
 from bot.delivery import add_outgoing
+from bot.web import console_ticket as around
 from bot.web.auth import csrf_protect, require_role
 from bot.web.console_text import console_translator
 from bot.web.live import NEWS
@@ -46,7 +47,9 @@ from handlers.improvements import (
     suggest,
 )
 from handlers.incident_review import major_resolved
+from handlers.major_incidents import swarm_on_p1
 from handlers.rules import lifecycle
+from handlers.suppliers import MAIL_CHANNEL
 from store.console import (
     NO_GROUP,
     UNASSIGNED,
@@ -300,6 +303,7 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         timeline = await uow.console.timeline(ticket)
         agents = (await _choices(request, uow)).agents
         row = _row(ticket, utcnow())
+        near = await around.surroundings(uow, ticket)
     mood = None
     if ticket.kind in (TicketKind.INCIDENT, TicketKind.REQUEST) and row.channel != "alerts":
         from handlers.reports import moods
@@ -324,11 +328,25 @@ async def ticket_page(request: Request, ref: str, person: Staff, done: str = "")
         may_decide=refusal is None,
         done=done == "1",
         mood=mood,
+        near=near,
     )
 
 
 ACTIONS = frozenset(
-    {"take", "give", "reply", "note", "priority", "hold", "resume", "resolve", "approve", "reject"}
+    {
+        "take",
+        "give",
+        "reply",
+        "note",
+        "priority",
+        "hold",
+        "resume",
+        "resolve",
+        "approve",
+        "reject",
+        "link",
+        "supplier",
+    }
 )
 
 
@@ -341,6 +359,7 @@ async def act(
     text: Annotated[str, Form(max_length=4000)] = "",
     to: Annotated[str, Form(max_length=12)] = "",
     priority: Annotated[str, Form(max_length=4)] = "",
+    supplier: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
     """Run one action on the ticket and come back to it."""
     if action not in ACTIONS:
@@ -355,7 +374,13 @@ async def act(
             if me is None:
                 return error_page(request, 403, "not in the directory")
             ctx = _context(uow, me)
-            await _apply(action, ticket, ctx, text=text, to=to, priority=priority)
+            ctx.mail = MAIL_CHANNEL in c.channels
+            if action == "link":
+                await around.link(ctx, ticket, to)
+            elif action == "supplier":
+                await around.hand(ctx, ticket, supplier, text)
+            else:
+                await _apply(action, ticket, ctx, text=text, to=to, priority=priority)
             rows = await add_outgoing(
                 uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None
             )
@@ -363,8 +388,12 @@ async def act(
             ids = [r.id for r in rows]
             ticket_ref = ticket.ref
             await uow.commit()
-    except (BadInput, actions.EmptyTextError) as e:
+    except (BadInput, actions.EmptyTextError, around.LinkError) as e:
         return error_page(request, 400, str(e))
+    except around.NotFoundError as e:
+        return error_page(request, 404, str(e))
+    except around.HandOffError as e:
+        return error_page(request, 409, str(e))
     except NotAllowedError as e:
         return error_page(request, 403, str(e))
     except LifecycleError as e:
@@ -395,6 +424,7 @@ async def _apply(
         except ValueError:
             raise BadInput("choose a priority from P1 to P5") from None
         await actions.reprioritise(ticket, wanted, text, ctx)
+        await swarm_on_p1(ctx, ticket)
     elif action == "hold":
         await actions.put_on_hold(ticket, text, ctx)
     elif action == "resume":

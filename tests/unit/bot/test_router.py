@@ -258,3 +258,24 @@ async def test_the_clarifying_question_is_asked_in_the_language_of_the_message(
     [question] = routed.replies
     assert question.text == "我不太确定你的意思。你是想："
     assert [b.label for b in question.buttons] == ["报告故障", "申请服务", "其他"]
+
+
+async def test_a_clarification_keeps_the_intent_the_model_guessed(factory: SessionFactory) -> None:
+    from sqlalchemy import select
+
+    from store.nlu_misses import NluMiss
+
+    c = Conversation(factory)
+    unsure = understood(
+        "printer thing", IntentName.REPORT_INCIDENT, 0.3, alternatives=((IntentName.HELP, 0.2),)
+    )
+    assert (await c.say(unsure)).intent == "clarify"
+    c.state = None
+    # A confident "not IT" is an answer, not a miss: nothing is kept for it.
+    await c.say(understood("what's the weather", IntentName.OUT_OF_SCOPE, 0.95))
+    async with UnitOfWork(factory) as uow:
+        rows = list(await uow.session.scalars(select(NluMiss)))
+    assert [(r.outcome, r.guessed, r.channel) for r in rows] == [
+        ("clarify", "report_incident", ADDRESS.channel)
+    ]
+    assert rows[0].confidence == pytest.approx(0.3)

@@ -24,6 +24,8 @@ from store.db import SessionFactory, create_engine, session_factory
 from store.enums import Status, TicketKind
 from store.improvements import Improvement
 from store.migrate import upgrade_engine
+from store.models import InboxEvent
+from store.nlu_misses import record_miss
 from store.uow import UnitOfWork
 
 NOW = datetime(2027, 5, 31, 12, tzinfo=UTC)
@@ -79,6 +81,41 @@ async def _history(factory: SessionFactory) -> None:
             r.created_at = day
             r.resolved_at = day + timedelta(hours=hours)
             r.status = Status.RESOLVED
+        # The bot fell back on 3 of 4 catalog requests and 4 of 8 service requests; 2 misses
+        # on help are too few, and misses 40 days ago do not count.
+        for intent, missed, served in (
+            ("request_catalog", 3, 1),
+            ("request_service", 4, 4),
+            ("help", 2, 0),
+        ):
+            for _ in range(missed):
+                record_miss(
+                    uow.session,
+                    at=day,
+                    channel="slack",
+                    outcome="clarify",
+                    guessed=intent,
+                    confidence=0.3,
+                )
+            for i in range(served):
+                uow.session.add(
+                    InboxEvent(
+                        platform="slack",
+                        event_id=f"{intent}-{i}",
+                        payload={},
+                        intent=intent,
+                        received_at=day,
+                    )
+                )
+        for _ in range(5):
+            record_miss(
+                uow.session,
+                at=NOW - timedelta(days=40),
+                channel="slack",
+                outcome="clarify",
+                guessed="greet",
+                confidence=0.3,
+            )
         await uow.commit()
 
 
@@ -88,17 +125,21 @@ async def test_candidates_from_known_data_and_never_twice(factory: SessionFactor
         found = await candidates(uow, NOW)
     assert [c.key for c in found] == [
         "cluster:VPN",
+        "intent:request_catalog",
+        "intent:request_service",
         "catalog:Mouse",
         "catalog:Laptop",
         "catalog:Badge",
     ]
     assert found[0].title == "Find the root cause of the 5 incidents on VPN"
-    assert "15.0 h" in found[2].title  # the laptop's mean of 10 h and 20 h
+    assert found[1].title == "Teach the bot to understand “request catalog” (75% fall back)"
+    assert found[2].benefit.startswith("4 of 8 messages read as request service")
+    assert "15.0 h" in found[4].title  # the laptop's mean of 10 h and 20 h
 
     async with UnitOfWork(factory) as uow:
         added = await suggest(uow, NOW)
         await uow.commit()
-    assert len(added) == 4
+    assert len(added) == 6
     assert all(r.proposer_id is None and r.channel == "bot" for r in added)
     assert added[0].service == "VPN"
     async with UnitOfWork(factory) as uow:
@@ -110,7 +151,7 @@ async def test_only_agents_ask_for_suggestions_in_chat(factory: SessionFactory) 
     nlu = Understanding(text="suggest improvements", intent=IntentName.HELP, confidence=1.0)
     for email, expected in (
         ("alice@example.com", "Only agents"),
-        ("bob@example.com", "I've added 4 suggestions"),
+        ("bob@example.com", "I've added 6 suggestions"),
         ("bob@example.com", "Nothing new to suggest"),
     ):
         async with UnitOfWork(factory) as uow:
@@ -183,4 +224,4 @@ async def test_the_weekly_round_tells_the_leads_once(factory: SessionFactory) ->
     assert len(await queued()) == 1
     async with UnitOfWork(factory) as uow:
         count = await uow.session.scalar(select(func.count()).select_from(Improvement))
-    assert count == 4
+    assert count == 6

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.demo import seed_demo
 from channels.conversation import Address
+from handlers.cancellation import cancel
 from handlers.context import HandlerContext
 from handlers.incident_review import major_resolved
+from handlers.incidents import resolve
+from handlers.major_incidents import swarm_on_p1
+from nlu.types import IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import Priority, Status, TicketKind
 from store.migrate import upgrade_engine
+from store.models import Ticket
 from store.uow import UnitOfWork
 
 NOW = datetime(2027, 1, 5, 9, tzinfo=UTC)
@@ -70,4 +76,75 @@ async def test_a_review_opens_once_and_only_for_a_resolved_major(factory: Sessio
         assert len(swarm) == 1
         assert any(o.topic == "major_incident" for o in ctx.outgoing)
         assert any(o.person_id == erin.id for o in ctx.outgoing)
+        await uow.commit()
+
+
+async def _major(uow: UnitOfWork, title: str) -> tuple[HandlerContext, Ticket]:
+    bob = await uow.people.by_email("bob@example.com")
+    erin = await uow.people.by_email("erin@example.com")
+    assert bob is not None
+    assert erin is not None
+    outage = await uow.tickets.create(
+        kind=TicketKind.INCIDENT, title=title, requester=bob, priority=Priority.P1
+    )
+    await uow.major_incidents.declare(outage, by_id=bob.id, lead_id=erin.id, at=NOW)
+    ctx = HandlerContext(
+        uow=uow,
+        person=bob,
+        address=Address(channel="slack", conversation="D0BOB", user="U0BOB"),
+        now=NOW,
+        text="yes",
+    )
+    return ctx, outage
+
+
+async def test_chat_resolve_and_cancel_go_through_the_same_door(factory: SessionFactory) -> None:
+    nlu = Understanding(text="yes", intent=IntentName.AFFIRM, confidence=1.0)
+    async with UnitOfWork(factory) as uow:
+        ctx, outage = await _major(uow, "VPN down")
+        await resolve(nlu, replace(ctx, params={"ref": outage.ref}, via_action=True))
+        assert outage.status is Status.RESOLVED
+        record = await uow.major_incidents.for_ticket(outage.id)
+        assert record is not None
+        assert not record.open
+        [review] = await uow.problems.problems_of(outage)
+        assert review.title.startswith("Post-incident review of")
+
+        ctx, mistake = await _major(uow, "Mail down (it was not)")
+        await cancel(nlu, replace(ctx, params={"ref": mistake.ref}, via_action=True))
+        assert mistake.status is Status.CANCELLED
+        record = await uow.major_incidents.for_ticket(mistake.id)
+        assert record is not None
+        assert not record.open  # the swarm stands down
+        assert await uow.problems.problems_of(mistake) == []  # and nothing to review
+        assert any(o.topic == "major_incident" for o in ctx.outgoing)
+        await uow.commit()
+
+
+async def test_a_p1_incident_opens_a_swarm_by_itself_once(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        bob = await uow.people.by_email("bob@example.com")
+        erin = await uow.people.by_email("erin@example.com")
+        assert bob is not None
+        assert erin is not None
+        ctx = HandlerContext(
+            uow=uow,
+            person=bob,
+            address=Address(channel="console", conversation="console", user=str(bob.id)),
+            now=NOW,
+        )
+        minor = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="slow wifi", requester=bob, priority=Priority.P2
+        )
+        assert not await swarm_on_p1(ctx, minor)
+        outage = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="payroll down", requester=bob, priority=Priority.P1
+        )
+        outage.assignee_id = erin.id
+        assert await swarm_on_p1(ctx, outage)
+        record = await uow.major_incidents.for_ticket(outage.id)
+        assert record is not None
+        assert record.open
+        assert record.lead_id == erin.id
+        assert not await swarm_on_p1(ctx, outage)  # one swarm per incident
         await uow.commit()
