@@ -30,6 +30,7 @@ from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
 from handlers.incident_review import major_resolved
+from handlers.major_incidents import swarm_on_p1
 from handlers.rules import approval
 from handlers.service_levels import follow_update
 from handlers.sla_state import TargetState, clock_state, supplier_state
@@ -386,6 +387,8 @@ async def patch_ticket(
             else:
                 await _update(ticket, body, ctx)
         await major_resolved(ctx, ticket)
+        # A P1 opens its swarm whichever door raised it: chat, the console or this API.
+        await swarm_on_p1(ctx, ticket)
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
         await uow.flush()
         # A write checks the version itself (compare-and-set); a request that changed nothing

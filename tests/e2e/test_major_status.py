@@ -113,3 +113,33 @@ def test_resolving_a_major_incident_through_the_api_opens_the_review(
         assert res.status_code in (200, 409), res.text
         problems, _ = client.portal.call(_after, demo_settings)  # type: ignore[union-attr]
         assert len(problems) == 1
+
+
+async def _is_major(settings: Settings, ref: str) -> bool:
+    engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
+    try:
+        async with UnitOfWork(session_factory(engine)) as uow:
+            ticket = await uow.tickets.by_ref(ref)
+            assert ticket is not None
+            return await uow.major_incidents.for_ticket(ticket.id) is not None
+    finally:
+        await engine.dispose()
+
+
+def test_raising_an_incident_to_p1_through_the_api_opens_a_swarm(demo_settings: Settings) -> None:
+    from tests.e2e.test_api import token_for
+
+    app = create_app(demo_settings)
+    with TestClient(app) as client:
+        client.portal.call(_desk, demo_settings)  # type: ignore[union-attr]
+        bob = client.portal.call(token_for, demo_settings, "bob@example.com")  # type: ignore[union-attr]
+        auth = {"Authorization": f"Bearer {bob}"}
+        assert not client.portal.call(_is_major, demo_settings, "INC-2")  # type: ignore[union-attr]
+        seen = client.get("/api/tickets/INC-2", headers=auth)
+        res = client.patch(
+            "/api/tickets/INC-2",
+            json={"priority": "P1", "note": "the whole office is affected"},
+            headers={**auth, "If-Match": seen.headers["etag"]},
+        )
+        assert res.status_code == 200, res.text
+        assert client.portal.call(_is_major, demo_settings, "INC-2")  # type: ignore[union-attr]
