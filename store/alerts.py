@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import AlertIncident, Integration, Ticket, TicketEvent, TicketLink
+from store.enums import TicketKind
+from store.models import (
+    AlertIncident,
+    Integration,
+    ServiceLink,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+)
 from store.repositories import OPEN_STATUSES
 
 
@@ -102,14 +111,17 @@ class AlertRepository:
         await self.session.flush()
         return row
 
-    async def open_for_service(self, service_id: int, since: datetime) -> AlertIncident | None:
-        """The latest alert incident on a service whose ticket is open and whose alert
-        still fires or was seen since `since`, if any."""
+    async def open_for_service(
+        self, service_id: int | Sequence[int], since: datetime
+    ) -> AlertIncident | None:
+        """The latest alert incident on a service (or any of several) whose ticket is open and
+        whose alert still fires or was seen since `since`, if any."""
+        ids = [service_id] if isinstance(service_id, int) else list(service_id)
         stmt = (
             select(AlertIncident)
             .join(Ticket, Ticket.id == AlertIncident.ticket_id)
             .where(
-                AlertIncident.service_id == service_id,
+                AlertIncident.service_id.in_(ids),
                 or_(AlertIncident.open.is_(True), AlertIncident.last_seen_at >= since),
                 Ticket.status.in_(OPEN_STATUSES),
             )
@@ -144,5 +156,40 @@ class AlertRepository:
             select(TicketLink)
             .where((TicketLink.ticket_id == ticket_id) | (TicketLink.linked_id == ticket_id))
             .order_by(TicketLink.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def depends_on(self, service_id: int) -> list[int]:
+        """The services a service depends on (one step), whose outage can be its outage."""
+        stmt = select(ServiceLink.target_id).where(
+            ServiceLink.service_id == service_id, ServiceLink.relation == "depends_on"
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def dependents(self, service_id: int) -> list[int]:
+        """The services that depend on a service (one step): their users feel its outage."""
+        stmt = select(ServiceLink.service_id).where(
+            ServiceLink.target_id == service_id, ServiceLink.relation == "depends_on"
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def open_reports(self, service_ids: Sequence[int], since: datetime) -> list[Ticket]:
+        """Open incidents people reported on these services since `since`, not yet linked to
+        an outage: those an alert opening now explains."""
+        if not service_ids:
+            return []
+        alerted = select(AlertIncident.ticket_id)
+        linked = select(TicketLink.ticket_id)
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.kind == TicketKind.INCIDENT,
+                Ticket.service_id.in_(list(service_ids)),
+                Ticket.status.in_(OPEN_STATUSES),
+                Ticket.created_at >= since,
+                Ticket.id.not_in(alerted),
+                Ticket.id.not_in(linked),
+            )
+            .order_by(Ticket.id)
         )
         return list(await self.session.scalars(stmt))
