@@ -212,11 +212,13 @@ def _send_update(
         ctx.notify_requester(
             report,
             Reply(
-                text=f"Update on {ticket.ref} (your {report.ref}): {text}", ticket_ref=report.ref
+                text=f"Update on {ticket.ref} (your {report.ref}): {text}",
+                ticket_ref=report.ref,
+                human=True,
             ),
         )
     ctx.notify_requester(
-        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
+        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref, human=True)
     )
     news = Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
     if major.swarm_channel:

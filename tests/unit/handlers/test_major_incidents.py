@@ -135,6 +135,9 @@ async def test_declare_links_reports_pages_owners_and_updates_reach_every_report
     told = {o.address.conversation: o.reply.text for o in out if o.address is not None}
     assert told["chat-dan@example.com"] == f"Update on {first} (your {second}): {update}"
     assert told["chat-alice@example.com"] == f"Update on {first}: {update}"
+    # The lead's own words: Meta may carry them past the 24-hour window (HUMAN_AGENT).
+    flags = [o.reply.human for o in out if o.address and o.address.conversation in told]
+    assert flags == [True, True]
     async with UnitOfWork(factory) as uow:
         ticket = await uow.tickets.by_ref(first)
         assert ticket is not None
