@@ -16,15 +16,19 @@ from handlers.context import HandlerContext
 from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
-from handlers.rules.correlation import OUTAGE_WINDOW, Outcome, outcome, title, urgency
+from handlers.rules.correlation import (
+    OUTAGE_WINDOW,
+    UNCLASSIFIED,
+    Outcome,
+    outcome,
+    title,
+    urgency,
+)
 from handlers.tickets import announce_major, card
 from store.enums import Priority, Status, TicketKind
 from store.models import AlertIncident, Service, Ticket
 
 _DESCRIPTION_LABELS = 20
-
-UNCLASSIFIED = "unclassified"
-"""The service an alert on an unknown (or no) CI is filed under, for the desk to triage."""
 
 
 async def handle_alert(alert: Alert, ctx: HandlerContext) -> list[Reply]:

@@ -17,7 +17,7 @@ from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
 from handlers.routing import on_call
 from handlers.rules import lifecycle
-from handlers.rules.correlation import OUTAGE_WINDOW
+from handlers.rules.correlation import OUTAGE_WINDOW, UNCLASSIFIED
 from handlers.tickets import announce_major, card
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, TicketKind
@@ -66,7 +66,9 @@ def _staff_only(ctx: HandlerContext) -> Reply | None:
 async def _attach(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
     """Link open incidents on the same service from the outage window; every report linked."""
     linked = {t.id for t in await ctx.uow.major_incidents.linked_reports(ticket.id)}
-    if ticket.service_id is not None:
+    triage = await ctx.uow.services.by_name(UNCLASSIFIED)
+    unclassified = triage is not None and triage.id == ticket.service_id
+    if ticket.service_id is not None and not unclassified:
         for other in await ctx.uow.major_incidents.open_incidents_on(
             ticket.service_id, ctx.now - OUTAGE_WINDOW, but=ticket.id
         ):
