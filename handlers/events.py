@@ -12,6 +12,7 @@ knows opens its incident on the `unclassified` service, for triage, rather than 
 from __future__ import annotations
 
 from channels.conversation import Alert, Reply
+from handlers.cmdb import impact_for, reach
 from handlers.context import HandlerContext
 from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
@@ -77,7 +78,9 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
     # Impact stays that of an unknown CI; the service only says where triage finds it.
     home = service if service is not None else await _unclassified(ctx)
     urgent = urgency(alert.severity)
-    impact = prio.impact(service.criticality if service else None)
+    # As for people's reports: a part takes the criticality of what depends on it.
+    found = await impact_for(ctx.uow, service) if service is not None else None
+    impact = prio.impact(found.criticality if found else None)
     priority = prio.priority(impact, urgent)
     ticket = await ctx.uow.tickets.create(
         kind=TicketKind.INCIDENT,
@@ -172,9 +175,10 @@ def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
 
 
 async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service) -> None:
-    """Link the open reports people made on the alert's service, or on one depending on it,
-    within `OUTAGE_WINDOW`, to the alert's new incident, and tell each reporter."""
-    services = [service.id, *await ctx.uow.alerts.dependents(service.id)]
+    """Link the open reports people made on the alert's CI, or on anything depending on it
+    (transitively, through the CMDB), within `OUTAGE_WINDOW`, to the alert's new incident,
+    and tell each reporter."""
+    services = [service.id, *await reach(ctx.uow, service.id)]
     for report in await ctx.uow.alerts.open_reports(services, ctx.now - OUTAGE_WINDOW):
         await ctx.uow.alerts.link(report, outage)
         ctx.log(outage, "report_linked", ref=report.ref)
@@ -190,15 +194,15 @@ async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service)
 
 
 async def link_to_outage(ctx: HandlerContext, ticket: Ticket) -> Ticket | None:
-    """Link a person's new incident to an open alert incident on its service, or on a service
-    it depends on; that incident.
+    """Link a person's new incident to an open alert incident on its service, or on an item
+    it depends on or runs on (a few steps up the CMDB); that incident.
 
     The alert incident counts while its alert fires, and for `OUTAGE_WINDOW` after it was
     last seen.
     """
     if ticket.kind is not TicketKind.INCIDENT or ticket.service_id is None:
         return None
-    services = [ticket.service_id, *await ctx.uow.alerts.depends_on(ticket.service_id)]
+    services = await ctx.uow.alerts.upstream(ticket.service_id)
     row = await ctx.uow.alerts.open_for_service(services, ctx.now - OUTAGE_WINDOW)
     if row is None or row.ticket_id == ticket.id:
         return None

@@ -15,6 +15,7 @@ from store.enums import TicketKind
 from store.models import (
     AlertIncident,
     Integration,
+    Service,
     ServiceLink,
     Ticket,
     TicketEvent,
@@ -159,19 +160,23 @@ class AlertRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def depends_on(self, service_id: int) -> list[int]:
-        """The services a service depends on (one step), whose outage can be its outage."""
-        stmt = select(ServiceLink.target_id).where(
-            ServiceLink.service_id == service_id, ServiceLink.relation == "depends_on"
-        )
-        return list(await self.session.scalars(stmt))
-
-    async def dependents(self, service_id: int) -> list[int]:
-        """The services that depend on a service (one step): their users feel its outage."""
-        stmt = select(ServiceLink.service_id).where(
-            ServiceLink.target_id == service_id, ServiceLink.relation == "depends_on"
-        )
-        return list(await self.session.scalars(stmt))
+    async def upstream(self, service_id: int, depth: int = 4) -> list[int]:
+        """A service and what it depends on or runs on, and its parts, up to `depth` steps:
+        the items whose outage can be its outage. One statement per step; a cycle ends it."""
+        seen = [service_id]
+        frontier = {service_id}
+        for _ in range(depth):
+            links = select(ServiceLink.target_id).where(
+                ServiceLink.service_id.in_(frontier),
+                ServiceLink.relation.in_(("depends_on", "runs_on")),
+            )
+            parts = select(Service.id).where(Service.parent_id.in_(frontier))
+            found = set(await self.session.scalars(links.union(parts)))
+            frontier = {i for i in found if i is not None and i not in seen}
+            if not frontier:
+                break
+            seen += sorted(frontier)
+        return seen
 
     async def open_reports(self, service_ids: Sequence[int], since: datetime) -> list[Ticket]:
         """Open incidents people reported on these services since `since`, not yet linked to

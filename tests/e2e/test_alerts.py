@@ -15,9 +15,10 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.container import Overrides
 from channels.alerts.verify import signature
+from handlers.rules import priority as prio
 from nlu.types import Understander
 from store.db import create_engine, session_factory
-from store.enums import Status, TicketKind
+from store.enums import Criticality, Level, Status, TicketKind
 from store.models import InboxEvent, ServiceLink, Ticket
 from store.uow import UnitOfWork
 from tests.e2e.test_webchat import say, wait_replies
@@ -309,6 +310,49 @@ def test_a_report_on_a_service_depending_on_an_alerting_one_is_a_known_outage(
         [reply] = wait_replies(client, visitor, 0)
         assert reply["ticket_ref"] == "INC-2"
         assert "This is a known outage: INC-1" in reply["text"]
+
+
+async def _email_runs_on_a_database_host(uow: UnitOfWork) -> None:
+    email = await uow.services.by_name("email")
+    assert email is not None
+    low = Criticality.LOW
+    cluster = await uow.services.upsert("mail-cluster", type="application", criticality=low)
+    db = await uow.services.upsert("mail-db", type="database", criticality=low)
+    await uow.services.upsert("mail-db-host-1", type="server", criticality=low, parent_id=db.id)
+    uow.session.add(ServiceLink(service_id=email.id, target_id=cluster.id, relation="runs_on"))
+    uow.session.add(ServiceLink(service_id=cluster.id, target_id=db.id, relation="depends_on"))
+
+
+def test_an_alert_deep_in_the_cmdb_joins_reports_on_what_stands_on_it(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    """Email runs on mail-cluster, which depends on mail-db, of which mail-db-host-1 is a part:
+    an alert on the host takes Email's criticality, gathers the open Email report, and a later
+    Email report is told it is the known outage."""
+    in_db(demo_settings, _email_runs_on_a_database_host)
+    token, _ = integration(demo_settings, "prometheus")
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    alert = notification("firing", "2026-12-03T10:00:00Z", service="mail-db-host-1")
+    alert["alerts"][0]["labels"]["severity"] = "warning"
+    with TestClient(app) as client:
+        first = client.post("/webchat/session").json()["token"]
+        say(client, first, "outlook is down, I can't send any email")
+        [logged] = wait_replies(client, first, 0)
+        assert logged["ticket_ref"] == "INC-1"
+
+        post(client, token, alert)
+        settle(demo_settings, nothing_pending)
+        [found] = wait_replies(client, first, logged["id"])
+        assert "Monitoring has found the outage behind INC-1: it is INC-2" in found["text"]
+        _, outage = in_db(demo_settings, incidents)
+        assert outage.impact is Level.HIGH
+        assert outage.priority is prio.priority(Level.HIGH, Level.MEDIUM)
+
+        second = client.post("/webchat/session").json()["token"]
+        say(client, second, "my email is not working at all")
+        [reply] = wait_replies(client, second, 0)
+        assert reply["ticket_ref"] == "INC-3"
+        assert "This is a known outage: INC-2" in reply["text"]
 
 
 def test_refused_requests_store_nothing(any_settings: Settings, understander: Understander) -> None:
