@@ -67,9 +67,8 @@ async def _unclassified(ctx: HandlerContext) -> Service:
     found = await ctx.uow.services.by_name(UNCLASSIFIED)
     if found is not None:
         return found
-    return await ctx.uow.services.upsert(
-        UNCLASSIFIED,
-        description="Alerts on configuration items the CMDB does not know, for triage.",
+    return await ctx.uow.alerts.triage_service(
+        UNCLASSIFIED, "Alerts on configuration items the CMDB does not know, for triage."
     )
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import TicketKind
@@ -159,6 +161,25 @@ class AlertRepository:
             .order_by(TicketLink.id)
         )
         return list(await self.session.scalars(stmt))
+
+    async def triage_service(self, name: str, description: str) -> Service:
+        """The service alerts on unknown CIs are filed under, created on first use.
+
+        Workers may meet their first unknown CI at the same moment: the insert yields to a row
+        another one committed instead of failing the event.
+        """
+        stmt = select(Service).where(Service.name == name)
+        found = (await self.session.scalars(stmt)).first()
+        if found is not None:
+            return found
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        await self.session.execute(
+            insert(Service)
+            .values(name=name, description=description)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return (await self.session.scalars(stmt)).one()
 
     async def upstream(self, service_id: int, depth: int = 4) -> list[int]:
         """A service and what it depends on or runs on, and its parts, up to `depth` steps:

@@ -355,6 +355,32 @@ def test_an_alert_deep_in_the_cmdb_joins_reports_on_what_stands_on_it(
         assert "This is a known outage: INC-2" in reply["text"]
 
 
+def test_workers_meeting_their_first_unknown_ci_at_once_make_one_triage_service(
+    any_settings: Settings,
+) -> None:
+    async def race() -> list[int]:
+        engine = create_engine(
+            any_settings.async_database_url, connect_args=any_settings.database_connect_args
+        )
+        factory = session_factory(engine)
+
+        async def worker() -> int:
+            async with UnitOfWork(factory) as uow:
+                service = await uow.alerts.triage_service("unclassified", "for triage")
+                # Held open, so the other worker's insert meets this one's uncommitted row.
+                await asyncio.sleep(0.2)
+                await uow.commit()
+                return service.id
+
+        try:
+            return list(await asyncio.gather(worker(), worker()))
+        finally:
+            await engine.dispose()
+
+    first, second = asyncio.run(race())
+    assert first == second
+
+
 def test_refused_requests_store_nothing(any_settings: Settings, understander: Understander) -> None:
     token, secret = integration(any_settings, "prometheus", with_secret=True)
     body = json.dumps(notification("firing", "2026-12-03T10:00:00Z")).encode()
