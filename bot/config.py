@@ -160,8 +160,9 @@ class MetaSettings(BaseSettings):
     api_url: str = "https://graph.facebook.com/v21.0"
     human_agent_tag: bool = Field(
         default=False,
-        description="Send replies 24 h to 7 days after the person's last message with the "
-        "HUMAN_AGENT tag (only for apps Meta approved for it); otherwise they wait.",
+        description="Send a person's own replies (an agent's answer, an incident update) 24 h "
+        "to 7 days after the customer's last message with the HUMAN_AGENT tag (only for apps "
+        "Meta approved for it); the bot's own notices, and all replies otherwise, wait.",
     )
     hold_seconds: float = Field(
         default=120.0,

@@ -484,6 +484,10 @@ class Reply:
     `overview` marks the person's overview (open tickets, queue, approvals) laid out in
     `sections`: a channel with a personal dashboard (the Slack App Home) shows it there instead
     of posting a message; others send it as text.
+
+    `human` marks words a person on the desk wrote for the requester (an agent's answer, an
+    incident lead's update), as opposed to what the bot says on its own; Meta lets only such
+    messages go out with its `HUMAN_AGENT` tag after the 24-hour window.
     """
 
     text: str
@@ -498,6 +502,7 @@ class Reply:
     overview: bool = False
     sections: tuple[Section, ...] = ()
     ephemeral: bool = False
+    human: bool = False
 
     def fallback_text(self) -> str:
         """The reply for channels without buttons or cards: choices become numbered lines."""
@@ -527,6 +532,7 @@ class Reply:
             "overview": self.overview,
             "sections": [section.to_dict() for section in self.sections],
             "ephemeral": self.ephemeral,
+            "human": self.human,
         }
 
     @classmethod
@@ -545,4 +551,5 @@ class Reply:
             overview=bool(data.get("overview", False)),
             sections=tuple(Section.from_dict(x) for x in data.get("sections") or ()),
             ephemeral=bool(data.get("ephemeral", False)),
+            human=bool(data.get("human", False)),
         )

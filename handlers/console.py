@@ -67,7 +67,8 @@ def answer(ticket: Ticket, text: str, ctx: HandlerContext) -> None:
     ticket.updated_at = ctx.now
     responded(ticket, ctx.now)
     ctx.notify_requester(
-        ticket, Reply(text=f"{ctx.person.name} on {ticket.ref}: {said}", ticket_ref=ticket.ref)
+        ticket,
+        Reply(text=f"{ctx.person.name} on {ticket.ref}: {said}", ticket_ref=ticket.ref, human=True),
     )
 
 

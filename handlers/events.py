@@ -2,21 +2,32 @@
 
 One incident per alert fingerprint while it is open: a repeat is counted on it (a count and
 a last-seen time, recorded as ticket events), a clearance resolves it when nobody has worked
-it, and tells whoever did otherwise. A person reporting a problem with a service that has an
-alert incident open is told it is a known outage, and the two tickets are linked.
+it, and tells whoever did otherwise. A person reporting a problem with a service (or one that
+depends on a service) that has an alert incident open is told it is a known outage, and the two
+tickets are linked; an alert opening while people's reports on its service (or one depending on
+it) are open links them and tells their reporters the same. An alert naming no CI the desk
+knows opens its incident on the `unclassified` service, for triage, rather than being dropped.
 """
 
 from __future__ import annotations
 
 from channels.conversation import Alert, Reply
+from handlers.cmdb import impact_for, reach
 from handlers.context import HandlerContext
 from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
-from handlers.rules.correlation import OUTAGE_WINDOW, Outcome, outcome, title, urgency
+from handlers.rules.correlation import (
+    OUTAGE_WINDOW,
+    UNCLASSIFIED,
+    Outcome,
+    outcome,
+    title,
+    urgency,
+)
 from handlers.tickets import announce_major, card
 from store.enums import Priority, Status, TicketKind
-from store.models import AlertIncident, Ticket
+from store.models import AlertIncident, Service, Ticket
 
 _DESCRIPTION_LABELS = 20
 
@@ -52,10 +63,23 @@ def _description(alert: Alert) -> str:
     return "\n".join(lines)
 
 
+async def _unclassified(ctx: HandlerContext) -> Service:
+    found = await ctx.uow.services.by_name(UNCLASSIFIED)
+    if found is not None:
+        return found
+    return await ctx.uow.alerts.triage_service(
+        UNCLASSIFIED, "Alerts on configuration items the CMDB does not know, for triage."
+    )
+
+
 async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
     service = await ctx.uow.services.by_name(alert.ci) if alert.ci else None
+    # Impact stays that of an unknown CI; the service only says where triage finds it.
+    home = service if service is not None else await _unclassified(ctx)
     urgent = urgency(alert.severity)
-    impact = prio.impact(service.criticality if service else None)
+    # As for people's reports: a part takes the criticality of what depends on it.
+    found = await impact_for(ctx.uow, service) if service is not None else None
+    impact = prio.impact(found.criticality if found else None)
     priority = prio.priority(impact, urgent)
     ticket = await ctx.uow.tickets.create(
         kind=TicketKind.INCIDENT,
@@ -66,8 +90,8 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
         priority=priority,
         impact=impact,
         urgency=urgent,
-        service_id=service.id if service else None,
-        group_id=service.owner_group_id if service else None,
+        service_id=home.id,
+        group_id=home.owner_group_id,
     )
     ctx.log(
         ticket,
@@ -75,7 +99,7 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
         priority=priority.value,
         impact=impact.value,
         urgency=urgent.value,
-        service=service.name if service else None,
+        service=home.name,
         source=alert.source,
         fingerprint=alert.fingerprint,
         ci=alert.ci or None,
@@ -87,6 +111,8 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
         source=alert.source,
         seen_at=ctx.now,
     )
+    if service is not None:
+        await _gather_reports(ctx, ticket, service)
     if prio.is_major(priority):
         announce_major(ctx, ticket, note=" (monitoring)")
     if priority is Priority.P1:
@@ -147,15 +173,36 @@ def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
     )
 
 
+async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service) -> None:
+    """Link the open reports people made on the alert's CI, or on anything depending on it
+    (transitively, through the CMDB), within `OUTAGE_WINDOW`, to the alert's new incident,
+    and tell each reporter."""
+    services = [service.id, *await reach(ctx.uow, service.id)]
+    for report in await ctx.uow.alerts.open_reports(services, ctx.now - OUTAGE_WINDOW):
+        await ctx.uow.alerts.link(report, outage)
+        ctx.log(outage, "report_linked", ref=report.ref)
+        ctx.log(report, "linked", to=outage.ref, kind="known_outage")
+        ctx.notify_requester(
+            report,
+            Reply(
+                text=f"Monitoring has found the outage behind {report.ref}: it is {outage.ref}, "
+                "and you will hear here when it is over.",
+                ticket_ref=report.ref,
+            ),
+        )
+
+
 async def link_to_outage(ctx: HandlerContext, ticket: Ticket) -> Ticket | None:
-    """Link a person's new incident to an open alert incident on its service; that incident.
+    """Link a person's new incident to an open alert incident on its service, or on an item
+    it depends on or runs on (a few steps up the CMDB); that incident.
 
     The alert incident counts while its alert fires, and for `OUTAGE_WINDOW` after it was
     last seen.
     """
     if ticket.kind is not TicketKind.INCIDENT or ticket.service_id is None:
         return None
-    row = await ctx.uow.alerts.open_for_service(ticket.service_id, ctx.now - OUTAGE_WINDOW)
+    services = await ctx.uow.alerts.upstream(ticket.service_id)
+    row = await ctx.uow.alerts.open_for_service(services, ctx.now - OUTAGE_WINDOW)
     if row is None or row.ticket_id == ticket.id:
         return None
     outage = row.ticket

@@ -18,7 +18,7 @@ from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
 from handlers.routing import on_call
 from handlers.rules import lifecycle
-from handlers.rules.correlation import OUTAGE_WINDOW
+from handlers.rules.correlation import OUTAGE_WINDOW, UNCLASSIFIED
 from handlers.tickets import announce_major, card
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Priority, Role, TicketKind
@@ -67,7 +67,9 @@ def _staff_only(ctx: HandlerContext) -> Reply | None:
 async def _attach(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
     """Link open incidents on the same service from the outage window; every report linked."""
     linked = {t.id for t in await ctx.uow.major_incidents.linked_reports(ticket.id)}
-    if ticket.service_id is not None:
+    triage = await ctx.uow.services.by_name(UNCLASSIFIED)
+    unclassified = triage is not None and triage.id == ticket.service_id
+    if ticket.service_id is not None and not unclassified:
         for other in await ctx.uow.major_incidents.open_incidents_on(
             ticket.service_id, ctx.now - OUTAGE_WINDOW, but=ticket.id
         ):
@@ -235,11 +237,13 @@ def _send_update(
         ctx.notify_requester(
             report,
             Reply(
-                text=f"Update on {ticket.ref} (your {report.ref}): {text}", ticket_ref=report.ref
+                text=f"Update on {ticket.ref} (your {report.ref}): {text}",
+                ticket_ref=report.ref,
+                human=True,
             ),
         )
     ctx.notify_requester(
-        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
+        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref, human=True)
     )
     news = Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
     if major.swarm_channel:

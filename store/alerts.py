@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import AlertIncident, Integration, Ticket, TicketEvent, TicketLink
+from store.enums import TicketKind
+from store.models import (
+    AlertIncident,
+    Integration,
+    Service,
+    ServiceLink,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+)
 from store.repositories import OPEN_STATUSES
 
 
@@ -102,14 +114,17 @@ class AlertRepository:
         await self.session.flush()
         return row
 
-    async def open_for_service(self, service_id: int, since: datetime) -> AlertIncident | None:
-        """The latest alert incident on a service whose ticket is open and whose alert
-        still fires or was seen since `since`, if any."""
+    async def open_for_service(
+        self, service_id: int | Sequence[int], since: datetime
+    ) -> AlertIncident | None:
+        """The latest alert incident on a service (or any of several) whose ticket is open and
+        whose alert still fires or was seen since `since`, if any."""
+        ids = [service_id] if isinstance(service_id, int) else list(service_id)
         stmt = (
             select(AlertIncident)
             .join(Ticket, Ticket.id == AlertIncident.ticket_id)
             .where(
-                AlertIncident.service_id == service_id,
+                AlertIncident.service_id.in_(ids),
                 or_(AlertIncident.open.is_(True), AlertIncident.last_seen_at >= since),
                 Ticket.status.in_(OPEN_STATUSES),
             )
@@ -144,5 +159,63 @@ class AlertRepository:
             select(TicketLink)
             .where((TicketLink.ticket_id == ticket_id) | (TicketLink.linked_id == ticket_id))
             .order_by(TicketLink.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def triage_service(self, name: str, description: str) -> Service:
+        """The service alerts on unknown CIs are filed under, created on first use.
+
+        Workers may meet their first unknown CI at the same moment: the insert yields to a row
+        another one committed instead of failing the event.
+        """
+        stmt = select(Service).where(Service.name == name)
+        found = (await self.session.scalars(stmt)).first()
+        if found is not None:
+            return found
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        await self.session.execute(
+            insert(Service)
+            .values(name=name, description=description)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return (await self.session.scalars(stmt)).one()
+
+    async def upstream(self, service_id: int, depth: int = 4) -> list[int]:
+        """A service and what it depends on or runs on, and its parts, up to `depth` steps:
+        the items whose outage can be its outage. One statement per step; a cycle ends it."""
+        seen = [service_id]
+        frontier = {service_id}
+        for _ in range(depth):
+            links = select(ServiceLink.target_id).where(
+                ServiceLink.service_id.in_(frontier),
+                ServiceLink.relation.in_(("depends_on", "runs_on")),
+            )
+            parts = select(Service.id).where(Service.parent_id.in_(frontier))
+            found = set(await self.session.scalars(links.union(parts)))
+            frontier = {i for i in found if i is not None and i not in seen}
+            if not frontier:
+                break
+            seen += sorted(frontier)
+        return seen
+
+    async def open_reports(self, service_ids: Sequence[int], since: datetime) -> list[Ticket]:
+        """Open incidents people reported on these services since `since`, not yet linked to
+        an outage: those an alert opening now explains."""
+        if not service_ids:
+            return []
+        alerted = select(AlertIncident.ticket_id)
+        linked = select(TicketLink.ticket_id)
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.kind == TicketKind.INCIDENT,
+                Ticket.service_id.in_(list(service_ids)),
+                Ticket.status.in_(OPEN_STATUSES),
+                Ticket.created_at >= since,
+                Ticket.id.not_in(alerted),
+                Ticket.id.not_in(linked),
+            )
+            .order_by(Ticket.id)
         )
         return list(await self.session.scalars(stmt))

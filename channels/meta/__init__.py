@@ -9,7 +9,9 @@ updates stay in the same thread.
 Meta lets a page answer freely only within 24 hours of the person's last message. The
 channel keeps that time per conversation (through the application's `Cursors`) and holds a
 reply that falls outside the window until the person writes again, unless the `HUMAN_AGENT`
-tag is allowed, which extends it to seven days.
+tag is allowed (`META_HUMAN_AGENT_TAG`) and the reply is a person's own (`Reply.human`: an
+agent's answer, an incident lead's update), which extends it to seven days; the bot's own
+notices never carry the tag.
 
 One job per module: `verify` (handshake and `X-Hub-Signature-256`), `parse` (deliveries to
 the conversation model), `render` (a `Reply` as a Send API message), `window` (the

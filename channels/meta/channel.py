@@ -149,7 +149,8 @@ class MetaChannel:
         allowed = permission(
             await self.last_message(address),
             self.clock(),
-            human_agent=self.human_agent_tag,
+            # Meta permits the tag only on a person's own answer, never on the bot's words.
+            human_agent=self.human_agent_tag and reply.human,
             hold_limit=self.hold_limit,
         )
         if allowed.expired:

@@ -4,7 +4,9 @@ Events are ingested as they come; readings go to a judge (the application's thre
 that answers with the alerts a breach starts or ends, usually none, so a flood of readings
 never reaches the inbox. A message that cannot be read is quarantined (kept in a short
 ring, counted, logged sparingly) and the subscriber carries on. When the broker goes away
-the subscriber reconnects after a back-off the application supplies, and resubscribes.
+the subscriber reconnects after a back-off the application supplies, and resubscribes. An
+alert the inbox refused (the database away) is kept and tried again with the next message and
+every few seconds meanwhile.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ KEPT = 100
 """Quarantined messages kept for inspection."""
 
 _LOG_EVERY = 1000
+
+RETRY_SECONDS = 5.0
+"""How often alerts the inbox refused are tried again while no message arrives."""
 
 
 class Backoff(Protocol):
@@ -101,6 +106,7 @@ class MqttChannel:
         backoff: Backoff | None = None,
         quarantine: Quarantine | None = None,
         identifier: str | None = None,
+        retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         self.host, self.port, self._user, self._password, self._tls = broker(url)
         self.topics = list(topics)
@@ -114,6 +120,8 @@ class MqttChannel:
         self.connected = asyncio.Event()
         # Alerts a failed ingest left behind: tried again before the next message's.
         self._unsent: deque[Alert] = deque(maxlen=1000)
+        self._flushing = asyncio.Lock()
+        self.retry_seconds = retry_seconds
 
     @property
     def polls(self) -> bool:
@@ -178,11 +186,26 @@ class MqttChannel:
             consumer.result()
 
     async def _consume(self, client: aiomqtt.Client, ingest: Ingest) -> None:
-        async for message in client.messages:
-            self.received += 1
-            payload = message.payload
-            body = payload if isinstance(payload, bytes) else str(payload or "").encode()
-            await self.handle(message.topic.value, body, ingest)
+        retrying = asyncio.ensure_future(self.retry_unsent(ingest))
+        try:
+            async for message in client.messages:
+                self.received += 1
+                payload = message.payload
+                body = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                await self.handle(message.topic.value, body, ingest)
+        finally:
+            retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retrying
+
+    async def retry_unsent(self, ingest: Ingest) -> None:
+        """Try the alerts the inbox refused again every `retry_seconds`, so a breach raised
+        just before the database went away is not left waiting for the device's next message
+        (a quiet sensor may send none for a long time)."""
+        while True:
+            await asyncio.sleep(self.retry_seconds)
+            if self._unsent:
+                await self._flush("", b"", ingest)
 
     async def handle(self, topic: str, payload: bytes, ingest: Ingest) -> None:
         """One message: an event ingested, a reading judged, anything else quarantined."""
@@ -193,17 +216,23 @@ class MqttChannel:
             return
         alerts = [item] if isinstance(item, Alert) else await self._judge(item)
         self._unsent.extend(alerts)
-        while self._unsent:
-            alert = self._unsent[0]
-            try:
-                await ingest(alert)
-            except PayloadError as e:
-                self._quarantine(topic, str(e), payload)
-            except Exception as e:
-                # The inbox is away: keep the alert for the next message or round.
-                log.warning("mqtt.ingest_failed", error=f"{type(e).__name__}: {e}"[:200])
-                return
-            self._unsent.popleft()
+        if self._unsent:
+            await self._flush(topic, payload, ingest)
+
+    async def _flush(self, topic: str, payload: bytes, ingest: Ingest) -> None:
+        # One flush at a time, so the retry and a new message never ingest the same alert twice.
+        async with self._flushing:
+            while self._unsent:
+                alert = self._unsent[0]
+                try:
+                    await ingest(alert)
+                except PayloadError as e:
+                    self._quarantine(topic or alert.source, str(e), payload)
+                except Exception as e:
+                    # The inbox is away: keep the alert for the next message or round.
+                    log.warning("mqtt.ingest_failed", error=f"{type(e).__name__}: {e}"[:200])
+                    return
+                self._unsent.popleft()
 
     def _quarantine(self, topic: str, reason: str, payload: bytes) -> None:
         self.quarantined += 1

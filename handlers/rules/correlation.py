@@ -16,6 +16,11 @@ OUTAGE_WINDOW = timedelta(hours=2)
 
 _URGENCY = {"critical": Level.HIGH, "warning": Level.MEDIUM}
 
+UNCLASSIFIED = "unclassified"
+"""The service an alert on an unknown (or no) CI is filed under, for the desk to triage.
+
+Its incidents share no cause, so they are never linked to one another as one outage."""
+
 
 class Outcome(StrEnum):
     """What to do with one alert."""

@@ -15,10 +15,11 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.container import Overrides
 from channels.alerts.verify import signature
+from handlers.rules import priority as prio
 from nlu.types import Understander
 from store.db import create_engine, session_factory
-from store.enums import Status, TicketKind
-from store.models import InboxEvent, Ticket
+from store.enums import Criticality, Level, Status, TicketKind
+from store.models import InboxEvent, ServiceLink, Ticket
 from store.uow import UnitOfWork
 from tests.e2e.test_webchat import say, wait_replies
 
@@ -248,9 +249,136 @@ def test_generic_signed_event_with_unknown_ci(
         settle(demo_settings, nothing_pending)
         [incident] = in_db(demo_settings, incidents)
         assert incident.title == "Disk almost full (unknown CI: db-7)"
-        assert incident.service_id is None
+        # Filed for triage under `unclassified`, with the impact of an unknown CI.
+        assert incident.service is not None
+        assert incident.service.name == "unclassified"
         assert incident.priority is not None
         assert incident.priority.value == "P3"
+
+
+async def _vpn_depends_on_wan(uow: UnitOfWork) -> None:
+    wan = await uow.services.upsert("wan")
+    vpn = await uow.services.by_name("vpn")
+    assert vpn is not None
+    uow.session.add(ServiceLink(service_id=vpn.id, target_id=wan.id, relation="depends_on"))
+
+
+def test_an_alert_on_what_a_report_depends_on_links_the_report_and_tells_it(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    in_db(demo_settings, _vpn_depends_on_wan)
+    token, _ = integration(demo_settings, "prometheus")
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        visitor = client.post("/webchat/session").json()["token"]
+        say(client, visitor, "the vpn is down, I can't connect from home")
+        [logged] = wait_replies(client, visitor, 0)
+        assert logged["ticket_ref"] == "INC-1"
+        assert "known outage" not in logged["text"]
+
+        post(client, token, notification("firing", "2026-12-03T10:00:00Z", service="wan"))
+        settle(demo_settings, nothing_pending)
+        [found] = wait_replies(client, visitor, logged["id"])
+        assert "Monitoring has found the outage behind INC-1: it is INC-2" in found["text"]
+
+        report, outage = in_db(demo_settings, incidents)
+        assert outage.service is not None
+        assert outage.service.name == "wan"
+
+        async def links(uow: UnitOfWork) -> list[tuple[int, int]]:
+            return [(k.ticket_id, k.linked_id) for k in await uow.alerts.links(report.id)]
+
+        assert in_db(demo_settings, links) == [(report.id, outage.id)]
+
+        post(client, token, notification("resolved", "2026-12-03T10:00:00Z", service="wan"))
+        settle(demo_settings, nothing_pending)
+        [over] = wait_replies(client, visitor, found["id"])
+        assert "The outage behind INC-1 (INC-2) is over" in over["text"]
+
+
+def test_a_report_on_a_service_depending_on_an_alerting_one_is_a_known_outage(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    in_db(demo_settings, _vpn_depends_on_wan)
+    token, _ = integration(demo_settings, "prometheus")
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        post(client, token, notification("firing", "2026-12-03T10:00:00Z", service="wan"))
+        settle(demo_settings, nothing_pending)
+        visitor = client.post("/webchat/session").json()["token"]
+        say(client, visitor, "the vpn is down, I can't connect from home")
+        [reply] = wait_replies(client, visitor, 0)
+        assert reply["ticket_ref"] == "INC-2"
+        assert "This is a known outage: INC-1" in reply["text"]
+
+
+async def _email_runs_on_a_database_host(uow: UnitOfWork) -> None:
+    email = await uow.services.by_name("email")
+    assert email is not None
+    low = Criticality.LOW
+    cluster = await uow.services.upsert("mail-cluster", type="application", criticality=low)
+    db = await uow.services.upsert("mail-db", type="database", criticality=low)
+    await uow.services.upsert("mail-db-host-1", type="server", criticality=low, parent_id=db.id)
+    uow.session.add(ServiceLink(service_id=email.id, target_id=cluster.id, relation="runs_on"))
+    uow.session.add(ServiceLink(service_id=cluster.id, target_id=db.id, relation="depends_on"))
+
+
+def test_an_alert_deep_in_the_cmdb_joins_reports_on_what_stands_on_it(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    """Email runs on mail-cluster, which depends on mail-db, of which mail-db-host-1 is a part:
+    an alert on the host takes Email's criticality, gathers the open Email report, and a later
+    Email report is told it is the known outage."""
+    in_db(demo_settings, _email_runs_on_a_database_host)
+    token, _ = integration(demo_settings, "prometheus")
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    alert = notification("firing", "2026-12-03T10:00:00Z", service="mail-db-host-1")
+    alert["alerts"][0]["labels"]["severity"] = "warning"
+    with TestClient(app) as client:
+        first = client.post("/webchat/session").json()["token"]
+        say(client, first, "outlook is down, I can't send any email")
+        [logged] = wait_replies(client, first, 0)
+        assert logged["ticket_ref"] == "INC-1"
+
+        post(client, token, alert)
+        settle(demo_settings, nothing_pending)
+        [found] = wait_replies(client, first, logged["id"])
+        assert "Monitoring has found the outage behind INC-1: it is INC-2" in found["text"]
+        _, outage = in_db(demo_settings, incidents)
+        assert outage.impact is Level.HIGH
+        assert outage.priority is prio.priority(Level.HIGH, Level.MEDIUM)
+
+        second = client.post("/webchat/session").json()["token"]
+        say(client, second, "my email is not working at all")
+        [reply] = wait_replies(client, second, 0)
+        assert reply["ticket_ref"] == "INC-3"
+        assert "This is a known outage: INC-2" in reply["text"]
+
+
+def test_workers_meeting_their_first_unknown_ci_at_once_make_one_triage_service(
+    any_settings: Settings,
+) -> None:
+    async def race() -> list[int]:
+        engine = create_engine(
+            any_settings.async_database_url, connect_args=any_settings.database_connect_args
+        )
+        factory = session_factory(engine)
+
+        async def worker() -> int:
+            async with UnitOfWork(factory) as uow:
+                service = await uow.alerts.triage_service("unclassified", "for triage")
+                # Held open, so the other worker's insert meets this one's uncommitted row.
+                await asyncio.sleep(0.2)
+                await uow.commit()
+                return service.id
+
+        try:
+            return list(await asyncio.gather(worker(), worker()))
+        finally:
+            await engine.dispose()
+
+    first, second = asyncio.run(race())
+    assert first == second
 
 
 def test_refused_requests_store_nothing(any_settings: Settings, understander: Understander) -> None:

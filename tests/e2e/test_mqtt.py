@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt import publish
+from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.config import Settings
@@ -32,6 +33,7 @@ from channels.mqtt.channel import MqttChannel
 from channels.mqtt.parse import Reading
 from nlu.types import Understander
 from store.enums import Status
+from store.models import InboxEvent
 from store.uow import UnitOfWork
 from tests.conftest import missing_service
 from tests.e2e.test_alerts import in_db, incidents, nothing_pending, settle
@@ -139,6 +141,54 @@ def test_an_event_over_mqtt_opens_an_incident_like_api_alerts(
         settle(settings, nothing_pending)
         [incident] = in_db(settings, incidents)
         assert incident.title == "Mail relay queue stuck"
+
+
+FLOOD_PER_SECOND = 1000
+FLOOD_SECONDS = 60
+
+
+def test_a_minute_of_a_thousand_readings_a_second_is_one_inbox_event(
+    demo_settings: Settings, understander: Understander, prefix: str
+) -> None:
+    """The issue's flood: 60,000 readings on one topic, stamped a millisecond apart, all over
+    the threshold. The judge absorbs them: the durable inbox gets one event (the breach),
+    nothing is dropped or quarantined. Each second's thousand goes out when the subscriber
+    has read the previous one, so the client buffer is never what absorbs them."""
+    settings = mqtt_settings(demo_settings, prefix)
+    store_thresholds(
+        settings,
+        [{"ci": "VPN", "metric": "latency_ms", "above": 500, "for": "30s", "severity": "warning"}],
+    )
+    app = create_app(settings, overrides=Overrides(understander=understander))
+    topic = f"{prefix}/vpn-gw-1/latency"
+    start = datetime.now(UTC) - timedelta(hours=1)
+    with TestClient(app):
+        channel = app.state.container.channels["mqtt"]
+        assert isinstance(channel, MqttChannel)
+        wait_for(channel.connected.is_set)
+        before = in_db(settings, _inbox_count)
+        sent = 0
+        for second in range(FLOOD_SECONDS):
+            msgs: list[tuple[str, str, int, bool]] = []
+            for ms in range(FLOOD_PER_SECOND):
+                at = start + timedelta(seconds=second, milliseconds=ms)
+                body = {"ci": "VPN", "metric": "latency_ms", "value": 800, "at": at.isoformat()}
+                msgs.append((topic, json.dumps(body), 0, False))
+            publish.multiple(msgs, hostname=HOST, port=PORT)
+            sent += len(msgs)
+            wait_for(lambda n=sent: channel.received >= n)  # type: ignore[misc]
+        assert channel.received == sent == FLOOD_SECONDS * FLOOD_PER_SECOND
+        assert channel.quarantined == 0
+        settle(settings, _incident_count(1))
+        settle(settings, nothing_pending)
+        assert in_db(settings, _inbox_count) - before == 1
+        [incident] = in_db(settings, incidents)
+        assert "latency_ms above 500 for 30s" in incident.title
+
+
+async def _inbox_count(uow: UnitOfWork) -> int:
+    stmt = select(func.count(InboxEvent.id))
+    return int((await uow.session.execute(stmt)).scalar_one())
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 30) -> None:

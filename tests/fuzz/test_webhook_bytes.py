@@ -20,9 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from channels.alerts.verify import signature as alert_signature
 from channels.twilio.verify import Form
 from nlu.types import Understander
 from tests.conftest import Scoreboard
+from tests.fakes.meta_api import INSTAGRAM_TEXT
+from tests.fakes.meta_api import body as meta_body
+from tests.fakes.meta_api import sign as meta_sign
 from tests.fakes.telegram_api import private_update
 from tests.fakes.twilio_api import AUTH_TOKEN, sms
 from tests.fakes.x_api import ACCOUNT, activity_dm
@@ -73,6 +77,19 @@ SAMPLES: dict[str, bytes] = {
         event_id="1700000000000000009",
     ),
     "/webchat/messages": b'{"id": "fuzz", "text": "hello"}',
+    "/meta/webhook": meta_body(INSTAGRAM_TEXT, text="my parcel is lost", mid="m_fuzz"),
+    "/api/alerts": json.dumps(
+        {
+            "source": "zabbix",
+            "ci": "VPN",
+            "severity": "warning",
+            "status": "firing",
+            "fingerprint": "fuzz-1",
+            "summary": "VPN latency high",
+            "labels": {"instance": "vpn-gw-1"},
+            "starts_at": "2026-12-03T09:00:00Z",
+        }
+    ).encode(),
 }
 CONTENT_TYPES = {
     "/slack/events": "application/json",
@@ -80,6 +97,8 @@ CONTENT_TYPES = {
     "/twilio/messages": "application/x-www-form-urlencoded",
     "/x/webhook": "application/json",
     "/webchat/messages": "application/json",
+    "/meta/webhook": "application/json",
+    "/api/alerts": "application/json",
 }
 
 json_values = st.recursive(
@@ -128,7 +147,9 @@ def bodies(draw: st.DrawFn, route: str) -> bytes:
     return sample[:at] + draw(st.binary(max_size=16)) + sample[at + cut :]
 
 
-def signature_headers(route: str, body: bytes, token: str) -> dict[str, str]:
+def signature_headers(
+    route: str, body: bytes, token: str, alert_secret: str = ""
+) -> dict[str, str]:
     if route == "/slack/events":
         ts = str(int(time.time()))
         mac = hmac.new(SLACK_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
@@ -144,6 +165,10 @@ def signature_headers(route: str, body: bytes, token: str) -> dict[str, str]:
         }
     if route == "/x/webhook":
         return {"x-twitter-webhooks-signature": x_sign(body)}
+    if route == "/meta/webhook":
+        return {"x-hub-signature-256": meta_sign(body)}
+    if route == "/api/alerts":
+        return {"x-switchboard-signature": alert_signature(alert_secret, body)}
     return {"x-webchat-token": token}
 
 
@@ -163,6 +188,11 @@ def webchat_token(hostile: Hostile) -> str:
     return str(hostile.client.post("/webchat/session").json()["token"])
 
 
+@pytest.fixture(scope="module")
+def alert_secret(hostile: Hostile) -> str:
+    return hostile.alert_integration("fuzz-monitoring")[1]
+
+
 def _fuzz(
     hostile: Hostile, scoreboard: Scoreboard, route: str, body: bytes, headers: dict[str, str]
 ) -> int:
@@ -179,6 +209,7 @@ CASES = [(route, signed) for route in sorted(SAMPLES) for signed in (True, False
 def test_webhooks_never_answer_5xx(
     hostile: Hostile,
     webchat_token: str,
+    alert_secret: str,
     scoreboard: Scoreboard,
     route: str,
     signed: bool,
@@ -190,7 +221,7 @@ def test_webhooks_never_answer_5xx(
     def check(body: bytes, ctype: str) -> None:
         headers = {"content-type": ctype} if ctype else {}
         if signed:
-            headers |= signature_headers(route, body, webchat_token)
+            headers |= signature_headers(route, body, webchat_token, alert_secret)
         before = hostile.inbox_rows()
         status = _fuzz(hostile, board, route, body, headers)
         if not signed:

@@ -22,11 +22,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.config import Settings, SlackSettings, TelegramSettings, TwilioSettings, XSettings
+from bot.config import (
+    MetaSettings,
+    Settings,
+    SlackSettings,
+    TelegramSettings,
+    TwilioSettings,
+    XSettings,
+)
 from bot.container import ALL_ROLES, Container, Overrides, Role
 from nlu.types import Understander
 from store.models import InboxEvent, Ticket
 from tests.conftest import PG_ENV, _admin, _with_database, make_settings, prepare_database
+from tests.fakes.meta_api import APP_SECRET, PAGE_TOKEN, VERIFY_TOKEN, FakeMetaApi
 from tests.fakes.server import FakeApi
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
@@ -47,13 +55,29 @@ USERS = {
     "U0ALICE": {"email": "alice@example.com", "real_name": "Alice Example"},
     "U0BOB": {"email": "bob@example.com", "real_name": "Bob Agent"},
 }
-WEBHOOKS = ("/slack/events", "/telegram/webhook", "/twilio/messages", "/x/webhook")
+WEBHOOKS = (
+    "/slack/events",
+    "/telegram/webhook",
+    "/twilio/messages",
+    "/x/webhook",
+    "/meta/webhook",
+    "/api/alerts",
+)
 # Calls that put something in front of a person; reads, polls and start-up checks are not.
 _SENDS = re.compile(
     r"chat\.(postMessage|update|postEphemeral)|/send[A-Z]\w*$|/edit[A-Z]\w*$"
-    r"|/Messages\.json$|/2/tweets$|/2/dm_conversations"
+    r"|/Messages\.json$|/2/tweets$|/2/dm_conversations|/me/messages$"
 )
-SECRETS = (SLACK_SECRET, SLACK_TOKEN, TELEGRAM_SECRET, TOKEN, AUTH_TOKEN, WEBHOOK_SECRET)
+SECRETS = (
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    TELEGRAM_SECRET,
+    TOKEN,
+    AUTH_TOKEN,
+    WEBHOOK_SECRET,
+    APP_SECRET,
+    PAGE_TOKEN,
+)
 
 
 def all_platforms(settings: Settings, fakes: dict[str, FakeApi]) -> Settings:
@@ -88,15 +112,22 @@ def all_platforms(settings: Settings, fakes: dict[str, FakeApi]) -> Settings:
         poll_interval=3600.0,
         dm_poll_interval=0.0,
     )
-    return settings.model_copy(
-        update={
-            "slack": slack,
-            "telegram": telegram,
-            "twilio": twilio,
-            "x": x,
-            "public_url": PUBLIC,
-        }
-    )
+    update: dict[str, Any] = {
+        "slack": slack,
+        "telegram": telegram,
+        "twilio": twilio,
+        "x": x,
+        "public_url": PUBLIC,
+    }
+    if "meta" in fakes:
+        update["meta"] = MetaSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            app_secret=APP_SECRET,  # type: ignore[arg-type]
+            verify_token=VERIFY_TOKEN,  # type: ignore[arg-type]
+            page_token=PAGE_TOKEN,  # type: ignore[arg-type]
+            api_url=fakes["meta"].api_url,  # type: ignore[attr-defined]
+        )
+    return settings.model_copy(update=update)
 
 
 @dataclass
@@ -135,6 +166,18 @@ class Hostile:
             1 for fake in self.fakes.values() for c in list(fake.calls) if _SENDS.search(c.path)
         )
 
+    def alert_integration(self, name: str = "security-monitoring") -> tuple[str, str]:
+        """A monitoring integration's bearer token and signing secret, issued now."""
+
+        async def issue() -> tuple[str, str]:
+            async with self.container.uow() as uow:
+                issued = await uow.integrations.issue(name, with_secret=True)
+                await uow.commit()
+                return issued.token, issued.secret or ""
+
+        token, secret = self.client.portal.call(issue)  # type: ignore[union-attr]
+        return str(token), str(secret)
+
     def wait_for_sends(self, at_least: int, timeout: float = 20.0) -> int:
         deadline = time.monotonic() + timeout
         while self.sends() < at_least and time.monotonic() < deadline:
@@ -153,6 +196,7 @@ def hostile_app(
             "telegram": stack.enter_context(FakeTelegramApi()),
             "twilio": stack.enter_context(FakeTwilioApi()),
             "x": stack.enter_context(FakeXApi()),
+            "meta": stack.enter_context(FakeMetaApi()),
         }
         roles = ALL_ROLES if worker else frozenset({Role.WEB})
         app = create_app(

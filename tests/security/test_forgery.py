@@ -2,22 +2,28 @@
 
 At least 200 forgeries per platform: missing and repeated headers, other secrets, one-bit
 flips of body and signature, re-serialised bodies, stale and future Slack timestamps,
-Slack's `ssl_check` with a bad signature, Twilio signatures over another host or scheme.
+Slack's `ssl_check` with a bad signature, Twilio signatures over another host or scheme,
+Meta's `X-Hub-Signature-256` under the `sha1=` scheme or another app's secret, and monitoring
+alerts with made-up bearer tokens or a signature under a secret no integration holds.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from channels.alerts.verify import signature as alert_signature
 from nlu.types import Understander
 from tests.conftest import Scoreboard
+from tests.fakes.meta_api import APP_SECRET, MESSENGER_TEXT, now_ms
+from tests.fakes.meta_api import body as meta_body
+from tests.fakes.meta_api import sign as meta_sign
 from tests.fakes.telegram_api import private_update
 from tests.fakes.twilio_api import sign as twilio_sign
 from tests.fakes.twilio_api import sms
@@ -231,11 +237,101 @@ def x_forgeries() -> list[Forgery]:
     return out
 
 
-FORGERIES = {
-    "/slack/events": slack_forgeries,
-    "/telegram/webhook": telegram_forgeries,
-    "/twilio/messages": twilio_forgeries,
-    "/x/webhook": x_forgeries,
+def meta_forgeries() -> list[Forgery]:
+    body = meta_body(MESSENGER_TEXT, text="my order never came", mid="m_forged", timestamp=now_ms())
+    good = meta_sign(body)
+    ctype = ("content-type", "application/json")
+    header = "x-hub-signature-256"
+    out: list[Forgery] = [
+        ("unsigned", body, [ctype]),
+        ("empty", body, [(header, ""), ctype]),
+        ("repeated", body, [(header, good), (header, good), ctype]),
+        ("repeated, one wrong", body, [(header, good), (header, "sha256=" + "0" * 64), ctype]),
+        ("no scheme", body, [(header, good.removeprefix("sha256=")), ctype]),
+        ("sha1 header", body, [("x-hub-signature", "sha1=" + "0" * 40), ctype]),
+        ("sha1 scheme", body, [(header, good.replace("sha256=", "sha1=")), ctype]),
+        ("upper case hex", body, [(header, "sha256=" + good[7:].upper()), ctype]),
+        ("verify token", body, [(header, "sha256=test-meta-verify-token"), ctype]),
+        ("re-serialised", json.dumps(json.loads(body), indent=2).encode(), [(header, good), ctype]),
+    ]
+    for i in range(10):
+        other = meta_sign(body, f"another-app-secret-{i:02d}" + APP_SECRET[:4])
+        out.append((f"other secret {i}", body, [(header, other), ctype]))
+    for bit in spread(100, len(body)):
+        out.append((f"body bit {bit}", flip(body, bit), [(header, good), ctype]))
+    for bit in range(8 * 7, 8 * len(good)):
+        if len(out) >= PER_PLATFORM + 20:
+            break
+        forged = flip_text(good, bit)
+        if forged.strip() == good:
+            continue
+        out.append((f"signature bit {bit}", body, [(header, forged), ctype]))
+    return out
+
+
+def alerts_forgeries(token: str, secret: str) -> list[Forgery]:
+    body = json.dumps(
+        {
+            "source": "zabbix",
+            "ci": "VPN",
+            "severity": "critical",
+            "status": "firing",
+            "fingerprint": "forged-1",
+            "summary": "VPN gateway down",
+        }
+    ).encode()
+    good = alert_signature(secret, body)
+    ctype = ("content-type", "application/json")
+    header = "x-switchboard-signature"
+    auth = "authorization"
+    out: list[Forgery] = [
+        ("no credentials", body, [ctype]),
+        ("empty bearer", body, [(auth, "Bearer "), ctype]),
+        ("basic scheme", body, [(auth, f"Basic {token}"), ctype]),
+        ("token without scheme", body, [(auth, token), ctype]),
+        ("token prefix", body, [(auth, f"Bearer {token[:-1]}"), ctype]),
+        ("token suffix", body, [(auth, f"Bearer {token}x"), ctype]),
+        ("token upper case", body, [(auth, f"Bearer {token.upper()}"), ctype]),
+        ("huge token", body, [(auth, "Bearer " + "a" * 5000), ctype]),
+        ("secret as token", body, [(auth, f"Bearer {secret}"), ctype]),
+        # A wrong bearer token is refused even beside a good signature: no fallback.
+        ("bad token, good signature", body, [(auth, "Bearer sbi_nope"), (header, good), ctype]),
+        ("empty signature", body, [(header, ""), ctype]),
+        ("no scheme", body, [(header, good.removeprefix("sha256=")), ctype]),
+        ("sha1 scheme", body, [(header, good.replace("sha256=", "sha1=")), ctype]),
+        ("token as secret", body, [(header, alert_signature(token, body)), ctype]),
+        ("re-serialised", json.dumps(json.loads(body), indent=2).encode(), [(header, good), ctype]),
+    ]
+    for i in range(20):
+        guess = f"sbi_{i:04d}{token[4:12]}"
+        out.append((f"guessed token {i}", body, [(auth, f"Bearer {guess}"), ctype]))
+    for i in range(10):
+        other = alert_signature(f"other-secret-{i:02d}" * 3, body)
+        out.append((f"other secret {i}", body, [(header, other), ctype]))
+    for bit in spread(80, len(body)):
+        out.append((f"body bit {bit}", flip(body, bit), [(header, good), ctype]))
+    for bit in range(8 * 7, 8 * len(good)):
+        if len(out) >= PER_PLATFORM + 20:
+            break
+        forged = flip_text(good, bit)
+        if forged.strip() == good:
+            continue
+        out.append((f"signature bit {bit}", body, [(header, forged), ctype]))
+    return out
+
+
+def _alerts(hostile: Hostile) -> list[Forgery]:
+    token, secret = hostile.alert_integration()
+    return alerts_forgeries(token, secret)
+
+
+FORGERIES: dict[str, Callable[[Hostile], list[Forgery]]] = {
+    "/slack/events": lambda _: slack_forgeries(),
+    "/telegram/webhook": lambda _: telegram_forgeries(),
+    "/twilio/messages": lambda _: twilio_forgeries(),
+    "/x/webhook": lambda _: x_forgeries(),
+    "/meta/webhook": lambda _: meta_forgeries(),
+    "/api/alerts": _alerts,
 }
 
 
@@ -254,7 +350,7 @@ def hostile(
 def test_forged_requests_leave_no_trace(
     hostile: Hostile, route: str, scoreboard: Scoreboard
 ) -> None:
-    forgeries = FORGERIES[route]()
+    forgeries = FORGERIES[route](hostile)
     assert len(forgeries) >= PER_PLATFORM
     sends_before = hostile.sends()
     rows_before = hostile.inbox_rows()
@@ -278,3 +374,36 @@ def test_forged_requests_leave_no_trace(
     assert stored == 0
     assert queued == 0
     assert sent == 0
+
+
+def test_genuine_meta_and_alert_requests_are_taken(hostile: Hostile) -> None:
+    """The routes above refuse forgeries while configured: a genuine request gets through."""
+    rows = hostile.inbox_rows()
+    body = meta_body(
+        MESSENGER_TEXT, text="my order never came", mid="m_genuine", timestamp=now_ms()
+    )
+    res = hostile.client.post(
+        "/meta/webhook",
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": meta_sign(body)},
+    )
+    assert res.status_code == 200, res.text
+    token, secret = hostile.alert_integration("security-genuine")
+    alert = json.dumps({"source": "zabbix", "ci": "VPN", "status": "firing", "fingerprint": "g1"})
+    res = hostile.client.post(
+        "/api/alerts",
+        content=alert.encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
+    assert res.status_code == 202, res.text
+    signed = alert.replace("g1", "g2").encode()
+    res = hostile.client.post(
+        "/api/alerts",
+        content=signed,
+        headers={
+            "content-type": "application/json",
+            "x-switchboard-signature": alert_signature(secret, signed),
+        },
+    )
+    assert res.status_code == 202, res.text
+    assert hostile.inbox_rows() - rows == 3

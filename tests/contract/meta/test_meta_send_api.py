@@ -124,11 +124,31 @@ async def test_the_human_agent_tag_extends_the_window_to_seven_days_when_allowed
     channel = await open_channel(fake.api_url, cursors, human_agent_tag=True)
     try:
         await wrote(cursors, INSTAGRAM, timedelta(days=3))
-        await channel.send(INSTAGRAM, Reply(text="An agent has an update on INC-2"))
+        await channel.send(INSTAGRAM, Reply(text="Bob on INC-2: fixed, try again", human=True))
     finally:
         await channel.aclose()
     sent = fake.last(SEND_PATH).json()
     assert (sent["messaging_type"], sent["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+
+
+async def test_the_bots_own_notices_never_carry_the_human_agent_tag(
+    fake: FakeMetaApi, cursors: MemoryCursors
+) -> None:
+    channel = await open_channel(fake.api_url, cursors, human_agent_tag=True)
+    try:
+        await wrote(cursors, MESSENGER, timedelta(days=3))
+        with pytest.raises(DeliveryError) as held:
+            await channel.send(MESSENGER, Reply(text="INC-2 breached its response target"))
+        assert held.value.hold
+        assert fake.calls_to(SEND_PATH) == []
+        # Within the day it goes as a plain response, a person's words or not.
+        await wrote(cursors, MESSENGER, timedelta(hours=1))
+        await channel.send(MESSENGER, Reply(text="INC-2 is resolved"))
+    finally:
+        await channel.aclose()
+    sent = fake.last(SEND_PATH).json()
+    assert sent["messaging_type"] == "RESPONSE"
+    assert "tag" not in sent
 
 
 async def test_meta_saying_the_window_is_closed_holds_the_reply(

@@ -145,6 +145,38 @@ def test_handle_quarantines_junk_and_keeps_alerts_the_inbox_refused_for_later() 
     assert [e.event_id.split(":")[0] for e in ingested] == ["f1"]
 
 
+def test_an_alert_the_inbox_refused_is_retried_without_waiting_for_a_message() -> None:
+    async def judge(reading: Reading) -> list[Alert]:
+        return []
+
+    channel = MqttChannel(url="mqtt://127.0.0.1:1", topics=["a/#"], judge=judge, retry_seconds=0)
+    ingested: list[Event] = []
+    down = True
+
+    async def ingest(event: Event) -> IngestOutcome:
+        if down:
+            raise ConnectionError("database away")
+        ingested.append(event)
+        return IngestOutcome.ACCEPTED
+
+    event = json.dumps({"status": "firing", "fingerprint": "f2", "ci": "x"}).encode()
+
+    async def run() -> None:
+        nonlocal down
+        await channel.handle("a/1", event, ingest)
+        assert ingested == []
+        down = False
+        retrying = asyncio.ensure_future(channel.retry_unsent(ingest))
+        for _ in range(100):
+            if ingested:
+                break
+            await asyncio.sleep(0)
+        retrying.cancel()
+
+    asyncio.run(run())
+    assert [e.event_id.split(":")[0] for e in ingested] == ["f2"]
+
+
 _leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 _json = st.recursive(
     _leaf,

@@ -223,6 +223,7 @@ def test_overview_round_trips_and_reads_as_text_elsewhere() -> None:
     reply = Reply(
         text="Overview",
         overview=True,
+        human=True,
         sections=(
             Section(
                 title="Yours",

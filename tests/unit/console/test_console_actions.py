@@ -107,6 +107,7 @@ async def test_take_answer_note_hold_resolve(factory: SessionFactory) -> None:
     [reply] = told
     assert reply.address["conversation"] == "5550101"
     assert "Please try turning it off and on" in reply.reply["text"]
+    assert reply.reply["human"] is True
 
     told = await act(factory, "bob@example.com", ref, "note", "Printer is out of warranty")
     assert told == []
@@ -120,6 +121,8 @@ async def test_take_answer_note_hold_resolve(factory: SessionFactory) -> None:
 
     told = await act(factory, "bob@example.com", ref, "resolve", "Replaced the roller")
     assert "resolved by Bob Agent: Replaced the roller" in told[0].reply["text"]
+    # The bot's notice of an action, not a person's answer: no HUMAN_AGENT tag for it.
+    assert told[0].reply["human"] is False
     actions = [a for a, _ in await events(factory, ref)]
     assert actions[-5:] == ["assigned", "reply", "note", "status", "resolved"]
     note = next(d for a, d in await events(factory, ref) if a == "note")

@@ -135,6 +135,9 @@ async def test_declare_links_reports_pages_owners_and_updates_reach_every_report
     told = {o.address.conversation: o.reply.text for o in out if o.address is not None}
     assert told["chat-dan@example.com"] == f"Update on {first} (your {second}): {update}"
     assert told["chat-alice@example.com"] == f"Update on {first}: {update}"
+    # The lead's own words: Meta may carry them past the 24-hour window (HUMAN_AGENT).
+    flags = [o.reply.human for o in out if o.address and o.address.conversation in told]
+    assert flags == [True, True]
     async with UnitOfWork(factory) as uow:
         ticket = await uow.tickets.by_ref(first)
         assert ticket is not None
@@ -214,3 +217,17 @@ async def test_the_intents_find_the_incident_without_a_reference(factory: Sessio
     )
     assert "Only agents" not in text
     assert not any(o.address and o.address.conversation.startswith("chat-alice") for o in out)
+
+
+async def test_incidents_filed_as_unclassified_are_not_one_outage(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        await uow.services.upsert("unclassified")
+        await uow.commit()
+    first = await incident(factory, "alice@example.com", "unclassified", "Disk full on db-7")
+    await incident(factory, "dan@example.com", "unclassified", "Fan failure on sw-3")
+    text, _ = await say(factory, "bob@example.com", f"major {first}")
+    assert f"{first} is now a major incident" in text
+    async with UnitOfWork(factory) as uow:
+        ticket = await uow.tickets.by_ref(first)
+        assert ticket is not None
+        assert await uow.major_incidents.linked_reports(ticket.id) == []
