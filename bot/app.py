@@ -24,6 +24,7 @@ from bot.api_problems import router as problems_router
 from bot.api_releases import router as releases_router
 from bot.config import Settings, load_settings
 from bot.container import ALL_ROLES, Container, Overrides, Role, build_container
+from bot.desk_gauges import DeskGauges
 from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
@@ -119,14 +120,17 @@ def _operations(app: FastAPI, c: Container) -> None:
         """200 while the process serves requests, whatever the database and Redis do."""
         return JSONResponse({"status": "ok"})
 
+    gauges = DeskGauges(c.reader)
+
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> Response:
+        """This process's counters (every process's when multiprocess), then the desk figures."""
         try:
             metrics.QUEUE_DEPTH.set(await c.queue.depth())
         except Exception as e:
             log.warning("metrics.queue_depth_failed", error=str(e))
         body, media_type = metrics.exposition()
-        return Response(body, media_type=media_type)
+        return Response(body + await gauges.body(), media_type=media_type)
 
 
 def _errors(app: FastAPI) -> None:
