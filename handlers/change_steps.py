@@ -1,7 +1,8 @@
 """Changes after approval in chat: schedule, implement, complete, close, standard changes.
 
 Typed as commands (`schedule CHG-12 Saturday 22:00 to Sunday 02:00`, `implement CHG-12`,
-`complete CHG-12 failed disk full`, `standard Restart mail relay Saturday 22:00`) or clicked
+`complete CHG-12 failed disk full`, `close CHG-12`, `standard Restart mail relay Saturday
+22:00`) or clicked
 as the buttons each step offers.
 """
 
@@ -211,9 +212,30 @@ async def backed_out_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Re
     return await _complete(nlu, ctx, ChangeOutcome.BACKED_OUT, "")
 
 
+def _first_ref_is_a_change(nlu: Understanding) -> bool:
+    refs = sorted(
+        (e for e in nlu.entities if e.entity == EntityName.TICKET_REF), key=lambda e: e.start
+    )
+    return bool(refs) and refs[0].value.upper().startswith("CHG-")
+
+
+@registry.command("close")
+async def close_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Close a completed change: "close CHG-12"."""
+    # "close the ticket please" and "close INC-4, fixed by CHG-7" are about other tickets:
+    # the change is closed only when it is the first ticket the message names.
+    if not _first_ref_is_a_change(nlu):
+        raise Declined
+    return await _close(nlu, ctx)
+
+
 @registry.action("change_close")
 async def close_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Close a completed change."""
+    return await _close(nlu, ctx)
+
+
+async def _close(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     found = await _change(nlu, ctx, "the Close button on a completed change")
     if isinstance(found, Reply):
         return [found]

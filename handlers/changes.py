@@ -12,7 +12,7 @@ from datetime import datetime
 
 from channels.conversation import Button, Reply
 from handlers import confirmations
-from handlers.approvers import Notified, notify_approvers
+from handlers.approvers import Notified, decidable, notify_approvers
 from handlers.approvers import decision_buttons as decision_buttons
 from handlers.approvers import reach as reach_person
 from handlers.change_lifecycle import follow_release
@@ -271,11 +271,8 @@ async def _which_change(ctx: HandlerContext, decision: Decision) -> Reply:
         return Reply(
             text=f"Which change do you want to {verb}? Give me its reference, like CHG-12."
         )
-    waiting = [
-        t
-        for t in await ctx.uow.tickets.awaiting_approval(limit=5)
-        if t.requester_id != ctx.person.id
-    ]
+    # Only what this person may decide: a board's change is offered to its members alone.
+    waiting = (await decidable(ctx, limit=200))[:5]
     if not waiting:
         return Reply(text="No changes are waiting for your approval.")
     lines = [f"Which change do you want to {verb}? Waiting for approval:"]

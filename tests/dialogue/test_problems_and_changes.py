@@ -248,3 +248,36 @@ async def test_a_successful_change_resolves_the_problem_it_names(dialogue: Dialo
         prb = await uow.tickets.by_ref("PRB-1")
         assert prb is not None
         assert (await uow.problems.record(prb)).stage is ProblemStage.RESOLVED
+
+
+async def test_a_completed_change_is_closed_by_typing_close(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.APPROVED
+    )
+    early = await dialogue.say(f"close {ref}")
+    assert f"{ref} is planned; it cannot close now" in early.text
+    await dialogue.say(f"schedule {ref} 2027-03-06 22:00 to 2027-03-07 02:00")
+    await dialogue.say(f"implement {ref}", expect=[f"{ref}:status"])
+    await dialogue.say(f"complete {ref} successful", expect=[f"{ref}:status"])
+    stranger = await dialogue.say(f"close {ref}", who="dan@example.com")
+    # Another requester may not even see the change.
+    assert f"couldn't find {ref}" in stranger.text
+    closed = await dialogue.say(f"close {ref}", who="bob@example.com", expect=[f"{ref}:status"])
+    assert f"{ref} is closed" in closed.text
+    assert (await dialogue.ticket(ref)).status is Status.CLOSED
+
+
+async def test_close_that_names_no_change_is_an_ordinary_message(dialogue: Dialogue) -> None:
+    inc = await dialogue.seed("printer offline", service="Printing")
+    chg = await dialogue.seed(
+        "Patch printing", kind=TicketKind.CHANGE, service="Printing", status=Status.APPROVED
+    )
+    plain = await dialogue.say("close the ticket please")
+    # The router's normal handling answers (which ticket to resolve), not the change step.
+    assert plain.routed.intent != "close"
+    assert "cannot close now" not in plain.text
+    assert plain.text
+    named = await dialogue.say(f"close {inc}, it was fixed by {chg}", expect=[f"{inc}:status"])
+    assert named.routed.intent != "close"
+    assert "cannot close now" not in named.text
+    assert (await dialogue.ticket(chg)).status is Status.APPROVED
