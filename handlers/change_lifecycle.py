@@ -19,11 +19,12 @@ from handlers.errors import HandlerError
 from handlers.rules import change_stages, freeze
 from handlers.rules import releases as release_rules
 from handlers.rules.calendar import CalendarError, parse_duration
+from handlers.rules.change_risk import Risk, risk_of
 from handlers.rules.change_stages import StageError, Step
 from handlers.rules.freeze import Freeze, FreezeVerdict, Planned, Window, WindowError
 from handlers.tickets import card
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
-from store.enums import ChangeType, Decision, Role, Status, TicketKind
+from store.enums import ChangeType, Criticality, Decision, Role, Status, TicketKind
 from store.models import Service, Ticket
 from store.releases import Release, ReleaseStatus
 from store.uow import UnitOfWork
@@ -55,6 +56,7 @@ class Scheduled:
     plan: ChangePlan
     collisions: list[Planned]
     freeze_override: str | None
+    risk: Risk = Risk.MEDIUM
 
 
 def as_freeze(row: FreezeWindow) -> Freeze:
@@ -104,6 +106,19 @@ async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | Non
             raise ChangeError(Refused.BAD_INPUT, f"unknown configuration item {name!r}")
         items.append(ci)
     return items
+
+
+async def risk(uow: UnitOfWork, ticket: Ticket, touched: Sequence[Service]) -> Risk:
+    """The change's risk: the criticality of the items it touches and of every service that
+    depends on them, and its type (`handlers.rules.change_risk`)."""
+    near: set[int] = set()
+    for item in touched:
+        near |= set(await reach(uow, item.id))
+    levels = [Criticality(ci.criticality) for ci in touched]
+    levels += [
+        Criticality(n.criticality) for n in await uow.cmdb.nodes(near - {t.id for t in touched})
+    ]
+    return risk_of(ticket.change_type or ChangeType.NORMAL, levels)
 
 
 async def planned(
@@ -223,18 +238,20 @@ async def schedule(
     ticket.updated_at = ctx.now
     await ctx.uow.flush()
     clash = await _collisions(ctx, ticket, span)
+    level = await risk(ctx.uow, ticket, touched)
     ctx.log(
         ticket,
         "scheduled",
         start=span.start.isoformat(),
         end=span.end.isoformat(),
         items=names or None,
+        risk=level.value,
         freeze_override=override,
         collides_with=[c.ref for c in clash] or None,
     )
     if clash:
         await _warn(ctx, ticket, clash)
-    return Scheduled(ticket, plan, clash, override)
+    return Scheduled(ticket, plan, clash, override, level)
 
 
 async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -> None:

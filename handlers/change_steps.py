@@ -8,6 +8,7 @@ as the buttons each step offers.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from channels.conversation import Reply
@@ -94,7 +95,7 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
     assert t.planned_end is not None
     text = (
         f"{t.ref} is scheduled from {t.planned_start:%a %d %b %H:%M} to "
-        f"{t.planned_end:%a %d %b %H:%M} UTC."
+        f"{t.planned_end:%a %d %b %H:%M} UTC. Risk: {done.risk.value}."
     )
     if done.freeze_override:
         text += (
@@ -275,6 +276,51 @@ async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     when = instants(nlu)
     start = when[0] if when else ctx.now
     end = when[1] if len(when) > 1 else start + timedelta(days=7)
+    return await _calendar(ctx, start, end)
+
+
+_ASKS_CALENDAR = re.compile(
+    r"^\s*(?:what|which|any|show|list|tell me)\b.*\bchanges?\b.*\b(?:planned|scheduled)\b",
+    re.IGNORECASE,
+)
+_WEEKEND = re.compile(r"\b(?:(next)\s+)?week-?end\b", re.IGNORECASE)
+
+
+def asks_calendar(text: str) -> bool:
+    """A question about the change calendar ("what changes are planned this weekend?")
+    that names no ticket: a question about one change goes to its own handlers."""
+    return bool(_ASKS_CALENDAR.search(text)) and not re.search(r"\b[A-Z]{3}-\d+", text, re.I)
+
+
+def weekend(now: datetime, *, following: bool = False) -> tuple[datetime, datetime]:
+    """Saturday 00:00 to Monday 00:00 (UTC) of this weekend, the one under way on a
+    Saturday or Sunday; `following` gives the one after it."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    saturday = midnight + timedelta(days=(5 - now.weekday()) % 7)
+    if now.weekday() == 6:
+        saturday = midnight - timedelta(days=1)
+    if following:
+        saturday += timedelta(days=7)
+    return saturday, saturday + timedelta(days=2)
+
+
+@registry.shape(asks_calendar)
+async def calendar_question(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """What changes are planned this weekend (or in the days a message names)."""
+    when = instants(nlu)
+    said = _WEEKEND.search(nlu.text)
+    if len(when) > 1:
+        start, end = when[0], when[1]
+    elif said is not None:
+        start, end = weekend(ctx.now, following=bool(said.group(1)))
+    elif when:
+        start, end = when[0], when[0] + timedelta(days=7)
+    else:
+        start, end = ctx.now, ctx.now + timedelta(days=7)
+    return await _calendar(ctx, start, end)
+
+
+async def _calendar(ctx: HandlerContext, start: datetime, end: datetime) -> list[Reply]:
     changes = await ctx.uow.changes.scheduled_between(start, end)
     freezes = await ctx.uow.changes.freezes_between(start, end)
     if not changes and not freezes:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from channels.conversation import Address
 from handlers import problems
+from handlers.change_steps import asks_calendar, weekend
 from handlers.cmdb import CiSpec, save
 from handlers.context import HandlerContext
 from store.enums import ChangeType, Status, TicketKind
@@ -61,6 +62,13 @@ async def test_a_change_is_scheduled_implemented_completed_and_closed_in_chat(
     assert "Allowed: schedule" in early.text
     turn = await dialogue.say(f"schedule {ref} 2027-03-06 22:00 to 2027-03-07 02:00")
     assert f"{ref} is scheduled from Sat 06 Mar 22:00 to Sun 07 Mar 02:00 UTC" in turn.text
+    # Payroll is critical: a normal change to it is of very high risk, recorded in its history.
+    assert "Risk: very high." in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        chg = await uow.tickets.by_ref(ref)
+        assert chg is not None
+        events = await uow.tickets.events(chg.id)
+    assert any(e.action == "scheduled" and e.detail.get("risk") == "very high" for e in events)
     assert [b.action for b in turn.replies[0].buttons] == ["change_start"]
     started = await dialogue.click("change_start", ref, expect=[f"{ref}:status"])
     assert "being implemented" in started.text
@@ -281,3 +289,36 @@ async def test_close_that_names_no_change_is_an_ordinary_message(dialogue: Dialo
     assert named.routed.intent != "close"
     assert "cannot close now" not in named.text
     assert (await dialogue.ticket(chg)).status is Status.APPROVED
+
+
+async def test_what_changes_are_planned_this_weekend(dialogue: Dialogue) -> None:
+    saturday, _ = weekend(datetime.now(UTC))
+    ref = await dialogue.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.APPROVED
+    )
+    later = await dialogue.seed(
+        "Patch CRM", kind=TicketKind.CHANGE, service="CRM", status=Status.APPROVED
+    )
+    await dialogue.say(f"schedule {ref} {saturday:%Y-%m-%d} 22:00 to 23:00")
+    await dialogue.say(f"schedule {later} {saturday + timedelta(days=7):%Y-%m-%d} 22:00 to 23:00")
+    turn = await dialogue.say("What changes are planned this weekend?", who="bob@example.com")
+    assert f"Planned from {saturday:%a %d %b} 00:00" in turn.text
+    assert f"{ref} · Patch payroll" in turn.text
+    assert later not in turn.text
+    following = await dialogue.say("which changes are scheduled next weekend?")
+    assert later in following.text
+    assert f"{ref} ·" not in following.text
+
+
+def test_this_weekend_is_the_coming_one_or_the_one_under_way() -> None:
+    friday = datetime(2027, 3, 5, 15, 0, tzinfo=UTC)
+    assert weekend(friday) == (
+        datetime(2027, 3, 6, tzinfo=UTC),
+        datetime(2027, 3, 8, tzinfo=UTC),
+    )
+    assert weekend(datetime(2027, 3, 6, 9, 0, tzinfo=UTC))[0] == datetime(2027, 3, 6, tzinfo=UTC)
+    assert weekend(datetime(2027, 3, 7, 23, 0, tzinfo=UTC))[0] == datetime(2027, 3, 6, tzinfo=UTC)
+    assert weekend(friday, following=True)[0] == datetime(2027, 3, 13, tzinfo=UTC)
+    assert asks_calendar("what changes are planned this weekend?")
+    assert not asks_calendar("what changes are planned for CHG-4?")
+    assert not asks_calendar("I planned changes to my profile")
