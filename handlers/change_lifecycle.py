@@ -313,8 +313,29 @@ async def review(
         plan.review_required = True
     ticket.resolved_at = ctx.now
     _moved(ctx, ticket, plan, "completed", outcome=outcome.value, note=note or None)
+    if plan.review_required:
+        await _open_review(ctx, ticket, outcome)
     await follow_release(ctx, ticket)
     return plan
+
+
+async def _open_review(ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutcome) -> None:
+    """The post-implementation review is a piece of work of its own: recorded, and put to
+    the change's group and the approvals channel with the button that closes it once done."""
+    change_type = ticket.change_type or ChangeType.NORMAL
+    why = "an emergency change" if change_type is ChangeType.EMERGENCY else outcome.label
+    ctx.log(ticket, "review_opened", reason=why)
+    due = Reply(
+        text=f"A post-implementation review of {ticket.ref} ({why}) is due: {ticket.title}. "
+        "Close it once the review is done.",
+        card=card(ticket),
+        buttons=(Button(label="Close", action="change_close", value=ticket.ref),),
+        ticket_ref=ticket.ref,
+    )
+    if ticket.group_id is not None:
+        for person_id in await ctx.uow.problems.members(ticket.group_id):
+            ctx.notify(person_id, due)
+    ctx.announce("approvals", due)
 
 
 async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
@@ -323,6 +344,9 @@ async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
     plan = await ctx.uow.changes.plan(ticket)
     plan.stage = _step(ticket, plan, Step.CLOSE)
     ticket.closed_at = ctx.now
+    if plan.review_required:
+        # Closing a change that owed a review is the review's end: who ended it is kept.
+        ctx.log(ticket, "review_closed", by=ctx.person.name)
     _moved(ctx, ticket, plan, "closed")
     await follow_release(ctx, ticket)
     return plan

@@ -78,8 +78,18 @@ async def test_a_change_is_scheduled_implemented_completed_and_closed_in_chat(
     )
     assert "complete: backed out" in done.text
     assert "post-implementation review" in done.text
+    # The review is opened as work of its own: recorded, and put to the approvals channel.
+    due = [o for o in done.outgoing if o.topic == "approvals"]
+    assert due
+    assert f"A post-implementation review of {ref} (backed out) is due" in due[0].reply.text
+    assert [b.action for b in due[0].reply.buttons] == ["change_close"]
     closed = await dialogue.click("change_close", ref, expect=[f"{ref}:status"])
     assert f"{ref} is closed" in closed.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        chg = await uow.tickets.by_ref(ref)
+        assert chg is not None
+        actions = [e.action for e in await uow.tickets.events(chg.id)]
+    assert actions.index("review_opened") < actions.index("review_closed")
     again = await dialogue.say(f"schedule {ref} 2027-03-13 22:00 to 2027-03-14 02:00")
     assert "it is closed" in again.text
 
