@@ -178,9 +178,12 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     recent = await ctx.uow.problems.recent_incidents(service_id, since)
     linked = {i.id for i in recent if await ctx.uow.problems.problems_of(i)}
     offered = frozenset(await ctx.uow.problems.offered_incidents(service_id)) | linked
+    # The report that triggers the check was stamped by the database after this message's
+    # clock was read: counting up to it keeps the newest report in its own cluster.
+    now = max([ctx.now, *(t.created_at for t in recent)])
     cluster = known_errors.recurring(
         [Report(t.id, t.created_at, f"{t.title} {t.description}") for t in recent],
-        ctx.now,
+        now,
         offered=offered,
     )
     if not cluster:

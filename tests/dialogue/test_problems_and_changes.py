@@ -332,3 +332,33 @@ def test_this_weekend_is_the_coming_one_or_the_one_under_way() -> None:
     assert asks_calendar("what changes are planned this weekend?")
     assert not asks_calendar("what changes are planned for CHG-4?")
     assert not asks_calendar("I planned changes to my profile")
+
+
+async def test_recurring_reports_become_a_known_error_that_answers_the_next_reporter(
+    dialogue: Dialogue,
+) -> None:
+    """The whole of problem control in chat: reports, the offer, the workaround, the answer."""
+    first = await dialogue.say("VPN connection drops every hour", expect=["+INC-1"])
+    assert "INC-1" in first.text
+    await dialogue.say(
+        "our VPN connection drops every hour", who="dan@example.com", expect=["+INC-2"]
+    )
+    third = await dialogue.say("my VPN connection drops every hour", expect=["+INC-3"])
+    offers = [o for o in third.outgoing if o.reply.buttons]
+    assert offers, third.outgoing
+    [button] = offers[0].reply.buttons
+    assert "INC-1" in offers[0].reply.text
+    taken = await dialogue.click(
+        button.action, button.value, who="erin@example.com", expect=["+PRB-1"]
+    )
+    assert "PRB-1" in taken.text
+    known = await dialogue.say(
+        "workaround PRB-1 connect through the backup gateway; symptoms: vpn drops",
+        who="erin@example.com",
+        expect=["PRB-1:status"],
+    )
+    assert "PRB-1 is a known error" in known.text
+    answered = await dialogue.say(
+        "my VPN connection drops every few minutes", who="carol@example.com", expect=["+INC-4"]
+    )
+    assert "Workaround: connect through the backup gateway" in answered.text
