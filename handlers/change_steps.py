@@ -93,9 +93,12 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
     t = done.ticket
     assert t.planned_start is not None
     assert t.planned_end is not None
+    # The window is said in the zone it was given in (the desk's, for times typed in chat).
+    zone = t.planned_start.tzname() or "UTC"
     text = (
         f"{t.ref} is scheduled from {t.planned_start:%a %d %b %H:%M} to "
-        f"{t.planned_end:%a %d %b %H:%M} UTC. Risk: {done.risk.value}."
+        f"{t.planned_end.astimezone(t.planned_start.tzinfo):%a %d %b %H:%M} {zone}. "
+        f"Risk: {done.risk.value}."
     )
     if done.freeze_override:
         text += (

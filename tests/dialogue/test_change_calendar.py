@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from store.changes import FreezeWindow
+from store.db import SessionFactory
 from store.enums import ChangeType, Status, TicketKind
 from store.uow import UnitOfWork
 
@@ -92,3 +94,19 @@ async def test_a_freeze_refuses_a_normal_change_and_takes_an_emergency_one_with_
     assert "post-implementation review is due" in done.text
     due = [o.reply.text for o in done.outgoing if o.topic == "approvals"]
     assert any(f"review of {urgent} (an emergency change) is due" in t for t in due)
+
+
+async def test_a_window_typed_in_chat_is_read_and_said_in_the_desks_time_zone(
+    factory: SessionFactory, model_root: Path
+) -> None:
+    from nlu.pipeline import load
+
+    berlin = Dialogue(factory=factory, nlu=load(model_root, timezone="Europe/Berlin"))
+    ref = await berlin.seed(
+        "Patch intranet", kind=TicketKind.CHANGE, service="Intranet", status=Status.APPROVED
+    )
+    turn = await berlin.say(f"schedule {ref} 2027-03-06 22:00 to 23:00")
+    assert f"{ref} is scheduled from Sat 06 Mar 22:00 to Sat 06 Mar 23:00 UTC+01:00" in turn.text
+    stored = await berlin.ticket(ref)
+    assert stored.planned_start is not None
+    assert stored.planned_start.astimezone(UTC) == datetime(2027, 3, 6, 21, 0, tzinfo=UTC)
