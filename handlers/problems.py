@@ -202,7 +202,7 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     refs = ", ".join(t.ref for t in found)
     ask = Reply(
         text=f"{len(found)} similar incidents on {service.name} within a day ({refs}). "
-        "Open a problem for them?",
+        f'Open a problem for them? Press the button, or reply "open a problem for {refs}".',
         buttons=(
             Button(
                 label="Open a problem",

@@ -362,3 +362,18 @@ async def test_recurring_reports_become_a_known_error_that_answers_the_next_repo
         "my VPN connection drops every few minutes", who="carol@example.com", expect=["+INC-4"]
     )
     assert "Workaround: connect through the backup gateway" in answered.text
+
+
+async def test_the_recurrence_offer_is_accepted_by_replying(dialogue: Dialogue) -> None:
+    for n, who in enumerate(("alice@example.com", "dan@example.com", "alice@example.com")):
+        turn = await dialogue.say(
+            "VPN connection drops every hour", who=who, expect=[f"+INC-{n + 1}"]
+        )
+    [offer] = [o.reply.text for o in turn.outgoing if o.reply.buttons]
+    reply = offer.split('reply "')[1].rstrip('".')
+    assert reply == "open a problem for INC-1, INC-2, INC-3"
+    taken = await dialogue.say(reply, who="erin@example.com", expect=["+PRB-1"])
+    assert "INC-1, INC-2, INC-3 linked" in taken.text
+    # Linked now, the cluster is not offered again by the next report.
+    again = await dialogue.say("VPN connection drops every hour", expect=["+INC-4"])
+    assert not [o for o in again.outgoing if o.reply.buttons]
