@@ -110,6 +110,9 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
     return text
 
 
+_BACKOUT = re.compile(r"[;,.]?\s*\bback[- ]?out(?:\s+plan)?\s*:\s*(.*)$", re.I | re.S)
+
+
 @registry.command("schedule")
 async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
@@ -117,17 +120,27 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
-    when = window_in(nlu)
+    # "...; back-out: restore the snapshot" ends the message with the back-out plan, whose
+    # words name neither the window nor the items.
+    backout = _BACKOUT.search(nlu.text)
+    cut = backout.start() if backout else len(nlu.text)
+    when = window_in(nlu, before=cut)
     if when is None:
         return [Reply(text=f'When? For example "schedule {found.ref} Saturday 22:00 to 23:00".')]
     start, end = when[0], when[1] or when[0] + lifecycle.DEFAULT_LENGTH
     # Configuration items named in the message ("on Payroll") are what the change touches.
-    named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE]
+    named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE and e.start < cut]
+    plan = backout.group(1).strip()[:2000] if backout else None
     try:
-        done = await lifecycle.schedule(ctx, found, start, end, items=named or None)
+        done = await lifecycle.schedule(
+            ctx, found, start, end, items=named or None, backout_plan=plan or None
+        )
     except ChangeError as e:
         return _refused(e, found)
-    return [_said(found, done.plan, _scheduled_text(done))]
+    text = _scheduled_text(done)
+    if plan:
+        text += f" Back-out plan: {plan}"
+    return [_said(found, done.plan, text)]
 
 
 async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
@@ -340,12 +353,15 @@ async def _calendar(ctx: HandlerContext, start: datetime, end: datetime) -> list
     return [Reply(text="\n".join(lines))]
 
 
-def window_in(nlu: Understanding) -> tuple[datetime, datetime | None] | None:
+def window_in(
+    nlu: Understanding, *, before: int | None = None
+) -> tuple[datetime, datetime | None] | None:
     """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a
-    start; the end is None when only one time is given."""
+    start; the end is None when only one time is given. Only times written before
+    position `before` count."""
     found = []
     for e in sorted(nlu.entities, key=lambda e: e.start):
-        if e.entity != EntityName.DATETIME:
+        if e.entity != EntityName.DATETIME or (before is not None and e.start >= before):
             continue
         try:
             value = datetime.fromisoformat(e.value)

@@ -377,3 +377,19 @@ async def test_the_recurrence_offer_is_accepted_by_replying(dialogue: Dialogue) 
     # Linked now, the cluster is not offered again by the next report.
     again = await dialogue.say("VPN connection drops every hour", expect=["+INC-4"])
     assert not [o for o in again.outgoing if o.reply.buttons]
+
+
+async def test_a_back_out_plan_is_recorded_when_scheduling(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.APPROVED
+    )
+    turn = await dialogue.say(
+        f"schedule {ref} 2027-03-06 22:00 to 23:00; back-out: restore the 2027-03-06 snapshot"
+    )
+    assert f"{ref} is scheduled from Sat 06 Mar 22:00 to Sat 06 Mar 23:00 UTC" in turn.text
+    assert "Back-out plan: restore the 2027-03-06 snapshot" in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        chg = await uow.tickets.by_ref(ref)
+        assert chg is not None
+        plan = await uow.changes.plan(chg)
+        assert plan.backout_plan == "restore the 2027-03-06 snapshot"
