@@ -126,11 +126,8 @@ async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
 
 
 async def resolve_by_change(ctx: HandlerContext, change: Ticket) -> list[Ticket]:
-    """Problems a successful change fixes: those linked to it through the change's event log.
-
-    A change names the problem it fixes with `fixes` (the API) or by linking the problem's
-    reference in its description.
-    """
+    """Problems a successful change fixes: those its description names (`PRB-n`), which its
+    request also records as `fixes` in its history."""
     refs = {w.strip(".,;:()").upper() for w in change.description.split()}
     done = []
     for ref in sorted(r for r in refs if r.startswith("PRB-")):

@@ -393,3 +393,20 @@ async def test_a_back_out_plan_is_recorded_when_scheduling(dialogue: Dialogue) -
         assert chg is not None
         plan = await uow.changes.plan(chg)
         assert plan.backout_plan == "restore the 2027-03-06 snapshot"
+
+
+async def test_a_change_records_the_incidents_and_problem_it_fixes(dialogue: Dialogue) -> None:
+    inc = await dialogue.seed("payroll export fails", service="Payroll", who="dan@example.com")
+    other = await dialogue.seed("vpn down", service="VPN")
+    turn = await dialogue.say(
+        f"please restart the payroll server on Saturday 22:00 to fix {inc} and {other}",
+        who="dan@example.com",
+        expect=["+CHG-1"],
+    )
+    # Dan sees his own incident; Alice's is not his to know about.
+    assert f"It fixes {inc}." in turn.text
+    async with UnitOfWork(dialogue.factory) as uow:
+        chg = await uow.tickets.by_ref("CHG-1")
+        assert chg is not None
+        [created] = [e for e in await uow.tickets.events(chg.id) if e.action == "created"]
+    assert created.detail.get("fixes") == [inc]
