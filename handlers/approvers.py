@@ -24,6 +24,8 @@ from store.uow import UnitOfWork
 
 _DIRECT = ("slack", "telegram")
 _LISTED = 5
+# Changes waiting for approval that are looked through for the ones this person may decide.
+_SCANNED = 200
 
 
 def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
@@ -95,19 +97,26 @@ async def notify_approvers(ctx: HandlerContext, ticket: Ticket, ask: Reply) -> N
     return Notified(reached=tuple(reached), unreached=tuple(unreached))
 
 
+async def decidable(ctx: HandlerContext, *, limit: int) -> list[Ticket]:
+    """The changes waiting for approval that this person may decide now: not their own, not
+    decided by them already, and, for a change with boards, only when they sit on one."""
+    # The change policy builds on this module (decision buttons, reaching approvers), so it
+    # is imported on use.
+    from handlers.changes import decision_refusal
+
+    return [
+        ticket
+        for ticket in await ctx.uow.tickets.awaiting_approval(limit=limit)
+        if await decision_refusal(ctx, ticket) is None
+    ]
+
+
 @registry.intent(IntentName.PENDING_APPROVALS)
 async def pending_approvals(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """See what waits for your approval: "what's waiting for my approval?" (approvers)."""
-    if not ctx.person.has_role(Role.APPROVER):
+    if not ctx.person.has_role(Role.APPROVER, Role.ADMIN):
         return [Reply(text='Only approvers have approvals waiting. Say "my tickets" for yours.')]
-    waiting = []
-    for ticket in await ctx.uow.tickets.awaiting_approval(limit=50):
-        if ticket.requester_id == ctx.person.id:
-            continue
-        decided = await ctx.uow.tickets.approvals(ticket.id)
-        if any(a.approver_id == ctx.person.id for a in decided):
-            continue
-        waiting.append(ticket)
+    waiting = await decidable(ctx, limit=_SCANNED)
     if not waiting:
         return [Reply(text="Nothing is waiting for your approval.")]
     shown = waiting[:_LISTED]

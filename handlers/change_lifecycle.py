@@ -19,11 +19,12 @@ from handlers.errors import HandlerError
 from handlers.rules import change_stages, freeze
 from handlers.rules import releases as release_rules
 from handlers.rules.calendar import CalendarError, parse_duration
+from handlers.rules.change_risk import Risk, risk_of
 from handlers.rules.change_stages import StageError, Step
 from handlers.rules.freeze import Freeze, FreezeVerdict, Planned, Window, WindowError
 from handlers.tickets import card
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
-from store.enums import ChangeType, Decision, Role, Status, TicketKind
+from store.enums import ChangeType, Criticality, Decision, Role, Status, TicketKind
 from store.models import Service, Ticket
 from store.releases import Release, ReleaseStatus
 from store.uow import UnitOfWork
@@ -55,6 +56,7 @@ class Scheduled:
     plan: ChangePlan
     collisions: list[Planned]
     freeze_override: str | None
+    risk: Risk = Risk.MEDIUM
 
 
 def as_freeze(row: FreezeWindow) -> Freeze:
@@ -104,6 +106,19 @@ async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | Non
             raise ChangeError(Refused.BAD_INPUT, f"unknown configuration item {name!r}")
         items.append(ci)
     return items
+
+
+async def risk(uow: UnitOfWork, ticket: Ticket, touched: Sequence[Service]) -> Risk:
+    """The change's risk: the criticality of the items it touches and of every service that
+    depends on them, and its type (`handlers.rules.change_risk`)."""
+    near: set[int] = set()
+    for item in touched:
+        near |= set(await reach(uow, item.id))
+    levels = [Criticality(ci.criticality) for ci in touched]
+    levels += [
+        Criticality(n.criticality) for n in await uow.cmdb.nodes(near - {t.id for t in touched})
+    ]
+    return risk_of(ticket.change_type or ChangeType.NORMAL, levels)
 
 
 async def planned(
@@ -223,18 +238,20 @@ async def schedule(
     ticket.updated_at = ctx.now
     await ctx.uow.flush()
     clash = await _collisions(ctx, ticket, span)
+    level = await risk(ctx.uow, ticket, touched)
     ctx.log(
         ticket,
         "scheduled",
         start=span.start.isoformat(),
         end=span.end.isoformat(),
         items=names or None,
+        risk=level.value,
         freeze_override=override,
         collides_with=[c.ref for c in clash] or None,
     )
     if clash:
         await _warn(ctx, ticket, clash)
-    return Scheduled(ticket, plan, clash, override)
+    return Scheduled(ticket, plan, clash, override, level)
 
 
 async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -> None:
@@ -296,8 +313,29 @@ async def review(
         plan.review_required = True
     ticket.resolved_at = ctx.now
     _moved(ctx, ticket, plan, "completed", outcome=outcome.value, note=note or None)
+    if plan.review_required:
+        await _open_review(ctx, ticket, outcome)
     await follow_release(ctx, ticket)
     return plan
+
+
+async def _open_review(ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutcome) -> None:
+    """The post-implementation review is a piece of work of its own: recorded, and put to
+    the change's group and the approvals channel with the button that closes it once done."""
+    change_type = ticket.change_type or ChangeType.NORMAL
+    why = "an emergency change" if change_type is ChangeType.EMERGENCY else outcome.label
+    ctx.log(ticket, "review_opened", reason=why)
+    due = Reply(
+        text=f"A post-implementation review of {ticket.ref} ({why}) is due: {ticket.title}. "
+        "Close it once the review is done.",
+        card=card(ticket),
+        buttons=(Button(label="Close", action="change_close", value=ticket.ref),),
+        ticket_ref=ticket.ref,
+    )
+    if ticket.group_id is not None:
+        for person_id in await ctx.uow.problems.members(ticket.group_id):
+            ctx.notify(person_id, due)
+    ctx.announce("approvals", due)
 
 
 async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
@@ -306,6 +344,9 @@ async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
     plan = await ctx.uow.changes.plan(ticket)
     plan.stage = _step(ticket, plan, Step.CLOSE)
     ticket.closed_at = ctx.now
+    if plan.review_required:
+        # Closing a change that owed a review is the review's end: who ended it is kept.
+        ctx.log(ticket, "review_closed", by=ctx.person.name)
     _moved(ctx, ticket, plan, "closed")
     await follow_release(ctx, ticket)
     return plan

@@ -1,12 +1,14 @@
 """Changes after approval in chat: schedule, implement, complete, close, standard changes.
 
 Typed as commands (`schedule CHG-12 Saturday 22:00 to Sunday 02:00`, `implement CHG-12`,
-`complete CHG-12 failed disk full`, `standard Restart mail relay Saturday 22:00`) or clicked
+`complete CHG-12 failed disk full`, `close CHG-12`, `standard Restart mail relay Saturday
+22:00`) or clicked
 as the buttons each step offers.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from channels.conversation import Reply
@@ -91,9 +93,12 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
     t = done.ticket
     assert t.planned_start is not None
     assert t.planned_end is not None
+    # The window is said in the zone it was given in (the desk's, for times typed in chat).
+    zone = t.planned_start.tzname() or "UTC"
     text = (
         f"{t.ref} is scheduled from {t.planned_start:%a %d %b %H:%M} to "
-        f"{t.planned_end:%a %d %b %H:%M} UTC."
+        f"{t.planned_end.astimezone(t.planned_start.tzinfo):%a %d %b %H:%M} {zone}. "
+        f"Risk: {done.risk.value}."
     )
     if done.freeze_override:
         text += (
@@ -105,6 +110,9 @@ def _scheduled_text(done: lifecycle.Scheduled) -> str:
     return text
 
 
+_BACKOUT = re.compile(r"[;,.]?\s*\bback[- ]?out(?:\s+plan)?\s*:\s*(.*)$", re.I | re.S)
+
+
 @registry.command("schedule")
 async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
@@ -112,17 +120,27 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
-    when = window_in(nlu)
+    # "...; back-out: restore the snapshot" ends the message with the back-out plan, whose
+    # words name neither the window nor the items.
+    backout = _BACKOUT.search(nlu.text)
+    cut = backout.start() if backout else len(nlu.text)
+    when = window_in(nlu, before=cut)
     if when is None:
         return [Reply(text=f'When? For example "schedule {found.ref} Saturday 22:00 to 23:00".')]
     start, end = when[0], when[1] or when[0] + lifecycle.DEFAULT_LENGTH
     # Configuration items named in the message ("on Payroll") are what the change touches.
-    named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE]
+    named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE and e.start < cut]
+    plan = backout.group(1).strip()[:2000] if backout else None
     try:
-        done = await lifecycle.schedule(ctx, found, start, end, items=named or None)
+        done = await lifecycle.schedule(
+            ctx, found, start, end, items=named or None, backout_plan=plan or None
+        )
     except ChangeError as e:
         return _refused(e, found)
-    return [_said(found, done.plan, _scheduled_text(done))]
+    text = _scheduled_text(done)
+    if plan:
+        text += f" Back-out plan: {plan}"
+    return [_said(found, done.plan, text)]
 
 
 async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
@@ -211,9 +229,30 @@ async def backed_out_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Re
     return await _complete(nlu, ctx, ChangeOutcome.BACKED_OUT, "")
 
 
+def _first_ref_is_a_change(nlu: Understanding) -> bool:
+    refs = sorted(
+        (e for e in nlu.entities if e.entity == EntityName.TICKET_REF), key=lambda e: e.start
+    )
+    return bool(refs) and refs[0].value.upper().startswith("CHG-")
+
+
+@registry.command("close")
+async def close_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """Close a completed change: "close CHG-12"."""
+    # "close the ticket please" and "close INC-4, fixed by CHG-7" are about other tickets:
+    # the change is closed only when it is the first ticket the message names.
+    if not _first_ref_is_a_change(nlu):
+        raise Declined
+    return await _close(nlu, ctx)
+
+
 @registry.action("change_close")
 async def close_clicked(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Close a completed change."""
+    return await _close(nlu, ctx)
+
+
+async def _close(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     found = await _change(nlu, ctx, "the Close button on a completed change")
     if isinstance(found, Reply):
         return [found]
@@ -253,6 +292,51 @@ async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     when = instants(nlu)
     start = when[0] if when else ctx.now
     end = when[1] if len(when) > 1 else start + timedelta(days=7)
+    return await _calendar(ctx, start, end)
+
+
+_ASKS_CALENDAR = re.compile(
+    r"^\s*(?:what|which|any|show|list|tell me)\b.*\bchanges?\b.*\b(?:planned|scheduled)\b",
+    re.IGNORECASE,
+)
+_WEEKEND = re.compile(r"\b(?:(next)\s+)?week-?end\b", re.IGNORECASE)
+
+
+def asks_calendar(text: str) -> bool:
+    """A question about the change calendar ("what changes are planned this weekend?")
+    that names no ticket: a question about one change goes to its own handlers."""
+    return bool(_ASKS_CALENDAR.search(text)) and not re.search(r"\b[A-Z]{3}-\d+", text, re.I)
+
+
+def weekend(now: datetime, *, following: bool = False) -> tuple[datetime, datetime]:
+    """Saturday 00:00 to Monday 00:00 (UTC) of this weekend, the one under way on a
+    Saturday or Sunday; `following` gives the one after it."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    saturday = midnight + timedelta(days=(5 - now.weekday()) % 7)
+    if now.weekday() == 6:
+        saturday = midnight - timedelta(days=1)
+    if following:
+        saturday += timedelta(days=7)
+    return saturday, saturday + timedelta(days=2)
+
+
+@registry.shape(asks_calendar)
+async def calendar_question(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """What changes are planned this weekend (or in the days a message names)."""
+    when = instants(nlu)
+    said = _WEEKEND.search(nlu.text)
+    if len(when) > 1:
+        start, end = when[0], when[1]
+    elif said is not None:
+        start, end = weekend(ctx.now, following=bool(said.group(1)))
+    elif when:
+        start, end = when[0], when[0] + timedelta(days=7)
+    else:
+        start, end = ctx.now, ctx.now + timedelta(days=7)
+    return await _calendar(ctx, start, end)
+
+
+async def _calendar(ctx: HandlerContext, start: datetime, end: datetime) -> list[Reply]:
     changes = await ctx.uow.changes.scheduled_between(start, end)
     freezes = await ctx.uow.changes.freezes_between(start, end)
     if not changes and not freezes:
@@ -269,12 +353,15 @@ async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     return [Reply(text="\n".join(lines))]
 
 
-def window_in(nlu: Understanding) -> tuple[datetime, datetime | None] | None:
+def window_in(
+    nlu: Understanding, *, before: int | None = None
+) -> tuple[datetime, datetime | None] | None:
     """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a
-    start; the end is None when only one time is given."""
+    start; the end is None when only one time is given. Only times written before
+    position `before` count."""
     found = []
     for e in sorted(nlu.entities, key=lambda e: e.start):
-        if e.entity != EntityName.DATETIME:
+        if e.entity != EntityName.DATETIME or (before is not None and e.start >= before):
             continue
         try:
             value = datetime.fromisoformat(e.value)

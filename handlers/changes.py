@@ -12,7 +12,7 @@ from datetime import datetime
 
 from channels.conversation import Button, Reply
 from handlers import confirmations
-from handlers.approvers import Notified, notify_approvers
+from handlers.approvers import Notified, decidable, notify_approvers
 from handlers.approvers import decision_buttons as decision_buttons
 from handlers.approvers import reach as reach_person
 from handlers.change_lifecycle import follow_release
@@ -22,7 +22,7 @@ from handlers.incidents import level_of, service_named
 from handlers.registry import registry
 from handlers.rules import approval, confirm, quorum
 from handlers.rules import releases as release_rules
-from handlers.tickets import card, find_ticket, open_ticket, title_from
+from handlers.tickets import can_see, card, find_ticket, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Level, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
@@ -62,6 +62,7 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         )
         return [Reply(text=f"When should it happen?{hint}")]
     service, _named = await service_named(ctx, nlu)
+    fixes = await _fixes(nlu, ctx)
     urgent = level_of(nlu, EntityName.URGENCY) is Level.HIGH
     change_type = ChangeType.EMERGENCY if urgent else ChangeType.NORMAL
     status = Status.AWAITING_APPROVAL if approval.needs_approval(change_type) else Status.APPROVED
@@ -78,6 +79,7 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         log={
             "change_type": change_type.value,
             "window": window.isoformat() if window else None,
+            "fixes": fixes or None,
         },
     )
     ask = Reply(
@@ -103,13 +105,31 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
                 f" {short.board.name} has {short.eligible} member(s) besides you but needs "
                 f"{short.needed}; ask an admin to add approvers to it."
             )
+    fixing = f" It fixes {', '.join(fixes)}." if fixes else ""
     return [
         Reply(
-            text=f"I've raised {ticket.ref}{when}{sent} I'll tell you when it's decided.",
+            text=f"I've raised {ticket.ref}{when}{sent}{fixing} I'll tell you when it's decided.",
             card=card(ticket),
             ticket_ref=ticket.ref,
         )
     ]
+
+
+async def _fixes(nlu: Understanding, ctx: HandlerContext) -> list[str]:
+    """The incidents and problems a change request names ("... to fix INC-4"): recorded on
+    the change, and a problem named is resolved when the change completes successfully."""
+    found: list[str] = []
+    text = ctx.params.get("original_text") or ctx.text or nlu.text
+    for word in text.split():
+        ref = word.strip(".,;:()!?").upper()
+        if ref[:4] not in ("INC-", "PRB-") or ref in found:
+            continue
+        ticket = await ctx.uow.tickets.by_ref(ref)
+        kinds = (TicketKind.INCIDENT, TicketKind.PROBLEM)
+        # Only tickets the person may see: the answer must not reveal that others exist.
+        if ticket is not None and ticket.kind in kinds and can_see(ctx.person, ticket):
+            found.append(ticket.ref)
+    return found
 
 
 def _carry(ctx: HandlerContext) -> dict[str, str]:
@@ -271,11 +291,8 @@ async def _which_change(ctx: HandlerContext, decision: Decision) -> Reply:
         return Reply(
             text=f"Which change do you want to {verb}? Give me its reference, like CHG-12."
         )
-    waiting = [
-        t
-        for t in await ctx.uow.tickets.awaiting_approval(limit=5)
-        if t.requester_id != ctx.person.id
-    ]
+    # Only what this person may decide: a board's change is offered to its members alone.
+    waiting = (await decidable(ctx, limit=200))[:5]
     if not waiting:
         return Reply(text="No changes are waiting for your approval.")
     lines = [f"Which change do you want to {verb}? Waiting for approval:"]

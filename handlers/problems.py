@@ -126,11 +126,8 @@ async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
 
 
 async def resolve_by_change(ctx: HandlerContext, change: Ticket) -> list[Ticket]:
-    """Problems a successful change fixes: those linked to it through the change's event log.
-
-    A change names the problem it fixes with `fixes` (the API) or by linking the problem's
-    reference in its description.
-    """
+    """Problems a successful change fixes: those its description names (`PRB-n`), which its
+    request also records as `fixes` in its history."""
     refs = {w.strip(".,;:()").upper() for w in change.description.split()}
     done = []
     for ref in sorted(r for r in refs if r.startswith("PRB-")):
@@ -177,9 +174,12 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     since = ctx.now - known_errors.RECUR_WINDOW
     # Incidents linked to a problem or offered already are left out by the query itself.
     recent = await ctx.uow.problems.recurrence_candidates(service_id, since)
+    # The report that triggers the check was stamped by the database after this message's
+    # clock was read: counting up to it keeps the newest report in its own cluster.
+    now = max([ctx.now, *(at for _, at, _, _ in recent)])
     cluster = known_errors.recurring(
         [Report(i, at, f"{title} {text}") for i, at, title, text in recent],
-        ctx.now,
+        now,
     )
     if not cluster:
         return []
@@ -197,7 +197,7 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     refs = ", ".join(t.ref for t in found)
     ask = Reply(
         text=f"{len(found)} similar incidents on {service.name} within a day ({refs}). "
-        "Open a problem for them?",
+        f'Open a problem for them? Press the button, or reply "open a problem for {refs}".',
         buttons=(
             Button(
                 label="Open a problem",

@@ -92,3 +92,28 @@ async def test_a_change_to_a_database_reaches_the_board_of_the_service_on_it(
     assert "payroll-cab, and you are not on it" in refused.text
     done = await dialogue.say(f"approve {ref}", who=FRANK, expect=[f"{ref}:status"])
     assert "It is now approved" in done.text
+
+
+async def test_waiting_for_approval_lists_only_what_the_person_may_decide(
+    dialogue: Dialogue,
+) -> None:
+    await _board(dialogue, 1, ["Payroll"], with_grace=False)
+    boarded = await dialogue.seed(
+        "Patch payroll", kind=TicketKind.CHANGE, service="Payroll", status=Status.AWAITING_APPROVAL
+    )
+    free = await dialogue.seed(
+        "Patch intranet",
+        kind=TicketKind.CHANGE,
+        service="Intranet",
+        status=Status.AWAITING_APPROVAL,
+    )
+    # Grace (an admin, not on payroll-cab) would be refused on the payroll change.
+    asked = await dialogue.say("approve", who=GRACE)
+    assert boarded not in asked.text
+    assert free in asked.text
+    outsider = await dialogue.say("what's waiting for my approval?", who=GRACE)
+    assert free in outsider.text
+    assert boarded not in outsider.text
+    member = await dialogue.say("what's waiting for my approval?", who=FRANK)
+    assert boarded in member.text
+    assert free in member.text
