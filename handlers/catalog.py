@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
 from handlers.rules import sla
@@ -55,6 +56,11 @@ _LIST = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w-]+")
+_TYPED_DECISION = re.compile(
+    r"^\W*/?(?P<verb>approve|reject)\s+(?P<ref>REQ-\d{1,9})\b[\s,.:;!-]*"
+    r"(?:(?:because|as|since|reason:?)\s+)?(?P<note>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _ENTITY_OF = {form.FieldType.DATE: EntityName.DATETIME, form.FieldType.EMAIL: EntityName.EMAIL}
 
 
@@ -530,6 +536,20 @@ def _fulfilment_clock(item: CatalogItem, ticket: Ticket, ctx: HandlerContext) ->
     )
     # The fulfilment clock starts when the work may start: at approval, or at once.
     return sla.start(policy, ticket.priority, ctx.now)
+
+
+@registry.command("approve", "reject", listed=False)
+async def typed_decision(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """ "approve REQ-4" or "reject REQ-4 not in this budget": decide a request sent to you."""
+    said = _TYPED_DECISION.match(ctx.text or nlu.text)
+    if said is None:
+        # "approve CHG-12", or "reject" that names no request: the change approvals (and
+        # the NLU) read it as they would without this command.
+        raise Declined
+    ctx.params = {"ref": said.group("ref").upper(), "note": said.group("note").strip()}
+    verdict = Decision.APPROVED if said.group("verb").lower() == "approve" else Decision.REJECTED
+    # A typed message has no card of its own to edit: the answer is a new message.
+    return [replace(r, replaces=False) for r in await _decide(ctx, verdict)]
 
 
 @registry.action(APPROVE)
