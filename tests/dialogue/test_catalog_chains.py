@@ -50,6 +50,13 @@ catalog:
       tasks:
         - {name: Grant the report, group: hardware}
         - {name: Add to the mailing, group: infrastructure}
+  - name: Mailbox delegation
+    aliases: [mailbox delegation]
+    fields:
+      - {name: delegate, label: Who should read it, type: person}
+      - {name: system, label: Which system, type: ci}
+    approvals: [{by: ci_owner, field: system}]
+    fulfilment: {group: hardware}
 """
 
 
@@ -328,3 +335,23 @@ async def test_no_other_door_moves_a_request_past_its_approvals(shop: Dialogue) 
         for act in ("resolve", "hold", "approve", "supplier", "in_progress", "resolved", "new"):
             await attempt(who, act)
     assert (await shop.ticket("REQ-1")).status is Status.AWAITING_APPROVAL
+
+
+async def test_person_and_ci_fields_are_looked_up_in_the_directory_and_the_cmdb(
+    shop: Dialogue, sent: Sent
+) -> None:
+    turn = await shop.say("I need mailbox delegation")
+    assert "Who should read it? (their name or email)" in turn.text
+    turn = await shop.say("Nobody Known")
+    assert "'Nobody Known' is not in the directory" in turn.text
+    assert "Who should read it?" in turn.text
+    turn = await shop.say("frank approver")
+    assert "Which system? (its name in the configuration database)" in turn.text
+    turn = await shop.say("the old ledger")
+    assert "There is no configuration item called 'the old ledger'." in turn.text
+    turn = await shop.say("PAYROLL-DB")
+    assert "• Who should read it: frank@example.com" in turn.text
+    assert "• Which system: payroll-db" in turn.text
+    await shop.say("yes", expect=["+REQ-1"])
+    frank, carol = [await person_id(shop, f"{n}@example.com") for n in ("frank", "carol")]
+    assert sorted(to or 0 for to, _ in sent) == sorted([frank, carol])

@@ -179,3 +179,48 @@ def test_patch_cannot_move_a_request_past_its_approvals(
         assert progress["status"] == "awaiting_approval"
         assert progress["step"] == 1
         assert progress["approvals"][0]["approved"] == 0
+
+
+LOOKUP_DESK = """
+groups:
+  - {name: hardware, members: [bob@example.com]}
+configuration_items:
+  - {name: payroll-db, criticality: high}
+catalog:
+  - name: Mailbox delegation
+    fields:
+      - {name: delegate, label: Who should read it, type: person}
+      - {name: system, label: Which system, type: ci, required: false}
+    fulfilment: {group: hardware}
+"""
+
+
+def test_person_and_ci_answers_must_be_known(
+    demo_settings: Settings, understander: Understander, tmp_path: Path
+) -> None:
+    desk = tmp_path / "desk.yml"
+    desk.write_text(LOOKUP_DESK, "utf-8")
+    asyncio.run(load(demo_settings, desk))
+    alice = {
+        "Authorization": f"Bearer {asyncio.run(token_for(demo_settings, 'alice@example.com'))}"
+    }
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        url = "/api/catalog/Mailbox delegation/requests"
+        listed = client.get("/api/catalog", headers=alice).json()
+        [item] = [i for i in listed if i["name"] == "Mailbox delegation"]
+        assert [f["type"] for f in item["fields"]] == ["person", "ci"]
+        bad = client.post(
+            url, headers=alice, json={"answers": {"delegate": "Nobody", "system": "ledger"}}
+        )
+        assert bad.status_code == 400
+        assert set(bad.json()["detail"]["fields"]) == {"delegate", "system"}
+        ok = client.post(url, headers=alice, json={"answers": {"delegate": "Frank Approver"}})
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["answers"] == {"delegate": "frank@example.com"}
+        both = client.post(
+            url,
+            headers=alice,
+            json={"answers": {"delegate": "BOB@example.com", "system": "Payroll-DB"}},
+        )
+        assert both.json()["answers"] == {"delegate": "bob@example.com", "system": "payroll-db"}
