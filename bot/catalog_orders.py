@@ -88,7 +88,9 @@ async def place(
             without_nul(str(k)): without_nul(v) if isinstance(v, str) else v
             for k, v in answers.items()
         }
-        values, errors = form.check_all(form.fields_of(found.fields or ()), cleaned)
+        fields = form.fields_of(found.fields or ())
+        values, errors = form.check_all(fields, cleaned)
+        errors = errors or await catalog.check_known(uow, fields, values)
         if errors:
             raise OrderRefused(400, "the answers do not fit the form", errors)
         ctx = HandlerContext(

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
 from handlers.rules import sla
@@ -32,6 +33,7 @@ from nlu.types import EntityName, IntentName, Understanding
 from store.catalog import CatalogItem, CatalogRequest
 from store.enums import Decision, Level, Role, Status, TicketKind
 from store.models import Person, Ticket
+from store.uow import UnitOfWork
 
 ITEM = "catalog_item"
 ANSWERS = "catalog_answers"
@@ -55,6 +57,13 @@ _LIST = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w-]+")
+_TYPED_DECISION = re.compile(
+    r"^\W*/?(?P<verb>approve|reject)\s+(?P<ref>REQ-\d{1,9})\b[\s,.:;!-]*"
+    r"(?:(?:because|as|since|reason:?)\s+)?(?P<note>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+# A CI answer is read as typed: the NLU's `service` entity knows services, not every CI,
+# and would turn "payroll-db" into the Payroll service.
 _ENTITY_OF = {form.FieldType.DATE: EntityName.DATETIME, form.FieldType.EMAIL: EntityName.EMAIL}
 
 
@@ -86,6 +95,45 @@ def _words(text: str) -> str:
 
 def _fields(item: CatalogItem) -> list[form.FormField]:
     return form.fields_of(item.fields or ())
+
+
+async def known(uow: UnitOfWork, field: form.FormField, value: str) -> str:
+    """A person or CI answer as the directory or CMDB spells it; `AnswerError` if unknown.
+
+    Any other answer, and an empty one (an optional field skipped), is returned as it is.
+    """
+    if not value or field.type not in (form.FieldType.PERSON, form.FieldType.CI):
+        return value
+    if field.type is form.FieldType.CI:
+        ci = await uow.services.by_name(value)
+        if ci is None:
+            raise form.AnswerError(f"There is no configuration item called {value[:80]!r}.")
+        return ci.name
+    person = await uow.people.by_email(value) if "@" in value else None
+    if person is None:
+        wanted = value.casefold()
+        named = [p for p in await uow.people.everyone() if p.active and p.name.casefold() == wanted]
+        person = named[0] if len(named) == 1 else None
+        if len(named) > 1:
+            raise form.AnswerError(f"Several people are called {value[:80]!r}; give the email.")
+    if person is None or not person.active:
+        raise form.AnswerError(f"{value[:80]!r} is not in the directory; give a name or email.")
+    return person.email or person.name
+
+
+async def check_known(
+    uow: UnitOfWork, fields: list[form.FormField], answers: dict[str, str]
+) -> dict[str, str]:
+    """Replace person and CI answers by their stored spelling; the reasons of those unknown."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        if not answers.get(f.name):
+            continue
+        try:
+            answers[f.name] = await known(uow, f, answers[f.name])
+        except form.AnswerError as e:
+            errors[f.name] = str(e)
+    return errors
 
 
 def _may_order(item: CatalogItem, person: Person) -> bool:
@@ -191,7 +239,8 @@ async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         return [Reply(text="I'm waiting for an answer from the person who started this order.")]
     if asked is not None:
         try:
-            answers[asked.name] = form.check(asked, ctx.params.get(SLOT, ""))
+            checked = form.check(asked, ctx.params.get(SLOT, ""))
+            answers[asked.name] = await known(ctx.uow, asked, checked)
         except form.AnswerError as e:
             _expect(ctx, item, answers, text, asked, intent=_intent(nlu))
             return [Reply(text=f"{e} {asked.question}")]
@@ -375,6 +424,7 @@ async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if not _may_order(item, ctx.person):
         return [Reply(text=f"{item.name} can't be ordered from your account.")]
     answers, errors = form.check_all(_fields(item), _answers(ctx.params))
+    errors = errors or await check_known(ctx.uow, _fields(item), answers)
     if errors:
         return [Reply(text="That order is incomplete. Tell me again what you need.")]
     ticket = await place_order(ctx, item, answers, ctx.params.get(TEXT, ""))
@@ -530,6 +580,20 @@ def _fulfilment_clock(item: CatalogItem, ticket: Ticket, ctx: HandlerContext) ->
     )
     # The fulfilment clock starts when the work may start: at approval, or at once.
     return sla.start(policy, ticket.priority, ctx.now)
+
+
+@registry.command("approve", "reject", listed=False)
+async def typed_decision(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """ "approve REQ-4" or "reject REQ-4 not in this budget": decide a request sent to you."""
+    said = _TYPED_DECISION.match(ctx.text or nlu.text)
+    if said is None:
+        # "approve CHG-12", or "reject" that names no request: the change approvals (and
+        # the NLU) read it as they would without this command.
+        raise Declined
+    ctx.params = {"ref": said.group("ref").upper(), "note": said.group("note").strip()}
+    verdict = Decision.APPROVED if said.group("verb").lower() == "approve" else Decision.REJECTED
+    # A typed message has no card of its own to edit: the answer is a new message.
+    return [replace(r, replaces=False) for r in await _decide(ctx, verdict)]
 
 
 @registry.action(APPROVE)

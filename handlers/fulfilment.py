@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers.context import HandlerContext, Outgoing
-from handlers.registry import registry
+from handlers.registry import Declined, registry
 from handlers.rules import lifecycle
 from handlers.service_levels import advance
 from handlers.tickets import card, not_found
@@ -36,6 +37,10 @@ WEBHOOK = "webhook"
 
 WAITING, OPEN, DONE, FAILED = "waiting", "open", "done", "failed"
 _REF = re.compile(r"^\s*((?:REQ)-\d+)/(\d{1,3})\s*$", re.IGNORECASE)
+_TYPED_DONE = re.compile(
+    r"^\W*/?done\s+(?P<ref>REQ-\d{1,9}/\d{1,3})\b[\s,.:;!-]*(?P<note>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class TaskError(Exception):
@@ -244,6 +249,19 @@ async def complete(ctx: HandlerContext, ref: str, note: str = "") -> tuple[Ticke
         raise TaskError(409, f"{task_ref(ticket, task)} is {said}.")
     await finish(ctx, ticket, task, ok=True, note=note.strip() or f"Done by {me.name}.")
     return ticket, task
+
+
+@registry.command("done", listed=False)
+async def typed_done(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
+    """ "done REQ-4/2 laptop imaged": complete a fulfilment task, as its Done button does."""
+    said = _TYPED_DONE.match(ctx.text or nlu.text)
+    if said is None:
+        # "done with the printer, thanks": not a task, so the NLU reads it.
+        raise Declined
+    ctx.params = {"ref": said.group("ref").upper(), "note": said.group("note").strip()}
+    replies = await complete_task(nlu, ctx)
+    # A typed message has no task card to edit: the answer is a new message.
+    return [replace(r, replaces=False) for r in replies]
 
 
 @registry.action(COMPLETE)

@@ -124,6 +124,9 @@ async def hand_off(
     """Hand the ticket to the supplier: record, clock, event, and the mail in the outbox."""
     if not lifecycle.is_open(ticket.status):
         raise HandOffError(f"{ticket.ref} is {ticket.status.label}; there is nothing to hand over.")
+    if ticket.status is Status.AWAITING_APPROVAL:
+        # Handing it over would start the work its approvers have not allowed yet.
+        raise HandOffError(f"{ticket.ref} is awaiting approval; hand it over once it is approved.")
     try:
         clock = sla.start(supplier_policy(supplier), ticket.priority, ctx.now)
     except CalendarError:

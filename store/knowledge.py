@@ -32,6 +32,28 @@ from store.types import utcnow
 # (D, C, B, A): the body is D, tags B, the title A.
 BM25_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
 TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+RANKED = 300
+"""At most this many matches of one search stage are ranked on PostgreSQL."""
+MOST_TERMS_UP_TO = 6
+"""Queries of up to this many terms try "all terms but one" before "any term"."""
+
+
+def pg_stages(words: Sequence[str]) -> list[str]:
+    """The `tsquery` of each search stage, best answers first: every term; every term but
+    one; any term in a title or tags; any term anywhere."""
+    stages = []
+    if len(words) > 1:
+        stages.append(tsquery_literal(words, every=True))
+    if 3 <= len(words) <= MOST_TERMS_UP_TO:
+        stages.append(
+            " | ".join(
+                "(" + tsquery_literal([w for w in words if w != left], every=True) + ")"
+                for left in words
+            )
+        )
+    stages.append(" | ".join(f"{tsquery_literal([w])}:AB" for w in words))
+    stages.append(tsquery_literal(words))
+    return stages
 
 
 class Outcome(StrEnum):
@@ -135,39 +157,42 @@ class KnowledgeRepository:
                 " ORDER BY score DESC LIMIT :limit"
             )
         else:
+            # Ranking reads each match's whole vector, so only the first `cap` matches are
+            # ranked: the stages below make the first matches the ones worth ranking.
             sql = (
                 f"SELECT a.id, ts_rank('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
-                " FROM knowledge_articles a, CAST(:q AS tsquery) q"
-                f" WHERE a.search_vector @@ q{filters} ORDER BY score DESC, a.id LIMIT :limit"
+                " FROM (SELECT a.id, a.search_vector FROM knowledge_articles a"
+                f" WHERE a.search_vector @@ CAST(:q AS tsquery){filters} LIMIT :cap) a,"
+                " CAST(:q AS tsquery) q ORDER BY score DESC, a.id LIMIT :limit"
             )
-            return await self._pg_search(sql, words, params, limit)
+            return await self._pg_search(sql, words, {**params, "cap": RANKED}, limit)
         ranked = [(r[0], float(r[1])) for r in await self.session.execute(text(sql), params)]
         return await self._hits(ranked)
 
     async def _pg_search(
         self, sql: str, words: Sequence[str], params: dict[str, Any], limit: int
     ) -> list[SearchHit]:
-        """Articles with every term first; only when they are too few, those with any term.
+        """Stage by stage, from the articles that answer the query best to the rest
+        (`pg_stages`), until `limit` are found; each stage ranks below the one before.
 
-        `ts_rank` reads the whole vector of every match, and a common term matches a good part
-        of a large knowledge base: ranking the few articles that have every term is cheap,
-        and they are the ones that answer the query best.
+        `ts_rank` reads the whole vector of every match, and a common term matches a good
+        part of a large knowledge base: the early stages match few articles and are cheap
+        to rank, and the last ones rank at most `RANKED` matches.
         """
         ranked: list[tuple[int, float]] = []
-        if len(words) > 1:
-            every = {**params, "q": tsquery_literal(words, every=True)}
-            ranked = [(r[0], float(r[1])) for r in await self.session.execute(text(sql), every)]
-        if len(ranked) < limit:
+        for query in pg_stages(words):
             seen = {i for i, _ in ranked}
-            # Below those with every term, whatever their score among the rest.
-            floor = min((s for _, s in ranked), default=0.0)
-            anyof = {**params, "q": tsquery_literal(words)}
+            # Below those of the stages before, whatever their score among the rest.
+            floor = min((s for _, s in ranked), default=None)
+            found = await self.session.execute(text(sql), {**params, "q": query})
             more = [
-                (r[0], min(float(r[1]), floor) if ranked else float(r[1]))
-                for r in await self.session.execute(text(sql), anyof)
+                (r[0], float(r[1]) if floor is None else min(float(r[1]), floor))
+                for r in found
                 if r[0] not in seen
             ]
             ranked += more[: limit - len(ranked)]
+            if len(ranked) >= limit:
+                break
         return await self._hits(ranked)
 
     async def _hits(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:

@@ -299,7 +299,12 @@ class KnowledgeArticle(Base):
 
     __tablename__ = "knowledge_articles"
     __table_args__ = (
-        Index("ix_knowledge_articles_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_knowledge_articles_search_vector",
+            "search_vector",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

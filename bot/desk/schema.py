@@ -475,7 +475,7 @@ class FormFieldEntry(Entry):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     label: Annotated[str, Field(min_length=1, max_length=200)]
-    type: Literal["text", "choice", "date", "email"] = "text"
+    type: Literal["text", "choice", "date", "email", "person", "ci"] = "text"
     required: bool = True
     choices: Names = ()
 

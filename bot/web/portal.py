@@ -25,6 +25,7 @@ from prometheus_client import Counter
 from bot.web.auth import SignedIn, container_of, csrf_protect
 from bot.web.door import act, submission_id
 from bot.web.i18n import Translate, translator
+from bot.web.portal_progress import order_progress
 from bot.web.render import error_page, language, page
 from handlers import sla_state
 from store.enums import Status, TicketKind
@@ -221,6 +222,7 @@ async def ticket_page(
     t = translator(language(request, person))
     async with container_of(request).uow() as uow:
         events = await uow.tickets.events(ticket.id)
+    progress = await order_progress(request, person, ticket, t)
     notices = {"added": "ticket.comment.added", "pending": "ticket.comment.pending"}
     notice = t(notices[comment]) if comment in notices else ""
     problem = t("ticket.comment.empty") if error == "empty" else ""
@@ -234,6 +236,8 @@ async def ticket_page(
         status=status_label(ticket.status, t),
         sla=standing(ticket, utcnow(), t),
         entries=timeline(ticket, events, t),
+        approvals=progress[0],
+        tasks=progress[1],
         notice=notice,
         problem=problem,
         submission=uuid.uuid4().hex,

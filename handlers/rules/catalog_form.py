@@ -15,7 +15,7 @@ from typing import Any
 
 from store.enums import Role
 
-FIELD_TYPES = ("text", "choice", "date", "email")
+FIELD_TYPES = ("text", "choice", "date", "email", "person", "ci")
 APPROVALS = ("none", "manager", "group")
 MAX_TEXT = 1000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -28,6 +28,8 @@ class FieldType(StrEnum):
     CHOICE = "choice"
     DATE = "date"
     EMAIL = "email"
+    PERSON = "person"
+    CI = "ci"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ class FormField:
             ask += " " + "  ".join(f"{i}) {c}" for i, c in enumerate(self.choices, start=1))
         elif self.type is FieldType.DATE:
             ask += " (a date, like 2026-12-24 or next Monday)"
+        elif self.type is FieldType.PERSON:
+            ask += " (their name or email)"
+        elif self.type is FieldType.CI:
+            ask += " (its name in the configuration database)"
         if not self.required:
             ask += ' (or "skip")'
         return ask
@@ -119,7 +125,9 @@ def check(field: FormField, raw: str) -> str:
         if field.required:
             raise AnswerError(f"{field.label} is required.")
         return ""
-    if field.type is FieldType.TEXT:
+    if field.type in (FieldType.TEXT, FieldType.PERSON, FieldType.CI):
+        # A person or a CI is looked up in the directory or CMDB by the handler
+        # (`handlers.catalog.known`); here it is text like any other.
         if len(text) > MAX_TEXT:
             raise AnswerError(f"{field.label} can be at most {MAX_TEXT} characters.")
         return text

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.desk.apply import apply
 from bot.desk.files import read
-from store.enums import Status
+from channels.conversation import Address
+from handlers import console as actions
+from handlers.agent import Update, update_ticket
+from handlers.context import HandlerContext
+from handlers.errors import HandlerError
+from handlers.suppliers import hand_off
+from store.enums import Decision, Status
+from store.models import Supplier, Ticket
 from store.uow import UnitOfWork
 
 from .conftest import Dialogue, Sent
@@ -42,6 +50,13 @@ catalog:
       tasks:
         - {name: Grant the report, group: hardware}
         - {name: Add to the mailing, group: infrastructure}
+  - name: Mailbox delegation
+    aliases: [mailbox delegation]
+    fields:
+      - {name: delegate, label: Who should read it, type: person}
+      - {name: system, label: Which system, type: ci}
+    approvals: [{by: ci_owner, field: system}]
+    fulfilment: {group: hardware}
 """
 
 
@@ -211,3 +226,132 @@ async def test_the_tasks_of_a_cancelled_request_are_over(shop: Dialogue) -> None
         await uow.commit()
     turn = await shop.click("complete_task", "REQ-1/1", who="bob@example.com")
     assert "REQ-1 is cancelled; its tasks are over." in turn.text
+
+
+async def test_typed_approvals_and_done_follow_the_chain_and_the_roles(
+    shop: Dialogue, sent: Sent
+) -> None:
+    await shop.say("I need database access")
+    await shop.say("payroll")
+    await shop.say("yes", expect=["+REQ-1"])
+
+    turn = await shop.say("approve REQ-1")
+    assert "You requested REQ-1, so someone else has to approve it." in turn.text
+    turn = await shop.say("approve REQ-1", who="frank@example.com")
+    assert "Only Dan Requester can decide REQ-1." in turn.text
+    turn = await shop.say("approve req-1", who="dan@example.com")
+    assert "it goes on to 2 of the security group" in turn.text
+    assert not any(r.replaces for r in turn.replies)
+    await shop.say("approve REQ-1", who="frank@example.com")
+    await shop.say("approve REQ-1", who="carol@example.com", expect=["REQ-1:status"])
+    assert (await shop.ticket("REQ-1")).status is Status.NEW
+
+    turn = await shop.say("done REQ-1/1", who="erin@example.com")
+    assert "Only agents of hardware can complete REQ-1/1." in turn.text
+    turn = await shop.say("done REQ-1/2", who="erin@example.com")
+    assert "REQ-1/2 is waiting for an earlier task." in turn.text
+    turn = await shop.say(
+        "done REQ-1/1 account created", who="bob@example.com", expect=["REQ-1:status"]
+    )
+    assert "Bob Agent completed REQ-1/1 (Create the account)." in turn.text
+    assert [n for n, s in await tasks(shop, "REQ-1") if s == "done"] == ["Create the account"]
+    async with UnitOfWork(shop.factory) as uow:
+        ticket = await uow.tickets.by_ref("REQ-1")
+        assert ticket is not None
+        [first, _] = await uow.catalog.tasks(ticket.id)
+        assert first.result == "account created"
+    await shop.say("done REQ-1/2", who="erin@example.com", expect=["REQ-1:status"])
+    assert (await shop.ticket("REQ-1")).status is Status.RESOLVED
+
+
+async def test_a_typed_rejection_keeps_its_reason(shop: Dialogue, sent: Sent) -> None:
+    await shop.say("I need reporting access")
+    await shop.say("payroll-db")
+    await shop.say("yes", expect=["+REQ-1"])
+    sent.clear()
+    await shop.say(
+        "reject REQ-1 because the report is being retired",
+        who="carol@example.com",
+        expect=["REQ-1:status"],
+    )
+    assert (await shop.ticket("REQ-1")).status is Status.REJECTED
+    [(_, told)] = sent
+    assert told.text == (
+        "REQ-1 was rejected by Carol Approver. Reason: the report is being retired"
+    )
+
+
+async def test_command_words_that_name_no_request_or_task_are_read_as_usual(
+    shop: Dialogue,
+) -> None:
+    seeded = await shop.seed("Printer jam")
+    turn = await shop.say("approve CHG-99", who="carol@example.com")
+    assert "REQ" not in turn.text
+    turn = await shop.say("done with the printer, thanks")
+    assert "complete" not in turn.text.casefold()
+    assert seeded == "INC-1"
+
+
+async def _door(act: str, ticket: Ticket, ctx: HandlerContext) -> None:
+    """One way to move a ticket other than its approval buttons."""
+    if act == "resolve":
+        actions.resolve(ticket, "done", ctx)
+    elif act == "hold":
+        await actions.put_on_hold(ticket, "waiting", ctx)
+    elif act == "approve":
+        await actions.decide(ticket, Decision.APPROVED, "", ctx)
+    elif act == "supplier":
+        await hand_off(ctx, ticket, Supplier(name="NetCo", contact={}))
+    else:
+        update_ticket(ticket, Update(status=Status(act)), ctx)
+
+
+async def test_no_other_door_moves_a_request_past_its_approvals(shop: Dialogue) -> None:
+    """Chat, the console's actions and the update the REST API makes all refuse."""
+    await shop.say("I need database access")
+    await shop.say("payroll")
+    await shop.say("yes", expect=["+REQ-1"])
+    for who in ("alice@example.com", "bob@example.com", "carol@example.com"):
+        for text in ("resolve REQ-1", "put REQ-1 on hold", "cancel REQ-1", "reopen REQ-1"):
+            # The harness fails the turn if the ticket's status changes.
+            await shop.say(text, who=who)
+
+    async def attempt(who: str, act: str) -> None:
+        async with UnitOfWork(shop.factory) as uow:
+            person = await uow.people.by_email(who)
+            ticket = await uow.tickets.by_ref("REQ-1")
+            assert person is not None
+            assert ticket is not None
+            ctx = HandlerContext(
+                uow=uow,
+                person=person,
+                address=Address(channel="console", conversation="web", user=who),
+                now=datetime.now(UTC),
+            )
+            with pytest.raises(HandlerError):
+                await _door(act, ticket, ctx)
+
+    for who in ("bob@example.com", "carol@example.com"):
+        for act in ("resolve", "hold", "approve", "supplier", "in_progress", "resolved", "new"):
+            await attempt(who, act)
+    assert (await shop.ticket("REQ-1")).status is Status.AWAITING_APPROVAL
+
+
+async def test_person_and_ci_fields_are_looked_up_in_the_directory_and_the_cmdb(
+    shop: Dialogue, sent: Sent
+) -> None:
+    turn = await shop.say("I need mailbox delegation")
+    assert "Who should read it? (their name or email)" in turn.text
+    turn = await shop.say("Nobody Known")
+    assert "'Nobody Known' is not in the directory" in turn.text
+    assert "Who should read it?" in turn.text
+    turn = await shop.say("frank approver")
+    assert "Which system? (its name in the configuration database)" in turn.text
+    turn = await shop.say("the old ledger")
+    assert "There is no configuration item called 'the old ledger'." in turn.text
+    turn = await shop.say("PAYROLL-DB")
+    assert "• Who should read it: frank@example.com" in turn.text
+    assert "• Which system: payroll-db" in turn.text
+    await shop.say("yes", expect=["+REQ-1"])
+    frank, carol = [await person_id(shop, f"{n}@example.com") for n in ("frank", "carol")]
+    assert sorted(to or 0 for to, _ in sent) == sorted([frank, carol])

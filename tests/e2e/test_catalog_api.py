@@ -138,3 +138,89 @@ def test_listing_and_ordering(
         assert headset.status_code == 201
         assert headset.json()["status"] == "new"
         assert headset.json()["group"] == "hardware"
+
+
+def test_patch_cannot_move_a_request_past_its_approvals(
+    demo_settings: Settings, understander: Understander, tmp_path: Path
+) -> None:
+    desk = tmp_path / "desk.yml"
+    desk.write_text(DESK, "utf-8")
+    asyncio.run(load(demo_settings, desk))
+    who = {
+        name: {"Authorization": f"Bearer {asyncio.run(token_for(demo_settings, email))}"}
+        for name, email in (
+            ("alice", "alice@example.com"),
+            ("bob", "bob@example.com"),
+            ("frank", "frank@example.com"),
+            ("admin", "grace@example.com"),
+        )
+    }
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        ok = client.post(
+            "/api/catalog/laptop/requests",
+            headers=who["alice"],
+            json={"answers": {"model": "2", "needed_by": "2026-12-24"}},
+        )
+        ref = ok.json()["ref"]
+        for name in ("alice", "bob", "frank", "admin"):
+            for moved in ("new", "in_progress", "on_hold", "resolved", "closed", "approved"):
+                answer = client.patch(
+                    f"/api/tickets/{ref}", headers=who[name], json={"status": moved}
+                )
+                assert answer.status_code in (403, 404, 409), (name, moved, answer.text)
+        # Assigning it is allowed, but does not start the work.
+        assigned = client.patch(
+            f"/api/tickets/{ref}", headers=who["bob"], json={"assignee_email": "bob@example.com"}
+        )
+        assert assigned.status_code == 200, assigned.text
+        assert assigned.json()["status"] == "awaiting_approval"
+        progress = client.get(f"/api/catalog/requests/{ref}", headers=who["alice"]).json()
+        assert progress["status"] == "awaiting_approval"
+        assert progress["step"] == 1
+        assert progress["approvals"][0]["approved"] == 0
+
+
+LOOKUP_DESK = """
+groups:
+  - {name: hardware, members: [bob@example.com]}
+configuration_items:
+  - {name: payroll-db, criticality: high}
+catalog:
+  - name: Mailbox delegation
+    fields:
+      - {name: delegate, label: Who should read it, type: person}
+      - {name: system, label: Which system, type: ci, required: false}
+    fulfilment: {group: hardware}
+"""
+
+
+def test_person_and_ci_answers_must_be_known(
+    demo_settings: Settings, understander: Understander, tmp_path: Path
+) -> None:
+    desk = tmp_path / "desk.yml"
+    desk.write_text(LOOKUP_DESK, "utf-8")
+    asyncio.run(load(demo_settings, desk))
+    alice = {
+        "Authorization": f"Bearer {asyncio.run(token_for(demo_settings, 'alice@example.com'))}"
+    }
+    app = create_app(demo_settings, overrides=Overrides(understander=understander))
+    with TestClient(app) as client:
+        url = "/api/catalog/Mailbox delegation/requests"
+        listed = client.get("/api/catalog", headers=alice).json()
+        [item] = [i for i in listed if i["name"] == "Mailbox delegation"]
+        assert [f["type"] for f in item["fields"]] == ["person", "ci"]
+        bad = client.post(
+            url, headers=alice, json={"answers": {"delegate": "Nobody", "system": "ledger"}}
+        )
+        assert bad.status_code == 400
+        assert set(bad.json()["detail"]["fields"]) == {"delegate", "system"}
+        ok = client.post(url, headers=alice, json={"answers": {"delegate": "Frank Approver"}})
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["answers"] == {"delegate": "frank@example.com"}
+        both = client.post(
+            url,
+            headers=alice,
+            json={"answers": {"delegate": "BOB@example.com", "system": "Payroll-DB"}},
+        )
+        assert both.json()["answers"] == {"delegate": "bob@example.com", "system": "payroll-db"}

@@ -161,3 +161,57 @@ async def test_articles_with_every_word_come_before_those_with_some(
     assert "unrelated" not in found
     # Fewer articles with every word than asked for: the rest follow, none repeated.
     assert len(found) == len(set(found)) == 2
+
+
+def test_the_postgresql_stages_go_from_every_term_to_any_term() -> None:
+    from store.knowledge import pg_stages
+
+    assert pg_stages(["vpn"]) == ["'vpn':AB", "'vpn'"]
+    assert pg_stages(["vpn", "drop", "home"]) == [
+        "'vpn' & 'drop' & 'home'",
+        "('drop' & 'home') | ('vpn' & 'home') | ('vpn' & 'drop')",
+        "'vpn':AB | 'drop':AB | 'home':AB",
+        "'vpn' | 'drop' | 'home'",
+    ]
+
+
+async def test_articles_with_more_of_the_terms_come_before_those_with_one(
+    factory: SessionFactory,
+) -> None:
+    """Ranking reads only some matches of a common term: those with more terms come first."""
+    async with UnitOfWork(factory) as uow:
+        await uow.knowledge.save_many(
+            [
+                ArticleInput(
+                    slug=f"common-{i}",
+                    title="Printer printer",
+                    tags=["printer"],
+                    body="printer " * 20,
+                )
+                for i in range(40)
+            ]
+            + [
+                ArticleInput(
+                    slug="two-of-three",
+                    title="Paper feed",
+                    body="When the feed stops, check the scanner and the tray. "
+                    + "Office equipment notes. " * 40,
+                ),
+            ]
+        )
+        await uow.commit()
+    found = await slugs(factory, "printer scanner tray", limit=3)
+    assert found[0] == "two-of-three"
+    assert len(found) == 3
+
+
+async def test_new_articles_skip_the_gin_pending_list(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        if uow.session.get_bind().dialect.name != "postgresql":
+            return
+        options = await uow.session.scalar(
+            text(
+                "SELECT reloptions FROM pg_class WHERE relname = 'ix_knowledge_articles_search_vector'"
+            )
+        )
+    assert options == ["fastupdate=off"]
