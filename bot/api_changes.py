@@ -91,6 +91,12 @@ class ChangeOut(BaseModel):
     collides_with: list[str] = Field(default_factory=list)
     resolved_problems: list[str] = Field(default_factory=list)
     release: str | None = None
+    risk: str | None = Field(
+        default=None, description="Worked out when the change is scheduled; null before."
+    )
+    fixes: list[str] = Field(
+        default_factory=list, description="Incidents and problems the request said it fixes."
+    )
     version: int
 
 
@@ -268,6 +274,14 @@ async def _change(uow: UnitOfWork, ref: str, person: Person) -> Ticket:
 async def _out(uow: UnitOfWork, ticket: Ticket, plan: ChangePlan, **extra: list[str]) -> ChangeOut:
     items = (await uow.changes.items([ticket.id])).get(ticket.id, [])
     release = await uow.releases.of_change(ticket.id)
+    risk: str | None = None
+    fixes: list[str] = []
+    for e in await uow.tickets.events(ticket.id):
+        detail = e.detail or {}
+        if e.action == "scheduled" and isinstance(detail.get("risk"), str):
+            risk = detail["risk"]
+        elif e.action == "created" and isinstance(detail.get("fixes"), list):
+            fixes = [str(ref) for ref in detail["fixes"]]
     return ChangeOut(
         ref=ticket.ref,
         title=ticket.title,
@@ -283,6 +297,8 @@ async def _out(uow: UnitOfWork, ticket: Ticket, plan: ChangePlan, **extra: list[
         review_required=plan.review_required,
         freeze_override=plan.freeze_override,
         release=release.name if release else None,
+        risk=risk,
+        fixes=fixes,
         version=ticket.version,
         **extra,
     )

@@ -146,6 +146,12 @@ def test_the_change_lifecycle_freezes_and_the_calendar(
         assert res.status_code == 200, res.text
         assert res.json()["stage"] == "scheduled"
         assert res.json()["items"] == ["Payroll"]
+        # Risk is worked out when scheduling, from what the change touches and its type.
+        assert res.json()["risk"] in ("low", "medium", "high", "very high")
+        assert (
+            client.get(f"/api/changes/{first}", headers=auth["alice"]).json()["risk"]
+            == (res.json()["risk"])
+        )
         # Payroll depends on payroll-db: an overlapping change to the database collides.
         clash = client.post(
             f"/api/changes/{second}/schedule",
