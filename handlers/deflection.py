@@ -55,7 +55,9 @@ async def offer(
     if not deflect.may_offer(reach, urgency, incident=intent is IntentName.REPORT_INCIDENT):
         return None
     message = query_terms(text)
-    for hit in await ctx.uow.knowledge.search_text(text, limit=3):
+    named = nlu.first(EntityName.SERVICE)
+    about = named.value if named else None
+    for hit in await ctx.uow.knowledge.search_text(text, limit=3, about=about):
         a = hit.article
         if not deflect.fits(message, terms(f"{a.title} {' '.join(a.tags or ())}"), terms(a.body)):
             continue

@@ -38,7 +38,11 @@ def search_terms(nlu: Understanding) -> list[str]:
 async def search_knowledge(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Look something up in the knowledge base: "how do I set up VPN on my phone?"."""
     lang = language(ctx, nlu)
-    articles = await ctx.uow.knowledge.search(search_terms(nlu))
+    named = nlu.first(EntityName.SERVICE)
+    # A question about one service is not answered with another service's article.
+    articles = await ctx.uow.knowledge.search(
+        search_terms(nlu), about=named.value if named else None
+    )
     if not articles:
         return [Reply(text=say(lang, "kb.none"))]
     lines = [say(lang, "kb.found")]

@@ -112,9 +112,11 @@ class KnowledgeRepository:
         )
         return sorted(await self.session.scalars(stmt))
 
-    async def search(self, terms: Sequence[str], *, limit: int = 3) -> list[KnowledgeArticle]:
-        """Articles matching any of the words, best first."""
-        hits = await self.search_text(" ".join(terms), limit=limit)
+    async def search(
+        self, terms: Sequence[str], *, limit: int = 3, about: str | None = None
+    ) -> list[KnowledgeArticle]:
+        """Articles matching any of the words, best first (`about`: see `search_text`)."""
+        hits = await self.search_text(" ".join(terms), limit=limit, about=about)
         return [h.article for h in hits]
 
     async def search_text(
@@ -124,8 +126,14 @@ class KnowledgeRepository:
         service: str | None = None,
         language: str | None = None,
         limit: int = 5,
+        about: str | None = None,
     ) -> list[SearchHit]:
-        """Ranked full-text search in either language, optionally about one service."""
+        """Ranked full-text search in either language, optionally about one service.
+
+        `service` keeps only the articles that list the service; `about` keeps those and the
+        articles that list no service at all (general how-tos), leaving out only the articles
+        written for other services: what a question naming a service should be offered.
+        """
         words = query_terms(query)
         if not words or limit <= 0:
             return []
@@ -140,6 +148,13 @@ class KnowledgeRepository:
                 " WHERE s.article_id = a.id AND s.service = :service)"
             )
             params["service"] = service.casefold()
+        if about:
+            filters += (
+                " AND (NOT EXISTS (SELECT 1 FROM knowledge_article_services s"
+                " WHERE s.article_id = a.id) OR EXISTS (SELECT 1 FROM knowledge_article_services s"
+                " WHERE s.article_id = a.id AND s.service = :about))"
+            )
+            params["about"] = about.casefold()
         # Only constants and the filters above are formatted in; every value is a parameter.
         if self._sqlite:
             params["q"] = fts5_query(words)

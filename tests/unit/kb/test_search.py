@@ -19,10 +19,11 @@ async def slugs(
     service: str | None = None,
     language: str | None = None,
     limit: int = 5,
+    about: str | None = None,
 ) -> list[str]:
     async with UnitOfWork(factory) as uow:
         hits = await uow.knowledge.search_text(
-            query, service=service, language=language, limit=limit
+            query, service=service, language=language, limit=limit, about=about
         )
         return [h.article.slug for h in hits]
 
@@ -44,6 +45,19 @@ async def test_the_service_filter_keeps_only_articles_about_that_service(
     assert "email-mobile" not in identity
     assert set(identity) <= {"mfa-new-phone", "mfa-lost-phone", "password-reset"}
     assert await slugs(loaded, "phone", service="Payroll") == []
+
+
+async def test_a_question_about_a_service_leaves_out_only_other_services_articles(
+    loaded: SessionFactory,
+) -> None:
+    async with UnitOfWork(loaded) as uow:
+        await uow.knowledge.save(
+            ArticleInput(slug="phone-basics", title="Phone basics", body="Restart the phone.")
+        )
+        await uow.commit()
+    about = await slugs(loaded, "phone", about="identity", limit=50)
+    assert {"mfa-new-phone", "phone-basics"} <= set(about)
+    assert "email-mobile" not in about
 
 
 async def test_the_language_filter(loaded: SessionFactory) -> None:
