@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
@@ -117,18 +118,48 @@ def families(f: Figures) -> Iterator[GaugeMetricFamily]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What knowledge did, as stored: offers by intent and outcome, verdicts by article."""
+
+    deflections: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    feedback: Mapping[tuple[str, bool], int] = field(default_factory=dict)
+
+
+def knowledge_families(k: Knowledge) -> Iterator[GaugeMetricFamily]:
+    """Deflection offers per intent and outcome, and verdicts per article (all time)."""
+    offers = GaugeMetricFamily(
+        PREFIX + "deflections",
+        "Knowledge offers made before a ticket, by intent and how they ended (all time).",
+        labels=["intent", "outcome"],
+    )
+    for (intent, outcome), n in sorted(k.deflections.items()):
+        offers.add_metric([intent, outcome], n)
+    yield offers
+    verdicts = GaugeMetricFamily(
+        PREFIX + "article_feedback",
+        "Verdicts on knowledge articles, by article and verdict (the 200 judged most).",
+        labels=["article", "verdict"],
+    )
+    for (slug, helpful), n in sorted(k.feedback.items()):
+        verdicts.add_metric([slug, "helpful" if helpful else "not_helpful"], n)
+    yield verdicts
+
+
 class _Fixed(Collector):
-    def __init__(self, figures: Figures) -> None:
+    def __init__(self, figures: Figures, knowledge: Knowledge) -> None:
         self.figures = figures
+        self.knowledge = knowledge
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        return families(self.figures)
+        yield from families(self.figures)
+        yield from knowledge_families(self.knowledge)
 
 
-def render(figures: Figures) -> bytes:
+def render(figures: Figures, knowledge: Knowledge | None = None) -> bytes:
     """The gauges in Prometheus' text format."""
     registry = CollectorRegistry()
-    registry.register(_Fixed(figures))
+    registry.register(_Fixed(figures, knowledge or Knowledge()))
     return generate_latest(registry)
 
 
@@ -157,16 +188,21 @@ class DeskGauges:
     def _fresh(self) -> bool:
         return self._at is not None and self._clock() - self._at < KEEP_SECONDS
 
-    async def _figures(self) -> Figures:
+    async def _figures(self) -> tuple[Figures, Knowledge]:
         until = utcnow()
         async with self._reader() as uow:
             # Sentiment needs the model; a scrape must stay cheap.
-            return await desk_figures(uow, since=until - WINDOW, until=until, sentiment=False)
+            figures = await desk_figures(uow, since=until - WINDOW, until=until, sentiment=False)
+            knowledge = Knowledge(
+                deflections=await uow.catalog.deflection_counts(),
+                feedback=await uow.knowledge.feedback_by_article(),
+            )
+            return figures, knowledge
 
     @staticmethod
-    async def _compute(figures: Callable[[], Awaitable[Figures]]) -> bytes:
+    async def _compute(figures: Callable[[], Awaitable[tuple[Figures, Knowledge]]]) -> bytes:
         try:
-            return render(await figures())
+            return render(*await figures())
         except Exception as e:  # a scrape must answer even when the figures cannot be had
             log.warning("metrics.desk_figures_failed", error=type(e).__name__)
             return b""

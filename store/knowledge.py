@@ -440,6 +440,22 @@ class KnowledgeRepository:
         await self.session.flush()
         return fb
 
+    async def feedback_by_article(self, limit: int = 200) -> dict[tuple[str, bool], int]:
+        """Verdicts per article slug, `{(slug, helpful): n}`, for the articles judged most."""
+        most = (
+            select(KnowledgeFeedback.article_id)
+            .group_by(KnowledgeFeedback.article_id)
+            .order_by(func.count().desc(), KnowledgeFeedback.article_id)
+            .limit(limit)
+        )
+        stmt = (
+            select(KnowledgeArticle.slug, KnowledgeFeedback.helpful, func.count())
+            .join(KnowledgeArticle, KnowledgeArticle.id == KnowledgeFeedback.article_id)
+            .where(KnowledgeFeedback.article_id.in_(most))
+            .group_by(KnowledgeArticle.slug, KnowledgeFeedback.helpful)
+        )
+        return {(str(slug), bool(h)): int(n) for slug, h, n in await self.session.execute(stmt)}
+
     async def feedback_counts(self, article_id: int) -> tuple[int, int]:
         """(helpful, not helpful) verdicts on an article."""
         stmt = (

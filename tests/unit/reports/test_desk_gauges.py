@@ -50,3 +50,28 @@ async def test_a_database_that_cannot_answer_leaves_the_other_metrics_alone() ->
         raise RuntimeError("no database")
 
     assert await DeskGauges(broken).body() == b""
+
+
+async def test_deflections_per_intent_and_verdicts_per_article(factory: SessionFactory) -> None:
+    from store.knowledge import ArticleInput
+
+    async with UnitOfWork(factory) as uow:
+        await uow.knowledge.save(ArticleInput(slug="vpn-setup", title="VPN", body="Install it."))
+        article = await uow.knowledge.by_slug("vpn-setup")
+        assert article is not None
+        for helpful in (True, True, False):
+            await uow.knowledge.record_feedback(article.id, helpful=helpful)
+        for outcome in ("deflected", "declined", "deflected"):
+            await uow.catalog.record_deflection(
+                person_id=None,
+                intent="search_knowledge",
+                article_id=article.id,
+                outcome=outcome,
+                channel="slack",
+            )
+        await uow.commit()
+    seen = samples(await DeskGauges(lambda: UnitOfWork(factory)).body())
+    assert seen["switchboard_desk_deflections{intent=search_knowledge}{outcome=deflected}"] == 2
+    assert seen["switchboard_desk_deflections{intent=search_knowledge}{outcome=declined}"] == 1
+    assert seen["switchboard_desk_article_feedback{article=vpn-setup}{verdict=helpful}"] == 2
+    assert seen["switchboard_desk_article_feedback{article=vpn-setup}{verdict=not_helpful}"] == 1
