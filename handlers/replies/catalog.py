@@ -123,6 +123,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "label.status_update": "Post a status update",
         "label.submit_idea": "Share an idea",
         "label.signin": "Sign in to the portal",
+        # handlers/tickets.py
+        "ticket.not_found": 'I couldn\'t find {ref}. Check the reference, or say "my tickets" '
+        "to list yours.",
+        "ticket.slow_down": "You've asked about several tickets I couldn't find. Try again in a "
+        'few minutes, or say "my tickets" to list yours.',
+        "ticket.which_open": "Which ticket do you mean? I don't see an open ticket of yours. "
+        "Give me its reference, like INC-42.",
+        "ticket.which_resolved": "Which ticket do you mean? I don't see a resolved ticket of "
+        "yours. Give me its reference, like INC-42.",
+        # handlers/confirmations.py
+        "confirm.resolve": "Resolve {ref} '{title}'?",
+        "confirm.reopen": "Reopen {ref} '{title}'?",
+        "confirm.escalate": "Escalate {ref} '{title}'?",
+        "confirm.add_note": "Add this to {ref} '{title}'?",
+        "confirm.approve": "Approve {ref} '{title}'?",
+        "confirm.reject": "Reject {ref} '{title}'?",
+        "confirm.which.resolve": "Which ticket should I resolve?",
+        "confirm.which.reopen": "Which ticket should I reopen?",
+        "confirm.which.escalate": "Which ticket should I escalate?",
+        "confirm.which.add_note": "Which ticket should I add this to?",
+        "confirm.which.approve": "Which ticket should I approve?",
+        "confirm.which.reject": "Which ticket should I reject?",
+        "confirm.line": "• {ref} '{title}' ({status})",
+        "confirm.yes": "Yes",
+        "confirm.no": "No",
+        "confirm.none_of_these": "None of these",
+        "confirm.kept": "OK, I've left {ref} as it is.",
+        "confirm.kept_all": "OK, I've left everything as it is.",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -227,6 +255,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "label.status_update": "发布状态更新",
         "label.submit_idea": "提个建议",
         "label.signin": "登录门户",
+        "ticket.not_found": "找不到 {ref}。请核对编号，或者说“我的工单”查看你的工单。",
+        "ticket.slow_down": "你查询了好几个找不到的工单。"
+        "请过几分钟再试，或者说“我的工单”查看你的工单。",
+        "ticket.which_open": "你指的是哪个工单？我没有看到你未关闭的工单。"
+        "请告诉我编号，比如 INC-42。",
+        "ticket.which_resolved": "你指的是哪个工单？我没有看到你已解决的工单。"
+        "请告诉我编号，比如 INC-42。",
+        "confirm.resolve": "要把 {ref}“{title}”标记为已解决吗？",
+        "confirm.reopen": "要重新打开 {ref}“{title}”吗？",
+        "confirm.escalate": "要升级 {ref}“{title}”吗？",
+        "confirm.add_note": "要把这条补充到 {ref}“{title}”吗？",
+        "confirm.approve": "要批准 {ref}“{title}”吗？",
+        "confirm.reject": "要驳回 {ref}“{title}”吗？",
+        "confirm.which.resolve": "要把哪个工单标记为已解决？",
+        "confirm.which.reopen": "要重新打开哪个工单？",
+        "confirm.which.escalate": "要升级哪个工单？",
+        "confirm.which.add_note": "要补充到哪个工单？",
+        "confirm.which.approve": "要批准哪个工单？",
+        "confirm.which.reject": "要驳回哪个工单？",
+        "confirm.line": "• {ref}“{title}”（{status}）",
+        "confirm.yes": "是",
+        "confirm.no": "否",
+        "confirm.none_of_these": "都不是",
+        "confirm.kept": "好的，{ref} 保持不变。",
+        "confirm.kept_all": "好的，什么都没有改动。",
     },
 }
 
