@@ -137,7 +137,8 @@ def _none(intent: IntentName, ctx: HandlerContext) -> Reply:
 async def keep(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The person said no to a confirmation: nothing changes."""
     ref = ctx.params.get("ref", "")
-    lang = language(ctx)
+    # A typed "否" reaches here as the button's action, with the message's language.
+    lang = language(ctx, nlu)
     if ref:
         return [Reply(text=say(lang, "confirm.kept", ref=ref), ticket_ref=ref, replaces=True)]
     return [Reply(text=say(lang, "confirm.kept_all"), replaces=True)]

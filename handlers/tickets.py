@@ -66,7 +66,7 @@ async def find_ticket(
         misses = f"ticket-misses:{ctx.person.id}"
         if not staff and await ctx.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:
             # Guessing references is slowed down for everyone who is not staff.
-            return None, Reply(text=say(language(ctx), "ticket.slow_down"))
+            return None, Reply(text=say(language(ctx, nlu), "ticket.slow_down"))
         ticket = await _by_reference(ref_value, ctx)
         if ticket is None or not can_see(ctx.person, ticket):
             if not staff:
@@ -81,7 +81,7 @@ async def find_ticket(
         ticket = None
     if ticket is None:
         which = "ticket.which_resolved" if fallback == "resolved" else "ticket.which_open"
-        return None, Reply(text=say(language(ctx), which))
+        return None, Reply(text=say(language(ctx, nlu), which))
     return ticket, None
 
 

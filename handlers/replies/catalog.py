@@ -151,6 +151,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.none_of_these": "None of these",
         "confirm.kept": "OK, I've left {ref} as it is.",
         "confirm.kept_all": "OK, I've left everything as it is.",
+        # handlers/smalltalk.py
+        "smalltalk.greet": "Hi{name}! I'm Switchboard, the IT service desk. Tell me what's "
+        'wrong, ask for something you need, or say "help".',
+        "smalltalk.help": "Here's what I can do:",
+        "smalltalk.help_cancel": 'Say "cancel" at any point to drop a question I asked.',
+        "smalltalk.thanks": "You're welcome! If the problem is fixed, say \"resolved\" and I'll "
+        "close your ticket.",
+        "smalltalk.out_of_scope": "Sorry, I can only help with IT: report a problem, request "
+        'something, follow a ticket or approve a change. Say "help" to see how.',
+        "smalltalk.nothing_to_cancel": "There's nothing to cancel right now.",
+        "smalltalk.affirm": "Great. Is there anything else I can help with?",
+        "smalltalk.deny": "OK. If you need anything, just tell me what's wrong.",
+        # handlers/holds.py
+        "hold.agents_only": "Only agents can put tickets on hold.",
+        "hold.which": 'Which ticket? Say "put INC-42 on hold, waiting for the vendor".',
+        "hold.already": "{ref} is already on hold.",
+        "hold.cannot": "{ref} is {status}, so it can't go on hold.",
+        "hold.ask_reason": "What is {ref} waiting for? (the customer, a supplier, parts…)",
+        "hold.done": "{ref} is on hold: {reason}. The SLA clock is paused.",
+        "hold.told_requester": "{ref} is on hold: {reason}. Its clock is paused until work "
+        "resumes.",
+        # handlers/cancellation.py
+        "cancel.name_it": "There's nothing to cancel right now. To withdraw a ticket you raised, "
+        'name it: "cancel REQ-12".',
+        "cancel.requester_only": "Only the person who raised {ref} can withdraw it.",
+        "cancel.cannot": "{ref} is {status}, so it can't be cancelled.",
+        "cancel.ask": "Cancel {ref} '{title}'? Nobody will work on it after that.",
+        "cancel.done": "{ref} is cancelled.",
+        "cancel.told_assignee": "{ref} was cancelled by {name}.",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -280,6 +309,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.none_of_these": "都不是",
         "confirm.kept": "好的，{ref} 保持不变。",
         "confirm.kept_all": "好的，什么都没有改动。",
+        "smalltalk.greet": "你好{name}！我是 Switchboard，IT 服务台。"
+        "告诉我遇到了什么问题、需要什么，或者说“帮助”。",
+        "smalltalk.help": "我可以帮你：",
+        "smalltalk.help_cancel": "随时说“取消”可以放下我问的问题。",
+        "smalltalk.thanks": "不客气！如果问题已经解决，说“已解决”，我会关闭你的工单。",
+        "smalltalk.out_of_scope": "抱歉，我只能处理 IT 相关的事：报告故障、申请服务、"
+        "跟进工单或审批变更。说“帮助”看看怎么用。",
+        "smalltalk.nothing_to_cancel": "现在没有需要取消的。",
+        "smalltalk.affirm": "好的。还有什么可以帮你？",
+        "smalltalk.deny": "好的。需要帮忙时，直接告诉我出了什么问题。",
+        "hold.agents_only": "只有服务台人员可以挂起工单。",
+        "hold.which": "哪个工单？请说“把 INC-42 挂起，等待供应商”。",
+        "hold.already": "{ref} 已经是挂起状态。",
+        "hold.cannot": "{ref} 的状态是{status}，不能挂起。",
+        "hold.ask_reason": "{ref} 在等什么？（客户、供应商、备件……）",
+        "hold.done": "{ref} 已挂起：{reason}。SLA 计时已暂停。",
+        "hold.told_requester": "{ref} 已挂起：{reason}。恢复处理前计时暂停。",
+        "cancel.name_it": "现在没有需要取消的。要撤回你提交的工单，请说出编号：“取消 REQ-12”。",
+        "cancel.requester_only": "只有提交 {ref} 的人可以撤回它。",
+        "cancel.cannot": "{ref} 的状态是{status}，不能取消。",
+        "cancel.ask": "要取消 {ref}“{title}”吗？取消后就没有人会处理它了。",
+        "cancel.done": "{ref} 已取消。",
+        "cancel.told_assignee": "{name} 取消了 {ref}。",
     },
 }
 
@@ -297,3 +349,28 @@ STATUS: dict[str, dict[str, str]] = {
     },
 }
 """Ticket states by language; English uses `Status.label`."""
+
+HELP: dict[str, dict[str, str]] = {
+    "zh": {
+        "report_incident": "报告故障：“整个办公室的 VPN 都连不上了”。",
+        "request_service": "申请服务：“我需要一台新笔记本”、“请重置我的密码”。",
+        "check_status": "查询工单或列出你的工单：“INC-42 的状态”、“INC-7 谁在处理？”、“我的工单”。",
+        "add_info": "给工单补充信息：“INC-42：只有连 Wi-Fi 时才出现”。",
+        "escalate": "升级需要尽快处理的工单：“这影响了整个团队”。",
+        "resolve_ticket": "标记工单已解决：“又能用了，谢谢”。",
+        "reopen_ticket": "重新打开已解决的工单：“又坏了”。",
+        "request_change": "申请变更：“周六 22:00 重启邮件服务器”。",
+        "approve": "批准等待你审批的变更：“批准 CHG-12”。",
+        "reject": "驳回变更：“驳回 CHG-12，季度结账期间不行”。",
+        "search_knowledge": "搜索知识库：“手机上怎么设置 VPN？”。",
+        "assign": "分配工单：“把 INC-12 分给我”、“把 INC-3 给 erin”、“领下一个”。",
+        "my_queue": "查看你的队列和你所在组未分配的工单：“我的队列里有什么？”（服务台人员）。",
+        "pending_approvals": "查看等你审批的：“有什么等我审批？”（审批人）。",
+        "put_on_hold": "挂起工单并说明原因：“把 INC-4 挂起，等待供应商”（服务台人员）。",
+        "open_problem": "为多个故障创建问题单：“为 INC-4、INC-7 和 INC-9 开一个问题单”。",
+        "query_impact": "某个系统宕机会影响什么：“db-cluster-1 宕机会影响什么？”。",
+        "submit_idea": "提建议：“建议：在 Slack 里重置密码”。",
+        "signin": "登录自助门户：说“登录”获取一次性链接。",
+    },
+}
+"""Help lines by language, keyed by intent or command; English is each handler's own help."""

@@ -1,0 +1,95 @@
+"""Chinese conversations get Chinese answers: look-ups, confirmations, holds, cancels, small talk."""
+
+from __future__ import annotations
+
+from store.enums import Status
+
+from .conftest import Dialogue
+
+BOB = "bob@example.com"
+
+
+async def test_an_unknown_reference_is_not_found_in_chinese(dialogue: Dialogue) -> None:
+    turn = await dialogue.say("INC-99 现在什么状态")
+    assert "找不到 INC-99" in turn.text
+    assert dialogue.pending() is None
+
+
+async def test_which_ticket_is_asked_in_chinese_and_none_changes_nothing(
+    dialogue: Dialogue,
+) -> None:
+    printer = await dialogue.seed("打印机卡纸")
+    vpn = await dialogue.seed("VPN 断线", service="VPN")
+    turn = await dialogue.say("问题解决了，可以关掉了")
+    assert turn.text.startswith("要把哪个工单标记为已解决？")
+    assert f"• {printer}“打印机卡纸”（新建）" in turn.text
+    assert f"• {vpn}“VPN 断线”（新建）" in turn.text
+    assert [b.label for b in turn.replies[0].buttons][-1] == "都不是"
+    assert dialogue.pending() == "choice"
+    kept = await dialogue.say("都不是")
+    assert kept.text == "好的，什么都没有改动。"
+    assert dialogue.pending() is None
+
+
+async def test_a_chinese_no_to_a_confirmation_keeps_the_ticket(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("VPN drops from home", service="VPN")
+    asked = await dialogue.say("VPN又好了，谢谢")
+    assert asked.text == f"要把 {ref}“VPN drops from home”标记为已解决吗？"
+    kept = await dialogue.say("否")
+    assert kept.text == f"好的，{ref} 保持不变。"
+    assert (await dialogue.ticket(ref)).status is Status.NEW
+
+
+async def test_a_chinese_cancel_asks_first_and_the_chinese_yes_cancels(
+    dialogue: Dialogue,
+) -> None:
+    ref = await dialogue.seed("打印机卡纸")
+    asked = await dialogue.say(f"取消 {ref}，不需要了")
+    assert asked.text == f"要取消 {ref}“打印机卡纸”吗？取消后就没有人会处理它了。"
+    assert [b.label for b in asked.replies[0].buttons] == ["是", "否"]
+    done = await dialogue.say("是", expect=[f"{ref}:status"])
+    assert done.text == f"{ref} 已取消。"
+    assert (await dialogue.ticket(ref)).status is Status.CANCELLED
+    again = await dialogue.say(f"取消 {ref}")
+    assert again.text == f"{ref} 的状态是已取消，不能取消。"
+
+
+async def test_an_agent_holds_in_chinese_and_the_requester_is_told_in_chinese(
+    dialogue: Dialogue,
+) -> None:
+    ref = await dialogue.seed("打印机卡纸")
+    refused = await dialogue.say(f"把 {ref} 挂起，等客户回复")
+    assert refused.text == "只有服务台人员可以挂起工单。"
+    asked = await dialogue.say(f"把 {ref} 挂起", who=BOB)
+    assert asked.text == f"{ref} 在等什么？（客户、供应商、备件……）"
+    assert dialogue.pending(BOB) == "reason"
+    held = await dialogue.say("等待供应商发货", who=BOB, expect=[f"{ref}:status"])
+    assert held.text == f"{ref} 已挂起：等待供应商发货。SLA 计时已暂停。"
+    assert [o.reply.text for o in held.outgoing] == [
+        f"{ref} 已挂起：等待供应商发货。恢复处理前计时暂停。"
+    ]
+    again = await dialogue.say(f"把 {ref} 挂起，等供应商", who=BOB)
+    assert again.text == f"{ref} 已经是挂起状态。"
+
+
+async def test_small_talk_in_chinese(dialogue: Dialogue) -> None:
+    assert (await dialogue.say("你好")).text.startswith("你好 Alice！我是 Switchboard")
+    helped = await dialogue.say("帮助")
+    assert helped.text.startswith("我可以帮你：")
+    assert "• 报告故障" in helped.text
+    assert helped.text.endswith("随时说“取消”可以放下我问的问题。")
+    assert (await dialogue.say("谢谢")).text.startswith("不客气！")
+    assert (await dialogue.say("今天天气怎么样")).text.startswith("抱歉，我只能处理 IT")
+    assert (await dialogue.say("好的")).text == "好的。还有什么可以帮你？"
+    assert (await dialogue.say("不用了")).text.startswith("好的。需要帮忙时")
+    assert await dialogue.tickets() == []
+
+
+async def test_the_same_turns_in_english_stay_english(dialogue: Dialogue) -> None:
+    assert (await dialogue.say("hello")).text.startswith("Hi Alice! I'm Switchboard")
+    assert "couldn't find INC-99" in (await dialogue.say("status of INC-99")).text
+    ref = await dialogue.seed("Printer jammed")
+    asked = await dialogue.say(f"cancel {ref}, I don't need it any more")
+    assert asked.text == f"Cancel {ref} 'Printer jammed'? Nobody will work on it after that."
+    kept = await dialogue.say("no")
+    assert kept.text == f"OK, I've left {ref} as it is."
