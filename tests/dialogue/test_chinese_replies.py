@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from store.enums import Status
+from store.enums import Priority, Status
 
 from .conftest import Dialogue
+from .test_agents import _queue
 
 BOB = "bob@example.com"
 
@@ -70,6 +71,24 @@ async def test_an_agent_holds_in_chinese_and_the_requester_is_told_in_chinese(
     ]
     again = await dialogue.say(f"把 {ref} 挂起，等供应商", who=BOB)
     assert again.text == f"{ref} 已经是挂起状态。"
+
+
+async def test_an_agent_works_the_queue_in_chinese(dialogue: Dialogue) -> None:
+    low = await dialogue.seed("打印机碳粉不足")
+    high = await dialogue.seed("工资系统宕机")
+    await _queue(dialogue, low, priority=Priority.P4, due_hours=2)
+    await _queue(dialogue, high, priority=Priority.P1, due_hours=4)
+    refused = await dialogue.say("我的队列里有什么")
+    assert refused.text.startswith("队列只对服务台人员开放")
+    queue = await dialogue.say("我的队列里有什么", who=BOB)
+    assert queue.text.startswith("没有分配给你的工单。\nservice-desk 未分配的（2）：")
+    assert f"• {high} P1“工资系统宕机”（新建，截止 " in queue.text
+    assert [b.label for b in queue.replies[0].buttons] == [f"领取 {high}", f"领取 {low}"]
+    asked = await dialogue.say(f"{low} 交给谁处理", who=BOB)
+    assert asked.text == f"{low} 交给谁？请说“把 {low} 分给我”或“把 {low} 分给 erin”。"
+    given = await dialogue.say(f"把 {low} 分给 dan", who=BOB)
+    assert given.text == f"Dan Requester 不是服务台人员，不能把 {low} 交给他们。"
+    assert (await dialogue.ticket(low)).assignee is None
 
 
 async def test_small_talk_in_chinese(dialogue: Dialogue) -> None:
