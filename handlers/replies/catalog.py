@@ -202,6 +202,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "queue.line": "• {ref}{priority} '{title}' ({status}{due})",
         "queue.due": ", due {when}",
         "queue.take": "Take {ref}",
+        # handlers/survey.py
+        "survey.ask": "{ref} ({title}) is resolved. How happy are you with how it was handled?",
+        "survey.again": "Sorry, I need a number from 1 to 5 for {ref}.",
+        "survey.scale": "{ask} 1 is not at all, 5 is very. You can add a comment: "
+        '"rate {ref} 4 quick and friendly".',
+        "survey.not_asked": "I haven't asked you about {ref}.",
+        "survey.not_asked_yet": "I haven't asked you about {ref} yet.",
+        "survey.left": "No problem, I'll leave {ref} as it is.",
+        "survey.thanks": "Thank you: {rating}/5 for {ref} noted.",
+        "survey.thanks_comment": "Thank you: {rating}/5 for {ref} and your comment noted.",
+        "survey.how": 'Say "rate INC-7 4" to rate a resolved ticket from 1 to 5.',
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -374,6 +385,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "queue.line": "• {ref}{priority}“{title}”（{status}{due}）",
         "queue.due": "，截止 {when}",
         "queue.take": "领取 {ref}",
+        "survey.ask": "{ref}（{title}）已解决。你对这次处理满意吗？",
+        "survey.again": "抱歉，{ref} 需要一个 1 到 5 的分数。",
+        "survey.scale": "{ask}1 表示很不满意，5 表示非常满意。也可以附上评价："
+        "“rate {ref} 4 又快又友好”。",
+        "survey.not_asked": "我没有请你评价 {ref}。",
+        "survey.not_asked_yet": "我还没有请你评价 {ref}。",
+        "survey.left": "没关系，{ref} 的评价就不填了。",
+        "survey.thanks": "谢谢：已记下 {ref} 的评分 {rating}/5。",
+        "survey.thanks_comment": "谢谢：已记下 {ref} 的评分 {rating}/5 和你的评价。",
+        "survey.how": "说“rate INC-7 4”可以给已解决的工单打 1 到 5 分。",
     },
 }
 

@@ -112,3 +112,22 @@ async def test_the_same_turns_in_english_stay_english(dialogue: Dialogue) -> Non
     assert asked.text == f"Cancel {ref} 'Printer jammed'? Nobody will work on it after that."
     kept = await dialogue.say("no")
     assert kept.text == f"OK, I've left {ref} as it is."
+
+
+async def test_a_chinese_requester_is_surveyed_in_chinese(dialogue: Dialogue) -> None:
+    from handlers.survey import ask
+    from store.uow import UnitOfWork
+
+    ref = await dialogue.seed("打印机卡纸", status=Status.RESOLVED)
+    async with UnitOfWork(dialogue.factory) as uow:
+        ticket = await uow.tickets.by_ref(ref)
+        assert ticket is not None
+        (out,) = await ask(uow, ticket, ticket.updated_at)
+        await uow.commit()
+    assert out.reply.text.startswith(
+        f"{ref}（打印机卡纸）已解决。你对这次处理满意吗？1 表示很不满意"
+    )
+    again = await dialogue.say(f"rate {ref} 9")
+    assert again.text.startswith(f"抱歉，{ref} 需要一个 1 到 5 的分数。")
+    rated = await dialogue.say("4")
+    assert rated.text == f"谢谢：已记下 {ref} 的评分 4/5。"
