@@ -213,6 +213,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "survey.thanks": "Thank you: {rating}/5 for {ref} noted.",
         "survey.thanks_comment": "Thank you: {rating}/5 for {ref} and your comment noted.",
         "survey.how": 'Say "rate INC-7 4" to rate a resolved ticket from 1 to 5.',
+        # handlers/agent.py
+        "agent.assigned_to_you": "{ref} was assigned to you.",
+        "agent.updated_by": "{ref} was updated by {name} ({what}).",
+        "agent.changed.status": "status",
+        "agent.changed.priority": "priority",
+        "agent.changed.assignee": "assignee",
+        "agent.changed.note": "note",
+        "agent.priority_agents_only": "Only agents can change a priority.",
+        "agent.priority_usage": 'Say "priority INC-42 P2 because <reason>".',
+        "agent.priority_why": 'Why should {ref} be {priority}? Say "priority {ref} {priority} '
+        'because <reason>".',
+        "agent.priority_already": "{ref} is already {priority}.",
+        "agent.priority_set": "{ref} is now {priority}{was}: {reason}",
+        "agent.priority_was": " (was {priority})",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -395,6 +409,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "survey.thanks": "谢谢：已记下 {ref} 的评分 {rating}/5。",
         "survey.thanks_comment": "谢谢：已记下 {ref} 的评分 {rating}/5 和你的评价。",
         "survey.how": "说“rate INC-7 4”可以给已解决的工单打 1 到 5 分。",
+        "agent.assigned_to_you": "{ref} 已分配给你。",
+        "agent.updated_by": "{name} 更新了 {ref}（{what}）。",
+        "agent.changed.status": "状态",
+        "agent.changed.priority": "优先级",
+        "agent.changed.assignee": "处理人",
+        "agent.changed.note": "备注",
+        "agent.priority_agents_only": "只有服务台人员可以更改优先级。",
+        "agent.priority_usage": "请说“priority INC-42 P2 because <原因>”。",
+        "agent.priority_why": "{ref} 为什么要改为 {priority}？请说“priority {ref} {priority} "
+        "because <原因>”。",
+        "agent.priority_already": "{ref} 已经是 {priority}。",
+        "agent.priority_set": "{ref} 现在是 {priority}{was}：{reason}",
+        "agent.priority_was": "（原为 {priority}）",
     },
 }
 

@@ -131,3 +131,14 @@ async def test_a_chinese_requester_is_surveyed_in_chinese(dialogue: Dialogue) ->
     assert again.text.startswith(f"抱歉，{ref} 需要一个 1 到 5 的分数。")
     rated = await dialogue.say("4")
     assert rated.text == f"谢谢：已记下 {ref} 的评分 4/5。"
+
+
+async def test_a_priority_override_in_chinese_tells_the_requester_in_chinese(
+    dialogue: Dialogue,
+) -> None:
+    ref = await dialogue.seed("工资系统宕机")
+    turn = await dialogue.say(
+        f"priority {ref} P1 因为今天必须发工资", who=BOB, expect=[f"{ref}:priority"]
+    )
+    assert turn.text == f"{ref} 现在是 P1：因为今天必须发工资"
+    assert [o.reply.text for o in turn.outgoing] == [f"Bob Agent 更新了 {ref}（优先级）。"]
