@@ -63,11 +63,16 @@ async def add_outgoing(
     topics: Callable[[str], Sequence[Address]],
     exclude: Address | None,
     inbox_id: int | None,
+    whatsapp_template: bool = False,
 ) -> list[OutboxMessage]:
-    """Outbox rows for notifications: a person's last conversation, or a topic's channels."""
+    """Outbox rows for notifications: a person's last conversation, or a topic's channels.
+
+    `whatsapp_template` says an approved template is configured, so WhatsApp may open a
+    conversation with someone who never wrote (as `HandlerContext.whatsapp_template`).
+    """
     rows = []
     for out in outgoing:
-        for address in await _addresses(uow, out, topics):
+        for address in await _addresses(uow, out, topics, whatsapp_template):
             if exclude is not None and address.key == exclude.key:
                 continue
             rows.append(add_reply(uow, address, out.reply, inbox_id=inbox_id))
@@ -75,7 +80,10 @@ async def add_outgoing(
 
 
 async def _addresses(
-    uow: UnitOfWork, out: Outgoing, topics: Callable[[str], Sequence[Address]]
+    uow: UnitOfWork,
+    out: Outgoing,
+    topics: Callable[[str], Sequence[Address]],
+    whatsapp_template: bool,
 ) -> list[Address]:
     if out.address is not None:
         return [out.address]
@@ -87,6 +95,6 @@ async def _addresses(
             return [Address.from_dict(data)]
         # Someone who never wrote to the bot (an approver, a new assignee): open a
         # conversation on a linked account where the platform allows the bot to start one.
-        address = await reach(uow, out.person_id)
+        address = await reach(uow, out.person_id, whatsapp_template=whatsapp_template)
         return [address] if address is not None else []
     return []

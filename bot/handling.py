@@ -240,6 +240,7 @@ class EventHandling:
             topics=self.topics,
             exclude=event.address,
             inbox_id=claimed.inbox_id,
+            whatsapp_template=ctx.whatsapp_template,
         )
         return rows, routed.dialogue, routed.intent
 

@@ -27,7 +27,7 @@ from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
 from handlers.registry import Declined, HandlerSpec, Registry
-from handlers.replies import language, say
+from handlers.replies import LANGUAGES, language, say
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 from store.nlu_misses import record_miss
@@ -446,8 +446,10 @@ def _yes_or_no(choices: Any, nlu: Understanding) -> dict[str, Any] | None:
         return None
     if not confirm.is_certain(nlu.intent, nlu.confidence) or len(nlu.text.split()) > 4:
         return None
-    wanted = "yes" if nlu.intent is IntentName.AFFIRM else "no"
-    return next((dict(c) for c in choices if str(c.get("label") or "").casefold() == wanted), None)
+    # The Yes / No buttons are labelled in the person's language ("Yes", "是").
+    key = "confirm.yes" if nlu.intent is IntentName.AFFIRM else "confirm.no"
+    wanted = {say(lang, key).casefold() for lang in LANGUAGES}
+    return next((dict(c) for c in choices if str(c.get("label") or "").casefold() in wanted), None)
 
 
 def _offered(choices: Any, action: Action) -> bool:

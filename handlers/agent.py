@@ -10,6 +10,7 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError, LifecycleError
 from handlers.registry import registry
+from handlers.replies import language, language_of, say
 from handlers.rules import lifecycle
 from handlers.service_levels import restart_clock
 from handlers.tickets import card, find_ticket
@@ -81,7 +82,9 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
         ctx.notify(
             change.assignee.id,
             Reply(
-                text=f"{ticket.ref} was assigned to you.", card=card(ticket), ticket_ref=ticket.ref
+                text=say(language_of(change.assignee), "agent.assigned_to_you", ref=ticket.ref),
+                card=card(ticket),
+                ticket_ref=ticket.ref,
             ),
         )
         changed.append("assignee")
@@ -91,11 +94,15 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
     if changed:
         ticket.updated_at = ctx.now
         if not own:
-            what = ", ".join(changed)
+            lang = language_of(ticket.requester, ticket)
+            sep = "、" if lang == "zh" else ", "
+            what = sep.join(say(lang, f"agent.changed.{c}") for c in changed)
             ctx.notify_requester(
                 ticket,
                 Reply(
-                    text=f"{ticket.ref} was updated by {ctx.person.name} ({what}).",
+                    text=say(
+                        lang, "agent.updated_by", ref=ticket.ref, name=ctx.person.name, what=what
+                    ),
                     card=card(ticket),
                     ticket_ref=ticket.ref,
                 ),
@@ -113,31 +120,45 @@ _NOT_REASON = re.compile(
 @registry.command("priority", listed=False)
 async def override_priority(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Set a ticket's priority, with a reason: "priority INC-42 P1 payroll runs today" (agents)."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can change a priority.")]
+        return [Reply(text=say(lang, "agent.priority_agents_only"))]
     wanted = _PRIORITY.search(ctx.text)
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None or wanted is None:
-        usage = 'Say "priority INC-42 P2 because <reason>".'
+        usage = say(lang, "agent.priority_usage")
         return [problem] if problem and wanted else [Reply(text=usage)]
     reason = " ".join(_NOT_REASON.sub(" ", ctx.text).split())
     reason = re.sub(r"^\W*(?:because|as|since)\b\W*", "", reason, flags=re.IGNORECASE).strip()
     if not reason:
         return [
             Reply(
-                text=f"Why should {ticket.ref} be {wanted.group(1).upper()}? Say "
-                f'"priority {ticket.ref} {wanted.group(1).upper()} because <reason>".'
+                text=say(
+                    lang, "agent.priority_why", ref=ticket.ref, priority=wanted.group(1).upper()
+                )
             )
         ]
     target = Priority(wanted.group(1).upper())
     before = ticket.priority
     if not update_ticket(ticket, Update(priority=target, reason=reason[:1000]), ctx):
-        return [Reply(text=f"{ticket.ref} is already {target.value}.", ticket_ref=ticket.ref)]
+        return [
+            Reply(
+                text=say(lang, "agent.priority_already", ref=ticket.ref, priority=target.value),
+                ticket_ref=ticket.ref,
+            )
+        ]
     await restart_clock(ctx, ticket)
-    was = f" (was {before.value})" if before else ""
+    was = say(lang, "agent.priority_was", priority=before.value) if before else ""
     return [
         Reply(
-            text=f"{ticket.ref} is now {target.value}{was}: {reason}",
+            text=say(
+                lang,
+                "agent.priority_set",
+                ref=ticket.ref,
+                priority=target.value,
+                was=was,
+                reason=reason,
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, say, status_label
 from handlers.rules import confirm
 from handlers.tickets import can_work, find_ticket, not_found
 from nlu.types import EntityName, IntentName, Understanding
@@ -27,15 +28,8 @@ ACTIONS = {
     IntentName.APPROVE: "approve",
     IntentName.REJECT: "reject",
 }
-_VERBS = {
-    IntentName.RESOLVE_TICKET: ("Resolve", "resolve"),
-    IntentName.REOPEN_TICKET: ("Reopen", "reopen"),
-    IntentName.ESCALATE: ("Escalate", "escalate"),
-    IntentName.ADD_INFO: ("Add this to", "add this to"),
-    IntentName.APPROVE: ("Approve", "approve"),
-    IntentName.REJECT: ("Reject", "reject"),
-}
 KEEP = "keep"
+# English button labels; other languages come from the catalog (`confirm.yes`, `confirm.no`).
 YES, NO = "Yes", "No"
 _LISTED = 5
 
@@ -57,7 +51,7 @@ async def target(nlu: Understanding, ctx: HandlerContext, intent: IntentName) ->
         if ticket is None:
             return Target(replies=(problem,) if problem else ())
         if not can_work(ctx.person, ticket):
-            return Target(replies=(not_found(ticket.ref),))
+            return Target(replies=(not_found(ticket.ref, ctx),))
         if ctx.via_action or confirm.is_certain(intent, nlu.confidence):
             return Target(ticket=ticket)
         return Target(replies=(ask(intent, ticket, ctx),))
@@ -69,7 +63,7 @@ async def target(nlu: Understanding, ctx: HandlerContext, intent: IntentName) ->
             return Target(report=True)
         if candidates:
             return Target(replies=(which(intent, candidates, ctx),))
-        return Target(replies=(_none(intent),))
+        return Target(replies=(_none(intent, ctx),))
     if len(fitting) > 1:
         return Target(replies=(which(intent, fitting, ctx),))
     ticket = fitting[0]
@@ -100,13 +94,19 @@ def _keep_words(ctx: HandlerContext) -> None:
 
 def ask(intent: IntentName, ticket: Ticket, ctx: HandlerContext) -> Reply:
     """ "Resolve INC-7 'VPN drops from home'? Yes / No", keeping what was said for the yes."""
-    verb, _ = _VERBS[intent]
+    lang = language(ctx)
+    action = ACTIONS[intent]
     _keep_words(ctx)
     return Reply(
-        text=f"{verb} {ticket.ref} '{ticket.title}'?",
+        text=say(lang, f"confirm.{action}", ref=ticket.ref, title=ticket.title),
         buttons=(
-            Button(label=YES, action=ACTIONS[intent], value=ticket.ref, style=ButtonStyle.PRIMARY),
-            Button(label=NO, action=KEEP, value=ticket.ref),
+            Button(
+                label=say(lang, "confirm.yes"),
+                action=action,
+                value=ticket.ref,
+                style=ButtonStyle.PRIMARY,
+            ),
+            Button(label=say(lang, "confirm.no"), action=KEEP, value=ticket.ref),
         ),
         ticket_ref=ticket.ref,
     )
@@ -115,28 +115,30 @@ def ask(intent: IntentName, ticket: Ticket, ctx: HandlerContext) -> Reply:
 def which(intent: IntentName, tickets: list[Ticket], ctx: HandlerContext) -> Reply:
     """Several tickets fit: list them and let the person pick one (or none)."""
     _keep_words(ctx)
-    _, verb = _VERBS[intent]
+    lang = language(ctx)
+    action = ACTIONS[intent]
     shown = tickets[:_LISTED]
-    lines = "\n".join(f"• {t.ref} '{t.title}' ({t.status.label})" for t in shown)
-    buttons = [
-        Button(label=f"{t.ref} {t.title[:30]}", action=ACTIONS[intent], value=t.ref) for t in shown
-    ]
-    buttons.append(Button(label="None of these", action=KEEP))
-    return Reply(text=f"Which ticket should I {verb}?\n{lines}", buttons=tuple(buttons))
-
-
-def _none(intent: IntentName) -> Reply:
-    which_kind = "a resolved" if intent is IntentName.REOPEN_TICKET else "an open"
-    return Reply(
-        text=f"Which ticket do you mean? I don't see {which_kind} ticket of yours. "
-        "Give me its reference, like INC-42."
+    lines = "\n".join(
+        say(lang, "confirm.line", ref=t.ref, title=t.title, status=status_label(t.status, lang))
+        for t in shown
     )
+    buttons = [Button(label=f"{t.ref} {t.title[:30]}", action=action, value=t.ref) for t in shown]
+    buttons.append(Button(label=say(lang, "confirm.none_of_these"), action=KEEP))
+    question = say(lang, f"confirm.which.{action}")
+    return Reply(text=f"{question}\n{lines}", buttons=tuple(buttons))
+
+
+def _none(intent: IntentName, ctx: HandlerContext) -> Reply:
+    which = "ticket.which_resolved" if intent is IntentName.REOPEN_TICKET else "ticket.which_open"
+    return Reply(text=say(language(ctx), which))
 
 
 @registry.action(KEEP)
 async def keep(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The person said no to a confirmation: nothing changes."""
     ref = ctx.params.get("ref", "")
+    # A typed "否" reaches here as the button's action, with the message's language.
+    lang = language(ctx, nlu)
     if ref:
-        return [Reply(text=f"OK, I've left {ref} as it is.", ticket_ref=ref, replaces=True)]
-    return [Reply(text="OK, I've left everything as it is.", replaces=True)]
+        return [Reply(text=say(lang, "confirm.kept", ref=ref), ticket_ref=ref, replaces=True)]
+    return [Reply(text=say(lang, "confirm.kept_all"), replaces=True)]

@@ -7,6 +7,7 @@ import re
 from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, language_of, say, status_label
 from handlers.rules import lifecycle
 from handlers.service_levels import hold
 from handlers.tickets import card, find_ticket
@@ -37,19 +38,22 @@ def reason_of(text: str) -> str | None:
 @registry.intent(IntentName.PUT_ON_HOLD, actions=("put_on_hold",))
 async def put_on_hold(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Put a ticket on hold with the reason: "hold INC-4, waiting for the vendor" (agents)."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can put tickets on hold.")]
+        return [Reply(text=say(lang, "hold.agents_only"))]
     if nlu.first(EntityName.TICKET_REF) is None and not ctx.params.get("ref"):
-        return [Reply(text='Which ticket? Say "put INC-42 on hold, waiting for the vendor".')]
+        return [Reply(text=say(lang, "hold.which"))]
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
         return [problem] if problem else []
     if ticket.status is Status.ON_HOLD:
-        return [Reply(text=f"{ticket.ref} is already on hold.", ticket_ref=ticket.ref)]
+        return [Reply(text=say(lang, "hold.already", ref=ticket.ref), ticket_ref=ticket.ref)]
     if not lifecycle.can_move(ticket.kind, ticket.status, Status.ON_HOLD):
         return [
             Reply(
-                text=f"{ticket.ref} is {ticket.status.label}, so it can't go on hold.",
+                text=say(
+                    lang, "hold.cannot", ref=ticket.ref, status=status_label(ticket.status, lang)
+                ),
                 ticket_ref=ticket.ref,
             )
         ]
@@ -62,7 +66,7 @@ async def put_on_hold(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         )
         return [
             Reply(
-                text=f"What is {ticket.ref} waiting for? (the customer, a supplier, parts…)",
+                text=say(lang, "hold.ask_reason", ref=ticket.ref),
                 ticket_ref=ticket.ref,
             )
         ]
@@ -75,14 +79,19 @@ async def put_on_hold(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     ctx.notify_requester(
         ticket,
         Reply(
-            text=f"{ticket.ref} is on hold: {reason}. Its clock is paused until work resumes.",
+            text=say(
+                language_of(ticket.requester, ticket),
+                "hold.told_requester",
+                ref=ticket.ref,
+                reason=reason,
+            ),
             card=card(ticket),
             ticket_ref=ticket.ref,
         ),
     )
     return [
         Reply(
-            text=f"{ticket.ref} is on hold: {reason}. The SLA clock is paused.",
+            text=say(lang, "hold.done", ref=ticket.ref, reason=reason),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )

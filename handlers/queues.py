@@ -9,6 +9,7 @@ from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.incidents import assign as take
 from handlers.registry import registry
+from handlers.replies import language, say, status_label
 from handlers.rules import lifecycle
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, IntentName, Understanding
@@ -29,10 +30,12 @@ _TO_OTHER = re.compile(
 )
 _TO_ME_ZH = re.compile(r"给我|我来|我接|归我")
 _TO_OTHER_ZH = re.compile(
-    r"(?:交给|转给|分给|改派给|指派给|分配给|给)(?P<who>[^\s，。,.!！]+?)(?:处理|负责)?\s*[。.!！]*$"
+    r"(?:交给|转给|分给|改派给|指派给|分配给|给)\s*(?P<who>[^\s，。,.!！]+?)(?:处理|负责)?\s*[。.!！]*$"
 )
 _NEXT = re.compile(r"\bnext\b|下一个", re.IGNORECASE)
+# "交给谁处理" asks who should have it: a question word is not a name.
 _FILLER = {"please", "pls", "team", "group", "queue", "she", "he", "they", "it", "this", "that"}
+_FILLER |= {"谁", "哪位", "哪个人"}
 _LISTED = 8
 
 
@@ -55,63 +58,72 @@ async def assign_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
 @registry.intent(IntentName.ASSIGN)
 async def assign(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Assign a ticket: "assign INC-12 to me", "give INC-3 to erin", "take the next one"."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can assign tickets. I can tell you who has yours.")]
+        return [Reply(text=say(lang, "queue.assign_agents_only"))]
     named = nlu.first(EntityName.TICKET_REF) is not None or bool(ctx.params.get("ref"))
     if not named:
         if _NEXT.search(ctx.text):
-            return await _take_next(ctx)
-        return [Reply(text='Which ticket? Say "assign INC-42 to me" or "take the next one".')]
+            return await _take_next(ctx, lang)
+        return [Reply(text=say(lang, "queue.assign_which"))]
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
         return [problem] if problem else []
     if not lifecycle.is_open(ticket.status):
-        return [Reply(text=f"{ticket.ref} is {ticket.status.label}.", ticket_ref=ticket.ref)]
-    bare = _REF.sub(" ", ctx.text)
-    if _TO_ME.search(bare) or _TO_ME_ZH.search(bare):
-        return [_take(ticket, ctx)]
-    name = _target_name(ctx.text)
-    if name is None:
         return [
             Reply(
-                text=f'Who should have {ticket.ref}? Say "assign {ticket.ref} to me" or '
-                f'"assign {ticket.ref} to erin".'
+                text=say(
+                    lang, "queue.closed", ref=ticket.ref, status=status_label(ticket.status, lang)
+                ),
+                ticket_ref=ticket.ref,
             )
         ]
-    return [await _give(ticket, name, ctx)]
+    bare = _REF.sub(" ", ctx.text)
+    if _TO_ME.search(bare) or _TO_ME_ZH.search(bare):
+        return [_take(ticket, ctx, lang)]
+    name = _target_name(ctx.text)
+    if name is None:
+        return [Reply(text=say(lang, "queue.assign_who", ref=ticket.ref))]
+    return [await _give(ticket, name, ctx, lang)]
 
 
-def _take(ticket: Ticket, ctx: HandlerContext) -> Reply:
+def _take(ticket: Ticket, ctx: HandlerContext, lang: str) -> Reply:
     if ticket.assignee_id == ctx.person.id and ticket.responded_at is not None:
-        return Reply(text=f"{ticket.ref} is already yours.", ticket_ref=ticket.ref)
+        return Reply(text=say(lang, "queue.already_yours", ref=ticket.ref), ticket_ref=ticket.ref)
     return take(ticket, ctx)
 
 
-async def _give(ticket: Ticket, name: str, ctx: HandlerContext) -> Reply:
+async def _give(ticket: Ticket, name: str, ctx: HandlerContext, lang: str) -> Reply:
     """To a named agent, else to a group of that name; anyone else is refused."""
     person = await ctx.uow.queues.person_named(name)
     if person is not None:
         if person.id == ctx.person.id:
-            return _take(ticket, ctx)
+            return _take(ticket, ctx, lang)
         try:
             changed = update_ticket(ticket, Update(assignee=person), ctx)
         except NotAllowedError:
             return Reply(
-                text=f"{person.name} is not an agent, so I can't give them {ticket.ref}.",
+                text=say(lang, "queue.not_an_agent", name=person.name, ref=ticket.ref),
                 ticket_ref=ticket.ref,
             )
         if not changed:
-            return Reply(text=f"{ticket.ref} is already with {person.name}.", ticket_ref=ticket.ref)
+            return Reply(
+                text=say(lang, "queue.already_with", ref=ticket.ref, name=person.name),
+                ticket_ref=ticket.ref,
+            )
         return Reply(
-            text=f"{ticket.ref} is assigned to {person.name}; I've told them.",
+            text=say(lang, "queue.given", ref=ticket.ref, name=person.name),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )
     group = await ctx.uow.people.group(name) or await ctx.uow.people.group(name.replace(" ", "-"))
     if group is None:
-        return Reply(text=f"I don't know an agent or a group called {name}.")
+        return Reply(text=say(lang, "queue.unknown_name", name=name))
     if ticket.group_id == group.id and ticket.assignee_id is None:
-        return Reply(text=f"{ticket.ref} is already with {group.name}.", ticket_ref=ticket.ref)
+        return Reply(
+            text=say(lang, "queue.already_with", ref=ticket.ref, name=group.name),
+            ticket_ref=ticket.ref,
+        )
     previous = ticket.assignee.name if ticket.assignee else None
     ticket.group_id = group.id
     ticket.group = group
@@ -120,42 +132,59 @@ async def _give(ticket: Ticket, name: str, ctx: HandlerContext) -> Reply:
     ticket.updated_at = ctx.now
     ctx.log(ticket, "group", to=group.name, previous=previous)
     return Reply(
-        text=f"{ticket.ref} is in the {group.name} queue now.",
+        text=say(lang, "queue.to_group", ref=ticket.ref, group=group.name),
         card=card(ticket),
         ticket_ref=ticket.ref,
     )
 
 
-async def _take_next(ctx: HandlerContext) -> list[Reply]:
+async def _take_next(ctx: HandlerContext, lang: str) -> list[Reply]:
     waiting = await ctx.uow.queues.unassigned_for(ctx.person.id, limit=1)
     if not waiting:
-        return [Reply(text="Nothing is waiting in your groups' queues.")]
+        return [Reply(text=say(lang, "queue.nothing_waiting"))]
     return [take(waiting[0], ctx)]
 
 
-def _line(ticket: Ticket) -> str:
+def _line(ticket: Ticket, lang: str) -> str:
     priority = f" {ticket.priority.value}" if ticket.priority else ""
-    due = f", due {ticket.resolve_due_at:%a %H:%M}" if ticket.resolve_due_at else ""
-    return f"• {ticket.ref}{priority} '{ticket.title}' ({ticket.status.label}{due})"
+    due = (
+        say(lang, "queue.due", when=f"{ticket.resolve_due_at:%a %H:%M}")
+        if ticket.resolve_due_at
+        else ""
+    )
+    status = status_label(ticket.status, lang)
+    return say(
+        lang,
+        "queue.line",
+        ref=ticket.ref,
+        priority=priority,
+        title=ticket.title,
+        status=status,
+        due=due,
+    )
 
 
 @registry.intent(IntentName.MY_QUEUE)
 async def my_queue(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """See your queue and your groups' unassigned tickets: "what's in my queue?" (agents)."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text='Queues are for agents. Say "my tickets" to see the ones you raised.')]
+        return [Reply(text=say(lang, "queue.agents_only"))]
     mine = await ctx.uow.queues.assigned_to(ctx.person.id, limit=_LISTED)
     waiting = await ctx.uow.queues.unassigned_for(ctx.person.id, limit=_LISTED)
     groups = await ctx.uow.queues.group_names(ctx.person.id)
-    lines = [f"Assigned to you ({len(mine)}):" if mine else "Nothing is assigned to you."]
-    lines += [_line(t) for t in mine]
-    where = ", ".join(groups) or "your groups"
+    lines = [
+        say(lang, "queue.assigned", count=len(mine)) if mine else say(lang, "queue.none_assigned")
+    ]
+    lines += [_line(t, lang) for t in mine]
+    where = ", ".join(groups) or say(lang, "queue.your_groups")
     if waiting:
-        lines.append(f"Unassigned in {where} ({len(waiting)}):")
-        lines += [_line(t) for t in waiting]
+        lines.append(say(lang, "queue.unassigned", where=where, count=len(waiting)))
+        lines += [_line(t, lang) for t in waiting]
     else:
-        lines.append(f"Nothing unassigned in {where}.")
+        lines.append(say(lang, "queue.none_unassigned", where=where))
     buttons = tuple(
-        Button(label=f"Take {t.ref}", action="assign_me", value=t.ref) for t in waiting[:3]
+        Button(label=say(lang, "queue.take", ref=t.ref), action="assign_me", value=t.ref)
+        for t in waiting[:3]
     )
     return [Reply(text="\n".join(lines), buttons=buttons)]

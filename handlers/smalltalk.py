@@ -5,6 +5,8 @@ from __future__ import annotations
 from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, say
+from handlers.replies.catalog import HELP
 from nlu.types import IntentName, Understanding
 
 
@@ -16,58 +18,46 @@ def _first_name(ctx: HandlerContext) -> str:
 @registry.intent(IntentName.GREET, listed=False)
 async def greet(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Say hello."""
-    return [
-        Reply(
-            text=f"Hi{_first_name(ctx)}! I'm Switchboard, the IT service desk. Tell me what's "
-            'wrong, ask for something you need, or say "help".'
-        )
-    ]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.greet", name=_first_name(ctx)))]
 
 
 @registry.intent(IntentName.HELP, listed=False)
 async def help_(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """List what I can do."""
-    lines = ["Here's what I can do:"]
-    lines += [f"• {line}" for _intent, line in ctx.help_entries]
-    lines.append('Say "cancel" at any point to drop a question I asked.')
+    lang = language(ctx, nlu)
+    # Commands without a translated line keep their English help, with its example command.
+    translated = HELP.get(lang, {})
+    lines = [say(lang, "smalltalk.help")]
+    lines += [f"• {translated.get(key, line)}" for key, line in ctx.help_entries]
+    lines.append(say(lang, "smalltalk.help_cancel"))
     return [Reply(text="\n".join(lines))]
 
 
 @registry.intent(IntentName.THANKS, listed=False)
 async def thanks(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Answer thanks."""
-    return [
-        Reply(
-            text="You're welcome! If the problem is fixed, say \"resolved\" and I'll "
-            "close your ticket."
-        )
-    ]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.thanks"))]
 
 
 @registry.intent(IntentName.OUT_OF_SCOPE, listed=False)
 async def out_of_scope(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Answer a message that is not an IT request."""
-    return [
-        Reply(
-            text="Sorry, I can only help with IT: report a problem, request something, follow "
-            'a ticket or approve a change. Say "help" to see how.'
-        )
-    ]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.out_of_scope"))]
 
 
 @registry.intent(IntentName.CANCEL, listed=False)
 async def cancel(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Cancel outside a dialogue."""
-    return [Reply(text="There's nothing to cancel right now.")]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.nothing_to_cancel"))]
 
 
 @registry.intent(IntentName.AFFIRM, listed=False)
 async def affirm(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """A yes with no question pending."""
-    return [Reply(text="Great. Is there anything else I can help with?")]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.affirm"))]
 
 
 @registry.intent(IntentName.DENY, listed=False)
 async def deny(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """A no with no question pending."""
-    return [Reply(text="OK. If you need anything, just tell me what's wrong.")]
+    return [Reply(text=say(language(ctx, nlu), "smalltalk.deny"))]

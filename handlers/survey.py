@@ -15,10 +15,13 @@ from datetime import datetime, timedelta
 from channels.conversation import Address, Button, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
+from handlers.replies import language, language_of, say
 from nlu.types import EntityName, Understanding
 from store.enums import Status
 from store.models import SurveyAnswer, Ticket
 from store.uow import UnitOfWork
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 ACTION = "survey"
 """The buttons' action; the value is `INC-7:4`."""
@@ -65,16 +68,15 @@ def is_rating(text: str) -> bool:
 
 
 def question(ticket: Ticket, *, again: bool = False) -> Reply:
-    """The survey's one question, with a button per rating."""
+    """The survey's one question, with a button per rating, in the requester's language."""
+    lang = language_of(ticket.requester, ticket)
     ask = (
-        f"Sorry, I need a number from 1 to 5 for {ticket.ref}."
+        say(lang, "survey.again", ref=ticket.ref)
         if again
-        else f"{ticket.ref} ({ticket.title}) is resolved. How happy are you with how it was "
-        "handled?"
+        else say(lang, "survey.ask", ref=ticket.ref, title=ticket.title)
     )
     return Reply(
-        text=f"{ask} 1 is not at all, 5 is very. You can add a comment: "
-        f'"rate {ticket.ref} 4 quick and friendly".',
+        text=say(lang, "survey.scale", ask=ask, ref=ticket.ref),
         buttons=tuple(
             Button(label=str(n), action=ACTION, value=f"{ticket.ref}:{n}", keyword=f"rate {n}")
             for n in range(1, 6)
@@ -132,23 +134,27 @@ def rating_of(text: str) -> tuple[int | None, str]:
 async def answer(ctx: HandlerContext, ref: str, said: str) -> list[Reply]:
     """Store a requester's answer to the survey of `ref`; one re-ask when it is not 1 to 5."""
     ticket = await ctx.uow.tickets.by_ref(ref)
+    # "4" or a button says nothing of a language: the requester's, as they were asked.
+    lang = language(ctx) if _CJK.search(ctx.text) else language_of(ctx.person, ticket)
     if ticket is None or ticket.requester_id != ctx.person.id:
-        return [Reply(text=f"I haven't asked you about {ref.upper()}.")]
+        return [Reply(text=say(lang, "survey.not_asked", ref=ref.upper()))]
     row: SurveyAnswer | None = await ctx.uow.surveys.of_ticket(ticket.id)
     if row is None:
-        return [Reply(text=f"I haven't asked you about {ticket.ref} yet.", ticket_ref=ticket.ref)]
+        return [
+            Reply(text=say(lang, "survey.not_asked_yet", ref=ticket.ref), ticket_ref=ticket.ref)
+        ]
     rating, comment = rating_of(said)
     if rating is None:
         if row.reasked or row.rating is not None:
-            return [Reply(text=f"No problem, I'll leave {ticket.ref} as it is.")]
+            return [Reply(text=say(lang, "survey.left", ref=ticket.ref))]
         row.reasked = True
         return [question(ticket, again=True)]
     row.rating = rating
     row.comment = comment[:2000] or row.comment
     row.answered_at = ctx.now
     ctx.log(ticket, "survey_answered", rating=rating)
-    thanks = " and your comment" if comment else ""
-    return [Reply(text=f"Thank you: {rating}/5 for {ticket.ref}{thanks} noted.")]
+    key = "survey.thanks_comment" if comment else "survey.thanks"
+    return [Reply(text=say(lang, key, rating=rating, ref=ticket.ref))]
 
 
 @registry.action(ACTION)
@@ -178,7 +184,7 @@ async def rate_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if not ref:
         latest = await ctx.uow.surveys.latest_for(ctx.person.id)
         if latest is None:
-            return [Reply(text='Say "rate INC-7 4" to rate a resolved ticket from 1 to 5.')]
+            return [Reply(text=say(language(ctx, nlu), "survey.how"))]
         ref = latest
     said = _REF.sub(" ", rest, count=1) if named else rest
     return await answer(ctx, ref, said)

@@ -10,6 +10,7 @@ from typing import Any
 from channels.conversation import Button, ButtonStyle, Reply, TicketCard
 from handlers import sla_state
 from handlers.context import HandlerContext
+from handlers.replies import language, say
 from handlers.rules import priority as prio
 from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
@@ -35,11 +36,12 @@ def can_work(person: Person, ticket: Ticket) -> bool:
     return ticket.requester_id == person.id or person.has_role(Role.AGENT)
 
 
-def not_found(ref: str) -> Reply:
-    """The same answer for a ticket that does not exist and one the person may not see."""
-    return Reply(
-        text=f'I couldn\'t find {ref}. Check the reference, or say "my tickets" to list yours.'
-    )
+def not_found(ref: str, ctx: HandlerContext | None = None) -> Reply:
+    """The same answer for a ticket that does not exist and one the person may not see.
+
+    With `ctx`, in the person's language; without, in English.
+    """
+    return Reply(text=say(language(ctx) if ctx else "en", "ticket.not_found", ref=ref))
 
 
 async def find_ticket(
@@ -64,15 +66,12 @@ async def find_ticket(
         misses = f"ticket-misses:{ctx.person.id}"
         if not staff and await ctx.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:
             # Guessing references is slowed down for everyone who is not staff.
-            return None, Reply(
-                text="You've asked about several tickets I couldn't find. Try again in a few "
-                'minutes, or say "my tickets" to list yours.'
-            )
+            return None, Reply(text=say(language(ctx, nlu), "ticket.slow_down"))
         ticket = await _by_reference(ref_value, ctx)
         if ticket is None or not can_see(ctx.person, ticket):
             if not staff:
                 await ctx.tally(misses, MISS_WINDOW, 1)
-            return None, not_found(ref_value.upper())
+            return None, not_found(ref_value.upper(), ctx)
         return ticket, None
     if fallback == "open":
         ticket = await ctx.uow.tickets.latest_open(ctx.person.id, kinds)
@@ -81,11 +80,8 @@ async def find_ticket(
     else:
         ticket = None
     if ticket is None:
-        which = "a resolved" if fallback == "resolved" else "an open"
-        return None, Reply(
-            text=f"Which ticket do you mean? I don't see {which} ticket of yours. "
-            "Give me its reference, like INC-42."
-        )
+        which = "ticket.which_resolved" if fallback == "resolved" else "ticket.which_open"
+        return None, Reply(text=say(language(ctx, nlu), which))
     return ticket, None
 
 

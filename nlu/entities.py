@@ -53,6 +53,10 @@ def _ticket_refs(text: str) -> list[Entity]:
     for m in patterns.TICKET_WORD.finditer(text):
         kind = patterns.ticket_kind(m.group("kind"))
         num = m.group("num")
+        # "case" is also an everyday word ("case 100 printers are broken", "in case 2 fail"):
+        # it names a ticket only with a "#" or a number marker ("case #100", "case no. 100").
+        if m.group("kind").lower() == "case" and not (m.group("hash") or m.group("marker")):
+            continue
         # "change 2 servers", "request 3 licences": a bare small number after a common noun is
         # a quantity; an explicit "#" or an id-like number makes it a reference.
         if not m.group("hash") and len(num) < 3 and kind in ("REQ", "CHG", ""):

@@ -26,7 +26,7 @@ TICKET_CODE = re.compile(
 TICKET_WORD = re.compile(
     r"(?<![A-Za-z0-9_-])(?P<kind>incidents?|request|problem|change|ticket|case|"
     r"事件单|事件|故障单|请求单|服务请求|问题单|变更单|变更|工单|单号)"
-    r"\s*(?:(?:number|no\.?|num|nr\.?|id|编号|号)\s*[:：]?\s*)?"
+    r"\s*(?P<marker>(?:number|no\.?|num|nr\.?|id|编号|号)\s*[:：]?\s*)?"
     r"(?P<hash>#)?\s*(?P<num>\d{1,9})(?![A-Za-z0-9_-])",
     re.I,
 )

@@ -156,7 +156,8 @@ async def test_chinese_named_resolve_acts(dialogue: Dialogue) -> None:
 async def test_chinese_unsure_resolve_asks_and_chinese_yes_acts(dialogue: Dialogue) -> None:
     ref = await dialogue.seed("VPN drops from home", service="VPN")
     turn = await dialogue.say("VPN又好了，谢谢")
-    assert f"Resolve {ref}" in turn.text
+    assert f"要把 {ref}“VPN drops from home”标记为已解决吗？" in turn.text
+    assert [b.label for b in turn.replies[0].buttons] == ["是", "否"]
     await dialogue.say("是的", expect=[f"{ref}:status"])
 
 

@@ -35,6 +35,8 @@ def ents(u: Understanding, label: str) -> list[tuple[str, str]]:
         ("工单1042的状态", "#1042", "工单1042"),
         ("变更 2031 批准了吗", "CHG-2031", "变更 2031"),
         ("批准 CHG-2031", "CHG-2031", "CHG-2031"),
+        ("any news on case #100?", "#100", "case #100"),
+        ("case no. 100 is still open", "#100", "case no. 100"),
     ],
 )
 def test_ticket_refs_in_every_form(
@@ -52,6 +54,8 @@ def test_ticket_refs_in_every_form(
         "request 3 licences for the team",
         "we are #1 in sales",
         "see https://example.com/issues/1042",
+        "case 100 printers are broken",
+        "in case 250 users can't log in, call me",
     ],
 )
 def test_no_ticket_ref_where_none_is_meant(
