@@ -29,11 +29,11 @@ from handlers import changes, suppliers
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.incident_review import major_resolved
 from handlers.major_incidents import swarm_on_p1
 from handlers.rules import approval
 from handlers.service_levels import follow_update
 from handlers.sla_state import TargetState, clock_state, supplier_state
+from handlers.ticket_ended import ended
 from handlers.tickets import MISS_LIMIT, MISS_WINDOW, can_see
 from nlu.types import IntentName, Understanding
 from store.enums import Priority, Role, Status, TicketKind
@@ -386,7 +386,7 @@ async def patch_ticket(
                 await _decide(ticket, body, shown, ctx)
             else:
                 await _update(ticket, body, ctx)
-        await major_resolved(ctx, ticket)
+        await ended(ctx, ticket)
         # A P1 opens its swarm whichever door raised it: chat, the console or this API.
         await swarm_on_p1(ctx, ticket)
         rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)

@@ -10,10 +10,10 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.confirmations import KEEP
 from handlers.context import HandlerContext
-from handlers.incident_review import major_resolved
 from handlers.registry import registry
 from handlers.replies import language, language_of, say, status_label
 from handlers.rules import lifecycle
+from handlers.ticket_ended import ended
 from handlers.tickets import card, find_ticket, not_found
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status
@@ -68,7 +68,7 @@ async def cancel(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         update_ticket(ticket, Update(status=Status.CANCELLED), ctx)
     except NotAllowedError:
         return [not_found(ticket.ref, ctx)]
-    await major_resolved(ctx, ticket)
+    await ended(ctx, ticket)
     ctx.notify(
         ticket.assignee_id,
         Reply(

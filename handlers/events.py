@@ -14,7 +14,6 @@ from __future__ import annotations
 from channels.conversation import Alert, Reply
 from handlers.cmdb import impact_for, reach
 from handlers.context import HandlerContext
-from handlers.incident_review import major_resolved
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
 from handlers.rules.correlation import (
@@ -25,6 +24,7 @@ from handlers.rules.correlation import (
     title,
     urgency,
 )
+from handlers.ticket_ended import ended
 from handlers.tickets import announce_major, card
 from store.enums import Priority, Status, TicketKind
 from store.models import AlertIncident, Service, Ticket
@@ -143,7 +143,7 @@ async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> Non
     ticket.resolved_at = ctx.now
     ticket.updated_at = ctx.now
     ctx.log(ticket, "resolved", note=f"The {alert.source} alert cleared.", count=row.count)
-    await major_resolved(ctx, ticket, tell_reports=False)
+    await ended(ctx, ticket, tell_reports=False)
     # People whose reports joined the outage hear that it is over, where they reported it.
     for link in await ctx.uow.alerts.links(ticket.id):
         report = await ctx.uow.tickets.get(link.ticket_id) if link.linked_id == ticket.id else None

@@ -36,6 +36,8 @@ WEBHOOK = "webhook"
 """The outbox platform (and channel) that posts automations."""
 
 WAITING, OPEN, DONE, FAILED = "waiting", "open", "done", "failed"
+# A task that was still to do when its request ended some other way: nobody need do it now.
+DROPPED = "dropped"
 _REF = re.compile(r"^\s*((?:REQ)-\d+)/(\d{1,3})\s*$", re.IGNORECASE)
 _TYPED_DONE = re.compile(
     r"^\W*/?done\s+(?P<ref>REQ-\d{1,9}/\d{1,3})\b[\s,.:;!-]*(?P<note>.*)$",
@@ -200,6 +202,30 @@ async def finish(
     earlier = [t for t in tasks if following is not None and t.position < following.position]
     if following is not None and all(t.status == DONE for t in earlier):
         await _open(ctx, ticket, item, following)
+
+
+async def settle(ctx: HandlerContext, ticket: Ticket) -> list[FulfilmentTask]:
+    """Drop the tasks left when a request ends without them (resolved by hand, cancelled).
+
+    Every door that changes a ticket's status calls this after the change, so a task's group
+    is never left with work for a request that is over; the tasks dropped.
+    """
+    if ticket.kind is not TicketKind.REQUEST or lifecycle.is_open(ticket.status):
+        return []
+    left = [
+        t for t in await ctx.uow.catalog.tasks(ticket.id) if t.status in (WAITING, OPEN, FAILED)
+    ]
+    for task in left:
+        task.status = DROPPED
+        task.done_at = ctx.now
+        ctx.log(
+            ticket,
+            "task_dropped",
+            task=task_ref(ticket, task),
+            name=task.name,
+            reason=f"{ticket.ref} is {ticket.status.label}",
+        )
+    return left
 
 
 def _resolve(ctx: HandlerContext, ticket: Ticket, tasks: list[FulfilmentTask]) -> None:

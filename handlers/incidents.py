@@ -8,7 +8,6 @@ from handlers.cmdb import impact_for
 from handlers.context import HandlerContext
 from handlers.devices import device_reported
 from handlers.events import link_to_outage
-from handlers.incident_review import major_resolved
 from handlers.major_incidents import swarm_on_p1
 from handlers.problems import on_new_incident
 from handlers.registry import registry
@@ -17,6 +16,7 @@ from handlers.routing import place
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
 from handlers.service_levels import advance, responded, restart_clock, resume, start_clock
+from handlers.ticket_ended import ended
 from handlers.tickets import (
     agent_buttons,
     announce_major,
@@ -330,7 +330,7 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     advance(ticket, ctx.now)
     note = ctx.params.get("note") or (None if ctx.via_action else ctx.text[:1000] or None)
     ctx.log(ticket, "resolved", note=note)
-    await major_resolved(ctx, ticket)
+    await ended(ctx, ticket)
     if ticket.requester_id != ctx.person.id:
         ctx.notify_requester(
             ticket,

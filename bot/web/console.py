@@ -46,10 +46,10 @@ from handlers.improvements import (
     set_measure,
     suggest,
 )
-from handlers.incident_review import major_resolved
 from handlers.major_incidents import swarm_on_p1
 from handlers.rules import lifecycle
 from handlers.suppliers import MAIL_CHANNEL
+from handlers.ticket_ended import ended
 from store.console import (
     NO_GROUP,
     UNASSIGNED,
@@ -431,7 +431,7 @@ async def _apply(
         await actions.resume_work(ticket, ctx)
     elif action == "resolve":
         actions.resolve(ticket, text, ctx)
-        await major_resolved(ctx, ticket)
+        await ended(ctx, ticket)
     else:
         decision = Decision.APPROVED if action == "approve" else Decision.REJECTED
         await actions.decide(ticket, decision, text, ctx)

@@ -156,6 +156,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "progress.task.open": "In progress",
         "progress.task.done": "Done",
         "progress.task.failed": "Failed; an agent will finish it",
+        "progress.task.dropped": "Not needed: the request ended",
     },
     "zh": {
         "site": "IT 服务台",
@@ -299,6 +300,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "progress.task.open": "进行中",
         "progress.task.done": "已完成",
         "progress.task.failed": "失败，将由工程师手工完成",
+        "progress.task.dropped": "不再需要：请求已结束",
     },
 }
 

@@ -228,6 +228,25 @@ async def test_the_tasks_of_a_cancelled_request_are_over(shop: Dialogue) -> None
     assert "REQ-1 is cancelled; its tasks are over." in turn.text
 
 
+async def test_a_request_resolved_by_hand_drops_the_tasks_left(shop: Dialogue) -> None:
+    await shop.say("I need reporting access")
+    await shop.say("payroll-db")
+    await shop.say("yes", expect=["+REQ-1"])
+    await shop.click("approve_request", "REQ-1", who="carol@example.com", expect=["REQ-1:status"])
+    await shop.click("complete_task", "REQ-1/2", who="erin@example.com", expect=["REQ-1:status"])
+    await shop.say("resolve REQ-1", who="bob@example.com", expect=["REQ-1:status"])
+    assert await tasks(shop, "REQ-1") == [
+        ("Grant the report", "dropped"),
+        ("Add to the mailing", "done"),
+    ]
+    turn = await shop.click("complete_task", "REQ-1/1", who="bob@example.com")
+    assert "dropped" in turn.text
+    assert await tasks(shop, "REQ-1") == [
+        ("Grant the report", "dropped"),
+        ("Add to the mailing", "done"),
+    ]
+
+
 async def test_typed_approvals_and_done_follow_the_chain_and_the_roles(
     shop: Dialogue, sent: Sent
 ) -> None:
