@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from channels.conversation import Address, Reply
+from channels.twilio.rules import WINDOW, WINDOW_MARGIN
 from handlers.approvers import reach
 from handlers.context import Outgoing
 from store.models import OutboxMessage
+from store.types import utcnow
 from store.uow import UnitOfWork
 
 
@@ -90,11 +93,32 @@ async def _addresses(
     if out.topic is not None:
         return list(topics(out.topic))
     if out.person_id is not None:
-        data = await uow.people.last_address(out.person_id)
-        if data:
-            return [Address.from_dict(data)]
+        contact = await uow.people.last_contact(out.person_id)
+        if contact is not None:
+            address = Address.from_dict(contact[0])
+            if whatsapp_template or not _window_closed(address, contact[1]):
+                return [address]
+            # Twilio refuses free text on WhatsApp once the 24-hour window has closed and
+            # no template is configured: another linked channel carries it instead.
+            other = await reach(uow, out.person_id, whatsapp_template=False)
+            return [other or address]
         # Someone who never wrote to the bot (an approver, a new assignee): open a
         # conversation on a linked account where the platform allows the bot to start one.
-        address = await reach(uow, out.person_id, whatsapp_template=whatsapp_template)
-        return [address] if address is not None else []
+        reached = await reach(uow, out.person_id, whatsapp_template=whatsapp_template)
+        return [reached] if reached is not None else []
     return []
+
+
+def _window_closed(address: Address, seen: datetime | None) -> bool:
+    """Whether free text to this WhatsApp address would fall outside the 24-hour window.
+
+    `seen` is when the person last wrote from it (kept to within minutes); the margin
+    leaves room for the queue, as the Twilio channel's own record does.
+    """
+    if address.channel != "whatsapp":
+        return False
+    if seen is None:
+        return True
+    if seen.tzinfo is None:
+        seen = seen.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - seen > WINDOW - WINDOW_MARGIN

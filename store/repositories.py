@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
@@ -176,6 +176,20 @@ class PeopleRepository:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def last_contact(self, person_id: int) -> tuple[dict[str, Any], datetime | None] | None:
+        """Where the person most recently wrote from, and when (`last_seen_at`), if ever."""
+        stmt = (
+            select(ChannelIdentity.last_address, ChannelIdentity.last_seen_at)
+            .where(
+                ChannelIdentity.person_id == person_id,
+                ChannelIdentity.last_address.is_not(None),
+            )
+            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
+            .limit(1)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
 
     async def with_role(self, role: Role) -> list[Person]:
         stmt = (

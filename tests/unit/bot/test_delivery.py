@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.delivery import add_outgoing
 from channels.conversation import Address, Reply
 from handlers.context import Outgoing
 from store.db import SessionFactory
 from store.models import ChannelIdentity, Person
+from store.types import utcnow
 from store.uow import UnitOfWork
 
 SEEN = Address(channel="telegram", conversation="77", user="77")
@@ -60,3 +63,49 @@ async def test_where_a_notification_goes(factory: SessionFactory) -> None:
         )
         sent_to = [(r.platform, r.address["conversation"]) for r in rows]
     assert sent_to == [("telegram", "77"), ("slack", "U2"), ("sms", "+14155550102")]
+
+
+async def test_whatsapp_after_its_window_goes_to_another_linked_channel(
+    factory: SessionFactory,
+) -> None:
+    def whatsapp(n: int) -> Address:
+        return Address(channel="whatsapp", conversation=f"+1415555011{n}", user=f"+1415555011{n}")
+
+    recent = utcnow() - timedelta(hours=2)
+    stale = utcnow() - timedelta(hours=30)
+    async with UnitOfWork(factory) as uow:
+        people = []
+        for n, seen in enumerate((recent, stale, stale)):
+            identities = [
+                ChannelIdentity(
+                    platform="phone",
+                    external_id=whatsapp(n).conversation,
+                    last_address=whatsapp(n).to_dict(),
+                    last_seen_at=seen,
+                ),
+            ]
+            if n < 2:
+                identities.append(ChannelIdentity(platform="slack", external_id=f"U{n}"))
+            people.append(await _person(uow, f"wa{n}@example.com", identities))
+
+        async def send(template: bool) -> list[tuple[str, str]]:
+            rows = await add_outgoing(
+                uow,
+                [Outgoing(reply=Reply(text="hi"), person_id=p) for p in people],
+                topics=no_topics,
+                exclude=None,
+                inbox_id=None,
+                whatsapp_template=template,
+            )
+            return [(r.platform, r.address["conversation"]) for r in rows]
+
+        without = await send(False)
+        with_template = await send(True)
+    # Within 24 hours WhatsApp takes free text; after it, Slack; with only the number, SMS.
+    assert without == [
+        ("whatsapp", "+14155550110"),
+        ("slack", "U1"),
+        ("sms", "+14155550112"),
+    ]
+    # An approved template opens the conversation again, so WhatsApp stays.
+    assert with_template == [("whatsapp", f"+1415555011{n}") for n in range(3)]
