@@ -20,6 +20,7 @@ from handlers.cmdb import reach
 from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
+from handlers.replies import language, language_of, say, status_label
 from handlers.rules import approval, confirm, quorum
 from handlers.rules import releases as release_rules
 from handlers.tickets import can_see, card, find_ticket, open_ticket, title_from
@@ -50,17 +51,18 @@ def _window(nlu: Understanding, ctx: HandlerContext) -> datetime | None:
 async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Request a change: "restart the mail server on Saturday 22:00"."""
     text = ctx.params.get("original_text") or ctx.text
+    lang = language(ctx, nlu)
     window = _window(nlu, ctx)
     asked = int(ctx.params.get("asked_window", "0"))
     if window is None and asked < 2:
-        hint = ' For example "Saturday 22:00" or "tomorrow 9am".' if asked else ""
+        hint = say(lang, "change.when_hint") if asked else ""
         ctx.expect(
             "window",
             intent=IntentName.REQUEST_CHANGE.value,
             entity=EntityName.DATETIME.value,
             params={**_carry(ctx), "original_text": text, "asked_window": str(asked + 1)},
         )
-        return [Reply(text=f"When should it happen?{hint}")]
+        return [Reply(text=say(lang, "change.when", hint=hint))]
     service, _named = await service_named(ctx, nlu)
     fixes = await _fixes(nlu, ctx)
     urgent = level_of(nlu, EntityName.URGENCY) is Level.HIGH
@@ -96,23 +98,59 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
             told = await notify_board(ctx, ticket, ask, boards)
         else:
             told = await notify_approvers(ctx, ticket, ask)
-    when = f" for {window:%a %d %b %H:%M} {window.tzname() or 'UTC'}" if window else ""
-    sent = f" and sent it to the approvers. {told.sentence()}" if told else "."
+    when = say(lang, "change.for_window", when=_when(window, lang)) if window else ""
+    sent = say(lang, "change.sent_none")
+    if told:
+        sent = say(lang, "change.sent_approvers", told=told_sentence(lang, told))
     if told and quorum.applies(change_type, boards):
-        sent = f" and sent it to {_board_names(boards)}. {told.sentence()}"
+        sent = say(
+            lang,
+            "change.sent_boards",
+            boards=_board_names(boards, lang),
+            told=told_sentence(lang, told),
+        )
         for short in quorum.unreachable(boards, ticket.requester_id):
-            sent += (
-                f" {short.board.name} has {short.eligible} member(s) besides you but needs "
-                f"{short.needed}; ask an admin to add approvers to it."
+            sent += say(
+                lang,
+                "change.board_short",
+                board=short.board.name,
+                eligible=short.eligible,
+                needed=short.needed,
             )
-    fixing = f" It fixes {', '.join(fixes)}." if fixes else ""
+    fixing = say(lang, "change.fixes", refs=_listing(lang, fixes)) if fixes else ""
     return [
         Reply(
-            text=f"I've raised {ticket.ref}{when}{sent}{fixing} I'll tell you when it's decided.",
+            text=say(lang, "change.raised", ref=ticket.ref, when=when, sent=sent, fixing=fixing),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )
     ]
+
+
+def _when(window: datetime, lang: str) -> str:
+    zone = window.tzname() or "UTC"
+    if lang == "en":
+        return f"{window:%a %d %b %H:%M} {zone}"
+    return f"{window:%Y-%m-%d %H:%M} {zone}"
+
+
+def _listing(lang: str, items: list[str]) -> str:
+    """Items run together as the language lists them ("a, b" / "a、b")."""
+    return say(lang, "change.list_sep").join(items)
+
+
+def told_sentence(lang: str, told: Notified) -> str:
+    """Who was told of a change waiting for them, and who could not be reached."""
+    if lang == "en":
+        return told.sentence()
+    parts = []
+    if told.reached:
+        parts.append(say(lang, "change.told", names=_listing(lang, list(told.reached))))
+    if told.unreached:
+        parts.append(say(lang, "change.unreached", names=_listing(lang, list(told.unreached))))
+    if not parts:
+        return say(lang, "change.no_approver")
+    return "".join(parts)
 
 
 async def _fixes(nlu: Understanding, ctx: HandlerContext) -> list[str]:
@@ -149,6 +187,7 @@ async def reject(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 
 
 async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -> list[Reply]:
+    lang = language(ctx, nlu)
     asked = ctx.params.get("ref", "")
     if nlu.first(EntityName.TICKET_REF) is None and not asked.upper().startswith("CHG-"):
         named = release_rules.name_in(asked) or release_rules.name_in(nlu.text)
@@ -160,10 +199,10 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
     ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
     if ticket is None:
         if nlu.first(EntityName.TICKET_REF) is None and not ctx.params.get("ref"):
-            return [await _which_change(ctx, decision)]
+            return [await _which_change(ctx, decision, lang)]
         return [problem] if problem else []
     if ticket.kind is not TicketKind.CHANGE:
-        return [Reply(text=f"{ticket.ref} is not a change; only changes are approved here.")]
+        return [Reply(text=say(lang, "change.not_a_change", ref=ticket.ref))]
     ballots = [
         approval.Ballot(a.approver_id, a.decision)
         for a in await ctx.uow.tickets.approvals(ticket.id)
@@ -178,10 +217,16 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         Status.REJECTED,
     ):
         decided = next((a for a in await ctx.uow.tickets.approvals(ticket.id)), None)
-        by = f" by {decided.approver.name}" if decided else ""
+        by = say(lang, "change.by", name=decided.approver.name) if decided else ""
         return [
             Reply(
-                text=f"{ticket.ref} was already {ticket.status.label}{by}.",
+                text=say(
+                    lang,
+                    "change.already",
+                    ref=ticket.ref,
+                    status=status_label(ticket.status, lang),
+                    by=by,
+                ),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
                 # A losing click is the clicker's business alone, told once per card state.
@@ -189,9 +234,11 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
             )
         ]
     if refusal is not None:
-        said = refusal.explain(ticket.ref)
+        said = say(lang, f"change.refusal.{refusal.value}", ref=ticket.ref)
         if refusal is approval.Refusal.NOT_ON_BOARD:
-            said = f"{ticket.ref} is decided by {_board_names(boards)}, and you are not on it."
+            said = say(
+                lang, "change.not_on_board", ref=ticket.ref, boards=_board_names(boards, lang)
+            )
         return [
             Reply(
                 text=said,
@@ -212,10 +259,17 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         votes = [quorum.Vote(b.approver_id, b.decision) for b in ballots]
         result = quorum.outcome(boards, votes, ticket.requester_id)
         short = quorum.waiting_on(boards, votes, ticket.requester_id)
-        needs = " It needs more approvals: " + ", ".join(t.sentence() for t in short) + "."
+        tallies = [
+            say(lang, "change.tally", board=t.board.name, approvals=t.approvals, needed=t.needed)
+            for t in short
+        ]
+        needs = say(lang, "change.needs_from", tallies=_listing(lang, tallies))
+        # The shared approvals card is read by everyone, in English.
+        needs_en = " It needs more approvals: " + ", ".join(t.sentence() for t in short) + "."
     else:
         result = approval.outcome(change_type, ballots)
-        needs = " It needs more approvals."
+        needs = say(lang, "change.needs")
+        needs_en = " It needs more approvals."
     # The version bump makes concurrent deciders conflict, so one transition wins.
     ticket.updated_at = ctx.now
     if result is not None:
@@ -225,13 +279,20 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         ticket, decision.value, comment=comment or None, outcome=result.value if result else None
     )
     verb = "approved" if decision is Decision.APPROVED else "rejected"
-    state = f" It is now {result.label}." if result else needs
+    state = say(lang, "change.now", status=status_label(result, lang)) if result else needs
     if result is not None:
+        told = language_of(ticket.requester, ticket)
         ctx.notify_requester(
             ticket,
             Reply(
-                text=f"{ticket.ref} was {result.label} by {ctx.person.name}."
-                + (f" Comment: {comment}" if comment else ""),
+                text=say(
+                    told,
+                    "change.decided_by",
+                    ref=ticket.ref,
+                    status=status_label(result, told),
+                    name=ctx.person.name,
+                )
+                + (say(told, "change.comment", comment=comment) if comment else ""),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
             ),
@@ -251,7 +312,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         # the clicker alone hears that their approval was counted.
         await ctx.uow.flush()
         redraw = Reply(
-            text=f"{ticket.ref} was approved by {ctx.person.name}.{needs}",
+            text=f"{ticket.ref} was approved by {ctx.person.name}.{needs_en}",
             card=card(ticket),
             buttons=decision_buttons(ticket),
             ticket_ref=ticket.ref,
@@ -259,7 +320,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         )
         ctx.announce("approvals", redraw)
         mine = Reply(
-            text=f"You {verb} {ticket.ref}.{state}",
+            text=say(lang, f"change.you_{verb}", ref=ticket.ref, state=state),
             ticket_ref=ticket.ref,
             ephemeral=ctx.via_action,
         )
@@ -267,7 +328,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         return [redraw, mine] if ctx.via_action else [mine]
     return [
         Reply(
-            text=f"You {verb} {ticket.ref}.{state}",
+            text=say(lang, f"change.you_{verb}", ref=ticket.ref, state=state),
             card=card(ticket),
             ticket_ref=ticket.ref,
             replaces=ctx.via_action,
@@ -285,20 +346,19 @@ def _comment(nlu: Understanding) -> str:
     return nlu.text[:1000] if len(words) > 3 else ""
 
 
-async def _which_change(ctx: HandlerContext, decision: Decision) -> Reply:
+async def _which_change(ctx: HandlerContext, decision: Decision, lang: str = "en") -> Reply:
     verb = "approve" if decision is Decision.APPROVED else "reject"
     if not ctx.person.has_role(Role.APPROVER):
-        return Reply(
-            text=f"Which change do you want to {verb}? Give me its reference, like CHG-12."
-        )
+        return Reply(text=say(lang, f"change.which_{verb}"))
     # Only what this person may decide: a board's change is offered to its members alone.
     waiting = (await decidable(ctx, limit=200))[:5]
     if not waiting:
-        return Reply(text="No changes are waiting for your approval.")
-    lines = [f"Which change do you want to {verb}? Waiting for approval:"]
+        return Reply(text=say(lang, "change.none_waiting"))
+    lines = [say(lang, f"change.which_{verb}_waiting")]
     lines += [f"• {t.ref} · {t.title}" for t in waiting]
     buttons = tuple(
-        Button(label=f"{verb.capitalize()} {t.ref}", action=verb, value=t.ref) for t in waiting
+        Button(label=say(lang, f"change.button_{verb}", ref=t.ref), action=verb, value=t.ref)
+        for t in waiting
     )
     return Reply(text="\n".join(lines), buttons=buttons)
 
@@ -361,11 +421,12 @@ async def decision_refusal(
     return None
 
 
-def _board_names(boards: list[quorum.Board]) -> str:
+def _board_names(boards: list[quorum.Board], lang: str = "en") -> str:
     names = [b.name for b in boards]
-    head = ", ".join(names[:-1])
-    listed = f"{head} and {names[-1]}" if head else names[-1]
-    return f"the change board{'s' if len(names) > 1 else ''} {listed}"
+    head = _listing(lang, names[:-1])
+    listed = say(lang, "change.and", head=head, last=names[-1]) if head else names[-1]
+    key = "change.boards" if len(names) > 1 else "change.board"
+    return say(lang, key, listed=listed)
 
 
 async def notify_board(
