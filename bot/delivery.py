@@ -94,7 +94,7 @@ async def _addresses(
         return list(topics(out.topic))
     if out.person_id is not None:
         contact = await uow.people.last_contact(out.person_id)
-        if contact is not None:
+        if contact is not None and contact[0]:
             address = Address.from_dict(contact[0])
             if whatsapp_template or not _window_closed(address, contact[1]):
                 return [address]
