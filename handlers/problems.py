@@ -11,12 +11,13 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError
 from handlers.registry import registry
+from handlers.replies import language, language_of, say
 from handlers.rules import known_errors
 from handlers.rules.known_errors import ProblemStageError, Report
 from handlers.tickets import card, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status, TicketKind
-from store.models import Group, Service, Ticket
+from store.models import Group, Person, Service, Ticket
 from store.problems import ProblemRecord, ProblemStage
 
 
@@ -115,10 +116,17 @@ async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
     """Every linked open incident's requester hears that the cause is fixed."""
     for inc in await ctx.uow.problems.incidents(problem):
         if inc.status in (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD):
+            lang = language_of(inc.requester, inc)
             ctx.notify_requester(
                 inc,
                 Reply(
-                    text=f"The cause of {inc.ref} ({problem.ref}: {problem.title}) is fixed.",
+                    text=say(
+                        lang,
+                        "problem.cause_fixed",
+                        ref=inc.ref,
+                        problem=problem.ref,
+                        title=problem.title,
+                    ),
                     card=card(inc),
                     ticket_ref=inc.ref,
                 ),
@@ -162,7 +170,12 @@ async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
         if known_errors.matches(said, record.symptoms):
             await ctx.uow.problems.link(problem, incident, how="known_error")
             ctx.log(incident, "linked", problem=problem.ref, known_error=True)
-            text = f" This is a known error ({problem.ref}). Workaround: {record.workaround}"
+            text = say(
+                language(ctx),
+                "problem.known_error_match",
+                ref=problem.ref,
+                workaround=record.workaround,
+            )
             break
     if not text:
         await offer_recurring(ctx, incident.service_id)
@@ -195,19 +208,19 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
     )
     found = await ctx.uow.problems.tickets([r.id for r in cluster])
     refs = ", ".join(t.ref for t in found)
-    ask = Reply(
-        text=f"{len(found)} similar incidents on {service.name} within a day ({refs}). "
-        f'Open a problem for them? Press the button, or reply "open a problem for {refs}".',
-        buttons=(
-            Button(
-                label="Open a problem",
-                action="accept_problem",
-                value=f"offer-{offer.id}",
-                style=ButtonStyle.PRIMARY,
-            ),
-        ),
-    )
     for person_id in await _owners(ctx, service.owner_group_id):
+        lang = language_of(await ctx.uow.session.get(Person, person_id))
+        ask = Reply(
+            text=say(lang, "problem.offer", count=len(found), service=service.name, refs=refs),
+            buttons=(
+                Button(
+                    label=say(lang, "problem.offer_button"),
+                    action="accept_problem",
+                    value=f"offer-{offer.id}",
+                    style=ButtonStyle.PRIMARY,
+                ),
+            ),
+        )
         ctx.notify(person_id, ask)
     return found
 
@@ -226,15 +239,17 @@ async def _owners(ctx: HandlerContext, group_id: int | None) -> list[int]:
 async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Open the problem offered for recurring incidents."""
     value = ctx.params.get("ref", "")
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents open problems.")]
+        return [Reply(text=say(lang, "problem.agents_only"))]
     offer_id = value.removeprefix("offer-")
     offer = await ctx.uow.problems.offer_by_id(int(offer_id)) if offer_id.isdigit() else None
     if offer is None:
-        return [Reply(text="That offer is no longer available.")]
+        return [Reply(text=say(lang, "problem.offer_gone"))]
     if offer.problem_id is not None:
         done = await ctx.uow.tickets.get(offer.problem_id)
-        return [Reply(text=f"{done.ref if done else 'A problem'} was already opened for these.")]
+        which = done.ref if done else say(lang, "problem.a_problem")
+        return [Reply(text=say(lang, "problem.already_opened", ref=which))]
     incidents = [t for i in offer.incident_ids if (t := await ctx.uow.tickets.get(int(i)))]
     service = await ctx.uow.session.get(Service, offer.service_id) if offer.service_id else None
     title = f"Recurring incidents on {service.name}" if service else "Recurring incidents"
@@ -245,7 +260,7 @@ async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     refs = ", ".join(i.ref for i in incidents)
     return [
         Reply(
-            text=f"I've opened {problem.ref} with {refs} linked.",
+            text=say(lang, "problem.opened", ref=problem.ref, where="", linked=refs),
             card=card(problem),
             ticket_ref=problem.ref,
         )
@@ -255,22 +270,20 @@ async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.OPEN_PROBLEM)
 async def open_problem(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Open a problem over incidents: "open a problem for INC-4, INC-7 and INC-9"."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents open problems; I can log an incident for you instead.")]
+        return [Reply(text=say(lang, "problem.agents_only_log"))]
     refs = [e.value for e in nlu.entities if e.entity == EntityName.TICKET_REF]
     incidents = []
     for ref in dict.fromkeys(refs):
         found = await ctx.uow.tickets.by_ref(ref)
         if found is None:
-            return [Reply(text=f"I can't find {ref}.")]
+            return [Reply(text=say(lang, "problem.not_found", ref=ref))]
+        if found.kind is not TicketKind.INCIDENT:
+            return [Reply(text=say(lang, "problem.not_incident", ref=found.ref))]
         incidents.append(found)
     if not incidents:
-        return [
-            Reply(
-                text="Which incidents does it cover? "
-                'For example "open a problem for INC-4 and INC-7".'
-            )
-        ]
+        return [Reply(text=say(lang, "problem.which_incidents"))]
     try:
         problem, _ = await open_problem_for(
             ctx,
@@ -281,10 +294,10 @@ async def open_problem(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     except ProblemError as e:
         return [Reply(text=str(e))]
     linked = ", ".join(i.ref for i in incidents)
-    where = f" on {problem.service.name}" if problem.service else ""
+    where = say(lang, "problem.on", service=problem.service.name) if problem.service else ""
     return [
         Reply(
-            text=f"I've opened {problem.ref}{where} with {linked} linked.",
+            text=say(lang, "problem.opened", ref=problem.ref, where=where, linked=linked),
             card=card(problem),
             ticket_ref=problem.ref,
         )
@@ -302,16 +315,21 @@ def _title(nlu: Understanding, incidents: Sequence[Ticket]) -> str:
 async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Make a problem a known error: "workaround PRB-3 restart the spooler; symptoms: printer
     offline, spooler crash"."""
+    lang = language(ctx, nlu)
     refs = [e for e in nlu.entities if e.entity == EntityName.TICKET_REF]
     problem = await ctx.uow.tickets.by_ref(refs[0].value) if refs else None
     if problem is None or problem.kind is not TicketKind.PROBLEM:
-        return [Reply(text='Which problem? For example "workaround PRB-3 restart the spooler".')]
+        return [Reply(text=say(lang, "problem.which_problem"))]
     rest = nlu.text[refs[0].end :].strip(" :,-")
     said, _, symptoms = rest.partition("symptoms:")
     workaround = said.strip(" ;,.")
     if not workaround:
-        return [Reply(text=f"What is the workaround for {problem.ref}?", ticket_ref=problem.ref)]
+        return [
+            Reply(text=say(lang, "problem.ask_workaround", ref=problem.ref), ticket_ref=problem.ref)
+        ]
     found = tuple(s.strip() for s in symptoms.replace(";", ",").split(",") if s.strip())
+    if not ctx.person.has_role(Role.AGENT):
+        return [Reply(text=say(lang, "problem.agents_work"), ticket_ref=problem.ref)]
     try:
         record = await update_problem(
             ctx,
@@ -324,10 +342,16 @@ async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Rep
         )
     except ProblemError as e:
         return [Reply(text=str(e), ticket_ref=problem.ref)]
-    matched = f" Reports on it mentioning {', '.join(found)} get it." if found else ""
+    matched = say(lang, "problem.matched", symptoms=", ".join(found)) if found else ""
     return [
         Reply(
-            text=f"{problem.ref} is a known error. Workaround: {record.workaround}.{matched}",
+            text=say(
+                lang,
+                "problem.known_error",
+                ref=problem.ref,
+                workaround=record.workaround,
+                matched=matched,
+            ),
             card=card(problem),
             ticket_ref=problem.ref,
         )

@@ -276,6 +276,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "change.which_reject_waiting": "Which change do you want to reject? Waiting for approval:",
         "change.button_approve": "Approve {ref}",
         "change.button_reject": "Reject {ref}",
+        # handlers/problems.py
+        "problem.cause_fixed": "The cause of {ref} ({problem}: {title}) is fixed.",
+        "problem.known_error_match": " This is a known error ({ref}). Workaround: {workaround}",
+        "problem.offer": "{count} similar incidents on {service} within a day ({refs}). "
+        'Open a problem for them? Press the button, or reply "open a problem for {refs}".',
+        "problem.offer_button": "Open a problem",
+        "problem.agents_only": "Only agents open problems.",
+        "problem.offer_gone": "That offer is no longer available.",
+        "problem.a_problem": "A problem",
+        "problem.already_opened": "{ref} was already opened for these.",
+        "problem.opened": "I've opened {ref}{where} with {linked} linked.",
+        "problem.on": " on {service}",
+        "problem.agents_only_log": "Only agents open problems; I can log an incident for you "
+        "instead.",
+        "problem.not_found": "I can't find {ref}.",
+        "problem.not_incident": "{ref} is not an incident; only incidents are linked",
+        "problem.which_incidents": "Which incidents does it cover? "
+        'For example "open a problem for INC-4 and INC-7".',
+        "problem.which_problem": 'Which problem? For example "workaround PRB-3 restart the '
+        'spooler".',
+        "problem.ask_workaround": "What is the workaround for {ref}?",
+        "problem.agents_work": "only agents work on problems",
+        "problem.matched": " Reports on it mentioning {symptoms} get it.",
+        "problem.known_error": "{ref} is a known error. Workaround: {workaround}.{matched}",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -514,6 +538,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "change.which_reject_waiting": "你要驳回哪个变更？等待审批的有：",
         "change.button_approve": "批准 {ref}",
         "change.button_reject": "驳回 {ref}",
+        "problem.cause_fixed": "{ref} 的根本原因（{problem}：{title}）已经修复。",
+        "problem.known_error_match": "这是一个已知错误（{ref}）。临时解决办法：{workaround}",
+        "problem.offer": "一天内 {service} 上出现了 {count} 个相似的故障（{refs}）。"
+        "要为它们开一个问题单吗？点按钮，或回复“open a problem for {refs}”。",
+        "problem.offer_button": "开问题单",
+        "problem.agents_only": "只有服务台人员可以开问题单。",
+        "problem.offer_gone": "这个提议已经失效了。",
+        "problem.a_problem": "一个问题单",
+        "problem.already_opened": "这些故障已经开过 {ref} 了。",
+        "problem.opened": "我已开了 {ref}{where}，关联了 {linked}。",
+        "problem.on": "（{service}）",
+        "problem.agents_only_log": "只有服务台人员可以开问题单；我可以帮你报告一个故障。",
+        "problem.not_found": "找不到 {ref}。",
+        "problem.not_incident": "{ref} 不是故障单；只能关联故障单。",
+        "problem.which_incidents": "这个问题单涵盖哪些故障？例如“为 INC-4 和 INC-7 开一个问题单”。",
+        "problem.which_problem": "哪个问题单？例如“workaround PRB-3 重启打印后台服务”。",
+        "problem.ask_workaround": "{ref} 的临时解决办法是什么？",
+        "problem.agents_work": "只有服务台人员可以处理问题单。",
+        "problem.matched": "提到 {symptoms} 的报告会收到这个办法。",
+        "problem.known_error": "{ref} 已标记为已知错误。临时解决办法：{workaround}。{matched}",
     },
 }
 
