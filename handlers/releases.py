@@ -21,13 +21,14 @@ from handlers.change_lifecycle import ChangeError, Refused, release_status, span
 from handlers.change_steps import window_in
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import Declined, registry
-from handlers.rules import approval, quorum
+from handlers.replies import language, language_of, say, status_label
+from handlers.rules import quorum
 from handlers.rules import releases as rules
 from handlers.rules.freeze import Window
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import ChangeType, Decision, Role, Status, TicketKind
 from store.models import Person, Ticket
-from store.releases import Release
+from store.releases import Release, ReleaseStatus
 
 CLOSED = (Status.REJECTED, Status.CANCELLED, Status.CLOSED)
 _LISTED = 10
@@ -46,24 +47,35 @@ def _at(value: datetime) -> str:
     return f"{value.astimezone(UTC):%a %d %b %H:%M}"
 
 
-def describe(release: Release, tickets: Sequence[Ticket]) -> str:
-    refs = ", ".join(f"{t.ref} ({t.status.label})" for t in tickets) or "no changes yet"
-    return (
-        f"Release {release.name} · {_at(release.starts_at)} to {_at(release.ends_at)} UTC · "
-        f"{release.status.label} · {refs}"
+def _state(status: ReleaseStatus, lang: str) -> str:
+    return say(lang, f"release.status.{status.value}")
+
+
+def describe(release: Release, tickets: Sequence[Ticket], lang: str = "en") -> str:
+    refs = say(lang, "change.list_sep").join(
+        say(lang, "release.change", ref=t.ref, status=status_label(t.status, lang)) for t in tickets
+    ) or say(lang, "release.no_changes")
+    return say(
+        lang,
+        "release.line",
+        name=release.name,
+        start=_at(release.starts_at),
+        end=_at(release.ends_at),
+        status=_state(release.status, lang),
+        refs=refs,
     )
 
 
-def decision_buttons(release: Release) -> tuple[Button, ...]:
+def decision_buttons(release: Release, lang: str = "en") -> tuple[Button, ...]:
     return (
         Button(
-            label=f"Approve {release.name}",
+            label=say(lang, "release.button_approve", name=release.name),
             action="release_approve",
             value=release.name,
             style=ButtonStyle.PRIMARY,
         ),
         Button(
-            label=f"Reject {release.name}",
+            label=say(lang, "release.button_reject", name=release.name),
             action="release_reject",
             value=release.name,
             style=ButtonStyle.DANGER,
@@ -173,37 +185,53 @@ async def _ask_deciders(ctx: HandlerContext, release: Release, tickets: Sequence
         people.update(dict.fromkeys(i for i in ids if i != t.requester_id))
     people.pop(release.requester_id or 0, None)
     refs = ", ".join(t.ref for t in waiting)
-    ask = Reply(
-        text=f"{ctx.person.name} asks you to approve release {release.name} "
-        f"({_at(release.starts_at)} to {_at(release.ends_at)} UTC): {refs}.",
-        buttons=decision_buttons(release),
-    )
     for pid in people:
-        if pid == ctx.person.id or await ctx.uow.session.get(Person, pid) is None:
+        person = await ctx.uow.session.get(Person, pid)
+        if pid == ctx.person.id or person is None:
             continue
+        lang = language_of(person)
+        ask = Reply(
+            text=say(
+                lang,
+                "release.ask",
+                who=ctx.person.name,
+                name=release.name,
+                start=_at(release.starts_at),
+                end=_at(release.ends_at),
+                refs=refs,
+            ),
+            buttons=decision_buttons(release, lang),
+        )
         address = await reach_person(ctx.uow, pid)
         if address is not None:
             ctx.outgoing.append(Outgoing(reply=ask, address=address))
 
 
 async def decide(
-    ctx: HandlerContext, release: Release, decision: Decision, comment: str = ""
+    ctx: HandlerContext,
+    release: Release,
+    decision: Decision,
+    comment: str = "",
+    *,
+    lang: str = "en",
 ) -> Decided:
     """Approve or reject every change of the release that awaits a decision, each under the
-    change approval policy. Refused when the person may decide none of them."""
+    change approval policy. Refused when the person may decide none of them. `lang` is the
+    language of the sentences (refusals, each change's outcome)."""
     if release.requester_id == ctx.person.id:
-        raise ChangeError(
-            Refused.FORBIDDEN,
-            f"You created release {release.name}, so someone else has to decide it.",
-        )
+        raise ChangeError(Refused.FORBIDDEN, say(lang, "release.own", name=release.name))
     waiting = [
         t for t in await ctx.uow.releases.changes(release) if t.status is Status.AWAITING_APPROVAL
     ]
     if not waiting:
         raise ChangeError(
             Refused.CONFLICT,
-            f"Release {release.name} has no change waiting for approval; it is "
-            f"{release.status.label}.",
+            say(
+                lang,
+                "release.nothing_waiting",
+                name=release.name,
+                status=_state(release.status, lang),
+            ),
         )
     out = Decided(release)
     verb = "approve" if decision is Decision.APPROVED else "reject"
@@ -213,22 +241,24 @@ async def decide(
         for t in waiting:
             why = await changes.decision_refusal(ctx, t)
             if why is not None:
-                out.refused.append(why.explain(t.ref))
+                out.refused.append(say(lang, f"change.refusal.{why.value}", ref=t.ref))
                 continue
             nlu = Understanding(
                 text=f"{verb} {t.ref} {comment}".strip(),
                 intent=IntentName.APPROVE if decision is Decision.APPROVED else IntentName.REJECT,
                 confidence=1.0,
+                language=lang,
             )
             ctx.params, ctx.via_action = {"ref": t.ref}, not comment
             replies = await handler(nlu, ctx)
-            out.decided.append(replies[-1].text if replies else f"You decided {t.ref}.")
+            decided = replies[-1].text if replies else say(lang, "release.decided", ref=t.ref)
+            out.decided.append(decided)
     finally:
         ctx.params, ctx.via_action = saved, via
     if not out.decided:
         raise ChangeError(
             Refused.FORBIDDEN,
-            f"You may decide none of release {release.name}'s changes: " + " ".join(out.refused),
+            say(lang, "release.none_yours", name=release.name, refused=" ".join(out.refused)),
         )
     return out
 
@@ -248,47 +278,59 @@ def _refs(nlu: Understanding) -> list[str]:
 async def release_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Bundle changes into a release: "release R-12 for Saturday 22:00-02:00 with CHG-4"."""
     name = rules.name_in(nlu.text)
+    lang = language(ctx, nlu)
     refs = _refs(nlu)
     when = window_in(nlu)
     if name is None and not refs:
         if len(nlu.text.split()) > 1:
             # "release the hold on INC-4 tomorrow" names neither a release nor a change.
             raise Declined
-        return await _list(ctx)
+        return await _list(ctx, lang)
     release = await ctx.uow.releases.by_name(name) if name else None
     try:
         if when is not None and release is None:
             start, end = when
             made = await create(ctx, name=name, start=start, end=end, refs=refs)
-            return [await _shown(ctx, made, f"I've created release {made.name}.")]
+            lead = say(lang, "release.created", name=made.name)
+            return [await _shown(ctx, made, lead, lang)]
         if release is None:
-            return [Reply(text=f"There is no release {name}. Create it with a window: {_HOW}")]
+            return [Reply(text=say(lang, "release.unknown_create", name=name, how=_HOW))]
         if refs:
             new = await add(ctx, release, refs)
-            said = f"Added {', '.join(t.ref for t in new)}." if new else "Nothing new to add."
-            return [await _shown(ctx, release, said)]
+            added = ", ".join(t.ref for t in new)
+            said = say(lang, "release.added", refs=added) if new else say(lang, "release.no_new")
+            return [await _shown(ctx, release, said, lang)]
     except ChangeError as e:
         return [Reply(text=str(e))]
-    return [await _shown(ctx, release, "")]
+    return [await _shown(ctx, release, "", lang)]
 
 
 _HOW = '"release R-12 for Saturday 22:00-02:00 with CHG-4 and CHG-7".'
 
 
-async def _shown(ctx: HandlerContext, release: Release, lead: str) -> Reply:
+async def _shown(ctx: HandlerContext, release: Release, lead: str, lang: str = "en") -> Reply:
     tickets = await ctx.uow.releases.changes(release)
-    text = f"{lead} {describe(release, tickets)}".strip()
+    gap = " " if lang == "en" else ""
+    text = f"{lead}{gap}{describe(release, tickets, lang)}".strip()
     waiting = any(t.status is Status.AWAITING_APPROVAL for t in tickets)
-    return Reply(text=text, buttons=decision_buttons(release) if waiting else ())
+    return Reply(text=text, buttons=decision_buttons(release, lang) if waiting else ())
 
 
-async def _list(ctx: HandlerContext) -> list[Reply]:
+async def _list(ctx: HandlerContext, lang: str = "en") -> list[Reply]:
     found = await ctx.uow.releases.listed(limit=_LISTED)
     if not found:
-        return [Reply(text="No releases yet. Agents create one like " + _HOW)]
-    lines = ["Releases:"]
+        return [Reply(text=say(lang, "release.none", how=_HOW))]
+    lines = [say(lang, "release.listed")]
     lines += [
-        f"• {r.name} · {_at(r.starts_at)} to {_at(r.ends_at)} UTC · {r.status.label}" for r in found
+        say(
+            lang,
+            "release.item",
+            name=r.name,
+            start=_at(r.starts_at),
+            end=_at(r.ends_at),
+            status=_state(r.status, lang),
+        )
+        for r in found
     ]
     return [Reply(text="\n".join(lines))]
 
@@ -297,19 +339,21 @@ async def decide_in_chat(
     nlu: Understanding, ctx: HandlerContext, decision: Decision, name: str
 ) -> list[Reply]:
     """ "approve R-12" in chat, or its button."""
+    lang = language(ctx, nlu)
     release = await ctx.uow.releases.by_name(name)
     if release is None:
-        return [Reply(text=f"There is no release {name}.")]
+        return [Reply(text=say(lang, "release.unknown", name=name))]
     if not ctx.person.has_role(Role.APPROVER):
-        return [Reply(text=approval.Refusal.NOT_APPROVER.explain(f"release {release.name}"))]
+        which = say(lang, "release.named", name=release.name)
+        return [Reply(text=say(lang, "change.refusal.not_approver", ref=which))]
     words = nlu.text.split(maxsplit=2)
     said = words[2] if len(words) > 2 and not ctx.via_action else ""
     try:
-        done = await decide(ctx, release, decision, said[:1000])
+        done = await decide(ctx, release, decision, said[:1000], lang=lang)
     except ChangeError as e:
         return [Reply(text=str(e), ephemeral=ctx.via_action)]
-    lines = [*done.decided, *(f"Not decided: {r}" for r in done.refused)]
-    lines.append(describe(release, await ctx.uow.releases.changes(release)))
+    lines = [*done.decided, *(say(lang, "release.not_decided", why=r) for r in done.refused)]
+    lines.append(describe(release, await ctx.uow.releases.changes(release), lang))
     return [Reply(text="\n".join(lines), replaces=ctx.via_action)]
 
 
