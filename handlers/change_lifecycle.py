@@ -16,6 +16,7 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers.cmdb import reach
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError
+from handlers.replies import language_of, say, status_label
 from handlers.rules import change_stages, freeze
 from handlers.rules import releases as release_rules
 from handlers.rules.calendar import CalendarError, parse_duration
@@ -25,7 +26,7 @@ from handlers.rules.freeze import Freeze, FreezeVerdict, Planned, Window, Window
 from handlers.tickets import card
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage, FreezeWindow, StandardChange
 from store.enums import ChangeType, Criticality, Decision, Role, Status, TicketKind
-from store.models import Service, Ticket
+from store.models import Person, Service, Ticket
 from store.releases import Release, ReleaseStatus
 from store.uow import UnitOfWork
 
@@ -256,12 +257,15 @@ async def schedule(
 
 async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -> None:
     refs = ", ".join(c.ref for c in clash)
-    note = Reply(
-        text=f"{ticket.ref} overlaps {refs} on the same or dependent configuration items.",
-        card=card(ticket),
-        ticket_ref=ticket.ref,
-    )
-    ctx.notify_requester(ticket, note)
+
+    def note(lang: str = "en") -> Reply:
+        return Reply(
+            text=say(lang, "lifecycle.overlaps", ref=ticket.ref, refs=refs),
+            card=card(ticket),
+            ticket_ref=ticket.ref,
+        )
+
+    ctx.notify_requester(ticket, note(language_of(ticket.requester, ticket)))
     told = {ticket.requester_id}
     involved = [ticket]
     for c in clash:
@@ -269,11 +273,11 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
         if other is not None:
             involved.append(other)
             told.add(other.requester_id)
+            told_in = language_of(other.requester, other)
             ctx.notify_requester(
                 other,
                 Reply(
-                    text=f"{other.ref} overlaps {ticket.ref} on the same or dependent "
-                    "configuration items.",
+                    text=say(told_in, "lifecycle.overlaps", ref=other.ref, refs=ticket.ref),
                     card=card(other),
                     ticket_ref=other.ref,
                 ),
@@ -286,8 +290,8 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
             if a.decision is Decision.APPROVED and a.approver_id not in told:
                 approvers[a.approver_id] = None
     for person_id in approvers:
-        ctx.notify(person_id, note)
-    ctx.announce("approvals", note)
+        ctx.notify(person_id, note(language_of(await ctx.uow.session.get(Person, person_id))))
+    ctx.announce("approvals", note())
 
 
 async def implement(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
@@ -323,19 +327,27 @@ async def _open_review(ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutco
     """The post-implementation review is a piece of work of its own: recorded, and put to
     the change's group and the approvals channel with the button that closes it once done."""
     change_type = ticket.change_type or ChangeType.NORMAL
-    why = "an emergency change" if change_type is ChangeType.EMERGENCY else outcome.label
+    emergency = change_type is ChangeType.EMERGENCY
+    why = "an emergency change" if emergency else outcome.label
     ctx.log(ticket, "review_opened", reason=why)
-    due = Reply(
-        text=f"A post-implementation review of {ticket.ref} ({why}) is due: {ticket.title}. "
-        "Close it once the review is done.",
-        card=card(ticket),
-        buttons=(Button(label="Close", action="change_close", value=ticket.ref),),
-        ticket_ref=ticket.ref,
-    )
+
+    def due(lang: str = "en") -> Reply:
+        reason = say(lang, "lifecycle.emergency" if emergency else f"step.outcome.{outcome}")
+        return Reply(
+            text=say(lang, "lifecycle.review_due", ref=ticket.ref, why=reason, title=ticket.title),
+            card=card(ticket),
+            buttons=(
+                Button(
+                    label=say(lang, "step.button.close"), action="change_close", value=ticket.ref
+                ),
+            ),
+            ticket_ref=ticket.ref,
+        )
+
     if ticket.group_id is not None:
         for person_id in await ctx.uow.problems.members(ticket.group_id):
-            ctx.notify(person_id, due)
-    ctx.announce("approvals", due)
+            ctx.notify(person_id, due(language_of(await ctx.uow.session.get(Person, person_id))))
+    ctx.announce("approvals", due())
 
 
 async def close(ctx: HandlerContext, ticket: Ticket) -> ChangePlan:
@@ -387,11 +399,19 @@ async def follow_release(ctx: HandlerContext, ticket: Ticket) -> Release | None:
         return None
     before, release.status, release.updated_at = release.status, now, ctx.now
     ctx.log(ticket, "release_followed", release=release.name, release_status=now.value)
+    lang = language_of(release.requester)
     ctx.notify(
         release.requester_id,
         Reply(
-            text=f"Release {release.name} is now {now.label} (was {before.label}): "
-            f"{ticket.ref} is {ticket.status.label}.",
+            text=say(
+                lang,
+                "lifecycle.release_now",
+                name=release.name,
+                now=say(lang, f"release.status.{now.value}"),
+                before=say(lang, f"release.status.{before.value}"),
+                ref=ticket.ref,
+                status=status_label(ticket.status, lang),
+            ),
             ticket_ref=ticket.ref,
         ),
     )
@@ -434,26 +454,30 @@ async def raise_standard(
     return await schedule(ctx, ticket, start, start + length, items=items)
 
 
-def step_buttons(ticket: Ticket, stage: ChangeStage) -> tuple[Button, ...]:
+def step_buttons(ticket: Ticket, stage: ChangeStage, lang: str = "en") -> tuple[Button, ...]:
     """The next steps of a change as buttons."""
     if stage is ChangeStage.SCHEDULED:
-        return (Button(label="Start", action="change_start", value=ticket.ref),)
+        return (
+            Button(label=say(lang, "step.button.start"), action="change_start", value=ticket.ref),
+        )
     if stage is ChangeStage.IMPLEMENTING:
         return (
             Button(
-                label="Successful",
+                label=say(lang, "step.button.successful"),
                 action="change_successful",
                 value=ticket.ref,
                 style=ButtonStyle.PRIMARY,
             ),
-            Button(label="Failed", action="change_failed", value=ticket.ref),
+            Button(label=say(lang, "step.button.failed"), action="change_failed", value=ticket.ref),
             Button(
-                label="Backed out",
+                label=say(lang, "step.button.backed_out"),
                 action="change_backed_out",
                 value=ticket.ref,
                 style=ButtonStyle.DANGER,
             ),
         )
     if stage is ChangeStage.REVIEW:
-        return (Button(label="Close", action="change_close", value=ticket.ref),)
+        return (
+            Button(label=say(lang, "step.button.close"), action="change_close", value=ticket.ref),
+        )
     return ()

@@ -16,6 +16,7 @@ from handlers import change_lifecycle as lifecycle
 from handlers.change_lifecycle import ChangeError
 from handlers.context import HandlerContext
 from handlers.registry import Declined, registry
+from handlers.replies import language, language_of, say
 from handlers.rules import freeze
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, Understanding
@@ -72,41 +73,50 @@ def _decline_unless_a_change(nlu: Understanding, ctx: HandlerContext) -> None:
 async def _change(nlu: Understanding, ctx: HandlerContext, how: str) -> Ticket | Reply:
     ticket, problem = await find_ticket(nlu, ctx, kinds=[TicketKind.CHANGE], fallback=None)
     if ticket is None:
-        return problem or Reply(text=f"Which change? For example: {how}")
+        return problem or Reply(text=say(language(ctx, nlu), "step.which", how=how))
     return ticket
 
 
-def _said(ticket: Ticket, plan: ChangePlan, text: str) -> Reply:
+def _said(ticket: Ticket, plan: ChangePlan, text: str, lang: str = "en") -> Reply:
     return Reply(
         text=text,
         card=card(ticket),
-        buttons=lifecycle.step_buttons(ticket, plan.stage),
+        buttons=lifecycle.step_buttons(ticket, plan.stage, lang),
         ticket_ref=ticket.ref,
     )
+
+
+def _at(value: datetime, lang: str, *, day: bool = False) -> str:
+    """A moment as the language writes it ("Sat 06 Mar 22:00" / "2027-03-06 22:00")."""
+    if lang == "en":
+        return f"{value:%a %d %b}" if day else f"{value:%a %d %b %H:%M}"
+    return f"{value:%Y-%m-%d}" if day else f"{value:%Y-%m-%d %H:%M}"
 
 
 def _refused(e: ChangeError, ticket: Ticket | None = None) -> list[Reply]:
     return [Reply(text=str(e), ticket_ref=ticket.ref if ticket else None)]
 
 
-def _scheduled_text(done: lifecycle.Scheduled) -> str:
+def _scheduled_text(done: lifecycle.Scheduled, lang: str = "en") -> str:
     t = done.ticket
     assert t.planned_start is not None
     assert t.planned_end is not None
     # The window is said in the zone it was given in (the desk's, for times typed in chat).
     zone = t.planned_start.tzname() or "UTC"
-    text = (
-        f"{t.ref} is scheduled from {t.planned_start:%a %d %b %H:%M} to "
-        f"{t.planned_end.astimezone(t.planned_start.tzinfo):%a %d %b %H:%M} {zone}. "
-        f"Risk: {done.risk.value}."
+    text = say(
+        lang,
+        "step.scheduled",
+        ref=t.ref,
+        start=_at(t.planned_start, lang),
+        end=_at(t.planned_end.astimezone(t.planned_start.tzinfo), lang),
+        zone=zone,
+        risk=say(lang, f"step.risk.{done.risk.name.lower()}"),
     )
     if done.freeze_override:
-        text += (
-            f" It enters the freeze {done.freeze_override} with your approval; a review follows."
-        )
+        text += say(lang, "step.freeze_override", names=done.freeze_override)
     if done.collisions:
         refs = ", ".join(c.ref for c in done.collisions)
-        text += f" Warning: it overlaps {refs} on the same or dependent items; I've told them."
+        text += say(lang, "step.overlaps", refs=refs)
     return text
 
 
@@ -117,6 +127,7 @@ _BACKOUT = re.compile(r"[;,.]?\s*\bback[- ]?out(?:\s+plan)?\s*:\s*(.*)$", re.I |
 async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Schedule an approved change: "schedule CHG-12 Saturday 22:00 to Sunday 02:00"."""
     _decline_unless_a_change(nlu, ctx)
+    lang = language(ctx, nlu)
     found = await _change(nlu, ctx, '"schedule CHG-12 Saturday 22:00 to Sunday 02:00"')
     if isinstance(found, Reply):
         return [found]
@@ -126,7 +137,7 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     cut = backout.start() if backout else len(nlu.text)
     when = window_in(nlu, before=cut)
     if when is None:
-        return [Reply(text=f'When? For example "schedule {found.ref} Saturday 22:00 to 23:00".')]
+        return [Reply(text=say(lang, "step.when_schedule", ref=found.ref))]
     start, end = when[0], when[1] or when[0] + lifecycle.DEFAULT_LENGTH
     # Configuration items named in the message ("on Payroll") are what the change touches.
     named = [e.value for e in nlu.entities if e.entity == EntityName.SERVICE and e.start < cut]
@@ -137,10 +148,10 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         )
     except ChangeError as e:
         return _refused(e, found)
-    text = _scheduled_text(done)
+    text = _scheduled_text(done, lang)
     if plan:
-        text += f" Back-out plan: {plan}"
-    return [_said(found, done.plan, text)]
+        text += say(lang, "step.backout", plan=plan)
+    return [_said(found, done.plan, text, lang)]
 
 
 async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
@@ -151,10 +162,8 @@ async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         plan = await lifecycle.implement(ctx, found)
     except ChangeError as e:
         return _refused(e, found)
-    text = (
-        f"{found.ref} is being implemented. Tell me how it ends: successful, failed or backed out."
-    )
-    return [_said(found, plan, text)]
+    lang = language(ctx, nlu)
+    return [_said(found, plan, say(lang, "step.implementing", ref=found.ref), lang)]
 
 
 @registry.command("implement")
@@ -176,10 +185,11 @@ async def _complete(
     found = await _change(nlu, ctx, '"complete CHG-12 successful"')
     if isinstance(found, Reply):
         return [found]
+    lang = language(ctx, nlu)
     if outcome is None:
         return [
             Reply(
-                text=f"How did {found.ref} end: successful, failed or backed out?",
+                text=say(lang, "step.how_ended", ref=found.ref),
                 ticket_ref=found.ref,
             )
         ]
@@ -189,14 +199,23 @@ async def _complete(
         return _refused(e, found)
     from handlers import problems
 
-    text = f"{found.ref} is complete: {outcome.label}."
-    if plan.review_required:
-        text += " A post-implementation review is due before it closes."
+    resolved = []
     if outcome is ChangeOutcome.SUCCESSFUL:
-        for prb in await problems.resolve_by_change(ctx, found):
-            text += f" {prb.ref} is resolved by it."
-    ctx.notify_requester(found, Reply(text=text, card=card(found), ticket_ref=found.ref))
-    return [_said(found, plan, text)]
+        resolved = await problems.resolve_by_change(ctx, found)
+
+    def completed(lang: str) -> str:
+        text = say(
+            lang, "step.complete", ref=found.ref, outcome=say(lang, f"step.outcome.{outcome}")
+        )
+        if plan.review_required:
+            text += say(lang, "step.review_due")
+        for prb in resolved:
+            text += say(lang, "step.problem_resolved", ref=prb.ref)
+        return text
+
+    told = completed(language_of(found.requester, found))
+    ctx.notify_requester(found, Reply(text=told, card=card(found), ticket_ref=found.ref))
+    return [_said(found, plan, completed(lang), lang)]
 
 
 @registry.command("complete")
@@ -260,13 +279,15 @@ async def _close(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         plan = await lifecycle.close(ctx, found)
     except ChangeError as e:
         return _refused(e, found)
-    return [_said(found, plan, f"{found.ref} is closed.")]
+    lang = language(ctx, nlu)
+    return [_said(found, plan, say(lang, "step.closed", ref=found.ref), lang)]
 
 
 @registry.command("standard")
 async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Raise a pre-approved standard change: "standard Restart mail relay Saturday 22:00"."""
     when = instants(nlu)
+    lang = language(ctx, nlu)
     named = nlu.text.split(maxsplit=1)[1] if len(nlu.text.split()) > 1 else ""
     dates = [e for e in nlu.entities if e.entity == EntityName.DATETIME]
     if dates:
@@ -274,16 +295,16 @@ async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     templates = await ctx.uow.changes.standards()
     template = await lifecycle.standard_named(ctx, named) if named else None
     if template is None:
-        listed = ", ".join(t.name for t in templates) or "none are configured"
-        return [Reply(text=f"Which standard change? The catalog: {listed}.")]
+        listed = ", ".join(t.name for t in templates) or say(lang, "step.no_standards")
+        return [Reply(text=say(lang, "step.which_standard", listed=listed))]
     if not when:
-        return [Reply(text=f'When? For example "standard {template.name} Saturday 22:00".')]
+        return [Reply(text=say(lang, "step.when_standard", name=template.name))]
     try:
         done = await lifecycle.raise_standard(ctx, template, when[0])
     except ChangeError as e:
         return _refused(e)
-    text = f"{done.ticket.ref} ({template.name}) is a standard change, approved on creation. "
-    return [_said(done.ticket, done.plan, text + _scheduled_text(done))]
+    text = say(lang, "step.standard", ref=done.ticket.ref, name=template.name)
+    return [_said(done.ticket, done.plan, text + _scheduled_text(done, lang), lang)]
 
 
 @registry.command("planned")
@@ -292,7 +313,7 @@ async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     when = instants(nlu)
     start = when[0] if when else ctx.now
     end = when[1] if len(when) > 1 else start + timedelta(days=7)
-    return await _calendar(ctx, start, end)
+    return await _calendar(ctx, start, end, language(ctx, nlu))
 
 
 _ASKS_CALENDAR = re.compile(
@@ -333,21 +354,46 @@ async def calendar_question(nlu: Understanding, ctx: HandlerContext) -> list[Rep
         start, end = when[0], when[0] + timedelta(days=7)
     else:
         start, end = ctx.now, ctx.now + timedelta(days=7)
-    return await _calendar(ctx, start, end)
+    return await _calendar(ctx, start, end, language(ctx, nlu))
 
 
-async def _calendar(ctx: HandlerContext, start: datetime, end: datetime) -> list[Reply]:
+async def _calendar(
+    ctx: HandlerContext, start: datetime, end: datetime, lang: str = "en"
+) -> list[Reply]:
     changes = await ctx.uow.changes.scheduled_between(start, end)
     freezes = await ctx.uow.changes.freezes_between(start, end)
     if not changes and not freezes:
-        return [Reply(text=f"Nothing is planned from {start:%a %d %b} to {end:%a %d %b}.")]
-    lines = [f"Planned from {start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} UTC:"]
+        return [
+            Reply(
+                text=say(
+                    lang,
+                    "step.nothing_planned",
+                    start=_at(start, lang, day=True),
+                    end=_at(end, lang, day=True),
+                )
+            )
+        ]
+    lines = [say(lang, "step.planned", start=_at(start, lang), end=_at(end, lang))]
     lines += [
-        f"• {t.ref} · {t.title} · {t.planned_start:%a %d %b %H:%M}–{t.planned_end:%H:%M}"
+        say(
+            lang,
+            "step.planned_change",
+            ref=t.ref,
+            title=t.title,
+            start=_at(t.planned_start, lang),
+            end=f"{t.planned_end:%H:%M}",
+        )
         for t in changes
+        if t.planned_start is not None and t.planned_end is not None
     ]
     lines += [
-        f"• freeze {f.name}: {f.starts_at:%a %d %b %H:%M} to {f.ends_at:%a %d %b %H:%M}"
+        say(
+            lang,
+            "step.planned_freeze",
+            name=f.name,
+            start=_at(f.starts_at, lang),
+            end=_at(f.ends_at, lang),
+        )
         for f in freezes
     ]
     return [Reply(text="\n".join(lines))]
