@@ -257,7 +257,7 @@ async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         ctx, title=title, incidents=incidents, service=service, how="recurrence"
     )
     offer.problem_id = problem.id
-    refs = ", ".join(i.ref for i in incidents)
+    refs = say(lang, "change.list_sep").join(i.ref for i in incidents)
     return [
         Reply(
             text=say(lang, "problem.opened", ref=problem.ref, where="", linked=refs),
@@ -293,7 +293,7 @@ async def open_problem(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         )
     except ProblemError as e:
         return [Reply(text=str(e))]
-    linked = ", ".join(i.ref for i in incidents)
+    linked = say(lang, "change.list_sep").join(i.ref for i in incidents)
     where = say(lang, "problem.on", service=problem.service.name) if problem.service else ""
     return [
         Reply(

@@ -43,8 +43,9 @@ class Decided:
     refused: list[str] = field(default_factory=list)
 
 
-def _at(value: datetime) -> str:
-    return f"{value.astimezone(UTC):%a %d %b %H:%M}"
+def _at(value: datetime, lang: str = "en") -> str:
+    at = value.astimezone(UTC)
+    return f"{at:%a %d %b %H:%M}" if lang == "en" else f"{at:%Y-%m-%d %H:%M}"
 
 
 def _state(status: ReleaseStatus, lang: str) -> str:
@@ -59,8 +60,8 @@ def describe(release: Release, tickets: Sequence[Ticket], lang: str = "en") -> s
         lang,
         "release.line",
         name=release.name,
-        start=_at(release.starts_at),
-        end=_at(release.ends_at),
+        start=_at(release.starts_at, lang),
+        end=_at(release.ends_at, lang),
         status=_state(release.status, lang),
         refs=refs,
     )
@@ -196,8 +197,8 @@ async def _ask_deciders(ctx: HandlerContext, release: Release, tickets: Sequence
                 "release.ask",
                 who=ctx.person.name,
                 name=release.name,
-                start=_at(release.starts_at),
-                end=_at(release.ends_at),
+                start=_at(release.starts_at, lang),
+                end=_at(release.ends_at, lang),
                 refs=refs,
             ),
             buttons=decision_buttons(release, lang),
@@ -326,8 +327,8 @@ async def _list(ctx: HandlerContext, lang: str = "en") -> list[Reply]:
             lang,
             "release.item",
             name=r.name,
-            start=_at(r.starts_at),
-            end=_at(r.ends_at),
+            start=_at(r.starts_at, lang),
+            end=_at(r.ends_at, lang),
             status=_state(r.status, lang),
         )
         for r in found
