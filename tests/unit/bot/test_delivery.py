@@ -109,3 +109,27 @@ async def test_whatsapp_after_its_window_goes_to_another_linked_channel(
     ]
     # An approved template opens the conversation again, so WhatsApp stays.
     assert with_template == [("whatsapp", f"+1415555011{n}") for n in range(3)]
+
+
+async def test_an_empty_last_address_falls_back_to_a_linked_channel(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await _person(
+            uow,
+            "blank@example.com",
+            [
+                ChannelIdentity(
+                    platform="web", external_id="w1", last_address={}, last_seen_at=utcnow()
+                ),
+                ChannelIdentity(platform="slack", external_id="U9"),
+            ],
+        )
+        rows = await add_outgoing(
+            uow,
+            [Outgoing(reply=Reply(text="hi"), person_id=person)],
+            topics=no_topics,
+            exclude=None,
+            inbox_id=None,
+        )
+    assert [(r.platform, r.address["conversation"]) for r in rows] == [("slack", "U9")]
