@@ -227,6 +227,63 @@ MESSAGES: dict[str, dict[str, str]] = {
         "agent.priority_already": "{ref} is already {priority}.",
         "agent.priority_set": "{ref} is now {priority}{was}: {reason}",
         "agent.priority_was": " (was {priority})",
+        # knowledge, deflection, links, escalation, hand-over, approvers, major incidents, catalog
+        "kb.save_agents_only": "Only agents can save tickets as knowledge articles.",
+        "kb.save_which": 'Which ticket? Say "save INC-12 as an article".',
+        "kb.save_not_resolved": "{ref} isn't resolved yet. Save it once it is, so the article "
+        "says what fixed it.",
+        "kb.save_already": "{ref} is saved already, as the draft {slug}.",
+        "kb.save_no_fix": "{ref} has no note saying what fixed it. Add one "
+        '("note {ref} ...") and ask me again.',
+        "kb.saved": "I've saved {ref} as a knowledge draft: {title} ({slug}). "
+        "Nobody finds it until it is published: read it over, then run "
+        "`switchboard kb publish {slug}`.",
+        "deflect.offer": "This article may answer it:\n{title}\n{excerpt}\n\nDid this solve it? "
+        "(If I don't hear back within {minutes} minutes, I'll log it anyway.)",
+        "deflect.someone_else": "That question was for someone else.",
+        "deflect.sorted": "Glad you're sorted.",
+        "deflect.glad_filed": "Glad it helped. I had logged {ref} when I didn't hear back; "
+        'say "resolve {ref}" and I\'ll close it.',
+        "deflect.glad": "Glad it helped.",
+        "deflect.glad_no_ticket": "Glad it helped. I haven't opened a ticket; tell me if "
+        "anything else comes up.",
+        "deflect.sorry": "Sorry about that. Tell me again what's wrong and I'll log it.",
+        "deflect.logged_already": "I had already logged it as {ref} when I didn't hear back.",
+        "deflect.logged_unanswered": "I didn't hear whether the article helped, "
+        "so I've logged it for you.",
+        "link.cancelled": "I've cancelled your link code.",
+        "link.none_open": "You have no link code open.",
+        "link.country_code": 'Give the number with its country code, like "link +14155550123".',
+        "link.private_chat": "Do that in a private chat with me.",
+        "link.unlink_how": 'Say "unlink" from the account to unlink, or "unlink +1415…".',
+        "link.email_bound": "This account is recognised by your work email, so it can't be "
+        "unlinked. Unlink a phone number or Telegram account instead.",
+        "link.not_yours": "That isn't linked to you, so there's nothing to unlink.",
+        "link.unlinked": "Unlinked {names}. Messages from there no longer reach your tickets; "
+        'say "link" if you want it back.',
+        "link.directory_only": "Linking connects another account to someone in the company "
+        "directory. Start it from Slack or another account the service desk knows you by.",
+        "link.too_many_codes": "You've asked for several codes in the last hour. Try again later.",
+        "link.number_already_yours": "{number} is already linked to you.",
+        "link.sms": "Your Switchboard code is {code}. Someone asked to link this number "
+        "to their IT service desk account; if it wasn't you, ignore this message. "
+        "It expires in 15 minutes.",
+        "link.private_codes": "Link codes only work in a private chat with me.{voided}",
+        "link.voided": " That code is now void; ask for a new one.",
+        "link.locked_out": "Too many wrong codes. Wait 15 minutes, then ask for a new code.",
+        "link.legacy": 'That link code is from before an update and no longer works. Say "link" '
+        "where you got it to get a new one.",
+        "link.not_a_code": 'That isn\'t a link code. Say "link" to get one, or '
+        '"link +14155550123" to link a phone number.',
+        "link.code_locked": "Too many wrong codes: that code is locked. Ask for a new one.",
+        "link.wrong_code": "That's not the code I sent. {left} tries left.",
+        "link.from_other": "Send this code from the account you want to link, not from one "
+        "that is already yours.",
+        "link.taken": "That account belongs to someone else in the directory, so I can't link "
+        "it. Ask the service desk if it should be yours.",
+        "link.used": "That code has already been used.",
+        "link.already_linked": "{what} was already linked to you.",
+        "link.moved": " The {count} ticket(s) raised from it are now yours too.",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -422,6 +479,57 @@ MESSAGES: dict[str, dict[str, str]] = {
         "agent.priority_already": "{ref} 已经是 {priority}。",
         "agent.priority_set": "{ref} 现在是 {priority}{was}：{reason}",
         "agent.priority_was": "（原为 {priority}）",
+        # knowledge, deflection, links, escalation, hand-over, approvers, major incidents, catalog
+        "kb.save_agents_only": "只有服务台人员可以把工单保存为知识文章。",
+        "kb.save_which": "哪个工单？请说“save INC-12 as an article”。",
+        "kb.save_not_resolved": "{ref} 还没有解决。等它解决后再保存，文章才能写明是怎么修好的。",
+        "kb.save_already": "{ref} 已经保存过了，草稿是 {slug}。",
+        "kb.save_no_fix": "{ref} 没有说明是怎么修好的备注。请先补充一条"
+        "（“note {ref} ...”），再来找我。",
+        "kb.saved": "我已把 {ref} 保存为知识草稿：{title}（{slug}）。"
+        "发布之前没有人能搜到它：请先通读一遍，然后运行 "
+        "`switchboard kb publish {slug}`。",
+        "deflect.offer": "这篇文章也许能解答：\n{title}\n{excerpt}\n\n问题解决了吗？"
+        "（如果 {minutes} 分钟内没有收到你的回复，我会照常登记。）",
+        "deflect.someone_else": "这个问题是问别人的。",
+        "deflect.sorted": "问题解决了就好。",
+        "deflect.glad_filed": "有帮助就好。之前没等到你的回复，我已登记了 {ref}；"
+        "说“resolve {ref}”我就把它关闭。",
+        "deflect.glad": "有帮助就好。",
+        "deflect.glad_no_ticket": "有帮助就好。我没有创建工单；还有其他问题随时告诉我。",
+        "deflect.sorry": "抱歉没帮上忙。请再说一下出了什么问题，我来登记。",
+        "deflect.logged_already": "之前没等到你的回复，我已经登记为 {ref}。",
+        "deflect.logged_unanswered": "没有收到你对文章是否有帮助的回复，我已替你登记。",
+        "link.cancelled": "已取消你的关联码。",
+        "link.none_open": "你没有未使用的关联码。",
+        "link.country_code": "请带上国家区号，比如“link +14155550123”。",
+        "link.private_chat": "请在和我的私聊中操作。",
+        "link.unlink_how": "请在要解除关联的账号上说“unlink”，或者说“unlink +1415…”。",
+        "link.email_bound": "这个账号是通过你的工作邮箱识别的，不能解除关联。"
+        "你可以解除关联手机号或 Telegram 账号。",
+        "link.not_yours": "它没有关联到你，无需解除关联。",
+        "link.unlinked": "已解除关联：{names}。从那里发来的消息不会再进入你的工单；"
+        "想恢复的话请说“link”。",
+        "link.directory_only": "关联是把另一个账号连接到公司通讯录中的某个人。"
+        "请从 Slack 或服务台认识你的其他账号发起。",
+        "link.too_many_codes": "你在过去一小时内已经申请了好几个关联码，请稍后再试。",
+        "link.number_already_yours": "{number} 已经关联到你了。",
+        "link.sms": "你的 Switchboard 验证码是 {code}。"
+        "有人申请把这个号码关联到他们的 IT 服务台账号；"
+        "如果不是你本人，请忽略此消息。验证码 15 分钟内有效。",
+        "link.private_codes": "关联码只能在和我的私聊中使用。{voided}",
+        "link.voided": "这个关联码已作废，请重新申请。",
+        "link.locked_out": "错误次数太多。请等 15 分钟后再申请新的关联码。",
+        "link.legacy": "这个关联码是系统更新前的，已经不能用了。请在获取它的地方说“link”重新获取。",
+        "link.not_a_code": "这不是关联码。说“link”获取一个，或说“link +14155550123”关联手机号。",
+        "link.code_locked": "错误次数太多，这个验证码已锁定。请重新申请。",
+        "link.wrong_code": "这不是我发送的验证码。还可以再试 {left} 次。",
+        "link.from_other": "请在要关联的账号上发送这个关联码，而不是在已经属于你的账号上。",
+        "link.taken": "这个账号属于通讯录中的其他人，我不能关联它。"
+        "如果它应该是你的，请联系服务台。",
+        "link.used": "这个关联码已经被使用过了。",
+        "link.already_linked": "{what}已经关联到你了。",
+        "link.moved": "从它提交的 {count} 个工单现在也归你了。",
     },
 }
 

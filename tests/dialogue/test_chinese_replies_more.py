@@ -1,0 +1,62 @@
+"""Chinese conversations get Chinese answers: knowledge drafts, deflection, links, escalation,
+hand-over, approvers, major incidents and the catalog."""
+
+from __future__ import annotations
+
+from store.links import use_secret
+from store.uow import UnitOfWork
+
+from .conftest import Dialogue
+from .test_kb_drafts import resolve
+
+BOB = "bob@example.com"
+
+
+async def prefer_chinese(d: Dialogue, email: str) -> None:
+    """`email` set to read Chinese in the directory, whatever language they write in."""
+    async with UnitOfWork(d.factory) as uow:
+        person = await uow.people.by_email(email)
+        assert person is not None
+        person.language = "zh"
+        await uow.commit()
+
+
+async def test_an_agent_saves_a_knowledge_draft_in_chinese(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("打印机卡纸")
+    await prefer_chinese(dialogue, "alice@example.com")
+    await prefer_chinese(dialogue, BOB)
+    refused = await dialogue.say(f"save {ref} as an article")
+    assert refused.text == "只有服务台人员可以把工单保存为知识文章。"
+    early = await dialogue.say(f"save {ref} as an article", who=BOB)
+    assert early.text == f"{ref} 还没有解决。等它解决后再保存，文章才能写明是怎么修好的。"
+    await resolve(dialogue, ref, "取出卡住的纸，清洁了进纸辊。")
+    saved = await dialogue.say(f"save {ref} as an article", who=BOB)
+    assert saved.text.startswith(f"我已把 {ref} 保存为知识草稿：打印机卡纸（")
+    again = await dialogue.say(f"save {ref} as an article", who=BOB)
+    assert again.text.startswith(f"{ref} 已经保存过了，草稿是 ")
+
+
+async def test_an_article_is_offered_and_answered_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, "alice@example.com")
+    offered = await dialogue.say("I forgot my password, how do I reset it?")
+    assert offered.text.startswith("这篇文章也许能解答：\nReset your password")
+    assert "问题解决了吗？（如果 " in offered.text
+    assert [b.label for b in offered.replies[0].buttons] == ["是", "否"]
+    glad = await dialogue.click("deflect_yes")
+    assert glad.text == "有帮助就好。我没有创建工单；还有其他问题随时告诉我。"
+    assert await dialogue.tickets() == []
+
+
+async def test_linking_is_explained_in_chinese(dialogue: Dialogue) -> None:
+    use_secret(b"test-secret-key-0123456789abcdef")
+    await prefer_chinese(dialogue, "alice@example.com")
+    none = await dialogue.say("link cancel")
+    assert none.text == "你没有未使用的关联码。"
+    nothing = await dialogue.say("unlink +14155550123")
+    assert nothing.text == "它没有关联到你，无需解除关联。"
+    texted = await dialogue.say("link +14155550123")
+    assert texted.text.startswith("我已向 ")
+    [sms] = [o.reply.text for o in texted.outgoing]
+    assert sms.startswith("你的 Switchboard 验证码是 ")
+    wrong = await dialogue.say("link 000000")
+    assert wrong.text.startswith("这不是我发送的验证码。还可以再试 ")
