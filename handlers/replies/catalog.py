@@ -284,6 +284,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "link.used": "That code has already been used.",
         "link.already_linked": "{what} was already linked to you.",
         "link.moved": " The {count} ticket(s) raised from it are now yours too.",
+        "sla.target.response": "response",
+        "sla.target.resolution": "resolution",
+        "sla.warn": "{ref}{prio} is close to its {target} target: due at {due} ({left} left). "
+        "{title}",
+        "sla.breached_to_you": "{ref}{prio} breached its {target} target (due {due})"
+        "; escalated to you{team}. {title}",
+        "sla.as_lead": " as lead of {group}",
+        "sla.breached": "{ref}{prio} breached its {target} target (due {due}). {title}",
+        "sla.supplier_close": "{supplier}{contract} is close to its {target} target on "
+        "{ref}: due at {due} ({left} left). {title}",
+        "sla.supplier_missed": "{supplier}{contract} missed its {target} target on {ref} "
+        "(due {due}). {title}",
+        "sla.closed": "{ref} is closed: it stayed resolved with no news. If the problem is "
+        "back, tell me and I'll log a new one.",
+        "sla.paging": "Paging you: {ref} ({priority}) arrived out of hours and nobody has it "
+        "yet. {title}",
+        "sla.acknowledge": "Acknowledge",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -530,6 +547,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "link.used": "这个关联码已经被使用过了。",
         "link.already_linked": "{what}已经关联到你了。",
         "link.moved": "从它提交的 {count} 个工单现在也归你了。",
+        "sla.target.response": "响应",
+        "sla.target.resolution": "解决",
+        "sla.warn": "{ref}{prio} 快到{target}时限了：截止 {due}（还剩 {left}）。{title}",
+        "sla.breached_to_you": "{ref}{prio} 已超过{target}时限（截止 {due}），"
+        "已{team}升级给你。{title}",
+        "sla.as_lead": "作为 {group} 的负责人",
+        "sla.breached": "{ref}{prio} 已超过{target}时限（截止 {due}）。{title}",
+        "sla.supplier_close": "{supplier}{contract} 在 {ref} 上快到{target}时限了："
+        "截止 {due}（还剩 {left}）。{title}",
+        "sla.supplier_missed": "{supplier}{contract} 在 {ref} 上错过了{target}时限"
+        "（截止 {due}）。{title}",
+        "sla.closed": "{ref} 已关闭：它解决后一直没有新消息。如果问题又出现了，"
+        "告诉我，我会登记新的工单。",
+        "sla.paging": "呼叫你：{ref}（{priority}）在非工作时间到达，还没有人处理。{title}",
+        "sla.acknowledge": "确认接手",
     },
 }
 

@@ -3,6 +3,10 @@ hand-over, approvers, major incidents and the catalog."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from handlers.escalation import close_if_quiet
+from store.enums import Status
 from store.links import use_secret
 from store.uow import UnitOfWork
 
@@ -60,3 +64,17 @@ async def test_linking_is_explained_in_chinese(dialogue: Dialogue) -> None:
     assert sms.startswith("你的 Switchboard 验证码是 ")
     wrong = await dialogue.say("link 000000")
     assert wrong.text.startswith("这不是我发送的验证码。还可以再试 ")
+
+
+async def test_a_chinese_requester_hears_of_the_auto_close_in_chinese(dialogue: Dialogue) -> None:
+    ref = await dialogue.seed("打印机卡纸", status=Status.RESOLVED)
+    now = datetime.now(UTC)
+    async with UnitOfWork(dialogue.factory) as uow:
+        ticket = await uow.tickets.by_ref(ref)
+        assert ticket is not None
+        ticket.resolved_at = now - timedelta(days=30)
+        [told] = await close_if_quiet(uow, ticket, now)
+        assert ticket.status is Status.CLOSED
+    assert told.reply.text == (
+        f"{ref} 已关闭：它解决后一直没有新消息。如果问题又出现了，告诉我，我会登记新的工单。"
+    )
