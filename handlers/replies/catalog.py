@@ -301,6 +301,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sla.paging": "Paging you: {ref} ({priority}) arrived out of hours and nobody has it "
         "yet. {title}",
         "sla.acknowledge": "Acknowledge",
+        "handover.passed": "I'm not getting this right, so I'll pass this to the desk: {ref} has "
+        "our conversation attached, and a person will reply here.",
+        "approvers.approve": "Approve",
+        "approvers.reject": "Reject",
+        "approvers.told": "I've told {names}.",
+        "approvers.unreached": "I couldn't reach {names} (no linked channel).",
+        "approvers.nobody": "There is no approver besides you in the directory; "
+        "the desk will follow up.",
+        "approvers.only": 'Only approvers have approvals waiting. Say "my tickets" for yours.',
+        "approvers.none_waiting": "Nothing is waiting for your approval.",
+        "approvers.waiting": "Waiting for your approval: {count}{more}",
+        "approvers.showing": " (showing {count})",
+        "approvers.line": "• {ref} '{title}' by {name}{when}",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -562,6 +575,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "告诉我，我会登记新的工单。",
         "sla.paging": "呼叫你：{ref}（{priority}）在非工作时间到达，还没有人处理。{title}",
         "sla.acknowledge": "确认接手",
+        "handover.passed": "我没能理解清楚，所以把这件事转给服务台：{ref} 附上了我们的对话，"
+        "会有工作人员在这里回复你。",
+        "approvers.approve": "批准",
+        "approvers.reject": "驳回",
+        "approvers.told": "我已通知 {names}。",
+        "approvers.unreached": "联系不上 {names}（没有关联的渠道）。",
+        "approvers.nobody": "通讯录里除了你没有其他审批人；服务台会跟进。",
+        "approvers.only": "只有审批人才有待审批的事项。说“我的工单”可以查看你的工单。",
+        "approvers.none_waiting": "没有等你审批的事项。",
+        "approvers.waiting": "等你审批的：{count}{more}",
+        "approvers.showing": "（显示 {count} 个）",
+        "approvers.line": "• {ref}“{title}”，申请人 {name}{when}",
     },
 }
 

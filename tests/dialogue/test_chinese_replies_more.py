@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from handlers.escalation import close_if_quiet
-from store.enums import Status
+from store.enums import Status, TicketKind
 from store.links import use_secret
 from store.uow import UnitOfWork
 
@@ -78,3 +78,27 @@ async def test_a_chinese_requester_hears_of_the_auto_close_in_chinese(dialogue: 
     assert told.reply.text == (
         f"{ref} 已关闭：它解决后一直没有新消息。如果问题又出现了，告诉我，我会登记新的工单。"
     )
+
+
+async def test_a_hand_over_to_the_desk_is_told_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, "alice@example.com")
+    for text in ("asdf qwerty", "blorp"):
+        await dialogue.say(text)
+    turn = await dialogue.say("zzz zzz", expect=["+INC-1"])
+    assert turn.text.startswith("我没能理解清楚，所以把这件事转给服务台：INC-1 附上了我们的对话")
+
+
+async def test_an_approver_sees_what_waits_in_chinese(dialogue: Dialogue) -> None:
+    carol = "carol@example.com"
+    await prefer_chinese(dialogue, carol)
+    await prefer_chinese(dialogue, "alice@example.com")
+    refused = await dialogue.say("what's waiting for my approval?")
+    assert refused.text == "只有审批人才有待审批的事项。说“我的工单”可以查看你的工单。"
+    none = await dialogue.say("what's waiting for my approval?", who=carol)
+    assert none.text == "没有等你审批的事项。"
+    change = await dialogue.seed(
+        "重启邮件服务器", kind=TicketKind.CHANGE, status=Status.AWAITING_APPROVAL
+    )
+    turn = await dialogue.say("what's waiting for my approval?", who=carol)
+    assert turn.text.startswith(f"等你审批的：1\n• {change}“重启邮件服务器”，申请人 Alice")
+    assert [b.label for b in turn.replies[1].buttons] == ["批准", "驳回"]
