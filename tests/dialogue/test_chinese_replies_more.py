@@ -102,3 +102,28 @@ async def test_an_approver_sees_what_waits_in_chinese(dialogue: Dialogue) -> Non
     turn = await dialogue.say("what's waiting for my approval?", who=carol)
     assert turn.text.startswith(f"等你审批的：1\n• {change}“重启邮件服务器”，申请人 Alice")
     assert [b.label for b in turn.replies[1].buttons] == ["批准", "驳回"]
+
+
+async def test_a_major_incident_is_declared_and_broadcast_in_chinese(
+    dialogue: Dialogue,
+) -> None:
+    await prefer_chinese(dialogue, BOB)
+    await prefer_chinese(dialogue, "alice@example.com")
+    first = await dialogue.seed("邮件发不出去", service="Email")
+    second = await dialogue.seed("邮箱打不开", service="Email")
+    refused = await dialogue.say(f"major {first}")
+    assert refused.text == "只有服务台人员可以宣布重大事件和发布进展。"
+    declared = await dialogue.say(f"major {first}", who=BOB)
+    assert declared.text.startswith(f"{first} 现在是重大事件，由你负责。关联了 1 个报告。")
+    told = [o.reply.text for o in declared.outgoing]
+    assert (
+        f"你的 {second} 属于重大事件 {first}：邮件发不出去。团队正在处理，进展会在这里通知你。"
+        in told
+    )
+    again = await dialogue.say(f"major {first}", who=BOB)
+    assert again.text == f"{first} 已经是重大事件了。"
+    sent = await dialogue.say(f"broadcast {first}: 正在切换到备用服务器", who=BOB)
+    assert sent.text == "已发送给 2 位报告人。"
+    updates = [o.reply.text for o in sent.outgoing]
+    assert f"{first} 的进展（你的 {second}）：正在切换到备用服务器" in updates
+    assert f"{first} 的进展：正在切换到备用服务器" in updates
