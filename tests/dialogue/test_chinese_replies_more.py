@@ -4,13 +4,17 @@ hand-over, approvers, major incidents and the catalog."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from bot.desk.apply import apply
+from bot.desk.files import read
 from handlers.escalation import close_if_quiet
 from store.enums import Status, TicketKind
 from store.links import use_secret
 from store.uow import UnitOfWork
 
 from .conftest import Dialogue
+from .test_catalog import CATALOG
 from .test_kb_drafts import resolve
 
 BOB = "bob@example.com"
@@ -127,3 +131,23 @@ async def test_a_major_incident_is_declared_and_broadcast_in_chinese(
     updates = [o.reply.text for o in sent.outgoing]
     assert f"{first} 的进展（你的 {second}）：正在切换到备用服务器" in updates
     assert f"{first} 的进展：正在切换到备用服务器" in updates
+
+
+async def test_an_order_from_the_catalog_in_chinese(dialogue: Dialogue, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yml"
+    path.write_text(CATALOG, "utf-8")
+    async with UnitOfWork(dialogue.factory) as uow:
+        await apply(uow, read([path]))
+        await uow.commit()
+    await prefer_chinese(dialogue, "alice@example.com")
+    listed = await dialogue.say("what can I order?")
+    assert listed.text.startswith("你可以订购这些：\n")
+    assert listed.text.endswith("告诉我你需要什么，比如“我需要一台新笔记本”。")
+    refused = await dialogue.say("I need server access please")
+    assert refused.text == "你的账号不能订购 Server access。它仅供拥有 agent 角色的人订购。"
+    asked = await dialogue.say("I need a headset")
+    assert asked.text.startswith("我们来订购 Headset。这是你的 Headset 申请：")
+    assert asked.text.endswith("要提交吗？")
+    assert [b.label for b in asked.replies[0].buttons] == ["是", "否"]
+    opened = await dialogue.click("catalog_submit", expect=["+REQ-1"])
+    assert opened.text == "我已为 Headset 创建了 REQ-1，hardware 会处理。"
