@@ -23,7 +23,7 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.registry import Declined, registry
-from handlers.replies import language, say
+from handlers.replies import language, language_of, say, status_label
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
 from handlers.rules import sla
@@ -632,10 +632,11 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     request = await ctx.uow.catalog.lock_request(ticket.id) if ticket else None
     if ticket is None or request is None or ticket.kind is not TicketKind.REQUEST:
         return [not_found(ref or "that request")]
+    lang = language(ctx)
     if ticket.requester_id == ctx.person.id:
         return [
             Reply(
-                text=f"You requested {ticket.ref}, so someone else has to approve it.",
+                text=say(lang, "catalog.own_request", ref=ticket.ref),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
             )
@@ -647,16 +648,23 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             # Outside the chain and not staff: the same answer as for a request that
             # does not exist, so references cannot be probed for who approves what.
             return [not_found(ticket.ref)]
-        who = ", ".join(p.name for p in deciders) or "an approver"
+        who = ", ".join(p.name for p in deciders) or say(lang, "catalog.an_approver")
         return [
             Reply(
-                text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True
+                text=say(lang, "catalog.only_who", who=who, ref=ticket.ref),
+                ticket_ref=ticket.ref,
+                ephemeral=True,
             )
         ]
     if ticket.status is not Status.AWAITING_APPROVAL:
         return [
             Reply(
-                text=f"{ticket.ref} is not waiting for approval (it is {ticket.status.label}).",
+                text=say(
+                    lang,
+                    "catalog.not_waiting",
+                    ref=ticket.ref,
+                    status=status_label(ticket.status, lang),
+                ),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
@@ -667,7 +675,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     if any(d.person_id == ctx.person.id for d in await ctx.uow.catalog.decisions(ticket.id, step)):
         return [
             Reply(
-                text=f"You have already decided on {ticket.ref}; it's waiting for others.",
+                text=say(lang, "catalog.decided_already", ref=ticket.ref),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
             )
@@ -705,8 +713,9 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         if len(approved) < quorum:
             return [
                 Reply(
-                    text=f"You approved {ticket.ref}; {quorum - len(approved)} more approval(s) "
-                    "are needed at this step.",
+                    text=say(
+                        lang, "catalog.more_needed", ref=ticket.ref, count=quorum - len(approved)
+                    ),
                     card=card(ticket),
                     ticket_ref=ticket.ref,
                     replaces=True,
@@ -720,14 +729,19 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             ctx.notify_requester(
                 ticket,
                 Reply(
-                    text=f"{ticket.ref} was approved by {ctx.person.name}; "
-                    f"it now waits for {label}.",
+                    text=say(
+                        language_of(ticket.requester, ticket),
+                        "catalog.approved_next_told",
+                        ref=ticket.ref,
+                        name=ctx.person.name,
+                        label=label,
+                    ),
                     ticket_ref=ticket.ref,
                 ),
             )
             return [
                 Reply(
-                    text=f"You approved {ticket.ref}; it goes on to {label}.",
+                    text=say(lang, "catalog.approved_next", ref=ticket.ref, label=label),
                     card=card(ticket),
                     ticket_ref=ticket.ref,
                     replaces=True,
@@ -735,28 +749,40 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             ]
     request.decided_at = ctx.now
     item = request.item
+    told_lang = language_of(ticket.requester, ticket)
     if decision is Decision.APPROVED:
         ticket.status = Status.NEW
         ctx.log(ticket, Decision.APPROVED.value, comment=comment or None, outcome="approved")
         if item is not None:
             await fulfil(ctx, ticket, item)
         due = (
-            f" It's due by {ticket.resolve_due_at:%a %d %b %H:%M} UTC."
+            say(told_lang, "catalog.due", when=f"{ticket.resolve_due_at:%a %d %b %H:%M}")
             if ticket.resolve_due_at
             else ""
         )
-        group = f" {ticket.group.name} will take care of it." if ticket.group else ""
-        told = f"{ticket.ref} was approved by {ctx.person.name}.{group}{due}"
+        group = (
+            say(told_lang, "catalog.group_takes", group=ticket.group.name) if ticket.group else ""
+        )
+        told = say(
+            told_lang,
+            "catalog.approved_told",
+            ref=ticket.ref,
+            name=ctx.person.name,
+            group=group,
+            due=due,
+        )
     else:
         ticket.status = Status.REJECTED
         ctx.log(ticket, Decision.REJECTED.value, comment=comment or None, outcome="rejected")
-        reason = f" Reason: {comment}" if comment else ""
-        told = f"{ticket.ref} was rejected by {ctx.person.name}.{reason}"
+        reason = say(told_lang, "catalog.reason", comment=comment) if comment else ""
+        told = say(
+            told_lang, "catalog.rejected_told", ref=ticket.ref, name=ctx.person.name, reason=reason
+        )
     ctx.notify_requester(ticket, Reply(text=told, card=card(ticket), ticket_ref=ticket.ref))
-    verb = "approved" if decision is Decision.APPROVED else "rejected"
+    done = "catalog.you_approved" if decision is Decision.APPROVED else "catalog.you_rejected"
     return [
         Reply(
-            text=f"You {verb} {ticket.ref}.",
+            text=say(lang, done, ref=ticket.ref),
             card=card(ticket),
             ticket_ref=ticket.ref,
             replaces=True,

@@ -151,3 +151,24 @@ async def test_an_order_from_the_catalog_in_chinese(dialogue: Dialogue, tmp_path
     assert [b.label for b in asked.replies[0].buttons] == ["是", "否"]
     opened = await dialogue.click("catalog_submit", expect=["+REQ-1"])
     assert opened.text == "我已为 Headset 创建了 REQ-1，hardware 会处理。"
+
+
+async def test_a_catalog_request_is_decided_in_chinese(dialogue: Dialogue, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yml"
+    path.write_text(CATALOG, "utf-8")
+    async with UnitOfWork(dialogue.factory) as uow:
+        await apply(uow, read([path]))
+        await uow.commit()
+    frank = "frank@example.com"
+    await prefer_chinese(dialogue, "alice@example.com")
+    await prefer_chinese(dialogue, frank)
+    await dialogue.say("I need finance share access")
+    summary = await dialogue.say("owner@example.com")
+    assert "审批人：finance-approvers 组。" in summary.text
+    await dialogue.click("catalog_submit", expect=["+REQ-1"])
+    own = await dialogue.click("approve_request", "REQ-1")
+    assert own.text == "REQ-1 是你提交的，需要由其他人审批。"
+    done = await dialogue.click("approve_request", "REQ-1", who=frank, expect=["REQ-1:status"])
+    assert done.text == "你批准了 REQ-1。"
+    again = await dialogue.click("approve_request", "REQ-1", who=frank)
+    assert again.text.startswith("REQ-1 不在等待审批（当前状态：")
