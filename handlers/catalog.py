@@ -513,20 +513,43 @@ async def _ask_step(
     fields = _fields(item) if item is not None else []
     lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
     chain = request.chain or []
-    of = f" (approval {request.step + 1} of {len(chain)})" if len(chain) > 1 else ""
-    ask = Reply(
-        text=f"{requester} asks for {item.name if item else ticket.title} ({ticket.ref}){of}:\n"
-        + "\n".join(f"• {line}" for line in lines)
-        + "\nApprove or reject?",
-        card=card(ticket),
-        buttons=(
-            Button(label="Approve", action=APPROVE, value=ticket.ref, style=ButtonStyle.PRIMARY),
-            Button(label="Reject", action=REJECT, value=ticket.ref, style=ButtonStyle.DANGER),
-        ),
-        ticket_ref=ticket.ref,
-    )
+
+    def ask(lang: str) -> Reply:
+        of = (
+            say(lang, "catalog.ask_of", step=request.step + 1, steps=len(chain))
+            if len(chain) > 1
+            else ""
+        )
+        return Reply(
+            text=say(
+                lang,
+                "catalog.ask",
+                requester=requester,
+                item=item.name if item else ticket.title,
+                ref=ticket.ref,
+                of=of,
+                lines="\n".join(f"• {line}" for line in lines),
+            ),
+            card=card(ticket),
+            buttons=(
+                Button(
+                    label=say(lang, "approvers.approve"),
+                    action=APPROVE,
+                    value=ticket.ref,
+                    style=ButtonStyle.PRIMARY,
+                ),
+                Button(
+                    label=say(lang, "approvers.reject"),
+                    action=REJECT,
+                    value=ticket.ref,
+                    style=ButtonStyle.DANGER,
+                ),
+            ),
+            ticket_ref=ticket.ref,
+        )
+
     for approver in await approvers(ctx, request):
-        ctx.notify(approver.id, ask)
+        ctx.notify(approver.id, ask(language_of(approver)))
 
 
 async def approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:

@@ -392,6 +392,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "catalog.rejected_told": "{ref} was rejected by {name}.{reason}",
         "catalog.you_approved": "You approved {ref}.",
         "catalog.you_rejected": "You rejected {ref}.",
+        "catalog.ask": "{requester} asks for {item} ({ref}){of}:\n{lines}\nApprove or reject?",
+        "catalog.ask_of": " (approval {step} of {steps})",
     },
     "zh": {
         "status.ticket": "{ref} 的状态：{status}。{last}",
@@ -739,6 +741,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "catalog.rejected_told": "{name} 驳回了 {ref}。{reason}",
         "catalog.you_approved": "你批准了 {ref}。",
         "catalog.you_rejected": "你驳回了 {ref}。",
+        "catalog.ask": "{requester} 申请 {item}（{ref}）{of}：\n{lines}\n批准还是驳回？",
+        "catalog.ask_of": "（第 {step}/{steps} 步审批）",
     },
 }
 

@@ -13,7 +13,7 @@ from store.enums import Status, TicketKind
 from store.links import use_secret
 from store.uow import UnitOfWork
 
-from .conftest import Dialogue
+from .conftest import Dialogue, Sent
 from .test_catalog import CATALOG
 from .test_kb_drafts import resolve
 
@@ -153,7 +153,9 @@ async def test_an_order_from_the_catalog_in_chinese(dialogue: Dialogue, tmp_path
     assert opened.text == "我已为 Headset 创建了 REQ-1，hardware 会处理。"
 
 
-async def test_a_catalog_request_is_decided_in_chinese(dialogue: Dialogue, tmp_path: Path) -> None:
+async def test_a_catalog_request_is_decided_in_chinese(
+    dialogue: Dialogue, tmp_path: Path, sent: Sent
+) -> None:
     path = tmp_path / "catalog.yml"
     path.write_text(CATALOG, "utf-8")
     async with UnitOfWork(dialogue.factory) as uow:
@@ -166,6 +168,10 @@ async def test_a_catalog_request_is_decided_in_chinese(dialogue: Dialogue, tmp_p
     summary = await dialogue.say("owner@example.com")
     assert "审批人：finance-approvers 组。" in summary.text
     await dialogue.click("catalog_submit", expect=["+REQ-1"])
+    [(_, asked)] = sent
+    assert asked.text.startswith("Alice Example 申请 Finance share access（REQ-1）：\n• ")
+    assert asked.text.endswith("\n批准还是驳回？")
+    assert [b.label for b in asked.buttons] == ["批准", "驳回"]
     own = await dialogue.click("approve_request", "REQ-1")
     assert own.text == "REQ-1 是你提交的，需要由其他人审批。"
     done = await dialogue.click("approve_request", "REQ-1", who=frank, expect=["REQ-1:status"])
