@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
+from handlers.replies import language, say
 from handlers.tickets import card
 from nlu.types import IntentName, Understanding
 from store.enums import Role
@@ -28,10 +29,20 @@ _LISTED = 5
 _SCANNED = 200
 
 
-def decision_buttons(ticket: Ticket) -> tuple[Button, ...]:
+def decision_buttons(ticket: Ticket, lang: str = "en") -> tuple[Button, ...]:
     return (
-        Button(label="Approve", action="approve", value=ticket.ref, style=ButtonStyle.PRIMARY),
-        Button(label="Reject", action="reject", value=ticket.ref, style=ButtonStyle.DANGER),
+        Button(
+            label=say(lang, "approvers.approve"),
+            action="approve",
+            value=ticket.ref,
+            style=ButtonStyle.PRIMARY,
+        ),
+        Button(
+            label=say(lang, "approvers.reject"),
+            action="reject",
+            value=ticket.ref,
+            style=ButtonStyle.DANGER,
+        ),
     )
 
 
@@ -67,15 +78,15 @@ class Notified:
     reached: tuple[str, ...] = ()
     unreached: tuple[str, ...] = ()
 
-    def sentence(self) -> str:
+    def sentence(self, lang: str = "en") -> str:
         parts = []
         if self.reached:
-            parts.append(f"I've told {', '.join(self.reached)}.")
+            parts.append(say(lang, "approvers.told", names=", ".join(self.reached)))
         if self.unreached:
-            parts.append(f"I couldn't reach {', '.join(self.unreached)} (no linked channel).")
+            parts.append(say(lang, "approvers.unreached", names=", ".join(self.unreached)))
         if not parts:
-            return "There is no approver besides you in the directory; the desk will follow up."
-        return " ".join(parts)
+            return say(lang, "approvers.nobody")
+        return ("" if lang == "zh" else " ").join(parts)
 
 
 def eligible(people: list[Person], ticket: Ticket) -> list[Person]:
@@ -114,21 +125,27 @@ async def decidable(ctx: HandlerContext, *, limit: int) -> list[Ticket]:
 @registry.intent(IntentName.PENDING_APPROVALS)
 async def pending_approvals(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """See what waits for your approval: "what's waiting for my approval?" (approvers)."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.APPROVER, Role.ADMIN):
-        return [Reply(text='Only approvers have approvals waiting. Say "my tickets" for yours.')]
+        return [Reply(text=say(lang, "approvers.only"))]
     waiting = await decidable(ctx, limit=_SCANNED)
     if not waiting:
-        return [Reply(text="Nothing is waiting for your approval.")]
+        return [Reply(text=say(lang, "approvers.none_waiting"))]
     shown = waiting[:_LISTED]
-    more = f" (showing {len(shown)})" if len(waiting) > len(shown) else ""
-    lines = [f"Waiting for your approval: {len(waiting)}{more}"]
+    more = say(lang, "approvers.showing", count=len(shown)) if len(waiting) > len(shown) else ""
+    lines = [say(lang, "approvers.waiting", count=len(waiting), more=more)]
     for t in shown:
         when = f", {t.planned_start:%a %d %b %H:%M}" if t.planned_start else ""
-        lines.append(f"• {t.ref} '{t.title}' by {t.requester.name}{when}")
+        lines.append(
+            say(lang, "approvers.line", ref=t.ref, title=t.title, name=t.requester.name, when=when)
+        )
     replies = [Reply(text="\n".join(lines))]
     replies += [
         Reply(
-            text=f"{t.ref}: {t.title}", card=card(t), buttons=decision_buttons(t), ticket_ref=t.ref
+            text=f"{t.ref}: {t.title}",
+            card=card(t),
+            buttons=decision_buttons(t, lang),
+            ticket_ref=t.ref,
         )
         for t in shown
     ]

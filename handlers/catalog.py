@@ -23,6 +23,7 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.registry import Declined, registry
+from handlers.replies import language, language_of, say, status_label
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
 from handlers.rules import sla
@@ -206,28 +207,35 @@ def _intent(nlu: Understanding) -> str:
 
 async def start_order(nlu: Understanding, ctx: HandlerContext, item: CatalogItem) -> list[Reply]:
     """Begin filling an item's form from the first message."""
+    lang = language(ctx, nlu)
     if not _may_order(item, ctx.person):
-        return [Reply(text=f"{item.name} can't be ordered from your account. {_who_may(item)}")]
+        who = _who_may(item, lang)
+        return [Reply(text=say(lang, "catalog.not_for_you", item=item.name, who=who))]
     answers = _prefill(item, nlu)
     cost = f" ({item.cost})" if item.cost else ""
-    intro = f"Let's order {item.name}{cost}."
+    intro = say(lang, "catalog.lets_order", item=item.name, cost=cost)
     return _ask_or_summarise(ctx, item, answers, ctx.text, intent=_intent(nlu), intro=intro)
 
 
-def _who_may(item: CatalogItem) -> str:
+def _who_may(item: CatalogItem, lang: str = "en") -> str:
     parts = []
+    either = say(lang, "catalog.or")
     if item.roles:
-        parts.append("people with the role " + " or ".join(str(r) for r in item.roles))
+        roles = either.join(str(r) for r in item.roles)
+        parts.append(say(lang, "catalog.role_people", roles=roles))
     if item.organisations:
-        parts.append("people of " + " or ".join(str(o) for o in item.organisations))
-    return f"It is for {' and '.join(parts)}." if parts else ""
+        orgs = either.join(str(o) for o in item.organisations)
+        parts.append(say(lang, "catalog.org_people", orgs=orgs))
+    both = say(lang, "catalog.and")
+    return say(lang, "catalog.for_whom", parts=both.join(parts)) if parts else ""
 
 
 async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The answer to the question asked last: checked, kept, and the next question asked."""
+    lang = language(ctx, nlu)
     item = await ctx.uow.catalog.named(ctx.params.get(ITEM, ""))
     if item is None or not item.active:
-        return [Reply(text="That item is no longer in the catalog, so I've stopped the order.")]
+        return [Reply(text=say(lang, "catalog.item_gone_stopped"))]
     answers = _answers(ctx.params)
     text = ctx.params.get(TEXT, "")
     fields = {f.name: f for f in _fields(item)}
@@ -236,7 +244,7 @@ async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
         # In a shared conversation the question stays open for the person who ordered.
         if asked is not None:
             _expect(ctx, item, answers, text, asked, intent=_intent(nlu))
-        return [Reply(text="I'm waiting for an answer from the person who started this order.")]
+        return [Reply(text=say(lang, "catalog.waiting_owner"))]
     if asked is not None:
         try:
             checked = form.check(asked, ctx.params.get(SLOT, ""))
@@ -276,7 +284,8 @@ def _ask_or_summarise(
 ) -> list[Reply]:
     fields = _fields(item)
     pending = form.next_field(fields, answers)
-    lead = f"{intro} " if intro else ""
+    # Chinese sentences run on without a space after the full stop.
+    lead = f"{intro} " if intro and not intro.endswith("。") else intro
     if pending is not None:
         # Choices are numbered in the text on every channel; where a keyboard is the custom
         # (Telegram) they are buttons too, which answer the same question as typing them.
@@ -289,34 +298,41 @@ def _ask_or_summarise(
             )
         return [Reply(text=f"{lead}{pending.question}", buttons=keys)]
     ctx.carry = _state(item, answers, text, _owner(ctx))
-    lines = [f"{lead}Here is your request for {item.name}:"]
-    lines += [f"• {f.label}: {answers.get(f.name) or '(none)'}" for f in fields]
+    lang = language(ctx)
+    lines = [say(lang, "catalog.summary", lead=lead, item=item.name)]
+    none = say(lang, "catalog.no_answer")
+    lines += [f"• {f.label}: {answers.get(f.name) or none}" for f in fields]
     if _steps(item):
-        lines.append(f"It needs approval by {_approver_words(item)}.")
-    lines.append("Submit it?")
+        lines.append(say(lang, "catalog.needs_approval", who=_approver_words(item, lang)))
+    lines.append(say(lang, "catalog.submit_it"))
     return [
         Reply(
             text="\n".join(lines),
             buttons=(
-                Button(label="Yes", action=SUBMIT, style=ButtonStyle.PRIMARY),
-                Button(label="No", action=CANCEL),
+                Button(label=say(lang, "confirm.yes"), action=SUBMIT, style=ButtonStyle.PRIMARY),
+                Button(label=say(lang, "confirm.no"), action=CANCEL),
             ),
         )
     ]
 
 
-def _approver_words(item: CatalogItem) -> str:
-    return ", then ".join(_step_words(step) for step in _steps(item))
+def _approver_words(item: CatalogItem, lang: str = "en") -> str:
+    return say(lang, "catalog.step.then").join(_step_words(step, lang) for step in _steps(item))
 
 
-def _step_words(step: dict[str, Any]) -> str:
+def _step_words(step: dict[str, Any], lang: str = "en") -> str:
     quorum = int(step.get("quorum") or 1)
     if step.get("by") == "manager":
-        return "your manager"
+        return say(lang, "catalog.step.manager")
     if step.get("by") == "ci_owner":
-        return f"the owners of the {step.get('field') or 'configuration item'} you name"
-    group = f"the {step['group']} group" if step.get("group") else "an approver"
-    return f"{quorum} of {group}" if quorum > 1 else group
+        field = step.get("field") or say(lang, "catalog.step.ci")
+        return say(lang, "catalog.step.ci_owner", field=field)
+    group = (
+        say(lang, "catalog.step.group", group=step["group"])
+        if step.get("group")
+        else say(lang, "catalog.step.approver")
+    )
+    return say(lang, "catalog.step.quorum", quorum=quorum, group=group) if quorum > 1 else group
 
 
 def _steps(item: CatalogItem) -> list[dict[str, Any]]:
@@ -378,7 +394,7 @@ async def order_item(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """A click on an item in the catalog list."""
     item = await ctx.uow.catalog.find(ctx.params.get("ref", ""))
     if item is None:
-        return [Reply(text="That item is no longer in the catalog.")]
+        return [Reply(text=say(language(ctx, nlu), "catalog.item_gone"))]
     ctx.text = ""
     return await start_order(nlu, ctx, item)
 
@@ -386,18 +402,20 @@ async def order_item(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.action(CANCEL)
 async def cancel_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The person decided not to submit the order."""
+    lang = language(ctx, nlu)
     if _someone_else(ctx):
-        return [Reply(text="Only the person who filled in this order can cancel it.")]
-    what = ctx.params.get(ITEM) or "the order"
-    return [Reply(text=f"OK, I've dropped {what}; nothing was submitted.", replaces=True)]
+        return [Reply(text=say(lang, "catalog.cancel_owner_only"))]
+    what = ctx.params.get(ITEM) or say(lang, "catalog.the_order")
+    return [Reply(text=say(lang, "catalog.dropped", what=what), replaces=True)]
 
 
 async def list_items(ctx: HandlerContext) -> list[Reply]:
     """ "What can I order?": the items this person may order, by category."""
     items = [i for i in await ctx.uow.catalog.items() if _may_order(i, ctx.person)]
+    lang = language(ctx)
     if not items:
-        return [Reply(text="There is nothing in the catalog for you to order yet.")]
-    lines = ["Here's what you can order:"]
+        return [Reply(text=say(lang, "catalog.nothing"))]
+    lines = [say(lang, "catalog.list")]
     category = None
     for i in items:
         if i.category != category and i.category:
@@ -405,7 +423,7 @@ async def list_items(ctx: HandlerContext) -> list[Reply]:
         category = i.category
         about = f": {i.description.splitlines()[0][:120]}" if i.description else ""
         lines.append(f"• {i.name}{about}")
-    lines.append('Say what you need, like "I need a new laptop".')
+    lines.append(say(lang, "catalog.list_hint"))
     buttons = tuple(Button(label=i.name, action=ORDER, value=i.name) for i in items[:LISTED])
     return [Reply(text="\n".join(lines), buttons=buttons)]
 
@@ -416,29 +434,29 @@ async def list_items(ctx: HandlerContext) -> list[Reply]:
 @registry.action(SUBMIT)
 async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Submit a filled-in form: the request is opened and goes to approval or fulfilment."""
+    lang = language(ctx, nlu)
     item = await ctx.uow.catalog.named(ctx.params.get(ITEM, ""))
     if item is None or not item.active:
-        return [Reply(text="That order has expired. Tell me again what you need.")]
+        return [Reply(text=say(lang, "catalog.expired"))]
     if _someone_else(ctx):
-        return [Reply(text="Only the person who filled in this order can submit it.")]
+        return [Reply(text=say(lang, "catalog.submit_owner_only"))]
     if not _may_order(item, ctx.person):
-        return [Reply(text=f"{item.name} can't be ordered from your account.")]
+        return [Reply(text=say(lang, "catalog.not_for_you_short", item=item.name))]
     answers, errors = form.check_all(_fields(item), _answers(ctx.params))
     errors = errors or await check_known(ctx.uow, _fields(item), answers)
     if errors:
-        return [Reply(text="That order is incomplete. Tell me again what you need.")]
+        return [Reply(text=say(lang, "catalog.incomplete"))]
     ticket = await place_order(ctx, item, answers, ctx.params.get(TEXT, ""))
     request = await ctx.uow.catalog.request_of(ticket.id)
     if ticket.status is Status.AWAITING_APPROVAL and request is not None:
         names = [p.name for p in await approvers(ctx, request)]
-        who = ", ".join(names) if names else "an approver"
-        text = (
-            f"I've opened {ticket.ref} for {item.name}. It's waiting for approval by {who}; "
-            "I'll tell you here when it's decided."
-        )
+        who = ", ".join(names) if names else say(lang, "catalog.an_approver")
+        text = say(lang, "catalog.opened_approval", ref=ticket.ref, item=item.name, who=who)
     else:
-        group = item.fulfilment_group.name if item.fulfilment_group else "the service desk"
-        text = f"I've opened {ticket.ref} for {item.name}; {group} will take care of it."
+        group = (
+            item.fulfilment_group.name if item.fulfilment_group else say(lang, "catalog.the_desk")
+        )
+        text = say(lang, "catalog.opened", ref=ticket.ref, item=item.name, group=group)
     return [Reply(text=text, card=card(ticket), ticket_ref=ticket.ref, replaces=True)]
 
 
@@ -495,20 +513,43 @@ async def _ask_step(
     fields = _fields(item) if item is not None else []
     lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
     chain = request.chain or []
-    of = f" (approval {request.step + 1} of {len(chain)})" if len(chain) > 1 else ""
-    ask = Reply(
-        text=f"{requester} asks for {item.name if item else ticket.title} ({ticket.ref}){of}:\n"
-        + "\n".join(f"• {line}" for line in lines)
-        + "\nApprove or reject?",
-        card=card(ticket),
-        buttons=(
-            Button(label="Approve", action=APPROVE, value=ticket.ref, style=ButtonStyle.PRIMARY),
-            Button(label="Reject", action=REJECT, value=ticket.ref, style=ButtonStyle.DANGER),
-        ),
-        ticket_ref=ticket.ref,
-    )
+
+    def ask(lang: str) -> Reply:
+        of = (
+            say(lang, "catalog.ask_of", step=request.step + 1, steps=len(chain))
+            if len(chain) > 1
+            else ""
+        )
+        return Reply(
+            text=say(
+                lang,
+                "catalog.ask",
+                requester=requester,
+                item=item.name if item else ticket.title,
+                ref=ticket.ref,
+                of=of,
+                lines="\n".join(f"• {line}" for line in lines),
+            ),
+            card=card(ticket),
+            buttons=(
+                Button(
+                    label=say(lang, "approvers.approve"),
+                    action=APPROVE,
+                    value=ticket.ref,
+                    style=ButtonStyle.PRIMARY,
+                ),
+                Button(
+                    label=say(lang, "approvers.reject"),
+                    action=REJECT,
+                    value=ticket.ref,
+                    style=ButtonStyle.DANGER,
+                ),
+            ),
+            ticket_ref=ticket.ref,
+        )
+
     for approver in await approvers(ctx, request):
-        ctx.notify(approver.id, ask)
+        ctx.notify(approver.id, ask(language_of(approver)))
 
 
 async def approvers(ctx: HandlerContext, request: CatalogRequest) -> list[Person]:
@@ -614,10 +655,11 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     request = await ctx.uow.catalog.lock_request(ticket.id) if ticket else None
     if ticket is None or request is None or ticket.kind is not TicketKind.REQUEST:
         return [not_found(ref or "that request")]
+    lang = language(ctx)
     if ticket.requester_id == ctx.person.id:
         return [
             Reply(
-                text=f"You requested {ticket.ref}, so someone else has to approve it.",
+                text=say(lang, "catalog.own_request", ref=ticket.ref),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
             )
@@ -629,16 +671,23 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             # Outside the chain and not staff: the same answer as for a request that
             # does not exist, so references cannot be probed for who approves what.
             return [not_found(ticket.ref)]
-        who = ", ".join(p.name for p in deciders) or "an approver"
+        who = ", ".join(p.name for p in deciders) or say(lang, "catalog.an_approver")
         return [
             Reply(
-                text=f"Only {who} can decide {ticket.ref}.", ticket_ref=ticket.ref, ephemeral=True
+                text=say(lang, "catalog.only_who", who=who, ref=ticket.ref),
+                ticket_ref=ticket.ref,
+                ephemeral=True,
             )
         ]
     if ticket.status is not Status.AWAITING_APPROVAL:
         return [
             Reply(
-                text=f"{ticket.ref} is not waiting for approval (it is {ticket.status.label}).",
+                text=say(
+                    lang,
+                    "catalog.not_waiting",
+                    ref=ticket.ref,
+                    status=status_label(ticket.status, lang),
+                ),
                 card=card(ticket),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
@@ -649,7 +698,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
     if any(d.person_id == ctx.person.id for d in await ctx.uow.catalog.decisions(ticket.id, step)):
         return [
             Reply(
-                text=f"You have already decided on {ticket.ref}; it's waiting for others.",
+                text=say(lang, "catalog.decided_already", ref=ticket.ref),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
             )
@@ -687,8 +736,9 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         if len(approved) < quorum:
             return [
                 Reply(
-                    text=f"You approved {ticket.ref}; {quorum - len(approved)} more approval(s) "
-                    "are needed at this step.",
+                    text=say(
+                        lang, "catalog.more_needed", ref=ticket.ref, count=quorum - len(approved)
+                    ),
                     card=card(ticket),
                     ticket_ref=ticket.ref,
                     replaces=True,
@@ -702,14 +752,19 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             ctx.notify_requester(
                 ticket,
                 Reply(
-                    text=f"{ticket.ref} was approved by {ctx.person.name}; "
-                    f"it now waits for {label}.",
+                    text=say(
+                        language_of(ticket.requester, ticket),
+                        "catalog.approved_next_told",
+                        ref=ticket.ref,
+                        name=ctx.person.name,
+                        label=label,
+                    ),
                     ticket_ref=ticket.ref,
                 ),
             )
             return [
                 Reply(
-                    text=f"You approved {ticket.ref}; it goes on to {label}.",
+                    text=say(lang, "catalog.approved_next", ref=ticket.ref, label=label),
                     card=card(ticket),
                     ticket_ref=ticket.ref,
                     replaces=True,
@@ -717,28 +772,40 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             ]
     request.decided_at = ctx.now
     item = request.item
+    told_lang = language_of(ticket.requester, ticket)
     if decision is Decision.APPROVED:
         ticket.status = Status.NEW
         ctx.log(ticket, Decision.APPROVED.value, comment=comment or None, outcome="approved")
         if item is not None:
             await fulfil(ctx, ticket, item)
         due = (
-            f" It's due by {ticket.resolve_due_at:%a %d %b %H:%M} UTC."
+            say(told_lang, "catalog.due", when=f"{ticket.resolve_due_at:%a %d %b %H:%M}")
             if ticket.resolve_due_at
             else ""
         )
-        group = f" {ticket.group.name} will take care of it." if ticket.group else ""
-        told = f"{ticket.ref} was approved by {ctx.person.name}.{group}{due}"
+        group = (
+            say(told_lang, "catalog.group_takes", group=ticket.group.name) if ticket.group else ""
+        )
+        told = say(
+            told_lang,
+            "catalog.approved_told",
+            ref=ticket.ref,
+            name=ctx.person.name,
+            group=group,
+            due=due,
+        )
     else:
         ticket.status = Status.REJECTED
         ctx.log(ticket, Decision.REJECTED.value, comment=comment or None, outcome="rejected")
-        reason = f" Reason: {comment}" if comment else ""
-        told = f"{ticket.ref} was rejected by {ctx.person.name}.{reason}"
+        reason = say(told_lang, "catalog.reason", comment=comment) if comment else ""
+        told = say(
+            told_lang, "catalog.rejected_told", ref=ticket.ref, name=ctx.person.name, reason=reason
+        )
     ctx.notify_requester(ticket, Reply(text=told, card=card(ticket), ticket_ref=ticket.ref))
-    verb = "approved" if decision is Decision.APPROVED else "rejected"
+    done = "catalog.you_approved" if decision is Decision.APPROVED else "catalog.you_rejected"
     return [
         Reply(
-            text=f"You {verb} {ticket.ref}.",
+            text=say(lang, done, ref=ticket.ref),
             card=card(ticket),
             ticket_ref=ticket.ref,
             replaces=True,

@@ -21,6 +21,7 @@ from typing import Any
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, normalise, say
 from handlers.rules import deflect
 from handlers.rules.priority import reach_of
 from nlu.types import Entity, EntityName, IntentName, Understanding
@@ -81,13 +82,13 @@ async def offer(
         excerpt = a.body.strip()
         if len(excerpt) > EXCERPT:
             excerpt = excerpt[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+        lang = language(ctx, nlu)
         return [
             Reply(
-                text=f"This article may answer it:\n{a.title}\n{excerpt}\n\nDid this solve it? "
-                f"(If I don't hear back within {minutes} minutes, I'll log it anyway.)",
+                text=say(lang, "deflect.offer", title=a.title, excerpt=excerpt, minutes=minutes),
                 buttons=(
-                    Button(label="Yes", action=YES, style=ButtonStyle.PRIMARY),
-                    Button(label="No", action=NO),
+                    Button(label=say(lang, "confirm.yes"), action=YES, style=ButtonStyle.PRIMARY),
+                    Button(label=say(lang, "confirm.no"), action=NO),
                 ),
             )
         ]
@@ -98,8 +99,18 @@ def _not_theirs(ctx: HandlerContext) -> list[Reply] | None:
     """In a shared conversation, only the person who was offered the article answers."""
     asked = ctx.params.get(ASKED, "")
     if asked and asked != str(ctx.person.id):
-        return [Reply(text="That question was for someone else.", ephemeral=True)]
+        return [Reply(text=say(_lang(ctx), "deflect.someone_else"), ephemeral=True)]
     return None
+
+
+def _lang(ctx: HandlerContext, original: Understanding | None = None) -> str:
+    """The language to answer a button in: the person's preference, else that of the message
+    the article was offered for (a button press carries no words to tell it by)."""
+    if original is None:
+        original = _original(ctx.params.get(ORIGINAL, ""))
+    return (
+        normalise(ctx.person.language) or normalise(original.language if original else None) or "en"
+    )
 
 
 def _article_id(ctx: HandlerContext) -> int | None:
@@ -131,16 +142,16 @@ async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """The article solved it: no ticket."""
     if (refused := _not_theirs(ctx)) is not None:
         return refused
+    lang = _lang(ctx)
     if not ctx.params.get(INTENT):
-        return [Reply(text="Glad you're sorted.", replaces=True)]
+        return [Reply(text=say(lang, "deflect.sorted"), replaces=True)]
     filed = await _settled_already(ctx, DEFLECTED)
     if filed is not None:
         return [
             Reply(
-                text=f"Glad it helped. I had logged {filed} when I didn't hear back; "
-                f'say "resolve {filed}" and I\'ll close it.'
+                text=say(lang, "deflect.glad_filed", ref=filed)
                 if filed
-                else "Glad it helped.",
+                else say(lang, "deflect.glad"),
                 ticket_ref=filed or None,
                 replaces=True,
             )
@@ -148,7 +159,7 @@ async def deflected(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     await _record(ctx, DEFLECTED)
     return [
         Reply(
-            text="Glad it helped. I haven't opened a ticket; tell me if anything else comes up.",
+            text=say(lang, "deflect.glad_no_ticket"),
             replaces=True,
         )
     ]
@@ -160,16 +171,17 @@ async def declined(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if (refused := _not_theirs(ctx)) is not None:
         return refused
     original = _original(ctx.params.get(ORIGINAL, ""))
+    lang = _lang(ctx, original)
     intents = {i.value: i for i in IntentName}
     intent = intents.get(ctx.params.get(INTENT, ""))
     spec = registry.for_intent(intent) if intent is not None else None
     if original is None or spec is None:
-        return [Reply(text="Sorry about that. Tell me again what's wrong and I'll log it.")]
+        return [Reply(text=say(lang, "deflect.sorry"))]
     filed = await _settled_already(ctx, DECLINED)
     if filed:
         return [
             Reply(
-                text=f"I had already logged it as {filed} when I didn't hear back.",
+                text=say(lang, "deflect.logged_already", ref=filed),
                 ticket_ref=filed,
                 replaces=True,
             )
@@ -219,7 +231,7 @@ async def file_unanswered(ctx: HandlerContext, offer: DeflectionOffer) -> list[R
     offer.ticket_ref = next((r.ticket_ref for r in replies if r.ticket_ref), None)
     if not replies:
         return []
-    lead = Reply(text="I didn't hear whether the article helped, so I've logged it for you.")
+    lead = Reply(text=say(_lang(ctx, original), "deflect.logged_unanswered"))
     return [lead, *replies]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers import suppliers
 from handlers.context import Outgoing
+from handlers.replies import language_of, say
 from handlers.routing import on_call
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, Calendar, CalendarError, Duration, parse_duration
@@ -68,6 +69,16 @@ async def _person(uow: UnitOfWork, person_id: int | None) -> list[Address]:
     return [Address.from_dict(found)] if found else []
 
 
+async def _lang(uow: UnitOfWork, person_id: int | None, ticket: Ticket | None = None) -> str:
+    """The language of the one person told; a group's channels read English."""
+    person = await uow.people.get(person_id) if person_id is not None else None
+    return language_of(person, ticket)
+
+
+def _target(lang: str, word: str) -> str:
+    return say(lang, f"sla.target.{word}")
+
+
 def _send(addresses: Sequence[Address], reply: Reply) -> list[Outgoing]:
     return [Outgoing(reply=reply, address=a) for a in addresses]
 
@@ -112,11 +123,21 @@ async def warn(
     """75 % of a target used: tell the assignee, or the group's channels when nobody has it."""
     word = _TARGET_WORD[alert.target]
     _log(uow, ticket, "sla_warning", now, target=word, due_at=due.isoformat())
-    to = await _person(uow, ticket.assignee_id) or _group_addresses(ticket.group)
+    assignee = await _person(uow, ticket.assignee_id)
+    to = assignee or _group_addresses(ticket.group)
+    lang = await _lang(uow, ticket.assignee_id if assignee else None)
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
     reply = Reply(
-        text=f"{ticket.ref}{prio} is close to its {word} target: due at {_hhmm(due)} "
-        f"({span((due - now).total_seconds())} left). {ticket.title}",
+        text=say(
+            lang,
+            "sla.warn",
+            ref=ticket.ref,
+            prio=prio,
+            target=_target(lang, word),
+            due=_hhmm(due),
+            left=span((due - now).total_seconds()),
+            title=ticket.title,
+        ),
         card=card(ticket, now),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,
@@ -141,13 +162,19 @@ async def breach(
             uow, ticket, "escalated", now, to=lead.name, by="sla", reason=f"{word} target breached"
         )
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
-    team = f" as lead of {group.name}" if group and lead and to else ""
+    lang = language_of(lead) if lead is not None and to else "en"
+    team = say(lang, "sla.as_lead", group=group.name) if group and lead and to else ""
+    fields = {
+        "ref": ticket.ref,
+        "prio": prio,
+        "target": _target(lang, word),
+        "due": _hhmm(alert.at),
+        "title": ticket.title,
+    }
     reply = Reply(
-        text=f"{ticket.ref}{prio} breached its {word} target (due {_hhmm(alert.at)})"
-        f"; escalated to you{team}. {ticket.title}"
+        text=say(lang, "sla.breached_to_you", team=team, **fields)
         if to
-        else f"{ticket.ref}{prio} breached its {word} target (due {_hhmm(alert.at)}). "
-        f"{ticket.title}",
+        else say(lang, "sla.breached", **fields),
         card=card(ticket, now),
         buttons=agent_buttons(ticket),
         ticket_ref=ticket.ref,
@@ -185,6 +212,8 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
         ]
         handoff.next_at = suppliers.next_due(handoff, now)
         contract = f" ({handoff.contract})" if handoff.contract else ""
+        assignee = await _person(uow, ticket.assignee_id)
+        lang = await _lang(uow, ticket.assignee_id if assignee else None)
         for word, due in close:
             _log(
                 uow,
@@ -197,9 +226,17 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
                 due_at=due.isoformat(),
             )
             reply = Reply(
-                text=f"{handoff.supplier}{contract} is close to its {word} target on "
-                f"{ticket.ref}: due at {_hhmm(due)} ({span((due - now).total_seconds())} left). "
-                f"{ticket.title}",
+                text=say(
+                    lang,
+                    "sla.supplier_close",
+                    supplier=handoff.supplier,
+                    contract=contract,
+                    target=_target(lang, word),
+                    ref=ticket.ref,
+                    due=_hhmm(due),
+                    left=span((due - now).total_seconds()),
+                    title=ticket.title,
+                ),
                 card=card(ticket, now),
                 buttons=agent_buttons(ticket),
                 ticket_ref=ticket.ref,
@@ -219,8 +256,16 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
                 due_at=due.isoformat(),
             )
             reply = Reply(
-                text=f"{handoff.supplier}{contract} missed its {word} target on {ticket.ref} "
-                f"(due {_hhmm(due)}). {ticket.title}",
+                text=say(
+                    lang,
+                    "sla.supplier_missed",
+                    supplier=handoff.supplier,
+                    contract=contract,
+                    target=_target(lang, word),
+                    ref=ticket.ref,
+                    due=_hhmm(due),
+                    title=ticket.title,
+                ),
                 card=card(ticket, now),
                 buttons=agent_buttons(ticket),
                 ticket_ref=ticket.ref,
@@ -280,9 +325,9 @@ async def close_if_quiet(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list
     ticket.updated_at = now
     ticket.sla_next_at = None
     _log(uow, ticket, "closed", now, by="auto-close", quiet=str(_quiet(row)))
+    lang = await _lang(uow, ticket.requester_id, ticket)
     reply = Reply(
-        text=f"{ticket.ref} is closed: it stayed resolved with no news. If the problem is "
-        "back, tell me and I'll log a new one.",
+        text=say(lang, "sla.closed", ref=ticket.ref),
         card=card(ticket, now),
         ticket_ref=ticket.ref,
     )
@@ -360,13 +405,22 @@ async def page(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]
         return []
     _log(uow, ticket, "paged", now, to=person.name, step=len(pages) + 1)
     uow.desk.claim(ticket)
+    lang = language_of(person)
     reply = Reply(
-        text=f"Paging you: {ticket.ref} ({ticket.priority.value if ticket.priority else ''}) "
-        f"arrived out of hours and nobody has it yet. {ticket.title}",
+        text=say(
+            lang,
+            "sla.paging",
+            ref=ticket.ref,
+            priority=ticket.priority.value if ticket.priority else "",
+            title=ticket.title,
+        ),
         card=card(ticket, now),
         buttons=(
             Button(
-                label="Acknowledge", action="assign_me", value=ticket.ref, style=ButtonStyle.PRIMARY
+                label=say(lang, "sla.acknowledge"),
+                action="assign_me",
+                value=ticket.ref,
+                style=ButtonStyle.PRIMARY,
             ),
         ),
         ticket_ref=ticket.ref,

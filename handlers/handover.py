@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from channels.conversation import Reply
 from handlers.context import HandlerContext
+from handlers.replies import language, say
 from handlers.routing import place
 from handlers.service_levels import start_clock
 from handlers.tickets import card, open_ticket, title_from
@@ -30,8 +31,7 @@ async def hand_over(ctx: HandlerContext, transcript: Sequence[str]) -> list[Repl
     await start_clock(ctx, ticket)
     return [
         Reply(
-            text=f"I'm not getting this right, so I'll pass this to the desk: {ticket.ref} has "
-            "our conversation attached, and a person will reply here.",
+            text=say(language(ctx), "handover.passed", ref=ticket.ref),
             card=card(ticket),
             ticket_ref=ticket.ref,
         )

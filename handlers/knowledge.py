@@ -75,16 +75,16 @@ async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     if said is None:
         # "save" began a message that is no such command ("save button greyed out").
         raise Declined
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can save tickets as knowledge articles.")]
+        return [Reply(text=say(lang, "kb.save_agents_only"))]
     ticket, problem = await _ticket(nlu, ctx, said.group("ref"))
     if ticket is None:
-        return [problem or Reply(text='Which ticket? Say "save INC-12 as an article".')]
+        return [problem or Reply(text=say(lang, "kb.save_which"))]
     if ticket.status not in (Status.RESOLVED, Status.CLOSED):
         return [
             Reply(
-                text=f"{ticket.ref} isn't resolved yet. Save it once it is, so the article "
-                "says what fixed it.",
+                text=say(lang, "kb.save_not_resolved", ref=ticket.ref),
                 ticket_ref=ticket.ref,
             )
         ]
@@ -92,7 +92,7 @@ async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     if known is not None:
         return [
             Reply(
-                text=f"{ticket.ref} is saved already, as the draft {known.slug}.",
+                text=say(lang, "kb.save_already", ref=ticket.ref, slug=known.slug),
                 ticket_ref=ticket.ref,
             )
         ]
@@ -100,17 +100,14 @@ async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     if not fix:
         return [
             Reply(
-                text=f"{ticket.ref} has no note saying what fixed it. Add one "
-                f'("note {ticket.ref} ...") and ask me again.',
+                text=say(lang, "kb.save_no_fix", ref=ticket.ref),
                 ticket_ref=ticket.ref,
             )
         ]
     draft = await ctx.uow.knowledge_drafts.add(_draft(ctx, ticket, fix, await _slug(ctx, ticket)))
     return [
         Reply(
-            text=f"I've saved {ticket.ref} as a knowledge draft: {draft.title} ({draft.slug}). "
-            "Nobody finds it until it is published: read it over, then run "
-            f"`switchboard kb publish {draft.slug}`.",
+            text=say(lang, "kb.saved", ref=ticket.ref, title=draft.title, slug=draft.slug),
             ticket_ref=ticket.ref,
         )
     ]

@@ -112,7 +112,7 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [started]
     if len(args) == 1 and args[0].lower() in {"cancel", "stop"}:
         closed = await ctx.uow.links.close_open(ctx.person.id, "cancelled", ctx.now)
-        text = "I've cancelled your link code." if closed else "You have no link code open."
+        text = say(language(ctx, nlu), "link.cancelled" if closed else "link.none_open")
         return [Reply(text=text)]
     joined = "".join(args)
     if _SMS_CODE.match(joined):
@@ -120,7 +120,7 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if joined.startswith(("+", "00")) or (joined.isdigit() and len(joined) > 6):
         number = phone_candidate(" ".join(args))
         if number is None:
-            return [Reply(text='Give the number with its country code, like "link +14155550123".')]
+            return [Reply(text=say(language(ctx, nlu), "link.country_code"))]
         return [await _start_sms(ctx, number)]
     if len(args) > 2:
         # "link these incidents to a new problem" is a sentence, not a code: counting it as a
@@ -132,8 +132,9 @@ async def link(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.command("unlink")
 async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Unlink an account: "unlink" from it, or "unlink +14155550123"."""
+    lang = language(ctx, nlu)
     if not is_private(ctx.address):
-        return [Reply(text="Do that in a private chat with me.")]
+        return [Reply(text=say(lang, "link.private_chat"))]
     identities = await ctx.uow.links.identities(ctx.person.id)
     args = _args(ctx, nlu)
     if not args:
@@ -145,29 +146,19 @@ async def unlink(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     else:
         number = phone_candidate(" ".join(args))
         if number is None:
-            return [Reply(text='Say "unlink" from the account to unlink, or "unlink +1415…".')]
+            return [Reply(text=say(lang, "link.unlink_how"))]
         targets = [("phone", number)]
     mine = {(i.platform, i.external_id) for i in identities}
     targets = [t for t in targets if t in mine]
     if any(p in _EMAIL_BOUND for p, _ in targets):
-        return [
-            Reply(
-                text="This account is recognised by your work email, so it can't be "
-                "unlinked. Unlink a phone number or Telegram account instead."
-            )
-        ]
+        return [Reply(text=say(lang, "link.email_bound"))]
     if not targets:
-        return [Reply(text="That isn't linked to you, so there's nothing to unlink.")]
+        return [Reply(text=say(lang, "link.not_yours"))]
     for platform, external_id in targets:
         await ctx.uow.people.unbind_identity(platform, external_id)
     log.info("link.unlinked", person_id=ctx.person.id, count=len(targets))
     names = ", ".join(_describe(p, e) for p, e in targets)
-    return [
-        Reply(
-            text=f"Unlinked {names}. Messages from there no longer reach your tickets; "
-            'say "link" if you want it back.'
-        )
-    ]
+    return [Reply(text=say(lang, "link.unlinked", names=names))]
 
 
 def shown_alone(address: Address) -> bool:
@@ -180,13 +171,10 @@ async def _may_start(ctx: HandlerContext, *, in_place: bool = False) -> Reply | 
     if not is_private(ctx.address) and not (in_place and shown_alone(ctx.address)):
         return Reply(text=say(language(ctx), "link.private_only"))
     if ctx.person.kind is not PersonKind.EMPLOYEE:
-        return Reply(
-            text="Linking connects another account to someone in the company directory. "
-            "Start it from Slack or another account the service desk knows you by."
-        )
+        return Reply(text=say(language(ctx), "link.directory_only"))
     recent = await ctx.uow.links.issued_since(ctx.person.id, ctx.now - 4 * CODE_TTL)
     if recent >= MAX_CODES_PER_HOUR:
-        return Reply(text="You've asked for several codes in the last hour. Try again later.")
+        return Reply(text=say(language(ctx), "link.too_many_codes"))
     return None
 
 
@@ -214,7 +202,9 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
         return refusal
     existing = await ctx.uow.people.identity("phone", number)
     if existing is not None and existing.person_id == ctx.person.id:
-        return Reply(text=f"{mask_phone(number)} is already linked to you.")
+        return Reply(
+            text=say(language(ctx), "link.number_already_yours", number=mask_phone(number))
+        )
     attempt, code = await ctx.uow.links.issue(
         ctx.person,
         LinkMethod.SMS,
@@ -227,9 +217,8 @@ async def _start_sms(ctx: HandlerContext, number: str) -> Reply:
         Outgoing(
             reply=Reply(
                 sensitive=True,
-                text=f"Your Switchboard code is {code}. Someone asked to link this number "
-                "to their IT service desk account; if it wasn't you, ignore this message. "
-                "It expires in 15 minutes.",
+                # Asked for by the person now writing, for their own phone: their language.
+                text=say(language(ctx), "link.sms", code=code),
             ),
             address=Address(channel="sms", conversation=number, user=number),
         )
@@ -242,12 +231,12 @@ async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
     links = ctx.uow.links
     if not is_private(ctx.address):
         voided = await _void_exposed(ctx, code)
-        tail = " That code is now void; ask for a new one." if voided else ""
-        return Reply(text=f"Link codes only work in a private chat with me.{tail}")
+        tail = say(language(ctx), "link.voided") if voided else ""
+        return Reply(text=say(language(ctx), "link.private_codes", voided=tail))
     identities = await links.identities(ctx.person.id)
     platform, external_id = _sender(ctx, identities)
     if await links.guard_failures(platform, external_id, ctx.now) >= MAX_FAILURES:
-        return Reply(text="Too many wrong codes. Wait 15 minutes, then ask for a new code.")
+        return Reply(text=say(language(ctx), "link.locked_out"))
     if _SMS_CODE.match(code):
         attempt = await links.open_sms_attempt(ctx.person.id, _origin(ctx.address), ctx.now)
         if attempt is not None:
@@ -259,15 +248,9 @@ async def _redeem(ctx: HandlerContext, typed: str) -> Reply:
     elif len(code) == LEGACY_PAIRING_LENGTH and set(code) <= set(PAIRING_ALPHABET):
         await links.guard_fail(platform, external_id, ctx.now)
         log.info("link.failed", person_id=ctx.person.id, reason="legacy_code")
-        return Reply(
-            text='That link code is from before an update and no longer works. Say "link" '
-            "where you got it to get a new one."
-        )
+        return Reply(text=say(language(ctx), "link.legacy"))
     else:
-        return Reply(
-            text='That isn\'t a link code. Say "link" to get one, or "link +14155550123" '
-            "to link a phone number."
-        )
+        return Reply(text=say(language(ctx), "link.not_a_code"))
     await links.guard_fail(platform, external_id, ctx.now)
     log.info("link.failed", person_id=ctx.person.id, reason="unknown_code")
     return Reply(text=say(language(ctx), "link.invalid"))
@@ -282,9 +265,9 @@ async def _redeem_sms(
         await links.guard_fail(*sender, ctx.now)
         log.info("link.failed", person_id=ctx.person.id, reason="wrong_code", failures=failures)
         if failures >= MAX_FAILURES:
-            return Reply(text="Too many wrong codes: that code is locked. Ask for a new one.")
+            return Reply(text=say(language(ctx), "link.code_locked"))
         left = MAX_FAILURES - failures
-        return Reply(text=f"That's not the code I sent. {left} tries left.")
+        return Reply(text=say(language(ctx), "link.wrong_code", left=left))
     target = (attempt.target_platform or "phone", attempt.target_external_id or "")
     return await _bind(ctx, attempt, ctx.person, target, sender)
 
@@ -301,10 +284,7 @@ async def _redeem_pairing(
         # Same answer as for an unknown code: a guesser learns nothing of which lookups exist.
         return Reply(text=say(language(ctx), "link.invalid"))
     if attempt.person_id == ctx.person.id:
-        return Reply(
-            text="Send this code from the account you want to link, not from one that is "
-            "already yours."
-        )
+        return Reply(text=say(language(ctx), "link.from_other"))
     owner = await ctx.uow.people.get(attempt.person_id)
     if owner is None or not owner.active:
         return Reply(text=say(language(ctx), "link.invalid"))
@@ -325,13 +305,10 @@ async def _bind(
         if holder is not None and holder.kind is not PersonKind.CONTACT:
             await links.close(attempt, "taken", ctx.now)
             log.info("link.refused", person_id=owner.id, reason="belongs_to_directory_person")
-            return Reply(
-                text="That account belongs to someone else in the directory, so I can't link "
-                "it. Ask the service desk if it should be yours."
-            )
+            return Reply(text=say(language(ctx), "link.taken"))
     # The compare-and-set: of two people sending the same code at once, one gets here.
     if not await links.redeem(attempt, sender[0], sender[1], ctx.now):
-        return Reply(text="That code has already been used.")
+        return Reply(text=say(language(ctx), "link.used"))
     result = await links.adopt(owner, *target)
     await links.guard_clear(*sender)
     log.info(
@@ -342,15 +319,11 @@ async def _bind(
         tickets_moved=result.tickets_moved,
     )
     what = _describe(*target)
-    if result.outcome is Adoption.ALREADY:
-        return Reply(text=f"{what[0].upper()}{what[1:]} was already linked to you.")
-    moved = (
-        f" The {result.tickets_moved} ticket(s) raised from it are now yours too."
-        if result.tickets_moved
-        else ""
-    )
     # The account just linked is the owner's now: their preference decides.
     lang = normalise(owner.language) or language(ctx)
+    if result.outcome is Adoption.ALREADY:
+        return Reply(text=say(lang, "link.already_linked", what=f"{what[0].upper()}{what[1:]}"))
+    moved = say(lang, "link.moved", count=result.tickets_moved) if result.tickets_moved else ""
     return Reply(text=say(lang, "link.linked", what=what, name=owner.name, moved=moved))
 
 

@@ -12,10 +12,12 @@ linked reporter on their own channel, to the swarm channel and to the major-inci
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
+from handlers.replies import language, language_of, say, status_label
 from handlers.routing import on_call
 from handlers.rules import lifecycle
 from handlers.rules.correlation import OUTAGE_WINDOW, UNCLASSIFIED
@@ -50,18 +52,22 @@ async def _incident(
             service.id, ctx.now - OUTAGE_WINDOW, but=0
         )
         if not recent:
-            return None, Reply(text=f"There is no open incident on {service.name} to declare.")
+            return None, Reply(
+                text=say(language(ctx, nlu), "major.none_on_service", service=service.name)
+            )
         return recent[-1], None
     ticket = await ctx.uow.tickets.by_ref(found.group(0).upper())
     if ticket is None or ticket.kind is not TicketKind.INCIDENT:
-        return None, Reply(text=f"I can't find incident {found.group(0).upper()}.")
+        return None, Reply(
+            text=say(language(ctx, nlu), "major.not_found", ref=found.group(0).upper())
+        )
     return ticket, None
 
 
 def _staff_only(ctx: HandlerContext) -> Reply | None:
     if ctx.person.has_role(Role.AGENT):
         return None
-    return Reply(text="Only agents can declare major incidents and post their updates.")
+    return Reply(text=say(language(ctx), "major.agents_only"))
 
 
 async def _attach(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
@@ -85,7 +91,7 @@ async def _attach(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
     ]
 
 
-async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
+async def _page(ctx: HandlerContext, ticket: Ticket, page: Callable[[str], Reply]) -> list[str]:
     """Tell the owner group in its channels and page its on-call person and lead; who."""
     group = ticket.group
     service = ticket.service
@@ -94,6 +100,7 @@ async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
     if group is None:
         return []
     paged = [f"#{group.name}"]
+    reply = page("en")  # a group's channels read English
     for platform, chat in (("slack", group.slack_channel), ("telegram", group.telegram_chat)):
         if chat:
             ctx.outgoing.append(
@@ -110,7 +117,7 @@ async def _page(ctx: HandlerContext, ticket: Ticket, reply: Reply) -> list[str]:
         if lead is not None:
             people.append(lead)
     for person in people:
-        ctx.notify(person.id, reply)
+        ctx.notify(person.id, page(language_of(person)))
         paged.append(person.name)
     return paged
 
@@ -141,13 +148,16 @@ async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]
+    lang = language(ctx, nlu)
     ticket, problem = await _incident(ctx, nlu)
     if ticket is None:
-        return [problem or Reply(text='Say which incident: "major INC-9".')]
+        return [problem or Reply(text=say(lang, "major.which"))]
     if not lifecycle.is_open(ticket.status):
-        return [Reply(text=f"{ticket.ref} is {ticket.status.value}; reopen it first.")]
+        # English keeps the state's stored word, as it always said.
+        status = ticket.status.value if lang == "en" else status_label(ticket.status, lang)
+        return [Reply(text=say(lang, "major.not_open", ref=ticket.ref, status=status))]
     if await ctx.uow.major_incidents.for_ticket(ticket.id) is not None:
-        return [Reply(text=f"{ticket.ref} is a major incident already.", ticket_ref=ticket.ref)]
+        return [Reply(text=say(lang, "major.already", ref=ticket.ref), ticket_ref=ticket.ref)]
     await ctx.uow.major_incidents.declare(
         ticket, by_id=ctx.person.id, lead_id=ctx.person.id, at=ctx.now
     )
@@ -156,26 +166,38 @@ async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list
         ctx.notify_requester(
             report,
             Reply(
-                text=f"Your {report.ref} is part of major incident {ticket.ref}: {ticket.title}. "
-                "A team is on it, and you'll get its updates here.",
+                text=say(
+                    language_of(report.requester, report),
+                    "major.part_of",
+                    report=report.ref,
+                    ref=ticket.ref,
+                    title=ticket.title,
+                ),
                 ticket_ref=report.ref,
             ),
         )
-    page = Reply(
-        text=f"Major incident {ticket.ref} declared by {ctx.person.name}: {ticket.title}. "
-        "Please join the swarm.",
-        card=card(ticket, ctx.now),
-        ticket_ref=ticket.ref,
-    )
+
+    def page(reader: str) -> Reply:
+        return Reply(
+            text=say(
+                reader, "major.page", ref=ticket.ref, name=ctx.person.name, title=ticket.title
+            ),
+            card=card(ticket, ctx.now),
+            ticket_ref=ticket.ref,
+        )
+
     paged = await _page(ctx, ticket, page)
     ctx.log(ticket, "major_declared", linked=[r.ref for r in reports], paged=paged)
     announce_major(ctx, ticket, note=" declared major")
-    who = f" Paged: {', '.join(paged)}." if paged else " No owner group to page."
+    who = say(lang, "major.paged", names=", ".join(paged)) if paged else say(lang, "major.no_group")
+    linked = (
+        say(lang, "major.reports.one")
+        if len(reports) == 1
+        else say(lang, "major.reports.many", count=len(reports))
+    )
     return [
         Reply(
-            text=f"{ticket.ref} is now a major incident, led by you. {len(reports)} linked "
-            f"report{'s' if len(reports) != 1 else ''}.{who} Post updates with "
-            f'"broadcast {ticket.ref}: <what is happening, when the next update is>".',
+            text=say(lang, "major.declared", ref=ticket.ref, reports=linked, who=who),
             card=card(ticket, ctx.now),
             ticket_ref=ticket.ref,
         )
@@ -200,22 +222,22 @@ async def broadcast(ctx: HandlerContext) -> list[Reply]:
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]
+    lang = language(ctx)
     ticket, problem = await _incident(ctx, major_only=True)
     if ticket is None:
-        return [problem or Reply(text='Say "broadcast INC-9: <the update>".')]
+        return [problem or Reply(text=say(lang, "major.broadcast_how"))]
     major = await ctx.uow.major_incidents.for_ticket(ticket.id)
     if major is None or not major.open:
         return [
             Reply(
-                text=f"{ticket.ref} is not an open major incident. Declare it with "
-                f'"major {ticket.ref}" first.',
+                text=say(lang, "major.not_major", ref=ticket.ref),
                 ticket_ref=ticket.ref,
             )
         ]
     text = _update_text(ctx.text)
     if not text:
-        return [Reply(text=f'What is the update? Say "broadcast {ticket.ref}: <the update>".')]
-    return [_send_update(ctx, ticket, major, text, await _reports(ctx, ticket))]
+        return [Reply(text=say(lang, "major.what_update", ref=ticket.ref))]
+    return [_send_update(ctx, ticket, major, text, await _reports(ctx, ticket), lang)]
 
 
 async def _reports(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
@@ -227,7 +249,12 @@ async def _reports(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
 
 
 def _send_update(
-    ctx: HandlerContext, ticket: Ticket, major: MajorIncident, text: str, reports: list[Ticket]
+    ctx: HandlerContext,
+    ticket: Ticket,
+    major: MajorIncident,
+    text: str,
+    reports: list[Ticket],
+    lang: str = "en",
 ) -> Reply:
     major.last_update = text
     major.updates += 1
@@ -237,23 +264,36 @@ def _send_update(
         ctx.notify_requester(
             report,
             Reply(
-                text=f"Update on {ticket.ref} (your {report.ref}): {text}",
+                text=say(
+                    language_of(report.requester, report),
+                    "major.update_yours",
+                    ref=ticket.ref,
+                    report=report.ref,
+                    text=text,
+                ),
                 ticket_ref=report.ref,
                 human=True,
             ),
         )
+    told_lang = language_of(ticket.requester, ticket)
     ctx.notify_requester(
-        ticket, Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref, human=True)
+        ticket,
+        Reply(
+            text=say(told_lang, "major.update", ref=ticket.ref, text=text),
+            ticket_ref=ticket.ref,
+            human=True,
+        ),
     )
-    news = Reply(text=f"Update on {ticket.ref}: {text}", ticket_ref=ticket.ref)
+    news = Reply(text=say("en", "major.update", ref=ticket.ref, text=text), ticket_ref=ticket.ref)
     if major.swarm_channel:
         swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
         ctx.outgoing.append(Outgoing(reply=news, address=swarm))
     ctx.announce("major_incident", news)
     told = len(reports) + (1 if ticket.requester_id != ctx.person.id else 0)
+    sent = say(lang, "major.sent.one") if told == 1 else say(lang, "major.sent.many", count=told)
+    end = say(lang, "major.sent_swarm" if major.swarm_channel else "major.sent_end")
     return Reply(
-        text=f"Sent to {told} reporter{'s' if told != 1 else ''}"
-        + (" and the swarm channel." if major.swarm_channel else "."),
+        text=sent + end,
         ticket_ref=ticket.ref,
     )
 
