@@ -214,11 +214,14 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
         contract = f" ({handoff.contract})" if handoff.contract else ""
         assignee = await _person(uow, ticket.assignee_id)
         lang = await _lang(uow, ticket.assignee_id if assignee else None)
-        for word, due in close:
+        told = assignee or _group_addresses(ticket.group)
+        notices = [("supplier_warning", "sla.supplier_close", w, d) for w, d in close]
+        notices += [("supplier_breached", "sla.supplier_missed", w, d) for w, d in missed]
+        for action, key, word, due in notices:
             _log(
                 uow,
                 ticket,
-                "supplier_warning",
+                action,
                 now,
                 supplier=handoff.supplier,
                 contract=handoff.contract,
@@ -228,7 +231,7 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
             reply = Reply(
                 text=say(
                     lang,
-                    "sla.supplier_close",
+                    key,
                     supplier=handoff.supplier,
                     contract=contract,
                     target=_target(lang, word),
@@ -241,38 +244,7 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
                 buttons=agent_buttons(ticket),
                 ticket_ref=ticket.ref,
             )
-            out += _send(
-                await _person(uow, ticket.assignee_id) or _group_addresses(ticket.group), reply
-            )
-        for word, due in missed:
-            _log(
-                uow,
-                ticket,
-                "supplier_breached",
-                now,
-                supplier=handoff.supplier,
-                contract=handoff.contract,
-                target=word,
-                due_at=due.isoformat(),
-            )
-            reply = Reply(
-                text=say(
-                    lang,
-                    "sla.supplier_missed",
-                    supplier=handoff.supplier,
-                    contract=contract,
-                    target=_target(lang, word),
-                    ref=ticket.ref,
-                    due=_hhmm(due),
-                    title=ticket.title,
-                ),
-                card=card(ticket, now),
-                buttons=agent_buttons(ticket),
-                ticket_ref=ticket.ref,
-            )
-            out += _send(
-                await _person(uow, ticket.assignee_id) or _group_addresses(ticket.group), reply
-            )
+            out += _send(told, reply)
     uow.desk.claim(ticket)
     return out
 
