@@ -9,14 +9,16 @@ database and key prefix and removes them afterwards. With `SWITCHBOARD_REQUIRE_S
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import structlog
 from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
@@ -64,6 +66,28 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(_SCRUB):
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Commands run in-process configure logging for the whole process; each test starts over.
+
+    A logger cached under one configuration keeps its processors when a later `configure`
+    replaces them, so `capture_logs` would never see it: nothing is cached in tests, and the
+    root handlers (whose stream may be a closed capture) are put back after each test.
+    """
+    configure = structlog.configure
+
+    def uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", uncached)
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    configure(**{**config, "cache_logger_on_first_use": False})
 
 
 @pytest.fixture(scope="session")
