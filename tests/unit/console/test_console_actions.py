@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.demo import seed_demo
 from channels.conversation import Address
 from handlers import console
 from handlers.agent import NotAllowedError
@@ -17,28 +15,12 @@ from handlers.errors import LifecycleError
 from handlers.incidents import report_incident
 from nlu.types import IntentName, Understanding
 from store.console import UNASSIGNED, QueueFilter
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.enums import ChangeType, Decision, Priority, Status, TicketKind
-from store.migrate import upgrade_engine
 from store.models import OutboxMessage, Ticket
 from store.uow import UnitOfWork
 
 TELEGRAM = Address(channel="telegram", conversation="5550101", user="5550101")
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    """The unit tier's migrated database (`tests/unit/conftest.py`), with the demo desk."""
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await seed_demo(uow)
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
 
 
 async def raise_incident(factory: SessionFactory, text: str = "my printer is jammed") -> str:

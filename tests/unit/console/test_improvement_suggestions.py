@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.demo import seed_demo
 from channels.conversation import Address
 from handlers.context import HandlerContext
 from handlers.improvements import (
@@ -20,29 +18,14 @@ from handlers.improvements import (
     suggest_improvements,
 )
 from nlu.types import IntentName, Understanding
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.enums import Status, TicketKind
 from store.improvements import Improvement
-from store.migrate import upgrade_engine
 from store.models import InboxEvent
 from store.nlu_misses import record_miss
 from store.uow import UnitOfWork
 
 NOW = datetime(2027, 5, 31, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await seed_demo(uow)
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
 
 
 async def _history(factory: SessionFactory) -> None:

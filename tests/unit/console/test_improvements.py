@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-
-from bot.demo import seed_demo
 from channels.conversation import Address
 from handlers.context import HandlerContext
 from handlers.improvements import idea_title, submit_idea
 from nlu.types import Entity, IntentName, Understanding
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.improvements import Stage
-from store.migrate import upgrade_engine
 from store.uow import UnitOfWork
-
-
-@pytest.fixture
-async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/ideas.db")
-    await upgrade_engine(engine)
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await seed_demo(uow)
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
 
 
 async def say(factory: SessionFactory, text: str, entities: tuple[Entity, ...] = ()) -> str:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import pytest
-
-from bot.demo import seed_demo
 from channels.conversation import Address
 from handlers.cancellation import cancel
 from handlers.context import HandlerContext
@@ -16,27 +12,12 @@ from handlers.incident_review import major_resolved
 from handlers.incidents import resolve
 from handlers.major_incidents import swarm_on_p1
 from nlu.types import IntentName, Understanding
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.enums import Priority, Status, TicketKind
-from store.migrate import upgrade_engine
 from store.models import Ticket
 from store.uow import UnitOfWork
 
 NOW = datetime(2027, 1, 5, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await seed_demo(uow)
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
 
 
 async def test_a_review_opens_once_and_only_for_a_resolved_major(factory: SessionFactory) -> None:

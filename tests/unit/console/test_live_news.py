@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.demo import seed_demo
 from bot.web.live import NEWS, Change, TicketNews
-from store.db import SessionFactory, create_engine, session_factory
+from store.db import SessionFactory
 from store.enums import Priority, Status, TicketKind
-from store.migrate import upgrade_engine
 from store.uow import UnitOfWork
-
-
-@pytest.fixture
-async def factory(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    await upgrade_engine(engine)
-    made = session_factory(engine)
-    async with UnitOfWork(made) as uow:
-        await seed_demo(uow)
-        await uow.commit()
-    try:
-        yield made
-    finally:
-        await engine.dispose()
 
 
 async def _incident(factory: SessionFactory) -> int:
