@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from store.enums import OutboxStatus
 from store.models import InboxEvent, OutboxMessage
+from tests.fakes.identity_service import FakeIdentityService
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.twilio_api import FakeTwilioApi
@@ -56,6 +57,12 @@ def twilio_fake() -> Iterator[FakeTwilioApi]:
 def x_fake() -> Iterator[FakeXApi]:
     with FakeXApi() as api:
         yield api
+
+
+@pytest.fixture
+def identity_service() -> Iterator[FakeIdentityService]:
+    with FakeIdentityService() as service:
+        yield service
 
 
 def eventually(found: Callable[[], T], what: str, timeout: float = 15.0) -> T:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +23,10 @@ from bot.container import Overrides
 from nlu.types import Understander
 from store.enums import Status
 from tests.e2e.conftest import post_json, post_payload, settle
-from tests.e2e.test_catalog_automation import SECRET, FakeIdentityService
 from tests.e2e.test_catalog_telegram import manager
 from tests.e2e.test_cmdb_api import load
 from tests.e2e.test_slack import USERS, click, dm, seen_by, status_of, with_slack
+from tests.fakes.identity_service import SECRET, FakeIdentityService
 from tests.fakes.slack_api import FakeSlackApi, Posted
 
 HARDWARE = "C0HARDWARE"
@@ -38,17 +37,6 @@ def slack() -> Iterator[FakeSlackApi]:
     api = FakeSlackApi(USERS)
     with api:
         yield api
-
-
-@pytest.fixture
-def service() -> Iterator[FakeIdentityService]:
-    fake = FakeIdentityService()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join(timeout=5)
 
 
 def desk(url: str) -> str:
@@ -92,20 +80,20 @@ def test_a_refused_automation_is_done_by_hand_from_the_group_channel(
     demo_settings: Settings,
     understander: Understander,
     slack: FakeSlackApi,
-    service: FakeIdentityService,
+    identity_service: FakeIdentityService,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
     path = tmp_path / "desk.yml"
-    path.write_text(desk(service.url), "utf-8")
+    path.write_text(desk(identity_service.url), "utf-8")
     asyncio.run(load(demo_settings, path))
     asyncio.run(manager(demo_settings))
     app = create_app(
         with_slack(demo_settings, slack), overrides=Overrides(understander=understander)
     )
     with TestClient(app) as client:
-        scenario(client, slack, service)
+        scenario(client, slack, identity_service)
 
 
 def scenario(client: TestClient, fake: FakeSlackApi, service: FakeIdentityService) -> None:

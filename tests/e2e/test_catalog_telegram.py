@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.container import Overrides
 from nlu.types import Understander
-from tests.e2e.test_catalog_automation import SECRET, FakeIdentityService
 from tests.e2e.test_cmdb_api import load
 from tests.e2e.test_telegram_webhook import bind, post, with_telegram
+from tests.fakes.identity_service import SECRET, FakeIdentityService
 from tests.fakes.telegram_api import FakeTelegramApi, callback_update, private_update
 
 ALICE, DAN, BOB = 5550101, 5550120, 5550130
@@ -38,17 +37,6 @@ def fake() -> Iterator[FakeTelegramApi]:
     api = FakeTelegramApi()
     with api:
         yield api
-
-
-@pytest.fixture
-def service() -> Iterator[FakeIdentityService]:
-    fake = FakeIdentityService()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join(timeout=5)
 
 
 def desk(url: str) -> str:
@@ -107,14 +95,14 @@ def test_a_laptop_ordered_approved_automated_and_set_up_on_telegram(
     demo_settings: Settings,
     understander: Understander,
     fake: FakeTelegramApi,
-    service: FakeIdentityService,
+    identity_service: FakeIdentityService,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
     settings = with_telegram(demo_settings, fake)
     path = tmp_path / "desk.yml"
-    path.write_text(desk(service.url), "utf-8")
+    path.write_text(desk(identity_service.url), "utf-8")
     asyncio.run(load(settings, path))
     asyncio.run(manager(settings))
     for email, uid in (("alice", ALICE), ("dan", DAN), ("bob", BOB)):
@@ -134,7 +122,7 @@ def test_a_laptop_ordered_approved_automated_and_set_up_on_telegram(
 
         # The automation ran against the identity service, signed; the group's task opened.
         task = seen(fake, HARDWARE_CHAT, lambda m: "Task REQ-1/2" in m["text"])
-        [(headers, body)] = service.posts("/reset")
+        [(headers, body)] = identity_service.posts("/reset")
         assert json.loads(body)["answers"] == {"model": "16-inch"}
         assert headers["X-Switchboard-Signature"].startswith("sha256=")
         seen(fake, ALICE, lambda m: "was approved by Dan Requester" in m["text"])
