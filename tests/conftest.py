@@ -66,6 +66,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(_SCRUB):
             monkeypatch.delenv(key, raising=False)
+    # python-telegram-bot 22 warns when it builds RetryAfter unless opted in to timedelta
+    # periods, and warnings are errors here.
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
 @pytest.fixture(autouse=True)

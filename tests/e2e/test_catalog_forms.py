@@ -131,9 +131,7 @@ ALICE_TELEGRAM = 5550101
 
 
 @pytest.fixture
-def telegram_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTelegramApi]:
-    # PTB 22 warns when building RetryAfter unless opted in to timedelta periods.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+def telegram_api() -> Iterator[FakeTelegramApi]:
     with FakeTelegramApi() as api:
         yield api
 

@@ -27,11 +27,6 @@ ALICE, DAN, BOB = 5550101, 5550120, 5550130
 HARDWARE_CHAT = -100777
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeTelegramApi]:
     api = FakeTelegramApi()

@@ -26,11 +26,6 @@ HTML = {"Accept": "text/html"}
 CUSTOMER = 111111111
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeTelegramApi]:
     with FakeTelegramApi() as api:

@@ -53,12 +53,6 @@ PHONE = "+14155550101"
 X_USER = "3001969357"
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB's RetryAfter warns about its coming type unless opted in; warnings are errors here.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 async def factory(tmp_path: Path) -> AsyncIterator[SessionFactory]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/faults.db")

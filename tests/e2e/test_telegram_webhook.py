@@ -27,12 +27,6 @@ FRANK = 5550199
 ALICE = 5550101
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when building RetryAfter unless opted in to timedelta periods.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeTelegramApi]:
     with FakeTelegramApi() as api:

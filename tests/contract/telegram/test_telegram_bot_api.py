@@ -22,12 +22,6 @@ from tests.payloads import load
 CHAT = Address(channel="telegram", conversation="5550102", user="5550102")
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns when building RetryAfter unless opted in to timedelta periods.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeTelegramApi]:
     with FakeTelegramApi() as api:

@@ -354,9 +354,7 @@ def test_render_keeps_within_telegram_limit() -> None:
 # -- errors ----------------------------------------------------------------------------------
 
 
-def test_flood_control_asks_for_the_advertised_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns about `retry_after` turning into a timedelta unless opted in.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+def test_flood_control_asks_for_the_advertised_wait() -> None:
     err = delivery_error(RetryAfter(timedelta(seconds=3)))
     assert err.retry_after == 3
     assert not err.permanent
