@@ -1,8 +1,8 @@
-"""Intent classifiers over sparse features, in numpy: a softmax regression and a one-hidden-layer
-network, trained with Adam on minibatches.
+"""Intent classifiers over sparse features, in numpy.
 
-Only the weight rows a batch touches are updated (a sparse, "lazy" Adam), and training stops
-after a fixed number of updates: on chat-sized data early stopping regularises better than a
+A softmax regression and a one-hidden-layer network, trained with Adam on minibatches. Only
+the weight rows a batch touches are updated (a sparse, "lazy" Adam), and training stops after
+a fixed number of updates: on chat-sized data early stopping regularises better than a
 penalty, and each model stays a few plain matrices that load in milliseconds. The two models
 err differently (one linear in the features, one not), so their averaged probabilities are
 both more accurate and better at telling unknown messages apart than either alone.
@@ -110,9 +110,11 @@ def _bag_grad(rows: SparseRows, grad_out: FloatArray) -> tuple[NDArray[np.int64]
 class Model(Protocol):
     """What the intent component needs of a classifier."""
 
-    def predict_proba(self, rows: SparseRows) -> FloatArray: ...
+    def predict_proba(self, rows: SparseRows) -> FloatArray:
+        """Class probabilities, one row per message."""
 
-    def save(self, path: Path) -> None: ...
+    def save(self, path: Path) -> None:
+        """Write the trained weights to `path` (an `.npz` file)."""
 
 
 class LinearModel:
@@ -170,6 +172,7 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
+        """Read weights written by `save`, widened back to float32 for arithmetic."""
         with np.load(path) as data:
             return cls(data["weights"].astype(np.float32), data["bias"].astype(np.float32))
 
@@ -251,6 +254,7 @@ class HiddenLayerModel:
 
     @classmethod
     def load(cls, path: Path) -> HiddenLayerModel:
+        """Read weights written by `save`, widened back to float32 for arithmetic."""
         with np.load(path) as data:
             return cls(
                 *(data[k].astype(np.float32) for k in ("embed", "hidden_bias", "out", "bias"))

@@ -44,6 +44,7 @@ class IntentClassifier:
 
     @property
     def is_trained(self) -> bool:
+        """Whether a vocabulary and at least one model are loaded, so docs can be scored."""
         return self.space is not None and bool(self.models)
 
     def predict_proba(self, docs: Sequence[Doc]) -> NDArray[np.float32]:
@@ -65,16 +66,19 @@ class IntentClassifier:
         return proba
 
     def _set_cats(self, docs: Sequence[Doc]) -> None:
+        """Write the scores of a batch to each doc's `cats` and `user_data[SCORES]`."""
         proba = self.predict_proba(docs)
         for doc, row, values in zip(docs, proba, proba.tolist(), strict=True):
             doc.cats = dict(zip(self.labels, values, strict=True))
             doc.user_data[SCORES] = row
 
     def __call__(self, doc: Doc) -> Doc:
+        """Score one doc, as spaCy does when the pipeline is called on a single text."""
         self._set_cats([doc])
         return doc
 
     def pipe(self, docs: Iterable[Doc], *, batch_size: int = 256) -> Iterator[Doc]:
+        """Score docs in batches, for `nlp.pipe`: one matrix product per batch, not per doc."""
         batch: list[Doc] = []
         for doc in docs:
             batch.append(doc)
@@ -119,6 +123,10 @@ class IntentClassifier:
             )
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        """Save labels, vocabulary, idf weights and every model under `path`, for `nlp.to_disk`.
+
+        The idf weights go as float16, like the models' large tables, to keep the model small.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         if self.space is None:
@@ -134,6 +142,11 @@ class IntentClassifier:
         (path / "models.json").write_text(json.dumps(models, indent=1), encoding="utf-8")
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> IntentClassifier:
+        """Load what `to_disk` saved, for `spacy.load`.
+
+        Raises:
+            ModelFormatError: a file is missing or unreadable, or there are no weights.
+        """
         path = Path(path)
         try:
             self.labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
@@ -164,5 +177,5 @@ def _scaled(progress: Progress, index: int, count: int) -> Progress:
 
 @Language.factory(COMPONENT_NAME)
 def make_intent_classifier(nlp: Language, name: str) -> IntentClassifier:
-    """spaCy factory for `nlp.add_pipe("switchboard_intents")`."""
+    """Build the component when a pipeline asks for `nlp.add_pipe("switchboard_intents")`."""
     return IntentClassifier(nlp, name)

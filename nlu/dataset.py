@@ -51,8 +51,11 @@ def independent_test_files() -> list[Path]:
 
 
 def data_files(data: Path | None) -> list[Path]:
-    """The files a `data` argument stands for: a file, every `train*.jsonl` of a directory,
-    or our own training files when None."""
+    """The files a `data` argument stands for.
+
+    A file stands for itself, a directory for its `train*.jsonl` and `train*.txt` files, and
+    None for the project's own training files.
+    """
     if data is None:
         files = builtin_train_files()
     elif Path(data).is_dir():

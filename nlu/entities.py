@@ -1,5 +1,7 @@
-"""Entities from rules: ticket references, urgency, impact, catalog items, services, datetimes,
-emails and phone numbers, with character offsets into the text.
+"""Entities from rules, with character offsets into the text.
+
+The rules find ticket references, urgency, impact, catalog items, services, datetimes, emails
+and phone numbers.
 
 Services and catalog items are matched on lower-cased tokens by spaCy `PhraseMatcher`s that are
 rebuilt whenever the configuration database sends new names (`set_services`, `set_catalog`), so
@@ -94,8 +96,10 @@ SPAN_KEY = "switchboard.entities"
 
 
 def set_spans(doc: Doc, entities: Sequence[Entity]) -> None:
-    """Record entities on the doc as spaCy spans: all of them in `doc.spans[SPAN_KEY]`, the
-    longest non-overlapping ones in `doc.ents`. Label is the entity name, `kb_id_` its value.
+    """Record entities on the doc as spaCy spans.
+
+    All of them go in `doc.spans[SPAN_KEY]`, the longest non-overlapping ones in `doc.ents`.
+    A span's label is the entity name, its `kb_id_` the entity's value.
 
     Spans cover whole tokens, so a span may be wider than the entity's character offsets
     (which stay exact on the `Entity`). A doc without entities is left as it is: no span

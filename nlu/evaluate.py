@@ -97,6 +97,7 @@ class CrossValidationReport:
     confused_pairs: list[tuple[str, str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict (confused pairs as objects)."""
         data = asdict(self)
         data["confused_pairs"] = [
             {"gold": g, "predicted": p, "count": n} for g, p, n in self.confused_pairs
@@ -104,6 +105,7 @@ class CrossValidationReport:
         return data
 
     def render(self) -> str:
+        """A readable report."""
         lines = [
             f"{self.folds}-fold cross-validation on {self.n_examples} examples",
             f"accuracy              {self.accuracy:.1%}",

@@ -123,6 +123,7 @@ class SparseRows:
 
     @property
     def n_rows(self) -> int:
+        """How many rows the batch holds (`ptr` has one offset more)."""
         return len(self.ptr) - 1
 
     def take(self, rows: Sequence[int] | NDArray[np.int64]) -> SparseRows:

@@ -139,8 +139,10 @@ class SpacyUnderstander:
         now: datetime | None = None,
         texts: Sequence[str] | None = None,
     ) -> list[tuple[list[tuple[str, float]], list[Entity], str]]:
-        """Ranked labels, entities and language of docs scored by the pipeline (`texts`, when
-        given, are their texts: it spares rebuilding them from the tokens)."""
+        """Ranked labels, entities and language of docs scored by the pipeline.
+
+        `texts`, when given, are the docs' texts: it spares rebuilding them from the tokens.
+        """
         moment = self._now(now)
         out = []
         for i, doc in enumerate(docs):

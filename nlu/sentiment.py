@@ -52,14 +52,17 @@ penalty does not drown the lexicon."""
 
 @dataclass(frozen=True, slots=True)
 class Sentiment:
-    """The sentiment of one text; `score` runs from -1 (negative) to 1 (positive):
-    P(positive) - P(negative)."""
+    """The sentiment of one text.
+
+    `score` runs from -1 (negative) to 1 (positive): P(positive) - P(negative).
+    """
 
     text: str
     label: str
     score: float
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict, the score rounded to four places."""
         return {"text": self.text, "label": self.label, "score": round(self.score, 4)}
 
 

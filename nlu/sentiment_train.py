@@ -114,6 +114,7 @@ class SentimentReport:
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict, the recalls rounded to four places."""
         return {
             "n": self.n,
             "folds": self.folds,
@@ -125,6 +126,7 @@ class SentimentReport:
         }
 
     def render(self) -> str:
+        """A readable report: the model's recall per class, then VADER's for comparison."""
         how = f"{self.folds}-fold cross-validated" if self.folds else "held-out"
         lines = [f"{self.n} texts, {how}", f"macro recall          {self.macro_recall:.1%}"]
         lines += [f"  {k:<20}{v:.1%}" for k, v in self.per_class.items()]
@@ -167,8 +169,11 @@ def cross_validate(
     extra: Sequence[Labelled] | None = None,
     progress: Progress | None = None,
 ) -> SentimentReport:
-    """K-fold estimate on `rows`: each fold is predicted by a model trained on the other
-    folds plus `extra` (by default the reviews and our own messages), never on itself."""
+    """K-fold estimate of the model's recall on `rows`.
+
+    Each fold is predicted by a model trained on the other folds plus `extra` (by default the
+    reviews and our own messages), never on itself.
+    """
     extra = [*review_examples(seed=seed), *own_examples()] if extra is None else list(extra)
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)

@@ -33,6 +33,7 @@ class MixedTokenizer:
         self.vocab = base.vocab
 
     def __call__(self, text: str) -> Doc:
+        """Tokenise `text`; a text without CJK characters gets spaCy's tokens unchanged."""
         doc: Doc = self.base(text)
         if not _HAS_CJK.search(text):
             return doc
@@ -50,21 +51,26 @@ class MixedTokenizer:
         return Doc(self.vocab, words=words, spaces=spaces)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterable[Doc]:
+        """Tokenise texts one at a time, as spaCy's own tokenizer does in `pipe`."""
         for text in texts:
             yield self(text)
 
     def to_bytes(self, **kwargs: Any) -> bytes:
+        """The base tokenizer's rules; the CJK split needs no state of its own."""
         data: bytes = self.base.to_bytes(**kwargs)
         return data
 
     def from_bytes(self, data: bytes, **kwargs: Any) -> MixedTokenizer:
+        """Restore the base tokenizer's rules from `to_bytes` output."""
         self.base.from_bytes(data, **kwargs)
         return self
 
     def to_disk(self, path: str | Path, **kwargs: Any) -> None:
+        """Save the base tokenizer's rules, for `nlp.to_disk`."""
         self.base.to_disk(path, **kwargs)
 
     def from_disk(self, path: str | Path, **kwargs: Any) -> MixedTokenizer:
+        """Load the base tokenizer's rules, for `spacy.load`."""
         self.base.from_disk(path, **kwargs)
         return self
 

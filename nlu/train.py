@@ -97,8 +97,10 @@ class _Steps:
 def out_of_fold(
     examples: Sequence[Example], seed: int = 0
 ) -> tuple[list[str], list[float], list[str]]:
-    """Predictions for every example by a model that did not train on it: (predicted,
-    confidence, gold), from the folds the threshold is calibrated on."""
+    """Predictions for every example by a model that did not train on it.
+
+    Returns (predicted, confidence, gold), from the folds the threshold is calibrated on.
+    """
     return _out_of_fold(examples, seed, _Steps(None, 0))
 
 
@@ -249,9 +251,11 @@ def ensure_model(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Path:
-    """Return the current model directory, training one first if there is none, if it cannot
-    be read, or if the data it was trained from has changed since (the data hash in its meta
-    differs)."""
+    """Return the current model directory, training a new one first when needed.
+
+    A model is trained when there is none, when it cannot be read, or when the data it was
+    trained from has changed since (the data hash in its meta differs).
+    """
     existing = current_model(out_root)
     if existing is not None:
         try:

@@ -73,6 +73,7 @@ class Entity:
     text: str = ""
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict of every field."""
         return {
             "entity": self.entity,
             "value": self.value,
@@ -116,6 +117,7 @@ class Understanding:
         return [(self.intent, self.confidence), *self.alternatives]
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict, confidences rounded to four places; the threshold is left out."""
         return {
             "text": self.text,
             "intent": self.intent.value,
@@ -140,12 +142,16 @@ class Understander(Protocol):
     """Anything that turns text into an `Understanding`."""
 
     @property
-    def threshold(self) -> float: ...
+    def threshold(self) -> float:
+        """Confidence below which the router should ask rather than act."""
 
-    def parse(self, text: str, *, now: datetime | None = None) -> Understanding: ...
+    def parse(self, text: str, *, now: datetime | None = None) -> Understanding:
+        """Understand one message; odd input (empty, binary, huge) never raises."""
 
     def parse_many(
         self, texts: Sequence[str], *, now: datetime | None = None
-    ) -> list[Understanding]: ...
+    ) -> list[Understanding]:
+        """Understand many messages at once, in the order given."""
 
-    def set_services(self, entries: Iterable[CatalogEntry]) -> None: ...
+    def set_services(self, entries: Iterable[CatalogEntry]) -> None:
+        """Replace the services recognised as `service` entities, without retraining."""

@@ -229,6 +229,7 @@ class CatalogRepository:
         approver: Person | None,
         approval_group_id: int | None,
     ) -> CatalogRequest:
+        """Record the order behind a new request ticket, with the approval it starts under."""
         row = CatalogRequest(
             ticket_id=ticket_id,
             item_id=item.id,
@@ -243,11 +244,13 @@ class CatalogRepository:
         return row
 
     async def request_of(self, ticket_id: int) -> CatalogRequest | None:
+        """The order behind a request ticket, or None for a ticket that is not one."""
         return await self.session.get(CatalogRequest, ticket_id)
 
     async def lock_request(self, ticket_id: int) -> CatalogRequest | None:
-        """The request, locked until commit: decisions and task completions on one request
-        take turns, so two approvals or two last tasks are never counted apart.
+        """The request, locked until commit, so decisions and task completions on it take turns.
+
+        Two approvals or two last tasks are never counted apart.
 
         The ticket is read again once the lock is held: whoever held it before may have
         changed it (its version), and a copy read earlier would fail to save.
@@ -269,6 +272,7 @@ class CatalogRepository:
         comment: str,
         channel: str,
     ) -> CatalogDecision:
+        """Record one approver's decision on one step of the approval chain (one per person)."""
         row = CatalogDecision(
             ticket_id=ticket_id,
             step=step,
@@ -292,6 +296,7 @@ class CatalogRepository:
     async def add_task(
         self, *, ticket_id: int, position: int, name: str, group_id: int | None, automation: bool
     ) -> FulfilmentTask:
+        """Add a fulfilment task at `position`, `waiting` until the request reaches it."""
         row = FulfilmentTask(
             ticket_id=ticket_id,
             position=position,
@@ -315,6 +320,7 @@ class CatalogRepository:
         return list(await self.session.scalars(stmt))
 
     async def task(self, ticket_id: int, position: int) -> FulfilmentTask | None:
+        """One task of a request, locked until commit so two completions of it take turns."""
         stmt = select(FulfilmentTask).where(
             FulfilmentTask.ticket_id == ticket_id, FulfilmentTask.position == position
         )
@@ -328,6 +334,7 @@ class CatalogRepository:
         return (await self.session.scalars(stmt)).first() is not None
 
     async def is_member(self, group_id: int, person_id: int) -> bool:
+        """Whether the person belongs to the group."""
         stmt = select(GroupMember.person_id).where(
             GroupMember.group_id == group_id, GroupMember.person_id == person_id
         )
@@ -344,6 +351,7 @@ class CatalogRepository:
         return list(await self.session.scalars(stmt))
 
     async def article_exists(self, article_id: int) -> bool:
+        """Whether the article is still there: one offered may have been removed since."""
         return await self.session.get(KnowledgeArticle, article_id) is not None
 
     async def record_deflection(
@@ -355,6 +363,7 @@ class CatalogRepository:
         outcome: str,
         channel: str,
     ) -> Deflection:
+        """Record what a person did with an article offered in place of a ticket."""
         row = Deflection(
             person_id=person_id,
             intent=intent,

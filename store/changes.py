@@ -50,6 +50,7 @@ class ChangeOutcome(StrEnum):
 
     @property
     def label(self) -> str:
+        """The outcome as people read it (`backed out`, not `backed_out`)."""
         return self.value.replace("_", " ")
 
 
@@ -121,8 +122,11 @@ class FreezeWindow(Base):
 
 
 class ChangeBoard(Base):
-    """A change advisory board (`change_boards:`): the group whose approvers decide normal
-    changes to some services, and how many of them must agree."""
+    """A change advisory board (`change_boards:` in the desk file).
+
+    The board is the group whose approvers decide normal changes to some services, and how
+    many of them must agree.
+    """
 
     __tablename__ = "change_boards"
 
@@ -156,6 +160,7 @@ class ChangeRepository:
         return found
 
     async def plans(self, ticket_ids: Collection[int]) -> dict[int, ChangePlan]:
+        """The plans of these changes by ticket id; a change never planned is absent."""
         if not ticket_ids:
             return {}
         stmt = select(ChangePlan).where(ChangePlan.ticket_id.in_(list(ticket_ids)))
@@ -226,13 +231,17 @@ class ChangeRepository:
         return row, changed
 
     async def standards(self) -> list[StandardChange]:
+        """Every standard change template, by name."""
         return list(
             await self.session.scalars(select(StandardChange).order_by(StandardChange.name))
         )
 
     async def boards_for(self, names: Collection[str]) -> list[tuple[ChangeBoard, frozenset[int]]]:
-        """The boards covering any of the services `names` (any case), each with the ids of
-        its members who may approve (active, with the approver or admin role)."""
+        """The boards covering any of the services `names` (any case), with their approvers.
+
+        Each board comes with the ids of its members who may approve: active, with the
+        approver or admin role.
+        """
         wanted = {n.casefold() for n in names}
         if not wanted:
             return []
@@ -259,4 +268,5 @@ class ChangeRepository:
         return [(b, frozenset(members.get(b.group_id, set()))) for b in boards]
 
     async def board_group(self, board: ChangeBoard) -> Group | None:
+        """The group the board draws its approvers from."""
         return await self.session.get(Group, board.group_id)

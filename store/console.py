@@ -206,12 +206,15 @@ class ConsoleRepository:
         return [by_id[i] for i in ids if i in by_id]
 
     async def count(self, f: QueueFilter) -> int:
+        """How many open tickets match `f` in all, beyond the page `queue` returns."""
         stmt = select(func.count()).select_from(Ticket).where(*_where(f))
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def group_loads(self) -> list[GroupLoad]:
-        """Open and unassigned tickets per group (tickets with no group as group 0), in one
-        grouped read of `ix_tickets_queue` joined to the groups' names."""
+        """Open and unassigned tickets per group; tickets with no group count as group 0.
+
+        One grouped read of `ix_tickets_queue`, joined to the groups' names.
+        """
         # One expression object in both places, so PostgreSQL sees the same parameter.
         gid = func.coalesce(Ticket.group_id, NO_GROUP)
         open_ = (
@@ -235,6 +238,7 @@ class ConsoleRepository:
         return sorted(loads, key=lambda g: (g.group_id == NO_GROUP, g.name.lower()))
 
     async def groups_of(self, person_id: int) -> list[int]:
+        """The ids of the groups the person belongs to."""
         stmt = select(GroupMember.group_id).where(GroupMember.person_id == person_id)
         return [int(g) for g in await self.session.scalars(stmt)]
 
@@ -250,12 +254,16 @@ class ConsoleRepository:
         return [(int(i), str(n)) for i, n in await self.session.execute(stmt)]
 
     async def services(self) -> list[tuple[int, str]]:
+        """Every service as (id, name), by name, for the console's service filter."""
         stmt = select(Service.id, Service.name).order_by(Service.name)
         return [(int(i), str(n)) for i, n in await self.session.execute(stmt)]
 
     async def timeline(self, ticket: Ticket) -> list[Entry]:
-        """Everything about a ticket in time order: its events (with the message behind each,
-        where a message caused it) and the replies and notices sent about it."""
+        """Everything about a ticket in time order.
+
+        Its events (with the message behind each, where a message caused it) and the replies
+        and notices sent about it.
+        """
         events = await self.session.execute(
             select(TicketEvent, InboxEvent.payload)
             .outerjoin(InboxEvent, InboxEvent.id == TicketEvent.inbox_id)

@@ -61,6 +61,7 @@ class DeflectionOfferRepository:
         now: datetime,
         expires_at: datetime,
     ) -> DeflectionOffer:
+        """Record an offer just made, open until `expires_at`."""
         row = DeflectionOffer(
             person_id=person_id,
             intent=intent,
@@ -75,6 +76,7 @@ class DeflectionOfferRepository:
         return row
 
     async def get(self, offer_id: int) -> DeflectionOffer | None:
+        """The offer with this id, settled or not; None if it is gone with its person."""
         return await self.session.get(DeflectionOffer, offer_id)
 
     async def settle(self, offer_id: int, outcome: str, now: datetime) -> bool:

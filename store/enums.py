@@ -31,10 +31,16 @@ class TicketKind(StrEnum):
 
     @property
     def prefix(self) -> str:
+        """The letters that start the kind's references, as `INC` in `INC-42`."""
         return _PREFIX[self]
 
     @classmethod
     def from_prefix(cls, prefix: str) -> TicketKind:
+        """The kind a reference prefix stands for, in any case.
+
+        Raises:
+            ValueError: the prefix belongs to no kind.
+        """
         for kind, p in _PREFIX.items():
             if p == prefix.upper():
                 return kind
@@ -64,6 +70,7 @@ class Status(StrEnum):
 
     @property
     def label(self) -> str:
+        """The status as people read it (`in progress`, not `in_progress`)."""
         return self.value.replace("_", " ")
 
 
@@ -103,17 +110,23 @@ class ChangeType(StrEnum):
 
 
 class Decision(StrEnum):
+    """An approver's answer to a ticket awaiting approval."""
+
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
 class InboxStatus(StrEnum):
+    """Where a received event stands: waiting for a worker, handled, or given up on."""
+
     PENDING = "pending"
     DONE = "done"
     DEAD = "dead"
 
 
 class OutboxStatus(StrEnum):
+    """Where a reply stands; `store.outbox.OutboxRepository` describes the life of a row."""
+
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"

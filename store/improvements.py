@@ -57,6 +57,7 @@ class Improvement(Base):
 
     @property
     def ref(self) -> str:
+        """The reference people quote, as `IDEA-7`."""
         return f"IDEA-{self.id}"
 
 
@@ -78,6 +79,7 @@ class ImprovementRepository:
         benefit: str = "",
         source_key: str | None = None,
     ) -> Improvement:
+        """Enter a new idea at the proposed stage; long texts are cut to what the columns hold."""
         row = Improvement(
             title=title[:300],
             detail=detail[:4000],
@@ -95,9 +97,11 @@ class ImprovementRepository:
         return row
 
     async def get(self, improvement_id: int) -> Improvement | None:
+        """One idea by its number, or None."""
         return await self.session.get(Improvement, improvement_id)
 
     async def listing(self, limit: int = 200) -> list[Improvement]:
+        """The register for display: the latest `limit` ideas, newest first, in every stage."""
         stmt = select(Improvement).order_by(Improvement.id.desc()).limit(limit)
         return list(await self.session.scalars(stmt))
 

@@ -57,19 +57,23 @@ class KnowledgeDraftRepository:
         self.session = session
 
     async def add(self, draft: KnowledgeDraft) -> KnowledgeDraft:
+        """Save a new draft; a slug already taken breaks the unique key."""
         self.session.add(draft)
         await self.session.flush()
         return draft
 
     async def for_ticket(self, ticket_id: int) -> KnowledgeDraft | None:
+        """The latest draft written from this ticket, or None."""
         stmt = select(KnowledgeDraft).where(KnowledgeDraft.ticket_id == ticket_id)
         return (await self.session.scalars(stmt.order_by(KnowledgeDraft.id.desc()))).first()
 
     async def by_slug(self, slug: str) -> KnowledgeDraft | None:
+        """A draft by its slug, compared case-insensitively."""
         stmt = select(KnowledgeDraft).where(func.lower(KnowledgeDraft.slug) == slug.casefold())
         return (await self.session.scalars(stmt)).first()
 
     async def unpublished(self) -> list[KnowledgeDraft]:
+        """The drafts still waiting to be read again and published, oldest first."""
         stmt = select(KnowledgeDraft).where(KnowledgeDraft.published_at.is_(None))
         return list(await self.session.scalars(stmt.order_by(KnowledgeDraft.id)))
 

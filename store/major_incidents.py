@@ -20,9 +20,11 @@ class MajorIncidentRepository:
         self.session = session
 
     async def get(self, major_id: int) -> MajorIncident | None:
+        """One major incident record by its id, or None."""
         return await self.session.get(MajorIncident, major_id)
 
     async def for_ticket(self, ticket_id: int) -> MajorIncident | None:
+        """The major incident declared on this ticket, or None if it was never declared one."""
         stmt = select(MajorIncident).where(MajorIncident.ticket_id == ticket_id)
         return (await self.session.scalars(stmt)).first()
 

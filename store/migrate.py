@@ -15,6 +15,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration for our migrations, without an `alembic.ini`.
+
+    Without `url`, the migration environment falls back to `DATABASE_URL`.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -40,6 +44,8 @@ async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None for a database never migrated."""
+
     def _rev(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -48,4 +54,5 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def head_revision() -> str | None:
+    """The newest revision the code ships, which `upgrade` brings a database to."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -61,11 +61,15 @@ def enum_column(enum: type[StrEnum], length: int = 24) -> Enum:
 
 
 class Base(AsyncAttrs, DeclarativeBase):
+    """The one metadata of every table, with constraint names Alembic can compare."""
+
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSONType, list[Any]: JSONType, datetime: UTCDateTime}
 
 
 class Person(Base):
+    """Someone the desk knows: imported from the directory, or a contact who wrote in."""
+
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,14 +97,18 @@ class Person(Base):
 
     @property
     def role_set(self) -> frozenset[Role]:
+        """The roles the person holds, for membership tests."""
         return frozenset(r.role for r in self.roles)
 
     def has_role(self, *roles: Role) -> bool:
+        """Whether the person holds any of `roles`; an admin holds them all."""
         mine = self.role_set
         return Role.ADMIN in mine or any(r in mine for r in roles)
 
 
 class PersonRole(Base):
+    """One role a person holds; a person may hold several."""
+
     __tablename__ = "person_roles"
 
     person_id: Mapped[int] = mapped_column(
@@ -110,6 +118,8 @@ class PersonRole(Base):
 
 
 class PersonSkill(Base):
+    """One skill of an agent, matched against a service's skills when assigning tickets."""
+
     __tablename__ = "person_skills"
 
     person_id: Mapped[int] = mapped_column(
@@ -119,6 +129,8 @@ class PersonSkill(Base):
 
 
 class Group(Base):
+    """A support group: who works its tickets, where it is told of them, who is on call."""
+
     __tablename__ = "groups"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,6 +149,8 @@ class Group(Base):
 
 
 class GroupMember(Base):
+    """A person's membership of a group."""
+
     __tablename__ = "group_members"
 
     person_id: Mapped[int] = mapped_column(
@@ -200,6 +214,8 @@ class TicketCounter(Base):
 
 
 class Ticket(Base):
+    """An incident, request, problem or change: its state, people, service and SLA clock."""
+
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("kind", "number"),
@@ -280,6 +296,8 @@ class TicketEvent(Base):
 
 
 class Approval(Base):
+    """One approver's decision on a ticket; a person decides once per ticket."""
+
     __tablename__ = "approvals"
     __table_args__ = (UniqueConstraint("ticket_id", "approver_id"),)
 

@@ -66,6 +66,7 @@ class FallbackRate:
 
     @property
     def rate(self) -> float:
+        """Misses as a fraction (0-1) of the messages read as the intent; 0 when there were none."""
         total = self.served + self.missed
         return self.missed / total if total else 0.0
 

@@ -33,6 +33,7 @@ class ProblemStage(StrEnum):
 
     @property
     def label(self) -> str:
+        """The stage as people read it (`known error`, not `known_error`)."""
         return self.value.replace("_", " ")
 
 
@@ -128,6 +129,7 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def problems_of(self, incident: Ticket) -> list[Ticket]:
+        """The problems an incident is linked to, oldest first."""
         stmt = (
             select(Ticket)
             .join(ProblemIncident, ProblemIncident.problem_id == Ticket.id)
@@ -215,6 +217,7 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
+        """The offer made for this cluster of incidents, or None: a cluster is offered once."""
         stmt = select(RecurrenceOffer).where(RecurrenceOffer.cluster == cluster)
         return (await self.session.scalars(stmt)).first()
 
@@ -224,6 +227,7 @@ class ProblemRepository:
         return {int(i) for ids in await self.session.scalars(stmt) for i in ids}
 
     async def offer_by_id(self, offer_id: int) -> RecurrenceOffer | None:
+        """One recurrence offer by its id, or None."""
         return await self.session.get(RecurrenceOffer, offer_id)
 
     async def members(self, group_id: int) -> list[int]:
@@ -234,6 +238,7 @@ class ProblemRepository:
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
     ) -> RecurrenceOffer:
+        """Record that a cluster of incidents was offered to `group_id` as a problem."""
         row = RecurrenceOffer(
             cluster=cluster,
             service_id=service_id,
@@ -245,6 +250,7 @@ class ProblemRepository:
         return row
 
     async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
+        """Every problem with its record, oldest first; only those at `stage` when given."""
         stmt = (
             select(Ticket, ProblemRecord)
             .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
@@ -255,5 +261,6 @@ class ProblemRepository:
         return [(t, r) for t, r in (await self.session.execute(stmt)).all()]
 
     async def count_linked(self, problem: Ticket) -> int:
+        """How many incidents are linked to the problem."""
         stmt = select(func.count()).where(ProblemIncident.problem_id == problem.id)
         return int((await self.session.execute(stmt)).scalar_one())

@@ -1,5 +1,7 @@
-"""Agents' work lists: what is assigned to a person, the unassigned tickets of their groups,
-and the people of the directory a notification can reach."""
+"""Agents' work lists, and the people of the directory a notification can reach.
+
+A work list is what is assigned to a person, or the unassigned tickets of their groups.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +29,13 @@ def _urgency_order() -> list[Any]:
 
 
 class QueueRepository:
+    """The agent's day in chat: their tickets, their groups' backlog, whom to tell."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def assigned_to(self, person_id: int, *, limit: int = 20) -> list[Ticket]:
+        """The person's tickets still to work on, most urgent first."""
         stmt = (
             select(Ticket)
             .where(Ticket.assignee_id == person_id, Ticket.status.in_(WORKABLE))
@@ -55,6 +60,7 @@ class QueueRepository:
         return list(await self.session.scalars(stmt))
 
     async def group_names(self, person_id: int) -> list[str]:
+        """The names of the person's groups, alphabetically."""
         stmt = (
             select(Group.name)
             .join(GroupMember, GroupMember.group_id == Group.id)

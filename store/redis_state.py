@@ -76,12 +76,15 @@ class RedisState:
         return self.prefix + ":".join(parts)
 
     async def seen(self, key: str) -> bool:
+        """True when an event with this key was remembered and has not expired: a fast path only."""
         return bool(await self.redis.exists(self._k("dedup", key)))
 
     async def remember(self, key: str, ttl_seconds: int = 86_400) -> None:
+        """Mark an event's key as seen for `ttl_seconds`."""
         await self.redis.set(self._k("dedup", key), 1, ex=ttl_seconds)
 
     async def seen_many(self, keys: Sequence[str]) -> list[bool]:
+        """`seen` for several keys in one pipelined round trip."""
         if not keys:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -90,6 +93,7 @@ class RedisState:
             return [bool(n) for n in await pipe.execute()]
 
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
+        """`remember` for several keys in one pipelined round trip."""
         if not keys:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -109,6 +113,11 @@ class RedisState:
 
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
+        """Hold the conversation's lock for the block, extended while the block runs.
+
+        Raises:
+            LockTimeout: another worker kept the lock for longer than `lock_wait_s`.
+        """
         lock = self._conversation(key, ttl_ms)
         if not await lock.acquire():
             raise LockTimeout(f"conversation {key} stayed locked for {self.lock_wait_s}s")
@@ -146,6 +155,7 @@ class RedisState:
                     pass  # Redis away: try again next round while the lock still lives
 
     async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        """Add to a counter that expires `window_seconds` after its first count; its value."""
         name = self._k("tally", key)
         if not add:
             return int(await self.redis.get(name) or 0)
@@ -156,6 +166,10 @@ class RedisState:
         return int(count)
 
     async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        """Take the locks of these conversations that are free right now; the keys taken.
+
+        If Redis fails part way, the locks already taken are given back and the error raised.
+        """
         if not keys:
             return set()
         locks = {key: self._conversation(key, ttl_ms) for key in keys}
@@ -174,10 +188,12 @@ class RedisState:
         return taken
 
     async def unlock_many(self, keys: Iterable[str]) -> None:
+        """Release locks taken with `try_lock_many`; keys not held here are passed over."""
         held = [self._held.pop(k) for k in list(keys) if k in self._held]
         await asyncio.gather(*(self._let_go(lock) for lock in held))
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
+        """Take a send slot for `scope`: 0 when allowed now, else the seconds to wait."""
         interval = 1000.0 / per_second
         tolerance = interval * (burst - 1)
         wait_ms = await self._gcra(
@@ -187,12 +203,15 @@ class RedisState:
         return float(wait_ms) / 1000.0
 
     async def pause(self, scope: str, seconds: float) -> None:
+        """Hold every sender of `scope` back for `seconds`; a longer pause already set stands."""
         await self._pause(keys=[self._k("pause", scope)], args=[max(1, int(seconds * 1000))])
 
     async def lead(self, name: str, holder: str, ttl_ms: int) -> bool:
+        """Take or renew leadership of `name` for `ttl_ms`; True while `holder` leads."""
         return bool(await self._renew(keys=[self._k("leader", name)], args=[holder, ttl_ms]))
 
     async def ping(self) -> bool:
+        """Whether Redis answers."""
         return bool(await self.redis.ping())
 
 
@@ -208,11 +227,14 @@ class RedisDialogue:
         return f"{self.prefix}dialogue:{key}"
 
     async def get(self, key: str) -> dict[str, Any] | None:
+        """The conversation's dialogue state, or None when there is none or it expired."""
         raw = await self.redis.get(self._k(key))
         return json.loads(raw) if raw else None
 
     async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None:
+        """Replace the conversation's dialogue state; it expires after `ttl_seconds`."""
         await self.redis.set(self._k(key), json.dumps(data), ex=ttl_seconds)
 
     async def clear(self, key: str) -> None:
+        """Forget the conversation's dialogue state."""
         await self.redis.delete(self._k(key))

@@ -32,6 +32,7 @@ class ReleaseStatus(StrEnum):
 
     @property
     def label(self) -> str:
+        """The status as people read it (`in progress`, not `in_progress`)."""
         return self.value.replace("_", " ")
 
 
@@ -86,6 +87,7 @@ class ReleaseRepository:
         requester: Person,
         now: datetime,
     ) -> Release:
+        """Open a release, planned, with no changes in it yet."""
         row = Release(
             name=name,
             title=title,
@@ -101,6 +103,7 @@ class ReleaseRepository:
         return row
 
     async def by_name(self, name: str) -> Release | None:
+        """A release by its name, compared case-insensitively."""
         stmt = select(Release).where(func.lower(Release.name) == name.strip().lower())
         return (await self.session.scalars(stmt)).first()
 
@@ -113,6 +116,7 @@ class ReleaseRepository:
         return f"R-{n}"
 
     async def listed(self, limit: int = 50) -> list[Release]:
+        """The latest `limit` releases, the latest window first."""
         stmt = select(Release).order_by(Release.starts_at.desc(), Release.id.desc()).limit(limit)
         return list(await self.session.scalars(stmt))
 
@@ -127,6 +131,7 @@ class ReleaseRepository:
         return list(await self.session.scalars(stmt))
 
     async def of_change(self, ticket_id: int) -> Release | None:
+        """The release a change belongs to, or None: a change is in one release at most."""
         stmt = (
             select(Release)
             .join(ReleaseChange, ReleaseChange.release_id == Release.id)
@@ -135,11 +140,13 @@ class ReleaseRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def add(self, release: Release, tickets: Sequence[Ticket]) -> None:
+        """Put changes in the release; a change already in a release breaks the unique key."""
         for t in tickets:
             self.session.add(ReleaseChange(release_id=release.id, ticket_id=t.id))
         await self.session.flush()
 
     async def remove(self, release: Release, ticket: Ticket) -> None:
+        """Take a change out of the release; nothing happens if it was not in it."""
         await self.session.execute(
             delete(ReleaseChange).where(
                 ReleaseChange.release_id == release.id, ReleaseChange.ticket_id == ticket.id

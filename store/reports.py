@@ -70,6 +70,8 @@ class Fulfilment:
 
 @dataclass(frozen=True, slots=True)
 class ChangeRow:
+    """A change opened in a period: when, and when its first decision came (None: not yet)."""
+
     created_at: datetime
     decided_at: datetime | None
 
@@ -176,8 +178,10 @@ class ReportRepository:
     async def opening_words(
         self, since: datetime, until: datetime, *, limit: int = 2000
     ) -> list[tuple[str, str | None, str]]:
-        """(ref, channel, the requester's words) of tickets people opened in the period,
-        newest first; alerts are left out, they have no mood."""
+        """(ref, channel, the requester's words) of tickets people opened in the period.
+
+        Newest first; alerts are left out, they have no mood.
+        """
         channel = Ticket.origin["channel"].as_string()
         stmt = (
             select(Ticket.ref, channel, Ticket.description, Ticket.title)
@@ -219,8 +223,10 @@ def _row(r: Any, actions: dict[str, int]) -> TicketRow:
 async def incident_clusters(
     session: AsyncSession, since: datetime, until: datetime, *, least: int = 3
 ) -> list[Cluster]:
-    """Services with at least `least` incidents in the period and no problem ticket for them
-    (open, or raised in the period), most incidents first."""
+    """Services with at least `least` incidents in the period and no problem ticket for them.
+
+    A problem counts when it is open or was raised in the period. Most incidents first.
+    """
     problem_services = select(Ticket.service_id).where(
         Ticket.kind == TicketKind.PROBLEM,
         Ticket.service_id.is_not(None),

@@ -44,6 +44,7 @@ class Redeemed:
 
 
 def digest(token: str) -> str:
+    """What is stored of a link's token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

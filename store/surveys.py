@@ -39,8 +39,10 @@ async def satisfaction(
     until: datetime | None = None,
     group: str | None = None,
 ) -> list[Satisfaction]:
-    """Answered surveys, oldest answer first; `since`/`until` bound the answer time
-    (inclusive, exclusive) and `group` keeps one group's (by name, case-insensitive).
+    """Answered surveys, oldest answer first, in a period and for a group if given.
+
+    `since`/`until` bound the answer time (inclusive, exclusive) and `group` keeps one group's
+    (by name, case-insensitive).
 
     Unanswered surveys are left out: a report's response rate is the answered count over
     `SurveyRepository.asked_count`.
@@ -82,6 +84,7 @@ class SurveyRepository:
         self.session = session
 
     async def of_ticket(self, ticket_id: int) -> SurveyAnswer | None:
+        """The survey asked about this ticket, answered or not; None if it was never asked."""
         stmt = select(SurveyAnswer).where(SurveyAnswer.ticket_id == ticket_id)
         return (await self.session.scalars(stmt)).first()
 
@@ -129,8 +132,10 @@ class SurveyRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def unanswered_for(self, requester_id: int, *, since: datetime) -> str | None:
-        """The reference of the latest survey asked of this requester since `since` and not
-        answered yet, if any."""
+        """The reference of the latest survey asked of this requester since `since`, unanswered.
+
+        None when every survey asked since then has been answered.
+        """
         stmt = (
             select(Ticket.ref)
             .join(SurveyAnswer, SurveyAnswer.ticket_id == Ticket.id)
@@ -145,6 +150,7 @@ class SurveyRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def asked_count(self, *, since: datetime | None = None) -> int:
+        """How many surveys were asked (since `since`), answered or not: a response rate's base."""
         stmt = select(func.count(SurveyAnswer.id))
         if since is not None:
             stmt = stmt.where(SurveyAnswer.asked_at >= since)

@@ -24,6 +24,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Write the instant in UTC; naive on SQLite, whose columns keep no time zone.
+
+        Raises:
+            ValueError: the datetime is naive, so its zone is unknown.
+        """
         if value is None:
             return None
         if value.tzinfo is None:
@@ -32,6 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """An aware UTC datetime, whatever the database handed back (SQLite: naive or text)."""
         if value is None:
             return None
         stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
