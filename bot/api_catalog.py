@@ -34,6 +34,8 @@ ItemName = Annotated[
 
 
 class FieldOut(BaseModel):
+    """One question of an item's form: its type, whether it must be answered, its choices."""
+
     name: str
     label: str
     type: str
@@ -42,6 +44,8 @@ class FieldOut(BaseModel):
 
 
 class ItemOut(BaseModel):
+    """A catalog item: its form, who approves it, and the tasks that fulfil it."""
+
     name: str
     aliases: list[str]
     category: str
@@ -57,6 +61,7 @@ class ItemOut(BaseModel):
 
     @classmethod
     def of(cls, item: CatalogItem) -> ItemOut:
+        """The item as people ordering it see it."""
         return cls(
             name=item.name,
             aliases=[str(a) for a in item.aliases or ()],
@@ -88,6 +93,8 @@ class OrderIn(BaseModel):
 
 
 class OrderOut(BaseModel):
+    """The request an order opened: its answers, who approves it and the group fulfilling it."""
+
     ref: str
     item: str
     status: Status
@@ -140,6 +147,8 @@ RequestRef = Annotated[
 
 
 class StepOut(BaseModel):
+    """One approval step: the decisions it needs and those it has."""
+
     step: int
     label: str
     quorum: int
@@ -148,6 +157,8 @@ class StepOut(BaseModel):
 
 
 class TaskOut(BaseModel):
+    """One fulfilment task of a request, done by a group or by an automation."""
+
     ref: str = Field(description="`REQ-4/2`: the request and the task's place in it.")
     name: str
     group: str | None
@@ -158,6 +169,8 @@ class TaskOut(BaseModel):
 
 
 class ProgressOut(BaseModel):
+    """Where a request stands: its approval steps and its fulfilment tasks."""
+
     ref: str
     item: str | None
     status: str
@@ -167,6 +180,8 @@ class ProgressOut(BaseModel):
 
 
 class CompleteIn(BaseModel):
+    """A task's completion, with an optional note kept as its result."""
+
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=1000)

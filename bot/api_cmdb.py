@@ -36,6 +36,8 @@ ItemName = Annotated[
 
 
 class CiOut(BaseModel):
+    """A configuration item as the CMDB holds it, with its relationships by name."""
+
     name: str
     type: str
     criticality: Criticality
@@ -50,6 +52,8 @@ class CiOut(BaseModel):
 
 
 class AffectedOut(BaseModel):
+    """A service an outage reaches: how many hops away, and its open incidents."""
+
     name: str
     criticality: Criticality
     depth: int
@@ -57,6 +61,8 @@ class AffectedOut(BaseModel):
 
 
 class ImpactOut(BaseModel):
+    """What an outage of `item` touches; `more` counts the services past the listed ones."""
+
     item: str
     total: int
     more: int
@@ -64,6 +70,8 @@ class ImpactOut(BaseModel):
 
 
 class CiEventOut(BaseModel):
+    """One import or edit of an item: when, who, through what, and each field's change."""
+
     at: datetime
     action: str
     source: str
@@ -72,6 +80,7 @@ class CiEventOut(BaseModel):
 
     @classmethod
     def of(cls, e: CiEvent) -> CiEventOut:
+        """The event as the API shows it, the actor by name."""
         return cls(
             at=e.at,
             action=e.action,
@@ -100,6 +109,7 @@ def _require(person: Person, *roles: Role) -> None:
 
 @router.get("/{name}", response_model=CiOut, summary="Get a configuration item")
 async def get_item(request: HttpRequest, name: ItemName, person: Caller) -> CiOut:
+    """The item with its fields and relationships; any valid token may read it."""
     async with container(request).uow() as uow:
         return await _out(uow, await _item(uow, name))
 
@@ -111,9 +121,11 @@ async def get_item(request: HttpRequest, name: ItemName, person: Caller) -> CiOu
     responses={404: {"description": "no such item"}},
 )
 async def get_impact(request: HttpRequest, name: ItemName, person: Caller) -> ImpactOut:
-    """Services that depend on the item through `depends_on`, `runs_on` and `part_of`,
-    transitively, most critical first, each with its open incidents; at most 500 listed,
-    `more` counts the rest."""
+    """Services that depend on the item, transitively, most critical first.
+
+    Dependence runs through `depends_on`, `runs_on` and `part_of`; each service comes with
+    its open incidents. At most 500 are listed, `more` counts the rest.
+    """
     async with container(request).uow() as uow:
         found = await impact(uow, await _item(uow, name), LIMIT)
     return ImpactOut(
@@ -158,8 +170,10 @@ async def get_history(request: HttpRequest, name: ItemName, person: Caller) -> l
 async def put_item(
     request: HttpRequest, response: Response, name: ItemName, body: CiFields, person: Caller
 ) -> CiOut:
-    """The item becomes exactly the body (a key left out takes its default); the change is
-    recorded in the item's history."""
+    """The item becomes exactly the body; a key left out takes its default.
+
+    The change is recorded in the item's history. Admins only.
+    """
     _require(person, Role.ADMIN)
     spec = CiSpec(
         type=body.type,

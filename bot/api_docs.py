@@ -17,8 +17,10 @@ SWAGGER = f"{STATIC_PATH}/swagger"
 
 
 def install_docs(app: FastAPI) -> None:
-    """Serve Swagger UI at `/docs` for the app's OpenAPI document (create the app with
-    `docs_url=None`, so FastAPI's CDN page is not registered first)."""
+    """Serve Swagger UI at `/docs` for the app's OpenAPI document, from the app's own assets.
+
+    Create the app with `docs_url=None`, so FastAPI's CDN page is not registered first.
+    """
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)

@@ -38,6 +38,8 @@ def _clean(value: str | None) -> str | None:
 
 
 class ProblemIn(BaseModel):
+    """A new problem: its title, the incidents behind it and what is known so far."""
+
     title: Annotated[str, Field(min_length=1, max_length=300)]
     incidents: list[IncidentRef] = Field(default_factory=list, max_length=200)
     description: Text = ""
@@ -46,6 +48,8 @@ class ProblemIn(BaseModel):
 
 
 class ProblemPatch(BaseModel):
+    """What to record on a problem; a key left out (or null) is left as it is."""
+
     stage: ProblemStage | None = None
     root_cause: Text | None = None
     workaround: Text | None = None
@@ -57,10 +61,14 @@ class ProblemPatch(BaseModel):
 
 
 class LinkIn(BaseModel):
+    """Incidents to link to a problem, by reference (like `INC-12`)."""
+
     incidents: list[IncidentRef] = Field(min_length=1, max_length=200)
 
 
 class ProblemOut(BaseModel):
+    """A problem with its record (cause, workaround, symptoms) and its linked incidents."""
+
     ref: str
     title: str
     status: Status
@@ -138,6 +146,7 @@ async def list_problems(
     person: Caller,
     stage: Annotated[ProblemStage | None, Query()] = None,
 ) -> list[ProblemOut]:
+    """Every problem, oldest first, or those at `stage`."""
     _staff(person)
     async with container(request).uow() as uow:
         return [await _out(uow, t, r) for t, r in await uow.problems.listed(stage)]
@@ -169,6 +178,7 @@ async def create_problem(request: HttpRequest, body: ProblemIn, person: Caller) 
 
 @router.get("/{ref}", response_model=ProblemOut, summary="A problem")
 async def get_problem(request: HttpRequest, ref: Ref, person: Caller) -> ProblemOut:
+    """The problem named like `PRB-3`, with its record and linked incidents."""
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)
@@ -187,9 +197,12 @@ async def get_problem(request: HttpRequest, ref: Ref, person: Caller) -> Problem
 async def patch_problem(
     request: HttpRequest, ref: Ref, body: ProblemPatch, person: Caller
 ) -> ProblemOut:
-    """Becoming a `known_error` needs a workaround; new reports on the problem's service that
+    """Record what is known of the problem, or move it to another stage.
+
+    Becoming a `known_error` needs a workaround; new reports on the problem's service that
     match its symptoms are then linked and told the workaround. Becoming `resolved` tells
-    the requester of every linked open incident."""
+    the requester of every linked open incident.
+    """
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)
@@ -219,6 +232,7 @@ async def patch_problem(
 async def link_incidents(
     request: HttpRequest, ref: Ref, body: LinkIn, person: Caller
 ) -> ProblemOut:
+    """Link more incidents to the problem; those linked already are left as they are."""
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)

@@ -40,6 +40,8 @@ def _aware(value: datetime) -> datetime:
 
 
 class ReleaseIn(BaseModel):
+    """A new release: its window, an optional name and title, and the changes it bundles."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str | None, Field(max_length=12, pattern=r"^(?i:r)-\d{1,9}$")] = None
@@ -57,12 +59,16 @@ class ReleaseIn(BaseModel):
 
 
 class ChangesIn(BaseModel):
+    """Changes to put into a release, by reference (like `CHG-7`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     changes: list[ChangeRef] = Field(min_length=1, max_length=200)
 
 
 class DecisionIn(BaseModel):
+    """An approver's decision on a release, with an optional comment."""
+
     model_config = ConfigDict(extra="forbid")
 
     comment: Annotated[str, Field(max_length=1000)] = ""
@@ -74,6 +80,8 @@ class DecisionIn(BaseModel):
 
 
 class ReleaseChangeOut(BaseModel):
+    """A change in a release: where it stands and its planned window."""
+
     ref: str
     title: str
     status: Status
@@ -83,6 +91,8 @@ class ReleaseChangeOut(BaseModel):
 
 
 class ReleaseOut(BaseModel):
+    """A release and its changes; after a decision, the changes decided and those left."""
+
     name: str
     title: str
     start: datetime
@@ -141,6 +151,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("", response_model=list[ReleaseOut], summary="Releases, latest window first")
 async def list_releases(request: HttpRequest, person: Caller) -> list[ReleaseOut]:
+    """The latest 100 releases. Agents and approvers only."""
     _staff(person)
     async with container(request).uow() as uow:
         return [await _out(uow, r) for r in await uow.releases.listed(limit=100)]
@@ -154,8 +165,10 @@ async def list_releases(request: HttpRequest, person: Caller) -> list[ReleaseOut
     responses=_ERRORS,
 )
 async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) -> ReleaseOut:
-    """A release over [`start`, `end`) with `changes` (each must fit in the window); named
-    `name` (like `R-12`) or the next free `R-n`. Agents only."""
+    """A release over [`start`, `end`) with `changes`, each fitting in the window.
+
+    Named `name` (like `R-12`) or the next free `R-n`. Agents only.
+    """
     async with container(request).uow() as uow:
         ctx = _context(uow, await _me(uow, person))
         try:
@@ -176,6 +189,7 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
 
 @router.get("/{name}", response_model=ReleaseOut, summary="A release and its changes")
 async def get_release(request: HttpRequest, name: Name, person: Caller) -> ReleaseOut:
+    """The release named like `R-12`, with its changes. Agents and approvers only."""
     _staff(person)
     async with container(request).uow() as uow:
         return await _out(uow, await _release(uow, name))
@@ -185,6 +199,7 @@ async def get_release(request: HttpRequest, name: Name, person: Caller) -> Relea
 async def add_changes(
     request: HttpRequest, name: Name, body: ChangesIn, person: Caller
 ) -> ReleaseOut:
+    """Put more changes into the release; each must fit in its window. Agents only."""
     async with container(request).uow() as uow:
         release = await _release(uow, name)
         ctx = _context(uow, await _me(uow, person))
@@ -221,9 +236,11 @@ async def _decide(
 async def approve_release(
     request: HttpRequest, name: Name, body: DecisionIn, person: Caller
 ) -> ReleaseOut:
-    """Approve each change of the release that waits for approval, under the change policy;
-    the changes the caller may not decide (their own, another board's) are listed in
-    `not_decided`. 403 when the caller created the release or may decide none."""
+    """Approve each change of the release that waits for approval, under the change policy.
+
+    The changes the caller may not decide (their own, another board's) are listed in
+    `not_decided`. 403 when the caller created the release or may decide none.
+    """
     return await _decide(request, name, person, Decision.APPROVED, body.comment)
 
 
@@ -233,4 +250,8 @@ async def approve_release(
 async def reject_release(
     request: HttpRequest, name: Name, body: DecisionIn, person: Caller
 ) -> ReleaseOut:
+    """Reject each change of the release that waits for approval, under the change policy.
+
+    As with approving, the changes the caller may not decide are listed in `not_decided`.
+    """
     return await _decide(request, name, person, Decision.REJECTED, body.comment)

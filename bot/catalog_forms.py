@@ -29,6 +29,7 @@ class StoredCatalogForms:
             return found.name, found.description or "", rules.fields_of(found.fields or ())
 
     async def form(self, item: str) -> CatalogForm | None:
+        """The form of the item named `item` (name or alias); None when there is none."""
         found = await self._fields(item)
         if found is None:
             return None
@@ -49,6 +50,7 @@ class StoredCatalogForms:
         )
 
     async def check(self, item: str, answers: Mapping[str, str]) -> Mapping[str, str]:
+        """What is wrong with `answers`, by field name; an item gone meanwhile is one error."""
         found = await self._fields(item)
         if found is None:
             return {"item": "That item is no longer in the catalog."}

@@ -48,6 +48,7 @@ class Placed:
 
 
 def may_order(item: CatalogItem, person: Person) -> bool:
+    """Whether the item's role and organisation limits let the person order it (admins may)."""
     return form.may_order(
         roles=person.role_set,
         organisation=person.organisation,

@@ -31,6 +31,7 @@ class Chart:
 
     @property
     def empty(self) -> bool:
+        """Whether there is nothing to plot."""
         return not self.values
 
     def svg(self) -> str:

@@ -322,4 +322,5 @@ _mount()
 
 
 def main() -> None:  # pragma: no cover
+    """Run the `switchboard` command line (the console script's entry point)."""
     app()

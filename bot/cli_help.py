@@ -28,10 +28,12 @@ class PlainFlagsGroup(TyperGroup):
     """The root command group: its commands and sub-groups list flags without a type."""
 
     def get_params(self, ctx: Any) -> list[Any]:
+        """The root's own options, flags shown without a type."""
         _plain_flags(self, ctx)
         return super().get_params(ctx)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command named `cmd_name`, its flags (and its sub-commands') shown without a type."""
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _plain_flags(command, ctx)

@@ -1,5 +1,7 @@
-"""`switchboard kb import DIR|FILE`: knowledge articles from Markdown with YAML front matter;
-`kb drafts` and `kb publish SLUG`: the drafts agents saved from tickets in chat.
+"""`switchboard kb`: knowledge articles imported from files, and drafts saved in chat.
+
+`kb import DIR|FILE` reads articles from Markdown with YAML front matter; `kb drafts` and
+`kb publish SLUG` list and publish the drafts agents saved from tickets in chat.
 
 Every file is read and checked before anything is written; one bad file refuses the whole
 import with every problem named by file and field. The articles are then upserted by slug in
@@ -58,6 +60,8 @@ class FrontMatter(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """Something wrong in an article file, and the front-matter field it concerns (if one)."""
+
     path: Path
     field: str
     message: str

@@ -27,6 +27,8 @@ _UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1
 
 
 class Format(StrEnum):
+    """How a report is printed: a text table, one JSON object, or an HTML page."""
+
     TEXT = "text"
     JSON = "json"
     HTML = "html"

@@ -46,6 +46,7 @@ class SlackSettings(BaseSettings):
 
     @property
     def help_channel_ids(self) -> tuple[str, ...]:
+        """The help channels' ids, blanks dropped."""
         return tuple(c.strip() for c in self.help_channels.split(",") if c.strip())
 
     @field_validator("api_url")
@@ -56,6 +57,7 @@ class SlackSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the bot token and a way to receive events (signed or socket) are set."""
         return bool(_secret(self.bot_token)) and bool(
             _secret(self.signing_secret) or _secret(self.app_token)
         )
@@ -77,6 +79,7 @@ class TelegramSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the bot token is set."""
         return bool(_secret(self.bot_token))
 
     def webhook(self, public_url: str | None) -> bool:
@@ -105,6 +108,7 @@ class TwilioSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the account SID and the auth token are set."""
         return bool(self.account_sid) and bool(_secret(self.auth_token))
 
 
@@ -140,6 +144,7 @@ class XSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the bearer token, or the user-context key and access token, are set."""
         return bool(_secret(self.bearer_token)) or bool(
             _secret(self.consumer_key) and _secret(self.access_token)
         )
@@ -185,6 +190,7 @@ class MetaSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the app secret and the page token are set."""
         return bool(_secret(self.app_secret)) and bool(_secret(self.page_token))
 
 
@@ -210,6 +216,7 @@ class MqttSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether a broker URL is set."""
         return self.url is not None
 
 
@@ -300,14 +307,17 @@ class Settings(BaseSettings):
 
     @property
     def async_database_url(self) -> str:
+        """`DATABASE_URL` with the async driver SQLAlchemy connects through."""
         return normalise_database_url(self.database_url)[0]
 
     @property
     def database_connect_args(self) -> dict[str, object]:
+        """Driver arguments the URL's query implies (asyncpg's `ssl` for `sslmode`)."""
         return normalise_database_url(self.database_url)[1]
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the database is SQLite rather than PostgreSQL."""
         return self.async_database_url.startswith("sqlite")
 
 

@@ -99,6 +99,7 @@ class ConsoleSession:
         return await self.send(self.channel.action(action, value, user=self.email))
 
     async def send(self, event: Message | Action) -> list[Reply]:
+        """Put the event through the pipeline; the replies it brought to this conversation."""
         assert self.container is not None
         before = len(self.replies)
         await self.container.ingress(event)

@@ -56,6 +56,8 @@ PEOPLE = [
 
 @dataclass(frozen=True, slots=True)
 class DemoService:
+    """A service of the demo data, with its support group and the words people call it by."""
+
     name: str
     criticality: Criticality
     group: str

@@ -50,6 +50,8 @@ class DirectoryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
+    """What an import did: people created and updated, channel identities written."""
+
     created: int
     updated: int
     identities: int
@@ -106,6 +108,7 @@ def _unique(records: Sequence[PersonRecord]) -> None:
 
 
 def read(path: Path) -> list[PersonRecord]:
+    """The people in a YAML or CSV file (by its suffix), validated."""
     fmt = "csv" if path.suffix.lower() == ".csv" else "yaml"
     try:
         text = path.read_text("utf-8")

@@ -23,6 +23,7 @@ TRUSTED_EMAIL = frozenset({"slack", "console"})
 
 
 def contact_name(sender: Identity) -> str:
+    """The name a new contact gets: the platform's display name, else the id's last digits."""
     if sender.display_name:
         return sender.display_name[:200]
     tail = sender.external_id[-4:]

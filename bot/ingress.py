@@ -71,10 +71,12 @@ class Ingress:
         self._redis_retry_at = 0.0
 
     async def start(self) -> None:
+        """Start the group-commit writer; without it each event is written on its own."""
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop(), name="inbox-writer")
 
     async def aclose(self) -> None:
+        """Stop the group-commit writer."""
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -82,6 +84,7 @@ class Ingress:
             self._writer = None
 
     async def __call__(self, event: Event) -> IngestOutcome:
+        """Store the event durably; whether it is new or a repeat of one stored already."""
         platform = event.address.channel
         try:
             if self._writer is None:

@@ -66,7 +66,7 @@ def _scrub_value(key: str, value: Any) -> Any:
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """structlog processor: no secret, token or full phone number leaves the process."""
+    """A structlog processor: no secret, token or full phone number leaves the process."""
     for key in list(event_dict):
         event_dict[key] = _scrub_value(key, event_dict[key])
     return event_dict

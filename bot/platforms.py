@@ -90,10 +90,12 @@ class DatabaseCursors:
         return UnitOfWork(self._factory)
 
     async def get(self, key: str) -> str | None:
+        """The value kept under `key`, or None before the first `set`."""
         async with self._uow() as uow:
             return await uow.cursors.get(key)
 
     async def set(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, committed at once."""
         async with self._uow() as uow:
             await uow.cursors.set(key, value)
             await uow.commit()

@@ -35,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 
 class Scheduler:
+    """The worker role's timed jobs; the singletons among them run only on the leader."""
+
     def __init__(
         self,
         container: Container,
@@ -57,6 +59,7 @@ class Scheduler:
         self._swarm: Swarms | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run every job until `stop` is set; each rides out its own outages."""
         jobs = [
             self._every(stop, self.lead_every, self._lead),
             self._every(stop, self.sweep_every, self._sweep),

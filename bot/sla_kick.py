@@ -55,12 +55,15 @@ class Kicks:
 
     @property
     def channel(self) -> str:
+        """The pub/sub channel kicks go on, with the deployment's Redis prefix."""
         return self._channel
 
     def watch(self, wake: asyncio.Event) -> None:
+        """Set `wake` on every kick, from this process or another, until `unwatch`."""
         self._events.add(wake)
 
     def unwatch(self, wake: asyncio.Event) -> None:
+        """Stop setting `wake` on kicks."""
         self._events.discard(wake)
 
     def kick(self) -> None:

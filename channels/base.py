@@ -118,9 +118,13 @@ class Channel(Protocol):
 class Cursors(Protocol):
     """Small durable values a channel keeps between runs (a polling position), kept by the app."""
 
-    async def get(self, key: str) -> str | None: ...
+    async def get(self, key: str) -> str | None:
+        """The value kept under `key`, or None before the first `set`."""
+        ...
 
-    async def set(self, key: str, value: str) -> None: ...
+    async def set(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, replacing the last one."""
+        ...
 
 
 class MemoryCursors:
@@ -130,9 +134,11 @@ class MemoryCursors:
         self._values: dict[str, str] = {}
 
     async def get(self, key: str) -> str | None:
+        """The value kept under `key` in this process, or None."""
         return self._values.get(key)
 
     async def set(self, key: str, value: str) -> None:
+        """Keep `value` under `key` until the process ends."""
         self._values[key] = value
 
 

@@ -30,22 +30,25 @@ class ConsoleChannel:
         self._write = write
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """None: the console's events are built in process, not posted."""
         return []
 
     async def start(self) -> None:
-        return None
+        """Nothing to open."""
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close."""
 
     def address(self, user: str) -> Address:
         """One conversation per person, so a later session picks up where the last one was."""
         return Address(channel="console", conversation=user, user=user)
 
     def identity(self, user: str) -> Identity:
+        """The console user; a name with an `@` is taken as their email, to find them."""
         return Identity(platform="console", external_id=user, email=user if "@" in user else None)
 
     def message(self, text: str, *, user: str, event_id: str | None = None) -> Message:
+        """A line typed by `user`, as an inbound message received now."""
         return Message(
             event_id=event_id or uuid.uuid4().hex,
             address=self.address(user),
@@ -55,6 +58,7 @@ class ConsoleChannel:
         )
 
     def action(self, name: str, value: str = "", *, user: str) -> Action:
+        """A button pressed or command given by `user`."""
         return Action(
             event_id=uuid.uuid4().hex,
             address=self.address(user),
@@ -64,5 +68,6 @@ class ConsoleChannel:
         )
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
+        """Hand the reply to the writer; the terminal keeps no message ids."""
         await self._write(address, reply)
         return Delivery()

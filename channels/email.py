@@ -47,6 +47,7 @@ class SmtpServer:
 
     @classmethod
     def from_url(cls, url: str) -> SmtpServer:
+        """The server `SMTP_URL` names; the port defaults to 465, 587 or 25 by its TLS."""
         parts = urlsplit(url.strip())
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ConfigurationError(
@@ -97,15 +98,17 @@ class EmailChannel:
         self.timeout = timeout
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """None: mail is sent, never received."""
         return ()
 
     async def start(self) -> None:
-        return None
+        """Nothing to open: each mail opens its own connection."""
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close."""
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
+        """Mail the reply to the address's conversation; its Message-ID is the delivery's id."""
         if "@" not in address.conversation:
             raise DeliveryError("not an e-mail address", platform="email", permanent=True)
         message = compose(self.sender, address, reply)

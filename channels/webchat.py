@@ -142,6 +142,7 @@ class WebChatChannel:
         return visitor
 
     def address(self, visitor: str) -> Address:
+        """The visitor's one conversation: the visitor is both its id and its user."""
         return Address(channel=self.name, conversation=visitor, user=visitor)
 
     # -- parsing --------------------------------------------------------------------------
@@ -192,6 +193,8 @@ class WebChatChannel:
     # -- routes ---------------------------------------------------------------------------
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """The page at `/`, and its session, messages and long-polled replies endpoints."""
+
         async def page(request: Request) -> Response:
             html = resources.files("channels").joinpath("webchat.html").read_text("utf-8")
             return HTMLResponse(html, headers={"Content-Security-Policy": _CSP})
@@ -261,13 +264,13 @@ class WebChatChannel:
         ]
 
     async def start(self) -> None:
-        return None
+        """Nothing to open."""
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close."""
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
-        # The page collects committed replies itself; nothing to push.
+        """Nothing to push: the page collects committed replies itself."""
         return Delivery(detail="stored")
 
 

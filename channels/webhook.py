@@ -59,24 +59,28 @@ class WebhookChannel:
         self._client: httpx.AsyncClient | None = None
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """None: the service's answer to each POST is its result."""
         return ()
 
     async def start(self) -> None:
+        """Open the HTTP client (redirects are not followed: the URL is the one configured)."""
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=False, transport=self._transport
             )
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
     async def find_delivery(self, address: Address, reply: Reply) -> Delivery | None:
-        # An interrupted POST is sent again: the delivery id lets the service spot a repeat.
+        """None: an interrupted POST is sent again, and its delivery id shows the repeat."""
         return None
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
+        """POST the signed body; the service's answer goes back in as the task's result."""
         if not self._secret:
             await self._result(address, reply, ok=False, detail="WEBHOOK_SECRET is not set")
             raise DeliveryError("WEBHOOK_SECRET is not set", platform=PLATFORM, permanent=True)

@@ -38,14 +38,17 @@ class Item:
 
     @property
     def key(self) -> str:
+        """The natural key the entry is upserted by: email for people, else the name."""
         return key_of(self.section, self.entry)
 
     @property
     def where(self) -> str:
+        """Where the entry is, as messages name it (`desk.yml: groups #2 (network)`)."""
         return place(self.file, self.section, self.index, self.label)
 
     @property
     def label(self) -> str:
+        """The entry's email or name, to tell it apart in a message; empty without either."""
         return str(getattr(self.entry, "email", None) or getattr(self.entry, "name", ""))
 
 
@@ -65,6 +68,7 @@ class Desk:
     """`slack_help_channels` when a file gives it (replacing the stored list), else None."""
 
     def entries(self, section: str) -> Iterator[Any]:
+        """The validated entries of one section, in file order."""
         return (i.entry for i in self.items[section])
 
     def items_of_cmdb(self) -> list[Item]:
@@ -72,6 +76,7 @@ class Desk:
         return [*self.items["services"], *self.items["configuration_items"]]
 
     def count(self) -> int:
+        """How many entries were read, over all sections."""
         return sum(len(v) for v in self.items.values())
 
 

@@ -90,6 +90,7 @@ class ThresholdJudge:
         self._loaded_at = -math.inf
 
     async def __call__(self, reading: Reading) -> list[Alert]:
+        """The alerts a reading starts or ends; thresholds are reloaded every `refresh_seconds`."""
         metrics.MQTT_MESSAGES.labels("reading").inc()
         await self._refresh()
         sample = Sample(

@@ -71,6 +71,7 @@ class WebSession:
 
     @classmethod
     def new(cls, sign_in_id: int, person_id: int) -> WebSession:
+        """A session for a fresh sign-in, with a new form token."""
         return cls(sign_in_id=sign_in_id, person_id=person_id, csrf=secrets.token_urlsafe(24))
 
 
@@ -136,6 +137,7 @@ def _settings(request: Request) -> Settings:
 
 
 def secure_cookies(settings: Settings) -> bool:
+    """Whether cookies are marked Secure: when the public address is HTTPS."""
     return bool(settings.public_url and settings.public_url.startswith("https://"))
 
 
@@ -153,6 +155,7 @@ def set_session_cookie(response: Response, request: Request, session: WebSession
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
+    """End the browser's session (the sign-in itself is ended in the store)."""
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
@@ -230,6 +233,7 @@ async def csrf_protect(request: Request) -> None:
 
 
 def wants_html(request: Request) -> bool:
+    """Whether the client is a browser asking for a page; others are answered in JSON."""
     return "text/html" in request.headers.get("accept", "")
 
 
@@ -256,6 +260,7 @@ class SessionRenewal:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, adding the renewed cookie to its response when one is due."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

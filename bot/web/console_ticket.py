@@ -49,6 +49,7 @@ class Surroundings:
 
     @property
     def linked(self) -> bool:
+        """Whether any problem, incident, outage or report is linked to the ticket."""
         return bool(self.problems or self.incidents or self.outages or self.reports)
 
 

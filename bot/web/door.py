@@ -30,10 +30,12 @@ POLL_SECONDS = 0.1
 
 
 def visitor_of(person: Person) -> str:
+    """The person's web conversation id, `u_<person id>` (visitors' `v_` ids never clash)."""
     return f"u_{person.id}"
 
 
 def address_of(person: Person) -> Address:
+    """The person's own web conversation, where their pages' messages and replies go."""
     visitor = visitor_of(person)
     return Address(channel=PLATFORM, conversation=visitor, user=visitor)
 

@@ -47,10 +47,12 @@ class Change:
     status: str | None = None
 
     def to_json(self) -> list[Any]:
+        """The change as the short JSON array published to other processes."""
         return [self.ticket_id, self.version, self.status]
 
     @classmethod
     def from_json(cls, row: Any) -> Change | None:
+        """The change a published array names; None when the array is malformed."""
         if not isinstance(row, list) or len(row) != 3 or not isinstance(row[0], int):
             return None
         version = row[1] if isinstance(row[1], int) else None
@@ -87,6 +89,7 @@ class TicketNews:
 
     @property
     def channel(self) -> str:
+        """The pub/sub channel news goes on, with the deployment's Redis prefix."""
         return self._channel
 
     @contextlib.contextmanager

@@ -63,6 +63,7 @@ class OidcSettings(BaseSettings):
 
     @property
     def enabled(self) -> bool:
+        """Whether the issuer, client id and client secret are all set."""
         return bool(self.issuer and self.client_id and self.client_secret)
 
 
@@ -72,6 +73,8 @@ class SignInFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Provider:
+    """The provider's endpoints and issuer, from its discovery document."""
+
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
@@ -79,11 +82,13 @@ class Provider:
 
 
 def settings_of(request: Request) -> OidcSettings:
+    """The app's OIDC settings; switched off when the app was built without them."""
     found = getattr(request.app.state, "oidc", None)
     return found if isinstance(found, OidcSettings) else OidcSettings(issuer=None)
 
 
 async def discover(oidc: OidcSettings) -> Provider:
+    """Read the issuer's discovery document; `SignInFailed` when it lacks an endpoint."""
     assert oidc.issuer is not None
     url = oidc.issuer.rstrip("/") + "/.well-known/openid-configuration"
     async with httpx.AsyncClient(timeout=oidc.timeout) as client:

@@ -30,12 +30,14 @@ _NOT_ANSWERS = {"csrf_token", "note"}
 
 @router.get("")
 async def catalog(request: Request, person: SignedIn) -> Response:
+    """The items the person may order."""
     items = await orders.orderable(container_of(request), person.id)
     return page(request, "portal/catalog.html", person=person, section="catalog", items=items)
 
 
 @router.get("/{name}")
 async def order_form(request: Request, person: SignedIn, name: ItemName) -> Response:
+    """An item's order form; 404 for an item the person may not order."""
     item = await _orderable(request, person, name)
     if item is None:
         return error_page(request, 404, "", person=person)

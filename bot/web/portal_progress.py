@@ -1,5 +1,6 @@
-"""Where a catalog order stands, as its requester sees it on the portal: each approval step
-and each fulfilment task, in the person's language.
+"""Where a catalog order stands, as its requester sees it on the portal.
+
+Each approval step and each fulfilment task is shown, in the person's language.
 
 The figures come from the same place as the REST API's `GET /api/catalog/requests/{ref}`
 (`bot.catalog_orders.progress`), so the portal, the API and chat never disagree.

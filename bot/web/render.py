@@ -35,6 +35,7 @@ HEADERS = {
 
 @cache
 def environment() -> Environment:
+    """The pages' Jinja environment (autoescaped), built once per process."""
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -50,6 +51,7 @@ def _when(value: datetime | None) -> str:
 
 
 def language(request: Request, person: Person | None) -> str:
+    """The page's language: the person's own, else the browser's best, else English."""
     return negotiate(
         person.language if person is not None else None, request.headers.get("accept-language")
     )

@@ -94,6 +94,7 @@ async def signin(
     token: Annotated[str, Path(max_length=MAX_TOKEN_CHARS)],
     next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
 ) -> Response:
+    """Redeem a sign-in link and start a session; a link preview does not use it up."""
     t = translator(language(request, None))
     if _previewer(request) or request.method == "HEAD":
         return page(request, "message.html", heading=t("signin.title"), lines=[t("signin.preview")])
@@ -122,6 +123,7 @@ async def signin(
 
 @router.post("/signout", dependencies=[Depends(csrf_protect)])
 async def signout(request: Request) -> Response:
+    """End the session, in the store and in the browser."""
     session = session_of(request)
     if session is not None:
         async with container_of(request).uow() as uow:

@@ -18,4 +18,5 @@ def base_url(settings: Settings) -> str:
 
 
 def signin_url(base: str, token: str) -> str:
+    """The one-time sign-in link for `token`, under the web process's address `base`."""
     return f"{base.rstrip('/')}/signin/{token}"

@@ -53,6 +53,8 @@ class AlertsChannel:
         return name
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """`POST /api/alerts`: each alert of the body ingested, counted in a 202 answer."""
+
         async def post(request: Request) -> Response:
             body = await request.body()
             integration = await integration_for(
@@ -72,11 +74,11 @@ class AlertsChannel:
         return [Route(PATH, post, methods=["POST"], name="alerts")]
 
     async def start(self) -> None:
-        return None
+        """Nothing to open: the channel has no client."""
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
         """Nothing to send to a monitoring source; the reply is recorded as delivered."""
         return Delivery(detail="monitoring sources take no replies")
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close."""

@@ -52,9 +52,13 @@ RETRY_SECONDS = 5.0
 class Backoff(Protocol):
     """How long to wait after a failed connection, and when the connection is back."""
 
-    def failed(self, error: BaseException) -> float: ...
+    def failed(self, error: BaseException) -> float:
+        """Record a failed connection; the seconds to wait before the next try."""
+        ...
 
-    def recovered(self) -> None: ...
+    def recovered(self) -> None:
+        """Record that the connection is back."""
+        ...
 
 
 class _FixedBackoff:
@@ -125,20 +129,22 @@ class MqttChannel:
 
     @property
     def polls(self) -> bool:
+        """Always: messages arrive only through the subscription `run` holds."""
         return True
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """None: the broker is subscribed to, never posted from."""
         return []
 
     async def start(self) -> None:
-        return None
+        """Nothing to open: `run` connects, and reconnects, by itself."""
 
     async def send(self, address: Address, reply: Reply) -> Delivery:
         """Devices take no replies; the reply is recorded as delivered."""
         return Delivery(detail="MQTT devices take no replies")
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close: the connection ends with `run`."""
 
     async def run(self, ingest: Ingest, stop: asyncio.Event) -> None:
         """Subscribe and ingest until `stop` is set, reconnecting whenever the broker goes."""
@@ -199,9 +205,11 @@ class MqttChannel:
                 await retrying
 
     async def retry_unsent(self, ingest: Ingest) -> None:
-        """Try the alerts the inbox refused again every `retry_seconds`, so a breach raised
-        just before the database went away is not left waiting for the device's next message
-        (a quiet sensor may send none for a long time)."""
+        """Try the alerts the inbox refused again every `retry_seconds`.
+
+        A breach raised just before the database went away is then not left waiting for the
+        device's next message (a quiet sensor may send none for a long time).
+        """
         while True:
             await asyncio.sleep(self.retry_seconds)
             if self._unsent:
