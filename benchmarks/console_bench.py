@@ -59,10 +59,12 @@ class Figures:
     page_bytes: int
 
     def as_dict(self) -> dict[str, Any]:
+        """The figures by field name, for `--json`."""
         return asdict(self)
 
 
 def postgres_from_environment() -> str | None:
+    """The admin URL of the test PostgreSQL server, when one is configured."""
     return os.environ.get(PG_ENV) or None
 
 

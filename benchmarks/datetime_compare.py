@@ -129,6 +129,7 @@ def score(resolve: Callable[[str], str | None]) -> dict[str, object]:
 
 
 def main() -> None:
+    """Score each resolver on every phrase; print a table and each one's misses, or JSON."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -45,6 +45,8 @@ VERBS = "how to fix set up request reset install connect restore check".split()
 
 @dataclass(frozen=True, slots=True)
 class KbFigures:
+    """One run's search and slug lookup latencies, the corpus size and the mean hits per query."""
+
     database: str
     articles: int
     queries: int
@@ -57,9 +59,11 @@ class KbFigures:
 
     @property
     def ratio(self) -> float:
+        """How many times a slug lookup's p95 a search takes at p95 (NaN without lookups)."""
         return self.search_p95_ms / self.slug_p95_ms if self.slug_p95_ms else float("nan")
 
     def as_dict(self) -> dict[str, object]:
+        """The figures by field name with the p95 ratio, for `--json`."""
         row: dict[str, object] = asdict(self)
         row["ratio_p95"] = round(self.ratio, 2)
         return row

@@ -38,6 +38,8 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "kb"
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    """An evaluation query, the slug of the article it should find, and its language."""
+
     text: str
     expected: str
     language: str
@@ -56,6 +58,7 @@ class BM25:
         self.k1, self.b = k1, b
 
     def rank(self, words: Sequence[str]) -> list[str]:
+        """Slugs of the documents matching any of `words`, best score first, ties by slug."""
         scores: dict[str, float] = {}
         for key, tf in self.docs.items():
             s = 0.0
@@ -69,14 +72,21 @@ class BM25:
 
 
 def reciprocal_rank(ranked: Sequence[str], expected: str) -> float:
+    """1/rank of `expected` in `ranked`, or 0 when it is not within the first `DEPTH`."""
     return 1.0 / (list(ranked).index(expected) + 1) if expected in ranked[:DEPTH] else 0.0
 
 
 def baseline(articles: Sequence[ArticleInput]) -> BM25:
+    """The BM25 reference over `articles`, title, tags and body indexed as one field."""
     return BM25({a.slug: terms(f"{a.title} {' '.join(a.tags)} {a.body}") for a in articles})
 
 
 def evaluation_articles(data: Path = DATA) -> list[ArticleInput]:
+    """The evaluation set's articles, read as `switchboard kb import` reads them.
+
+    Raises:
+        ValueError: an article does not parse, or two claim one slug.
+    """
     found, problems = read_all(collect([data / "articles"]))
     if problems:
         raise ValueError("; ".join(str(p) for p in problems))
@@ -84,6 +94,7 @@ def evaluation_articles(data: Path = DATA) -> list[ArticleInput]:
 
 
 def evaluation_queries(data: Path = DATA) -> list[Query]:
+    """The queries of `queries.yaml`; those expecting a `zh-` article count as Chinese."""
     loaded = yaml.safe_load((data / "queries.yaml").read_text(encoding="utf-8"))
     return [
         Query(q["query"], q["expected"], "zh" if q["expected"].startswith("zh-") else "en")
@@ -92,11 +103,14 @@ def evaluation_queries(data: Path = DATA) -> list[Query]:
 
 
 def mean(values: Sequence[float]) -> float:
+    """Mean to three places; NaN for a language without queries."""
     return round(sum(values) / len(values), 3) if values else float("nan")
 
 
 @dataclass(frozen=True, slots=True)
 class QualityFigures:
+    """Mean reciprocal ranks of the search and of BM25, overall and by language."""
+
     database: str
     articles: int
     queries: int
@@ -113,6 +127,7 @@ class QualityFigures:
     misses: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
+        """The figures by field name, misses as a list, for `--json`."""
         row = asdict(self)
         row["misses"] = list(self.misses)
         return row

@@ -15,6 +15,8 @@ Request = Callable[[int], tuple[str, bytes, dict[str, str]]]
 
 @dataclass
 class LoadResult:
+    """What one run saw: requests sent and answered, errors by kind, latencies of successes."""
+
     sent: int = 0
     ok: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -23,15 +25,18 @@ class LoadResult:
 
     @property
     def rate(self) -> float:
+        """Successful requests per second over the run."""
         return self.ok / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
+        """Latency at percentile `p` of the successful requests, in ms (NaN when none succeeded)."""
         if not self.latencies_ms:
             return float("nan")
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
     def error(self, key: str) -> None:
+        """Count one failure under `key`: an HTTP status or an exception's class name."""
         self.errors[key] = self.errors.get(key, 0) + 1
 
 

@@ -76,6 +76,7 @@ def _serve_in_fresh_process(model_dir: Path, texts: Path | None) -> dict[str, ob
 
 
 def clinc(data: Path) -> None:
+    """CLINC150 accuracy, then the trained model's size and its figures in a fresh process."""
     from nlu.evaluate import evaluate
     from nlu.train import train_model
 
@@ -89,6 +90,7 @@ def clinc(data: Path) -> None:
 
 
 def own(folds: int) -> None:
+    """Held-out and K-fold cross-validated accuracy on Switchboard's own training data."""
     from nlu.evaluate import cross_validate, evaluate
 
     report = evaluate(None, None)
@@ -98,6 +100,7 @@ def own(folds: int) -> None:
 
 
 def sentiment(tweets: Path, folds: int) -> None:
+    """K-fold cross-validated macro recall of the sentiment model on labelled tweets."""
     from nlu.sentiment_train import cross_validate, read_labelled
 
     report = cross_validate(read_labelled(tweets), folds=folds)
@@ -105,6 +108,7 @@ def sentiment(tweets: Path, folds: int) -> None:
 
 
 def main() -> None:
+    """Run the benchmark named on the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_clinc = sub.add_parser("clinc")

@@ -49,11 +49,14 @@ class Candidate(Protocol):
 
     name: str
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None: ...
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Train on `texts` labelled with their intents."""
 
-    def predict(self, texts: Sequence[str]) -> tuple[list[str], list[float]]: ...
+    def predict(self, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Best intent and its score for each text."""
 
-    def save(self, path: Path) -> None: ...
+    def save(self, path: Path) -> None:
+        """Write the trained model under `path`, so its size on disk can be reported."""
 
 
 class NumpyModel:
@@ -62,16 +65,19 @@ class NumpyModel:
     name = "numpy (shipped)"
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Train the shipped pipeline as `nlu.train` fits it, with seed 0."""
         from nlu.train import fit_pipeline
 
         self.nlp = fit_pipeline([Example(t, y) for t, y in zip(texts, labels, strict=True)], 0)
 
     def predict(self, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Best intent and its score for each text, from the pipeline's `cats`."""
         from nlu.train import top_labels
 
         return top_labels(self.nlp, texts)
 
     def save(self, path: Path) -> None:
+        """Write the spaCy pipeline under `path`."""
         self.nlp.to_disk(path)
 
 
@@ -95,6 +101,7 @@ class SpacyTextcat:
         return {}  # the default textcat model is the ensemble
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Train `textcat` on a blank pipeline: `epochs` shuffled passes in batches of 64."""
         import spacy
         from spacy.training import Example as SpacyExample
         from spacy.util import fix_random_seed, minibatch  # type: ignore[attr-defined]
@@ -121,6 +128,7 @@ class SpacyTextcat:
         self.nlp = nlp
 
     def predict(self, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Best intent and its score for each text, from the pipeline's `cats`."""
         labels, scores = [], []
         for doc in self.nlp.pipe(texts, batch_size=256):
             label, score = max(doc.cats.items(), key=lambda kv: kv[1])
@@ -129,6 +137,7 @@ class SpacyTextcat:
         return labels, scores
 
     def save(self, path: Path) -> None:
+        """Write the spaCy pipeline under `path`."""
         self.nlp.to_disk(path)
 
 
@@ -142,6 +151,7 @@ class SklearnModel:
         ]
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> None:
+        """Fit the TF-IDF features and the classifier (the SVC calibrated on 3 folds for scores)."""
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -161,12 +171,14 @@ class SklearnModel:
         self.model.fit(list(texts), list(labels))
 
     def predict(self, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+        """Most probable intent and its probability for each text."""
         proba = self.model.predict_proba(list(texts))
         classes = self.model.classes_
         best = proba.argmax(axis=1)
         return [str(classes[i]) for i in best], proba.max(axis=1).tolist()
 
     def save(self, path: Path) -> None:
+        """Dump the fitted scikit-learn pipeline to `model.joblib` under `path`, compressed."""
         import joblib  # type: ignore[import-untyped]
 
         path.mkdir(parents=True, exist_ok=True)
@@ -201,6 +213,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Split:
+    """A data set's name and its training, validation (may be empty) and test messages."""
+
     name: str
     train: list[Example]
     valid: list[Example]
@@ -329,6 +343,7 @@ def render(rows: Sequence[Row]) -> Table:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Compare the chosen models on the chosen data sets: a table, or JSON rows as they finish."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--data", nargs="+", default=["clinc-slice", "own"])
     parser.add_argument("--models", default="numpy,spacy-bow,sk-lr,sk-svc")

@@ -37,6 +37,7 @@ STATE_CHANGING = [
 
 
 def main() -> None:
+    """Fit the thresholds, check them on the held-out files, print them; `--write` stores them."""
     from nlu.calibration import coverage, intent_thresholds, write_acting_thresholds
     from nlu.dataset import builtin_test_files, builtin_train_files, read_examples
     from nlu.train import fit_pipeline, out_of_fold, top_labels

@@ -79,6 +79,7 @@ def summarise(lines: list[str]) -> tuple[int, Counter[str]]:
 
 
 def main(argv: list[str]) -> int:
+    """Print the share of the samples per group and for the database layer; the exit status."""
     if len(argv) != 1:
         print("usage: python -m benchmarks.profile_summary PY_SPY_RAW_FILE", file=sys.stderr)
         return 2

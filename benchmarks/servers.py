@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
+    """A loopback TCP port free at the moment of asking, for a server to bind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -52,9 +53,11 @@ class Proc:
 
     @classmethod
     def switchboard(cls, args: list[str], env: dict[str, str], log: Path) -> Proc:
+        """A `switchboard` command (`args`) run as `python -m bot` by this interpreter."""
         return cls([sys.executable, "-m", "bot", *args], env, log)
 
     def sample_rss(self) -> int:
+        """Resident memory in bytes now, keeping the peak; the peak once the process is gone."""
         try:
             rss = int(psutil.Process(self.popen.pid).memory_info().rss)
         except psutil.Error:
@@ -63,11 +66,13 @@ class Proc:
         return rss
 
     def kill(self) -> None:
+        """SIGKILL the whole process group, if it still runs."""
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
 
     def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after 15 s, then close the log."""
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
@@ -77,10 +82,16 @@ class Proc:
         self._out.close()
 
     def tail(self, n: int = 30) -> str:
+        """The last `n` lines of the log, to show why a start failed."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
 
 def wait_healthy(url: str, proc: Proc, timeout: float = 120.0) -> None:
+    """Poll `/healthz` until it answers 200.
+
+    Raises:
+        RuntimeError: the process exited or `timeout` passed first (the log's tail says why).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
@@ -96,6 +107,8 @@ def wait_healthy(url: str, proc: Proc, timeout: float = 120.0) -> None:
 
 @dataclass
 class Deployment:
+    """A running deployment: its mode, address, environment, database and processes."""
+
     mode: str
     base_url: str
     env: dict[str, str]
@@ -104,6 +117,7 @@ class Deployment:
     workdir: Path = Path()
 
     def roles(self) -> dict[str, Proc]:
+        """The processes by command and position, such as `worker#1`, for per-role figures."""
         return {" ".join(p.argv[3:4]) + f"#{i}": p for i, p in enumerate(self.procs)}
 
 
@@ -135,6 +149,7 @@ async def _redis_clear(url: str, prefix: str) -> None:
 
 
 def base_env(**extra: str) -> dict[str, str]:
+    """This environment without channel, database or Redis settings, plus quiet logs and `extra`."""
     env = {
         k: v
         for k, v in os.environ.items()

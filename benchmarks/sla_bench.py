@@ -86,6 +86,7 @@ class Figures:
     bare_write_ms: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The figures by field name, for `--json`."""
         return asdict(self)
 
 
@@ -181,8 +182,10 @@ def _spread(costs: list[float]) -> tuple[float, float, float]:
 
 
 async def _bare_writes(factory: SessionFactory, count: int = 50) -> float:
-    """Median ms of the least a tick that acts must do: read a ticket by id, change it,
-    commit. The last tickets are used: the minute never touches them."""
+    """Median ms of the least a tick that acts must do: read a ticket by id, change it, commit.
+
+    The last tickets are used: the minute never touches them.
+    """
     async with UnitOfWork(factory) as uow:
         last = (await uow.session.execute(select(func.max(Ticket.id)))).scalar_one()
     costs = []

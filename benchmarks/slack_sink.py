@@ -16,6 +16,7 @@ _ts = itertools.count(1)
 
 @app.post("/api/{method}")
 async def call(method: str, request: Request) -> JSONResponse:
+    """Any Web API method: `ok`, plus the fields the bot reads from the methods it calls."""
     await request.body()
     n = next(_ts)
     answer: dict[str, object] = {"ok": True}
@@ -30,4 +31,5 @@ async def call(method: str, request: Request) -> JSONResponse:
 
 @app.get("/healthz")
 async def healthz() -> JSONResponse:
+    """Answers once the server is up, for `wait_healthy`."""
     return JSONResponse({"status": "ok"})

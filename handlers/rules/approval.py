@@ -21,6 +21,7 @@ class Refusal(StrEnum):
     NOT_ON_BOARD = "not_on_board"
 
     def explain(self, ref: str) -> str:
+        """What the person is told, about the change `ref`."""
         return {
             Refusal.NOT_APPROVER: f"Only approvers can decide {ref}.",
             Refusal.OWN_CHANGE: f"You requested {ref}, so someone else has to approve it.",
@@ -37,6 +38,8 @@ QUORUM = {ChangeType.NORMAL: 1, ChangeType.EMERGENCY: 1, ChangeType.STANDARD: 0}
 
 @dataclass(frozen=True, slots=True)
 class Ballot:
+    """One approver's recorded decision on the change."""
+
     approver_id: int
     decision: Decision
 

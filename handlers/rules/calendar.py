@@ -168,6 +168,7 @@ class Calendar:
         return cls(name=name, tz=zone(timezone), hours=parse_hours(hours), holidays=frozenset(days))
 
     def is_working_day(self, day: date) -> bool:
+        """Whether `day` has working hours and is not a holiday."""
         return day not in self.holidays and bool(self.hours.get(day.weekday()))
 
     def intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:

@@ -24,6 +24,8 @@ SKIP_WORDS = frozenset({"skip", "none", "-", "n/a", "nothing", "跳过", "无"})
 
 
 class FieldType(StrEnum):
+    """The kinds of answer a field takes; each is checked its own way."""
+
     TEXT = "text"
     CHOICE = "choice"
     DATE = "date"
@@ -44,6 +46,7 @@ class FormField:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
+        """A field from its stored form; the label defaults to the name, the type to text."""
         return cls(
             name=str(data["name"]),
             label=str(data.get("label") or data["name"]),
@@ -83,6 +86,7 @@ class AnswerError(ValueError):
 
 
 def fields_of(raw: Iterable[Mapping[str, Any]]) -> list[FormField]:
+    """The fields of a stored form definition (a catalog item's `fields`)."""
     return [FormField.from_dict(f) for f in raw]
 
 

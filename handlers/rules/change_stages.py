@@ -43,6 +43,7 @@ STATUS = {
 
 
 def allowed(stage: ChangeStage) -> list[Step]:
+    """The steps a change in `stage` may take next."""
     return list(_NEXT[stage])
 
 

@@ -33,6 +33,7 @@ class Device:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def words(self) -> str:
+        """The name and attribute values, lower-cased, as one text to look for words in."""
         values = " ".join(str(v) for v in self.attributes.values())
         return f"{self.name} {values}".lower()
 

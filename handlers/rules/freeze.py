@@ -29,6 +29,7 @@ class Window:
     end: datetime
 
     def overlaps(self, other: Window) -> bool:
+        """Whether the two spans share an instant; spans that only touch do not."""
         return self.start < other.end and other.start < self.end
 
 
@@ -107,8 +108,10 @@ def refusal(ref: str, hits: Sequence[Freeze], *, unscoped: bool = False) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """A change on the calendar: its reference, window, the items it touches (ids) and `near`,
-    everything that depends on those items."""
+    """A change on the calendar: its reference, window and the ids of the items it touches.
+
+    `near` is everything that depends on those items.
+    """
 
     ref: str
     span: Window
@@ -117,9 +120,12 @@ class Planned:
 
 
 def collide(a: Planned, b: Planned) -> bool:
-    """Two changes collide when their windows overlap and one touches an item the other
-    touches or that depends on what the other touches: a change to a database collides with
-    one to the service running on it, whichever is scheduled first."""
+    """Two changes collide when their windows overlap and their items meet.
+
+    Items meet when one change touches an item the other touches or that depends on what the
+    other touches: a change to a database collides with one to the service running on it,
+    whichever is scheduled first.
+    """
     if a.ref == b.ref or not a.span.overlaps(b.span):
         return False
     return not (a.items | a.near).isdisjoint(b.items) or not (b.items | b.near).isdisjoint(a.items)
@@ -136,8 +142,10 @@ _CLOCK = re.compile(
 
 
 def clock_in(text: str) -> time | None:
-    """The clock time that words name alone ("02:00", "11pm"), or None when they name a day
-    too (or are not a time)."""
+    """The clock time that words name alone ("02:00", "11pm").
+
+    None when they name a day too, or are not a time.
+    """
     found = _CLOCK.match(text)
     if found is None:
         return None
@@ -154,10 +162,12 @@ def clock_in(text: str) -> time | None:
 
 
 def until(start: datetime, end: datetime, clock: time | None = None) -> datetime:
-    """The end of "Saturday 22:00 to 02:00": a bare clock time is read on the start's day
-    in the start's time zone, and on the next day when that is not after the start. An end
-    that names its day is kept as written, so a window that ends before it starts is still
-    refused."""
+    """The end of "Saturday 22:00 to 02:00": a bare clock time is the first one after the start.
+
+    It is read on the start's day in the start's time zone, and on the next day when that is
+    not after the start. An end that names its day is kept as written, so a window that ends
+    before it starts is still refused.
+    """
     if clock is None:
         return end
     found = start.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)

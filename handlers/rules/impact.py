@@ -53,6 +53,7 @@ class Walk:
 
     @property
     def done(self) -> bool:
+        """Whether the walk has no new items left to visit, or has reached `max_depth`."""
         return not self.frontier
 
     def advance(self, dependents: Mapping[int, Iterable[int]]) -> None:
@@ -96,8 +97,10 @@ class Affected:
 
 
 def ranked(services: Iterable[Affected], limit: int = LIMIT) -> tuple[list[Affected], int]:
-    """The most critical and nearest first, by name after that; at most `limit`, plus the rest's
-    count."""
+    """The most critical and nearest first, by name after that.
+
+    At most `limit` of them, and the count of the rest.
+    """
     ordered = sorted(services, key=lambda a: (RANK[a.criticality], a.depth, a.name.casefold()))
     return ordered[:limit], max(len(ordered) - limit, 0)
 

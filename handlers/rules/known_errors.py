@@ -36,6 +36,7 @@ class ProblemStageError(ValueError):
 
 
 def allowed(stage: ProblemStage) -> list[ProblemStage]:
+    """The stages a problem in `stage` may move to, in lifecycle order."""
     return sorted(_NEXT[stage], key=list(ProblemStage).index)
 
 
@@ -55,6 +56,7 @@ _WORD = re.compile(r"[\w-]+")
 
 
 def words(text: str) -> frozenset[str]:
+    """The words of `text` longer than two letters, case-folded, for matching symptoms."""
     return frozenset(w.casefold() for w in _WORD.findall(text) if len(w) > 2)
 
 

@@ -35,8 +35,10 @@ def allowed(kind: TicketKind, current: Status) -> frozenset[Status]:
 
 
 def can_move(kind: TicketKind, current: Status, target: Status) -> bool:
+    """Whether a ticket of this kind may move from `current` to `target`."""
     return target in allowed(kind, current)
 
 
 def is_open(status: Status) -> bool:
+    """Whether work on a ticket in `status` goes on: it is neither resolved nor final."""
     return status not in TERMINAL and status is not Status.RESOLVED

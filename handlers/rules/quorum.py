@@ -43,10 +43,12 @@ class Tally:
 
     @property
     def met(self) -> bool:
+        """Whether the approvals reach what the board needs."""
         return self.approvals >= self.needed
 
     @property
     def needed(self) -> int:
+        """Approvals the board needs: its quorum, never fewer than one."""
         return max(self.board.quorum, 1)
 
     @property
@@ -55,6 +57,7 @@ class Tally:
         return self.eligible >= self.needed
 
     def sentence(self) -> str:
+        """The board's progress as people read it, like `CAB 1 of 2`."""
         return f"{self.board.name} {self.approvals} of {self.needed}"
 
 
@@ -64,8 +67,10 @@ def applies(change_type: ChangeType, boards: Sequence[Board]) -> bool:
 
 
 def may_vote(person_id: int, requester_id: int, boards: Iterable[Board]) -> bool:
-    """A person may decide a board-governed change when they sit on one of its boards and
-    did not request it."""
+    """Whether a person may decide a board-governed change.
+
+    They may when they sit on one of its boards and did not request it.
+    """
     return person_id != requester_id and any(person_id in b.members for b in boards)
 
 

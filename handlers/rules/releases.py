@@ -60,8 +60,10 @@ def name_in(text: str) -> str | None:
 
 
 def outside(release: Window, start: datetime | None, end: datetime | None) -> bool:
-    """Whether a change's window sticks out of the release's; a change without a window
-    does not (it must fit when it is scheduled)."""
+    """Whether a change's window sticks out of the release's.
+
+    A change without a window does not (it must fit when it is scheduled).
+    """
     if start is None or end is None:
         return False
     return start < release.start or end > release.end

@@ -99,6 +99,7 @@ class Threshold:
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
     def breached(self, value: float) -> bool:
+        """Whether `value` is past the limit; a value exactly at it is within."""
         if self.above is not None and value > self.above:
             return True
         return self.below is not None and value < self.below
@@ -155,6 +156,8 @@ class Sample:
 
 
 class Change(StrEnum):
+    """Which way a breach went: it started firing, or the value is back within the limit."""
+
     FIRING = "firing"
     RESOLVED = "resolved"
 
@@ -171,6 +174,7 @@ class Breach:
 
     @property
     def fingerprint(self) -> str:
+        """The alert key of this rule on this CI, so repeated breaches count on one incident."""
         return f"threshold:{self.rule.key}:{self.ci.casefold()}"[:120]
 
 
