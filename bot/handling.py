@@ -229,10 +229,11 @@ class EventHandling:
         )
         routed = await self.router.dispatch(event, nlu, ctx, state)
         replies = routed.replies
-        where = "X" if isinstance(event, Message) and tweet_id(event) else public_place(event)
-        if where is not None:
-            refs = [r.ticket_ref for r in replies if r.ticket_ref]
-            await flag_if_negative(ctx, event.text, refs, where=where)
+        if isinstance(event, Message):
+            where = "X" if tweet_id(event) is not None else public_place(event)
+            if where is not None:
+                refs = [r.ticket_ref for r in replies if r.ticket_ref]
+                await flag_if_negative(ctx, event.text, refs, where=where)
         if isinstance(event, Action):
             replies = [event.answer(r) for r in replies]
         rows = [add_reply(uow, event.address, r, inbox_id=claimed.inbox_id) for r in replies]
