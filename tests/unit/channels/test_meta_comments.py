@@ -13,6 +13,7 @@ from channels.conversation import Message
 from channels.meta.comments import comment_id, parse_changes, public_place
 from channels.meta.parse import decode_body, parse_delivery
 from channels.meta.private import PrivateReplies
+from channels.meta.render import public_text
 from tests.fakes.meta_api import (
     FEED_COMMENT,
     FEED_COMMENT_BY_PAGE,
@@ -222,3 +223,27 @@ async def test_a_released_claim_can_be_taken_again() -> None:
     assert claim is not None
     await marks.release("messenger", "42", claim)
     assert await marks.claim("messenger", "42", NOW) == claim
+
+
+def test_a_delivery_may_mix_direct_messages_and_comments() -> None:
+    data = load("meta", MESSENGER_TEXT)
+    feed = load("meta", FEED_COMMENT)["entry"][0]
+    data["entry"].append(feed)
+    dm, public = parse_delivery(data)
+    assert comment_id(dm) is None
+    assert comment_id(public) == "139560936744456_139620233405726"
+
+
+@pytest.mark.parametrize(
+    ("ref", "shown"), [("INC-12", "INC-12"), (" req-7 ", "REQ-7"), ("CHG-3", "CHG-3")]
+)
+def test_the_public_note_names_only_the_ticket(ref: str, shown: str) -> None:
+    note = public_text(ref)
+    assert note is not None
+    assert shown in note
+    assert "private message" in note
+
+
+@pytest.mark.parametrize("ref", [None, "", "INC-", "INC-12 VPN down at Leeds", "TKT-1"])
+def test_no_public_note_without_a_plain_ticket_reference(ref: str | None) -> None:
+    assert public_text(ref) is None
