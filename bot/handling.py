@@ -23,6 +23,7 @@ from bot.identity import resolve_person
 from bot.redelivery import Claimed, Redelivery
 from bot.router import DialogueChange, IntentRouter
 from channels.conversation import Action, Address, Message
+from channels.meta.comments import public_place
 from channels.x.parse import tweet_id
 from handlers.context import HandlerContext
 from handlers.social import flag_if_negative
@@ -228,9 +229,11 @@ class EventHandling:
         )
         routed = await self.router.dispatch(event, nlu, ctx, state)
         replies = routed.replies
-        if isinstance(event, Message) and tweet_id(event) is not None:
-            refs = [r.ticket_ref for r in replies if r.ticket_ref]
-            await flag_if_negative(ctx, event.text, refs, where="X")
+        if isinstance(event, Message):
+            where = "X" if tweet_id(event) is not None else public_place(event)
+            if where is not None:
+                refs = [r.ticket_ref for r in replies if r.ticket_ref]
+                await flag_if_negative(ctx, event.text, refs, where=where)
         if isinstance(event, Action):
             replies = [event.answer(r) for r in replies]
         rows = [add_reply(uow, event.address, r, inbox_id=claimed.inbox_id) for r in replies]

@@ -13,8 +13,14 @@ tag is allowed (`META_HUMAN_AGENT_TAG`) and the reply is a person's own (`Reply.
 agent's answer, an incident lead's update), which extends it to seven days; the bot's own
 notices never carry the tag.
 
-One job per module: `verify` (handshake and `X-Hub-Signature-256`), `parse` (deliveries to
-the conversation model), `render` (a `Reply` as a Send API message), `window` (the
-messaging-window policy), `send` (the httpx client and its errors) and `channel` (the
-`MetaChannel` adapter). This file imports nothing.
+Public comments on the page's Facebook posts and Instagram media (`feed` and `comments`
+changes) arrive on the same webhook and are answered once, privately, through the Send API
+(`recipient.comment_id`); later replies follow the window rules in the person's thread.
+
+One job per module: `verify` (handshake and `X-Hub-Signature-256`), `fields` (checks of
+body values), `parse` (messaging deliveries to the conversation model), `comments` (comment
+changes to the model), `render` (a `Reply` as a Send API message, the public note under a
+comment), `window` (the messaging-window policy), `private` (the one-private-reply-per-comment
+mark), `send` (the httpx client and its errors) and `channel` (the `MetaChannel` adapter).
+This file imports nothing.
 """

@@ -14,9 +14,17 @@ from starlette.routing import BaseRoute, Route
 
 from channels.base import Cursors, Delivery, DeliveryError, Ingest
 from channels.conversation import Address, Event, Reply
+from channels.meta.comments import comment_id
 from channels.meta.parse import PRODUCTS, decode_body, parse_delivery
-from channels.meta.render import render
-from channels.meta.send import DEFAULT_API_URL, WindowClosed, open_client, send_message
+from channels.meta.private import Claim, PrivateReplies
+from channels.meta.render import public_text, render
+from channels.meta.send import (
+    DEFAULT_API_URL,
+    WindowClosed,
+    open_client,
+    reply_in_public,
+    send_message,
+)
 from channels.meta.verify import PLATFORM, SIGNATURE_HEADER, HandshakeRefused, handshake, verify
 from channels.meta.window import permission
 
@@ -31,7 +39,11 @@ def window_key(address: Address) -> str:
 
 
 class MetaChannel:
-    """Messenger (`object: page`) and Instagram (`object: instagram`) messaging.
+    """Messenger (`object: page`) and Instagram (`object: instagram`) messaging and comments.
+
+    A public comment on the page's posts or the account's media is answered once, privately
+    (`recipient.comment_id`), with a short public acknowledgement under it when the reply
+    names a ticket; everything after goes to the person's thread under the window rules.
 
     Both routes are always mounted. Without an app secret every POST is refused (401) and
     without a verify token the handshake is refused (403); without a page token events are
@@ -65,6 +77,7 @@ class MetaChannel:
         self.hold_limit = hold_limit
         self.timeout = timeout
         self.clock = clock
+        self.private = PrivateReplies(cursors)
         self._client: httpx.AsyncClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -96,7 +109,7 @@ class MetaChannel:
             events = parse_delivery(decode_body(raw))
             counts = {"accepted": 0, "duplicate": 0}
             for event in events:
-                await self._opened(event)
+                await self._seen(event)
                 outcome = await ingest(event)
                 counts[outcome.value] += 1
                 log.info("meta.event", event_id=event.event_id, outcome=outcome.value)
@@ -106,6 +119,22 @@ class MetaChannel:
             Route(PATH, subscribe, methods=["GET"], name="meta-handshake"),
             Route(PATH, deliver, methods=["POST"], name="meta-webhook"),
         ]
+
+    async def _seen(self, event: Event) -> None:
+        """Mark a comment as awaiting its private reply, or a message as opening the window.
+
+        A public comment does not open the messaging window (Meta's rule), so it only marks.
+        """
+        cid = comment_id(event)
+        if cid is None:
+            await self._opened(event)
+            return
+        try:
+            await self.private.await_reply(
+                event.address.channel, event.address.conversation, cid, event.received_at
+            )
+        except Exception as e:
+            log.warning("meta.comment_mark_failed", comment_id=cid, error=repr(e))
 
     async def _opened(self, event: Event) -> None:
         """Remember when the person last wrote: that opens the messaging window.
@@ -146,19 +175,29 @@ class MetaChannel:
             raise DeliveryError(
                 "the Meta channel has no META_PAGE_TOKEN", platform=PLATFORM, retry_after=300.0
             )
+        now = self.clock()
+        claim = await self.private.claim(address.channel, address.conversation, now)
+        if claim is not None:
+            delivered = await self._private_reply(self._client, address, reply, claim)
+            if delivered is not None:
+                return delivered
+        last = await self.last_message(address)
+        if last is None:
+            commented = await self.private.pending(address.channel, address.conversation)
+            if commented is not None:
+                # Known only from a public comment: the page may not write first.
+                if now - commented.at > self.hold_limit:
+                    raise self._expired()
+                raise self._held()
         allowed = permission(
-            await self.last_message(address),
-            self.clock(),
+            last,
+            now,
             # Meta permits the tag only on a person's own answer, never on the bot's words.
             human_agent=self.human_agent_tag and reply.human,
             hold_limit=self.hold_limit,
         )
         if allowed.expired:
-            raise DeliveryError(
-                "the person has not written for too long; the reply is given up",
-                platform=PLATFORM,
-                permanent=True,
-            )
+            raise self._expired()
         if allowed.fields is None:
             raise self._held()
         body = {"recipient": {"id": address.conversation}, **allowed.fields}
@@ -169,6 +208,61 @@ class MetaChannel:
             raise self._held() from e
         log.info("meta.sent", channel=address.channel, message_id=mid)
         return Delivery(external_id=mid, detail=allowed.fields["messaging_type"].lower())
+
+    async def _private_reply(
+        self, client: httpx.AsyncClient, address: Address, reply: Reply, claim: Claim
+    ) -> Delivery | None:
+        """Answer the person's comment privately; None when Meta will not take it.
+
+        The private reply needs no open window (it is allowed for seven days after the
+        comment), so it carries no tag.
+        """
+        body = {
+            "recipient": {"comment_id": claim.comment_id},
+            "messaging_type": "RESPONSE",
+            "message": render(reply),
+        }
+        try:
+            mid = await send_message(client, body)
+        except DeliveryError as e:
+            if isinstance(e, WindowClosed) or e.permanent:
+                # Answered already, deleted, or too old: the thread is the only way left.
+                log.warning("meta.private_reply_refused", comment_id=claim.comment_id)
+                return None
+            if not e.ambiguous:
+                await self.private.release(address.channel, address.conversation, claim)
+            raise
+        log.info("meta.private_reply", channel=address.channel, message_id=mid)
+        public = await self._acknowledge(client, address.channel, claim.comment_id, reply)
+        return Delivery(
+            external_id=mid, detail="private_reply+public" if public else "private_reply"
+        )
+
+    async def _acknowledge(
+        self, client: httpx.AsyncClient, channel: str, cid: str, reply: Reply
+    ) -> bool:
+        """Say under the comment that it is tracked and answered privately, as on X.
+
+        Only the ticket reference goes in public. Best effort: the private reply has gone,
+        so a failure here is logged and never makes the reply be sent again.
+        """
+        text = public_text(reply.ticket_ref)
+        if text is None:
+            return False
+        try:
+            posted = await reply_in_public(client, channel, cid, text)
+        except DeliveryError as e:
+            log.warning("meta.public_reply_failed", comment_id=cid, error=str(e))
+            return False
+        log.info("meta.public_reply", channel=channel, in_reply_to=cid, comment_id=posted)
+        return True
+
+    def _expired(self) -> DeliveryError:
+        return DeliveryError(
+            "the person has not written for too long; the reply is given up",
+            platform=PLATFORM,
+            permanent=True,
+        )
 
     def _held(self) -> DeliveryError:
         return DeliveryError(

@@ -9,22 +9,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from channels.base import PayloadError
 from channels.conversation import Action, Address, Event, Identity, Message
+from channels.meta.comments import parse_changes
+from channels.meta.fields import mapping as _mapping
+from channels.meta.fields import millis as _millis
+from channels.meta.fields import page_id as _page_id
+from channels.meta.fields import text as _text
 from channels.meta.verify import PLATFORM
 
 # Which product a delivery's `object` stands for; the value is the identity platform.
 PRODUCTS = {"page": "messenger", "instagram": "instagram"}
 MAX_ENTRIES = 100
 MAX_EVENTS = 1_000
-MAX_TEXT = 20_000
 ACTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 PAYLOAD_PREFIX = "sb1"
-# Page-scoped ids are decimal; anything else is refused so it never becomes an address.
-_ID = re.compile(r"[0-9]{1,32}")
 _VERSION = re.compile(r"[0-9]{0,9}")
 
 
@@ -55,43 +57,12 @@ def decode_body(raw: bytes) -> Mapping[str, Any]:
     return payload
 
 
-def _page_id(value: Any, what: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise PayloadError(f"{what} is not a page-scoped id", platform=PLATFORM)
-    return value
-
-
-def _millis(value: Any) -> datetime:
-    """Meta's `timestamp`: epoch milliseconds (seconds in some test notifications)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**14:
-        raise PayloadError("timestamp is not epoch milliseconds", platform=PLATFORM)
-    seconds = value / 1000 if value >= 10**11 else float(value)
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise PayloadError(f"{what} must be an object", platform=PLATFORM)
-    return value
-
-
-def _text(value: Any, what: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise PayloadError(f"{what} must be a string", platform=PLATFORM)
-    return value[:MAX_TEXT]
-
-
 def parse_delivery(payload: Mapping[str, Any]) -> list[Event]:
-    """Every message and button press of one webhook delivery, in order.
+    """Every message, button press and public comment of one webhook delivery, in order.
 
     Echoes of our own messages, deliveries, reads, reactions and other notifications are
-    ignored (an empty list); a shape Meta never sends raises `PayloadError` naming the part.
+    ignored (an empty list), and so are feed changes other than new comments (see
+    `channels.meta.comments`); a shape Meta never sends raises `PayloadError` naming the part.
     """
     obj = payload.get("object")
     if obj is None and isinstance(payload.get("field"), str) and "value" in payload:
@@ -119,6 +90,7 @@ def parse_delivery(payload: Mapping[str, Any]) -> list[Event]:
             event = parse_messaging(_mapping(item, "messaging[]"), product)
             if event is not None:
                 events.append(event)
+        events.extend(parse_changes(entry, product, MAX_EVENTS - len(events)))
     return events
 
 

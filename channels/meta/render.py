@@ -1,7 +1,8 @@
-"""Replies as a Send API `message`: text, and buttons as quick replies."""
+"""Replies as a Send API `message`: text, and buttons as quick replies; public acknowledgements."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from channels.conversation import Button, Reply
@@ -11,6 +12,12 @@ TEXT_LIMIT = 2_000
 MAX_QUICK_REPLIES = 13
 TITLE_LIMIT = 20
 PAYLOAD_LIMIT = 1_000
+PUBLIC_TEXT = (
+    "Thanks for telling us. We're tracking this as {ref} and have sent you the details in a "
+    "private message."
+)
+
+_REF = re.compile(r"(?:INC|REQ|PRB|CHG)-[0-9]{1,9}")
 
 
 def _offered(reply: Reply) -> list[tuple[Button, int | None]]:
@@ -55,3 +62,9 @@ def render(reply: Reply) -> dict[str, Any]:
         message["quick_replies"] = quick
         return message
     return {"text": _clip(reply.fallback_text(), TEXT_LIMIT)}
+
+
+def public_text(ticket_ref: str | None) -> str | None:
+    """The public answer under a comment: the ticket's reference and nothing else about it."""
+    ref = (ticket_ref or "").strip().upper()
+    return PUBLIC_TEXT.format(ref=ref) if _REF.fullmatch(ref) else None

@@ -78,17 +78,38 @@ def failed(error: httpx.TransportError) -> DeliveryError:
     )
 
 
-async def send_message(client: httpx.AsyncClient, body: dict[str, Any]) -> str | None:
-    """`POST me/messages`; the message id Meta gave, or `DeliveryError`."""
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
     try:
-        response = await client.post("me/messages", json=body)
+        response = await client.post(path, json=body)
     except httpx.TransportError as e:
         raise failed(e) from e
     if response.status_code != 200:
         raise refused(response)
     try:
-        answer = response.json()
+        return response.json()
     except ValueError:
         return None
+
+
+async def send_message(client: httpx.AsyncClient, body: dict[str, Any]) -> str | None:
+    """`POST me/messages`; the message id Meta gave, or `DeliveryError`.
+
+    The same call answers a public comment privately when `recipient` holds `comment_id`.
+    """
+    answer = await _post(client, "me/messages", body)
     mid = answer.get("message_id") if isinstance(answer, dict) else None
     return str(mid) if mid else None
+
+
+# Where a public answer to a comment goes: Facebook comments on the comment, Instagram
+# replies to it.
+_PUBLIC_EDGE = {"messenger": "comments", "instagram": "replies"}
+
+
+async def reply_in_public(
+    client: httpx.AsyncClient, channel: str, comment_id: str, text: str
+) -> str | None:
+    """Answer a comment in public (`POST {comment-id}/comments` or `/replies`); the new id."""
+    answer = await _post(client, f"{comment_id}/{_PUBLIC_EDGE[channel]}", {"message": text})
+    new = answer.get("id") if isinstance(answer, dict) else None
+    return str(new) if new else None

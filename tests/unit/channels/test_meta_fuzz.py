@@ -43,6 +43,14 @@ FIELDS = st.sampled_from(
         "url",
         "field",
         "value",
+        "changes",
+        "from",
+        "item",
+        "verb",
+        "comment_id",
+        "created_time",
+        "username",
+        "time",
     ]
 )
 DOCUMENTED = [
@@ -53,6 +61,9 @@ DOCUMENTED = [
         "messenger_message_attachment.json",
         "messenger_postback.json",
         "instagram_message.json",
+        "messenger_feed_comment.json",
+        "messenger_feed_comment_by_page.json",
+        "instagram_comment.json",
     )
 ]
 
