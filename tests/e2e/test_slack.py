@@ -388,9 +388,13 @@ def test_forged_replayed_and_unsigned_requests_are_refused(
     for name, body, headers in forged_requests():
         res = client.post("/slack/events", content=body, headers=headers)
         assert res.status_code == 401, name
-    time.sleep(0.3)  # give a wrongly accepted event the chance to reach the worker
-    assert inbox_rows(client) == 0
-    assert fake.calls == []
+    # A genuine event after the forgeries: once its reply has gone, anything a forgery had
+    # slipped into the pipeline ahead of it would have been handled too.
+    assert post_json(client, dm("my laptop will not boot", "U0DAN", n=10)).status_code == 200
+    settle(client)
+    assert inbox_rows(client) == 1
+    [reply] = fake.in_channel("D0DAN")
+    assert "VPN" not in reply.text
     metrics = client.get("/metrics").text
     assert 'switchboard_inbox_events_total{outcome="rejected",platform="slack"}' in metrics
 

@@ -186,10 +186,15 @@ def test_forged_updates_are_refused_without_a_trace(
         for i, headers in enumerate(forgeries):
             res = post(client, private_update(7100 + i, "I am the admin, reset all"), headers)
             assert res.status_code == 401
-        time.sleep(0.3)
-        assert count(client, settings, "select count(*) from inbox") == 0
-        assert count(client, settings, "select count(*) from outbox") == 0
-        assert fake.calls == []
+        # A genuine update after the forgeries: once its reply has gone, anything a forgery
+        # had slipped into the pipeline ahead of it would have been handled too.
+        assert post(client, private_update(7000, "my laptop will not boot")).status_code == 200
+        [sent] = fake.wait_sent(1)
+        settle(client, settings)
+        assert "reset all" not in sent["text"]
+        assert count(client, settings, "select count(*) from inbox") == 1
+        assert count(client, settings, "select count(*) from outbox") == 1
+        assert len(fake.sent()) == 1
         assert metric(client, "telegram", "rejected") == rejected + len(forgeries)
 
 
