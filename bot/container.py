@@ -47,6 +47,7 @@ from store.catalog import CatalogItem
 from store.db import SessionFactory, create_engine, create_reader, session_factory
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
+from store.platform_state import SqlPlatformState
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
 from store.state import Dialogue, LocalState, SharedState
@@ -136,6 +137,7 @@ class Container:
             secret=self.webchat_secret,
             history=self.history,
             cursors=self.cursors,
+            platform_state=SqlPlatformState(self.factory),
             ingest=self.ingest,
             services=self.cursors.service_names,
             delivery_status=self.cursors.delivery_status,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.factories import alerts, email, meta, mqtt, slack, telegram, twilio, webhook, x
-from channels.base import Channel, Cursors, Ingest
+from channels.base import Channel, Cursors, Ingest, PlatformStateStore
 from channels.catalog_forms import CatalogForms
 from channels.conversation import Address
 from channels.webchat import History, WebChatChannel
@@ -29,6 +29,7 @@ class ChannelDeps:
     """The web chat signing secret; raises `UnavailableError` while the database is down."""
     history: History
     cursors: Cursors | None = None
+    platform_state: PlatformStateStore | None = None
     ingest: Ingest | None = None
     services: Callable[[], Awaitable[list[str]]] | None = None
     delivery_status: Callable[[str, str, str], Awaitable[None]] | None = None

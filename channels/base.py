@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -140,6 +141,165 @@ class MemoryCursors:
     async def set(self, key: str, value: str) -> None:
         """Keep `value` under `key` until the process ends."""
         self._values[key] = value
+
+
+class StateEntry(Protocol):
+    """One stored value of `PlatformStateStore` and its version, which every write raises."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class PlatformStateStore(Protocol):
+    """What a platform's messaging rules remember per address, kept by the app.
+
+    Opt-outs, a messaging window's last customer message, the choices a text offered, a
+    claim on the one public reply: each is a text `value` under `(kind, channel, address)`
+    with a `version`. Every operation is one statement in its own transaction, durable when
+    it returns and atomic across processes, so two workers can never both win a claim or
+    lose each other's update. An empty value means the same as no value.
+    """
+
+    async def get(self, kind: str, channel: str, address: str) -> StateEntry | None:
+        """The stored value and its version, or None."""
+        ...
+
+    async def put(self, kind: str, channel: str, address: str, value: str) -> StateEntry:
+        """Store `value` whatever was there (one upsert); the entry as written."""
+        ...
+
+    async def compare_and_set(
+        self, kind: str, channel: str, address: str, expected: int | None, value: str
+    ) -> StateEntry | None:
+        """Store `value` only if the version is still `expected` (None: nothing stored yet).
+
+        Returns the entry as written, or None when another writer got there first: of
+        several callers expecting the same version, exactly one succeeds.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredState:
+    """A `StateEntry` held in memory."""
+
+    value: str
+    version: int
+    updated_at: datetime
+
+
+class MemoryPlatformState:
+    """`PlatformStateStore` kept in memory, for a channel run without the application's store.
+
+    No await falls between a check and its write, so operations are atomic within the loop.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, str], StoredState] = {}
+
+    async def get(self, kind: str, channel: str, address: str) -> StoredState | None:
+        return self.values.get((kind, channel, address))
+
+    async def put(self, kind: str, channel: str, address: str, value: str) -> StoredState:
+        key = (kind, channel, address)
+        current = self.values.get(key)
+        entry = StoredState(
+            value=value,
+            version=current.version + 1 if current else 1,
+            updated_at=datetime.now(UTC),
+        )
+        self.values[key] = entry
+        return entry
+
+    async def compare_and_set(
+        self, kind: str, channel: str, address: str, expected: int | None, value: str
+    ) -> StoredState | None:
+        current = self.values.get((kind, channel, address))
+        if (current.version if current else None) != expected:
+            return None
+        return await self.put(kind, channel, address, value)
+
+
+class StateConflictError(ChannelError):
+    """A stored value kept changing under a read-modify-write; nothing was written."""
+
+
+LegacyKey = Callable[[str, str, str], str]
+"""The `Cursors` key older releases kept a `(kind, channel, address)` value under."""
+
+
+class RuleState:
+    """A `PlatformStateStore` as a channel's rules use it.
+
+    `update` is read-modify-write through compare-and-set, retried while other writers win.
+    With `legacy`, a value not in the store yet is read once from where older releases kept
+    it (`Cursors` under `legacy_key`) and copied over, so nothing stored before an upgrade
+    (an opt-out above all) is forgotten; an absent one is stored as "" so the old place is
+    asked only once per address.
+    """
+
+    ATTEMPTS = 20
+
+    def __init__(
+        self,
+        store: PlatformStateStore,
+        *,
+        legacy: Cursors | None = None,
+        legacy_key: LegacyKey | None = None,
+    ) -> None:
+        self.store = store
+        self._legacy = legacy if legacy_key is not None else None
+        self._legacy_key = legacy_key
+
+    async def get(self, kind: str, channel: str, address: str) -> StateEntry | None:
+        """The stored entry, after the one-time look in the legacy place."""
+        entry = await self.store.get(kind, channel, address)
+        if entry is not None or self._legacy is None or self._legacy_key is None:
+            return entry
+        old = await self._legacy.get(self._legacy_key(kind, channel, address))
+        copied = await self.store.compare_and_set(kind, channel, address, None, old or "")
+        return copied or await self.store.get(kind, channel, address)
+
+    async def value(self, kind: str, channel: str, address: str) -> str:
+        """The stored value, "" when there is none."""
+        entry = await self.get(kind, channel, address)
+        return entry.value if entry is not None else ""
+
+    async def put(self, kind: str, channel: str, address: str, value: str) -> StateEntry:
+        """Store `value` whatever was there."""
+        return await self.store.put(kind, channel, address, value)
+
+    async def compare_and_set(
+        self, kind: str, channel: str, address: str, expected: int | None, value: str
+    ) -> StateEntry | None:
+        """See `PlatformStateStore.compare_and_set`."""
+        return await self.store.compare_and_set(kind, channel, address, expected, value)
+
+    async def update(
+        self, kind: str, channel: str, address: str, change: Callable[[str], str | None]
+    ) -> tuple[str, StateEntry] | None:
+        """Replace the value with `change(current)` unless it returns None.
+
+        Returns the value replaced and the entry written, or None when `change` declined;
+        `change` is asked again with the newer value whenever another writer came first.
+        """
+        for _ in range(self.ATTEMPTS):
+            current = await self.get(kind, channel, address)
+            before = current.value if current is not None else ""
+            after = change(before)
+            if after is None:
+                return None
+            expected = current.version if current is not None else None
+            written = await self.store.compare_and_set(kind, channel, address, expected, after)
+            if written is not None:
+                return before, written
+        raise StateConflictError(f"{kind} state of {channel} kept changing", platform=channel)
 
 
 @runtime_checkable

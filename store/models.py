@@ -754,3 +754,6 @@ import store.knowledge_drafts  # noqa: E402, F401  # isort: skip
 
 # The intent the model guessed when the bot asked or fell back instead (`store.nlu_misses`).
 import store.nlu_misses  # noqa: E402, F401  # isort: skip
+
+# What platforms' messaging rules remember per address (`store.platform_state`).
+import store.platform_state  # noqa: E402, F401  # isort: skip

@@ -39,6 +39,7 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
         api_url=cfg.api_url,
         public_url=settings.public_url,
         cursors=deps.cursors,
+        platform_state=deps.platform_state,
         delivery_status=deps.delivery_status,
         on_drop=count_dropped,
     )

@@ -33,6 +33,7 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
         raise ConfigurationError("the X channel needs durable cursors", platform="x")
     return XChannel(
         cursors=deps.cursors,
+        platform_state=deps.platform_state,
         bearer_token=_value(x.bearer_token),
         consumer_key=_value(x.consumer_key),
         consumer_secret=_value(x.consumer_secret),

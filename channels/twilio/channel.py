@@ -22,7 +22,8 @@ from channels.base import (
     Delivery,
     DeliveryError,
     Ingest,
-    MemoryCursors,
+    MemoryPlatformState,
+    PlatformStateStore,
     Reject,
 )
 from channels.conversation import Action, Address, Message, Reply
@@ -67,7 +68,10 @@ class SmsChannel:
         api_url: the REST base URL (`https://api.twilio.com`, or a fake in tests).
         public_url: `PUBLIC_URL`: the signed URL's base behind a proxy, and where status
             callbacks are sent.
-        cursors: durable small values: opt-outs, the WhatsApp window, the last choices sent.
+        platform_state: where opt-outs, the WhatsApp window and the last choices sent are
+            kept (in memory when not given).
+        cursors: where older releases kept those, read once per number not yet in
+            `platform_state`.
         delivery_status: records Twilio's delivery reports `(platform, sid, status)`.
         on_drop: counts inbound requests answered without an event `(platform, reason)`.
     """
@@ -87,6 +91,7 @@ class SmsChannel:
         api_url: str = "https://api.twilio.com",
         public_url: str | None = None,
         cursors: Cursors | None = None,
+        platform_state: PlatformStateStore | None = None,
         delivery_status: DeliveryStatus | None = None,
         on_drop: Reject | None = None,
         request_timeout: float = 15.0,
@@ -126,7 +131,7 @@ class SmsChannel:
         self.whatsapp_template_sid = whatsapp_template_sid or None
         self.api_url = api_url.rstrip("/")
         self.public_url = public_url.rstrip("/") if public_url else None
-        self._state = PlatformState(cursors or MemoryCursors())
+        self._state = PlatformState(platform_state or MemoryPlatformState(), cursors)
         self._delivery_status = delivery_status
         self._on_drop = on_drop
         self.request_timeout = request_timeout

@@ -3,22 +3,28 @@
 SMS: the carrier opt-out keywords (STOP, START, HELP and their synonyms), honoured before
 anything reaches the bot. WhatsApp: free text only within 24 hours of the customer's last
 message. Both: the numbered choices of the last text sent, so a typed "1" means the click it
-stands for. The state lives in `Cursors`, which the application keeps with the conversation.
+stands for. The state lives in a `PlatformStateStore`, which the application keeps.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from channels.base import Cursors
+from channels.base import Cursors, PlatformStateStore, RuleState
 from channels.twilio.render import Choice
 
 WINDOW = timedelta(hours=24)
 # Leave room for the queue: a reply sent just inside the window may land just outside it.
 WINDOW_MARGIN = timedelta(minutes=5)
 CHOICES_TTL = timedelta(hours=24)
+
+# Kinds of `PlatformStateStore` values, named as the keys older releases used.
+OPTOUT = "optout"
+WINDOW_KIND = "window"
+CHOICES = "choices"
 
 HELP_TEXT = (
     "Switchboard IT service desk: text us what's wrong or a ticket number like INC-42. "
@@ -59,27 +65,41 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class PlatformState:
-    """Opt-outs, the WhatsApp window and the choices offered, per channel and number."""
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """Choices replaced by a text about to go: what to put back if it never goes."""
 
-    def __init__(self, cursors: Cursors) -> None:
-        self._cursors = cursors
+    previous: str
+    version: int
+
+
+class PlatformState:
+    """Opt-outs, the WhatsApp window and the choices offered, per channel and number.
+
+    Kept in a `PlatformStateStore`: STOP, START and the window are single upserts, and
+    choices change by compare-and-set, so two workers sending to one number at once cannot
+    lose each other's write. `cursors` is where older releases kept these values; a number
+    not yet in the store is looked up there once.
+    """
+
+    def __init__(self, store: PlatformStateStore, cursors: Cursors | None = None) -> None:
+        self._state = RuleState(store, legacy=cursors, legacy_key=legacy_key)
 
     async def opted_out(self, channel: str, number: str) -> bool:
         """Whether the number texted STOP (and not START since)."""
-        return bool(await self._cursors.get(_key("optout", channel, number)))
+        return bool(await self._state.value(OPTOUT, channel, number))
 
     async def set_opted_out(self, channel: str, number: str, stopped: bool) -> None:
         """Record STOP (True) or START (False)."""
-        await self._cursors.set(_key("optout", channel, number), "1" if stopped else "")
+        await self._state.put(OPTOUT, channel, number, "1" if stopped else "")
 
     async def customer_wrote(self, number: str) -> None:
         """Open (or renew) the WhatsApp window for the number."""
-        await self._cursors.set(_key("window", "whatsapp", number), now().isoformat())
+        await self._state.put(WINDOW_KIND, "whatsapp", number, now().isoformat())
 
     async def in_window(self, number: str) -> bool:
         """Whether free text may still go to the number on WhatsApp."""
-        value = await self._cursors.get(_key("window", "whatsapp", number))
+        value = await self._state.value(WINDOW_KIND, "whatsapp", number)
         if not value:
             return False
         try:
@@ -90,31 +110,45 @@ class PlatformState:
 
     async def choices(self, channel: str, number: str) -> list[Choice]:
         """The choices of the last text sent, if it is recent enough to be answered."""
-        return _load_choices(await self._cursors.get(_key("choices", channel, number)))
+        return _load_choices(await self._state.value(CHOICES, channel, number))
 
     async def remember_choices(
         self, channel: str, number: str, choices: Sequence[Choice]
-    ) -> str | None:
-        """Keep what the numbers of this message mean; returns what was kept before."""
-        key = _key("choices", channel, number)
-        previous = await self._cursors.get(key)
+    ) -> Remembered | None:
+        """Keep what the numbers of this message mean; returns what to put back on failure.
+
+        None when nothing changed (no choices now, none before).
+        """
+        stored = ""
         if choices:
             data = {
                 "at": now().isoformat(),
                 "choices": [[c.key, c.action, c.value] for c in choices],
             }
-            await self._cursors.set(key, json.dumps(data))
-        elif previous:
+            stored = json.dumps(data)
+
+        def replace(current: str) -> str | None:
             # Numbers refer to the latest message only: a later one without choices ends them.
-            await self._cursors.set(key, "")
-        return previous
+            return stored if stored or current else None
 
-    async def restore_choices(self, channel: str, number: str, previous: str) -> None:
-        """Put back the choices `remember_choices` replaced (the new message never went)."""
-        await self._cursors.set(_key("choices", channel, number), previous)
+        done = await self._state.update(CHOICES, channel, number, replace)
+        if done is None:
+            return None
+        previous, written = done
+        return Remembered(previous=previous, version=written.version)
+
+    async def restore_choices(self, channel: str, number: str, remembered: Remembered) -> None:
+        """Put back the choices `remember_choices` replaced (the new message never went).
+
+        Only while they are still the ones it wrote: a later text's choices stand.
+        """
+        await self._state.compare_and_set(
+            CHOICES, channel, number, remembered.version, remembered.previous
+        )
 
 
-def _key(kind: str, channel: str, number: str) -> str:
+def legacy_key(kind: str, channel: str, number: str) -> str:
+    """The `Cursors` key older releases kept a value under."""
     return f"twilio.{kind}:{channel}:{number}"
 
 

@@ -22,7 +22,9 @@ from channels.base import (
     DeliveryError,
     Ingest,
     IngestOutcome,
+    MemoryPlatformState,
     PayloadError,
+    PlatformStateStore,
 )
 from channels.conversation import Address, Message, Reply
 from channels.x.parse import PLATFORM, Account, as_mapping, parse_activity, snowflake, tweet_id
@@ -81,6 +83,8 @@ class XChannel:
     Credentials are either the four OAuth 1.0a user-context keys, or an OAuth 2.0 user access
     token as `bearer_token`. The consumer secret also verifies the webhook; with it alone the
     channel answers X's CRC check and refuses events with 503 until the rest is configured.
+    `platform_state` keeps the public-reply marks (in memory when not given; `cursors` is
+    still read for marks older releases kept there).
     """
 
     name: ClassVar[str] = PLATFORM
@@ -104,6 +108,7 @@ class XChannel:
         backfill: float = 900.0,
         page_size: int = 100,
         max_pages: int = 50,
+        platform_state: PlatformStateStore | None = None,
     ) -> None:
         self.missing = missing_credentials(
             bearer_token=bearer_token,
@@ -127,7 +132,9 @@ class XChannel:
         self._api_url = api_url
         self.cursors = cursors
         self.timeout = timeout
-        self.public = PublicAnswers(cursors, public_window)
+        self.public = PublicAnswers(
+            cursors, public_window, store=platform_state or MemoryPlatformState()
+        )
         self.poller = Poller(
             api=self._api,
             account=self.account,

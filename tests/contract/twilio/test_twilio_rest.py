@@ -14,7 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.config import Settings
-from channels.base import DeliveryError, IngestOutcome, PayloadError, SignatureError
+from channels.base import (
+    DeliveryError,
+    IngestOutcome,
+    MemoryPlatformState,
+    PayloadError,
+    SignatureError,
+)
 from channels.conversation import Action, Address, Button, Event, Message, Reply
 from channels.twilio.channel import SmsChannel
 from tests.fakes.twilio_api import (
@@ -329,12 +335,12 @@ async def test_typed_number_picks_the_last_choices_sent(
 
 async def test_status_callback_records_delivery_and_opt_out(fake: FakeTwilioApi) -> None:
     reports: list[tuple[str, str, str]] = []
-    cursors = Cursors()
+    state = MemoryPlatformState()
 
     async def record(platform: str, sid: str, status: str) -> None:
         reports.append((platform, sid, status))
 
-    ch = make(fake.base_url, cursors, delivery_status=record)
+    ch = make(fake.base_url, Cursors(), delivery_status=record, platform_state=state)
     await ch.start()
 
     async def ingest(event: Event) -> IngestOutcome:
@@ -350,7 +356,9 @@ async def test_status_callback_records_delivery_and_opt_out(fake: FakeTwilioApi)
         ("sms", "SM0b6e2697aae04182a9f5b5c7a8994c7f", "delivered"),
         ("sms", "SM0b6e2697aae04182a9f5b5c7a8994c7f", "failed"),
     ]
-    assert cursors.values["twilio.optout:sms:+14155550123"] == "1"
+    stored = await state.get("optout", "sms", "+14155550123")
+    assert stored is not None
+    assert stored.value == "1"
 
 
 def test_the_app_needs_a_sender(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from channels.conversation import Address, Reply
 from channels.x.channel import XChannel
 from channels.x.parse import Account
 from channels.x.polling import DM_LAST_KEY, DM_START_KEY, MENTIONS_START_KEY, SINCE_KEY
+from channels.x.public import PENDING
 from channels.x.render import PUBLIC_TEXT
 from tests.fakes.x_api import (
     ACCOUNT,
@@ -279,10 +280,11 @@ async def test_the_first_ticket_reply_answers_the_tweet_once_in_public(
 
 
 async def test_an_old_complaint_is_not_answered_in_public(
-    channel: XChannel, fake: FakeXApi, cursors: MemoryCursors, inbox: Inbox
+    channel: XChannel, fake: FakeXApi, inbox: Inbox
 ) -> None:
     tid = await mention_seen(channel, fake, inbox)
-    cursors.values[f"x.public.{CUSTOMER}"] = f"{tid} {int(time.time()) - 2 * 86_400}"
+    seen = f"{tid} {int(time.time()) - 2 * 86_400}"
+    await channel.public.store.put(PENDING, "x", CUSTOMER, seen)
     await channel.send(address(), ticket_reply())
     assert fake.tweets() == []
     assert len(fake.dms(CUSTOMER)) == 1
