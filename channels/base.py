@@ -147,13 +147,19 @@ class StateEntry(Protocol):
     """One stored value of `PlatformStateStore` and its version, which every write raises."""
 
     @property
-    def value(self) -> str: ...
+    def value(self) -> str:
+        """The stored text; empty means nothing stored."""
+        ...
 
     @property
-    def version(self) -> int: ...
+    def version(self) -> int:
+        """How many times the value was written."""
+        ...
 
     @property
-    def updated_at(self) -> datetime: ...
+    def updated_at(self) -> datetime:
+        """When the value was last written."""
+        ...
 
 
 class PlatformStateStore(Protocol):
@@ -204,9 +210,11 @@ class MemoryPlatformState:
         self.values: dict[tuple[str, str, str], StoredState] = {}
 
     async def get(self, kind: str, channel: str, address: str) -> StoredState | None:
+        """The stored value and its version, or None."""
         return self.values.get((kind, channel, address))
 
     async def put(self, kind: str, channel: str, address: str, value: str) -> StoredState:
+        """Store `value` whatever was there; the entry as written."""
         key = (kind, channel, address)
         current = self.values.get(key)
         entry = StoredState(
@@ -220,6 +228,7 @@ class MemoryPlatformState:
     async def compare_and_set(
         self, kind: str, channel: str, address: str, expected: int | None, value: str
     ) -> StoredState | None:
+        """Store `value` only if the version is still `expected`; None when it is not."""
         current = self.values.get((kind, channel, address))
         if (current.version if current else None) != expected:
             return None
