@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from channels.base import Channel, MemoryCursors
+from channels.base import Channel
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -27,14 +27,13 @@ def build(settings: Settings, deps: ChannelDeps) -> Channel | None:
     from channels.meta.channel import MetaChannel
 
     cfg = settings.meta
-    cursors = deps.cursors
-    if cursors is None:
-        # Without durable cursors the window restarts empty: replies go as responses and
+    if deps.platform_state is None:
+        # Without the durable store the window restarts empty: replies go as responses and
         # Meta's own refusal is what holds them.
-        log.warning("meta.memory_cursors")
-        cursors = MemoryCursors()
+        log.warning("meta.memory_state")
     return MetaChannel(
-        cursors=cursors,
+        cursors=deps.cursors,
+        platform_state=deps.platform_state,
         app_secret=_value(cfg.app_secret),
         verify_token=_value(cfg.verify_token),
         page_token=_value(cfg.page_token),

@@ -7,11 +7,11 @@ the directory; each person has one conversation with the page, so a report and i
 updates stay in the same thread.
 
 Meta lets a page answer freely only within 24 hours of the person's last message. The
-channel keeps that time per conversation (through the application's `Cursors`) and holds a
-reply that falls outside the window until the person writes again, unless the `HUMAN_AGENT`
-tag is allowed (`META_HUMAN_AGENT_TAG`) and the reply is a person's own (`Reply.human`: an
-agent's answer, an incident lead's update), which extends it to seven days; the bot's own
-notices never carry the tag.
+channel keeps that time per conversation (in the application's `PlatformStateStore`) and
+holds a reply that falls outside the window until the person writes again, unless the
+`HUMAN_AGENT` tag is allowed (`META_HUMAN_AGENT_TAG`) and the reply is a person's own
+(`Reply.human`: an agent's answer, an incident lead's update), which extends it to seven
+days; the bot's own notices never carry the tag.
 
 Public comments on the page's Facebook posts and Instagram media (`feed` and `comments`
 changes) arrive on the same webhook and are answered once, privately, through the Send API
@@ -21,6 +21,7 @@ One job per module: `verify` (handshake and `X-Hub-Signature-256`), `fields` (ch
 body values), `parse` (messaging deliveries to the conversation model), `comments` (comment
 changes to the model), `render` (a `Reply` as a Send API message, the public note under a
 comment), `window` (the messaging-window policy), `private` (the one-private-reply-per-comment
-mark), `send` (the httpx client and its errors) and `channel` (the `MetaChannel` adapter).
+mark), `state` (what the rules remember, and where older releases kept it), `send` (the
+httpx client and its errors) and `channel` (the `MetaChannel` adapter).
 This file imports nothing.
 """

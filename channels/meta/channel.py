@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from channels.base import Cursors, Delivery, DeliveryError, Ingest
+from channels.base import (
+    Cursors,
+    Delivery,
+    DeliveryError,
+    Ingest,
+    MemoryPlatformState,
+    PlatformStateStore,
+)
 from channels.conversation import Address, Event, Reply
 from channels.meta.comments import comment_id
 from channels.meta.parse import PRODUCTS, decode_body, parse_delivery
@@ -25,6 +32,7 @@ from channels.meta.send import (
     reply_in_public,
     send_message,
 )
+from channels.meta.state import WINDOW, LastMessages, legacy_key, rule_state
 from channels.meta.verify import PLATFORM, SIGNATURE_HEADER, HandshakeRefused, handshake, verify
 from channels.meta.window import permission
 
@@ -34,8 +42,8 @@ PATH = "/meta/webhook"
 
 
 def window_key(address: Address) -> str:
-    """The cursor holding the time of the person's last message in one conversation."""
-    return f"meta:last_message:{address.channel}:{address.conversation}"
+    """The cursor where older releases kept the time of the person's last message."""
+    return legacy_key(WINDOW, address.channel, address.conversation)
 
 
 class MetaChannel:
@@ -48,6 +56,9 @@ class MetaChannel:
     Both routes are always mounted. Without an app secret every POST is refused (401) and
     without a verify token the handshake is refused (403); without a page token events are
     accepted but replies wait.
+
+    `platform_state` keeps when each person last wrote and the private-reply marks (in
+    memory when not given); `cursors` is still read for values older releases kept there.
     """
 
     name: ClassVar[str] = PLATFORM
@@ -56,7 +67,8 @@ class MetaChannel:
     def __init__(
         self,
         *,
-        cursors: Cursors,
+        cursors: Cursors | None = None,
+        platform_state: PlatformStateStore | None = None,
         app_secret: str | None = None,
         verify_token: str | None = None,
         page_token: str | None = None,
@@ -77,7 +89,9 @@ class MetaChannel:
         self.hold_limit = hold_limit
         self.timeout = timeout
         self.clock = clock
-        self.private = PrivateReplies(cursors)
+        self.platform_state = platform_state or MemoryPlatformState()
+        self.private = PrivateReplies(cursors, store=self.platform_state)
+        self._last_messages = LastMessages(rule_state(self.platform_state, cursors))
         self._client: httpx.AsyncClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -142,24 +156,13 @@ class MetaChannel:
         Written before the inbox has the event, so a reply cannot find the window older than
         the message it answers.
         """
-        key = window_key(event.address)
-        at = event.received_at
-        try:
-            known = await self.cursors.get(key)
-            if known is None or datetime.fromisoformat(known) < at:
-                await self.cursors.set(key, at.isoformat())
-        except (ValueError, TypeError):
-            await self.cursors.set(key, at.isoformat())
+        await self._last_messages.wrote(
+            event.address.channel, event.address.conversation, event.received_at
+        )
 
     async def last_message(self, address: Address) -> datetime | None:
         """When the person of a conversation last wrote, if known."""
-        known = await self.cursors.get(window_key(address))
-        if known is None:
-            return None
-        try:
-            return datetime.fromisoformat(known)
-        except ValueError:
-            return None
+        return await self._last_messages.at(address.channel, address.conversation)
 
     # -- sending ----------------------------------------------------------------------------
 

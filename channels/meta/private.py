@@ -4,20 +4,23 @@ Meta lets a page answer a public comment once, privately, within seven days of t
 (Messenger and Instagram Private Replies). A comment does not open the 24-hour messaging
 window: until the person writes to the page, that one reply is all the page may send.
 
-An accepted comment marks its author (`meta:comment:<channel>:<user>` holds the comment id
-and when it was made, a newer comment wins); the first reply to the person takes the mark
-(`meta:comment_answered:<channel>:<user>` holds the last comment answered), so later replies
-go to the person's thread under the window rules, as `channels.x.public` does for X.
+An accepted comment marks its author (`comment_pending` holds the comment id and when it was
+made, a newer comment wins); the first reply to the person takes the mark (`comment_answered`
+holds the last comment answered), so later replies go to the person's thread under the
+window rules, as `channels.x.public` does for X. Both live in a `PlatformStateStore` and
+change by compare-and-set: of two workers answering the same person at once, exactly one
+takes the mark.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from channels.base import Cursors
+from channels.base import Cursors, MemoryPlatformState, PlatformStateStore, RuleState
+from channels.meta.state import ANSWERED, PENDING, rule_state
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +41,7 @@ class Claim:
 
     comment_id: str
     previous: str
+    version: int = 0
 
 
 def _decode(value: str | None) -> Pending | None:
@@ -53,45 +57,57 @@ def _decode(value: str | None) -> Pending | None:
 
 @dataclass
 class PrivateReplies:
-    """The marks, kept in the channel's cursors."""
+    """The marks, kept in `store`; `cursors` is where older releases kept them."""
 
-    cursors: Cursors
+    cursors: Cursors | None = None
     window: timedelta = PRIVATE_REPLY_WINDOW
+    store: PlatformStateStore = field(default_factory=MemoryPlatformState)
+    _state: RuleState = field(init=False, repr=False)
 
-    @staticmethod
-    def _pending_key(channel: str, user: str) -> str:
-        return f"meta:comment:{channel}:{user}"
-
-    @staticmethod
-    def _answered_key(channel: str, user: str) -> str:
-        return f"meta:comment_answered:{channel}:{user}"
+    def __post_init__(self) -> None:
+        self._state = rule_state(self.store, self.cursors)
 
     async def await_reply(self, channel: str, user: str, comment_id: str, at: datetime) -> None:
         """Mark `user`'s comment as awaiting a private reply (a newer comment wins)."""
-        current = _decode(await self.cursors.get(self._pending_key(channel, user)))
-        if current is not None and current.at > at:
-            return
-        await self.cursors.set(self._pending_key(channel, user), f"{comment_id} {at.timestamp()}")
+        mark = f"{comment_id} {at.timestamp()}"
+
+        def newer(current: str) -> str | None:
+            known = _decode(current)
+            if current == mark or (known is not None and known.at > at):
+                return None
+            return mark
+
+        await self._state.update(PENDING, channel, user, newer)
 
     async def pending(self, channel: str, user: str) -> Pending | None:
         """The person's latest comment, answered or not (None if they never commented)."""
-        return _decode(await self.cursors.get(self._pending_key(channel, user)))
+        return _decode(await self._state.value(PENDING, channel, user))
 
     async def claim(self, channel: str, user: str, now: datetime) -> Claim | None:
         """Take the person's comment awaiting a private reply, if Meta still allows one."""
         pending = await self.pending(channel, user)
         if pending is None or now - pending.at > self.window:
             return None
-        answered = await self.cursors.get(self._answered_key(channel, user)) or ""
-        if answered == pending.comment_id:
-            return None
+        cid = pending.comment_id
+
+        def take(answered: str) -> str | None:
+            return None if answered == cid else cid
+
         # Taken before sending: a crash after the send can cost the reply, never repeat it.
-        await self.cursors.set(self._answered_key(channel, user), pending.comment_id)
-        return Claim(comment_id=pending.comment_id, previous=answered)
+        taken = await self._state.update(ANSWERED, channel, user, take)
+        if taken is None:
+            return None
+        previous, written = taken
+        return Claim(comment_id=cid, previous=previous, version=written.version)
 
     async def release(self, channel: str, user: str, claim: Claim) -> None:
-        """Put the mark back after a send that certainly did not happen."""
+        """Put the mark back after a send that certainly did not happen.
+
+        Only while it is still this claim's: a later claim stands.
+        """
         try:
-            await self.cursors.set(self._answered_key(channel, user), claim.previous)
+            await self._state.compare_and_set(
+                ANSWERED, channel, user, claim.version, claim.previous
+            )
         except Exception as e:
             log.warning("meta.private_release_failed", comment_id=claim.comment_id, error=repr(e))

@@ -10,9 +10,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from channels.base import DeliveryError, IngestOutcome, MemoryCursors
+from channels.base import DeliveryError, IngestOutcome, MemoryPlatformState
 from channels.conversation import Address, Event, Reply
-from channels.meta.channel import MetaChannel, window_key
+from channels.meta.channel import MetaChannel
+from channels.meta.state import WINDOW
 from tests.fakes.meta_api import (
     APP_SECRET,
     FEED_COMMENT,
@@ -55,14 +56,14 @@ def fake(meta_server: FakeMetaApi, no_network: None) -> FakeMetaApi:
 
 
 @pytest.fixture
-def cursors() -> MemoryCursors:
-    return MemoryCursors()
+def state() -> MemoryPlatformState:
+    return MemoryPlatformState()
 
 
 @pytest.fixture
-async def channel(fake: FakeMetaApi, cursors: MemoryCursors) -> AsyncIterator[MetaChannel]:
+async def channel(fake: FakeMetaApi, state: MemoryPlatformState) -> AsyncIterator[MetaChannel]:
     ch = MetaChannel(
-        cursors=cursors,
+        platform_state=state,
         app_secret=APP_SECRET,
         page_token=PAGE_TOKEN,
         api_url=fake.api_url,
@@ -80,6 +81,10 @@ async def commented(
     channel: MetaChannel, address: Address, cid: str, ago: timedelta = timedelta(minutes=3)
 ) -> None:
     await channel.private.await_reply(address.channel, address.conversation, cid, NOW - ago)
+
+
+async def wrote(state: MemoryPlatformState, address: Address, ago: timedelta) -> None:
+    await state.put(WINDOW, address.channel, address.conversation, (NOW - ago).isoformat())
 
 
 @pytest.mark.parametrize(("address", "cid", "edge"), CASES, ids=["facebook", "instagram"])
@@ -109,7 +114,7 @@ async def test_the_first_reply_answers_the_comment_privately_and_notes_it_in_pub
 async def test_later_replies_wait_for_the_person_to_write_to_the_page(
     channel: MetaChannel,
     fake: FakeMetaApi,
-    cursors: MemoryCursors,
+    state: MemoryPlatformState,
     address: Address,
     cid: str,
     edge: str,
@@ -121,7 +126,7 @@ async def test_later_replies_wait_for_the_person_to_write_to_the_page(
     assert held.value.hold
     assert len(fake.calls) == 2
 
-    await cursors.set(window_key(address), (NOW - timedelta(minutes=1)).isoformat())
+    await wrote(state, address, timedelta(minutes=1))
     await channel.send(address, Reply(text="INC-7 is now in progress", ticket_ref="INC-7"))
     [*_, last] = fake.sent()
     assert last["recipient"] == {"id": address.conversation}
@@ -192,9 +197,9 @@ async def test_a_failed_public_note_does_not_undo_the_private_reply(
 
 
 async def test_someone_already_writing_to_the_page_gets_their_comment_answered_first(
-    channel: MetaChannel, fake: FakeMetaApi, cursors: MemoryCursors
+    channel: MetaChannel, fake: FakeMetaApi, state: MemoryPlatformState
 ) -> None:
-    await cursors.set(window_key(INSTAGRAM), (NOW - timedelta(hours=1)).isoformat())
+    await wrote(state, INSTAGRAM, timedelta(hours=1))
     await commented(channel, INSTAGRAM, IG_COMMENT)
     await channel.send(INSTAGRAM, REPORT)
     await channel.send(INSTAGRAM, Reply(text="Anything else?"))

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channels.base import DeliveryError, MemoryCursors
+from channels.base import DeliveryError, MemoryPlatformState
 from channels.conversation import Address, Button, Reply
-from channels.meta.channel import MetaChannel, window_key
+from channels.meta.channel import MetaChannel
 from channels.meta.parse import decode_payload
+from channels.meta.state import WINDOW
 from tests.fakes.meta_api import (
     APP_SECRET,
     IG_ACCOUNT,
@@ -44,13 +45,13 @@ def fake(meta_server: FakeMetaApi, no_network: None) -> FakeMetaApi:
 
 
 @pytest.fixture
-def cursors() -> MemoryCursors:
-    return MemoryCursors()
+def state() -> MemoryPlatformState:
+    return MemoryPlatformState()
 
 
-async def open_channel(api_url: str, cursors: MemoryCursors, **options: object) -> MetaChannel:
+async def open_channel(api_url: str, state: MemoryPlatformState, **options: object) -> MetaChannel:
     channel = MetaChannel(
-        cursors=cursors,
+        platform_state=state,
         app_secret=APP_SECRET,
         page_token=PAGE_TOKEN,
         api_url=api_url,
@@ -63,23 +64,23 @@ async def open_channel(api_url: str, cursors: MemoryCursors, **options: object) 
 
 
 @pytest.fixture
-async def channel(fake: FakeMetaApi, cursors: MemoryCursors) -> AsyncIterator[MetaChannel]:
-    ch = await open_channel(fake.api_url, cursors)
+async def channel(fake: FakeMetaApi, state: MemoryPlatformState) -> AsyncIterator[MetaChannel]:
+    ch = await open_channel(fake.api_url, state)
     try:
         yield ch
     finally:
         await ch.aclose()
 
 
-async def wrote(cursors: MemoryCursors, address: Address, ago: timedelta) -> None:
-    await cursors.set(window_key(address), (NOW - ago).isoformat())
+async def wrote(state: MemoryPlatformState, address: Address, ago: timedelta) -> None:
+    await state.put(WINDOW, address.channel, address.conversation, (NOW - ago).isoformat())
 
 
 @pytest.mark.parametrize("address", [MESSENGER, INSTAGRAM], ids=["messenger", "instagram"])
 async def test_a_reply_is_a_response_with_quick_replies_and_the_token_in_a_header(
-    channel: MetaChannel, fake: FakeMetaApi, cursors: MemoryCursors, address: Address
+    channel: MetaChannel, fake: FakeMetaApi, state: MemoryPlatformState, address: Address
 ) -> None:
-    await wrote(cursors, address, timedelta(minutes=5))
+    await wrote(state, address, timedelta(minutes=5))
     reply = Reply(
         text="Is the printer working again?",
         buttons=(Button(label="Yes", action="affirm"), Button(label="No", action="deny")),
@@ -102,9 +103,9 @@ async def test_a_reply_is_a_response_with_quick_replies_and_the_token_in_a_heade
 
 
 async def test_after_the_window_the_reply_is_held_without_calling_meta(
-    channel: MetaChannel, fake: FakeMetaApi, cursors: MemoryCursors
+    channel: MetaChannel, fake: FakeMetaApi, state: MemoryPlatformState
 ) -> None:
-    await wrote(cursors, MESSENGER, timedelta(hours=25))
+    await wrote(state, MESSENGER, timedelta(hours=25))
     with pytest.raises(DeliveryError) as held:
         await channel.send(MESSENGER, Reply(text="INC-1 is resolved"))
     assert held.value.hold
@@ -112,18 +113,18 @@ async def test_after_the_window_the_reply_is_held_without_calling_meta(
     assert not held.value.permanent
     assert fake.calls_to(SEND_PATH) == []
 
-    await wrote(cursors, MESSENGER, timedelta(days=8))
+    await wrote(state, MESSENGER, timedelta(days=8))
     with pytest.raises(DeliveryError) as expired:
         await channel.send(MESSENGER, Reply(text="INC-1 is resolved"))
     assert expired.value.permanent
 
 
 async def test_the_human_agent_tag_extends_the_window_to_seven_days_when_allowed(
-    fake: FakeMetaApi, cursors: MemoryCursors
+    fake: FakeMetaApi, state: MemoryPlatformState
 ) -> None:
-    channel = await open_channel(fake.api_url, cursors, human_agent_tag=True)
+    channel = await open_channel(fake.api_url, state, human_agent_tag=True)
     try:
-        await wrote(cursors, INSTAGRAM, timedelta(days=3))
+        await wrote(state, INSTAGRAM, timedelta(days=3))
         await channel.send(INSTAGRAM, Reply(text="Bob on INC-2: fixed, try again", human=True))
     finally:
         await channel.aclose()
@@ -132,17 +133,17 @@ async def test_the_human_agent_tag_extends_the_window_to_seven_days_when_allowed
 
 
 async def test_the_bots_own_notices_never_carry_the_human_agent_tag(
-    fake: FakeMetaApi, cursors: MemoryCursors
+    fake: FakeMetaApi, state: MemoryPlatformState
 ) -> None:
-    channel = await open_channel(fake.api_url, cursors, human_agent_tag=True)
+    channel = await open_channel(fake.api_url, state, human_agent_tag=True)
     try:
-        await wrote(cursors, MESSENGER, timedelta(days=3))
+        await wrote(state, MESSENGER, timedelta(days=3))
         with pytest.raises(DeliveryError) as held:
             await channel.send(MESSENGER, Reply(text="INC-2 breached its response target"))
         assert held.value.hold
         assert fake.calls_to(SEND_PATH) == []
         # Within the day it goes as a plain response, a person's words or not.
-        await wrote(cursors, MESSENGER, timedelta(hours=1))
+        await wrote(state, MESSENGER, timedelta(hours=1))
         await channel.send(MESSENGER, Reply(text="INC-2 is resolved"))
     finally:
         await channel.aclose()
@@ -195,7 +196,7 @@ async def test_graph_errors_become_delivery_instructions(
 
 
 async def test_a_lost_answer_is_ambiguous_and_a_refused_connection_is_not(
-    channel: MetaChannel, fake: FakeMetaApi, cursors: MemoryCursors
+    channel: MetaChannel, fake: FakeMetaApi, state: MemoryPlatformState
 ) -> None:
     fake.add_fault(SEND_PATH, "drop")
     with pytest.raises(DeliveryError) as lost:
@@ -206,7 +207,7 @@ async def test_a_lost_answer_is_ambiguous_and_a_refused_connection_is_not(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    nowhere = await open_channel(f"http://127.0.0.1:{closed_port}/v21.0", cursors)
+    nowhere = await open_channel(f"http://127.0.0.1:{closed_port}/v21.0", state)
     try:
         with pytest.raises(DeliveryError) as refused:
             await nowhere.send(MESSENGER, Reply(text="hello"))
@@ -229,8 +230,10 @@ async def test_addresses_that_are_not_meta_page_scoped_ids_are_refused_for_good(
     assert fake.calls_to(SEND_PATH) == []
 
 
-async def test_without_a_page_token_replies_wait(fake: FakeMetaApi, cursors: MemoryCursors) -> None:
-    channel = MetaChannel(cursors=cursors, app_secret=APP_SECRET, api_url=fake.api_url)
+async def test_without_a_page_token_replies_wait(
+    fake: FakeMetaApi, state: MemoryPlatformState
+) -> None:
+    channel = MetaChannel(platform_state=state, app_secret=APP_SECRET, api_url=fake.api_url)
     await channel.start()
     with pytest.raises(DeliveryError) as waiting:
         await channel.send(MESSENGER, Reply(text="hello"))
