@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from starlette.applications import Starlette
 
+from bot.config import Settings
+from bot.factories.meta import build
+from bot.platforms import ChannelDeps
 from channels.base import IngestOutcome, MemoryCursors, MemoryPlatformState, StoredState
 from channels.conversation import Address, Event
 from channels.meta.channel import MetaChannel, window_key
@@ -158,3 +161,20 @@ async def test_a_stale_release_leaves_a_later_claim_alone() -> None:
     again = await marks.claim("messenger", "42", NOW)
     assert again is not None
     assert again.comment_id == "1_2"
+
+
+async def test_the_channel_is_built_with_the_application_store() -> None:
+    store = MemoryPlatformState()
+    cursors = MemoryCursors()
+    await cursors.set(window_key(MESSENGER), NOW.isoformat())
+    deps = ChannelDeps(
+        secret=lambda: b"s" * 32,
+        history=None,  # type: ignore[arg-type]
+        cursors=cursors,
+        platform_state=store,
+    )
+    channel = build(Settings(_env_file=None), deps)
+    assert isinstance(channel, MetaChannel)
+    assert channel.platform_state is store
+    assert await channel.last_message(MESSENGER) == NOW
+    assert await store.get(WINDOW, "messenger", PSID) is not None
