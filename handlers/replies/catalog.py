@@ -12,9 +12,11 @@ from types import ModuleType
 from handlers.replies import (
     catalog_accounts,
     catalog_changes,
+    catalog_channels,
     catalog_conversation,
     catalog_incidents,
     catalog_problems,
+    catalog_refusals,
     catalog_requests,
 )
 
@@ -25,6 +27,8 @@ AREAS: tuple[ModuleType, ...] = (
     catalog_changes,
     catalog_problems,
     catalog_requests,
+    catalog_channels,
+    catalog_refusals,
 )
 
 

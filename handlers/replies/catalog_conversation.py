@@ -182,7 +182,7 @@ ZH: dict[str, str] = {
     "survey.thanks_comment": "谢谢：已记下 {ref} 的评分 {rating}/5 和你的评价。",
     "survey.how": "说“rate INC-7 4”可以给已解决的工单打 1 到 5 分。",
     "kb.save_agents_only": "只有服务台人员可以把工单保存为知识文章。",
-    "kb.save_which": "哪个工单？请说“save INC-12 as an article”。",
+    "kb.save_which": "哪个工单？请说“把 INC-12 保存为文章”。",
     "kb.save_not_resolved": "{ref} 还没有解决。等它解决后再保存，文章才能写明是怎么修好的。",
     "kb.save_already": "{ref} 已经保存过了，草稿是 {slug}。",
     "kb.save_no_fix": "{ref} 没有说明是怎么修好的备注。请先补充一条"
