@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from channels.conversation import TicketCard
+from channels.conversation import Reply, TicketCard
 from channels.slack.render import card_blocks
+from handlers.context import HandlerContext
 from handlers.errors import explain
 from handlers.registry import Registry
 from handlers.replies import channel_language, date_text, written_language
@@ -143,7 +144,7 @@ def test_a_command_can_begin_without_a_space() -> None:
     registry = Registry()
 
     @registry.command("save", starts=("把",), when=lambda text: "保存" in text or "save" in text)
-    async def save(nlu: Understanding, ctx: object) -> list[object]:
+    async def save(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return []
 
     assert registry.for_command("把这个保存为文章") is not None
@@ -184,3 +185,16 @@ async def test_a_groups_language_comes_from_the_desk_file(
     assert desk_change.fields == ("language",)
     async with UnitOfWork(factory) as uow:
         assert await channel_language(uow) == "en"
+
+
+def test_each_area_of_the_reply_catalog_stays_readable_and_claims_its_own_keys() -> None:
+    from handlers.replies import catalog
+
+    seen: set[str] = set()
+    for area in catalog.AREAS:
+        assert area.__file__ is not None
+        assert len(Path(area.__file__).read_text("utf-8").splitlines()) <= 400, area.__name__
+        assert set(area.EN) == set(area.ZH), area.__name__
+        assert not seen & set(area.EN), area.__name__
+        seen |= set(area.EN)
+    assert seen == set(catalog.MESSAGES["en"])
