@@ -27,7 +27,7 @@ from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.events import handle_alert
 from handlers.handover import hand_over
 from handlers.registry import Declined, HandlerSpec, Registry
-from handlers.replies import LANGUAGES, language, say
+from handlers.replies import LANGUAGES, language, normalise, say, written_language
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
 from store.nlu_misses import record_miss
@@ -130,6 +130,9 @@ class IntentRouter:
         ctx.help_entries = self.help_entries()
         ctx.whatsapp_template = ctx.whatsapp_template or self.whatsapp_template
         change = DialogueChange(clear=state is not None)
+        remembered = normalise(str((state or {}).get("language") or ""))
+        said = written_language(event.text) if isinstance(event, Message) else None
+        ctx.written_in = said or remembered
         if isinstance(event, Alert):
             return Routed(replies=await handle_alert(event, ctx), intent="alert")
         if isinstance(event, Action):
@@ -145,7 +148,7 @@ class IntentRouter:
             routed.intent in _UNCLEAR and int((state or {}).get("misses", 0)) > 0
         ):
             routed = await self._count_miss(routed, ctx, nlu, state or {})
-        return self._remember(routed, ctx)
+        return _keep_language(self._remember(routed, ctx), ctx.written_in, state)
 
     def _record_miss(self, outcome: str, nlu: Understanding, ctx: HandlerContext) -> None:
         """Keep what the model guessed, so the desk sees which intents the bot fails to act on.
@@ -421,6 +424,22 @@ class IntentRouter:
         data.setdefault("choices", [b.to_dict() for b in buttons])
         routed.dialogue = DialogueChange(data=data)
         return routed
+
+
+def _keep_language(routed: Routed, lang: str | None, state: dict[str, Any] | None) -> Routed:
+    """Keep the language the person writes in with the dialogue, for the click or bare answer
+    that follows. English is the default, so it alone needs no state."""
+    change = routed.dialogue
+    if lang is None:
+        return routed
+    if change.data is not None:
+        change.data = {**change.data, "language": lang}
+    elif lang != LANGUAGES[0] and (change.clear or (state or {}).get("language") != lang):
+        if state == {"language": lang}:
+            routed.dialogue = DialogueChange()
+        else:
+            routed.dialogue = DialogueChange(data={"language": lang})
+    return routed
 
 
 def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:

@@ -373,23 +373,30 @@ class TicketCard:
     assignee: str | None = None
     version: int = 0
     fields: tuple[tuple[str, str], ...] = ()
+    # (English name, name in the reader's language) for Status, Priority, Service, Assignee
+    # and Requester: the handler knows the reader, the channels need not know languages.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, name: str) -> str:
+        """A fact's name as the reader reads it; the English name when none is given."""
+        return dict(self.labels).get(name, name)
 
     def lines(self) -> list[str]:
         """The card as plain text lines, for channels without rich layout."""
         head = f"{self.ref} · {self.title}"
-        facts = [f"Status: {self.status}"]
+        facts = [f"{self.label('Status')}: {self.status}"]
         if self.priority:
-            facts.append(f"Priority: {self.priority}")
+            facts.append(f"{self.label('Priority')}: {self.priority}")
         if self.service:
-            facts.append(f"Service: {self.service}")
+            facts.append(f"{self.label('Service')}: {self.service}")
         if self.assignee:
-            facts.append(f"Assignee: {self.assignee}")
+            facts.append(f"{self.label('Assignee')}: {self.assignee}")
         out = [head, " · ".join(facts)]
         out.extend(f"{k}: {v}" for k, v in self.fields)
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "ref": self.ref,
             "title": self.title,
             "kind": self.kind,
@@ -401,6 +408,9 @@ class TicketCard:
             "version": self.version,
             "fields": [list(f) for f in self.fields],
         }
+        if self.labels:
+            data["labels"] = [list(pair) for pair in self.labels]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TicketCard:
@@ -415,6 +425,7 @@ class TicketCard:
             assignee=data.get("assignee"),
             version=int(data.get("version") or 0),
             fields=tuple((str(k), str(v)) for k, v in data.get("fields") or ()),
+            labels=tuple((str(k), str(v)) for k, v in data.get("labels") or ()),
         )
 
 

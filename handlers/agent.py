@@ -83,7 +83,7 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
             change.assignee.id,
             Reply(
                 text=say(language_of(change.assignee), "agent.assigned_to_you", ref=ticket.ref),
-                card=card(ticket),
+                card=card(ticket, lang=language_of(change.assignee)),
                 ticket_ref=ticket.ref,
             ),
         )
@@ -103,7 +103,7 @@ def update_ticket(ticket: Ticket, change: Update, ctx: HandlerContext) -> list[s
                     text=say(
                         lang, "agent.updated_by", ref=ticket.ref, name=ctx.person.name, what=what
                     ),
-                    card=card(ticket),
+                    card=card(ticket, lang=lang),
                     ticket_ref=ticket.ref,
                 ),
             )
@@ -159,7 +159,7 @@ async def override_priority(nlu: Understanding, ctx: HandlerContext) -> list[Rep
                 was=was,
                 reason=reason,
             ),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]

@@ -11,12 +11,13 @@ first, their number by SMS among them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
-from handlers.replies import language, say
+from handlers.replies import date_text, language, language_of, say
 from handlers.tickets import card
 from nlu.types import IntentName, Understanding
 from store.enums import Role
@@ -94,8 +95,11 @@ def eligible(people: list[Person], ticket: Ticket) -> list[Person]:
     return [p for p in people if p.id != ticket.requester_id and p.active]
 
 
-async def notify_approvers(ctx: HandlerContext, ticket: Ticket, ask: Reply) -> Notified:
-    """Send `ask` to every eligible approver personally; who was reached and who was not."""
+async def notify_approvers(
+    ctx: HandlerContext, ticket: Ticket, ask: Callable[[str], Reply]
+) -> Notified:
+    """Send `ask` to every eligible approver personally, in their language; who was reached
+    and who was not."""
     reached: list[str] = []
     unreached: list[str] = []
     for approver in eligible(await ctx.uow.people.with_role(Role.APPROVER), ticket):
@@ -103,7 +107,7 @@ async def notify_approvers(ctx: HandlerContext, ticket: Ticket, ask: Reply) -> N
         if address is None:
             unreached.append(approver.name)
             continue
-        ctx.outgoing.append(Outgoing(reply=ask, address=address))
+        ctx.outgoing.append(Outgoing(reply=ask(language_of(approver)), address=address))
         reached.append(approver.name)
     return Notified(reached=tuple(reached), unreached=tuple(unreached))
 
@@ -135,7 +139,7 @@ async def pending_approvals(nlu: Understanding, ctx: HandlerContext) -> list[Rep
     more = say(lang, "approvers.showing", count=len(shown)) if len(waiting) > len(shown) else ""
     lines = [say(lang, "approvers.waiting", count=len(waiting), more=more)]
     for t in shown:
-        when = f", {t.planned_start:%a %d %b %H:%M}" if t.planned_start else ""
+        when = f", {date_text(t.planned_start, lang)}" if t.planned_start else ""
         lines.append(
             say(lang, "approvers.line", ref=t.ref, title=t.title, name=t.requester.name, when=when)
         )
@@ -143,7 +147,7 @@ async def pending_approvals(nlu: Understanding, ctx: HandlerContext) -> list[Rep
     replies += [
         Reply(
             text=f"{t.ref}: {t.title}",
-            card=card(t),
+            card=card(t, lang=lang),
             buttons=decision_buttons(t, lang),
             ticket_ref=t.ref,
         )

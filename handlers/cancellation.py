@@ -84,7 +84,7 @@ async def cancel(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [
         Reply(
             text=say(lang, "cancel.done", ref=ticket.ref),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
             replaces=True,
         )

@@ -22,8 +22,9 @@ from typing import Any
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers import fulfilment
 from handlers.context import ANSWER_ACTION, HandlerContext
+from handlers.errors import Said, explain
 from handlers.registry import Declined, registry
-from handlers.replies import language, language_of, say, status_label
+from handlers.replies import date_text, language, language_of, say, status_label
 from handlers.routing import tell_group
 from handlers.rules import catalog_form as form
 from handlers.rules import sla
@@ -108,7 +109,7 @@ async def known(uow: UnitOfWork, field: form.FormField, value: str) -> str:
     if field.type is form.FieldType.CI:
         ci = await uow.services.by_name(value)
         if ci is None:
-            raise form.AnswerError(f"There is no configuration item called {value[:80]!r}.")
+            raise form.AnswerError(Said("form.refused.no_ci", value=repr(value[:80])))
         return ci.name
     person = await uow.people.by_email(value) if "@" in value else None
     if person is None:
@@ -116,9 +117,9 @@ async def known(uow: UnitOfWork, field: form.FormField, value: str) -> str:
         named = [p for p in await uow.people.everyone() if p.active and p.name.casefold() == wanted]
         person = named[0] if len(named) == 1 else None
         if len(named) > 1:
-            raise form.AnswerError(f"Several people are called {value[:80]!r}; give the email.")
+            raise form.AnswerError(Said("form.refused.several", value=repr(value[:80])))
     if person is None or not person.active:
-        raise form.AnswerError(f"{value[:80]!r} is not in the directory; give a name or email.")
+        raise form.AnswerError(Said("form.refused.nobody", value=repr(value[:80])))
     return person.email or person.name
 
 
@@ -214,7 +215,9 @@ async def start_order(nlu: Understanding, ctx: HandlerContext, item: CatalogItem
     answers = _prefill(item, nlu)
     cost = f" ({item.cost})" if item.cost else ""
     intro = say(lang, "catalog.lets_order", item=item.name, cost=cost)
-    return _ask_or_summarise(ctx, item, answers, ctx.text, intent=_intent(nlu), intro=intro)
+    return _ask_or_summarise(
+        ctx, item, answers, ctx.text, intent=_intent(nlu), intro=intro, lang=lang
+    )
 
 
 def _who_may(item: CatalogItem, lang: str = "en") -> str:
@@ -251,8 +254,8 @@ async def continue_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
             answers[asked.name] = await known(ctx.uow, asked, checked)
         except form.AnswerError as e:
             _expect(ctx, item, answers, text, asked, intent=_intent(nlu))
-            return [Reply(text=f"{e} {asked.question}")]
-    return _ask_or_summarise(ctx, item, answers, text, intent=_intent(nlu))
+            return [Reply(text=f"{explain(e, lang)} {asked.question_in(lang)}")]
+    return _ask_or_summarise(ctx, item, answers, text, intent=_intent(nlu), lang=lang)
 
 
 def _expect(
@@ -281,6 +284,7 @@ def _ask_or_summarise(
     *,
     intent: str,
     intro: str = "",
+    lang: str = "en",
 ) -> list[Reply]:
     fields = _fields(item)
     pending = form.next_field(fields, answers)
@@ -296,12 +300,11 @@ def _ask_or_summarise(
                 Button(label=c, action=ANSWER_ACTION, value=str(i))
                 for i, c in enumerate(pending.choices, start=1)
             )
-        return [Reply(text=f"{lead}{pending.question}", buttons=keys)]
+        return [Reply(text=f"{lead}{pending.question_in(lang)}", buttons=keys)]
     ctx.carry = _state(item, answers, text, _owner(ctx))
-    lang = language(ctx)
     lines = [say(lang, "catalog.summary", lead=lead, item=item.name)]
     none = say(lang, "catalog.no_answer")
-    lines += [f"• {f.label}: {answers.get(f.name) or none}" for f in fields]
+    lines += [f"• {f.label_in(lang)}: {answers.get(f.name) or none}" for f in fields]
     if _steps(item):
         lines.append(say(lang, "catalog.needs_approval", who=_approver_words(item, lang)))
     lines.append(say(lang, "catalog.submit_it"))
@@ -457,7 +460,7 @@ async def submit(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             item.fulfilment_group.name if item.fulfilment_group else say(lang, "catalog.the_desk")
         )
         text = say(lang, "catalog.opened", ref=ticket.ref, item=item.name, group=group)
-    return [Reply(text=text, card=card(ticket), ticket_ref=ticket.ref, replaces=True)]
+    return [Reply(text=text, card=card(ticket, lang=lang), ticket_ref=ticket.ref, replaces=True)]
 
 
 async def place_order(
@@ -511,10 +514,10 @@ async def _ask_step(
     item = request.item
     answers = request.answers or {}
     fields = _fields(item) if item is not None else []
-    lines = [f"{f.label}: {answers.get(f.name) or '-'}" for f in fields]
     chain = request.chain or []
 
     def ask(lang: str) -> Reply:
+        lines = [f"{f.label_in(lang)}: {answers.get(f.name) or '-'}" for f in fields]
         of = (
             say(lang, "catalog.ask_of", step=request.step + 1, steps=len(chain))
             if len(chain) > 1
@@ -530,7 +533,7 @@ async def _ask_step(
                 of=of,
                 lines="\n".join(f"• {line}" for line in lines),
             ),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             buttons=(
                 Button(
                     label=say(lang, "approvers.approve"),
@@ -602,7 +605,7 @@ async def fulfil(ctx: HandlerContext, ticket: Ticket, item: CatalogItem) -> None
             resolve_due_at=clock.resolve_due_at.isoformat() if clock.resolve_due_at else None,
         )
     if group is not None:
-        tell_group(ctx, ticket, group.slack_channel, group.telegram_chat)
+        await tell_group(ctx, ticket, group)
     await fulfilment.start(ctx, ticket, item)
 
 
@@ -688,7 +691,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
                     ref=ticket.ref,
                     status=status_label(ticket.status, lang),
                 ),
-                card=card(ticket),
+                card=card(ticket, lang=lang),
                 ticket_ref=ticket.ref,
                 ephemeral=True,
             )
@@ -739,7 +742,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
                     text=say(
                         lang, "catalog.more_needed", ref=ticket.ref, count=quorum - len(approved)
                     ),
-                    card=card(ticket),
+                    card=card(ticket, lang=lang),
                     ticket_ref=ticket.ref,
                     replaces=True,
                 )
@@ -765,7 +768,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
             return [
                 Reply(
                     text=say(lang, "catalog.approved_next", ref=ticket.ref, label=label),
-                    card=card(ticket),
+                    card=card(ticket, lang=lang),
                     ticket_ref=ticket.ref,
                     replaces=True,
                 )
@@ -779,7 +782,7 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         if item is not None:
             await fulfil(ctx, ticket, item)
         due = (
-            say(told_lang, "catalog.due", when=f"{ticket.resolve_due_at:%a %d %b %H:%M}")
+            say(told_lang, "catalog.due", when=date_text(ticket.resolve_due_at, told_lang))
             if ticket.resolve_due_at
             else ""
         )
@@ -801,12 +804,14 @@ async def _decide(ctx: HandlerContext, decision: Decision) -> list[Reply]:
         told = say(
             told_lang, "catalog.rejected_told", ref=ticket.ref, name=ctx.person.name, reason=reason
         )
-    ctx.notify_requester(ticket, Reply(text=told, card=card(ticket), ticket_ref=ticket.ref))
+    ctx.notify_requester(
+        ticket, Reply(text=told, card=card(ticket, lang=lang), ticket_ref=ticket.ref)
+    )
     done = "catalog.you_approved" if decision is Decision.APPROVED else "catalog.you_rejected"
     return [
         Reply(
             text=say(lang, done, ref=ticket.ref),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
             replaces=True,
         )

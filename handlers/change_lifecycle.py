@@ -15,7 +15,7 @@ from enum import StrEnum
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers.cmdb import reach
 from handlers.context import HandlerContext
-from handlers.errors import HandlerError
+from handlers.errors import HandlerError, Said
 from handlers.replies import language_of, say, status_label
 from handlers.rules import change_stages, freeze
 from handlers.rules import releases as release_rules
@@ -44,7 +44,7 @@ class Refused(StrEnum):
 class ChangeError(HandlerError):
     """A change step that cannot be taken; the message says why and what is allowed."""
 
-    def __init__(self, kind: Refused, message: str) -> None:
+    def __init__(self, kind: Refused, message: Said | str) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -70,27 +70,25 @@ def as_freeze(row: FreezeWindow) -> Freeze:
 
 def _may_work(ctx: HandlerContext, ticket: Ticket) -> None:
     if ticket.kind is not TicketKind.CHANGE:
-        raise ChangeError(Refused.CONFLICT, f"{ticket.ref} is not a change")
+        raise ChangeError(Refused.CONFLICT, Said("change.refused.not_change", ref=ticket.ref))
     if ticket.requester_id != ctx.person.id and not ctx.person.has_role(Role.AGENT, Role.APPROVER):
-        raise ChangeError(
-            Refused.FORBIDDEN, f"only the requester or an agent can move {ticket.ref} on"
-        )
+        raise ChangeError(Refused.FORBIDDEN, Said("change.refused.not_yours", ref=ticket.ref))
 
 
 def _step(ticket: Ticket, plan: ChangePlan, step: Step) -> ChangeStage:
     try:
         return change_stages.after(ticket.ref, ticket.status, plan.stage, step)
     except StageError as e:
-        raise ChangeError(Refused.CONFLICT, str(e)) from e
+        raise ChangeError(Refused.CONFLICT, e.said or str(e)) from e
 
 
 def span_of(start: datetime | None, end: datetime | None) -> Window:
     if start is None or end is None:
-        raise ChangeError(Refused.BAD_INPUT, "a window needs a start and an end")
+        raise ChangeError(Refused.BAD_INPUT, Said("change.refused.no_window"))
     try:
         return freeze.window(start, end)
     except WindowError as e:
-        raise ChangeError(Refused.BAD_INPUT, str(e)) from e
+        raise ChangeError(Refused.BAD_INPUT, e.said or str(e)) from e
 
 
 async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | None) -> list[Service]:
@@ -104,7 +102,7 @@ async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | Non
     for name in names:
         ci = await ctx.uow.cmdb.by_name(name)
         if ci is None:
-            raise ChangeError(Refused.BAD_INPUT, f"unknown configuration item {name!r}")
+            raise ChangeError(Refused.BAD_INPUT, Said("change.refused.unknown_ci", name=repr(name)))
         items.append(ci)
     return items
 
@@ -174,7 +172,9 @@ async def _enter_freeze(
     if found is FreezeVerdict.CLEAR:
         return None
     if found is FreezeVerdict.REFUSED:
-        raise ChangeError(Refused.CONFLICT, freeze.refusal(ticket.ref, hits, unscoped=unscoped))
+        raise ChangeError(
+            Refused.CONFLICT, freeze.refusal_said(ticket.ref, hits, unscoped=unscoped)
+        )
     names = ", ".join(f.name for f in hits)
     # The extra approver is the person scheduling it into the freeze: an approver who has
     # neither requested nor already approved this change.
@@ -185,9 +185,7 @@ async def _enter_freeze(
         or any(b.approver_id == ctx.person.id for b in ballots)
     ):
         raise ChangeError(
-            Refused.FORBIDDEN,
-            f"{ticket.ref} falls in the freeze {names}; an emergency change enters it only "
-            "when a second approver, not its requester, schedules it",
+            Refused.FORBIDDEN, Said("change.refused.freeze_second", ref=ticket.ref, names=names)
         )
     await ctx.uow.tickets.add_approval(
         ticket,
@@ -220,8 +218,12 @@ async def schedule(
         if release_rules.outside(within, span.start, span.end):
             raise ChangeError(
                 Refused.CONFLICT,
-                f"{ticket.ref} is in release {release.name}: "
-                + release_rules.outside_sentence(ticket.ref, span.start, span.end, within),
+                Said(
+                    "change.refused.in_release",
+                    ref=ticket.ref,
+                    name=release.name,
+                    why=release_rules.outside_said(ticket.ref, span.start, span.end, within),
+                ),
             )
     touched = await _items(ctx, ticket, items)
     names = [ci.name for ci in touched]
@@ -261,7 +263,7 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
     def note(lang: str = "en") -> Reply:
         return Reply(
             text=say(lang, "lifecycle.overlaps", ref=ticket.ref, refs=refs),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
 
@@ -278,7 +280,7 @@ async def _warn(ctx: HandlerContext, ticket: Ticket, clash: Sequence[Planned]) -
                 other,
                 Reply(
                     text=say(told_in, "lifecycle.overlaps", ref=other.ref, refs=ticket.ref),
-                    card=card(other),
+                    card=card(other, lang=told_in),
                     ticket_ref=other.ref,
                 ),
             )
@@ -335,7 +337,7 @@ async def _open_review(ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutco
         reason = say(lang, "lifecycle.emergency" if emergency else f"step.outcome.{outcome}")
         return Reply(
             text=say(lang, "lifecycle.review_due", ref=ticket.ref, why=reason, title=ticket.title),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             buttons=(
                 Button(
                     label=say(lang, "step.button.close"), action="change_close", value=ticket.ref

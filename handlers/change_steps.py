@@ -15,6 +15,7 @@ from channels.conversation import Reply
 from handlers import change_lifecycle as lifecycle
 from handlers.change_lifecycle import ChangeError
 from handlers.context import HandlerContext
+from handlers.errors import explain
 from handlers.registry import Declined, registry
 from handlers.replies import language, language_of, say
 from handlers.rules import freeze
@@ -80,7 +81,7 @@ async def _change(nlu: Understanding, ctx: HandlerContext, how: str) -> Ticket |
 def _said(ticket: Ticket, plan: ChangePlan, text: str, lang: str = "en") -> Reply:
     return Reply(
         text=text,
-        card=card(ticket),
+        card=card(ticket, lang=lang),
         buttons=lifecycle.step_buttons(ticket, plan.stage, lang),
         ticket_ref=ticket.ref,
     )
@@ -93,8 +94,8 @@ def _at(value: datetime, lang: str, *, day: bool = False) -> str:
     return f"{value:%Y-%m-%d}" if day else f"{value:%Y-%m-%d %H:%M}"
 
 
-def _refused(e: ChangeError, ticket: Ticket | None = None) -> list[Reply]:
-    return [Reply(text=str(e), ticket_ref=ticket.ref if ticket else None)]
+def _refused(e: ChangeError, ticket: Ticket | None, lang: str) -> list[Reply]:
+    return [Reply(text=explain(e, lang), ticket_ref=ticket.ref if ticket else None)]
 
 
 def _scheduled_text(done: lifecycle.Scheduled, lang: str = "en") -> str:
@@ -147,7 +148,7 @@ async def schedule_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
             ctx, found, start, end, items=named or None, backout_plan=plan or None
         )
     except ChangeError as e:
-        return _refused(e, found)
+        return _refused(e, found, language(ctx))
     text = _scheduled_text(done, lang)
     if plan:
         text += say(lang, "step.backout", plan=plan)
@@ -161,7 +162,7 @@ async def _implement(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     try:
         plan = await lifecycle.implement(ctx, found)
     except ChangeError as e:
-        return _refused(e, found)
+        return _refused(e, found, language(ctx))
     lang = language(ctx, nlu)
     return [_said(found, plan, say(lang, "step.implementing", ref=found.ref), lang)]
 
@@ -196,7 +197,7 @@ async def _complete(
     try:
         plan = await lifecycle.review(ctx, found, outcome, note)
     except ChangeError as e:
-        return _refused(e, found)
+        return _refused(e, found, language(ctx))
     from handlers import problems
 
     resolved = []
@@ -214,7 +215,7 @@ async def _complete(
         return text
 
     told = completed(language_of(found.requester, found))
-    ctx.notify_requester(found, Reply(text=told, card=card(found), ticket_ref=found.ref))
+    ctx.notify_requester(found, Reply(text=told, card=card(found, lang=lang), ticket_ref=found.ref))
     return [_said(found, plan, completed(lang), lang)]
 
 
@@ -278,7 +279,7 @@ async def _close(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     try:
         plan = await lifecycle.close(ctx, found)
     except ChangeError as e:
-        return _refused(e, found)
+        return _refused(e, found, language(ctx))
     lang = language(ctx, nlu)
     return [_said(found, plan, say(lang, "step.closed", ref=found.ref), lang)]
 
@@ -302,7 +303,7 @@ async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     try:
         done = await lifecycle.raise_standard(ctx, template, when[0])
     except ChangeError as e:
-        return _refused(e)
+        return _refused(e, None, language(ctx))
     text = say(lang, "step.standard", ref=done.ticket.ref, name=template.name)
     return [_said(done.ticket, done.plan, text + _scheduled_text(done, lang), lang)]
 

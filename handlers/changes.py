@@ -8,6 +8,7 @@ buttons, the console and the REST API all decide through `_decide`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from channels.conversation import Button, Reply
@@ -20,7 +21,7 @@ from handlers.cmdb import reach
 from handlers.context import HandlerContext, Outgoing
 from handlers.incidents import level_of, service_named
 from handlers.registry import registry
-from handlers.replies import language, language_of, say, status_label
+from handlers.replies import channel_language, language, language_of, say, status_label
 from handlers.rules import approval, confirm, quorum
 from handlers.rules import releases as release_rules
 from handlers.tickets import can_see, card, find_ticket, open_ticket, title_from
@@ -84,13 +85,23 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
             "fixes": fixes or None,
         },
     )
-    ask = Reply(
-        text=f"{ctx.person.name} requests {ticket.ref}: {ticket.title}. Approve or reject?",
-        card=card(ticket),
-        buttons=decision_buttons(ticket),
-        ticket_ref=ticket.ref,
-    )
-    ctx.announce("approvals", ask)
+
+    def ask(reader: str) -> Reply:
+        return Reply(
+            text=say(
+                reader,
+                "approvals.requests",
+                name=ctx.person.name,
+                ref=ticket.ref,
+                title=ticket.title,
+            ),
+            card=card(ticket, lang=reader),
+            buttons=decision_buttons(ticket, reader),
+            ticket_ref=ticket.ref,
+        )
+
+    shared = await channel_language(ctx.uow)
+    ctx.announce("approvals", ask(shared))
     boards = await boards_of(ctx.uow, ticket)
     told = None
     if status is Status.AWAITING_APPROVAL:
@@ -121,7 +132,7 @@ async def request_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply]
     return [
         Reply(
             text=say(lang, "change.raised", ref=ticket.ref, when=when, sent=sent, fixing=fixing),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]
@@ -227,7 +238,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                     status=status_label(ticket.status, lang),
                     by=by,
                 ),
-                card=card(ticket),
+                card=card(ticket, lang=lang),
                 ticket_ref=ticket.ref,
                 # A losing click is the clicker's business alone, told once per card state.
                 ephemeral=ctx.via_action,
@@ -242,7 +253,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         return [
             Reply(
                 text=said,
-                card=card(ticket) if ctx.via_action else None,
+                card=card(ticket, lang=lang) if ctx.via_action else None,
                 ticket_ref=ticket.ref,
                 ephemeral=ctx.via_action,
             )
@@ -255,6 +266,8 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
     )
     ballots.append(approval.Ballot(ctx.person.id, decision))
     change_type = ticket.change_type or ChangeType.NORMAL
+    # The approvals channel is shared: it reads in the desk's language.
+    shared = await channel_language(ctx.uow)
     if quorum.applies(change_type, boards):
         votes = [quorum.Vote(b.approver_id, b.decision) for b in ballots]
         result = quorum.outcome(boards, votes, ticket.requester_id)
@@ -264,12 +277,15 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
             for t in short
         ]
         needs = say(lang, "change.needs_from", tallies=_listing(lang, tallies))
-        # The shared approvals card is read by everyone, in English.
-        needs_en = " It needs more approvals: " + ", ".join(t.sentence() for t in short) + "."
+        shared_tallies = [
+            say(shared, "change.tally", board=t.board.name, approvals=t.approvals, needed=t.needed)
+            for t in short
+        ]
+        shared_needs = say(shared, "approvals.needs_from", tallies=_listing(shared, shared_tallies))
     else:
         result = approval.outcome(change_type, ballots)
         needs = say(lang, "change.needs")
-        needs_en = " It needs more approvals."
+        shared_needs = say(shared, "approvals.needs")
     # The version bump makes concurrent deciders conflict, so one transition wins.
     ticket.updated_at = ctx.now
     if result is not None:
@@ -293,15 +309,21 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
                     name=ctx.person.name,
                 )
                 + (say(told, "change.comment", comment=comment) if comment else ""),
-                card=card(ticket),
+                card=card(ticket, lang=told),
                 ticket_ref=ticket.ref,
             ),
         )
         ctx.announce(
             "approvals",
             Reply(
-                text=f"{ticket.ref} was {result.label} by {ctx.person.name}.",
-                card=card(ticket),
+                text=say(
+                    shared,
+                    "approvals.decided",
+                    ref=ticket.ref,
+                    status=status_label(result, shared),
+                    name=ctx.person.name,
+                ),
+                card=card(ticket, lang=shared),
                 ticket_ref=ticket.ref,
                 replaces=True,
             ),
@@ -312,9 +334,15 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
         # the clicker alone hears that their approval was counted.
         await ctx.uow.flush()
         redraw = Reply(
-            text=f"{ticket.ref} was approved by {ctx.person.name}.{needs_en}",
-            card=card(ticket),
-            buttons=decision_buttons(ticket),
+            text=say(
+                shared,
+                "approvals.approved_by",
+                ref=ticket.ref,
+                name=ctx.person.name,
+                needs=shared_needs,
+            ),
+            card=card(ticket, lang=shared),
+            buttons=decision_buttons(ticket, shared),
             ticket_ref=ticket.ref,
             replaces=True,
         )
@@ -329,7 +357,7 @@ async def _decide(nlu: Understanding, ctx: HandlerContext, decision: Decision) -
     return [
         Reply(
             text=say(lang, f"change.you_{verb}", ref=ticket.ref, state=state),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
             replaces=ctx.via_action,
         )
@@ -430,9 +458,10 @@ def _board_names(boards: list[quorum.Board], lang: str = "en") -> str:
 
 
 async def notify_board(
-    ctx: HandlerContext, ticket: Ticket, ask: Reply, boards: list[quorum.Board]
+    ctx: HandlerContext, ticket: Ticket, ask: Callable[[str], Reply], boards: list[quorum.Board]
 ) -> Notified:
-    """Send `ask` to each member of the change's boards (never the requester), once."""
+    """Send `ask` (in their language) to each member of the change's boards (never the
+    requester), once."""
     ids = sorted(frozenset().union(*(b.members for b in boards)) - {ticket.requester_id})
     reached: list[str] = []
     unreached: list[str] = []
@@ -444,6 +473,6 @@ async def notify_board(
         if address is None:
             unreached.append(person.name)
             continue
-        ctx.outgoing.append(Outgoing(reply=ask, address=address))
+        ctx.outgoing.append(Outgoing(reply=ask(language_of(person)), address=address))
         reached.append(person.name)
     return Notified(reached=tuple(reached), unreached=tuple(unreached))

@@ -71,6 +71,9 @@ class HandlerContext:
     counter: Tally | None = None
     carry: Mapping[str, str] = field(default_factory=dict)
     mail: bool = False
+    # The language the person last wrote words in, kept with the dialogue: a click or a bare
+    # answer ("2") has none of its own.
+    written_in: str | None = None
     # An approved WhatsApp template is configured (`TWILIO_WHATSAPP_TEMPLATE_SID`): WhatsApp
     # can then reach someone outside its 24-hour window.
     whatsapp_template: bool = False

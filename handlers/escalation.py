@@ -15,7 +15,7 @@ from typing import Any
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers import suppliers
 from handlers.context import Outgoing
-from handlers.replies import language_of, say
+from handlers.replies import channel_language, language_of, say
 from handlers.routing import on_call
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, Calendar, CalendarError, Duration, parse_duration
@@ -70,7 +70,7 @@ async def _person(uow: UnitOfWork, person_id: int | None) -> list[Address]:
 
 
 async def _lang(uow: UnitOfWork, person_id: int | None, ticket: Ticket | None = None) -> str:
-    """The language of the one person told; a group's channels read English."""
+    """The language of the one person told."""
     person = await uow.people.get(person_id) if person_id is not None else None
     return language_of(person, ticket)
 
@@ -125,7 +125,11 @@ async def warn(
     _log(uow, ticket, "sla_warning", now, target=word, due_at=due.isoformat())
     assignee = await _person(uow, ticket.assignee_id)
     to = assignee or _group_addresses(ticket.group)
-    lang = await _lang(uow, ticket.assignee_id if assignee else None)
+    lang = (
+        await _lang(uow, ticket.assignee_id)
+        if assignee
+        else await channel_language(uow, ticket.group)
+    )
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
     reply = Reply(
         text=say(
@@ -135,11 +139,11 @@ async def warn(
             prio=prio,
             target=_target(lang, word),
             due=_hhmm(due),
-            left=span((due - now).total_seconds()),
+            left=span((due - now).total_seconds(), lang),
             title=ticket.title,
         ),
-        card=card(ticket, now),
-        buttons=agent_buttons(ticket),
+        card=card(ticket, now, lang=lang),
+        buttons=agent_buttons(ticket, lang),
         ticket_ref=ticket.ref,
     )
     return _send(to, reply)
@@ -162,7 +166,7 @@ async def breach(
             uow, ticket, "escalated", now, to=lead.name, by="sla", reason=f"{word} target breached"
         )
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
-    lang = language_of(lead) if lead is not None and to else "en"
+    lang = language_of(lead) if lead is not None and to else await channel_language(uow, group)
     team = say(lang, "sla.as_lead", group=group.name) if group and lead and to else ""
     fields = {
         "ref": ticket.ref,
@@ -175,8 +179,8 @@ async def breach(
         text=say(lang, "sla.breached_to_you", team=team, **fields)
         if to
         else say(lang, "sla.breached", **fields),
-        card=card(ticket, now),
-        buttons=agent_buttons(ticket),
+        card=card(ticket, now, lang=lang),
+        buttons=agent_buttons(ticket, lang),
         ticket_ref=ticket.ref,
     )
     return _send(to or _group_addresses(group), reply)
@@ -213,7 +217,11 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
         handoff.next_at = suppliers.next_due(handoff, now)
         contract = f" ({handoff.contract})" if handoff.contract else ""
         assignee = await _person(uow, ticket.assignee_id)
-        lang = await _lang(uow, ticket.assignee_id if assignee else None)
+        lang = (
+            await _lang(uow, ticket.assignee_id)
+            if assignee
+            else await channel_language(uow, ticket.group)
+        )
         told = assignee or _group_addresses(ticket.group)
         notices = [("supplier_warning", "sla.supplier_close", w, d) for w, d in close]
         notices += [("supplier_breached", "sla.supplier_missed", w, d) for w, d in missed]
@@ -237,11 +245,11 @@ async def act_on_suppliers(uow: UnitOfWork, ticket: Ticket, now: datetime) -> li
                     target=_target(lang, word),
                     ref=ticket.ref,
                     due=_hhmm(due),
-                    left=span((due - now).total_seconds()),
+                    left=span((due - now).total_seconds(), lang),
                     title=ticket.title,
                 ),
-                card=card(ticket, now),
-                buttons=agent_buttons(ticket),
+                card=card(ticket, now, lang=lang),
+                buttons=agent_buttons(ticket, lang),
                 ticket_ref=ticket.ref,
             )
             out += _send(told, reply)
@@ -300,7 +308,7 @@ async def close_if_quiet(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list
     lang = await _lang(uow, ticket.requester_id, ticket)
     reply = Reply(
         text=say(lang, "sla.closed", ref=ticket.ref),
-        card=card(ticket, now),
+        card=card(ticket, now, lang=lang),
         ticket_ref=ticket.ref,
     )
     if ticket.origin:
@@ -386,7 +394,7 @@ async def page(uow: UnitOfWork, ticket: Ticket, now: datetime) -> list[Outgoing]
             priority=ticket.priority.value if ticket.priority else "",
             title=ticket.title,
         ),
-        card=card(ticket, now),
+        card=card(ticket, now, lang=lang),
         buttons=(
             Button(
                 label=say(lang, "sla.acknowledge"),

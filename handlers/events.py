@@ -114,7 +114,7 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
     if service is not None:
         await _gather_reports(ctx, ticket, service)
     if prio.is_major(priority):
-        announce_major(ctx, ticket, note=" (monitoring)")
+        await announce_major(ctx, ticket, note="monitoring")
     if priority is Priority.P1:
         # A P1 opens a swarm without anyone declaring it: the record is what the swarm
         # channel and status updates hang on.

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from channels.conversation import Address, Button, ButtonStyle, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import Declined, registry
+from handlers.replies import channel_language, language_of, say
 from handlers.rules import lifecycle
 from handlers.service_levels import advance
 from handlers.tickets import card, not_found
@@ -102,29 +104,40 @@ async def _open(
     await _tell(
         ctx,
         task.group,
-        Reply(
-            text=f"Task {ref} for {ticket.title}: {task.name}. Press Done when it is done.",
-            card=card(ticket),
-            buttons=(Button(label="Done", action=COMPLETE, value=ref, style=ButtonStyle.PRIMARY),),
+        lambda lang: Reply(
+            text=say(lang, "task.posted", ref=ref, title=ticket.title, name=task.name),
+            card=card(ticket, lang=lang),
+            buttons=(
+                Button(
+                    label=say(lang, "button.done"),
+                    action=COMPLETE,
+                    value=ref,
+                    style=ButtonStyle.PRIMARY,
+                ),
+            ),
             ticket_ref=ticket.ref,
         ),
     )
 
 
-async def _tell(ctx: HandlerContext, group: Group | None, reply: Reply) -> None:
-    """The group's channels, or (a group without one) each of its members personally."""
+async def _tell(ctx: HandlerContext, group: Group | None, reply: Callable[[str], Reply]) -> None:
+    """The group's channels, or (a group without one) each of its members personally; each
+    in its own language."""
     if group is None:
         return
-    told = False
-    for platform, chat in (("slack", group.slack_channel), ("telegram", group.telegram_chat)):
-        if chat:
-            told = True
+    chats = [c for c in (("slack", group.slack_channel), ("telegram", group.telegram_chat)) if c[1]]
+    if chats:
+        posted = reply(await channel_language(ctx.uow, group))
+        for platform, chat in chats:
             ctx.outgoing.append(
-                Outgoing(reply=reply, address=Address(channel=platform, conversation=chat, user=""))
+                Outgoing(
+                    reply=posted,
+                    address=Address(channel=platform, conversation=chat or "", user=""),
+                )
             )
-    if not told:
-        for member in await ctx.uow.catalog.group_member_ids(group.id):
-            ctx.notify(member, reply)
+        return
+    for member in await ctx.uow.catalog.group_member_ids(group.id):
+        ctx.notify(member, reply(language_of(await ctx.uow.people.get(member))))
 
 
 async def _post(
@@ -179,10 +192,10 @@ async def finish(
         await _tell(
             ctx,
             group,
-            Reply(
-                text=f"Task {ref} ({task.name}) failed: {note}. Do it by hand and press Done.",
-                card=card(ticket),
-                buttons=(Button(label="Done", action=COMPLETE, value=ref),),
+            lambda lang: Reply(
+                text=say(lang, "task.failed", ref=ref, name=task.name, note=note),
+                card=card(ticket, lang=lang),
+                buttons=(Button(label=say(lang, "button.done"), action=COMPLETE, value=ref),),
                 ticket_ref=ticket.ref,
             ),
         )
@@ -235,12 +248,12 @@ def _resolve(ctx: HandlerContext, ticket: Ticket, tasks: list[FulfilmentTask]) -
     ticket.resolved_at = ctx.now
     advance(ticket, ctx.now)
     ctx.log(ticket, "resolved", note=f"All {len(tasks)} tasks are done.")
+    told = language_of(ticket.requester, ticket)
     ctx.notify_requester(
         ticket,
         Reply(
-            text=f"{ticket.ref} is done: " + ", ".join(t.name for t in tasks) + ". "
-            f'If something is missing, say "reopen {ticket.ref}".',
-            card=card(ticket),
+            text=say(told, "task.all_done", ref=ticket.ref, names=", ".join(t.name for t in tasks)),
+            card=card(ticket, lang=told),
             ticket_ref=ticket.ref,
         ),
     )

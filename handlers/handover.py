@@ -32,7 +32,7 @@ async def hand_over(ctx: HandlerContext, transcript: Sequence[str]) -> list[Repl
     return [
         Reply(
             text=say(language(ctx), "handover.passed", ref=ticket.ref),
-            card=card(ticket),
+            card=card(ticket, lang=language(ctx)),
             ticket_ref=ticket.ref,
         )
     ]

@@ -85,14 +85,14 @@ async def put_on_hold(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
                 ref=ticket.ref,
                 reason=reason,
             ),
-            card=card(ticket),
+            card=card(ticket, lang=language_of(ticket.requester, ticket)),
             ticket_ref=ticket.ref,
         ),
     )
     return [
         Reply(
             text=say(lang, "hold.done", ref=ticket.ref, reason=reason),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]

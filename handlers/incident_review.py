@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
+from handlers.replies import channel_language, language_of, say
 from handlers.rules import lifecycle
 from store.enums import Status, TicketKind
 from store.models import Ticket
@@ -38,14 +39,9 @@ async def major_resolved(
     major.updated_at = ctx.now
     if ticket.status is Status.CANCELLED:
         # Declared by mistake: the swarm stands down, and there is nothing to review.
-        down = Reply(text=f"{ticket.ref} was cancelled: {ticket.title}.", ticket_ref=ticket.ref)
-        if major.swarm_channel:
-            swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
-            ctx.outgoing.append(Outgoing(reply=down, address=swarm))
-        ctx.announce("major_incident", down)
+        await _post(ctx, ticket, major.swarm_channel, "major.cancelled")
         ctx.log(ticket, "major_stood_down")
         return None
-    over = f"{ticket.ref} is resolved: {ticket.title}."
     reports = [
         t
         for t in await ctx.uow.major_incidents.linked_reports(ticket.id)
@@ -55,16 +51,16 @@ async def major_resolved(
         ctx.notify_requester(
             report,
             Reply(
-                text=f"The outage behind your {report.ref} ({ticket.ref}) is over. If it still "
-                f'doesn\'t work for you, tell me here; else say "resolve {report.ref}".',
+                text=say(
+                    language_of(report.requester, report),
+                    "major.outage_over",
+                    report=report.ref,
+                    ref=ticket.ref,
+                ),
                 ticket_ref=report.ref,
             ),
         )
-    news = Reply(text=f"{over} A post-incident review follows.", ticket_ref=ticket.ref)
-    if major.swarm_channel:
-        swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
-        ctx.outgoing.append(Outgoing(reply=news, address=swarm))
-    ctx.announce("major_incident", news)
+    await _post(ctx, ticket, major.swarm_channel, "major.over")
     review = await ctx.uow.tickets.create(
         kind=TicketKind.PROBLEM,
         title=f"{REVIEW_PREFIX} {ticket.ref}: {ticket.title}",
@@ -91,3 +87,18 @@ async def major_resolved(
         ),
     )
     return review
+
+
+async def _post(ctx: HandlerContext, ticket: Ticket, swarm_channel: str | None, key: str) -> None:
+    """News for the swarm channel (the owner group's language) and the major-incident
+    channel (the desk's)."""
+    if swarm_channel:
+        lang = await channel_language(ctx.uow, ticket.group)
+        swarm = Address(channel="slack", conversation=swarm_channel, user="")
+        reply = Reply(
+            text=say(lang, key, ref=ticket.ref, title=ticket.title), ticket_ref=ticket.ref
+        )
+        ctx.outgoing.append(Outgoing(reply=reply, address=swarm))
+    lang = await channel_language(ctx.uow)
+    reply = Reply(text=say(lang, key, ref=ticket.ref, title=ticket.title), ticket_ref=ticket.ref)
+    ctx.announce("major_incident", reply)

@@ -125,7 +125,7 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         follow = say(lang, "incident.ask_service")
     else:
         follow = say(lang, "incident.desk_picks")
-    return [Reply(text=logged + follow, card=card(ticket), ticket_ref=ticket.ref)]
+    return [Reply(text=logged + follow, card=card(ticket, lang=lang), ticket_ref=ticket.ref)]
 
 
 async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Reply]:
@@ -142,7 +142,7 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
             return [
                 Reply(
                     text=say(lang, "incident.answer_noted", ref=ref),
-                    card=card(ticket),
+                    card=card(ticket, lang=lang),
                     ticket_ref=ref,
                 )
             ]
@@ -166,7 +166,7 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
     if ticket.priority != before:
         await restart_clock(ctx, ticket)
         if prio.is_major(ticket.priority) and (before is None or not prio.is_major(before)):
-            announce_major(ctx, ticket)
+            await announce_major(ctx, ticket)
         await swarm_on_p1(ctx, ticket)
     known = await on_new_incident(ctx, ticket)
     return [
@@ -179,7 +179,7 @@ async def _improve(nlu: Understanding, ctx: HandlerContext, ref: str) -> list[Re
                 priority=ticket.priority.value,
                 known=known,
             ),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ref,
         )
     ]
@@ -292,17 +292,17 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             text=say(
                 to, "notify.escalated", ref=ticket.ref, name=ctx.person.name, changed=changed_in(to)
             ),
-            card=card(ticket),
+            card=card(ticket, lang=to),
             ticket_ref=ticket.ref,
         ),
     )
     if after and prio.is_major(after) and (before is None or not prio.is_major(before)):
-        announce_major(ctx, ticket, note=" (escalated)")
+        await announce_major(ctx, ticket, note="escalated")
     await swarm_on_p1(ctx, ticket)
     return [
         Reply(
             text=say(lang, "escalate.done", ref=ticket.ref, changed=changed),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]
@@ -341,7 +341,7 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
                     ref=ticket.ref,
                     name=ctx.person.name,
                 ),
-                card=card(ticket),
+                card=card(ticket, lang=language_of(ticket.requester, ticket)),
                 ticket_ref=ticket.ref,
             ),
         )
@@ -360,7 +360,7 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [
         Reply(
             text=say(lang, "resolve.done", ref=ticket.ref),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
             replaces=ctx.via_action,
         )
@@ -401,14 +401,14 @@ async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
                 ref=ticket.ref,
                 name=ctx.person.name,
             ),
-            card=card(ticket),
+            card=card(ticket, lang=language_of(ticket.assignee)),
             ticket_ref=ticket.ref,
         ),
     )
     return [
         Reply(
             text=say(lang, "reopen.done", ref=ticket.ref),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]
@@ -457,8 +457,8 @@ def assign(ticket: Ticket, ctx: HandlerContext) -> Reply:
     )
     return Reply(
         text=say(language_of(ctx.person), "take.done", ref=ticket.ref),
-        card=card(ticket),
-        buttons=agent_buttons(ticket),
+        card=card(ticket, lang=language_of(ctx.person)),
+        buttons=agent_buttons(ticket, language_of(ctx.person)),
         ticket_ref=ticket.ref,
         replaces=True,
     )

@@ -64,14 +64,30 @@ _SAVE = re.compile(
     r"(?:as\s+)?(?:an?\s+|the\s+)?(?:knowledge(?:\s+base)?\s+|kb\s+)?(?:article|draft)\b",
     re.IGNORECASE,
 )
+# "把这个保存为文章", "把 INC-12 保存为知识库文章", "保存为知识库文章".
+_SAVE_ZH = re.compile(
+    r"^\W*(?:请\s*)?(?:(?:把|将)\s*(?:这个|这张工单|这个工单|它|(?:工单\s*)?"
+    r"(?P<ref>(?:inc|req|prb|chg)-\d+))\s*)?(?:保存|存)\s*(?:为|成)\s*(?:一篇\s*)?"
+    r"(?:知识库\s*)?(?:文章|草稿)",
+    re.IGNORECASE,
+)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 MAX_BODY = 20_000
 
 
-@registry.command("save", listed=False)
+def _save_said(text: str) -> re.Match[str] | None:
+    return _SAVE.match(text) or _SAVE_ZH.match(text)
+
+
+@registry.command(
+    "save",
+    listed=False,
+    starts=("把", "将", "请", "保存", "存为", "存成"),
+    when=lambda text: text.strip().lower().startswith("save") or _save_said(text) is not None,
+)
 async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """ "Save this as an article": a resolved ticket's problem and fix as a knowledge draft."""
-    said = _SAVE.match(ctx.text or nlu.text)
+    said = _save_said(ctx.text or nlu.text)
     if said is None:
         # "save" began a message that is no such command ("save button greyed out").
         raise Declined

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
-from handlers.replies import language, language_of, say, status_label
+from handlers.replies import channel_language, language, language_of, say, status_label
 from handlers.routing import on_call
 from handlers.rules import lifecycle
 from handlers.rules.correlation import OUTAGE_WINDOW, UNCLASSIFIED
@@ -100,7 +100,7 @@ async def _page(ctx: HandlerContext, ticket: Ticket, page: Callable[[str], Reply
     if group is None:
         return []
     paged = [f"#{group.name}"]
-    reply = page("en")  # a group's channels read English
+    reply = page(await channel_language(ctx.uow, group))
     for platform, chat in (("slack", group.slack_channel), ("telegram", group.telegram_chat)):
         if chat:
             ctx.outgoing.append(
@@ -182,13 +182,13 @@ async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list
             text=say(
                 reader, "major.page", ref=ticket.ref, name=ctx.person.name, title=ticket.title
             ),
-            card=card(ticket, ctx.now),
+            card=card(ticket, ctx.now, lang=reader),
             ticket_ref=ticket.ref,
         )
 
     paged = await _page(ctx, ticket, page)
     ctx.log(ticket, "major_declared", linked=[r.ref for r in reports], paged=paged)
-    announce_major(ctx, ticket, note=" declared major")
+    await announce_major(ctx, ticket, note="declared")
     who = say(lang, "major.paged", names=", ".join(paged)) if paged else say(lang, "major.no_group")
     linked = (
         say(lang, "major.reports.one")
@@ -198,7 +198,7 @@ async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list
     return [
         Reply(
             text=say(lang, "major.declared", ref=ticket.ref, reports=linked, who=who),
-            card=card(ticket, ctx.now),
+            card=card(ticket, ctx.now, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]
@@ -237,7 +237,7 @@ async def broadcast(ctx: HandlerContext) -> list[Reply]:
     text = _update_text(ctx.text)
     if not text:
         return [Reply(text=say(lang, "major.what_update", ref=ticket.ref))]
-    return [_send_update(ctx, ticket, major, text, await _reports(ctx, ticket), lang)]
+    return [await _send_update(ctx, ticket, major, text, await _reports(ctx, ticket), lang)]
 
 
 async def _reports(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
@@ -248,7 +248,7 @@ async def _reports(ctx: HandlerContext, ticket: Ticket) -> list[Ticket]:
     ]
 
 
-def _send_update(
+async def _send_update(
     ctx: HandlerContext,
     ticket: Ticket,
     major: MajorIncident,
@@ -284,11 +284,12 @@ def _send_update(
             human=True,
         ),
     )
-    news = Reply(text=say("en", "major.update", ref=ticket.ref, text=text), ticket_ref=ticket.ref)
+    # The swarm channel gathers the owner group; the major-incident channel is the desk's.
     if major.swarm_channel:
         swarm = Address(channel="slack", conversation=major.swarm_channel, user="")
-        ctx.outgoing.append(Outgoing(reply=news, address=swarm))
-    ctx.announce("major_incident", news)
+        in_swarm = await channel_language(ctx.uow, ticket.group)
+        ctx.outgoing.append(Outgoing(reply=_news(in_swarm, ticket, text), address=swarm))
+    ctx.announce("major_incident", _news(await channel_language(ctx.uow), ticket, text))
     told = len(reports) + (1 if ticket.requester_id != ctx.person.id else 0)
     sent = say(lang, "major.sent.one") if told == 1 else say(lang, "major.sent.many", count=told)
     end = say(lang, "major.sent_swarm" if major.swarm_channel else "major.sent_end")
@@ -325,3 +326,7 @@ async def status_update(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         if add_info is not None:
             return await add_info.func(nlu, ctx)
     return await broadcast(ctx)
+
+
+def _news(lang: str, ticket: Ticket, text: str) -> Reply:
+    return Reply(text=say(lang, "major.update", ref=ticket.ref, text=text), ticket_ref=ticket.ref)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
-from handlers.errors import HandlerError
+from handlers.errors import HandlerError, Said, explain
 from handlers.registry import registry
 from handlers.replies import language, language_of, say
 from handlers.rules import known_errors
@@ -24,7 +24,7 @@ from store.problems import ProblemRecord, ProblemStage
 class ProblemError(HandlerError):
     """A problem step that cannot be taken; `conflict` marks a lifecycle refusal (409)."""
 
-    def __init__(self, message: str, *, conflict: bool = False) -> None:
+    def __init__(self, message: Said | str, *, conflict: bool = False) -> None:
         super().__init__(message)
         self.conflict = conflict
 
@@ -41,7 +41,7 @@ async def open_problem_for(
     """A new problem with `incidents` linked; its service is theirs unless given."""
     for inc in incidents:
         if inc.kind is not TicketKind.INCIDENT:
-            raise ProblemError(f"{inc.ref} is not an incident; only incidents are linked")
+            raise ProblemError(Said("problem.not_incident", ref=inc.ref))
     if service is None:
         service = next((i.service for i in incidents if i.service is not None), None)
     problem = await ctx.uow.tickets.create(
@@ -77,7 +77,7 @@ class Update:
 async def update_problem(ctx: HandlerContext, problem: Ticket, change: Update) -> ProblemRecord:
     """Record cause, workaround and symptoms, and move the stage as the lifecycle allows."""
     if not ctx.person.has_role(Role.AGENT):
-        raise ProblemError("only agents work on problems")
+        raise ProblemError(Said("problem.agents_work"))
     record = await ctx.uow.problems.record(problem)
     if change.root_cause is not None:
         record.root_cause = change.root_cause
@@ -91,7 +91,7 @@ async def update_problem(ctx: HandlerContext, problem: Ticket, change: Update) -
                 problem.ref, record.stage, change.stage, workaround=record.workaround
             )
         except ProblemStageError as e:
-            raise ProblemError(str(e), conflict=True) from e
+            raise ProblemError(e.said or str(e), conflict=True) from e
         problem.status = known_errors.STATUS[record.stage]
         if record.stage is ProblemStage.KNOWN_ERROR:
             record.known_error_at = ctx.now
@@ -127,7 +127,7 @@ async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
                         problem=problem.ref,
                         title=problem.title,
                     ),
-                    card=card(inc),
+                    card=card(inc, lang=lang),
                     ticket_ref=inc.ref,
                 ),
             )
@@ -261,7 +261,7 @@ async def accept_offer(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     return [
         Reply(
             text=say(lang, "problem.opened", ref=problem.ref, where="", linked=refs),
-            card=card(problem),
+            card=card(problem, lang=lang),
             ticket_ref=problem.ref,
         )
     ]
@@ -292,13 +292,13 @@ async def open_problem(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             description=nlu.text,
         )
     except ProblemError as e:
-        return [Reply(text=str(e))]
+        return [Reply(text=explain(e, lang))]
     linked = say(lang, "change.list_sep").join(i.ref for i in incidents)
     where = say(lang, "problem.on", service=problem.service.name) if problem.service else ""
     return [
         Reply(
             text=say(lang, "problem.opened", ref=problem.ref, where=where, linked=linked),
-            card=card(problem),
+            card=card(problem, lang=lang),
             ticket_ref=problem.ref,
         )
     ]
@@ -341,7 +341,7 @@ async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Rep
             ),
         )
     except ProblemError as e:
-        return [Reply(text=str(e), ticket_ref=problem.ref)]
+        return [Reply(text=explain(e, lang), ticket_ref=problem.ref)]
     matched = say(lang, "problem.matched", symptoms=", ".join(found)) if found else ""
     return [
         Reply(
@@ -352,7 +352,7 @@ async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Rep
                 workaround=record.workaround,
                 matched=matched,
             ),
-            card=card(problem),
+            card=card(problem, lang=lang),
             ticket_ref=problem.ref,
         )
     ]

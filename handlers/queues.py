@@ -9,7 +9,7 @@ from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.incidents import assign as take
 from handlers.registry import registry
-from handlers.replies import language, say, status_label
+from handlers.replies import date_text, language, say, status_label
 from handlers.rules import lifecycle
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, IntentName, Understanding
@@ -113,7 +113,7 @@ async def _give(ticket: Ticket, name: str, ctx: HandlerContext, lang: str) -> Re
             )
         return Reply(
             text=say(lang, "queue.given", ref=ticket.ref, name=person.name),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     group = await ctx.uow.people.group(name) or await ctx.uow.people.group(name.replace(" ", "-"))
@@ -133,7 +133,7 @@ async def _give(ticket: Ticket, name: str, ctx: HandlerContext, lang: str) -> Re
     ctx.log(ticket, "group", to=group.name, previous=previous)
     return Reply(
         text=say(lang, "queue.to_group", ref=ticket.ref, group=group.name),
-        card=card(ticket),
+        card=card(ticket, lang=lang),
         ticket_ref=ticket.ref,
     )
 
@@ -148,7 +148,7 @@ async def _take_next(ctx: HandlerContext, lang: str) -> list[Reply]:
 def _line(ticket: Ticket, lang: str) -> str:
     priority = f" {ticket.priority.value}" if ticket.priority else ""
     due = (
-        say(lang, "queue.due", when=f"{ticket.resolve_due_at:%a %H:%M}")
+        say(lang, "queue.due", when=date_text(ticket.resolve_due_at, lang, "%a %H:%M"))
         if ticket.resolve_due_at
         else ""
     )

@@ -34,6 +34,8 @@ class HandlerSpec:
     min_confidence: float | None = None
     listed: bool = True
     when: Callable[[str], bool] | None = None
+    # Beginnings that stand for a command in a language written without spaces ("把这个…").
+    starts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,16 +63,27 @@ class Registry:
         return self._register(None, actions, None, False)
 
     def command(
-        self, *words: str, listed: bool = True, when: Callable[[str], bool] | None = None
+        self,
+        *words: str,
+        listed: bool = True,
+        when: Callable[[str], bool] | None = None,
+        starts: Sequence[str] = (),
     ) -> Callable[[HandlerFunc], HandlerFunc]:
         """Register `func` for messages whose first word is one of `words` (`link`, `/link`).
 
         Commands are exact words a person types; they bypass the NLU. `when(text)`, if
         given, must also hold: a common first word ("rate limits are too low") then goes to
-        the NLU unless the rest has the command's shape.
+        the NLU unless the rest has the command's shape. A message beginning with one of
+        `starts` is a candidate too (Chinese has no spaces to end a first word).
         """
         return self._register(
-            None, (), None, listed, commands=tuple(w.lower() for w in words), when=when
+            None,
+            (),
+            None,
+            listed,
+            commands=tuple(w.lower() for w in words),
+            when=when,
+            starts=tuple(starts),
         )
 
     def _register(
@@ -82,6 +95,7 @@ class Registry:
         *,
         commands: tuple[str, ...] = (),
         when: Callable[[str], bool] | None = None,
+        starts: tuple[str, ...] = (),
     ) -> Callable[[HandlerFunc], HandlerFunc]:
         def register(func: HandlerFunc) -> HandlerFunc:
             doc = inspect.getdoc(func) or func.__name__.replace("_", " ")
@@ -95,6 +109,7 @@ class Registry:
                     min_confidence=min_confidence,
                     listed=listed,
                     when=when,
+                    starts=starts,
                 )
             )
             return func
@@ -142,8 +157,14 @@ class Registry:
         if not words:
             return None
         word = words[0].lower().lstrip("/")
+        begins = text.strip()
         return next(
-            (s for s in self.specs if word in s.commands and (s.when is None or s.when(text))),
+            (
+                s
+                for s in self.specs
+                if (word in s.commands or (s.starts and begins.startswith(s.starts)))
+                and (s.when is None or s.when(text))
+            ),
             None,
         )
 

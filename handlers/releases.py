@@ -20,6 +20,7 @@ from handlers.approvers import reach as reach_person
 from handlers.change_lifecycle import ChangeError, Refused, release_status, span_of
 from handlers.change_steps import window_in
 from handlers.context import HandlerContext, Outgoing
+from handlers.errors import Said, explain
 from handlers.registry import Declined, registry
 from handlers.replies import language, language_of, say, status_label
 from handlers.rules import quorum
@@ -89,7 +90,7 @@ async def _changes_named(ctx: HandlerContext, refs: Sequence[str]) -> list[Ticke
     for ref in dict.fromkeys(r.strip().upper() for r in refs):
         ticket = await ctx.uow.tickets.by_ref(ref)
         if ticket is None or ticket.kind is not TicketKind.CHANGE:
-            raise ChangeError(Refused.BAD_INPUT, f"no change {ref}")
+            raise ChangeError(Refused.BAD_INPUT, Said("release.refused.no_change", ref=ref))
         found.append(ticket)
     return found
 
@@ -100,23 +101,25 @@ async def _may_join(ctx: HandlerContext, release: Release, tickets: Sequence[Tic
     for t in tickets:
         if t.status in CLOSED:
             raise ChangeError(
-                Refused.CONFLICT, f"{t.ref} is {t.status.label}; only open changes join a release"
+                Refused.CONFLICT, Said("release.refused.closed", ref=t.ref, status=t.status)
             )
         other = await ctx.uow.releases.of_change(t.id)
         if other is not None and other.id != release.id:
-            raise ChangeError(Refused.CONFLICT, f"{t.ref} is already in release {other.name}")
+            raise ChangeError(
+                Refused.CONFLICT, Said("release.refused.elsewhere", ref=t.ref, name=other.name)
+            )
         if rules.outside(within, t.planned_start, t.planned_end):
             assert t.planned_start is not None
             assert t.planned_end is not None
             raise ChangeError(
                 Refused.CONFLICT,
-                rules.outside_sentence(t.ref, t.planned_start, t.planned_end, within),
+                rules.outside_said(t.ref, t.planned_start, t.planned_end, within),
             )
 
 
 def _agent(ctx: HandlerContext) -> None:
     if not ctx.person.has_role(Role.AGENT):
-        raise ChangeError(Refused.FORBIDDEN, "only agents create and change releases")
+        raise ChangeError(Refused.FORBIDDEN, Said("release.refused.agents_only"))
 
 
 async def create(
@@ -132,10 +135,10 @@ async def create(
     _agent(ctx)
     span = span_of(start, end)
     if name is not None and rules.name_in(name) != name.strip().upper():
-        raise ChangeError(Refused.BAD_INPUT, f"a release is named like R-12, not {name!r}")
+        raise ChangeError(Refused.BAD_INPUT, Said("release.refused.name", name=repr(name)))
     wanted = name.strip().upper() if name else await ctx.uow.releases.next_name()
     if await ctx.uow.releases.by_name(wanted) is not None:
-        raise ChangeError(Refused.CONFLICT, f"release {wanted} exists already")
+        raise ChangeError(Refused.CONFLICT, Said("release.refused.exists", name=wanted))
     tickets = await _changes_named(ctx, refs)
     release = await ctx.uow.releases.create(
         name=wanted,
@@ -302,7 +305,7 @@ async def release_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply
             said = say(lang, "release.added", refs=added) if new else say(lang, "release.no_new")
             return [await _shown(ctx, release, said, lang)]
     except ChangeError as e:
-        return [Reply(text=str(e))]
+        return [Reply(text=explain(e, lang))]
     return [await _shown(ctx, release, "", lang)]
 
 
@@ -352,7 +355,7 @@ async def decide_in_chat(
     try:
         done = await decide(ctx, release, decision, said[:1000], lang=lang)
     except ChangeError as e:
-        return [Reply(text=str(e), ephemeral=ctx.via_action)]
+        return [Reply(text=explain(e, lang), ephemeral=ctx.via_action)]
     lines = [*done.decided, *(say(lang, "release.not_decided", why=r) for r in done.refused)]
     lines.append(describe(release, await ctx.uow.releases.changes(release), lang))
     return [Reply(text="\n".join(lines), replaces=ctx.via_action)]

@@ -59,7 +59,7 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     return [
         Reply(
             text=say(lang, "request.opened", ref=ticket.ref, what=what),
-            card=card(ticket),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]

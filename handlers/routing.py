@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
+from handlers.replies import channel_language, language_of, say
 from handlers.rules.calendar import DAYS
 from handlers.tickets import agent_buttons, card
-from store.models import Service, Ticket
+from store.models import Group, Service, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,36 +151,44 @@ async def place(ctx: HandlerContext, ticket: Ticket, service: Service | None) ->
                 by="auto-assign",
                 skills=list(placement.matched),
             )
+            lang = language_of(person)
             ctx.notify(
                 person.id,
                 Reply(
-                    text=f"{ticket.ref} was assigned to you: {ticket.title}",
-                    card=card(ticket),
-                    buttons=agent_buttons(ticket),
+                    text=say(lang, "routing.assigned_to_you", ref=ticket.ref, title=ticket.title),
+                    card=card(ticket, lang=lang),
+                    buttons=agent_buttons(ticket, lang),
                     ticket_ref=ticket.ref,
                 ),
             )
     if group is not None:
-        tell_group(ctx, ticket, group.slack_channel, group.telegram_chat)
+        await tell_group(ctx, ticket, group)
     return placement
 
 
-def tell_group(
-    ctx: HandlerContext, ticket: Ticket, slack_channel: str | None, telegram_chat: str | None
-) -> None:
+async def tell_group(ctx: HandlerContext, ticket: Ticket, group: Group) -> None:
     """Post a new ticket to its group's channels, with the agents' buttons.
 
     Without this a ticket nobody is assigned to waits until an agent happens to look.
     """
-    who = f", with {ticket.assignee.name}" if ticket.assignee else ""
+    lang = await channel_language(ctx.uow, group)
+    who = say(lang, "routing.with", name=ticket.assignee.name) if ticket.assignee else ""
     prio = f" ({ticket.priority.value})" if ticket.priority else ""
     reply = Reply(
-        text=f"New {ticket.kind.value} {ticket.ref}{prio}{who}: {ticket.title}",
-        card=card(ticket),
-        buttons=agent_buttons(ticket),
+        text=say(
+            lang,
+            "routing.new",
+            kind=say(lang, f"kind.{ticket.kind.value}"),
+            ref=ticket.ref,
+            prio=prio,
+            who=who,
+            title=ticket.title,
+        ),
+        card=card(ticket, lang=lang),
+        buttons=agent_buttons(ticket, lang),
         ticket_ref=ticket.ref,
     )
-    for platform, chat in (("slack", slack_channel), ("telegram", telegram_chat)):
+    for platform, chat in (("slack", group.slack_channel), ("telegram", group.telegram_chat)):
         if chat:
             ctx.outgoing.append(
                 Outgoing(reply=reply, address=Address(channel=platform, conversation=chat, user=""))

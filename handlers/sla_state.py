@@ -10,50 +10,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from handlers.replies import say
 from store.enums import Status
 from store.models import SupplierHandoff, Ticket
 
 _DONE = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED)
 
 
-def span(seconds: float) -> str:
-    """`2d 3h`, `4h 10m`, `45s`: the two largest units."""
+def span(seconds: float, lang: str = "en") -> str:
+    """`2d 3h`, `4h 10m`, `45s` (`2天3小时` in Chinese): the two largest units."""
     rest = max(0, int(seconds))
     days, rest = divmod(rest, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    return " ".join(parts[:2]) or f"{secs}s"
+    parts = [
+        say(lang, f"time.{u}", n=n) for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n
+    ]
+    # Chinese runs the units together: 2小时30分钟.
+    return ("" if lang == "zh" else " ").join(parts[:2]) or say(lang, "time.s", n=secs)
 
 
-def describe(ticket: Ticket, now: datetime) -> str | None:
+def describe(ticket: Ticket, now: datetime, lang: str = "en") -> str | None:
     """`response due in 4m (14:35 UTC)`, `paused (on hold)`, `response breached`, `met`,
     `no target for P4`; None for a ticket without a priority (a change, a bare request).
     """
     if ticket.priority is None:
         return None
     if ticket.sla_name is None:
-        return f"no target for {ticket.priority.value}"
+        return say(lang, "sla.state.no_target", priority=ticket.priority.value)
     targets = (
         ("response", ticket.response_due_at, ticket.responded_at),
         ("resolution", ticket.resolve_due_at, ticket.resolved_at),
     )
+
+    def breached(words: list[str]) -> str:
+        named = say(lang, "sla.state.and").join(say(lang, f"sla.target.{w}") for w in words)
+        return say(lang, "sla.state.breached", targets=named)
+
     if ticket.status in _DONE or ticket.resolved_at is not None:
         missed = [w for w, due, met in targets if due is not None and met is not None and met > due]
-        return f"{' and '.join(missed)} breached" if missed else "met"
+        return breached(missed) if missed else say(lang, "sla.state.met")
     stopped = ticket.sla_paused_at
     at = stopped or now
     late = [w for w, due, met in targets if due is not None and met is None and at >= due]
     late += [w for w, due, met in targets if due is not None and met is not None and met > due]
     if late:
-        return f"{' and '.join(dict.fromkeys(late))} breached" + (" (paused)" if stopped else "")
+        paused = say(lang, "sla.state.paused_too") if stopped else ""
+        return breached(list(dict.fromkeys(late))) + paused
     if stopped is not None:
-        return "paused (on hold)"
+        return say(lang, "sla.state.paused")
     ahead = [(w, due) for w, due, met in targets if due is not None and met is None]
     if not ahead:
-        return "met"
+        return say(lang, "sla.state.met")
     word, due = min(ahead, key=lambda p: p[1])
-    return f"{word} due in {span((due - now).total_seconds())} ({due:%H:%M} UTC)"
+    return say(
+        lang,
+        "sla.state.due",
+        target=say(lang, f"sla.target.{word}"),
+        left=span((due - now).total_seconds(), lang),
+        at=f"{due:%H:%M}",
+    )
 
 
 @dataclass(frozen=True, slots=True)

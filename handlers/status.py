@@ -8,7 +8,7 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.links import is_private
 from handlers.registry import registry
-from handlers.replies import language, say, status_label
+from handlers.replies import date_text, language, say, status_label
 from handlers.tickets import card, find_ticket, not_found, summary
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
@@ -69,7 +69,7 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             return [
                 Reply(
                     text=say(lang, "status.public", ref=ticket.ref, status=status, who=who),
-                    card=card(ticket),
+                    card=card(ticket, lang=lang),
                     ticket_ref=ticket.ref,
                 )
             ]
@@ -82,7 +82,7 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         if last is not None:
             who = say(lang, "status.by", name=last.actor.name) if last.actor else ""
             what = say(lang, f"event.{last.action}") if last.action in _EVENTS else last.action
-            stamp = last.at.strftime("%d %b %H:%M UTC")
+            stamp = date_text(last.at, lang, "%d %b %H:%M UTC")
             when = say(lang, "status.last", what=what, who=who, when=stamp)
         text = say(
             lang,
@@ -91,7 +91,7 @@ async def check_status(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             status=status_label(ticket.status, lang),
             last=when,
         )
-        return [Reply(text=text, card=card(ticket), ticket_ref=ticket.ref)]
+        return [Reply(text=text, card=card(ticket, lang=lang), ticket_ref=ticket.ref)]
     mine = await ctx.uow.tickets.for_requester(ctx.person.id, open_only=True, limit=10)
     lines = [f"• {summary(t)}" for t in mine]
     if ctx.person.has_role(Role.AGENT):
@@ -122,4 +122,4 @@ async def _who(nlu: Understanding, ctx: HandlerContext, lang: str, *, named: boo
         # The same answer as for a ticket that does not exist: approvers see tickets to
         # decide on them, not to learn who works on what.
         return [not_found(ticket.ref)]
-    return [Reply(text=who_has(ticket, lang), card=card(ticket), ticket_ref=ticket.ref)]
+    return [Reply(text=who_has(ticket, lang), card=card(ticket, lang=lang), ticket_ref=ticket.ref)]

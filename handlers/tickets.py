@@ -10,7 +10,7 @@ from typing import Any
 from channels.conversation import Button, ButtonStyle, Reply, TicketCard
 from handlers import sla_state
 from handlers.context import HandlerContext
-from handlers.replies import language, say
+from handlers.replies import channel_language, date_text, language, say, status_label
 from handlers.rules import priority as prio
 from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
@@ -97,44 +97,60 @@ async def _by_reference(value: str, ctx: HandlerContext) -> Ticket | None:
     return pick[0] if len(pick) == 1 else None
 
 
-def card(ticket: Ticket, now: datetime | None = None) -> TicketCard:
+_CARD_LABELS = ("Status", "Priority", "Service", "Assignee", "Requester")
+
+
+def card(ticket: Ticket, now: datetime | None = None, *, lang: str = "en") -> TicketCard:
     """The ticket as a card (the version lets a stale button click be recognised).
 
-    `now` is when its service-level standing is judged (default: the present).
+    `now` is when its service-level standing is judged (default: the present); `lang` is the
+    reader's language, for the names of its facts and its state.
     """
     fields: list[tuple[str, str]] = []
     if ticket.kind is TicketKind.CHANGE and ticket.change_type:
-        fields.append(("Type", ticket.change_type.value))
+        fields.append((say(lang, "card.type"), ticket.change_type.value))
     if ticket.planned_start:
-        fields.append(("Window", ticket.planned_start.strftime("%a %d %b %Y %H:%M UTC")))
+        when = date_text(ticket.planned_start, lang, "%a %d %b %Y %H:%M UTC")
+        fields.append((say(lang, "card.window"), when))
     if ticket.catalog_item:
-        fields.append(("Item", ticket.catalog_item))
-    if (standing := sla_state.describe(ticket, now or utcnow())) is not None:
-        fields.append(("SLA", standing))
+        fields.append((say(lang, "card.item"), ticket.catalog_item))
+    if (standing := sla_state.describe(ticket, now or utcnow(), lang)) is not None:
+        fields.append((say(lang, "card.sla"), standing))
+    labels = (
+        tuple((name, say(lang, f"card.{name.lower()}")) for name in _CARD_LABELS)
+        if lang != "en"
+        else ()
+    )
     return TicketCard(
         ref=ticket.ref,
         title=ticket.title,
         kind=ticket.kind.value,
-        status=ticket.status.label,
+        status=status_label(ticket.status, lang),
         priority=ticket.priority.value if ticket.priority else None,
         service=ticket.service.name if ticket.service else None,
         requester=ticket.requester.name if ticket.requester else None,
         assignee=ticket.assignee.name if ticket.assignee else None,
         version=ticket.version,
         fields=tuple(fields),
+        labels=labels,
     )
 
 
-def agent_buttons(ticket: Ticket) -> tuple[Button, ...]:
+def agent_buttons(ticket: Ticket, lang: str = "en") -> tuple[Button, ...]:
     """What an agent can do from the card."""
     if ticket.status in (Status.RESOLVED, Status.CLOSED, Status.CANCELLED, Status.REJECTED):
         return ()
-    buttons = [Button(label="Assign to me", action="assign_me", value=ticket.ref)]
+    buttons = [Button(label=say(lang, "button.assign_me"), action="assign_me", value=ticket.ref)]
     if ticket.kind is not TicketKind.CHANGE:
         buttons.append(
-            Button(label="Resolve", action="resolve", value=ticket.ref, style=ButtonStyle.PRIMARY)
+            Button(
+                label=say(lang, "button.resolve"),
+                action="resolve",
+                value=ticket.ref,
+                style=ButtonStyle.PRIMARY,
+            )
         )
-    buttons.append(Button(label="Add note", action="add_note", value=ticket.ref))
+    buttons.append(Button(label=say(lang, "button.add_note"), action="add_note", value=ticket.ref))
     return tuple(buttons)
 
 
@@ -201,20 +217,31 @@ async def open_ticket(
         **detail,
     )
     if kind is TicketKind.INCIDENT and priority and prio.is_major(priority):
-        announce_major(ctx, ticket)
+        await announce_major(ctx, ticket)
     return ticket
 
 
-def announce_major(ctx: HandlerContext, ticket: Ticket, *, note: str = "") -> None:
-    """Post a P1/P2 incident to the major-incident topic, with the agents' buttons."""
-    where = f" for {ticket.service.name}" if ticket.service else ""
-    prio_label = ticket.priority.value if ticket.priority else ""
+async def announce_major(ctx: HandlerContext, ticket: Ticket, *, note: str = "") -> None:
+    """Post a P1/P2 incident to the major-incident topic, with the agents' buttons.
+
+    `note` says how it became major: "escalated", "monitoring" or "declared".
+    """
+    lang = await channel_language(ctx.uow)
+    where = say(lang, "major.announce_for", service=ticket.service.name) if ticket.service else ""
     ctx.announce(
         "major_incident",
         Reply(
-            text=f"{prio_label} incident {ticket.ref}{note}{where}: {ticket.title}",
-            card=card(ticket),
-            buttons=agent_buttons(ticket),
+            text=say(
+                lang,
+                "major.announce",
+                priority=ticket.priority.value if ticket.priority else "",
+                ref=ticket.ref,
+                note=say(lang, f"major.note.{note}") if note else "",
+                where=where,
+                title=ticket.title,
+            ),
+            card=card(ticket, lang=lang),
+            buttons=agent_buttons(ticket, lang),
             ticket_ref=ticket.ref,
         ),
     )

@@ -30,6 +30,7 @@ from bot.desk.schema import (
 from bot.directory import DirectoryError, import_people
 from bot.factories.mqtt import THRESHOLDS_KEY
 from bot.factories.slack import HELP_CHANNELS_KEY
+from handlers.replies import group_language_key
 from store.changes import ChangeBoard, FreezeWindow, StandardChange
 from store.cmdb import diff
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
@@ -71,7 +72,7 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
         changes.append(_change("calendars", c.name, changed))
     group_changes: dict[str, list[str]] = {}
     for g in desk.entries("groups"):
-        _, changed = await uow.desk.upsert(
+        group, changed = await uow.desk.upsert(
             Group,
             g.name,
             description=g.description,
@@ -81,6 +82,10 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
             is_default=g.default,
             oncall=g.oncall.model_dump(mode="json", by_alias=True) if g.oncall else None,
         )
+        key = group_language_key(group.id)
+        if (await uow.cursors.get(key) or "") != (g.language or ""):
+            await uow.cursors.set(key, g.language or "")
+            changed.append("language")
         group_changes[g.name] = changed
     changes.extend(await _people(uow, _with_members(desk)))
     for g in desk.entries("groups"):
@@ -408,7 +413,7 @@ async def _catalog_item(uow: UnitOfWork, c: CatalogEntry) -> Change:
         aliases=list(c.aliases),
         category=c.category,
         description=c.description,
-        fields=[f.model_dump(mode="json") for f in c.fields],
+        fields=[f.model_dump(mode="json", exclude_none=True) for f in c.fields],
         approval=c.approval.by,
         approval_group_id=approvers.id if approvers else None,
         fulfilment_group_id=fulfils.id if fulfils else None,

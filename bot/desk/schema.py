@@ -202,6 +202,8 @@ class GroupEntry(Entry):
     auto_assign: bool = False
     default: bool = False
     oncall: Oncall | None = None
+    # What its channels read in; the default group's is the whole desk's.
+    language: Annotated[Literal["en", "zh"] | None, BlankIsNone] = None
 
 
 class CalendarEntry(Entry):
@@ -475,6 +477,7 @@ class FormFieldEntry(Entry):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     label: Annotated[str, Field(min_length=1, max_length=200)]
+    label_zh: Annotated[str | None, BlankIsNone, Field(max_length=200)] = None
     type: Literal["text", "choice", "date", "email", "person", "ci"] = "text"
     required: bool = True
     choices: Names = ()

@@ -54,11 +54,11 @@ def _sections(text: str, limit: int = MAX_SECTION) -> list[dict[str, Any]]:
 def card_blocks(card: TicketCard) -> list[dict[str, Any]]:
     """A ticket as a section: reference and title, then its facts as fields."""
     facts = [
-        ("Status", card.status),
-        ("Priority", card.priority),
-        ("Service", card.service),
-        ("Assignee", card.assignee),
-        ("Requester", card.requester),
+        (card.label("Status"), card.status),
+        (card.label("Priority"), card.priority),
+        (card.label("Service"), card.service),
+        (card.label("Assignee"), card.assignee),
+        (card.label("Requester"), card.requester),
         *card.fields,
     ]
     fields = [

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from handlers.errors import ExplainedError, Local, Said
 from store.enums import Role
 
 FIELD_TYPES = ("text", "choice", "date", "email", "person", "ci")
@@ -43,6 +44,8 @@ class FormField:
     type: FieldType = FieldType.TEXT
     required: bool = True
     choices: tuple[str, ...] = ()
+    # The label in Chinese (`label_zh` in the desk file); the label serves when there is none.
+    label_zh: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
@@ -53,35 +56,47 @@ class FormField:
             type=FieldType(str(data.get("type") or "text")),
             required=bool(data.get("required", True)),
             choices=tuple(str(c) for c in data.get("choices") or ()),
+            label_zh=str(data["label_zh"]) if data.get("label_zh") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "label": self.label,
             "type": self.type.value,
             "required": self.required,
             "choices": list(self.choices),
         }
+        if self.label_zh:
+            data["label_zh"] = self.label_zh
+        return data
+
+    @property
+    def named(self) -> Local:
+        """The label in every language the desk file gives it."""
+        return Local(self.label, self.label_zh)
+
+    def label_in(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" and self.label_zh else self.label
 
     @property
     def question(self) -> str:
         """How the bot asks for it in chat."""
-        ask = f"{self.label}?"
+        return self.question_in("en")
+
+    def question_in(self, lang: str) -> str:
+        """How the bot asks for it in chat, in `lang`."""
+        ask = Said("form.ask", label=self.named).text(lang)
         if self.type is FieldType.CHOICE:
             ask += " " + "  ".join(f"{i}) {c}" for i, c in enumerate(self.choices, start=1))
-        elif self.type is FieldType.DATE:
-            ask += " (a date, like 2026-12-24 or next Monday)"
-        elif self.type is FieldType.PERSON:
-            ask += " (their name or email)"
-        elif self.type is FieldType.CI:
-            ask += " (its name in the configuration database)"
+        elif self.type in (FieldType.DATE, FieldType.PERSON, FieldType.CI):
+            ask += Said(f"form.hint.{self.type.value}").text(lang)
         if not self.required:
-            ask += ' (or "skip")'
+            ask += Said("form.hint.optional").text(lang)
         return ask
 
 
-class AnswerError(ValueError):
+class AnswerError(ExplainedError, ValueError):
     """An answer that does not fit its field; the message says why, for the person."""
 
 
@@ -123,21 +138,21 @@ def check(field: FormField, raw: str) -> str:
     """
     if "\x00" in raw:
         # Text the database cannot store (PostgreSQL refuses NUL) is refused here instead.
-        raise AnswerError(f"{field.label} may not contain NUL characters.")
+        raise AnswerError(Said("form.refused.nul", label=field.named))
     text = " ".join(str(raw).split())
     if not text or text.casefold() in SKIP_WORDS:
         if field.required:
-            raise AnswerError(f"{field.label} is required.")
+            raise AnswerError(Said("form.refused.required", label=field.named))
         return ""
     if field.type in (FieldType.TEXT, FieldType.PERSON, FieldType.CI):
         # A person or a CI is looked up in the directory or CMDB by the handler
         # (`handlers.catalog.known`); here it is text like any other.
         if len(text) > MAX_TEXT:
-            raise AnswerError(f"{field.label} can be at most {MAX_TEXT} characters.")
+            raise AnswerError(Said("form.refused.too_long", label=field.named, most=MAX_TEXT))
         return text
     if field.type is FieldType.EMAIL:
         if not _EMAIL.match(text):
-            raise AnswerError(f"{text!r} is not an email address.")
+            raise AnswerError(Said("form.refused.email", text=repr(text)))
         return text.lower()
     if field.type is FieldType.DATE:
         return _date(field, text).isoformat()
@@ -152,7 +167,7 @@ def _date(field: FormField, text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise AnswerError(f"{field.label} must be a date, like 2026-12-24.") from None
+        raise AnswerError(Said("form.refused.date", label=field.named)) from None
 
 
 def _choice(field: FormField, text: str) -> str:
@@ -160,7 +175,9 @@ def _choice(field: FormField, text: str) -> str:
     for i, choice in enumerate(field.choices, start=1):
         if said in (choice.casefold(), str(i)):
             return choice
-    raise AnswerError(f"{field.label} must be one of: {', '.join(field.choices)}.")
+    raise AnswerError(
+        Said("form.refused.choice", label=field.named, choices=", ".join(field.choices))
+    )
 
 
 def check_all(

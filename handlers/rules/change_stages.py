@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from handlers.errors import ExplainedError, Said, Term, Terms
 from store.changes import ChangeOutcome, ChangeStage
 from store.enums import ChangeType, Status
 
@@ -17,7 +18,7 @@ class Step(StrEnum):
     CLOSE = "close"
 
 
-class StageError(ValueError):
+class StageError(ExplainedError, ValueError):
     """A step the change's stage does not allow; the message names the allowed ones."""
 
 
@@ -55,11 +56,22 @@ def after(ref: str, status: Status, stage: ChangeStage, step: Step) -> ChangeSta
     if status in (Status.REJECTED, Status.CANCELLED) or (
         status is not Status.APPROVED and stage is ChangeStage.PLANNED
     ):
-        raise StageError(f"{ref} is {status.label}; it can be scheduled once it is approved")
+        raise StageError(Said("change.refused.not_approved", ref=ref, status=status))
     found = _NEXT[stage].get(step)
     if found is None:
-        steps = ", ".join(s.value for s in allowed(stage)) or "nothing (it is closed)"
-        raise StageError(f"{ref} is {stage.value}; it cannot {step.value} now. Allowed: {steps}")
+        steps = Terms(
+            tuple(Term(f"change.step.{s.value}") for s in allowed(stage)),
+            empty=Term("change.step.nothing"),
+        )
+        raise StageError(
+            Said(
+                "change.refused.step",
+                ref=ref,
+                stage=Term(f"change.stage.{stage.value}"),
+                step=Term(f"change.step.{step.value}"),
+                steps=steps,
+            )
+        )
     return found
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from handlers.errors import ExplainedError, Said, Term, Terms
 from handlers.rules.calendar import zone
 from store.enums import ChangeType
 
 
-class WindowError(ValueError):
+class WindowError(ExplainedError, ValueError):
     """A window that cannot be used; the message says why."""
 
 
@@ -36,10 +37,10 @@ class Window:
 def window(start: datetime, end: datetime) -> Window:
     """A window, refusing naive instants and one that ends before (or when) it starts."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise WindowError("a window needs a time zone")
+        raise WindowError(Said("change.refused.no_zone"))
     if end <= start:
         raise WindowError(
-            f"the window ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+            Said("change.refused.backwards", end=end.isoformat(), start=start.isoformat())
         )
     return Window(start, end)
 
@@ -92,18 +93,25 @@ def verdict(change_type: ChangeType, hits: Sequence[Freeze]) -> FreezeVerdict:
 
 def refusal(ref: str, hits: Sequence[Freeze], *, unscoped: bool = False) -> str:
     """The sentence that names the freeze(s) a change fell into."""
-    named = ", ".join(
-        f"{f.name} ({f.span.start:%Y-%m-%d %H:%M} to {f.span.end:%Y-%m-%d %H:%M} UTC)" for f in hits
+    return refusal_said(ref, hits, unscoped=unscoped).text("en")
+
+
+def refusal_said(ref: str, hits: Sequence[Freeze], *, unscoped: bool = False) -> Said:
+    """`refusal` as a catalog sentence, for a reader of any language."""
+    named = Terms(
+        tuple(
+            Said(
+                "change.freeze_named",
+                name=f.name,
+                start=f"{f.span.start:%Y-%m-%d %H:%M}",
+                end=f"{f.span.end:%Y-%m-%d %H:%M}",
+            )
+            for f in hits
+        ),
+        empty=Term("change.step.nothing"),
     )
-    said = (
-        f"{ref} falls in the freeze {named}; only an emergency change may, with an extra approver."
-    )
-    if unscoped:
-        said += (
-            f" {ref} names no configuration item, so every freeze in its window applies; "
-            "name the items it touches if they are not frozen."
-        )
-    return said
+    unscoped_said = Said("change.refused.freeze_unscoped", ref=ref) if unscoped else ""
+    return Said("change.refused.freeze", ref=ref, named=named, unscoped=unscoped_said)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from handlers.errors import ExplainedError, Said, Term, Terms
 from store.enums import Status
 from store.problems import ProblemStage
 
@@ -31,7 +32,7 @@ RECUR_COUNT = 3
 RECUR_WINDOW = timedelta(hours=24)
 
 
-class ProblemStageError(ValueError):
+class ProblemStageError(ExplainedError, ValueError):
     """A move the problem's stage does not allow; the message names the allowed ones."""
 
 
@@ -43,12 +44,21 @@ def allowed(stage: ProblemStage) -> list[ProblemStage]:
 def move(ref: str, stage: ProblemStage, target: ProblemStage, *, workaround: str) -> ProblemStage:
     """`target`, if the lifecycle allows it; a known error must say its workaround."""
     if target not in _NEXT[stage]:
-        names = ", ".join(s.label for s in allowed(stage)) or "none (it is closed)"
+        names = Terms(
+            tuple(Term(f"problem.stage.{s.value}") for s in allowed(stage)),
+            empty=Term("problem.stage.none"),
+        )
         raise ProblemStageError(
-            f"{ref} is {stage.label}; it cannot become {target.label}. Allowed: {names}"
+            Said(
+                "problem.refused.stage",
+                ref=ref,
+                stage=Term(f"problem.stage.{stage.value}"),
+                target=Term(f"problem.stage.{target.value}"),
+                names=names,
+            )
         )
     if target is ProblemStage.KNOWN_ERROR and not workaround.strip():
-        raise ProblemStageError(f"{ref} needs a workaround to become a known error")
+        raise ProblemStageError(Said("problem.refused.no_workaround", ref=ref))
     return target
 
 

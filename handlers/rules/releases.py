@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from handlers.errors import Said, When
 from handlers.rules.freeze import Window
 from store.changes import ChangeOutcome, ChangeStage
 from store.enums import Status
@@ -70,7 +71,16 @@ def outside(release: Window, start: datetime | None, end: datetime | None) -> bo
 
 
 def outside_sentence(ref: str, start: datetime, end: datetime, release: Window) -> str:
-    return (
-        f"{ref} runs {start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} UTC, outside the release "
-        f"window {release.start:%a %d %b %H:%M} to {release.end:%a %d %b %H:%M} UTC"
+    return outside_said(ref, start, end, release).text("en")
+
+
+def outside_said(ref: str, start: datetime, end: datetime, release: Window) -> Said:
+    """`outside_sentence` as a catalog sentence, for a reader of any language."""
+    return Said(
+        "change.refused.outside_release",
+        ref=ref,
+        start=When(start),
+        end=When(end),
+        release_start=When(release.start),
+        release_end=When(release.end),
     )
