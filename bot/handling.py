@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -124,11 +124,13 @@ class EventHandling:
         return ok, outbox_ids
 
     async def _alert_repeats(
-        self, groups: Mapping[str, list[Understood]], held: Collection[str]
+        self, groups: Mapping[str, list[Understood]], held: set[str]
     ) -> tuple[dict[str, list[Understood]], list[int]]:
         """Count the alerts that only repeat an open incident, in one transaction.
 
         An alert storm is mostly these. The events left to handle, and the inbox ids counted.
+        A conversation counted whole is let go at once (and leaves `held`), so another worker
+        waits on it only as long as one statement took, not for the rest of this batch.
         """
         alerts = [
             (c.inbox_id, c.event)
@@ -155,6 +157,10 @@ class EventHandling:
         metrics.count_outcomes(["alert"] * len(ids))
         done = set(ids)
         left = {k: [u for u in items if u[0].inbox_id not in done] for k, items in groups.items()}
+        finished = [k for k, items in left.items() if not items and k in held]
+        held.difference_update(finished)
+        with contextlib.suppress(Exception):
+            await self.state.unlock_many(finished)
         return {k: items for k, items in left.items() if items}, ids
 
     async def _conversation(
