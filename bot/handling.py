@@ -22,10 +22,11 @@ from bot.delivery import add_outgoing, add_reply
 from bot.identity import resolve_person
 from bot.redelivery import Claimed, Redelivery
 from bot.router import DialogueChange, IntentRouter
-from channels.conversation import Action, Address, Message
+from channels.conversation import Action, Address, Alert, Message
 from channels.meta.comments import public_place
 from channels.x.parse import tweet_id
 from handlers.context import HandlerContext
+from handlers.events import count_repeats
 from handlers.social import flag_if_negative
 from nlu.types import Understanding
 from store.db import SessionFactory
@@ -85,7 +86,9 @@ class EventHandling:
         its own, in order, under its lock: the one path every event can fall back to.
         """
         held = await self.state.try_lock_many(list(groups))
+        counted: list[int] = []
         try:
+            groups, counted = await self._alert_repeats(groups, held)
             alone = dict(groups)
             results: list[tuple[list[int], list[int]] | BaseException] = []
             for keys in _chunks([k for k in held if k in groups], groups, self.per_transaction):
@@ -109,7 +112,7 @@ class EventHandling:
         finally:
             with contextlib.suppress(Exception):
                 await self.state.unlock_many(held)
-        ok: list[int] = []
+        ok: list[int] = list(counted)
         outbox_ids: list[int] = []
         for result in results:
             if isinstance(result, BaseException):
@@ -120,6 +123,46 @@ class EventHandling:
             ok.extend(result[0])
             outbox_ids.extend(result[1])
         return ok, outbox_ids
+
+    async def _alert_repeats(
+        self, groups: Mapping[str, list[Understood]], held: set[str]
+    ) -> tuple[dict[str, list[Understood]], list[int]]:
+        """Count the alerts that only repeat an open incident, in one transaction.
+
+        An alert storm is mostly these. The events left to handle, and the inbox ids counted.
+        A conversation counted whole is let go at once (and leaves `held`), so another worker
+        waits on it only as long as one statement took, not for the rest of this batch.
+        """
+        alerts = [
+            (c.inbox_id, c.event)
+            for key, items in groups.items()
+            if key in held
+            for c, _ in items
+            if isinstance(c.event, Alert)
+        ]
+        if not alerts:
+            return dict(groups), []
+        try:
+            async with UnitOfWork(self.factory) as uow:
+                ids = await count_repeats(uow, alerts, now=utcnow())
+                if not ids:
+                    return dict(groups), []
+                if await uow.inbox.finish_many(dict.fromkeys(ids, "alert")) != len(ids):
+                    raise ConflictError("another worker finished some of the alerts")
+                await uow.commit()
+        except Exception as e:
+            if is_outage(e):
+                raise
+            log.info("worker.alert_repeats_fallback", size=len(alerts), error=repr(e))
+            return dict(groups), []
+        metrics.count_outcomes(["alert"] * len(ids))
+        done = set(ids)
+        left = {k: [u for u in items if u[0].inbox_id not in done] for k, items in groups.items()}
+        finished = [k for k, items in left.items() if not items and k in held]
+        held.difference_update(finished)
+        with contextlib.suppress(Exception):
+            await self.state.unlock_many(finished)
+        return {k: items for k, items in left.items() if items}, ids
 
     async def _conversation(
         self, items: list[Understood], *, locked: bool = False

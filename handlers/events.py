@@ -1,15 +1,19 @@
 """Monitoring alerts: open, count, resolve incidents, and link people's reports to outages.
 
 One incident per alert fingerprint while it is open: a repeat is counted on it (a count and
-a last-seen time, recorded as ticket events), a clearance resolves it when nobody has worked
-it, and tells whoever did otherwise. A person reporting a problem with a service (or one that
-depends on a service) that has an alert incident open is told it is a known outage, and the two
-tickets are linked; an alert opening while people's reports on its service (or one depending on
-it) are open links them and tells their reporters the same. An alert naming no CI the desk
-knows opens its incident on the `unclassified` service, for triage, rather than being dropped.
+a last-seen time on the fingerprint's row, not a ticket event each), a clearance resolves it
+when nobody has worked it, and tells whoever did otherwise. A person reporting a problem with
+a service (or one that depends on a service) that has an alert incident open is told it is a
+known outage, and the two tickets are linked; an alert opening while people's reports on its
+service (or one depending on it) are open links them and tells their reporters the same. An
+alert naming no CI the desk knows opens its incident on the `unclassified` service, for
+triage, rather than being dropped.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
 
 from channels.conversation import Alert, Reply
 from handlers.cmdb import impact_for, reach
@@ -27,7 +31,9 @@ from handlers.rules.correlation import (
 from handlers.ticket_ended import ended
 from handlers.tickets import announce_major, card
 from store.enums import Priority, Status, TicketKind
+from store.errors import ConflictError
 from store.models import AlertIncident, Service, Ticket
+from store.uow import UnitOfWork
 
 _DESCRIPTION_LABELS = 20
 
@@ -43,12 +49,44 @@ async def handle_alert(alert: Alert, ctx: HandlerContext) -> list[Reply]:
     if decided is Outcome.OPEN:
         await _open(alert, ctx)
     elif row is not None and decided is Outcome.REPEAT:
-        _repeat(alert, row, ctx)
+        _repeat(row, ctx)
     elif row is not None and decided is Outcome.RESOLVE:
         await _resolve(alert, row, ctx)
     elif row is not None and decided is Outcome.TELL:
         _tell(alert, row, ctx)
     return []
+
+
+async def count_repeats(
+    uow: UnitOfWork, alerts: Sequence[tuple[int, Alert]], *, now: datetime
+) -> list[int]:
+    """Count, in one statement, the alerts that only repeat an open incident; their ids.
+
+    `alerts` are `(inbox id, alert)` in the order they arrived. Of each fingerprint, the
+    firing alerts up to its first other one are counted when its incident is open (what
+    `handle_alert` would do with each, one at a time); the rest are left, in order, for
+    `handle_alert`, since they open, resolve or tell. Nothing is loaded but the incident's
+    id and its ticket's status, and no ticket event is written: a repeat is a counter.
+    """
+    rows = await uow.alerts.states({a.fingerprint for _, a in alerts})
+    counts: dict[int, int] = {}
+    counted: dict[int, list[int]] = {}
+    stopped: set[str] = set()
+    for inbox_id, alert in alerts:
+        fp = alert.fingerprint
+        row = rows.get(fp)
+        if fp in stopped or row is None or not row.ticket_open or not alert.firing:
+            stopped.add(fp)
+            continue
+        counts[row.id] = counts.get(row.id, 0) + 1
+        counted.setdefault(row.id, []).append(inbox_id)
+    if not counts:
+        return []
+    if await uow.alerts.count_repeats(counts, now) != len(counts):
+        # A ticket closed since it was read: the caller rolls back and its alerts go the
+        # long way, one by one, instead.
+        raise ConflictError("an alert's incident closed while its repeats were counted")
+    return [i for ids in counted.values() for i in ids]
 
 
 def _description(alert: Alert) -> str:
@@ -123,17 +161,11 @@ async def _open(alert: Alert, ctx: HandlerContext) -> Ticket:
     return ticket
 
 
-def _repeat(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
+def _repeat(row: AlertIncident, ctx: HandlerContext) -> None:
+    # A counter, not a ticket event: a storm would otherwise bury the ticket's history.
     row.count += 1
     row.last_seen_at = ctx.now
     row.open = True
-    ctx.log(
-        row.ticket,
-        "alert_repeated",
-        count=row.count,
-        last_seen=ctx.now.isoformat(),
-        started=alert.starts_at.isoformat() if alert.starts_at else None,
-    )
 
 
 async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:

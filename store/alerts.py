@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +79,14 @@ class IntegrationRepository:
         return [(str(r[0]), str(r[1])) for r in rows if r[1]]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What a repeat needs to know of a fingerprint's incident, read without loading it."""
+
+    id: int
+    ticket_open: bool
+
+
 class AlertRepository:
     """Which incident each alert fingerprint opened, and tickets linked to outages."""
 
@@ -88,6 +96,40 @@ class AlertRepository:
     async def by_fingerprint(self, fingerprint: str) -> AlertIncident | None:
         stmt = select(AlertIncident).where(AlertIncident.fingerprint == fingerprint)
         return (await self.session.scalars(stmt)).first()
+
+    async def states(self, fingerprints: Collection[str]) -> dict[str, AlertState]:
+        """The incident row of each fingerprint that has one, and whether its ticket is open:
+        one statement on the fingerprint's unique index, no ORM objects."""
+        if not fingerprints:
+            return {}
+        stmt = (
+            select(AlertIncident.fingerprint, AlertIncident.id, Ticket.status)
+            .join(Ticket, Ticket.id == AlertIncident.ticket_id)
+            .where(AlertIncident.fingerprint.in_(list(fingerprints)))
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {
+            str(fp): AlertState(id=int(row_id), ticket_open=status in OPEN_STATUSES)
+            for fp, row_id, status in rows
+        }
+
+    async def count_repeats(self, counts: Mapping[int, int], seen_at: datetime) -> int:
+        """Add `counts[id]` notifications to each incident row, seen at `seen_at`, in one
+        statement; only rows whose ticket is still open count (how many did)."""
+        if not counts:
+            return 0
+        still_open = select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES))
+        result = await self.session.execute(
+            update(AlertIncident)
+            .where(AlertIncident.id.in_(list(counts)), AlertIncident.ticket_id.in_(still_open))
+            .values(
+                count=AlertIncident.count + case(dict(counts), value=AlertIncident.id, else_=0),
+                last_seen_at=seen_at,
+                open=True,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def record(
         self,
