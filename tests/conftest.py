@@ -104,10 +104,26 @@ def model_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def understander(model_root: Path) -> Understander:
+def loaded_understander(model_root: Path) -> Understander:
     from nlu.pipeline import load
 
     return load(model_root)
+
+
+@pytest.fixture
+def understander(loaded_understander: Understander) -> Iterator[Understander]:
+    """The trained model, loaded once; what an app taught it is forgotten after each test.
+
+    An app gives the model its database's service and catalog names; the next test's
+    database has others.
+    """
+    from nlu.patterns import DEFAULT_CATALOG, DEFAULT_SERVICES
+
+    yield loaded_understander
+    loaded_understander.set_services(DEFAULT_SERVICES)
+    set_catalog = getattr(loaded_understander, "set_catalog", None)
+    if callable(set_catalog):
+        set_catalog(DEFAULT_CATALOG)
 
 
 def make_settings(database_url: str, model_root: Path, **overrides: object) -> Settings:
