@@ -7,15 +7,16 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from store.enums import Decision, PersonKind, Priority, Role, Status, TicketKind
+from store.hotpath import CoreInsert, queue_insert
 from store.models import (
     ApiToken,
     Approval,
@@ -251,6 +252,18 @@ def ticket_sequence(kind: TicketKind) -> str:
     return f"ticket_number_{kind.value}"
 
 
+_TICKET_INSERT = CoreInsert(Ticket)
+_EVENT_INSERT = CoreInsert(TicketEvent)
+_COUNTERS = cast(Table, TicketCounter.__table__)
+_BUMP_COUNTER = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.kind == bindparam("bump_kind"))
+    .values(last=_COUNTERS.c.last + 1)
+    .returning(_COUNTERS.c.last)
+)
+_NEXTVAL = {kind: select(func.nextval(ticket_sequence(kind))) for kind in TicketKind}
+
+
 class TicketRepository:
     """Tickets, their references, their event log and approvals."""
 
@@ -265,35 +278,32 @@ class TicketRepository:
         transaction leaves a gap). SQLite has one writer at a time and uses a counter row.
         """
         if self.session.get_bind().dialect.name == "postgresql":
-            result = await self.session.execute(select(func.nextval(ticket_sequence(kind))))
+            result = await self.session.execute(_NEXTVAL[kind])
             return int(result.scalar_one())
-        result = await self.session.execute(
-            update(TicketCounter)
-            .where(TicketCounter.kind == kind)
-            .values(last=TicketCounter.last + 1)
-            .returning(TicketCounter.last)
-        )
+        result = await self.session.execute(_BUMP_COUNTER, {"bump_kind": kind})
         number = result.scalar_one_or_none()
         if number is None:
-            self.session.add(TicketCounter(kind=kind, last=1))
-            await self.session.flush()
+            await self.session.execute(insert(_COUNTERS), {"kind": kind, "last": 1})
             return 1
         return int(number)
 
     async def create(
         self, *, kind: TicketKind, title: str, requester: Person, **fields: Any
     ) -> Ticket:
+        """A new ticket, inserted at once by a Core INSERT and handed back as a loaded object."""
         number = await self.next_number(kind)
-        ticket = Ticket(
-            kind=kind,
-            number=number,
-            ref=f"{kind.prefix}-{number}",
-            title=title[:300],
-            requester_id=requester.id,
-            **fields,
+        row = _TICKET_INSERT.values(
+            {
+                **fields,
+                "kind": kind,
+                "number": number,
+                "ref": f"{kind.prefix}-{number}",
+                "title": title[:300],
+                "requester_id": requester.id,
+            }
         )
-        self.session.add(ticket)
-        await self.session.flush()
+        ticket_id = await _TICKET_INSERT.insert(self.session, row)
+        ticket: Ticket = _TICKET_INSERT.attach(self.session, ticket_id, row)
         # Fill the relationships from what this unit of work already loaded, without a reload
         # and without marking the new row changed; the group is left unloaded when unknown.
         set_committed_value(ticket, "requester", requester)
@@ -422,7 +432,12 @@ class TicketRepository:
         inbox_id: int | None = None,
         **detail: Any,
     ) -> TicketEvent:
-        """Append to the ticket's event log: what happened, who did it, through which channel."""
+        """Append to the ticket's event log: what happened, who did it, through which channel.
+
+        The event is written with the unit of work's next flush (one multi-row INSERT for
+        all events queued by then); its `id` is set then, and until then its fields may
+        still be changed.
+        """
         ev = TicketEvent(
             ticket_id=ticket.id,
             actor_id=actor.id if actor else None,
@@ -433,7 +448,7 @@ class TicketRepository:
             inbox_id=inbox_id,
             at=utcnow(),
         )
-        self.session.add(ev)
+        queue_insert(self.session, _EVENT_INSERT.many_returning_id, _EVENT_INSERT.keys, ev)
         return ev
 
     async def events(self, ticket_id: int) -> list[TicketEvent]:
