@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -119,9 +120,25 @@ class CoreInsert:
         """The inserted row as a persistent object of this session, its columns loaded."""
         obj = self.model(**row)
         obj.id = new_id
-        make_transient_to_detached(obj)
-        session.add(obj)
-        return obj
+        return attach(session, obj)
+
+
+def attach(session: AsyncSession, obj: T) -> T:
+    """`obj`, whose row was just inserted, as a persistent object of `session` with no load.
+
+    Its column values count as loaded; a relationship not set with `set_committed_value`
+    loads (or raises) on first use, as after any query.
+    """
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """The dialect's `INSERT` for `table` (for `ON CONFLICT`): PostgreSQL's or SQLite's."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _no_ctx(fn: Callable[[Any], T]) -> Callable[[], T]:
