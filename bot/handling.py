@@ -216,6 +216,8 @@ class EventHandling:
                 [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
             )
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
+            if self.redis_dialogue is None:
+                await uow.dialogue.prefetch([c.event.address.key for c, _ in items])
             current: dict[str, dict[str, Any] | None] = {}
             rows: list[OutboxMessage] = []
             intents: dict[int, str] = {}

@@ -1,5 +1,8 @@
 """The outbox dispatcher: rate-limited, retried delivery of committed replies, each sent once.
 
+Over 400 lines: claiming, sending and settling a reply are one protocol around one claim
+token, and read best side by side.
+
 Each platform drains in its own task, and a claim takes only the first few open replies of
 each conversation, so a slow or rate-limited platform or conversation holds back only itself.
 Before the platform is called the row is committed as `sending`; the outcome is committed

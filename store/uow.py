@@ -25,6 +25,7 @@ from store.knowledge_drafts import KnowledgeDraftRepository
 from store.links import LinkRepository
 from store.major_incidents import MajorIncidentRepository
 from store.outbox import OutboxRepository
+from store.people import PeopleRepository
 from store.problems import ProblemRepository
 from store.queues import QueueRepository
 from store.releases import ReleaseRepository
@@ -32,13 +33,12 @@ from store.reports import ReportRepository
 from store.repositories import (
     CursorRepository,
     DialogueRepository,
-    PeopleRepository,
     ServiceRepository,
-    TicketRepository,
     TokenRepository,
 )
 from store.signins import SignInRepository
 from store.surveys import SurveyRepository
+from store.tickets import TicketRepository
 
 CONFLICTS = (StaleDataError, IntegrityError, ConflictError)
 UNAVAILABLE = (OperationalError, DBInterfaceError, OSError, UnavailableError)

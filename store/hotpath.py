@@ -1,0 +1,146 @@
+"""Writes on the per-message path as SQLAlchemy Core statements, with ORM objects to hand back.
+
+The ORM's unit of work costs more per row than the rest of a message's handling, so rows
+every message writes (tickets, their events, new contacts) go in as Core `INSERT`s. Rows a
+handler changes afterwards are handed back as ordinary persistent ORM objects, attached to
+the session as if just loaded, so later changes are still versioned `UPDATE`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+T = TypeVar("T")
+
+
+class WriteBehindSession(Session):
+    """A session that writes rows queued with `queue_insert` in one multi-row Core INSERT.
+
+    Queued rows go in at every flush, after the ORM's own changes (they may refer to those
+    rows), so autoflush writes them before any query reads their table, and `commit()`
+    writes them before it commits. A rollback forgets them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queued: dict[Insert, tuple[Sequence[str], list[Any]]] = {}
+
+    def queue_insert(self, stmt: Insert, keys: Sequence[str], obj: Any) -> None:
+        """Insert `obj`'s attributes `keys` at the next flush; `stmt` returns the new id."""
+        self._queued.setdefault(stmt, (keys, []))[1].append(obj)
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        super().flush(objects)
+        if self._queued:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        # Taken off first: the INSERT's own autoflush comes back here with nothing queued.
+        queued, self._queued = self._queued, {}
+        for stmt, (keys, objs) in queued.items():
+            # Read at flush time: a caller may still set a value (`event.at = now`) until then.
+            rows = [{k: getattr(o, k) for k in keys} for o in objs]
+            ids = self.execute(stmt, rows).scalars().all()
+            for obj, new_id in zip(objs, ids, strict=True):
+                obj.id = new_id
+
+    def forget_queued(self) -> None:
+        self._queued = {}
+
+
+@event.listens_for(WriteBehindSession, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    # The commit flushes only when the ORM has changes of its own.
+    if isinstance(session, WriteBehindSession) and session._queued:
+        session._write_queued()
+
+
+@event.listens_for(WriteBehindSession, "after_soft_rollback")
+def _forget_on_rollback(session: Session, _previous: Any) -> None:
+    if isinstance(session, WriteBehindSession):
+        session.forget_queued()
+
+
+def queue_insert(session: AsyncSession, stmt: Insert, keys: Sequence[str], obj: Any) -> None:
+    """Queue `obj` for a multi-row INSERT at the session's next flush (`WriteBehindSession`)."""
+    sync = session.sync_session
+    if not isinstance(sync, WriteBehindSession):
+        raise TypeError("the session factory must use WriteBehindSession")
+    sync.queue_insert(stmt, keys, obj)
+
+
+class CoreInsert:
+    """One table's hot-path INSERT: built once, so its compiled form is cached once.
+
+    `values(**given)` completes a row with the columns' Python defaults, as the ORM would
+    at flush; `attach()` turns an inserted row into a persistent ORM object without a load.
+    """
+
+    def __init__(self, model: type[Any]) -> None:
+        self.model = model
+        self.table = cast(Table, model.__table__)
+        self.pk = self.table.c.id
+        self.returning_id = insert(self.table).returning(self.pk)
+        self.many_returning_id = insert(self.table).returning(self.pk, sort_by_parameter_order=True)
+        self.keys = tuple(c.key for c in self.table.columns if c is not self.pk)
+        self._fixed: dict[str, Any] = {}
+        self._computed: dict[str, Callable[[], Any]] = {}
+        for c in self.table.columns:
+            if c is self.pk:
+                continue
+            default = c.default
+            if default is None or not hasattr(default, "arg"):
+                self._fixed[c.key] = None
+            elif getattr(default, "is_callable", False):
+                self._computed[c.key] = _no_ctx(default.arg)
+            else:
+                self._fixed[c.key] = default.arg
+
+    def values(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(given) - set(self.keys)
+        if unknown:
+            raise TypeError(f"{self.model.__name__} has no column {sorted(unknown)[0]!r}")
+        row = dict(self._fixed)
+        for key, fn in self._computed.items():
+            if key not in given:
+                row[key] = fn()
+        row.update(given)
+        return row
+
+    async def insert(self, session: AsyncSession, row: Mapping[str, Any]) -> int:
+        return int((await session.execute(self.returning_id, dict(row))).scalar_one())
+
+    def attach(self, session: AsyncSession, new_id: int, row: Mapping[str, Any]) -> Any:
+        """The inserted row as a persistent object of this session, its columns loaded."""
+        obj = self.model(**row)
+        obj.id = new_id
+        return attach(session, obj)
+
+
+def attach(session: AsyncSession, obj: T) -> T:
+    """`obj`, whose row was just inserted, as a persistent object of `session` with no load.
+
+    Its column values count as loaded; a relationship not set with `set_committed_value`
+    loads (or raises) on first use, as after any query.
+    """
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """The dialect's `INSERT` for `table` (for `ON CONFLICT`): PostgreSQL's or SQLite's."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _no_ctx(fn: Callable[[Any], T]) -> Callable[[], T]:
+    # SQLAlchemy wraps a zero-argument default to take the execution context; none is needed.
+    return lambda: fn(None)

@@ -1,0 +1,285 @@
+"""The directory: people, their roles and channel identities (new contacts by Core INSERTs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from store.enums import PersonKind, Role
+from store.errors import ConflictError
+from store.hotpath import CoreInsert, attach, dialect_insert
+from store.models import (
+    ChannelIdentity,
+    Group,
+    GroupMember,
+    Person,
+    PersonRole,
+    PersonSkill,
+)
+from store.types import utcnow
+
+
+class PeopleRepository:
+    """The directory: people, their roles, groups, skills and channel identities."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._prefetched: dict[tuple[str, str], ChannelIdentity | None] = {}
+        # Identities found with their people: this unit of work asks for each only once.
+        self._known: dict[tuple[str, str], ChannelIdentity] = {}
+
+    async def get(self, person_id: int) -> Person | None:
+        return await self.session.get(Person, person_id)
+
+    async def get_full(self, person_id: int) -> Person | None:
+        """A person with skills, groups and identities loaded too."""
+        stmt = (
+            select(Person)
+            .where(Person.id == person_id)
+            .options(
+                selectinload(Person.skills),
+                selectinload(Person.memberships).selectinload(GroupMember.group),
+                selectinload(Person.identities),
+            )
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def everyone(self) -> list[Person]:
+        """The whole directory with identities, by name."""
+        stmt = select(Person).order_by(Person.name).options(selectinload(Person.identities))
+        return list(await self.session.scalars(stmt))
+
+    async def by_email(self, email: str) -> Person | None:
+        stmt = select(Person).where(func.lower(Person.email) == email.strip().lower())
+        return (await self.session.scalars(stmt)).first()
+
+    async def identity(
+        self, platform: str, external_id: str, *, with_person: bool = False
+    ) -> ChannelIdentity | None:
+        """A platform identity; `with_person` loads its person (and roles) in the same trip."""
+        key = (platform, external_id)
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        if key in self._prefetched:
+            found = self._prefetched.pop(key)
+            if found is not None:
+                self._known[key] = found
+            return found
+        stmt = select(ChannelIdentity).where(
+            ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
+        )
+        if with_person:
+            stmt = stmt.options(joinedload(ChannelIdentity.person))
+        ident = (await self.session.scalars(stmt)).first()
+        if ident is not None and with_person:
+            self._known[key] = ident
+        return ident
+
+    async def prefetch_identities(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Load many identities with their people in one query, for the next lookups.
+
+        An identity found is served from then on; a missing one serves one `identity()`
+        call, and later calls ask the database, so an identity bound in between is seen.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return
+        stmt = (
+            select(ChannelIdentity)
+            .where(tuple_(ChannelIdentity.platform, ChannelIdentity.external_id).in_(list(wanted)))
+            .options(joinedload(ChannelIdentity.person))
+        )
+        found = {(i.platform, i.external_id): i for i in await self.session.scalars(stmt)}
+        for key in wanted:
+            self._prefetched[key] = found.get(key)
+
+    async def by_identity(self, platform: str, external_id: str) -> Person | None:
+        ident = await self.identity(platform, external_id)
+        return await self.get(ident.person_id) if ident else None
+
+    async def create(
+        self,
+        *,
+        name: str,
+        email: str | None = None,
+        kind: PersonKind = PersonKind.EMPLOYEE,
+        roles: Iterable[Role] = (Role.REQUESTER,),
+    ) -> Person:
+        """A new person with these roles, written at once (Core INSERTs)."""
+        row = _PERSON_INSERT.values(
+            {"name": name, "email": email.lower() if email else None, "kind": kind}
+        )
+        person_id = await _PERSON_INSERT.insert(self.session, row)
+        wanted = list(dict.fromkeys(roles))
+        if wanted:
+            await self.session.execute(
+                _ROLE_INSERT, [{"person_id": person_id, "role": r} for r in wanted]
+            )
+        person: Person = _PERSON_INSERT.attach(self.session, person_id, row)
+        held = [attach(self.session, PersonRole(person_id=person_id, role=r)) for r in wanted]
+        set_committed_value(person, "roles", held)
+        for empty in ("skills", "memberships", "identities"):
+            set_committed_value(person, empty, [])
+        return person
+
+    async def bind_identity(
+        self,
+        person: Person,
+        platform: str,
+        external_id: str,
+        *,
+        address: dict[str, Any] | None = None,
+        verified: bool = True,
+    ) -> ChannelIdentity:
+        """Bind a platform identity to `person`; `ConflictError` when it is bound already.
+
+        Concurrent transactions binding the same identity wait for each other on the unique
+        index, and the later one gets `ConflictError` (its unit of work is retried and finds
+        the identity) instead of a failed transaction.
+        """
+        row = _IDENTITY_INSERT.values(
+            {
+                "person_id": person.id,
+                "platform": platform,
+                "external_id": external_id,
+                "verified": verified,
+                "last_address": address,
+                "last_seen_at": utcnow() if address else None,
+            }
+        )
+        stmt = _identity_insert(self.session)
+        ident_id = (await self.session.execute(stmt, row)).scalar_one_or_none()
+        if ident_id is None:
+            raise ConflictError(f"identity {platform} is bound already")
+        ident: ChannelIdentity = _IDENTITY_INSERT.attach(self.session, ident_id, row)
+        set_committed_value(ident, "person", person)
+        self._known[(platform, external_id)] = ident
+        self._prefetched.pop((platform, external_id), None)
+        return ident
+
+    async def unbind_identity(self, platform: str, external_id: str) -> bool:
+        self._known.pop((platform, external_id), None)
+        self._prefetched.pop((platform, external_id), None)
+        result = await self.session.execute(
+            delete(ChannelIdentity).where(
+                ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def touch_identity(self, ident: ChannelIdentity, address: dict[str, Any]) -> None:
+        """Remember where the person last wrote from, so updates can reach them there."""
+        if ident.last_address != address:
+            ident.last_address = address
+        seen = ident.last_seen_at
+        if seen is None or utcnow() - seen > timedelta(minutes=5):
+            ident.last_seen_at = utcnow()
+
+    async def last_address(self, person_id: int) -> dict[str, Any] | None:
+        """Where a person can be reached: the channel they most recently wrote from."""
+        stmt = (
+            select(ChannelIdentity.last_address)
+            .where(
+                ChannelIdentity.person_id == person_id,
+                ChannelIdentity.last_address.is_not(None),
+            )
+            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def last_contact(self, person_id: int) -> tuple[dict[str, Any], datetime | None] | None:
+        """Where the person most recently wrote from, and when (`last_seen_at`), if ever."""
+        stmt = (
+            select(ChannelIdentity.last_address, ChannelIdentity.last_seen_at)
+            .where(
+                ChannelIdentity.person_id == person_id,
+                ChannelIdentity.last_address.is_not(None),
+            )
+            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
+            .limit(1)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def with_role(self, role: Role) -> list[Person]:
+        stmt = (
+            select(Person)
+            .join(PersonRole)
+            .where(PersonRole.role == role, Person.active.is_(True))
+            .order_by(Person.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def in_group(self, group: str) -> list[Person]:
+        stmt = (
+            select(Person)
+            .join(GroupMember, GroupMember.person_id == Person.id)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(Group.name == group, Person.active.is_(True))
+            .order_by(Person.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def group(self, name: str, *, create: bool = False) -> Group | None:
+        found = (await self.session.scalars(select(Group).where(Group.name == name))).first()
+        if found is None and create:
+            found = Group(name=name, description="")
+            self.session.add(found)
+            await self.session.flush()
+        return found
+
+    async def set_profile(
+        self,
+        person: Person,
+        *,
+        name: str,
+        roles: Iterable[Role],
+        groups: Iterable[str],
+        skills: Iterable[str],
+    ) -> None:
+        """Replace a person's name, roles, groups and skills (directory import)."""
+        await self.session.refresh(person, attribute_names=["skills", "memberships"])
+        person.name = name
+        person.kind = PersonKind.EMPLOYEE
+        wanted_roles = list(dict.fromkeys(roles)) or [Role.REQUESTER]
+        person.roles = [PersonRole(role=r) for r in wanted_roles]
+        person.skills = [PersonSkill(skill=s) for s in dict.fromkeys(skills)]
+        members = []
+        for g in dict.fromkeys(groups):
+            grp = await self.group(g, create=True)
+            assert grp is not None
+            members.append(GroupMember(group_id=grp.id))
+        person.memberships = members
+        await self.session.flush()
+
+    async def count(self) -> int:
+        return int((await self.session.execute(select(func.count(Person.id)))).scalar_one())
+
+
+_PERSON_INSERT = CoreInsert(Person)
+_ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
+_IDENTITY_INSERT = CoreInsert(ChannelIdentity)
+_IDENTITY_BY_DIALECT: dict[str, Any] = {}
+
+
+def _identity_insert(session: AsyncSession) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` for identities, built once per dialect."""
+    name = session.get_bind().dialect.name
+    stmt = _IDENTITY_BY_DIALECT.get(name)
+    if stmt is None:
+        table = _IDENTITY_INSERT.table
+        stmt = (
+            dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.external_id])
+            .returning(table.c.id)
+        )
+        _IDENTITY_BY_DIALECT[name] = stmt
+    return stmt

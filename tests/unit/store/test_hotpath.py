@@ -1,0 +1,187 @@
+"""The per-message writes done with Core statements behave as the ORM's did."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from store.db import SessionFactory
+from store.enums import PersonKind, Role, Status, TicketKind
+from store.errors import ConflictError
+from store.models import ChannelIdentity, Person, Ticket, TicketEvent
+from store.uow import UnitOfWork
+
+
+async def _requester(factory: SessionFactory) -> int:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(name="Ann", email="ann@example.com")
+        await uow.commit()
+        return person.id
+
+
+async def test_new_ticket_is_loaded_and_later_changes_are_versioned(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        ticket = await uow.tickets.create(kind=TicketKind.INCIDENT, title="VPN", requester=person)
+        second = await uow.tickets.create(kind=TicketKind.INCIDENT, title="Mail", requester=person)
+        assert (ticket.ref, second.ref) == ("INC-1", "INC-2")
+        assert ticket.status is Status.NEW
+        assert ticket.version == 1
+        assert ticket.requester is person
+        assert ticket.created_at is not None
+        ticket.status = Status.IN_PROGRESS
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = await uow.tickets.by_ref("INC-1")
+        assert stored is not None
+        assert (stored.status, stored.version) == (Status.IN_PROGRESS, 2)
+
+
+async def test_unknown_ticket_field_is_refused(factory: SessionFactory) -> None:
+    person_id = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        with pytest.raises(TypeError, match="no column"):
+            await uow.tickets.create(
+                kind=TicketKind.INCIDENT, title="x", requester=person, colour="red"
+            )
+
+
+async def test_events_are_written_at_the_next_query_with_their_last_values(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        ticket = await uow.tickets.create(kind=TicketKind.INCIDENT, title="VPN", requester=person)
+        first = uow.tickets.log(ticket, "created", actor=person, channel="webchat")
+        second = uow.tickets.log(ticket, "noted", actor=None, text="hi")
+        second.at = at
+        assert first.id is None
+        events = await uow.tickets.events(ticket.id)
+        assert [e.action for e in events] == ["created", "noted"]
+        assert first.id is not None
+        assert second.id == first.id + 1
+        assert events[1].at == at
+        assert events[1].detail == {"text": "hi"}
+        await uow.commit()
+
+
+async def test_events_queued_last_are_written_by_the_commit(factory: SessionFactory) -> None:
+    person_id = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        ticket = await uow.tickets.create(kind=TicketKind.INCIDENT, title="VPN", requester=person)
+        uow.tickets.log(ticket, "created", actor=person)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        count = await uow.session.scalar(select(func.count(TicketEvent.id)))
+        assert count == 1
+
+
+async def test_a_rollback_forgets_queued_events(factory: SessionFactory) -> None:
+    person_id = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        ticket = await uow.tickets.create(kind=TicketKind.INCIDENT, title="VPN", requester=person)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = await uow.tickets.get(ticket.id)
+        assert stored is not None
+        uow.tickets.log(stored, "noted", actor=None)
+        await uow.rollback()
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.tickets.events(ticket.id) == []
+
+
+async def test_new_contact_with_identity_is_found_again(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(
+            name="Visitor", kind=PersonKind.CONTACT, roles=[Role.REQUESTER, Role.REQUESTER]
+        )
+        assert person.role_set == {Role.REQUESTER}
+        assert person.identities == []
+        await uow.people.bind_identity(person, "webchat", "v1", address={"channel": "webchat"})
+        found = await uow.people.identity("webchat", "v1", with_person=True)
+        assert found is not None
+        assert found.person is person
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        found = await uow.people.identity("webchat", "v1", with_person=True)
+        assert found is not None
+        assert found.person.kind is PersonKind.CONTACT
+        assert found.person.role_set == {Role.REQUESTER}
+        assert found.last_address == {"channel": "webchat"}
+        assert found.last_seen_at is not None
+
+
+async def test_binding_a_bound_identity_is_a_conflict(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        first = await uow.people.create(name="One")
+        await uow.people.bind_identity(first, "slack", "U1")
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        second = await uow.people.create(name="Two")
+        with pytest.raises(ConflictError):
+            await uow.people.bind_identity(second, "slack", "U1")
+    async with UnitOfWork(factory) as uow:
+        rows = (await uow.session.scalars(select(ChannelIdentity))).all()
+        assert [(r.external_id, r.person_id) for r in rows] == [("U1", first.id)]
+        names = (await uow.session.scalars(select(Person.name))).all()
+        assert names == ["One"]
+
+
+async def test_an_unbound_identity_is_not_served_from_the_unit_of_work(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(name="One")
+        await uow.people.bind_identity(person, "slack", "U1")
+        assert await uow.people.identity("slack", "U1") is not None
+        assert await uow.people.unbind_identity("slack", "U1")
+        assert await uow.people.identity("slack", "U1") is None
+
+
+async def test_dialogue_state_upsert_prefetch_and_clear(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        await uow.dialogue.set("a", {"slot": 1}, 60)
+        await uow.dialogue.set("a", {"slot": 2}, 60)
+        await uow.dialogue.set("old", {"slot": 3}, -1)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        await uow.dialogue.prefetch(["a", "old", "none"])
+        assert await uow.dialogue.get("a") == {"slot": 2}
+        assert await uow.dialogue.get("old") is None
+        assert await uow.dialogue.get("none") is None
+        await uow.dialogue.clear("a")
+        assert await uow.dialogue.get("a") is None
+        assert await uow.dialogue.purge_expired() == 1
+        await uow.commit()
+
+
+async def test_ticket_numbers_stay_unique_per_kind(factory: SessionFactory) -> None:
+    person_id = await _requester(factory)
+    for _ in range(3):
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.get(person_id)
+            assert person is not None
+            await uow.tickets.create(kind=TicketKind.INCIDENT, title="x", requester=person)
+            await uow.tickets.create(kind=TicketKind.REQUEST, title="y", requester=person)
+            await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        refs = (await uow.session.scalars(select(Ticket.ref).order_by(Ticket.id))).all()
+    assert sorted(refs) == sorted({*refs})
+    assert len(refs) == 6
+    assert {r.split("-")[0] for r in refs} == {"INC", "REQ"}
