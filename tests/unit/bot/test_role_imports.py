@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from store.db import normalise_database_url
+from store.migrate import upgrade
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # The NLU, its numeric stack, the worker's timers and the SDKs of channels that are off.
@@ -33,6 +36,7 @@ NOT_IN_WEB = (
     "joserfc",
     "bot.desk.apply",
     "bot.desk.files",
+    "alembic",
 )
 # Pages, templates, the REST API and its documentation belong to the web role.
 NOT_IN_WORKER = (
@@ -54,21 +58,31 @@ NOT_IN_WORKER = (
     "tweepy",
     "authlib",
     "bot.desk.apply",
+    "alembic",
 )
 # Both roles need these: the probe must find them.
 NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
 
-WEB = """
-import bot.cli
+# The schema check both commands run before they serve.
+CHECK = """
+from bot.cli import _check_schema, _settings
+_check_schema(_settings(), migrate=False)
+"""
+WEB = (
+    CHECK
+    + """
 import bot.asgi
 """
-WORKER = """
-import bot.cli
+)
+WORKER = (
+    CHECK
+    + """
 from bot.config import load_settings
 from bot.container import Role, build_container
 import bot.runtime
 build_container(load_settings(), roles=frozenset({Role.WORKER}))
 """
+)
 SLACK_PARTS = """
 import channels.slack.parse, channels.slack.render
 before = "slack_bolt" in sys.modules
@@ -81,11 +95,13 @@ raise SystemExit
 
 def _loaded(tmp_path: Path, code: str, names: tuple[str, ...]) -> list[str]:
     """The `names` a fresh interpreter holds after running `code` with no channel set up."""
+    database = f"sqlite:///{tmp_path}/switchboard.db"
+    upgrade(normalise_database_url(database)[0])
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/switchboard.db",
+        "DATABASE_URL": database,
         "LOG_LEVEL": "WARNING",
     }
     script = (
