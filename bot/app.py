@@ -28,7 +28,6 @@ from bot.desk_gauges import DeskGauges
 from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
-from bot.runtime import Background
 from bot.web.mount import install_web
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
@@ -58,6 +57,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with container, contextlib.AsyncExitStack() as stack:
             if Role.WORKER in roles:
+                # The worker's timers and their clients stay out of a web-only process.
+                from bot.runtime import Background
+
                 await stack.enter_async_context(Background(container))
             log.info("app.started", roles=sorted(roles), channels=sorted(container.channels))
             yield

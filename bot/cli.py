@@ -160,9 +160,9 @@ async def _worker(settings: Settings) -> None:
 
 
 def _check_schema(settings: Settings, *, migrate: bool, unreachable_ok: bool = False) -> None:
-    from store.migrate import upgrade
-
     if migrate:
+        from store.migrate import upgrade
+
         upgrade(settings.async_database_url)
         return
     try:
@@ -181,10 +181,17 @@ def _check_schema(settings: Settings, *, migrate: bool, unreachable_ok: bool = F
 
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
     from bot.container import NO_ROLES, build_container
-    from store.migrate import current_revision, head_revision
+    from store.revisions import database_revision, shipped_head
 
     async with build_container(settings, roles=NO_ROLES) as container:
         try:
+            current, certain = await database_revision(container.engine)
+            head = shipped_head()
+            if certain and head is not None:
+                # Alembic stays unloaded: every `web` and `worker` process checks this.
+                return current, head
+            from store.migrate import current_revision, head_revision
+
             return await current_revision(container.engine), head_revision()
         except Exception as e:
             raise _fail(f"Cannot reach the database: {type(e).__name__}: {e}") from e

@@ -201,6 +201,39 @@ def pipeline(
 
 
 @app.command()
+def memory(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.both,
+    messages: Annotated[int, typer.Option(help="Messages sent after start-up.")] = 300,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Resident memory of each process: once started, and after a burst of messages.
+
+    Embedded is the one `serve` process; scaled is `web` and `--workers` × `worker`.
+    """
+    from benchmarks import memory as bench
+
+    results: list[tuple[str, list[bench.RoleMemory]]] = []
+    with err.status("starting") as status:
+        for m in _modes(mode):
+            status.update(f"measuring the {m} processes")
+            results.append((m, bench.run_mode(m, messages=messages, workers=workers)))
+    if as_json:
+        for m, roles in results:
+            for r in roles:
+                out.print(json.dumps({"mode": m, **r.as_dict()}), highlight=False)
+        return
+    table = Table(title=f"Resident memory (MB): started, after {messages} messages, peak")
+    for col in ("mode", "process", "started", "after", "peak"):
+        table.add_column(col, justify="left" if col in ("mode", "process") else "right")
+    for m, roles in results:
+        for r in roles:
+            table.add_row(m, r.role, f"{r.started_mb:.0f}", f"{r.after_mb:.0f}", f"{r.peak_mb:.0f}")
+    out.print(table)
+    out.print("Targets: web ≤ 100 MB, worker with the model ≤ 150 MB.")
+
+
+@app.command()
 def sla(
     tickets: Annotated[int, typer.Option(help="Open tickets in the big dataset.")] = 100_000,
     due: Annotated[int, typer.Option(help="Tickets with a warning due in the next minute.")] = 1000,

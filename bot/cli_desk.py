@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings, load_settings
-from bot.desk.apply import Change, apply, help_channel_warnings
-from bot.desk.files import Desk, DeskError, read
+
+if TYPE_CHECKING:
+    from bot.desk.apply import Change
+    from bot.desk.files import Desk, DeskError
 
 out = Console()
 err = Console(stderr=True)
@@ -32,6 +34,9 @@ def desk_import(
 
     All files are applied in one transaction: one bad entry and nothing is applied.
     """
+    # The desk schema pulls in handlers and every driver; only this command needs it.
+    from bot.desk.files import DeskError, read
+
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         err.print(f"[red]No such file: {', '.join(missing)}[/red]")
@@ -73,6 +78,7 @@ def _report(e: DeskError) -> None:
 
 
 async def _apply(settings: Settings, desk: Desk, *, commit: bool) -> list[Change]:
+    from bot.desk.apply import apply, help_channel_warnings
     from store.db import create_engine, session_factory
     from store.uow import UnitOfWork
 

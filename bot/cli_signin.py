@@ -13,7 +13,6 @@ from bot.cli_common import fail as _fail
 from bot.cli_common import out
 from bot.cli_common import settings_or_exit as _settings
 from bot.config import Settings
-from bot.web.auth import safe_next
 from bot.web.urls import base_url, signin_url
 
 
@@ -28,6 +27,9 @@ def signin_link(
     settings = _settings()
     url = asyncio.run(_issue(settings, as_.strip()))
     if next_ is not None:
+        # The web sign-in module carries FastAPI and the container: only this check needs it.
+        from bot.web.auth import safe_next
+
         if safe_next(next_, default="") != next_:
             raise _fail("--next must be a path on this site, like /console.", code=2)
         url += "?next=" + quote(next_, safe="/")

@@ -13,18 +13,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.conversation import Event, event_from_dict
 from store.errors import ConflictError
+
+if TYPE_CHECKING:
+    # The worker uses `storable` alone; FastAPI stays in the web role.
+    from fastapi import FastAPI, Request
 
 log = structlog.get_logger(__name__)
 

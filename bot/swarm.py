@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from channels.conversation import TicketCard
@@ -23,6 +22,9 @@ from handlers.routing import on_call
 from store.db import SessionFactory
 from store.types import utcnow
 from store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +88,12 @@ class Swarms:
         self.factory = factory
         slack = settings.slack
         token = slack.bot_token.get_secret_value() if slack.bot_token else ""
-        self.client = AsyncWebClient(token=token, base_url=slack.api_url) if token else None
+        self.client: AsyncWebClient | None = None
+        if token:
+            # slack-sdk and aiohttp load only in a deployment that has Slack.
+            from slack_sdk.web.async_client import AsyncWebClient
+
+            self.client = AsyncWebClient(token=token, base_url=slack.api_url)
 
     async def run_once(self) -> int:
         """Create the swarm channel of every open major incident without one; how many."""
@@ -138,6 +145,8 @@ class Swarms:
             return plans
 
     async def _create(self, client: AsyncWebClient, plan: Plan) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
         channel: str | None = None
         try:
             for attempt in range(5):

@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
-import numpy as np
-
 OUT_OF_SCOPE = "out_of_scope"
 OOS_SHARE = 0.1
 """Assumed share of out-of-scope messages in real traffic (one in ten).
@@ -47,6 +45,9 @@ def choose_threshold(
 def _best_threshold(
     confidence: Sequence[float], predicted: Sequence[str], gold: Sequence[str]
 ) -> float:
+    # numpy loads only to calibrate: the bot itself reads `acting_thresholds` alone.
+    import numpy as np
+
     conf = np.asarray(confidence, dtype=np.float64)
     pred = np.asarray(predicted, dtype=object)
     gold_arr = np.asarray(gold, dtype=object)
@@ -89,6 +90,8 @@ def intent_thresholds(
     above it is at least `precision`; 1.0 when even the top readings miss it. Computed on
     predictions for messages the model did not train on.
     """
+    import numpy as np
+
     conf = np.asarray(confidence, dtype=np.float64)
     pred = np.asarray(predicted, dtype=object)
     gold_arr = np.asarray(gold, dtype=object)
@@ -116,6 +119,8 @@ def coverage(
     at: float,
 ) -> tuple[int, int, int]:
     """(right readings at or above `at`, all right readings, wrong readings at or above `at`)."""
+    import numpy as np
+
     conf = np.asarray(confidence, dtype=np.float64)
     pred = np.asarray(predicted, dtype=object)
     gold_arr = np.asarray(gold, dtype=object)

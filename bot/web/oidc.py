@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import structlog
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +35,9 @@ from bot.web.i18n import translator
 from bot.web.render import language, page
 from bot.web.urls import base_url
 from store.types import utcnow
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +106,9 @@ async def discover(oidc: OidcSettings) -> Provider:
 
 
 def _client(oidc: OidcSettings, redirect_uri: str) -> AsyncOAuth2Client:
+    # Authlib and its JOSE and cryptography stack load only where a provider is configured.
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
     assert oidc.client_secret is not None
     return AsyncOAuth2Client(
         client_id=oidc.client_id,
@@ -172,6 +174,8 @@ async def callback(
         return _failed(request, 400)
     if not code or not secrets.compare_digest(str(expected), state):
         return _failed(request, 400)
+    from joserfc.errors import JoseError
+
     try:
         claims = await _claims(request, oidc, code, str(verifier), str(nonce))
     except (SignInFailed, JoseError, httpx.HTTPError, ValueError) as e:
@@ -199,6 +203,9 @@ async def callback(
 async def _claims(
     request: Request, oidc: OidcSettings, code: str, verifier: str, nonce: str
 ) -> dict[str, Any]:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
     provider = await discover(oidc)
     async with _client(oidc, _callback_url(request)) as client:
         token = await client.fetch_token(provider.token_endpoint, code=code, code_verifier=verifier)

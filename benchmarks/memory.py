@@ -1,0 +1,73 @@
+"""Resident memory of each role: once started, and after a burst of messages through it.
+
+The same deployments as `bench pipeline` (`benchmarks.servers.deployment`). "Started" is
+read once the first message has come back as a reply, so a worker has loaded its model and
+the web process has served a request; "after" is read once the burst has been handled, and
+"peak" is the highest reading taken while it ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from benchmarks.pipeline import _latencies, _max_inbox_id, _requests, closed_loop_n
+from benchmarks.servers import Deployment, Proc, deployment
+
+
+@dataclass(frozen=True)
+class RoleMemory:
+    role: str
+    started_mb: float
+    after_mb: float
+    peak_mb: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "started_mb": round(self.started_mb, 1),
+            "after_mb": round(self.after_mb, 1),
+            "peak_mb": round(self.peak_mb, 1),
+        }
+
+
+def _mb(proc: Proc) -> float:
+    return proc.sample_rss() / 2**20
+
+
+def _wait_handled(dep: Deployment, since_id: int, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in dep.procs:
+            p.sample_rss()
+        handled, _, _, _ = asyncio.run(_latencies(dep.database_url, since_id))
+        if handled >= count:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"only part of {count} messages handled after {timeout}s")
+
+
+def run_mode(
+    mode: str, *, messages: int = 300, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> list[RoleMemory]:
+    """Start the deployment of `mode`, send one message, then `messages`; memory per process."""
+    with deployment(mode, workers=workers, extra_env=extra_env) as dep:
+        build = _requests(dep.base_url, visitors=50)
+        start_id = asyncio.run(_max_inbox_id(dep.database_url))
+        asyncio.run(closed_loop_n(build, 1, concurrency=1))
+        _wait_handled(dep, start_id, 1, timeout=300)
+        started = [_mb(p) for p in dep.procs]
+        for p in dep.procs:
+            p.peak_rss = 0
+        start_id = asyncio.run(_max_inbox_id(dep.database_url))
+        sent = asyncio.run(closed_loop_n(lambda i: build(i + 1), messages, concurrency=16))
+        _wait_handled(dep, start_id, sent, timeout=600)
+        after = [_mb(p) for p in dep.procs]
+        names = (
+            ["serve"] if mode == "embedded" else ["web"] + [f"worker{i}" for i in range(workers)]
+        )
+        return [
+            RoleMemory(name, s, a, max(p.peak_rss / 2**20, s, a))
+            for name, s, a, p in zip(names, started, after, dep.procs, strict=True)
+        ]

@@ -1,0 +1,149 @@
+"""Each role loads only the libraries it uses: what one role imports costs every process of it.
+
+Every case runs in a fresh interpreter, as `switchboard web` and `switchboard worker` start:
+the command line first, then the role's app or container, with no channel configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from store.db import normalise_database_url
+from store.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# The NLU, its numeric stack, the worker's timers and the SDKs of channels that are off.
+NOT_IN_WEB = (
+    "spacy",
+    "thinc",
+    "numpy",
+    "nlu.pipeline",
+    "bot.runtime",
+    "bot.scheduler",
+    "bot.swarm",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "telegram",
+    "tweepy",
+    "aiomqtt",
+    "authlib",
+    "joserfc",
+    "bot.desk.apply",
+    "bot.desk.files",
+    "alembic",
+)
+# Pages, templates, the REST API and its documentation belong to the web role.
+NOT_IN_WORKER = (
+    "fastapi",
+    "jinja2",
+    "bot.app",
+    "bot.api",
+    "bot.api_docs",
+    "bot.openapi",
+    "bot.web.render",
+    "bot.web.portal",
+    "bot.web.console",
+    "bot.web.auth",
+    "bot.web.oidc",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "telegram",
+    "tweepy",
+    "authlib",
+    "bot.desk.apply",
+    "alembic",
+)
+# Both roles need these: the probe must find them.
+NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
+
+# The schema check both commands run before they serve.
+CHECK = """
+from bot.cli import _check_schema, _settings
+_check_schema(_settings(), migrate=False)
+"""
+WEB = (
+    CHECK
+    + """
+import bot.asgi
+"""
+)
+WORKER = (
+    CHECK
+    + """
+from bot.config import load_settings
+from bot.container import Role, build_container
+import bot.runtime
+build_container(load_settings(), roles=frozenset({Role.WORKER}))
+"""
+)
+SLACK_PARTS = """
+import channels.slack.parse, channels.slack.render
+before = "slack_bolt" in sys.modules
+from channels.slack import SlackChannel
+from channels.slack.adapter import SlackChannel as Adapter
+print(json.dumps({"before": before, "same": SlackChannel is Adapter}))
+raise SystemExit
+"""
+
+
+def _loaded(tmp_path: Path, code: str, names: tuple[str, ...]) -> list[str]:
+    """The `names` a fresh interpreter holds after running `code` with no channel set up."""
+    database = f"sqlite:///{tmp_path}/switchboard.db"
+    upgrade(normalise_database_url(database)[0])
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database,
+        "LOG_LEVEL": "WARNING",
+    }
+    script = (
+        f"import json, sys\n{code}\nprint(json.dumps([n for n in {names!r} if n in sys.modules]))"
+    )
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=tmp_path,  # no .env file of the checkout
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_the_web_role_leaves_the_nlu_the_timers_and_idle_sdks_unloaded(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, WEB, (*NOT_IN_WEB, *NEEDED))
+    assert [n for n in loaded if n not in NEEDED] == []
+    # Guards the guard: what the role needs shows up, so an empty answer means something.
+    assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+
+
+def test_the_worker_leaves_pages_templates_and_the_api_unloaded(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, WORKER, (*NOT_IN_WORKER, *NEEDED))
+    assert [n for n in loaded if n not in NEEDED] == []
+    assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+
+
+def test_slacks_pure_parts_load_without_bolt_and_the_adapter_on_first_use(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import json, sys\n" + SLACK_PARTS],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(done.stdout) == {"before": False, "same": True}
