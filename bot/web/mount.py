@@ -8,7 +8,10 @@ from fastapi.staticfiles import StaticFiles
 from bot.container import Container
 from bot.web import auth
 from bot.web.console import router as console_router
+from bot.web.console_actions import router as console_actions_router
 from bot.web.console_boards import router as boards_router
+from bot.web.console_improvements import router as improvements_router
+from bot.web.console_live import router as live_router
 from bot.web.door import identify
 from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
@@ -31,6 +34,9 @@ def install_web(app: FastAPI) -> None:
     app.include_router(portal_router)
     app.include_router(status_router)
     app.include_router(console_router)
+    app.include_router(console_actions_router)
+    app.include_router(live_router)
+    app.include_router(improvements_router)
     app.include_router(boards_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="web-assets")
     container: Container = app.state.container
