@@ -13,20 +13,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.desk.catalog_schema import CatalogEntry, CatalogStep, CatalogTask
+from bot.desk.change_schema import FreezeWindowEntry
 from bot.desk.check import check
+from bot.desk.cmdb_schema import ServiceEntry
 from bot.desk.files import Desk, DeskError
-from bot.desk.schema import (
-    CalendarEntry,
-    CatalogEntry,
-    CatalogStep,
-    CatalogTask,
-    FreezeWindowEntry,
-    GroupEntry,
-    PersonEntry,
-    ServiceEntry,
-    SlaEntry,
-    Targets,
-)
+from bot.desk.schema import CalendarEntry, GroupEntry, PersonEntry, SlaEntry, Targets
 from bot.directory import DirectoryError, import_people
 from bot.factories.mqtt import THRESHOLDS_KEY
 from bot.factories.slack import HELP_CHANNELS_KEY
