@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api import Caller, container
+from bot.api_access import Caller, container
 from bot.api_changes import _STATUS, _context, _finish, _me
 from bot.guards import without_nul
 from handlers import releases
