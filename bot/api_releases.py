@@ -17,7 +17,7 @@ from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.api_access import Caller, container
-from bot.api_changes import _STATUS, _context, _finish, _me
+from bot.api_changes import REFUSAL_STATUS, acting_person, api_context, finish
 from bot.guards import without_nul
 from handlers import releases
 from handlers.change_lifecycle import ChangeError
@@ -157,7 +157,7 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
     """A release over [`start`, `end`) with `changes` (each must fit in the window); named
     `name` (like `R-12`) or the next free `R-n`. Agents only."""
     async with container(request).uow() as uow:
-        ctx = _context(uow, await _me(uow, person))
+        ctx = api_context(uow, await acting_person(uow, person))
         try:
             made = await releases.create(
                 ctx,
@@ -168,9 +168,9 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
                 title=body.title,
             )
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, made)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -187,13 +187,13 @@ async def add_changes(
 ) -> ReleaseOut:
     async with container(request).uow() as uow:
         release = await _release(uow, name)
-        ctx = _context(uow, await _me(uow, person))
+        ctx = api_context(uow, await acting_person(uow, person))
         try:
             await releases.add(ctx, release, body.changes)
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, release)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -202,16 +202,16 @@ async def _decide(
 ) -> ReleaseOut:
     async with container(request).uow() as uow:
         release = await _release(uow, name)
-        me = await _me(uow, person)
+        me = await acting_person(uow, person)
         if not me.has_role(Role.APPROVER):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"only approvers decide {release.name}")
-        ctx = _context(uow, me)
+        ctx = api_context(uow, me)
         try:
             done = await releases.decide(ctx, release, decision, comment)
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, release, decided=done.decided, not_decided=done.refused)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.api import router as api_router
+from bot.api_calendar import router as calendar_router
 from bot.api_catalog import router as catalog_router
 from bot.api_changes import router as changes_router
 from bot.api_cmdb import router as cmdb_router
@@ -81,6 +82,8 @@ def create_app(
     app.include_router(api_router)
     app.include_router(desk_api_router)
     app.include_router(cmdb_router)
+    # Before the changes' own routes, whose `/{ref}` would take "calendar" for a reference.
+    app.include_router(calendar_router)
     app.include_router(changes_router)
     app.include_router(problems_router)
     app.include_router(catalog_router)

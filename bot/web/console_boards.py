@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from bot.api_changes import _calendar
+from bot.api_calendar import calendar_between
 from bot.web.console_common import Staff, container_of, render
 from bot.web.render import error_page
 from store.types import utcnow
@@ -67,7 +67,7 @@ async def change_calendar(
     first = datetime.combine(first_day, time(), tzinfo=UTC)
     last = first + timedelta(weeks=weeks)
     async with container_of(request).uow() as uow:
-        cal = await _calendar(uow, first, last)
+        cal = await calendar_between(uow, first, last)
     days: dict[date, list[object]] = {}
     for change in cal.changes:
         day = max(change.start, first).astimezone(UTC).date()
