@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings, load_settings
-from bot.desk.apply import Change, apply, help_channel_warnings
+from bot.desk.applied import Change
+from bot.desk.apply import apply
+from bot.desk.apply_settings import help_channel_warnings
 from bot.desk.files import Desk, DeskError, read
 
 out = Console()
