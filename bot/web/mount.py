@@ -17,6 +17,7 @@ from bot.web.oidc import OidcSettings
 from bot.web.oidc import router as oidc_router
 from bot.web.portal import router as portal_router
 from bot.web.portal_catalog import router as catalog_router
+from bot.web.portal_knowledge import router as knowledge_router
 from bot.web.portal_status import router as status_router
 from bot.web.render import STATIC_DIR, STATIC_PATH, error_page
 from bot.web.signin import router as signin_router
@@ -32,6 +33,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(signin_router)
     app.include_router(catalog_router)
     app.include_router(portal_router)
+    app.include_router(knowledge_router)
     app.include_router(status_router)
     app.include_router(console_router)
     app.include_router(console_actions_router)
