@@ -14,7 +14,7 @@ from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot import catalog_orders as orders
-from bot.api import Caller, container
+from bot.api_access import Caller, container
 from bot.guards import without_nul
 from handlers import catalog
 from store.catalog import CatalogItem

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel
 
-from bot.api import Caller, container
-from bot.desk.schema import CiFields
+from bot.api_access import Caller, container
+from bot.desk.cmdb_schema import CiFields
 from handlers.cmdb import CiSpec, CmdbError, impact, save
 from handlers.rules.impact import LIMIT
 from store.cmdb import CiEvent

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field, field_validator
 
-from bot.api import Caller, container
+from bot.api_access import Caller, container
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
 from channels.conversation import Address

@@ -16,8 +16,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api import Caller, container
-from bot.api_changes import _STATUS, _context, _finish, _me
+from bot.api_access import Caller, container
+from bot.api_changes import REFUSAL_STATUS, acting_person, api_context, finish
 from bot.guards import without_nul
 from handlers import releases
 from handlers.change_lifecycle import ChangeError
@@ -170,7 +170,7 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
     Named `name` (like `R-12`) or the next free `R-n`. Agents only.
     """
     async with container(request).uow() as uow:
-        ctx = _context(uow, await _me(uow, person))
+        ctx = api_context(uow, await acting_person(uow, person))
         try:
             made = await releases.create(
                 ctx,
@@ -181,9 +181,9 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
                 title=body.title,
             )
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, made)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -202,13 +202,13 @@ async def add_changes(
     """Put more changes into the release; each must fit in its window. Agents only."""
     async with container(request).uow() as uow:
         release = await _release(uow, name)
-        ctx = _context(uow, await _me(uow, person))
+        ctx = api_context(uow, await acting_person(uow, person))
         try:
             await releases.add(ctx, release, body.changes)
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, release)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -217,16 +217,16 @@ async def _decide(
 ) -> ReleaseOut:
     async with container(request).uow() as uow:
         release = await _release(uow, name)
-        me = await _me(uow, person)
+        me = await acting_person(uow, person)
         if not me.has_role(Role.APPROVER):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"only approvers decide {release.name}")
-        ctx = _context(uow, me)
+        ctx = api_context(uow, me)
         try:
             done = await releases.decide(ctx, release, decision, comment)
         except ChangeError as e:
-            raise HTTPException(_STATUS[e.kind], str(e)) from e
+            raise HTTPException(REFUSAL_STATUS[e.kind], str(e)) from e
         out = await _out(uow, release, decided=done.decided, not_decided=done.refused)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 

@@ -16,9 +16,11 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.api import router as api_router
+from bot.api_calendar import router as calendar_router
 from bot.api_catalog import router as catalog_router
 from bot.api_changes import router as changes_router
 from bot.api_cmdb import router as cmdb_router
+from bot.api_desk import router as desk_api_router
 from bot.api_docs import install_docs
 from bot.api_problems import router as problems_router
 from bot.api_releases import router as releases_router
@@ -80,7 +82,10 @@ def create_app(
     for channel in container.unique_channels():
         app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)
+    app.include_router(desk_api_router)
     app.include_router(cmdb_router)
+    # Before the changes' own routes, whose `/{ref}` would take "calendar" for a reference.
+    app.include_router(calendar_router)
     app.include_router(changes_router)
     app.include_router(problems_router)
     app.include_router(catalog_router)

@@ -14,7 +14,7 @@ from rich.table import Table
 from bot.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from bot.desk.apply import Change
+    from bot.desk.applied import Change
     from bot.desk.files import Desk, DeskError
 
 out = Console()
@@ -78,7 +78,8 @@ def _report(e: DeskError) -> None:
 
 
 async def _apply(settings: Settings, desk: Desk, *, commit: bool) -> list[Change]:
-    from bot.desk.apply import apply, help_channel_warnings
+    from bot.desk.apply import apply
+    from bot.desk.apply_settings import help_channel_warnings
     from store.db import create_engine, session_factory
     from store.uow import UnitOfWork
 

@@ -10,79 +10,54 @@ against it; the senders who guess are also slowed down by `LinkGuard`.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, case, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from store.enums import PersonKind
-from store.models import Base, ChannelIdentity, Person, Ticket, enum_column
+from store.link_codes import (
+    CODE_TTL,
+    LEGACY_PAIRING_LENGTH,
+    MAX_FAILURES,
+    PAIRING_ALPHABET,
+    PAIRING_LOOKUP_LENGTH,
+    PAIRING_SECRET_LENGTH,
+    digest,
+    normalise_code,
+    random_code,
+    show_pairing,
+    split_pairing,
+    use_secret,
+)
+from store.link_tables import LinkAttempt, LinkGuard, LinkMethod
+from store.models import ChannelIdentity, Person, Ticket
 from store.types import utcnow
 
-CODE_TTL = timedelta(minutes=15)
-MAX_FAILURES = 5
-PAIRING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, typed on phones
-PAIRING_LOOKUP_LENGTH = 4
-PAIRING_SECRET_LENGTH = 6
-PAIRING_LENGTH = PAIRING_LOOKUP_LENGTH + PAIRING_SECRET_LENGTH
-# Pairing codes issued before lookup parts existed: refused with their own explanation.
-LEGACY_PAIRING_LENGTH = 8
-
-
-class LinkMethod(StrEnum):
-    """How the code travels.
-
-    `sms`: sent by text message to the number being linked, typed back where it was asked
-    for. `pairing`: shown where it was asked for, sent from the account being linked.
-    """
-
-    SMS = "sms"
-    PAIRING = "pairing"
-
-
-class LinkAttempt(Base):
-    """One code: who asked, for which account, where, and what became of it."""
-
-    __tablename__ = "link_attempts"
-    __table_args__ = (Index("ix_link_attempts_person_method", "person_id", "method"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
-    method: Mapped[LinkMethod] = mapped_column(enum_column(LinkMethod, 16))
-    target_platform: Mapped[str | None] = mapped_column(String(32), default=None)
-    target_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    origin_key: Mapped[str] = mapped_column(String(400))
-    # The public half of a pairing code, unique among open codes (None for text codes).
-    lookup: Mapped[str | None] = mapped_column(String(8), default=None, index=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    salt: Mapped[str] = mapped_column(String(32), default="")
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
-    redeemed_platform: Mapped[str | None] = mapped_column(String(32), default=None)
-    redeemed_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    closed_at: Mapped[datetime | None] = mapped_column(default=None)
-    closed_reason: Mapped[str | None] = mapped_column(String(16), default=None)
-
-
-class LinkGuard(Base):
-    """Wrong codes sent per platform account within the current 15-minute window."""
-
-    __tablename__ = "link_guards"
-
-    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
-    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+# The codes' rules live in `store.link_codes` and the tables in `store.link_tables`; callers
+# read these names from here.
+__all__ = [
+    "CODE_TTL",
+    "LEGACY_PAIRING_LENGTH",
+    "MAX_FAILURES",
+    "PAIRING_ALPHABET",
+    "AdoptResult",
+    "Adoption",
+    "LinkAttempt",
+    "LinkGuard",
+    "LinkMethod",
+    "LinkRepository",
+    "normalise_code",
+    "show_pairing",
+    "split_pairing",
+    "use_secret",
+]
 
 
 class Adoption(StrEnum):
@@ -100,46 +75,6 @@ class AdoptResult:
 
     outcome: Adoption
     tickets_moved: int = 0
-
-
-def normalise_code(text: str) -> str:
-    """What a person typed, without spaces or dashes, upper-cased."""
-    return "".join(ch for ch in text if ch.isalnum()).upper()
-
-
-def split_pairing(code: str) -> tuple[str, str] | None:
-    """The (lookup, secret) parts of a pairing code, or None if it has not that shape."""
-    code = normalise_code(code)
-    if len(code) != PAIRING_LENGTH:
-        return None
-    return code[:PAIRING_LOOKUP_LENGTH], code[PAIRING_LOOKUP_LENGTH:]
-
-
-def show_pairing(code: str) -> str:
-    """A pairing code as people see it: lookup, dash, secret."""
-    lookup, secret = code[:PAIRING_LOOKUP_LENGTH], code[PAIRING_LOOKUP_LENGTH:]
-    return f"{lookup}-{secret}"
-
-
-def _random_code(length: int) -> str:
-    return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(length))
-
-
-class _Keys:
-    key: bytes | None = None  # set by `use_secret`
-
-
-def use_secret(secret: bytes) -> None:
-    """Key link code hashes with the deployment's secret: a copied database can't test codes."""
-    if not secret:
-        raise ValueError("the link code secret must not be empty")
-    _Keys.key = hmac.new(secret, b"switchboard link codes v2", hashlib.sha256).digest()
-
-
-def _digest(code: str, salt: str) -> str:
-    if _Keys.key is None:
-        raise RuntimeError("link codes need the deployment secret: call store.links.use_secret")
-    return hmac.new(_Keys.key, f"{salt}:{normalise_code(code)}".encode(), "sha256").hexdigest()
 
 
 def _insert(dialect: str) -> Any:
@@ -184,7 +119,7 @@ class LinkRepository:
         if method is LinkMethod.SMS:
             code = secret = f"{secrets.randbelow(10**6):06d}"
         else:
-            lookup, secret = await self._free_lookup(now), _random_code(PAIRING_SECRET_LENGTH)
+            lookup, secret = await self._free_lookup(now), random_code(PAIRING_SECRET_LENGTH)
             code = lookup + secret
         attempt = LinkAttempt(
             person_id=person.id,
@@ -193,7 +128,7 @@ class LinkRepository:
             target_external_id=target[1] if target else None,
             origin_key=origin_key,
             lookup=lookup,
-            code_hash=_digest(secret, salt),
+            code_hash=digest(secret, salt),
             salt=salt,
             failures=0,
             created_at=now,
@@ -247,7 +182,7 @@ class LinkRepository:
     async def _free_lookup(self, now: datetime) -> str:
         """A lookup part that no open pairing code holds."""
         for _ in range(20):
-            lookup = _random_code(PAIRING_LOOKUP_LENGTH)
+            lookup = random_code(PAIRING_LOOKUP_LENGTH)
             if lookup.isdigit():
                 continue  # all digits, "link 2345…" would read as a phone number
             if await self.by_lookup(lookup, now) is None:
@@ -281,7 +216,7 @@ class LinkRepository:
             if parts is None or not hmac.compare_digest(parts[0], attempt.lookup):
                 return False
             secret = parts[1]
-        return hmac.compare_digest(attempt.code_hash, _digest(secret, attempt.salt))
+        return hmac.compare_digest(attempt.code_hash, digest(secret, attempt.salt))
 
     @staticmethod
     def is_open(attempt: LinkAttempt, now: datetime | None = None) -> bool:

@@ -1,58 +1,29 @@
 """Writing a checked desk into the database, entry by entry, saying what changed.
 
 Everything happens inside the caller's unit of work: the caller commits, or (for a dry run,
-or after any error) leaves without committing and nothing is applied.
+or after any error) leaves without committing and nothing is applied. The directory, teams,
+calendars, suppliers, services and agreements are applied here; the catalog, the change
+calendar and the settings by `bot.desk.apply_catalog`, `bot.desk.apply_calendar` and
+`bot.desk.apply_settings`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
+from bot.desk.applied import Change, change_of
+from bot.desk.apply_calendar import apply_change_calendar
+from bot.desk.apply_catalog import apply_catalog_item
+from bot.desk.apply_settings import apply_help_channels, apply_thresholds
 from bot.desk.check import check
+from bot.desk.cmdb_schema import ServiceEntry
 from bot.desk.files import Desk, DeskError
-from bot.desk.schema import (
-    CalendarEntry,
-    CatalogEntry,
-    CatalogStep,
-    CatalogTask,
-    FreezeWindowEntry,
-    GroupEntry,
-    PersonEntry,
-    ServiceEntry,
-    SlaEntry,
-    Targets,
-)
+from bot.desk.schema import CalendarEntry, GroupEntry, PersonEntry, SlaEntry, Targets
 from bot.directory import DirectoryError, import_people
-from bot.factories.mqtt import THRESHOLDS_KEY
-from bot.factories.slack import HELP_CHANNELS_KEY
 from handlers.replies import group_language_key
-from store.changes import ChangeBoard, FreezeWindow, StandardChange
 from store.cmdb import diff
 from store.models import BusinessCalendar, Group, Person, Service, ServiceLevel, Supplier
 from store.uow import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What importing one entry did (or, in a dry run, would do)."""
-
-    section: str
-    name: str
-    action: str
-    fields: tuple[str, ...] = ()
-
-
-def _change(section: str, name: str, changed: list[str]) -> Change:
-    if "created" in changed:
-        return Change(section, name, "create")
-    if changed:
-        return Change(section, name, "update", tuple(dict.fromkeys(changed)))
-    return Change(section, name, "unchanged")
 
 
 def _targets(targets: Targets) -> dict[str, Any]:
@@ -69,7 +40,7 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
     for c in desk.entries("calendars"):
         row, changed = await _calendar(uow, c)
         calendars[c.name.casefold()] = row.id
-        changes.append(_change("calendars", c.name, changed))
+        changes.append(change_of("calendars", c.name, changed))
     group_changes: dict[str, list[str]] = {}
     for g in desk.entries("groups"):
         group, changed = await uow.desk.upsert(
@@ -90,7 +61,7 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
     changes.extend(await _people(uow, _with_members(desk)))
     for g in desk.entries("groups"):
         group_changes[g.name] += await _group_people(uow, g)
-        changes.append(_change("groups", g.name, group_changes[g.name]))
+        changes.append(change_of("groups", g.name, group_changes[g.name]))
     await _one_default(uow, desk)
     for s in desk.entries("suppliers"):
         cal = await _calendar_id(uow, calendars, s.calendar)
@@ -102,120 +73,19 @@ async def apply(uow: UnitOfWork, desk: Desk) -> list[Change]:
             targets=_targets(s.targets),
             contact=s.contact.model_dump(exclude_none=True),
         )
-        changes.append(_change("suppliers", s.name, changed))
+        changes.append(change_of("suppliers", s.name, changed))
     changes.extend(await _services(uow, desk))
     for a in desk.entries("slas"):
         changes.append(await _agreement(uow, calendars, a))
     if desk.help_channels is not None:
-        changes.append(await _help_channels(uow, desk.help_channels))
+        changes.append(await apply_help_channels(uow, desk.help_channels))
     thresholds = [t.stored() for t in desk.entries("thresholds")]
     if thresholds:
-        changes.append(await _thresholds(uow, thresholds))
+        changes.append(await apply_thresholds(uow, thresholds))
     for item in desk.entries("catalog"):
-        changes.append(await _catalog_item(uow, item))
-    changes.extend(await _change_calendar(uow, desk))
+        changes.append(await apply_catalog_item(uow, item))
+    changes.extend(await apply_change_calendar(uow, desk))
     return changes
-
-
-# -- the change calendar: `standard_changes` and `freeze_windows` -----------------------------
-
-
-async def _change_calendar(uow: UnitOfWork, desk: Desk) -> list[Change]:
-    """Standard change templates, freeze windows and change boards, upserted by name."""
-    changes = []
-    for sc in desk.entries("standard_changes"):
-        _, changed = await uow.changes.upsert(
-            StandardChange,
-            sc.name,
-            description=sc.description,
-            services=list(sc.services),
-            duration=sc.duration,
-            backout_plan=sc.backout_plan,
-        )
-        changes.append(_change("standard_changes", sc.name, changed))
-    for fw in desk.entries("freeze_windows"):
-        entry: FreezeWindowEntry = fw
-        _, changed = await uow.changes.upsert(
-            FreezeWindow,
-            entry.name,
-            starts_at=entry.starts_at(),
-            ends_at=entry.ends_at(),
-            timezone=entry.timezone,
-            services=list(entry.services),
-            reason=entry.reason,
-        )
-        changes.append(_change("freeze_windows", entry.name, changed))
-    for cb in desk.entries("change_boards"):
-        group = await uow.desk.named(Group, cb.group)
-        assert group is not None  # `check` made sure it exists
-        _, changed = await uow.changes.upsert(
-            ChangeBoard,
-            cb.name,
-            group_id=group.id,
-            services=list(cb.services),
-            quorum=cb.quorum,
-        )
-        changes.append(_change("change_boards", cb.name, changed))
-    return changes
-
-
-# -- thresholds --------------------------------------------------------------------------------
-
-
-async def _thresholds(uow: UnitOfWork, entries: list[dict[str, Any]]) -> Change:
-    """Store the thresholds the MQTT subscriber judges readings by; the list replaces the last."""
-    value = json.dumps(entries, sort_keys=True, ensure_ascii=False)
-    before = await uow.cursors.get(THRESHOLDS_KEY)
-    label = f"{len(entries)} threshold{'s' if len(entries) != 1 else ''}"
-    if before == value:
-        return Change("thresholds", label, "unchanged")
-    await uow.cursors.set(THRESHOLDS_KEY, value)
-    return Change("thresholds", label, "create" if before is None else "update")
-
-
-# -- end of thresholds -------------------------------------------------------------------------
-
-
-async def _help_channels(uow: UnitOfWork, ids: list[str]) -> Change:
-    """Store the Slack help channels; a group already posting cards in one is refused."""
-    clashes = await uow.session.scalars(
-        select(Group.name).where(Group.slack_channel.in_(ids)).order_by(Group.name)
-    )
-    named = [f"groups ({n}): its slack_channel is one of slack_help_channels" for n in clashes]
-    if named:
-        raise DeskError(named)
-    value = ",".join(ids)
-    before = await uow.cursors.get(HELP_CHANNELS_KEY)
-    if before == value:
-        return Change("slack_help_channels", value or "(none)", "unchanged")
-    await uow.cursors.set(HELP_CHANNELS_KEY, value)
-    action = "create" if before is None else "update"
-    return Change("slack_help_channels", value or "(none)", action)
-
-
-async def help_channel_warnings(uow: UnitOfWork, from_environment: Sequence[str]) -> list[str]:
-    """Groups whose card channel is also a help channel, named in SLACK_HELP_CHANNELS or stored.
-
-    The import refuses the clash within what it applies; the environment's list and groups
-    imported after the stored list can only be warned about. Posts there (an agent's
-    "anyone seen this?") would be taken as requests to the desk.
-    """
-    stored = [c for c in (await uow.cursors.get(HELP_CHANNELS_KEY) or "").split(",") if c]
-    help = {*from_environment, *stored}
-    if not help:
-        return []
-    rows = await uow.session.execute(
-        select(Group.name, Group.slack_channel)
-        .where(Group.slack_channel.in_(sorted(help)))
-        .order_by(Group.name)
-    )
-    where = set(from_environment)
-    return [
-        f"groups ({name}): slack_channel {channel} is also a help channel "
-        f"({'SLACK_HELP_CHANNELS' if channel in where else 'slack_help_channels'}); every post "
-        "there will be taken as a request to the desk. Give the group another channel."
-        for name, channel in rows
-    ]
 
 
 async def _calendar(uow: UnitOfWork, c: CalendarEntry) -> tuple[BusinessCalendar, list[str]]:
@@ -263,7 +133,7 @@ async def _people(uow: UnitOfWork, people: list[PersonEntry]) -> list[Change]:
         if full is None:
             changes.append(Change("people", p.email, "create"))
             continue
-        changes.append(_change("people", p.email, await _person_diff(uow, full, p)))
+        changes.append(change_of("people", p.email, await _person_diff(uow, full, p)))
     try:
         await import_people(uow, people)
     except DirectoryError as e:
@@ -387,7 +257,7 @@ async def _services(uow: UnitOfWork, desk: Desk) -> list[Change]:
         if changes:
             action = "create" if before[svc.name] is None else "update"
             await uow.cmdb.record(row, changes, action=action, source="import")
-    return [_change(i.section, i.entry.name, found[i.entry.name]) for i in items]  # type: ignore[attr-defined]
+    return [change_of(i.section, i.entry.name, found[i.entry.name]) for i in items]  # type: ignore[attr-defined]
 
 
 async def _agreement(uow: UnitOfWork, calendars: dict[str, int], a: SlaEntry) -> Change:
@@ -401,51 +271,4 @@ async def _agreement(uow: UnitOfWork, calendars: dict[str, int], a: SlaEntry) ->
         targets=_targets(a.targets),
         close_after=a.close_after,
     )
-    return _change("slas", a.name, changed)
-
-
-async def _catalog_item(uow: UnitOfWork, c: CatalogEntry) -> Change:
-    """A catalog item, its groups resolved by name (`check` made sure they exist)."""
-    approvers = await uow.desk.named(Group, c.approval.group) if c.approval.group else None
-    fulfils = await uow.desk.named(Group, c.fulfilment.group)
-    _, changed = await uow.catalog.upsert(
-        c.name,
-        aliases=list(c.aliases),
-        category=c.category,
-        description=c.description,
-        fields=[f.model_dump(mode="json", exclude_none=True) for f in c.fields],
-        approval=c.approval.by,
-        approval_group_id=approvers.id if approvers else None,
-        fulfilment_group_id=fulfils.id if fulfils else None,
-        fulfilment_target=c.fulfilment.target,
-        roles=[r.value for r in c.ordered_by.roles],
-        organisations=list(c.ordered_by.organisations),
-        cost=c.cost,
-        active=c.active,
-        approvals=[await _catalog_step(uow, s) for s in c.approvals],
-        tasks=[await _catalog_task(uow, t) for t in c.fulfilment.tasks],
-        tasks_parallel=c.fulfilment.order == "parallel",
-        automation={"url": c.automation.url} if c.automation else None,
-    )
-    return _change("catalog", c.name, changed)
-
-
-async def _catalog_step(uow: UnitOfWork, s: CatalogStep) -> dict[str, Any]:
-    group = await uow.desk.named(Group, s.group) if s.group else None
-    return {
-        "by": s.by,
-        "group": group.name if group else None,
-        "group_id": group.id if group else None,
-        "quorum": s.quorum,
-        "field": s.field,
-    }
-
-
-async def _catalog_task(uow: UnitOfWork, t: CatalogTask) -> dict[str, Any]:
-    group = await uow.desk.named(Group, t.group) if t.group else None
-    return {
-        "name": t.name,
-        "group": group.name if group else None,
-        "group_id": group.id if group else None,
-        "automation": t.automation,
-    }
+    return change_of("slas", a.name, changed)

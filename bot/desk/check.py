@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from bot.desk.catalog_schema import CatalogEntry
+from bot.desk.cmdb_schema import ServiceEntry
 from bot.desk.files import Desk, Item
-from bot.desk.schema import (
-    CatalogEntry,
-    GroupEntry,
-    PersonEntry,
-    ServiceEntry,
-    SlaEntry,
-    SupplierEntry,
-)
+from bot.desk.schema import GroupEntry, PersonEntry, SlaEntry, SupplierEntry
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS
 from store.enums import TicketKind

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.desk.schema import LATER, SECTIONS, SETTINGS, Entry, describe, key_of, slack_channel_ids
+from bot.desk.fields import Entry
+from bot.desk.schema import LATER, SECTIONS, SETTINGS, describe, key_of, slack_channel_ids
 from bot.directory import DirectoryError, rows
 
 

@@ -35,7 +35,8 @@ from channels.conversation import Address, Identity, Reply
 from channels.slack.envelope import read_body
 from channels.slack.help import HelpSettings
 from channels.slack.ids import PLATFORM
-from channels.slack.listeners import HelpChannels, Listeners, Services, build_app
+from channels.slack.listeners import HelpChannels, Listeners, build_app
+from channels.slack.modals import Services
 from channels.slack.send import Sender
 from channels.slack.verify import verify
 

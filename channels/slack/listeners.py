@@ -1,12 +1,12 @@
 """The bolt app's listeners: every request is normalised and handed to `ingest`, nothing more.
 
 The things that cannot wait for the worker happen here: opening a modal (`views.open`
-needs the trigger within 3 s), telling a person what to fix in a form they submitted, and
-reading the message a ticket reaction points at and who reacted (the event carries only
-ids; the ticket is to hold what the message said then, and name who filed it). The 👀 on
-a help-channel post is added in the background, after the post is stored. A listener
-that fails raises, and bolt lets the error out as it is (see `build_app`): the route
-answers with it, and Slack delivers the event again.
+needs the trigger within 3 s; the forms are `channels.slack.modals`), telling a person what
+to fix in a form they submitted, and reading the message a ticket reaction points at and
+who reacted (the event carries only ids; the ticket is to hold what the message said then,
+and name who filed it). The 👀 on a help-channel post is added in the background, after
+the post is stored. A listener that fails raises, and bolt lets the error out as it is (see
+`build_app`): the route answers with it, and Slack delivers the event again.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from channels.base import ChannelError, Ingest
 from channels.catalog_forms import CatalogForms
 from channels.conversation import Event, Message
-from channels.slack.forms import FormError, note_form, ticket_form
+from channels.slack.forms import FormError
 from channels.slack.forms_catalog import (
     CATALOG_FORM,
     ORDER_ACTION,
-    catalog_modal,
     field_errors,
     read_catalog_form,
     shown_fields,
@@ -48,18 +47,16 @@ from channels.slack.help import (
 )
 from channels.slack.ids import MESSAGE_SHORTCUT, NEW_TICKET, PLATFORM, TICKET_COMMAND
 from channels.slack.markup import plain
+from channels.slack.modals import Modals, Services
 from channels.slack.parse import bot_ids, parse_click, parse_event, parse_submission, permalink
 from channels.slack.render import action_name
 from channels.slack.send import describe
 
 log = structlog.get_logger(__name__)
 
-FORM_DEADLINE = 2.5
-"""Seconds to wait for `views.open`: a trigger is valid for 3 s."""
 REACTOR_DEADLINE = 1.0
 """Seconds to wait for who reacted (`users.info`): Slack wants the event acknowledged in 3 s."""
 
-Services = Callable[[], Awaitable[list[str]]]
 HelpChannels = Callable[[], Awaitable[list[str]]]
 """The help channels configured outside the environment (the desk file), asked now and then."""
 Authorize = Callable[[], Awaitable[AuthorizeResult]]
@@ -118,9 +115,8 @@ class Listeners:
         self.web = web
         self._catalog = catalog
         self.ingest: Ingest | None = None
-        self._services = services
+        self._modals = Modals(web, services=services, services_ttl=services_ttl, catalog=catalog)
         self._services_ttl = services_ttl
-        self._service_cache: tuple[float, list[str]] = (0.0, [])
         self._help = help or HelpSettings()
         self._help_channels = help_channels
         self._help_cache: tuple[float, HelpSettings] = (0.0, self._help)
@@ -260,13 +256,13 @@ class Listeners:
         first = actions[0] if actions else {}
         name = action_name(_str(first, "action_id"))
         if name == "add_note":
-            if not await self._open_note_form(body, _str(first, "value")):
+            if not await self._modals.note_form(body, _str(first, "value")):
                 # No form: the click goes to the handler, which asks for the note in chat.
                 await self._hand_over(parse_click(body))
         elif name == NEW_TICKET:
-            await self._open_ticket_form(body)
+            await self._modals.ticket_form(body)
         elif name == ORDER_ACTION:
-            if not await self._open_catalog_form(body, _str(first, "value")):
+            if not await self._modals.catalog_form(body, _str(first, "value")):
                 # No form: the click orders in chat, as on every other channel.
                 await self._hand_over(parse_click(body))
         else:
@@ -302,21 +298,6 @@ class Listeners:
         await self._hand_over([event])
         await ack()
 
-    async def _open_catalog_form(self, body: Mapping[str, Any], item: str) -> bool:
-        """The item's form as a modal; False (order in chat) when it has none or cannot open."""
-        if self._catalog is None or not item:
-            return False
-        try:
-            found = await self._catalog.form(item)
-        except Exception as e:  # the order goes on in chat
-            log.warning("slack.catalog_form_failed", error=type(e).__name__)
-            return False
-        if found is None or not found.fields:
-            return False
-        container = _dict(body, "container")
-        meta = {"channel": _str(container, "channel_id") or _str(_dict(body, "channel"), "id")}
-        return await self._open(body, catalog_modal(found, meta=meta))
-
     async def on_closed(self, ack: Any) -> None:
         """A form closed without submitting: nothing to do."""
         await ack()
@@ -326,7 +307,7 @@ class Listeners:
         if body.get("command") != TICKET_COMMAND:
             await ack(text=f"I only know {TICKET_COMMAND}. Or just send me a message.")
             return
-        opened = await self._open_ticket_form(body, summary=plain(_str(body, "text")))
+        opened = await self._modals.ticket_form(body, summary=plain(_str(body, "text")))
         if opened:
             await ack()
         else:
@@ -341,12 +322,12 @@ class Listeners:
         if body.get("type") == "message_action" and body.get("callback_id") == MESSAGE_SHORTCUT:
             text = plain(_str(_dict(body, "message"), "text"))
             first = text.strip().splitlines()[0] if text.strip() else ""
-            await self._open_ticket_form(
+            await self._modals.ticket_form(
                 body, summary=first, description=text, link=permalink(body)
             )
             await self._ask_for_invite(body)
         elif body.get("callback_id") == NEW_TICKET:
-            await self._open_ticket_form(body)
+            await self._modals.ticket_form(body)
 
     async def _ask_for_invite(self, body: Mapping[str, Any]) -> None:
         """Tell the person to invite the bot when it cannot read the message's thread.
@@ -379,51 +360,6 @@ class Listeners:
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
             log.info("slack.invite_hint_failed", error=describe(e))
-
-    async def _open_ticket_form(
-        self, body: Mapping[str, Any], *, summary: str = "", description: str = "", link: str = ""
-    ) -> bool:
-        meta = {"link": link} if link else {}
-        view = ticket_form(
-            services=await self._service_names(),
-            summary=summary,
-            description=description,
-            meta=meta,
-        )
-        return await self._open(body, view)
-
-    async def _open_note_form(self, body: Mapping[str, Any], ref: str) -> bool:
-        container = _dict(body, "container")
-        meta = {"channel": _str(container, "channel_id") or _str(_dict(body, "channel"), "id")}
-        thread = _str(container, "thread_ts") or _str(_dict(body, "message"), "thread_ts")
-        if thread:
-            meta["thread"] = thread
-        return await self._open(body, note_form(ref, meta={k: v for k, v in meta.items() if v}))
-
-    async def _open(self, body: Mapping[str, Any], view: dict[str, Any]) -> bool:
-        trigger = _str(body, "trigger_id")
-        if not trigger:
-            return False
-        try:
-            # The trigger expires after 3 s, and Slack stops waiting for our answer then too.
-            async with asyncio.timeout(FORM_DEADLINE):
-                await self.web.views_open(trigger_id=trigger, view=view)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
-            log.warning("slack.form_failed", error=describe(e))
-            return False
-        return True
-
-    async def _service_names(self) -> list[str]:
-        expires, names = self._service_cache
-        if self._services is None or time.monotonic() < expires:
-            return names
-        try:
-            names = await self._services()
-        except Exception as e:  # the form works without a service picker
-            log.warning("slack.services_failed", error=type(e).__name__)
-            return names
-        self._service_cache = (time.monotonic() + self._services_ttl, names)
-        return names
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:

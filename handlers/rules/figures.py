@@ -5,8 +5,6 @@ history with known answers. Times are wall-clock minutes or hours, named in each
 (`mtta_minutes`); fractions run 0–1. A figure without data is None ("no data"), never 0.
 """
 
-from __future__ import annotations
-
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +12,36 @@ from datetime import datetime
 from statistics import fmean, median
 from typing import Any
 
+from handlers.rules.attainment import (
+    Targets,
+    resolution_targets,
+    response_targets,
+    supplier_outcomes,
+)
+from handlers.rules.facts import ChangeDecision, Mood, Satisfaction, SupplierTarget, TicketFacts
 from store.enums import Status
+
+# The facts and the targets live in `handlers.rules.facts` and `handlers.rules.attainment`;
+# callers read these names from here.
+__all__ = [
+    "AGE_BUCKETS",
+    "CLOSED",
+    "UNCLEAR_INTENTS",
+    "ChangeDecision",
+    "Figures",
+    "Mood",
+    "Satisfaction",
+    "SupplierTarget",
+    "TicketFacts",
+    "backlog",
+    "compute",
+    "first_contact",
+    "mean_of",
+    "minutes",
+    "sentiment_by_channel",
+    "time_to_acknowledge",
+    "time_to_resolve",
+]
 
 UNCLEAR_INTENTS = frozenset({"clarify", "out_of_scope", "handover"})
 """What the router records when it did not understand: asked again, out of scope, handed over."""
@@ -26,88 +53,6 @@ AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("3-7 days", 168.0),
     ("over 7 days", float("inf")),
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TicketFacts:
-    """What the figures need of one ticket; `assignments`, `reopened` and `escalated` count
-    its events of those kinds."""
-
-    kind: str
-    status: Status
-    created_at: datetime
-    priority: str | None = None
-    group: str | None = None
-    channel: str | None = None
-    service: str | None = None
-    responded_at: datetime | None = None
-    resolved_at: datetime | None = None
-    has_sla: bool = False
-    response_due_at: datetime | None = None
-    resolve_due_at: datetime | None = None
-    paused_at: datetime | None = None
-    assignments: int = 0
-    reopened: int = 0
-    escalated: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChangeDecision:
-    """A change and the moment of its first decision (None while undecided)."""
-
-    created_at: datetime
-    decided_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Satisfaction:
-    """One survey answer on a 1–5 scale, with where it came from."""
-
-    score: float
-    group: str | None = None
-    channel: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupplierTarget:
-    """A ticket handed to a supplier: its contract's resolution due time and when it came back.
-
-    The supplier's target is judged on the return (`ended_at`), the one instant kept of the
-    supplier's work; a hand-off without a due time has no target.
-    """
-
-    supplier: str
-    resolve_due_at: datetime | None
-    ended_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mood:
-    """The sentiment of a ticket's opening words: `negative`/`neutral`/`positive`, score −1…1."""
-
-    ref: str
-    channel: str | None
-    label: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Service-level targets judged so far: met, breached, and still running (undecided)."""
-
-    met: int = 0
-    breached: int = 0
-    pending: int = 0
-
-    @property
-    def attainment(self) -> float | None:
-        decided = self.met + self.breached
-        return self.met / decided if decided else None
-
-    def __add__(self, other: Targets) -> Targets:
-        return Targets(
-            self.met + other.met, self.breached + other.breached, self.pending + other.pending
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +120,7 @@ class Figures:
 
     @property
     def nlu_fallback_per_100_messages(self) -> float | None:
+        """Messages the bot did not understand, per hundred; None without messages."""
         if not self.nlu_messages:
             return None
         return 100.0 * self.nlu_fallbacks / self.nlu_messages
@@ -284,46 +230,9 @@ def time_to_resolve(t: TicketFacts) -> float | None:
 
 
 def mean_of(values: Iterable[float | None]) -> float | None:
+    """The mean of the values present; None when there are none."""
     present = [v for v in values if v is not None]
     return fmean(present) if present else None
-
-
-def target_outcome(
-    due: datetime | None, met: datetime | None, paused: datetime | None, now: datetime
-) -> str | None:
-    """`met`, `breached` or `running` for one target; None when the ticket has no such target.
-
-    A met target is judged when it was met; an unmet one at `now`, or at the moment its
-    clock paused (the due time moves on resume, so a paused target has not breached yet
-    unless it had when it paused).
-    """
-    if due is None:
-        return None
-    if met is not None:
-        return "met" if met <= due else "breached"
-    at = paused or now
-    return "breached" if at >= due else "running"
-
-
-def _tally(outcomes: Iterable[str | None]) -> Targets:
-    c = Counter(o for o in outcomes if o is not None)
-    return Targets(met=c["met"], breached=c["breached"], pending=c["running"])
-
-
-def response_targets(tickets: Iterable[TicketFacts], now: datetime) -> Targets:
-    return _tally(
-        target_outcome(t.response_due_at, t.responded_at, t.paused_at, now)
-        for t in tickets
-        if t.has_sla
-    )
-
-
-def resolution_targets(tickets: Iterable[TicketFacts], now: datetime) -> Targets:
-    return _tally(
-        target_outcome(t.resolve_due_at, t.resolved_at, t.paused_at, now)
-        for t in tickets
-        if t.has_sla
-    )
 
 
 def first_contact(t: TicketFacts) -> bool:
@@ -441,11 +350,6 @@ def compute(
             sorted((m for m in moods or () if m.label == "negative"), key=lambda m: m.score)[:10]
         ),
     )
-
-
-def supplier_outcomes(targets: Iterable[SupplierTarget], now: datetime) -> Targets:
-    """Suppliers' resolution targets: met, breached, still running."""
-    return _tally(target_outcome(t.resolve_due_at, t.ended_at, None, now) for t in targets)
 
 
 def sentiment_by_channel(moods: Iterable[Mood]) -> dict[str, dict[str, float]]:

@@ -10,7 +10,7 @@ from bot.desk.apply import apply
 from bot.desk.files import read
 from handlers.escalation import close_if_quiet
 from store.enums import Status, TicketKind
-from store.links import use_secret
+from store.link_codes import use_secret
 from store.uow import UnitOfWork
 
 from .conftest import Dialogue, Sent

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.config import Settings, TelegramSettings
 from bot.container import Overrides
-from bot.web import console as console_routes
+from bot.web import console_live as console_routes
 from nlu.types import Understander
 from store.db import create_engine, session_factory
 from store.enums import ChangeType, Priority, Status, TicketKind

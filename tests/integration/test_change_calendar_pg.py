@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.api_changes import _calendar
+from bot.api_calendar import calendar_between
 from store.changes import FreezeWindow
 from store.db import create_engine, normalise_database_url, session_factory
 from store.enums import ChangeType, Status, TicketKind
@@ -71,7 +71,7 @@ async def test_the_calendar_query_on_postgresql(pg_url: str) -> None:
             )
             await uow.commit()
         async with UnitOfWork(factory) as uow:
-            cal = await _calendar(uow, at(0), at(24))
+            cal = await calendar_between(uow, at(0), at(24))
         assert [c.title for c in cal.changes] == ["across-start", "inside", "across-end"]
         assert cal.changes[1].status is Status.IN_PROGRESS
         assert cal.changes[0].start == at(-1)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.desk.apply import Change, apply
+from bot.desk.applied import Change
+from bot.desk.apply import apply
 from bot.desk.files import DeskError, read
 from store.db import SessionFactory
 from store.uow import UnitOfWork

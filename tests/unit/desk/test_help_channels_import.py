@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.desk.apply import help_channel_warnings
+from bot.desk.apply_settings import help_channel_warnings
 from bot.desk.files import DeskError, read
 from bot.factories.slack import stored_help_channels
 from bot.platforms import DatabaseCursors

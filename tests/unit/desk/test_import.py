@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.desk.apply import Change, apply
+from bot.desk.applied import Change
+from bot.desk.apply import apply
 from bot.desk.files import DeskError, read
 from store.db import SessionFactory
 from store.models import BusinessCalendar, Group, Service, ServiceLevel, Supplier

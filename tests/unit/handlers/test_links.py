@@ -21,7 +21,8 @@ from nlu.types import IntentName, Understanding
 from store.db import SessionFactory, create_engine, session_factory
 from store.enums import PersonKind
 from store.errors import ConflictError
-from store.links import LinkAttempt, use_secret
+from store.link_codes import use_secret
+from store.link_tables import LinkAttempt
 from store.models import ChannelIdentity, Ticket
 from store.types import utcnow
 from store.uow import UnitOfWork
@@ -426,7 +427,7 @@ async def test_a_code_typed_in_another_thread_of_the_same_dm_counts(
 
 
 def test_codes_are_hashed_with_a_key_from_the_deployment_secret() -> None:
-    from store.links import _digest
+    from store.link_codes import digest as _digest
 
     use_secret(b"one deployment's secret")
     first = _digest("ABCD2345", "")

@@ -178,7 +178,7 @@ async def test_articles_with_every_word_come_before_those_with_some(
 
 
 def test_the_postgresql_stages_go_from_every_term_to_any_term() -> None:
-    from store.knowledge import pg_stages
+    from store.knowledge_search import pg_stages
 
     assert pg_stages(["vpn"]) == ["'vpn':AB", "'vpn'"]
     assert pg_stages(["vpn", "drop", "home"]) == [

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from bot.charts import charts_of, report_html
 from handlers.reports import desk_figures
-from handlers.rules.figures import Figures, target_outcome
+from handlers.rules.attainment import target_outcome
+from handlers.rules.figures import Figures
 from store.db import SessionFactory
 from store.enums import (
     ChangeType,

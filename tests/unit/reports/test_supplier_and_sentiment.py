@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.charts import charts_of, headline
 from handlers.reports import desk_figures
-from handlers.rules.figures import Mood, SupplierTarget, compute, sentiment_by_channel
+from handlers.rules.facts import Mood, SupplierTarget
+from handlers.rules.figures import compute, sentiment_by_channel
 from store.db import SessionFactory
 from store.enums import Status, TicketKind
 from store.models import Person, SupplierHandoff, Ticket

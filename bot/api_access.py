@@ -1,0 +1,63 @@
+"""Who calls the REST API, and which tickets they reach: bearer tokens and ticket lookup.
+
+Every route of `/api` takes its caller from `Caller`: a person behind a token made with
+`switchboard token create`. A requester reaches their own tickets only, and the same 404
+answers a ticket that does not exist and one that is someone else's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.container import Container
+from handlers.tickets import MISS_LIMIT, MISS_WINDOW, can_see
+from store.enums import Role
+from store.models import Person, Ticket
+from store.uow import UnitOfWork
+
+bearer = HTTPBearer(auto_error=False, description="A token from `switchboard token create`.")
+
+
+def container(request: Request) -> Container:
+    """The application's container, which the lifespan put on the app's state."""
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+async def current_person(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Person:
+    """The person behind the request's bearer token; 401 without a valid one."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", challenge)
+    async with container(request).reader() as uow:
+        person = await uow.tokens.authenticate(credentials.credentials)
+    if person is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", challenge)
+    return person
+
+
+Caller = Annotated[Person, Depends(current_person)]
+
+
+async def visible_ticket(c: Container, uow: UnitOfWork, ref: str, person: Person) -> Ticket:
+    """The ticket `ref` names if the person may see it; 404 otherwise, 429 after many misses."""
+    staff = person.has_role(Role.AGENT, Role.APPROVER)
+    misses = f"ticket-misses:{person.id}"
+    if not staff and await c.state.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many lookups of tickets that do not exist; try again later",
+            {"Retry-After": str(MISS_WINDOW)},
+        )
+    ticket = await uow.tickets.by_ref(ref)
+    if ticket is None or not can_see(person, ticket):
+        if not staff:
+            await c.state.tally(misses, MISS_WINDOW, 1)
+        # The same answer whether it does not exist or is someone else's.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ref.upper()}")
+    return ticket
