@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from redis.asyncio import Redis
@@ -51,6 +51,24 @@ if not cur then
 end
 return 0
 """
+
+
+T = TypeVar("T")
+
+IN_FLIGHT = 16
+"""Lock requests sent at once: each takes a pooled connection, and a batch of hundreds of
+conversations must not empty a bounded pool."""
+
+
+async def _few_at_a_time(calls: Iterable[Awaitable[T]]) -> list[T | BaseException]:
+    """Await `calls` with at most `IN_FLIGHT` running; results (or errors) in order."""
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
 
 
 class RedisState:
@@ -173,14 +191,12 @@ class RedisState:
         if not keys:
             return set()
         locks = {key: self._conversation(key, ttl_ms) for key in keys}
-        results = await asyncio.gather(
-            *(lock.acquire(blocking=False) for lock in locks.values()), return_exceptions=True
-        )
+        results = await _few_at_a_time(lock.acquire(blocking=False) for lock in locks.values())
         taken = {k for k, ok in zip(locks, results, strict=True) if ok is True}
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:
             # All or nothing: locks taken before Redis went away are given back.
-            await asyncio.gather(*(self._let_go(locks[k]) for k in taken))
+            await _few_at_a_time(self._let_go(locks[k]) for k in taken)
             raise failed
         for key in taken:
             self._held[key] = locks[key]
@@ -190,7 +206,7 @@ class RedisState:
     async def unlock_many(self, keys: Iterable[str]) -> None:
         """Release locks taken with `try_lock_many`; keys not held here are passed over."""
         held = [self._held.pop(k) for k in list(keys) if k in self._held]
-        await asyncio.gather(*(self._let_go(lock) for lock in held))
+        await _few_at_a_time(self._let_go(lock) for lock in held)
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         """Take a send slot for `scope`: 0 when allowed now, else the seconds to wait."""

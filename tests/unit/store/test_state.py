@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from store.redis_state import RedisDialogue, RedisState
+from store.redis_state import IN_FLIGHT, RedisDialogue, RedisState
 from store.state import LocalState, LockTimeout, SharedState
 
 
@@ -185,5 +185,25 @@ async def test_waiting_for_a_conversation_lock_gives_up(redis_target: tuple[str,
         async with state.conversation_lock("busy"):
             assert await redis.exists(f"{prefix}lock:conv:busy")
         assert not await redis.exists(f"{prefix}lock:conv:busy")
+    finally:
+        await redis.aclose()
+
+
+async def test_a_large_batch_of_locks_fits_a_small_connection_pool(
+    backend: tuple[str, str] | None,
+) -> None:
+    if backend is None:
+        pytest.skip("a connection pool is Redis's")
+    url, prefix = backend
+    # A worker batch may hold hundreds of conversations; the pool must not run dry.
+    redis = Redis.from_url(url, decode_responses=True, max_connections=IN_FLIGHT + 4)
+    state = RedisState(redis, prefix=prefix)
+    keys = [f"pool:{i}" for i in range(300)]
+    try:
+        assert await state.try_lock_many(keys) == set(keys)
+        assert await state.try_lock_many(keys[:10]) == set()
+        await state.unlock_many(keys)
+        assert await state.try_lock_many(keys[:10]) == set(keys[:10])
+        await state.unlock_many(keys[:10])
     finally:
         await redis.aclose()
