@@ -1,5 +1,7 @@
-"""Monitoring alerts: events/s accepted by `POST /api/alerts` beside a bare endpoint, and the
-time correlation takes to drain a burst of events.
+"""Monitoring alerts: acknowledgement rate of `POST /api/alerts` and correlation drain time.
+
+Events/s accepted by `POST /api/alerts` beside a bare endpoint, and the time correlation takes
+to drain a burst of events.
 
 The ack figure is the web role alone (verify the token, parse, durable inbox, enqueue, 202),
 measured in the same run as the bare endpoint so that the ratio does not depend on the
@@ -39,6 +41,8 @@ Build = Callable[[int], tuple[str, bytes, dict[str, str]]]
 
 @dataclass(frozen=True)
 class AckFigures:
+    """How fast alert events are acknowledged at one target, in one deployment mode."""
+
     target: str
     mode: str
     events_per_s: float
@@ -47,6 +51,7 @@ class AckFigures:
     errors: dict[str, int]
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as one JSON line of the report."""
         return {
             "figure": "ack",
             "target": self.target,
@@ -60,6 +65,8 @@ class AckFigures:
 
 @dataclass(frozen=True)
 class DrainFigures:
+    """How long the workers take to turn a burst of accepted alerts into incidents."""
+
     mode: str
     events: int
     accepted: int
@@ -69,6 +76,7 @@ class DrainFigures:
     dead: int
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as one JSON line of the report."""
         return {
             "figure": "drain",
             "mode": self.mode,
@@ -113,6 +121,7 @@ def _event(run: str, i: int, *, fingerprint: str, status: str = "firing") -> dic
 
 
 def alert_request(base_url: str, token: str) -> Build:
+    """Request builder for `POST /api/alerts`: one event per call, a few repeating fingerprints."""
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     run = uuid.uuid4().hex[:8]
 

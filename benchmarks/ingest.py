@@ -18,6 +18,8 @@ from benchmarks.servers import Deployment, Proc, bare_server, deployment
 
 @dataclass(frozen=True)
 class IngestFigures:
+    """Acknowledgement rate and latency of one ingest target, in one deployment mode."""
+
     target: str
     mode: str
     max_rate: float
@@ -29,6 +31,7 @@ class IngestFigures:
     rss_mb: float
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as one JSON line of the report."""
         return {
             "target": self.target,
             "mode": self.mode,
@@ -43,6 +46,7 @@ class IngestFigures:
 
 
 def webchat_request(base_url: str) -> Callable[[int], tuple[str, bytes, dict[str, str]]]:
+    """Request builder for web chat messages, on a session opened once up front."""
     token = httpx.post(f"{base_url}/webchat/session", timeout=10).json()["token"]
     headers = {"Content-Type": "application/json", "X-Webchat-Token": token}
     run = uuid.uuid4().hex[:8]
@@ -95,6 +99,7 @@ def slack_request(base_url: str) -> Callable[[int], tuple[str, bytes, dict[str, 
 
 
 def bare_request(base_url: str) -> Callable[[int], tuple[str, bytes, dict[str, str]]]:
+    """Request builder for the bare endpoint, the ceiling the web stack itself allows."""
     headers = {"Content-Type": "application/json"}
 
     def build(i: int) -> tuple[str, bytes, dict[str, str]]:
@@ -114,6 +119,7 @@ def measure(
     seconds: float,
     concurrency: int,
 ) -> IngestFigures:
+    """Drive `build` at `rate` for `seconds` and read back the acknowledgement figures."""
     burst: LoadResult = asyncio.run(closed_loop(build, seconds=seconds, concurrency=concurrency))
     proc.sample_rss()
     steady: LoadResult = asyncio.run(open_loop(build, rate=rate, seconds=seconds))

@@ -18,12 +18,15 @@ from benchmarks.servers import Deployment, Proc, deployment
 
 @dataclass(frozen=True)
 class RoleMemory:
+    """Resident memory of one process role at start, after the load and at its peak."""
+
     role: str
     started_mb: float
     after_mb: float
     peak_mb: float
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as one JSON line of the report."""
         return {
             "role": self.role,
             "started_mb": round(self.started_mb, 1),

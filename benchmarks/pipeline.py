@@ -27,6 +27,8 @@ TEXT = "The VPN is down and I cannot connect from home"
 
 @dataclass(frozen=True)
 class PipelineFigures:
+    """End-to-end message rate, latency and memory of one deployment mode."""
+
     mode: str
     messages: int
     throughput: float
@@ -39,6 +41,7 @@ class PipelineFigures:
     api_max_ms: float = float("nan")
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as one JSON line of the report."""
         return {
             "mode": self.mode,
             "messages": self.messages,
@@ -179,6 +182,7 @@ def _api_token(dep: Deployment) -> str:
 def run_mode(
     mode: str, *, messages: int, rate: float, seconds: float, workers: int = 2
 ) -> PipelineFigures:
+    """Start a deployment in `mode`, push a burst then a steady load, and measure both."""
     with deployment(mode, workers=workers) as dep:
         build = _requests(dep.base_url, visitors=200)
         # Throughput: push a burst, time from the first event stored to the last reply sent.

@@ -26,6 +26,8 @@ err = Console(stderr=True)
 
 
 class Mode(StrEnum):
+    """Which deployment a benchmark runs against: one process, web and workers apart, or each."""
+
     embedded = "embedded"
     scaled = "scaled"
     both = "both"
@@ -449,8 +451,10 @@ def alerts(
     workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Alert events/s accepted by POST /api/alerts beside a bare endpoint, and the time
-    correlation takes to drain a burst of events."""
+    """Alert events/s accepted by POST /api/alerts, and how fast correlation drains a burst.
+
+    The rate is measured beside a bare endpoint, so the ratio does not depend on the machine.
+    """
     from benchmarks import alerts_bench as bench
 
     with err.status("starting") as status:

@@ -118,6 +118,7 @@ class Container:
     # -- lookups --------------------------------------------------------------------------
 
     def channel_for(self, platform: str) -> Channel | None:
+        """The channel serving a platform, None when it is not configured."""
         return self.channels.get(platform)
 
     def unique_channels(self) -> list[Channel]:
@@ -125,6 +126,7 @@ class Container:
         return list({id(c): c for c in self.channels.values()}.values())
 
     def uow(self) -> UnitOfWork:
+        """A unit of work for reading and writing."""
         return UnitOfWork(self.factory)
 
     def reader(self) -> UnitOfWork:
@@ -155,11 +157,13 @@ class Container:
         return await self.ingress(storable(event))
 
     def add_channel(self, channel: Channel) -> None:
+        """Serve every platform of `channel` through it."""
         for platform in channel.platforms:
             self.channels[platform] = channel
 
     @property
     def webchat_secret_ready(self) -> bool:
+        """True once the web chat signing secret is loaded from the database."""
         return self._secret is not None
 
     def webchat_secret(self) -> bytes:

@@ -129,6 +129,7 @@ class Dispatcher:
 
     @property
     def platforms(self) -> list[str]:
+        """The platforms this sender delivers to, in a stable order."""
         return sorted(self.channels)
 
     def kick(self, outbox_ids: Sequence[int] = ()) -> None:

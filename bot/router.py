@@ -117,6 +117,7 @@ class IntentRouter:
         self._fallback = registry.for_intent(IntentName.OUT_OF_SCOPE)
 
     def help_entries(self) -> list[tuple[str, str]]:
+        """Command and description pairs that `help` lists."""
         return self.registry.help_entries()
 
     async def dispatch(
@@ -427,8 +428,11 @@ class IntentRouter:
 
 
 def _keep_language(routed: Routed, lang: str | None, state: dict[str, Any] | None) -> Routed:
-    """Keep the language the person writes in with the dialogue, for the click or bare answer
-    that follows. English is the default, so it alone needs no state."""
+    """Keep the language the person writes in with the dialogue.
+
+    The click or bare answer that follows then replies in it. English is the default, so it
+    alone needs no state.
+    """
     change = routed.dialogue
     if lang is None:
         return routed

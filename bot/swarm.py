@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A major incident's swarm channel: what the incident is and who is invited in."""
+
     major_id: int
     ref: str
     title: str

@@ -94,12 +94,15 @@ class AlertRepository:
         self.session = session
 
     async def by_fingerprint(self, fingerprint: str) -> AlertIncident | None:
+        """The incident row an alert fingerprint opened, if any."""
         stmt = select(AlertIncident).where(AlertIncident.fingerprint == fingerprint)
         return (await self.session.scalars(stmt)).first()
 
     async def states(self, fingerprints: Collection[str]) -> dict[str, AlertState]:
-        """The incident row of each fingerprint that has one, and whether its ticket is open:
-        one statement on the fingerprint's unique index, no ORM objects."""
+        """The incident row of each fingerprint that has one, and whether its ticket is open.
+
+        One statement on the fingerprint's unique index, no ORM objects.
+        """
         if not fingerprints:
             return {}
         stmt = (
@@ -114,8 +117,10 @@ class AlertRepository:
         }
 
     async def count_repeats(self, counts: Mapping[int, int], seen_at: datetime) -> int:
-        """Add `counts[id]` notifications to each incident row, seen at `seen_at`, in one
-        statement; only rows whose ticket is still open count (how many did)."""
+        """Add `counts[id]` notifications to each incident row, seen at `seen_at`.
+
+        One statement; only rows whose ticket is still open count (how many did).
+        """
         if not counts:
             return 0
         still_open = select(Ticket.id).where(Ticket.status.in_(OPEN_STATUSES))
@@ -159,8 +164,10 @@ class AlertRepository:
     async def open_for_service(
         self, service_id: int | Sequence[int], since: datetime
     ) -> AlertIncident | None:
-        """The latest alert incident on a service (or any of several) whose ticket is open and
-        whose alert still fires or was seen since `since`, if any."""
+        """The latest alert incident on a service (or any of several) with its ticket open.
+
+        Only an incident whose alert still fires or was seen since `since` counts.
+        """
         ids = [service_id] if isinstance(service_id, int) else list(service_id)
         stmt = (
             select(AlertIncident)
@@ -224,8 +231,11 @@ class AlertRepository:
         return (await self.session.scalars(stmt)).one()
 
     async def upstream(self, service_id: int, depth: int = 4) -> list[int]:
-        """A service and what it depends on or runs on, and its parts, up to `depth` steps:
-        the items whose outage can be its outage. One statement per step; a cycle ends it."""
+        """A service and what it depends on or runs on, and its parts, up to `depth` steps.
+
+        These are the items whose outage can be its outage. One statement per step; a cycle
+        ends it.
+        """
         seen = [service_id]
         frontier = {service_id}
         for _ in range(depth):
@@ -242,8 +252,10 @@ class AlertRepository:
         return seen
 
     async def open_reports(self, service_ids: Sequence[int], since: datetime) -> list[Ticket]:
-        """Open incidents people reported on these services since `since`, not yet linked to
-        an outage: those an alert opening now explains."""
+        """Open incidents people reported on these services since `since`, not yet linked.
+
+        These are the ones an alert opening now explains, as none is tied to an outage yet.
+        """
         if not service_ids:
             return []
         alerted = select(AlertIncident.ticket_id)

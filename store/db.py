@@ -174,4 +174,5 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions on `engine` that keep objects readable after commit and batch queued inserts."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=WriteBehindSession)

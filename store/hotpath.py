@@ -36,6 +36,7 @@ class WriteBehindSession(Session):
         self._queued.setdefault(stmt, (keys, []))[1].append(obj)
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
+        """Flush the ORM's changes, then write the queued rows as multi-row INSERTs."""
         super().flush(objects)
         if self._queued:
             self._write_queued()
@@ -51,6 +52,7 @@ class WriteBehindSession(Session):
                 obj.id = new_id
 
     def forget_queued(self) -> None:
+        """Drop the queued rows unwritten, as a rollback does."""
         self._queued = {}
 
 
@@ -103,6 +105,7 @@ class CoreInsert:
                 self._fixed[c.key] = default.arg
 
     def values(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """A full row from the given columns, filling fixed and computed defaults."""
         unknown = set(given) - set(self.keys)
         if unknown:
             raise TypeError(f"{self.model.__name__} has no column {sorted(unknown)[0]!r}")
@@ -114,6 +117,7 @@ class CoreInsert:
         return row
 
     async def insert(self, session: AsyncSession, row: Mapping[str, Any]) -> int:
+        """Insert a row and return its new id, in one statement."""
         return int((await session.execute(self.returning_id, dict(row))).scalar_one())
 
     def attach(self, session: AsyncSession, new_id: int, row: Mapping[str, Any]) -> Any:

@@ -35,6 +35,7 @@ class PeopleRepository:
         self._known: dict[tuple[str, str], ChannelIdentity] = {}
 
     async def get(self, person_id: int) -> Person | None:
+        """A person by id, from the session's identity map when it is there."""
         return await self.session.get(Person, person_id)
 
     async def get_full(self, person_id: int) -> Person | None:
@@ -56,6 +57,7 @@ class PeopleRepository:
         return list(await self.session.scalars(stmt))
 
     async def by_email(self, email: str) -> Person | None:
+        """A person by e-mail address, ignoring case and surrounding spaces."""
         stmt = select(Person).where(func.lower(Person.email) == email.strip().lower())
         return (await self.session.scalars(stmt)).first()
 
@@ -101,6 +103,7 @@ class PeopleRepository:
             self._prefetched[key] = found.get(key)
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
+        """The person a platform identity belongs to."""
         ident = await self.identity(platform, external_id)
         return await self.get(ident.person_id) if ident else None
 
@@ -165,6 +168,7 @@ class PeopleRepository:
         return ident
 
     async def unbind_identity(self, platform: str, external_id: str) -> bool:
+        """Forget a platform identity; False when there was none."""
         self._known.pop((platform, external_id), None)
         self._prefetched.pop((platform, external_id), None)
         result = await self.session.execute(
@@ -210,6 +214,7 @@ class PeopleRepository:
         return None if row is None else (row[0], row[1])
 
     async def with_role(self, role: Role) -> list[Person]:
+        """Active people who hold `role`, oldest first."""
         stmt = (
             select(Person)
             .join(PersonRole)
@@ -219,6 +224,7 @@ class PeopleRepository:
         return list(await self.session.scalars(stmt))
 
     async def in_group(self, group: str) -> list[Person]:
+        """Active members of a group, oldest first."""
         stmt = (
             select(Person)
             .join(GroupMember, GroupMember.person_id == Person.id)
@@ -229,6 +235,7 @@ class PeopleRepository:
         return list(await self.session.scalars(stmt))
 
     async def group(self, name: str, *, create: bool = False) -> Group | None:
+        """A group by name; `create` adds it when it does not exist."""
         found = (await self.session.scalars(select(Group).where(Group.name == name))).first()
         if found is None and create:
             found = Group(name=name, description="")
@@ -261,6 +268,7 @@ class PeopleRepository:
         await self.session.flush()
 
     async def count(self) -> int:
+        """How many people there are, active or not."""
         return int((await self.session.execute(select(func.count(Person.id)))).scalar_one())
 
 

@@ -137,16 +137,19 @@ class SqlPlatformState:
         self._factory = factory
 
     async def get(self, kind: str, channel: str, address: str) -> PlatformStateEntry | None:
+        """An entry, read in a session of its own."""
         async with self._factory() as session:
             return await PlatformStateRepository(session).get(kind, channel, address)
 
     async def put(self, kind: str, channel: str, address: str, value: str) -> PlatformStateEntry:
+        """Write an entry and commit it at once."""
         async with self._factory() as session, session.begin():
             return await PlatformStateRepository(session).put(kind, channel, address, value)
 
     async def compare_and_set(
         self, kind: str, channel: str, address: str, expected: int | None, value: str
     ) -> PlatformStateEntry | None:
+        """Replace an entry only while its version is still `expected`; None when it moved on."""
         async with self._factory() as session, session.begin():
             return await PlatformStateRepository(session).compare_and_set(
                 kind, channel, address, expected, value

@@ -66,6 +66,7 @@ class ServiceRepository:
         return None
 
     async def upsert(self, name: str, **fields: Any) -> Service:
+        """Create a service or update its fields, by name."""
         self._all = None
         svc = (await self.session.scalars(select(Service).where(Service.name == name))).first()
         if svc is None:
@@ -80,6 +81,8 @@ class ServiceRepository:
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
+    """A freshly issued token: shown to its holder once, never stored in clear."""
+
     token: str
     prefix: str
     person_id: int
@@ -93,9 +96,11 @@ class TokenRepository:
 
     @staticmethod
     def digest(token: str) -> str:
+        """The SHA-256 a token is stored and looked up by."""
         return hashlib.sha256(token.encode()).hexdigest()
 
     async def issue(self, person: Person, name: str = "") -> IssuedToken:
+        """Issue a new API token for `person`."""
         token = "sb_" + secrets.token_urlsafe(32)
         self.session.add(
             ApiToken(
@@ -109,6 +114,7 @@ class TokenRepository:
         return IssuedToken(token=token, prefix=token[:10], person_id=person.id)
 
     async def authenticate(self, token: str) -> Person | None:
+        """The active person a live token belongs to; None for unknown or revoked ones."""
         stmt = select(ApiToken).where(
             ApiToken.token_hash == self.digest(token), ApiToken.revoked_at.is_(None)
         )
@@ -138,6 +144,7 @@ class DialogueRepository:
             self._prefetched[key] = found.get(key)
 
     async def get(self, key: str) -> dict[str, Any] | None:
+        """A dialogue's state, None once it has expired."""
         if key in self._prefetched:
             return self._prefetched.pop(key)
         row = (await self.session.execute(_DIALOGUE_ONE, {"key": key})).first()
@@ -146,6 +153,7 @@ class DialogueRepository:
         return dict(row.data)
 
     async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None:
+        """Store a dialogue's state for `ttl_seconds`."""
         self._prefetched.pop(key, None)
         expires = utcnow() + timedelta(seconds=ttl_seconds)
         await self.session.execute(
@@ -153,10 +161,12 @@ class DialogueRepository:
         )
 
     async def clear(self, key: str) -> None:
+        """End a dialogue."""
         self._prefetched.pop(key, None)
         await self.session.execute(_DIALOGUE_CLEAR, {"key": key})
 
     async def purge_expired(self) -> int:
+        """Delete expired dialogues and return how many went."""
         self._prefetched.clear()
         result = await self.session.execute(
             delete(_DIALOGUE).where(_DIALOGUE.c.expires_at <= utcnow())
@@ -196,10 +206,12 @@ class CursorRepository:
         self.session = session
 
     async def get(self, key: str) -> str | None:
+        """A cursor's stored value, None before the first write."""
         row = await self.session.get(Cursor, key)
         return row.value if row else None
 
     async def set(self, key: str, value: str) -> None:
+        """Move a cursor to `value`."""
         row = await self.session.get(Cursor, key)
         if row is None:
             self.session.add(Cursor(key=key, value=value, updated_at=utcnow()))

@@ -25,11 +25,17 @@ class LockTimeout(StoreError):
 class Dialogue(Protocol):
     """Per-conversation dialogue state that expires."""
 
-    async def get(self, key: str) -> dict[str, Any] | None: ...
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """A conversation's dialogue state, None when there is none or it expired."""
+        ...
 
-    async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None: ...
+    async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None:
+        """Store a conversation's dialogue state for `ttl_seconds`."""
+        ...
 
-    async def clear(self, key: str) -> None: ...
+    async def clear(self, key: str) -> None:
+        """End a conversation's dialogue."""
+        ...
 
 
 class SharedState(Protocol):
@@ -43,13 +49,17 @@ class SharedState(Protocol):
         """
         ...
 
-    async def remember(self, key: str, ttl_seconds: int = 86_400) -> None: ...
+    async def remember(self, key: str, ttl_seconds: int = 86_400) -> None:
+        """Mark an event key as stored, for `ttl_seconds`."""
+        ...
 
     async def seen_many(self, keys: Sequence[str]) -> list[bool]:
         """`seen` for several keys in one round trip."""
         ...
 
-    async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None: ...
+    async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
+        """`remember` for several keys in one round trip."""
+        ...
 
     def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> Any:
         """An async context manager holding the conversation's lock.
@@ -82,7 +92,9 @@ class SharedState(Protocol):
         """Take or renew leadership of `name`; True while `holder` leads."""
         ...
 
-    async def ping(self) -> bool: ...
+    async def ping(self) -> bool:
+        """True when the backing store answers."""
+        ...
 
 
 class LocalState:
@@ -98,23 +110,28 @@ class LocalState:
         self._paused: dict[str, float] = {}
 
     async def seen(self, key: str) -> bool:
+        """True when the key was remembered and has not expired."""
         expires = self._seen.get(key)
         return expires is not None and expires > time.monotonic()
 
     async def remember(self, key: str, ttl_seconds: int = 86_400) -> None:
+        """Remember a key; the oldest ones go beyond the dedup size."""
         self._seen[key] = time.monotonic() + ttl_seconds
         self._seen.move_to_end(key)
         while len(self._seen) > self._dedup_size:
             self._seen.popitem(last=False)
 
     async def seen_many(self, keys: Sequence[str]) -> list[bool]:
+        """`seen` for each key."""
         return [await self.seen(k) for k in keys]
 
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
+        """`remember` for each key."""
         for k in keys:
             await self.remember(k, ttl_seconds)
 
     async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
+        """Add to a fixed-window counter and return its total in the window."""
         now = time.monotonic()
         count, until = self._tallies.get(key, (0, now + window_seconds))
         if until <= now:
@@ -132,6 +149,7 @@ class LocalState:
 
     @asynccontextmanager
     async def conversation_lock(self, key: str, *, ttl_ms: int = 30_000) -> AsyncIterator[None]:
+        """Hold the conversation's lock while the block runs."""
         # The local reference keeps the lock alive while anyone holds or awaits it; the weak
         # mapping forgets it afterwards, so idle conversations cost nothing.
         lock = self._lock(key)
@@ -139,6 +157,7 @@ class LocalState:
             yield
 
     async def try_lock_many(self, keys: Sequence[str], *, ttl_ms: int = 30_000) -> set[str]:
+        """Take the locks that are free now, without waiting; return the keys taken."""
         taken: set[str] = set()
         for key in keys:
             lock = self._lock(key)
@@ -149,12 +168,14 @@ class LocalState:
         return taken
 
     async def unlock_many(self, keys: Iterable[str]) -> None:
+        """Release locks taken by `try_lock_many`."""
         for key in keys:
             lock = self._held.pop(key, None)
             if lock is not None and lock.locked():
                 lock.release()
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
+        """Seconds to wait before the next call in `scope`, 0 when it may go now."""
         now = time.monotonic()
         paused = self._paused.get(scope, 0.0)
         if paused > now:
@@ -168,11 +189,14 @@ class LocalState:
         return 0.0
 
     async def pause(self, scope: str, seconds: float) -> None:
+        """Hold every call in `scope` back for `seconds`."""
         until = time.monotonic() + seconds
         self._paused[scope] = max(self._paused.get(scope, 0.0), until)
 
     async def lead(self, name: str, holder: str, ttl_ms: int) -> bool:
+        """Always True: a single process leads itself."""
         return True
 
     async def ping(self) -> bool:
+        """Always True: there is nothing remote to reach."""
         return True

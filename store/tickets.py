@@ -111,6 +111,7 @@ class TicketRepository:
         return self.session.sync_session.identity_map.get(identity_key(model, key))
 
     async def get(self, ticket_id: int) -> Ticket | None:
+        """A ticket by id."""
         return await self.session.get(Ticket, ticket_id)
 
     async def stored_version(self, ticket_id: int) -> int | None:
@@ -119,6 +120,7 @@ class TicketRepository:
         return (await self.session.execute(stmt.execution_options(autoflush=False))).scalar()
 
     async def by_ref(self, ref: str) -> Ticket | None:
+        """A ticket by its reference, in any case."""
         stmt = select(Ticket).where(Ticket.ref == ref.upper())
         return (await self.session.scalars(stmt)).first()
 
@@ -143,6 +145,7 @@ class TicketRepository:
     async def for_requester(
         self, person_id: int, *, open_only: bool = True, limit: int = 20
     ) -> list[Ticket]:
+        """A requester's tickets, most recently updated first."""
         stmt = select(Ticket).where(Ticket.requester_id == person_id)
         if open_only:
             stmt = stmt.where(Ticket.status.in_(OPEN_STATUSES))
@@ -150,6 +153,7 @@ class TicketRepository:
         return list(await self.session.scalars(stmt))
 
     async def latest_open(self, person_id: int, kinds: Sequence[TicketKind] = ()) -> Ticket | None:
+        """A requester's most recently updated open ticket, of the given kinds if any."""
         stmt = select(Ticket).where(
             Ticket.requester_id == person_id, Ticket.status.in_(OPEN_STATUSES)
         )
@@ -159,6 +163,7 @@ class TicketRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def latest_resolved(self, person_id: int) -> Ticket | None:
+        """A requester's most recently resolved ticket."""
         stmt = (
             select(Ticket)
             .where(Ticket.requester_id == person_id, Ticket.status == Status.RESOLVED)
@@ -178,6 +183,7 @@ class TicketRepository:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Ticket], int]:
+        """Tickets matching every filter given, newest first."""
         stmt = select(Ticket)
         if requester_id is not None:
             stmt = stmt.where(Ticket.requester_id == requester_id)
@@ -198,6 +204,7 @@ class TicketRepository:
         return list(rows), int(total)
 
     async def awaiting_approval(self, limit: int = 20) -> list[Ticket]:
+        """Changes waiting for approval, oldest first."""
         stmt = (
             select(Ticket)
             .where(Ticket.kind == TicketKind.CHANGE, Ticket.status == Status.AWAITING_APPROVAL)
@@ -237,18 +244,21 @@ class TicketRepository:
         return ev
 
     async def events(self, ticket_id: int) -> list[TicketEvent]:
+        """A ticket's history, in order."""
         stmt = (
             select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
         )
         return list(await self.session.scalars(stmt))
 
     async def approvals(self, ticket_id: int) -> list[Approval]:
+        """A ticket's approval decisions, in order."""
         stmt = select(Approval).where(Approval.ticket_id == ticket_id).order_by(Approval.id)
         return list(await self.session.scalars(stmt))
 
     async def add_approval(
         self, ticket: Ticket, approver: Person, decision: Decision, *, comment: str, channel: str
     ) -> Approval:
+        """Record an approver's decision on a ticket."""
         row = Approval(
             ticket_id=ticket.id,
             approver_id=approver.id,
@@ -262,4 +272,5 @@ class TicketRepository:
         return row
 
     async def count(self) -> int:
+        """How many tickets there are."""
         return int((await self.session.execute(select(func.count(Ticket.id)))).scalar_one())

@@ -132,6 +132,7 @@ class UnitOfWork:
         await self.session.close()
 
     async def flush(self) -> None:
+        """Write pending changes without committing; a concurrent change raises `ConflictError`."""
         try:
             await self.session.flush()
             await self.outbox.flush_keyed()
@@ -139,6 +140,7 @@ class UnitOfWork:
             raise ConflictError(str(e)) from e
 
     async def commit(self) -> None:
+        """Commit the work; a concurrent change raises `ConflictError`."""
         try:
             await self.outbox.flush_keyed()
             await self.session.commit()
@@ -147,4 +149,5 @@ class UnitOfWork:
         self._committed = True
 
     async def rollback(self) -> None:
+        """Discard the work."""
         await self.session.rollback()

@@ -102,6 +102,7 @@ class MetaChannel:
             self._client = open_client(self._api_url, self._page_token, timeout=self.timeout)
 
     async def aclose(self) -> None:
+        """Close the Graph API client; the next send opens a new one."""
         if self._client is not None:
             await self._client.aclose()
         self._client = None
@@ -109,6 +110,8 @@ class MetaChannel:
     # -- webhook ----------------------------------------------------------------------------
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
+        """The webhook: the subscription handshake and signed event deliveries."""
+
         async def subscribe(request: Request) -> Response:
             try:
                 challenge = handshake(request.query_params, self._verify_token)

@@ -49,7 +49,7 @@ def comment_id(event: Event) -> str | None:
 
 
 def public_place(event: Event) -> str | None:
-    """ "Facebook" or "Instagram" for a public comment, None for anything else."""
+    """Where a public comment was made: "Facebook" or "Instagram"; None for anything else."""
     if comment_id(event) is None:
         return None
     return PLACES.get(event.address.channel)

@@ -60,6 +60,7 @@ class FormField:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The field as stored in a catalog item's form definition."""
         data: dict[str, Any] = {
             "name": self.name,
             "label": self.label,
@@ -77,6 +78,7 @@ class FormField:
         return Local(self.label, self.label_zh)
 
     def label_in(self, lang: str) -> str:
+        """The field's label in `lang`, English when it has no translation."""
         return self.label_zh if lang == "zh" and self.label_zh else self.label
 
     @property

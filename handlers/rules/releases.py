@@ -71,6 +71,7 @@ def outside(release: Window, start: datetime | None, end: datetime | None) -> bo
 
 
 def outside_sentence(ref: str, start: datetime, end: datetime, release: Window) -> str:
+    """Why a change outside the release window is refused, in English."""
     return outside_said(ref, start, end, release).text("en")
 
 
