@@ -316,7 +316,11 @@ def _mount() -> None:
     from bot.cli_tokens import app as token_app
 
     app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
-    app.add_typer(bench_app, name="bench", help="Measure ingest and pipeline throughput.")
+    app.add_typer(
+        bench_app,
+        name="bench",
+        help="Measure throughput, latency and memory beside a reference taken in the same run.",
+    )
     app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
     app.command("import")(desk_import)
     app.add_typer(token_app, name="token")

@@ -1,0 +1,261 @@
+"""`switchboard bench` for message delivery: the ack path, the pipeline, memory and alerts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli_bench_common import Mode, app, err, modes, out
+
+
+@app.command()
+def ingest(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.both,
+    rate: Annotated[float, typer.Option(help="Steady request rate for the latency run.")] = 500.0,
+    seconds: Annotated[float, typer.Option(help="Length of each load phase.")] = 10.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight for the maximum.")] = 32,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(help="Routes to load: slack (signed Events API), webchat. Default both."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The ack path (verify, parse, durable inbox, enqueue, 200) beside a bare endpoint.
+
+    Prints the maximum requests/s, p50/p99 ack latency at a steady rate, and the ratio of the
+    route's maximum to the bare endpoint's (same framework, same server flags).
+    """
+    from benchmarks import ingest as bench
+
+    targets = tuple(route or ("slack", "webchat"))
+    unknown = sorted(set(targets) - {"slack", "webchat"})
+    if unknown:
+        err.print(f"Unknown route {', '.join(unknown)}: choose slack or webchat.")
+        raise typer.Exit(2)
+    with err.status("starting") as status:
+        figures = bench.run(
+            modes(mode),
+            rate=rate,
+            seconds=seconds,
+            concurrency=concurrency,
+            targets=targets,
+            progress=lambda msg: status.update(f"measuring: {msg}"),
+        )
+    bare = next(f for f in figures if f.target == "bare")
+    if as_json:
+        for f in figures:
+            row = f.as_dict()
+            row["ratio_to_bare"] = round(f.max_rate / bare.max_rate, 3) if bare.max_rate else None
+            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        return
+    table = Table(
+        title=f"Ack path: steady {rate:g} req/s for {seconds:g} s, max with {concurrency} in flight"
+    )
+    for col in (
+        "route",
+        "mode",
+        "max req/s",
+        "ratio",
+        "steady req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "web RSS MB",
+    ):
+        table.add_column(col, justify="right" if col not in ("route", "mode") else "left")
+    for f in figures:
+        ratio = f"{f.max_rate / bare.max_rate:.2f}" if bare.max_rate else "-"
+        table.add_row(
+            f.target,
+            f.mode,
+            f"{f.max_rate:,.0f}",
+            ratio,
+            f"{f.steady_rate:,.0f}",
+            f"{f.p50_ms:.1f}",
+            f"{f.p99_ms:.1f}",
+            f"{f.max_ms:.1f}",
+            str(sum(f.errors.values())),
+            f"{f.rss_mb:.0f}",
+        )
+    out.print(table)
+    out.print(
+        "Targets: ack p99 ≤ 50 ms at a steady 500 req/s; ratio to bare ≥ 0.35 for Slack in "
+        "the scaled web role, ≥ 0.2 embedded."
+    )
+
+
+@app.command()
+def pipeline(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.both,
+    messages: Annotated[int, typer.Option(help="Messages in the throughput burst.")] = 2000,
+    rate: Annotated[float, typer.Option(help="Steady rate for the latency run.")] = 50.0,
+    seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 20.0,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Messages/s from ingest to the reply leaving for the platform, latency, memory.
+
+    The scaled mode runs 1 web and `--workers` worker processes on PostgreSQL and Redis.
+    """
+    from benchmarks import pipeline as bench
+
+    results = []
+    with err.status("starting") as status:
+        status.update("measuring the bare endpoint (the reference)")
+        bare = bench.bare_rate()
+        for m in modes(mode):
+            status.update(f"measuring the {m} pipeline")
+            results.append(
+                bench.run_mode(m, messages=messages, rate=rate, seconds=seconds, workers=workers)
+            )
+    if as_json:
+        out.print(
+            json.dumps({"mode": "bare", "requests_per_s": round(bare, 1)}),
+            highlight=False,
+            soft_wrap=True,
+        )
+        for r in results:
+            row = r.as_dict()
+            row["ratio_to_bare"] = round(r.throughput / bare, 4) if bare else None
+            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s")
+    cols = (
+        "mode",
+        "messages/s",
+        "ratio",
+        "p50 ms",
+        "p95 ms",
+        "API p99/max ms in the burst",
+        "resident memory (MB)",
+    )
+    for col in cols:
+        table.add_column(
+            col, justify="left" if col in ("mode", "resident memory (MB)") else "right"
+        )
+    table.add_row("bare (reference)", f"{bare:,.0f}", "1", "-", "-", "-", "-")
+    for r in results:
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in r.rss_mb.items())
+        ratio = f"{r.throughput / bare:.3f}" if bare else "-"
+        table.add_row(
+            r.mode,
+            f"{r.throughput:,.0f}",
+            ratio,
+            f"{r.p50_ms:.0f}",
+            f"{r.p95_ms:.0f}",
+            f"{r.api_p99_ms:.0f} / {r.api_max_ms:.0f}",
+            rss,
+        )
+    out.print(table)
+    out.print(
+        "Targets: ratio to bare ≥ 0.06 embedded, ≥ 0.10 scaled; p95 ≤ 300 ms at 50 msg/s; "
+        "API during the burst p99 ≤ 100 ms, max ≤ 1 s; web ≤ 100 MB, worker with the model "
+        "≤ 150 MB."
+    )
+
+
+@app.command()
+def memory(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.both,
+    messages: Annotated[int, typer.Option(help="Messages sent after start-up.")] = 300,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Resident memory of each process: once started, and after a burst of messages.
+
+    Embedded is the one `serve` process; scaled is `web` and `--workers` × `worker`.
+    """
+    from benchmarks import memory as bench
+
+    results: list[tuple[str, list[bench.RoleMemory]]] = []
+    with err.status("starting") as status:
+        for m in modes(mode):
+            status.update(f"measuring the {m} processes")
+            results.append((m, bench.run_mode(m, messages=messages, workers=workers)))
+    if as_json:
+        for m, roles in results:
+            for r in roles:
+                out.print(json.dumps({"mode": m, **r.as_dict()}), highlight=False)
+        return
+    table = Table(title=f"Resident memory (MB): started, after {messages} messages, peak")
+    for col in ("mode", "process", "started", "after", "peak"):
+        table.add_column(col, justify="left" if col in ("mode", "process") else "right")
+    for m, roles in results:
+        for r in roles:
+            table.add_row(m, r.role, f"{r.started_mb:.0f}", f"{r.after_mb:.0f}", f"{r.peak_mb:.0f}")
+    out.print(table)
+    out.print("Targets: web ≤ 100 MB, worker with the model ≤ 150 MB.")
+
+
+@app.command()
+def alerts(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to measure.")] = Mode.embedded,
+    seconds: Annotated[float, typer.Option(help="Length of each ack load phase.")] = 10.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight for the ack.")] = 32,
+    events: Annotated[int, typer.Option(help="Events in the correlation burst.")] = 10_000,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Alert events/s accepted by POST /api/alerts, and how fast correlation drains a burst.
+
+    The rate is measured beside a bare endpoint, so the ratio does not depend on the machine.
+    """
+    from benchmarks import alerts_bench as bench
+
+    with err.status("starting") as status:
+        acks = bench.ack(
+            modes(mode),
+            seconds=seconds,
+            concurrency=concurrency,
+            progress=lambda msg: status.update(f"measuring: {msg}"),
+        )
+        drains = []
+        for m in modes(mode):
+            status.update(f"draining {events} events, {m}")
+            drains.append(bench.drain(m, events=events, workers=workers))
+    bare = next(f for f in acks if f.target == "bare")
+    if as_json:
+        for f in acks:
+            row = f.as_dict()
+            row["ratio_to_bare"] = (
+                round(f.events_per_s / bare.events_per_s, 3) if bare.events_per_s else None
+            )
+            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+        for d in drains:
+            out.print(json.dumps(d.as_dict()), highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Alert ack: as fast as answered, {concurrency} in flight, {seconds:g} s")
+    for col in ("route", "mode", "events/s", "ratio", "p50 ms", "p99 ms", "errors"):
+        table.add_column(col, justify="left" if col in ("route", "mode") else "right")
+    for f in acks:
+        ratio = f"{f.events_per_s / bare.events_per_s:.2f}" if bare.events_per_s else "-"
+        table.add_row(
+            f.target,
+            f.mode,
+            f"{f.events_per_s:,.0f}",
+            ratio,
+            f"{f.p50_ms:.1f}",
+            f"{f.p99_ms:.1f}",
+            str(sum(f.errors.values())),
+        )
+    out.print(table)
+    drained = Table(title=f"Correlation: a burst of {events} events in lists of {bench.BATCH}")
+    for col in ("mode", "accepted", "post s", "drain s", "events/s", "incidents", "dead"):
+        drained.add_column(col, justify="left" if col == "mode" else "right")
+    for d in drains:
+        row = d.as_dict()
+        drained.add_row(
+            d.mode,
+            str(d.accepted),
+            f"{d.post_seconds:.1f}",
+            f"{d.drain_seconds:.1f}",
+            f"{row['events_per_s'] or 0:,.0f}",
+            str(d.incidents),
+            str(d.dead),
+        )
+    out.print(drained)
+    out.print("Targets: ack ratio to bare ≥ 0.2; a 10,000-event burst drained in ≤ 30 s.")
