@@ -1,0 +1,86 @@
+"""The desk's own pages and hand-offs: the home overview, forms, the console's messages to
+requesters, supplier hand-offs and the desk-channel flag of a public complaint."""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    "social.negative": "⚠️ A negative public message on {where} about {ref}: "
+    "answer it soon, by direct message. {title}",
+    "home.mine": "Your open tickets",
+    "home.mine_empty": "Nothing open. Message me when something breaks or you need something.",
+    "home.assigned": "Assigned to you{more}",
+    "home.assigned_empty": "Your queue is empty.",
+    "home.waiting": "Waiting for an agent",
+    "home.waiting_empty": "Every new ticket has someone on it.",
+    "home.approvals": "Waiting for your approval",
+    "home.approvals_empty": "No changes are waiting for you.",
+    "home.hi": "Hi {name}. ",
+    "home.count_one": "You have {n} open ticket.",
+    "home.count_many": "You have {n} open tickets.",
+    "home.title": "Your overview",
+    "forms.no_summary": "The form arrived without a summary, so I didn't file anything.",
+    "forms.filed": "I've logged {kind} {ref}{where} at priority {priority}. "
+    "I'll keep you posted here.",
+    "forms.for_service": " for {service}",
+    "console.answer": "{name} on {ref}: {text}",
+    "console.on_hold": "{ref} is on hold. Reply to continue.",
+    "console.on_hold_why": "{ref} is on hold: {why} Reply to continue.",
+    "console.resolved": '{ref} was resolved by {name}. If it\'s not fixed, say "reopen {ref}".',
+    "console.resolved_why": "{ref} was resolved by {name}: {note} "
+    'If it\'s not fixed, say "reopen {ref}".',
+    "suppliers.agents_only": "Only agents can hand tickets to suppliers.",
+    "suppliers.how": 'Say "hand INC-7 to NetCo" or "hand INC-7 to the supplier".',
+    "suppliers.unknown": "There is no supplier called {name!r} in the desk.",
+    "suppliers.none_behind": "{ref} has no supplier behind its service; name one: "
+    '"hand {ref} to NetCo".',
+    "suppliers.not_open": "{ref} is {status}; there is nothing to hand over.",
+    "suppliers.awaiting_approval": "{ref} is awaiting approval; hand it over once it is approved.",
+    "suppliers.handed": "{ref} is handed to {supplier}.{due} {how}\n\n{subject}\n\n{body}",
+    "suppliers.due": " Their contract asks for a response by {response} and a "
+    "resolution by {resolution}.",
+    "suppliers.no_target_for": " Their contract has no target for {priority}.",
+    "suppliers.no_target_any": " Their contract has no target for it.",
+    "suppliers.no_time": "no target",
+    "suppliers.mailed": "I've mailed {email}:",
+    "suppliers.no_email": "{supplier} has no contact e-mail in the desk file; send them this:",
+    "suppliers.no_mail": "Mail is not set up here, so nothing was sent: "
+    "please forward this to {email} yourself:",
+}
+
+ZH: dict[str, str] = {
+    "social.negative": "⚠️ {where} 上有一条关于 {ref} 的负面公开消息：请尽快通过私信回复。{title}",
+    "home.mine": "你未关闭的工单",
+    "home.mine_empty": "没有未关闭的工单。出了故障或需要什么时，给我发消息。",
+    "home.assigned": "分配给你的{more}",
+    "home.assigned_empty": "你的队列是空的。",
+    "home.waiting": "等待服务台人员",
+    "home.waiting_empty": "每个新工单都有人在处理。",
+    "home.approvals": "等你审批的",
+    "home.approvals_empty": "没有等你审批的变更。",
+    "home.hi": "{name}，你好。",
+    "home.count_one": "你有 {n} 个未关闭的工单。",
+    "home.count_many": "你有 {n} 个未关闭的工单。",
+    "home.title": "你的概览",
+    "forms.no_summary": "表单没有填写摘要，所以我没有创建工单。",
+    "forms.filed": "我已登记{kind} {ref}{where}，优先级 {priority}。有进展会在这里告诉你。",
+    "forms.for_service": "（{service}）",
+    "console.answer": "{name} 回复 {ref}：{text}",
+    "console.on_hold": "{ref} 已挂起。回复即可继续。",
+    "console.on_hold_why": "{ref} 已挂起：{why} 回复即可继续。",
+    "console.resolved": "{ref} 已由 {name} 解决。如果问题还在，请说“重新打开 {ref}”。",
+    "console.resolved_why": "{ref} 已由 {name} 解决：{note} 如果问题还在，请说“重新打开 {ref}”。",
+    "suppliers.agents_only": "只有服务台人员可以把工单转交给供应商。",
+    "suppliers.how": "请说“hand INC-7 to NetCo”或“hand INC-7 to the supplier”。",
+    "suppliers.unknown": "服务台里没有名为 {name!r} 的供应商。",
+    "suppliers.none_behind": "{ref} 的服务没有对应的供应商；请指明一个：“hand {ref} to NetCo”。",
+    "suppliers.not_open": "{ref} {status}，没有可转交的内容。",
+    "suppliers.awaiting_approval": "{ref} 正在等待审批；批准后再转交。",
+    "suppliers.handed": "{ref} 已转交给 {supplier}。{due}{how}\n\n{subject}\n\n{body}",
+    "suppliers.due": "按合同，他们应在 {response} 前响应，在 {resolution} 前解决。",
+    "suppliers.no_target_for": "他们的合同对 {priority} 没有目标时间。",
+    "suppliers.no_target_any": "他们的合同对此没有目标时间。",
+    "suppliers.no_time": "无目标时间",
+    "suppliers.mailed": "我已发邮件给 {email}：",
+    "suppliers.no_email": "服务台文件里没有 {supplier} 的联系邮箱；请把以下内容发给他们：",
+    "suppliers.no_mail": "这里没有配置邮件，所以什么也没有发出：请自己把以下内容转发给 {email}：",
+}
