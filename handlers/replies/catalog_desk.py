@@ -1,5 +1,6 @@
-"""The desk's own pages and hand-offs: the home overview, forms, the console's messages to
-requesters, supplier hand-offs and the desk-channel flag of a public complaint."""
+"""The desk's own pages and hand-offs: the home overview, forms and marked messages, the
+console's messages to requesters, supplier hand-offs, the desk-channel flag of a public
+complaint, sign-in links, improvement ideas, impact questions and monitoring's outages."""
 
 from __future__ import annotations
 
@@ -45,6 +46,33 @@ EN: dict[str, str] = {
     "suppliers.no_email": "{supplier} has no contact e-mail in the desk file; send them this:",
     "suppliers.no_mail": "Mail is not set up here, so nothing was sent: "
     "please forward this to {email} yourself:",
+    "help_channels.already": "This is already {ref}.",
+    "help_channels.internal_note": "Internal note added to {ref}.",
+    "help_channels.added": "Added to {ref}.",
+    "signin.private_only": "I'll only send a sign-in link in a private chat with me: write "
+    '"sign in" to me directly.',
+    "signin.link": "Here is your sign-in link for the {where} (it works once, for {minutes} "
+    "minutes; don't share it): {link}",
+    "signin.console": "console",
+    "signin.portal": "portal",
+    "improvements.ask": "What's your idea? Tell me in a sentence or two.",
+    "improvements.added": "Thanks! I've added {ref} to the improvement register: {title}. "
+    "The service desk's leads review it.",
+    "improvements.agents_only": "Only agents can ask me for improvement suggestions.",
+    "improvements.nothing_new": "Nothing new to suggest: the register already holds what I see.",
+    "improvements.suggested": "I've added {n} suggestions to the register:\n{lines}",
+    "impact.which": "Which configuration item? For example "
+    '"what breaks if db-cluster-1 goes down".',
+    "impact.none": "Nothing depends on {name}.",
+    "impact.head": "If {name} goes down, {n} services are affected:",
+    "impact.open": ", {n} open incidents",
+    "impact.more": "…and {n} more.",
+    "events.outage_over": "The outage behind {report} ({ref}) is over. If it still doesn't "
+    'work for you, tell me here; else say "resolve {report}".',
+    "events.cleared": "The {source} alert behind {ref} has cleared. It's yours to check and "
+    "resolve.",
+    "events.outage_found": "Monitoring has found the outage behind {report}: it is {ref}, "
+    "and you will hear here when it is over.",
 }
 
 ZH: dict[str, str] = {
@@ -83,4 +111,25 @@ ZH: dict[str, str] = {
     "suppliers.mailed": "我已发邮件给 {email}：",
     "suppliers.no_email": "服务台文件里没有 {supplier} 的联系邮箱；请把以下内容发给他们：",
     "suppliers.no_mail": "这里没有配置邮件，所以什么也没有发出：请自己把以下内容转发给 {email}：",
+    "help_channels.already": "这条消息已经是 {ref} 了。",
+    "help_channels.internal_note": "已在 {ref} 添加内部备注。",
+    "help_channels.added": "已补充到 {ref}。",
+    "signin.private_only": "登录链接只在和我的私聊里发送：请直接私信我“登录”。",
+    "signin.link": "这是你的{where}登录链接（只能用一次，{minutes} 分钟内有效；请勿分享）：{link}",
+    "signin.console": "控制台",
+    "signin.portal": "自助门户",
+    "improvements.ask": "你的建议是什么？用一两句话告诉我。",
+    "improvements.added": "谢谢！我已把 {ref} 加入改进登记册：{title}。服务台负责人会审阅。",
+    "improvements.agents_only": "只有服务台人员可以让我提出改进建议。",
+    "improvements.nothing_new": "没有新的建议：我看到的都已在登记册里了。",
+    "improvements.suggested": "我已向登记册添加了 {n} 条建议：\n{lines}",
+    "impact.which": "哪个配置项？例如“db-cluster-1 宕机会影响什么”。",
+    "impact.none": "没有任何服务依赖 {name}。",
+    "impact.head": "如果 {name} 宕机，会影响 {n} 个服务：",
+    "impact.open": "，{n} 个未关闭的故障",
+    "impact.more": "……还有 {n} 个。",
+    "events.outage_over": "导致 {report} 的故障（{ref}）已经结束。如果你那边仍然不行，"
+    "请在这里告诉我；否则说“解决 {report}”。",
+    "events.cleared": "{ref} 背后的 {source} 告警已经解除。请你检查并解决。",
+    "events.outage_found": "监控已发现 {report} 背后的故障：就是 {ref}，结束时会在这里通知你。",
 }

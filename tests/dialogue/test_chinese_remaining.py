@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from channels.conversation import Address
-from handlers import console, forms
+from handlers import console, forms, help_channels
 from handlers.context import HandlerContext
 from handlers.replies import group_language_key
+from handlers.signin import signin
 from handlers.social import flag_if_negative
 from nlu.types import IntentName, Understanding
 from store.models import Supplier
@@ -134,3 +135,46 @@ async def test_the_chinese_help_has_no_english_lines(dialogue: Dialogue) -> None
     english = [line for line in lines if line[2:3].isascii() and line[2:3].isalpha()]
     assert english == []
     assert "• 为已批准的变更排期：“schedule CHG-12 周六 22:00 到周日 02:00”。" in lines
+
+
+async def test_impact_questions_are_answered_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, BOB)
+    leaf = await dialogue.say("what breaks if Intranet goes down", who=BOB)
+    assert leaf.text == "没有任何服务依赖 Intranet。"
+    unknown = await dialogue.say("what breaks if the moon goes down", who=BOB)
+    assert unknown.text == "哪个配置项？例如“db-cluster-1 宕机会影响什么”。"
+
+
+async def test_improvement_suggestions_are_refused_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, "alice@example.com")
+    refused = await dialogue.say("suggest improvements")
+    assert refused.text == "只有服务台人员可以让我提出改进建议。"
+
+
+async def test_a_sign_in_link_is_refused_and_given_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, "alice@example.com")
+    nlu = Understanding(text="sign in", intent=IntentName.SIGNIN, confidence=1.0)
+    async with UnitOfWork(dialogue.factory) as uow:
+        alice = await uow.people.by_email("alice@example.com")
+        public = _ctx(uow, alice)
+        public.address = Address(channel="slack", conversation="C0GENERAL", user="U1")
+        [refused] = await signin(nlu, public)
+        [given] = await signin(nlu, _ctx(uow, alice))
+        await uow.commit()
+    assert refused.text == "登录链接只在和我的私聊里发送：请直接私信我“登录”。"
+    assert given.text.startswith("这是你的自助门户登录链接（只能用一次，")
+
+
+async def test_a_marked_message_already_filed_is_named_in_chinese(dialogue: Dialogue) -> None:
+    await prefer_chinese(dialogue, "alice@example.com")
+    thread = Address(channel="slack", conversation="C0HELP", user="U1", thread="1.2")
+    async with UnitOfWork(dialogue.factory) as uow:
+        alice = await uow.people.by_email("alice@example.com")
+        ctx = _ctx(uow, alice, summary="打印机坏了")
+        ctx.address = thread
+        await help_channels.file_from_message(FORM, ctx)
+        again = _ctx(uow, alice, summary="打印机坏了")
+        again.address = thread
+        [told] = await help_channels.file_from_message(FORM, again)
+        await uow.commit()
+    assert told.text == f"这条消息已经是 {told.ticket_ref} 了。"
