@@ -14,6 +14,7 @@ from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError, LifecycleError
 from handlers.incidents import assign
+from handlers.replies import language_of, say
 from handlers.rules import approval, lifecycle
 from handlers.service_levels import advance, hold, responded, restart_clock, resume
 from handlers.tickets import card
@@ -66,9 +67,14 @@ def answer(ticket: Ticket, text: str, ctx: HandlerContext) -> None:
     ctx.log(ticket, "reply", text=said)
     ticket.updated_at = ctx.now
     responded(ticket, ctx.now)
+    lang = language_of(ticket.requester, ticket)
     ctx.notify_requester(
         ticket,
-        Reply(text=f"{ctx.person.name} on {ticket.ref}: {said}", ticket_ref=ticket.ref, human=True),
+        Reply(
+            text=say(lang, "console.answer", name=ctx.person.name, ref=ticket.ref, text=said),
+            ticket_ref=ticket.ref,
+            human=True,
+        ),
     )
 
 
@@ -105,7 +111,12 @@ async def put_on_hold(ticket: Ticket, reason: str, ctx: HandlerContext) -> None:
     ctx.notify_requester(
         ticket,
         Reply(
-            text=f"{ticket.ref} is on hold" + (f": {why}" if why else ".") + " Reply to continue.",
+            text=say(
+                language_of(ticket.requester, ticket),
+                "console.on_hold_why" if why else "console.on_hold",
+                ref=ticket.ref,
+                why=why,
+            ),
             ticket_ref=ticket.ref,
         ),
     )
@@ -135,13 +146,18 @@ def resolve(ticket: Ticket, text: str, ctx: HandlerContext) -> None:
     advance(ticket, ctx.now)
     said = text.strip()[:1000] or None
     ctx.log(ticket, "resolved", note=said)
+    lang = language_of(ticket.requester, ticket)
     ctx.notify_requester(
         ticket,
         Reply(
-            text=f"{ticket.ref} was resolved by {ctx.person.name}"
-            + (f": {said}" if said else ".")
-            + f' If it\'s not fixed, say "reopen {ticket.ref}".',
-            card=card(ticket),
+            text=say(
+                lang,
+                "console.resolved_why" if said else "console.resolved",
+                ref=ticket.ref,
+                name=ctx.person.name,
+                note=said,
+            ),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         ),
     )

@@ -18,6 +18,7 @@ from datetime import datetime
 from channels.conversation import Alert, Reply
 from handlers.cmdb import impact_for, reach
 from handlers.context import HandlerContext
+from handlers.replies import language_of, say
 from handlers.rules import lifecycle
 from handlers.rules import priority as prio
 from handlers.rules.correlation import (
@@ -183,8 +184,12 @@ async def _resolve(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> Non
             ctx.notify_requester(
                 report,
                 Reply(
-                    text=f"The outage behind {report.ref} ({ticket.ref}) is over. If it still "
-                    f'doesn\'t work for you, tell me here; else say "resolve {report.ref}".',
+                    text=say(
+                        language_of(report.requester, report),
+                        "events.outage_over",
+                        report=report.ref,
+                        ref=ticket.ref,
+                    ),
                     ticket_ref=report.ref,
                 ),
             )
@@ -194,12 +199,12 @@ def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
     ticket = row.ticket
     row.open = False
     ctx.log(ticket, "alert_cleared", source=alert.source, count=row.count)
+    lang = language_of(ticket.assignee)
     ctx.notify(
         ticket.assignee_id,
         Reply(
-            text=f"The {alert.source} alert behind {ticket.ref} has cleared. It's yours to "
-            "check and resolve.",
-            card=card(ticket),
+            text=say(lang, "events.cleared", source=alert.source, ref=ticket.ref),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         ),
     )
@@ -217,8 +222,12 @@ async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service)
         ctx.notify_requester(
             report,
             Reply(
-                text=f"Monitoring has found the outage behind {report.ref}: it is {outage.ref}, "
-                "and you will hear here when it is over.",
+                text=say(
+                    language_of(report.requester, report),
+                    "events.outage_found",
+                    report=report.ref,
+                    ref=outage.ref,
+                ),
                 ticket_ref=report.ref,
             ),
         )

@@ -13,6 +13,7 @@ from handlers import catalog
 from handlers.context import HandlerContext
 from handlers.incidents import service_named
 from handlers.registry import registry
+from handlers.replies import language, normalise, say, written_language
 from handlers.routing import place
 from handlers.rules import priority as prio
 from handlers.service_levels import start_clock
@@ -36,8 +37,10 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """File an incident or a request from a form."""
     p = ctx.params
     summary = " ".join(p.get("summary", "").split())[:MAX_SUMMARY]
+    # A form has no message to read the language from; its summary is the person's words.
+    lang = normalise(ctx.person.language) or written_language(summary) or language(ctx, nlu)
     if not summary:
-        return [Reply(text="The form arrived without a summary, so I didn't file anything.")]
+        return [Reply(text=say(lang, "forms.no_summary"))]
     kind = TicketKind.REQUEST if p.get("kind") == "request" else TicketKind.INCIDENT
     service, _named = await service_named(ctx, nlu)
     description = (p.get("description") or summary).strip()[:MAX_DESCRIPTION]
@@ -62,14 +65,19 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     )
     await place(ctx, ticket, service)
     await start_clock(ctx, ticket)
-    where = f" for {service.name}" if service else ""
+    where = say(lang, "forms.for_service", service=service.name) if service else ""
     priority = ticket.priority.value if ticket.priority else ""
-    what = "request" if kind is TicketKind.REQUEST else "incident"
     return [
         Reply(
-            text=f"I've logged {what} {ticket.ref}{where} at priority {priority}. "
-            "I'll keep you posted here.",
-            card=card(ticket),
+            text=say(
+                lang,
+                "forms.filed",
+                kind=say(lang, f"kind.{kind.value}"),
+                ref=ticket.ref,
+                where=where,
+                priority=priority,
+            ),
+            card=card(ticket, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]

@@ -14,6 +14,7 @@ from handlers.context import HandlerContext
 from handlers.forms import MAX_DESCRIPTION, file_ticket
 from handlers.incidents import resolve
 from handlers.registry import registry
+from handlers.replies import language, say
 from nlu.types import Understanding
 from store.enums import Role
 from store.models import Person, Ticket
@@ -32,9 +33,8 @@ async def file_from_message(nlu: Understanding, ctx: HandlerContext) -> list[Rep
     """A message somebody marked (🎫) as a ticket for its author; once per message."""
     earlier = await thread_ticket(ctx)
     if earlier is not None:
-        return [
-            Reply(text=f"This is already {earlier.ref}.", ticket_ref=earlier.ref, ephemeral=True)
-        ]
+        said = say(language(ctx, nlu), "help_channels.already", ref=earlier.ref)
+        return [Reply(text=said, ticket_ref=earlier.ref, ephemeral=True)]
     replies = await file_ticket(nlu, ctx)
     filed = await thread_ticket(ctx)
     if filed is not None:
@@ -99,12 +99,14 @@ async def thread_note(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     if ctx.person.has_role(Role.AGENT):
         ctx.log(ticket, "note", text=note[:4000], internal=True)
         ticket.updated_at = ctx.now
-        return [Reply(text=f"Internal note added to {ticket.ref}.", ephemeral=True)]
+        said = say(language(ctx, nlu), "help_channels.internal_note", ref=ticket.ref)
+        return [Reply(text=said, ephemeral=True)]
     if ticket.requester_id != ctx.person.id:
         return []
     ctx.log(ticket, "note", text=note[:4000])
     ticket.updated_at = ctx.now
-    return [Reply(text=f"Added to {ticket.ref}.", ticket_ref=ticket.ref)]
+    said = say(language(ctx, nlu), "help_channels.added", ref=ticket.ref)
+    return [Reply(text=said, ticket_ref=ticket.ref)]
 
 
 @registry.action("thread_reply")

@@ -11,6 +11,7 @@ from channels.conversation import Reply, Section
 from handlers.changes import decision_buttons
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, say
 from handlers.tickets import agent_buttons, card
 from nlu.types import Understanding
 from store.enums import PersonKind, Role, Status
@@ -23,12 +24,13 @@ LIMIT = 10
 async def home(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Your overview: open tickets, your queue and changes waiting for your decision."""
     person = ctx.person
+    lang = language(ctx, nlu)
     mine = await ctx.uow.tickets.for_requester(person.id, open_only=True, limit=LIMIT)
     sections = [
         Section(
-            title="Your open tickets",
-            cards=tuple(card(t) for t in mine),
-            empty="Nothing open. Message me when something breaks or you need something.",
+            title=say(lang, "home.mine"),
+            cards=tuple(card(t, lang=lang) for t in mine),
+            empty=say(lang, "home.mine_empty"),
         )
     ]
     if person.has_role(Role.AGENT):
@@ -40,18 +42,18 @@ async def home(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         more = f" ({total})" if total > len(queue) else ""
         sections.append(
             Section(
-                title=f"Assigned to you{more}",
-                cards=tuple(card(t) for t in queue),
-                buttons=tuple(b for t in queue for b in agent_buttons(t)),
-                empty="Your queue is empty.",
+                title=say(lang, "home.assigned", more=more),
+                cards=tuple(card(t, lang=lang) for t in queue),
+                buttons=tuple(b for t in queue for b in agent_buttons(t, lang)),
+                empty=say(lang, "home.assigned_empty"),
             )
         )
         sections.append(
             Section(
-                title="Waiting for an agent",
-                cards=tuple(card(t) for t in unassigned),
-                buttons=tuple(b for t in unassigned for b in agent_buttons(t)),
-                empty="Every new ticket has someone on it.",
+                title=say(lang, "home.waiting"),
+                cards=tuple(card(t, lang=lang) for t in unassigned),
+                buttons=tuple(b for t in unassigned for b in agent_buttons(t, lang)),
+                empty=say(lang, "home.waiting_empty"),
             )
         )
     if person.has_role(Role.APPROVER):
@@ -63,20 +65,21 @@ async def home(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         pending = pending[:LIMIT]
         sections.append(
             Section(
-                title="Waiting for your approval",
-                cards=tuple(card(t) for t in pending),
-                buttons=tuple(b for t in pending for b in decision_buttons(t)),
-                empty="No changes are waiting for you.",
+                title=say(lang, "home.approvals"),
+                cards=tuple(card(t, lang=lang) for t in pending),
+                buttons=tuple(b for t in pending for b in decision_buttons(t, lang)),
+                empty=say(lang, "home.approvals_empty"),
             )
         )
     count = len(mine)
     # Contacts are named after their platform id ("Slack user …42"): no greeting by name.
     known = person.kind is PersonKind.EMPLOYEE and person.name.strip()
-    head = f"Hi {person.name.split()[0]}. " if known else ""
-    summary = f"You have {count} open ticket{'s' if count != 1 else ''}." if count else ""
+    head = say(lang, "home.hi", name=person.name.split()[0]) if known else ""
+    summary = say(lang, "home.count_one" if count == 1 else "home.count_many", n=count)
+    summary = summary if count else ""
     return [
         Reply(
-            text=(head + summary).strip() or "Your overview",
+            text=(head + summary).strip() or say(lang, "home.title"),
             overview=True,
             sections=tuple(sections),
         )

@@ -8,6 +8,7 @@ from channels.conversation import Reply
 from handlers.cmdb import impact
 from handlers.context import HandlerContext
 from handlers.registry import registry
+from handlers.replies import language, say
 from nlu.types import EntityName, IntentName, Understanding
 from store.models import Service
 
@@ -38,22 +39,18 @@ async def named_item(nlu: Understanding, ctx: HandlerContext) -> Service | None:
 @registry.intent(IntentName.QUERY_IMPACT)
 async def query_impact(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """What breaks if something goes down: "what is affected if db-cluster-1 is down?"."""
+    lang = language(ctx, nlu)
     item = await named_item(nlu, ctx)
     if item is None:
-        return [
-            Reply(
-                text="Which configuration item? For example "
-                '"what breaks if db-cluster-1 goes down".'
-            )
-        ]
+        return [Reply(text=say(lang, "impact.which"))]
     found = await impact(ctx.uow, item)
     if found.total == 0:
-        return [Reply(text=f"Nothing depends on {item.name}.")]
-    lines = [f"If {item.name} goes down, {found.total} services are affected:"]
+        return [Reply(text=say(lang, "impact.none", name=item.name))]
+    lines = [say(lang, "impact.head", name=item.name, n=found.total)]
     for a in found.services[:SHOWN]:
-        open_ = f", {a.open_incidents} open incidents" if a.open_incidents else ""
+        open_ = say(lang, "impact.open", n=a.open_incidents) if a.open_incidents else ""
         lines.append(f"• {a.name} ({a.criticality.value}{open_})")
     rest = found.total - min(len(found.services), SHOWN)
     if rest:
-        lines.append(f"…and {rest} more.")
+        lines.append(say(lang, "impact.more", n=rest))
     return [Reply(text="\n".join(lines))]

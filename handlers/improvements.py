@@ -18,6 +18,7 @@ from typing import Any
 from channels.conversation import Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
+from handlers.replies import language, say
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
 from store.improvements import Improvement
@@ -52,18 +53,13 @@ async def submit_idea(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     text = ctx.params.get("idea") or ctx.text or nlu.text
     if not idea_title(text):
         ctx.expect("idea", intent=IntentName.SUBMIT_IDEA.value)
-        return [Reply(text="What's your idea? Tell me in a sentence or two.")]
+        return [Reply(text=say(language(ctx, nlu), "improvements.ask"))]
     row = await register(ctx, text)
     service = nlu.first(EntityName.SERVICE)
     ref = nlu.first(EntityName.TICKET_REF)
     row.service = service.value if service else None
     row.ticket_ref = ref.value if ref else None
-    return [
-        Reply(
-            text=f"Thanks! I've added {row.ref} to the improvement register: {row.title}. "
-            "The service desk's leads review it."
-        )
-    ]
+    return [Reply(text=say(language(ctx, nlu), "improvements.added", ref=row.ref, title=row.title))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +205,14 @@ async def suggest(uow: UnitOfWork, now: datetime) -> list[Improvement]:
 @registry.command("suggest", listed=False)
 async def suggest_improvements(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Suggest improvements from the desk's data (agents): "suggest improvements"."""
+    lang = language(ctx, nlu)
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can ask me for improvement suggestions.")]
+        return [Reply(text=say(lang, "improvements.agents_only"))]
     added = await suggest(ctx.uow, ctx.now)
     if not added:
-        return [Reply(text="Nothing new to suggest: the register already holds what I see.")]
+        return [Reply(text=say(lang, "improvements.nothing_new"))]
     lines = "\n".join(f"• {r.ref}: {r.title}" for r in added)
-    return [Reply(text=f"I've added {len(added)} suggestions to the register:\n{lines}")]
+    return [Reply(text=say(lang, "improvements.suggested", n=len(added), lines=lines))]
 
 
 async def suggest_to_leads(uow: UnitOfWork, now: datetime) -> list[Outgoing]:

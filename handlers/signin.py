@@ -10,6 +10,7 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.links import is_private
 from handlers.registry import registry
+from handlers.replies import language, say
 from nlu.types import IntentName, Understanding
 from store.enums import Role
 from store.signins import LINK_TTL
@@ -38,22 +39,23 @@ _CONSOLE_WORDS = ("console", "控制台", "工作台")
 @registry.intent(IntentName.SIGNIN)
 async def signin(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Sign in to the self-service portal: "sign in" gives you a one-time link."""
+    lang = language(ctx, nlu)
     if not is_private(ctx.address):
-        return [
-            Reply(
-                text="I'll only send a sign-in link in a private chat with me: write "
-                '"sign in" to me directly.'
-            )
-        ]
+        return [Reply(text=say(lang, "signin.private_only"))]
     _, token = await ctx.uow.signins.issue(ctx.person, channel=ctx.channel, now=ctx.now)
     minutes = int(LINK_TTL.total_seconds() // 60)
     asked = (ctx.text or nlu.text).lower()
     console = ctx.person.has_role(Role.AGENT) and any(w in asked for w in _CONSOLE_WORDS)
-    where, path = ("console", "/console") if console else ("portal", "")
+    where, path = ("signin.console", "/console") if console else ("signin.portal", "")
     return [
         Reply(
-            text=f"Here is your sign-in link for the {where} (it works once, for {minutes} "
-            f"minutes; don't share it): {link_for(token, path)}",
+            text=say(
+                lang,
+                "signin.link",
+                where=say(lang, where),
+                minutes=minutes,
+                link=link_for(token, path),
+            ),
             sensitive=True,
         )
     ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
+from handlers.replies import channel_language, say
 from handlers.tickets import agent_buttons, card
 
 NEGATIVE_SCORE = -0.35
@@ -40,11 +41,11 @@ async def flag_if_negative(
         ctx.log(ticket, "flagged", reason="negative public message", where=where, score=score)
         group = await ctx.uow.desk.group(ticket.group_id) if ticket.group_id else None
         group = group or await ctx.uow.desk.default_group()
+        lang = await channel_language(ctx.uow, group)
         reply = Reply(
-            text=f"⚠️ A negative public message on {where} about {ticket.ref}: "
-            f"answer it soon, by direct message. {ticket.title}",
-            card=card(ticket),
-            buttons=agent_buttons(ticket),
+            text=say(lang, "social.negative", where=where, ref=ticket.ref, title=ticket.title),
+            card=card(ticket, lang=lang),
+            buttons=agent_buttons(ticket, lang),
             ticket_ref=ticket.ref,
         )
         chats = (("slack", group.slack_channel), ("telegram", group.telegram_chat)) if group else ()

@@ -20,8 +20,9 @@ from datetime import datetime
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
-from handlers.errors import HandlerError
+from handlers.errors import HandlerError, Said, explain
 from handlers.registry import registry
+from handlers.replies import date_text, language, say
 from handlers.rules import lifecycle, sla
 from handlers.rules.calendar import CalendarError
 from handlers.service_levels import responded, supplier_policy
@@ -71,8 +72,8 @@ def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
     return min(ahead, default=None)
 
 
-def _hhmm(at: datetime | None) -> str:
-    return at.strftime("%a %H:%M UTC") if at is not None else "no target"
+def _hhmm(at: datetime | None, lang: str) -> str:
+    return date_text(at, lang, "%a %H:%M UTC") if at is not None else say(lang, "suppliers.no_time")
 
 
 async def find_supplier(ctx: HandlerContext, ticket: Ticket, name: str | None) -> Supplier:
@@ -80,21 +81,21 @@ async def find_supplier(ctx: HandlerContext, ticket: Ticket, name: str | None) -
     if name and name.strip().casefold() not in _ANY:
         found = await ctx.uow.desk.named(Supplier, name.strip())
         if found is None:
-            raise HandOffError(f"There is no supplier called {name.strip()[:80]!r} in the desk.")
+            raise HandOffError(Said("suppliers.unknown", name=name.strip()[:80]))
         return found
     found = await ctx.uow.desk.supplier_of(ticket.service_id) if ticket.service_id else None
     if found is None:
-        raise HandOffError(
-            f"{ticket.ref} has no supplier behind its service; name one: "
-            f'"hand {ticket.ref} to NetCo".'
-        )
+        raise HandOffError(Said("suppliers.none_behind", ref=ticket.ref))
     return found
 
 
 def mail_text(
     ticket: Ticket, supplier: Supplier, handoff: SupplierHandoff, by: str, note: str | None
 ) -> tuple[str, str]:
-    """The subject and body of the mail to the supplier (nothing internal beyond the ticket)."""
+    """The subject and body of the mail to the supplier (nothing internal beyond the ticket).
+
+    Always English: the desk file gives a supplier no language to write to them in.
+    """
     contract = f" under {supplier.contract}" if supplier.contract else ""
     prio = f"{ticket.priority.value} " if ticket.priority else ""
     subject = f"[{ticket.ref}] {prio}{ticket.kind.value} for {supplier.name}: {ticket.title}"
@@ -123,10 +124,10 @@ async def hand_off(
 ) -> HandOff:
     """Hand the ticket to the supplier: record, clock, event, and the mail in the outbox."""
     if not lifecycle.is_open(ticket.status):
-        raise HandOffError(f"{ticket.ref} is {ticket.status.label}; there is nothing to hand over.")
+        raise HandOffError(Said("suppliers.not_open", ref=ticket.ref, status=ticket.status))
     if ticket.status is Status.AWAITING_APPROVAL:
         # Handing it over would start the work its approvers have not allowed yet.
-        raise HandOffError(f"{ticket.ref} is awaiting approval; hand it over once it is approved.")
+        raise HandOffError(Said("suppliers.awaiting_approval", ref=ticket.ref))
     try:
         clock = sla.start(supplier_policy(supplier), ticket.priority, ctx.now)
     except CalendarError:
@@ -188,13 +189,14 @@ def _names_ticket(text: str) -> bool:
 async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Hand a ticket to its supplier: "hand INC-7 to NetCo" (agents)."""
     if not ctx.person.has_role(Role.AGENT):
-        return [Reply(text="Only agents can hand tickets to suppliers.")]
+        return [Reply(text=say(language(ctx, nlu), "suppliers.agents_only"))]
     named_ref = _REF.search(ctx.text)
     if named_ref and not ctx.params.get("ref"):
         ctx.params = {**ctx.params, "ref": named_ref.group(0).upper()}
+    lang = language(ctx, nlu)
     ticket, problem = await find_ticket(nlu, ctx, fallback=None)
     if ticket is None:
-        return [problem or Reply(text='Say "hand INC-7 to NetCo" or "hand INC-7 to the supplier".')]
+        return [problem or Reply(text=say(lang, "suppliers.how"))]
     said = _HAND.match(ctx.text)
     rest = re.sub(
         r"\b(?:INC|REQ|PRB|CHG)-\d+\b", " ", said.group("rest") if said else "", flags=re.I
@@ -204,29 +206,38 @@ async def hand_command(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         supplier = await find_supplier(ctx, ticket, named.group("name") if named else None)
         done = await hand_off(ctx, ticket, supplier)
     except HandOffError as e:
-        return [Reply(text=str(e), ticket_ref=ticket.ref)]
+        return [Reply(text=explain(e, lang), ticket_ref=ticket.ref)]
     h = done.handoff
-    prio = ticket.priority.value if ticket.priority else "it"
-    due = (
-        f" Their contract asks for a response by {_hhmm(h.response_due_at)} and a "
-        f"resolution by {_hhmm(h.resolve_due_at)}."
-        if h.response_due_at or h.resolve_due_at
-        else f" Their contract has no target for {prio}."
-    )
-    if done.mailed:
-        how = f"I've mailed {h.email}:"
-    elif h.email is None:
-        how = f"{supplier.name} has no contact e-mail in the desk file; send them this:"
-    else:
-        how = (
-            "Mail is not set up here, so nothing was sent: "
-            f"please forward this to {h.email} yourself:"
+    if h.response_due_at or h.resolve_due_at:
+        due = say(
+            lang,
+            "suppliers.due",
+            response=_hhmm(h.response_due_at, lang),
+            resolution=_hhmm(h.resolve_due_at, lang),
         )
+    elif ticket.priority:
+        due = say(lang, "suppliers.no_target_for", priority=ticket.priority.value)
+    else:
+        due = say(lang, "suppliers.no_target_any")
+    if done.mailed:
+        how = say(lang, "suppliers.mailed", email=h.email)
+    elif h.email is None:
+        how = say(lang, "suppliers.no_email", supplier=supplier.name)
+    else:
+        how = say(lang, "suppliers.no_mail", email=h.email)
     return [
         Reply(
-            text=f"{ticket.ref} is handed to {supplier.name}.{due} {how}\n\n"
-            f"{done.subject}\n\n{done.body}",
-            card=card(ticket, ctx.now),
+            text=say(
+                lang,
+                "suppliers.handed",
+                ref=ticket.ref,
+                supplier=supplier.name,
+                due=due,
+                how=how,
+                subject=done.subject,
+                body=done.body,
+            ),
+            card=card(ticket, ctx.now, lang=lang),
             ticket_ref=ticket.ref,
         )
     ]

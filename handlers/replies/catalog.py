@@ -14,6 +14,7 @@ from handlers.replies import (
     catalog_changes,
     catalog_channels,
     catalog_conversation,
+    catalog_desk,
     catalog_incidents,
     catalog_problems,
     catalog_refusals,
@@ -29,6 +30,7 @@ AREAS: tuple[ModuleType, ...] = (
     catalog_requests,
     catalog_channels,
     catalog_refusals,
+    catalog_desk,
 )
 
 
@@ -82,6 +84,16 @@ HELP: dict[str, dict[str, str]] = {
         "query_impact": "某个系统宕机会影响什么：“db-cluster-1 宕机会影响什么？”。",
         "submit_idea": "提建议：“建议：在 Slack 里重置密码”。",
         "signin": "登录自助门户：说“登录”获取一次性链接。",
+        "schedule": "为已批准的变更排期：“schedule CHG-12 周六 22:00 到周日 02:00”。",
+        "implement": "开始实施已排期的变更：“implement CHG-12”。",
+        "complete": "记录变更的结果：“complete CHG-12 successful”（或 failed、backed out）。",
+        "close": "关闭已完成的变更：“close CHG-12”。",
+        "standard": "提交预先批准的标准变更：“standard 重启邮件中继 周六 22:00”。",
+        "planned": "查看计划中的变更：“planned changes”，或“planned 周六 00:00 到周一 00:00”。",
+        "workaround": "把问题标为已知错误：“workaround PRB-3 重启打印服务；症状：打印机不出纸”。",
+        "link": "关联你的另一个账号：说“link”获取验证码，或“link +14155550123”关联手机。",
+        "unlink": "取消关联账号：在该账号里说“unlink”，或“unlink +14155550123”。",
+        "release": "把变更打包成发布：“release R-12 for 周六 22:00-02:00 with CHG-4”。",
     },
 }
 """Help lines by language, keyed by intent or command; English is each handler's own help."""
