@@ -87,9 +87,19 @@ def logging_as_it_was(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(structlog, "configure", uncached)
     root = logging.getLogger()
     handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    # `configure` also quiets the SDKs' loggers; a later test may want to hear them.
+    named = {
+        name: (lg.level, lg.propagate, lg.handlers[:], lg.disabled)
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, lg in list(logging.root.manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger) and name in named:
+            lg_level, lg.propagate, lg.handlers[:], lg.disabled = named[name]
+            lg.setLevel(lg_level)  # through setLevel: it clears the enabled-for caches
     configure(**{**config, "cache_logger_on_first_use": False})
 
 
