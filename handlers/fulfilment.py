@@ -286,7 +286,13 @@ async def complete(ctx: HandlerContext, ref: str, note: str = "") -> tuple[Ticke
     if task.status not in (OPEN, FAILED):
         said = "waiting for an earlier task" if task.status == WAITING else task.status
         raise TaskError(409, f"{task_ref(ticket, task)} is {said}.")
-    await finish(ctx, ticket, task, ok=True, note=note.strip() or f"Done by {me.name}.")
+    await finish(
+        ctx,
+        ticket,
+        task,
+        ok=True,
+        note=note.strip() or say(language_of(me), "task.done_by", name=me.name),
+    )
     return ticket, task
 
 
@@ -315,13 +321,20 @@ async def complete_task(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         return [Reply(text=e.message, ephemeral=True)]
     tasks = await ctx.uow.catalog.tasks(ticket.id)
     left = [t for t in tasks if t.status != DONE]
-    more = f" {len(left)} task(s) left." if left else f" {ticket.ref} is resolved."
+    # The clicked message is edited for everyone in the group's chat: its language.
+    lang = await channel_language(ctx.uow, task.group)
+    more = (
+        say(lang, "task.left", n=len(left)) if left else say(lang, "task.resolved", ref=ticket.ref)
+    )
     # The clicked task message is edited in place for everyone in the group's chat, and
     # carries the tasks this opened: a message for the conversation the click came from is
     # folded into this reply, so the next task's Done button must be in it.
     opened = [t for t in tasks if t.status == OPEN and t.opened_at == ctx.now and not t.automation]
-    lines = [f"Next: task {task_ref(ticket, t)}: {t.name}." for t in opened]
-    did = f"{ctx.person.name} completed {task_ref(ticket, task)} ({task.name}).{more}"
+    lines = [say(lang, "task.next", ref=task_ref(ticket, t), name=t.name) for t in opened]
+    did = say(
+        lang, "task.completed", name=ctx.person.name, ref=task_ref(ticket, task), task=task.name
+    )
+    did += more
     return [
         Reply(
             # No card: an edited card in a shared channel shows only the ticket's state, and
@@ -329,7 +342,9 @@ async def complete_task(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
             text=" ".join([did, *lines]),
             buttons=tuple(
                 Button(
-                    label="Done" if len(opened) == 1 else f"Done {task_ref(ticket, t)}",
+                    label=say(lang, "button.done")
+                    if len(opened) == 1
+                    else say(lang, "button.done_ref", ref=task_ref(ticket, t)),
                     action=COMPLETE,
                     value=task_ref(ticket, t),
                 )

@@ -18,7 +18,7 @@ from typing import Any
 from channels.conversation import Reply
 from handlers.context import HandlerContext, Outgoing
 from handlers.registry import registry
-from handlers.replies import language, say
+from handlers.replies import language, language_of, say
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role
 from store.improvements import Improvement
@@ -224,8 +224,9 @@ async def suggest_to_leads(uow: UnitOfWork, now: datetime) -> list[Outgoing]:
     if not added:
         return []
     lines = "\n".join(f"• {r.ref}: {r.title}" for r in added)
-    reply = Reply(
-        text=f"This week's improvement suggestions from the desk's data ({len(added)}):\n"
-        f"{lines}\nReview them in the console's improvement register."
-    )
-    return [Outgoing(reply=reply, person_id=lead) for lead in await uow.improvements.desk_leads()]
+    notes = []
+    for lead in await uow.improvements.desk_leads():
+        lang = language_of(await uow.people.get(lead))
+        text = say(lang, "improvements.weekly", n=len(added), lines=lines)
+        notes.append(Outgoing(reply=Reply(text=text), person_id=lead))
+    return notes

@@ -52,6 +52,12 @@ EN: dict[str, str] = {
     "task.posted": "Task {ref} for {title}: {name}. Press Done when it is done.",
     "task.failed": "Task {ref} ({name}) failed: {note}. Do it by hand and press Done.",
     "task.all_done": '{ref} is done: {names}. If something is missing, say "reopen {ref}".',
+    "task.completed": "{name} completed {ref} ({task}).",
+    "task.left": " {n} task(s) left.",
+    "task.resolved": " {ref} is resolved.",
+    "task.next": "Next: task {ref}: {name}.",
+    "task.done_by": "Done by {name}.",
+    "button.done_ref": "Done {ref}",
 }
 
 ZH: dict[str, str] = {
@@ -103,4 +109,10 @@ ZH: dict[str, str] = {
     "task.posted": "{title} 的任务 {ref}：{name}。完成后请按“完成”。",
     "task.failed": "任务 {ref}（{name}）失败：{note}。请手动完成后按“完成”。",
     "task.all_done": "{ref} 已完成：{names}。如果还缺什么，请说“重新打开 {ref}”。",
+    "task.completed": "{name} 完成了 {ref}（{task}）。",
+    "task.left": "还剩 {n} 个任务。",
+    "task.resolved": "{ref} 已解决。",
+    "task.next": "下一步：任务 {ref}：{name}。",
+    "task.done_by": "由 {name} 完成。",
+    "button.done_ref": "完成 {ref}",
 }

@@ -61,6 +61,8 @@ EN: dict[str, str] = {
     "improvements.agents_only": "Only agents can ask me for improvement suggestions.",
     "improvements.nothing_new": "Nothing new to suggest: the register already holds what I see.",
     "improvements.suggested": "I've added {n} suggestions to the register:\n{lines}",
+    "improvements.weekly": "This week's improvement suggestions from the desk's data ({n}):\n"
+    "{lines}\nReview them in the console's improvement register.",
     "impact.which": "Which configuration item? For example "
     '"what breaks if db-cluster-1 goes down".',
     "impact.none": "Nothing depends on {name}.",
@@ -123,6 +125,8 @@ ZH: dict[str, str] = {
     "improvements.agents_only": "只有服务台人员可以让我提出改进建议。",
     "improvements.nothing_new": "没有新的建议：我看到的都已在登记册里了。",
     "improvements.suggested": "我已向登记册添加了 {n} 条建议：\n{lines}",
+    "improvements.weekly": "本周根据服务台数据得出的改进建议（{n} 条）：\n{lines}\n"
+    "请在控制台的改进登记册中查看。",
     "impact.which": "哪个配置项？例如“db-cluster-1 宕机会影响什么”。",
     "impact.none": "没有任何服务依赖 {name}。",
     "impact.head": "如果 {name} 宕机，会影响 {n} 个服务：",

@@ -374,3 +374,35 @@ async def test_person_and_ci_fields_are_looked_up_in_the_directory_and_the_cmdb(
     await shop.say("yes", expect=["+REQ-1"])
     frank, carol = [await person_id(shop, f"{n}@example.com") for n in ("frank", "carol")]
     assert sorted(to or 0 for to, _ in sent) == sorted([frank, carol])
+
+
+async def test_a_task_done_in_a_chinese_groups_chat_is_told_in_chinese(
+    dialogue: Dialogue, tmp_path: Path
+) -> None:
+    path = tmp_path / "catalog.yml"
+    path.write_text(
+        """
+groups:
+  - {name: hardware, members: [bob@example.com], language: zh, slack_channel: C0HARD}
+catalog:
+  - name: Monitor
+    aliases: [monitor]
+    fulfilment:
+      group: hardware
+      tasks:
+        - {name: Order it, group: hardware}
+        - {name: Deliver it, group: hardware}
+""",
+        "utf-8",
+    )
+    async with UnitOfWork(dialogue.factory) as uow:
+        await apply(uow, read([path]))
+        await uow.commit()
+    await dialogue.say("I need a monitor")
+    await dialogue.say("yes", expect=["+REQ-1"])
+    turn = await dialogue.click(
+        "complete_task", "REQ-1/1", who="bob@example.com", expect=["REQ-1:status"]
+    )
+    assert "完成了 REQ-1/1（Order it）。还剩 1 个任务。" in turn.text
+    assert "下一步：任务 REQ-1/2：Deliver it。" in turn.text
+    assert [b.label for b in turn.replies[0].buttons] == ["完成"]

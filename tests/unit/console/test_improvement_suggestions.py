@@ -208,3 +208,26 @@ async def test_the_weekly_round_tells_the_leads_once(factory: SessionFactory) ->
     async with UnitOfWork(factory) as uow:
         count = await uow.session.scalar(select(func.count()).select_from(Improvement))
     assert count == 6
+
+
+async def test_a_lead_who_reads_chinese_gets_the_weekly_note_in_chinese(
+    factory: SessionFactory,
+) -> None:
+    from sqlalchemy import select
+
+    from handlers.improvements import suggest_to_leads
+    from store.models import Group
+
+    await _history(factory)
+    async with UnitOfWork(factory) as uow:
+        bob = await uow.people.by_email("bob@example.com")
+        assert bob is not None
+        bob.language = "zh"
+        group = (await uow.session.scalars(select(Group).order_by(Group.id))).first()
+        assert group is not None
+        group.lead_id = bob.id
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        [note] = await suggest_to_leads(uow, NOW)
+    assert note.reply.text.startswith("本周根据服务台数据得出的改进建议（")
+    assert "请在控制台的改进登记册中查看" in note.reply.text
