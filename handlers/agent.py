@@ -1,5 +1,8 @@
-"""Agents' ticket updates: the REST API's status, priority, assignee and notes, and the
-chat command that overrides a priority with a reason."""
+"""Agents' ticket updates, through the REST API and the chat command.
+
+The REST API changes status, priority, assignee and notes; the chat command overrides a
+priority with a reason.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ class NotAllowedError(HandlerError):
 
 @dataclass(frozen=True, slots=True)
 class Update:
+    """The fields an agent changes on a ticket; None leaves a field as it is."""
+
     status: Status | None = None
     priority: Priority | None = None
     assignee: Person | None = None

@@ -31,6 +31,7 @@ _SCANNED = 200
 
 
 def decision_buttons(ticket: Ticket, lang: str = "en") -> tuple[Button, ...]:
+    """The Approve and Reject buttons of a request's approval card, in the reader's language."""
     return (
         Button(
             label=say(lang, "approvers.approve"),
@@ -80,6 +81,7 @@ class Notified:
     unreached: tuple[str, ...] = ()
 
     def sentence(self, lang: str = "en") -> str:
+        """Who was told and who could not be reached, as one sentence for the reply."""
         parts = []
         if self.reached:
             parts.append(say(lang, "approvers.told", names=", ".join(self.reached)))
@@ -98,8 +100,10 @@ def eligible(people: list[Person], ticket: Ticket) -> list[Person]:
 async def notify_approvers(
     ctx: HandlerContext, ticket: Ticket, ask: Callable[[str], Reply]
 ) -> Notified:
-    """Send `ask` to every eligible approver personally, in their language; who was reached
-    and who was not."""
+    """Send `ask` to every eligible approver personally, in their language.
+
+    Returns who was reached and who was not.
+    """
     reached: list[str] = []
     unreached: list[str] = []
     for approver in eligible(await ctx.uow.people.with_role(Role.APPROVER), ticket):
@@ -113,8 +117,11 @@ async def notify_approvers(
 
 
 async def decidable(ctx: HandlerContext, *, limit: int) -> list[Ticket]:
-    """The changes waiting for approval that this person may decide now: not their own, not
-    decided by them already, and, for a change with boards, only when they sit on one."""
+    """The changes waiting for approval that this person may decide now.
+
+    That leaves out their own, those they decided already, and, for a change with boards,
+    those whose boards they do not sit on.
+    """
     # The change policy builds on this module (decision buttons, reaching approvers), so it
     # is imported on use.
     from handlers.changes import decision_refusal

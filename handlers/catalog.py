@@ -70,7 +70,7 @@ _ENTITY_OF = {form.FieldType.DATE: EntityName.DATETIME, form.FieldType.EMAIL: En
 
 
 def asks_for_list(text: str) -> bool:
-    """ "What can I order?" and the like."""
+    """Whether a message asks what can be ordered ("What can I order?" and the like)."""
     return _LIST.search(text) is not None
 
 
@@ -413,7 +413,7 @@ async def cancel_order(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 
 
 async def list_items(ctx: HandlerContext) -> list[Reply]:
-    """ "What can I order?": the items this person may order, by category."""
+    """The items this person may order, by category, for "What can I order?"."""
     items = [i for i in await ctx.uow.catalog.items() if _may_order(i, ctx.person)]
     lang = language(ctx)
     if not items:
@@ -628,7 +628,7 @@ def _fulfilment_clock(item: CatalogItem, ticket: Ticket, ctx: HandlerContext) ->
 
 @registry.command("approve", "reject", listed=False)
 async def typed_decision(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """ "approve REQ-4" or "reject REQ-4 not in this budget": decide a request sent to you."""
+    """Decide a request sent to you: "approve REQ-4" or "reject REQ-4 not in this budget"."""
     said = _TYPED_DECISION.match(ctx.text or nlu.text)
     if said is None:
         # "approve CHG-12", or "reject" that names no request: the change approvals (and

@@ -61,6 +61,7 @@ class Scheduled:
 
 
 def as_freeze(row: FreezeWindow) -> Freeze:
+    """A stored freeze window as the freeze rule reads it, its services compared by folded case."""
     return Freeze(
         name=row.name,
         span=Window(row.starts_at, row.ends_at),
@@ -83,6 +84,7 @@ def _step(ticket: Ticket, plan: ChangePlan, step: Step) -> ChangeStage:
 
 
 def span_of(start: datetime | None, end: datetime | None) -> Window:
+    """A change's window from its start and end; refused when one is missing or they make none."""
     if start is None or end is None:
         raise ChangeError(Refused.BAD_INPUT, Said("change.refused.no_window"))
     try:
@@ -108,8 +110,10 @@ async def _items(ctx: HandlerContext, ticket: Ticket, names: Sequence[str] | Non
 
 
 async def risk(uow: UnitOfWork, ticket: Ticket, touched: Sequence[Service]) -> Risk:
-    """The change's risk: the criticality of the items it touches and of every service that
-    depends on them, and its type (`handlers.rules.change_risk`)."""
+    """The change's risk, from its type and what it touches (`handlers.rules.change_risk`).
+
+    Counted are the criticality of the items it touches and of every service that depends on them.
+    """
     near: set[int] = set()
     for item in touched:
         near |= set(await reach(uow, item.id))
@@ -123,8 +127,11 @@ async def risk(uow: UnitOfWork, ticket: Ticket, touched: Sequence[Service]) -> R
 async def planned(
     uow: UnitOfWork, tickets: Sequence[Ticket], reached: dict[int, set[int]] | None = None
 ) -> list[Planned]:
-    """Changes with a window as the collision rule sees them: items touched (the change's
-    service when it names none) and everything that depends on them."""
+    """Changes with a window as the collision rule sees them.
+
+    Each brings the items it touches (the change's service when it names none) and everything
+    that depends on them.
+    """
     cache = {} if reached is None else reached
     touched = await uow.changes.items([t.id for t in tickets])
     out = []
@@ -326,8 +333,11 @@ async def review(
 
 
 async def _open_review(ctx: HandlerContext, ticket: Ticket, outcome: ChangeOutcome) -> None:
-    """The post-implementation review is a piece of work of its own: recorded, and put to
-    the change's group and the approvals channel with the button that closes it once done."""
+    """Record the post-implementation review as a piece of work of its own.
+
+    It is put to the change's group and the approvals channel with the button that closes it
+    once done.
+    """
     change_type = ticket.change_type or ChangeType.NORMAL
     emergency = change_type is ChangeType.EMERGENCY
     why = "an emergency change" if emergency else outcome.label
@@ -389,8 +399,10 @@ async def release_status(ctx: HandlerContext, release: Release) -> ReleaseStatus
 
 
 async def follow_release(ctx: HandlerContext, ticket: Ticket) -> Release | None:
-    """The release of a change that moved follows it; its creator hears when its status
-    changes. The release, when its status changed."""
+    """Let the release of a change that moved follow it; the release, when its status changed.
+
+    The release's creator hears when its status changes.
+    """
     release = await ctx.uow.releases.of_change(ticket.id)
     if release is None:
         return None
@@ -421,6 +433,7 @@ async def follow_release(ctx: HandlerContext, ticket: Ticket) -> Release | None:
 
 
 async def standard_named(ctx: HandlerContext, name: str) -> StandardChange | None:
+    """The standard change template of that name, in any case; None when the desk has none."""
     wanted = name.strip().casefold()
     return next((s for s in await ctx.uow.changes.standards() if s.name.casefold() == wanted), None)
 

@@ -54,6 +54,7 @@ def instants(nlu: Understanding) -> list[datetime]:
 
 
 def outcome_in(text: str) -> ChangeOutcome | None:
+    """The outcome a message reports (the first outcome word it uses); None when it reports none."""
     lowered = text.lower()
     hits = [(lowered.find(w), o) for w, o in _OUTCOME_WORDS.items() if w in lowered]
     return min(hits, key=lambda h: h[0])[1] if hits else None
@@ -325,14 +326,19 @@ _WEEKEND = re.compile(r"\b(?:(next)\s+)?week-?end\b", re.IGNORECASE)
 
 
 def asks_calendar(text: str) -> bool:
-    """A question about the change calendar ("what changes are planned this weekend?")
-    that names no ticket: a question about one change goes to its own handlers."""
+    """Whether a message asks about the change calendar and names no ticket.
+
+    "What changes are planned this weekend?" is one; a question about one change goes to its
+    own handlers.
+    """
     return bool(_ASKS_CALENDAR.search(text)) and not re.search(r"\b[A-Z]{3}-\d+", text, re.I)
 
 
 def weekend(now: datetime, *, following: bool = False) -> tuple[datetime, datetime]:
-    """Saturday 00:00 to Monday 00:00 (UTC) of this weekend, the one under way on a
-    Saturday or Sunday; `following` gives the one after it."""
+    """Saturday 00:00 to Monday 00:00 (UTC) of this weekend, or the next with `following`.
+
+    On a Saturday or Sunday this weekend is the one under way.
+    """
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     saturday = midnight + timedelta(days=(5 - now.weekday()) % 7)
     if now.weekday() == 6:
@@ -403,9 +409,11 @@ async def _calendar(
 def window_in(
     nlu: Understanding, *, before: int | None = None
 ) -> tuple[datetime, datetime | None] | None:
-    """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a
-    start; the end is None when only one time is given. Only times written before
-    position `before` count."""
+    """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a start.
+
+    The end is None when only one time is given. Only times written before position `before`
+    count.
+    """
     found = []
     for e in sorted(nlu.entities, key=lambda e: e.start):
         if e.entity != EntityName.DATETIME or (before is not None and e.start >= before):

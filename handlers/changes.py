@@ -165,8 +165,11 @@ def told_sentence(lang: str, told: Notified) -> str:
 
 
 async def _fixes(nlu: Understanding, ctx: HandlerContext) -> list[str]:
-    """The incidents and problems a change request names ("... to fix INC-4"): recorded on
-    the change, and a problem named is resolved when the change completes successfully."""
+    """The incidents and problems a change request names ("... to fix INC-4").
+
+    They are recorded on the change, and a problem named is resolved when the change
+    completes successfully.
+    """
     found: list[str] = []
     text = ctx.params.get("original_text") or ctx.text or nlu.text
     for word in text.split():
@@ -392,8 +395,10 @@ async def _which_change(ctx: HandlerContext, decision: Decision, lang: str = "en
 
 
 async def affected_names(uow: UnitOfWork, ticket: Ticket) -> list[str]:
-    """The services a change affects: the items it touches (else its service) and everything
-    that depends on them, through the configuration database."""
+    """The services a change affects, through the configuration database.
+
+    They are the items it touches (else its service) and everything that depends on them.
+    """
     touched = [sid for sid, _ in (await uow.changes.items([ticket.id])).get(ticket.id, [])]
     if not touched and ticket.service_id is not None:
         touched = [ticket.service_id]
@@ -423,8 +428,11 @@ async def decision_refusal(
     *,
     boards: list[quorum.Board] | None = None,
 ) -> approval.Refusal | None:
-    """None when the person asking may approve or reject this change now, else why not: the
-    desk-wide policy first, then, for a normal change with boards, a seat on one of them."""
+    """None when the person asking may approve or reject this change now, else why not.
+
+    The desk-wide policy decides first, then, for a normal change with boards, a seat on one
+    of them.
+    """
     ballots = [
         approval.Ballot(a.approver_id, a.decision)
         for a in await ctx.uow.tickets.approvals(ticket.id)
@@ -460,8 +468,7 @@ def _board_names(boards: list[quorum.Board], lang: str = "en") -> str:
 async def notify_board(
     ctx: HandlerContext, ticket: Ticket, ask: Callable[[str], Reply], boards: list[quorum.Board]
 ) -> Notified:
-    """Send `ask` (in their language) to each member of the change's boards (never the
-    requester), once."""
+    """Send `ask` once, in their language, to every board member of the change but its requester."""
     ids = sorted(frozenset().union(*(b.members for b in boards)) - {ticket.requester_id})
     reached: list[str] = []
     unreached: list[str] = []

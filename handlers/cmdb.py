@@ -45,6 +45,7 @@ class Impact:
 
     @property
     def total(self) -> int:
+        """How many services the outage reaches, listed or not."""
         return len(self.services) + self.more
 
 
@@ -120,6 +121,8 @@ class CiSpec:
 
 @dataclass(frozen=True, slots=True)
 class Saved:
+    """A configuration item after saving: whether it was new, and the fields that changed."""
+
     ci: Service
     created: bool
     changes: dict[str, Any]

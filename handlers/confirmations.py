@@ -93,7 +93,7 @@ def _keep_words(ctx: HandlerContext) -> None:
 
 
 def ask(intent: IntentName, ticket: Ticket, ctx: HandlerContext) -> Reply:
-    """ "Resolve INC-7 'VPN drops from home'? Yes / No", keeping what was said for the yes."""
+    """Ask "Resolve INC-7 'VPN drops from home'? Yes / No", keeping what was said for the yes."""
     lang = language(ctx)
     action = ACTIONS[intent]
     _keep_words(ctx)

@@ -1,5 +1,6 @@
-"""What an agent does from the console: take, give, answer, note, reprioritise, hold, resolve,
-decide. Each step logs its event and queues what the requester is told, as chat does.
+"""An agent's work from the console: take, give, answer, note, reprioritise, hold, resolve, decide.
+
+Each step logs its event and queues what the requester is told, as chat does.
 
 Every function takes a `HandlerContext` whose person is the signed-in agent and whose
 address names the console, so the event log says the change came through the console.

@@ -80,6 +80,7 @@ class HandlerContext:
 
     @property
     def channel(self) -> str:
+        """The channel the message came through."""
         return self.address.channel
 
     async def tally(self, key: str, window_seconds: int, add: int = 1) -> int:
@@ -92,6 +93,7 @@ class HandlerContext:
         return await self.counter(key, window_seconds, add)
 
     def notify(self, person_id: int | None, reply: Reply) -> None:
+        """Tell another person `reply`; the person who sent the message is answered directly."""
         if person_id is not None and person_id != self.person.id:
             self.outgoing.append(Outgoing(reply=reply, person_id=person_id))
 
@@ -105,6 +107,7 @@ class HandlerContext:
             self.notify(ticket.requester_id, reply)
 
     def announce(self, topic: str, reply: Reply) -> None:
+        """Post `reply` to the channels that follow `topic`."""
         self.outgoing.append(Outgoing(reply=reply, topic=topic))
 
     def expect(

@@ -104,8 +104,11 @@ def _not_theirs(ctx: HandlerContext) -> list[Reply] | None:
 
 
 def _lang(ctx: HandlerContext, original: Understanding | None = None) -> str:
-    """The language to answer a button in: the person's preference, else that of the message
-    the article was offered for (a button press carries no words to tell it by)."""
+    """The language to answer a button in: the person's preference, else the message's.
+
+    The message is the one the article was offered for, since a button press carries no words
+    to tell the language by.
+    """
     if original is None:
         original = _original(ctx.params.get(ORIGINAL, ""))
     return (

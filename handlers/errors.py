@@ -24,8 +24,10 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Local:
-    """A text the desk file gives per language (a form field's label); English when the
-    reader's language has none."""
+    """A text the desk file gives per language (a form field's label), in the reader's.
+
+    English stands in when the reader's language has none.
+    """
 
     en: str
     zh: str | None = None
@@ -76,6 +78,7 @@ class Said:
         self.fields = fields
 
     def text(self, lang: str) -> str:
+        """The sentence in `lang`, falling back to English where the catalog has no translation."""
         template = MESSAGES.get(lang, {}).get(self.key) or MESSAGES["en"][self.key]
         return template.format(**{k: _word(v, lang) for k, v in self.fields.items()})
 

@@ -277,8 +277,10 @@ def wall_floor(duration: Duration) -> timedelta:
 
 
 async def quiet_floor(uow: UnitOfWork) -> timedelta:
-    """The shortest quiet period any agreement allows: resolved earlier than `now` minus this
-    is all the watcher must look at."""
+    """The shortest quiet period any agreement allows.
+
+    Tickets resolved earlier than `now` minus this are all the watcher must look at.
+    """
     quiet = [_quiet(row) for row in await uow.desk.service_levels()] + [DEFAULT_QUIET]
     return min(wall_floor(q) for q in quiet)
 
@@ -329,8 +331,11 @@ def escalate_after(rota: Mapping[str, Any]) -> timedelta:
 
 
 def paging_order(rota: Mapping[str, Any], at: datetime, lead: str | None) -> list[str]:
-    """Who is paged, in turn: the person on call at `at`, the rest of the weekly rota after
-    them, then the group's lead; each once."""
+    """Who is paged, in turn, each once.
+
+    First the person on call at `at`, then the rest of the weekly rota after them, then the
+    group's lead.
+    """
     first = on_call(rota, at)
     weekly = [str(e) for e in rota.get("weekly") or ()]
     if first in weekly:

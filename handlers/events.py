@@ -211,9 +211,11 @@ def _tell(alert: Alert, row: AlertIncident, ctx: HandlerContext) -> None:
 
 
 async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service) -> None:
-    """Link the open reports people made on the alert's CI, or on anything depending on it
-    (transitively, through the CMDB), within `OUTAGE_WINDOW`, to the alert's new incident,
-    and tell each reporter."""
+    """Link people's open reports of the alert's outage to its new incident, telling each reporter.
+
+    Reports count when made within `OUTAGE_WINDOW` on the alert's CI or on anything depending
+    on it (transitively, through the CMDB).
+    """
     services = [service.id, *await reach(ctx.uow, service.id)]
     for report in await ctx.uow.alerts.open_reports(services, ctx.now - OUTAGE_WINDOW):
         await ctx.uow.alerts.link(report, outage)
@@ -234,8 +236,10 @@ async def _gather_reports(ctx: HandlerContext, outage: Ticket, service: Service)
 
 
 async def link_to_outage(ctx: HandlerContext, ticket: Ticket) -> Ticket | None:
-    """Link a person's new incident to an open alert incident on its service, or on an item
-    it depends on or runs on (a few steps up the CMDB); that incident.
+    """Link a person's new incident to an open alert incident it is part of; that incident.
+
+    The alert incident may be on its service, or on an item it depends on or runs on (a few
+    steps up the CMDB).
 
     The alert incident counts while its alert fires, and for `OUTAGE_WINDOW` after it was
     last seen.

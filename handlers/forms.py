@@ -1,5 +1,6 @@
-"""Tickets filed through a form (a Slack modal, a message turned into a ticket), and
-catalog orders placed through one.
+"""Tickets filed and catalog orders placed through a form.
+
+Forms are a Slack modal or a message turned into a ticket.
 
 A form says outright what the NLU would have to guess: incident or request, summary,
 service, urgency and details arrive in `ctx.params`. Channels validate the form before it

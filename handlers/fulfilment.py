@@ -121,8 +121,7 @@ async def _open(
 
 
 async def _tell(ctx: HandlerContext, group: Group | None, reply: Callable[[str], Reply]) -> None:
-    """The group's channels, or (a group without one) each of its members personally; each
-    in its own language."""
+    """The group's channels, else each of its members personally; each in its own language."""
     if group is None:
         return
     chats = [c for c in (("slack", group.slack_channel), ("telegram", group.telegram_chat)) if c[1]]
@@ -298,7 +297,7 @@ async def complete(ctx: HandlerContext, ref: str, note: str = "") -> tuple[Ticke
 
 @registry.command("done", listed=False)
 async def typed_done(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """ "done REQ-4/2 laptop imaged": complete a fulfilment task, as its Done button does."""
+    """Complete a fulfilment task, as its Done button does: "done REQ-4/2 laptop imaged"."""
     said = _TYPED_DONE.match(ctx.text or nlu.text)
     if said is None:
         # "done with the printer, thanks": not a task, so the NLU reads it.

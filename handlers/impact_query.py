@@ -17,8 +17,10 @@ _TOKEN = re.compile(r"[\w][\w.\-]*[\w]|\w")
 
 
 async def named_item(nlu: Understanding, ctx: HandlerContext) -> Service | None:
-    """The configuration item a message names: an item's exact name (so `payroll-db` is not
-    read as the Payroll it contains), else the NLU's service."""
+    """The configuration item a message names: an item's exact name, else the NLU's service.
+
+    The exact name comes first so that `payroll-db` is not read as the Payroll it contains.
+    """
     words = _TOKEN.findall(nlu.text)
     # Longer phrases first, so "mail relay" wins over "mail".
     for size in (3, 2, 1):

@@ -90,8 +90,10 @@ async def major_resolved(
 
 
 async def _post(ctx: HandlerContext, ticket: Ticket, swarm_channel: str | None, key: str) -> None:
-    """News for the swarm channel (the owner group's language) and the major-incident
-    channel (the desk's)."""
+    """News for the swarm channel and the major-incident channel, each in its own language.
+
+    The swarm channel reads the owner group's language, the major-incident channel the desk's.
+    """
     if swarm_channel:
         lang = await channel_language(ctx.uow, ticket.group)
         swarm = Address(channel="slack", conversation=swarm_channel, user="")

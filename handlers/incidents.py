@@ -34,6 +34,7 @@ _UNSURE = {"i don't know", "dont know", "don't know", "not sure", "no idea", "un
 
 
 def level_of(nlu: Understanding, entity: str) -> Level | None:
+    """The impact or urgency a message gives; None when it gives none or no valid level."""
     found = nlu.first(entity)
     if found is None:
         return None

@@ -86,7 +86,7 @@ def _save_said(text: str) -> re.Match[str] | None:
     when=lambda text: text.strip().lower().startswith("save") or _save_said(text) is not None,
 )
 async def save_as_article(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """ "Save this as an article": a resolved ticket's problem and fix as a knowledge draft."""
+    """Save a resolved ticket's problem and fix as a knowledge draft ("Save this as an article")."""
     said = _save_said(ctx.text or nlu.text)
     if said is None:
         # "save" began a message that is no such command ("save button greyed out").

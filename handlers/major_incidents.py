@@ -145,6 +145,7 @@ async def swarm_on_p1(ctx: HandlerContext, ticket: Ticket) -> bool:
 
 
 async def declare(ctx: HandlerContext, nlu: Understanding | None = None) -> list[Reply]:
+    """Declare an open incident major: link its reports, page its group, announce; agents only."""
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]
@@ -219,6 +220,7 @@ def _update_text(text: str) -> str:
 
 
 async def broadcast(ctx: HandlerContext) -> list[Reply]:
+    """Send a status update on an open major incident to its channels and reporters; agents only."""
     refused = _staff_only(ctx)
     if refused is not None:
         return [refused]

@@ -1,5 +1,7 @@
-"""Problems and known errors: open one over incidents, record the cause and the workaround,
-answer new reports that match a known error, and offer recurring incidents as a problem.
+"""Problems and known errors, from incidents to the cause and the workaround.
+
+Opens a problem over incidents, records the cause and the workaround, answers new reports
+that match a known error, and offers recurring incidents as a problem.
 """
 
 from __future__ import annotations
@@ -134,8 +136,10 @@ async def _tell_linked(ctx: HandlerContext, problem: Ticket) -> None:
 
 
 async def resolve_by_change(ctx: HandlerContext, change: Ticket) -> list[Ticket]:
-    """Problems a successful change fixes: those its description names (`PRB-n`), which its
-    request also records as `fixes` in its history."""
+    """Problems a successful change fixes: those its description names (`PRB-n`).
+
+    Its request also records them as `fixes` in its history.
+    """
     refs = {w.strip(".,;:()").upper() for w in change.description.split()}
     done = []
     for ref in sorted(r for r in refs if r.startswith("PRB-")):
@@ -313,8 +317,10 @@ def _title(nlu: Understanding, incidents: Sequence[Ticket]) -> str:
 
 @registry.command("workaround")
 async def record_workaround(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """Make a problem a known error: "workaround PRB-3 restart the spooler; symptoms: printer
-    offline, spooler crash"."""
+    """Make a problem a known error from its workaround and symptoms.
+
+    "workaround PRB-3 restart the spooler; symptoms: printer offline, spooler crash".
+    """
     lang = language(ctx, nlu)
     refs = [e for e in nlu.entities if e.entity == EntityName.TICKET_REF]
     problem = await ctx.uow.tickets.by_ref(refs[0].value) if refs else None

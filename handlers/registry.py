@@ -117,6 +117,7 @@ class Registry:
         return register
 
     def for_intent(self, intent: IntentName) -> HandlerSpec | None:
+        """The handler for an intent, if one is registered."""
         return next((s for s in self.specs if s.intent is intent), None)
 
     def help_entries(self) -> list[tuple[str, str]]:
@@ -129,8 +130,9 @@ class Registry:
         return entries
 
     def shape(self, when: Callable[[str], bool]) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Register `func` for messages of a shape (`when(text)`) that answer something the
-        bot asked outside a conversation (a bare "4" after the survey).
+        """Register `func` for replies to what the bot asked outside a conversation.
+
+        A reply is a message of a shape (`when(text)`), such as a bare "4" after the survey.
 
         The router tries it only when no question of the conversation is pending; a handler
         that finds nothing to answer returns no replies and the NLU reads the message.
@@ -149,6 +151,7 @@ class Registry:
         )
 
     def for_action(self, action: str) -> HandlerSpec | None:
+        """The handler for a button's action, if one is registered."""
         return next((s for s in self.specs if action in s.actions), None)
 
     def for_command(self, text: str) -> HandlerSpec | None:

@@ -54,6 +54,7 @@ def _state(status: ReleaseStatus, lang: str) -> str:
 
 
 def describe(release: Release, tickets: Sequence[Ticket], lang: str = "en") -> str:
+    """A release in one line: its name, window and changes with their status."""
     refs = say(lang, "change.list_sep").join(
         say(lang, "release.change", ref=t.ref, status=status_label(t.status, lang)) for t in tickets
     ) or say(lang, "release.no_changes")
@@ -69,6 +70,7 @@ def describe(release: Release, tickets: Sequence[Ticket], lang: str = "en") -> s
 
 
 def decision_buttons(release: Release, lang: str = "en") -> tuple[Button, ...]:
+    """The Approve and Reject buttons of a release's approval card, in the reader's language."""
     return (
         Button(
             label=say(lang, "release.button_approve", name=release.name),
@@ -174,8 +176,10 @@ async def _join(ctx: HandlerContext, release: Release, tickets: Sequence[Ticket]
 
 
 async def _ask_deciders(ctx: HandlerContext, release: Release, tickets: Sequence[Ticket]) -> None:
-    """Whoever may decide a change of the release that awaits approval gets the release's
-    Approve / Reject: its boards' members, else the approvers; never its creator."""
+    """Send the release's Approve / Reject to whoever may decide its changes awaiting approval.
+
+    They are its boards' members, else the approvers; never its creator.
+    """
     waiting = [t for t in tickets if t.status is Status.AWAITING_APPROVAL]
     if not waiting:
         return
@@ -219,9 +223,11 @@ async def decide(
     *,
     lang: str = "en",
 ) -> Decided:
-    """Approve or reject every change of the release that awaits a decision, each under the
-    change approval policy. Refused when the person may decide none of them. `lang` is the
-    language of the sentences (refusals, each change's outcome)."""
+    """Approve or reject every change of the release that awaits a decision.
+
+    Each is decided under the change approval policy. Refused when the person may decide none
+    of them. `lang` is the language of the sentences (refusals, each change's outcome).
+    """
     if release.requester_id == ctx.person.id:
         raise ChangeError(Refused.FORBIDDEN, say(lang, "release.own", name=release.name))
     waiting = [
@@ -342,7 +348,7 @@ async def _list(ctx: HandlerContext, lang: str = "en") -> list[Reply]:
 async def decide_in_chat(
     nlu: Understanding, ctx: HandlerContext, decision: Decision, name: str
 ) -> list[Reply]:
-    """ "approve R-12" in chat, or its button."""
+    """Decide a release: "approve R-12" in chat, or its button."""
     lang = language(ctx, nlu)
     release = await ctx.uow.releases.by_name(name)
     if release is None:

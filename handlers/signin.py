@@ -30,6 +30,7 @@ def use_base_url(url: str) -> None:
 
 
 def link_for(token: str, next_path: str = "") -> str:
+    """The one-time sign-in address for `token`, sending the person on to `next_path`."""
     return f"{_Web.base}/signin/{token}" + (f"?next={next_path}" if next_path else "")
 
 

@@ -31,8 +31,10 @@ def span(seconds: float, lang: str = "en") -> str:
 
 
 def describe(ticket: Ticket, now: datetime, lang: str = "en") -> str | None:
-    """`response due in 4m (14:35 UTC)`, `paused (on hold)`, `response breached`, `met`,
-    `no target for P4`; None for a ticket without a priority (a change, a bare request).
+    """The ticket's SLA state in words, such as `response due in 4m (14:35 UTC)`.
+
+    Others read `paused (on hold)`, `response breached`, `met` or `no target for P4`; None for
+    a ticket without a priority (a change, a bare request).
     """
     if ticket.priority is None:
         return None
@@ -124,8 +126,11 @@ def _target(
 def clock_state(
     ticket: Ticket, now: datetime, targets: Mapping[str, Mapping[str, str]] | None = None
 ) -> ClockState:
-    """The clock of a ticket at `now`; `targets` are its agreement's stored targets (to name
-    each target as the desk file wrote it, `4h`), when the caller has them."""
+    """The clock of a ticket at `now`.
+
+    `targets` are its agreement's stored targets, when the caller has them, to name each target
+    as the desk file wrote it (`4h`).
+    """
     written = (targets or {}).get(ticket.priority.value if ticket.priority else "", {})
     ended = ticket.resolved_at or (ticket.closed_at if ticket.status in _DONE else None)
     paused = ticket.sla_paused_at if ended is None else None

@@ -64,8 +64,7 @@ def instants(handoff: SupplierHandoff) -> list[tuple[str, datetime | None, datet
 
 
 def next_due(handoff: SupplierHandoff, after: datetime) -> datetime | None:
-    """The supplier's next warning or due time after `after` (the watcher reports it when it
-    passes)."""
+    """The supplier's next warning or due time after `after`; the watcher reports it once passed."""
     ahead = [
         t for _, warn, due in instants(handoff) for t in (warn, due) if t is not None and t > after
     ]

@@ -55,14 +55,18 @@ _BARE_RATING = re.compile(
 
 
 def is_bare_rating(text: str) -> bool:
-    """Whether a message is a rating without "rate" ("4", "4/5 great", "★★★★☆"): the
-    answer to a survey, when one is waiting."""
+    """Whether a message is a rating without "rate" ("4", "4/5 great", "★★★★☆").
+
+    Such a message answers a survey, when one is waiting.
+    """
     return _BARE_RATING.match(text) is not None
 
 
 def is_rating(text: str) -> bool:
-    """Whether a message starting with "rate" answers a survey: "rate INC-7 ...", "rate 4",
-    "rate ★★★★", "rate 👍". "rate limits on the API are too low" is not one.
+    """Whether a message starting with "rate" answers a survey.
+
+    "rate INC-7 ...", "rate 4", "rate ★★★★" and "rate 👍" do; "rate limits on the API are too
+    low" does not.
     """
     return _RATE_COMMAND.match(text) is not None
 

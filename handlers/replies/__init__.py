@@ -38,8 +38,10 @@ _REFS = re.compile(r"\b(?:inc|req|prb|chg)-\d+\b", re.IGNORECASE)
 
 
 def written_language(text: str) -> str | None:
-    """The language `text` is written in; None when it has no words to tell by (a click, a
-    bare "2", a ticket reference)."""
+    """The language `text` is written in; None when it has no words to tell by.
+
+    A click, a bare "2" or a ticket reference have none.
+    """
     bare = _REFS.sub(" ", text)
     if not any(ch.isalpha() for ch in bare):
         return None
@@ -47,8 +49,10 @@ def written_language(text: str) -> str | None:
 
 
 def language(ctx: HandlerContext, nlu: Understanding | None = None) -> str:
-    """The language to answer in: the person's preference, else the message's, else the one
-    they wrote in earlier in this dialogue, else English."""
+    """The language to answer in, by the person's preference first.
+
+    Else the message's, else the one they wrote in earlier in this dialogue, else English.
+    """
     preferred = normalise(ctx.person.language)
     if preferred:
         return preferred
@@ -73,8 +77,10 @@ def status_label(status: Status, lang: str) -> str:
 
 
 def language_of(person: Person | None, ticket: Ticket | None = None) -> str:
-    """The language to tell someone else in: their preference; for the requester of `ticket`,
-    else the language they described it in; else English."""
+    """The language to tell someone else in: their preference, else English.
+
+    For the requester of `ticket`, the language they described it in comes before English.
+    """
     if person is None:
         return LANGUAGES[0]
     preferred = normalise(person.language)
@@ -106,8 +112,10 @@ _WEEKDAYS_ZH = "一二三四五六日"
 
 
 def date_text(at: datetime | date, lang: str, pattern: str = "%a %d %b %H:%M") -> str:
-    """A date for a sentence: `pattern` as written in English ("Fri 04 Dec 14:30"); in
-    Chinese the same parts in Chinese order ("12月4日（周五） 14:30")."""
+    """A date for a sentence: `pattern` as written in English ("Fri 04 Dec 14:30").
+
+    In Chinese the same parts come in Chinese order ("12月4日（周五） 14:30").
+    """
     if lang != "zh":
         return at.strftime(pattern)
     text = f"{at.year}年" if "%Y" in pattern else ""

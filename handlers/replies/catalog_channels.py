@@ -1,5 +1,7 @@
-"""Shared channels and cards: group posts, the approvals and major-incident channels, card
-labels, and the fragments (times left, ticket kinds) that sit inside other sentences."""
+"""Shared channels and cards: group posts, the approvals and major-incident channels.
+
+Also card labels, and the fragments (times left, ticket kinds) that sit inside other sentences.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""The desk's own pages and hand-offs: the home overview, forms and marked messages, the
-console's messages to requesters, supplier hand-offs, the desk-channel flag of a public
-complaint, sign-in links, improvement ideas, impact questions and monitoring's outages."""
+"""The desk's own pages and hand-offs.
+
+The home overview, forms and marked messages, the console's messages to requesters, supplier
+hand-offs, the desk-channel flag of a public complaint, sign-in links, improvement ideas,
+impact questions and monitoring's outages.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Refusals of the change, release and problem rules: chat says them in the person's language,
-and their English is also the REST API's error detail (so it stays word for word)."""
+"""Refusals of the change, release and problem rules, in the person's language.
+
+Their English is also the REST API's error detail, so it stays word for word.
+"""
 
 from __future__ import annotations
 
