@@ -59,6 +59,7 @@ async def _run_async() -> None:
 
 
 def run_offline() -> None:
+    """Write the migrations' SQL instead of running it (`alembic upgrade --sql`)."""
     context.configure(
         url=_url()[0],
         target_metadata=target_metadata,
@@ -71,6 +72,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
+    """Run the migrations on the connection a caller lent, else on a new engine."""
     shared = config.attributes.get("connection")
     if shared is not None:
         _run(shared)
