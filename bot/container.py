@@ -10,6 +10,9 @@ the database; tests pass `Overrides` (an in-memory queue, a test model, extra ch
 
 A web process opens even while the database is unreachable: what needs storage answers 503
 until it comes back, and the web chat secret is fetched again in the background.
+
+Over 400 lines: it is the one place where the parts are wired, so that no other module
+builds an engine, a client or a channel; a platform adds one factory in `bot/factories/`.
 """
 
 from __future__ import annotations
