@@ -120,20 +120,26 @@ def loaded_understander(model_root: Path) -> Understander:
     return load(model_root)
 
 
-@pytest.fixture
-def understander(loaded_understander: Understander) -> Iterator[Understander]:
-    """The trained model, loaded once; what an app taught it is forgotten after each test.
-
-    An app gives the model its database's service and catalog names; the next test's
-    database has others.
-    """
+def forget_names(model: Understander) -> None:
+    """Give the model back its default service and catalog names."""
     from nlu.patterns import DEFAULT_CATALOG, DEFAULT_SERVICES
 
-    yield loaded_understander
-    loaded_understander.set_services(DEFAULT_SERVICES)
-    set_catalog = getattr(loaded_understander, "set_catalog", None)
+    model.set_services(DEFAULT_SERVICES)
+    set_catalog = getattr(model, "set_catalog", None)
     if callable(set_catalog):
         set_catalog(DEFAULT_CATALOG)
+
+
+@pytest.fixture
+def understander(loaded_understander: Understander) -> Iterator[Understander]:
+    """The trained model, loaded once, with the default service and catalog names.
+
+    An app gives the model its database's service and catalog names (module-scoped apps
+    use `loaded_understander` and teach it too); the next test's database has others.
+    """
+    forget_names(loaded_understander)
+    yield loaded_understander
+    forget_names(loaded_understander)
 
 
 def make_settings(database_url: str, model_root: Path, **overrides: object) -> Settings:

@@ -51,16 +51,18 @@ def fakes() -> Iterator[dict[str, FakeApi]]:
 def token_and_app(
     tmp_path_factory: pytest.TempPathFactory,
     model_root: Path,
-    understander: Understander,
+    loaded_understander: Understander,
     fakes: dict[str, FakeApi],
 ) -> Iterator[tuple[str, Any]]:
     with module_database(tmp_path_factory.mktemp("openapi"), model_root) as s:
-        asyncio.run(report(s, understander, "alice@example.com", "my laptop screen flickers"))
+        asyncio.run(
+            report(s, loaded_understander, "alice@example.com", "my laptop screen flickers")
+        )
         token = asyncio.run(token_for(s, "bob@example.com"))
         app = create_app(
             all_platforms(s, fakes),
             roles=frozenset({Role.WEB}),
-            overrides=Overrides(understander=understander),
+            overrides=Overrides(understander=loaded_understander),
         )
         yield token, app
         asgi.shutdown_lifespans()

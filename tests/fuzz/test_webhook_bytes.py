@@ -174,11 +174,11 @@ def signature_headers(
 
 @pytest.fixture(scope="module")
 def hostile(
-    tmp_path_factory: pytest.TempPathFactory, model_root: Path, understander: Understander
+    tmp_path_factory: pytest.TempPathFactory, model_root: Path, loaded_understander: Understander
 ) -> Iterator[Hostile]:
     with (
         module_database(tmp_path_factory.mktemp("fuzz"), model_root) as s,
-        hostile_app(s, understander, worker=False) as h,
+        hostile_app(s, loaded_understander, worker=False) as h,
     ):
         yield h
 

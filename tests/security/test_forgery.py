@@ -337,11 +337,11 @@ FORGERIES: dict[str, Callable[[Hostile], list[Forgery]]] = {
 
 @pytest.fixture(scope="module")
 def hostile(
-    tmp_path_factory: pytest.TempPathFactory, model_root: Path, understander: Understander
+    tmp_path_factory: pytest.TempPathFactory, model_root: Path, loaded_understander: Understander
 ) -> Iterator[Hostile]:
     with (
         module_database(tmp_path_factory.mktemp("forgery"), model_root) as settings,
-        hostile_app(settings, understander) as h,
+        hostile_app(settings, loaded_understander) as h,
     ):
         yield h
 
