@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from handlers.deflection import DECLINED, DEFLECTED, NO, YES
+from store.hotpath import INSERTED
 from store.models import Ticket
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -133,7 +134,11 @@ def _note_new_tickets(session: Session, flush_context: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _count_new_tickets(session: Session) -> None:
-    for kind, channel in session.info.pop(_NEW_TICKETS, ()):
+    # Tickets written as Core INSERTs on the hot path never pass through `session.new`.
+    inserted = [
+        (t.kind.value, _channel(t)) for t in session.info.get(INSERTED, ()) if isinstance(t, Ticket)
+    ]
+    for kind, channel in [*session.info.pop(_NEW_TICKETS, ()), *inserted]:
         TICKETS_CREATED.labels(kind, channel).inc()
 
 

@@ -18,6 +18,17 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 T = TypeVar("T")
 
+INSERTED = "switchboard.inserted"
+"""`session.info` key: the objects whose rows went in as Core INSERTs in this transaction.
+
+They never appear in `session.new`, so listeners that count or announce new rows (metrics,
+the console's live news) read them here at commit; the list ends with the transaction.
+"""
+
+
+def _inserted(session: Session, objs: Sequence[Any]) -> None:
+    session.info.setdefault(INSERTED, []).extend(objs)
+
 
 class WriteBehindSession(Session):
     """A session that writes rows queued with `queue_insert` in one multi-row Core INSERT.
@@ -50,6 +61,7 @@ class WriteBehindSession(Session):
             ids = self.execute(stmt, rows).scalars().all()
             for obj, new_id in zip(objs, ids, strict=True):
                 obj.id = new_id
+            _inserted(self, objs)
 
     def forget_queued(self) -> None:
         """Drop the queued rows unwritten, as a rollback does."""
@@ -67,6 +79,13 @@ def _write_before_commit(session: Session) -> None:
 def _forget_on_rollback(session: Session, _previous: Any) -> None:
     if isinstance(session, WriteBehindSession):
         session.forget_queued()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inserted(session: Session, transaction: Any) -> None:
+    # After the commit's listeners have read them; a rollback drops them the same way.
+    if transaction.parent is None:
+        session.info.pop(INSERTED, None)
 
 
 def queue_insert(session: AsyncSession, stmt: Insert, keys: Sequence[str], obj: Any) -> None:
@@ -135,6 +154,7 @@ def attach(session: AsyncSession, obj: T) -> T:
     """
     make_transient_to_detached(obj)
     session.add(obj)
+    _inserted(session.sync_session, [obj])
     return obj
 
 

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from store.hotpath import INSERTED
 from store.models import Ticket, TicketEvent
 
 log = structlog.get_logger(__name__)
@@ -218,7 +219,13 @@ def _state(obj: Ticket) -> Change | None:
 
 
 def _committed(session: Session) -> None:
-    touched: dict[int, Ticket | None] | None = session.info.pop(_FLAG, None)
+    touched: dict[int, Ticket | None] = session.info.pop(_FLAG, None) or {}
+    # Rows written as Core INSERTs on the hot path never pass through a flush's `new`.
+    for obj in session.info.get(INSERTED, ()):
+        if isinstance(obj, Ticket):
+            touched[id(obj)] = obj
+        elif isinstance(obj, TicketEvent) and obj.ticket_id is not None:
+            touched.setdefault(-obj.ticket_id, None)
     if not touched:
         return
     changes: dict[int, Change] = {}
