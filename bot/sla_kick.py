@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session, attributes
 
+from store.hotpath import INSERTED
 from store.models import Ticket
 
 log = structlog.get_logger(__name__)
@@ -126,7 +127,9 @@ def _touched(session: Session, _context: Any) -> None:
 
 
 def _committed(session: Session) -> None:
-    if session.info.pop(_FLAG, False):
+    # Tickets written as Core INSERTs on the hot path never pass through a flush's `new`.
+    inserted = any(isinstance(obj, Ticket) for obj in session.info.get(INSERTED, ()))
+    if session.info.pop(_FLAG, False) or inserted:
         KICKS.kick()
 
 

@@ -88,6 +88,22 @@ async def test_a_rolled_back_change_does_not_kick(factory: SessionFactory) -> No
         KICKS.unwatch(wake)
 
 
+async def test_a_ticket_opened_and_committed_as_it_is_kicks(factory: SessionFactory) -> None:
+    wake = asyncio.Event()
+    KICKS.watch(wake)
+    try:
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.by_email("alice@example.com")
+            assert person is not None
+            await uow.tickets.create(
+                kind=TicketKind.INCIDENT, title="opened", requester=person, description=""
+            )
+            await uow.commit()
+        assert wake.is_set()
+    finally:
+        KICKS.unwatch(wake)
+
+
 @pytest.mark.integration
 async def test_a_kick_reaches_other_processes_through_redis(
     redis_target: tuple[str, str],
