@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.main
 
 import bot.cli_boot  # noqa: F401  # empties the metrics directory before metrics load
 from bot.cli_common import database_uow as _uow
@@ -21,9 +23,68 @@ from bot.cli_help import PlainFlagsGroup
 from bot.cli_people import people_app
 from bot.config import Settings
 
+# -- sub-apps ----------------------------------------------------------------------------------
+
+# name: (module, attribute, help). Each is imported when it is run or listed in the help:
+# `serve`, `web` and `worker` processes never hold the other commands' modules.
+LAZY_COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "nlu": ("bot.cli_nlu", "app", "Train, try and measure the language model."),
+    "bench": (
+        "bot.cli_bench",
+        "app",
+        "Measure throughput, latency and memory beside a reference taken in the same run.",
+    ),
+    "telegram": ("bot.cli_telegram", "app", "Register the Telegram webhook."),
+    "import": ("bot.cli_desk", "desk_import", None),
+    "token": ("bot.cli_tokens", "app", None),
+    "kb": ("bot.cli_kb", "app", None),
+    "report": ("bot.cli_report", "report", None),
+    "signin-link": ("bot.cli_signin", "signin_link", None),
+}
+
+
+def _lazy_command(name: str) -> Any:
+    """The click command of one entry of `LAZY_COMMANDS`, imported now."""
+    module, attribute, help_text = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+        if help_text is not None:
+            command.help = help_text
+    else:
+        single = typer.Typer(add_completion=False, rich_markup_mode="rich")
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+def _is_group(name: str, command: Any) -> bool:
+    if command is not None:
+        return hasattr(command, "commands")
+    return LAZY_COMMANDS[name][1] == "app"
+
+
+class LazyGroup(PlainFlagsGroup):
+    """The root group, with the commands of `LAZY_COMMANDS` imported on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Every command name, in the order of registration: commands first, then groups."""
+        names = [*super().list_commands(ctx)]
+        names += [n for n in LAZY_COMMANDS if n not in self.commands]
+        return sorted(names, key=lambda n: _is_group(n, self.commands.get(n)))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command named `cmd_name`, importing its module the first time."""
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_lazy_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="switchboard",
-    cls=PlainFlagsGroup,
+    cls=LazyGroup,
     help="Switchboard: an IT service desk that lives in chat.\n\n"
     "With no environment variables it runs embedded (SQLite under var/, one process). "
     "Set DATABASE_URL and REDIS_URL to run `web` and `worker` processes separately.",
@@ -300,36 +361,6 @@ async def _chat(settings: Settings, email: str) -> None:
             if not text.strip():
                 continue
             await session.say(text)
-
-
-# -- sub-apps ----------------------------------------------------------------------------------
-
-
-def _mount() -> None:
-    from bot.cli_bench import app as bench_app
-    from bot.cli_desk import desk_import
-    from bot.cli_kb import app as kb_app
-    from bot.cli_nlu import app as nlu_app
-    from bot.cli_report import report
-    from bot.cli_signin import signin_link
-    from bot.cli_telegram import app as telegram_app
-    from bot.cli_tokens import app as token_app
-
-    app.add_typer(nlu_app, name="nlu", help="Train, try and measure the language model.")
-    app.add_typer(
-        bench_app,
-        name="bench",
-        help="Measure throughput, latency and memory beside a reference taken in the same run.",
-    )
-    app.add_typer(telegram_app, name="telegram", help="Register the Telegram webhook.")
-    app.command("import")(desk_import)
-    app.add_typer(token_app, name="token")
-    app.add_typer(kb_app, name="kb")
-    app.command("report")(report)
-    app.command("signin-link")(signin_link)
-
-
-_mount()
 
 
 def main() -> None:  # pragma: no cover

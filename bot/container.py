@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import structlog
 from redis.asyncio import Redis
@@ -33,16 +34,12 @@ from bot.catalog_forms import StoredCatalogForms
 from bot.config import Settings
 from bot.guards import storable
 from bot.ingress import Ingress
-from bot.outbox import Dispatcher
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
-from bot.router import IntentRouter
 from bot.sla_kick import KICKS
 from bot.web.live import NEWS
 from bot.web.urls import base_url
-from bot.worker import Worker
 from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
-from handlers.registry import load as load_handlers
 from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
@@ -55,6 +52,13 @@ from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
 from store.state import Dialogue, LocalState, SharedState
 from store.uow import UNAVAILABLE, UnitOfWork
+
+if TYPE_CHECKING:
+    # The worker role's parts (handlers, router, delivery rules) load in `_open_worker`, so a
+    # web process never holds them.
+    from bot.outbox import Dispatcher
+    from bot.router import IntentRouter
+    from bot.worker import Worker
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +108,6 @@ class Container:
     state: SharedState
     dialogue: Dialogue | None
     ingress: Ingress
-    router: IntentRouter
     topics: Callable[[str], list[Address]]
     cursors: DatabaseCursors
     channels: dict[str, Channel] = field(default_factory=dict)
@@ -114,11 +117,26 @@ class Container:
     dispatcher: Dispatcher | None = None
     worker: Worker | None = None
     only_conversations: Sequence[str] | None = None
+    _router: IntentRouter | None = None
     _secret: bytes | None = None
     _started: list[Channel] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lookups --------------------------------------------------------------------------
+
+    @property
+    def router(self) -> IntentRouter:
+        """The intent router over every handler, built on first use (the worker role's)."""
+        if self._router is None:
+            from bot.router import IntentRouter
+            from handlers.registry import load as load_handlers
+
+            s = self.settings
+            self._router = IntentRouter(
+                load_handlers(),
+                whatsapp_template=bool(s.twilio.whatsapp_from and s.twilio.whatsapp_template_sid),
+            )
+        return self._router
 
     def channel_for(self, platform: str) -> Channel | None:
         """The channel serving a platform, None when it is not configured."""
@@ -256,6 +274,9 @@ class Container:
         log.info("storage.available")
 
     async def _open_worker(self) -> None:
+        from bot.outbox import Dispatcher
+        from bot.worker import Worker
+
         understander = self.understander
         if understander is None:
             understander = await asyncio.to_thread(load_understander, self.settings)
@@ -410,12 +431,6 @@ def build_container(
         state=state,
         dialogue=dialogue,
         ingress=Ingress(factory, queue, state),
-        router=IntentRouter(
-            load_handlers(),
-            whatsapp_template=bool(
-                settings.twilio.whatsapp_from and settings.twilio.whatsapp_template_sid
-            ),
-        ),
         topics=topic_addresses(settings),
         cursors=DatabaseCursors(factory),
         understander=ov.understander,
