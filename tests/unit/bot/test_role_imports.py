@@ -37,6 +37,22 @@ NOT_IN_WEB = (
     "bot.desk.apply",
     "bot.desk.files",
     "alembic",
+    # The worker's parts: its loop, the intent router over every handler, the dispatcher.
+    "bot.worker",
+    "bot.handling",
+    "bot.router",
+    "bot.outbox",
+    # Commands other than the serving ones.
+    *(
+        "bot.cli_bench",
+        "bot.cli_desk",
+        "bot.cli_kb",
+        "bot.cli_nlu",
+        "bot.cli_report",
+        "bot.cli_signin",
+        "bot.cli_telegram",
+        "bot.cli_tokens",
+    ),
 )
 # Pages, templates, the REST API and its documentation belong to the web role.
 NOT_IN_WORKER = (
@@ -59,6 +75,13 @@ NOT_IN_WORKER = (
     "authlib",
     "bot.desk.apply",
     "alembic",
+    "bot.cli_bench",
+    "bot.cli_desk",
+    "bot.cli_kb",
+    "bot.cli_report",
+    "bot.cli_signin",
+    "bot.cli_telegram",
+    "bot.cli_tokens",
 )
 # Both roles need these: the probe must find them.
 NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
@@ -83,6 +106,19 @@ import bot.runtime
 build_container(load_settings(), roles=frozenset({Role.WORKER}))
 """
 )
+# spaCy's command line (weasel, requests, jinja2, the download and project tools) stays
+# unloaded by the model, and still works when it is asked for.
+SPACY_CLI = """
+from nlu.pipeline import build_blank
+build_blank().make_doc("the printer is down")
+before = sorted(n for n in ("spacy.cli.download", "weasel", "requests", "jinja2") if n in sys.modules)
+import spacy
+from spacy.cli import download
+from spacy.cli.info import info_cli
+after = sorted(n for n in ("spacy.cli.download", "weasel") if n in sys.modules)
+print(json.dumps({"before": before, "after": after, "info": sorted(spacy.info())[:1]}))
+raise SystemExit
+"""
 SLACK_PARTS = """
 import channels.slack.parse, channels.slack.render
 before = "slack_bolt" in sys.modules
@@ -131,6 +167,26 @@ def test_the_worker_leaves_pages_templates_and_the_api_unloaded(tmp_path: Path) 
     loaded = _loaded(tmp_path, WORKER, (*NOT_IN_WORKER, *NEEDED))
     assert [n for n in loaded if n not in NEEDED] == []
     assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+
+
+def test_the_model_loads_without_spacys_command_line_which_loads_on_first_use(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import json, sys\n" + SPACY_CLI],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "before": [],
+        "after": ["spacy.cli.download", "weasel"],
+        "info": ["location"],
+    }
 
 
 def test_slacks_pure_parts_load_without_bolt_and_the_adapter_on_first_use(
