@@ -3,7 +3,9 @@
 The same deployments as `bench pipeline` (`benchmarks.servers.deployment`). "Started" is
 read once the first message has come back as a reply, so a worker has loaded its model and
 the web process has served a request; "after" is read once the burst has been handled, and
-"peak" is the highest reading taken while it ran.
+"peak" is the highest reading taken while it ran. Each mode ends with the reference: the bare
+endpoint (`benchmarks.bare`: FastAPI under the same uvicorn flags, doing nothing) once it has
+answered, the least any web process of this stack holds on this machine.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+import httpx
+
 from benchmarks.pipeline import _latencies, _max_inbox_id, _requests, closed_loop_n
-from benchmarks.servers import Deployment, Proc, deployment
+from benchmarks.servers import Deployment, Proc, bare_server, deployment
+
+REFERENCE = "bare (reference)"
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,16 @@ def run_mode(
         names = (
             ["serve"] if mode == "embedded" else ["web"] + [f"worker{i}" for i in range(workers)]
         )
-        return [
+        roles = [
             RoleMemory(name, s, a, max(p.peak_rss / 2**20, s, a))
             for name, s, a, p in zip(names, started, after, dep.procs, strict=True)
         ]
+    return [*roles, reference()]
+
+
+def reference() -> RoleMemory:
+    """The bare endpoint's resident memory once it has answered a request."""
+    with bare_server() as (url, proc):
+        httpx.post(f"{url}/bare", content=b"{}", timeout=10)
+        rss = _mb(proc)
+        return RoleMemory(REFERENCE, rss, rss, max(proc.peak_rss / 2**20, rss))
