@@ -20,6 +20,7 @@ import structlog
 from bot import metrics
 from bot.delivery import add_outgoing, add_reply
 from bot.identity import resolve_person
+from bot.priority import GiveWay, no_wait
 from bot.redelivery import Claimed, Redelivery
 from bot.router import DialogueChange, IntentRouter
 from channels.conversation import Action, Address, Alert, Message
@@ -45,7 +46,7 @@ Understood = tuple[Claimed, Understanding]
 # transaction over a whole batch (64 events, their handlers and replies) would hold the
 # web routes for its whole length. Smaller transactions, and a turn for the others between
 # them, keep an ack's wait to one of these.
-SQLITE_EVENTS_PER_TRANSACTION = 8
+SQLITE_EVENTS_PER_TRANSACTION = 2
 
 
 class EventHandling:
@@ -64,8 +65,10 @@ class EventHandling:
         dialogue_ttl: int = 900,
         mail: bool = False,
         per_transaction: int | None = None,
+        give_way: GiveWay = no_wait,
     ) -> None:
         self.factory = factory
+        self.give_way = give_way
         self.mail = mail
         self.state = state
         self.router = router
@@ -102,6 +105,7 @@ class EventHandling:
                     behind.update(key for key, _ in run)
                     continue  # one event: its own path, with retries on a lost race
                 try:
+                    await self.give_way()
                     results.append(await self._many(together))
                 except Exception as e:
                     if is_outage(e):
@@ -303,6 +307,7 @@ class EventHandling:
 
     async def _once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
         key = claimed.event.address.key
+        await self.give_way()
         async with UnitOfWork(self.factory) as uow:
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
             rows, change, intent = await self._apply_event(

@@ -256,3 +256,26 @@ def test_runs_cut_only_conversations_longer_than_a_run() -> None:
     shape = [[(key, len(part)) for key, part in run] for run in runs]
     assert shape == [[("a", 2)], [("b", 3)], [("b", 3)], [("b", 1), ("c", 1)], [("d", 3)]]
     assert _runs(list(groups), groups, None) == [list(groups.items())]
+
+
+async def test_the_worker_takes_its_turn_before_each_transaction(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    order: list[str] = []
+
+    async def give_way() -> None:
+        order.append("turn")
+
+    async with worker(demo_settings, understander, per_transaction=2, give_way=give_way) as w:
+        events = [chat("DTURN", n, f"hello ({n})") for n in range(5)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+            order.append("batch")
+            return await many(items)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+    # Two runs of two, then the last event on its own path: a turn before each transaction.
+    assert order == ["turn", "batch", "turn", "batch", "turn"]
