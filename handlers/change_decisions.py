@@ -11,7 +11,7 @@ from channels.conversation import Button, Reply
 from handlers import confirmations
 from handlers.approvers import decidable, decision_buttons
 from handlers.change_boards import board_names, boards_of, decision_refusal, listing
-from handlers.change_lifecycle import follow_release
+from handlers.change_releases import follow_release
 from handlers.context import HandlerContext
 from handlers.registry import registry
 from handlers.replies import channel_language, language, language_of, say, status_label
