@@ -1,4 +1,4 @@
-"""Changes: request one in chat; approving and deciding live beside it.
+"""Changes: request one in chat, to be approved or rejected by its boards or the approvers.
 
 A request asks for the window when the message names none, records the incidents and
 problems it fixes, and is put to the change's boards (`handlers.change_boards`) or the
