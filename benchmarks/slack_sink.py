@@ -14,7 +14,8 @@ app = FastAPI()
 _ts = itertools.count(1)
 
 
-@app.post("/api/{method}")
+# slack_sdk sends some methods (`users.info`) as GET with the arguments in the query.
+@app.api_route("/api/{method}", methods=["GET", "POST"])
 async def call(method: str, request: Request) -> JSONResponse:
     """Any Web API method: `ok`, plus the fields the bot reads from the methods it calls."""
     await request.body()

@@ -12,11 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api_access import Caller, container, visible_ticket
+from bot.api_access import Caller, acting_person, caller_context, container, visible_ticket
 from bot.api_cards import EventOut, TicketOut, TicketPage, extras_for
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from channels.conversation import Address
 from handlers import changes
 from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
@@ -28,7 +27,6 @@ from handlers.ticket_ended import ended
 from nlu.types import IntentName, Understanding
 from store.enums import Priority, Role, Status, TicketKind
 from store.models import Ticket
-from store.types import utcnow
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
@@ -139,16 +137,7 @@ async def patch_ticket(
                 status.HTTP_409_CONFLICT,
                 f"{ticket.ref} is at version {ticket.version}, not {shown}; read it again",
             )
-        me = await uow.people.get(person.id)
-        if me is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel="api", conversation="api", user=str(person.id)),
-            now=utcnow(),
-            counter=c.state.tally,
-        )
+        ctx = caller_context(uow, await acting_person(uow, person), counter=c.state.tally)
         read = ticket.version
         # One request, one version: without this, a query inside the update (the clocks look
         # up their targets) would flush the first half of the change and bump it twice.

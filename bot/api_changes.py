@@ -15,10 +15,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field, field_validator
 
-from bot.api_access import Caller, container
-from bot.delivery import add_outgoing
+from bot.api_access import Caller, acting_person, caller_context, container, finish
 from bot.guards import without_nul
-from channels.conversation import Address
 from handlers import change_lifecycle as lifecycle
 from handlers import problems
 from handlers.change_lifecycle import ChangeError, Refused
@@ -27,7 +25,6 @@ from handlers.tickets import can_see
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage
 from store.enums import ChangeType, Status
 from store.models import Person, Ticket
-from store.types import utcnow
 from store.uow import UnitOfWork
 
 router = APIRouter(prefix="/api/changes", tags=["changes"])
@@ -158,25 +155,6 @@ async def _out(uow: UnitOfWork, ticket: Ticket, plan: ChangePlan, **extra: list[
     )
 
 
-def api_context(uow: UnitOfWork, person: Person) -> HandlerContext:
-    """A handler context for a step taken through the REST API by this person."""
-    return HandlerContext(
-        uow=uow,
-        person=person,
-        address=Address(channel="api", conversation="api", user=str(person.id)),
-        now=utcnow(),
-    )
-
-
-async def finish(request: HttpRequest, uow: UnitOfWork, ctx: HandlerContext) -> None:
-    """Queue what the step said, commit, and hand the queued replies to the dispatcher."""
-    c = container(request)
-    rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
-    await uow.commit()
-    if rows and c.dispatcher is not None:
-        c.dispatcher.kick([r.id for r in rows])
-
-
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "an unusable window or unknown item"},
     403: {"description": "not the requester or an agent; or a freeze needing another approver"},
@@ -193,14 +171,6 @@ async def get_change(request: HttpRequest, ref: Ref, person: Caller) -> ChangeOu
         return await _out(uow, ticket, await uow.changes.plan(ticket))
 
 
-async def acting_person(uow: UnitOfWork, person: Person) -> Person:
-    """The caller as a person of this unit of work; 401 if they left the directory."""
-    me = await uow.people.get(person.id)
-    if me is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
-    return me
-
-
 StepResult = tuple[ChangePlan, dict[str, list[str]]]
 
 
@@ -213,7 +183,7 @@ async def _step(
     """Take one step of a change in one transaction; a step its stage refuses is 409."""
     async with container(request).uow() as uow:
         ticket = await _change(uow, ref, person)
-        ctx = api_context(uow, await acting_person(uow, person))
+        ctx = caller_context(uow, await acting_person(uow, person))
         try:
             plan, extra = await take(ctx, ticket)
         except ChangeError as e:
@@ -303,7 +273,7 @@ async def raise_standard(request: HttpRequest, body: StandardIn, person: Caller)
     It is scheduled at `start` for the template's duration; freezes still apply.
     """
     async with container(request).uow() as uow:
-        ctx = api_context(uow, await acting_person(uow, person))
+        ctx = caller_context(uow, await acting_person(uow, person))
         template = await lifecycle.standard_named(ctx, body.template)
         if template is None:
             raise HTTPException(

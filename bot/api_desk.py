@@ -12,16 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api_access import Caller, container, visible_ticket
+from bot.api_access import Caller, acting_person, caller_context, container, visible_ticket
 from bot.api_cards import TicketOut, extras_for
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from channels.conversation import Address
 from handlers import suppliers
-from handlers.context import HandlerContext
 from store.enums import Role
 from store.models import Group, Supplier
-from store.types import utcnow
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
@@ -76,14 +73,9 @@ async def hand_to_supplier(
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only agents hand tickets to suppliers")
     async with c.uow() as uow:
         ticket = await visible_ticket(c, uow, ref, person)
-        me = await uow.people.get(person.id)
-        if me is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel="api", conversation="api", user=str(person.id)),
-            now=utcnow(),
+        ctx = caller_context(
+            uow,
+            await acting_person(uow, person),
             counter=c.state.tally,
             mail=suppliers.MAIL_CHANNEL in c.channels,
         )

@@ -14,16 +14,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field, field_validator
 
-from bot.api_access import Caller, container
-from bot.delivery import add_outgoing
+from bot.api_access import Caller, acting_person, caller_context, container, finish
 from bot.guards import without_nul
-from channels.conversation import Address
-from handlers.context import HandlerContext
 from handlers.problems import ProblemError, Update, open_problem_for, update_problem
 from store.enums import Role, Status, TicketKind
 from store.models import Person, Ticket
 from store.problems import ProblemRecord, ProblemStage
-from store.types import utcnow
 from store.uow import UnitOfWork
 
 router = APIRouter(prefix="/api/problems", tags=["problems"])
@@ -120,26 +116,6 @@ async def _out(uow: UnitOfWork, problem: Ticket, record: ProblemRecord) -> Probl
     )
 
 
-async def _context(uow: UnitOfWork, person: Person) -> HandlerContext:
-    me = await uow.people.get(person.id)
-    if me is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
-    return HandlerContext(
-        uow=uow,
-        person=me,
-        address=Address(channel="api", conversation="api", user=str(person.id)),
-        now=utcnow(),
-    )
-
-
-async def _finish(request: HttpRequest, uow: UnitOfWork, ctx: HandlerContext) -> None:
-    c = container(request)
-    rows = await add_outgoing(uow, ctx.outgoing, topics=c.topics, exclude=None, inbox_id=None)
-    await uow.commit()
-    if rows and c.dispatcher is not None:
-        c.dispatcher.kick([r.id for r in rows])
-
-
 @router.get("", response_model=list[ProblemOut], summary="List problems")
 async def list_problems(
     request: HttpRequest,
@@ -163,7 +139,7 @@ async def create_problem(request: HttpRequest, body: ProblemIn, person: Caller) 
     """A new problem with the incidents linked; its service is the first incident's."""
     _staff(person)
     async with container(request).uow() as uow:
-        ctx = await _context(uow, person)
+        ctx = caller_context(uow, await acting_person(uow, person))
         incidents = await _incidents(uow, body.incidents)
         try:
             problem, record = await open_problem_for(
@@ -172,7 +148,7 @@ async def create_problem(request: HttpRequest, body: ProblemIn, person: Caller) 
         except ProblemError as e:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
         out = await _out(uow, problem, record)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -206,7 +182,7 @@ async def patch_problem(
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)
-        ctx = await _context(uow, person)
+        ctx = caller_context(uow, await acting_person(uow, person))
         change = Update(
             stage=body.stage,
             root_cause=body.root_cause,
@@ -219,7 +195,7 @@ async def patch_problem(
             code = status.HTTP_409_CONFLICT if e.conflict else status.HTTP_403_FORBIDDEN
             raise HTTPException(code, str(e)) from e
         out = await _out(uow, problem, record)
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out
 
 
@@ -236,7 +212,7 @@ async def link_incidents(
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)
-        ctx = await _context(uow, person)
+        ctx = caller_context(uow, await acting_person(uow, person))
         for inc in await _incidents(uow, body.incidents):
             if inc.kind is not TicketKind.INCIDENT:
                 raise HTTPException(
@@ -245,5 +221,5 @@ async def link_incidents(
             if await uow.problems.link(problem, inc):
                 ctx.log(inc, "linked", problem=problem.ref)
         out = await _out(uow, problem, await uow.problems.record(problem))
-        await _finish(request, uow, ctx)
+        await finish(request, uow, ctx)
     return out

@@ -16,8 +16,8 @@ from fastapi import APIRouter, HTTPException, Path, status
 from fastapi import Request as HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.api_access import Caller, container
-from bot.api_changes import REFUSAL_STATUS, acting_person, api_context, finish
+from bot.api_access import Caller, acting_person, caller_context, container, finish
+from bot.api_changes import REFUSAL_STATUS
 from bot.guards import without_nul
 from handlers import releases
 from handlers.change_lifecycle import ChangeError
@@ -170,7 +170,7 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
     Named `name` (like `R-12`) or the next free `R-n`. Agents only.
     """
     async with container(request).uow() as uow:
-        ctx = api_context(uow, await acting_person(uow, person))
+        ctx = caller_context(uow, await acting_person(uow, person))
         try:
             made = await releases.create(
                 ctx,
@@ -202,7 +202,7 @@ async def add_changes(
     """Put more changes into the release; each must fit in its window. Agents only."""
     async with container(request).uow() as uow:
         release = await _release(uow, name)
-        ctx = api_context(uow, await acting_person(uow, person))
+        ctx = caller_context(uow, await acting_person(uow, person))
         try:
             await releases.add(ctx, release, body.changes)
         except ChangeError as e:
@@ -220,7 +220,7 @@ async def _decide(
         me = await acting_person(uow, person)
         if not me.has_role(Role.APPROVER):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"only approvers decide {release.name}")
-        ctx = api_context(uow, me)
+        ctx = caller_context(uow, me)
         try:
             done = await releases.decide(ctx, release, decision, comment)
         except ChangeError as e:

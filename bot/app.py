@@ -30,6 +30,7 @@ from bot.desk_gauges import DeskGauges
 from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
+from bot.priority import CountWrites
 from bot.web.mount import install_web
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
@@ -79,6 +80,9 @@ def create_app(
     app.state.container = container
     # Guards bounds the body while it streams in, so Starlette's own limit is not set.
     app.add_middleware(Guards, max_body_bytes=settings.max_body_bytes)
+    if container.web_first is not None:
+        # Outermost, so a request counts from its first byte to its answer.
+        app.add_middleware(CountWrites, gate=container.web_first)
     for channel in container.unique_channels():
         app.router.routes.extend(channel.routes(container.ingest))
     app.include_router(api_router)

@@ -11,18 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.api_access import caller_context
 from bot.container import Container
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from channels.conversation import Address
 from handlers import catalog, fulfilment
-from handlers.context import HandlerContext
 from handlers.rules import catalog_form as form
 from handlers.tickets import can_see
 from store.catalog import CatalogItem
 from store.enums import Status
 from store.models import Person
-from store.types import utcnow
 
 
 class OrderRefused(Exception):
@@ -94,13 +92,7 @@ async def place(
         errors = errors or await catalog.check_known(uow, fields, values)
         if errors:
             raise OrderRefused(400, "the answers do not fit the form", errors)
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel=channel, conversation=channel, user=str(me.id)),
-            now=utcnow(),
-            counter=c.state.tally,
-        )
+        ctx = caller_context(uow, me, channel=channel, counter=c.state.tally)
         ticket = await catalog.place_order(ctx, found, values, without_nul(note))
         request = await uow.catalog.request_of(ticket.id)
         approvers = (
@@ -138,12 +130,7 @@ async def progress(c: Container, person_id: int, ref: str) -> dict[str, Any]:
         if not (can_see(me, ticket) or in_chain):
             raise OrderRefused(404, f"no catalog request {ref!r}")
         decisions = await uow.catalog.decisions(ticket.id)
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel="api", conversation="api", user=str(me.id)),
-            now=utcnow(),
-        )
+        ctx = caller_context(uow, me)
         return {
             "ref": ticket.ref,
             "item": request.item.name if request.item else None,
@@ -175,13 +162,7 @@ async def complete_task(
         me = await uow.people.get(person_id)
         if me is None:
             raise OrderRefused(401, "invalid or revoked sign-in")
-        ctx = HandlerContext(
-            uow=uow,
-            person=me,
-            address=Address(channel="api", conversation="api", user=str(me.id)),
-            now=utcnow(),
-            counter=c.state.tally,
-        )
+        ctx = caller_context(uow, me, counter=c.state.tally)
         try:
             await fulfilment.complete(ctx, f"{ref}/{position}", without_nul(note))
         except fulfilment.TaskError as e:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from bot.cli_bench_common import Mode, app, err, modes, out
+from bot.cli_bench_common import (
+    Mode,
+    app,
+    err,
+    figures_table,
+    modes,
+    print_figures,
+    print_json,
+    ratio,
+    ratio_text,
+)
 
 
 @app.command()
@@ -47,33 +55,30 @@ def ingest(
     bare = next(f for f in figures if f.target == "bare")
     if as_json:
         for f in figures:
-            row = f.as_dict()
-            row["ratio_to_bare"] = round(f.max_rate / bare.max_rate, 3) if bare.max_rate else None
-            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+            print_json({**f.as_dict(), "ratio_to_bare": ratio(f.max_rate, bare.max_rate, 3)})
         return
-    table = Table(
-        title=f"Ack path: steady {rate:g} req/s for {seconds:g} s, max with {concurrency} in flight"
+    table = figures_table(
+        f"Ack path: steady {rate:g} req/s for {seconds:g} s, max with {concurrency} in flight",
+        (
+            "route",
+            "mode",
+            "max req/s",
+            "ratio",
+            "steady req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "web RSS MB",
+        ),
+        left=("route", "mode"),
     )
-    for col in (
-        "route",
-        "mode",
-        "max req/s",
-        "ratio",
-        "steady req/s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "errors",
-        "web RSS MB",
-    ):
-        table.add_column(col, justify="right" if col not in ("route", "mode") else "left")
     for f in figures:
-        ratio = f"{f.max_rate / bare.max_rate:.2f}" if bare.max_rate else "-"
         table.add_row(
             f.target,
             f.mode,
             f"{f.max_rate:,.0f}",
-            ratio,
+            ratio_text(f.max_rate, bare.max_rate),
             f"{f.steady_rate:,.0f}",
             f"{f.p50_ms:.1f}",
             f"{f.p99_ms:.1f}",
@@ -81,10 +86,10 @@ def ingest(
             str(sum(f.errors.values())),
             f"{f.rss_mb:.0f}",
         )
-    out.print(table)
-    out.print(
+    print_figures(
+        table,
         "Targets: ack p99 ≤ 50 ms at a steady 500 req/s; ratio to bare ≥ 0.35 for Slack in "
-        "the scaled web role, ≥ 0.2 embedded."
+        "the scaled web role, ≥ 0.2 embedded.",
     )
 
 
@@ -113,48 +118,40 @@ def pipeline(
                 bench.run_mode(m, messages=messages, rate=rate, seconds=seconds, workers=workers)
             )
     if as_json:
-        out.print(
-            json.dumps({"mode": "bare", "requests_per_s": round(bare, 1)}),
-            highlight=False,
-            soft_wrap=True,
-        )
+        print_json({"mode": "bare", "requests_per_s": round(bare, 1)})
         for r in results:
-            row = r.as_dict()
-            row["ratio_to_bare"] = round(r.throughput / bare, 4) if bare else None
-            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+            print_json({**r.as_dict(), "ratio_to_bare": ratio(r.throughput, bare, 4)})
         return
-    table = Table(title=f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s")
-    cols = (
-        "mode",
-        "messages/s",
-        "ratio",
-        "p50 ms",
-        "p95 ms",
-        "API p99/max ms in the burst",
-        "resident memory (MB)",
+    table = figures_table(
+        f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s",
+        (
+            "mode",
+            "messages/s",
+            "ratio",
+            "p50 ms",
+            "p95 ms",
+            "API p99/max ms in the burst",
+            "resident memory (MB)",
+        ),
+        left=("mode", "resident memory (MB)"),
     )
-    for col in cols:
-        table.add_column(
-            col, justify="left" if col in ("mode", "resident memory (MB)") else "right"
-        )
     table.add_row("bare (reference)", f"{bare:,.0f}", "1", "-", "-", "-", "-")
     for r in results:
         rss = ", ".join(f"{k} {v:.0f}" for k, v in r.rss_mb.items())
-        ratio = f"{r.throughput / bare:.3f}" if bare else "-"
         table.add_row(
             r.mode,
             f"{r.throughput:,.0f}",
-            ratio,
+            ratio_text(r.throughput, bare, ".3f"),
             f"{r.p50_ms:.0f}",
             f"{r.p95_ms:.0f}",
             f"{r.api_p99_ms:.0f} / {r.api_max_ms:.0f}",
             rss,
         )
-    out.print(table)
-    out.print(
+    print_figures(
+        table,
         "Targets: ratio to bare ≥ 0.06 embedded, ≥ 0.10 scaled; p95 ≤ 300 ms at 50 msg/s; "
         "API during the burst p99 ≤ 100 ms, max ≤ 1 s; web ≤ 100 MB, worker with the model "
-        "≤ 150 MB."
+        "≤ 150 MB.",
     )
 
 
@@ -179,16 +176,17 @@ def memory(
     if as_json:
         for m, roles in results:
             for r in roles:
-                out.print(json.dumps({"mode": m, **r.as_dict()}), highlight=False)
+                print_json({"mode": m, **r.as_dict()})
         return
-    table = Table(title=f"Resident memory (MB): started, after {messages} messages, peak")
-    for col in ("mode", "process", "started", "after", "peak"):
-        table.add_column(col, justify="left" if col in ("mode", "process") else "right")
+    table = figures_table(
+        f"Resident memory (MB): started, after {messages} messages, peak",
+        ("mode", "process", "started", "after", "peak"),
+        left=("mode", "process"),
+    )
     for m, roles in results:
         for r in roles:
             table.add_row(m, r.role, f"{r.started_mb:.0f}", f"{r.after_mb:.0f}", f"{r.peak_mb:.0f}")
-    out.print(table)
-    out.print("Targets: web ≤ 100 MB, worker with the model ≤ 150 MB.")
+    print_figures(table, "Targets: web ≤ 100 MB, worker with the model ≤ 150 MB.")
 
 
 @app.command()
@@ -220,32 +218,33 @@ def alerts(
     bare = next(f for f in acks if f.target == "bare")
     if as_json:
         for f in acks:
-            row = f.as_dict()
-            row["ratio_to_bare"] = (
-                round(f.events_per_s / bare.events_per_s, 3) if bare.events_per_s else None
+            print_json(
+                {**f.as_dict(), "ratio_to_bare": ratio(f.events_per_s, bare.events_per_s, 3)}
             )
-            out.print(json.dumps(row), highlight=False, soft_wrap=True)
         for d in drains:
-            out.print(json.dumps(d.as_dict()), highlight=False, soft_wrap=True)
+            print_json(d.as_dict())
         return
-    table = Table(title=f"Alert ack: as fast as answered, {concurrency} in flight, {seconds:g} s")
-    for col in ("route", "mode", "events/s", "ratio", "p50 ms", "p99 ms", "errors"):
-        table.add_column(col, justify="left" if col in ("route", "mode") else "right")
+    table = figures_table(
+        f"Alert ack: as fast as answered, {concurrency} in flight, {seconds:g} s",
+        ("route", "mode", "events/s", "ratio", "p50 ms", "p99 ms", "errors"),
+        left=("route", "mode"),
+    )
     for f in acks:
-        ratio = f"{f.events_per_s / bare.events_per_s:.2f}" if bare.events_per_s else "-"
         table.add_row(
             f.target,
             f.mode,
             f"{f.events_per_s:,.0f}",
-            ratio,
+            ratio_text(f.events_per_s, bare.events_per_s),
             f"{f.p50_ms:.1f}",
             f"{f.p99_ms:.1f}",
             str(sum(f.errors.values())),
         )
-    out.print(table)
-    drained = Table(title=f"Correlation: a burst of {events} events in lists of {bench.BATCH}")
-    for col in ("mode", "accepted", "post s", "drain s", "events/s", "incidents", "dead"):
-        drained.add_column(col, justify="left" if col == "mode" else "right")
+    print_figures(table)
+    drained = figures_table(
+        f"Correlation: a burst of {events} events in lists of {bench.BATCH}",
+        ("mode", "accepted", "post s", "drain s", "events/s", "incidents", "dead"),
+        left=("mode",),
+    )
     for d in drains:
         row = d.as_dict()
         drained.add_row(
@@ -257,5 +256,6 @@ def alerts(
             str(d.incidents),
             str(d.dead),
         )
-    out.print(drained)
-    out.print("Targets: ack ratio to bare ≥ 0.2; a 10,000-event burst drained in ≤ 30 s.")
+    print_figures(
+        drained, "Targets: ack ratio to bare ≥ 0.2; a 10,000-event burst drained in ≤ 30 s."
+    )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from bot.cli_bench_common import app, err, out, steps
+from bot.cli_bench_common import (
+    app,
+    err,
+    figures_table,
+    out,
+    print_figures,
+    print_json,
+    ratio,
+    steps,
+)
 
 
 @app.command()
@@ -45,32 +52,34 @@ def sla(
     with steps() as step:
         figures = bench.run(tickets=tickets, due=due, ticks=ticks, postgres=server, step=step)
     reference, big = figures
-    ratio = big.tick_p50_ms / reference.tick_p50_ms if reference.tick_p50_ms else None
+    growth = big.tick_p50_ms / reference.tick_p50_ms if reference.tick_p50_ms else None
     if as_json:
         for f in figures:
             row = f.as_dict()
-            row["ratio_to_reference"] = round(ratio, 3) if ratio and f is big else None
-            row["tick_to_bare_write"] = _per(f.tick_p50_ms, f.bare_write_ms)
-            row["second_tick_to_bare_write"] = _per(f.second_tick_p50_ms, f.bare_write_ms)
-            out.print(json.dumps(row), highlight=False, soft_wrap=True)
+            row["ratio_to_reference"] = round(growth, 3) if growth and f is big else None
+            row["tick_to_bare_write"] = ratio(f.tick_p50_ms, f.bare_write_ms, 1)
+            row["second_tick_to_bare_write"] = ratio(f.second_tick_p50_ms, f.bare_write_ms, 1)
+            print_json(row)
         return
-    table = Table(title=f"SLA watcher: {due} warnings due within one minute")
-    for col in (
-        "database",
-        "open tickets",
-        "compute s",
-        "insert s",
-        "idle tick ms",
-        "ticks",
-        "acted",
-        "tick p50 ms",
-        "tick p99 ms",
-        "tick max ms",
-        "1/s tick p50 ms",
-        "1/s tick p99 ms",
-        "bare write ms",
-    ):
-        table.add_column(col, justify="left" if col == "database" else "right")
+    table = figures_table(
+        f"SLA watcher: {due} warnings due within one minute",
+        (
+            "database",
+            "open tickets",
+            "compute s",
+            "insert s",
+            "idle tick ms",
+            "ticks",
+            "acted",
+            "tick p50 ms",
+            "tick p99 ms",
+            "tick max ms",
+            "1/s tick p50 ms",
+            "1/s tick p99 ms",
+            "bare write ms",
+        ),
+        left=("database",),
+    )
     for f in figures:
         table.add_row(
             f.database,
@@ -87,21 +96,17 @@ def sla(
             f"{f.second_tick_p99_ms:.1f}",
             f"{f.bare_write_ms:.1f}",
         )
-    out.print(table)
-    shown = f"{ratio:.2f}" if ratio else "-"
+    shown = f"{growth:.2f}" if growth else "-"
     per_second = big.second_tickets_acted / big.second_ticks if big.second_ticks else 0
-    out.print(
+    print_figures(
+        table,
         f"Ratio of median tick, {big.open_tickets:,} open to {reference.open_tickets:,}: {shown}. "
         f"With {big.open_tickets:,} open, the median tick is "
-        f"{_per(big.tick_p50_ms, big.bare_write_ms)} bare writes and the once-a-second tick "
-        f"(about {per_second:.0f} tickets) {_per(big.second_tick_p50_ms, big.bare_write_ms)}. "
-        "Target: a tick under 50 ms, independent of the number of open tickets."
+        f"{ratio(big.tick_p50_ms, big.bare_write_ms, 1)} bare writes and the once-a-second tick "
+        f"(about {per_second:.0f} tickets) "
+        f"{ratio(big.second_tick_p50_ms, big.bare_write_ms, 1)}. "
+        "Target: a tick under 50 ms, independent of the number of open tickets.",
     )
-
-
-def _per(ms: float, unit: float) -> float | None:
-    """`ms` in units of `unit` (a reference measured in the same run), or None."""
-    return round(ms / unit, 1) if unit else None
 
 
 @app.command()
@@ -153,15 +158,15 @@ def cmdb(
             step=step,
         )
     if as_json:
-        out.print(json.dumps(figures.as_dict()), highlight=False, soft_wrap=True)
+        print_json(figures.as_dict())
         return
-    table = Table(
-        title=f"Impact analysis: {figures.items:,} items, {figures.links:,} links "
+    table = figures_table(
+        f"Impact analysis: {figures.items:,} items, {figures.links:,} links "
         f"(≤ {figures.max_dependents} direct dependents, longest chain {figures.longest_path}), "
-        f"{figures.samples} random items, {figures.database}"
+        f"{figures.samples} random items, {figures.database}",
+        ("measure", "p50 ms", "p95 ms", "max ms"),
+        left=("measure",),
     )
-    for col in ("measure", "p50 ms", "p95 ms", "max ms"):
-        table.add_column(col, justify="left" if col == "measure" else "right")
     table.add_row(
         "impact (lookup + walk + services + incidents)",
         f"{figures.impact_p50_ms:.2f}",
@@ -174,13 +179,13 @@ def cmdb(
         f"{figures.lookup_p95_ms:.2f}",
         "",
     )
-    out.print(table)
-    out.print(
+    print_figures(
+        table,
         f"p95 ratio impact / lookup: {figures.ratio_p95:g}; services listed (median) "
         f"{figures.services_listed_median:g}, most reached {figures.services_total_max:,}; "
-        f"generated in {figures.generate_seconds:.1f} s, loaded in {figures.load_seconds:.1f} s."
+        f"generated in {figures.generate_seconds:.1f} s, loaded in {figures.load_seconds:.1f} s.",
+        "Target: impact p95 < 50 ms.",
     )
-    out.print("Target: impact p95 < 50 ms.")
 
 
 @app.command()
@@ -207,11 +212,13 @@ def kb(
             progress=lambda msg: status.update(msg),
         )
     if as_json:
-        out.print(json.dumps(f.as_dict()), highlight=False, soft_wrap=True)
+        print_json(f.as_dict())
         return
-    table = Table(title=f"Knowledge search: {f.articles:,} articles, {f.queries:,} queries")
-    for col in ("database", "index s", "search p50 ms", "search p95 ms", "slug p95 ms", "ratio"):
-        table.add_column(col, justify="left" if col == "database" else "right")
+    table = figures_table(
+        f"Knowledge search: {f.articles:,} articles, {f.queries:,} queries",
+        ("database", "index s", "search p50 ms", "search p95 ms", "slug p95 ms", "ratio"),
+        left=("database",),
+    )
     table.add_row(
         f.database,
         f"{f.index_seconds:.1f}",
@@ -220,8 +227,7 @@ def kb(
         f"{f.slug_p95_ms:.3f}",
         f"{f.ratio:.1f}",
     )
-    out.print(table)
-    out.print("Target: search p95 under 20 ms at 10,000 articles.")
+    print_figures(table, "Target: search p95 under 20 ms at 10,000 articles.")
 
 
 @app.command()
@@ -259,13 +265,21 @@ def console(
             tickets=tickets, open_share=open_share, requests=requests, postgres=server, step=step
         )
     if as_json:
-        out.print(json.dumps(f.as_dict()), highlight=False, soft_wrap=True)
+        print_json(f.as_dict())
         return
-    table = Table(title=f"Console queue page: {f.tickets:,} tickets, {f.open_tickets:,} open")
-    for col in ("database", "requests", "page p50 ms", "page p95 ms", "page max ms"):
-        table.add_column(col, justify="left" if col == "database" else "right")
-    table.add_column("/healthz/live p50 ms", justify="right")
-    table.add_column("/healthz/live p95 ms", justify="right")
+    table = figures_table(
+        f"Console queue page: {f.tickets:,} tickets, {f.open_tickets:,} open",
+        (
+            "database",
+            "requests",
+            "page p50 ms",
+            "page p95 ms",
+            "page max ms",
+            "/healthz/live p50 ms",
+            "/healthz/live p95 ms",
+        ),
+        left=("database",),
+    )
     table.add_row(
         f.database,
         str(f.requests),
@@ -275,9 +289,9 @@ def console(
         f"{f.reference_p50_ms:.2f}",
         f"{f.reference_p95_ms:.2f}",
     )
-    out.print(table)
-    out.print(
-        f"Inserted in {f.insert_seconds:.1f} s; page {f.page_bytes:,} bytes. Target: p95 < 100 ms."
+    print_figures(
+        table,
+        f"Inserted in {f.insert_seconds:.1f} s; page {f.page_bytes:,} bytes. Target: p95 < 100 ms.",
     )
 
 
@@ -298,13 +312,13 @@ def kb_quality(
     with err.status("starting") as status:
         f = bench.run(postgres=postgres, progress=lambda msg: status.update(msg))
     if as_json:
-        out.print(json.dumps(f.as_dict(), ensure_ascii=False), highlight=False, soft_wrap=True)
+        print_json(f.as_dict(), ensure_ascii=False)
         return
-    table = Table(
-        title=f"Knowledge search quality: {f.articles} articles, {f.queries} queries, MRR@{f.depth}"
+    table = figures_table(
+        f"Knowledge search quality: {f.articles} articles, {f.queries} queries, MRR@{f.depth}",
+        ("ranking", "database", "MRR", "MRR en", "MRR zh", "first"),
+        left=("ranking", "database"),
     )
-    for col in ("ranking", "database", "MRR", "MRR en", "MRR zh", "first"):
-        table.add_column(col, justify="left" if col in ("ranking", "database") else "right")
     table.add_row(
         "search", f.database, f"{f.mrr:.3f}", f"{f.mrr_en:.3f}", f"{f.mrr_zh:.3f}", str(f.first)
     )
@@ -316,6 +330,6 @@ def kb_quality(
         f"{f.bm25_mrr_zh:.3f}",
         str(f.bm25_first),
     )
-    out.print(table)
+    print_figures(table)
     for miss in f.misses:
         out.print(f"not first: {miss}", highlight=False)

@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.guards import storable
 from bot.ingress import Ingress
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
+from bot.priority import WebFirst, no_wait
 from bot.sla_kick import KICKS
 from bot.web.live import NEWS
 from bot.web.urls import base_url
@@ -117,6 +118,8 @@ class Container:
     dispatcher: Dispatcher | None = None
     worker: Worker | None = None
     only_conversations: Sequence[str] | None = None
+    # Set where one process answers webhooks and works: the worker lets acks go first.
+    web_first: WebFirst | None = None
     _router: IntentRouter | None = None
     _secret: bytes | None = None
     _started: list[Channel] = field(default_factory=list)
@@ -307,6 +310,7 @@ class Container:
             profiles={p: ch for p, ch in self.channels.items() if isinstance(ch, ProfileSource)},
             # Handlers queue mail only when something will send it (`SMTP_URL`).
             mail="email" in self.channels,
+            give_way=self.web_first.turn if self.web_first is not None else no_wait,
         )
         try:
             await self.refresh_services()
@@ -435,6 +439,7 @@ def build_container(
         cursors=DatabaseCursors(factory),
         understander=ov.understander,
         only_conversations=ov.only_conversations,
+        web_first=WebFirst() if {Role.WEB, Role.WORKER} <= roles else None,
     )
     if roles:
         configured = (

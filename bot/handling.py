@@ -20,6 +20,7 @@ import structlog
 from bot import metrics
 from bot.delivery import add_outgoing, add_reply
 from bot.identity import resolve_person
+from bot.priority import GiveWay, no_wait
 from bot.redelivery import Claimed, Redelivery
 from bot.router import DialogueChange, IntentRouter
 from channels.conversation import Action, Address, Alert, Message
@@ -44,8 +45,9 @@ Understood = tuple[Claimed, Understanding]
 # On SQLite every write waits for the one writer connection, acks included: a worker
 # transaction over a whole batch (64 events, their handlers and replies) would hold the
 # web routes for its whole length. Smaller transactions, and a turn for the others between
-# them, keep an ack's wait to one of these.
-SQLITE_EVENTS_PER_TRANSACTION = 8
+# them, keep an ack's wait to one of these: at two events, tens of milliseconds, within the
+# ack budget, for a commit that costs little in WAL mode.
+SQLITE_EVENTS_PER_TRANSACTION = 2
 
 
 class EventHandling:
@@ -64,8 +66,10 @@ class EventHandling:
         dialogue_ttl: int = 900,
         mail: bool = False,
         per_transaction: int | None = None,
+        give_way: GiveWay = no_wait,
     ) -> None:
         self.factory = factory
+        self.give_way = give_way
         self.mail = mail
         self.state = state
         self.router = router
@@ -81,29 +85,39 @@ class EventHandling:
 
         Conversations whose locks are free right now go together in transactions of up to
         `per_transaction` events (one commit, one identity prefetch, one inbox update each;
-        a conversation is never split), with a turn for the web routes between them. Should
-        one fail, or for the conversations another worker holds, each conversation goes on
-        its own, in order, under its lock: the one path every event can fall back to.
+        a longer conversation in consecutive runs, in order), with a turn for the web routes
+        between them. Should one fail, or for the conversations another worker holds, each
+        conversation goes on its own, in order, under its lock: the one path every event can
+        fall back to.
         """
         held = await self.state.try_lock_many(list(groups))
         counted: list[int] = []
         try:
             groups, counted = await self._alert_repeats(groups, held)
-            alone = dict(groups)
+            alone = {key: list(items) for key, items in groups.items()}
+            # A conversation whose run failed or went alone keeps its later events out of
+            # the runs too: they must follow it, in order, on the path that handles it.
+            behind: set[str] = set()
             results: list[tuple[list[int], list[int]] | BaseException] = []
-            for keys in _chunks([k for k in held if k in groups], groups, self.per_transaction):
-                together = [item for key in keys for item in groups[key]]
+            for run in _runs([k for k in held if k in groups], groups, self.per_transaction):
+                run = [(key, items) for key, items in run if key not in behind]
+                together = [item for _, items in run for item in items]
                 if len(together) < 2:
+                    behind.update(key for key, _ in run)
                     continue  # one event: its own path, with retries on a lost race
                 try:
+                    await self.give_way()
                     results.append(await self._many(together))
                 except Exception as e:
                     if is_outage(e):
                         raise
                     log.info("worker.batch_fallback", size=len(together), error=repr(e))
+                    behind.update(key for key, _ in run)
                     continue
-                for key in keys:
-                    del alone[key]
+                for key, items in run:
+                    del alone[key][: len(items)]
+                    if not alone[key]:
+                        del alone[key]
                 await _let_others_write()
             results += await asyncio.gather(
                 *(self._conversation(items, locked=key in held) for key, items in alone.items()),
@@ -294,6 +308,7 @@ class EventHandling:
 
     async def _once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
         key = claimed.event.address.key
+        await self.give_way()
         async with UnitOfWork(self.factory) as uow:
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
             rows, change, intent = await self._apply_event(
@@ -331,22 +346,33 @@ def _events_per_transaction(factory: SessionFactory) -> int | None:
     return SQLITE_EVENTS_PER_TRANSACTION if dialect == "sqlite" else None
 
 
-def _chunks(
+def _runs(
     keys: Sequence[str], groups: Mapping[str, Sequence[Understood]], size: int | None
-) -> list[list[str]]:
-    """Conversation keys in runs of at most `size` events (a larger conversation alone)."""
+) -> list[list[tuple[str, list[Understood]]]]:
+    """The conversations' events in runs of at most `size`, each conversation's in order.
+
+    A conversation longer than `size` is cut into consecutive runs: on SQLite every write,
+    acks included, waits for the one writer, so one busy conversation (a help channel, a
+    storm of alerts from one source) must not hold it for a whole batch.
+    """
     if size is None:
-        return [list(keys)] if keys else []
-    runs: list[list[str]] = []
-    count = 0
+        return [[(key, list(groups[key])) for key in keys]] if keys else []
+    runs: list[list[tuple[str, list[Understood]]]] = []
+    room = 0
     for key in keys:
-        n = len(groups[key])
-        if runs and count + n <= size:
-            runs[-1].append(key)
-            count += n
-        else:
-            runs.append([key])
-            count = n
+        items = list(groups[key])
+        if len(items) > room:
+            # A conversation that fits a run is not cut; a longer one starts its own.
+            runs.append([])
+            room = size
+        while items:
+            if room == 0:
+                runs.append([])
+                room = size
+            taken = min(room, len(items))
+            runs[-1].append((key, items[:taken]))
+            items = items[taken:]
+            room -= taken
     return runs
 
 

@@ -10,102 +10,41 @@ keyword or ticket reference, or a clear yes or no to a Yes / No question. A mess
 starts with a command word goes to the command, which may decline (`Declined`) when the rest
 names nothing it works on; it is then routed like any other message. The router's own words
 come from `handlers/replies` in the person's language.
+
+The parts live beside it: what it answers in `bot.routed`, the clarifying question and the
+hand-over in `bot.clarify`, typed picks among offered choices in `bot.choices`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from bot import metrics
 from bot.answers import Verdict, answer_verdict
-from channels.conversation import Action, Alert, Button, Event, Message, Reply
+from bot.choices import REF_PREFIXES, match_choice, offered, yes_or_no
+from bot.clarify import MAX_CLARIFICATIONS, UNCLEAR, clarify, count_miss, options, record_guess
+from bot.routed import DialogueChange, Routed, keep_language, understanding_from
+from channels.conversation import Action, Alert, Event, Message, Reply
 from handlers.context import ANSWER_ACTION, HandlerContext
 from handlers.events import handle_alert
-from handlers.handover import hand_over
 from handlers.registry import Declined, HandlerSpec, Registry
-from handlers.replies import LANGUAGES, language, normalise, say, written_language
+from handlers.replies import language, normalise, say, written_language
 from handlers.rules import confirm
 from nlu.types import Entity, EntityName, IntentName, Understanding
-from store.nlu_misses import record_miss
+
+# What the router answers lives in `bot.routed`; callers read these names from here.
+__all__ = [
+    "MAX_CLARIFICATIONS",
+    "DialogueChange",
+    "IntentRouter",
+    "Routed",
+    "understanding_from",
+]
 
 log = structlog.get_logger(__name__)
-
-_OFFERED = frozenset(
-    {
-        IntentName.REPORT_INCIDENT,
-        IntentName.REQUEST_SERVICE,
-        IntentName.CHECK_STATUS,
-        IntentName.ADD_INFO,
-        IntentName.ESCALATE,
-        IntentName.RESOLVE_TICKET,
-        IntentName.REOPEN_TICKET,
-        IntentName.REQUEST_CHANGE,
-        IntentName.APPROVE,
-        IntentName.REJECT,
-        IntentName.SEARCH_KNOWLEDGE,
-        IntentName.HELP,
-        IntentName.GREET,
-        IntentName.THANKS,
-        IntentName.ASSIGN,
-        IntentName.MY_QUEUE,
-        IntentName.PENDING_APPROVALS,
-        IntentName.PUT_ON_HOLD,
-        IntentName.OPEN_PROBLEM,
-        IntentName.QUERY_IMPACT,
-        IntentName.REQUEST_CATALOG,
-        IntentName.DECLARE_MAJOR,
-        IntentName.STATUS_UPDATE,
-        IntentName.SUBMIT_IDEA,
-        IntentName.SIGNIN,
-    }
-)
-"""Intents a clarifying question may offer; their labels are `label.<intent>` replies."""
-_UNCLEAR = {"clarify", IntentName.OUT_OF_SCOPE.value}
-MAX_CLARIFICATIONS = 2
-_NOT_OFFERED = {IntentName.OUT_OF_SCOPE, IntentName.AFFIRM, IntentName.DENY, IntentName.CANCEL}
-_REF_PREFIXES = ("INC-", "REQ-", "PRB-", "CHG-")
-
-
-@dataclass
-class DialogueChange:
-    """What to do with the conversation's dialogue state once the handler's work commits."""
-
-    data: dict[str, Any] | None = None
-    clear: bool = False
-
-
-@dataclass
-class Routed:
-    """The router's answer: replies for this conversation, the intent served, state to keep."""
-
-    replies: list[Reply]
-    intent: str
-    dialogue: DialogueChange = field(default_factory=DialogueChange)
-
-
-def understanding_from(data: dict[str, Any], *, intent: IntentName | None = None) -> Understanding:
-    """Rebuild a stored understanding, optionally with the intent a person chose."""
-    entities = tuple(
-        Entity(
-            entity=str(e["entity"]),
-            value=str(e["value"]),
-            start=int(e.get("start", 0)),
-            end=int(e.get("end", 0)),
-            text=str(e.get("text", "")),
-        )
-        for e in data.get("entities", [])
-    )
-    return Understanding(
-        text=str(data.get("text", "")),
-        intent=intent or IntentName(data.get("intent", IntentName.OUT_OF_SCOPE)),
-        confidence=1.0 if intent else float(data.get("confidence", 0.0)),
-        entities=entities,
-        language=str(data.get("language", "en")),
-    )
 
 
 class IntentRouter:
@@ -142,56 +81,19 @@ class IntentRouter:
             routed = await self._message(event, nlu, ctx, state or {})
         if routed.dialogue.data is None and not routed.dialogue.clear:
             routed.dialogue = change
-        if routed.intent in _UNCLEAR and isinstance(event, Message):
-            self._record_miss(routed.intent, nlu, ctx)
+        if routed.intent in UNCLEAR and isinstance(event, Message):
+            record_guess(routed.intent, nlu, ctx)
         # A clear "that's not IT" is an answer, not a miss, unless a clarification came first.
         if routed.intent == "clarify" or (
-            routed.intent in _UNCLEAR and int((state or {}).get("misses", 0)) > 0
+            routed.intent in UNCLEAR and int((state or {}).get("misses", 0)) > 0
         ):
-            routed = await self._count_miss(routed, ctx, nlu, state or {})
-        return _keep_language(self._remember(routed, ctx), ctx.written_in, state)
-
-    def _record_miss(self, outcome: str, nlu: Understanding, ctx: HandlerContext) -> None:
-        """Keep what the model guessed, so the desk sees which intents the bot fails to act on.
-
-        A confident "that's not IT" is an answer, not a miss: no guess is kept for it.
-        """
-        ranked = nlu.ranked() if outcome == "clarify" else nlu.ranked()[:1]
-        guess = next(
-            ((i, c) for i, c in ranked if i is not IntentName.OUT_OF_SCOPE and c > 0), None
-        )
-        if guess is None:
-            return
-        intent, confidence = guess
-        record_miss(
-            ctx.uow.session,
-            at=ctx.now,
-            channel=ctx.channel,
-            outcome=outcome,
-            guessed=intent.value,
-            confidence=confidence,
-        )
-
-    async def _count_miss(
-        self, routed: Routed, ctx: HandlerContext, nlu: Understanding, state: dict[str, Any]
-    ) -> Routed:
-        """Two clarifications that did not help are enough: the desk takes it from there."""
-        misses = int(state.get("misses", 0)) + 1
-        transcript = [str(t) for t in state.get("transcript", [])]
-        if nlu.text.strip():
-            transcript.append(nlu.text.strip()[:1000])
-        if misses > MAX_CLARIFICATIONS:
-            replies = await hand_over(ctx, transcript)
-            return Routed(replies=replies, intent="handover", dialogue=DialogueChange(clear=True))
-        data = dict(routed.dialogue.data or {})
-        data.update(misses=misses, transcript=transcript[-10:])
-        routed.dialogue = DialogueChange(data=data)
-        return routed
+            routed = await count_miss(routed, ctx, nlu, state or {})
+        return keep_language(self._remember(routed, ctx), ctx.written_in, state)
 
     async def _message(
         self, msg: Message, nlu: Understanding, ctx: HandlerContext, state: dict[str, Any]
     ) -> Routed:
-        choice = _match_choice(state.get("choices"), msg.text) or _yes_or_no(
+        choice = match_choice(state.get("choices"), msg.text) or yes_or_no(
             state.get("choices"), nlu
         )
         if choice is not None:
@@ -243,29 +145,12 @@ class IntentRouter:
         if spec is not None and spec.min_confidence is not None:
             threshold = spec.min_confidence
         if nlu.intent is IntentName.OUT_OF_SCOPE or spec is None:
-            if nlu.confidence >= threshold or not self._options(nlu):
+            if nlu.confidence >= threshold or not options(self.registry, nlu):
                 return await self._run(self._fallback, nlu, ctx)
-            return self._clarify(nlu, ctx)
+            return clarify(self.registry, nlu, ctx)
         if nlu.confidence < threshold:
-            return self._clarify(nlu, ctx)
+            return clarify(self.registry, nlu, ctx)
         return await self._run(spec, nlu, ctx)
-
-    def _options(self, nlu: Understanding) -> list[IntentName]:
-        ranked = [i for i, _ in nlu.ranked() if i not in _NOT_OFFERED and i in _OFFERED]
-        return [i for i in ranked if self.registry.for_intent(i) is not None][:2]
-
-    def _clarify(self, nlu: Understanding, ctx: HandlerContext) -> Routed:
-        lang = language(ctx, nlu)
-        options = self._options(nlu)
-        buttons = [
-            Button(label=say(lang, f"label.{i.value}"), action="choose_intent", value=i.value)
-            for i in options
-        ]
-        other = say(lang, "router.something_else")
-        buttons.append(Button(label=other, action="choose_intent", value="other"))
-        reply = Reply(text=say(lang, "router.unsure"), buttons=tuple(buttons))
-        data = {"clarify": nlu.to_dict(), "choices": [b.to_dict() for b in buttons]}
-        return Routed(replies=[reply], intent="clarify", dialogue=DialogueChange(data=data))
 
     async def _answer(
         self,
@@ -346,7 +231,7 @@ class IntentRouter:
             )
         entities: tuple[Entity, ...] = ()
         value = action.value.strip()
-        if value.upper().startswith(_REF_PREFIXES):
+        if value.upper().startswith(REF_PREFIXES):
             entities = (
                 Entity(entity=EntityName.TICKET_REF.value, value=value.upper(), start=0, end=0),
             )
@@ -358,7 +243,7 @@ class IntentRouter:
             language=nlu.language,
         )
         carried: dict[str, str] = {}
-        if _offered(state.get("choices"), action):
+        if offered(state.get("choices"), action):
             carried = {str(k): str(v) for k, v in (state.get("params") or {}).items()}
         ctx.params = (
             {**carried, **ctx.params, **action.params, "ref": value}
@@ -425,59 +310,3 @@ class IntentRouter:
         data.setdefault("choices", [b.to_dict() for b in buttons])
         routed.dialogue = DialogueChange(data=data)
         return routed
-
-
-def _keep_language(routed: Routed, lang: str | None, state: dict[str, Any] | None) -> Routed:
-    """Keep the language the person writes in with the dialogue.
-
-    The click or bare answer that follows then replies in it. English is the default, so it
-    alone needs no state.
-    """
-    change = routed.dialogue
-    if lang is None:
-        return routed
-    if change.data is not None:
-        change.data = {**change.data, "language": lang}
-    elif lang != LANGUAGES[0] and (change.clear or (state or {}).get("language") != lang):
-        if state == {"language": lang}:
-            routed.dialogue = DialogueChange()
-        else:
-            routed.dialogue = DialogueChange(data={"language": lang})
-    return routed
-
-
-def _match_choice(choices: Any, text: str) -> dict[str, Any] | None:
-    if not choices:
-        return None
-    said = " ".join(text.strip().split()).casefold().rstrip(".!")
-    if not said:
-        return None
-    for i, choice in enumerate(choices, start=1):
-        keyword = str(choice.get("keyword") or "").casefold()
-        label = str(choice.get("label") or "").casefold()
-        value = str(choice.get("value") or "")
-        # A ticket offered in a list can be picked by typing its reference.
-        ref = value.casefold() if value.upper().startswith(_REF_PREFIXES) else ""
-        if said in {str(i), keyword, label, ref} - {""}:
-            return dict(choice)
-    return None
-
-
-def _yes_or_no(choices: Any, nlu: Understanding) -> dict[str, Any] | None:
-    """A clear, short yes or no answers a Yes / No question; "laptop" is neither."""
-    if not choices or nlu.intent not in (IntentName.AFFIRM, IntentName.DENY):
-        return None
-    if not confirm.is_certain(nlu.intent, nlu.confidence) or len(nlu.text.split()) > 4:
-        return None
-    # The Yes / No buttons are labelled in the person's language ("Yes", "是").
-    key = "confirm.yes" if nlu.intent is IntentName.AFFIRM else "confirm.no"
-    wanted = {say(lang, key).casefold() for lang in LANGUAGES}
-    return next((dict(c) for c in choices if str(c.get("label") or "").casefold() in wanted), None)
-
-
-def _offered(choices: Any, action: Action) -> bool:
-    """True when the action is one of the choices the last reply offered."""
-    return any(
-        c.get("action") == action.name and str(c.get("value") or "") == action.value
-        for c in choices or ()
-    )

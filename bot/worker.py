@@ -30,6 +30,7 @@ import structlog
 from bot import faults, metrics
 from bot.handling import EventHandling, Understood
 from bot.identity import profiles_of_newcomers
+from bot.priority import GiveWay, no_wait
 from bot.redelivery import APOLOGY, Claimed, Redelivery
 from bot.resilience import Outage, sleep_or_stop
 from bot.router import IntentRouter
@@ -75,6 +76,7 @@ class Worker:
         profiles: Mapping[str, ProfileSource] | None = None,
         mail: bool = False,
         per_transaction: int | None = None,
+        give_way: GiveWay = no_wait,
     ) -> None:
         self.factory = factory
         self.queue = queue
@@ -97,6 +99,7 @@ class Worker:
             dialogue_ttl=dialogue_ttl,
             mail=mail,
             per_transaction=per_transaction,
+            give_way=give_way,
         )
         self._unacked: list[Job] = []
         # A batch whose attempt was counted and whose handling an outage interrupted.

@@ -4,60 +4,28 @@ Typed as commands (`schedule CHG-12 Saturday 22:00 to Sunday 02:00`, `implement 
 `complete CHG-12 failed disk full`, `close CHG-12`, `standard Restart mail relay Saturday
 22:00`) or clicked
 as the buttons each step offers.
+
+What a message says is read in `handlers.change_messages` and the calendar is answered in
+`handlers.change_calendar`; their names stay importable from here.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 from channels.conversation import Reply
 from handlers import change_lifecycle as lifecycle
 from handlers.change_lifecycle import ChangeError
+from handlers.change_messages import instants, moment, outcome_in, window_in
 from handlers.context import HandlerContext
 from handlers.errors import explain
 from handlers.registry import Declined, registry
 from handlers.replies import language, language_of, say
-from handlers.rules import freeze
 from handlers.tickets import card, find_ticket
 from nlu.types import EntityName, Understanding
 from store.changes import ChangeOutcome, ChangePlan
 from store.enums import TicketKind
 from store.models import Ticket
-
-_OUTCOME_WORDS = {
-    "backed out": ChangeOutcome.BACKED_OUT,
-    "backed_out": ChangeOutcome.BACKED_OUT,
-    "rolled back": ChangeOutcome.BACKED_OUT,
-    "failed": ChangeOutcome.FAILED,
-    "failure": ChangeOutcome.FAILED,
-    "successful": ChangeOutcome.SUCCESSFUL,
-    "success": ChangeOutcome.SUCCESSFUL,
-    "succeeded": ChangeOutcome.SUCCESSFUL,
-    "done": ChangeOutcome.SUCCESSFUL,
-}
-
-
-def instants(nlu: Understanding) -> list[datetime]:
-    """The aware datetimes a message names, in the order written."""
-    found = []
-    for e in sorted(nlu.entities, key=lambda e: e.start):
-        if e.entity != EntityName.DATETIME:
-            continue
-        try:
-            value = datetime.fromisoformat(e.value)
-        except ValueError:
-            continue
-        if value.tzinfo is not None:
-            found.append(value)
-    return found
-
-
-def outcome_in(text: str) -> ChangeOutcome | None:
-    """The outcome a message reports (the first outcome word it uses); None when it reports none."""
-    lowered = text.lower()
-    hits = [(lowered.find(w), o) for w, o in _OUTCOME_WORDS.items() if w in lowered]
-    return min(hits, key=lambda h: h[0])[1] if hits else None
 
 
 def _names_a_change(nlu: Understanding, ctx: HandlerContext) -> bool:
@@ -88,13 +56,6 @@ def _said(ticket: Ticket, plan: ChangePlan, text: str, lang: str = "en") -> Repl
     )
 
 
-def _at(value: datetime, lang: str, *, day: bool = False) -> str:
-    """A moment as the language writes it ("Sat 06 Mar 22:00" / "2027-03-06 22:00")."""
-    if lang == "en":
-        return f"{value:%a %d %b}" if day else f"{value:%a %d %b %H:%M}"
-    return f"{value:%Y-%m-%d}" if day else f"{value:%Y-%m-%d %H:%M}"
-
-
 def _refused(e: ChangeError, ticket: Ticket | None, lang: str) -> list[Reply]:
     return [Reply(text=explain(e, lang), ticket_ref=ticket.ref if ticket else None)]
 
@@ -109,8 +70,8 @@ def _scheduled_text(done: lifecycle.Scheduled, lang: str = "en") -> str:
         lang,
         "step.scheduled",
         ref=t.ref,
-        start=_at(t.planned_start, lang),
-        end=_at(t.planned_end.astimezone(t.planned_start.tzinfo), lang),
+        start=moment(t.planned_start, lang),
+        end=moment(t.planned_end.astimezone(t.planned_start.tzinfo), lang),
         zone=zone,
         risk=say(lang, f"step.risk.{done.risk.name.lower()}"),
     )
@@ -309,125 +270,30 @@ async def standard_change(nlu: Understanding, ctx: HandlerContext) -> list[Reply
     return [_said(done.ticket, done.plan, text + _scheduled_text(done, lang), lang)]
 
 
-@registry.command("planned")
-async def change_calendar(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """What changes are planned: "planned changes", or "planned Saturday 00:00 to Monday 00:00"."""
-    when = instants(nlu)
-    start = when[0] if when else ctx.now
-    end = when[1] if len(when) > 1 else start + timedelta(days=7)
-    return await _calendar(ctx, start, end, language(ctx, nlu))
-
-
-_ASKS_CALENDAR = re.compile(
-    r"^\s*(?:what|which|any|show|list|tell me)\b.*\bchanges?\b.*\b(?:planned|scheduled)\b",
-    re.IGNORECASE,
+# Imported after the steps are declared, so the help lists `planned` after them.
+from handlers.change_calendar import (  # noqa: E402
+    asks_calendar,
+    calendar_question,
+    change_calendar,
+    weekend,
 )
-_WEEKEND = re.compile(r"\b(?:(next)\s+)?week-?end\b", re.IGNORECASE)
 
-
-def asks_calendar(text: str) -> bool:
-    """Whether a message asks about the change calendar and names no ticket.
-
-    "What changes are planned this weekend?" is one; a question about one change goes to its
-    own handlers.
-    """
-    return bool(_ASKS_CALENDAR.search(text)) and not re.search(r"\b[A-Z]{3}-\d+", text, re.I)
-
-
-def weekend(now: datetime, *, following: bool = False) -> tuple[datetime, datetime]:
-    """Saturday 00:00 to Monday 00:00 (UTC) of this weekend, or the next with `following`.
-
-    On a Saturday or Sunday this weekend is the one under way.
-    """
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    saturday = midnight + timedelta(days=(5 - now.weekday()) % 7)
-    if now.weekday() == 6:
-        saturday = midnight - timedelta(days=1)
-    if following:
-        saturday += timedelta(days=7)
-    return saturday, saturday + timedelta(days=2)
-
-
-@registry.shape(asks_calendar)
-async def calendar_question(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
-    """What changes are planned this weekend (or in the days a message names)."""
-    when = instants(nlu)
-    said = _WEEKEND.search(nlu.text)
-    if len(when) > 1:
-        start, end = when[0], when[1]
-    elif said is not None:
-        start, end = weekend(ctx.now, following=bool(said.group(1)))
-    elif when:
-        start, end = when[0], when[0] + timedelta(days=7)
-    else:
-        start, end = ctx.now, ctx.now + timedelta(days=7)
-    return await _calendar(ctx, start, end, language(ctx, nlu))
-
-
-async def _calendar(
-    ctx: HandlerContext, start: datetime, end: datetime, lang: str = "en"
-) -> list[Reply]:
-    changes = await ctx.uow.changes.scheduled_between(start, end)
-    freezes = await ctx.uow.changes.freezes_between(start, end)
-    if not changes and not freezes:
-        return [
-            Reply(
-                text=say(
-                    lang,
-                    "step.nothing_planned",
-                    start=_at(start, lang, day=True),
-                    end=_at(end, lang, day=True),
-                )
-            )
-        ]
-    lines = [say(lang, "step.planned", start=_at(start, lang), end=_at(end, lang))]
-    lines += [
-        say(
-            lang,
-            "step.planned_change",
-            ref=t.ref,
-            title=t.title,
-            start=_at(t.planned_start, lang),
-            end=f"{t.planned_end:%H:%M}",
-        )
-        for t in changes
-        if t.planned_start is not None and t.planned_end is not None
-    ]
-    lines += [
-        say(
-            lang,
-            "step.planned_freeze",
-            name=f.name,
-            start=_at(f.starts_at, lang),
-            end=_at(f.ends_at, lang),
-        )
-        for f in freezes
-    ]
-    return [Reply(text="\n".join(lines))]
-
-
-def window_in(
-    nlu: Understanding, *, before: int | None = None
-) -> tuple[datetime, datetime | None] | None:
-    """The start and end a message names ("Saturday 22:00 to 02:00"), or None without a start.
-
-    The end is None when only one time is given. Only times written before position `before`
-    count.
-    """
-    found = []
-    for e in sorted(nlu.entities, key=lambda e: e.start):
-        if e.entity != EntityName.DATETIME or (before is not None and e.start >= before):
-            continue
-        try:
-            value = datetime.fromisoformat(e.value)
-        except ValueError:
-            continue
-        if value.tzinfo is not None:
-            found.append((value, nlu.text[e.start : e.end]))
-    if not found:
-        return None
-    start = found[0][0]
-    if len(found) < 2:
-        return start, None
-    end, said = found[1]
-    return start, freeze.until(start, end, freeze.clock_in(said))
+__all__ = [
+    "asks_calendar",
+    "backed_out_clicked",
+    "calendar_question",
+    "change_calendar",
+    "close_change",
+    "close_clicked",
+    "complete_change",
+    "failed_clicked",
+    "implement_change",
+    "instants",
+    "outcome_in",
+    "schedule_change",
+    "standard_change",
+    "start_clicked",
+    "successful_clicked",
+    "weekend",
+    "window_in",
+]

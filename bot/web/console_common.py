@@ -16,11 +16,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from bot.api_access import caller_context
 from bot.container import Container
 from bot.web.auth import require_role
 from bot.web.console_text import console_translator
 from bot.web.render import language, page
-from channels.conversation import Address
 from handlers import sla_state
 from handlers.context import HandlerContext
 from store.models import Person, Ticket
@@ -127,9 +127,4 @@ async def find_ticket(uow: UnitOfWork, ref: str) -> Ticket | None:
 
 def context_for(uow: UnitOfWork, me: Person) -> HandlerContext:
     """A handler context for a step taken in the console by this person."""
-    return HandlerContext(
-        uow=uow,
-        person=me,
-        address=Address(channel="console", conversation="console", user=str(me.id)),
-        now=utcnow(),
-    )
+    return caller_context(uow, me, channel="console")

@@ -32,11 +32,11 @@ from starlette.routing import BaseRoute, Route
 from channels.base import ChannelError, Delivery, Ingest
 from channels.catalog_forms import CatalogForms
 from channels.conversation import Address, Identity, Reply
+from channels.slack.desk import Names, SlackDesk
 from channels.slack.envelope import read_body
 from channels.slack.help import HelpSettings
 from channels.slack.ids import PLATFORM
-from channels.slack.listeners import HelpChannels, Listeners, build_app
-from channels.slack.modals import Services
+from channels.slack.listeners import Listeners, build_app
 from channels.slack.send import Sender
 from channels.slack.verify import verify
 
@@ -76,12 +76,12 @@ class SlackChannel:
         signing_secret: str = "",
         app_token: str = "",
         api_url: str = "https://slack.com/api/",
-        services: Services | None = None,
+        services: Names | None = None,
         timeout: float = 10.0,
         profile_ttl: float = 3600.0,
         services_ttl: float = 60.0,
         help_channels: Sequence[str] = (),
-        stored_help_channels: HelpChannels | None = None,
+        stored_help_channels: Names | None = None,
         ticket_reaction: str = "ticket",
         catalog: CatalogForms | None = None,
     ) -> None:
@@ -89,7 +89,6 @@ class SlackChannel:
         self._signing_secret = signing_secret
         self._app_token = app_token
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
-        self._services = services
         self.timeout = timeout
         self.profile_ttl = profile_ttl
         self.services_ttl = services_ttl
@@ -106,8 +105,12 @@ class SlackChannel:
             channels=frozenset(c.strip() for c in help_channels if c.strip()),
             ticket_reaction=ticket_reaction.strip(":") or "ticket",
         )
-        self._stored_help_channels = stored_help_channels
-        self._catalog = catalog
+        self._desk = SlackDesk(
+            services=services,
+            help_channels=stored_help_channels,
+            catalog=catalog,
+            ttl=services_ttl,
+        )
 
     @property
     def help(self) -> HelpSettings:
@@ -123,14 +126,7 @@ class SlackChannel:
         quiet_sdk_logs()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._client = self._web_client(self._bot_token)
-        self._listeners = Listeners(
-            self._client,
-            services=self._services,
-            services_ttl=self.services_ttl,
-            help=self._help,
-            help_channels=self._stored_help_channels,
-            catalog=self._catalog,
-        )
+        self._listeners = Listeners(self._client, desk=self._desk, help=self._help)
         self._listeners.ingest = self._ingest
         # bolt gets the token through `authorize`, so its own client carries none.
         self._bolt = build_app(self._web_client(None), self._listeners, self._authorize)

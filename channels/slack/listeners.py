@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,8 +26,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import ChannelError, Ingest
-from channels.catalog_forms import CatalogForms
 from channels.conversation import Event, Message
+from channels.slack.desk import SlackDesk
 from channels.slack.forms import FormError
 from channels.slack.forms_catalog import (
     CATALOG_FORM,
@@ -47,7 +46,7 @@ from channels.slack.help import (
 )
 from channels.slack.ids import MESSAGE_SHORTCUT, NEW_TICKET, PLATFORM, TICKET_COMMAND
 from channels.slack.markup import plain
-from channels.slack.modals import Modals, Services
+from channels.slack.modals import Modals
 from channels.slack.parse import bot_ids, parse_click, parse_event, parse_submission, permalink
 from channels.slack.render import action_name
 from channels.slack.send import describe
@@ -57,8 +56,6 @@ log = structlog.get_logger(__name__)
 REACTOR_DEADLINE = 1.0
 """Seconds to wait for who reacted (`users.info`): Slack wants the event acknowledged in 3 s."""
 
-HelpChannels = Callable[[], Awaitable[list[str]]]
-"""The help channels configured outside the environment (the desk file), asked now and then."""
 Authorize = Callable[[], Awaitable[AuthorizeResult]]
 
 
@@ -106,20 +103,14 @@ class Listeners:
         self,
         web: AsyncWebClient,
         *,
-        services: Services | None = None,
-        services_ttl: float = 60.0,
+        desk: SlackDesk | None = None,
         help: HelpSettings | None = None,
-        help_channels: HelpChannels | None = None,
-        catalog: CatalogForms | None = None,
     ) -> None:
         self.web = web
-        self._catalog = catalog
+        self._desk = desk or SlackDesk()
         self.ingest: Ingest | None = None
-        self._modals = Modals(web, services=services, services_ttl=services_ttl, catalog=catalog)
-        self._services_ttl = services_ttl
+        self._modals = Modals(web, self._desk)
         self._help = help or HelpSettings()
-        self._help_channels = help_channels
-        self._help_cache: tuple[float, HelpSettings] = (0.0, self._help)
         self._background: set[asyncio.Task[None]] = set()
 
     async def _hand_over(self, events: Sequence[Event]) -> None:
@@ -234,21 +225,14 @@ class Listeners:
         return None
 
     async def help_settings(self) -> HelpSettings:
-        """The configured help channels, with the stored ones asked for at most once a TTL."""
-        expires, known = self._help_cache
-        if self._help_channels is None or time.monotonic() < expires:
-            return known
-        try:
-            stored = await self._help_channels()
-        except Exception as e:  # the channels from the environment still work
-            log.warning("slack.help_channels_failed", error=type(e).__name__)
-            return known
-        known = HelpSettings(
+        """The help channels of the environment and, asked at most once a TTL, the desk's."""
+        stored = await self._desk.stored_help_channels()
+        if not stored:
+            return self._help
+        return HelpSettings(
             channels=self._help.channels | frozenset(stored),
             ticket_reaction=self._help.ticket_reaction,
         )
-        self._help_cache = (time.monotonic() + self._services_ttl, known)
-        return known
 
     async def on_click(self, body: dict[str, Any], ack: Any) -> None:
         """A button: a form to open now, or an action for the worker."""
@@ -288,7 +272,8 @@ class Listeners:
         view = _dict(body, "view")
         try:
             item, answers = read_catalog_form(view)
-            errors = await self._catalog.check(item, answers) if self._catalog else {}
+            catalog = self._desk.catalog
+            errors = await catalog.check(item, answers) if catalog else {}
             if errors:
                 raise FormError(field_errors(errors, shown_fields(view)))
             event = submitted_order(body, item, answers)

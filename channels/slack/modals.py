@@ -2,14 +2,14 @@
 
 A modal must be opened while its trigger is valid (3 s), so each is opened here, in the
 listener, under a deadline; a form that cannot open answers False and the person goes on
-in chat instead. The service picker's names are asked for at most once a TTL.
+in chat instead. The service picker's names and the catalog's forms come from the
+`SlackDesk` the listeners share.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -17,7 +17,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.catalog_forms import CatalogForms
+from channels.slack.desk import SlackDesk
 from channels.slack.forms import note_form, ticket_form
 from channels.slack.forms_catalog import catalog_modal
 from channels.slack.send import describe
@@ -27,32 +27,21 @@ log = structlog.get_logger(__name__)
 FORM_DEADLINE = 2.5
 """Seconds to wait for `views.open`: a trigger is valid for 3 s."""
 
-Services = Callable[[], Awaitable[list[str]]]
-
 
 class Modals:
     """Opens the desk's forms as modals on a click, command or shortcut."""
 
-    def __init__(
-        self,
-        web: AsyncWebClient,
-        *,
-        services: Services | None = None,
-        services_ttl: float = 60.0,
-        catalog: CatalogForms | None = None,
-    ) -> None:
+    def __init__(self, web: AsyncWebClient, desk: SlackDesk | None = None) -> None:
         self.web = web
-        self._catalog = catalog
-        self._services = services
-        self._services_ttl = services_ttl
-        self._service_cache: tuple[float, list[str]] = (0.0, [])
+        self._desk = desk or SlackDesk()
 
     async def catalog_form(self, body: Mapping[str, Any], item: str) -> bool:
         """The item's form as a modal; False (order in chat) when it has none or cannot open."""
-        if self._catalog is None or not item:
+        catalog = self._desk.catalog
+        if catalog is None or not item:
             return False
         try:
-            found = await self._catalog.form(item)
+            found = await catalog.form(item)
         except Exception as e:  # the order goes on in chat
             log.warning("slack.catalog_form_failed", error=type(e).__name__)
             return False
@@ -68,7 +57,7 @@ class Modals:
         """The new-ticket form, filled in with what is known; False if it cannot open."""
         meta = {"link": link} if link else {}
         view = ticket_form(
-            services=await self._service_names(),
+            services=await self._desk.service_names(),
             summary=summary,
             description=description,
             meta=meta,
@@ -96,18 +85,6 @@ class Modals:
             log.warning("slack.form_failed", error=describe(e))
             return False
         return True
-
-    async def _service_names(self) -> list[str]:
-        expires, names = self._service_cache
-        if self._services is None or time.monotonic() < expires:
-            return names
-        try:
-            names = await self._services()
-        except Exception as e:  # the form works without a service picker
-            log.warning("slack.services_failed", error=type(e).__name__)
-            return names
-        self._service_cache = (time.monotonic() + self._services_ttl, names)
-        return names
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:

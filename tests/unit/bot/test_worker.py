@@ -11,7 +11,7 @@ from datetime import datetime
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import Settings
-from bot.handling import Understood
+from bot.handling import Understood, _runs
 from bot.router import IntentRouter
 from bot.worker import Worker
 from channels.conversation import Address, Identity, Message
@@ -219,3 +219,63 @@ async def test_a_batch_goes_in_short_transactions_with_writes_of_others_between(
     # ack's insert went between them rather than after the last.
     assert order.count("batch") == 6
     assert order.index("ack") < len(order) - 1
+
+
+async def test_a_long_conversation_goes_in_consecutive_short_transactions_in_order(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    sizes: list[int] = []
+    async with worker(demo_settings, understander, per_transaction=3) as w:
+        events = [chat("DLONG", n, f"hello ({n})") for n in range(8)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+            sizes.append(len(items))
+            # Each run carries the conversation's next events, oldest first.
+            assert [c.inbox_id for c, _ in items] == sorted(c.inbox_id for c, _ in items)
+            return await many(items)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 8}
+            replies = await uow.outbox.history("slack", events[0].address.key)
+    # Eight events of one conversation, three a transaction: 3 + 3 together, and the last
+    # two together too, never the whole conversation in one transaction.
+    assert sizes == [3, 3, 2]
+    assert len(replies) == 8
+
+
+def test_runs_cut_only_conversations_longer_than_a_run() -> None:
+    def items(n: int) -> list[Understood]:
+        return [object()] * n  # type: ignore[list-item]
+
+    groups = {"a": items(2), "b": items(7), "c": items(1), "d": items(3)}
+    runs = _runs(list(groups), groups, 3)
+    shape = [[(key, len(part)) for key, part in run] for run in runs]
+    assert shape == [[("a", 2)], [("b", 3)], [("b", 3)], [("b", 1), ("c", 1)], [("d", 3)]]
+    assert _runs(list(groups), groups, None) == [list(groups.items())]
+
+
+async def test_the_worker_takes_its_turn_before_each_transaction(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    order: list[str] = []
+
+    async def give_way() -> None:
+        order.append("turn")
+
+    async with worker(demo_settings, understander, per_transaction=2, give_way=give_way) as w:
+        events = [chat("DTURN", n, f"hello ({n})") for n in range(5)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+            order.append("batch")
+            return await many(items)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+    # Two runs of two, then the last event on its own path: a turn before each transaction.
+    assert order == ["turn", "batch", "turn", "batch", "turn"]
