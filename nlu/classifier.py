@@ -22,6 +22,9 @@ from nlu.features import SparseRows
 
 Progress = Callable[[int, int], None]
 FloatArray = NDArray[np.float32]
+Table = NDArray[np.float32] | NDArray[np.float16]
+"""A feature table: float32 while training, float16 as loaded (`_bag` widens the rows it
+takes, and float16 to float32 is exact, so the scores are the same bit for bit)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,16 +88,19 @@ class _Adam:
             self.param[rows] -= self.lr * (m / corr1) / (np.sqrt(v / corr2) + eps)
 
 
-def _bag(table: FloatArray, rows: SparseRows) -> FloatArray:
+def _bag(table: Table, rows: SparseRows) -> FloatArray:
     """Sum of table rows weighted by feature values: one output row per message."""
     out = np.zeros((rows.n_rows, table.shape[1]), dtype=np.float32)
     index, value, ptr = rows.index, rows.value, rows.ptr.tolist()
     # One small matrix-vector product per message: far faster than one large gather followed
     # by np.add.reduceat, whose temporary array does not fit in cache.
+    widen = table.dtype != np.float32
     for r in range(rows.n_rows):
         start, end = ptr[r], ptr[r + 1]
         if end > start:
-            out[r] = value[start:end] @ table[index[start:end]]
+            taken = table[index[start:end]]
+            # Widened before the product, which then runs on BLAS as for a float32 table.
+            out[r] = value[start:end] @ (taken.astype(np.float32) if widen else taken)
     return out
 
 
@@ -105,6 +111,13 @@ def _bag_grad(rows: SparseRows, grad_out: FloatArray) -> tuple[NDArray[np.int64]
     touched, first = np.unique(rows.index[order], return_index=True)
     grad = np.add.reduceat(grad_out[owner[order]] * rows.value[order, None], first, axis=0)
     return touched.astype(np.int64), grad
+
+
+def _table(stored: NDArray[np.floating]) -> Table:
+    """A stored feature table as held in memory: float16 kept (older models wrote float32)."""
+    if stored.dtype == np.float16:
+        return np.asarray(stored, dtype=np.float16)
+    return stored.astype(np.float32)
 
 
 class Model(Protocol):
@@ -120,7 +133,7 @@ class Model(Protocol):
 class LinearModel:
     """Softmax regression: weights (features × classes) and a bias."""
 
-    def __init__(self, weights: FloatArray, bias: FloatArray) -> None:
+    def __init__(self, weights: Table, bias: FloatArray) -> None:
         self.weights = weights
         self.bias = bias
 
@@ -141,11 +154,9 @@ class LinearModel:
     ) -> LinearModel:
         """Train on sparse rows with integer labels."""
         rng = np.random.default_rng(config.seed)
-        model = cls(
-            np.zeros((n_features, n_classes), dtype=np.float32),
-            np.zeros(n_classes, dtype=np.float32),
-        )
-        opt_w = _Adam(model.weights, config.learning_rate)
+        weights = np.zeros((n_features, n_classes), dtype=np.float32)
+        model = cls(weights, np.zeros(n_classes, dtype=np.float32))
+        opt_w = _Adam(weights, config.learning_rate)
         opt_b = _Adam(model.bias, config.learning_rate)
         epochs = config.epochs_for(rows.n_rows)
         for epoch in range(epochs):
@@ -172,16 +183,16 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
-        """Read weights written by `save`, widened back to float32 for arithmetic."""
+        """Read weights written by `save`; the table stays float16, half the memory."""
         with np.load(path) as data:
-            return cls(data["weights"].astype(np.float32), data["bias"].astype(np.float32))
+            return cls(_table(data["weights"]), data["bias"].astype(np.float32))
 
 
 class HiddenLayerModel:
     """Sparse features → dense hidden layer (ReLU, dropout while training) → softmax."""
 
     def __init__(
-        self, embed: FloatArray, hidden_bias: FloatArray, out: FloatArray, bias: FloatArray
+        self, embed: Table, hidden_bias: FloatArray, out: FloatArray, bias: FloatArray
     ) -> None:
         self.embed = embed
         self.hidden_bias = hidden_bias
@@ -207,13 +218,14 @@ class HiddenLayerModel:
         """Train on sparse rows with integer labels."""
         rng = np.random.default_rng(config.seed)
         size = config.hidden
+        embed = (rng.standard_normal((n_features, size)) * 0.01).astype(np.float32)
         model = cls(
-            (rng.standard_normal((n_features, size)) * 0.01).astype(np.float32),
+            embed,
             np.zeros(size, dtype=np.float32),
             (rng.standard_normal((size, n_classes)) / np.sqrt(size)).astype(np.float32),
             np.zeros(n_classes, dtype=np.float32),
         )
-        params = (model.embed, model.hidden_bias, model.out, model.bias)
+        params = (embed, model.hidden_bias, model.out, model.bias)
         opt_embed, opt_hb, opt_out, opt_b = (_Adam(p, config.learning_rate) for p in params)
         keep = 1.0 - config.dropout
         epochs = config.epochs_for(rows.n_rows)
@@ -254,10 +266,11 @@ class HiddenLayerModel:
 
     @classmethod
     def load(cls, path: Path) -> HiddenLayerModel:
-        """Read weights written by `save`, widened back to float32 for arithmetic."""
+        """Read weights written by `save`; the feature table stays float16, half the memory."""
         with np.load(path) as data:
             return cls(
-                *(data[k].astype(np.float32) for k in ("embed", "hidden_bias", "out", "bias"))
+                _table(data["embed"]),
+                *(data[k].astype(np.float32) for k in ("hidden_bias", "out", "bias")),
             )
 
 
