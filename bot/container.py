@@ -1,10 +1,11 @@
 """The composition root: every part a process needs, built in one place.
 
 `build_container(settings, roles=...)` builds engine, Redis client, queue, shared state,
-channels, ingress and router without any I/O (engines and Redis clients connect lazily, and
-channels open their clients in `start()`). `async with container:` opens what needs the
-running event loop: the queue, channel clients, the web chat secret, and for the worker role
-the NLU model, worker and dispatcher; leaving the block closes them. The web app opens it in
+channels and ingress without any I/O (engines and Redis clients connect lazily, and channels
+open their clients in `start()`). `async with container:` opens what needs the running event
+loop: the queue, channel clients, the web chat secret, and for the worker role the NLU model,
+the intent router, worker and dispatcher (imported only then, so a web process never loads
+them); leaving the block closes them. The web app opens it in
 its lifespan, the worker and the console chat in their commands, the other commands to reach
 the database; tests pass `Overrides` (an in-memory queue, a test model, extra channels).
 
