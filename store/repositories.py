@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.config_memo import ConfigMemo
 from store.hotpath import dialect_insert
 from store.models import (
     ApiToken,
@@ -200,18 +201,28 @@ def _dialogue_upsert(session: AsyncSession) -> Any:
 
 
 class CursorRepository:
-    """Small durable values such as polling positions."""
+    """Small durable values such as polling positions and a group's language.
+
+    A key read once is not read again in the same unit of work while it writes none
+    (`store.config_memo`): every new ticket asks for its group's language.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def get(self, key: str) -> str | None:
         """A cursor's stored value, None before the first write."""
-        row = await self.session.get(Cursor, key)
-        return row.value if row else None
+
+        async def load() -> str | None:
+            row = await self.session.get(Cursor, key)
+            return row.value if row else None
+
+        return await self.memo.get(key, load)
 
     async def set(self, key: str, value: str) -> None:
         """Move a cursor to `value`."""
+        self.memo.clear()
         row = await self.session.get(Cursor, key)
         if row is None:
             self.session.add(Cursor(key=key, value=value, updated_at=utcnow()))
