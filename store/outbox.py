@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -281,18 +281,53 @@ class OutboxRepository:
             values["attempts"] = _OUTBOX.c.attempts - 1
         return await self._set(outbox_id, token, OutboxStatus.PENDING, **values)
 
-    async def mark_sent(self, outbox_id: int, token: int, external_id: str | None) -> bool:
-        """Record a send; false when the claim (`token`) is no longer ours."""
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        token: int,
+        external_id: str | None,
+        *,
+        held: OutboxStatus = OutboxStatus.SENDING,
+    ) -> bool:
+        """Record a send; false when the claim (`token`) is no longer ours.
+
+        `held` is the state the claim left the row in: `sending`, or `pending` for a reply
+        that a page reads from the outbox itself (nothing was committed before its "send").
+        """
         return await self._set(
             outbox_id,
             token,
-            OutboxStatus.SENDING,
+            held,
             status=OutboxStatus.SENT,
             sent_at=utcnow(),
             external_id=external_id,
             lease_until=None,
             error=None,
         )
+
+    async def mark_sent_many(
+        self, claims: Sequence[tuple[int, int]], *, held: OutboxStatus = OutboxStatus.SENDING
+    ) -> set[int]:
+        """Record sends without a platform id, in one statement; the ids still ours.
+
+        `claims` are `(id, token)` pairs; a row whose claim is no longer ours is left alone.
+        """
+        if not claims:
+            return set()
+        t = _OUTBOX
+        result = await self.session.execute(
+            update(t)
+            .where(tuple_(t.c.id, t.c.attempts).in_(list(claims)), t.c.status == held)
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=utcnow(),
+                external_id=None,
+                lease_until=None,
+                error=None,
+            )
+            .returning(t.c.id)
+        )
+        return set(result.scalars())
 
     async def forget_text(self, ids: Sequence[int]) -> None:
         """Drop the content of sent replies that held a secret; the row stays for the record."""
@@ -306,7 +341,14 @@ class OutboxRepository:
         )
 
     async def mark_retry(
-        self, outbox_id: int, token: int, *, at: datetime, error: str, refund: bool = False
+        self,
+        outbox_id: int,
+        token: int,
+        *,
+        at: datetime,
+        error: str,
+        refund: bool = False,
+        held: OutboxStatus = OutboxStatus.SENDING,
     ) -> bool:
         """Send again at `at`: the platform surely did not take it (refused, or never reached).
 
@@ -320,7 +362,7 @@ class OutboxRepository:
         }
         if refund:
             values["attempts"] = _OUTBOX.c.attempts - 1
-        return await self._set(outbox_id, token, OutboxStatus.SENDING, **values)
+        return await self._set(outbox_id, token, held, **values)
 
     async def mark_dead(
         self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
@@ -330,12 +372,14 @@ class OutboxRepository:
             outbox_id, token, held, status=OutboxStatus.DEAD, lease_until=None, error=error[:2000]
         )
 
-    async def mark_unknown(self, outbox_id: int, token: int, error: str) -> bool:
+    async def mark_unknown(
+        self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
+    ) -> bool:
         """The send may have arrived: never sent again; false when the claim is not ours."""
         return await self._set(
             outbox_id,
             token,
-            OutboxStatus.SENDING,
+            held,
             status=OutboxStatus.UNKNOWN,
             lease_until=None,
             error=error[:2000],
