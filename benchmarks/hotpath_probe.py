@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import re
 import sys
@@ -37,6 +38,7 @@ from benchmarks.servers import ROOT, _database, _pg, _redis_clear
 from bot.config import Settings
 from bot.container import Container, build_container
 from bot.logging import configure as configure_logging
+from bot.worker import freeze_startup_objects
 from channels.conversation import Address, Identity, Message
 from nlu.types import CatalogEntry, Understander, Understanding
 from store.enums import InboxStatus, OutboxStatus
@@ -116,6 +118,32 @@ class StatementCounter:
             self.figures[self.phase].commits += 1
 
 
+class GcPauses:
+    """The collector's pauses while installed, by generation: how many, longest, total."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        """`gc.callbacks` entry: time from each collection's start to its stop."""
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[int(info["generation"])].append(time.perf_counter() - self._started)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per generation: count, longest and total pause in milliseconds."""
+        return {
+            f"gen{g}": {
+                "count": len(p),
+                "max_ms": round(max(p, default=0.0) * 1000, 1),
+                "total_ms": round(sum(p) * 1000, 1),
+            }
+            for g, p in self.pauses.items()
+        }
+
+
 class TimedUnderstander:
     """The worker's understander, with the CPU time its thread spends parsing added up."""
 
@@ -157,6 +185,7 @@ class ProbeReport:
     tickets: int
     inbox_done: int
     outbox_sent: int
+    gc: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The report as one JSON object, figures per message."""
@@ -181,6 +210,7 @@ class ProbeReport:
             },
             "worker_and_dispatcher": hot.per_message(n),
             "phases": per,
+            "gc_pauses": self.gc,
         }
 
 
@@ -237,6 +267,9 @@ async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> Pr
         chunk = events[start : start + 32]
         await phase("ingest", asyncio.gather(*(container.ingest(e) for e in chunk)))
     handled, idle = 0, 0
+    freeze_startup_objects()  # as the worker does when it starts
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     while handled < n and idle < 20:
         jobs = await container.queue.claim(worker.consumer, count=worker.batch, block_ms=100)
         if not jobs:
@@ -248,6 +281,7 @@ async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> Pr
         handled += len(jobs)
         _say(quiet, f"handled {handled}/{n}")
     counter.phase = ""
+    gc.callbacks.remove(pauses)
     async with UnitOfWork(container.factory) as uow:
         s = uow.session
         tickets = await s.scalar(select(func.count()).select_from(Ticket))
@@ -260,6 +294,7 @@ async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> Pr
         tickets=int(tickets or 0),
         inbox_done=int(done or 0),
         outbox_sent=int(sent or 0),
+        gc=pauses.summary(),
     )
 
 
@@ -323,6 +358,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  by kind:  " + ", ".join(f"{k} {v}" for k, v in f["by_kind"].items()))
         for table, v in f["by_table"].items():
             lines.append(f"    {v:7.2f}  {table}")
+    lines.append("\ncollector pauses while handling: " + json.dumps(report["gc_pauses"]))
     return "\n".join(lines)
 
 
