@@ -116,14 +116,21 @@ class TokenRepository:
 
     async def authenticate(self, token: str) -> Person | None:
         """The active person a live token belongs to; None for unknown or revoked ones."""
-        stmt = select(ApiToken).where(
-            ApiToken.token_hash == self.digest(token), ApiToken.revoked_at.is_(None)
-        )
-        row = (await self.session.scalars(stmt)).first()
-        if row is None:
-            return None
-        person = await self.session.get(Person, row.person_id)
-        return person if person is not None and person.active else None
+        # One statement: every API request asks this first.
+        found = await self.session.scalars(_TOKEN_HOLDER, {"digest": self.digest(token)})
+        return found.first()
+
+
+_TOKEN_HOLDER = (
+    select(Person)
+    .join(ApiToken, ApiToken.person_id == Person.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        Person.active.is_(True),
+    )
+    .limit(1)
+)
 
 
 class DialogueRepository:
