@@ -187,13 +187,11 @@ class ProblemRepository:
         """The tickets with these ids, by id."""
         if not ids:
             return []
-        stmt = select(Ticket).where(Ticket.id.in_(list(ids))).order_by(Ticket.id)
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_TICKETS, {"ids": list(ids)}))
 
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
         """The offer made for this cluster of incidents, or None: a cluster is offered once."""
-        stmt = select(RecurrenceOffer).where(RecurrenceOffer.cluster == cluster)
-        return (await self.session.scalars(stmt)).first()
+        return (await self.session.scalars(_OFFERED, {"cluster": cluster})).first()
 
     async def offered_incidents(self, service_id: int) -> set[int]:
         """Incidents already part of an offer on this service."""
@@ -206,8 +204,7 @@ class ProblemRepository:
 
     async def members(self, group_id: int) -> list[int]:
         """The people of a group, by id."""
-        stmt = select(GroupMember.person_id).where(GroupMember.group_id == group_id)
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_MEMBERS, {"group_id": group_id}))
 
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
@@ -240,6 +237,9 @@ class ProblemRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
 
+_TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+_OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
+_MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
 _KNOWN_ERRORS = (
     select(Ticket, ProblemRecord)
     .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
