@@ -27,13 +27,15 @@ CONFIG_TABLES = frozenset(
         "group_members",
         "groups",
         "person_skills",
+        # A known error is a problem whose record reached that stage: the record decides.
+        "problem_records",
         "service_levels",
         "service_links",
         "services",
         "suppliers",
     }
 )
-"""Tables whose rows the memo may keep: configuration, changed by people, not by messages."""
+"""Tables whose rows the memo may keep: changed by people and the desk file, not by messages."""
 
 WRITTEN = "switchboard.config_written"
 """`session.info` key: this transaction wrote a configuration table."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
 from store.models import Base, GroupMember, Ticket, enum_column
 from store.types import utcnow
@@ -113,6 +114,7 @@ class ProblemRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def record(self, problem: Ticket) -> ProblemRecord:
         """The problem's record, created at stage new the first time it is asked for."""
@@ -152,9 +154,23 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def known_errors(self, service_id: int) -> list[tuple[Ticket, ProblemRecord]]:
-        """Known errors on a service, newest first."""
-        rows = await self.session.execute(_KNOWN_ERRORS, {"service_id": service_id})
-        return [(t, r) for t, r in rows.all()]
+        """Known errors on a service, newest first.
+
+        Read once per unit of work while it changes no problem record (`store.config_memo`):
+        every new incident on the service asks.
+        """
+
+        async def load() -> list[tuple[Ticket, ProblemRecord]]:
+            rows = await self.session.execute(_KNOWN_ERRORS, {"service_id": service_id})
+            return [(t, r) for t, r in rows.all()]
+
+        sync = self.session.sync_session
+        if any(
+            isinstance(o, Ticket) and o.kind is TicketKind.PROBLEM for o in (*sync.new, *sync.dirty)
+        ):
+            self.memo.clear()  # a problem moved to another service, say
+            return await load()
+        return list(await self.memo.get(("known_errors", service_id), load))
 
     async def recent_incidents(self, service_id: int, since: datetime) -> list[Ticket]:
         """Open incidents on a service created since `since`, oldest first."""

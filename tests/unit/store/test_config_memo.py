@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import event, update
 
 from store.db import SessionFactory
+from store.enums import TicketKind
 from store.models import Group, Service, ServiceLevel, ServiceLink
+from store.problems import ProblemStage
 from store.uow import UnitOfWork
 
 
@@ -90,3 +92,31 @@ async def test_a_link_added_in_the_unit_of_work_changes_the_graph(
         await uow.desk.set_links(vpn, "depends_on", [net])
         assert await uow.alerts.upstream(vpn.id) == [vpn.id, net.id]
         assert await uow.cmdb.subgraph(net.id) == {net.id: [vpn.id]}
+
+
+async def test_known_errors_follow_a_record_or_problem_changed_in_the_unit(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        alice = await uow.people.create(name="Alice", email="alice@example.com")
+        vpn, mail = Service(name="VPN"), Service(name="Mail")
+        uow.session.add_all([vpn, mail])
+        await uow.session.flush()
+        problem = await uow.tickets.create(
+            kind=TicketKind.PROBLEM, title="Tunnel drops", requester=alice, service_id=vpn.id
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.problems.known_errors(vpn.id) == []
+        found = await uow.tickets.get(problem.id)
+        assert found is not None
+        record = await uow.problems.record(found)
+        record.stage = ProblemStage.KNOWN_ERROR
+        assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+        found = await uow.tickets.get(problem.id)
+        assert found is not None
+        found.service_id = mail.id
+        assert await uow.problems.known_errors(vpn.id) == []
