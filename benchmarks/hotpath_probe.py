@@ -50,6 +50,7 @@ TEXT = "The VPN is down and I cannot connect from home"
 PHASES = ("ingest", "worker", "dispatcher")
 
 _KIND = re.compile(r"^\s*(\w+)")
+_DML_AFTER_CTE = re.compile(r"\)\s*(INSERT|UPDATE|DELETE)\b", re.I)
 _TABLE = {
     "INSERT": re.compile(r"\bINTO\s+\"?(\w+)", re.I),
     "UPDATE": re.compile(r"^\s*UPDATE\s+\"?(\w+)", re.I),
@@ -63,7 +64,10 @@ def classify(sql: str) -> tuple[str, str]:
     m = _KIND.match(sql)
     kind = m.group(1).upper() if m else "?"
     if kind == "WITH":
-        kind = "SELECT"
+        # A CTE in front of the statement proper (`WITH n AS (...) INSERT INTO ...`).
+        dml = _DML_AFTER_CTE.search(sql)
+        kind = dml.group(1).upper() if dml else "SELECT"
+        sql = sql[dml.start(1) :] if dml else sql
     pattern = _TABLE.get(kind)
     found = pattern.search(sql) if pattern else None
     if kind == "SELECT" and found is None:
