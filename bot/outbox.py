@@ -32,6 +32,7 @@ from bot import metrics
 from channels.base import Channel, Delivery, DeliveryError
 from channels.conversation import Address, Reply
 from store.db import SessionFactory
+from store.enums import OutboxStatus
 from store.models import OutboxMessage
 from store.outbox import OutboxRepository
 from store.state import SharedState
@@ -191,10 +192,15 @@ class Dispatcher:
         by_conversation: dict[str, list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_conversation[row.conversation_key].append(row)
+        in_place = platform in _READ_FROM_OUTBOX and platform not in LIMITS
         # Every conversation finishes its turn before an error is raised, so none is orphaned.
         results = await asyncio.gather(
             *(self._settle(row) for row in lapsed),
-            *(self._send_in_order(rs) for rs in by_conversation.values()),
+            *(
+                [self._deliver_in_place(rows)]
+                if in_place
+                else (self._send_in_order(rs) for rs in by_conversation.values())
+            ),
             return_exceptions=True,
         )
         for result in results:
@@ -237,6 +243,16 @@ class Dispatcher:
             os._exit(70)
         await self._record(outcome)
         return outcome.result == "sent"
+
+    async def _deliver_in_place(self, rows: list[OutboxMessage]) -> None:
+        """Hand claimed rows of a page that reads the outbox itself to its channel, together.
+
+        Such a "send" only marks the row (an interrupted one is as good as done, see
+        `_settle`), so no `sending` state is committed before it, and every outcome of the
+        claim is recorded in one transaction rather than two per row.
+        """
+        outcomes = [await self._call(row, self._reply(row)) for row in rows]
+        await self._record_many(outcomes, held=OutboxStatus.PENDING)
 
     async def _call(self, row: OutboxMessage, reply: Reply) -> Outcome:
         channel = self.channels[row.platform]
@@ -323,36 +339,53 @@ class Dispatcher:
 
     async def _record(self, o: Outcome) -> None:
         """Commit one row's outcome; a failed commit is retried, never answered by a resend."""
-        row, result = o.row, o.result
-        if result == "retry" and o.count and row.attempts >= self.max_attempts:
-            result = "dead"
-        at = utcnow() + timedelta(seconds=o.at_seconds)
-        secret = bool(row.reply.get("sensitive"))
+        await self._record_many([o], held=OutboxStatus.SENDING)
+
+    async def _record_many(self, outcomes: Sequence[Outcome], *, held: OutboxStatus) -> None:
+        """Commit the outcomes of rows left in `held`, in one transaction (retried likewise)."""
+        if not outcomes:
+            return
+        decided = [(o, self._result(o)) for o in outcomes]
+        done: list[bool] = []
 
         async def apply(outbox: OutboxRepository) -> bool:
-            if result == "sent":
-                done = await outbox.mark_sent(row.id, row.attempts, o.external_id)
-                if done and secret:
-                    await outbox.forget_text([row.id])
-                return done
-            if result == "dead":
-                return await outbox.mark_dead(row.id, row.attempts, o.error)
-            if result == "unknown":
-                return await outbox.mark_unknown(row.id, row.attempts, o.error)
-            return await outbox.mark_retry(
-                row.id, row.attempts, at=at, error=o.error, refund=not o.count
-            )
+            done.clear()
+            plain = [
+                (o.row.id, o.row.attempts)
+                for o, result in decided
+                if result == "sent" and o.external_id is None and len(decided) > 1
+            ]
+            ours = await outbox.mark_sent_many(plain, held=held)
+            settled = {i for i, _ in plain}
+            for o, result in decided:
+                if o.row.id in settled:
+                    changed = o.row.id in ours
+                    if changed and o.row.reply.get("sensitive"):
+                        await outbox.forget_text([o.row.id])
+                    done.append(changed)
+                else:
+                    done.append(await _apply_outcome(outbox, o, result, held))
+            return True
 
-        if not await self._write(apply):
-            # Another dispatcher settled it after our lease lapsed; theirs stands.
-            log.info("outbox.outcome_superseded", outbox_id=row.id, result=result)
-            return
-        if result == "dead":
-            metrics.DEAD_LETTERS.labels("outbox").inc()
-            await self._gave_up(row, o.error)
-        metrics.OUTBOX_SENDS.labels(row.platform, result).inc()
-        if result == "sent":
-            log.info("outbox.sent", outbox_id=row.id, platform=row.platform)
+        await self._write(apply)
+        for (o, result), changed in zip(decided, done, strict=True):
+            row = o.row
+            if not changed:
+                # Another dispatcher settled it after our lease lapsed; theirs stands.
+                log.info("outbox.outcome_superseded", outbox_id=row.id, result=result)
+                continue
+            if result == "dead":
+                metrics.DEAD_LETTERS.labels("outbox").inc()
+                await self._gave_up(row, o.error)
+            metrics.OUTBOX_SENDS.labels(row.platform, result).inc()
+            if result == "sent":
+                log.info("outbox.sent", outbox_id=row.id, platform=row.platform)
+
+    def _result(self, o: Outcome) -> str:
+        """The outcome to store: a retry past the last attempt is dead."""
+        if o.result == "retry" and o.count and o.row.attempts >= self.max_attempts:
+            return "dead"
+        return o.result
 
     async def _gave_up(self, row: OutboxMessage, error: str) -> None:
         channel = self.channels.get(row.platform)
@@ -384,6 +417,26 @@ class Dispatcher:
                 log.warning("outbox.record_retry", error=str(e))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+
+async def _apply_outcome(
+    outbox: OutboxRepository, o: Outcome, result: str, held: OutboxStatus
+) -> bool:
+    """Store one row's outcome if the claim is still ours; whether it was."""
+    row = o.row
+    if result == "sent":
+        done = await outbox.mark_sent(row.id, row.attempts, o.external_id, held=held)
+        if done and row.reply.get("sensitive"):
+            await outbox.forget_text([row.id])
+        return done
+    if result == "dead":
+        return await outbox.mark_dead(row.id, row.attempts, o.error, held=held)
+    if result == "unknown":
+        return await outbox.mark_unknown(row.id, row.attempts, o.error, held=held)
+    at = utcnow() + timedelta(seconds=o.at_seconds)
+    return await outbox.mark_retry(
+        row.id, row.attempts, at=at, error=o.error, refund=not o.count, held=held
+    )
 
 
 def _releaser(

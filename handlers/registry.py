@@ -43,6 +43,10 @@ class Registry:
     """Handlers in the order they were declared; the router reads it."""
 
     specs: list[HandlerSpec] = field(default_factory=list)
+    # The help as of a number of specs: every message's context carries it.
+    _help: tuple[int, list[tuple[str, str]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def intent(
         self,
@@ -122,6 +126,11 @@ class Registry:
 
     def help_entries(self) -> list[tuple[str, str]]:
         """(intent, help line) of every listed handler, in the order of `IntentName`."""
+        if self._help is None or self._help[0] != len(self.specs):
+            self._help = (len(self.specs), self._help_entries())
+        return list(self._help[1])
+
+    def _help_entries(self) -> list[tuple[str, str]]:
         order = list(IntentName)
         listed = [s for s in self.specs if s.listed and s.intent is not None]
         listed.sort(key=lambda s: order.index(s.intent))  # type: ignore[arg-type]

@@ -8,11 +8,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.config_memo import ConfigMemo
 from store.enums import TicketKind
 from store.models import (
     AlertIncident,
@@ -92,6 +93,7 @@ class AlertRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def by_fingerprint(self, fingerprint: str) -> AlertIncident | None:
         """The incident row an alert fingerprint opened, if any."""
@@ -169,18 +171,8 @@ class AlertRepository:
         Only an incident whose alert still fires or was seen since `since` counts.
         """
         ids = [service_id] if isinstance(service_id, int) else list(service_id)
-        stmt = (
-            select(AlertIncident)
-            .join(Ticket, Ticket.id == AlertIncident.ticket_id)
-            .where(
-                AlertIncident.service_id.in_(ids),
-                or_(AlertIncident.open.is_(True), AlertIncident.last_seen_at >= since),
-                Ticket.status.in_(OPEN_STATUSES),
-            )
-            .order_by(AlertIncident.last_seen_at.desc(), AlertIncident.id.desc())
-            .limit(1)
-        )
-        return (await self.session.scalars(stmt)).first()
+        found = await self.session.scalars(_OPEN_FOR_SERVICE, {"ids": ids, "since": since})
+        return found.first()
 
     async def touched_by_people(self, ticket: Ticket) -> bool:
         """Whether anyone but the monitoring source changed the ticket (assigned, noted...)."""
@@ -234,22 +226,21 @@ class AlertRepository:
         """A service and what it depends on or runs on, and its parts, up to `depth` steps.
 
         These are the items whose outage can be its outage. One statement per step; a cycle
-        ends it.
+        ends it. Read once per unit of work (`store.config_memo`): every new incident asks.
         """
-        seen = [service_id]
-        frontier = {service_id}
-        for _ in range(depth):
-            links = select(ServiceLink.target_id).where(
-                ServiceLink.service_id.in_(frontier),
-                ServiceLink.relation.in_(("depends_on", "runs_on")),
-            )
-            parts = select(Service.id).where(Service.parent_id.in_(frontier))
-            found = set(await self.session.scalars(links.union(parts)))
-            frontier = {i for i in found if i is not None and i not in seen}
-            if not frontier:
-                break
-            seen += sorted(frontier)
-        return seen
+
+        async def load() -> list[int]:
+            seen = [service_id]
+            frontier = {service_id}
+            for _ in range(depth):
+                found = set(await self.session.scalars(_UPSTREAM, {"frontier": list(frontier)}))
+                frontier = {i for i in found if i is not None and i not in seen}
+                if not frontier:
+                    break
+                seen += sorted(frontier)
+            return seen
+
+        return list(await self.memo.get(("upstream", service_id, depth), load))
 
     async def open_reports(self, service_ids: Sequence[int], since: datetime) -> list[Ticket]:
         """Open incidents people reported on these services since `since`, not yet linked.
@@ -273,3 +264,23 @@ class AlertRepository:
             .order_by(Ticket.id)
         )
         return list(await self.session.scalars(stmt))
+
+
+_UPSTREAM = union(
+    select(ServiceLink.target_id).where(
+        ServiceLink.service_id.in_(bindparam("frontier", expanding=True)),
+        ServiceLink.relation.in_(("depends_on", "runs_on")),
+    ),
+    select(Service.id).where(Service.parent_id.in_(bindparam("frontier", expanding=True))),
+)
+_OPEN_FOR_SERVICE = (
+    select(AlertIncident)
+    .join(Ticket, Ticket.id == AlertIncident.ticket_id)
+    .where(
+        AlertIncident.service_id.in_(bindparam("ids", expanding=True)),
+        or_(AlertIncident.open.is_(True), AlertIncident.last_seen_at >= bindparam("since")),
+        Ticket.status.in_(OPEN_STATUSES),
+    )
+    .order_by(AlertIncident.last_seen_at.desc(), AlertIncident.id.desc())
+    .limit(1)
+)

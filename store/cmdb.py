@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Index, String, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from store.config_memo import ConfigMemo
 from store.enums import Criticality, Status, TicketKind
 from store.models import Base, Group, Person, Service, ServiceLink, Supplier, Ticket
 from store.types import utcnow
@@ -126,6 +127,7 @@ class CmdbRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def by_name(self, name: str) -> Service | None:
         """An item by name: the exact spelling first (indexed), then case-insensitively."""
@@ -143,15 +145,21 @@ class CmdbRepository:
         for `handlers.rules.impact` to walk. PostgreSQL allows the recursive table only once in
         the recursive term, hence `LATERAL` there and two recursive selects on SQLite.
         """
-        sql = (
-            _SUBGRAPH_PG
-            if self.session.get_bind().dialect.name == "postgresql"
-            else _SUBGRAPH_SQLITE
-        )
-        found: dict[int, list[int]] = {}
-        for target, source in await self.session.execute(text(sql), {"item": item_id}):
-            found.setdefault(target, []).append(source)
-        return found
+
+        async def load() -> dict[int, list[int]]:
+            sql = (
+                _SUBGRAPH_PG_TEXT
+                if self.session.get_bind().dialect.name == "postgresql"
+                else _SUBGRAPH_SQLITE_TEXT
+            )
+            found: dict[int, list[int]] = {}
+            for target, source in await self.session.execute(sql, {"item": item_id}):
+                found.setdefault(target, []).append(source)
+            return found
+
+        # Read once per unit of work (`store.config_memo`): every new incident asks.
+        graph = await self.memo.get(("subgraph", item_id), load)
+        return {k: list(v) for k, v in graph.items()}
 
     async def nodes(self, ids: Collection[int], *, types: Sequence[str] = ()) -> list[CiNode]:
         """The items with these ids, optionally only those of some types."""
@@ -244,3 +252,7 @@ class CmdbRepository:
         """Every change of an item, oldest first."""
         stmt = select(CiEvent).where(CiEvent.service_id == ci.id).order_by(CiEvent.id)
         return list(await self.session.scalars(stmt))
+
+
+_SUBGRAPH_PG_TEXT = text(_SUBGRAPH_PG)
+_SUBGRAPH_SQLITE_TEXT = text(_SUBGRAPH_SQLITE)

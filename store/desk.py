@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.config_memo import ConfigMemo
 from store.desk_clocks import ServiceLevelQueries
 from store.enums import Status
 from store.models import (
@@ -47,15 +48,25 @@ class MemberLoad:
 
 
 class DeskRepository(ServiceLevelQueries):
-    """Reads and writes of the desk configuration; one per unit of work."""
+    """Reads and writes of the desk configuration; one per unit of work.
+
+    What every new ticket reads (the service desk, the agreements, rows by name) is read
+    once per unit of work while it changes no configuration (`store.config_memo`).
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def named(self, model: type[Named], name: str) -> Named | None:
         """A row of a table with a unique `name`, compared case-insensitively."""
-        stmt = select(model).where(func.lower(model.name) == name.lower())
-        return (await self.session.scalars(stmt)).first()
+        wanted = name.lower()
+
+        async def load() -> Named | None:
+            stmt = select(model).where(func.lower(model.name) == wanted)
+            return (await self.session.scalars(stmt)).first()
+
+        return await self.memo.get(("named", model, wanted), load)
 
     async def names(self, model: type[Named]) -> set[str]:
         """Every name in a table, case-folded."""
@@ -132,11 +143,19 @@ class DeskRepository(ServiceLevelQueries):
 
     async def calendars(self) -> list[BusinessCalendar]:
         """Every business calendar."""
-        return list(await self.session.scalars(select(BusinessCalendar)))
+
+        async def load() -> list[BusinessCalendar]:
+            return list(await self.session.scalars(select(BusinessCalendar)))
+
+        return list(await self.memo.get("calendars", load))
 
     async def service_levels(self) -> list[ServiceLevel]:
         """Every service-level agreement, by name."""
-        return list(await self.session.scalars(select(ServiceLevel).order_by(ServiceLevel.name)))
+
+        async def load() -> list[ServiceLevel]:
+            return list(await self.session.scalars(_SERVICE_LEVELS))
+
+        return list(await self.memo.get("service_levels", load))
 
     async def supplier(self, supplier_id: int) -> Supplier | None:
         """The supplier with this id, or None."""
@@ -148,9 +167,12 @@ class DeskRepository(ServiceLevelQueries):
 
     async def default_group(self) -> Group | None:
         """The service desk: the group marked default, else the one named `service-desk`."""
-        stmt = select(Group).where(Group.is_default.is_(True)).order_by(Group.id)
-        found = (await self.session.scalars(stmt)).first()
-        return found or await self.named(Group, "service-desk")
+
+        async def load() -> Group | None:
+            found = (await self.session.scalars(_DEFAULT_GROUP)).first()
+            return found or await self.named(Group, "service-desk")
+
+        return await self.memo.get("default_group", load)
 
     async def members(self, group_id: int) -> list[MemberLoad]:
         """Active members of a group, with skills and open tickets assigned to them."""
@@ -269,6 +291,9 @@ class DeskRepository(ServiceLevelQueries):
         )
         return {h.ticket_id: h for h in await self.session.scalars(stmt)}
 
+
+_SERVICE_LEVELS = select(ServiceLevel).order_by(ServiceLevel.name)
+_DEFAULT_GROUP = select(Group).where(Group.is_default.is_(True)).order_by(Group.id)
 
 DIRECT = ("slack", "telegram")
 """Platforms where a person's own id is a conversation a bot may open (a DM, a private chat)."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import KnowledgeArticle
@@ -174,7 +174,7 @@ class KnowledgeSearch:
                 " CAST(:q AS tsquery) q ORDER BY score DESC, a.id LIMIT :limit"
             )
             return await self._pg_search(sql, words, {**params, "cap": RANKED}, limit)
-        ranked = [(r[0], float(r[1])) for r in await self.session.execute(text(sql), params)]
+        ranked = [(r[0], float(r[1])) for r in await self.session.execute(_text(sql), params)]
         return await self._hits(ranked)
 
     async def _pg_search(
@@ -193,7 +193,7 @@ class KnowledgeSearch:
             seen = {i for i, _ in ranked}
             # Below those of the stages before, whatever their score among the rest.
             floor = min((s for _, s in ranked), default=None)
-            found = await self.session.execute(text(sql), {**params, "q": query})
+            found = await self.session.execute(_text(sql), {**params, "q": query})
             more = [
                 (r[0], float(r[1]) if floor is None else min(float(r[1]), floor))
                 for r in found
@@ -207,8 +207,20 @@ class KnowledgeSearch:
     async def _hits(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
-        rows = await self.session.scalars(
-            select(KnowledgeArticle).where(KnowledgeArticle.id.in_([i for i, _ in ranked]))
-        )
+        rows = await self.session.scalars(_ARTICLES, {"ids": [i for i, _ in ranked]})
         by_id = {a.id: a for a in rows}
         return [SearchHit(by_id[i], s) for i, s in ranked if i in by_id]
+
+
+_ARTICLES = select(KnowledgeArticle).where(
+    KnowledgeArticle.id.in_(bindparam("ids", expanding=True))
+)
+_TEXTS: dict[str, TextClause] = {}
+
+
+def _text(sql: str) -> TextClause:
+    """One `text()` per distinct statement (a handful of filter combinations), built once."""
+    found = _TEXTS.get(sql)
+    if found is None:
+        found = _TEXTS[sql] = text(sql)
+    return found

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -169,48 +169,23 @@ class OutboxRepository:
         """
         now = utcnow()
         t = OutboxMessage
-        open_rows = t.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
-        scope = [t.platform.in_(platforms), open_rows]
+        params: dict[str, Any] = {
+            "platforms": list(platforms),
+            "now": now,
+            "per_conversation": per_conversation,
+            "limit": limit,
+        }
         if conversations is not None:
-            scope.append(t.conversation_key.in_(conversations))
-        rank = (
-            func.row_number()
-            .over(partition_by=(t.platform, t.conversation_key), order_by=t.id)
-            .label("rank")
-        )
-        ranked = select(
-            t.id, t.platform, t.conversation_key, t.status, t.next_attempt_at, t.lease_until, rank
-        ).where(*scope)
-        heads = ranked.subquery()
-        free = or_(heads.c.lease_until.is_(None), heads.c.lease_until < now)
-        pick = (
-            select(heads.c.id, heads.c.platform, heads.c.conversation_key, heads.c.rank)
-            .where(
-                heads.c.rank <= per_conversation,
-                heads.c.status == OutboxStatus.PENDING,
-                heads.c.next_attempt_at <= now,
-                free,
-            )
-            .order_by(heads.c.id)
-            .limit(limit)
-        )
+            params["conversations"] = list(conversations)
+        pick, lock = _claim_statements(conversations is not None)
         candidates = _prefixes(
             (r.id, (r.platform, r.conversation_key), r.rank)
-            for r in (await self.session.execute(pick)).all()
+            for r in (await self.session.execute(pick, params)).all()
         )
         if not candidates:
             return []
-        lock = (
-            select(t.id, t.platform, t.conversation_key)
-            .where(
-                t.id.in_([c[0] for c in candidates]),
-                t.status == OutboxStatus.PENDING,
-                or_(t.lease_until.is_(None), t.lease_until < now),
-            )
-            .order_by(t.id)
-            .with_for_update(skip_locked=True)
-        )
-        locked = {r.id for r in (await self.session.execute(lock)).all()}
+        found = await self.session.execute(lock, {"ids": [c[0] for c in candidates], "now": now})
+        locked = {r.id for r in found.all()}
         chosen = _prefixes((c[0], c[1], c[2]) for c in candidates if c[0] in locked)
         if not chosen:
             return []
@@ -281,18 +256,53 @@ class OutboxRepository:
             values["attempts"] = _OUTBOX.c.attempts - 1
         return await self._set(outbox_id, token, OutboxStatus.PENDING, **values)
 
-    async def mark_sent(self, outbox_id: int, token: int, external_id: str | None) -> bool:
-        """Record a send; false when the claim (`token`) is no longer ours."""
+    async def mark_sent(
+        self,
+        outbox_id: int,
+        token: int,
+        external_id: str | None,
+        *,
+        held: OutboxStatus = OutboxStatus.SENDING,
+    ) -> bool:
+        """Record a send; false when the claim (`token`) is no longer ours.
+
+        `held` is the state the claim left the row in: `sending`, or `pending` for a reply
+        that a page reads from the outbox itself (nothing was committed before its "send").
+        """
         return await self._set(
             outbox_id,
             token,
-            OutboxStatus.SENDING,
+            held,
             status=OutboxStatus.SENT,
             sent_at=utcnow(),
             external_id=external_id,
             lease_until=None,
             error=None,
         )
+
+    async def mark_sent_many(
+        self, claims: Sequence[tuple[int, int]], *, held: OutboxStatus = OutboxStatus.SENDING
+    ) -> set[int]:
+        """Record sends without a platform id, in one statement; the ids still ours.
+
+        `claims` are `(id, token)` pairs; a row whose claim is no longer ours is left alone.
+        """
+        if not claims:
+            return set()
+        t = _OUTBOX
+        result = await self.session.execute(
+            update(t)
+            .where(tuple_(t.c.id, t.c.attempts).in_(list(claims)), t.c.status == held)
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=utcnow(),
+                external_id=None,
+                lease_until=None,
+                error=None,
+            )
+            .returning(t.c.id)
+        )
+        return set(result.scalars())
 
     async def forget_text(self, ids: Sequence[int]) -> None:
         """Drop the content of sent replies that held a secret; the row stays for the record."""
@@ -306,7 +316,14 @@ class OutboxRepository:
         )
 
     async def mark_retry(
-        self, outbox_id: int, token: int, *, at: datetime, error: str, refund: bool = False
+        self,
+        outbox_id: int,
+        token: int,
+        *,
+        at: datetime,
+        error: str,
+        refund: bool = False,
+        held: OutboxStatus = OutboxStatus.SENDING,
     ) -> bool:
         """Send again at `at`: the platform surely did not take it (refused, or never reached).
 
@@ -320,7 +337,7 @@ class OutboxRepository:
         }
         if refund:
             values["attempts"] = _OUTBOX.c.attempts - 1
-        return await self._set(outbox_id, token, OutboxStatus.SENDING, **values)
+        return await self._set(outbox_id, token, held, **values)
 
     async def mark_dead(
         self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
@@ -330,12 +347,14 @@ class OutboxRepository:
             outbox_id, token, held, status=OutboxStatus.DEAD, lease_until=None, error=error[:2000]
         )
 
-    async def mark_unknown(self, outbox_id: int, token: int, error: str) -> bool:
+    async def mark_unknown(
+        self, outbox_id: int, token: int, error: str, *, held: OutboxStatus = OutboxStatus.SENDING
+    ) -> bool:
         """The send may have arrived: never sent again; false when the claim is not ours."""
         return await self._set(
             outbox_id,
             token,
-            OutboxStatus.SENDING,
+            held,
             status=OutboxStatus.UNKNOWN,
             lease_until=None,
             error=error[:2000],
@@ -420,6 +439,55 @@ _BEGIN_SEND = (
     )
     .values(status=OutboxStatus.SENDING, lease_until=bindparam("new_lease"))
 )
+
+
+_CLAIMS: dict[bool, tuple[Any, Any]] = {}
+
+
+def _claim_statements(by_conversation: bool) -> tuple[Any, Any]:
+    """The claim's two reads (due heads of conversations; lock them), built once each."""
+    found = _CLAIMS.get(by_conversation)
+    if found is not None:
+        return found
+    t = OutboxMessage
+    now: BindParameter[datetime] = bindparam("now")
+    open_rows = t.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+    scope = [t.platform.in_(bindparam("platforms", expanding=True)), open_rows]
+    if by_conversation:
+        scope.append(t.conversation_key.in_(bindparam("conversations", expanding=True)))
+    rank = (
+        func.row_number()
+        .over(partition_by=(t.platform, t.conversation_key), order_by=t.id)
+        .label("rank")
+    )
+    ranked = select(
+        t.id, t.platform, t.conversation_key, t.status, t.next_attempt_at, t.lease_until, rank
+    ).where(*scope)
+    heads = ranked.subquery()
+    free = or_(heads.c.lease_until.is_(None), heads.c.lease_until < now)
+    pick = (
+        select(heads.c.id, heads.c.platform, heads.c.conversation_key, heads.c.rank)
+        .where(
+            heads.c.rank <= bindparam("per_conversation"),
+            heads.c.status == OutboxStatus.PENDING,
+            heads.c.next_attempt_at <= now,
+            free,
+        )
+        .order_by(heads.c.id)
+        .limit(bindparam("limit"))
+    )
+    lock = (
+        select(t.id, t.platform, t.conversation_key)
+        .where(
+            t.id.in_(bindparam("ids", expanding=True)),
+            t.status == OutboxStatus.PENDING,
+            or_(t.lease_until.is_(None), t.lease_until < now),
+        )
+        .order_by(t.id)
+        .with_for_update(skip_locked=True)
+    )
+    _CLAIMS[by_conversation] = (pick, lock)
+    return pick, lock
 
 
 def _prefixes(

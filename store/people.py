@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -201,16 +201,7 @@ class PeopleRepository:
 
     async def last_contact(self, person_id: int) -> tuple[dict[str, Any], datetime | None] | None:
         """Where the person most recently wrote from, and when (`last_seen_at`), if ever."""
-        stmt = (
-            select(ChannelIdentity.last_address, ChannelIdentity.last_seen_at)
-            .where(
-                ChannelIdentity.person_id == person_id,
-                ChannelIdentity.last_address.is_not(None),
-            )
-            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
-            .limit(1)
-        )
-        row = (await self.session.execute(stmt)).first()
+        row = (await self.session.execute(_LAST_CONTACT, {"person_id": person_id})).first()
         return None if row is None else (row[0], row[1])
 
     async def with_role(self, role: Role) -> list[Person]:
@@ -291,3 +282,14 @@ def _identity_insert(session: AsyncSession) -> Any:
         )
         _IDENTITY_BY_DIALECT[name] = stmt
     return stmt
+
+
+_LAST_CONTACT = (
+    select(ChannelIdentity.last_address, ChannelIdentity.last_seen_at)
+    .where(
+        ChannelIdentity.person_id == bindparam("person_id"),
+        ChannelIdentity.last_address.is_not(None),
+    )
+    .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
+    .limit(1)
+)

@@ -13,10 +13,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, cast, func, select, true
+from sqlalchemy import (
+    BindParameter,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
 from store.models import Base, GroupMember, Ticket, enum_column
 from store.types import utcnow
@@ -100,6 +114,7 @@ class ProblemRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def record(self, problem: Ticket) -> ProblemRecord:
         """The problem's record, created at stage new the first time it is asked for."""
@@ -139,18 +154,23 @@ class ProblemRepository:
         return list(await self.session.scalars(stmt))
 
     async def known_errors(self, service_id: int) -> list[tuple[Ticket, ProblemRecord]]:
-        """Known errors on a service, newest first."""
-        stmt = (
-            select(Ticket, ProblemRecord)
-            .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
-            .where(
-                Ticket.kind == TicketKind.PROBLEM,
-                Ticket.service_id == service_id,
-                ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
-            )
-            .order_by(Ticket.id.desc())
-        )
-        return [(t, r) for t, r in (await self.session.execute(stmt)).all()]
+        """Known errors on a service, newest first.
+
+        Read once per unit of work while it changes no problem record (`store.config_memo`):
+        every new incident on the service asks.
+        """
+
+        async def load() -> list[tuple[Ticket, ProblemRecord]]:
+            rows = await self.session.execute(_KNOWN_ERRORS, {"service_id": service_id})
+            return [(t, r) for t, r in rows.all()]
+
+        sync = self.session.sync_session
+        if any(
+            isinstance(o, Ticket) and o.kind is TicketKind.PROBLEM for o in (*sync.new, *sync.dirty)
+        ):
+            self.memo.clear()  # a problem moved to another service, say
+            return await load()
+        return list(await self.memo.get(("known_errors", service_id), load))
 
     async def recent_incidents(self, service_id: int, since: datetime) -> list[Ticket]:
         """Open incidents on a service created since `since`, oldest first."""
@@ -175,51 +195,19 @@ class ProblemRepository:
         and offered ones left out by the database: this runs for every new incident, so it
         must not load (or query once per) every incident or offer of the day.
         """
-        linked = (
-            select(ProblemIncident.incident_id)
-            .where(ProblemIncident.incident_id == Ticket.id)
-            .exists()
-        )
-        stmt = (
-            select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description)
-            .where(
-                Ticket.kind == TicketKind.INCIDENT,
-                Ticket.service_id == service_id,
-                Ticket.created_at >= since,
-                Ticket.status.in_(OPEN_INCIDENT),
-                ~linked,
-            )
-            .order_by(Ticket.id)
-        )
-        # An offer is made after its incidents were created, so only offers since `since`
-        # can hold a candidate.
-        stmt = stmt.where(Ticket.id.not_in(self._offered_ids(service_id, since)))
-        return [(i, at, title, text) for i, at, title, text in await self.session.execute(stmt)]
-
-    def _offered_ids(self, service_id: int, since: datetime) -> Select[int]:
-        """The incident ids in this service's offers since `since`, as a subquery."""
-        if self.session.get_bind().dialect.name == "sqlite":
-            ids = func.json_each(RecurrenceOffer.incident_ids).table_valued("value")
-        else:
-            ids = func.jsonb_array_elements_text(RecurrenceOffer.incident_ids).table_valued("value")
-        return (
-            select(cast(ids.c.value, Integer))
-            .select_from(RecurrenceOffer)
-            .join(ids, true())
-            .where(RecurrenceOffer.service_id == service_id, RecurrenceOffer.offered_at >= since)
-        )
+        stmt = _recurrence_candidates(self.session.get_bind().dialect.name)
+        rows = await self.session.execute(stmt, {"service_id": service_id, "since": since})
+        return [(i, at, title, text) for i, at, title, text in rows]
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
         """The tickets with these ids, by id."""
         if not ids:
             return []
-        stmt = select(Ticket).where(Ticket.id.in_(list(ids))).order_by(Ticket.id)
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_TICKETS, {"ids": list(ids)}))
 
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
         """The offer made for this cluster of incidents, or None: a cluster is offered once."""
-        stmt = select(RecurrenceOffer).where(RecurrenceOffer.cluster == cluster)
-        return (await self.session.scalars(stmt)).first()
+        return (await self.session.scalars(_OFFERED, {"cluster": cluster})).first()
 
     async def offered_incidents(self, service_id: int) -> set[int]:
         """Incidents already part of an offer on this service."""
@@ -232,8 +220,7 @@ class ProblemRepository:
 
     async def members(self, group_id: int) -> list[int]:
         """The people of a group, by id."""
-        stmt = select(GroupMember.person_id).where(GroupMember.group_id == group_id)
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_MEMBERS, {"group_id": group_id}))
 
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
@@ -264,3 +251,58 @@ class ProblemRepository:
         """How many incidents are linked to the problem."""
         stmt = select(func.count()).where(ProblemIncident.problem_id == problem.id)
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+_TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+_OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
+_MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
+_KNOWN_ERRORS = (
+    select(Ticket, ProblemRecord)
+    .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
+    .where(
+        Ticket.kind == TicketKind.PROBLEM,
+        Ticket.service_id == bindparam("service_id"),
+        ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
+    )
+    .order_by(Ticket.id.desc())
+)
+Candidates = Select[int, datetime, str, str | None]
+_RECURRENCE: dict[str, Candidates] = {}
+
+
+def _recurrence_candidates(dialect: str) -> Candidates:
+    """The recurrence check's statement for a dialect, built once: it runs for every incident."""
+    found = _RECURRENCE.get(dialect)
+    if found is not None:
+        return found
+    service_id: BindParameter[int] = bindparam("service_id")
+    since: BindParameter[datetime] = bindparam("since")
+    linked = (
+        select(ProblemIncident.incident_id).where(ProblemIncident.incident_id == Ticket.id).exists()
+    )
+    if dialect == "sqlite":
+        ids = func.json_each(RecurrenceOffer.incident_ids).table_valued("value")
+    else:
+        ids = func.jsonb_array_elements_text(RecurrenceOffer.incident_ids).table_valued("value")
+    # An offer is made after its incidents were created, so only offers since `since` can
+    # hold a candidate.
+    offered = (
+        select(cast(ids.c.value, Integer))
+        .select_from(RecurrenceOffer)
+        .join(ids, true())
+        .where(RecurrenceOffer.service_id == service_id, RecurrenceOffer.offered_at >= since)
+    )
+    stmt = (
+        select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description)
+        .where(
+            Ticket.kind == TicketKind.INCIDENT,
+            Ticket.service_id == service_id,
+            Ticket.created_at >= since,
+            Ticket.status.in_(OPEN_INCIDENT),
+            ~linked,
+            Ticket.id.not_in(offered),
+        )
+        .order_by(Ticket.id)
+    )
+    _RECURRENCE[dialect] = stmt
+    return stmt

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.config_memo import ConfigMemo
 from store.hotpath import dialect_insert
 from store.models import (
     ApiToken,
@@ -115,14 +116,21 @@ class TokenRepository:
 
     async def authenticate(self, token: str) -> Person | None:
         """The active person a live token belongs to; None for unknown or revoked ones."""
-        stmt = select(ApiToken).where(
-            ApiToken.token_hash == self.digest(token), ApiToken.revoked_at.is_(None)
-        )
-        row = (await self.session.scalars(stmt)).first()
-        if row is None:
-            return None
-        person = await self.session.get(Person, row.person_id)
-        return person if person is not None and person.active else None
+        # One statement: every API request asks this first.
+        found = await self.session.scalars(_TOKEN_HOLDER, {"digest": self.digest(token)})
+        return found.first()
+
+
+_TOKEN_HOLDER = (
+    select(Person)
+    .join(ApiToken, ApiToken.person_id == Person.id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        Person.active.is_(True),
+    )
+    .limit(1)
+)
 
 
 class DialogueRepository:
@@ -200,18 +208,28 @@ def _dialogue_upsert(session: AsyncSession) -> Any:
 
 
 class CursorRepository:
-    """Small durable values such as polling positions."""
+    """Small durable values such as polling positions and a group's language.
+
+    A key read once is not read again in the same unit of work while it writes none
+    (`store.config_memo`): every new ticket asks for its group's language.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session)
 
     async def get(self, key: str) -> str | None:
         """A cursor's stored value, None before the first write."""
-        row = await self.session.get(Cursor, key)
-        return row.value if row else None
+
+        async def load() -> str | None:
+            row = await self.session.get(Cursor, key)
+            return row.value if row else None
+
+        return await self.memo.get(key, load)
 
     async def set(self, key: str, value: str) -> None:
         """Move a cursor to `value`."""
+        self.memo.clear()
         row = await self.session.get(Cursor, key)
         if row is None:
             self.session.add(Cursor(key=key, value=value, updated_at=utcnow()))

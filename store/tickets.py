@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Insert, String, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -49,6 +50,25 @@ _BUMP_COUNTER = (
 _NEXTVAL = {kind: select(func.nextval(ticket_sequence(kind))) for kind in TicketKind}
 
 
+def _numbered_insert(kind: TicketKind) -> Insert:
+    """PostgreSQL: the ticket INSERT drawing its number, and the reference with it, itself.
+
+    The sequence is read once in a CTE (a volatile one is never inlined), so the number and
+    the reference agree.
+    """
+    table = _TICKET_INSERT.table
+    drawn = select(func.nextval(ticket_sequence(kind)).label("n")).cte(f"drawn_{kind.value}")
+    number = select(drawn.c.n).scalar_subquery()
+    return (
+        insert(table)
+        .values(number=number, ref=literal(f"{kind.prefix}-") + sql_cast(number, String))
+        .returning(table.c.id, table.c.number)
+    )
+
+
+_NUMBERED_INSERT = {kind: _numbered_insert(kind) for kind in TicketKind}
+
+
 class TicketRepository:
     """Tickets, their references, their event log and approvals."""
 
@@ -75,19 +95,24 @@ class TicketRepository:
     async def create(
         self, *, kind: TicketKind, title: str, requester: Person, **fields: Any
     ) -> Ticket:
-        """A new ticket, inserted at once by a Core INSERT and handed back as a loaded object."""
-        number = await self.next_number(kind)
-        row = _TICKET_INSERT.values(
-            {
-                **fields,
-                "kind": kind,
-                "number": number,
-                "ref": f"{kind.prefix}-{number}",
-                "title": title[:300],
-                "requester_id": requester.id,
-            }
-        )
-        ticket_id = await _TICKET_INSERT.insert(self.session, row)
+        """A new ticket, inserted at once by a Core INSERT and handed back as a loaded object.
+
+        On PostgreSQL the INSERT takes its number from the kind's sequence itself, so a new
+        ticket is one statement.
+        """
+        given = {**fields, "kind": kind, "title": title[:300], "requester_id": requester.id}
+        if self.session.get_bind().dialect.name == "postgresql":
+            row = _TICKET_INSERT.values({**given, "number": 0, "ref": ""})
+            del row["number"], row["ref"]
+            found = (await self.session.execute(_NUMBERED_INSERT[kind], row)).one()
+            ticket_id, number = int(found[0]), int(found[1])
+            row.update(number=number, ref=f"{kind.prefix}-{number}")
+        else:
+            number = await self.next_number(kind)
+            row = _TICKET_INSERT.values(
+                {**given, "number": number, "ref": f"{kind.prefix}-{number}"}
+            )
+            ticket_id = await _TICKET_INSERT.insert(self.session, row)
         ticket: Ticket = _TICKET_INSERT.attach(self.session, ticket_id, row)
         # Fill the relationships from what this unit of work already loaded, without a reload
         # and without marking the new row changed; the group is left unloaded when unknown.

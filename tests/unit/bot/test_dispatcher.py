@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.outbox import Dispatcher
@@ -354,3 +354,65 @@ async def test_a_held_reply_waits_without_using_up_attempts_or_pausing_others(
         await make_due(factory)
     assert await d.dispatch() == 1
     assert [r.text for r in channel.sent] == ["INC-1 is resolved"]
+
+
+async def test_replies_a_page_reads_itself_are_settled_together(factory: SessionFactory) -> None:
+    class Page(Recorder):
+        name = "webchat"
+        platforms = ("webchat",)
+
+        async def send(self, address: Address, reply: Reply) -> Delivery:
+            self.sent.append(reply)
+            return Delivery(detail="stored")
+
+    page = Page()
+    d = Dispatcher(factory=factory, channels={"webchat": page}, state=LocalState())
+    async with UnitOfWork(factory) as uow:
+        for i in range(3):
+            uow.outbox.add(
+                platform="webchat",
+                conversation_key=f"webchat:w{i}:",
+                address=Address(channel="webchat", conversation=f"w{i}", user="u").to_dict(),
+                reply=Reply(text=f"web {i}", sensitive=i == 2).to_dict(),
+            )
+        await uow.commit()
+    commits: list[object] = []
+    event.listen(factory.kw["bind"].sync_engine, "commit", commits.append)
+    assert await d.dispatch() == 3
+    assert sorted(r.text for r in page.sent) == ["web 0", "web 1", "web 2"]
+    # One transaction claims, one records: none per reply.
+    assert len(commits) == 2
+    async with UnitOfWork(factory) as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [r.status for r in rows] == [OutboxStatus.SENT] * 3
+    assert all(r.sent_at is not None and r.lease_until is None for r in rows)
+    assert rows[2].reply["text"] == "[sent; not kept]"
+    assert await d.dispatch() == 0
+
+
+async def test_a_page_reply_claimed_again_by_another_is_left_to_it(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        uow.outbox.add(
+            platform="webchat",
+            conversation_key="webchat:w:",
+            address=Address(channel="webchat", conversation="w", user="u").to_dict(),
+            reply=Reply(text="hello").to_dict(),
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        (stale,) = await uow.outbox.claim(["webchat"], lease_seconds=-1)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        (fresh,) = await uow.outbox.claim(["webchat"])
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        assert (
+            await uow.outbox.mark_sent_many([(stale.id, stale.attempts)], held=OutboxStatus.PENDING)
+            == set()
+        )
+        assert await uow.outbox.mark_sent_many(
+            [(fresh.id, fresh.attempts)], held=OutboxStatus.PENDING
+        ) == {fresh.id}
+        await uow.commit()

@@ -7,9 +7,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
-from store.db import create_engine
+from store.db import create_engine, create_reader
 
 
 async def test_statements_run_on_the_loop_thread_and_begin_on_the_driver_thread(
@@ -62,3 +64,35 @@ async def test_other_tasks_get_turns_while_a_transaction_runs(tmp_path: Path) ->
         await engine.dispose()
     # The web routes' tasks run between the statements, not only after the commit.
     assert turns_seen[0] >= 20
+
+
+async def test_the_reader_runs_on_the_loop_thread_past_an_open_write(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/read.db"
+    writer = create_engine(url)
+    reader = create_reader(url)
+    assert reader is not None
+    ran: list[int] = []
+
+    @event.listens_for(reader.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        raw = dbapi_connection._connection._conn
+        raw.set_trace_callback(lambda sql: ran.append(threading.get_ident()))
+
+    try:
+        async with writer.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        async with writer.begin() as w:
+            # The writer holds the write lock; a read still answers with the last commit.
+            await w.execute(text("INSERT INTO t VALUES (2)"))
+            async with reader.connect() as r:
+                assert (await r.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+                with pytest.raises(OperationalError):
+                    await r.execute(text("INSERT INTO t VALUES (3)"))
+        async with reader.connect() as r:
+            assert (await r.execute(text("SELECT count(*) FROM t"))).scalar() == 2
+        assert ran
+        assert set(ran) == {threading.get_ident()}
+    finally:
+        await writer.dispose()
+        await reader.dispose()

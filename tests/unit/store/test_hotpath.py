@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from store.db import SessionFactory
 from store.enums import PersonKind, Role, Status, TicketKind
@@ -185,3 +185,33 @@ async def test_ticket_numbers_stay_unique_per_kind(factory: SessionFactory) -> N
     assert sorted(refs) == sorted({*refs})
     assert len(refs) == 6
     assert {r.split("-")[0] for r in refs} == {"INC", "REQ"}
+
+
+async def test_a_ticket_carries_the_number_and_reference_it_was_stored_with(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    statements: list[str] = []
+    engine = factory.kw["bind"]
+
+    def seen(_c: object, _cur: object, sql: str, *_a: object) -> None:
+        statements.append(sql)
+
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        made = [
+            await uow.tickets.create(kind=TicketKind.INCIDENT, title=f"t{i}", requester=person)
+            for i in range(3)
+        ]
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = (await uow.session.execute(select(Ticket.id, Ticket.number, Ticket.ref))).all()
+    assert sorted((t.id, t.number, t.ref) for t in made) == sorted(tuple(r) for r in stored)
+    assert all(t.ref == f"INC-{t.number}" for t in made)
+    assert len({t.number for t in made}) == 3
+    if engine.dialect.name == "postgresql":
+        # The number comes from the sequence inside the INSERT: one statement a ticket.
+        assert len(statements) == 3
