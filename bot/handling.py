@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -43,11 +44,12 @@ log = structlog.get_logger(__name__)
 Understood = tuple[Claimed, Understanding]
 
 # On SQLite every write waits for the one writer connection, acks included: a worker
-# transaction over a whole batch (64 events, their handlers and replies) would hold the
-# web routes for its whole length. Smaller transactions, and a turn for the others between
-# them, keep an ack's wait to one of these: at two events, tens of milliseconds, within the
-# ack budget, for a commit that costs little in WAL mode.
-SQLITE_EVENTS_PER_TRANSACTION = 2
+# transaction over a whole batch would hold the web routes for its whole length. While
+# webhooks are coming in, two events a transaction keep an ack's wait to tens of
+# milliseconds (a commit costs little in WAL mode); while none is, eight share their
+# look-ups.
+SQLITE_EVENTS_PER_TRANSACTION = 8
+SQLITE_EVENTS_WHILE_ACKING = 2
 
 
 class EventHandling:
@@ -99,14 +101,16 @@ class EventHandling:
             # the runs too: they must follow it, in order, on the path that handles it.
             behind: set[str] = set()
             results: list[tuple[list[int], list[int]] | BaseException] = []
-            for run in _runs([k for k in held if k in groups], groups, self.per_transaction):
+            pending = deque((k, list(groups[k])) for k in held if k in groups)
+            while pending:
+                short = await self.give_way()
+                run = _next_run(pending, self._run_size(short=short))
                 run = [(key, items) for key, items in run if key not in behind]
                 together = [item for _, items in run for item in items]
                 if len(together) < 2:
                     behind.update(key for key, _ in run)
                     continue  # one event: its own path, with retries on a lost race
                 try:
-                    await self.give_way()
                     results.append(await self._many(together))
                 except Exception as e:
                     if is_outage(e):
@@ -137,6 +141,12 @@ class EventHandling:
             ok.extend(result[0])
             outbox_ids.extend(result[1])
         return ok, outbox_ids
+
+    def _run_size(self, *, short: bool) -> int | None:
+        """Events in the next transaction: fewer while webhooks are coming in on SQLite."""
+        if self.per_transaction is None or not short:
+            return self.per_transaction
+        return min(self.per_transaction, SQLITE_EVENTS_WHILE_ACKING)
 
     async def _alert_repeats(
         self, groups: Mapping[str, list[Understood]], held: set[str]
@@ -346,33 +356,45 @@ def _events_per_transaction(factory: SessionFactory) -> int | None:
     return SQLITE_EVENTS_PER_TRANSACTION if dialect == "sqlite" else None
 
 
+def _next_run(
+    pending: deque[tuple[str, list[Understood]]], size: int | None
+) -> list[tuple[str, list[Understood]]]:
+    """Take the next run of at most `size` events off `pending`, each conversation's in order.
+
+    A conversation that fits a run is not cut; a longer one starts its own and goes on in
+    the runs after it: on SQLite every write, acks included, waits for the one writer, so
+    one busy conversation (a help channel, a storm of alerts from one source) must not hold
+    it for a whole batch.
+    """
+    run: list[tuple[str, list[Understood]]] = []
+    room = size
+    while pending:
+        key, items = pending[0]
+        if room is None:
+            run.append(pending.popleft())
+            continue
+        if run and len(items) > room:
+            break
+        taken = items[:room]
+        run.append((key, taken))
+        room -= len(taken)
+        if len(taken) < len(items):
+            pending[0] = (key, items[len(taken) :])
+            break
+        pending.popleft()
+        if room == 0:
+            break
+    return run
+
+
 def _runs(
     keys: Sequence[str], groups: Mapping[str, Sequence[Understood]], size: int | None
 ) -> list[list[tuple[str, list[Understood]]]]:
-    """The conversations' events in runs of at most `size`, each conversation's in order.
-
-    A conversation longer than `size` is cut into consecutive runs: on SQLite every write,
-    acks included, waits for the one writer, so one busy conversation (a help channel, a
-    storm of alerts from one source) must not hold it for a whole batch.
-    """
-    if size is None:
-        return [[(key, list(groups[key])) for key in keys]] if keys else []
-    runs: list[list[tuple[str, list[Understood]]]] = []
-    room = 0
-    for key in keys:
-        items = list(groups[key])
-        if len(items) > room:
-            # A conversation that fits a run is not cut; a longer one starts its own.
-            runs.append([])
-            room = size
-        while items:
-            if room == 0:
-                runs.append([])
-                room = size
-            taken = min(room, len(items))
-            runs[-1].append((key, items[:taken]))
-            items = items[taken:]
-            room -= taken
+    """Every run `_next_run` would take, all at one size."""
+    pending = deque((key, list(groups[key])) for key in keys)
+    runs = []
+    while pending:
+        runs.append(_next_run(pending, size))
     return runs
 
 

@@ -11,6 +11,7 @@ for a bounded time, so it still makes progress under a steady stream of requests
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:  # the worker role imports this module too, and no web framewo
 # Long enough for the requests of one burst to be stored and answered; short enough that
 # the worker still handles a transaction's events every so often under a steady stream.
 MOST_WAIT_SECONDS = 0.05
+
+# Requests this recent mean a stream is going on: the worker keeps its transactions short.
+RECENT_SECONDS = 0.5
 
 # Webhooks and posted forms write; reads go to their own SQLite connections, and streams
 # (the console's live news) stay open for minutes, so neither holds the worker back.
@@ -32,6 +36,7 @@ class WebFirst:
     def __init__(self, most_wait: float = MOST_WAIT_SECONDS) -> None:
         self.most_wait = most_wait
         self.in_flight = 0
+        self.last_entered = float("-inf")
         # Futures, not an `asyncio.Event`: each is made on the loop of whoever waits, so
         # one gate serves every loop the process (or a test run) opens.
         self._waiting: list[asyncio.Future[None]] = []
@@ -39,6 +44,7 @@ class WebFirst:
     def entered(self) -> None:
         """A writing request started."""
         self.in_flight += 1
+        self.last_entered = time.monotonic()
 
     def left(self) -> None:
         """A writing request was answered (or failed); wake the waiters once none is left."""
@@ -49,10 +55,14 @@ class WebFirst:
                 if not future.done():
                     future.set_result(None)
 
-    async def turn(self) -> None:
-        """Wait until no writing request is in flight, or `most_wait` seconds at most."""
+    async def turn(self) -> bool:
+        """Wait until no writing request is in flight, or `most_wait` seconds at most.
+
+        Returns:
+            Whether writing requests came in lately, so the next transaction should be short.
+        """
         if self.in_flight == 0:
-            return
+            return self.busy()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         try:
@@ -62,6 +72,11 @@ class WebFirst:
         finally:
             if future in self._waiting:
                 self._waiting.remove(future)
+        return True
+
+    def busy(self) -> bool:
+        """Whether a writing request is in flight or came in within `RECENT_SECONDS`."""
+        return self.in_flight > 0 or time.monotonic() - self.last_entered < RECENT_SECONDS
 
 
 class CountWrites:
@@ -83,8 +98,10 @@ class CountWrites:
             self.gate.left()
 
 
-GiveWay = Callable[[], Awaitable[None]]
+GiveWay = Callable[[], Awaitable[bool]]
+"""Waits for the worker's turn; True when its next transaction should be short."""
 
 
-async def no_wait() -> None:
+async def no_wait() -> bool:
     """The turn of a process with no web routes of its own: nothing to wait for."""
+    return False

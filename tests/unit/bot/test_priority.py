@@ -12,7 +12,14 @@ from bot.priority import CountWrites, WebFirst
 
 async def test_a_turn_is_free_while_no_writing_request_is_in_flight() -> None:
     gate = WebFirst(most_wait=30)
-    await asyncio.wait_for(gate.turn(), 1)
+    assert await asyncio.wait_for(gate.turn(), 1) is False  # nothing came in: long runs
+
+
+async def test_a_turn_after_a_recent_request_asks_for_a_short_transaction() -> None:
+    gate = WebFirst(most_wait=30)
+    gate.entered()
+    gate.left()
+    assert await asyncio.wait_for(gate.turn(), 1) is True
 
 
 async def test_a_turn_waits_until_the_last_writing_request_is_answered() -> None:

@@ -263,8 +263,9 @@ async def test_the_worker_takes_its_turn_before_each_transaction(
 ) -> None:
     order: list[str] = []
 
-    async def give_way() -> None:
+    async def give_way() -> bool:
         order.append("turn")
+        return False
 
     async with worker(demo_settings, understander, per_transaction=2, give_way=give_way) as w:
         events = [chat("DTURN", n, f"hello ({n})") for n in range(5)]
@@ -277,5 +278,32 @@ async def test_the_worker_takes_its_turn_before_each_transaction(
 
         w.handling._many = recorded  # type: ignore[method-assign]
         await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
-    # Two runs of two, then the last event on its own path: a turn before each transaction.
-    assert order == ["turn", "batch", "turn", "batch", "turn"]
+    # Two runs of two, then the last event, left to its own path, which takes a turn too:
+    # no transaction begins without one.
+    assert order == ["turn", "batch", "turn", "batch", "turn", "turn"]
+
+
+async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_quiet(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    sizes: list[int] = []
+    acking = [True, True, False]
+
+    async def give_way() -> bool:
+        return acking.pop(0) if acking else False
+
+    async with worker(demo_settings, understander, give_way=give_way) as w:
+        assert w.handling.per_transaction == 8  # SQLite
+        events = [chat(f"DQ{n}", 0, f"hello ({n})") for n in range(14)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+            sizes.append(len(items))
+            return await many(items)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 14}
+    assert sizes == [2, 2, 8, 2]
