@@ -387,17 +387,6 @@ def _next_run(
     return run
 
 
-def _runs(
-    keys: Sequence[str], groups: Mapping[str, Sequence[Understood]], size: int | None
-) -> list[list[tuple[str, list[Understood]]]]:
-    """Every run `_next_run` would take, all at one size."""
-    pending = deque((key, list(groups[key])) for key in keys)
-    runs = []
-    while pending:
-        runs.append(_next_run(pending, size))
-    return runs
-
-
 async def _let_others_write() -> None:
     # A connection handed back wakes the request waiting for it; two turns of the loop let
     # that request take it before this worker asks for it again.

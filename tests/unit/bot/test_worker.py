@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -11,7 +12,7 @@ from datetime import datetime
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import Settings
-from bot.handling import Understood, _runs
+from bot.handling import Understood, _next_run
 from bot.router import IntentRouter
 from bot.worker import Worker
 from channels.conversation import Address, Identity, Message
@@ -245,6 +246,16 @@ async def test_a_long_conversation_goes_in_consecutive_short_transactions_in_ord
     # two together too, never the whole conversation in one transaction.
     assert sizes == [3, 3, 2]
     assert len(replies) == 8
+
+
+def _runs(
+    keys: list[str], groups: dict[str, list[Understood]], size: int | None
+) -> list[list[tuple[str, list[Understood]]]]:
+    pending = deque((key, list(groups[key])) for key in keys)
+    runs = []
+    while pending:
+        runs.append(_next_run(pending, size))
+    return runs
 
 
 def test_runs_cut_only_conversations_longer_than_a_run() -> None:
