@@ -46,7 +46,13 @@ from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
 from store.catalog import CatalogItem
-from store.db import SessionFactory, create_engine, create_reader, session_factory
+from store.db import (
+    SessionFactory,
+    create_engine,
+    create_reader,
+    session_factory,
+    snapshot_reader,
+)
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
 from store.platform_state import SqlPlatformState
@@ -403,6 +409,8 @@ def build_container(
     read_engine = create_reader(
         settings.async_database_url, connect_args=settings.database_connect_args
     )
+    # PostgreSQL reads share the writers' pool (nothing to dispose twice), in one snapshot.
+    reads = read_engine or snapshot_reader(engine)
     redis: Redis | None = None
     dialogue: Dialogue | None = None
     if settings.redis_url:
@@ -430,7 +438,7 @@ def build_container(
         engine=engine,
         factory=factory,
         read_engine=read_engine,
-        read_factory=session_factory(read_engine) if read_engine is not None else None,
+        read_factory=session_factory(reads) if reads is not None else None,
         redis=redis,
         queue=queue,
         state=state,

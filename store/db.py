@@ -116,6 +116,19 @@ def create_reader(url: str, *, connect_args: dict[str, Any] | None = None) -> As
     return engine
 
 
+def snapshot_reader(engine: AsyncEngine) -> AsyncEngine | None:
+    """On PostgreSQL, the same pool lent for reads that see one snapshot; else None.
+
+    Under READ COMMITTED each statement sees the commits made before it, so a page that
+    reads a ticket and then its tasks can show a task done and the request it resolved still
+    new. A read-only REPEATABLE READ transaction sees one moment throughout, at no extra
+    round trip: asyncpg opens it with the options in its one `BEGIN`.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+
+
 class _InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection that runs its statements on the event loop's own thread.
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from store.db import create_engine, create_reader
+from store.db import create_engine, create_reader, normalise_database_url, snapshot_reader
 
 
 async def test_statements_run_on_the_loop_thread_and_begin_on_the_driver_thread(
@@ -96,3 +96,30 @@ async def test_the_reader_runs_on_the_loop_thread_past_an_open_write(tmp_path: P
     finally:
         await writer.dispose()
         await reader.dispose()
+
+
+@pytest.mark.integration
+async def test_postgresql_reads_see_one_snapshot_and_cannot_write(pg_url: str) -> None:
+    url, args = normalise_database_url(pg_url)
+    writer = create_engine(url, connect_args=args)
+    reader = snapshot_reader(writer)
+    assert reader is not None
+    try:
+        async with writer.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x int)"))
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        async with reader.connect() as read:
+            first = (await read.execute(text("SELECT x FROM t"))).scalar_one()
+            # A commit made between two statements of one read is not seen by the second.
+            async with writer.begin() as conn:
+                await conn.execute(text("UPDATE t SET x = 2"))
+            second = (await read.execute(text("SELECT x FROM t"))).scalar_one()
+            with pytest.raises(DBAPIError, match="read-only"):
+                await read.execute(text("UPDATE t SET x = 3"))
+        assert (first, second) == (1, 1)
+        # The writers' connections, lent back to the same pool, are not left read-only.
+        async with writer.begin() as conn:
+            await conn.execute(text("UPDATE t SET x = 4"))
+            assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 4
+    finally:
+        await writer.dispose()
