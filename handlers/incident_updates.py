@@ -23,15 +23,23 @@ from store.enums import Level, Role, Status, TicketKind
 from store.models import Ticket
 
 
+async def _targeted(
+    nlu: Understanding, ctx: HandlerContext, intent: IntentName
+) -> Ticket | list[Reply]:
+    """The ticket `intent` acts on, or the replies to send instead (a question, a new report)."""
+    found = await confirmations.target(nlu, ctx, intent)
+    if found.report:
+        # Words that name no ticket of theirs describe a problem not yet reported.
+        return await report_incident(nlu, ctx)
+    return found.ticket if found.ticket is not None else list(found.replies)
+
+
 @registry.intent(IntentName.ADD_INFO, actions=("add_note",))
 async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Add details to a ticket: "INC-42: it only happens on Wi-Fi"."""
-    found = await confirmations.target(nlu, ctx, IntentName.ADD_INFO)
-    if found.report:
-        return await report_incident(nlu, ctx)
-    if found.ticket is None:
-        return list(found.replies)
-    ticket = found.ticket
+    ticket = await _targeted(nlu, ctx, IntentName.ADD_INFO)
+    if not isinstance(ticket, Ticket):
+        return ticket
     lang = language(ctx, nlu)
     note = ctx.params.get("note") or ("" if ctx.via_action else ctx.text)
     if not note.strip():
@@ -77,12 +85,9 @@ async def add_info(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.ESCALATE, actions=("escalate",))
 async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Escalate a ticket that needs faster attention: "this is blocking the whole team"."""
-    found = await confirmations.target(nlu, ctx, IntentName.ESCALATE)
-    if found.report:
-        return await report_incident(nlu, ctx)
-    if found.ticket is None:
-        return list(found.replies)
-    ticket = found.ticket
+    ticket = await _targeted(nlu, ctx, IntentName.ESCALATE)
+    if not isinstance(ticket, Ticket):
+        return ticket
     lang = language(ctx, nlu)
     if not lifecycle.is_open(ticket.status):
         status = status_label(ticket.status, lang)
@@ -149,10 +154,9 @@ async def escalate(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.RESOLVE_TICKET, actions=("resolve",))
 async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Mark a ticket resolved: "it works again, thanks"."""
-    found = await confirmations.target(nlu, ctx, IntentName.RESOLVE_TICKET)
-    if found.ticket is None:
-        return list(found.replies)
-    ticket = found.ticket
+    ticket = await _targeted(nlu, ctx, IntentName.RESOLVE_TICKET)
+    if not isinstance(ticket, Ticket):
+        return ticket
     lang = language(ctx, nlu)
     if not lifecycle.can_move(ticket.kind, ticket.status, Status.RESOLVED):
         status = status_label(ticket.status, lang)
@@ -208,12 +212,9 @@ async def resolve(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
 @registry.intent(IntentName.REOPEN_TICKET, actions=("reopen",))
 async def reopen(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
     """Reopen a resolved ticket: "it's broken again"."""
-    found = await confirmations.target(nlu, ctx, IntentName.REOPEN_TICKET)
-    if found.report:
-        return await report_incident(nlu, ctx)
-    if found.ticket is None:
-        return list(found.replies)
-    ticket = found.ticket
+    ticket = await _targeted(nlu, ctx, IntentName.REOPEN_TICKET)
+    if not isinstance(ticket, Ticket):
+        return ticket
     lang = language(ctx, nlu)
     status = status_label(ticket.status, lang)
     if ticket.status is not Status.RESOLVED:
