@@ -66,7 +66,11 @@ class Refused(Exception):
 
 def json_depth(raw: bytes, limit: int) -> int:
     """The nesting depth of a JSON text, counted up to `limit + 1` (strings skipped)."""
-    structure = _JSON_STRING.sub(b'""', raw)
+    return _depth(_JSON_STRING.sub(b'""', raw), limit)
+
+
+def _depth(structure: bytes, limit: int) -> int:
+    """`json_depth` of a text whose strings are emptied already."""
     depth = deepest = 0
     for m in _BRACKETS.finditer(structure):
         if m.group() in (b"[", b"{"):
@@ -87,8 +91,7 @@ def _beyond_64_bits(digits: str | bytes) -> bool:
     return len(significant) > 19 or int(significant or 0) > INT64_MAX
 
 
-def _oversized_int_in_json(raw: bytes) -> bool:
-    structure = _JSON_STRING.sub(b'""', raw)
+def _oversized_int_in_json(structure: bytes) -> bool:
     return any(_beyond_64_bits(m.group(1)) for m in _LONG_INT.finditer(structure))
 
 
@@ -125,9 +128,11 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
             if value.lstrip()[:1] in ("{", "["):
                 texts.append(value.encode("latin-1"))
     for text in texts:
-        if json_depth(text, max_depth) > max_depth:
+        # Strings emptied once for both checks: brackets and digits in text count for neither.
+        structure = _JSON_STRING.sub(b'""', text)
+        if _depth(structure, max_depth) > max_depth:
             raise Refused(400, f"JSON nested deeper than {max_depth} levels")
-        if _oversized_int_in_json(text):
+        if _oversized_int_in_json(structure):
             raise Refused(400, "a number in the body is out of range")
 
 
@@ -255,6 +260,25 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _may_hold_nul(data: Any) -> bool:
+    """`_has_nul`, through one C-encoded JSON text instead of a walk in Python.
+
+    JSON always escapes NUL as `\u0000`, and UTF-8 cannot encode a lone surrogate. A text
+    that merely shows a backslash-u0000 is a false alarm, which costs only the walk.
+    """
+    try:
+        text = json.dumps(data, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return _has_nul(data)
+    if "\\u0000" in text:
+        return _has_nul(data)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def storable(event: Event) -> Event:
     """The event without NUL characters or lone surrogates, which the database cannot hold.
 
@@ -262,7 +286,7 @@ def storable(event: Event) -> Event:
     dropped rather than failing the insert (and, with it, the platform's delivery).
     """
     data = event.to_dict()
-    if not _has_nul(data):
+    if not _may_hold_nul(data):
         return event
     return event_from_dict(_without_nul(data))
 
