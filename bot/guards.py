@@ -70,7 +70,6 @@ def json_depth(raw: bytes, limit: int) -> int:
 
 
 def _depth(structure: bytes, limit: int) -> int:
-    """`json_depth` of a text whose strings are emptied already."""
     depth = deepest = 0
     for m in _BRACKETS.finditer(structure):
         if m.group() in (b"[", b"{"):
@@ -261,22 +260,15 @@ def _has_nul(value: Any) -> bool:
 
 
 def _may_hold_nul(data: Any) -> bool:
-    """`_has_nul`, through one C-encoded JSON text instead of a walk in Python.
-
-    JSON always escapes NUL as `\u0000`, and UTF-8 cannot encode a lone surrogate. A text
-    that merely shows a backslash-u0000 is a false alarm, which costs only the walk.
-    """
+    # One C-encoded text, not a walk: JSON escapes NUL, UTF-8 refuses a lone surrogate.
     try:
         text = json.dumps(data, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return _has_nul(data)
-    if "\\u0000" in text:
-        return _has_nul(data)
-    try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return True
-    return False
+    except (TypeError, ValueError):
+        return _has_nul(data)
+    return "\\u0000" in text and _has_nul(data)
 
 
 def storable(event: Event) -> Event:
