@@ -66,7 +66,10 @@ class Refused(Exception):
 
 def json_depth(raw: bytes, limit: int) -> int:
     """The nesting depth of a JSON text, counted up to `limit + 1` (strings skipped)."""
-    structure = _JSON_STRING.sub(b'""', raw)
+    return _depth(_JSON_STRING.sub(b'""', raw), limit)
+
+
+def _depth(structure: bytes, limit: int) -> int:
     depth = deepest = 0
     for m in _BRACKETS.finditer(structure):
         if m.group() in (b"[", b"{"):
@@ -87,8 +90,7 @@ def _beyond_64_bits(digits: str | bytes) -> bool:
     return len(significant) > 19 or int(significant or 0) > INT64_MAX
 
 
-def _oversized_int_in_json(raw: bytes) -> bool:
-    structure = _JSON_STRING.sub(b'""', raw)
+def _oversized_int_in_json(structure: bytes) -> bool:
     return any(_beyond_64_bits(m.group(1)) for m in _LONG_INT.finditer(structure))
 
 
@@ -125,9 +127,11 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
             if value.lstrip()[:1] in ("{", "["):
                 texts.append(value.encode("latin-1"))
     for text in texts:
-        if json_depth(text, max_depth) > max_depth:
+        # Strings emptied once for both checks: brackets and digits in text count for neither.
+        structure = _JSON_STRING.sub(b'""', text)
+        if _depth(structure, max_depth) > max_depth:
             raise Refused(400, f"JSON nested deeper than {max_depth} levels")
-        if _oversized_int_in_json(text):
+        if _oversized_int_in_json(structure):
             raise Refused(400, "a number in the body is out of range")
 
 
@@ -255,6 +259,18 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _may_hold_nul(data: Any) -> bool:
+    # One C-encoded text, not a walk: JSON escapes NUL, UTF-8 refuses a lone surrogate.
+    try:
+        text = json.dumps(data, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (TypeError, ValueError):
+        return _has_nul(data)
+    return "\\u0000" in text and _has_nul(data)
+
+
 def storable(event: Event) -> Event:
     """The event without NUL characters or lone surrogates, which the database cannot hold.
 
@@ -262,7 +278,7 @@ def storable(event: Event) -> Event:
     dropped rather than failing the insert (and, with it, the platform's delivery).
     """
     data = event.to_dict()
-    if not _has_nul(data):
+    if not _may_hold_nul(data):
         return event
     return event_from_dict(_without_nul(data))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import metrics
 from bot.resilience import Outage, describe
@@ -29,10 +30,10 @@ from channels.base import IngestOutcome, PayloadError
 from channels.conversation import Event
 from store.db import SessionFactory
 from store.errors import UnavailableError
+from store.inbox import insert_events
 from store.outage import is_outage
 from store.queue import Queue
 from store.state import SharedState
-from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +63,8 @@ class Ingress:
         max_batch: int = 200,
     ) -> None:
         self.factory = factory
+        # The group commit is one Core statement: no session, no unit of work around it.
+        self._engine: AsyncEngine = factory.kw["bind"]
         self.queue = queue
         self.state = state
         self.max_batch = max_batch
@@ -143,9 +146,8 @@ class Ingress:
                 }
                 for i in fresh
             ]
-            async with UnitOfWork(self.factory) as uow:
-                stored = await uow.inbox.insert_many(rows)
-                await uow.commit()
+            async with self._engine.begin() as conn:
+                stored = await insert_events(conn, rows)
             for i, inbox_id in zip(fresh, stored, strict=True):
                 ids[i] = inbox_id
         new = [i for i in ids if i is not None]
@@ -170,7 +172,9 @@ class Ingress:
         if time.monotonic() < self._redis_retry_at:
             return False, None
         try:
-            result = await asyncio.wait_for(call(), seconds)
+            # A timeout scope, not `wait_for`, which runs the call in a task of its own.
+            async with asyncio.timeout(seconds):
+                result = await call()
         except Exception as e:
             self._redis_retry_at = time.monotonic() + self._redis.failed(e)
             return False, None

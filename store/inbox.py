@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.enums import InboxStatus
 from store.models import InboxEvent
@@ -29,6 +29,46 @@ def _insert(dialect: str) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+async def insert_events(
+    on: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]]
+) -> list[int | None]:
+    """`InboxRepository.insert_many` on a session or, without the ORM, on a connection.
+
+    The ack path writes its group commits on a connection: one Core statement needs none
+    of a session's bookkeeping.
+    """
+    if not rows:
+        return []
+    bind = on.get_bind() if isinstance(on, AsyncSession) else on
+    table = InboxEvent.__table__
+    now = utcnow()
+    values = [
+        {
+            "platform": row["platform"],
+            "event_id": row["event_id"],
+            "conversation_key": row.get("conversation_key", ""),
+            "payload": row["payload"],
+            "status": InboxStatus.PENDING.value,
+            "deliveries": 0,
+            "received_at": now,
+        }
+        for row in rows
+    ]
+    # One cached statement for the whole batch, sent as a multi-row INSERT; the unique
+    # key drops repeats, also within the batch.
+    stmt = (
+        _insert(bind.dialect.name)(table)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(table.c.id, table.c.platform, table.c.event_id)
+    )
+    new = {(p, e): i for i, p, e in (await on.execute(stmt, values)).all()}
+    ids: list[int | None] = []
+    for row in rows:
+        key = (row["platform"], row["event_id"])
+        ids.append(new.pop(key, None))
+    return ids
+
+
 class InboxRepository:
     """Rows of the inbox table inside one unit of work."""
 
@@ -40,36 +80,7 @@ class InboxRepository:
 
         The unique constraint decides: two deliveries racing each other still make one row.
         """
-        if not rows:
-            return []
-        dialect = self.session.get_bind().dialect.name
-        table = InboxEvent.__table__
-        now = utcnow()
-        values = [
-            {
-                "platform": row["platform"],
-                "event_id": row["event_id"],
-                "conversation_key": row.get("conversation_key", ""),
-                "payload": row["payload"],
-                "status": InboxStatus.PENDING.value,
-                "deliveries": 0,
-                "received_at": now,
-            }
-            for row in rows
-        ]
-        # One cached statement for the whole batch, sent as a multi-row INSERT; the unique
-        # key drops repeats, also within the batch.
-        stmt = (
-            _insert(dialect)(table)
-            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-            .returning(table.c.id, table.c.platform, table.c.event_id)
-        )
-        new = {(p, e): i for i, p, e in (await self.session.execute(stmt, values)).all()}
-        ids: list[int | None] = []
-        for row in rows:
-            key = (row["platform"], row["event_id"])
-            ids.append(new.pop(key, None))
-        return ids
+        return await insert_events(self.session, rows)
 
     async def insert(
         self, platform: str, event_id: str, payload: dict[str, Any], conversation_key: str = ""

@@ -102,13 +102,11 @@ class RedisState:
         await self.redis.set(self._k("dedup", key), 1, ex=ttl_seconds)
 
     async def seen_many(self, keys: Sequence[str]) -> list[bool]:
-        """`seen` for several keys in one pipelined round trip."""
+        """`seen` for several keys in one command (`MGET`: a value or nil for each)."""
         if not keys:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for k in keys:
-                pipe.exists(self._k("dedup", k))
-            return [bool(n) for n in await pipe.execute()]
+        found = await self.redis.mget([self._k("dedup", k) for k in keys])
+        return [v is not None for v in found]
 
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
         """`remember` for several keys in one pipelined round trip."""

@@ -13,8 +13,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import aiohttp
 import structlog
@@ -22,7 +22,10 @@ from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware.authorization.internals import no_auth_test_events
+from slack_bolt.middleware.ignoring_self_events.ignoring_self_events import IgnoringSelfEvents
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_user_id
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
@@ -53,6 +56,21 @@ def quiet_sdk_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventContext:
+    """What the event listener reads of bolt's context."""
+
+    bot_user_id: str | None
+
+
+def _acknowledged() -> Response:
+    # bolt's acknowledgement of an event, as its Starlette adapter writes it.
+    return Response(status_code=200, content="", headers={"content-type": _TEXT})
+
+
+_TEXT = "text/plain;charset=utf-8"
 
 
 class SlackUnavailableError(ChannelError):
@@ -193,6 +211,8 @@ class SlackChannel:
             app = self._bolt
             if app is None:
                 return JSONResponse({"error": "not started"}, status_code=503)
+            if body.get("type") == "event_callback" and self._listeners is not None:
+                return await self._event(body, self._listeners)
             headers: dict[str, str | Sequence[str]] = {
                 k: request.headers.getlist(k) for k in request.headers
             }
@@ -207,6 +227,25 @@ class SlackChannel:
             return to_starlette_response(answer)
 
         return [Route("/slack/events", events, methods=["POST"], name="slack-events")]
+
+    async def _event(self, body: dict[str, Any], listeners: Listeners) -> Response:
+        """An Events API callback, handed to the listener as bolt would, without its dispatch.
+
+        Events are acknowledged once the listener has stored them and need nothing else of
+        bolt: no `ack` arguments, no per-request Web API client (bolt builds one for every
+        request it dispatches). What bolt's middleware does for an event is done here the
+        same way: the workspace's authorization (except for the events that revoke it), and
+        the bot's own events acknowledged and dropped. A listener's error is raised as it is.
+        """
+        event = body["event"]
+        auth: AuthorizeResult | None = None
+        if event.get("type") not in no_auth_test_events:
+            auth = await self._authorize()
+            bot_id = event.get("bot_id")
+            if IgnoringSelfEvents._is_self_event(auth, extract_user_id(body), bot_id, body):
+                return _acknowledged()
+        await listeners.on_event(body, _EventContext(auth.bot_user_id if auth else None))
+        return _acknowledged()
 
     # -- Socket Mode ----------------------------------------------------------------------
 
