@@ -63,11 +63,19 @@ class WebhookChannel:
         return ()
 
     async def start(self) -> None:
-        """Open the HTTP client (redirects are not followed: the URL is the one configured)."""
+        """Nothing to open yet: the HTTP client is made by the first automation to send.
+
+        The channel is on in every process, and most never post a webhook; a client's TLS
+        context (the CA bundle, parsed) costs each of them about 3 MB.
+        """
+
+    def _open(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use; it follows no redirect: the URL is as configured."""
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=False, transport=self._transport
             )
+        return self._client
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -84,8 +92,7 @@ class WebhookChannel:
         if not self._secret:
             await self._result(address, reply, ok=False, detail="WEBHOOK_SECRET is not set")
             raise DeliveryError("WEBHOOK_SECRET is not set", platform=PLATFORM, permanent=True)
-        await self.start()
-        assert self._client is not None
+        client = self._open()
         body = reply.text.encode()
         delivery = reply.delivery_key or ""
         headers = {
@@ -95,7 +102,7 @@ class WebhookChannel:
             DELIVERY: delivery,
         }
         try:
-            response = await self._client.post(address.conversation, content=body, headers=headers)
+            response = await client.post(address.conversation, content=body, headers=headers)
         except httpx.TimeoutException:
             raise DeliveryError("timed out", platform=PLATFORM) from None
         except httpx.HTTPError as e:
