@@ -37,6 +37,8 @@ NOT_IN_WEB = (
     "bot.desk.apply",
     "bot.desk.files",
     "alembic",
+    # The PostgreSQL driver: these cases run on SQLite.
+    "asyncpg",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
@@ -75,6 +77,7 @@ NOT_IN_WORKER = (
     "authlib",
     "bot.desk.apply",
     "alembic",
+    "asyncpg",
     "bot.cli_bench",
     "bot.cli_desk",
     "bot.cli_kb",
