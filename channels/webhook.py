@@ -18,13 +18,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
 from starlette.routing import BaseRoute
 
 from channels.base import Delivery, DeliveryError, Ingest
 from channels.conversation import Action, Address, Identity, Reply
+
+if TYPE_CHECKING:
+    import httpx
 
 PLATFORM = "webhook"
 RESULT = "automation_result"
@@ -72,6 +74,8 @@ class WebhookChannel:
     def _open(self) -> httpx.AsyncClient:
         """The HTTP client, made on first use; it follows no redirect: the URL is as configured."""
         if self._client is None:
+            import httpx  # with the client: a process that posts no webhook never loads it
+
             self._client = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=False, transport=self._transport
             )
@@ -92,6 +96,8 @@ class WebhookChannel:
         if not self._secret:
             await self._result(address, reply, ok=False, detail="WEBHOOK_SECRET is not set")
             raise DeliveryError("WEBHOOK_SECRET is not set", platform=PLATFORM, permanent=True)
+        import httpx
+
         client = self._open()
         body = reply.text.encode()
         delivery = reply.delivery_key or ""

@@ -32,6 +32,8 @@ NOT_IN_WEB = (
     "telegram",
     "tweepy",
     "twilio",
+    # Made with a channel's or sign-in's first HTTP client, none of which is needed here.
+    "httpx",
     "aiomqtt",
     "authlib",
     "joserfc",
@@ -76,6 +78,7 @@ NOT_IN_WORKER = (
     "telegram",
     "tweepy",
     "twilio",
+    "httpx",
     "authlib",
     "bot.desk.apply",
     "alembic",
