@@ -18,13 +18,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
 from starlette.routing import BaseRoute
 
 from channels.base import Delivery, DeliveryError, Ingest
 from channels.conversation import Action, Address, Identity, Reply
+
+if TYPE_CHECKING:
+    import httpx
 
 PLATFORM = "webhook"
 RESULT = "automation_result"
@@ -63,11 +65,21 @@ class WebhookChannel:
         return ()
 
     async def start(self) -> None:
-        """Open the HTTP client (redirects are not followed: the URL is the one configured)."""
+        """Nothing to open yet: the HTTP client is made by the first automation to send.
+
+        The channel is on in every process, and most never post a webhook; a client's TLS
+        context (the CA bundle, parsed) costs each of them about 3 MB.
+        """
+
+    def _open(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use; it follows no redirect: the URL is as configured."""
         if self._client is None:
+            import httpx  # with the client: a process that posts no webhook never loads it
+
             self._client = httpx.AsyncClient(
                 timeout=self._timeout, follow_redirects=False, transport=self._transport
             )
+        return self._client
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -84,8 +96,9 @@ class WebhookChannel:
         if not self._secret:
             await self._result(address, reply, ok=False, detail="WEBHOOK_SECRET is not set")
             raise DeliveryError("WEBHOOK_SECRET is not set", platform=PLATFORM, permanent=True)
-        await self.start()
-        assert self._client is not None
+        import httpx
+
+        client = self._open()
         body = reply.text.encode()
         delivery = reply.delivery_key or ""
         headers = {
@@ -95,7 +108,7 @@ class WebhookChannel:
             DELIVERY: delivery,
         }
         try:
-            response = await self._client.post(address.conversation, content=body, headers=headers)
+            response = await client.post(address.conversation, content=body, headers=headers)
         except httpx.TimeoutException:
             raise DeliveryError("timed out", platform=PLATFORM) from None
         except httpx.HTTPError as e:

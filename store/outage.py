@@ -7,7 +7,9 @@ while a refused or reset connection to the database or Redis is.
 
 from __future__ import annotations
 
-import asyncpg
+import sys
+from types import ModuleType
+
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
@@ -31,14 +33,25 @@ _REDIS_OUTAGES = (
     redis_errors.ReadOnlyError,  # a replica promoted mid-failover
 )
 
-_PG_OUTAGES = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,  # shutting down, starting up, in recovery
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.TooManyConnectionsError,
-)
+
+def _asyncpg() -> ModuleType | None:
+    """The PostgreSQL driver, if this process has loaded it: no error of it exists otherwise.
+
+    A process on SQLite never loads the driver (about 3 MB) just to test errors against it.
+    """
+    return sys.modules.get("asyncpg")
+
+
+def _pg_outages(asyncpg: ModuleType) -> tuple[type[BaseException], ...]:
+    return (
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,  # shutting down, starting up, in recovery
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.TooManyConnectionsError,
+    )
+
 
 # Socket-level failures of a connection (refused, reset, aborted, broken pipe) and a
 # connect that timed out; other OSErrors are not about a server being away.
@@ -58,7 +71,9 @@ def is_outage(error: BaseException) -> bool:
 
 
 def _one(error: BaseException) -> bool:
-    if isinstance(error, (UnavailableError, *_REDIS_OUTAGES, *_PG_OUTAGES, *_SOCKET_OUTAGES)):
+    asyncpg = _asyncpg()
+    pg_outages = _pg_outages(asyncpg) if asyncpg is not None else ()
+    if isinstance(error, (UnavailableError, *_REDIS_OUTAGES, *pg_outages, *_SOCKET_OUTAGES)):
         return True
     if isinstance(error, sa_errors.DBAPIError):
         if error.connection_invalidated:
@@ -68,7 +83,8 @@ def _one(error: BaseException) -> bool:
             return True
     if isinstance(error, sa_errors.DisconnectionError | sa_errors.TimeoutError):
         return True  # pool exhausted or a connection lost while checking it out
-    if isinstance(error, asyncpg.InterfaceError | sa_errors.DBAPIError):
+    pg_interface = (asyncpg.InterfaceError,) if asyncpg is not None else ()
+    if isinstance(error, (*pg_interface, sa_errors.DBAPIError)):
         text = str(error).lower()
         return any(m in text for m in _PG_MESSAGES)
     return False

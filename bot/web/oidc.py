@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -90,6 +89,8 @@ async def discover(oidc: OidcSettings) -> Provider:
     """Read the issuer's discovery document; `SignInFailed` when it lacks an endpoint."""
     assert oidc.issuer is not None
     url = oidc.issuer.rstrip("/") + "/.well-known/openid-configuration"
+    import httpx  # only a sign-in through the provider loads it
+
     async with httpx.AsyncClient(timeout=oidc.timeout) as client:
         res = await client.get(url)
         res.raise_for_status()
@@ -174,6 +175,7 @@ async def callback(
         return _failed(request, 400)
     if not code or not secrets.compare_digest(str(expected), state):
         return _failed(request, 400)
+    import httpx
     from joserfc.errors import JoseError
 
     try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import httpx
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -35,6 +34,9 @@ from channels.meta.send import (
 from channels.meta.state import WINDOW, LastMessages, legacy_key, rule_state
 from channels.meta.verify import PLATFORM, SIGNATURE_HEADER, HandshakeRefused, handshake, verify
 from channels.meta.window import permission
+
+if TYPE_CHECKING:
+    import httpx
 
 log = structlog.get_logger(__name__)
 

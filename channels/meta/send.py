@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from channels.base import DeliveryError
 from channels.meta.verify import PLATFORM
+
+if TYPE_CHECKING:
+    # Loaded with the client (`open_client`): the channel is on, unconfigured, in every
+    # process, and only one with a page token sends.
+    import httpx
 
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 RATE_LIMIT_WAIT = 60.0
@@ -31,6 +34,8 @@ def open_client(api_url: str, page_token: str, *, timeout: float) -> httpx.Async
     The token never goes in the URL, so neither httpx's request log nor an error message
     can show it.
     """
+    import httpx
+
     return httpx.AsyncClient(
         base_url=api_url.rstrip("/") + "/",
         headers={"Authorization": f"Bearer {page_token}"},
@@ -71,6 +76,8 @@ def refused(response: httpx.Response) -> DeliveryError:
 
 def failed(error: httpx.TransportError) -> DeliveryError:
     """A transport failure: retried if the request never left, else it may have arrived."""
+    import httpx
+
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return DeliveryError(f"send not sent: {type(error).__name__}", platform=PLATFORM)
     return DeliveryError(
@@ -79,6 +86,8 @@ def failed(error: httpx.TransportError) -> DeliveryError:
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+    import httpx
+
     try:
         response = await client.post(path, json=body)
     except httpx.TransportError as e:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.responses import Response
-from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.conversation import Reply
 from channels.twilio.constants import WHATSAPP_MAX_CHARS
@@ -80,6 +79,10 @@ def match_choice(text: str, choices: Sequence[Choice]) -> Choice | None:
 
 def twiml(text: str | None = None) -> Response:
     """The webhook's answer: empty TwiML, or one message (HELP, STOP on WhatsApp)."""
+    # Only a Twilio webhook answers with it; every other process leaves the SDK and its XML
+    # builder unloaded (`bot.delivery` reads this package's rules).
+    from twilio.twiml.messaging_response import MessagingResponse
+
     resp = MessagingResponse()
     if text:
         resp.message(text)

@@ -31,12 +31,17 @@ NOT_IN_WEB = (
     "aiohttp",
     "telegram",
     "tweepy",
+    "twilio",
+    # Made with a channel's or sign-in's first HTTP client, none of which is needed here.
+    "httpx",
     "aiomqtt",
     "authlib",
     "joserfc",
     "bot.desk.apply",
     "bot.desk.files",
     "alembic",
+    # The PostgreSQL driver: these cases run on SQLite.
+    "asyncpg",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
@@ -72,9 +77,12 @@ NOT_IN_WORKER = (
     "aiohttp",
     "telegram",
     "tweepy",
+    "twilio",
+    "httpx",
     "authlib",
     "bot.desk.apply",
     "alembic",
+    "asyncpg",
     "bot.cli_bench",
     "bot.cli_desk",
     "bot.cli_kb",
@@ -104,6 +112,24 @@ from bot.config import load_settings
 from bot.container import Role, build_container
 import bot.runtime
 build_container(load_settings(), roles=frozenset({Role.WORKER}))
+"""
+)
+# The web role once its container is open, as in its lifespan: channels are started, yet
+# none has made an HTTP client (httpx loads httpcore only for a client's transport).
+WEB_OPEN = (
+    CHECK
+    + """
+import asyncio
+from bot.config import load_settings
+from bot.container import Role, build_container
+
+
+async def _open() -> None:
+    async with build_container(load_settings(), roles=frozenset({Role.WEB})) as container:
+        assert container.unique_channels()
+
+
+asyncio.run(_open())
 """
 )
 # spaCy's command line (weasel, requests, jinja2, the download and project tools) stays
@@ -160,6 +186,12 @@ def test_the_web_role_leaves_the_nlu_the_timers_and_idle_sdks_unloaded(tmp_path:
     loaded = _loaded(tmp_path, WEB, (*NOT_IN_WEB, *NEEDED))
     assert [n for n in loaded if n not in NEEDED] == []
     # Guards the guard: what the role needs shows up, so an empty answer means something.
+    assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+
+
+def test_the_web_role_opens_its_channels_without_making_an_http_client(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, WEB_OPEN, ("httpcore", "h11", "certifi", *NEEDED))
+    assert [n for n in loaded if n not in NEEDED] == []
     assert [n for n in loaded if n in NEEDED] == list(NEEDED)
 
 
