@@ -205,6 +205,12 @@ class ProblemRepository:
             return []
         return list(await self.session.scalars(_TICKETS, {"ids": list(ids)}))
 
+    async def refs(self, ids: Sequence[int]) -> list[str]:
+        """The references of the tickets with these ids, by id, without loading the tickets."""
+        if not ids:
+            return []
+        return list(await self.session.scalars(_REFS, {"ids": list(ids)}))
+
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
         """The offer made for this cluster of incidents, or None: a cluster is offered once."""
         return (await self.session.scalars(_OFFERED, {"cluster": cluster})).first()
@@ -254,6 +260,9 @@ class ProblemRepository:
 
 
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+_REFS = (
+    select(Ticket.ref).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+)
 _OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
 _MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
 _KNOWN_ERRORS = (
