@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
+from store.hotpath import CoreInsert
 from store.models import Base, GroupMember, Ticket, enum_column
 from store.types import utcnow
 
@@ -106,6 +107,7 @@ class RecurrenceOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_OFFER_INSERT = CoreInsert(RecurrenceOffer)
 OPEN_INCIDENT = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
@@ -231,16 +233,22 @@ class ProblemRepository:
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
     ) -> RecurrenceOffer:
-        """Record that a cluster of incidents was offered to `group_id` as a problem."""
-        row = RecurrenceOffer(
-            cluster=cluster,
-            service_id=service_id,
-            group_id=group_id,
-            incident_ids=list(incident_ids),
+        """Record that a cluster of incidents was offered to `group_id` as a problem.
+
+        One Core INSERT (a new incident may make an offer): the row comes back attached.
+        """
+        row = _OFFER_INSERT.values(
+            {
+                "cluster": cluster,
+                "service_id": service_id,
+                "group_id": group_id,
+                "incident_ids": list(incident_ids),
+            }
         )
-        self.session.add(row)
-        await self.session.flush()
-        return row
+        offer: RecurrenceOffer = _OFFER_INSERT.attach(
+            self.session, await _OFFER_INSERT.insert(self.session, row), row
+        )
+        return offer
 
     async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
         """Every problem with its record, oldest first; only those at `stage` when given."""
