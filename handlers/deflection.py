@@ -14,6 +14,7 @@ A Yes or No arriving after that is told which ticket was filed, and files nothin
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import timedelta
 from typing import Any
@@ -60,7 +61,7 @@ async def offer(
     about = named.value if named else None
     for hit in await ctx.uow.knowledge.search_text(text, limit=3, about=about):
         a = hit.article
-        if not deflect.fits(message, terms(f"{a.title} {' '.join(a.tags or ())}"), terms(a.body)):
+        if not deflect.fits(message, _terms(f"{a.title} {' '.join(a.tags or ())}"), _terms(a.body)):
             continue
         stored = await ctx.uow.deflection_offers.add(
             person_id=ctx.person.id,
@@ -93,6 +94,12 @@ async def offer(
             )
         ]
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _terms(text: str) -> frozenset[str]:
+    # The same few articles come back for message after message: their terms are made once.
+    return frozenset(terms(text))
 
 
 def _not_theirs(ctx: HandlerContext) -> list[Reply] | None:

@@ -17,7 +17,7 @@ from handlers.registry import registry
 from handlers.replies import language, normalise, say, written_language
 from handlers.routing import place
 from handlers.rules import priority as prio
-from handlers.service_levels import start_clock
+from handlers.service_levels import note_clock
 from handlers.tickets import card, open_ticket, title_from
 from nlu.types import Understanding
 from store.enums import Level, TicketKind
@@ -56,6 +56,7 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         impact = prio.impact(service.criticality if service else None)
     ticket = await open_ticket(
         ctx,
+        clock=True,
         kind=kind,
         title=title_from(summary, limit=MAX_SUMMARY),
         description=description,
@@ -65,7 +66,7 @@ async def file_ticket(nlu: Understanding, ctx: HandlerContext) -> list[Reply]:
         log={"source": "form", "link": link or None},
     )
     await place(ctx, ticket, service)
-    await start_clock(ctx, ticket)
+    note_clock(ctx, ticket)
     where = say(lang, "forms.for_service", service=service.name) if service else ""
     priority = ticket.priority.value if ticket.priority else ""
     return [

@@ -8,7 +8,7 @@ from channels.conversation import Reply
 from handlers.context import HandlerContext
 from handlers.replies import language, say
 from handlers.routing import place
-from handlers.service_levels import start_clock
+from handlers.service_levels import note_clock
 from handlers.tickets import card, open_ticket, title_from
 from store.enums import Level, TicketKind
 
@@ -19,6 +19,7 @@ async def hand_over(ctx: HandlerContext, transcript: Sequence[str]) -> list[Repl
     body = "\n".join(f"> {line[:1000]}" for line in said[-10:])
     ticket = await open_ticket(
         ctx,
+        clock=True,
         kind=TicketKind.INCIDENT,
         title=title_from(said[0]) if said else "Conversation passed to the desk",
         description=f"The bot could not understand this conversation:\n{body}",
@@ -28,7 +29,7 @@ async def hand_over(ctx: HandlerContext, transcript: Sequence[str]) -> list[Repl
         log={"handover": True},
     )
     await place(ctx, ticket, None)
-    await start_clock(ctx, ticket)
+    note_clock(ctx, ticket)
     return [
         Reply(
             text=say(language(ctx), "handover.passed", ref=ticket.ref),

@@ -20,7 +20,7 @@ from handlers.registry import registry
 from handlers.replies import language, say
 from handlers.routing import place
 from handlers.rules import priority as prio
-from handlers.service_levels import restart_clock, start_clock
+from handlers.service_levels import note_clock, restart_clock
 from handlers.tickets import announce_major, card, not_found, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Criticality, Level, PersonKind, TicketKind
@@ -84,6 +84,7 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         return offered
     ticket = await open_ticket(
         ctx,
+        clock=True,
         kind=TicketKind.INCIDENT,
         title=title_from(text),
         description=text,
@@ -93,7 +94,7 @@ async def report_incident(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         log={"impact_reason": found.reason} if found else {},
     )
     await place(ctx, ticket, service)
-    await start_clock(ctx, ticket)
+    note_clock(ctx, ticket)
     lang = language(ctx, nlu)
     where = say(lang, "incident.for_service", service=service.name) if service else ""
     label = ticket.priority.value if ticket.priority else ""

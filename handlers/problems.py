@@ -186,8 +186,11 @@ async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
     return text
 
 
-async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
-    """Offer a cluster of recurring incidents on a service to its owner group, once."""
+async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[str]:
+    """Offer a cluster of recurring incidents on a service to its owner group, once.
+
+    The references of the incidents offered; none when no new cluster was offered.
+    """
     since = ctx.now - known_errors.RECUR_WINDOW
     # Incidents linked to a problem or offered already are left out by the query itself.
     recent = await ctx.uow.problems.recurrence_candidates(service_id, since)
@@ -210,8 +213,8 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[Ticket]:
         group_id=service.owner_group_id,
         incident_ids=[r.id for r in cluster],
     )
-    found = await ctx.uow.problems.tickets([r.id for r in cluster])
-    refs = ", ".join(t.ref for t in found)
+    found = await ctx.uow.problems.refs([r.id for r in cluster])
+    refs = ", ".join(found)
     for person_id in await _owners(ctx, service.owner_group_id):
         lang = language_of(await ctx.uow.session.get(Person, person_id))
         ask = Reply(

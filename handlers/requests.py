@@ -9,7 +9,7 @@ from handlers.incidents import level_of
 from handlers.registry import registry
 from handlers.replies import language, say
 from handlers.routing import place
-from handlers.service_levels import start_clock
+from handlers.service_levels import note_clock
 from handlers.tickets import card, open_ticket, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Level, TicketKind
@@ -43,6 +43,7 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         service = await ctx.uow.services.by_name(svc.value)
     ticket = await open_ticket(
         ctx,
+        clock=True,
         kind=TicketKind.REQUEST,
         title=title_from(ctx.text),
         description=ctx.text,
@@ -53,7 +54,7 @@ async def request_service(nlu: Understanding, ctx: HandlerContext) -> list[Reply
         log={"catalog_item": item.value if item else None},
     )
     await place(ctx, ticket, service)
-    await start_clock(ctx, ticket)
+    note_clock(ctx, ticket)
     lang = language(ctx, nlu)
     what = say(lang, "request.for_item", item=item.value) if item else ""
     return [

@@ -9,12 +9,13 @@ warning or breach still to act on, so a scheduler asks one indexed question
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from handlers.context import HandlerContext
 from handlers.rules import sla
 from handlers.rules.calendar import ALWAYS, Calendar, CalendarError, Duration, parse_duration
-from store.enums import Priority, Role, Status
-from store.models import BusinessCalendar, ServiceLevel, Supplier, Ticket
+from store.enums import Priority, Role, Status, TicketKind
+from store.models import BusinessCalendar, Service, ServiceLevel, Supplier, Ticket
 
 
 def calendar_of(row: BusinessCalendar | None) -> Calendar:
@@ -78,18 +79,27 @@ def clock_of(ticket: Ticket) -> sla.Clock | None:
 
 def store(ticket: Ticket, clock: sla.Clock | None, now: datetime) -> None:
     """Write a clock onto the ticket's columns, with the next instant to act on after `now`."""
-    ticket.sla_name = clock.policy if clock else None
-    ticket.response_warn_at = clock.response_warn_at if clock else None
-    ticket.response_due_at = clock.response_due_at if clock else None
-    ticket.resolve_warn_at = clock.resolve_warn_at if clock else None
-    ticket.resolve_due_at = clock.resolve_due_at if clock else None
-    ticket.sla_paused_at = clock.paused_at if clock else None
-    ticket.sla_paused_seconds = round(clock.paused_seconds) if clock else 0
-    ticket.sla_next_at = sla.next_due(clock, now) if clock else None
+    for name, value in columns(clock, now).items():
+        setattr(ticket, name, value)
 
 
-async def policy_for(ctx: HandlerContext, ticket: Ticket) -> sla.Policy | None:
-    """The agreement that covers a ticket (requester's organisation, kind, service)."""
+def columns(clock: sla.Clock | None, now: datetime) -> dict[str, Any]:
+    """A clock as the ticket columns `store` writes, for a ticket not inserted yet."""
+    return {
+        "sla_name": clock.policy if clock else None,
+        "response_warn_at": clock.response_warn_at if clock else None,
+        "response_due_at": clock.response_due_at if clock else None,
+        "resolve_warn_at": clock.resolve_warn_at if clock else None,
+        "resolve_due_at": clock.resolve_due_at if clock else None,
+        "sla_paused_at": clock.paused_at if clock else None,
+        "sla_paused_seconds": round(clock.paused_seconds) if clock else 0,
+        "sla_next_at": sla.next_due(clock, now) if clock else None,
+    }
+
+
+async def _choose(
+    ctx: HandlerContext, *, organisation: str | None, kind: TicketKind, service: str | None
+) -> sla.Policy | None:
     rows = await ctx.uow.desk.service_levels()
     try:
         policies = [policy_of(r) for r in rows]
@@ -97,12 +107,48 @@ async def policy_for(ctx: HandlerContext, ticket: Ticket) -> sla.Policy | None:
         # The import validated every calendar; a row edited by hand since is not worth a
         # failed ticket. The ticket simply gets no clock.
         return None
-    return sla.choose(
-        policies,
+    return sla.choose(policies, organisation=organisation, kind=kind, service=service)
+
+
+async def policy_for(ctx: HandlerContext, ticket: Ticket) -> sla.Policy | None:
+    """The agreement that covers a ticket (requester's organisation, kind, service)."""
+    return await _choose(
+        ctx,
         organisation=ticket.requester.organisation if ticket.requester else None,
         kind=ticket.kind,
         service=ticket.service.name if ticket.service else None,
     )
+
+
+async def opening_clock(
+    ctx: HandlerContext,
+    *,
+    kind: TicketKind,
+    priority: Priority | None,
+    service: Service | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """The clock columns of a ticket the asking person opens at `at`, before its INSERT.
+
+    The agreement depends only on the requester, the kind and the service, so the row can
+    go in with its clock rather than be updated right after; `note_clock` logs it once
+    the ticket has been placed, as `start_clock` would have.
+    """
+    policy = await _choose(
+        ctx,
+        organisation=ctx.person.organisation,
+        kind=kind,
+        service=service.name if service else None,
+    )
+    return columns(sla.start(policy, priority, at) if policy else None, ctx.now)
+
+
+def note_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None:
+    """Log the clock a ticket was opened with (`opening_clock`); None when it has none."""
+    clock = clock_of(ticket)
+    if clock is not None:
+        ctx.log(ticket, "sla", **_described(clock))
+    return clock
 
 
 async def start_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None:

@@ -12,6 +12,7 @@ from handlers import sla_state
 from handlers.context import HandlerContext
 from handlers.replies import channel_language, date_text, language, say, status_label
 from handlers.rules import priority as prio
+from handlers.service_levels import opening_clock
 from nlu.types import EntityName, Understanding
 from store.enums import Level, Role, Status, TicketKind
 from store.models import Person, Service, Ticket
@@ -183,16 +184,24 @@ async def open_ticket(
     impact: Level | None = None,
     urgency: Level | None = None,
     status: Status = Status.NEW,
+    clock: bool = False,
     **fields: Any,
 ) -> Ticket:
     """Open a ticket for the person asking, where they asked, and log who opened it.
 
     Priority comes from the matrix when impact and urgency are known; extra keyword
     arguments are further ticket columns, except `log` (details for the event log only).
-    A new major incident is announced.
+    With `clock`, the row goes in with its service-level clock (`opening_clock`; log it
+    with `note_clock`). A new major incident is announced.
     """
     detail = fields.pop("log", {})
     priority = prio.priority(impact, urgency) if impact and urgency else None
+    if clock:
+        at = utcnow()
+        fields.update(created_at=at, updated_at=at)
+        fields.update(
+            await opening_clock(ctx, kind=kind, priority=priority, service=service, at=at)
+        )
     ticket = await ctx.uow.tickets.create(
         kind=kind,
         title=title,

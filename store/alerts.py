@@ -171,8 +171,12 @@ class AlertRepository:
         Only an incident whose alert still fires or was seen since `since` counts.
         """
         ids = [service_id] if isinstance(service_id, int) else list(service_id)
-        found = await self.session.scalars(_OPEN_FOR_SERVICE, {"ids": ids, "since": since})
-        return found.first()
+        # Every new incident asks and almost none is part of an outage: the question is a
+        # column query, and the row (with its ticket) is loaded only when there is one.
+        found = await self.session.scalar(_OPEN_FOR_SERVICE, {"ids": ids, "since": since})
+        if found is None:
+            return None
+        return await self.session.get(AlertIncident, found)
 
     async def touched_by_people(self, ticket: Ticket) -> bool:
         """Whether anyone but the monitoring source changed the ticket (assigned, noted...)."""
@@ -274,7 +278,7 @@ _UPSTREAM = union(
     select(Service.id).where(Service.parent_id.in_(bindparam("frontier", expanding=True))),
 )
 _OPEN_FOR_SERVICE = (
-    select(AlertIncident)
+    select(AlertIncident.id)
     .join(Ticket, Ticket.id == AlertIncident.ticket_id)
     .where(
         AlertIncident.service_id.in_(bindparam("ids", expanding=True)),

@@ -129,6 +129,10 @@ def snapshot_reader(engine: AsyncEngine) -> AsyncEngine | None:
     return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
 
 
+_STATEMENTS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
+"""The driver calls after which an inline connection gives the event loop a turn."""
+
+
 class _InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection that runs its statements on the event loop's own thread.
 
@@ -147,9 +151,12 @@ class _InlineConnection(aiosqlite.Connection):
         if args and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN":
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         result = fn(*args, **kwargs)
-        # Still a turn for the other tasks after each statement, as the thread gave: a
-        # worker transaction must not keep the web routes from the loop until it commits.
-        await asyncio.sleep(0)
+        if fn.__name__ in _STATEMENTS:
+            # Still a turn for the other tasks after each statement, as the thread gave: a
+            # worker transaction must not keep the web routes from the loop until it
+            # commits. Not after opening a cursor, fetching or closing it: those are three
+            # more turns a statement, each resuming the whole stack of awaiting coroutines.
+            await asyncio.sleep(0)
         return result
 
 

@@ -162,8 +162,16 @@ class DeskRepository(ServiceLevelQueries):
         return await self.session.get(Supplier, supplier_id)
 
     async def group(self, group_id: int) -> Group | None:
-        """The group with this id, or None."""
-        return await self.session.get(Group, group_id)
+        """The group with this id, or None.
+
+        Kept for the unit of work (`store.config_memo`): every new ticket is placed in one,
+        and the session would let go of the object between messages.
+        """
+
+        async def load() -> Group | None:
+            return await self.session.get(Group, group_id)
+
+        return await self.memo.get(("group", group_id), load)
 
     async def default_group(self) -> Group | None:
         """The service desk: the group marked default, else the one named `service-desk`."""

@@ -14,7 +14,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.base import manager_of_class
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ class WriteBehindSession(Session):
         for stmt, (keys, objs) in queued.items():
             # Read at flush time: a caller may still set a value (`event.at = now`) until then.
             rows = [{k: getattr(o, k) for k in keys} for o in objs]
-            ids = self.execute(stmt, rows).scalars().all()
+            ids = insert_many(self, stmt, rows)
             for obj, new_id in zip(objs, ids, strict=True):
                 obj.id = new_id
             _inserted(self, objs)
@@ -96,6 +97,32 @@ def queue_insert(session: AsyncSession, stmt: Insert, keys: Sequence[str], obj: 
     sync.queue_insert(stmt, keys, obj)
 
 
+_UNORDERED: dict[Insert, Insert] = {}
+"""An `INSERT ... RETURNING id` that keeps its rows' order, and the same one that does not."""
+
+
+def returning_ids(table: Table) -> Insert:
+    """`INSERT ... RETURNING id` for many rows at once, the ids in the rows' order."""
+    ordered = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    _UNORDERED[ordered] = insert(table).returning(table.c.id)
+    return ordered
+
+
+def insert_many(session: Session, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert `rows` with `stmt` (from `returning_ids`); their new ids, in the rows' order.
+
+    SQLite does not promise to return the rows of a multi-row INSERT in the order they were
+    listed, so SQLAlchemy sends one INSERT per row when asked to keep that order. SQLite
+    does give the rows of one INSERT ascending ids in the order they are listed (each one
+    more than the largest before it), so there the rows go in one statement and the ids
+    returned are sorted back into the rows' order.
+    """
+    unordered = _UNORDERED.get(stmt)
+    if len(rows) > 1 and unordered is not None and session.get_bind().dialect.name == "sqlite":
+        return sorted(int(i) for i in session.execute(unordered, list(rows)).scalars())
+    return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
+
+
 class CoreInsert:
     """One table's hot-path INSERT: built once, so its compiled form is cached once.
 
@@ -106,9 +133,11 @@ class CoreInsert:
     def __init__(self, model: type[Any]) -> None:
         self.model = model
         self.table = cast(Table, model.__table__)
+        self.manager = manager_of_class(model)
+        self._configured = False
         self.pk = self.table.c.id
         self.returning_id = insert(self.table).returning(self.pk)
-        self.many_returning_id = insert(self.table).returning(self.pk, sort_by_parameter_order=True)
+        self.many_returning_id = returning_ids(self.table)
         self.keys = tuple(c.key for c in self.table.columns if c is not self.pk)
         self._fixed: dict[str, Any] = {}
         self._computed: dict[str, Callable[[], Any]] = {}
@@ -141,8 +170,16 @@ class CoreInsert:
 
     def attach(self, session: AsyncSession, new_id: int, row: Mapping[str, Any]) -> Any:
         """The inserted row as a persistent object of this session, its columns loaded."""
-        obj = self.model(**row)
-        obj.id = new_id
+        if not self._configured:
+            # A constructor would configure the mappers on first use; `new_instance` does not.
+            configure_mappers()
+            self._configured = True
+        obj = self.manager.new_instance()
+        # Put straight into the instance's dict, as a load does: the constructor would run
+        # an attribute event for each of some thirty columns only to record history that
+        # `attach` then discards.
+        obj.__dict__.update(row)
+        obj.__dict__["id"] = new_id
         return attach(session, obj)
 
 

@@ -52,6 +52,7 @@ class KnowledgeRepository(KnowledgeSearch):
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.kept_articles = {}
 
     async def by_slug(self, slug: str) -> KnowledgeArticle | None:
         """The article with this slug, or None."""

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextClause, bindparam, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from store.models import KnowledgeArticle
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
@@ -100,6 +101,8 @@ class KnowledgeSearch:
     """Ranked full-text search over the articles, on SQLite and PostgreSQL alike."""
 
     session: AsyncSession
+    kept_articles: dict[int, KnowledgeArticle]
+    """Articles this unit of work's searches loaded, by id (set by the repository)."""
 
     @property
     def _sqlite(self) -> bool:
@@ -207,14 +210,33 @@ class KnowledgeSearch:
     async def _hits(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
         if not ranked:
             return []
-        rows = await self.session.scalars(_ARTICLES, {"ids": [i for i, _ in ranked]})
-        by_id = {a.id: a for a in rows}
+        # A worker's unit of work handles several messages, and the same few articles come
+        # back for them: those this unit of work loaded already are not read again (the
+        # search flushed first, so what the session holds is what the database has). The
+        # session keeps objects only while they are referred to, so the search keeps them.
+        kept = self.kept_articles
+        held = self.session.sync_session.identity_map
+        by_id: dict[int, KnowledgeArticle] = {}
+        for i, _ in ranked:
+            found = kept.get(i)
+            if (
+                found is not None
+                and held.get(identity_key(KnowledgeArticle, i)) is found
+                and not inspect(found).unloaded & _LOADED
+            ):
+                by_id[i] = found
+        missing = [i for i, _ in ranked if i not in by_id]
+        if missing:
+            by_id.update((a.id, a) for a in await self.session.scalars(_ARTICLES, {"ids": missing}))
+            kept.update((i, a) for i, a in by_id.items() if i in missing)
         return [SearchHit(by_id[i], s) for i, s in ranked if i in by_id]
 
 
 _ARTICLES = select(KnowledgeArticle).where(
     KnowledgeArticle.id.in_(bindparam("ids", expanding=True))
 )
+_LOADED = frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
+"""The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
 _TEXTS: dict[str, TextClause] = {}
 
 

@@ -10,13 +10,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import BindParameter, Table, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import OutboxStatus
+from store.hotpath import insert_many, returning_ids
 from store.models import OutboxMessage
 from store.types import utcnow
+
+_INSERT_MANY = returning_ids(cast(Table, OutboxMessage.__table__))
 
 
 class OutboxRepository:
@@ -80,8 +83,6 @@ class OutboxRepository:
         """Insert the rows added since the last flush, skipping keys already stored."""
         plain, self._plain = self._plain, []
         if plain:
-            table = cast(Table, OutboxMessage.__table__)
-            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             values = [
                 {
                     "platform": r.platform,
@@ -97,7 +98,7 @@ class OutboxRepository:
                 }
                 for r in plain
             ]
-            ids = (await self.session.execute(stmt, values)).scalars().all()
+            ids = await self.session.run_sync(insert_many, _INSERT_MANY, values)
             for r, i in zip(plain, ids, strict=True):
                 r.id = i
         rows, self._unflushed = self._unflushed, []

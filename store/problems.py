@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
+from store.hotpath import CoreInsert
 from store.models import Base, GroupMember, Ticket, enum_column
 from store.types import utcnow
 
@@ -106,6 +107,7 @@ class RecurrenceOffer(Base):
     offered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_OFFER_INSERT = CoreInsert(RecurrenceOffer)
 OPEN_INCIDENT = (Status.NEW, Status.IN_PROGRESS, Status.ON_HOLD)
 
 
@@ -205,6 +207,12 @@ class ProblemRepository:
             return []
         return list(await self.session.scalars(_TICKETS, {"ids": list(ids)}))
 
+    async def refs(self, ids: Sequence[int]) -> list[str]:
+        """The references of the tickets with these ids, by id, without loading the tickets."""
+        if not ids:
+            return []
+        return list(await self.session.scalars(_REFS, {"ids": list(ids)}))
+
     async def offered(self, cluster: str) -> RecurrenceOffer | None:
         """The offer made for this cluster of incidents, or None: a cluster is offered once."""
         return (await self.session.scalars(_OFFERED, {"cluster": cluster})).first()
@@ -225,16 +233,22 @@ class ProblemRepository:
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
     ) -> RecurrenceOffer:
-        """Record that a cluster of incidents was offered to `group_id` as a problem."""
-        row = RecurrenceOffer(
-            cluster=cluster,
-            service_id=service_id,
-            group_id=group_id,
-            incident_ids=list(incident_ids),
+        """Record that a cluster of incidents was offered to `group_id` as a problem.
+
+        One Core INSERT (a new incident may make an offer): the row comes back attached.
+        """
+        row = _OFFER_INSERT.values(
+            {
+                "cluster": cluster,
+                "service_id": service_id,
+                "group_id": group_id,
+                "incident_ids": list(incident_ids),
+            }
         )
-        self.session.add(row)
-        await self.session.flush()
-        return row
+        offer: RecurrenceOffer = _OFFER_INSERT.attach(
+            self.session, await _OFFER_INSERT.insert(self.session, row), row
+        )
+        return offer
 
     async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
         """Every problem with its record, oldest first; only those at `stage` when given."""
@@ -254,6 +268,9 @@ class ProblemRepository:
 
 
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+_REFS = (
+    select(Ticket.ref).where(Ticket.id.in_(bindparam("ids", expanding=True))).order_by(Ticket.id)
+)
 _OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
 _MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
 _KNOWN_ERRORS = (

@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Insert, String, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import (
+    Insert,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -47,7 +59,32 @@ _BUMP_COUNTER = (
     .values(last=_COUNTERS.c.last + 1)
     .returning(_COUNTERS.c.last)
 )
+_SETTLE_COUNTER = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.kind == bindparam("settle_kind"))
+    .values(last=func.max(_COUNTERS.c.last, bindparam("given")))
+)
 _NEXTVAL = {kind: select(func.nextval(ticket_sequence(kind))) for kind in TicketKind}
+
+_NUMBERS = "switchboard.ticket_numbers"
+"""`session.info` key (SQLite): per kind, the last number this transaction handed out and the
+counter's value as this transaction's one `UPDATE` left it; the rest is written at commit."""
+
+
+@event.listens_for(Session, "before_commit")
+def _settle_numbers(session: Session) -> None:
+    # One UPDATE per kind for every number handed out after the first: the write lock was
+    # held throughout, so no other transaction can have drawn from the counter meanwhile.
+    # `max` keeps it right even if a savepoint rolled the first UPDATE back.
+    for kind, (given, written) in session.info.pop(_NUMBERS, {}).items():
+        if given > written:
+            session.execute(_SETTLE_COUNTER, {"settle_kind": kind, "given": given})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_numbers(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NUMBERS, None)
 
 
 def _numbered_insert(kind: TicketKind) -> Insert:
@@ -80,17 +117,28 @@ class TicketRepository:
 
         PostgreSQL hands numbers out from a sequence per kind, outside the transaction, so
         workers creating tickets at once never wait for each other (a rolled-back
-        transaction leaves a gap). SQLite has one writer at a time and uses a counter row.
+        transaction leaves a gap). SQLite has one writer at a time and uses a counter row:
+        every transaction there holds the write lock from its `BEGIN IMMEDIATE`, so the
+        first ticket of a kind bumps the row and the later ones of the same transaction
+        count on from it, the row catching up once at commit.
         """
         if self.session.get_bind().dialect.name == "postgresql":
             result = await self.session.execute(_NEXTVAL[kind])
             return int(result.scalar_one())
+        held: dict[TicketKind, tuple[int, int]] = self.session.sync_session.info.setdefault(
+            _NUMBERS, {}
+        )
+        if kind in held:
+            given, written = held[kind]
+            held[kind] = (given + 1, written)
+            return given + 1
         result = await self.session.execute(_BUMP_COUNTER, {"bump_kind": kind})
-        number = result.scalar_one_or_none()
-        if number is None:
+        found = result.scalar_one_or_none()
+        if found is None:
             await self.session.execute(insert(_COUNTERS), {"kind": kind, "last": 1})
-            return 1
-        return int(number)
+        number = 1 if found is None else int(found)
+        held[kind] = (number, number)
+        return number
 
     async def create(
         self, *, kind: TicketKind, title: str, requester: Person, **fields: Any

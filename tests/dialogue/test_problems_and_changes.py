@@ -167,7 +167,7 @@ async def test_recurring_incidents_are_offered_once_to_the_owner_group(dialogue:
         assert vpn is not None
         ctx = _ctx(uow, alice)
         found = await problems.offer_recurring(ctx, vpn.id)
-        assert [t.ref for t in found] == refs
+        assert found == refs
         told = {o.person_id for o in ctx.outgoing}
         assert erin.id in told  # erin is in infrastructure, VPN's owner group
         [button] = ctx.outgoing[0].reply.buttons

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from channels.conversation import Address, Reply
 from handlers.context import HandlerContext, Outgoing
@@ -297,3 +298,27 @@ async def test_clocks_follow_priority_hold_response_and_resolution(factory: Sess
     assert t.sla_next_at is None
     async with UnitOfWork(factory) as uow:
         assert await uow.desk.due(T0 + timedelta(days=30)) == []
+
+
+async def test_a_new_ticket_goes_in_with_its_clock_rather_than_being_updated_after(
+    factory: SessionFactory,
+) -> None:
+    engine = factory.kw["bind"]
+    seen: list[str] = []
+
+    def statement(_c: object, _cur: object, sql: str, *_a: object) -> None:
+        seen.append(" ".join(sql.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        await say(factory, report_incident, "dan@example.com", "VPN is down", now=T0)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+    t = await ticket(factory, "INC-1")
+    assert t.sla_name == "standard"
+    assert t.response_due_at == OFFICE.add(t.created_at, 4 * 3600)
+    assert t.sla_next_at == t.response_warn_at
+    # On PostgreSQL the INSERT follows the CTE that draws the ticket's number.
+    [inserted] = [s for s in seen if "INSERT INTO tickets" in s]
+    assert "sla_name" in inserted
+    assert not [s for s in seen if s.startswith("UPDATE tickets") and "sla_" in s]

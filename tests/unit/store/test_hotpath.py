@@ -215,3 +215,52 @@ async def test_a_ticket_carries_the_number_and_reference_it_was_stored_with(
     if engine.dialect.name == "postgresql":
         # The number comes from the sequence inside the INSERT: one statement a ticket.
         assert len(statements) == 3
+    else:
+        # The counter is bumped for the first ticket only; the others count on from it.
+        assert sum("ticket_counters" in s for s in statements) == 1
+
+
+async def test_numbers_drawn_in_one_transaction_reach_the_counter_at_commit(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    for _ in range(2):
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.get(person_id)
+            assert person is not None
+            for i in range(4):
+                await uow.tickets.create(kind=TicketKind.INCIDENT, title=f"t{i}", requester=person)
+            await uow.tickets.create(kind=TicketKind.REQUEST, title="r", requester=person)
+            await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        refs = set((await uow.session.scalars(select(Ticket.ref))).all())
+    assert refs == {f"INC-{n}" for n in range(1, 9)} | {"REQ-1", "REQ-2"}
+
+
+async def test_numbers_of_a_rolled_back_transaction_are_handed_out_again_on_sqlite(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        for i in range(3):
+            await uow.tickets.create(kind=TicketKind.INCIDENT, title=f"t{i}", requester=person)
+        await uow.rollback()
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        made = [
+            await uow.tickets.create(kind=TicketKind.INCIDENT, title=f"u{i}", requester=person)
+            for i in range(2)
+        ]
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        last = await uow.tickets.create(kind=TicketKind.INCIDENT, title="v", requester=person)
+        await uow.commit()
+    numbers = [t.number for t in [*made, last]]
+    assert len(set(numbers)) == 3
+    if factory.kw["bind"].dialect.name == "sqlite":
+        assert numbers == [1, 2, 3]

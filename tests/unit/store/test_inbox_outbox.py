@@ -6,10 +6,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from store.db import SessionFactory
 from store.enums import InboxStatus, OutboxStatus, PersonKind, Role, Status, TicketKind
 from store.errors import ConflictError
+from store.models import OutboxMessage
 from store.types import utcnow
 from store.uow import UnitOfWork
 
@@ -266,3 +268,26 @@ async def test_inbox_status_values(factory: SessionFactory) -> None:
         await uow.inbox.mark_dead(a, "poison")
         await uow.commit()
         assert (await uow.inbox.counts()) == {InboxStatus.DEAD.value: 1}
+
+
+async def test_replies_added_together_get_the_ids_of_their_own_rows(
+    factory: SessionFactory,
+) -> None:
+    await add_reply(factory, "before")  # the table does not start empty
+    async with UnitOfWork(factory) as uow:
+        rows = [
+            uow.outbox.add(
+                platform="slack",
+                conversation_key=f"c{i}",
+                address={"channel": "slack", "conversation": f"c{i}", "user": "U1"},
+                reply={"text": f"reply {i}"},
+            )
+            for i in range(12)
+        ]
+        await uow.flush()
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        found = await uow.session.execute(select(OutboxMessage.id, OutboxMessage.conversation_key))
+        stored = {row[0]: row[1] for row in found}
+    assert len({r.id for r in rows}) == 12
+    assert [stored[r.id] for r in rows] == [f"c{i}" for i in range(12)]
