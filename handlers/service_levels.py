@@ -145,7 +145,10 @@ async def opening_clock(
 
 def note_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None:
     """Log the clock a ticket was opened with (`opening_clock`); None when it has none."""
-    clock = clock_of(ticket)
+    return _logged(ctx, ticket, clock_of(ticket))
+
+
+def _logged(ctx: HandlerContext, ticket: Ticket, clock: sla.Clock | None) -> sla.Clock | None:
     if clock is not None:
         ctx.log(ticket, "sla", **_described(clock))
     return clock
@@ -156,9 +159,7 @@ async def start_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None:
     policy = await policy_for(ctx, ticket)
     clock = sla.start(policy, ticket.priority, ticket.created_at) if policy else None
     store(ticket, clock, ctx.now)
-    if clock is not None:
-        ctx.log(ticket, "sla", **_described(clock))
-    return clock
+    return _logged(ctx, ticket, clock)
 
 
 async def restart_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None:
@@ -172,9 +173,7 @@ async def restart_clock(ctx: HandlerContext, ticket: Ticket) -> sla.Clock | None
     else:
         clock = sla.reprioritise(policy, ticket.priority, current)
     store(ticket, clock, ctx.now)
-    if clock is not None:
-        ctx.log(ticket, "sla", **_described(clock))
-    return clock
+    return _logged(ctx, ticket, clock)
 
 
 def advance(ticket: Ticket, now: datetime) -> None:

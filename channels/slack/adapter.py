@@ -65,12 +65,12 @@ class _EventContext:
     bot_user_id: str | None
 
 
+_TEXT = "text/plain;charset=utf-8"
+
+
 def _acknowledged() -> Response:
     # bolt's acknowledgement of an event, as its Starlette adapter writes it.
     return Response(status_code=200, content="", headers={"content-type": _TEXT})
-
-
-_TEXT = "text/plain;charset=utf-8"
 
 
 class SlackUnavailableError(ChannelError):
