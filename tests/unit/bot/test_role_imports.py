@@ -46,6 +46,8 @@ NOT_IN_WEB = (
     "alembic",
     # The PostgreSQL driver: these cases run on SQLite.
     "asyncpg",
+    # Templates, until a page is rendered.
+    "jinja2",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
