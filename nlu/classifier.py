@@ -131,16 +131,20 @@ def read_arrays(path: Path) -> dict[str, NDArray[Any]]:
     that is compressed, small or of an unexpected layout is read as `np.load` reads it.
     """
     arrays: dict[str, NDArray[Any]] = {}
-    with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
-        for info in archive.infolist():
-            key = info.filename.removesuffix(".npy")
-            mapped = None
-            if info.compress_type == zipfile.ZIP_STORED and info.file_size >= MAP_FROM_BYTES:
-                mapped = _mapped_member(path, raw, info)
-            if mapped is None:
-                with archive.open(info) as member:
-                    mapped = npy_format.read_array(member, allow_pickle=False)
-            arrays[key] = mapped
+    try:
+        with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                mapped = None
+                if info.compress_type == zipfile.ZIP_STORED and info.file_size >= MAP_FROM_BYTES:
+                    mapped = _mapped_member(path, raw, info)
+                if mapped is None:
+                    with archive.open(info) as member:
+                        mapped = npy_format.read_array(member, allow_pickle=False)
+                arrays[key] = mapped
+    except (zipfile.BadZipFile, struct.error) as exc:
+        # A damaged file is a value error, as `np.load` reports it.
+        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
     return arrays
 
 

@@ -87,3 +87,10 @@ def test_the_trained_model_loads_its_table_mapped(understander: SpacyUnderstande
     tables = [getattr(m, "weights", getattr(m, "embed", None)) for m in component.models]
     assert tables
     assert all(_mapped(t) for t in tables)
+
+
+def test_a_damaged_file_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"not a zip archive at all")
+    with pytest.raises(ValueError, match="not a readable"):
+        LinearModel.load(path)
