@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.console import Console
 
 from bot.config import Settings, load_settings
 from bot.logging import configure as configure_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from store.uow import UnitOfWork
 
-out = Console()
-err = Console(stderr=True)
+
+class _ConsoleOnFirstUse:
+    """A rich `Console` made when something is first printed.
+
+    rich with its highlighter and pygments costs every `web` and `worker` process about
+    3 MB, and those print at most a warning before their logs take over.
+    """
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _ConsoleOnFirstUse(stderr=False))
+err = cast("Console", _ConsoleOnFirstUse(stderr=True))
 
 
 def settings_or_exit(**overrides: object) -> Settings:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli_common import database_uow as _uow
 from bot.cli_common import err, out
@@ -53,6 +52,8 @@ def people_list() -> None:
     """Show the directory."""
     settings = _settings()
     rows = asyncio.run(_people(settings))
+    from rich.table import Table
+
     table = Table("name", "email", "roles", "identities")
     for name, email, roles, ids in rows:
         table.add_row(name, email or "", roles, ids)

@@ -15,23 +15,20 @@ metadata snapshot does, and refusing its sender would lose a message.
 from __future__ import annotations
 
 import re
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from typing import TYPE_CHECKING
 
 from channels.conversation import mask_phone
+
+if TYPE_CHECKING:
+    import phonenumbers
+
+# `phonenumbers` is imported where a number is parsed: every process masks phone numbers in
+# its logs through this module, and most of them never see a number to parse.
 
 __all__ = ["InvalidPhoneNumber", "is_valid", "mask", "normalise", "to_e164"]
 
 # Longer input is no phone number; libphonenumber refuses it too, after more work.
 _MAX_INPUT = 64
-_LONG_ENOUGH = frozenset(
-    {
-        phonenumbers.ValidationResult.IS_POSSIBLE,
-        phonenumbers.ValidationResult.TOO_LONG,
-        phonenumbers.ValidationResult.INVALID_LENGTH,
-    }
-)
 # Digits and the separators people write between them. No letters: libphonenumber would
 # read "+1 800 FLOWERS" as a vanity number, and nobody texts from one.
 _WRITTEN = re.compile(r"[+\uff0b]?[\d\s().\-/]+")
@@ -59,6 +56,9 @@ def normalise(text: str, *, region: str | None = None, strict: bool = True) -> s
         raise InvalidPhoneNumber("not a phone number")
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     try:
         number = phonenumbers.parse(cleaned, region)
     except NumberParseException as e:
@@ -87,6 +87,9 @@ def mask(number: str) -> str:
 
     Text libphonenumber cannot read is masked as `mask_phone` masks it.
     """
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     try:
         parsed = phonenumbers.parse(number.strip(), None)
     except NumberParseException:
@@ -102,12 +105,18 @@ def _possible(number: phonenumbers.PhoneNumber) -> bool:
     # front), and no more than E.164's 15 digits. Longer than the country's plan is allowed:
     # WhatsApp still writes Mexican mobiles with the old `1` (+521...), and Twilio passes
     # that on as the sender.
+    import phonenumbers
+
     country = number.country_code
     if country is None or phonenumbers.region_code_for_country_code(country) == "ZZ":
         return False
     digits = len(str(country)) + len(phonenumbers.national_significant_number(number))
     reason = phonenumbers.is_possible_number_with_reason(number)
-    return digits <= 15 and reason in _LONG_ENOUGH
+    return digits <= 15 and reason in (
+        phonenumbers.ValidationResult.IS_POSSIBLE,
+        phonenumbers.ValidationResult.TOO_LONG,
+        phonenumbers.ValidationResult.INVALID_LENGTH,
+    )
 
 
 # A run of digits written like a phone number: an optional `+` (or `%2B`, URL-encoded), then

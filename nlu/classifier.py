@@ -10,12 +10,15 @@ both more accurate and better at telling unknown messages apart than either alon
 
 from __future__ import annotations
 
+import struct
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 import numpy as np
+from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
 from nlu.features import SparseRows
@@ -113,6 +116,61 @@ def _bag_grad(rows: SparseRows, grad_out: FloatArray) -> tuple[NDArray[np.int64]
     return touched.astype(np.int64), grad
 
 
+MAP_FROM_BYTES = 1 << 16
+"""Arrays of a saved model at least this large are mapped from the file, not read."""
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name and extra field lengths
+
+
+def read_arrays(path: Path) -> dict[str, NDArray[Any]]:
+    """The arrays of an `.npz` written by `save`, the large ones mapped read-only.
+
+    `np.savez` stores each array uncompressed, so a large one (the feature table) is a plain
+    `.npy` at some offset of the file: mapped, its pages are read on first use, shared by
+    every worker of a host through the page cache and never copied to the heap. A member
+    that is compressed, small or of an unexpected layout is read as `np.load` reads it.
+    """
+    arrays: dict[str, NDArray[Any]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                mapped = None
+                if info.compress_type == zipfile.ZIP_STORED and info.file_size >= MAP_FROM_BYTES:
+                    mapped = _mapped_member(path, raw, info)
+                if mapped is None:
+                    with archive.open(info) as member:
+                        mapped = npy_format.read_array(member, allow_pickle=False)
+                arrays[key] = mapped
+    except (zipfile.BadZipFile, struct.error) as exc:
+        # A damaged file is a value error, as `np.load` reports it.
+        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
+    return arrays
+
+
+def _mapped_member(path: Path, raw: BinaryIO, info: zipfile.ZipInfo) -> NDArray[Any] | None:
+    raw.seek(info.header_offset)
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        return None
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    raw.seek(start)
+    version = npy_format.read_magic(raw)
+    if version == (1, 0):
+        shape, fortran, dtype = npy_format.read_array_header_1_0(raw)
+    elif version == (2, 0):
+        shape, fortran, dtype = npy_format.read_array_header_2_0(raw)
+    else:
+        return None
+    offset = raw.tell()
+    if dtype.hasobject or offset - start + dtype.itemsize * int(np.prod(shape)) != info.file_size:
+        return None
+    order: Literal["C", "F"] = "F" if fortran else "C"
+    table = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+    # A plain view: memmap's own ufunc wrapping would cost every product on the hot path.
+    return np.asarray(table)
+
+
 def _table(stored: NDArray[np.floating]) -> Table:
     """A stored feature table as held in memory: float16 kept (older models wrote float32)."""
     if stored.dtype == np.float16:
@@ -183,9 +241,9 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
-        """Read weights written by `save`; the table stays float16, half the memory."""
-        with np.load(path) as data:
-            return cls(_table(data["weights"]), data["bias"].astype(np.float32))
+        """Read weights written by `save`; the table stays float16 and mapped from the file."""
+        data = read_arrays(path)
+        return cls(_table(data["weights"]), data["bias"].astype(np.float32))
 
 
 class HiddenLayerModel:
@@ -266,12 +324,12 @@ class HiddenLayerModel:
 
     @classmethod
     def load(cls, path: Path) -> HiddenLayerModel:
-        """Read weights written by `save`; the feature table stays float16, half the memory."""
-        with np.load(path) as data:
-            return cls(
-                _table(data["embed"]),
-                *(data[k].astype(np.float32) for k in ("hidden_bias", "out", "bias")),
-            )
+        """Read weights written by `save`; the feature table stays float16, mapped."""
+        data = read_arrays(path)
+        return cls(
+            _table(data["embed"]),
+            *(data[k].astype(np.float32) for k in ("hidden_bias", "out", "bias")),
+        )
 
 
 MODEL_KINDS: dict[str, type[LinearModel] | type[HiddenLayerModel]] = {

@@ -17,8 +17,12 @@ from store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[3]
 
+# The command line's console and structlog's rich tracebacks (unused: exceptions are
+# rendered before any renderer), and the phone number metadata until a number is parsed.
+NOT_IN_EITHER = ("rich", "pygments", "attr", "phonenumbers")
 # The NLU, its numeric stack, the worker's timers and the SDKs of channels that are off.
 NOT_IN_WEB = (
+    *NOT_IN_EITHER,
     "spacy",
     "thinc",
     "numpy",
@@ -42,6 +46,8 @@ NOT_IN_WEB = (
     "alembic",
     # The PostgreSQL driver: these cases run on SQLite.
     "asyncpg",
+    # Templates, until a page is rendered.
+    "jinja2",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
@@ -61,6 +67,7 @@ NOT_IN_WEB = (
 )
 # Pages, templates, the REST API and its documentation belong to the web role.
 NOT_IN_WORKER = (
+    *NOT_IN_EITHER,
     "fastapi",
     "jinja2",
     "bot.app",
@@ -143,6 +150,19 @@ from spacy.cli import download
 from spacy.cli.info import info_cli
 after = sorted(n for n in ("spacy.cli.download", "weasel") if n in sys.modules)
 print(json.dumps({"before": before, "after": after, "info": sorted(spacy.info())[:1]}))
+raise SystemExit
+"""
+# rich stays importable for the commands that print, and structlog still renders.
+CONSOLE_LATER = """
+import logging
+import bot.cli
+from bot.cli_common import err
+from bot.logging import configure
+before = "rich" in sys.modules
+configure("INFO", "console")
+logging.getLogger("x").warning("still logged")
+err.print("[bold]printed[/bold]")
+print(json.dumps({"before": before, "after": "rich" in sys.modules}))
 raise SystemExit
 """
 SLACK_PARTS = """
@@ -235,3 +255,21 @@ def test_slacks_pure_parts_load_without_bolt_and_the_adapter_on_first_use(
         text=True,
     )
     assert json.loads(done.stdout) == {"before": False, "same": True}
+
+
+def test_the_console_loads_rich_on_first_print_and_logs_render_without_it(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import json, sys\n" + CONSOLE_LATER],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
+    assert "still logged" in done.stderr
+    assert "printed" in done.stderr
