@@ -17,6 +17,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import ConfigMemo
 from store.enums import TicketKind
+from store.hotpath import reads
 from store.models import (
     AlertIncident,
     Integration,
@@ -353,4 +354,5 @@ _OPEN_FOR_SERVICE = (
     )
     .order_by(AlertIncident.last_seen_at.desc(), AlertIncident.id.desc())
     .limit(1)
+    .execution_options(**reads("alert_incidents", "tickets"))
 )

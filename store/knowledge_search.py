@@ -17,6 +17,7 @@ from sqlalchemy import TextClause, bindparam, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from store.hotpath import reads
 from store.models import KnowledgeArticle
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
 
@@ -238,11 +239,12 @@ _ARTICLES = select(KnowledgeArticle).where(
 _LOADED = frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
 """The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
 _TEXTS: dict[str, TextClause] = {}
+_SEARCH_READS = reads("knowledge_fts", "knowledge_articles", "knowledge_article_services")
 
 
 def _text(sql: str) -> TextClause:
     """One `text()` per distinct statement (a handful of filter combinations), built once."""
     found = _TEXTS.get(sql)
     if found is None:
-        found = _TEXTS[sql] = text(sql)
+        found = _TEXTS[sql] = text(sql).execution_options(**_SEARCH_READS)
     return found

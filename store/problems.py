@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
-from store.hotpath import CoreInsert, dialect_insert
+from store.hotpath import CoreInsert, dialect_insert, reads
 from store.models import Base, GroupMember, Person, Ticket, enum_column
 from store.types import utcnow
 
@@ -290,13 +290,17 @@ _REFS = (
 )
 _OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
 _MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
-_OWNERS = select(Person.id, Person.language).where(
-    or_(
-        Person.id.in_(
-            select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
-        ),
-        Person.id == bindparam("lead_id"),
+_OWNERS = (
+    select(Person.id, Person.language)
+    .where(
+        or_(
+            Person.id.in_(
+                select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
+            ),
+            Person.id == bindparam("lead_id"),
+        )
     )
+    .execution_options(**reads("people", "group_members"))
 )
 _OFFER_ONCE: dict[str, Insert] = {}
 
@@ -363,6 +367,7 @@ def _recurrence_candidates(dialect: str) -> Candidates:
             Ticket.id.not_in(offered),
         )
         .order_by(Ticket.id)
+        .execution_options(**reads("tickets", "problem_incidents", "recurrence_offers"))
     )
     _RECURRENCE[dialect] = stmt
     return stmt
