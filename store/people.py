@@ -78,7 +78,10 @@ class PeopleRepository:
             ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
         )
         if with_person:
-            stmt = stmt.options(joinedload(ChannelIdentity.person))
+            # The person's roles load by their own query, which reads `person_roles`.
+            stmt = stmt.options(joinedload(ChannelIdentity.person)).execution_options(
+                **reads("channel_identities", "people")
+            )
         ident = (await self.session.scalars(stmt)).first()
         if ident is not None and with_person:
             self._known[key] = ident
