@@ -343,7 +343,7 @@ _UPSTREAM = union(
         ServiceLink.relation.in_(("depends_on", "runs_on")),
     ),
     select(Service.id).where(Service.parent_id.in_(bindparam("frontier", expanding=True))),
-)
+).execution_options(**reads("service_links", "services"))
 _OPEN_FOR_SERVICE = (
     select(AlertIncident.id)
     .join(Ticket, Ticket.id == AlertIncident.ticket_id)

@@ -37,7 +37,7 @@ rows queued for other tables to a later flush."""
 
 
 def reads(*tables: str) -> dict[str, frozenset[str]]:
-    """Execution options declaring every table a query reads, eager loads included.
+    """Execution options declaring every table a statement reads, eager loads included.
 
     The autoflush before such a query writes the ORM's own changes as usual but leaves the
     rows queued with `queue_insert` for tables it does not read, so a batch's events and
@@ -65,8 +65,10 @@ class WriteBehindSession(Session):
     def queue_insert(self, stmt: Insert, keys: Sequence[str], obj: Any) -> None:
         """Insert `obj`'s attributes `keys` at the next flush.
 
-        A `stmt` returning the new id (`returning_ids`) sets `obj.id`; one returning nothing
-        suits rows keyed by their columns (a person's roles).
+        A `stmt` returning the new id (`returning_ids`) sets `obj.id`. One returning nothing
+        suits rows keyed by their columns whose objects are already persistent in the
+        session (a new person's roles): as the ORM may change or delete those, their rows
+        go in before the ORM's own changes whenever a flush has any.
         """
         self._queued.setdefault(stmt, (keys, []))[1].append(obj)
 
@@ -81,23 +83,32 @@ class WriteBehindSession(Session):
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush the ORM's changes, then write the queued rows as multi-row INSERTs."""
+        if self._queued and not self._is_clean():
+            self._write_queued(persistent_only=True)
         super().flush(objects)
         if self._queued and not self._holding:
             self._write_queued()
 
-    def _write_queued(self) -> None:
+    def _write_queued(self, *, persistent_only: bool = False) -> None:
         # Taken off first: the INSERT's own autoflush comes back here with nothing queued.
-        queued, self._queued = self._queued, {}
-        for stmt, (keys, objs) in queued.items():
-            # Read at flush time: a caller may still set a value (`event.at = now`) until then.
-            rows = [{k: getattr(o, k) for k in keys} for o in objs]
-            if not stmt._returning:
-                self.execute(stmt, rows)
-                continue
-            ids = insert_many(self, stmt, rows)
-            for obj, new_id in zip(objs, ids, strict=True):
-                obj.id = new_id
-            _inserted(self, objs)
+        queued = self._queued
+        if persistent_only:
+            queued = {s: q for s, q in queued.items() if not s._returning}
+            self._queued = {s: q for s, q in self._queued.items() if s._returning}
+        else:
+            self._queued = {}
+        # Without an autoflush: before the ORM's changes, it would write them first.
+        with self.no_autoflush:
+            for stmt, (keys, objs) in queued.items():
+                # Read at flush time: a caller may still set a value (`event.at = now`).
+                rows = [{k: getattr(o, k) for k in keys} for o in objs]
+                if not stmt._returning:
+                    self.execute(stmt, rows)
+                    continue
+                ids = insert_many(self, stmt, rows)
+                for obj, new_id in zip(objs, ids, strict=True):
+                    obj.id = new_id
+                _inserted(self, objs)
 
     def forget_queued(self) -> None:
         """Drop the queued rows unwritten, as a rollback does."""
@@ -115,9 +126,10 @@ def _note_reads(state: ORMExecuteState) -> None:
         # An INSERT of values reads only its own table (its unique indexes): the queued rows
         # of other tables cannot be what it refers to, as none of them has an id yet.
         session._reads = frozenset({stmt.table.name})
-    elif state.is_insert or state.is_update or state.is_delete:
+    elif state.is_insert:
         session._reads = None
     else:
+        # A query, or an UPDATE or DELETE that declares the tables it reads (its own too).
         session._reads = state.execution_options.get(READS)
 
 

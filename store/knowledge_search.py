@@ -230,8 +230,10 @@ class KnowledgeSearch:
         return [SearchHit(by_id[i], s) for i, s in ranked if i in by_id]
 
 
-_ARTICLES = select(KnowledgeArticle).where(
-    KnowledgeArticle.id.in_(bindparam("ids", expanding=True))
+_ARTICLES = (
+    select(KnowledgeArticle)
+    .where(KnowledgeArticle.id.in_(bindparam("ids", expanding=True)))
+    .execution_options(**reads("knowledge_articles"))
 )
 _LOADED = frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
 """The attributes `_ARTICLES` loads: an article held with all of them needs no query."""

@@ -329,6 +329,8 @@ _KNOWN_ERRORS = (
         ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
     )
     .order_by(Ticket.id.desc())
+    # With the ticket's joined requester, assignee, group and service.
+    .execution_options(**reads("tickets", "problem_records", "people", "groups", "services"))
 )
 Candidates = Select[int, datetime, str, str | None, str]
 _RECURRENCE: dict[str, Candidates] = {}

@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 from store.db import SessionFactory
 from store.enums import PersonKind, Role, Status, TicketKind
 from store.errors import ConflictError
-from store.models import ChannelIdentity, Person, Ticket, TicketEvent
+from store.models import ChannelIdentity, Person, PersonRole, Ticket, TicketEvent
 from store.uow import UnitOfWork
 
 
@@ -331,3 +331,23 @@ async def test_queued_roles_are_written_before_a_query_reading_them(
         await uow.rollback()
     async with UnitOfWork(factory) as uow:
         assert await uow.people.with_role(Role.REQUESTER) == []
+
+
+async def test_roles_of_a_new_person_can_be_replaced_in_the_same_unit_of_work(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(name="Ann", email="ann@example.com")
+        # The queued role rows must be there before the ORM deletes the one replaced.
+        person.roles = [PersonRole(role=Role.AGENT)]
+        await uow.session.flush()
+        other = await uow.people.create(name="Bo", email="bo@example.com")
+        await uow.people.set_profile(
+            other, name="Bo Agent", roles=[Role.AGENT], groups=[], skills=[]
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        for made in (person, other):
+            stored = await uow.people.get(made.id)
+            assert stored is not None
+            assert stored.role_set == {Role.AGENT}
