@@ -90,14 +90,14 @@ class WriteBehindSession(Session):
             self._write_queued()
 
     def _write_queued(self, *, persistent_only: bool = False) -> None:
-        # Taken off first: the INSERT's own autoflush comes back here with nothing queued.
         queued = self._queued
         if persistent_only:
             queued = {s: q for s, q in queued.items() if not s._returning}
             self._queued = {s: q for s, q in self._queued.items() if s._returning}
         else:
             self._queued = {}
-        # Without an autoflush: before the ORM's changes, it would write them first.
+        # No autoflush for these INSERTs: ahead of the ORM's changes it would flush those first
+        # (deleting a role whose row is still queued, say).
         with self.no_autoflush:
             for stmt, (keys, objs) in queued.items():
                 # Read at flush time: a caller may still set a value (`event.at = now`).
