@@ -13,13 +13,13 @@ from channels.conversation import Button, ButtonStyle, Reply
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError, Said, explain
 from handlers.registry import registry
-from handlers.replies import language, language_of, say
+from handlers.replies import language, language_named, language_of, say
 from handlers.rules import known_errors
 from handlers.rules.known_errors import ProblemStageError, Report
 from handlers.tickets import card, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status, TicketKind
-from store.models import Group, Person, Service, Ticket
+from store.models import Group, Service, Ticket
 from store.problems import ProblemRecord, ProblemStage
 
 
@@ -196,27 +196,30 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[str]:
     recent = await ctx.uow.problems.recurrence_candidates(service_id, since)
     # The report that triggers the check was stamped by the database after this message's
     # clock was read: counting up to it keeps the newest report in its own cluster.
-    now = max([ctx.now, *(at for _, at, _, _ in recent)])
+    now = max([ctx.now, *(at for _, at, _, _, _ in recent)])
     cluster = known_errors.recurring(
-        [Report(i, at, f"{title} {text}") for i, at, title, text in recent],
+        [Report(i, at, f"{title} {text}") for i, at, title, text, _ in recent],
         now,
     )
     if not cluster:
         return []
     service = await ctx.uow.session.get(Service, service_id)
-    key = f"{service_id}:" + ",".join(str(r.id) for r in cluster)
-    if service is None or await ctx.uow.problems.offered(key) is not None:
+    if service is None:
         return []
+    key = f"{service_id}:" + ",".join(str(r.id) for r in cluster)
     offer = await ctx.uow.problems.offer(
         key,
         service_id=service_id,
         group_id=service.owner_group_id,
         incident_ids=[r.id for r in cluster],
     )
-    found = await ctx.uow.problems.refs([r.id for r in cluster])
+    if offer is None:
+        return []
+    ref_of = {i: ref for i, _, _, _, ref in recent}
+    found = [ref_of[r.id] for r in sorted(cluster, key=lambda r: r.id)]
     refs = ", ".join(found)
-    for person_id in await _owners(ctx, service.owner_group_id):
-        lang = language_of(await ctx.uow.session.get(Person, person_id))
+    for person_id, preferred in await _owners(ctx, service.owner_group_id):
+        lang = language_named(preferred)
         ask = Reply(
             text=say(lang, "problem.offer", count=len(found), service=service.name, refs=refs),
             buttons=(
@@ -232,14 +235,13 @@ async def offer_recurring(ctx: HandlerContext, service_id: int) -> list[str]:
     return found
 
 
-async def _owners(ctx: HandlerContext, group_id: int | None) -> list[int]:
+async def _owners(ctx: HandlerContext, group_id: int | None) -> list[tuple[int, str | None]]:
+    """The group's lead and members with their languages, the lead first."""
     if group_id is None:
         return []
     group = await ctx.uow.session.get(Group, group_id)
-    ids = await ctx.uow.problems.members(group_id)
-    if group is not None and group.lead_id is not None and group.lead_id not in ids:
-        ids.insert(0, group.lead_id)
-    return ids
+    lead_id = group.lead_id if group is not None else None
+    return await ctx.uow.problems.owners(group_id, lead_id)
 
 
 @registry.action("accept_problem")

@@ -7,14 +7,17 @@ import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, or_, select, union, update
+from sqlalchemy import bindparam, case, event, inspect, or_, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import ConfigMemo
 from store.enums import TicketKind
+from store.hotpath import reads
 from store.models import (
     AlertIncident,
     Integration,
@@ -170,11 +173,22 @@ class AlertRepository:
 
         Only an incident whose alert still fires or was seen since `since` counts.
         """
-        ids = [service_id] if isinstance(service_id, int) else list(service_id)
+        ids = (service_id,) if isinstance(service_id, int) else tuple(service_id)
         # Every new incident asks and almost none is part of an outage: the question is a
-        # column query, and the row (with its ticket) is loaded only when there is one.
-        found = await self.session.scalar(_OPEN_FOR_SERVICE, {"ids": ids, "since": since})
+        # column query, the row (with its ticket) is loaded only when there is one, and a
+        # "none" holds for the rest of the transaction until it changes an alert incident
+        # or a ticket's status (`_NO_OUTAGE`), so a batch of reports asks once.
+        quiet = _quiet(self.session.sync_session)
+        if quiet is not None:
+            asked = quiet.get(ids)
+            if asked is not None and asked <= since:
+                return None
+        found = await self.session.scalar(_OPEN_FOR_SERVICE, {"ids": list(ids), "since": since})
         if found is None:
+            quiet = _quiet(self.session.sync_session)
+            if quiet is not None:
+                # A later `since` only leaves more out: the earliest asked about is kept.
+                quiet[ids] = min(since, quiet.get(ids, since))
             return None
         return await self.session.get(AlertIncident, found)
 
@@ -270,13 +284,66 @@ class AlertRepository:
         return list(await self.session.scalars(stmt))
 
 
+_NO_OUTAGE = "switchboard.no_outage"
+"""`session.info` key: service sets found with no alert incident open, and the `since` asked.
+
+Within a transaction only its own writes can add an answer: an alert incident written, or
+a ticket's status changed (a reopened outage counts again). Either drops the key, as the
+transaction's end does. A change committed by another transaction meanwhile is seen by the
+next one, as if the reports had come just before it.
+"""
+
+
+def _moves_outages(session: Session) -> bool:
+    """Whether the session holds unflushed changes that can make an alert incident count."""
+    if any(isinstance(o, AlertIncident) for o in session.new):
+        return True
+    for o in session.dirty:
+        if isinstance(o, AlertIncident):
+            return True
+        if isinstance(o, Ticket) and inspect(o).attrs.status.history.has_changes():
+            return True
+    return any(isinstance(o, AlertIncident) for o in session.deleted)
+
+
+def _quiet(session: Session) -> dict[tuple[int, ...], datetime] | None:
+    """The transaction's "no outage" answers; None while it has changes that could move one."""
+    if _moves_outages(session):
+        session.info.pop(_NO_OUTAGE, None)
+        return None
+    found: dict[tuple[int, ...], datetime] = session.info.setdefault(_NO_OUTAGE, {})
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _context: Any, _instances: Any) -> None:
+    if _NO_OUTAGE in session.info and _moves_outages(session):
+        session.info.pop(_NO_OUTAGE, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    if _NO_OUTAGE not in state.session.info:
+        return
+    if state.is_insert or state.is_update or state.is_delete:
+        name = getattr(getattr(state.statement, "table", None), "name", None)
+        if name == "alert_incidents" or (name == "tickets" and not state.is_insert):
+            state.session.info.pop(_NO_OUTAGE, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NO_OUTAGE, None)
+
+
 _UPSTREAM = union(
     select(ServiceLink.target_id).where(
         ServiceLink.service_id.in_(bindparam("frontier", expanding=True)),
         ServiceLink.relation.in_(("depends_on", "runs_on")),
     ),
     select(Service.id).where(Service.parent_id.in_(bindparam("frontier", expanding=True))),
-)
+).execution_options(**reads("service_links", "services"))
 _OPEN_FOR_SERVICE = (
     select(AlertIncident.id)
     .join(Ticket, Ticket.id == AlertIncident.ticket_id)
@@ -287,4 +354,5 @@ _OPEN_FOR_SERVICE = (
     )
     .order_by(AlertIncident.last_seen_at.desc(), AlertIncident.id.desc())
     .limit(1)
+    .execution_options(**reads("alert_incidents", "tickets"))
 )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.config_memo import ConfigMemo
 from store.desk_clocks import ServiceLevelQueries
 from store.enums import Status
+from store.hotpath import reads
 from store.models import (
     BusinessCalendar,
     ChannelIdentity,
@@ -63,7 +64,12 @@ class DeskRepository(ServiceLevelQueries):
         wanted = name.lower()
 
         async def load() -> Named | None:
-            stmt = select(model).where(func.lower(model.name) == wanted)
+            # None of these models loads another table with a join.
+            stmt = (
+                select(model)
+                .where(func.lower(model.name) == wanted)
+                .execution_options(**reads(model.__tablename__))
+            )
             return (await self.session.scalars(stmt)).first()
 
         return await self.memo.get(("named", model, wanted), load)
@@ -169,7 +175,7 @@ class DeskRepository(ServiceLevelQueries):
         """
 
         async def load() -> Group | None:
-            return await self.session.get(Group, group_id)
+            return await self.session.get(Group, group_id, execution_options=reads("groups"))
 
         return await self.memo.get(("group", group_id), load)
 
@@ -300,8 +306,16 @@ class DeskRepository(ServiceLevelQueries):
         return {h.ticket_id: h for h in await self.session.scalars(stmt)}
 
 
-_SERVICE_LEVELS = select(ServiceLevel).order_by(ServiceLevel.name)
-_DEFAULT_GROUP = select(Group).where(Group.is_default.is_(True)).order_by(Group.id)
+# Read by the first report of each batch: declared, so its queued rows wait for the rest's.
+_SERVICE_LEVELS = (
+    select(ServiceLevel).order_by(ServiceLevel.name).execution_options(**reads("service_levels"))
+)
+_DEFAULT_GROUP = (
+    select(Group)
+    .where(Group.is_default.is_(True))
+    .order_by(Group.id)
+    .execution_options(**reads("groups"))
+)
 
 DIRECT = ("slack", "telegram")
 """Platforms where a person's own id is a conversation a bot may open (a DM, a private chat)."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.base import manager_of_class
 
 T = TypeVar("T")
@@ -31,42 +31,106 @@ def _inserted(session: Session, objs: Sequence[Any]) -> None:
     session.info.setdefault(INSERTED, []).extend(objs)
 
 
+READS = "switchboard_reads"
+"""Execution option: the tables an ORM query reads (`reads()`), so its autoflush may leave
+rows queued for other tables to a later flush."""
+
+
+def reads(*tables: str) -> dict[str, frozenset[str]]:
+    """Execution options declaring every table a statement reads, eager loads included.
+
+    The autoflush before such a query writes the ORM's own changes as usual but leaves the
+    rows queued with `queue_insert` for tables it does not read, so a batch's events and
+    roles still go in as one INSERT each. Declare only columns-only queries or entities
+    with no joined eager loads: a table left out would be read without its queued rows.
+    """
+    return {READS: frozenset(tables)}
+
+
 class WriteBehindSession(Session):
     """A session that writes rows queued with `queue_insert` in one multi-row Core INSERT.
 
     Queued rows go in at every flush, after the ORM's own changes (they may refer to those
     rows), so autoflush writes them before any query reads their table, and `commit()`
-    writes them before it commits. A rollback forgets them.
+    writes them before it commits. A rollback forgets them. The autoflush of a query that
+    declares what it reads (`reads()`) leaves them queued unless it reads their table.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queued: dict[Insert, tuple[Sequence[str], list[Any]]] = {}
+        self._reads: frozenset[str] | None = None
+        self._holding = False
 
     def queue_insert(self, stmt: Insert, keys: Sequence[str], obj: Any) -> None:
-        """Insert `obj`'s attributes `keys` at the next flush; `stmt` returns the new id."""
+        """Insert `obj`'s attributes `keys` at the next flush.
+
+        A `stmt` returning the new id (`returning_ids`) sets `obj.id`. One returning nothing
+        suits rows keyed by their columns whose objects are already persistent in the
+        session (a new person's roles): as the ORM may change or delete those, their rows
+        go in before the ORM's own changes whenever a flush has any.
+        """
         self._queued.setdefault(stmt, (keys, []))[1].append(obj)
+
+    def _autoflush(self) -> None:
+        declared, self._reads = self._reads, None
+        if declared is not None and self._queued:
+            self._holding = declared.isdisjoint(stmt.table.name for stmt in self._queued)
+        try:
+            super()._autoflush()
+        finally:
+            self._holding = False
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush the ORM's changes, then write the queued rows as multi-row INSERTs."""
+        if self._queued and not self._is_clean():
+            self._write_queued(persistent_only=True)
         super().flush(objects)
-        if self._queued:
+        if self._queued and not self._holding:
             self._write_queued()
 
-    def _write_queued(self) -> None:
-        # Taken off first: the INSERT's own autoflush comes back here with nothing queued.
-        queued, self._queued = self._queued, {}
-        for stmt, (keys, objs) in queued.items():
-            # Read at flush time: a caller may still set a value (`event.at = now`) until then.
-            rows = [{k: getattr(o, k) for k in keys} for o in objs]
-            ids = insert_many(self, stmt, rows)
-            for obj, new_id in zip(objs, ids, strict=True):
-                obj.id = new_id
-            _inserted(self, objs)
+    def _write_queued(self, *, persistent_only: bool = False) -> None:
+        queued = self._queued
+        if persistent_only:
+            queued = {s: q for s, q in queued.items() if not s._returning}
+            self._queued = {s: q for s, q in self._queued.items() if s._returning}
+        else:
+            self._queued = {}
+        # No autoflush for these INSERTs: ahead of the ORM's changes it would flush those first
+        # (deleting a role whose row is still queued, say).
+        with self.no_autoflush:
+            for stmt, (keys, objs) in queued.items():
+                # Read at flush time: a caller may still set a value (`event.at = now`).
+                rows = [{k: getattr(o, k) for k in keys} for o in objs]
+                if not stmt._returning:
+                    self.execute(stmt, rows)
+                    continue
+                ids = insert_many(self, stmt, rows)
+                for obj, new_id in zip(objs, ids, strict=True):
+                    obj.id = new_id
+                _inserted(self, objs)
 
     def forget_queued(self) -> None:
         """Drop the queued rows unwritten, as a rollback does."""
         self._queued = {}
+
+
+@event.listens_for(WriteBehindSession, "do_orm_execute")
+def _note_reads(state: ORMExecuteState) -> None:
+    # Runs before the statement's autoflush, which takes the declaration (`_autoflush`).
+    session = state.session
+    if not isinstance(session, WriteBehindSession):
+        return
+    stmt = state.statement
+    if state.is_insert and isinstance(stmt, Insert) and stmt.select is None:
+        # An INSERT of values reads only its own table (its unique indexes): the queued rows
+        # of other tables cannot be what it refers to, as none of them has an id yet.
+        session._reads = frozenset({stmt.table.name})
+    elif state.is_insert:
+        session._reads = None
+    else:
+        # A query, or an UPDATE or DELETE that declares the tables it reads (its own too).
+        session._reads = state.execution_options.get(READS)
 
 
 @event.listens_for(WriteBehindSession, "before_commit")

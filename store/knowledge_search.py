@@ -17,6 +17,7 @@ from sqlalchemy import TextClause, bindparam, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from store.hotpath import reads
 from store.models import KnowledgeArticle
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
 
@@ -168,20 +169,12 @@ class KnowledgeSearch:
                 " ORDER BY score DESC LIMIT :limit"
             )
         else:
-            # Ranking reads each match's whole vector, so only the first `cap` matches are
-            # ranked: the stages below make the first matches the ones worth ranking.
-            sql = (
-                f"SELECT a.id, ts_rank('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
-                " FROM (SELECT a.id, a.search_vector FROM knowledge_articles a"
-                f" WHERE a.search_vector @@ CAST(:q AS tsquery){filters} LIMIT :cap) a,"
-                " CAST(:q AS tsquery) q ORDER BY score DESC, a.id LIMIT :limit"
-            )
-            return await self._pg_search(sql, words, {**params, "cap": RANKED}, limit)
+            return await self._pg_search(filters, words, {**params, "cap": RANKED}, limit)
         ranked = [(r[0], float(r[1])) for r in await self.session.execute(_text(sql), params)]
         return await self._hits(ranked)
 
     async def _pg_search(
-        self, sql: str, words: Sequence[str], params: dict[str, Any], limit: int
+        self, filters: str, words: Sequence[str], params: dict[str, Any], limit: int
     ) -> list[SearchHit]:
         """Stage by stage, from the best answers to the rest, until `limit` are found.
 
@@ -189,19 +182,24 @@ class KnowledgeSearch:
 
         `ts_rank` reads the whole vector of every match, and a common term matches a good
         part of a large knowledge base: the early stages match few articles and are cheap
-        to rank, and the last ones rank at most `RANKED` matches.
+        to rank, and the last ones rank at most `RANKED` matches. Every stage goes in one
+        statement (`_pg_stages_sql`), in which a stage runs only while the ones before it
+        found fewer than `limit` articles, as one query per stage would.
         """
+        stages = pg_stages(words)
+        found = await self.session.execute(
+            _text(_pg_stages_sql(len(stages), filters)),
+            {**params, **{f"q{n}": q for n, q in enumerate(stages)}},
+        )
+        by_stage: list[list[tuple[int, float]]] = [[] for _ in stages]
+        for stage, article_id, score in found:
+            by_stage[stage].append((article_id, float(score)))
         ranked: list[tuple[int, float]] = []
-        for query in pg_stages(words):
+        for rows in by_stage:
             seen = {i for i, _ in ranked}
             # Below those of the stages before, whatever their score among the rest.
             floor = min((s for _, s in ranked), default=None)
-            found = await self.session.execute(_text(sql), {**params, "q": query})
-            more = [
-                (r[0], float(r[1]) if floor is None else min(float(r[1]), floor))
-                for r in found
-                if r[0] not in seen
-            ]
+            more = [(i, s if floor is None else min(s, floor)) for i, s in rows if i not in seen]
             ranked += more[: limit - len(ranked)]
             if len(ranked) >= limit:
                 break
@@ -232,17 +230,49 @@ class KnowledgeSearch:
         return [SearchHit(by_id[i], s) for i, s in ranked if i in by_id]
 
 
-_ARTICLES = select(KnowledgeArticle).where(
-    KnowledgeArticle.id.in_(bindparam("ids", expanding=True))
+_ARTICLES = (
+    select(KnowledgeArticle)
+    .where(KnowledgeArticle.id.in_(bindparam("ids", expanding=True)))
+    .execution_options(**reads("knowledge_articles"))
 )
 _LOADED = frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
 """The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
 _TEXTS: dict[str, TextClause] = {}
+_SEARCH_READS = reads("knowledge_fts", "knowledge_articles", "knowledge_article_services")
+
+
+def _pg_stages_sql(count: int, filters: str) -> str:
+    """The PostgreSQL search of `count` stages (`:q0`, `:q1`, ...) as one statement.
+
+    Each stage ranks at most `:cap` matches and keeps its best `:limit`; a stage runs only
+    while the stages before it found fewer than `:limit` distinct articles (a condition on
+    no row, so PostgreSQL skips the stage's scan when it is false). Rows come back as
+    `(stage, id, score)`, each stage's best first.
+    """
+    # Only stage numbers, constants and `filters` are formatted in (as in `search_text`).
+    parts = []
+    for n in range(count):
+        before = " UNION ALL ".join(f"SELECT id FROM s{k}" for k in range(n))  # noqa: S608
+        counted = f"SELECT count(DISTINCT id) FROM ({before}) b"  # noqa: S608
+        wanted = f" WHERE ({counted}) < :limit" if before else ""
+        # Ranking reads each match's whole vector, so only the first `cap` matches are
+        # ranked: the stages make the first matches the ones worth ranking.
+        parts.append(
+            f"s{n} AS (SELECT a.id, ts_rank('{TS_WEIGHTS}', a.search_vector, q, 1) AS score"  # noqa: S608
+            " FROM (SELECT a.id, a.search_vector FROM knowledge_articles a"
+            f" WHERE a.search_vector @@ CAST(:q{n} AS tsquery){filters} LIMIT :cap) a,"
+            f" CAST(:q{n} AS tsquery) q{wanted} ORDER BY score DESC, a.id LIMIT :limit)"
+        )
+    rows = " UNION ALL ".join(
+        f"SELECT {n} AS stage, id, score FROM s{n}"  # noqa: S608
+        for n in range(count)
+    )
+    return f"WITH {', '.join(parts)} {rows} ORDER BY stage, score DESC, id"
 
 
 def _text(sql: str) -> TextClause:
     """One `text()` per distinct statement (a handful of filter combinations), built once."""
     found = _TEXTS.get(sql)
     if found is None:
-        found = _TEXTS[sql] = text(sql)
+        found = _TEXTS[sql] = text(sql).execution_options(**_SEARCH_READS)
     return found

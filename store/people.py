@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from store.enums import PersonKind, Role
 from store.errors import ConflictError
-from store.hotpath import CoreInsert, attach, dialect_insert
+from store.hotpath import CoreInsert, attach, dialect_insert, queue_insert, reads
 from store.models import (
     ChannelIdentity,
     Group,
@@ -78,7 +78,10 @@ class PeopleRepository:
             ChannelIdentity.platform == platform, ChannelIdentity.external_id == external_id
         )
         if with_person:
-            stmt = stmt.options(joinedload(ChannelIdentity.person))
+            # The person's roles load by their own query, which reads `person_roles`.
+            stmt = stmt.options(joinedload(ChannelIdentity.person)).execution_options(
+                **reads("channel_identities", "people")
+            )
         ident = (await self.session.scalars(stmt)).first()
         if ident is not None and with_person:
             self._known[key] = ident
@@ -115,18 +118,21 @@ class PeopleRepository:
         kind: PersonKind = PersonKind.EMPLOYEE,
         roles: Iterable[Role] = (Role.REQUESTER,),
     ) -> Person:
-        """A new person with these roles, written at once (Core INSERTs)."""
+        """A new person with these roles: the person written at once (a Core INSERT).
+
+        The roles are queued (`store.hotpath.queue_insert`): a batch's new contacts share one
+        INSERT, written before any query that reads roles and at the latest by the commit.
+        """
         row = _PERSON_INSERT.values(
             {"name": name, "email": email.lower() if email else None, "kind": kind}
         )
         person_id = await _PERSON_INSERT.insert(self.session, row)
-        wanted = list(dict.fromkeys(roles))
-        if wanted:
-            await self.session.execute(
-                _ROLE_INSERT, [{"person_id": person_id, "role": r} for r in wanted]
-            )
         person: Person = _PERSON_INSERT.attach(self.session, person_id, row)
-        held = [attach(self.session, PersonRole(person_id=person_id, role=r)) for r in wanted]
+        held = []
+        for r in dict.fromkeys(roles):
+            role = PersonRole(person_id=person_id, role=r)
+            queue_insert(self.session, _ROLE_INSERT, _ROLE_KEYS, role)
+            held.append(attach(self.session, role))
         set_committed_value(person, "roles", held)
         for empty in ("skills", "memberships", "identities"):
             set_committed_value(person, empty, [])
@@ -265,6 +271,7 @@ class PeopleRepository:
 
 _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
+_ROLE_KEYS = ("person_id", "role")
 _IDENTITY_INSERT = CoreInsert(ChannelIdentity)
 _IDENTITY_BY_DIALECT: dict[str, Any] = {}
 
@@ -292,4 +299,5 @@ _LAST_CONTACT = (
     )
     .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
     .limit(1)
+    .execution_options(**reads("channel_identities"))
 )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BindParameter,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     Select,
     String,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    or_,
     select,
     true,
 )
@@ -32,8 +34,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
-from store.hotpath import CoreInsert
-from store.models import Base, GroupMember, Ticket, enum_column
+from store.hotpath import CoreInsert, dialect_insert, reads
+from store.models import Base, GroupMember, Person, Ticket, enum_column
 from store.types import utcnow
 
 
@@ -190,16 +192,17 @@ class ProblemRepository:
 
     async def recurrence_candidates(
         self, service_id: int, since: datetime
-    ) -> list[tuple[int, datetime, str | None, str | None]]:
+    ) -> list[tuple[int, datetime, str | None, str | None, str]]:
         """Open incidents on a service since `since`, neither linked to a problem nor offered.
 
-        Oldest first, columns only, `(id, created_at, title, description)`, with the linked
-        and offered ones left out by the database: this runs for every new incident, so it
-        must not load (or query once per) every incident or offer of the day.
+        Oldest first, columns only, `(id, created_at, title, description, ref)`, with the
+        linked and offered ones left out by the database: this runs for every new incident,
+        so it must not load (or query once per) every incident or offer of the day. The
+        references come along so that an offer names its incidents without another query.
         """
         stmt = _recurrence_candidates(self.session.get_bind().dialect.name)
         rows = await self.session.execute(stmt, {"service_id": service_id, "since": since})
-        return [(i, at, title, text) for i, at, title, text in rows]
+        return [(i, at, title, text, ref) for i, at, title, text, ref in rows]
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
         """The tickets with these ids, by id."""
@@ -230,12 +233,25 @@ class ProblemRepository:
         """The people of a group, by id."""
         return list(await self.session.scalars(_MEMBERS, {"group_id": group_id}))
 
+    async def owners(self, group_id: int, lead_id: int | None) -> list[tuple[int, str | None]]:
+        """`(id, language)` of a group's lead and members: the lead first, then by id.
+
+        One statement: a recurrence offer tells each of them in their own language.
+        """
+        rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
+        found = [(int(i), language) for i, language in rows]
+        found.sort(key=lambda r: (r[0] != lead_id, r[0]))
+        return found
+
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
-    ) -> RecurrenceOffer:
+    ) -> RecurrenceOffer | None:
         """Record that a cluster of incidents was offered to `group_id` as a problem.
 
-        One Core INSERT (a new incident may make an offer): the row comes back attached.
+        None when the cluster was offered already: a cluster is offered once, and the unique
+        cluster answers that in the same statement (`ON CONFLICT DO NOTHING`), also for two
+        workers offering it at the same moment. A new incident may make an offer, so it is
+        one Core INSERT and the row comes back attached.
         """
         row = _OFFER_INSERT.values(
             {
@@ -245,9 +261,10 @@ class ProblemRepository:
                 "incident_ids": list(incident_ids),
             }
         )
-        offer: RecurrenceOffer = _OFFER_INSERT.attach(
-            self.session, await _OFFER_INSERT.insert(self.session, row), row
-        )
+        new_id = (await self.session.execute(_offer_once(self.session), row)).scalar()
+        if new_id is None:
+            return None
+        offer: RecurrenceOffer = _OFFER_INSERT.attach(self.session, int(new_id), row)
         return offer
 
     async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
@@ -273,6 +290,36 @@ _REFS = (
 )
 _OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
 _MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
+_OWNERS = (
+    select(Person.id, Person.language)
+    .where(
+        or_(
+            Person.id.in_(
+                select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
+            ),
+            Person.id == bindparam("lead_id"),
+        )
+    )
+    .execution_options(**reads("people", "group_members"))
+)
+_OFFER_ONCE: dict[str, Insert] = {}
+
+
+def _offer_once(session: AsyncSession) -> Insert:
+    """`INSERT ... ON CONFLICT (cluster) DO NOTHING RETURNING id`, built once per dialect."""
+    name = session.get_bind().dialect.name
+    stmt = _OFFER_ONCE.get(name)
+    if stmt is None:
+        table = _OFFER_INSERT.table
+        stmt = (
+            dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=[table.c.cluster])
+            .returning(table.c.id)
+        )
+        _OFFER_ONCE[name] = stmt
+    return stmt
+
+
 _KNOWN_ERRORS = (
     select(Ticket, ProblemRecord)
     .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
@@ -282,8 +329,10 @@ _KNOWN_ERRORS = (
         ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
     )
     .order_by(Ticket.id.desc())
+    # With the ticket's joined requester, assignee, group and service.
+    .execution_options(**reads("tickets", "problem_records", "people", "groups", "services"))
 )
-Candidates = Select[int, datetime, str, str | None]
+Candidates = Select[int, datetime, str, str | None, str]
 _RECURRENCE: dict[str, Candidates] = {}
 
 
@@ -310,7 +359,7 @@ def _recurrence_candidates(dialect: str) -> Candidates:
         .where(RecurrenceOffer.service_id == service_id, RecurrenceOffer.offered_at >= since)
     )
     stmt = (
-        select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description)
+        select(Ticket.id, Ticket.created_at, Ticket.title, Ticket.description, Ticket.ref)
         .where(
             Ticket.kind == TicketKind.INCIDENT,
             Ticket.service_id == service_id,
@@ -320,6 +369,7 @@ def _recurrence_candidates(dialect: str) -> Candidates:
             Ticket.id.not_in(offered),
         )
         .order_by(Ticket.id)
+        .execution_options(**reads("tickets", "problem_incidents", "recurrence_offers"))
     )
     _RECURRENCE[dialect] = stmt
     return stmt

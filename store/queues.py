@@ -11,6 +11,7 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import Priority, Status
+from store.hotpath import reads
 from store.models import ChannelIdentity, Group, GroupMember, Person, Ticket
 from store.repositories import OPEN_STATUSES
 
@@ -75,6 +76,7 @@ class QueueRepository:
             select(ChannelIdentity)
             .where(ChannelIdentity.person_id == person_id, ChannelIdentity.verified.is_(True))
             .order_by(ChannelIdentity.last_seen_at.desc().nulls_last(), ChannelIdentity.id)
+            .execution_options(**reads("channel_identities"))
         )
         return list(await self.session.scalars(stmt))
 

@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.config_memo import ConfigMemo
-from store.hotpath import dialect_insert
+from store.hotpath import dialect_insert, reads
 from store.models import (
     ApiToken,
     Cursor,
@@ -51,7 +51,7 @@ class ServiceRepository:
     async def all(self) -> list[Service]:
         """Every service, read once per unit of work."""
         if self._all is None:
-            self._all = list(await self.session.scalars(select(Service).order_by(Service.name)))
+            self._all = list(await self.session.scalars(_SERVICES))
         return self._all
 
     async def by_name(self, name: str) -> Service | None:
@@ -222,7 +222,7 @@ class CursorRepository:
         """A cursor's stored value, None before the first write."""
 
         async def load() -> str | None:
-            row = await self.session.get(Cursor, key)
+            row = await self.session.get(Cursor, key, execution_options=reads("cursors"))
             return row.value if row else None
 
         return await self.memo.get(key, load)
@@ -236,3 +236,7 @@ class CursorRepository:
         else:
             row.value = value
             row.updated_at = utcnow()
+
+
+# Read by the first message of each batch: declared, so its queued rows wait for the rest's.
+_SERVICES = select(Service).order_by(Service.name).execution_options(**reads("services"))

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from store.enums import Decision, Priority, Status, TicketKind
-from store.hotpath import CoreInsert, queue_insert
+from store.hotpath import CoreInsert, queue_insert, reads
 from store.models import (
     Approval,
     Group,
@@ -58,6 +58,7 @@ _BUMP_COUNTER = (
     .where(_COUNTERS.c.kind == bindparam("bump_kind"))
     .values(last=_COUNTERS.c.last + 1)
     .returning(_COUNTERS.c.last)
+    .execution_options(**reads("ticket_counters"))
 )
 _SETTLE_COUNTER = (
     update(_COUNTERS)

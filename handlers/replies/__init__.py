@@ -91,6 +91,11 @@ def language_of(person: Person | None, ticket: Ticket | None = None) -> str:
     return LANGUAGES[0]
 
 
+def language_named(code: str | None) -> str:
+    """`language_of` for someone known only by their `language` column: it, else English."""
+    return normalise(code) or LANGUAGES[0]
+
+
 def group_language_key(group_id: int) -> str:
     """Where the desk import keeps a group's `language` (a small stored value, not a column)."""
     return f"group.language.{group_id}"

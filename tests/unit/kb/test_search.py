@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from store.db import SessionFactory, create_engine, session_factory
 from store.knowledge import ArticleInput, Outcome
@@ -229,3 +229,17 @@ async def test_new_articles_skip_the_gin_pending_list(factory: SessionFactory) -
             )
         )
     assert options == ["fastupdate=off"]
+
+
+async def test_a_search_through_every_stage_is_one_statement(loaded: SessionFactory) -> None:
+    """Four terms make four stages on PostgreSQL; they go in one statement, then the articles."""
+    seen: list[str] = []
+
+    @event.listens_for(loaded.kw["bind"].sync_engine, "before_cursor_execute")
+    def _seen(_c: object, _cur: object, sql: str, *_a: object) -> None:
+        seen.append(sql)
+
+    found = await slugs(loaded, "zzzz qqqq printer xxxx", limit=50)
+    assert found, "the last stage (any term) finds the printer articles"
+    searches = [s for s in seen if "knowledge_fts MATCH" in s or "search_vector @@" in s]
+    assert len(searches) == 1

@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select
 from store.db import SessionFactory
 from store.enums import PersonKind, Role, Status, TicketKind
 from store.errors import ConflictError
-from store.models import ChannelIdentity, Person, Ticket, TicketEvent
+from store.models import ChannelIdentity, Person, PersonRole, Ticket, TicketEvent
 from store.uow import UnitOfWork
 
 
@@ -264,3 +264,90 @@ async def test_numbers_of_a_rolled_back_transaction_are_handed_out_again_on_sqli
     assert len(set(numbers)) == 3
     if factory.kw["bind"].dialect.name == "sqlite":
         assert numbers == [1, 2, 3]
+
+
+def _inserts(factory: SessionFactory, table: str) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(factory.kw["bind"].sync_engine, "before_cursor_execute")
+    def _seen(_c: object, _cur: object, sql: str, *_a: object) -> None:
+        if f"INSERT INTO {table} " in sql:
+            seen.append(sql)
+
+    return seen
+
+
+async def test_a_query_declaring_other_tables_leaves_queued_rows_queued(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _requester(factory)
+    seen = _inserts(factory, "ticket_events")
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        ticket = await uow.tickets.create(kind=TicketKind.INCIDENT, title="VPN", requester=person)
+        first = uow.tickets.log(ticket, "created", actor=person)
+        await uow.people.last_contact(person_id)  # reads channel identities only
+        assert (first.id, seen) == (None, [])
+        second = uow.tickets.log(ticket, "noted", actor=None)
+        # A query that declares nothing may read anything: the queued rows go in first.
+        assert await uow.people.by_email("nobody@example.com") is None
+        assert first.id is not None
+        assert second.id == first.id + 1
+        assert len(seen) == 1
+        third = uow.tickets.log(ticket, "noted again", actor=None)
+        # Reading the queued rows' table: they go in first.
+        found = await uow.tickets.events(ticket.id)
+        assert [e.action for e in found] == ["created", "noted", "noted again"]
+        assert third.id is not None
+        await uow.commit()
+    assert len(seen) == 2
+
+
+async def test_new_contacts_roles_go_in_together(factory: SessionFactory) -> None:
+    seen = _inserts(factory, "person_roles")
+    async with UnitOfWork(factory) as uow:
+        made = [
+            await uow.people.create(name=f"Visitor {i}", kind=PersonKind.CONTACT) for i in range(3)
+        ]
+        await uow.people.bind_identity(made[0], "webchat", "v1", address={"channel": "webchat"})
+        assert seen == [], "binding an identity does not read roles"
+        assert all(p.role_set == {Role.REQUESTER} for p in made)
+        await uow.commit()
+    assert len(seen) == 1
+    async with UnitOfWork(factory) as uow:
+        for p in made:
+            stored = await uow.people.get(p.id)
+            assert stored is not None
+            assert stored.role_set == {Role.REQUESTER}
+
+
+async def test_queued_roles_are_written_before_a_query_reading_them(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        visitor = await uow.people.create(name="Visitor", kind=PersonKind.CONTACT)
+        assert [p.id for p in await uow.people.with_role(Role.REQUESTER)] == [visitor.id]
+        await uow.rollback()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.people.with_role(Role.REQUESTER) == []
+
+
+async def test_roles_of_a_new_person_can_be_replaced_in_the_same_unit_of_work(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(name="Ann", email="ann@example.com")
+        # The queued role rows must be there before the ORM deletes the one replaced.
+        person.roles = [PersonRole(role=Role.AGENT)]
+        await uow.session.flush()
+        other = await uow.people.create(name="Bo", email="bo@example.com")
+        await uow.people.set_profile(
+            other, name="Bo Agent", roles=[Role.AGENT], groups=[], skills=[]
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        for made in (person, other):
+            stored = await uow.people.get(made.id)
+            assert stored is not None
+            assert stored.role_set == {Role.AGENT}

@@ -42,7 +42,7 @@ async def test_candidates_leave_out_linked_and_offered_incidents(factory: Sessio
         )
         since = utcnow() - timedelta(hours=24)
         found = await uow.problems.recurrence_candidates(vpn.id, since)
-        assert [(i, title, text) for i, _, title, text in found] == [
+        assert [(i, title, text) for i, _, title, text, _ in found] == [
             (made[1].id, "VPN down 1", "no tunnel"),
             (made[4].id, "VPN down 4", "no tunnel"),
         ]
