@@ -42,6 +42,8 @@ from store.uow import UnitOfWork
 log = structlog.get_logger(__name__)
 
 Understood = tuple[Claimed, Understanding]
+Written = tuple[int, str]
+"""An outbox row a transaction wrote: its id and platform (the dispatcher wakes only those)."""
 
 # On SQLite every write waits for the one writer connection, acks included: a worker
 # transaction over a whole batch would hold the web routes for its whole length. While
@@ -82,8 +84,10 @@ class EventHandling:
         self.dialogue_ttl = dialogue_ttl
         self.per_transaction = per_transaction or _events_per_transaction(factory)
 
-    async def groups(self, groups: Mapping[str, list[Understood]]) -> tuple[list[int], list[int]]:
-        """Handle every conversation's events; the inbox ids done and the outbox ids written.
+    async def groups(
+        self, groups: Mapping[str, list[Understood]]
+    ) -> tuple[list[int], list[Written]]:
+        """Handle every conversation's events; the inbox ids done and the outbox rows written.
 
         Conversations whose locks are free right now go together in transactions of up to
         `per_transaction` events (one commit, one identity prefetch, one inbox update each;
@@ -100,7 +104,7 @@ class EventHandling:
             # A conversation whose run failed or went alone keeps its later events out of
             # the runs too: they must follow it, in order, on the path that handles it.
             behind: set[str] = set()
-            results: list[tuple[list[int], list[int]] | BaseException] = []
+            results: list[tuple[list[int], list[Written]] | BaseException] = []
             pending = deque((k, list(groups[k])) for k in held if k in groups)
             while pending:
                 short = await self.give_way()
@@ -131,7 +135,7 @@ class EventHandling:
             with contextlib.suppress(Exception):
                 await self.state.unlock_many(held)
         ok: list[int] = list(counted)
-        outbox_ids: list[int] = []
+        outbox_ids: list[Written] = []
         for result in results:
             if isinstance(result, BaseException):
                 if is_outage(result) or not isinstance(result, Exception):
@@ -190,10 +194,10 @@ class EventHandling:
 
     async def _conversation(
         self, items: list[Understood], *, locked: bool = False
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[list[int], list[Written]]:
         """Handle one conversation's events in order, under its lock."""
         ok: list[int] = []
-        outbox_ids: list[int] = []
+        outbox_ids: list[Written] = []
         async with self.concurrency, contextlib.AsyncExitStack() as held:
             if not locked:
                 key = items[0][0].event.address.key
@@ -216,7 +220,7 @@ class EventHandling:
                 ok.append(claimed.inbox_id)
         return ok, outbox_ids
 
-    async def one(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+    async def one(self, claimed: Claimed, nlu: Understanding) -> list[Written]:
         """One event, one transaction; retried when another worker changed the same rows."""
         event = claimed.event
         structlog.contextvars.bind_contextvars(
@@ -233,7 +237,7 @@ class EventHandling:
         finally:
             structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
 
-    async def _many(self, items: list[Understood]) -> tuple[list[int], list[int]]:
+    async def _many(self, items: list[Understood]) -> tuple[list[int], list[Written]]:
         states: dict[str, DialogueChange] = {}
         async with UnitOfWork(self.factory) as uow:
             await uow.people.prefetch_identities(
@@ -265,7 +269,7 @@ class EventHandling:
             finished = await uow.inbox.finish_many(intents)
             if finished != len(intents):
                 raise ConflictError("another worker finished part of the batch")
-            ids = [r.id for r in rows]
+            ids = [(r.id, r.platform) for r in rows]
             await uow.commit()
         metrics.count_outcomes(intents.values())
         if self.redis_dialogue is not None:
@@ -316,7 +320,7 @@ class EventHandling:
         )
         return rows, routed.dialogue, routed.intent
 
-    async def _once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+    async def _once(self, claimed: Claimed, nlu: Understanding) -> list[Written]:
         key = claimed.event.address.key
         await self.give_way()
         async with UnitOfWork(self.factory) as uow:
@@ -331,7 +335,7 @@ class EventHandling:
                 # Another worker finished this event first; our work rolls back unseen.
                 log.info("worker.already_done", inbox_id=claimed.inbox_id)
                 return []
-            ids = [r.id for r in rows]
+            ids = [(r.id, r.platform) for r in rows]
             await uow.commit()
         metrics.count_outcomes([intent])
         if self.redis_dialogue is not None:
