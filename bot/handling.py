@@ -35,7 +35,7 @@ from store.db import SessionFactory
 from store.errors import ConflictError
 from store.models import OutboxMessage
 from store.outage import is_outage
-from store.state import Dialogue, LockTimeout, SharedState
+from store.state import Dialogue, LockTimeout, ManyDialogue, SharedState
 from store.types import utcnow
 from store.uow import UnitOfWork
 
@@ -244,9 +244,13 @@ class EventHandling:
                 [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
             )
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
-            if self.redis_dialogue is None:
-                await uow.dialogue.prefetch([c.event.address.key for c, _ in items])
+            keys = list(dict.fromkeys(c.event.address.key for c, _ in items))
             current: dict[str, dict[str, Any] | None] = {}
+            if self.redis_dialogue is None:
+                await uow.dialogue.prefetch(keys)
+            elif isinstance(self.redis_dialogue, ManyDialogue):
+                # One round trip for the run's conversations, not one each.
+                current.update(await self.redis_dialogue.get_many(keys))
             rows: list[OutboxMessage] = []
             intents: dict[int, str] = {}
             for claimed, nlu in items:
@@ -272,12 +276,11 @@ class EventHandling:
             ids = [(r.id, r.platform) for r in rows]
             await uow.commit()
         metrics.count_outcomes(intents.values())
-        if self.redis_dialogue is not None:
-            for key, change in states.items():
-                try:
-                    await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
-                except Exception as e:
-                    log.warning("dialogue.save_failed", error=str(e))
+        if self.redis_dialogue is not None and states:
+            try:
+                await _save_many(self.redis_dialogue, states, self.dialogue_ttl)
+            except Exception as e:
+                log.warning("dialogue.save_failed", error=str(e))
         return list(intents), ids
 
     async def _apply_event(
@@ -351,6 +354,14 @@ async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int)
         await dialogue.set(key, change.data, ttl)
     elif change.clear:
         await dialogue.clear(key)
+
+
+async def _save_many(dialogue: Dialogue, states: Mapping[str, DialogueChange], ttl: int) -> None:
+    if isinstance(dialogue, ManyDialogue):
+        await dialogue.save_many({key: change.data for key, change in states.items()}, ttl)
+        return
+    for key, change in states.items():
+        await _apply(dialogue, key, change, ttl)
 
 
 def _events_per_transaction(factory: SessionFactory) -> int | None:
