@@ -32,6 +32,7 @@ from handlers.events import count_repeats
 from handlers.social import flag_if_negative
 from nlu.types import Understanding
 from store.db import SessionFactory
+from store.enums import OutboxStatus
 from store.errors import ConflictError
 from store.models import OutboxMessage
 from store.outage import is_outage
@@ -273,8 +274,9 @@ class EventHandling:
             finished = await uow.inbox.finish_many(intents)
             if finished != len(intents):
                 raise ConflictError("another worker finished part of the batch")
-            ids = [(r.id, r.platform) for r in rows]
+            ids = _to_send(rows)
             await uow.commit()
+        _count_delivered(rows)
         metrics.count_outcomes(intents.values())
         if self.redis_dialogue is not None and states:
             try:
@@ -338,8 +340,9 @@ class EventHandling:
                 # Another worker finished this event first; our work rolls back unseen.
                 log.info("worker.already_done", inbox_id=claimed.inbox_id)
                 return []
-            ids = [(r.id, r.platform) for r in rows]
+            ids = _to_send(rows)
             await uow.commit()
+        _count_delivered(rows)
         metrics.count_outcomes([intent])
         if self.redis_dialogue is not None:
             try:
@@ -354,6 +357,17 @@ async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int)
         await dialogue.set(key, change.data, ttl)
     elif change.clear:
         await dialogue.clear(key)
+
+
+def _to_send(rows: Sequence[OutboxMessage]) -> list[Written]:
+    """The rows a dispatcher must send: a page's replies were delivered by the commit."""
+    return [(r.id, r.platform) for r in rows if r.status is OutboxStatus.PENDING]
+
+
+def _count_delivered(rows: Sequence[OutboxMessage]) -> None:
+    for r in rows:
+        if r.status is OutboxStatus.SENT and r.id is not None:
+            metrics.OUTBOX_SENDS.labels(r.platform, "sent").inc()
 
 
 async def _save_many(dialogue: Dialogue, states: Mapping[str, DialogueChange], ttl: int) -> None:

@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from bot import metrics
+from bot.delivery import READ_FROM_OUTBOX
 from channels.base import Channel, Delivery, DeliveryError
 from channels.conversation import Address, Reply
 from store.db import SessionFactory
@@ -69,8 +70,9 @@ LIMITS: dict[str, Limit] = {
     "x": Limit(0.5, 0.2, 3),
 }
 # The web chat page reads committed replies from the outbox itself; "sending" one only marks
-# it, so an interrupted send of it is as good as done.
-_READ_FROM_OUTBOX = frozenset({"webchat"})
+# it, so an interrupted send of it is as good as done. Most of its replies are stored sent
+# (`bot.delivery.add_reply`); the rest come here.
+_READ_FROM_OUTBOX = READ_FROM_OUTBOX
 # Waits up to this long are slept in place; longer ones give the row back until then.
 _WAIT_INLINE = 1.0
 

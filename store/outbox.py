@@ -70,15 +70,20 @@ class OutboxRepository:
         inbox_id: int | None = None,
         ticket_ref: str | None = None,
         dedup_key: str | None = None,
+        delivered: bool = False,
     ) -> OutboxMessage:
         """A new reply, inserted at the unit of work's next flush or commit.
 
         The returned row is not in the session: its `id` is set when it is inserted. With
         `dedup_key` the reply is sent at most once per key ever: a key seen before, in this
         transaction or any other, adds nothing, and the returned row keeps `id` None.
+        `delivered` stores it `sent` at once: for a page that reads its replies from the
+        outbox, the commit is the delivery, and no dispatcher needs to claim it.
         """
         if dedup_key is not None and dedup_key in self._keyed:
             return self._keyed[dedup_key]
+        now = utcnow()
+        settled = delivered and dedup_key is None
         row = OutboxMessage(
             platform=platform,
             conversation_key=conversation_key,
@@ -86,9 +91,10 @@ class OutboxRepository:
             reply=reply,
             inbox_id=inbox_id,
             ticket_ref=ticket_ref,
-            status=OutboxStatus.PENDING,
+            status=OutboxStatus.SENT if settled else OutboxStatus.PENDING,
             attempts=0,
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
+            sent_at=now if settled else None,
             dedup_key=dedup_key,
         )
         if dedup_key is None:
@@ -110,10 +116,11 @@ class OutboxRepository:
                     "reply": r.reply,
                     "inbox_id": r.inbox_id,
                     "ticket_ref": r.ticket_ref,
-                    "status": OutboxStatus.PENDING,
+                    "status": r.status,
                     "attempts": 0,
                     "next_attempt_at": r.next_attempt_at,
                     "created_at": r.next_attempt_at,
+                    "sent_at": r.sent_at,
                 }
                 for r in plain
             ]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
+from bot.delivery import add_reply
 from bot.outbox import Dispatcher
 from channels.base import Delivery, DeliveryError
 from channels.conversation import Address, Reply
@@ -448,3 +449,36 @@ async def test_claimed_replies_are_plain_values_not_session_objects(
         await uow.commit()
     assert (claimed.id, claimed.attempts, claimed.status) == (one, 1, OutboxStatus.PENDING)
     assert claimed.reply["text"] == "hello"
+
+
+async def test_a_page_reply_is_delivered_by_its_commit_unless_it_holds_a_secret(
+    factory: SessionFactory,
+) -> None:
+    page = Address(channel="webchat", conversation="v_1", user="v_1")
+    async with UnitOfWork(factory) as uow:
+        add_reply(uow, page, Reply(text="hello"), inbox_id=None)
+        add_reply(uow, page, Reply(text="code 1234", sensitive=True), inbox_id=None)
+        add_reply(uow, ADDRESS, Reply(text="console"), inbox_id=None)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [(r.reply["text"], r.status) for r in rows] == [
+            ("hello", OutboxStatus.SENT),
+            ("code 1234", OutboxStatus.PENDING),
+            ("console", OutboxStatus.PENDING),
+        ]
+        assert rows[0].sent_at is not None
+        # The page reads it at once, as it reads every reply that is not dead.
+        assert [r.reply["text"] for r in await uow.outbox.history("webchat", page.key)] == [
+            "hello",
+            "code 1234",
+        ]
+    page_channel, console = Recorder(), Recorder()
+    d = Dispatcher(
+        factory=factory,
+        channels={"webchat": page_channel, "console": console},
+        state=LocalState(),
+    )
+    assert await d.dispatch() == 2
+    assert [r.text for r in page_channel.sent] == ["code 1234"]
+    assert [r.text for r in console.sent] == ["console"]

@@ -368,3 +368,39 @@ async def test_a_batch_reads_and_writes_its_conversations_dialogue_in_one_call_e
             assert (await uow.inbox.counts()) == {"done": 4}
     assert dialogue.calls == ["get_many", "save_many"]
     assert dialogue.states
+
+
+class KickRecorder:
+    def __init__(self) -> None:
+        self.kicks: list[set[str]] = []
+
+    def kick(
+        self, outbox_ids: Sequence[int] = (), *, platforms: Iterable[str] | None = None
+    ) -> None:
+        self.kicks.append(set(platforms or ()))
+
+
+async def test_a_web_chat_reply_leaves_with_the_commit_and_wakes_no_dispatcher(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    kicks = KickRecorder()
+    async with worker(demo_settings, understander, dispatcher=kicks) as w:
+        address = Address(channel="webchat", conversation="v_1", user="v_1")
+        event = Message(
+            event_id="v_1:1",
+            address=address,
+            sender=Identity(platform="webchat", external_id="v_1"),
+            text="the printer on floor 3 is broken",
+        )
+        async with UnitOfWork(w.factory) as uow:
+            inbox_id = await uow.inbox.insert(
+                "webchat", event.event_id, event.to_dict(), address.key
+            )
+            await uow.commit()
+        assert inbox_id is not None
+        await w.process([Job(inbox_id, "1-0")])
+        async with UnitOfWork(w.factory) as uow:
+            replies = await uow.outbox.for_inbox(inbox_id)
+    assert replies
+    assert all(r.status == "sent" and r.sent_at is not None for r in replies)
+    assert kicks.kicks == []
