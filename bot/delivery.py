@@ -14,11 +14,20 @@ from store.models import OutboxMessage
 from store.types import utcnow
 from store.uow import UnitOfWork
 
+READ_FROM_OUTBOX = frozenset({"webchat"})
+"""Platforms whose pages read committed replies from the outbox themselves: a reply to one
+is delivered when its transaction commits."""
+
 
 def add_reply(
     uow: UnitOfWork, address: Address, reply: Reply, *, inbox_id: int | None
 ) -> OutboxMessage:
-    """The outbox row for one reply (its `id` stays None when `once_key` says it was sent)."""
+    """The outbox row for one reply (its `id` stays None when `once_key` says it was sent).
+
+    A page's reply is stored as sent, with nothing left for a dispatcher to claim, unless
+    it holds a secret: the dispatcher forgets that text once it is sent, so it stays
+    pending until the page has had its turn to read it.
+    """
     return uow.outbox.add(
         platform=address.channel,
         conversation_key=address.key,
@@ -27,6 +36,7 @@ def add_reply(
         inbox_id=inbox_id,
         ticket_ref=reply.ticket_ref,
         dedup_key=once_key(address, reply),
+        delivered=address.channel in READ_FROM_OUTBOX and not reply.sensitive,
     )
 
 

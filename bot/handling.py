@@ -32,16 +32,19 @@ from handlers.events import count_repeats
 from handlers.social import flag_if_negative
 from nlu.types import Understanding
 from store.db import SessionFactory
+from store.enums import OutboxStatus
 from store.errors import ConflictError
 from store.models import OutboxMessage
 from store.outage import is_outage
-from store.state import Dialogue, LockTimeout, SharedState
+from store.state import Dialogue, LockTimeout, ManyDialogue, SharedState
 from store.types import utcnow
 from store.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 Understood = tuple[Claimed, Understanding]
+Written = tuple[int, str]
+"""An outbox row a transaction wrote: its id and platform (the dispatcher wakes only those)."""
 
 # On SQLite every write waits for the one writer connection, acks included: a worker
 # transaction over a whole batch would hold the web routes for its whole length. While
@@ -82,8 +85,10 @@ class EventHandling:
         self.dialogue_ttl = dialogue_ttl
         self.per_transaction = per_transaction or _events_per_transaction(factory)
 
-    async def groups(self, groups: Mapping[str, list[Understood]]) -> tuple[list[int], list[int]]:
-        """Handle every conversation's events; the inbox ids done and the outbox ids written.
+    async def groups(
+        self, groups: Mapping[str, list[Understood]]
+    ) -> tuple[list[int], list[Written]]:
+        """Handle every conversation's events; the inbox ids done and the outbox rows written.
 
         Conversations whose locks are free right now go together in transactions of up to
         `per_transaction` events (one commit, one identity prefetch, one inbox update each;
@@ -100,7 +105,7 @@ class EventHandling:
             # A conversation whose run failed or went alone keeps its later events out of
             # the runs too: they must follow it, in order, on the path that handles it.
             behind: set[str] = set()
-            results: list[tuple[list[int], list[int]] | BaseException] = []
+            results: list[tuple[list[int], list[Written]] | BaseException] = []
             pending = deque((k, list(groups[k])) for k in held if k in groups)
             while pending:
                 short = await self.give_way()
@@ -131,7 +136,7 @@ class EventHandling:
             with contextlib.suppress(Exception):
                 await self.state.unlock_many(held)
         ok: list[int] = list(counted)
-        outbox_ids: list[int] = []
+        outbox_ids: list[Written] = []
         for result in results:
             if isinstance(result, BaseException):
                 if is_outage(result) or not isinstance(result, Exception):
@@ -190,10 +195,10 @@ class EventHandling:
 
     async def _conversation(
         self, items: list[Understood], *, locked: bool = False
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[list[int], list[Written]]:
         """Handle one conversation's events in order, under its lock."""
         ok: list[int] = []
-        outbox_ids: list[int] = []
+        outbox_ids: list[Written] = []
         async with self.concurrency, contextlib.AsyncExitStack() as held:
             if not locked:
                 key = items[0][0].event.address.key
@@ -216,7 +221,7 @@ class EventHandling:
                 ok.append(claimed.inbox_id)
         return ok, outbox_ids
 
-    async def one(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+    async def one(self, claimed: Claimed, nlu: Understanding) -> list[Written]:
         """One event, one transaction; retried when another worker changed the same rows."""
         event = claimed.event
         structlog.contextvars.bind_contextvars(
@@ -233,16 +238,20 @@ class EventHandling:
         finally:
             structlog.contextvars.unbind_contextvars("platform", "inbox_id", "intent")
 
-    async def _many(self, items: list[Understood]) -> tuple[list[int], list[int]]:
+    async def _many(self, items: list[Understood]) -> tuple[list[int], list[Written]]:
         states: dict[str, DialogueChange] = {}
         async with UnitOfWork(self.factory) as uow:
             await uow.people.prefetch_identities(
                 [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
             )
             dialogue: Dialogue = self.redis_dialogue or uow.dialogue
-            if self.redis_dialogue is None:
-                await uow.dialogue.prefetch([c.event.address.key for c, _ in items])
+            keys = list(dict.fromkeys(c.event.address.key for c, _ in items))
             current: dict[str, dict[str, Any] | None] = {}
+            if self.redis_dialogue is None:
+                await uow.dialogue.prefetch(keys)
+            elif isinstance(self.redis_dialogue, ManyDialogue):
+                # One round trip for the run's conversations, not one each.
+                current.update(await self.redis_dialogue.get_many(keys))
             rows: list[OutboxMessage] = []
             intents: dict[int, str] = {}
             for claimed, nlu in items:
@@ -265,15 +274,15 @@ class EventHandling:
             finished = await uow.inbox.finish_many(intents)
             if finished != len(intents):
                 raise ConflictError("another worker finished part of the batch")
-            ids = [r.id for r in rows]
+            ids = _to_send(rows)
             await uow.commit()
+        _count_delivered(rows)
         metrics.count_outcomes(intents.values())
-        if self.redis_dialogue is not None:
-            for key, change in states.items():
-                try:
-                    await _apply(self.redis_dialogue, key, change, self.dialogue_ttl)
-                except Exception as e:
-                    log.warning("dialogue.save_failed", error=str(e))
+        if self.redis_dialogue is not None and states:
+            try:
+                await _save_many(self.redis_dialogue, states, self.dialogue_ttl)
+            except Exception as e:
+                log.warning("dialogue.save_failed", error=str(e))
         return list(intents), ids
 
     async def _apply_event(
@@ -316,7 +325,7 @@ class EventHandling:
         )
         return rows, routed.dialogue, routed.intent
 
-    async def _once(self, claimed: Claimed, nlu: Understanding) -> list[int]:
+    async def _once(self, claimed: Claimed, nlu: Understanding) -> list[Written]:
         key = claimed.event.address.key
         await self.give_way()
         async with UnitOfWork(self.factory) as uow:
@@ -331,8 +340,9 @@ class EventHandling:
                 # Another worker finished this event first; our work rolls back unseen.
                 log.info("worker.already_done", inbox_id=claimed.inbox_id)
                 return []
-            ids = [r.id for r in rows]
+            ids = _to_send(rows)
             await uow.commit()
+        _count_delivered(rows)
         metrics.count_outcomes([intent])
         if self.redis_dialogue is not None:
             try:
@@ -347,6 +357,25 @@ async def _apply(dialogue: Dialogue, key: str, change: DialogueChange, ttl: int)
         await dialogue.set(key, change.data, ttl)
     elif change.clear:
         await dialogue.clear(key)
+
+
+def _to_send(rows: Sequence[OutboxMessage]) -> list[Written]:
+    """The rows a dispatcher must send: a page's replies were delivered by the commit."""
+    return [(r.id, r.platform) for r in rows if r.status is OutboxStatus.PENDING]
+
+
+def _count_delivered(rows: Sequence[OutboxMessage]) -> None:
+    for r in rows:
+        if r.status is OutboxStatus.SENT and r.id is not None:
+            metrics.OUTBOX_SENDS.labels(r.platform, "sent").inc()
+
+
+async def _save_many(dialogue: Dialogue, states: Mapping[str, DialogueChange], ttl: int) -> None:
+    if isinstance(dialogue, ManyDialogue):
+        await dialogue.save_many({key: change.data for key, change in states.items()}, ttl)
+        return
+    for key, change in states.items():
+        await _apply(dialogue, key, change, ttl)
 
 
 def _events_per_transaction(factory: SessionFactory) -> int | None:

@@ -21,7 +21,7 @@ import os
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
@@ -29,12 +29,12 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from bot import metrics
+from bot.delivery import READ_FROM_OUTBOX
 from channels.base import Channel, Delivery, DeliveryError
 from channels.conversation import Address, Reply
 from store.db import SessionFactory
 from store.enums import OutboxStatus
-from store.models import OutboxMessage
-from store.outbox import OutboxRepository
+from store.outbox import ClaimedReply, OutboxRepository
 from store.state import SharedState
 from store.types import utcnow
 from store.uow import UNAVAILABLE, UnitOfWork
@@ -70,8 +70,9 @@ LIMITS: dict[str, Limit] = {
     "x": Limit(0.5, 0.2, 3),
 }
 # The web chat page reads committed replies from the outbox itself; "sending" one only marks
-# it, so an interrupted send of it is as good as done.
-_READ_FROM_OUTBOX = frozenset({"webchat"})
+# it, so an interrupted send of it is as good as done. Most of its replies are stored sent
+# (`bot.delivery.add_reply`); the rest come here.
+_READ_FROM_OUTBOX = READ_FROM_OUTBOX
 # Waits up to this long are slept in place; longer ones give the row back until then.
 _WAIT_INLINE = 1.0
 
@@ -127,16 +128,26 @@ class Dispatcher:
         raw = os.environ.get(FAULTS_ENV, "") if faults is None else faults
         self.faults = frozenset(f.strip() for f in raw.split(",") if f.strip())
         self._wake = {p: asyncio.Event() for p in self.channels}
+        # When each platform's drain next looks for rows left `sending` by a vanished sender.
+        self._lapsed_next: dict[str, float] = {}
 
     @property
     def platforms(self) -> list[str]:
         """The platforms this sender delivers to, in a stable order."""
         return sorted(self.channels)
 
-    def kick(self, outbox_ids: Sequence[int] = ()) -> None:
-        """New rows were committed: send them now rather than at the next sweep."""
-        for wake in self._wake.values():
-            wake.set()
+    def kick(
+        self, outbox_ids: Sequence[int] = (), *, platforms: Iterable[str] | None = None
+    ) -> None:
+        """New rows were committed: send them now rather than at the next sweep.
+
+        With `platforms` only their drains wake: every other one would claim nothing, at
+        the cost of a transaction each.
+        """
+        names = self._wake if platforms is None else platforms
+        for platform in names:
+            if platform in self._wake:
+                self._wake[platform].set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain every platform in its own task until `stop` is set."""
@@ -155,7 +166,10 @@ class Dispatcher:
             first = False
             wake.clear()
             try:
-                while await self._dispatch_platform(platform) > 0 and not stop.is_set():
+                while (
+                    await self._dispatch_platform(platform, lapsed=self._lapsed_due(platform)) > 0
+                    and not stop.is_set()
+                ):
                     pass
             except UNAVAILABLE as e:
                 log.warning("dispatcher.store_unavailable", platform=platform, error=str(e))
@@ -171,13 +185,32 @@ class Dispatcher:
             total += await self._dispatch_platform(platform)
         return total
 
-    async def _dispatch_platform(self, platform: str) -> int:
+    def _lapsed_due(self, platform: str) -> bool:
+        """Whether this round looks for lapsed `sending` rows: once a sweep at most.
+
+        A lease lapses after `lease_seconds`, so looking on every kick only costs a query
+        per round; a sweep's delay is nothing beside the lease.
+        """
+        now = time.monotonic()
+        if now < self._lapsed_next.get(platform, 0.0):
+            return False
+        self._lapsed_next[platform] = now + self.sweep_seconds
+        return True
+
+    async def _dispatch_platform(self, platform: str, *, lapsed: bool = True) -> int:
+        in_place = platform in _READ_FROM_OUTBOX and platform not in LIMITS
+        settled: list[tuple[Outcome, str]] = []
+        done: list[bool] = []
         async with UnitOfWork(self.factory) as uow:
-            lapsed = await uow.outbox.claim_lapsed(
-                [platform],
-                conversations=self.conversations,
-                limit=self.batch,
-                lease_seconds=self.lease_seconds,
+            stale = (
+                await uow.outbox.claim_lapsed(
+                    [platform],
+                    conversations=self.conversations,
+                    limit=self.batch,
+                    lease_seconds=self.lease_seconds,
+                )
+                if lapsed
+                else []
             )
             rows = await uow.outbox.claim(
                 [platform],
@@ -186,29 +219,34 @@ class Dispatcher:
                 per_conversation=self.per_conversation,
                 lease_seconds=self.lease_seconds,
             )
+            if in_place and rows:
+                # A page that reads the outbox itself needs nothing committed before its
+                # "send" (an interrupted one is as good as done, see `_settle`): the claim
+                # and every outcome share one transaction. Should it fail, the rows are
+                # still pending and the next round hands them over again.
+                outcomes = [await self._call(row, self._reply(row)) for row in rows]
+                settled = [(o, self._result(o)) for o in outcomes]
+                done = await self._store_outcomes(uow.outbox, settled, OutboxStatus.PENDING)
             await uow.commit()
-        if not rows and not lapsed:
+        if not rows and not stale:
             return 0
-        by_conversation: dict[str, list[OutboxMessage]] = defaultdict(list)
-        for row in rows:
-            by_conversation[row.conversation_key].append(row)
-        in_place = platform in _READ_FROM_OUTBOX and platform not in LIMITS
+        await self._after_outcomes(settled, done)
+        by_conversation: dict[str, list[ClaimedReply]] = defaultdict(list)
+        if not in_place:
+            for row in rows:
+                by_conversation[row.conversation_key].append(row)
         # Every conversation finishes its turn before an error is raised, so none is orphaned.
         results = await asyncio.gather(
-            *(self._settle(row) for row in lapsed),
-            *(
-                [self._deliver_in_place(rows)]
-                if in_place
-                else (self._send_in_order(rs) for rs in by_conversation.values())
-            ),
+            *(self._settle(row) for row in stale),
+            *(self._send_in_order(rs) for rs in by_conversation.values()),
             return_exceptions=True,
         )
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return len(rows) + len(lapsed)
+        return len(rows) + len(stale)
 
-    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
+    async def _send_in_order(self, rows: list[ClaimedReply]) -> None:
         for i, row in enumerate(rows):
             if not await self._deliver(row):
                 # Later replies of this conversation wait for the earlier one.
@@ -216,7 +254,7 @@ class Dispatcher:
                     await self._write(_releaser(later, "waiting for earlier"))
                 return
 
-    async def _deliver(self, row: OutboxMessage) -> bool:
+    async def _deliver(self, row: ClaimedReply) -> bool:
         """Send one claimed row and record what happened; True when it was sent."""
         limit = LIMITS.get(row.platform)
         if limit is not None:
@@ -244,17 +282,7 @@ class Dispatcher:
         await self._record(outcome)
         return outcome.result == "sent"
 
-    async def _deliver_in_place(self, rows: list[OutboxMessage]) -> None:
-        """Hand claimed rows of a page that reads the outbox itself to its channel, together.
-
-        Such a "send" only marks the row (an interrupted one is as good as done, see
-        `_settle`), so no `sending` state is committed before it, and every outcome of the
-        claim is recorded in one transaction rather than two per row.
-        """
-        outcomes = [await self._call(row, self._reply(row)) for row in rows]
-        await self._record_many(outcomes, held=OutboxStatus.PENDING)
-
-    async def _call(self, row: OutboxMessage, reply: Reply) -> Outcome:
+    async def _call(self, row: ClaimedReply, reply: Reply) -> Outcome:
         channel = self.channels[row.platform]
         try:
             delivery = await channel.send(Address.from_dict(row.address), reply)
@@ -266,7 +294,7 @@ class Dispatcher:
             return Outcome(row, "unknown", error=repr(e))
         return Outcome(row, "sent", external_id=delivery.external_id)
 
-    async def _settle(self, row: OutboxMessage) -> None:
+    async def _settle(self, row: ClaimedReply) -> None:
         """A row left `sending` by a vanished sender: find it on the platform, or mark unknown."""
         channel = self.channels[row.platform]
         reply = self._reply(row)
@@ -289,10 +317,10 @@ class Dispatcher:
             )
 
     @staticmethod
-    def _reply(row: OutboxMessage) -> Reply:
+    def _reply(row: ClaimedReply) -> Reply:
         return replace(Reply.from_dict(row.reply), delivery_key=f"sb-{row.id}")
 
-    async def _slot(self, row: OutboxMessage, limit: Limit) -> float:
+    async def _slot(self, row: ClaimedReply, limit: Limit) -> float:
         """Wait for a send slot in the conversation and on the platform; 0 when granted."""
         scopes = [
             (_scope(row), limit.per_conversation, limit.burst),
@@ -310,7 +338,7 @@ class Dispatcher:
                 return 1.0
         return 0.0
 
-    async def _refused(self, row: OutboxMessage, e: DeliveryError) -> Outcome:
+    async def _refused(self, row: ClaimedReply, e: DeliveryError) -> Outcome:
         log.warning(
             "outbox.refused",
             outbox_id=row.id,
@@ -349,25 +377,38 @@ class Dispatcher:
         done: list[bool] = []
 
         async def apply(outbox: OutboxRepository) -> bool:
-            done.clear()
-            plain = [
-                (o.row.id, o.row.attempts)
-                for o, result in decided
-                if result == "sent" and o.external_id is None and len(decided) > 1
-            ]
-            ours = await outbox.mark_sent_many(plain, held=held)
-            settled = {i for i, _ in plain}
-            for o, result in decided:
-                if o.row.id in settled:
-                    changed = o.row.id in ours
-                    if changed and o.row.reply.get("sensitive"):
-                        await outbox.forget_text([o.row.id])
-                    done.append(changed)
-                else:
-                    done.append(await _apply_outcome(outbox, o, result, held))
+            done[:] = await self._store_outcomes(outbox, decided, held)
             return True
 
         await self._write(apply)
+        await self._after_outcomes(decided, done)
+
+    @staticmethod
+    async def _store_outcomes(
+        outbox: OutboxRepository, decided: Sequence[tuple[Outcome, str]], held: OutboxStatus
+    ) -> list[bool]:
+        """Store decided outcomes of rows left in `held`; for each, whether the claim was ours."""
+        done: list[bool] = []
+        plain = [
+            (o.row.id, o.row.attempts)
+            for o, result in decided
+            if result == "sent" and o.external_id is None and len(decided) > 1
+        ]
+        ours = await outbox.mark_sent_many(plain, held=held)
+        settled = {i for i, _ in plain}
+        sensitive = {o.row.id for o, _ in decided if o.row.reply.get("sensitive")}
+        await outbox.forget_text(sorted(ours & sensitive))
+        for o, result in decided:
+            if o.row.id in settled:
+                done.append(o.row.id in ours)
+            else:
+                done.append(await _apply_outcome(outbox, o, result, held))
+        return done
+
+    async def _after_outcomes(
+        self, decided: Sequence[tuple[Outcome, str]], done: Sequence[bool]
+    ) -> None:
+        """Count, log and report (dead letters) the outcomes that were stored."""
         for (o, result), changed in zip(decided, done, strict=True):
             row = o.row
             if not changed:
@@ -387,7 +428,7 @@ class Dispatcher:
             return "dead"
         return o.result
 
-    async def _gave_up(self, row: OutboxMessage, error: str) -> None:
+    async def _gave_up(self, row: ClaimedReply, error: str) -> None:
         channel = self.channels.get(row.platform)
         if not isinstance(channel, GiveUpAware):
             return
@@ -440,7 +481,7 @@ async def _apply_outcome(
 
 
 def _releaser(
-    row: OutboxMessage, why: str, *, after: float = 0.0
+    row: ClaimedReply, why: str, *, after: float = 0.0
 ) -> Callable[[OutboxRepository], Awaitable[bool]]:
     """Gives a claimed, unsent row back, due again `after` seconds from now."""
 
@@ -451,7 +492,7 @@ def _releaser(
     return release
 
 
-def _scope(row: OutboxMessage) -> str:
+def _scope(row: ClaimedReply) -> str:
     """Platforms limit per chat or channel, not per thread: threads share their channel's."""
     return f"{row.platform}:conv:{row.address.get('conversation', row.conversation_key)}"
 
@@ -460,7 +501,7 @@ def _scope(row: OutboxMessage) -> str:
 class Outcome:
     """What became of one reply."""
 
-    row: OutboxMessage
+    row: ClaimedReply
     result: str
     at_seconds: float = 0.0
     error: str = ""

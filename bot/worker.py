@@ -188,13 +188,13 @@ class Worker:
         groups: dict[str, list[Understood]] = defaultdict(list)
         for c, u in zip(claimed, understood, strict=True):
             groups[c.event.address.key].append((c, u))
-        ok_ids, outbox_ids = await self.handling.groups(groups)
+        ok_ids, written = await self.handling.groups(groups)
         faults.reached("crash_after_commit")
         # Jobs neither done nor retried stay unacknowledged: the queue hands them out again.
         self._resume = None
         await self._ack(_entries(jobs, [*ok_ids, *retried]))
-        if outbox_ids and self.dispatcher is not None:
-            self.dispatcher.kick(outbox_ids)
+        if written and self.dispatcher is not None:
+            self.dispatcher.kick([i for i, _ in written], platforms={p for _, p in written})
         with contextlib.suppress(Exception):
             metrics.QUEUE_DEPTH.set(await self.queue.depth())
 
@@ -295,7 +295,7 @@ class Worker:
 
     async def handle(self, claimed: Claimed, nlu: Understanding) -> list[int]:
         """One event, one transaction; retried when another worker changed the same rows."""
-        return await self.handling.one(claimed, nlu)
+        return [i for i, _ in await self.handling.one(claimed, nlu)]
 
 
 _frozen = False

@@ -7,6 +7,7 @@ in one place so every status change checks the same claim token.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -20,6 +21,24 @@ from store.models import OutboxMessage
 from store.types import utcnow
 
 _INSERT_MANY = returning_ids(cast(Table, OutboxMessage.__table__))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReply:
+    """An outbox row as a claim leased it: what a dispatcher needs to send and settle it.
+
+    Plain values rather than ORM objects: a claim is settled by Core statements keyed on
+    `id` and `attempts` (the claim token), so nothing needs the session's identity map.
+    """
+
+    id: int
+    platform: str
+    conversation_key: str
+    address: dict[str, Any]
+    reply: dict[str, Any]
+    attempts: int
+    status: OutboxStatus
+    ticket_ref: str | None = None
 
 
 class OutboxRepository:
@@ -51,15 +70,20 @@ class OutboxRepository:
         inbox_id: int | None = None,
         ticket_ref: str | None = None,
         dedup_key: str | None = None,
+        delivered: bool = False,
     ) -> OutboxMessage:
         """A new reply, inserted at the unit of work's next flush or commit.
 
         The returned row is not in the session: its `id` is set when it is inserted. With
         `dedup_key` the reply is sent at most once per key ever: a key seen before, in this
         transaction or any other, adds nothing, and the returned row keeps `id` None.
+        `delivered` stores it `sent` at once: for a page that reads its replies from the
+        outbox, the commit is the delivery, and no dispatcher needs to claim it.
         """
         if dedup_key is not None and dedup_key in self._keyed:
             return self._keyed[dedup_key]
+        now = utcnow()
+        settled = delivered and dedup_key is None
         row = OutboxMessage(
             platform=platform,
             conversation_key=conversation_key,
@@ -67,9 +91,10 @@ class OutboxRepository:
             reply=reply,
             inbox_id=inbox_id,
             ticket_ref=ticket_ref,
-            status=OutboxStatus.PENDING,
+            status=OutboxStatus.SENT if settled else OutboxStatus.PENDING,
             attempts=0,
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
+            sent_at=now if settled else None,
             dedup_key=dedup_key,
         )
         if dedup_key is None:
@@ -91,10 +116,11 @@ class OutboxRepository:
                     "reply": r.reply,
                     "inbox_id": r.inbox_id,
                     "ticket_ref": r.ticket_ref,
-                    "status": OutboxStatus.PENDING,
+                    "status": r.status,
                     "attempts": 0,
                     "next_attempt_at": r.next_attempt_at,
                     "created_at": r.next_attempt_at,
+                    "sent_at": r.sent_at,
                 }
                 for r in plain
             ]
@@ -160,7 +186,7 @@ class OutboxRepository:
         limit: int = 100,
         per_conversation: int = 3,
         lease_seconds: float = 60.0,
-    ) -> list[OutboxMessage]:
+    ) -> list[ClaimedReply]:
         """Lease the due heads of conversations: up to `per_conversation` of each, in order.
 
         A conversation's later replies are never claimed while an earlier one waits, is
@@ -169,7 +195,6 @@ class OutboxRepository:
         serialises writers anyway.
         """
         now = utcnow()
-        t = OutboxMessage
         params: dict[str, Any] = {
             "platforms": list(platforms),
             "now": now,
@@ -190,17 +215,14 @@ class OutboxRepository:
         chosen = _prefixes((c[0], c[1], c[2]) for c in candidates if c[0] in locked)
         if not chosen:
             return []
-        result = await self.session.scalars(
-            update(t)
-            .where(t.id.in_([c[0] for c in chosen]))
-            .values(
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=t.attempts + 1,
-            )
-            .returning(t),
-            execution_options={"synchronize_session": False},
+        result = await self.session.execute(
+            _LEASE,
+            {
+                "ids": [c[0] for c in chosen],
+                "lease": now + timedelta(seconds=lease_seconds),
+            },
         )
-        return sorted(result, key=lambda r: r.id)
+        return _claimed(result)
 
     async def claim_lapsed(
         self,
@@ -209,7 +231,7 @@ class OutboxRepository:
         conversations: Sequence[str] | None = None,
         limit: int = 100,
         lease_seconds: float = 60.0,
-    ) -> list[OutboxMessage]:
+    ) -> list[ClaimedReply]:
         """Lease rows whose sender vanished mid-send: they may have reached the platform."""
         now = utcnow()
         t = OutboxMessage
@@ -222,14 +244,14 @@ class OutboxRepository:
         chosen = list(await self.session.scalars(pick))
         if not chosen:
             return []
-        result = await self.session.scalars(
-            update(t)
-            .where(t.id.in_(chosen), t.status == OutboxStatus.SENDING, t.lease_until < now)
-            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=t.attempts + 1)
-            .returning(t),
-            execution_options={"synchronize_session": False},
+        c = _OUTBOX.c
+        result = await self.session.execute(
+            update(_OUTBOX)
+            .where(c.id.in_(chosen), c.status == OutboxStatus.SENDING, c.lease_until < now)
+            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=c.attempts + 1)
+            .returning(*_CLAIMED_COLUMNS)
         )
-        return sorted(result, key=lambda r: r.id)
+        return _claimed(result)
 
     async def begin_send(self, outbox_id: int, token: int, *, lease_seconds: float) -> bool:
         """Mark a claimed row as being sent; False when the claim is no longer ours.
@@ -440,6 +462,28 @@ _BEGIN_SEND = (
     )
     .values(status=OutboxStatus.SENDING, lease_until=bindparam("new_lease"))
 )
+
+
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.platform,
+    _OUTBOX.c.conversation_key,
+    _OUTBOX.c.address,
+    _OUTBOX.c.reply,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.status,
+    _OUTBOX.c.ticket_ref,
+)
+_LEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_until=bindparam("lease"), attempts=_OUTBOX.c.attempts + 1)
+    .returning(*_CLAIMED_COLUMNS)
+)
+
+
+def _claimed(result: Any) -> list[ClaimedReply]:
+    return sorted((ClaimedReply(*r) for r in result.all()), key=lambda r: r.id)
 
 
 _CLAIMS: dict[bool, tuple[Any, Any]] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -42,6 +44,19 @@ if untilms > cur then redis.call('SET', KEYS[1], untilms, 'PX', tonumber(ARGV[1]
 return untilms
 """
 
+# Releases many conversation locks in one call: each only while it still holds our token
+# (one that lapsed and went to another worker is left alone), as redis-py's release does.
+_RELEASE_MANY = """
+local n = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i] then
+    redis.call('DEL', key)
+    n = n + 1
+  end
+end
+return n
+"""
+
 _RENEW = """
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -53,22 +68,9 @@ return 0
 """
 
 
-T = TypeVar("T")
-
 IN_FLIGHT = 16
-"""Lock requests sent at once: each takes a pooled connection, and a batch of hundreds of
-conversations must not empty a bounded pool."""
-
-
-async def _few_at_a_time(calls: Iterable[Awaitable[T]]) -> list[T | BaseException]:
-    """Await `calls` with at most `IN_FLIGHT` running; results (or errors) in order."""
-    gate = asyncio.Semaphore(IN_FLIGHT)
-
-    async def one(call: Awaitable[T]) -> T:
-        async with gate:
-            return await call
-
-    return await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+"""Connections a batch of conversation locks may take from the pool: one (a pipeline) now;
+the pool must still serve a batch of hundreds of conversations when it is small."""
 
 
 class RedisState:
@@ -86,6 +88,7 @@ class RedisState:
         self._gcra = redis.register_script(_GCRA)
         self._pause = redis.register_script(_PAUSE)
         self._renew = redis.register_script(_RENEW)
+        self._release_many = redis.register_script(_RELEASE_MANY)
         self._held: dict[str, Lock] = {}
         self._kept: set[Lock] = set()
         self._keeper: asyncio.Task[None] | None = None
@@ -189,13 +192,23 @@ class RedisState:
         if not keys:
             return set()
         locks = {key: self._conversation(key, ttl_ms) for key in keys}
-        results = await _few_at_a_time(lock.acquire(blocking=False) for lock in locks.values())
-        taken = {k for k, ok in zip(locks, results, strict=True) if ok is True}
-        failed = next((r for r in results if isinstance(r, BaseException)), None)
-        if failed is not None:
-            # All or nothing: locks taken before Redis went away are given back.
-            await _few_at_a_time(self._let_go(locks[k]) for k in taken)
-            raise failed
+        for lock in locks.values():
+            # The token redis-py's own `acquire` makes, so the lock's `release` and
+            # `reacquire` work on it as on any other.
+            lock.local.token = uuid.uuid1().hex.encode()
+        try:
+            # One round trip for the batch, not one per conversation.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for lock in locks.values():
+                    pipe.set(str(lock.name), lock.local.token, nx=True, px=ttl_ms)
+                results = await pipe.execute()
+        except BaseException:
+            # All or nothing: whichever were taken before Redis went away are given back
+            # (the release checks the token, so nobody else's lock is touched).
+            with contextlib.suppress(Exception):
+                await self._release(list(locks.values()))
+            raise
+        taken = {k for k, ok in zip(locks, results, strict=True) if ok}
         for key in taken:
             self._held[key] = locks[key]
             self._keep(locks[key])
@@ -204,7 +217,23 @@ class RedisState:
     async def unlock_many(self, keys: Iterable[str]) -> None:
         """Release locks taken with `try_lock_many`; keys not held here are passed over."""
         held = [self._held.pop(k) for k in list(keys) if k in self._held]
-        await _few_at_a_time(self._let_go(lock) for lock in held)
+        for lock in held:
+            self._kept.discard(lock)
+        try:
+            await self._release(held)
+        except RedisError:
+            pass  # Redis away: the locks end with their time to live
+
+    async def _release(self, locks: Sequence[Lock]) -> None:
+        """Release `locks` still holding our tokens, in one call."""
+        mine = [lock for lock in locks if lock.local.token is not None]
+        if not mine:
+            return
+        await self._release_many(
+            keys=[str(lock.name) for lock in mine], args=[lock.local.token for lock in mine]
+        )
+        for lock in mine:
+            lock.local.token = None
 
     async def rate_wait(self, scope: str, *, per_second: float, burst: int = 1) -> float:
         """Take a send slot for `scope`: 0 when allowed now, else the seconds to wait."""
@@ -252,3 +281,24 @@ class RedisDialogue:
     async def clear(self, key: str) -> None:
         """Forget the conversation's dialogue state."""
         await self.redis.delete(self._k(key))
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Several conversations' states in one round trip (`MGET`)."""
+        if not keys:
+            return {}
+        raws = await self.redis.mget([self._k(k) for k in keys])
+        return {k: json.loads(raw) if raw else None for k, raw in zip(keys, raws, strict=True)}
+
+    async def save_many(
+        self, states: Mapping[str, dict[str, Any] | None], ttl_seconds: int
+    ) -> None:
+        """Store (or, for None, end) several conversations' states in one round trip."""
+        if not states:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, data in states.items():
+                if data is None:
+                    pipe.delete(self._k(key))
+                else:
+                    pipe.set(self._k(key), json.dumps(data), ex=ttl_seconds)
+            await pipe.execute()

@@ -11,9 +11,9 @@ import asyncio
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from store.errors import StoreError
 
@@ -35,6 +35,21 @@ class Dialogue(Protocol):
 
     async def clear(self, key: str) -> None:
         """End a conversation's dialogue."""
+        ...
+
+
+@runtime_checkable
+class ManyDialogue(Dialogue, Protocol):
+    """Dialogue state that reads and writes many conversations in one round trip."""
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Each conversation's state (None when there is none or it expired)."""
+        ...
+
+    async def save_many(
+        self, states: Mapping[str, dict[str, Any] | None], ttl_seconds: int
+    ) -> None:
+        """Store each conversation's state for `ttl_seconds`; None ends its dialogue."""
         ...
 
 

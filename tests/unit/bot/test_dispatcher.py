@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
+from bot.delivery import add_reply
 from bot.outbox import Dispatcher
 from channels.base import Delivery, DeliveryError
 from channels.conversation import Address, Reply
@@ -380,8 +381,8 @@ async def test_replies_a_page_reads_itself_are_settled_together(factory: Session
     event.listen(factory.kw["bind"].sync_engine, "commit", commits.append)
     assert await d.dispatch() == 3
     assert sorted(r.text for r in page.sent) == ["web 0", "web 1", "web 2"]
-    # One transaction claims, one records: none per reply.
-    assert len(commits) == 2
+    # One transaction claims and records them all: none per reply.
+    assert len(commits) == 1
     async with UnitOfWork(factory) as uow:
         rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     assert [r.status for r in rows] == [OutboxStatus.SENT] * 3
@@ -416,3 +417,68 @@ async def test_a_page_reply_claimed_again_by_another_is_left_to_it(
             [(fresh.id, fresh.attempts)], held=OutboxStatus.PENDING
         ) == {fresh.id}
         await uow.commit()
+
+
+async def test_a_kick_naming_platforms_wakes_only_their_drains(factory: SessionFactory) -> None:
+    d = Dispatcher(
+        factory=factory, channels={"console": Recorder(), "webchat": Recorder()}, state=LocalState()
+    )
+    d.kick([1], platforms={"webchat", "telegram"})
+    assert d._wake["webchat"].is_set()
+    assert not d._wake["console"].is_set()
+    d.kick([2])
+    assert d._wake["console"].is_set()
+
+
+async def test_a_drain_looks_for_lapsed_sends_once_a_sweep(factory: SessionFactory) -> None:
+    d = Dispatcher(
+        factory=factory, channels={"console": Recorder()}, state=LocalState(), sweep_seconds=60
+    )
+    assert d._lapsed_due("console")
+    assert not d._lapsed_due("console")
+    assert d._lapsed_due("webchat")
+
+
+async def test_claimed_replies_are_plain_values_not_session_objects(
+    factory: SessionFactory,
+) -> None:
+    one = await queue_reply(factory, Reply(text="hello"))
+    async with UnitOfWork(factory) as uow:
+        (claimed,) = await uow.outbox.claim(["console"])
+        assert not uow.session.identity_map
+        await uow.commit()
+    assert (claimed.id, claimed.attempts, claimed.status) == (one, 1, OutboxStatus.PENDING)
+    assert claimed.reply["text"] == "hello"
+
+
+async def test_a_page_reply_is_delivered_by_its_commit_unless_it_holds_a_secret(
+    factory: SessionFactory,
+) -> None:
+    page = Address(channel="webchat", conversation="v_1", user="v_1")
+    async with UnitOfWork(factory) as uow:
+        add_reply(uow, page, Reply(text="hello"), inbox_id=None)
+        add_reply(uow, page, Reply(text="code 1234", sensitive=True), inbox_id=None)
+        add_reply(uow, ADDRESS, Reply(text="console"), inbox_id=None)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [(r.reply["text"], r.status) for r in rows] == [
+            ("hello", OutboxStatus.SENT),
+            ("code 1234", OutboxStatus.PENDING),
+            ("console", OutboxStatus.PENDING),
+        ]
+        assert rows[0].sent_at is not None
+        # The page reads it at once, as it reads every reply that is not dead.
+        assert [r.reply["text"] for r in await uow.outbox.history("webchat", page.key)] == [
+            "hello",
+            "code 1234",
+        ]
+    page_channel, console = Recorder(), Recorder()
+    d = Dispatcher(
+        factory=factory,
+        channels={"webchat": page_channel, "console": console},
+        state=LocalState(),
+    )
+    assert await d.dispatch() == 2
+    assert [r.text for r in page_channel.sent] == ["code 1234"]
+    assert [r.text for r in console.sent] == ["console"]

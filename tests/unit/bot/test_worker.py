@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import Settings
-from bot.handling import Understood, _next_run
+from bot.handling import Understood, Written, _next_run
 from bot.router import IntentRouter
 from bot.worker import Worker
 from channels.conversation import Address, Identity, Message
@@ -199,7 +200,7 @@ async def test_a_batch_goes_in_short_transactions_with_writes_of_others_between(
         many = w.handling._many
         writer: list[asyncio.Task[int]] = []
 
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
             if not writer:
                 # Another writer (an ack) asks for the connection while the batch runs.
                 writer.append(asyncio.create_task(_store(w, chat("DACK", 0, "hi"))))
@@ -231,7 +232,7 @@ async def test_a_long_conversation_goes_in_consecutive_short_transactions_in_ord
         ids = [await _store(w, e) for e in events]
         many = w.handling._many
 
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
             sizes.append(len(items))
             # Each run carries the conversation's next events, oldest first.
             assert [c.inbox_id for c, _ in items] == sorted(c.inbox_id for c, _ in items)
@@ -283,7 +284,7 @@ async def test_the_worker_takes_its_turn_before_each_transaction(
         ids = [await _store(w, e) for e in events]
         many = w.handling._many
 
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
             order.append("batch")
             return await many(items)
 
@@ -309,7 +310,7 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
         ids = [await _store(w, e) for e in events]
         many = w.handling._many
 
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[int]]:
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
             sizes.append(len(items))
             return await many(items)
 
@@ -318,3 +319,88 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
         async with UnitOfWork(w.factory) as uow:
             assert (await uow.inbox.counts()) == {"done": 14}
     assert sizes == [2, 2, 8, 2]
+
+
+class CountingDialogue:
+    """Dialogue state kept in memory that counts its round trips, as Redis would make them."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        self.calls.append("get")
+        return self.states.get(key)
+
+    async def set(self, key: str, data: dict[str, Any], ttl_seconds: int) -> None:
+        self.calls.append("set")
+        self.states[key] = data
+
+    async def clear(self, key: str) -> None:
+        self.calls.append("clear")
+        self.states.pop(key, None)
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        self.calls.append("get_many")
+        return {k: self.states.get(k) for k in keys}
+
+    async def save_many(
+        self, states: Mapping[str, dict[str, Any] | None], ttl_seconds: int
+    ) -> None:
+        self.calls.append("save_many")
+        for key, data in states.items():
+            if data is None:
+                self.states.pop(key, None)
+            else:
+                self.states[key] = data
+
+
+async def test_a_batch_reads_and_writes_its_conversations_dialogue_in_one_call_each(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    dialogue = CountingDialogue()
+    async with worker(demo_settings, understander, dialogue=dialogue) as w:
+        # Unclear reports: each conversation is asked what was meant, and that is kept.
+        events = [chat(f"D{c}", 0, "something is broken") for c in range(4)]
+        ids = [await _store(w, e) for e in events]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 4}
+    assert dialogue.calls == ["get_many", "save_many"]
+    assert dialogue.states
+
+
+class KickRecorder:
+    def __init__(self) -> None:
+        self.kicks: list[set[str]] = []
+
+    def kick(
+        self, outbox_ids: Sequence[int] = (), *, platforms: Iterable[str] | None = None
+    ) -> None:
+        self.kicks.append(set(platforms or ()))
+
+
+async def test_a_web_chat_reply_leaves_with_the_commit_and_wakes_no_dispatcher(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    kicks = KickRecorder()
+    async with worker(demo_settings, understander, dispatcher=kicks) as w:
+        address = Address(channel="webchat", conversation="v_1", user="v_1")
+        event = Message(
+            event_id="v_1:1",
+            address=address,
+            sender=Identity(platform="webchat", external_id="v_1"),
+            text="the printer on floor 3 is broken",
+        )
+        async with UnitOfWork(w.factory) as uow:
+            inbox_id = await uow.inbox.insert(
+                "webchat", event.event_id, event.to_dict(), address.key
+            )
+            await uow.commit()
+        assert inbox_id is not None
+        await w.process([Job(inbox_id, "1-0")])
+        async with UnitOfWork(w.factory) as uow:
+            replies = await uow.outbox.for_inbox(inbox_id)
+    assert replies
+    assert all(r.status == "sent" and r.sent_at is not None for r in replies)
+    assert kicks.kicks == []

@@ -207,3 +207,43 @@ async def test_a_large_batch_of_locks_fits_a_small_connection_pool(
         await state.unlock_many(keys[:10])
     finally:
         await redis.aclose()
+
+
+async def test_redis_dialogue_reads_and_writes_many_at_once(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        d = RedisDialogue(redis, prefix=prefix)
+        await d.set("gone", {"step": 1}, 60)
+        await d.save_many({"a": {"step": 2}, "b": {"step": 3}, "gone": None}, 60)
+        assert await d.get_many(["a", "b", "gone", "never"]) == {
+            "a": {"step": 2},
+            "b": {"step": 3},
+            "gone": None,
+            "never": None,
+        }
+        assert 0 < await redis.ttl(f"{prefix}dialogue:a") <= 60
+    finally:
+        await redis.aclose()
+
+
+async def test_unlock_many_leaves_a_lock_that_lapsed_to_another_worker(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    redis = Redis.from_url(url)
+    first, second = RedisState(redis, prefix=prefix), RedisState(redis, prefix=prefix)
+    try:
+        assert await first.try_lock_many(["k", "j"]) == {"k", "j"}
+        # "k" lapsed (a stalled worker) and another worker took it.
+        await redis.delete(f"{prefix}lock:conv:k")
+        assert await second.try_lock_many(["k", "j"]) == {"k"}
+        await first.unlock_many(["k", "j"])
+        assert await second.try_lock_many(["j"]) == {"j"}
+        assert await RedisState(redis, prefix=prefix).try_lock_many(["k"]) == set()
+        await second.unlock_many(["k", "j"])
+        assert await redis.exists(f"{prefix}lock:conv:k", f"{prefix}lock:conv:j") == 0
+    finally:
+        await redis.aclose()
