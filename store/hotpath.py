@@ -266,6 +266,26 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+_INSERT_NEW: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def insert_new_returning_id(session: AsyncSession, table: Table, *unique: str) -> Any:
+    """`INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING id` for `table`, built once.
+
+    The id comes back only when the row is new; a conflict returns no row.
+    """
+    key = (session.get_bind().dialect.name, table.name, unique)
+    stmt = _INSERT_NEW.get(key)
+    if stmt is None:
+        stmt = (
+            dialect_insert(session, table)
+            .on_conflict_do_nothing(index_elements=[table.c[c] for c in unique])
+            .returning(table.c.id)
+        )
+        _INSERT_NEW[key] = stmt
+    return stmt
+
+
 def _no_ctx(fn: Callable[[Any], T]) -> Callable[[], T]:
     # SQLAlchemy wraps a zero-argument default to take the execution context; none is needed.
     return lambda: fn(None)

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from store.enums import PersonKind, Role
 from store.errors import ConflictError
-from store.hotpath import CoreInsert, attach, dialect_insert, queue_insert, reads
+from store.hotpath import CoreInsert, attach, insert_new_returning_id, queue_insert, reads
 from store.models import (
     ChannelIdentity,
     Group,
@@ -163,7 +163,9 @@ class PeopleRepository:
                 "last_seen_at": utcnow() if address else None,
             }
         )
-        stmt = _identity_insert(self.session)
+        stmt = insert_new_returning_id(
+            self.session, _IDENTITY_INSERT.table, "platform", "external_id"
+        )
         ident_id = (await self.session.execute(stmt, row)).scalar_one_or_none()
         if ident_id is None:
             raise ConflictError(f"identity {platform} is bound already")
@@ -273,22 +275,6 @@ _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
 _ROLE_KEYS = ("person_id", "role")
 _IDENTITY_INSERT = CoreInsert(ChannelIdentity)
-_IDENTITY_BY_DIALECT: dict[str, Any] = {}
-
-
-def _identity_insert(session: AsyncSession) -> Any:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` for identities, built once per dialect."""
-    name = session.get_bind().dialect.name
-    stmt = _IDENTITY_BY_DIALECT.get(name)
-    if stmt is None:
-        table = _IDENTITY_INSERT.table
-        stmt = (
-            dialect_insert(session, table)
-            .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.external_id])
-            .returning(table.c.id)
-        )
-        _IDENTITY_BY_DIALECT[name] = stmt
-    return stmt
 
 
 _LAST_CONTACT = (

@@ -17,7 +17,6 @@ from sqlalchemy import (
     BindParameter,
     ForeignKey,
     Index,
-    Insert,
     Integer,
     Select,
     String,
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
-from store.hotpath import CoreInsert, dialect_insert, reads
+from store.hotpath import CoreInsert, insert_new_returning_id, reads
 from store.models import Base, GroupMember, Person, Ticket, enum_column
 from store.types import utcnow
 
@@ -261,7 +260,11 @@ class ProblemRepository:
                 "incident_ids": list(incident_ids),
             }
         )
-        new_id = (await self.session.execute(_offer_once(self.session), row)).scalar()
+        new_id = (
+            await self.session.execute(
+                insert_new_returning_id(self.session, _OFFER_INSERT.table, "cluster"), row
+            )
+        ).scalar()
         if new_id is None:
             return None
         offer: RecurrenceOffer = _OFFER_INSERT.attach(self.session, int(new_id), row)
@@ -302,22 +305,6 @@ _OWNERS = (
     )
     .execution_options(**reads("people", "group_members"))
 )
-_OFFER_ONCE: dict[str, Insert] = {}
-
-
-def _offer_once(session: AsyncSession) -> Insert:
-    """`INSERT ... ON CONFLICT (cluster) DO NOTHING RETURNING id`, built once per dialect."""
-    name = session.get_bind().dialect.name
-    stmt = _OFFER_ONCE.get(name)
-    if stmt is None:
-        table = _OFFER_INSERT.table
-        stmt = (
-            dialect_insert(session, table)
-            .on_conflict_do_nothing(index_elements=[table.c.cluster])
-            .returning(table.c.id)
-        )
-        _OFFER_ONCE[name] = stmt
-    return stmt
 
 
 _KNOWN_ERRORS = (
