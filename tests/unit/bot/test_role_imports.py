@@ -175,29 +175,32 @@ raise SystemExit
 """
 
 
-def _loaded(tmp_path: Path, code: str, names: tuple[str, ...]) -> list[str]:
-    """The `names` a fresh interpreter holds after running `code` with no channel set up."""
-    database = f"sqlite:///{tmp_path}/switchboard.db"
-    upgrade(normalise_database_url(database)[0])
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": database,
-        "LOG_LEVEL": "WARNING",
-    }
-    script = (
-        f"import json, sys\n{code}\nprint(json.dumps([n for n in {names!r} if n in sys.modules]))"
-    )
-    done = subprocess.run(  # noqa: S603
+def _fresh(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter in `tmp_path`, with only `env` beside the basics."""
+    return subprocess.run(  # noqa: S603
         [sys.executable, "-c", script],
         cwd=tmp_path,  # no .env file of the checkout
-        env=env,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            **env,
+        },
         check=True,
         timeout=120,
         capture_output=True,
         text=True,
     )
+
+
+def _loaded(tmp_path: Path, code: str, names: tuple[str, ...]) -> list[str]:
+    """The `names` a fresh interpreter holds after running `code` with no channel set up."""
+    database = f"sqlite:///{tmp_path}/switchboard.db"
+    upgrade(normalise_database_url(database)[0])
+    script = (
+        f"import json, sys\n{code}\nprint(json.dumps([n for n in {names!r} if n in sys.modules]))"
+    )
+    done = _fresh(tmp_path, script, DATABASE_URL=database, LOG_LEVEL="WARNING")
     found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
 
@@ -224,16 +227,7 @@ def test_the_worker_leaves_pages_templates_and_the_api_unloaded(tmp_path: Path) 
 def test_the_model_loads_without_spacys_command_line_which_loads_on_first_use(
     tmp_path: Path,
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", "import json, sys\n" + SPACY_CLI],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        timeout=120,
-        capture_output=True,
-        text=True,
-    )
+    done = _fresh(tmp_path, "import json, sys\n" + SPACY_CLI)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "before": [],
         "after": ["spacy.cli.download", "weasel"],
@@ -244,32 +238,14 @@ def test_the_model_loads_without_spacys_command_line_which_loads_on_first_use(
 def test_slacks_pure_parts_load_without_bolt_and_the_adapter_on_first_use(
     tmp_path: Path,
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", "import json, sys\n" + SLACK_PARTS],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        timeout=120,
-        capture_output=True,
-        text=True,
-    )
+    done = _fresh(tmp_path, "import json, sys\n" + SLACK_PARTS)
     assert json.loads(done.stdout) == {"before": False, "same": True}
 
 
 def test_the_console_loads_rich_on_first_print_and_logs_render_without_it(
     tmp_path: Path,
 ) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", "import json, sys\n" + CONSOLE_LATER],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        timeout=120,
-        capture_output=True,
-        text=True,
-    )
+    done = _fresh(tmp_path, "import json, sys\n" + CONSOLE_LATER)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
     assert "still logged" in done.stderr
     assert "printed" in done.stderr
