@@ -116,8 +116,9 @@ def create_app(
 
 
 # Webhooks served beside the app's middleware (`bot.direct`): Slack's, whose acknowledgement
-# has 3 s and is the busiest. Other methods on their paths still reach the app's router.
-DIRECT_ROUTES = frozenset({"slack-events"})
+# has 3 s and is the busiest, and the web chat's messages, the busiest of the page's calls.
+# Other methods on their paths still reach the app's router.
+DIRECT_ROUTES = frozenset({"slack-events", "webchat-messages"})
 
 
 def _direct(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Endpoint]:

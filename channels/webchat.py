@@ -2,9 +2,10 @@
 
 A visitor gets an id signed with the deployment's secret and the time (itsdangerous); every
 later call carries it, so one visitor cannot read or write another's conversation. A token
-lives `token_max_age` seconds (a day by default) and every accepted call returns a fresh one
-in the `X-Webchat-Token` response header, so only an idle conversation expires; an expired
-token gets a 401 with `"expired": true`, and the page starts a new session. Replies are not
+lives `token_max_age` seconds (a day by default) and every accepted call returns one in the
+`X-Webchat-Token` response header: the same token while it is younger than `RENEW_AFTER`, a
+fresh one after, so only an idle conversation expires; an expired token gets a 401 with
+`"expired": true`, and the page starts a new session. Replies are not
 pushed: the page asks for replies newer than the last it has (long polling), read from the
 outbox.
 """
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ClassVar
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -38,6 +39,13 @@ MAX_TEXT = 20_000
 MAX_ID = 100
 HEADER = "x-webchat-token"
 TOKEN_MAX_AGE = 24 * 3600.0
+RENEW_AFTER = 300
+"""Seconds after which an accepted call answers with a renewed token (at most a quarter of
+the token's life): a chat posts several times a minute, and signing each answer was most of
+what a message cost the web process."""
+VERIFIED_KEPT = 10_000
+"""Tokens whose signature was checked, remembered with their time so a visitor's next calls
+skip the check; the oldest are forgotten first."""
 _SALT = "switchboard.webchat"
 
 
@@ -79,6 +87,8 @@ class WebChatChannel:
         self.max_wait = max_wait
         self.token_max_age = token_max_age
         self._identify: Identify | None = None
+        self._keys: tuple[bytes, URLSafeTimedSerializer, TimestampSigner] | None = None
+        self._verified: dict[str, tuple[str, int]] = {}
 
     def use_identify(self, identify: Identify) -> None:
         """Let a person signed in to the web pages chat as themselves (`u_…` conversations).
@@ -98,12 +108,33 @@ class WebChatChannel:
         """A fresh token for a visitor (a new session, or the renewal of a used one)."""
         return str(self._serializer().dumps(visitor))
 
+    def renewed(self, visitor: str, token: str) -> str:
+        """The token to answer an accepted call with: `token` itself while it is young."""
+        known = self._verified.get(token)
+        if known is not None and known[0] == visitor:
+            _, signer = self._signing()
+            renew_after = min(RENEW_AFTER, self.token_max_age / 4)
+            if 0 <= signer.get_timestamp() - known[1] < renew_after:
+                return token
+        return self.token_for(visitor)
+
     def _serializer(self) -> URLSafeTimedSerializer:
+        return self._signing()[0]
+
+    def _signing(self) -> tuple[URLSafeTimedSerializer, TimestampSigner]:
         source = self._secret_source
         secret = source() if callable(source) else source
         if len(secret) < 16:
             raise ValueError("the web chat secret must be at least 16 bytes")
-        return URLSafeTimedSerializer(secret, salt=_SALT)
+        if self._keys is None or self._keys[0] != secret:
+            # A new secret (first use, or rotated) invalidates every token checked before.
+            serializer = URLSafeTimedSerializer(secret, salt=_SALT)
+            signer = serializer.make_signer(_SALT)
+            if not isinstance(signer, TimestampSigner):
+                raise TypeError("the web chat serializer must sign with a timestamp")
+            self._keys = (secret, serializer, signer)
+            self._verified.clear()
+        return self._keys[1], self._keys[2]
 
     def verify(self, token: str | None) -> str:
         """The anonymous visitor id of a valid token; `SignatureError` otherwise.
@@ -118,8 +149,17 @@ class WebChatChannel:
     def _decode(self, token: str | None) -> str:
         if not token or len(token) > 200:
             raise SignatureError("missing or malformed web chat token", platform=self.name)
+        serializer, signer = self._signing()
+        max_age = int(self.token_max_age)
+        known = self._verified.get(token)
+        if known is not None:
+            visitor, signed_at = known
+            # The age test itsdangerous applies to a token it checks, on the same clock.
+            if not 0 <= signer.get_timestamp() - signed_at <= max_age:
+                raise ExpiredTokenError("the web chat session has expired", platform=self.name)
+            return visitor
         try:
-            visitor = self._serializer().loads(token, max_age=int(self.token_max_age))
+            visitor, when = serializer.loads(token, max_age=max_age, return_timestamp=True)
         except SignatureExpired as e:
             raise ExpiredTokenError("the web chat session has expired", platform=self.name) from e
         except BadSignature as e:
@@ -130,6 +170,9 @@ class WebChatChannel:
             or len(visitor) > 40
         ):
             raise SignatureError("invalid web chat token", platform=self.name)
+        if len(self._verified) >= VERIFIED_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (visitor, int(when.timestamp()))
         return visitor
 
     async def visitor_of(self, request: Request) -> str:
@@ -230,7 +273,7 @@ class WebChatChannel:
             return JSONResponse(
                 {"status": outcome.value},
                 status_code=202,
-                headers={"X-Webchat-Token": self.token_for(visitor)},
+                headers={"X-Webchat-Token": self.renewed(visitor, request.headers[HEADER])},
             )
 
         async def replies(request: Request) -> Response:
@@ -253,13 +296,16 @@ class WebChatChannel:
                 found = await self._history(key, after)
             return JSONResponse(
                 {"replies": [{"id": i, **render(r)} for i, r in found]},
-                headers={"Cache-Control": "no-store", "X-Webchat-Token": self.token_for(visitor)},
+                headers={
+                    "Cache-Control": "no-store",
+                    "X-Webchat-Token": self.renewed(visitor, request.headers[HEADER]),
+                },
             )
 
         return [
             Route("/", page, methods=["GET"], name="webchat-page"),
             Route("/webchat/session", session, methods=["POST"]),
-            Route("/webchat/messages", post, methods=["POST"]),
+            Route("/webchat/messages", post, methods=["POST"], name="webchat-messages"),
             Route("/webchat/replies", replies, methods=["GET"]),
         ]
 

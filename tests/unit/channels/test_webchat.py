@@ -130,3 +130,41 @@ def test_expired_token_gets_a_clear_401() -> None:
             late = client.get("/webchat/replies?wait=0", headers={"X-Webchat-Token": token})
         assert late.status_code == 401
         assert late.json()["expired"] is True
+
+
+def test_a_checked_token_still_expires_on_time() -> None:
+    from channels.webchat import ExpiredTokenError
+
+    short = WebChatChannel(secret=SECRET, history=_no_history, token_max_age=60)
+    visitor, token = short.issue()
+    assert short.verify(token) == visitor  # checked once, then remembered
+    with later(61), pytest.raises(ExpiredTokenError):
+        short.verify(token)
+    with later(-5), pytest.raises(ExpiredTokenError):
+        short.verify(token)
+
+
+def test_young_tokens_are_answered_with_themselves_and_old_ones_renewed() -> None:
+    from channels.webchat import RENEW_AFTER
+
+    kept = WebChatChannel(secret=SECRET, history=_no_history)
+    visitor, token = kept.issue()
+    kept.verify(token)
+    assert kept.renewed(visitor, token) == token
+    with later(RENEW_AFTER + 1):
+        fresh = kept.renewed(visitor, token)
+        assert fresh != token
+        assert kept.verify(fresh) == visitor
+    # A token that names someone else is never handed back as theirs.
+    other, _ = kept.issue()
+    assert kept.renewed(other, token) != token
+
+
+def test_a_new_secret_refuses_tokens_checked_under_the_old_one() -> None:
+    secrets = [SECRET]
+    rotating = WebChatChannel(secret=lambda: secrets[0], history=_no_history)
+    _, token = rotating.issue()
+    rotating.verify(token)
+    secrets[0] = b"another-secret-of-enough-length"
+    with pytest.raises(SignatureError):
+        rotating.verify(token)
