@@ -115,10 +115,22 @@ def create_app(
     return app
 
 
-# Webhooks served beside the app's middleware (`bot.direct`): Slack's, whose acknowledgement
-# has 3 s and is the busiest, and the web chat's messages, the busiest of the page's calls.
-# Other methods on their paths still reach the app's router.
-DIRECT_ROUTES = frozenset({"slack-events", "webchat-messages"})
+# Webhooks served beside the app's middleware (`bot.direct`): every platform's deliveries,
+# whose acknowledgements run on the platform's clock (Slack gives up after 3 s), and the web
+# chat's messages, the busiest of the page's calls. Other methods on their paths (the X and
+# Meta handshakes) still reach the app's router.
+DIRECT_ROUTES = frozenset(
+    {
+        "alerts",
+        "meta-webhook",
+        "slack-events",
+        "telegram-webhook",
+        "twilio-messages",
+        "twilio-status",
+        "webchat-messages",
+        "x-webhook",
+    }
+)
 
 
 def _direct(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Endpoint]:

@@ -333,3 +333,20 @@ def test_form_bodies_with_any_bytes_are_checked_without_error() -> None:
     check_body(b"payload=%5B%FF%FE", form, 64)
     with pytest.raises(Refused):
         check_body(b"payload=" + b"%5B" * 100, form, 64)
+
+
+def test_every_platform_delivery_is_served_beside_the_middleware(hostile: Hostile) -> None:
+    from starlette.routing import Route
+
+    from bot.app import DIRECT_ROUTES
+    from bot.direct import DirectRoutes
+
+    app = hostile.client.app
+    direct = next(m for m in app.user_middleware if m.cls is DirectRoutes)  # type: ignore[attr-defined]
+    served = set(direct.kwargs["routes"])
+    named = {r.name: r for r in app.routes if isinstance(r, Route)}  # type: ignore[attr-defined]
+    # A renamed route would silently fall back to the slower path through the whole stack.
+    assert set(named) >= DIRECT_ROUTES
+    for name in DIRECT_ROUTES:
+        assert ("POST", named[name].path) in served
+    assert ("GET", "/x/webhook") not in served  # the handshakes stay with the app's router
