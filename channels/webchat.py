@@ -18,20 +18,22 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from channels.base import Delivery, Ingest, PayloadError, SignatureError
 from channels.conversation import Action, Address, Identity, Message, Reply
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
 History = Callable[[str, int], Awaitable[list[tuple[int, Reply]]]]
 """Replies of a conversation (by `Address.key`) with ids greater than the given one."""
 
-Identify = Callable[[Request], Awaitable[str | None]]
+Identify = Callable[["Request"], Awaitable[str | None]]
 """The conversation of the person signed in to the web pages (`u_…`), or None."""
 
 MAX_TEXT = 20_000
@@ -194,6 +196,8 @@ class WebChatChannel:
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
         """The page at `/`, and its session, messages and long-polled replies endpoints."""
+        from starlette.responses import HTMLResponse, JSONResponse
+        from starlette.routing import Route
 
         async def page(request: Request) -> Response:
             html = resources.files("channels").joinpath("webchat.html").read_text("utf-8")
