@@ -20,12 +20,11 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-
 from channels.base import Delivery, Ingest, PayloadError, SignatureError
 from channels.conversation import Action, Address, Identity, Message, Reply
 
 if TYPE_CHECKING:
+    from itsdangerous import URLSafeTimedSerializer
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute
@@ -105,6 +104,9 @@ class WebChatChannel:
         secret = source() if callable(source) else source
         if len(secret) < 16:
             raise ValueError("the web chat secret must be at least 16 bytes")
+        # Imported on first use: the web role signs and checks tokens, a worker only sends.
+        from itsdangerous import URLSafeTimedSerializer
+
         return URLSafeTimedSerializer(secret, salt=_SALT)
 
     def verify(self, token: str | None) -> str:
@@ -120,6 +122,8 @@ class WebChatChannel:
     def _decode(self, token: str | None) -> str:
         if not token or len(token) > 200:
             raise SignatureError("missing or malformed web chat token", platform=self.name)
+        from itsdangerous import BadSignature, SignatureExpired
+
         try:
             visitor = self._serializer().loads(token, max_age=int(self.token_max_age))
         except SignatureExpired as e:

@@ -48,6 +48,9 @@ NOT_IN_WEB = (
     "asyncpg",
     # Templates, until a page is rendered.
     "jinja2",
+    # The report's rules, until `/metrics` is first scraped for the desk's gauges.
+    "handlers.reports",
+    "handlers.rules.figures",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
@@ -101,6 +104,8 @@ NOT_IN_WORKER = (
     "starlette",
     "python_multipart",
     "anyio",
+    # The web chat's token signing, which only its routes use.
+    "itsdangerous",
 )
 # Both roles need these: the probe must find them.
 NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
