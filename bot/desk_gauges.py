@@ -13,16 +13,18 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from handlers.reports import desk_figures
-from handlers.rules.figures import Figures
 from store.types import utcnow
 from store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from handlers.rules.figures import Figures
 
 log = structlog.get_logger(__name__)
 
@@ -189,6 +191,10 @@ class DeskGauges:
         return self._at is not None and self._clock() - self._at < KEEP_SECONDS
 
     async def _figures(self) -> tuple[Figures, Knowledge]:
+        # Imported at the first scrape: the report's rules are not otherwise needed by the web
+        # role, and many deployments are never scraped.
+        from handlers.reports import desk_figures
+
         until = utcnow()
         async with self._reader() as uow:
             # Sentiment needs the model; a scrape must stay cheap.

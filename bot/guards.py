@@ -19,15 +19,16 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 import structlog
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.conversation import Event, event_from_dict
 from store.errors import ConflictError
 
 if TYPE_CHECKING:
-    # The worker uses `storable` alone; FastAPI stays in the web role.
+    # The worker uses `storable` alone; FastAPI and Starlette stay in the web role, whose
+    # responses import them where they are made.
     from fastapi import FastAPI, Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -212,6 +213,8 @@ async def _refuse(scope: Scope, send: Send, refused: Refused) -> None:
         reason=refused.message,
         path=scope.get("path", "")[:200].replace("\x00", "\\0"),
     )
+    from starlette.responses import JSONResponse
+
     response = JSONResponse({"error": refused.message}, status_code=refused.status)
     if refused.status == 413:
         response.headers["Connection"] = "close"
@@ -320,6 +323,8 @@ def store_unavailable(exc: DBAPIError) -> bool:
 
 
 def _unavailable_response() -> Response:
+    from starlette.responses import JSONResponse
+
     return JSONResponse(
         {"error": "temporarily unavailable, retry shortly"},
         status_code=503,
@@ -328,6 +333,8 @@ def _unavailable_response() -> Response:
 
 
 def _conflict_response() -> Response:
+    from starlette.responses import JSONResponse
+
     return JSONResponse(
         {"error": "the record changed meanwhile; read it again and retry"}, status_code=409
     )
@@ -354,6 +361,7 @@ def _origin_of(exc: BaseException) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map store conflicts to 409, an unavailable database to 503, bad data to 400."""
+    from starlette.responses import JSONResponse
 
     async def conflict(request: Request, exc: Exception) -> Response:
         log.info("request.conflict", path=request.url.path)

@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
-
-from starlette.routing import BaseRoute
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from channels.conversation import Address, Event, Identity, Reply
+
+if TYPE_CHECKING:
+    # Only the web role, which serves the routes, loads Starlette; a worker only sends.
+    from starlette.routing import BaseRoute
 
 
 class IngestOutcome(StrEnum):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
-
-from starlette.routing import BaseRoute
+from typing import TYPE_CHECKING, ClassVar
 
 from channels.base import Delivery, Ingest
 from channels.conversation import Action, Address, Identity, Message, Reply
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 Writer = Callable[[Address, Reply], Awaitable[None]]
 

@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from starlette.routing import BaseRoute
 
 from channels.base import ConfigurationError, Delivery, DeliveryError, Ingest
 from channels.conversation import Address, Reply
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 _TRUE = {"1", "true", "yes", "on"}
 

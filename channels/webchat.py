@@ -19,20 +19,21 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, ClassVar
-
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from channels.base import Delivery, Ingest, PayloadError, SignatureError
 from channels.conversation import Action, Address, Identity, Message, Reply
 
+if TYPE_CHECKING:
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
 History = Callable[[str, int], Awaitable[list[tuple[int, Reply]]]]
 """Replies of a conversation (by `Address.key`) with ids greater than the given one."""
 
-Identify = Callable[[Request], Awaitable[str | None]]
+Identify = Callable[["Request"], Awaitable[str | None]]
 """The conversation of the person signed in to the web pages (`u_…`), or None."""
 
 MAX_TEXT = 20_000
@@ -127,6 +128,9 @@ class WebChatChannel:
         if len(secret) < 16:
             raise ValueError("the web chat secret must be at least 16 bytes")
         if self._keys is None or self._keys[0] != secret:
+            # Imported on first use: the web role signs and checks tokens, a worker only sends.
+            from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
             # A new secret (first use, or rotated) invalidates every token checked before.
             serializer = URLSafeTimedSerializer(secret, salt=_SALT)
             signer = serializer.make_signer(_SALT)
@@ -158,6 +162,8 @@ class WebChatChannel:
             if not 0 <= signer.get_timestamp() - signed_at <= max_age:
                 raise ExpiredTokenError("the web chat session has expired", platform=self.name)
             return visitor
+        from itsdangerous import BadSignature, SignatureExpired
+
         try:
             visitor, when = serializer.loads(token, max_age=max_age, return_timestamp=True)
         except SignatureExpired as e:
@@ -237,6 +243,8 @@ class WebChatChannel:
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
         """The page at `/`, and its session, messages and long-polled replies endpoints."""
+        from starlette.responses import HTMLResponse, JSONResponse
+        from starlette.routing import Route
 
         async def page(request: Request) -> Response:
             html = resources.files("channels").joinpath("webchat.html").read_text("utf-8")

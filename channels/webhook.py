@@ -20,13 +20,12 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from starlette.routing import BaseRoute
-
 from channels.base import Delivery, DeliveryError, Ingest
 from channels.conversation import Action, Address, Identity, Reply
 
 if TYPE_CHECKING:
     import httpx
+    from starlette.routing import BaseRoute
 
 PLATFORM = "webhook"
 RESULT = "automation_result"

@@ -10,14 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, event, inspect, or_, select, union, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import ConfigMemo
 from store.enums import TicketKind
-from store.hotpath import reads
+from store.hotpath import insert_of, reads
 from store.models import (
     AlertIncident,
     Integration,
@@ -231,10 +229,8 @@ class AlertRepository:
         found = (await self.session.scalars(stmt)).first()
         if found is not None:
             return found
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        insert = pg_insert if postgres else sqlite_insert
         await self.session.execute(
-            insert(Service)
+            insert_of(self.session.get_bind().dialect.name)(Service)
             .values(name=name, description=description)
             .on_conflict_do_nothing(index_elements=["name"])
         )

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -65,13 +61,16 @@ def create_engine(
         # One connection, shared in turn: SQLite has a single writer anyway, and waiting
         # for the pool is far cheaper than SQLite's sleeping busy handler under contention.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        # Imported here: a PostgreSQL deployment never loads sqlite3 or aiosqlite.
+        from store.sqlite_inline import inline_creator
+
+        creator = inline_creator(url, args)
+        if creator is not None:
+            kwargs["async_creator"] = creator
     else:
         # No pre-ping: it costs a round trip per transaction; a dropped connection fails
         # that unit of work, which the worker retries.
         kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
-    creator = _inline_creator(url, args) if url.startswith("sqlite") else None
-    if creator is not None:
-        kwargs["async_creator"] = creator
     engine = create_async_engine(url, connect_args=args, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -94,7 +93,9 @@ def create_reader(url: str, *, connect_args: dict[str, Any] | None = None) -> As
     args = dict(connect_args or {})
     args.setdefault("timeout", 30)
     kwargs: dict[str, Any] = {}
-    creator = _inline_creator(url, args, connection=_InlineReadConnection)
+    from store.sqlite_inline import InlineReadConnection, inline_creator
+
+    creator = inline_creator(url, args, connection=InlineReadConnection)
     if creator is not None:
         kwargs["async_creator"] = creator
     engine = create_async_engine(
@@ -127,76 +128,6 @@ def snapshot_reader(engine: AsyncEngine) -> AsyncEngine | None:
     if engine.dialect.name != "postgresql":
         return None
     return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-
-
-_STATEMENTS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
-"""The driver calls after which an inline connection gives the event loop a turn."""
-
-
-class _InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection that runs its statements on the event loop's own thread.
-
-    aiosqlite hands every call (execute, fetch, commit) to a thread of its own and back: two
-    thread wake-ups and two GIL hand-offs per statement. On a busy machine each costs
-    milliseconds, and a message takes some twenty statements, so the worker spent most of
-    its time waiting for its own database while using a fraction of a core. A statement on
-    the local file takes microseconds, far less than the hand-off. Only `BEGIN` still goes
-    to the thread: it is the statement that may wait (up to the busy timeout) for another
-    process's write lock, and that wait must not stop the event loop.
-    """
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        if args and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN":
-            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-        result = fn(*args, **kwargs)
-        if fn.__name__ in _STATEMENTS:
-            # Still a turn for the other tasks after each statement, as the thread gave: a
-            # worker transaction must not keep the web routes from the loop until it
-            # commits. Not after opening a cursor, fetching or closing it: those are three
-            # more turns a statement, each resuming the whole stack of awaiting coroutines.
-            await asyncio.sleep(0)
-        return result
-
-
-class _InlineReadConnection(_InlineConnection):
-    """A reader's connection: every statement on the loop's thread, without a turn between.
-
-    A WAL reader takes no lock a writer holds, so nothing it runs waits for another
-    process: not even `BEGIN` needs the thread. An API request under load then no longer
-    waits a whole turn of a busy event loop for each of its few statements; what it reads
-    is one ticket page or a token, microseconds each.
-    """
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-
-def _inline_creator(
-    url: str,
-    connect_args: dict[str, Any],
-    *,
-    connection: type[_InlineConnection] = _InlineConnection,
-) -> Callable[[], Awaitable[aiosqlite.Connection]] | None:
-    """SQLAlchemy's `async_creator` for `_InlineConnection` on a plain file; else None."""
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    if not path or path == ":memory:" or path.startswith("file:") or "?" in path:
-        return None
-    # Both threads use the connection, one at a time: the pool lends it to one holder.
-    args = {**connect_args, "check_same_thread": False}
-
-    def connector() -> sqlite3.Connection:
-        connection: sqlite3.Connection = sqlite3.connect(path, **args)
-        return connection
-
-    def create() -> Awaitable[aiosqlite.Connection]:
-        # SQLAlchemy awaits the connection, which starts its thread and connects.
-        return connection(connector, 64)
-
-    return create
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

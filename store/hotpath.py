@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, event, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.base import manager_of_class
@@ -259,11 +259,19 @@ def attach(session: AsyncSession, obj: T) -> T:
     return obj
 
 
+def insert_of(dialect: str) -> Callable[..., Any]:
+    """`dialect`'s own `insert` (for `ON CONFLICT`): PostgreSQL's or SQLite's."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    # Imported on first use: a PostgreSQL deployment never loads the SQLite dialect.
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
+
+
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """The dialect's `INSERT` for `table` (for `ON CONFLICT`): PostgreSQL's or SQLite's."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_of(session.get_bind().dialect.name)(table)
 
 
 _INSERT_NEW: dict[tuple[str, str, tuple[str, ...]], Any] = {}

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.enums import InboxStatus
+from store.hotpath import insert_of
 from store.models import InboxEvent
 from store.types import utcnow
 
@@ -26,7 +26,7 @@ class Attempt:
 
 
 def _insert(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_of(dialect)
 
 
 async def insert_events(

@@ -18,10 +18,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import PersonKind
+from store.hotpath import insert_of
 from store.link_codes import (
     CODE_TTL,
     LEGACY_PAIRING_LENGTH,
@@ -78,7 +78,7 @@ class AdoptResult:
 
 
 def _insert(dialect: str) -> Any:
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_of(dialect)
 
 
 class LinkRepository:

@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Table, bindparam, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import OutboxStatus
-from store.hotpath import insert_many, returning_ids
+from store.hotpath import insert_many, insert_of, returning_ids
 from store.models import OutboxMessage
 from store.types import utcnow
 
@@ -157,7 +156,7 @@ class OutboxRepository:
         so exactly one of them inserts.
         """
         dialect = self.session.get_bind().dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = insert_of(dialect)
         stmt = (
             upsert(OutboxMessage)
             .values(

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, Text, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.db import SessionFactory
+from store.hotpath import insert_of
 from store.models import Base
 from store.types import utcnow
 
@@ -57,7 +57,7 @@ def _entry(row: Any) -> PlatformStateEntry | None:
 
 def _insert(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PlatformStateRow)
+    return insert_of(dialect)(PlatformStateRow)
 
 
 class PlatformStateRepository:

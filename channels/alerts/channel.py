@@ -6,16 +6,17 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import ClassVar
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from typing import TYPE_CHECKING, ClassVar
 
 from channels.alerts.parse import PLATFORM, parse_alerts
 from channels.alerts.verify import SecretsLookup, TokenLookup, integration_for
 from channels.base import Delivery, Ingest, IngestOutcome
 from channels.conversation import Address, Reply
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
 
 PATH = "/api/alerts"
 TOKEN_TTL = 10.0
@@ -54,6 +55,8 @@ class AlertsChannel:
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
         """`POST /api/alerts`: each alert of the body ingested, counted in a 202 answer."""
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
 
         async def post(request: Request) -> Response:
             body = await request.body()

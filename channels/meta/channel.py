@@ -7,9 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from channels.base import (
     Cursors,
@@ -37,6 +34,9 @@ from channels.meta.window import permission
 
 if TYPE_CHECKING:
     import httpx
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +113,8 @@ class MetaChannel:
 
     def routes(self, ingest: Ingest) -> Sequence[BaseRoute]:
         """The webhook: the subscription handshake and signed event deliveries."""
+        from starlette.responses import JSONResponse, PlainTextResponse
+        from starlette.routing import Route
 
         async def subscribe(request: Request) -> Response:
             try:

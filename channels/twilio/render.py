@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from starlette.responses import Response
+from typing import TYPE_CHECKING
 
 from channels.conversation import Reply
 from channels.twilio.constants import WHATSAPP_MAX_CHARS
 from channels.twilio.segments import GSM_LOOKALIKES, fit_segments
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
 
 _REF = re.compile(r"(INC|REQ|PRB|CHG)-\d+", re.IGNORECASE)
 _MARKDOWN = re.compile(r"(\*\*|__|`)(.+?)\1", re.DOTALL)
@@ -80,7 +82,8 @@ def match_choice(text: str, choices: Sequence[Choice]) -> Choice | None:
 def twiml(text: str | None = None) -> Response:
     """The webhook's answer: empty TwiML, or one message (HELP, STOP on WhatsApp)."""
     # Only a Twilio webhook answers with it; every other process leaves the SDK and its XML
-    # builder unloaded (`bot.delivery` reads this package's rules).
+    # builder unloaded (`bot.delivery` reads this package's rules), and Starlette with them.
+    from starlette.responses import Response
     from twilio.twiml.messaging_response import MessagingResponse
 
     resp = MessagingResponse()

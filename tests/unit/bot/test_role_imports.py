@@ -48,6 +48,9 @@ NOT_IN_WEB = (
     "asyncpg",
     # Templates, until a page is rendered.
     "jinja2",
+    # The report's rules, until `/metrics` is first scraped for the desk's gauges.
+    "handlers.reports",
+    "handlers.rules.figures",
     # The worker's parts: its loop, the intent router over every handler, the dispatcher.
     "bot.worker",
     "bot.handling",
@@ -97,6 +100,12 @@ NOT_IN_WORKER = (
     "bot.cli_signin",
     "bot.cli_telegram",
     "bot.cli_tokens",
+    # Starlette serves the channels' routes, which only the web role mounts.
+    "starlette",
+    "python_multipart",
+    "anyio",
+    # The web chat's token signing, which only its routes use.
+    "itsdangerous",
 )
 # Both roles need these: the probe must find them.
 NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
@@ -175,6 +184,60 @@ raise SystemExit
 """
 
 
+# SQLite's driver, its async wrapper and SQLAlchemy's SQLite dialect, none of which a
+# PostgreSQL deployment uses.
+SQLITE = ("sqlite3", "_sqlite3", "aiosqlite", "sqlalchemy.dialects.sqlite", "store.sqlite_inline")
+PG_NEEDED = ("asyncpg", "sqlalchemy.dialects.postgresql.asyncpg", "bot.container")
+# Each role's imports and container on PostgreSQL and Redis; neither is reached, as building a
+# container opens no connection.
+PG_WEB = """
+import bot.asgi
+from bot.config import load_settings
+from bot.container import Role, build_container
+build_container(load_settings(), roles=frozenset({Role.WEB}))
+"""
+PG_WORKER = """
+import bot.cli
+import bot.runtime
+from bot.config import load_settings
+from bot.container import Role, build_container
+build_container(load_settings(), roles=frozenset({Role.WORKER}))
+"""
+# On SQLite the same engine loads what it needs on first use, and still writes an upsert.
+SQLITE_ON_USE = """
+import asyncio
+from store.db import create_engine
+before = sorted(n for n in ("aiosqlite", "sqlalchemy.dialects.sqlite") if n in sys.modules)
+
+
+async def _use() -> list[str]:
+    from sqlalchemy import text
+
+    from store.hotpath import insert_of
+    from store.models import Base, Service
+
+    engine = create_engine(DATABASE)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+        for _ in range(2):
+            await conn.execute(
+                insert_of(conn.dialect.name)(Service.__table__)
+                .values(name="mail", description="")
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+        rows = (await conn.execute(text("SELECT name FROM services"))).scalars().all()
+    kind = type((await engine.raw_connection()).driver_connection).__name__
+    await engine.dispose()
+    return [*rows, kind]
+
+
+used = asyncio.run(_use())
+after = sorted(n for n in ("aiosqlite", "sqlalchemy.dialects.sqlite") if n in sys.modules)
+print(json.dumps({"before": before, "after": after, "used": used}))
+raise SystemExit
+"""
+
+
 def _fresh(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`script` run by a fresh interpreter in `tmp_path`, with only `env` beside the basics."""
     return subprocess.run(  # noqa: S603
@@ -249,3 +312,41 @@ def test_the_console_loads_rich_on_first_print_and_logs_render_without_it(
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
     assert "still logged" in done.stderr
     assert "printed" in done.stderr
+
+
+def _loaded_on_postgresql(tmp_path: Path, code: str, names: tuple[str, ...]) -> list[str]:
+    """The `names` a fresh interpreter holds after `code`, configured for PostgreSQL and Redis."""
+    script = (
+        f"import json, sys\n{code}\nprint(json.dumps([n for n in {names!r} if n in sys.modules]))"
+    )
+    done = _fresh(
+        tmp_path,
+        script,
+        # Nothing listens there: the case must not need a connection to pass.
+        DATABASE_URL="postgresql://switchboard@127.0.0.1:9/switchboard",
+        REDIS_URL="redis://127.0.0.1:9/0",
+        LOG_LEVEL="WARNING",
+    )
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_on_postgresql_the_web_role_leaves_sqlite_unloaded(tmp_path: Path) -> None:
+    loaded = _loaded_on_postgresql(tmp_path, PG_WEB, (*SQLITE, *PG_NEEDED))
+    assert loaded == list(PG_NEEDED)
+
+
+def test_on_postgresql_the_worker_leaves_sqlite_and_starlette_unloaded(tmp_path: Path) -> None:
+    names = (*SQLITE, "starlette", "python_multipart", "anyio", *PG_NEEDED)
+    loaded = _loaded_on_postgresql(tmp_path, PG_WORKER, names)
+    assert loaded == list(PG_NEEDED)
+
+
+def test_sqlite_loads_its_driver_and_dialect_on_first_use(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path}/on_use.db"
+    done = _fresh(tmp_path, f"import json, sys\nDATABASE = {database!r}\n" + SQLITE_ON_USE)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "before": [],
+        "after": ["aiosqlite", "sqlalchemy.dialects.sqlite"],
+        "used": ["mail", "InlineConnection"],
+    }
