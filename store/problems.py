@@ -35,6 +35,7 @@ from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
 from store.hotpath import CoreInsert, insert_new_returning_id, reads
 from store.models import Base, GroupMember, Person, Ticket, enum_column
+from store.recipients import kept
 from store.types import utcnow
 
 
@@ -235,12 +236,25 @@ class ProblemRepository:
     async def owners(self, group_id: int, lead_id: int | None) -> list[tuple[int, str | None]]:
         """`(id, language)` of a group's lead and members: the lead first, then by id.
 
-        One statement: a recurrence offer tells each of them in their own language.
+        One statement, once per unit of work while it leaves them and the groups alone: a
+        recurrence offer tells each of them in their own language.
         """
-        rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
-        found = [(int(i), language) for i, language in rows]
-        found.sort(key=lambda r: (r[0] != lead_id, r[0]))
-        return found
+
+        async def load() -> tuple[tuple[int, str | None], ...]:
+            rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
+            found = [(int(i), language) for i, language in rows]
+            found.sort(key=lambda r: (r[0] != lead_id, r[0]))
+            return tuple(found)
+
+        # Kept for the unit of work (`store.recipients`): each offer in a batch tells them.
+        found = await kept(
+            self.session,
+            ("owners", group_id, lead_id),
+            load,
+            lambda rows: (i for i, _ in rows),
+            config=True,
+        )
+        return list(found)
 
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
