@@ -549,8 +549,10 @@ def _executing(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _ended(session: Session, transaction: Any) -> None:
-    # Savepoints too: a window read inside a rolled-back one is not kept.
-    session.info.pop(_WINDOWS, None)
+    # Savepoints too (a window read inside a rolled-back one is not kept), but not the
+    # subtransaction each flush runs in.
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(_WINDOWS, None)
     if transaction.parent is None:
         for key in (_LEFT_OUT, _UNSETTLED, _TICKETS_INSERTED):
             session.info.pop(key, None)

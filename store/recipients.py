@@ -113,9 +113,11 @@ def _executing(state: ORMExecuteState) -> None:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _ended(session: Session, _transaction: Any) -> None:
-    # Savepoints too: what a rolled-back one read or wrote is not kept.
-    session.info.pop(MEMO, None)
+def _ended(session: Session, transaction: Any) -> None:
+    # Savepoints too (what a rolled-back one read or wrote is not kept), but not the
+    # subtransaction each flush runs in.
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(MEMO, None)
 
 
 async def kept(
