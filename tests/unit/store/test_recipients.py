@@ -9,7 +9,7 @@ from store.models import Group
 from store.uow import UnitOfWork
 
 
-def _watch(factory: SessionFactory) -> tuple[list[str], object]:
+def _watch() -> tuple[list[str], object]:
     seen: list[str] = []
 
     def statement(_c: object, _cur: object, sql: str, *_a: object) -> None:
@@ -22,7 +22,7 @@ async def test_a_persons_channels_are_read_once_until_they_change(
     factory: SessionFactory,
 ) -> None:
     engine = factory.kw["bind"].sync_engine
-    seen, statement = _watch(factory)
+    seen, statement = _watch()
     async with UnitOfWork(factory) as uow:
         erin = await uow.people.create(name="Erin", email="erin@example.com")
         other = await uow.people.create(name="Visitor")
@@ -59,7 +59,7 @@ async def test_a_persons_channels_are_read_once_until_they_change(
 
 async def test_a_groups_owners_are_read_once_until_they_change(factory: SessionFactory) -> None:
     engine = factory.kw["bind"].sync_engine
-    seen, statement = _watch(factory)
+    seen, statement = _watch()
     async with UnitOfWork(factory) as uow:
         erin = await uow.people.create(name="Erin", email="erin@example.com")
         wei = await uow.people.create(name="Wei", email="wei@example.com")
