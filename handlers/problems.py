@@ -19,7 +19,7 @@ from handlers.rules.known_errors import ProblemStageError, Report
 from handlers.tickets import card, title_from
 from nlu.types import EntityName, IntentName, Understanding
 from store.enums import Role, Status, TicketKind
-from store.models import Group, Service, Ticket
+from store.models import Service, Ticket
 from store.problems import ProblemRecord, ProblemStage
 
 
@@ -239,7 +239,7 @@ async def _owners(ctx: HandlerContext, group_id: int | None) -> list[tuple[int, 
     """The group's lead and members with their languages, the lead first."""
     if group_id is None:
         return []
-    group = await ctx.uow.session.get(Group, group_id)
+    group = await ctx.uow.desk.group(group_id)
     lead_id = group.lead_id if group is not None else None
     return await ctx.uow.problems.owners(group_id, lead_id)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import Table, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,6 +22,7 @@ from store.models import (
     PersonRole,
     PersonSkill,
 )
+from store.recipients import channels
 from store.types import utcnow
 
 
@@ -208,9 +209,15 @@ class PeopleRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def last_contact(self, person_id: int) -> tuple[dict[str, Any], datetime | None] | None:
-        """Where the person most recently wrote from, and when (`last_seen_at`), if ever."""
-        row = (await self.session.execute(_LAST_CONTACT, {"person_id": person_id})).first()
-        return None if row is None else (row[0], row[1])
+        """Where the person most recently wrote from, and when (`last_seen_at`), if ever.
+
+        Kept for the unit of work while it changes neither the person nor their identities
+        (`store.recipients`): every notice to them asks.
+        """
+        for found in await channels(self.session, person_id):
+            if found.last_address is not None:
+                return found.last_address, found.last_seen_at
+        return None
 
     async def with_role(self, role: Role) -> list[Person]:
         """Active people who hold `role`, oldest first."""
@@ -275,15 +282,3 @@ _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
 _ROLE_KEYS = ("person_id", "role")
 _IDENTITY_INSERT = CoreInsert(ChannelIdentity)
-
-
-_LAST_CONTACT = (
-    select(ChannelIdentity.last_address, ChannelIdentity.last_seen_at)
-    .where(
-        ChannelIdentity.person_id == bindparam("person_id"),
-        ChannelIdentity.last_address.is_not(None),
-    )
-    .order_by(ChannelIdentity.last_seen_at.desc().nulls_last())
-    .limit(1)
-    .execution_options(**reads("channel_identities"))
-)

@@ -8,7 +8,7 @@ owner group as a problem, so a cluster is offered once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,18 +23,22 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    event,
     func,
+    inspect,
     or_,
     select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
-from store.hotpath import CoreInsert, insert_new_returning_id, reads
+from store.hotpath import INSERTED, CoreInsert, insert_new_returning_id, reads
 from store.models import Base, GroupMember, Person, Ticket, enum_column
+from store.recipients import kept
 from store.types import utcnow
 
 
@@ -198,10 +202,25 @@ class ProblemRepository:
         linked and offered ones left out by the database: this runs for every new incident,
         so it must not load (or query once per) every incident or offer of the day. The
         references come along so that an offer names its incidents without another query.
+
+        Read once per service and unit of work (`_Window`): later asks take the incidents
+        this unit of work created since, and leave out those it linked or offered since.
         """
+        sync = self.session.sync_session
+        _note_pending(sync)
+        windows = _windows(sync)
+        window = windows.get(service_id)
+        if window is not None and since >= window.since:
+            found = window.current(sync, service_id, since)
+            if found is not None:
+                return found
         stmt = _recurrence_candidates(self.session.get_bind().dialect.name)
         rows = await self.session.execute(stmt, {"service_id": service_id, "since": since})
-        return [(i, at, title, text, ref) for i, at, title, text, ref in rows]
+        found = [(i, at, title, text, ref) for i, at, title, text, ref in rows]
+        # Kept only from a settled unit of work: the query's autoflush may have noted changes.
+        if not sync.info.get(_UNSETTLED):
+            _windows(sync)[service_id] = _Window(sync, since, found)
+        return found
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
         """The tickets with these ids, by id."""
@@ -235,12 +254,25 @@ class ProblemRepository:
     async def owners(self, group_id: int, lead_id: int | None) -> list[tuple[int, str | None]]:
         """`(id, language)` of a group's lead and members: the lead first, then by id.
 
-        One statement: a recurrence offer tells each of them in their own language.
+        One statement, once per unit of work while it leaves them and the groups alone: a
+        recurrence offer tells each of them in their own language.
         """
-        rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
-        found = [(int(i), language) for i, language in rows]
-        found.sort(key=lambda r: (r[0] != lead_id, r[0]))
-        return found
+
+        async def load() -> tuple[tuple[int, str | None], ...]:
+            rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
+            found = [(int(i), language) for i, language in rows]
+            found.sort(key=lambda r: (r[0] != lead_id, r[0]))
+            return tuple(found)
+
+        # Kept for the unit of work (`store.recipients`): each offer in a batch tells them.
+        found = await kept(
+            self.session,
+            ("owners", group_id, lead_id),
+            load,
+            lambda rows: (i for i, _ in rows),
+            config=True,
+        )
+        return list(found)
 
     async def offer(
         self, cluster: str, *, service_id: int, group_id: int | None, incident_ids: Sequence[int]
@@ -360,3 +392,167 @@ def _recurrence_candidates(dialect: str) -> Candidates:
     )
     _RECURRENCE[dialect] = stmt
     return stmt
+
+
+Candidate = tuple[int, datetime, str | None, str | None, str]
+
+_WINDOWS = "switchboard.recurrence_windows"
+"""`session.info` key: each service's recurrence candidates as read in this transaction."""
+_LEFT_OUT = "switchboard.recurrence_left_out"
+"""`session.info` key: incidents this transaction linked to a problem or offered."""
+_UNSETTLED = "switchboard.recurrence_unsettled"
+"""`session.info` key: this transaction changed what a candidate window cannot follow."""
+_TICKETS_INSERTED = "switchboard.tickets_inserted"
+"""`session.info` key: ticket rows this transaction inserted by Core statements."""
+
+_CANDIDATE_FIELDS = ("kind", "service_id", "created_at", "status", "title", "description", "ref")
+_WATCHED = frozenset({"tickets", "problem_incidents", "recurrence_offers"})
+
+
+class _Window:
+    """A service's candidates as one query found them, followed through the transaction.
+
+    It follows what a batch of reports does: new incidents (inserted by Core and attached,
+    `store.hotpath.INSERTED`), incidents linked to a problem or offered. Anything else that
+    could change the answer (a ticket's status, service or kind changed, a link removed, an
+    offer changed, a ticket inserted another way) marks the transaction unsettled, and the
+    query runs again.
+    """
+
+    def __init__(self, session: Session, since: datetime, rows: list[Candidate]) -> None:
+        self.since = since
+        self.rows = {row[0]: row for row in rows}
+        # Tickets this transaction inserted before the query are followed as well: the query
+        # saw only those open at the time, and their status is read live.
+        self.inserted = 0
+        self.tickets_inserted = 0
+
+    def current(self, session: Session, service_id: int, since: datetime) -> list[Candidate] | None:
+        """The candidates now, or None when they must be read again."""
+        if session.info.get(_UNSETTLED):
+            return None
+        inserted: list[Any] = session.info.get(INSERTED, [])
+        new = [o for o in inserted[self.inserted :] if isinstance(o, Ticket)]
+        if len(new) != int(session.info.get(_TICKETS_INSERTED, 0)) - self.tickets_inserted:
+            return None  # a ticket row went in without its object to follow
+        for ticket in new:
+            values = ticket.__dict__
+            if any(f not in values for f in _CANDIDATE_FIELDS):
+                return None
+            if values["kind"] is TicketKind.INCIDENT and values["service_id"] == service_id:
+                self.rows[ticket.id] = (
+                    ticket.id,
+                    values["created_at"],
+                    values["title"],
+                    values["description"],
+                    values["ref"],
+                )
+        self.inserted = len(inserted)
+        self.tickets_inserted += len(new)
+        left_out: set[int] = session.info.get(_LEFT_OUT, set())
+        found = []
+        for row in sorted(self.rows.values()):
+            if row[0] in left_out or row[1] < since:
+                continue
+            loaded = session.identity_map.get(identity_key(Ticket, row[0]))
+            if loaded is not None:
+                status = loaded.__dict__.get("status")
+                if status is None:
+                    return None  # expired: what it holds now is unknown
+                if status not in OPEN_INCIDENT:
+                    continue
+            found.append(row)
+        return found
+
+
+def _windows(session: Session) -> dict[int, _Window]:
+    found: dict[int, _Window] | None = session.info.get(_WINDOWS)
+    if found is None:
+        found = session.info[_WINDOWS] = {}
+    return found
+
+
+def _left_out(session: Session, ids: Any) -> None:
+    session.info.setdefault(_LEFT_OUT, set()).update(int(i) for i in ids)
+
+
+def _note(session: Session, new: Any, dirty: Any, deleted: Any) -> None:
+    """Follow the linked and offered incidents; mark changes a window cannot follow."""
+    unsettled = False
+    for obj in new:
+        if isinstance(obj, ProblemIncident):
+            if obj.incident_id is None:
+                unsettled = True
+            else:
+                _left_out(session, (obj.incident_id,))
+        elif isinstance(obj, RecurrenceOffer):
+            _left_out(session, obj.incident_ids or ())
+        elif isinstance(obj, Ticket):
+            unsettled = True  # not inserted through the Core path the windows follow
+    for obj in dirty:
+        if isinstance(obj, ProblemIncident | RecurrenceOffer):
+            unsettled = unsettled or session.is_modified(obj)
+        elif isinstance(obj, Ticket):
+            state = inspect(obj)
+            # A window reads the status of what it holds live; not whether a ticket
+            # outside it has joined it.
+            moved = ("kind", "service_id") if _inserted_here(session, obj) else _MOVED
+            unsettled = unsettled or any(state.attrs[f].history.has_changes() for f in moved)
+    unsettled = unsettled or any(
+        isinstance(o, ProblemIncident | RecurrenceOffer | Ticket) for o in deleted
+    )
+    if unsettled:
+        session.info[_UNSETTLED] = True
+
+
+_MOVED = ("kind", "service_id", "status")
+
+
+def _inserted_here(session: Session, ticket: Ticket) -> bool:
+    return any(o is ticket for o in session.info.get(INSERTED, ()))
+
+
+def _note_pending(session: Session) -> None:
+    if session.info.get(_WINDOWS):
+        _note(session, session.new, session.dirty, session.deleted)
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _context: Any, _instances: Any) -> None:
+    _note(session, session.new, session.dirty, session.deleted)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table not in _WATCHED:
+        return
+    session = state.session
+    given = state.parameters
+    listed: list[Mapping[str, Any]] = (
+        [] if not given else [given] if isinstance(given, Mapping) else list(given)
+    )
+    if state.is_insert and table == "tickets":
+        session.info[_TICKETS_INSERTED] = session.info.get(_TICKETS_INSERTED, 0) + max(
+            len(listed), 1
+        )
+    elif state.is_insert and table == "recurrence_offers" and listed:
+        for row in listed:
+            _left_out(session, row.get("incident_ids") or ())
+    elif state.is_insert and table == "problem_incidents" and listed:
+        _left_out(session, (row["incident_id"] for row in listed))
+    else:
+        session.info[_UNSETTLED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: Any) -> None:
+    # Savepoints too (a window read inside a rolled-back one is not kept), but not the
+    # subtransaction each flush runs in.
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(_WINDOWS, None)
+    if transaction.parent is None:
+        for key in (_LEFT_OUT, _UNSETTLED, _TICKETS_INSERTED):
+            session.info.pop(key, None)

@@ -11,8 +11,8 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import Priority, Status
-from store.hotpath import reads
-from store.models import ChannelIdentity, Group, GroupMember, Person, Ticket
+from store.models import Group, GroupMember, Person, Ticket
+from store.recipients import Channel, channels
 from store.repositories import OPEN_STATUSES
 
 WORKABLE = tuple(s for s in OPEN_STATUSES if s is not Status.AWAITING_APPROVAL)
@@ -70,15 +70,13 @@ class QueueRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def identities(self, person_id: int) -> list[ChannelIdentity]:
-        """The person's verified channel accounts, most recently used first."""
-        stmt = (
-            select(ChannelIdentity)
-            .where(ChannelIdentity.person_id == person_id, ChannelIdentity.verified.is_(True))
-            .order_by(ChannelIdentity.last_seen_at.desc().nulls_last(), ChannelIdentity.id)
-            .execution_options(**reads("channel_identities"))
-        )
-        return list(await self.session.scalars(stmt))
+    async def identities(self, person_id: int) -> list[Channel]:
+        """The person's verified channel accounts, most recently used first.
+
+        Columns only, kept for the unit of work while it leaves the person alone
+        (`store.recipients`): a notice to someone who never wrote asks for every new ticket.
+        """
+        return [c for c in await channels(self.session, person_id) if c.verified]
 
     async def person_named(self, name: str) -> Person | None:
         """An active person by email, full name or first name (case-insensitive), if unique."""

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from handlers.errors import ExplainedError, Said, Term, Terms
 from store.enums import Status
@@ -65,8 +66,13 @@ def move(ref: str, stage: ProblemStage, target: ProblemStage, *, workaround: str
 _WORD = re.compile(r"[\w-]+")
 
 
+@lru_cache(maxsize=4096)
 def words(text: str) -> frozenset[str]:
-    """The words of `text` longer than two letters, case-folded, for matching symptoms."""
+    """The words of `text` longer than two letters, case-folded, for matching symptoms.
+
+    Kept per text: a recurrence check compares the newest report with every candidate of
+    the day, and the next report compares the same candidates again.
+    """
     return frozenset(w.casefold() for w in _WORD.findall(text) if len(w) > 2)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
+from bot.delivery import add_outgoing
 from bot.identity import resolve_person
 from channels.conversation import Address, Identity
 from handlers.context import HandlerContext, Outgoing
@@ -45,8 +46,13 @@ async def factory(factory: SessionFactory, tmp_path: Path) -> SessionFactory:
     return factory
 
 
-async def _reports(factory: SessionFactory, count: int) -> tuple[list[str], list[Outgoing]]:
-    """`count` new visitors report the VPN down in one unit of work; statements and notices."""
+async def _reports(
+    factory: SessionFactory, count: int, *, deliver: bool = False
+) -> tuple[list[str], list[Outgoing]]:
+    """`count` new visitors report the VPN down in one unit of work; statements and notices.
+
+    `deliver` addresses each report's notices in the unit of work too, as the worker does.
+    """
     seen: list[str] = []
     engine = factory.kw["bind"].sync_engine
 
@@ -72,6 +78,10 @@ async def _reports(factory: SessionFactory, count: int) -> tuple[list[str], list
                 )
                 await report_incident(nlu, ctx)
                 outgoing += ctx.outgoing
+                if deliver:
+                    await add_outgoing(
+                        uow, ctx.outgoing, topics=lambda _: (), exclude=address, inbox_id=None
+                    )
             await uow.commit()
     finally:
         event.remove(engine, "before_cursor_execute", statement)
@@ -133,3 +143,31 @@ async def test_a_cluster_offered_already_is_not_offered_again(factory: SessionFa
         )
         assert again is None
         await uow.commit()
+
+
+async def test_a_batch_of_offers_reads_candidates_and_recipients_once(
+    factory: SessionFactory,
+) -> None:
+    seen, outgoing = await _reports(factory, 9, deliver=True)
+    assert _count(seen, "INSERT", "INTO recurrence_offers") == 3
+    candidates = [s for s in seen if s.startswith("SELECT tickets.id, tickets.created_at")]
+    assert len(candidates) == 1, "the window is read once and followed"
+    assert _count(seen, "SELECT", "FROM people") == 1, "the owners are read once"
+    assert _count(seen, "SELECT", "FROM groups WHERE groups.id") <= 1
+    # Erin and Wei never wrote: where to reach each is read once for the three offers.
+    reach = [s for s in seen if s.startswith("SELECT channel_identities.platform")]
+    assert len(reach) == 2
+    async with UnitOfWork(factory) as uow:
+        offers = list(await uow.session.scalars(select(RecurrenceOffer).order_by("id")))
+        erin = await uow.people.by_email("erin@example.com")
+        wei = await uow.people.by_email("wei@example.com")
+    assert erin is not None
+    assert wei is not None
+    assert [o.person_id for o in outgoing] == [erin.id, wei.id] * 3
+    assert [len(o.incident_ids) for o in offers] == [3, 3, 3]
+    for refs, notices in zip(
+        ("INC-1, INC-2, INC-3", "INC-4, INC-5, INC-6", "INC-7, INC-8, INC-9"),
+        (outgoing[0:2], outgoing[2:4], outgoing[4:6]),
+        strict=True,
+    ):
+        assert all(refs in o.reply.text for o in notices)
