@@ -204,12 +204,15 @@ class _Taking:
     def settle(self) -> None:
         if not self.spoiled:
             self.carried.keep(self.offered, self.generation)
+        # A unit of work may go on in a new transaction: it starts from what is carried now.
         self.offered.clear()
+        self.spoiled = False
+        self.generation = self.carried.generation
 
 
 def settle_carried(session: AsyncSession) -> None:
     """After a commit: hand what this unit of work read on to the next one of its batch."""
-    taking = session.info.pop(CARRIED, None)
+    taking = session.info.get(CARRIED)
     if isinstance(taking, _Taking):
         taking.settle()
 

@@ -232,3 +232,21 @@ async def test_rows_of_other_tables_are_not_carried(factory: SessionFactory) -> 
             await uow.commit()
     # Known errors are tickets, which messages change: read by each unit of work.
     assert _reads_of(seen, "tickets") == 2
+
+
+async def test_a_unit_that_goes_on_after_its_commit_still_hands_on_and_forgets(
+    factory: SessionFactory,
+) -> None:
+    vpn, _ = await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await _read_all(uow, vpn)
+        await uow.commit()
+        assert len(carry) > 0
+        uow.session.add(Group(name="network"))
+        await uow.commit()
+    assert len(carry) == 0
+    async with UnitOfWork(factory, carry=carry) as uow:
+        assert await uow.desk.named(Group, "network") is not None
+        await uow.commit()
+    assert len(carry) == 1
