@@ -17,6 +17,7 @@ than its batch, so a change committed elsewhere is seen by the next batch.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from decimal import Decimal
@@ -25,7 +26,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 T = TypeVar("T")
 
@@ -127,6 +129,33 @@ def _carriable(value: Any) -> bool:
     return True
 
 
+def _snapshot(value: Any) -> Any:
+    """A carriable answer as it is now, its rows copied out of the session that read them.
+
+    The reader goes on using its own rows; whatever it does to them, even in place, the
+    copy keeps what was read.
+    """
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if value is None or isinstance(value, (*_PLAIN, frozenset)):
+        return value
+    state = inspect(value)
+    mapper = state.mapper
+    row = mapper.class_manager.new_instance()
+    for column in mapper.column_attrs:
+        if column.key in state.dict:
+            set_committed_value(row, column.key, copy.deepcopy(state.dict[column.key]))
+    for relation in mapper.relationships:
+        if relation.key in state.dict:
+            set_committed_value(row, relation.key, _snapshot(state.dict[relation.key]))
+    make_transient_to_detached(row)
+    return row
+
+
 def _attach(session: Session, value: Any) -> Any:
     """A carried answer for `session`: its rows attached without SQL, containers copied."""
     if isinstance(value, list):
@@ -141,7 +170,15 @@ def _attach(session: Session, value: Any) -> Any:
     present = session.identity_map.get(inspect(value).key)
     if present is not None:
         return present
-    return session.merge(value, load=False)
+    merged = session.merge(value, load=False)
+    # JSON values are shared by the merge; a change made in place (not tracked, never
+    # written) must not reach the carried row and the units of work after this one.
+    state = inspect(merged)
+    for column in state.mapper.column_attrs:
+        found = state.dict.get(column.key)
+        if isinstance(found, dict | list):
+            state.dict[column.key] = copy.deepcopy(found)
+    return merged
 
 
 class CarriedConfig:
@@ -182,9 +219,9 @@ class CarriedConfig:
         return False, None
 
     def keep(self, answers: dict[tuple[str, Hashable], Any], generation: int) -> None:
-        """Carry `answers`, read since `generation`, unless everything was forgotten since."""
+        """Carry `answers` (`_snapshot`s), read since `generation`, unless all was forgotten."""
         if generation == self._generation:
-            self._known.update((k, v) for k, v in answers.items() if _carriable(v))
+            self._known.update(answers)
 
 
 class _Taking:
@@ -253,7 +290,7 @@ class ConfigMemo:
         if config_settled(self.session):
             self._known[key] = value
             if taking is not None and not taking.spoiled and _carriable(value):
-                taking.offered[carried] = value
+                taking.offered[carried] = _snapshot(value)
         return value
 
     def clear(self) -> None:

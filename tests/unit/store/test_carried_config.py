@@ -250,3 +250,21 @@ async def test_a_unit_that_goes_on_after_its_commit_still_hands_on_and_forgets(
         assert await uow.desk.named(Group, "network") is not None
         await uow.commit()
     assert len(carry) == 1
+
+
+async def test_a_change_made_in_place_does_not_reach_the_next_unit(
+    factory: SessionFactory,
+) -> None:
+    await _desk(factory)
+    async with UnitOfWork(factory) as uow:
+        await uow.session.execute(update(Group).values(oncall={"rota": ["ann"]}))
+        await uow.commit()
+    carry = CarriedConfig()
+    for _ in range(3):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            group = await uow.desk.default_group()
+            assert group is not None
+            assert group.oncall == {"rota": ["ann"]}
+            # Untracked, so never written: the next unit must not see it either.
+            group.oncall["rota"].append("bob")
+            await uow.commit()
