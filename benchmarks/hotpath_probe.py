@@ -302,11 +302,15 @@ async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> Pr
     )
 
 
-async def _run(settings: Settings, n: int, visitors: int, quiet: bool) -> ProbeReport:
+async def _run(
+    settings: Settings, n: int, visitors: int, quiet: bool, run_size: int | None
+) -> ProbeReport:
     container = build_container(settings)
     async with container:
         await _seed(container)
         await container.refresh_services()
+        if run_size is not None and container.worker is not None:
+            container.worker.handling.per_transaction = run_size
         return await _drive(container, n, visitors, quiet)
 
 
@@ -317,8 +321,13 @@ def probe(
     redis_url: str | None = None,
     visitors: int = 200,
     quiet: bool = False,
+    run_size: int | None = None,
 ) -> ProbeReport:
-    """Drive `messages` web chat reports through a fresh deployment's parts; the figures."""
+    """Drive `messages` web chat reports through a fresh deployment's parts; the figures.
+
+    `run_size` fixes the events per worker transaction: 2 is SQLite's while webhooks are
+    arriving, its normal state under load, which a probe without an ingress never reaches.
+    """
     work = Path(tempfile.mkdtemp(prefix="switchboard-probe-"))
     prefix = f"probe:{uuid.uuid4().hex[:10]}:"
     pg_name = f"sb_probe_{uuid.uuid4().hex[:10]}"
@@ -338,7 +347,7 @@ def probe(
     try:
         _say(quiet, "migrating a fresh database")
         upgrade(settings.async_database_url)
-        return asyncio.run(_run(settings, messages, visitors, quiet))
+        return asyncio.run(_run(settings, messages, visitors, quiet, run_size))
     finally:
         if database_url:
             asyncio.run(_pg(database_url, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
@@ -373,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--visitors", type=int, default=200, help="conversations to spread over")
     parser.add_argument("--database-url", help="a PostgreSQL server (a new database is made)")
     parser.add_argument("--redis-url", help="use the Redis queue and state of the scaled mode")
+    parser.add_argument(
+        "--run-size", type=int, help="events per worker transaction (default: the mode's own)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
@@ -382,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         redis_url=args.redis_url,
         visitors=args.visitors,
         quiet=args.quiet,
+        run_size=args.run_size,
     ).as_dict()
     sys.stdout.write((json.dumps(report) if args.json else render(report)) + "\n")
 

@@ -14,6 +14,7 @@ import contextlib
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -31,6 +32,7 @@ from handlers.context import HandlerContext
 from handlers.events import count_repeats
 from handlers.social import flag_if_negative
 from nlu.types import Understanding
+from store.config_memo import CarriedConfig
 from store.db import SessionFactory
 from store.enums import OutboxStatus
 from store.errors import ConflictError
@@ -53,6 +55,9 @@ Written = tuple[int, str]
 # look-ups.
 SQLITE_EVENTS_PER_TRANSACTION = 8
 SQLITE_EVENTS_WHILE_ACKING = 2
+
+_CARRY: ContextVar[CarriedConfig | None] = ContextVar("switchboard_carried_config", default=None)
+"""The configuration the runs of the batch being handled hand on to each other."""
 
 
 class EventHandling:
@@ -95,10 +100,12 @@ class EventHandling:
         a longer conversation in consecutive runs, in order), with a turn for the web routes
         between them. Should one fail, or for the conversations another worker holds, each
         conversation goes on its own, in order, under its lock: the one path every event can
-        fall back to.
+        fall back to. The runs hand the configuration they read on to the next
+        (`store.config_memo.CarriedConfig`): on SQLite under load a run is two events.
         """
         held = await self.state.try_lock_many(list(groups))
         counted: list[int] = []
+        carrying = _CARRY.set(CarriedConfig())
         try:
             groups, counted = await self._alert_repeats(groups, held)
             alone = {key: list(items) for key, items in groups.items()}
@@ -133,6 +140,7 @@ class EventHandling:
                 return_exceptions=True,
             )
         finally:
+            _CARRY.reset(carrying)
             with contextlib.suppress(Exception):
                 await self.state.unlock_many(held)
         ok: list[int] = list(counted)
@@ -240,7 +248,7 @@ class EventHandling:
 
     async def _many(self, items: list[Understood]) -> tuple[list[int], list[Written]]:
         states: dict[str, DialogueChange] = {}
-        async with UnitOfWork(self.factory) as uow:
+        async with UnitOfWork(self.factory, carry=_CARRY.get()) as uow:
             await uow.people.prefetch_identities(
                 [(c.event.sender.platform, c.event.sender.external_id) for c, _ in items]
             )

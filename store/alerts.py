@@ -94,7 +94,7 @@ class AlertRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.memo = ConfigMemo(session)
+        self.memo = ConfigMemo(session, "alerts")
 
     async def by_fingerprint(self, fingerprint: str) -> AlertIncident | None:
         """The incident row an alert fingerprint opened, if any."""

@@ -128,7 +128,7 @@ class CmdbRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.memo = ConfigMemo(session)
+        self.memo = ConfigMemo(session, "cmdb")
 
     async def by_name(self, name: str) -> Service | None:
         """An item by name: the exact spelling first (indexed), then case-insensitively."""

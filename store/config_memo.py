@@ -7,22 +7,33 @@ their unit of work (`ConfigMemo`). A unit of work that writes any configuration 
 holds a changed configuration row not yet flushed, reads afresh from then on, so what it
 wrote is what it reads. Other transactions start with an empty memo, so a change committed
 elsewhere (the desk file, the API) is seen by the next unit of work.
+
+The worker cuts a claimed batch into short transactions (two events each on SQLite while
+webhooks arrive), and each would read the same configuration again. A `CarriedConfig` made
+for one batch hands the answers of a unit of work that committed without touching the
+configuration to the next one; any configuration write forgets them all. It lives no longer
+than its batch, so a change committed elsewhere is seen by the next batch.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 from collections.abc import Awaitable, Callable, Hashable, Iterable
+from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 T = TypeVar("T")
 
 CONFIG_TABLES = frozenset(
     {
-        "business_calendars",
+        "calendars",
         "cursors",
         "group_members",
         "groups",
@@ -40,6 +51,9 @@ CONFIG_TABLES = frozenset(
 WRITTEN = "switchboard.config_written"
 """`session.info` key: this transaction wrote a configuration table."""
 
+CARRIED = "switchboard.config_carried"
+"""`session.info` key: the `_Taking` of a unit of work that carries its batch's answers."""
+
 
 def _config_rows(objs: Iterable[Any]) -> bool:
     return any(getattr(getattr(o, "__table__", None), "name", None) in CONFIG_TABLES for o in objs)
@@ -48,7 +62,7 @@ def _config_rows(objs: Iterable[Any]) -> bool:
 @event.listens_for(Session, "before_flush")
 def _flushing(session: Session, _context: Any, _instances: Any) -> None:
     if _config_rows(session.new) or _config_rows(session.dirty) or _config_rows(session.deleted):
-        session.info[WRITTEN] = True
+        _written(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -56,7 +70,24 @@ def _executing(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if getattr(table, "name", None) in CONFIG_TABLES:
-            state.session.info[WRITTEN] = True
+            _written(state.session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: Any) -> None:
+    # Rows read before a rollback may be expired or hold undone changes: none of this
+    # unit of work's answers may go on, though what earlier ones handed over still holds.
+    taking = session.info.get(CARRIED)
+    if isinstance(taking, _Taking):
+        taking.offered.clear()
+        taking.spoiled = True
+
+
+def _written(session: Session) -> None:
+    session.info[WRITTEN] = True
+    taking = session.info.get(CARRIED)
+    if isinstance(taking, _Taking):
+        taking.spoil()
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -73,26 +104,197 @@ def config_settled(session: AsyncSession) -> bool:
     return not (_config_rows(sync.new) or _config_rows(sync.dirty) or _config_rows(sync.deleted))
 
 
-class ConfigMemo:
-    """Answers about the configuration, kept for one unit of work while it leaves it alone."""
+_PLAIN = (str, int, float, bool, bytes, Enum, Decimal, dt.date, dt.time, dt.timedelta)
 
-    def __init__(self, session: AsyncSession) -> None:
+
+def _carriable(value: Any) -> bool:
+    """Whether an answer can outlive its session: plain values, clean configuration rows."""
+    if value is None or isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, list | tuple | frozenset):
+        return all(_carriable(v) for v in value)
+    if isinstance(value, dict):
+        return all(_carriable(k) and _carriable(v) for k, v in value.items())
+    state = inspect(value, raiseerr=False)
+    if state is None or getattr(state, "mapper", None) is None:
+        return False
+    if state.mapper.local_table.name not in CONFIG_TABLES:
+        return False
+    if not state.persistent or state.modified or state.expired_attributes:
+        return False
+    # A loaded relationship goes along with the row when it is attached: it must qualify too.
+    for relation in state.mapper.relationships:
+        if relation.key in state.dict and not _carriable(state.dict[relation.key]):
+            return False
+    return True
+
+
+def _snapshot(value: Any) -> Any:
+    """A carriable answer as it is now, its rows copied out of the session that read them.
+
+    The reader goes on using its own rows; whatever it does to them, even in place, the
+    copy keeps what was read.
+    """
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if value is None or isinstance(value, (*_PLAIN, frozenset)):
+        return value
+    state = inspect(value)
+    mapper = state.mapper
+    row = mapper.class_manager.new_instance()
+    for column in mapper.column_attrs:
+        if column.key in state.dict:
+            set_committed_value(row, column.key, copy.deepcopy(state.dict[column.key]))
+    for relation in mapper.relationships:
+        if relation.key in state.dict:
+            set_committed_value(row, relation.key, _snapshot(state.dict[relation.key]))
+    make_transient_to_detached(row)
+    return row
+
+
+def _attach(session: Session, value: Any) -> Any:
+    """A carried answer for `session`: its rows attached without SQL, containers copied."""
+    if isinstance(value, list):
+        return [_attach(session, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_attach(session, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _attach(session, v) for k, v in value.items()}
+    if value is None or isinstance(value, (*_PLAIN, frozenset)):
+        return value
+    # The session's own copy, when it has one, stays as it is: it may be fresher.
+    present = session.identity_map.get(inspect(value).key)
+    if present is not None:
+        return present
+    merged = session.merge(value, load=False)
+    # JSON values are shared by the merge; a change made in place (not tracked, never
+    # written) must not reach the carried row and the units of work after this one.
+    state = inspect(merged)
+    for column in state.mapper.column_attrs:
+        found = state.dict.get(column.key)
+        if isinstance(found, dict | list):
+            state.dict[column.key] = copy.deepcopy(found)
+    return merged
+
+
+class CarriedConfig:
+    """Configuration answers handed from one unit of work to the next, for one batch.
+
+    A unit of work joins it (`UnitOfWork(factory, carry=...)`); its memos answer from what
+    earlier ones committed and offer what they read. The offers are kept when the unit of
+    work commits having written no configuration; a configuration write anywhere forgets
+    everything. Only plain values and clean configuration rows are carried; the rows are
+    attached to the next session as they were, without SQL.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, Hashable], Any] = {}
+        self._generation = 0
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def join(self, session: AsyncSession) -> None:
+        """Let the memos of the unit of work on `session` answer from and offer to this."""
+        session.info[CARRIED] = _Taking(self)
+
+    def forget(self) -> None:
+        """Drop every answer, and any a unit of work now open would hand over."""
+        self._known.clear()
+        self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        """How many times everything was forgotten: answers read before are of no use."""
+        return self._generation
+
+    def answer(self, key: tuple[str, Hashable]) -> tuple[bool, Any]:
+        """Whether an answer is carried under `key`, and it (as the session that read it had it)."""
+        if key in self._known:
+            return True, self._known[key]
+        return False, None
+
+    def keep(self, answers: dict[tuple[str, Hashable], Any], generation: int) -> None:
+        """Carry `answers` (`_snapshot`s), read since `generation`, unless all was forgotten."""
+        if generation == self._generation:
+            self._known.update(answers)
+
+
+class _Taking:
+    """One unit of work's share of a `CarriedConfig`: what it read that may go on."""
+
+    def __init__(self, carried: CarriedConfig) -> None:
+        self.carried = carried
+        self.generation = carried.generation
+        self.offered: dict[tuple[str, Hashable], Any] = {}
+        self.spoiled = False
+
+    def spoil(self) -> None:
+        self.spoiled = True
+        self.offered.clear()
+        self.carried.forget()
+
+    def settle(self) -> None:
+        if not self.spoiled:
+            self.carried.keep(self.offered, self.generation)
+        # A unit of work may go on in a new transaction: it starts from what is carried now.
+        self.offered.clear()
+        self.spoiled = False
+        self.generation = self.carried.generation
+
+
+def settle_carried(session: AsyncSession) -> None:
+    """After a commit: hand what this unit of work read on to the next one of its batch."""
+    taking = session.info.get(CARRIED)
+    if isinstance(taking, _Taking):
+        taking.settle()
+
+
+class ConfigMemo:
+    """Answers about the configuration, kept for one unit of work while it leaves it alone.
+
+    A memo with a `carry` name also answers from, and offers to, the `CarriedConfig` its
+    unit of work joined; the name keeps one repository's keys apart from another's.
+    """
+
+    def __init__(self, session: AsyncSession, carry: str | None = None) -> None:
         self.session = session
         self._known: dict[Hashable, Any] = {}
+        taking = session.info.get(CARRIED) if carry is not None else None
+        self._taking = taking if isinstance(taking, _Taking) else None
+        self._carry = carry or ""
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The answer kept under `key`, else `load()`'s (kept while nothing was changed)."""
         if not config_settled(self.session):
             self._known.clear()
+            if self._taking is not None:
+                self._taking.spoil()
             return await load()
         if key in self._known:
             found: T = self._known[key]
             return found
+        taking = self._taking
+        carried = (self._carry, key)
+        if taking is not None:
+            found_carried, answer = taking.carried.answer(carried)
+            if found_carried:
+                attached: T = _attach(self.session.sync_session, answer)
+                self._known[key] = attached
+                return attached
         value = await load()
         if config_settled(self.session):
             self._known[key] = value
+            if taking is not None and not taking.spoiled and _carriable(value):
+                taking.offered[carried] = _snapshot(value)
         return value
 
     def clear(self) -> None:
         """Forget every answer (after a write through the repository that keeps them)."""
         self._known.clear()
+        if self._taking is not None:
+            self._taking.spoil()

@@ -57,7 +57,7 @@ class DeskRepository(ServiceLevelQueries):
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.memo = ConfigMemo(session)
+        self.memo = ConfigMemo(session, "desk")
 
     async def named(self, model: type[Named], name: str) -> Named | None:
         """A row of a table with a unique `name`, compared case-insensitively."""

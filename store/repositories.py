@@ -46,12 +46,17 @@ class ServiceRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.memo = ConfigMemo(session, "services")
         self._all: list[Service] | None = None
 
     async def all(self) -> list[Service]:
-        """Every service, read once per unit of work."""
+        """Every service, read once per unit of work (or its batch: `store.config_memo`)."""
+
+        async def load() -> list[Service]:
+            return list(await self.session.scalars(_SERVICES))
+
         if self._all is None:
-            self._all = list(await self.session.scalars(_SERVICES))
+            self._all = await self.memo.get("all", load)
         return self._all
 
     async def by_name(self, name: str) -> Service | None:
@@ -216,7 +221,7 @@ class CursorRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.memo = ConfigMemo(session)
+        self.memo = ConfigMemo(session, "cursors")
 
     async def get(self, key: str) -> str | None:
         """A cursor's stored value, None before the first write."""

@@ -13,6 +13,7 @@ from store.alerts import AlertRepository, IntegrationRepository
 from store.catalog import CatalogRepository
 from store.changes import ChangeRepository
 from store.cmdb import CmdbRepository
+from store.config_memo import CarriedConfig, settle_carried
 from store.console import ConsoleRepository
 from store.db import SessionFactory
 from store.deflections import DeflectionOfferRepository
@@ -50,6 +51,10 @@ class UnitOfWork:
     Leaving the block without committing rolls back. A lost race on a row (another worker
     changed the same ticket first, or inserted the same unique key) surfaces as
     `ConflictError`, so the caller can retry the whole unit against the new state.
+
+    With `carry`, the configuration the unit of work reads starts from what earlier units of
+    work of the same batch read, and what it reads is handed on once it commits
+    (`store.config_memo.CarriedConfig`).
     """
 
     session: AsyncSession
@@ -81,8 +86,9 @@ class UnitOfWork:
     knowledge_drafts: KnowledgeDraftRepository
     releases: ReleaseRepository
 
-    def __init__(self, factory: SessionFactory) -> None:
+    def __init__(self, factory: SessionFactory, *, carry: CarriedConfig | None = None) -> None:
         self._factory = factory
+        self._carry = carry
         self._committed = False
 
     async def __aenter__(self) -> UnitOfWork:
@@ -92,6 +98,8 @@ class UnitOfWork:
         except Exception:
             await self.session.close()
             raise
+        if self._carry is not None:
+            self._carry.join(self.session)
         self.people = PeopleRepository(self.session)
         self.tickets = TicketRepository(self.session)
         self.services = ServiceRepository(self.session)
@@ -147,6 +155,7 @@ class UnitOfWork:
         except CONFLICTS as e:
             raise ConflictError(str(e)) from e
         self._committed = True
+        settle_carried(self.session)
 
     async def rollback(self) -> None:
         """Discard the work."""

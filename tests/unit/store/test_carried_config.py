@@ -1,0 +1,270 @@
+"""Configuration carried from one unit of work to the next of a batch, and when it is not."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import event, inspect, update
+
+from store.config_memo import CarriedConfig
+from store.db import SessionFactory
+from store.enums import TicketKind
+from store.models import Group, Service, ServiceLevel, ServiceLink
+from store.problems import ProblemStage
+from store.uow import UnitOfWork
+
+CONFIG = ("groups", "service_levels", "services", "service_links", "cursors", "calendars")
+
+
+def _count_statements(factory: SessionFactory) -> list[str]:
+    seen: list[str] = []
+    bind = factory.kw["bind"]
+
+    @event.listens_for(bind.sync_engine, "before_cursor_execute")
+    def _seen(_c: Any, _cur: Any, sql: str, *_a: Any) -> None:
+        seen.append(" ".join(sql.split()))
+
+    return seen
+
+
+_FIRST_TABLE = re.compile(r"^(?:SELECT|WITH)\b.*?\bFROM (\w+)", re.I)
+
+
+def _reads_of(seen: list[str], table: str) -> int:
+    """The reads whose first table is `table` (a recursive walk counts once, for its CTE)."""
+    return sum(1 for sql in seen if (m := _FIRST_TABLE.match(sql)) and m.group(1) == table)
+
+
+async def _desk(factory: SessionFactory) -> tuple[int, int]:
+    async with UnitOfWork(factory) as uow:
+        vpn, net = Service(name="VPN"), Service(name="Network")
+        uow.session.add_all(
+            [Group(name="service-desk", is_default=True), vpn, net, ServiceLevel(name="gold")]
+        )
+        await uow.session.flush()
+        uow.session.add(ServiceLink(service_id=vpn.id, target_id=net.id, relation="depends_on"))
+        await uow.cursors.set("group.language.1", "fr")
+        await uow.commit()
+        return vpn.id, net.id
+
+
+async def _read_all(uow: UnitOfWork, vpn: int) -> dict[str, Any]:
+    group = await uow.desk.default_group()
+    assert group is not None
+    return {
+        "group": (group.name, group.is_default),
+        "levels": [s.name for s in await uow.desk.service_levels()],
+        "services": [s.name for s in await uow.services.all()],
+        "upstream": await uow.alerts.upstream(vpn),
+        "language": await uow.cursors.get("group.language.1"),
+        "calendars": await uow.desk.calendars(),
+    }
+
+
+async def test_the_units_of_a_batch_read_the_configuration_once(factory: SessionFactory) -> None:
+    vpn, net = await _desk(factory)
+    seen = _count_statements(factory)
+    carry = CarriedConfig()
+    answers = []
+    first: list[str] = []
+    for _ in range(3):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            answers.append(await _read_all(uow, vpn))
+            group = await uow.desk.default_group()
+            assert group is not None
+            # Attached to this session, loaded, clean: usable as if read here.
+            assert inspect(group).session is uow.session.sync_session
+            assert not inspect(group).expired_attributes
+            assert group not in uow.session.dirty
+            await uow.commit()
+        if not first:
+            first, seen[:] = list(seen), []
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["upstream"] == [vpn, net]
+    assert answers[0]["language"] == "fr"
+    for table in CONFIG:
+        assert _reads_of(seen, table) == 0, f"{table} read again after the first unit"
+    assert _reads_of(first, "groups") == _reads_of(first, "services") == 1
+    assert _reads_of(first, "cursors") == _reads_of(first, "service_levels") == 1
+    # Without a carrier, every unit of work reads again, as before.
+    seen.clear()
+    async with UnitOfWork(factory) as uow:
+        assert await _read_all(uow, vpn) == answers[0]
+    assert _reads_of(seen, "groups") == 1
+    assert _reads_of(seen, "services") == 1
+
+
+async def test_a_carried_row_is_one_with_the_same_row_read_in_the_session(
+    factory: SessionFactory,
+) -> None:
+    await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        assert await uow.desk.default_group() is not None
+        await uow.commit()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        here = await uow.desk.named(Group, "service-desk")
+        carried = await uow.desk.default_group()
+        assert carried is here
+        ticket = await uow.tickets.create(
+            kind=TicketKind.INCIDENT,
+            title="VPN down",
+            requester=await uow.people.create(name="Ann", email="ann@example.com"),
+            group_id=carried.id,
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        found = await uow.tickets.get(ticket.id)
+        assert found is not None
+        assert found.group is not None
+        assert found.group.name == "service-desk"
+
+
+@pytest.mark.parametrize("how", ["orm", "core", "cursor"])
+async def test_a_configuration_write_makes_the_next_units_read_afresh(
+    factory: SessionFactory, how: str
+) -> None:
+    vpn, _ = await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await _read_all(uow, vpn)
+        await uow.commit()
+    assert len(carry) > 0
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await _read_all(uow, vpn)  # answered from the carrier, then changed below
+        if how == "orm":
+            uow.session.add(Group(name="network", is_default=False))
+        elif how == "core":
+            await uow.session.execute(update(Group).values(name="front-desk"))
+        else:
+            await uow.cursors.set("group.language.1", "de")
+        await uow.commit()
+    assert len(carry) == 0
+    seen = _count_statements(factory)
+    async with UnitOfWork(factory, carry=carry) as uow:
+        after = await _read_all(uow, vpn)
+        await uow.commit()
+    assert _reads_of(seen, "groups") == 1
+    assert _reads_of(seen, "services") == 1
+    if how == "core":
+        assert after["group"] == ("front-desk", True)
+    if how == "cursor":
+        assert after["language"] == "de"
+
+
+async def _failing(factory: SessionFactory, carry: CarriedConfig, *, change: bool) -> None:
+    """A unit of work that reads (and changes, with `change`) configuration, then fails."""
+    async with UnitOfWork(factory, carry=carry) as uow:
+        group = await uow.desk.default_group()
+        assert group is not None
+        assert await uow.desk.service_levels()
+        await uow.services.all()
+        if change:
+            group.name = "changed, never committed"
+            group.oncall = {"changed": True}
+            await uow.session.flush()
+        raise RuntimeError("the run failed")
+
+
+async def test_a_failed_unit_hands_nothing_on_and_spoils_nothing(factory: SessionFactory) -> None:
+    vpn, _ = await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await uow.desk.default_group()
+        await uow.commit()
+    # A unit of work that reads more, and fails.
+    with pytest.raises(RuntimeError):
+        await _failing(factory, carry, change=False)
+    # One that rolls back what it read.
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await uow.desk.calendars()
+        await uow.alerts.upstream(vpn)
+        await uow.rollback()
+    seen = _count_statements(factory)
+    async with UnitOfWork(factory, carry=carry) as uow:
+        group = await uow.desk.default_group()
+        assert group is not None
+        assert group.name == "service-desk"
+        assert [s.name for s in await uow.desk.service_levels()] == ["gold"]
+        await uow.services.all()
+        await uow.desk.calendars()
+        await uow.commit()
+    assert _reads_of(seen, "groups") == 0, "carried from the unit that committed"
+    assert _reads_of(seen, "service_levels") == 1, "the failed unit's read was not kept"
+    assert _reads_of(seen, "services") == 1
+    assert _reads_of(seen, "calendars") == 1
+
+
+async def test_a_carried_row_changed_by_a_failed_unit_is_carried_as_committed(
+    factory: SessionFactory,
+) -> None:
+    await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await uow.desk.default_group()
+        await uow.commit()
+    with pytest.raises(RuntimeError):
+        await _failing(factory, carry, change=True)
+    async with UnitOfWork(factory, carry=carry) as uow:
+        group = await uow.desk.default_group()
+        assert group is not None
+        assert (group.name, group.oncall) == ("service-desk", None)
+
+
+async def test_rows_of_other_tables_are_not_carried(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        alice = await uow.people.create(name="Alice", email="alice@example.com")
+        vpn = Service(name="VPN")
+        uow.session.add(vpn)
+        await uow.session.flush()
+        problem = await uow.tickets.create(
+            kind=TicketKind.PROBLEM, title="Tunnel drops", requester=alice, service_id=vpn.id
+        )
+        (await uow.problems.record(problem)).stage = ProblemStage.KNOWN_ERROR
+        await uow.commit()
+    carry = CarriedConfig()
+    seen = _count_statements(factory)
+    for _ in range(2):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+            await uow.commit()
+    # Known errors are tickets, which messages change: read by each unit of work.
+    assert _reads_of(seen, "tickets") == 2
+
+
+async def test_a_unit_that_goes_on_after_its_commit_still_hands_on_and_forgets(
+    factory: SessionFactory,
+) -> None:
+    vpn, _ = await _desk(factory)
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        await _read_all(uow, vpn)
+        await uow.commit()
+        assert len(carry) > 0
+        uow.session.add(Group(name="network"))
+        await uow.commit()
+    assert len(carry) == 0
+    async with UnitOfWork(factory, carry=carry) as uow:
+        assert await uow.desk.named(Group, "network") is not None
+        await uow.commit()
+    assert len(carry) == 1
+
+
+async def test_a_change_made_in_place_does_not_reach_the_next_unit(
+    factory: SessionFactory,
+) -> None:
+    await _desk(factory)
+    async with UnitOfWork(factory) as uow:
+        await uow.session.execute(update(Group).values(oncall={"rota": ["ann"]}))
+        await uow.commit()
+    carry = CarriedConfig()
+    for _ in range(3):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            group = await uow.desk.default_group()
+            assert group is not None
+            assert group.oncall == {"rota": ["ann"]}
+            # Untracked, so never written: the next unit must not see it either.
+            group.oncall["rota"].append("bob")
+            await uow.commit()
