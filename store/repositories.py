@@ -60,16 +60,29 @@ class ServiceRepository:
         return self._all
 
     async def by_name(self, name: str) -> Service | None:
-        """A service by its name or one of its aliases, case-insensitively."""
-        wanted = name.strip().lower()
-        services = await self.all()
-        for svc in services:
-            if svc.name.lower() == wanted:
-                return svc
-        for svc in services:
-            if wanted in (a.lower() for a in svc.aliases or ()):
-                return svc
-        return None
+        """A service by its name or one of its aliases, case-insensitively.
+
+        A name wins over an alias, and of two services with the same alias the first by
+        name. Looked up in an index of plain ids, so a unit of work that takes the batch's
+        carried answers attaches only the service it finds, not every service.
+        """
+        found = (await self.memo.get("names", self._names)).get(name.strip().lower())
+        if found is None:
+            return None
+        return await self.memo.get(("one", found), lambda: self._one(found))
+
+    async def _names(self) -> dict[str, int]:
+        exact: dict[str, int] = {}
+        aliases: dict[str, int] = {}
+        for svc in await self.all():
+            exact.setdefault(svc.name.lower(), svc.id)
+            for alias in svc.aliases or ():
+                aliases.setdefault(alias.lower(), svc.id)
+        return {**aliases, **exact}
+
+    async def _one(self, service_id: int) -> Service | None:
+        # Read by `_names` in this unit of work unless it came with the batch's answers.
+        return await self.session.get(Service, service_id)
 
     async def upsert(self, name: str, **fields: Any) -> Service:
         """Create a service or update its fields, by name."""

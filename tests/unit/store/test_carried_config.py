@@ -268,3 +268,33 @@ async def test_a_change_made_in_place_does_not_reach_the_next_unit(
             # Untracked, so never written: the next unit must not see it either.
             group.oncall["rota"].append("bob")
             await uow.commit()
+
+
+async def test_a_service_found_by_name_is_the_only_one_attached(factory: SessionFactory) -> None:
+    async with UnitOfWork(factory) as uow:
+        uow.session.add_all(
+            [
+                Service(name="VPN", aliases=["remote access"]),
+                Service(name="Email", aliases=["vpn", "mail"]),
+                Service(name="Network"),
+            ]
+        )
+        await uow.commit()
+    seen = _count_statements(factory)
+    carry = CarriedConfig()
+    for run in range(3):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            # A name wins over another service's alias; an alias finds its service.
+            found = await uow.services.by_name(" vpn ")
+            assert found is not None
+            assert found.name == "VPN"
+            by_alias = await uow.services.by_name("MAIL")
+            assert by_alias is not None
+            assert by_alias.name == "Email"
+            assert await uow.services.by_name("printer") is None
+            held = list(uow.session.sync_session.identity_map.values())
+            services = sorted(o.name for o in held if isinstance(o, Service))
+            # The first unit read them all; the others attach only what they found.
+            assert services == (["Email", "Network", "VPN"] if run == 0 else ["Email", "VPN"])
+            await uow.commit()
+    assert _reads_of(seen, "services") == 1
