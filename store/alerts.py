@@ -15,7 +15,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import ConfigMemo
 from store.enums import TicketKind
-from store.hotpath import insert_of, reads
+from store.hotpath import insert_of, reads, written_table
 from store.models import (
     AlertIncident,
     Integration,
@@ -321,10 +321,9 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
 def _executing(state: ORMExecuteState) -> None:
     if _NO_OUTAGE not in state.session.info:
         return
-    if state.is_insert or state.is_update or state.is_delete:
-        name = getattr(getattr(state.statement, "table", None), "name", None)
-        if name == "alert_incidents" or (name == "tickets" and not state.is_insert):
-            state.session.info.pop(_NO_OUTAGE, None)
+    name = written_table(state)
+    if name == "alert_incidents" or (name == "tickets" and not state.is_insert):
+        state.session.info.pop(_NO_OUTAGE, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from store.hotpath import written_table
+
 T = TypeVar("T")
 
 CONFIG_TABLES = frozenset(
@@ -67,10 +69,8 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _executing(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in CONFIG_TABLES:
-            _written(state.session)
+    if written_table(state) in CONFIG_TABLES:
+        _written(state.session)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -47,6 +47,26 @@ def reads(*tables: str) -> dict[str, frozenset[str]]:
     return {READS: frozenset(tables)}
 
 
+def written_table(state: ORMExecuteState) -> str | None:
+    """The table an INSERT, UPDATE or DELETE run through a session writes; None for a query.
+
+    What the session's memos (configuration, recipients, recurrence, outages) watch for a
+    write that bypasses the unit of work's objects.
+    """
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    name: str | None = getattr(getattr(state.statement, "table", None), "name", None)
+    return name
+
+
+def given_rows(state: ORMExecuteState) -> list[Mapping[str, Any]]:
+    """The parameter rows an execution was given: none, one mapping, or a list of them."""
+    given = state.parameters
+    if not given:
+        return []
+    return [given] if isinstance(given, Mapping) else list(given)
+
+
 class WriteBehindSession(Session):
     """A session that writes rows queued with `queue_insert` in one multi-row Core INSERT.
 

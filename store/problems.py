@@ -8,7 +8,7 @@ owner group as a problem, so a cluster is offered once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,14 @@ from sqlalchemy.orm.util import identity_key
 
 from store.config_memo import ConfigMemo
 from store.enums import Status, TicketKind
-from store.hotpath import INSERTED, CoreInsert, insert_new_returning_id, reads
+from store.hotpath import (
+    INSERTED,
+    CoreInsert,
+    given_rows,
+    insert_new_returning_id,
+    reads,
+    written_table,
+)
 from store.models import Base, GroupMember, Person, Ticket, enum_column
 from store.recipients import kept
 from store.types import utcnow
@@ -219,7 +226,7 @@ class ProblemRepository:
         found = [(i, at, title, text, ref) for i, at, title, text, ref in rows]
         # Kept only from a settled unit of work: the query's autoflush may have noted changes.
         if not sync.info.get(_UNSETTLED):
-            _windows(sync)[service_id] = _Window(sync, since, found)
+            _windows(sync)[service_id] = _Window(since, found)
         return found
 
     async def tickets(self, ids: Sequence[int]) -> list[Ticket]:
@@ -419,7 +426,7 @@ class _Window:
     query runs again.
     """
 
-    def __init__(self, session: Session, since: datetime, rows: list[Candidate]) -> None:
+    def __init__(self, since: datetime, rows: list[Candidate]) -> None:
         self.since = since
         self.rows = {row[0]: row for row in rows}
         # Tickets this transaction inserted before the query are followed as well: the query
@@ -524,16 +531,11 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _executing(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    table = getattr(getattr(state.statement, "table", None), "name", None)
+    table = written_table(state)
     if table not in _WATCHED:
         return
     session = state.session
-    given = state.parameters
-    listed: list[Mapping[str, Any]] = (
-        [] if not given else [given] if isinstance(given, Mapping) else list(given)
-    )
+    listed = given_rows(state)
     if state.is_insert and table == "tickets":
         session.info[_TICKETS_INSERTED] = session.info.get(_TICKETS_INSERTED, 0) + max(
             len(listed), 1

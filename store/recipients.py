@@ -12,7 +12,7 @@ empty, so what another one commits is seen by the next unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import config_settled
-from store.hotpath import reads
+from store.hotpath import given_rows, reads, written_table
 from store.models import ChannelIdentity, Person
 
 T = TypeVar("T")
@@ -96,19 +96,15 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _executing(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    table = getattr(getattr(state.statement, "table", None), "name", None)
+    table = written_table(state)
     if table not in _TABLES or not state.session.info.get(MEMO):
         return
     if state.is_insert and table == "people":
         return  # a new person is in no answer kept, and joins a group by another table
-    given = state.parameters
-    if state.is_insert and given:
-        listed: list[Mapping[str, Any]] = [given] if isinstance(given, Mapping) else list(given)
-        if all(r.get("person_id") is not None for r in listed):
-            _forget(state.session, (int(r["person_id"]) for r in listed))
-            return
+    listed = given_rows(state)
+    if state.is_insert and listed and all(r.get("person_id") is not None for r in listed):
+        _forget(state.session, (int(r["person_id"]) for r in listed))
+        return
     _forget(state.session, None)
 
 
