@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from bot.container import Container
+from bot.resident import release_file_pages
 from bot.resilience import Outage, sleep_or_stop
 from bot.scheduler import Scheduler
 from store.queue import InProcessQueue
@@ -45,6 +46,9 @@ async def run_worker_role(
             await worker.run(stop)
 
         parts["worker"] = recovered_worker
+    # Start-up is over (imports, the model): the library pages it alone touched go back to
+    # the page cache, and what the role runs from now on comes back on its first use.
+    release_file_pages()
     tasks = [
         asyncio.create_task(_supervise(name, run, stop), name=f"role-{name}")
         for name, run in parts.items()
