@@ -43,7 +43,6 @@ from bot.web.live import NEWS
 from bot.web.urls import base_url
 from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
-from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
 from store.catalog import CatalogItem
@@ -415,7 +414,12 @@ def build_container(
     Channels are built only for a process with a role (a database command needs none).
     """
     ov = overrides or Overrides()
-    use_signin_base(base_url(settings))
+    if Role.WORKER in roles:
+        # Only the chat's handlers (the worker's) write sign-in links; the web role leaves
+        # them, and the handlers' registry they bring, unloaded.
+        from handlers.signin import use_base_url as use_signin_base
+
+        use_signin_base(base_url(settings))
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
     read_engine = create_reader(
