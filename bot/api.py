@@ -16,14 +16,9 @@ from bot.api_access import Caller, acting_person, caller_context, container, vis
 from bot.api_cards import EventOut, TicketOut, TicketPage, extras_for
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from handlers import changes
-from handlers.agent import NotAllowedError, Update, update_ticket
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.major_incidents import swarm_on_p1
 from handlers.rules import approval
-from handlers.service_levels import follow_update
-from handlers.ticket_ended import ended
 from nlu.types import IntentName, Understanding
 from store.enums import Priority, Role, Status, TicketKind
 from store.models import Ticket
@@ -128,6 +123,11 @@ async def patch_ticket(
     decision under the approval policy. Send the version you saw (`If-Match` or `version`)
     so a concurrent change answers 409 instead of being overwritten.
     """
+    # The handlers load with the first update: a web process serving only webhooks and the
+    # web chat never holds them (each process pays for what it imports).
+    from handlers.major_incidents import swarm_on_p1
+    from handlers.ticket_ended import ended
+
     c = container(request)
     shown = _shown_version(if_match, body.version)
     async with c.uow() as uow:
@@ -209,6 +209,8 @@ async def _decide(
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "a decision cannot be combined with other changes"
         )
+    from handlers import changes
+
     refusal = await changes.decision_refusal(ctx, ticket, shown)
     if refusal is not None:
         code = _REFUSAL_STATUS.get(refusal, status.HTTP_409_CONFLICT)
@@ -225,6 +227,9 @@ async def _decide(
 
 
 async def _update(ticket: Ticket, body: TicketUpdate, ctx: HandlerContext) -> None:
+    from handlers.agent import NotAllowedError, Update, update_ticket
+    from handlers.service_levels import follow_update
+
     before = ticket.status
     if (
         body.status is not None

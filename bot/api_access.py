@@ -17,7 +17,6 @@ from bot.container import Container
 from bot.delivery import add_outgoing
 from channels.conversation import Address
 from handlers.context import HandlerContext, Tally
-from handlers.tickets import MISS_LIMIT, MISS_WINDOW, can_see
 from store.enums import Role
 from store.models import Person, Ticket
 from store.types import utcnow
@@ -51,6 +50,8 @@ Caller = Annotated[Person, Depends(current_person)]
 
 async def visible_ticket(c: Container, uow: UnitOfWork, ref: str, person: Person) -> Ticket:
     """The ticket `ref` names if the person may see it; 404 otherwise, 429 after many misses."""
+    from handlers.tickets import MISS_LIMIT, MISS_WINDOW, can_see
+
     staff = person.has_role(Role.AGENT, Role.APPROVER)
     misses = f"ticket-misses:{person.id}"
     if not staff and await c.state.tally(misses, MISS_WINDOW, 0) >= MISS_LIMIT:

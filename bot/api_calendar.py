@@ -15,7 +15,6 @@ from fastapi import Request as HttpRequest
 from pydantic import BaseModel, Field
 
 from bot.api_access import Caller, container
-from handlers import change_lifecycle as lifecycle
 from store.changes import ChangeStage, FreezeWindow
 from store.enums import ChangeType, Status
 from store.types import utcnow
@@ -90,6 +89,8 @@ def _range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
 
 async def calendar_between(uow: UnitOfWork, start: datetime, end: datetime) -> Calendar:
     """The changes whose window overlaps [`start`, `end`), and the freezes in it."""
+    from handlers import change_lifecycle as lifecycle
+
     tickets = await uow.changes.scheduled_between(start, end)
     ids = [t.id for t in tickets]
     plans = await uow.changes.plans(ids)

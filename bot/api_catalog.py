@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot import catalog_orders as orders
 from bot.api_access import Caller, container
 from bot.guards import without_nul
-from handlers import catalog
 from store.catalog import CatalogItem
 from store.enums import Status
 
@@ -62,6 +61,8 @@ class ItemOut(BaseModel):
     @classmethod
     def of(cls, item: CatalogItem) -> ItemOut:
         """The item as people ordering it see it."""
+        from handlers import catalog
+
         return cls(
             name=item.name,
             aliases=[str(a) for a in item.aliases or ()],

@@ -17,11 +17,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from bot.api_access import Caller, acting_person, caller_context, container, finish
 from bot.guards import without_nul
-from handlers import change_lifecycle as lifecycle
-from handlers import problems
-from handlers.change_lifecycle import ChangeError, Refused
+from handlers.change_refusals import ChangeError, Refused
 from handlers.context import HandlerContext
-from handlers.tickets import can_see
 from store.changes import ChangeOutcome, ChangePlan, ChangeStage
 from store.enums import ChangeType, Status
 from store.models import Person, Ticket
@@ -116,6 +113,8 @@ class StandardIn(BaseModel):
 
 
 async def _change(uow: UnitOfWork, ref: str, person: Person) -> Ticket:
+    from handlers.tickets import can_see
+
     ticket = await uow.tickets.by_ref(ref)
     if ticket is None or not can_see(person, ticket):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no change {ref.upper()}")
@@ -208,6 +207,8 @@ async def schedule_change(
     """
 
     async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        from handlers import change_lifecycle as lifecycle
+
         done = await lifecycle.schedule(
             ctx, ticket, body.start, body.end, items=body.items, backout_plan=body.backout_plan
         )
@@ -223,6 +224,8 @@ async def implement_change(request: HttpRequest, ref: Ref, person: Caller) -> Ch
     """Start the work on the change."""
 
     async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        from handlers import change_lifecycle as lifecycle
+
         return await lifecycle.implement(ctx, ticket), {}
 
     return await _step(request, ref, person, take)
@@ -241,6 +244,9 @@ async def complete_change(
     """
 
     async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        from handlers import change_lifecycle as lifecycle
+        from handlers import problems
+
         plan = await lifecycle.review(ctx, ticket, body.outcome, body.note)
         solved = []
         if body.outcome is ChangeOutcome.SUCCESSFUL:
@@ -255,6 +261,8 @@ async def close_change(request: HttpRequest, ref: Ref, person: Caller) -> Change
     """Close the change."""
 
     async def take(ctx: HandlerContext, ticket: Ticket) -> StepResult:
+        from handlers import change_lifecycle as lifecycle
+
         return await lifecycle.close(ctx, ticket), {}
 
     return await _step(request, ref, person, take)
@@ -272,6 +280,8 @@ async def raise_standard(request: HttpRequest, body: StandardIn, person: Caller)
 
     It is scheduled at `start` for the template's duration; freezes still apply.
     """
+    from handlers import change_lifecycle as lifecycle
+
     async with container(request).uow() as uow:
         ctx = caller_context(uow, await acting_person(uow, person))
         template = await lifecycle.standard_named(ctx, body.template)

@@ -16,7 +16,6 @@ from bot.api_access import Caller, acting_person, caller_context, container, vis
 from bot.api_cards import TicketOut, extras_for
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from handlers import suppliers
 from store.enums import Role
 from store.models import Group, Supplier
 
@@ -68,6 +67,8 @@ async def hand_to_supplier(
     person: Caller,
 ) -> HandOffOut:
     """Mail the supplier's contact (through `SMTP_URL`) and start their contract's clock."""
+    from handlers import suppliers
+
     c = container(request)
     if not person.has_role(Role.AGENT):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only agents hand tickets to suppliers")

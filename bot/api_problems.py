@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from bot.api_access import Caller, acting_person, caller_context, container, finish
 from bot.guards import without_nul
-from handlers.problems import ProblemError, Update, open_problem_for, update_problem
 from store.enums import Role, Status, TicketKind
 from store.models import Person, Ticket
 from store.problems import ProblemRecord, ProblemStage
@@ -137,6 +136,8 @@ async def list_problems(
 )
 async def create_problem(request: HttpRequest, body: ProblemIn, person: Caller) -> ProblemOut:
     """A new problem with the incidents linked; its service is the first incident's."""
+    from handlers.problems import ProblemError, open_problem_for
+
     _staff(person)
     async with container(request).uow() as uow:
         ctx = caller_context(uow, await acting_person(uow, person))
@@ -179,6 +180,8 @@ async def patch_problem(
     match its symptoms are then linked and told the workaround. Becoming `resolved` tells
     the requester of every linked open incident.
     """
+    from handlers.problems import ProblemError, Update, update_problem
+
     _staff(person)
     async with container(request).uow() as uow:
         problem = await _problem(uow, ref)

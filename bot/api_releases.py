@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.api_access import Caller, acting_person, caller_context, container, finish
 from bot.api_changes import REFUSAL_STATUS
 from bot.guards import without_nul
-from handlers import releases
-from handlers.change_lifecycle import ChangeError
+from handlers.change_refusals import ChangeError
 from store.changes import ChangeStage
 from store.enums import Decision, Role, Status
 from store.models import Person
@@ -169,6 +168,8 @@ async def create_release(request: HttpRequest, body: ReleaseIn, person: Caller) 
 
     Named `name` (like `R-12`) or the next free `R-n`. Agents only.
     """
+    from handlers import releases
+
     async with container(request).uow() as uow:
         ctx = caller_context(uow, await acting_person(uow, person))
         try:
@@ -200,6 +201,8 @@ async def add_changes(
     request: HttpRequest, name: Name, body: ChangesIn, person: Caller
 ) -> ReleaseOut:
     """Put more changes into the release; each must fit in its window. Agents only."""
+    from handlers import releases
+
     async with container(request).uow() as uow:
         release = await _release(uow, name)
         ctx = caller_context(uow, await acting_person(uow, person))
@@ -215,6 +218,8 @@ async def add_changes(
 async def _decide(
     request: HttpRequest, name: str, person: Person, decision: Decision, comment: str
 ) -> ReleaseOut:
+    from handlers import releases
+
     async with container(request).uow() as uow:
         release = await _release(uow, name)
         me = await acting_person(uow, person)

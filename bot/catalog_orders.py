@@ -15,9 +15,7 @@ from bot.api_access import caller_context
 from bot.container import Container
 from bot.delivery import add_outgoing
 from bot.guards import without_nul
-from handlers import catalog, fulfilment
 from handlers.rules import catalog_form as form
-from handlers.tickets import can_see
 from store.catalog import CatalogItem
 from store.enums import Status
 from store.models import Person
@@ -74,6 +72,8 @@ async def place(
     channel: str,
 ) -> Placed:
     """Place an order for `item` with `answers`; `OrderRefused` says why it was not."""
+    from handlers import catalog
+
     async with c.uow() as uow:
         found = await uow.catalog.find(item)
         if found is None:
@@ -119,6 +119,9 @@ async def place(
 
 async def progress(c: Container, person_id: int, ref: str) -> dict[str, Any]:
     """A request's approval chain and tasks, for its requester, staff and its approvers."""
+    from handlers import fulfilment
+    from handlers.tickets import can_see
+
     async with c.reader() as uow:
         me = await uow.people.get(person_id)
         ticket = await uow.tickets.by_ref(ref.upper())
@@ -158,6 +161,8 @@ async def complete_task(
     c: Container, person_id: int, ref: str, position: int, note: str = ""
 ) -> dict[str, Any]:
     """An agent completes a task of a request; `OrderRefused` (403/404/409) says why not."""
+    from handlers import fulfilment
+
     async with c.uow() as uow:
         me = await uow.people.get(person_id)
         if me is None:

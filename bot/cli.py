@@ -154,7 +154,7 @@ def web(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Run the web role alone: webhooks, web chat, REST API (scaled mode)."""
-    import uvicorn
+    from bot import serve_web
 
     settings = _settings()
     if not settings.scaled:
@@ -164,16 +164,12 @@ def web(
         )
     # The web role starts even while the database is down and answers 503 until it is back.
     _check_schema(settings, migrate=False, unreachable_ok=True)
-    uvicorn.run(
-        "bot.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    # Every web process pays for what this one holds: the server starts afresh in this
+    # process, without the command line and what the check left behind.
+    argv = serve_web.argv(host, port, workers)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606
 
 
 @app.command()

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.catalog_forms import StoredCatalogForms
 from bot.config import Settings
@@ -42,7 +43,6 @@ from bot.web.live import NEWS
 from bot.web.urls import base_url
 from channels.base import Channel, IngestOutcome, ProfileSource
 from channels.conversation import Address, Event, Reply
-from handlers.signin import use_base_url as use_signin_base
 from nlu.patterns import DEFAULT_CATALOG
 from nlu.types import CatalogEntry, Understander
 from store.catalog import CatalogItem
@@ -55,6 +55,7 @@ from store.db import (
 )
 from store.errors import ConflictError, UnavailableError
 from store.links import use_secret as use_link_secret
+from store.models import Cursor
 from store.platform_state import SqlPlatformState
 from store.queue import InProcessQueue, Queue, RedisStreamQueue
 from store.redis_state import RedisDialogue, RedisState
@@ -375,7 +376,7 @@ async def load_webchat_secret(settings: Settings, factory: SessionFactory) -> by
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     async with UnitOfWork(factory) as uow:
-        found = await uow.cursors.get(WEBCHAT_SECRET_CURSOR)
+        found = await _stored_webchat_secret(uow.session)
         if found:
             return bytes.fromhex(found)
         value = secrets.token_hex(32)
@@ -386,10 +387,20 @@ async def load_webchat_secret(settings: Settings, factory: SessionFactory) -> by
         except ConflictError:
             pass  # another process created it first; read theirs
     async with UnitOfWork(factory) as uow:
-        found = await uow.cursors.get(WEBCHAT_SECRET_CURSOR)
+        found = await _stored_webchat_secret(uow.session)
     if not found:
         raise RuntimeError("could not create the web chat secret")
     return bytes.fromhex(found)
+
+
+async def _stored_webchat_secret(session: AsyncSession) -> str | None:
+    # A Core read: the first ORM query configures every mapper (about 5 MB), which a web
+    # process serving only webhooks and the web chat never needs.
+    table = Cursor.__table__
+    found: str | None = await session.scalar(
+        select(table.c.value).where(table.c.key == WEBCHAT_SECRET_CURSOR)
+    )
+    return found
 
 
 def build_container(
@@ -403,7 +414,12 @@ def build_container(
     Channels are built only for a process with a role (a database command needs none).
     """
     ov = overrides or Overrides()
-    use_signin_base(base_url(settings))
+    if Role.WORKER in roles:
+        # Only the chat's handlers (the worker's) write sign-in links; the web role leaves
+        # them, and the handlers' registry they bring, unloaded.
+        from handlers.signin import use_base_url as use_signin_base
+
+        use_signin_base(base_url(settings))
     engine = create_engine(settings.async_database_url, connect_args=settings.database_connect_args)
     factory = session_factory(engine)
     read_engine = create_reader(

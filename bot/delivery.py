@@ -8,7 +8,6 @@ from datetime import datetime
 
 from channels.conversation import Address, Reply
 from channels.twilio.rules import WINDOW, WINDOW_MARGIN
-from handlers.approvers import reach
 from handlers.context import Outgoing
 from store.models import OutboxMessage
 from store.types import utcnow
@@ -103,6 +102,10 @@ async def _addresses(
     if out.topic is not None:
         return list(topics(out.topic))
     if out.person_id is not None:
+        # The handlers' rules of reach load with the first person addressed: a web process
+        # serving only webhooks never holds them.
+        from handlers.approvers import reach
+
         contact = await uow.people.last_contact(out.person_id)
         if contact is not None and contact[0]:
             address = Address.from_dict(contact[0])

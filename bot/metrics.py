@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from prometheus_client import (
@@ -23,7 +24,6 @@ from prometheus_client import (
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from handlers.deflection import DECLINED, DEFLECTED, NO, YES
 from store.hotpath import INSERTED
 from store.models import Ticket
 
@@ -82,8 +82,6 @@ DEFLECTIONS = Counter(
     "declined (filed).",
     ["outcome"],
 )
-DEFLECTION_OUTCOMES = {YES: DEFLECTED, NO: DECLINED}
-"""Handled intents (the deflection answers' actions) and the outcome each counts as."""
 NLU_FALLBACKS = Counter(
     "switchboard_nlu_fallbacks_total",
     "Messages the bot did not act on: a clarifying question, out of scope, or a hand-over "
@@ -93,10 +91,20 @@ NLU_FALLBACKS = Counter(
 FALLBACK_OUTCOMES = frozenset({"clarify", "out_of_scope", "handover"})
 
 
+@cache
+def deflection_outcomes() -> dict[str, str]:
+    """Handled intents (the deflection answers' actions) and the outcome each counts as."""
+    # Read from the handlers on first count (the worker's): the web role never loads them.
+    from handlers.deflection import DECLINED, DEFLECTED, NO, YES
+
+    return {YES: DEFLECTED, NO: DECLINED}
+
+
 def count_outcomes(intents: Iterable[str]) -> None:
     """Count the deflection answers and the NLU fallbacks among intents just committed."""
+    outcomes = deflection_outcomes()
     for intent in intents:
-        outcome = DEFLECTION_OUTCOMES.get(intent)
+        outcome = outcomes.get(intent)
         if outcome is not None:
             DEFLECTIONS.labels(outcome).inc()
         if intent in FALLBACK_OUTCOMES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam, inspect, select, text
@@ -220,7 +221,7 @@ class KnowledgeSearch:
             if (
                 found is not None
                 and held.get(identity_key(KnowledgeArticle, i)) is found
-                and not inspect(found).unloaded & _LOADED
+                and not inspect(found).unloaded & _loaded()
             ):
                 by_id[i] = found
         missing = [i for i, _ in ranked if i not in by_id]
@@ -235,8 +236,15 @@ _ARTICLES = (
     .where(KnowledgeArticle.id.in_(bindparam("ids", expanding=True)))
     .execution_options(**reads("knowledge_articles"))
 )
-_LOADED = frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
-"""The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
+
+
+@cache
+def _loaded() -> frozenset[str]:
+    """The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
+    # Asked on first use: reading a mapper's attributes configures every mapper.
+    return frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
+
+
 _TEXTS: dict[str, TextClause] = {}
 _SEARCH_READS = reads("knowledge_fts", "knowledge_articles", "knowledge_article_services")
 

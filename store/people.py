@@ -275,7 +275,9 @@ class PeopleRepository:
 
     async def count(self) -> int:
         """How many people there are, active or not."""
-        return int((await self.session.execute(select(func.count(Person.id)))).scalar_one())
+        # Core, not the ORM: `/healthz` asks this, and the first ORM query configures every mapper.
+        count = select(func.count()).select_from(Person.__table__)
+        return int((await self.session.execute(count)).scalar_one())
 
 
 _PERSON_INSERT = CoreInsert(Person)

@@ -27,14 +27,9 @@ from bot.web.console_common import (
     row_of,
 )
 from bot.web.render import error_page
-from handlers import console as actions
-from handlers.agent import NotAllowedError
 from handlers.context import HandlerContext
 from handlers.errors import LifecycleError
-from handlers.major_incidents import swarm_on_p1
 from handlers.rules import lifecycle
-from handlers.suppliers import MAIL_CHANNEL
-from handlers.ticket_ended import ended
 from store.enums import Decision, Priority, Role, Status, TicketKind
 from store.models import Ticket
 from store.types import utcnow
@@ -47,6 +42,10 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 @router.get("/tickets/{ref}", response_class=HTMLResponse)
 async def ticket_page(request: Request, ref: str, person: Staff, done: str = "") -> Response:
     """A ticket: its details, the whole conversation and history, and what I may do."""
+    # The handlers load with the console's first ticket page: a web process serving only
+    # webhooks and the web chat never holds them.
+    from handlers import console as actions
+
     async with container_of(request).uow() as uow:
         ticket = await find_ticket(uow, ref)
         if ticket is None:
@@ -116,6 +115,10 @@ async def act(
     supplier: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
     """Run one action on the ticket and come back to it."""
+    from handlers import console as actions
+    from handlers.agent import NotAllowedError
+    from handlers.suppliers import MAIL_CHANNEL, HandOffError
+
     if action not in ACTIONS:
         return error_page(request, 404, "no such action")
     c = container_of(request)
@@ -146,7 +149,7 @@ async def act(
         return error_page(request, 400, str(e))
     except around.NotFoundError as e:
         return error_page(request, 404, str(e))
-    except around.HandOffError as e:
+    except HandOffError as e:
         return error_page(request, 409, str(e))
     except NotAllowedError as e:
         return error_page(request, 403, str(e))
@@ -161,6 +164,10 @@ async def act(
 async def _apply(
     action: str, ticket: Ticket, ctx: HandlerContext, *, text: str, to: str, priority: str
 ) -> None:
+    from handlers import console as actions
+    from handlers.major_incidents import swarm_on_p1
+    from handlers.ticket_ended import ended
+
     if action == "take":
         actions.take(ticket, ctx)
     elif action == "give":

@@ -16,15 +16,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bot.web.auth import csrf_protect
 from bot.web.console_common import BadInput, Staff, container_of, context_for, render
 from bot.web.render import error_page
-from handlers.improvements import (
-    KPIS,
-    idea_title,
-    kpi_now,
-    progress,
-    register,
-    set_measure,
-    suggest,
-)
 from store.enums import Role
 from store.improvements import Stage
 from store.types import utcnow
@@ -37,6 +28,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 @router.get("/improvements", response_class=HTMLResponse)
 async def improvements(request: Request, person: Staff) -> HTMLResponse:
     """The continual improvement register: every idea, its stage and its KPI then and now."""
+    from handlers.improvements import KPIS, kpi_now, progress
     from handlers.reports import desk_figures
 
     until = utcnow()
@@ -87,6 +79,7 @@ async def measure_idea(
     target: Annotated[str, Form(max_length=30)] = "",
 ) -> Response:
     """Measure an idea by a KPI: baseline (blank: the figure now) and target (agents)."""
+    from handlers.improvements import KPIS, kpi_now, set_measure
     from handlers.reports import desk_figures
 
     if not person.has_role(Role.AGENT):
@@ -116,6 +109,8 @@ async def measure_idea(
 @router.post("/improvements/suggest", dependencies=[Depends(csrf_protect)])
 async def suggest_ideas(request: Request, person: Staff) -> Response:
     """Let the bot propose improvements from the last 30 days' data (agents)."""
+    from handlers.improvements import suggest
+
     if not person.has_role(Role.AGENT):
         return error_page(request, 403, "only agents ask for suggestions")
     async with container_of(request).uow() as uow:
@@ -132,6 +127,8 @@ async def propose(
     text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Put an idea in the register from the console."""
+    from handlers.improvements import idea_title, register
+
     idea = text.replace("\x00", "").strip()
     if not idea_title(idea):
         return error_page(request, 400, "write the idea first")

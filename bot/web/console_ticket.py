@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from handlers.agent import NotAllowedError
 from handlers.cmdb import Impact, impact
 from handlers.context import HandlerContext
 from handlers.errors import HandlerError
-from handlers.suppliers import HandOffError, find_supplier, hand_off
 from store.enums import Role, TicketKind
 from store.models import Service, Supplier, SupplierHandoff, Ticket, TicketLink
 from store.uow import UnitOfWork
@@ -82,6 +80,8 @@ async def surroundings(uow: UnitOfWork, ticket: Ticket) -> Surroundings:
 
 def _agent(ctx: HandlerContext) -> None:
     if not ctx.person.has_role(Role.AGENT):
+        from handlers.agent import NotAllowedError
+
         raise NotAllowedError("only agents can do this")
 
 
@@ -107,6 +107,8 @@ async def link(ctx: HandlerContext, ticket: Ticket, ref: str) -> Ticket:
 
 async def hand(ctx: HandlerContext, ticket: Ticket, name: str, note: str) -> str:
     """Hand the ticket to the named supplier (blank: the one behind its service)."""
+    from handlers.suppliers import find_supplier, hand_off
+
     _agent(ctx)
     if name.strip() and await ctx.uow.desk.named(Supplier, name.strip()) is None:
         raise NotFoundError(f"there is no supplier {name.strip()[:80]!r}")
@@ -115,4 +117,4 @@ async def hand(ctx: HandlerContext, ticket: Ticket, name: str, note: str) -> str
     return done.handoff.supplier
 
 
-__all__ = ["HandOffError", "LinkError", "NotFoundError", "Surroundings", "hand", "link"]
+__all__ = ["LinkError", "NotFoundError", "Surroundings", "hand", "link"]

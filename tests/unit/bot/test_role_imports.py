@@ -56,6 +56,25 @@ NOT_IN_WEB = (
     "bot.handling",
     "bot.router",
     "bot.outbox",
+    # The chat's handlers, until a route of the API or the console runs one.
+    "handlers.registry",
+    "handlers.agent",
+    "handlers.approvers",
+    "handlers.catalog",
+    "handlers.change_lifecycle",
+    "handlers.changes",
+    "handlers.console",
+    "handlers.deflection",
+    "handlers.fulfilment",
+    "handlers.improvements",
+    "handlers.incidents",
+    "handlers.links",
+    "handlers.problems",
+    "handlers.releases",
+    "handlers.service_levels",
+    "handlers.signin",
+    "handlers.suppliers",
+    "handlers.tickets",
     # Commands other than the serving ones.
     *(
         "bot.cli_bench",
@@ -107,8 +126,9 @@ NOT_IN_WORKER = (
     # The web chat's token signing, which only its routes use.
     "itsdangerous",
 )
-# Both roles need these: the probe must find them.
-NEEDED = ("sqlalchemy", "bot.container", "handlers.registry")
+# Each role needs these: the probe must find them.
+NEEDED = ("sqlalchemy", "bot.container", "handlers.context")
+WORKER_NEEDED = (*NEEDED, "handlers.registry")
 
 # The schema check both commands run before they serve.
 CHECK = """
@@ -130,6 +150,16 @@ import bot.runtime
 build_container(load_settings(), roles=frozenset({Role.WORKER}))
 """
 )
+# What `switchboard web` becomes after its checks (`bot.serve_web`, in the same process):
+# uvicorn and the app, without the command line that ran the checks.
+SERVED = """
+import uvicorn
+import bot.serve_web
+from bot.config import load_settings
+from bot.logging import configure
+import bot.asgi
+"""
+COMMAND_LINE = ("typer", "bot.cli", "bot.cli_common", "bot.cli_help", "bot.cli_people")
 # The web role once its container is open, as in its lifespan: channels are started, yet
 # none has made an HTTP client (httpx loads httpcore only for a client's transport).
 WEB_OPEN = (
@@ -275,6 +305,12 @@ def test_the_web_role_leaves_the_nlu_the_timers_and_idle_sdks_unloaded(tmp_path:
     assert [n for n in loaded if n in NEEDED] == list(NEEDED)
 
 
+def test_the_served_web_role_holds_nothing_of_the_command_line(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, SERVED, (*COMMAND_LINE, *NOT_IN_WEB, *NEEDED))
+    assert [n for n in loaded if n not in NEEDED] == []
+    assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+
+
 def test_the_web_role_opens_its_channels_without_making_an_http_client(tmp_path: Path) -> None:
     loaded = _loaded(tmp_path, WEB_OPEN, ("httpcore", "h11", "certifi", *NEEDED))
     assert [n for n in loaded if n not in NEEDED] == []
@@ -282,9 +318,9 @@ def test_the_web_role_opens_its_channels_without_making_an_http_client(tmp_path:
 
 
 def test_the_worker_leaves_pages_templates_and_the_api_unloaded(tmp_path: Path) -> None:
-    loaded = _loaded(tmp_path, WORKER, (*NOT_IN_WORKER, *NEEDED))
-    assert [n for n in loaded if n not in NEEDED] == []
-    assert [n for n in loaded if n in NEEDED] == list(NEEDED)
+    loaded = _loaded(tmp_path, WORKER, (*NOT_IN_WORKER, *WORKER_NEEDED))
+    assert [n for n in loaded if n not in WORKER_NEEDED] == []
+    assert [n for n in loaded if n in WORKER_NEEDED] == list(WORKER_NEEDED)
 
 
 def test_the_model_loads_without_spacys_command_line_which_loads_on_first_use(
