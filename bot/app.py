@@ -66,6 +66,12 @@ def create_app(
                 from bot.runtime import Background
 
                 await stack.enter_async_context(Background(container))
+            else:
+                # The worker role does this once its model is loaded; a web-only process
+                # is started once the container is open.
+                from bot.resident import release_file_pages
+
+                release_file_pages()
             log.info("app.started", roles=sorted(roles), channels=sorted(container.channels))
             yield
 

@@ -97,3 +97,23 @@ def test_reads_the_process_own_libraries() -> None:
 
 def test_a_missing_smaps_releases_nothing(tmp_path: Path) -> None:
     assert release_file_pages(smaps=tmp_path / "absent") == 0
+
+
+async def test_a_web_only_process_releases_its_pages_once_started(
+    monkeypatch: pytest.MonkeyPatch, model_root: Path, tmp_path: Path
+) -> None:
+    from asgi_lifespan import LifespanManager
+
+    import bot.resident
+    from bot.app import create_app
+    from bot.container import Role
+    from tests.conftest import make_settings
+
+    calls: list[str] = []
+    monkeypatch.setattr(bot.resident, "release_file_pages", lambda: calls.append("released"))
+    settings = make_settings(f"sqlite:///{tmp_path}/db.sqlite", model_root)
+    app = create_app(settings, roles=frozenset({Role.WEB}))
+
+    assert calls == []
+    async with LifespanManager(app):
+        assert calls == ["released"]
