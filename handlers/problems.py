@@ -170,17 +170,21 @@ async def on_new_incident(ctx: HandlerContext, incident: Ticket) -> str:
         return ""
     said = f"{incident.title} {incident.description}"
     text = ""
-    for problem, record in await ctx.uow.problems.known_errors(incident.service_id):
-        if known_errors.matches(said, record.symptoms):
-            await ctx.uow.problems.link(problem, incident, how="known_error")
-            ctx.log(incident, "linked", problem=problem.ref, known_error=True)
-            text = say(
-                language(ctx),
-                "problem.known_error_match",
-                ref=problem.ref,
-                workaround=record.workaround,
-            )
-            break
+    for known in await ctx.uow.problems.known_errors(incident.service_id):
+        if not known_errors.matches(said, known.symptoms):
+            continue
+        problem = await ctx.uow.tickets.get(known.problem_id)
+        if problem is None:
+            continue
+        await ctx.uow.problems.link(problem, incident, how="known_error")
+        ctx.log(incident, "linked", problem=known.ref, known_error=True)
+        text = say(
+            language(ctx),
+            "problem.known_error_match",
+            ref=known.ref,
+            workaround=known.workaround,
+        )
+        break
     if not text:
         await offer_recurring(ctx, incident.service_id)
     return text

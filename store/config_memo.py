@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable
 from decimal import Decimal
 from enum import Enum
+from itertools import chain
 from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect
@@ -57,13 +58,32 @@ CARRIED = "switchboard.config_carried"
 """`session.info` key: the `_Taking` of a unit of work that carries its batch's answers."""
 
 
-def _config_rows(objs: Iterable[Any]) -> bool:
-    return any(getattr(getattr(o, "__table__", None), "name", None) in CONFIG_TABLES for o in objs)
+_IS_CONFIG: dict[type, bool] = {}
+
+
+def _config_class(cls: type) -> bool:
+    found = _IS_CONFIG.get(cls)
+    if found is None:
+        found = _IS_CONFIG[cls] = (
+            getattr(getattr(cls, "__table__", None), "name", None) in CONFIG_TABLES
+        )
+    return found
+
+
+def _holds_config_changes(session: Session) -> bool:
+    """Whether the session holds a new, changed or deleted configuration row not yet flushed.
+
+    Asked by every memo question, over all that a batch's unit of work holds: the session's
+    own collections of states are read, as `session.new`, `.dirty` and `.deleted` build a
+    new set on every access, and each class is looked up once.
+    """
+    states = chain(session._new, session.identity_map._modified, session._deleted)
+    return any(_config_class(state.class_) for state in states)
 
 
 @event.listens_for(Session, "before_flush")
 def _flushing(session: Session, _context: Any, _instances: Any) -> None:
-    if _config_rows(session.new) or _config_rows(session.dirty) or _config_rows(session.deleted):
+    if _holds_config_changes(session):
         _written(session)
 
 
@@ -101,7 +121,7 @@ def config_settled(session: AsyncSession) -> bool:
     sync = session.sync_session
     if sync.info.get(WRITTEN):
         return False
-    return not (_config_rows(sync.new) or _config_rows(sync.dirty) or _config_rows(sync.deleted))
+    return not _holds_config_changes(sync)
 
 
 _PLAIN = (str, int, float, bool, bytes, Enum, Decimal, dt.date, dt.time, dt.timedelta)

@@ -267,6 +267,25 @@ class CoreInsert:
         return attach(session, obj)
 
 
+_MAPPERS_CONFIGURED = False
+
+
+def unsaved(model: type[T], values: Mapping[str, Any]) -> T:
+    """A new object of `model` holding `values`, for rows written by Core (`queue_insert`).
+
+    As its constructor would make it, but without an attribute event for each value: a
+    message queues several such rows, and the events record history that no flush reads.
+    """
+    global _MAPPERS_CONFIGURED
+    if not _MAPPERS_CONFIGURED:
+        # A constructor would configure the mappers on first use; `new_instance` does not.
+        configure_mappers()
+        _MAPPERS_CONFIGURED = True
+    obj: T = manager_of_class(model).new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
 def attach(session: AsyncSession, obj: T) -> T:
     """`obj`, whose row was just inserted, as a persistent object of `session` with no load.
 

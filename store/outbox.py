@@ -15,7 +15,7 @@ from sqlalchemy import BindParameter, Table, bindparam, func, or_, select, tuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import OutboxStatus
-from store.hotpath import insert_many, insert_of, returning_ids
+from store.hotpath import insert_many, insert_of, returning_ids, unsaved
 from store.models import OutboxMessage
 from store.types import utcnow
 
@@ -83,18 +83,21 @@ class OutboxRepository:
             return self._keyed[dedup_key]
         now = utcnow()
         settled = delivered and dedup_key is None
-        row = OutboxMessage(
-            platform=platform,
-            conversation_key=conversation_key,
-            address=address,
-            reply=reply,
-            inbox_id=inbox_id,
-            ticket_ref=ticket_ref,
-            status=OutboxStatus.SENT if settled else OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            sent_at=now if settled else None,
-            dedup_key=dedup_key,
+        row = unsaved(
+            OutboxMessage,
+            {
+                "platform": platform,
+                "conversation_key": conversation_key,
+                "address": address,
+                "reply": reply,
+                "inbox_id": inbox_id,
+                "ticket_ref": ticket_ref,
+                "status": OutboxStatus.SENT if settled else OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "sent_at": now if settled else None,
+                "dedup_key": dedup_key,
+            },
         )
         if dedup_key is None:
             self._plain.append(row)

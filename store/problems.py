@@ -9,6 +9,7 @@ owner group as a problem, so a cluster is offered once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -62,6 +63,16 @@ class ProblemStage(StrEnum):
     def label(self) -> str:
         """The stage as people read it (`known error`, not `known_error`)."""
         return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class KnownError:
+    """A known error as a new incident is matched against it: its problem and its words."""
+
+    problem_id: int
+    ref: str
+    symptoms: list[Any]
+    workaround: str
 
 
 class ProblemRecord(Base):
@@ -167,16 +178,18 @@ class ProblemRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def known_errors(self, service_id: int) -> list[tuple[Ticket, ProblemRecord]]:
-        """Known errors on a service, newest first.
+    async def known_errors(self, service_id: int) -> list[KnownError]:
+        """Known errors on a service, newest first, as the values a new incident is matched on.
 
         Read once per unit of work while it changes no problem record (`store.config_memo`):
-        every new incident on the service asks.
+        every new incident on the service asks. Columns only: loading each problem as a
+        ticket with its joined people, group and service cost more than the rest of the
+        check, and only a match needs the ticket (`TicketRepository.get`).
         """
 
-        async def load() -> list[tuple[Ticket, ProblemRecord]]:
+        async def load() -> list[KnownError]:
             rows = await self.session.execute(_KNOWN_ERRORS, {"service_id": service_id})
-            return [(t, r) for t, r in rows.all()]
+            return [KnownError(int(i), ref, list(s or []), w or "") for i, ref, s, w in rows]
 
         sync = self.session.sync_session
         if any(
@@ -347,7 +360,7 @@ _OWNERS = (
 
 
 _KNOWN_ERRORS = (
-    select(Ticket, ProblemRecord)
+    select(Ticket.id, Ticket.ref, ProblemRecord.symptoms, ProblemRecord.workaround)
     .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
     .where(
         Ticket.kind == TicketKind.PROBLEM,
@@ -355,8 +368,7 @@ _KNOWN_ERRORS = (
         ProblemRecord.stage == ProblemStage.KNOWN_ERROR,
     )
     .order_by(Ticket.id.desc())
-    # With the ticket's joined requester, assignee, group and service.
-    .execution_options(**reads("tickets", "problem_records", "people", "groups", "services"))
+    .execution_options(**reads("tickets", "problem_records"))
 )
 Candidates = Select[int, datetime, str, str | None, str]
 _RECURRENCE: dict[str, Candidates] = {}

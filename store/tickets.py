@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from store.enums import Decision, Priority, Status, TicketKind
-from store.hotpath import CoreInsert, queue_insert, reads
+from store.hotpath import CoreInsert, queue_insert, reads, unsaved
 from store.models import (
     Approval,
     Group,
@@ -304,15 +304,18 @@ class TicketRepository:
         all events queued by then); its `id` is set then, and until then its fields may
         still be changed.
         """
-        ev = TicketEvent(
-            ticket_id=ticket.id,
-            actor_id=actor.id if actor else None,
-            action=action,
-            detail={k: v for k, v in detail.items() if v is not None},
-            channel=channel,
-            external_user=external_user,
-            inbox_id=inbox_id,
-            at=utcnow(),
+        ev = unsaved(
+            TicketEvent,
+            {
+                "ticket_id": ticket.id,
+                "actor_id": actor.id if actor else None,
+                "action": action,
+                "detail": {k: v for k, v in detail.items() if v is not None},
+                "channel": channel,
+                "external_user": external_user,
+                "inbox_id": inbox_id,
+                "at": utcnow(),
+            },
         )
         queue_insert(self.session, _EVENT_INSERT.many_returning_id, _EVENT_INSERT.keys, ev)
         return ev

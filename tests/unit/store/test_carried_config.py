@@ -228,7 +228,7 @@ async def test_rows_of_other_tables_are_not_carried(factory: SessionFactory) -> 
     seen = _count_statements(factory)
     for _ in range(2):
         async with UnitOfWork(factory, carry=carry) as uow:
-            assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+            assert [k.problem_id for k in await uow.problems.known_errors(vpn.id)] == [problem.id]
             await uow.commit()
     # Known errors are tickets, which messages change: read by each unit of work.
     assert _reads_of(seen, "tickets") == 2

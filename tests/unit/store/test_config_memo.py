@@ -112,10 +112,10 @@ async def test_known_errors_follow_a_record_or_problem_changed_in_the_unit(
         assert found is not None
         record = await uow.problems.record(found)
         record.stage = ProblemStage.KNOWN_ERROR
-        assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+        assert [k.problem_id for k in await uow.problems.known_errors(vpn.id)] == [problem.id]
         await uow.commit()
     async with UnitOfWork(factory) as uow:
-        assert [t.id for t, _ in await uow.problems.known_errors(vpn.id)] == [problem.id]
+        assert [k.problem_id for k in await uow.problems.known_errors(vpn.id)] == [problem.id]
         found = await uow.tickets.get(problem.id)
         assert found is not None
         found.service_id = mail.id

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from store.db import SessionFactory
 from store.enums import InboxStatus, OutboxStatus, PersonKind, Role, Status, TicketKind
 from store.errors import ConflictError
-from store.models import OutboxMessage
+from store.models import InboxEvent, OutboxMessage
 from store.types import utcnow
 from store.uow import UnitOfWork
 
@@ -55,6 +55,38 @@ async def test_attempts_are_counted_and_done_rows_left_alone(factory: SessionFac
         await uow.commit()
     assert list(second) == [b]
     assert second[b].deliveries == 2
+
+
+async def test_a_batch_is_finished_each_row_with_its_intent(factory: SessionFactory) -> None:
+    ids = [await insert(factory, f"F{n}") for n in range(4)]
+    a, b, c, done = ids
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    assert done is not None
+    async with UnitOfWork(factory) as uow:
+        assert await uow.inbox.finish(done, intent="greet")
+        await uow.commit()
+    before = utcnow()
+    for batch in ({a: "thanks", b: "report_incident", done: "help"}, {c: "greet"}):
+        async with UnitOfWork(factory) as uow:
+            finished = await uow.inbox.finish_many(batch)
+            await uow.commit()
+        # The row finished already neither counts nor changes.
+        assert finished == len(batch) - (done in batch)
+    async with UnitOfWork(factory) as uow:
+        rows = {r.id: r for r in await uow.session.scalars(select(InboxEvent))}
+    assert {i: rows[i].intent for i in ids} == {
+        a: "thanks",
+        b: "report_incident",
+        c: "greet",
+        done: "greet",
+    }
+    assert {rows[i].status for i in ids} == {InboxStatus.DONE}
+    for i in (a, b, c):
+        at = rows[i].processed_at
+        assert at is not None
+        assert at >= before - timedelta(seconds=1)
 
 
 async def add_reply(factory: SessionFactory, conversation: str = "c1") -> int:
