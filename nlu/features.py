@@ -156,9 +156,10 @@ class FeatureSpace:
     A feature's id is its place in the sorted vocabulary. The vocabulary is held as the sorted
     64-bit keys of its features (`feature_keys`) beside the id of each key, not as Python strings
     and a dict: some 23,000 features took about 3.6 MB of a worker as strings and their index,
-    and take 0.7 MB as keys, ids and the names' saved text. Two features of one vocabulary never share a key (checked when it
-    is built; a vocabulary where two did would be looked up by string instead), and a feature
-    outside it takes a known feature's key with a chance of about one in 10^15 per feature.
+    and take 0.7 MB as keys, ids and the names' saved text. Two features of one vocabulary
+    never share a key (checked when it is built; a vocabulary where two did would be looked up
+    by string instead), and a feature outside it takes a known feature's key with a chance of
+    about one in 10^15 per feature.
 
     Messages are mapped to feature ids through a per-token cache, since the character n-grams
     of a word are the same every time it appears; only the context features are looked up
