@@ -39,12 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         """An aware UTC datetime, whatever the database handed back (SQLite: naive or text)."""
-        if value is None:
-            return None
-        stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if not isinstance(stamp, datetime):
-            raise TypeError(f"a UTC column held {type(value).__name__}, not a datetime")
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return _aware_utc(value)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
         """On SQLite, one function from an aware datetime to the text SQLite stores.
@@ -63,7 +58,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         """On SQLite, the stored text straight to an aware datetime (one parse, one replace)."""
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
-        return _from_sqlite
+        return _aware_utc
 
 
 def _sqlite_text(value: datetime | None) -> str | None:
@@ -78,7 +73,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _from_sqlite(value: Any) -> datetime | None:
+def _aware_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
