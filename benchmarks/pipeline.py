@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -120,6 +121,12 @@ def _wait_handled(dep: Deployment, since_id: int, count: int, timeout: float) ->
             return
         time.sleep(0.5)
     raise RuntimeError(f"only part of {count} messages handled after {timeout}s")
+
+
+def ratio_spread(ratios: list[float]) -> tuple[float, float, float]:
+    """The lowest, median and highest of a mode's ratios over the rounds."""
+    ordered = sorted(ratios)
+    return ordered[0], statistics.median(ordered), ordered[-1]
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -16,6 +16,7 @@ from bot.cli_bench_common import (
     print_json,
     ratio,
     ratio_text,
+    steps,
 )
 
 
@@ -100,27 +101,63 @@ def pipeline(
     rate: Annotated[float, typer.Option(help="Steady rate for the latency run.")] = 50.0,
     seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 20.0,
     workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Rounds of bare reference then each mode; with more than one, the median "
+            "ratio of each mode is reported beside its lowest and highest.",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Messages/s from ingest to the reply leaving for the platform, latency, memory.
 
     The scaled mode runs 1 web and `--workers` worker processes on PostgreSQL and Redis.
+
+    A shared machine's speed drifts between runs: each round measures its own reference first.
     """
     from benchmarks import pipeline as bench
 
-    results = []
-    with err.status("starting") as status:
-        status.update("measuring the bare endpoint (the reference)")
-        bare = bench.bare_rate()
-        for m in modes(mode):
-            status.update(f"measuring the {m} pipeline")
-            results.append(
-                bench.run_mode(m, messages=messages, rate=rate, seconds=seconds, workers=workers)
-            )
+    measured: list[tuple[int, float, list[bench.PipelineFigures]]] = []
+    total = rounds * (1 + len(modes(mode)))
+    with steps() as step:
+        for n in range(1, rounds + 1):
+            done = (n - 1) * (1 + len(modes(mode)))
+            step(f"round {n}: the bare endpoint (the reference)", done, total)
+            bare = bench.bare_rate()
+            results = []
+            for i, m in enumerate(modes(mode), start=1):
+                step(f"round {n}: the {m} pipeline", done + i, total)
+                results.append(
+                    bench.run_mode(
+                        m, messages=messages, rate=rate, seconds=seconds, workers=workers
+                    )
+                )
+            measured.append((n, bare, results))
+    spread = {
+        m: bench.ratio_spread(
+            [r.throughput / bare for _, bare, rs in measured for r in rs if r.mode == m]
+        )
+        for m in modes(mode)
+    }
     if as_json:
-        print_json({"mode": "bare", "requests_per_s": round(bare, 1)})
-        for r in results:
-            print_json({**r.as_dict(), "ratio_to_bare": ratio(r.throughput, bare, 4)})
+        for n, bare, results in measured:
+            extra = {"round": n} if rounds > 1 else {}
+            print_json({"mode": "bare", "requests_per_s": round(bare, 1), **extra})
+            for r in results:
+                print_json({**r.as_dict(), "ratio_to_bare": ratio(r.throughput, bare, 4), **extra})
+        if rounds > 1:
+            for m, (low, median, high) in spread.items():
+                print_json(
+                    {
+                        "mode": m,
+                        "rounds": rounds,
+                        "ratio_median": round(median, 4),
+                        "ratio_min": round(low, 4),
+                        "ratio_max": round(high, 4),
+                    }
+                )
         return
     table = figures_table(
         f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s",
@@ -135,18 +172,31 @@ def pipeline(
         ),
         left=("mode", "resident memory (MB)"),
     )
-    table.add_row("bare (reference)", f"{bare:,.0f}", "1", "-", "-", "-", "-")
-    for r in results:
-        rss = ", ".join(f"{k} {v:.0f}" for k, v in r.rss_mb.items())
-        table.add_row(
-            r.mode,
-            f"{r.throughput:,.0f}",
-            ratio_text(r.throughput, bare, ".3f"),
-            f"{r.p50_ms:.0f}",
-            f"{r.p95_ms:.0f}",
-            f"{r.api_p99_ms:.0f} / {r.api_max_ms:.0f}",
-            rss,
-        )
+    for n, bare, results in measured:
+        tag = f" (round {n})" if rounds > 1 else ""
+        table.add_row(f"bare (reference){tag}", f"{bare:,.0f}", "1", "-", "-", "-", "-")
+        for r in results:
+            rss = ", ".join(f"{k} {v:.0f}" for k, v in r.rss_mb.items())
+            table.add_row(
+                f"{r.mode}{tag}",
+                f"{r.throughput:,.0f}",
+                ratio_text(r.throughput, bare, ".3f"),
+                f"{r.p50_ms:.0f}",
+                f"{r.p95_ms:.0f}",
+                f"{r.api_p99_ms:.0f} / {r.api_max_ms:.0f}",
+                rss,
+            )
+    if rounds > 1:
+        for m, (low, median, high) in spread.items():
+            table.add_row(
+                f"{m}: median of {rounds}",
+                "-",
+                f"{median:.3f} ({low:.3f}–{high:.3f})",
+                "-",
+                "-",
+                "-",
+                "-",
+            )
     print_figures(
         table,
         "Targets: ratio to bare ≥ 0.06 embedded, ≥ 0.10 scaled; p95 ≤ 300 ms at 50 msg/s; "

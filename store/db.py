@@ -62,11 +62,11 @@ def create_engine(
         # for the pool is far cheaper than SQLite's sleeping busy handler under contention.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
         # Imported here: a PostgreSQL deployment never loads sqlite3 or aiosqlite.
-        from store.sqlite_inline import inline_creator
+        from store.sqlite_inline import inline_creator, inline_dbapi
 
         creator = inline_creator(url, args)
         if creator is not None:
-            kwargs["async_creator"] = creator
+            kwargs.update(async_creator=creator, module=inline_dbapi())
     else:
         # No pre-ping: it costs a round trip per transaction; a dropped connection fails
         # that unit of work, which the worker retries.
@@ -93,11 +93,11 @@ def create_reader(url: str, *, connect_args: dict[str, Any] | None = None) -> As
     args = dict(connect_args or {})
     args.setdefault("timeout", 30)
     kwargs: dict[str, Any] = {}
-    from store.sqlite_inline import InlineReadConnection, inline_creator
+    from store.sqlite_inline import InlineReadConnection, inline_creator, inline_dbapi
 
     creator = inline_creator(url, args, connection=InlineReadConnection)
     if creator is not None:
-        kwargs["async_creator"] = creator
+        kwargs.update(async_creator=creator, module=inline_dbapi())
     engine = create_async_engine(
         url, connect_args=args, pool_size=4, max_overflow=4, pool_timeout=30, **kwargs
     )

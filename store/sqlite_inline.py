@@ -6,11 +6,19 @@ Apart from `store.db` so that a PostgreSQL deployment never loads sqlite3 or aio
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 _STATEMENTS = frozenset({"execute", "executemany", "executescript", "commit", "rollback"})
 """The driver calls after which an inline connection gives the event loop a turn."""
@@ -28,10 +36,16 @@ class InlineConnection(aiosqlite.Connection):
     process's write lock, and that wait must not stop the event loop.
     """
 
+    gives_turns = True
+    """Whether a statement is followed by a turn for the event loop's other tasks."""
+
+    async def _run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await super()._execute(fn, *args)  # type: ignore[no-untyped-call]
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if args and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN":
+        if args and _is_begin(args[0]):
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         result = fn(*args, **kwargs)
         if fn.__name__ in _STATEMENTS:
@@ -52,10 +66,110 @@ class InlineReadConnection(InlineConnection):
     is one ticket page or a token, microseconds each.
     """
 
+    gives_turns = False
+
+    async def _run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+
+def _is_begin(operation: Any) -> bool:
+    return isinstance(operation, str) and operation.lstrip()[:5].upper() == "BEGIN"
+
+
+class InlineCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's cursor over an inline connection, driving sqlite3's own cursor directly.
+
+    The asyncio adapter awaits every cursor call (open, execute, fetch, close), and each
+    await leaves SQLAlchemy's greenlet for the event loop and comes back: four round trips
+    and as many coroutines for a statement whose work takes microseconds on this thread.
+    Here those calls are plain calls; the greenlet is left once per statement, for the turn
+    the connection gives the other tasks, and for `BEGIN`, which runs on the driver's thread.
+    """
+
+    __slots__ = ()
+    _awaitable_cursor_close = False
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        raw = self._connection._connection
+        if raw is None:
+            adapt_connection._handle_exception(ValueError("Connection closed"))
+        # sqlite3's own cursor where the adapter expects an awaitable one (see `_raw`).
+        self._cursor = raw.cursor()
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    @property
+    def _raw(self) -> sqlite3.Cursor:
+        return cast(sqlite3.Cursor, self._cursor)
+
+    @property
+    def _inline(self) -> InlineConnection:
+        return cast(InlineConnection, self._connection)
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        """Run one statement; its rows are read at once, as the asyncio adapter does."""
+        args = (operation,) if parameters is None else (operation, parameters)
+        raw = self._raw
+        try:
+            if _is_begin(operation):
+                # May wait out another process's write lock: on the driver's thread.
+                await_(self._inline._run_on_thread(raw.execute, *args))
+            else:
+                raw.execute(*args)
+                if raw.description:
+                    self._rows = collections.deque(raw.fetchall())
+                if self._inline.gives_turns:
+                    await_(asyncio.sleep(0))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        """Run one statement for each set of parameters, then give the turn."""
+        try:
+            self._raw.executemany(operation, seq_of_parameters)
+            if self._inline.gives_turns:
+                await_(asyncio.sleep(0))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def close(self) -> None:
+        """Close sqlite3's cursor (it holds no rows: they were read with the statement)."""
+        self._rows.clear()
+        self._raw.close()
+
+
+class InlineAdaptedConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's connection adapter whose plain cursors are `InlineCursor`s."""
+
+    __slots__ = ()
+    _cursor_cls = InlineCursor  # type: ignore[assignment]
+
+
+class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The aiosqlite DBAPI shim, adapting inline connections with `InlineAdaptedConnection`.
+
+    Given to the engine as its `module`; a connection made any other way (an in-memory
+    database, a URI) keeps the shim's own adapter.
+    """
+
+    def connect(self, *arg: Any, **kw: Any) -> Any:
+        """Connect as the shim does, keeping inline connections' cursors on this thread."""
+        adapted = super().connect(*arg, **kw)
+        if isinstance(adapted._connection, InlineConnection):
+            return InlineAdaptedConnection(self, adapted._connection)
+        return adapted
+
+
+def inline_dbapi() -> InlineDBAPI:
+    """A DBAPI module for `create_async_engine(module=...)` on SQLite."""
+    return InlineDBAPI(aiosqlite, sqlite3)
 
 
 def inline_creator(

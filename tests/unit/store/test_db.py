@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from store.db import create_engine, create_reader, normalise_database_url, snapshot_reader
 
@@ -123,3 +123,26 @@ async def test_postgresql_reads_see_one_snapshot_and_cannot_write(pg_url: str) -
             assert (await conn.execute(text("SELECT x FROM t"))).scalar_one() == 4
     finally:
         await writer.dispose()
+
+
+async def test_inline_cursors_keep_the_driver_errors_and_rows(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/cursor.db")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)"))
+            # Many parameter sets: one executemany on sqlite3's own cursor.
+            await conn.execute(
+                text("INSERT INTO t VALUES (:x, :y)"), [{"x": 1, "y": "a"}, {"x": 2, "y": "b"}]
+            )
+            rows = (await conn.execute(text("SELECT x, y FROM t ORDER BY x"))).all()
+            assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
+            raw = (await conn.get_raw_connection()).dbapi_connection
+            assert type(raw.cursor()).__name__ == "InlineCursor"
+        async with engine.connect() as conn:
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("INSERT INTO t VALUES (1, 'again')"))
+            await conn.rollback()
+            with pytest.raises(OperationalError):
+                await conn.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        await engine.dispose()
