@@ -120,15 +120,16 @@ def pipeline(
     from benchmarks import pipeline as bench
 
     measured: list[tuple[int, float, list[bench.PipelineFigures]]] = []
-    total = rounds * (1 + len(modes(mode)))
+    names = modes(mode)
+    per_round = 1 + len(names)
     with steps() as step:
         for n in range(1, rounds + 1):
-            done = (n - 1) * (1 + len(modes(mode)))
-            step(f"round {n}: the bare endpoint (the reference)", done, total)
+            done = (n - 1) * per_round
+            step(f"round {n}: the bare endpoint (the reference)", done, rounds * per_round)
             bare = bench.bare_rate()
             results = []
-            for i, m in enumerate(modes(mode), start=1):
-                step(f"round {n}: the {m} pipeline", done + i, total)
+            for i, m in enumerate(names, start=1):
+                step(f"round {n}: the {m} pipeline", done + i, rounds * per_round)
                 results.append(
                     bench.run_mode(
                         m, messages=messages, rate=rate, seconds=seconds, workers=workers
@@ -137,9 +138,9 @@ def pipeline(
             measured.append((n, bare, results))
     spread = {
         m: bench.ratio_spread(
-            [r.throughput / bare for _, bare, rs in measured for r in rs if r.mode == m]
+            [r.throughput / ref for _, ref, rs in measured for r in rs if r.mode == m]
         )
-        for m in modes(mode)
+        for m in names
     }
     if as_json:
         for n, bare, results in measured:

@@ -136,8 +136,9 @@ async def test_inline_cursors_keep_the_driver_errors_and_rows(tmp_path: Path) ->
             )
             rows = (await conn.execute(text("SELECT x, y FROM t ORDER BY x"))).all()
             assert [tuple(r) for r in rows] == [(1, "a"), (2, "b")]
-            raw = (await conn.get_raw_connection()).dbapi_connection
-            assert type(raw.cursor()).__name__ == "InlineCursor"
+            cursor = (await conn.get_raw_connection()).dbapi_connection.cursor()
+            assert type(cursor).__name__ == "InlineCursor"
+            cursor.close()
         async with engine.connect() as conn:
             with pytest.raises(IntegrityError):
                 await conn.execute(text("INSERT INTO t VALUES (1, 'again')"))
