@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from redis.asyncio import Redis
@@ -83,31 +83,42 @@ class SlaWatch:
         self.redis = redis
         self._swept_at: datetime | None = None
         self._kick = asyncio.Event()
+        self._wake_at: datetime | None = None
 
     def kick(self) -> None:
         """Look again now (a ticket was opened or changed its clock)."""
         self._kick.set()
 
+    def _planned(self) -> datetime | None:
+        """When the current sleep ends by itself; None while ticking (a kick then wakes it)."""
+        return self._wake_at
+
     async def run(self, stop: asyncio.Event, leading: Callable[[], bool]) -> None:
         """Tick while `leading()` says so, sleeping until the next instant due or a kick."""
-        KICKS.watch(self._kick)
+        KICKS.watch(self._kick, self._planned)
         listening = (
-            asyncio.create_task(KICKS.listen(self.redis, self._kick, stop), name="sla-kicks")
+            asyncio.create_task(
+                KICKS.listen(self.redis, self._kick, stop, self._planned), name="sla-kicks"
+            )
             if self.redis is not None
             else None
         )
         try:
             while not stop.is_set():
                 wait = self.longest
-                # Cleared before the tick, so a ticket committed during it wakes the next.
+                # Cleared before the tick, so a ticket committed during it wakes the next;
+                # until the next sleep is planned, every kick does.
                 self._kick.clear()
+                self._wake_at = None
                 if leading():
                     try:
                         await self.tick()
                         wait = await self.seconds_to_next()
                     except Exception as e:
                         log.warning("sla_watch.tick_failed", error=str(e))
+                self._wake_at = self.now() + timedelta(seconds=wait)
                 await self._sleep(stop, wait)
+                self._wake_at = None
         finally:
             KICKS.unwatch(self._kick)
             if listening is not None:

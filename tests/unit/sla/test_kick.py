@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from bot.sla_kick import KICKS, Kicks
+from bot.sla_kick import KICKS, Kicks, decode, encode
 from bot.sla_watch import SlaWatch
 from handlers.incidents import report_incident
 from store.db import SessionFactory
@@ -88,20 +88,104 @@ async def test_a_rolled_back_change_does_not_kick(factory: SessionFactory) -> No
         KICKS.unwatch(wake)
 
 
-async def test_a_ticket_opened_and_committed_as_it_is_kicks(factory: SessionFactory) -> None:
+async def test_a_ticket_opened_with_a_clock_kicks_with_its_instant_and_one_without_does_not(
+    factory: SessionFactory,
+) -> None:
+    heard: list[datetime | None] = []
     wake = asyncio.Event()
     KICKS.watch(wake)
+    original = KICKS.kick
+    KICKS.kick = lambda at=None: (heard.append(at), original(at))[1]  # type: ignore[method-assign]
+    due = utcnow() + timedelta(minutes=5)
     try:
         async with UnitOfWork(factory) as uow:
             person = await uow.people.by_email("alice@example.com")
             assert person is not None
             await uow.tickets.create(
-                kind=TicketKind.INCIDENT, title="opened", requester=person, description=""
+                kind=TicketKind.INCIDENT, title="no clock", requester=person, description=""
             )
             await uow.commit()
+        assert heard == []
+        assert not wake.is_set()
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.by_email("alice@example.com")
+            assert person is not None
+            for minutes in (9, 5, 7):
+                await uow.tickets.create(
+                    kind=TicketKind.INCIDENT,
+                    title="with a clock",
+                    requester=person,
+                    description="",
+                    sla_next_at=due + timedelta(minutes=minutes - 5),
+                )
+            await uow.commit()
+        assert heard == [due]
         assert wake.is_set()
     finally:
+        KICKS.kick = original  # type: ignore[method-assign]
         KICKS.unwatch(wake)
+
+
+async def test_a_moved_clock_kicks_and_a_stopped_one_does_not(factory: SessionFactory) -> None:
+    heard: list[datetime | None] = []
+    original = KICKS.kick
+    KICKS.kick = lambda at=None: (heard.append(at), original(at))[1]  # type: ignore[method-assign]
+    first = utcnow() + timedelta(hours=1)
+    try:
+        async with UnitOfWork(factory) as uow:
+            person = await uow.people.by_email("alice@example.com")
+            assert person is not None
+            ticket = await uow.tickets.create(
+                kind=TicketKind.INCIDENT,
+                title="clocked",
+                requester=person,
+                description="",
+                sla_next_at=first,
+            )
+            await uow.commit()
+        sooner = first - timedelta(minutes=50)
+        async with UnitOfWork(factory) as uow:
+            found = await uow.tickets.get(ticket.id)
+            assert found is not None
+            found.sla_next_at = sooner
+            await uow.commit()
+        async with UnitOfWork(factory) as uow:
+            found = await uow.tickets.get(ticket.id)
+            assert found is not None
+            found.sla_next_at = None
+            found.title = "on hold"
+            await uow.commit()
+        assert heard == [first, sooner]
+    finally:
+        KICKS.kick = original  # type: ignore[method-assign]
+
+
+def test_a_watcher_planning_to_wake_sooner_sleeps_through_a_later_kick() -> None:
+    kicks = Kicks()
+    plan = utcnow() + timedelta(seconds=10)
+    planned = asyncio.Event()
+    unplanned = asyncio.Event()
+    kicks.watch(planned, lambda: plan)
+    kicks.watch(unplanned)
+    kicks.kick(plan + timedelta(minutes=30))
+    assert not planned.is_set()
+    assert unplanned.is_set()
+    kicks.kick(plan)  # due when it wakes anyway: no need to wake it sooner
+    assert not planned.is_set()
+    kicks.kick(plan - timedelta(seconds=1))
+    assert planned.is_set()
+    planned.clear()
+    kicks.kick()  # no instant: wake regardless
+    assert planned.is_set()
+
+
+def test_a_published_kick_carries_its_instant_and_anything_else_wakes() -> None:
+    at = datetime(2026, 12, 6, 9, 30, 15, 250000, tzinfo=UTC)
+    assert decode(encode(at).encode()) == at
+    assert encode(None) == "1"
+    assert decode(b"1") is None
+    assert decode("2026-12-06T09:30:00") is None  # no zone: wake rather than guess
+    assert decode(b"\xff") is None
 
 
 @pytest.mark.integration
