@@ -51,9 +51,11 @@ Written = tuple[int, str]
 # On SQLite every write waits for the one writer connection, acks included: a worker
 # transaction over a whole batch would hold the web routes for its whole length. While
 # webhooks are coming in, two events a transaction keep an ack's wait to tens of
-# milliseconds (a commit costs little in WAL mode); while none is, eight share their
-# look-ups.
-SQLITE_EVENTS_PER_TRANSACTION = 8
+# milliseconds (a commit costs little in WAL mode); while none is, sixteen share a
+# transaction's fixed cost (the identity look-up, the flush and the commit, some 3 ms: 15 %
+# of a message's work at eight events, 8 % at sixteen), holding the writer some 20-30 ms,
+# within an ack's budget for the first webhook that arrives meanwhile.
+SQLITE_EVENTS_PER_TRANSACTION = 16
 SQLITE_EVENTS_WHILE_ACKING = 2
 
 _CARRY: ContextVar[CarriedConfig | None] = ContextVar("switchboard_carried_config", default=None)

@@ -305,8 +305,8 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
         return acking.pop(0) if acking else False
 
     async with worker(demo_settings, understander, give_way=give_way) as w:
-        assert w.handling.per_transaction == 8  # SQLite
-        events = [chat(f"DQ{n}", 0, f"hello ({n})") for n in range(14)]
+        assert w.handling.per_transaction == 16  # SQLite
+        events = [chat(f"DQ{n}", 0, f"hello ({n})") for n in range(22)]
         ids = [await _store(w, e) for e in events]
         many = w.handling._many
 
@@ -317,8 +317,8 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
         w.handling._many = recorded  # type: ignore[method-assign]
         await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
         async with UnitOfWork(w.factory) as uow:
-            assert (await uow.inbox.counts()) == {"done": 14}
-    assert sizes == [2, 2, 8, 2]
+            assert (await uow.inbox.counts()) == {"done": 22}
+    assert sizes == [2, 2, 16, 2]
 
 
 class CountingDialogue:
