@@ -10,10 +10,9 @@ The watcher acts on `sla_next_at` alone (a clock stopped or a ticket without one
 nothing to do), and a kick carries the earliest instant the transaction wrote: a watcher
 already planning to wake by then sleeps on. A stream of new tickets without a clock, or
 whose first instant is minutes away, costs the watcher nothing; one with a short target
-still wakes it at once. A kick may be lost (Redis away,
-a listener reconnecting): the watcher still wakes at its next instant or after its longest
-sleep (10 s). Kicks made while one is being published go out once, after it, carrying the
-earliest of them.
+still wakes it at once. A kick may be lost (Redis away, a listener reconnecting): the
+watcher still wakes at its next instant or after its longest sleep (10 s). Kicks made while
+one is being published go out once, after it, carrying the earliest of them.
 """
 
 from __future__ import annotations
