@@ -215,3 +215,42 @@ async def test_a_kick_reaches_other_processes_through_redis(
             await task
         await publisher.aclose()
         await listener.aclose()
+
+
+@pytest.mark.integration
+async def test_a_published_kick_wakes_a_remote_watcher_only_before_its_plan(
+    redis_target: tuple[str, str],
+) -> None:
+    url, prefix = redis_target
+    sender = Kicks()
+    publisher = Redis.from_url(url, socket_timeout=10)
+    listener = Redis.from_url(url, socket_timeout=10)
+    sender.bind(publisher, prefix)
+    plan = utcnow() + timedelta(seconds=10)
+    asked: list[datetime | None] = []
+
+    def planned() -> datetime | None:
+        asked.append(plan)  # asked once for every kick heard
+        return plan
+
+    wake = asyncio.Event()
+    stop = asyncio.Event()
+    receiver = Kicks()
+    receiver.bind(listener, prefix)
+    task = asyncio.create_task(receiver.listen(listener, wake, stop, planned))
+    try:
+        async with asyncio.timeout(10):
+            while not asked:
+                sender.kick(plan + timedelta(minutes=5))
+                await asyncio.sleep(0.1)
+        assert not wake.is_set()
+        async with asyncio.timeout(10):
+            while not wake.is_set():
+                sender.kick(plan - timedelta(seconds=5))
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+        await publisher.aclose()
+        await listener.aclose()
