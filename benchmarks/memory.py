@@ -11,13 +11,12 @@ answered, the least any web process of this stack holds on this machine.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.pipeline import _latencies, _max_inbox_id, _requests, closed_loop_n
-from benchmarks.servers import Deployment, Proc, bare_server, deployment
+from benchmarks.pipeline import _max_inbox_id, _requests, _wait_handled, closed_loop_n
+from benchmarks.servers import Proc, bare_server, deployment
 
 REFERENCE = "bare (reference)"
 
@@ -45,18 +44,6 @@ def _mb(proc: Proc) -> float:
     return proc.sample_rss() / 2**20
 
 
-def _wait_handled(dep: Deployment, since_id: int, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in dep.procs:
-            p.sample_rss()
-        handled, _, _, _ = asyncio.run(_latencies(dep.database_url, since_id))
-        if handled >= count:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"only part of {count} messages handled after {timeout}s")
-
-
 def run_mode(
     mode: str, *, messages: int = 300, workers: int = 1, extra_env: dict[str, str] | None = None
 ) -> list[RoleMemory]:
@@ -65,13 +52,13 @@ def run_mode(
         build = _requests(dep.base_url, visitors=50)
         start_id = asyncio.run(_max_inbox_id(dep.database_url))
         asyncio.run(closed_loop_n(build, 1, concurrency=1))
-        _wait_handled(dep, start_id, 1, timeout=300)
+        _wait_handled(dep, start_id, 1, timeout=300, every=0.2)
         started = [_mb(p) for p in dep.procs]
         for p in dep.procs:
             p.peak_rss = 0
         start_id = asyncio.run(_max_inbox_id(dep.database_url))
         sent = asyncio.run(closed_loop_n(lambda i: build(i + 1), messages, concurrency=16))
-        _wait_handled(dep, start_id, sent, timeout=600)
+        _wait_handled(dep, start_id, sent, timeout=600, every=0.2)
         after = [_mb(p) for p in dep.procs]
         names = (
             ["serve"] if mode == "embedded" else ["web"] + [f"worker{i}" for i in range(workers)]

@@ -12,9 +12,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.ingest import bare_request
 from benchmarks.loadgen import closed_loop, open_loop
@@ -22,6 +24,8 @@ from benchmarks.servers import Deployment, bare_server, deployment
 from store.db import create_engine, create_reader, normalise_database_url, session_factory
 from store.enums import InboxStatus, OutboxStatus
 from store.models import InboxEvent, OutboxMessage
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 TEXT = "The VPN is down and I cannot connect from home"
 
@@ -74,23 +78,32 @@ def _requests(base_url: str, visitors: int) -> Callable[[int], tuple[str, bytes,
     return build
 
 
-async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float], float, float]:
-    """Handled events after `since_id`: count, per-event latency (ms), first in, last out."""
+def _outside_engine(database_url: str) -> AsyncEngine:
+    """An engine for reading the deployment's database from the bench's own process."""
     url, args = normalise_database_url(database_url)
     # Counting from outside must not queue for the server's write lock.
-    engine = create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
+    return create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
+
+
+def _handled(stmt: S, since_id: int) -> S:
+    """`stmt` over the events after `since_id` that are done and have a reply sent."""
+    return stmt.join(OutboxMessage, OutboxMessage.inbox_id == InboxEvent.id).where(
+        InboxEvent.id > since_id,
+        InboxEvent.status == InboxStatus.DONE,
+        OutboxMessage.status == OutboxStatus.SENT,
+    )
+
+
+async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float], float, float]:
+    """Handled events after `since_id`: count, per-event latency (ms), first in, last out."""
+    engine = _outside_engine(database_url)
     try:
         async with session_factory(engine)() as s:
             rows = (
                 await s.execute(
-                    select(InboxEvent.received_at, func.max(OutboxMessage.sent_at))
-                    .join(OutboxMessage, OutboxMessage.inbox_id == InboxEvent.id)
-                    .where(
-                        InboxEvent.id > since_id,
-                        InboxEvent.status == InboxStatus.DONE,
-                        OutboxMessage.status == OutboxStatus.SENT,
-                    )
-                    .group_by(InboxEvent.id, InboxEvent.received_at)
+                    _handled(
+                        select(InboxEvent.received_at, func.max(OutboxMessage.sent_at)), since_id
+                    ).group_by(InboxEvent.id, InboxEvent.received_at)
                 )
             ).all()
     finally:
@@ -102,8 +115,7 @@ async def _latencies(database_url: str, since_id: int) -> tuple[int, list[float]
 
 
 async def _max_inbox_id(database_url: str) -> int:
-    url, args = normalise_database_url(database_url)
-    engine = create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
+    engine = _outside_engine(database_url)
     try:
         async with session_factory(engine)() as s:
             return int((await s.execute(select(func.max(InboxEvent.id)))).scalar() or 0)
@@ -111,28 +123,24 @@ async def _max_inbox_id(database_url: str) -> int:
         await engine.dispose()
 
 
-def _wait_handled(dep: Deployment, since_id: int, count: int, timeout: float) -> None:
-    """Wait until `count` events after `since_id` are handled, sampling memory meanwhile.
+def _wait_handled(
+    dep: Deployment, since_id: int, count: int, timeout: float, every: float = 0.5
+) -> None:
+    """Wait until `count` events after `since_id` are handled, sampling memory every `every` s.
 
     The poll counts in the database over one connection: the client shares the machine with
     the deployment it measures, so it must not spend a core of its own reading every row.
     """
-    if not asyncio.run(_poll_handled(dep, since_id, count, time.monotonic() + timeout)):
+    deadline = time.monotonic() + timeout
+    if not asyncio.run(_poll_handled(dep, since_id, count, deadline, every)):
         raise RuntimeError(f"only part of {count} messages handled after {timeout}s")
 
 
-async def _poll_handled(dep: Deployment, since_id: int, count: int, deadline: float) -> bool:
-    url, args = normalise_database_url(dep.database_url)
-    engine = create_reader(url, connect_args=args) or create_engine(url, connect_args=args)
-    handled = (
-        select(func.count(func.distinct(InboxEvent.id)))
-        .join(OutboxMessage, OutboxMessage.inbox_id == InboxEvent.id)
-        .where(
-            InboxEvent.id > since_id,
-            InboxEvent.status == InboxStatus.DONE,
-            OutboxMessage.status == OutboxStatus.SENT,
-        )
-    )
+async def _poll_handled(
+    dep: Deployment, since_id: int, count: int, deadline: float, every: float
+) -> bool:
+    engine = _outside_engine(dep.database_url)
+    handled = _handled(select(func.count(func.distinct(InboxEvent.id))), since_id)
     try:
         while time.monotonic() < deadline:
             for p in dep.procs:
@@ -140,7 +148,7 @@ async def _poll_handled(dep: Deployment, since_id: int, count: int, deadline: fl
             async with session_factory(engine)() as s:
                 if int((await s.execute(handled)).scalar() or 0) >= count:
                     return True
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(every)
         return False
     finally:
         await engine.dispose()
