@@ -8,12 +8,14 @@ over for it), so the breach is due the moment the ticket exists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.sla_kick import KICKS, Kicks, decode, encode
+from bot.sla_kick import KICKS, Kicks, Planned, decode, encode
 from bot.sla_watch import SlaWatch
 from handlers.incidents import report_incident
 from store.db import SessionFactory
@@ -25,6 +27,47 @@ from tests.unit.sla.conftest import entity, outbox, say
 
 async def breaches(factory: SessionFactory) -> list[str]:
     return [s.text for s in await outbox(factory) if "breached its response target" in s.text]
+
+
+async def open_tickets(
+    factory: SessionFactory, *clocks: datetime | None, commit: bool = True
+) -> list[int]:
+    """Alice's new incidents, one for each `sla_next_at` given (None: no clock), in one unit
+    of work that commits, or with `commit=False` is only flushed and then rolled back."""
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.by_email("alice@example.com")
+        assert person is not None
+        ids = [
+            (
+                await uow.tickets.create(
+                    kind=TicketKind.INCIDENT,
+                    title="opened",
+                    requester=person,
+                    description="",
+                    **({} if at is None else {"sla_next_at": at}),
+                )
+            ).id
+            for at in clocks
+        ]
+        await (uow.commit() if commit else uow.flush())
+    return ids
+
+
+@contextlib.contextmanager
+def heard_kicks() -> Iterator[list[datetime | None]]:
+    """The instants `KICKS.kick` is called with while the block runs; the kicks still go out."""
+    heard: list[datetime | None] = []
+    original = KICKS.kick
+
+    def kick(at: datetime | None = None) -> None:
+        heard.append(at)
+        original(at)
+
+    KICKS.kick = kick  # type: ignore[method-assign]
+    try:
+        yield heard
+    finally:
+        KICKS.kick = original  # type: ignore[method-assign]
 
 
 async def test_a_new_ticket_with_a_short_target_breaches_without_waiting_for_a_tick(
@@ -64,16 +107,7 @@ async def test_a_rolled_back_change_does_not_kick(factory: SessionFactory) -> No
     wake = asyncio.Event()
     KICKS.watch(wake)
     try:
-        async with UnitOfWork(factory) as uow:
-            person = await uow.people.by_email("alice@example.com")
-            assert person is not None
-            await uow.tickets.create(
-                kind=TicketKind.INCIDENT,
-                title="never committed",
-                requester=person,
-                description="",
-            )
-            await uow.flush()
+        await open_tickets(factory, utcnow(), commit=False)
         assert not wake.is_set()
         await say(
             factory,
@@ -91,73 +125,33 @@ async def test_a_rolled_back_change_does_not_kick(factory: SessionFactory) -> No
 async def test_a_ticket_opened_with_a_clock_kicks_with_its_instant_and_one_without_does_not(
     factory: SessionFactory,
 ) -> None:
-    heard: list[datetime | None] = []
     wake = asyncio.Event()
     KICKS.watch(wake)
-    original = KICKS.kick
-    KICKS.kick = lambda at=None: (heard.append(at), original(at))[1]  # type: ignore[method-assign]
     due = utcnow() + timedelta(minutes=5)
     try:
-        async with UnitOfWork(factory) as uow:
-            person = await uow.people.by_email("alice@example.com")
-            assert person is not None
-            await uow.tickets.create(
-                kind=TicketKind.INCIDENT, title="no clock", requester=person, description=""
-            )
-            await uow.commit()
-        assert heard == []
-        assert not wake.is_set()
-        async with UnitOfWork(factory) as uow:
-            person = await uow.people.by_email("alice@example.com")
-            assert person is not None
-            for minutes in (9, 5, 7):
-                await uow.tickets.create(
-                    kind=TicketKind.INCIDENT,
-                    title="with a clock",
-                    requester=person,
-                    description="",
-                    sla_next_at=due + timedelta(minutes=minutes - 5),
-                )
-            await uow.commit()
-        assert heard == [due]
-        assert wake.is_set()
+        with heard_kicks() as heard:
+            await open_tickets(factory, None)
+            assert heard == []
+            assert not wake.is_set()
+            await open_tickets(factory, due + timedelta(minutes=4), due, due + timedelta(minutes=2))
+            assert heard == [due]
+            assert wake.is_set()
     finally:
-        KICKS.kick = original  # type: ignore[method-assign]
         KICKS.unwatch(wake)
 
 
 async def test_a_moved_clock_kicks_and_a_stopped_one_does_not(factory: SessionFactory) -> None:
-    heard: list[datetime | None] = []
-    original = KICKS.kick
-    KICKS.kick = lambda at=None: (heard.append(at), original(at))[1]  # type: ignore[method-assign]
     first = utcnow() + timedelta(hours=1)
-    try:
-        async with UnitOfWork(factory) as uow:
-            person = await uow.people.by_email("alice@example.com")
-            assert person is not None
-            ticket = await uow.tickets.create(
-                kind=TicketKind.INCIDENT,
-                title="clocked",
-                requester=person,
-                description="",
-                sla_next_at=first,
-            )
-            await uow.commit()
-        sooner = first - timedelta(minutes=50)
-        async with UnitOfWork(factory) as uow:
-            found = await uow.tickets.get(ticket.id)
-            assert found is not None
-            found.sla_next_at = sooner
-            await uow.commit()
-        async with UnitOfWork(factory) as uow:
-            found = await uow.tickets.get(ticket.id)
-            assert found is not None
-            found.sla_next_at = None
-            found.title = "on hold"
-            await uow.commit()
-        assert heard == [first, sooner]
-    finally:
-        KICKS.kick = original  # type: ignore[method-assign]
+    sooner = first - timedelta(minutes=50)
+    with heard_kicks() as heard:
+        [ticket_id] = await open_tickets(factory, first)
+        for at, title in ((sooner, "moved"), (None, "on hold")):
+            async with UnitOfWork(factory) as uow:
+                found = await uow.tickets.get(ticket_id)
+                assert found is not None
+                found.sla_next_at, found.title = at, title
+                await uow.commit()
+    assert heard == [first, sooner]
 
 
 def test_a_watcher_planning_to_wake_sooner_sleeps_through_a_later_kick() -> None:
@@ -188,27 +182,21 @@ def test_a_published_kick_carries_its_instant_and_anything_else_wakes() -> None:
     assert decode(b"\xff") is None
 
 
-@pytest.mark.integration
-async def test_a_kick_reaches_other_processes_through_redis(
-    redis_target: tuple[str, str],
-) -> None:
+@contextlib.asynccontextmanager
+async def over_redis(
+    redis_target: tuple[str, str], wake: asyncio.Event, planned: Planned | None = None
+) -> AsyncIterator[Kicks]:
+    """A sender's kicks, published through Redis to a listener that sets `wake`."""
     url, prefix = redis_target
-    sender = Kicks()
-    receiver = Kicks()
     publisher = Redis.from_url(url, socket_timeout=10)
     listener = Redis.from_url(url, socket_timeout=10)
+    sender, receiver = Kicks(), Kicks()
     sender.bind(publisher, prefix)
     receiver.bind(listener, prefix)
-    wake = asyncio.Event()
     stop = asyncio.Event()
-    task = asyncio.create_task(receiver.listen(listener, wake, stop))
+    task = asyncio.create_task(receiver.listen(listener, wake, stop, planned or (lambda: None)))
     try:
-        async with asyncio.timeout(10):
-            # Subscribing takes a moment: kick until the listener hears one.
-            while not wake.is_set():
-                sender.kick()
-                await asyncio.sleep(0.1)
-        assert sender.sent >= 1
+        yield sender
     finally:
         stop.set()
         async with asyncio.timeout(10):
@@ -218,14 +206,23 @@ async def test_a_kick_reaches_other_processes_through_redis(
 
 
 @pytest.mark.integration
+async def test_a_kick_reaches_other_processes_through_redis(
+    redis_target: tuple[str, str],
+) -> None:
+    wake = asyncio.Event()
+    async with over_redis(redis_target, wake) as sender:
+        async with asyncio.timeout(10):
+            # Subscribing takes a moment: kick until the listener hears one.
+            while not wake.is_set():
+                sender.kick()
+                await asyncio.sleep(0.1)
+        assert sender.sent >= 1
+
+
+@pytest.mark.integration
 async def test_a_published_kick_wakes_a_remote_watcher_only_before_its_plan(
     redis_target: tuple[str, str],
 ) -> None:
-    url, prefix = redis_target
-    sender = Kicks()
-    publisher = Redis.from_url(url, socket_timeout=10)
-    listener = Redis.from_url(url, socket_timeout=10)
-    sender.bind(publisher, prefix)
     plan = utcnow() + timedelta(seconds=10)
     asked: list[datetime | None] = []
 
@@ -234,11 +231,7 @@ async def test_a_published_kick_wakes_a_remote_watcher_only_before_its_plan(
         return plan
 
     wake = asyncio.Event()
-    stop = asyncio.Event()
-    receiver = Kicks()
-    receiver.bind(listener, prefix)
-    task = asyncio.create_task(receiver.listen(listener, wake, stop, planned))
-    try:
+    async with over_redis(redis_target, wake, planned) as sender:
         async with asyncio.timeout(10):
             while not asked:
                 sender.kick(plan + timedelta(minutes=5))
@@ -248,9 +241,3 @@ async def test_a_published_kick_wakes_a_remote_watcher_only_before_its_plan(
             while not wake.is_set():
                 sender.kick(plan - timedelta(seconds=5))
                 await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        async with asyncio.timeout(10):
-            await task
-        await publisher.aclose()
-        await listener.aclose()
