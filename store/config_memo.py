@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from store.hotpath import written_table
+from store.hotpath import watches_writes
 
 T = TypeVar("T")
 
@@ -87,10 +87,10 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
         _written(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _executing(state: ORMExecuteState) -> None:
-    if written_table(state) in CONFIG_TABLES:
-        _written(state.session)
+@watches_writes
+def _executing(session: Session, table: str, _is_insert: bool, _rows: Any) -> None:
+    if table in CONFIG_TABLES:
+        _written(session)
 
 
 @event.listens_for(Session, "after_soft_rollback")

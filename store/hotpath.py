@@ -67,6 +67,34 @@ def given_rows(state: ORMExecuteState) -> list[Mapping[str, Any]]:
     return [given] if isinstance(given, Mapping) else list(given)
 
 
+WriteWatcher = Callable[[Session, str, bool, list[Mapping[str, Any]]], None]
+"""Told of a write that bypasses the unit of work's objects: the session, the table written,
+whether it was an INSERT, and the parameter rows it was given."""
+
+_WRITE_WATCHERS: list[WriteWatcher] = []
+
+
+def watches_writes(watcher: WriteWatcher) -> WriteWatcher:
+    """Register `watcher` for every Core write, through a session or `store.direct`."""
+    _WRITE_WATCHERS.append(watcher)
+    return watcher
+
+
+def announce_write(
+    session: Session, table: str, is_insert: bool, rows: list[Mapping[str, Any]]
+) -> None:
+    """Tell the write watchers (the session's memos) of a write made without the ORM."""
+    for watcher in _WRITE_WATCHERS:
+        watcher(session, table, is_insert, rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _announce_session_write(state: ORMExecuteState) -> None:
+    table = written_table(state)
+    if table is not None:
+        announce_write(state.session, table, state.is_insert, given_rows(state))
+
+
 class WriteBehindSession(Session):
     """A session that writes rows queued with `queue_insert` in one multi-row Core INSERT.
 
@@ -223,6 +251,7 @@ class CoreInsert:
         self.returning_id = insert(self.table).returning(self.pk)
         self.many_returning_id = returning_ids(self.table)
         self.keys = tuple(c.key for c in self.table.columns if c is not self.pk)
+        self._direct: Any = None
         self._fixed: dict[str, Any] = {}
         self._computed: dict[str, Callable[[], Any]] = {}
         for c in self.table.columns:
@@ -249,8 +278,13 @@ class CoreInsert:
         return row
 
     async def insert(self, session: AsyncSession, row: Mapping[str, Any]) -> int:
-        """Insert a row and return its new id, in one statement."""
-        return int((await session.execute(self.returning_id, dict(row))).scalar_one())
+        """Insert a full row (`values`) and return its new id, in one statement."""
+        if self._direct is None:
+            # Imported here: `store.direct` announces its writes through this module.
+            from store.direct import Direct
+
+            self._direct = Direct(self.returning_id, self.keys)
+        return int((await self._direct.rows(session, row))[0][0])
 
     def attach(self, session: AsyncSession, new_id: int, row: Mapping[str, Any]) -> Any:
         """The inserted row as a persistent object of this session, its columns loaded."""

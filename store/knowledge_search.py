@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, inspect, select, text
+from sqlalchemy import bindparam, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from store.direct import Direct
 from store.hotpath import reads
 from store.models import KnowledgeArticle
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
@@ -171,7 +172,8 @@ class KnowledgeSearch:
             )
         else:
             return await self._pg_search(filters, words, {**params, "cap": RANKED}, limit)
-        ranked = [(r[0], float(r[1])) for r in await self.session.execute(_text(sql), params)]
+        found = await _direct(sql).rows(self.session, params)
+        ranked = [(r[0], float(r[1])) for r in found]
         return await self._hits(ranked)
 
     async def _pg_search(
@@ -188,9 +190,8 @@ class KnowledgeSearch:
         found fewer than `limit` articles, as one query per stage would.
         """
         stages = pg_stages(words)
-        found = await self.session.execute(
-            _text(_pg_stages_sql(len(stages), filters)),
-            {**params, **{f"q{n}": q for n, q in enumerate(stages)}},
+        found = await _direct(_pg_stages_sql(len(stages), filters)).rows(
+            self.session, {**params, **{f"q{n}": q for n, q in enumerate(stages)}}
         )
         by_stage: list[list[tuple[int, float]]] = [[] for _ in stages]
         for stage, article_id, score in found:
@@ -245,8 +246,7 @@ def _loaded() -> frozenset[str]:
     return frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
 
 
-_TEXTS: dict[str, TextClause] = {}
-_SEARCH_READS = reads("knowledge_fts", "knowledge_articles", "knowledge_article_services")
+_SEARCHES: dict[str, Direct] = {}
 
 
 def _pg_stages_sql(count: int, filters: str) -> str:
@@ -278,9 +278,13 @@ def _pg_stages_sql(count: int, filters: str) -> str:
     return f"WITH {', '.join(parts)} {rows} ORDER BY stage, score DESC, id"
 
 
-def _text(sql: str) -> TextClause:
-    """One `text()` per distinct statement (a handful of filter combinations), built once."""
-    found = _TEXTS.get(sql)
+def _direct(sql: str) -> Direct:
+    """One statement per distinct query (a handful of filter combinations), built once.
+
+    Straight to the driver (`store.direct`): every message searches, and SQLAlchemy's
+    execution cost more than the search itself.
+    """
+    found = _SEARCHES.get(sql)
     if found is None:
-        found = _TEXTS[sql] = text(sql).execution_options(**_SEARCH_READS)
+        found = _SEARCHES[sql] = Direct(text(sql))
     return found

@@ -8,7 +8,7 @@ owner group as a problem, so a cluster is offered once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,7 +32,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from store.config_memo import ConfigMemo
@@ -40,10 +40,9 @@ from store.enums import Status, TicketKind
 from store.hotpath import (
     INSERTED,
     CoreInsert,
-    given_rows,
     insert_new_returning_id,
     reads,
-    written_table,
+    watches_writes,
 )
 from store.models import Base, GroupMember, Person, Ticket, enum_column
 from store.recipients import kept
@@ -541,21 +540,18 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
     _note(session, session.new, session.dirty, session.deleted)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _executing(state: ORMExecuteState) -> None:
-    table = written_table(state)
+@watches_writes
+def _wrote(session: Session, table: str, is_insert: bool, listed: list[Mapping[str, Any]]) -> None:
     if table not in _WATCHED:
         return
-    session = state.session
-    listed = given_rows(state)
-    if state.is_insert and table == "tickets":
+    if is_insert and table == "tickets":
         session.info[_TICKETS_INSERTED] = session.info.get(_TICKETS_INSERTED, 0) + max(
             len(listed), 1
         )
-    elif state.is_insert and table == "recurrence_offers" and listed:
+    elif is_insert and table == "recurrence_offers" and listed:
         for row in listed:
             _left_out(session, row.get("incident_ids") or ())
-    elif state.is_insert and table == "problem_incidents" and listed:
+    elif is_insert and table == "problem_incidents" and listed:
         _left_out(session, (row["incident_id"] for row in listed))
     else:
         session.info[_UNSETTLED] = True

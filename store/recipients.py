@@ -12,16 +12,16 @@ empty, so what another one commits is seen by the next unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from store.config_memo import config_settled
-from store.hotpath import given_rows, reads, written_table
+from store.hotpath import reads, watches_writes
 from store.models import ChannelIdentity, Person
 
 T = TypeVar("T")
@@ -94,18 +94,18 @@ def _flushing(session: Session, _context: Any, _instances: Any) -> None:
         _forget(session, _pending(session))
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _executing(state: ORMExecuteState) -> None:
-    table = written_table(state)
-    if table not in _TABLES or not state.session.info.get(MEMO):
+@watches_writes
+def _executing(
+    session: Session, table: str, is_insert: bool, listed: list[Mapping[str, Any]]
+) -> None:
+    if table not in _TABLES or not session.info.get(MEMO):
         return
-    if state.is_insert and table == "people":
+    if is_insert and table == "people":
         return  # a new person is in no answer kept, and joins a group by another table
-    listed = given_rows(state)
-    if state.is_insert and listed and all(r.get("person_id") is not None for r in listed):
-        _forget(state.session, (int(r["person_id"]) for r in listed))
+    if is_insert and listed and all(r.get("person_id") is not None for r in listed):
+        _forget(session, (int(r["person_id"]) for r in listed))
         return
-    _forget(state.session, None)
+    _forget(session, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

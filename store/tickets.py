@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from store.direct import Direct
 from store.enums import Decision, Priority, Status, TicketKind
 from store.hotpath import CoreInsert, queue_insert, reads, unsaved
 from store.models import (
@@ -104,7 +105,12 @@ def _numbered_insert(kind: TicketKind) -> Insert:
     )
 
 
-_NUMBERED_INSERT = {kind: _numbered_insert(kind) for kind in TicketKind}
+_NUMBERED_INSERT = {
+    kind: Direct(
+        _numbered_insert(kind), [k for k in _TICKET_INSERT.keys if k not in ("number", "ref")]
+    )
+    for kind in TicketKind
+}
 
 
 class TicketRepository:
@@ -153,7 +159,7 @@ class TicketRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             row = _TICKET_INSERT.values({**given, "number": 0, "ref": ""})
             del row["number"], row["ref"]
-            found = (await self.session.execute(_NUMBERED_INSERT[kind], row)).one()
+            (found,) = await _NUMBERED_INSERT[kind].rows(self.session, row)
             ticket_id, number = int(found[0]), int(found[1])
             row.update(number=number, ref=f"{kind.prefix}-{number}")
         else:

@@ -1,0 +1,165 @@
+"""The statements every message runs, sent straight to the driver in the session's transaction.
+
+SQLAlchemy's execution of one statement (the session's bookkeeping, the execution context,
+parameter and result processing, the result object) costs several times what the database
+spends on it: a ticket `INSERT` takes ~150 µs through a session and ~15 µs on sqlite3. A
+`Direct` statement is compiled by SQLAlchemy once per dialect, so the SQL and the
+conversion of every value are exactly what it would send, and then runs on the driver's
+connection of the transaction the session holds: sqlite3 on the event loop's thread
+(`store.sqlite_inline`), asyncpg through the adapter's own prepared-statement cache.
+
+What a session execution does besides and still matters is kept: statement listeners
+(`before_cursor_execute`, `after_cursor_execute`) hear the statement, a driver error is
+raised as SQLAlchemy's (the unit of work's retry rules read those) with a lost connection
+invalidated, and a write is announced to the session's write watchers
+(`store.hotpath.announce_write`) as `do_orm_execute` would. Core statements only: no
+autoflush runs before them, as none runs before a Core statement through a session. On a
+connection of another kind (an in-memory SQLite database, a driver without the adapter's
+hooks) a `Direct` statement runs through the session as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.util.concurrency import greenlet_spawn
+
+from store.hotpath import announce_write
+
+_UNSET = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Any, ...]
+    constants: Mapping[str, Any]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = params.get(name, _UNSET)
+            if value is _UNSET:
+                value = self.constants.get(name, _UNSET)
+                if value is _UNSET:
+                    # No default is computed here, as none would be below the session.
+                    raise KeyError(f"the statement needs a value for {name!r}")
+            values.append(value if process is None else process(value))
+        return values
+
+
+class Direct:
+    """A Core statement (or `text()`) run on the driver's connection; see the module.
+
+    `keys` are the columns an `INSERT` is given (all of them, every time); a query's
+    parameters are its bind names. Expanding (`IN`) parameters are not supported.
+    """
+
+    def __init__(self, stmt: Executable, keys: Sequence[str] | None = None) -> None:
+        self.stmt = stmt
+        self.keys = list(keys) if keys is not None else None
+        self._compiled: dict[str, _Compiled] = {}
+        self.table: str | None = getattr(getattr(stmt, "table", None), "name", None)
+        self.is_insert = bool(getattr(stmt, "is_insert", False))
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compile(dialect)
+            self._compiled[dialect.name] = found
+        return found
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        columns = set(getattr(getattr(self.stmt, "table", None), "c", {}).keys())
+        unknown = set(self.keys or ()) - columns
+        if unknown:
+            raise TypeError(f"{self.table} has no column {sorted(unknown)[0]!r}")
+        compiled: Any = cast(ClauseElement, self.stmt).compile(
+            dialect=dialect, column_keys=self.keys
+        )
+        names = tuple(compiled.positiontup or ())
+        if "POSTCOMPILE" in compiled.string or compiled.escaped_bind_names:
+            raise TypeError("a direct statement takes plain, named parameters only")
+        processors = compiled._bind_processors
+        # Values the statement holds itself (a literal); a column's value is always given.
+        constants = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if name not in columns and bind.value is not None
+        }
+        return _Compiled(compiled.string, names, tuple(processors.get(n) for n in names), constants)
+
+    async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:
+        """Run the statement with `params` in the session's transaction; its rows."""
+        conn = (await session.connection()).sync_connection
+        assert conn is not None
+        adapted = conn.connection.dbapi_connection
+        run = _runner(adapted)
+        if run is None:
+            return list(await session.execute(self.stmt, dict(params)))
+        compiled = self._for(conn.dialect)
+        args = compiled.args(params)
+        sql = compiled.sql
+        events = conn._has_events or conn.engine._has_events
+        if events:
+            conn.dispatch.before_cursor_execute(conn, None, sql, args, None, False)
+        try:
+            found: Sequence[Any] = await run(adapted, sql, args)
+        except Exception as error:
+            await greenlet_spawn(_raise_as_sqlalchemy, conn, error, sql, args)
+            raise  # not reached: the line above raises
+        if events:
+            conn.dispatch.after_cursor_execute(conn, None, sql, args, None, False)
+        if self.is_insert and self.table is not None:
+            announce_write(session.sync_session, self.table, True, [params])
+        return found
+
+
+def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, args: Any) -> None:
+    # The path a failed execution takes through SQLAlchemy: translated, wrapped, and the
+    # connection invalidated when the error says it was lost.
+    try:
+        conn.connection.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
+    except Exception as translated:
+        conn._handle_dbapi_exception(translated, sql, args, None, None)
+    raise error
+
+
+async def _sqlite(adapted: Any, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+    inline = adapted._connection
+    cursor = inline._connection.execute(sql, args)
+    try:
+        found = cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+    if inline.gives_turns:
+        # As every statement of a writer's connection does (`InlineConnection`).
+        await asyncio.sleep(0)
+    return found
+
+
+async def _asyncpg(adapted: Any, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+    # As the adapter's cursor runs a statement (`_prepare_and_execute`), minus the cursor.
+    async with adapted._execute_mutex:
+        if adapted._transaction is None:
+            await adapted._start_transaction()
+        prepared, _ = await adapted._prepare(sql, adapted._invalidate_schema_cache_asof)
+        found: Sequence[Any] = await prepared.fetch(*args)
+        return found
+
+
+def _runner(adapted: Any) -> Any:
+    kind = type(adapted).__name__
+    if kind == "InlineAdaptedConnection":
+        return _sqlite
+    if kind == "AsyncAdapt_asyncpg_connection" and hasattr(adapted, "_prepare"):
+        return _asyncpg
+    return None

@@ -1,0 +1,183 @@
+"""Statements sent straight to the driver behave as they would through the session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import Session
+
+from store import hotpath
+from store.db import SessionFactory, session_factory
+from store.direct import Direct
+from store.enums import Status, TicketKind
+from store.models import ChannelIdentity, Person, Ticket
+from store.uow import UnitOfWork
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+_IDENTITY = Direct(
+    insert(ChannelIdentity.__table__).returning(ChannelIdentity.__table__.c.id),
+    ["person_id", "platform", "external_id", "verified", "created_at"],
+)
+
+
+async def _person(factory: SessionFactory) -> int:
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.create(name="Ann", email="ann@example.com")
+        await uow.commit()
+        return person.id
+
+
+@pytest.fixture
+def writes() -> Iterator[list[tuple[str, bool, list[Mapping[str, Any]]]]]:
+    heard: list[tuple[str, bool, list[Mapping[str, Any]]]] = []
+
+    def watcher(_s: Session, table: str, is_insert: bool, rows: list[Mapping[str, Any]]) -> None:
+        heard.append((table, is_insert, rows))
+
+    hotpath.watches_writes(watcher)
+    try:
+        yield heard
+    finally:
+        hotpath._WRITE_WATCHERS.remove(watcher)
+
+
+async def test_a_direct_insert_is_part_of_the_session_transaction(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    row = {
+        "person_id": person_id,
+        "platform": "sms",
+        "verified": True,
+        "created_at": NOW,
+        "external_id": "+15550001",
+    }
+    async with UnitOfWork(factory) as uow:
+        await _IDENTITY.rows(uow.session, row)
+        await uow.rollback()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.scalar(select(ChannelIdentity.id)) is None
+        (found,) = await _IDENTITY.rows(uow.session, row)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = await uow.session.get(ChannelIdentity, int(found[0]))
+        assert stored is not None
+        assert (stored.person_id, stored.external_id) == (person_id, "+15550001")
+        assert (stored.verified, stored.created_at) == (True, NOW)
+
+
+async def test_a_ticket_inserted_directly_reads_back_as_the_orm_wrote_it(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    origin = {"channel": "webchat", "conversation": "v-1", "thread": "t-1"}
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        made = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="VPN down", requester=person, origin=origin
+        )
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = await uow.session.get(Ticket, made.id)
+        assert stored is not None
+        assert stored.origin == origin
+        assert stored.status is Status.NEW
+        assert stored.kind is TicketKind.INCIDENT
+        assert stored.created_at == made.created_at
+        assert stored.ref == made.ref
+
+
+async def test_statement_listeners_and_write_watchers_hear_a_direct_insert(
+    factory: SessionFactory, writes: list[tuple[str, bool, list[Mapping[str, Any]]]]
+) -> None:
+    person_id = await _person(factory)
+    heard: list[str] = []
+    engine = factory.kw["bind"].sync_engine
+
+    def listen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        heard.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        async with UnitOfWork(factory) as uow:
+            row = {
+                "person_id": person_id,
+                "platform": "sms",
+                "verified": True,
+                "created_at": NOW,
+                "external_id": "+15550002",
+            }
+            await _IDENTITY.rows(uow.session, row)
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert any(s.startswith("INSERT INTO channel_identities") for s in heard)
+    assert ("channel_identities", True, [row]) in writes
+
+
+async def test_a_driver_error_is_raised_as_sqlalchemy_s_and_the_unit_of_work_goes_on(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    row = {
+        "person_id": person_id,
+        "platform": "sms",
+        "verified": True,
+        "created_at": NOW,
+        "external_id": "+15550003",
+    }
+    async with UnitOfWork(factory) as uow:
+        await _IDENTITY.rows(uow.session, row)
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        with pytest.raises(IntegrityError):
+            await _IDENTITY.rows(uow.session, row)
+        await uow.rollback()
+    async with UnitOfWork(factory) as uow:
+        with pytest.raises(DBAPIError):
+            await Direct(text("SELECT missing FROM nowhere")).rows(uow.session, {})
+        await uow.rollback()
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.scalar(select(Person.name).where(Person.id == person_id)) == "Ann"
+
+
+async def test_a_query_takes_its_parameters_by_name() -> None:
+    # An in-memory database is not run inline: the statement goes through the session.
+    engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        factory = session_factory(engine)
+        async with factory() as session:
+            query = Direct(text("SELECT :b * 10 + :a, :a"))
+            assert [tuple(r) for r in await query.rows(session, {"a": 1, "b": 2})] == [(21, 1)]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_query_takes_its_parameters_by_name_on_the_driver(
+    factory: SessionFactory,
+) -> None:
+    async with factory() as session:
+        query = Direct(
+            text("SELECT CAST(:b AS INTEGER) * 10 + CAST(:a AS INTEGER), CAST(:a AS INTEGER)")
+        )
+        assert [tuple(r) for r in await query.rows(session, {"a": 1, "b": 2})] == [(21, 1)]
+
+
+async def test_a_column_left_out_is_refused_not_defaulted(factory: SessionFactory) -> None:
+    person_id = await _person(factory)
+    async with UnitOfWork(factory) as uow:
+        with pytest.raises(KeyError, match="created_at"):
+            await _IDENTITY.rows(
+                uow.session,
+                {"person_id": person_id, "platform": "sms", "external_id": "1", "verified": True},
+            )
+    with pytest.raises(TypeError, match="no column 'colour'"):
+        async with UnitOfWork(factory) as uow:
+            await Direct(insert(Person.__table__), ["colour"]).rows(uow.session, {"colour": 1})
