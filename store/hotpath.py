@@ -252,6 +252,7 @@ class CoreInsert:
         self.many_returning_id = returning_ids(self.table)
         self.keys = tuple(c.key for c in self.table.columns if c is not self.pk)
         self._direct: Any = None
+        self._new_direct: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._fixed: dict[str, Any] = {}
         self._computed: dict[str, Callable[[], Any]] = {}
         for c in self.table.columns:
@@ -285,6 +286,24 @@ class CoreInsert:
 
             self._direct = Direct(self.returning_id, self.keys)
         return int((await self._direct.rows(session, row))[0][0])
+
+    async def insert_new(
+        self, session: AsyncSession, row: Mapping[str, Any], *unique: str
+    ) -> int | None:
+        """Insert a full row unless one with the same `unique` columns exists: its new id.
+
+        None when the row exists (`ON CONFLICT DO NOTHING`), also when another transaction
+        inserted it at the same moment.
+        """
+        key = (session.get_bind().dialect.name, unique)
+        direct = self._new_direct.get(key)
+        if direct is None:
+            from store.direct import Direct
+
+            stmt = insert_new_returning_id(session, self.table, *unique)
+            direct = self._new_direct[key] = Direct(stmt, self.keys)
+        found = await direct.rows(session, row)
+        return int(found[0][0]) if found else None
 
     def attach(self, session: AsyncSession, new_id: int, row: Mapping[str, Any]) -> Any:
         """The inserted row as a persistent object of this session, its columns loaded."""

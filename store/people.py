@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from store.enums import PersonKind, Role
 from store.errors import ConflictError
-from store.hotpath import CoreInsert, attach, insert_new_returning_id, queue_insert, reads
+from store.hotpath import CoreInsert, attach, queue_insert, reads
 from store.models import (
     ChannelIdentity,
     Group,
@@ -160,10 +160,7 @@ class PeopleRepository:
                 "last_seen_at": utcnow() if address else None,
             }
         )
-        stmt = insert_new_returning_id(
-            self.session, _IDENTITY_INSERT.table, "platform", "external_id"
-        )
-        ident_id = (await self.session.execute(stmt, row)).scalar_one_or_none()
+        ident_id = await _IDENTITY_INSERT.insert_new(self.session, row, "platform", "external_id")
         if ident_id is None:
             raise ConflictError(f"identity {platform} is bound already")
         ident: ChannelIdentity = _IDENTITY_INSERT.attach(self.session, ident_id, row)

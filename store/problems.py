@@ -40,7 +40,6 @@ from store.enums import Status, TicketKind
 from store.hotpath import (
     INSERTED,
     CoreInsert,
-    insert_new_returning_id,
     reads,
     watches_writes,
 )
@@ -311,14 +310,10 @@ class ProblemRepository:
                 "incident_ids": list(incident_ids),
             }
         )
-        new_id = (
-            await self.session.execute(
-                insert_new_returning_id(self.session, _OFFER_INSERT.table, "cluster"), row
-            )
-        ).scalar()
+        new_id = await _OFFER_INSERT.insert_new(self.session, row, "cluster")
         if new_id is None:
             return None
-        offer: RecurrenceOffer = _OFFER_INSERT.attach(self.session, int(new_id), row)
+        offer: RecurrenceOffer = _OFFER_INSERT.attach(self.session, new_id, row)
         return offer
 
     async def listed(self, stage: ProblemStage | None = None) -> list[tuple[Ticket, ProblemRecord]]:
