@@ -58,6 +58,11 @@ Written = tuple[int, str]
 SQLITE_EVENTS_PER_TRANSACTION = 16
 SQLITE_EVENTS_WHILE_ACKING = 2
 
+# How long a batch keeps asking for the conversations another worker holds, to handle them
+# in runs, before each goes on its own path and waits for its lock.
+LOCK_PATIENCE_SECONDS = 1.0
+LOCK_RETRY_SECONDS = 0.02
+
 _CARRY: ContextVar[CarriedConfig | None] = ContextVar("switchboard_carried_config", default=None)
 """The configuration the runs of the batch being handled hand on to each other."""
 
@@ -115,28 +120,26 @@ class EventHandling:
             # the runs too: they must follow it, in order, on the path that handles it.
             behind: set[str] = set()
             results: list[tuple[list[int], list[Written]] | BaseException] = []
-            pending = deque((k, list(groups[k])) for k in held if k in groups)
-            while pending:
-                short = await self.give_way()
-                run = _next_run(pending, self._run_size(short=short))
-                run = [(key, items) for key, items in run if key not in behind]
-                together = [item for _, items in run for item in items]
-                if len(together) < 2:
-                    behind.update(key for key, _ in run)
-                    continue  # one event: its own path, with retries on a lost race
-                try:
-                    results.append(await self._many(together))
-                except Exception as e:
-                    if is_outage(e):
-                        raise
-                    log.info("worker.batch_fallback", size=len(together), error=repr(e))
-                    behind.update(key for key, _ in run)
-                    continue
-                for key, items in run:
-                    del alone[key][: len(items)]
-                    if not alone[key]:
-                        del alone[key]
-                await _let_others_write()
+            taken = set(held)
+            patience: float | None = None
+            while True:
+                if taken:
+                    await self._runs(taken, alone, behind, results)
+                # Conversations another worker held when this batch began. Its batch is
+                # likely to commit soon, and those it lets go join runs too rather than
+                # going one event a transaction, each waiting for its lock: with batches
+                # larger than the conversations in flight, most of a batch would.
+                waiting = [key for key in alone if key not in held and key not in behind]
+                if not waiting:
+                    break
+                taken = await self.state.try_lock_many(waiting)
+                held.update(taken)
+                if not taken:
+                    now = asyncio.get_running_loop().time()
+                    patience = now + LOCK_PATIENCE_SECONDS if patience is None else patience
+                    if now >= patience:
+                        break
+                    await asyncio.sleep(LOCK_RETRY_SECONDS)
             results += await asyncio.gather(
                 *(self._conversation(items, locked=key in held) for key, items in alone.items()),
                 return_exceptions=True,
@@ -156,6 +159,41 @@ class EventHandling:
             ok.extend(result[0])
             outbox_ids.extend(result[1])
         return ok, outbox_ids
+
+    async def _runs(
+        self,
+        keys: set[str],
+        alone: dict[str, list[Understood]],
+        behind: set[str],
+        results: list[tuple[list[int], list[Written]] | BaseException],
+    ) -> None:
+        """Handle the events of these locked conversations in runs of several a transaction.
+
+        What a run handled leaves `alone`; a conversation whose run failed, or that would
+        run one event alone, joins `behind` and stays in `alone` for its own path.
+        """
+        pending = deque((k, list(alone[k])) for k in alone if k in keys)
+        while pending:
+            short = await self.give_way()
+            run = _next_run(pending, self._run_size(short=short))
+            run = [(key, items) for key, items in run if key not in behind]
+            together = [item for _, items in run for item in items]
+            if len(together) < 2:
+                behind.update(key for key, _ in run)
+                continue  # one event: its own path, with retries on a lost race
+            try:
+                results.append(await self._many(together))
+            except Exception as e:
+                if is_outage(e):
+                    raise
+                log.info("worker.batch_fallback", size=len(together), error=repr(e))
+                behind.update(key for key, _ in run)
+                continue
+            for key, items in run:
+                del alone[key][: len(items)]
+                if not alone[key]:
+                    del alone[key]
+            await _let_others_write()
 
     def _run_size(self, *, short: bool) -> int | None:
         """Events in the next transaction: fewer while webhooks are coming in on SQLite."""

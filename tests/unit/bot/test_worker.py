@@ -249,6 +249,42 @@ async def test_a_long_conversation_goes_in_consecutive_short_transactions_in_ord
     assert len(replies) == 8
 
 
+async def test_conversations_another_worker_let_go_meanwhile_still_go_in_runs(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    runs: list[list[str]] = []
+    async with worker(demo_settings, understander, per_transaction=4) as w:
+        events = [chat(f"D{c}", n, f"hello ({c}.{n})") for n in range(2) for c in range(4)]
+        ids = [await _store(w, e) for e in events]
+        busy = [events[c].address.key for c in (2, 3)]
+        # Another worker holds two of the conversations when the batch begins, and lets
+        # them go while this one handles the first two.
+        assert await w.state.try_lock_many(busy) == set(busy)
+        many, one = w.handling._many, w.handling.one
+        alone: list[int] = []
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
+            runs.append(sorted({c.event.address.conversation for c, _ in items}))
+            if len(runs) == 1:
+                await w.state.unlock_many(busy)
+            return await many(items)
+
+        async def single(claimed: Any, nlu: Understanding) -> list[Written]:
+            alone.append(claimed.inbox_id)
+            return await one(claimed, nlu)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        w.handling.one = single  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 8}
+            for c in range(4):
+                replies = await uow.outbox.history("slack", events[c].address.key)
+                assert len(replies) == 2
+    assert runs == [["D0", "D1"], ["D2", "D3"]]
+    assert alone == []
+
+
 def _runs(
     keys: list[str], groups: dict[str, list[Understood]], size: int | None
 ) -> list[list[tuple[str, list[Understood]]]]:
