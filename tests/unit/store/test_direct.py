@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
 
@@ -181,3 +181,19 @@ async def test_a_column_left_out_is_refused_not_defaulted(factory: SessionFactor
     with pytest.raises(TypeError, match="no column 'colour'"):
         async with UnitOfWork(factory) as uow:
             await Direct(insert(Person.__table__), ["colour"]).rows(uow.session, {"colour": 1})
+
+
+async def test_after_a_failed_flush_a_direct_statement_is_refused_as_a_query_would_be(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    async with UnitOfWork(factory) as uow:
+        await uow.people.get(person_id)
+        uow.session.add(Person(name="Bob", email="ann@example.com"))
+        with pytest.raises(IntegrityError):
+            await uow.session.flush()
+        with pytest.raises(PendingRollbackError):
+            await uow.session.execute(select(Person.id))
+        with pytest.raises(PendingRollbackError):
+            await Direct(text("SELECT 1")).rows(uow.session, {})
+        await uow.rollback()
