@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Executable
-from sqlalchemy.util.concurrency import greenlet_spawn
+from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
 from store.hotpath import announce_write
 
@@ -124,19 +125,99 @@ class Direct:
         return found
 
 
+class DirectInsertMany:
+    """A multi-row `INSERT ... RETURNING id` on SQLite's inline connection (see the module).
+
+    SQLAlchemy's `insertmanyvalues` costs about as much per row as the ORM would: the rows of
+    a batch's events and replies go in as one statement of as many `VALUES` groups. Other
+    connections (PostgreSQL, a non-inline SQLite) keep SQLAlchemy's own path: `ids` returns
+    None for them, and for rows that leave out a column with a Python default, which only
+    SQLAlchemy's execution computes.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._single: dict[tuple[str, ...], Direct] = {}
+
+    def ids(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
+        """Insert `rows` (all with the same keys) in the session's transaction; their ids."""
+        if not rows:
+            return []
+        conn = _held_sync_connection(session) or session.connection()
+        adapted = conn.connection.dbapi_connection
+        if _runner(adapted) is not _sqlite:
+            return None
+        keys = tuple(rows[0])
+        single = self._single.get(keys)
+        if single is None:
+            defaulted = {c.key for c in self.table.columns if c.default is not None}
+            if not defaulted <= set(keys) or any(tuple(r) != keys for r in rows):
+                return None
+            stmt = insert(self.table).returning(self.table.c.id)
+            single = self._single[keys] = Direct(stmt, keys)
+        elif any(tuple(r) != keys for r in rows):
+            return None
+        compiled = single._for(conn.dialect)
+        head, group, tail = _values_group(compiled.sql)
+        found: list[int] = []
+        # SQLite allows 32,766 parameters a statement.
+        per = max(1, 30_000 // max(1, len(compiled.names)))
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            sql = head + ", ".join([group] * len(chunk)) + tail
+            args = [a for row in chunk for a in compiled.args(row)]
+            found.extend(int(r[0]) for r in _sqlite_now(conn, adapted, sql, args))
+        announce_write(session, self.table.name, True, list(rows))
+        # One INSERT gives its rows ascending ids in the order listed (`insert_many`).
+        return sorted(found)
+
+
+def _values_group(sql: str) -> tuple[str, str, str]:
+    head, _, rest = sql.partition(" VALUES ")
+    group, _, tail = rest.partition(")")
+    if not group.startswith("(") or set(group[1:]) - set("?, "):
+        raise TypeError(f"not a plain single-row INSERT: {sql}")
+    return head + " VALUES ", group + ")", tail
+
+
+def _sqlite_now(conn: Connection, adapted: Any, sql: str, args: Sequence[Any]) -> list[Any]:
+    # Inside SQLAlchemy's greenlet (a flush): the turn is awaited as the inline cursor does.
+    events = conn._has_events or conn.engine._has_events
+    if events:
+        conn.dispatch.before_cursor_execute(conn, None, sql, args, None, True)
+    inline = adapted._connection
+    try:
+        cursor = inline._connection.execute(sql, args)
+        try:
+            found: list[Any] = cursor.fetchall()
+        finally:
+            cursor.close()
+    except Exception as error:
+        _raise_as_sqlalchemy(conn, error, sql, args)
+        raise
+    if inline.gives_turns:
+        await_(asyncio.sleep(0))
+    if events:
+        conn.dispatch.after_cursor_execute(conn, None, sql, args, None, True)
+    return found
+
+
+def _held_sync_connection(session: Session) -> Connection | None:
+    transaction: Any = getattr(session, "_transaction", None)
+    if transaction is None or not transaction.is_active:
+        return None
+    held: Any = getattr(transaction, "_connections", None)
+    found = held.get(session.get_bind()) if held else None
+    return cast(Connection, found[0]) if found else None
+
+
 def _held_connection(session: AsyncSession) -> Connection | None:
     """The connection the session's transaction holds already, without a greenlet.
 
     `session.connection()` costs half a direct statement; after the transaction's first
     statement the connection is simply there. None before that (it may have to begin).
     """
-    sync = session.sync_session
-    transaction: Any = getattr(sync, "_transaction", None)
-    if transaction is None or not transaction.is_active:
-        return None
-    held: Any = getattr(transaction, "_connections", None)
-    found = held.get(sync.get_bind()) if held else None
-    return cast(Connection, found[0]) if found else None
+    return _held_sync_connection(session.sync_session)
 
 
 def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, args: Any) -> None:

@@ -210,6 +210,7 @@ def queue_insert(session: AsyncSession, stmt: Insert, keys: Sequence[str], obj: 
 
 
 _UNORDERED: dict[Insert, Insert] = {}
+_MANY_DIRECT: dict[Insert, Any] = {}
 """An `INSERT ... RETURNING id` that keeps its rows' order, and the same one that does not."""
 
 
@@ -230,6 +231,15 @@ def insert_many(session: Session, stmt: Insert, rows: Sequence[Mapping[str, Any]
     returned are sorted back into the rows' order.
     """
     unordered = _UNORDERED.get(stmt)
+    if unordered is not None and session.get_bind().dialect.name == "sqlite":
+        direct = _MANY_DIRECT.get(stmt)
+        if direct is None:
+            from store.direct import DirectInsertMany
+
+            direct = _MANY_DIRECT[stmt] = DirectInsertMany(stmt.table)  # type: ignore[arg-type]
+        found = direct.ids(session, rows)
+        if found is not None:
+            return found
     if len(rows) > 1 and unordered is not None and session.get_bind().dialect.name == "sqlite":
         return sorted(int(i) for i in session.execute(unordered, list(rows)).scalars())
     return [int(i) for i in session.execute(stmt, list(rows)).scalars()]

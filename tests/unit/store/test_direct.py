@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from store import hotpath
 from store.db import SessionFactory, session_factory
-from store.direct import Direct
+from store.direct import Direct, DirectInsertMany
 from store.enums import Status, TicketKind
 from store.models import ChannelIdentity, Person, Ticket
 from store.uow import UnitOfWork
@@ -197,3 +197,48 @@ async def test_after_a_failed_flush_a_direct_statement_is_refused_as_a_query_wou
         with pytest.raises(PendingRollbackError):
             await Direct(text("SELECT 1")).rows(uow.session, {})
         await uow.rollback()
+
+
+async def test_many_rows_go_in_one_insert_and_their_ids_come_back_in_order(
+    factory: SessionFactory, writes: list[tuple[str, bool, list[Mapping[str, Any]]]]
+) -> None:
+    person_id = await _person(factory)
+    table = ChannelIdentity.__table__
+    many = DirectInsertMany(table)  # type: ignore[arg-type]
+    # More rows than one statement may carry parameters for: two statements.
+    rows = [
+        {
+            "person_id": person_id,
+            "platform": "sms",
+            "external_id": f"+1555{n:07d}",
+            "verified": n % 2 == 0,
+            "created_at": NOW,
+        }
+        for n in range(6500)
+    ]
+    async with UnitOfWork(factory) as uow:
+        ids = await uow.session.run_sync(many.ids, rows)
+        if uow.session.get_bind().dialect.name != "sqlite":
+            assert ids is None  # PostgreSQL keeps SQLAlchemy's own path
+            return
+        assert ids is not None
+        await uow.commit()
+    assert len(ids) == len(set(ids)) == 6500
+    async with UnitOfWork(factory) as uow:
+        stored = dict(
+            (
+                await uow.session.execute(select(ChannelIdentity.id, ChannelIdentity.external_id))
+            ).all()
+        )
+    assert [stored[i] for i in ids] == [r["external_id"] for r in rows]
+    assert writes[-1] == ("channel_identities", True, rows)
+
+
+async def test_rows_leaving_out_a_defaulted_column_keep_sqlalchemy_s_path(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    many = DirectInsertMany(ChannelIdentity.__table__)  # type: ignore[arg-type]
+    rows = [{"person_id": person_id, "platform": "sms", "external_id": "+15550009"}]
+    async with UnitOfWork(factory) as uow:
+        assert await uow.session.run_sync(many.ids, rows) is None
