@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import Table, event, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
@@ -20,10 +20,21 @@ from store.models import ChannelIdentity, Person, Ticket
 from store.uow import UnitOfWork
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+IDENTITIES = cast(Table, ChannelIdentity.__table__)
 _IDENTITY = Direct(
-    insert(ChannelIdentity.__table__).returning(ChannelIdentity.__table__.c.id),
+    insert(IDENTITIES).returning(IDENTITIES.c.id),
     ["person_id", "platform", "external_id", "verified", "created_at"],
 )
+
+
+def _identity(person_id: int, number: str) -> dict[str, Any]:
+    return {
+        "person_id": person_id,
+        "platform": "sms",
+        "verified": True,
+        "created_at": NOW,
+        "external_id": number,
+    }
 
 
 async def _person(factory: SessionFactory) -> int:
@@ -51,13 +62,7 @@ async def test_a_direct_insert_is_part_of_the_session_transaction(
     factory: SessionFactory,
 ) -> None:
     person_id = await _person(factory)
-    row = {
-        "person_id": person_id,
-        "platform": "sms",
-        "verified": True,
-        "created_at": NOW,
-        "external_id": "+15550001",
-    }
+    row = _identity(person_id, "+15550001")
     async with UnitOfWork(factory) as uow:
         await _IDENTITY.rows(uow.session, row)
         await uow.rollback()
@@ -107,13 +112,7 @@ async def test_statement_listeners_and_write_watchers_hear_a_direct_insert(
     event.listen(engine, "before_cursor_execute", listen)
     try:
         async with UnitOfWork(factory) as uow:
-            row = {
-                "person_id": person_id,
-                "platform": "sms",
-                "verified": True,
-                "created_at": NOW,
-                "external_id": "+15550002",
-            }
+            row = _identity(person_id, "+15550002")
             await _IDENTITY.rows(uow.session, row)
             await uow.commit()
     finally:
@@ -126,13 +125,7 @@ async def test_a_driver_error_is_raised_as_sqlalchemy_s_and_the_unit_of_work_goe
     factory: SessionFactory,
 ) -> None:
     person_id = await _person(factory)
-    row = {
-        "person_id": person_id,
-        "platform": "sms",
-        "verified": True,
-        "created_at": NOW,
-        "external_id": "+15550003",
-    }
+    row = _identity(person_id, "+15550003")
     async with UnitOfWork(factory) as uow:
         await _IDENTITY.rows(uow.session, row)
         await uow.commit()
@@ -180,7 +173,9 @@ async def test_a_column_left_out_is_refused_not_defaulted(factory: SessionFactor
             )
     with pytest.raises(TypeError, match="no column 'colour'"):
         async with UnitOfWork(factory) as uow:
-            await Direct(insert(Person.__table__), ["colour"]).rows(uow.session, {"colour": 1})
+            await Direct(insert(cast(Table, Person.__table__)), ["colour"]).rows(
+                uow.session, {"colour": 1}
+            )
 
 
 async def test_after_a_failed_flush_a_direct_statement_is_refused_as_a_query_would_be(
@@ -203,19 +198,9 @@ async def test_many_rows_go_in_one_insert_and_their_ids_come_back_in_order(
     factory: SessionFactory, writes: list[tuple[str, bool, list[Mapping[str, Any]]]]
 ) -> None:
     person_id = await _person(factory)
-    table = ChannelIdentity.__table__
-    many = DirectInsertMany(table)  # type: ignore[arg-type]
+    many = DirectInsertMany(IDENTITIES)
     # More rows than one statement may carry parameters for: two statements.
-    rows = [
-        {
-            "person_id": person_id,
-            "platform": "sms",
-            "external_id": f"+1555{n:07d}",
-            "verified": n % 2 == 0,
-            "created_at": NOW,
-        }
-        for n in range(6500)
-    ]
+    rows = [{**_identity(person_id, f"+1555{n:07d}"), "verified": n % 2 == 0} for n in range(6500)]
     async with UnitOfWork(factory) as uow:
         ids = await uow.session.run_sync(many.ids, rows)
         if uow.session.get_bind().dialect.name != "sqlite":
@@ -238,7 +223,7 @@ async def test_rows_leaving_out_a_defaulted_column_keep_sqlalchemy_s_path(
     factory: SessionFactory,
 ) -> None:
     person_id = await _person(factory)
-    many = DirectInsertMany(ChannelIdentity.__table__)  # type: ignore[arg-type]
+    many = DirectInsertMany(IDENTITIES)
     rows = [{"person_id": person_id, "platform": "sms", "external_id": "+15550009"}]
     async with UnitOfWork(factory) as uow:
         assert await uow.session.run_sync(many.ids, rows) is None
