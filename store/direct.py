@@ -3,7 +3,7 @@
 SQLAlchemy's execution of one statement (the session's bookkeeping, the execution context,
 parameter and result processing, the result object) costs several times what the database
 spends on it: a ticket `INSERT` takes ~150 µs through a session and ~15 µs on sqlite3. A
-`Direct` statement is compiled by SQLAlchemy once per dialect, so the SQL and the
+`Direct` statement is compiled by SQLAlchemy once per driver, so the SQL and the
 conversion of every value are exactly what it would send, and then runs on the driver's
 connection of the transaction the session holds: sqlite3 on the event loop's thread
 (`store.sqlite_inline`), asyncpg through the adapter's own prepared-statement cache.
@@ -72,10 +72,10 @@ class Direct:
         self.is_insert = bool(getattr(stmt, "is_insert", False))
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(dialect.driver)
         if found is None:
             found = self._compile(dialect)
-            self._compiled[dialect.name] = found
+            self._compiled[dialect.driver] = found
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -114,7 +114,7 @@ class Direct:
         if events:
             conn.dispatch.before_cursor_execute(conn, None, sql, args, None, False)
         try:
-            found: Sequence[Any] = await run(adapted, sql, args)
+            found: Sequence[Any] = await run(adapted, sql, args, conn.dialect)
         except Exception as error:
             await greenlet_spawn(_raise_as_sqlalchemy, conn, error, sql, args)
             raise  # not reached: the line above raises
@@ -230,7 +230,7 @@ def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, args: Any
     raise error
 
 
-async def _sqlite(adapted: Any, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+async def _sqlite(adapted: Any, sql: str, args: Sequence[Any], _dialect: Dialect) -> Sequence[Any]:
     inline = adapted._connection
     cursor = inline._connection.execute(sql, args)
     try:
@@ -243,12 +243,15 @@ async def _sqlite(adapted: Any, sql: str, args: Sequence[Any]) -> Sequence[Any]:
     return found
 
 
-async def _asyncpg(adapted: Any, sql: str, args: Sequence[Any]) -> Sequence[Any]:
+async def _asyncpg(adapted: Any, sql: str, args: Sequence[Any], dialect: Dialect) -> Sequence[Any]:
     # As the adapter's cursor runs a statement (`_prepare_and_execute`), minus the cursor.
     async with adapted._execute_mutex:
         if adapted._transaction is None:
             await adapted._start_transaction()
-        prepared, _ = await adapted._prepare(sql, adapted._invalidate_schema_cache_asof)
+        # The dialect's timestamp, as an execution context hands it to the cursor: a
+        # statement prepared before the schema last changed (DDL) is prepared again.
+        invalidated = getattr(dialect, "_invalidate_schema_cache_asof", 0)
+        prepared, _ = await adapted._prepare(sql, invalidated)
         found: Sequence[Any] = await prepared.fetch(*args)
         return found
 
