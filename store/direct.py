@@ -148,15 +148,15 @@ class DirectInsertMany:
         if _runner(adapted) is not _sqlite:
             return None
         keys = tuple(rows[0])
+        if any(tuple(r) != keys for r in rows):
+            return None
         single = self._single.get(keys)
         if single is None:
             defaulted = {c.key for c in self.table.columns if c.default is not None}
-            if not defaulted <= set(keys) or any(tuple(r) != keys for r in rows):
+            if not defaulted <= set(keys):
                 return None
             stmt = insert(self.table).returning(self.table.c.id)
             single = self._single[keys] = Direct(stmt, keys)
-        elif any(tuple(r) != keys for r in rows):
-            return None
         compiled = single._for(conn.dialect)
         head, group, tail = _values_group(compiled.sql)
         found: list[int] = []
@@ -187,11 +187,7 @@ def _sqlite_now(conn: Connection, adapted: Any, sql: str, args: Sequence[Any]) -
         conn.dispatch.before_cursor_execute(conn, None, sql, args, None, True)
     inline = adapted._connection
     try:
-        cursor = inline._connection.execute(sql, args)
-        try:
-            found: list[Any] = cursor.fetchall()
-        finally:
-            cursor.close()
+        found = _sqlite_fetch(inline, sql, args)
     except Exception as error:
         _raise_as_sqlalchemy(conn, error, sql, args)
         raise
@@ -230,13 +226,18 @@ def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, args: Any
     raise error
 
 
-async def _sqlite(adapted: Any, sql: str, args: Sequence[Any], _dialect: Dialect) -> Sequence[Any]:
-    inline = adapted._connection
+def _sqlite_fetch(inline: Any, sql: str, args: Sequence[Any]) -> list[Any]:
     cursor = inline._connection.execute(sql, args)
     try:
-        found = cursor.fetchall() if cursor.description else []
+        found: list[Any] = cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
+    return found
+
+
+async def _sqlite(adapted: Any, sql: str, args: Sequence[Any], _dialect: Dialect) -> Sequence[Any]:
+    inline = adapted._connection
+    found = _sqlite_fetch(inline, sql, args)
     if inline.gives_turns:
         # As every statement of a writer's connection does (`InlineConnection`).
         await asyncio.sleep(0)

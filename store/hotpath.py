@@ -210,8 +210,10 @@ def queue_insert(session: AsyncSession, stmt: Insert, keys: Sequence[str], obj: 
 
 
 _UNORDERED: dict[Insert, Insert] = {}
-_MANY_DIRECT: dict[Insert, Any] = {}
 """An `INSERT ... RETURNING id` that keeps its rows' order, and the same one that does not."""
+
+_MANY_DIRECT: dict[Insert, Any] = {}
+"""Per `returning_ids` statement, its `store.direct.DirectInsertMany` (SQLite)."""
 
 
 def returning_ids(table: Table) -> Insert:
@@ -240,8 +242,8 @@ def insert_many(session: Session, stmt: Insert, rows: Sequence[Mapping[str, Any]
         found = direct.ids(session, rows)
         if found is not None:
             return found
-    if len(rows) > 1 and unordered is not None and session.get_bind().dialect.name == "sqlite":
-        return sorted(int(i) for i in session.execute(unordered, list(rows)).scalars())
+        if len(rows) > 1:
+            return sorted(int(i) for i in session.execute(unordered, list(rows)).scalars())
     return [int(i) for i in session.execute(stmt, list(rows)).scalars()]
 
 
