@@ -50,13 +50,17 @@ Written = tuple[int, str]
 
 # On SQLite every write waits for the one writer connection, acks included: a worker
 # transaction over a whole batch would hold the web routes for its whole length. While
-# webhooks are coming in, two events a transaction keep an ack's wait to tens of
-# milliseconds (a commit costs little in WAL mode); while none is, sixteen share a
-# transaction's fixed cost (the identity look-up, the flush and the commit, some 3 ms: 15 %
-# of a message's work at eight events, 8 % at sixteen), holding the writer some 20-30 ms,
-# within an ack's budget for the first webhook that arrives meanwhile.
+# webhooks are coming in, a transaction takes as many events as fit in a short hold of the
+# writer (`SQLITE_HOLD_WHILE_ACKING`, judged by how long the last runs took an event), at
+# least two; while none is, sixteen share a transaction's fixed cost (the identity and
+# dialogue look-ups, the inbox update, the queued rows, the flush and the commit: some
+# 2.5 ms, more than two events' own work), holding the writer some 20-30 ms, within an
+# ack's budget for the first webhook that arrives meanwhile.
 SQLITE_EVENTS_PER_TRANSACTION = 16
 SQLITE_EVENTS_WHILE_ACKING = 2
+SQLITE_HOLD_WHILE_ACKING = 0.010
+# How much the latest run moves the estimate of an event's time in a run.
+_RUN_TIME_WEIGHT = 0.3
 
 # How long a batch keeps asking for the conversations another worker holds, to handle them
 # in runs, before each goes on its own path and waits for its lock.
@@ -96,6 +100,9 @@ class EventHandling:
         self.concurrency = asyncio.Semaphore(concurrency)
         self.dialogue_ttl = dialogue_ttl
         self.per_transaction = per_transaction or _events_per_transaction(factory)
+        # Seconds a run's transaction took per event lately (fixed cost shared in): what
+        # sizes the runs while webhooks are coming in.
+        self.event_seconds: float | None = None
 
     async def groups(
         self, groups: Mapping[str, list[Understood]]
@@ -181,8 +188,11 @@ class EventHandling:
             if len(together) < 2:
                 behind.update(key for key, _ in run)
                 continue  # one event: its own path, with retries on a lost race
+            loop = asyncio.get_running_loop()
+            started = loop.time()
             try:
                 results.append(await self._many(together))
+                self._took(len(together), loop.time() - started)
             except Exception as e:
                 if is_outage(e):
                     raise
@@ -196,10 +206,24 @@ class EventHandling:
             await _let_others_write()
 
     def _run_size(self, *, short: bool) -> int | None:
-        """Events in the next transaction: fewer while webhooks are coming in on SQLite."""
+        """Events in the next transaction: fewer while webhooks are coming in on SQLite.
+
+        As many as the recent runs say fit in `SQLITE_HOLD_WHILE_ACKING`, at least
+        `SQLITE_EVENTS_WHILE_ACKING`: the time per event counts the transaction's fixed
+        cost shared among the run's events, so the size settles where the whole run fits.
+        """
         if self.per_transaction is None or not short:
             return self.per_transaction
-        return min(self.per_transaction, SQLITE_EVENTS_WHILE_ACKING)
+        fit = SQLITE_EVENTS_WHILE_ACKING
+        if self.event_seconds:
+            fit = int(SQLITE_HOLD_WHILE_ACKING / self.event_seconds)
+        return max(SQLITE_EVENTS_WHILE_ACKING, min(self.per_transaction, fit))
+
+    def _took(self, events: int, seconds: float) -> None:
+        """Note that a run of `events` took `seconds`, for sizing the next ones."""
+        per = seconds / events
+        last = self.event_seconds
+        self.event_seconds = per if last is None else last + _RUN_TIME_WEIGHT * (per - last)
 
     async def _alert_repeats(
         self, groups: Mapping[str, list[Understood]], held: set[str]

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.config import Settings
@@ -332,7 +333,7 @@ async def test_the_worker_takes_its_turn_before_each_transaction(
 
 
 async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_quiet(
-    demo_settings: Settings, understander: Understander
+    demo_settings: Settings, understander: Understander, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes: list[int] = []
     acking = [True, True, False]
@@ -340,6 +341,8 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
     async def give_way() -> bool:
         return acking.pop(0) if acking else False
 
+    # No hold fits more than the fewest events: the runs while acking are the shortest.
+    monkeypatch.setattr("bot.handling.SQLITE_HOLD_WHILE_ACKING", 0.0)
     async with worker(demo_settings, understander, give_way=give_way) as w:
         assert w.handling.per_transaction == 16  # SQLite
         events = [chat(f"DQ{n}", 0, f"hello ({n})") for n in range(22)]
@@ -355,6 +358,52 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
         async with UnitOfWork(w.factory) as uow:
             assert (await uow.inbox.counts()) == {"done": 22}
     assert sizes == [2, 2, 16, 2]
+
+
+async def test_runs_while_acking_take_as_many_events_as_fit_the_hold(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    sizes: list[int] = []
+
+    async def give_way() -> bool:
+        return True  # webhooks keep coming in
+
+    async with worker(demo_settings, understander, give_way=give_way) as w:
+        # Runs lately took 2.5 ms an event: four fit the 10 ms hold.
+        w.handling.event_seconds = 0.0025
+        w.handling._took = lambda events, seconds: None  # type: ignore[method-assign]
+        events = [chat(f"DH{n}", 0, f"hello ({n})") for n in range(10)]
+        ids = [await _store(w, e) for e in events]
+        many = w.handling._many
+
+        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
+            sizes.append(len(items))
+            return await many(items)
+
+        w.handling._many = recorded  # type: ignore[method-assign]
+        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+        async with UnitOfWork(w.factory) as uow:
+            assert (await uow.inbox.counts()) == {"done": 10}
+    assert sizes == [4, 4, 2]
+
+
+async def test_the_run_size_follows_the_time_runs_take(
+    demo_settings: Settings, understander: Understander
+) -> None:
+    async with worker(demo_settings, understander) as w:
+        h = w.handling
+        assert h._run_size(short=False) == 16
+        assert h._run_size(short=True) == 2  # nothing measured yet: the fewest
+        h._took(2, 0.004)  # 2 ms an event
+        assert h.event_seconds == pytest.approx(0.002)
+        assert h._run_size(short=True) == 5
+        h._took(5, 0.005)  # 1 ms an event moves the estimate part of the way
+        assert h.event_seconds == pytest.approx(0.002 + 0.3 * (0.001 - 0.002))
+        assert h._run_size(short=True) == 5
+        h._took(4, 0.4)  # a slow run: back to the fewest, never none
+        assert h._run_size(short=True) == 2
+        h.event_seconds = 1e-6
+        assert h._run_size(short=True) == 16  # never more than a quiet run
 
 
 class CountingDialogue:
