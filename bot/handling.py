@@ -115,7 +115,7 @@ class EventHandling:
         between them. Should one fail, or for the conversations another worker holds, each
         conversation goes on its own, in order, under its lock: the one path every event can
         fall back to. The runs hand the configuration they read on to the next
-        (`store.config_memo.CarriedConfig`): on SQLite under load a run is two events.
+        (`store.config_memo.CarriedConfig`): on SQLite under load a run is a few events.
         """
         held = await self.state.try_lock_many(list(groups))
         counted: list[int] = []

@@ -8,7 +8,7 @@ holds a changed configuration row not yet flushed, reads afresh from then on, so
 wrote is what it reads. Other transactions start with an empty memo, so a change committed
 elsewhere (the desk file, the API) is seen by the next unit of work.
 
-The worker cuts a claimed batch into short transactions (two events each on SQLite while
+The worker cuts a claimed batch into short transactions (a few events each on SQLite while
 webhooks arrive), and each would read the same configuration again. A `CarriedConfig` made
 for one batch hands the answers of a unit of work that committed without touching the
 configuration to the next one; any configuration write forgets them all. It lives no longer

@@ -15,6 +15,7 @@ from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.base import manager_of_class
 
 T = TypeVar("T")
@@ -358,9 +359,40 @@ def attach(session: AsyncSession, obj: T) -> T:
     loads (or raises) on first use, as after any query.
     """
     make_transient_to_detached(obj)
-    session.add(obj)
+    _join(session.sync_session, obj)
     _inserted(session.sync_session, [obj])
     return obj
+
+
+_RELATIONSHIPS: dict[type, tuple[str, ...]] = {}
+
+
+def _join(session: Session, obj: Any) -> None:
+    """Make the detached `obj` persistent in `session`, as `Session.add` would.
+
+    Without `add`'s cascade when none of the object's relationships is set yet: the cascade
+    walks every relationship of the mapper (a ticket has a dozen) to find nothing to add.
+    The object is registered as the ORM's loader registers a row it read; with an attach
+    listener, or a relationship set, it gets the full `add`.
+    """
+    cls = type(obj)
+    related = _RELATIONSHIPS.get(cls)
+    if related is None:
+        related = _RELATIONSHIPS[cls] = tuple(manager_of_class(cls).mapper.relationships.keys())
+    state = instance_state(obj)
+    dispatch = session.dispatch
+    if (
+        state.session_id is not None
+        or any(key in state.dict for key in related)
+        or dispatch.before_attach
+        or dispatch.after_attach
+        or dispatch.detached_to_persistent
+    ):
+        session.add(obj)
+        return
+    # Raises, as `add` does, when the session holds another object with this identity.
+    session.identity_map.add(state)
+    state.session_id = session.hash_key
 
 
 def insert_of(dialect: str) -> Callable[..., Any]:
