@@ -31,9 +31,9 @@ class InlineConnection(aiosqlite.Connection):
     thread wake-ups and two GIL hand-offs per statement. On a busy machine each costs
     milliseconds, and a message takes some twenty statements, so the worker spent most of
     its time waiting for its own database while using a fraction of a core. A statement on
-    the local file takes microseconds, far less than the hand-off. Only `BEGIN` still goes
-    to the thread: it is the statement that may wait (up to the busy timeout) for another
-    process's write lock, and that wait must not stop the event loop.
+    the local file takes microseconds, far less than the hand-off. Only a `BEGIN` that finds
+    another process holding the write lock goes to the thread: it waits there (up to the
+    busy timeout), and that wait must not stop the event loop.
     """
 
     gives_turns = True
@@ -81,6 +81,31 @@ def _is_begin(operation: Any) -> bool:
     return isinstance(operation, str) and operation.lstrip()[:5].upper() == "BEGIN"
 
 
+def _begin_at_once(raw: sqlite3.Cursor, args: tuple[Any, ...]) -> bool:
+    """Run `BEGIN` on this thread if it needs no wait; False when the lock is taken.
+
+    Almost always no other process holds the write lock, and the thread's round trip
+    (a hand-off there and back, each waiting for the GIL) cost more than the rest of a short
+    transaction's statements. With the busy timeout at zero the attempt cannot block: a
+    taken lock fails at once, and the caller waits for it on the driver's thread instead.
+    """
+    connection = raw.connection
+    (patience,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute(*args)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF not in _LOCKED:
+            raise
+        return False
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={int(patience)}")
+    return True
+
+
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
 class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     """SQLAlchemy's cursor over an inline connection, driving sqlite3's own cursor directly.
 
@@ -88,7 +113,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     await leaves SQLAlchemy's greenlet for the event loop and comes back: four round trips
     and as many coroutines for a statement whose work takes microseconds on this thread.
     Here those calls are plain calls; the greenlet is left once per statement, for the turn
-    the connection gives the other tasks, and for `BEGIN`, which runs on the driver's thread.
+    the connection gives the other tasks, and for a `BEGIN` that must wait for a lock.
     """
 
     __slots__ = ()
@@ -119,8 +144,11 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
         raw = self._raw
         try:
             if _is_begin(operation):
-                # May wait out another process's write lock: on the driver's thread.
-                await_(self._inline._run_on_thread(raw.execute, *args))
+                # A reader's BEGIN runs on this thread as it is (it waits for no lock).
+                if not (self._inline.gives_turns and _begin_at_once(raw, args)):
+                    # Another process holds the write lock: wait it out on the driver's
+                    # thread, up to the busy timeout, while the loop goes on.
+                    await_(self._inline._run_on_thread(raw.execute, *args))
             else:
                 raw.execute(*args)
                 if raw.description:

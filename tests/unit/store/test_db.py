@@ -1,8 +1,9 @@
-"""The embedded engine: statements on the event loop's thread, `BEGIN` on the driver's."""
+"""The embedded engine: statements on the event loop's thread, a waiting `BEGIN` on the driver's."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from store.db import create_engine, create_reader, normalise_database_url, snapshot_reader
 
 
-async def test_statements_run_on_the_loop_thread_and_begin_on_the_driver_thread(
-    tmp_path: Path,
-) -> None:
+async def test_statements_and_a_free_begin_run_on_the_loop_thread(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
     ran: list[tuple[str, int]] = []
 
@@ -36,8 +35,57 @@ async def test_statements_run_on_the_loop_thread_and_begin_on_the_driver_thread(
     loop_thread = threading.get_ident()
     threads = {sql: thread for sql, thread in ran if not sql.startswith("PRAGMA")}
     assert threads["INSERT"] == threads["SELECT"] == threads["COMMIT"] == loop_thread
-    # BEGIN may wait out another process's write lock: never on the loop's thread.
-    assert threads["BEGIN"] != loop_thread
+    # No other connection held the write lock: BEGIN did not need the driver's thread.
+    assert threads["BEGIN"] == loop_thread
+
+
+async def test_a_begin_behind_another_process_lock_waits_on_the_driver_thread(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    ran: list[tuple[str, int]] = []
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        raw = dbapi_connection._connection._conn
+        raw.set_trace_callback(lambda sql: ran.append((sql.split()[0], threading.get_ident())))
+
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    ticks = 0
+
+    async def loop_alive() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    alive = asyncio.create_task(loop_alive())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        # Another process takes the write lock and keeps it for a while.
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        ran.clear()
+        started = ticks
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            patience = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        # The loop went on while BEGIN waited, and the wait did not fail.
+        assert ticks - started >= 10
+        assert patience == 30000  # the busy timeout the attempt set aside is back
+        loop_thread = threading.get_ident()
+        begins = [thread for sql, thread in ran if sql == "BEGIN"]
+        # One attempt on the loop's thread that found the lock taken, then the wait.
+        assert begins[0] == loop_thread
+        assert begins[-1] != loop_thread
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        alive.cancel()
+        other.close()
+        await engine.dispose()
 
 
 async def test_other_tasks_get_turns_while_a_transaction_runs(tmp_path: Path) -> None:
