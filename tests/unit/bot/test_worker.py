@@ -335,7 +335,6 @@ async def test_the_worker_takes_its_turn_before_each_transaction(
 async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_quiet(
     demo_settings: Settings, understander: Understander, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sizes: list[int] = []
     acking = [True, True, False]
 
     async def give_way() -> bool:
@@ -345,25 +344,30 @@ async def test_transactions_are_short_while_webhooks_come_in_and_longer_when_qui
     monkeypatch.setattr("bot.handling.SQLITE_HOLD_WHILE_ACKING", 0.0)
     async with worker(demo_settings, understander, give_way=give_way) as w:
         assert w.handling.per_transaction == 16  # SQLite
-        events = [chat(f"DQ{n}", 0, f"hello ({n})") for n in range(22)]
-        ids = [await _store(w, e) for e in events]
-        many = w.handling._many
-
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
-            sizes.append(len(items))
-            return await many(items)
-
-        w.handling._many = recorded  # type: ignore[method-assign]
-        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
-        async with UnitOfWork(w.factory) as uow:
-            assert (await uow.inbox.counts()) == {"done": 22}
+        sizes = await _run_sizes(w, "DQ", 22)
     assert sizes == [2, 2, 16, 2]
+
+
+async def _run_sizes(w: Worker, prefix: str, count: int) -> list[int]:
+    """Handle `count` one-message conversations in one batch: the sizes of its runs."""
+    sizes: list[int] = []
+    ids = [await _store(w, chat(f"{prefix}{n}", 0, f"hello ({n})")) for n in range(count)]
+    many = w.handling._many
+
+    async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
+        sizes.append(len(items))
+        return await many(items)
+
+    w.handling._many = recorded  # type: ignore[method-assign]
+    await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
+    async with UnitOfWork(w.factory) as uow:
+        assert (await uow.inbox.counts()) == {"done": count}
+    return sizes
 
 
 async def test_runs_while_acking_take_as_many_events_as_fit_the_hold(
     demo_settings: Settings, understander: Understander
 ) -> None:
-    sizes: list[int] = []
 
     async def give_way() -> bool:
         return True  # webhooks keep coming in
@@ -372,18 +376,7 @@ async def test_runs_while_acking_take_as_many_events_as_fit_the_hold(
         # Runs lately took 2.5 ms an event: four fit the 10 ms hold.
         w.handling.event_seconds = 0.0025
         w.handling._took = lambda events, seconds: None  # type: ignore[method-assign]
-        events = [chat(f"DH{n}", 0, f"hello ({n})") for n in range(10)]
-        ids = [await _store(w, e) for e in events]
-        many = w.handling._many
-
-        async def recorded(items: list[Understood]) -> tuple[list[int], list[Written]]:
-            sizes.append(len(items))
-            return await many(items)
-
-        w.handling._many = recorded  # type: ignore[method-assign]
-        await w.process([Job(i, f"{n}-0") for n, i in enumerate(ids)])
-        async with UnitOfWork(w.factory) as uow:
-            assert (await uow.inbox.counts()) == {"done": 10}
+        sizes = await _run_sizes(w, "DH", 10)
     assert sizes == [4, 4, 2]
 
 

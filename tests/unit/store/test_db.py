@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import create_engine, create_reader, normalise_database_url, snapshot_reader
 
 
-async def test_statements_and_a_free_begin_run_on_the_loop_thread(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
+def _threads_of_statements(engine: AsyncEngine) -> list[tuple[str, int]]:
+    """Filled with each statement's first word and the thread that ran it, as they run."""
     ran: list[tuple[str, int]] = []
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -25,6 +26,24 @@ async def test_statements_and_a_free_begin_run_on_the_loop_thread(tmp_path: Path
         raw = dbapi_connection._connection._conn
         raw.set_trace_callback(lambda sql: ran.append((sql.split()[0], threading.get_ident())))
 
+    return ran
+
+
+def _count_turns(every: float) -> tuple[list[int], asyncio.Task[None]]:
+    """A task that counts the turns it gets on the loop, sleeping `every` between them."""
+    turns = [0]
+
+    async def counting() -> None:
+        while True:
+            turns[0] += 1
+            await asyncio.sleep(every)
+
+    return turns, asyncio.create_task(counting())
+
+
+async def test_statements_and_a_free_begin_run_on_the_loop_thread(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
+    ran = _threads_of_statements(engine)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -44,23 +63,9 @@ async def test_a_begin_behind_another_process_lock_waits_on_the_driver_thread(
 ) -> None:
     path = tmp_path / "locked.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    ran: list[tuple[str, int]] = []
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        raw = dbapi_connection._connection._conn
-        raw.set_trace_callback(lambda sql: ran.append((sql.split()[0], threading.get_ident())))
-
+    ran = _threads_of_statements(engine)
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    ticks = 0
-
-    async def loop_alive() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    alive = asyncio.create_task(loop_alive())
+    ticks, alive = _count_turns(every=0.01)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -68,12 +73,12 @@ async def test_a_begin_behind_another_process_lock_waits_on_the_driver_thread(
         other.execute("BEGIN IMMEDIATE")
         asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
         ran.clear()
-        started = ticks
+        started = ticks[0]
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t VALUES (1)"))
             patience = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
         # The loop went on while BEGIN waited, and the wait did not fail.
-        assert ticks - started >= 10
+        assert ticks[0] - started >= 10
         assert patience == 30000  # the busy timeout the attempt set aside is back
         loop_thread = threading.get_ident()
         begins = [thread for sql, thread in ran if sql == "BEGIN"]
@@ -91,22 +96,14 @@ async def test_a_begin_behind_another_process_lock_waits_on_the_driver_thread(
 async def test_other_tasks_get_turns_while_a_transaction_runs(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/turns.db")
     turns_seen: list[int] = []
-    turns = 0
-
-    async def other_task() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(other_task())
+    turns, other = _count_turns(every=0)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
-            start = turns
+            start = turns[0]
             for i in range(20):
                 await conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
-            turns_seen.append(turns - start)
+            turns_seen.append(turns[0] - start)
     finally:
         other.cancel()
         await engine.dispose()
@@ -119,13 +116,7 @@ async def test_the_reader_runs_on_the_loop_thread_past_an_open_write(tmp_path: P
     writer = create_engine(url)
     reader = create_reader(url)
     assert reader is not None
-    ran: list[int] = []
-
-    @event.listens_for(reader.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        raw = dbapi_connection._connection._conn
-        raw.set_trace_callback(lambda sql: ran.append(threading.get_ident()))
-
+    ran = _threads_of_statements(reader)
     try:
         async with writer.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
@@ -140,7 +131,7 @@ async def test_the_reader_runs_on_the_loop_thread_past_an_open_write(tmp_path: P
         async with reader.connect() as r:
             assert (await r.execute(text("SELECT count(*) FROM t"))).scalar() == 2
         assert ran
-        assert set(ran) == {threading.get_ident()}
+        assert {thread for _, thread in ran} == {threading.get_ident()}
     finally:
         await writer.dispose()
         await reader.dispose()
