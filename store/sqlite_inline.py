@@ -39,6 +39,10 @@ class InlineConnection(aiosqlite.Connection):
     gives_turns = True
     """Whether a statement is followed by a turn for the event loop's other tasks."""
 
+    def begin_at_once(self, raw: sqlite3.Cursor, args: tuple[Any, ...]) -> bool:
+        """Run `BEGIN` on this thread if it needs no wait; False when it must wait."""
+        return _begin_at_once(raw, args)
+
     async def _run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await super()._execute(fn, *args)  # type: ignore[no-untyped-call]
 
@@ -67,6 +71,14 @@ class InlineReadConnection(InlineConnection):
     """
 
     gives_turns = False
+
+    def begin_at_once(self, raw: sqlite3.Cursor, args: tuple[Any, ...]) -> bool:
+        """Never: a reader's `BEGIN` waits for no lock and goes through `_run_on_thread`.
+
+        That runs it on this thread too, and is the one await an engine's execution asks
+        of the driver before its first statement.
+        """
+        return False
 
     async def _run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
@@ -144,8 +156,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
         raw = self._raw
         try:
             if _is_begin(operation):
-                # A reader's BEGIN runs on this thread as it is (it waits for no lock).
-                if not (self._inline.gives_turns and _begin_at_once(raw, args)):
+                if not self._inline.begin_at_once(raw, args):
                     # Another process holds the write lock: wait it out on the driver's
                     # thread, up to the busy timeout, while the loop goes on.
                     await_(self._inline._run_on_thread(raw.execute, *args))
