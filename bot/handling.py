@@ -180,6 +180,7 @@ class EventHandling:
         run one event alone, joins `behind` and stays in `alone` for its own path.
         """
         pending = deque((k, list(alone[k])) for k in alone if k in keys)
+        loop = asyncio.get_running_loop()
         while pending:
             short = await self.give_way()
             run = _next_run(pending, self._run_size(short=short))
@@ -188,7 +189,6 @@ class EventHandling:
             if len(together) < 2:
                 behind.update(key for key, _ in run)
                 continue  # one event: its own path, with retries on a lost race
-            loop = asyncio.get_running_loop()
             started = loop.time()
             try:
                 results.append(await self._many(together))
