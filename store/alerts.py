@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.config_memo import ConfigMemo
+from store.direct import Direct
 from store.enums import TicketKind
 from store.hotpath import insert_of, reads, written_table
 from store.models import (
@@ -181,7 +182,8 @@ class AlertRepository:
             asked = quiet.get(ids)
             if asked is not None and asked <= since:
                 return None
-        found = await self.session.scalar(_OPEN_FOR_SERVICE, {"ids": list(ids), "since": since})
+        rows = await _OPEN_FOR_SERVICE.rows(self.session, {"ids": list(ids), "since": since})
+        found = rows[0][0] if rows else None
         if found is None:
             quiet = _quiet(self.session.sync_session)
             if quiet is not None:
@@ -339,7 +341,7 @@ _UPSTREAM = union(
     ),
     select(Service.id).where(Service.parent_id.in_(bindparam("frontier", expanding=True))),
 ).execution_options(**reads("service_links", "services"))
-_OPEN_FOR_SERVICE = (
+_OPEN_FOR_SERVICE = Direct(
     select(AlertIncident.id)
     .join(Ticket, Ticket.id == AlertIncident.ticket_id)
     .where(

@@ -12,10 +12,15 @@ What a session execution does besides and still matters is kept: statement liste
 (`before_cursor_execute`, `after_cursor_execute`) hear the statement, a driver error is
 raised as SQLAlchemy's (the unit of work's retry rules read those) with a lost connection
 invalidated, and a write is announced to the session's write watchers
-(`store.hotpath.announce_write`) as `do_orm_execute` would. Core statements only: no
-autoflush runs before them, as none runs before a Core statement through a session. On a
-connection of another kind (an in-memory SQLite database, a driver without the adapter's
-hooks) a `Direct` statement runs through the session as usual.
+(`store.hotpath.announce_write`) as `do_orm_execute` would. A query's rows come back
+through its columns' result processors, as a session's result would give them (an aware
+datetime, an enum member, a parsed JSON value). A query that declares the tables it reads
+(`store.hotpath.reads`) is autoflushed first as the session would autoflush it, and only when
+the session holds changes or rows queued for those tables, which is what lets the reads a
+batch makes of columns (a service's known errors, a group's owners, a person's channels)
+skip the session's execution; no other statement is autoflushed, as none is before a Core
+statement through a session. On a connection of another kind (an in-memory SQLite database,
+a driver without the adapter's hooks) a `Direct` statement runs through the session as usual.
 """
 
 from __future__ import annotations
@@ -25,14 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Select, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
-from store.hotpath import announce_write
+from store.hotpath import READS, WriteBehindSession, announce_write
 
 _UNSET = object()
 
@@ -43,6 +48,33 @@ class _Compiled:
     names: tuple[str, ...]
     processors: tuple[Any, ...]
     constants: Mapping[str, Any]
+    # Per result column, its processor; None when no column needs one.
+    results: tuple[Any, ...] | None = None
+    # A statement with expanding parameters (`IN` lists): its compiled form, expanded for
+    # each execution's lists as the session's execution context would.
+    expanding: Any = None
+
+    def expand(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and positional values for `params`, the lists' members bound one by one."""
+        state = self.expanding.construct_expanded_state(dict(params), escape_names=False)
+        processors = self.expanding._bind_processors
+        if state.processors:
+            processors = {**processors, **state.processors}
+        given = state.parameters
+        values = []
+        for name in state.positiontup or ():
+            process = processors.get(name)
+            values.append(given[name] if process is None else process(given[name]))
+        return state.statement, values
+
+    def rows(self, found: Sequence[Any]) -> Sequence[Any]:
+        results = self.results
+        if results is None:
+            return found
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True))
+            for row in found
+        ]
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -61,7 +93,7 @@ class Direct:
     """A Core statement (or `text()`) run on the driver's connection; see the module.
 
     `keys` are the columns an `INSERT` is given (all of them, every time); a query's
-    parameters are its bind names. Expanding (`IN`) parameters are not supported.
+    parameters are its bind names, an expanding (`IN`) one given as a list.
     """
 
     def __init__(self, stmt: Executable, keys: Sequence[str] | None = None) -> None:
@@ -70,6 +102,10 @@ class Direct:
         self._compiled: dict[str, _Compiled] = {}
         self.table: str | None = getattr(getattr(stmt, "table", None), "name", None)
         self.is_insert = bool(getattr(stmt, "is_insert", False))
+        self.is_dml = bool(getattr(stmt, "is_dml", False))
+        self.reads: frozenset[str] | None = (
+            stmt.get_execution_options().get(READS) if isinstance(stmt, Select) else None
+        )
 
     def _for(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.driver)
@@ -87,8 +123,11 @@ class Direct:
             dialect=dialect, column_keys=self.keys
         )
         names = tuple(compiled.positiontup or ())
-        if "POSTCOMPILE" in compiled.string or compiled.escaped_bind_names:
+        if compiled.escaped_bind_names:
             raise TypeError("a direct statement takes plain, named parameters only")
+        expanding = compiled if compiled.post_compile_params else None
+        if expanding is not None and self.keys is not None:
+            raise TypeError("an INSERT's columns cannot take expanding parameters")
         processors = compiled._bind_processors
         # Values the statement holds itself (a literal); a column's value is always given.
         constants = {
@@ -96,10 +135,23 @@ class Direct:
             for name, bind in compiled.binds.items()
             if name not in columns and bind.value is not None
         }
-        return _Compiled(compiled.string, names, tuple(processors.get(n) for n in names), constants)
+        results = tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in compiled._result_columns
+        )
+        return _Compiled(
+            compiled.string,
+            names,
+            tuple(processors.get(n) for n in names),
+            constants,
+            results if any(p is not None for p in results) else None,
+            expanding,
+        )
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:
         """Run the statement with `params` in the session's transaction; its rows."""
+        if self.reads is not None:
+            await _autoflush(session.sync_session, self.reads)
         conn = _held_connection(session)
         if conn is None:
             conn = cast(Connection, (await session.connection()).sync_connection)
@@ -108,8 +160,10 @@ class Direct:
         if run is None:
             return list(await session.execute(self.stmt, dict(params)))
         compiled = self._for(conn.dialect)
-        args = compiled.args(params)
-        sql = compiled.sql
+        if compiled.expanding is None:
+            sql, args = compiled.sql, compiled.args(params)
+        else:
+            sql, args = compiled.expand(params)
         events = conn._has_events or conn.engine._has_events
         if events:
             conn.dispatch.before_cursor_execute(conn, None, sql, args, None, False)
@@ -120,9 +174,31 @@ class Direct:
             raise  # not reached: the line above raises
         if events:
             conn.dispatch.after_cursor_execute(conn, None, sql, args, None, False)
-        if self.is_insert and self.table is not None:
-            announce_write(session.sync_session, self.table, True, [params])
-        return found
+        if self.is_dml and self.table is not None:
+            announce_write(session.sync_session, self.table, self.is_insert, [params])
+        return compiled.rows(found)
+
+
+async def _autoflush(session: Session, reads: frozenset[str]) -> None:
+    """Flush before a query of `reads` when a session query would, and only then.
+
+    A session with no changes and no rows queued for those tables has nothing the query
+    could miss: no greenlet, no flush. Otherwise the session's own autoflush runs, told
+    what the query reads, so rows queued for other tables stay queued
+    (`WriteBehindSession`).
+    """
+    if not session.autoflush or session._flushing:
+        return
+    queued = getattr(session, "_queued", None)
+    if session._is_clean() and not (queued and any(s.table.name in reads for s in queued)):
+        return
+    await greenlet_spawn(_declared_autoflush, session, reads)
+
+
+def _declared_autoflush(session: Session, reads: frozenset[str]) -> None:
+    if isinstance(session, WriteBehindSession):
+        session._reads = reads
+    session._autoflush()
 
 
 class DirectInsertMany:

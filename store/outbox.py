@@ -14,8 +14,9 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, Table, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.direct import Direct
 from store.enums import OutboxStatus
-from store.hotpath import insert_many, insert_of, returning_ids, unsaved
+from store.hotpath import insert_many, insert_of, reads, returning_ids, unsaved
 from store.models import OutboxMessage
 from store.types import utcnow
 
@@ -207,24 +208,24 @@ class OutboxRepository:
             params["conversations"] = list(conversations)
         pick, lock = _claim_statements(conversations is not None)
         candidates = _prefixes(
-            (r.id, (r.platform, r.conversation_key), r.rank)
-            for r in (await self.session.execute(pick, params)).all()
+            (row_id, (platform, conversation), rank)
+            for row_id, platform, conversation, rank in await pick.rows(self.session, params)
         )
         if not candidates:
             return []
-        found = await self.session.execute(lock, {"ids": [c[0] for c in candidates], "now": now})
-        locked = {r.id for r in found.all()}
+        found = await lock.rows(self.session, {"ids": [c[0] for c in candidates], "now": now})
+        locked = {r[0] for r in found}
         chosen = _prefixes((c[0], c[1], c[2]) for c in candidates if c[0] in locked)
         if not chosen:
             return []
-        result = await self.session.execute(
-            _LEASE,
+        leased = await _LEASE.rows(
+            self.session,
             {
                 "ids": [c[0] for c in chosen],
                 "lease": now + timedelta(seconds=lease_seconds),
             },
         )
-        return _claimed(result)
+        return _claimed(leased)
 
     async def claim_lapsed(
         self,
@@ -253,7 +254,7 @@ class OutboxRepository:
             .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=c.attempts + 1)
             .returning(*_CLAIMED_COLUMNS)
         )
-        return _claimed(result)
+        return _claimed(result.all())
 
     async def begin_send(self, outbox_id: int, token: int, *, lease_seconds: float) -> bool:
         """Mark a claimed row as being sent; False when the claim is no longer ours.
@@ -476,7 +477,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.status,
     _OUTBOX.c.ticket_ref,
 )
-_LEASE = (
+_LEASE = Direct(
     update(_OUTBOX)
     .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
     .values(lease_until=bindparam("lease"), attempts=_OUTBOX.c.attempts + 1)
@@ -484,14 +485,14 @@ _LEASE = (
 )
 
 
-def _claimed(result: Any) -> list[ClaimedReply]:
-    return sorted((ClaimedReply(*r) for r in result.all()), key=lambda r: r.id)
+def _claimed(rows: Iterable[Any]) -> list[ClaimedReply]:
+    return sorted((ClaimedReply(*r) for r in rows), key=lambda r: r.id)
 
 
-_CLAIMS: dict[bool, tuple[Any, Any]] = {}
+_CLAIMS: dict[bool, tuple[Direct, Direct]] = {}
 
 
-def _claim_statements(by_conversation: bool) -> tuple[Any, Any]:
+def _claim_statements(by_conversation: bool) -> tuple[Direct, Direct]:
     """The claim's two reads (due heads of conversations; lock them), built once each."""
     found = _CLAIMS.get(by_conversation)
     if found is not None:
@@ -522,6 +523,7 @@ def _claim_statements(by_conversation: bool) -> tuple[Any, Any]:
         )
         .order_by(heads.c.id)
         .limit(bindparam("limit"))
+        .execution_options(**reads("outbox"))
     )
     lock = (
         select(t.id, t.platform, t.conversation_key)
@@ -532,9 +534,10 @@ def _claim_statements(by_conversation: bool) -> tuple[Any, Any]:
         )
         .order_by(t.id)
         .with_for_update(skip_locked=True)
+        .execution_options(**reads("outbox"))
     )
-    _CLAIMS[by_conversation] = (pick, lock)
-    return pick, lock
+    found = _CLAIMS[by_conversation] = (Direct(pick), Direct(lock))
+    return found
 
 
 def _prefixes(

@@ -19,7 +19,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Select,
     String,
     Text,
     bindparam,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    literal,
     or_,
     select,
     true,
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from store.config_memo import ConfigMemo
+from store.direct import Direct
 from store.enums import Status, TicketKind
 from store.hotpath import (
     INSERTED,
@@ -186,7 +187,7 @@ class ProblemRepository:
         """
 
         async def load() -> list[KnownError]:
-            rows = await self.session.execute(_KNOWN_ERRORS, {"service_id": service_id})
+            rows = await _KNOWN_ERRORS.rows(self.session, {"service_id": service_id})
             return [KnownError(int(i), ref, list(s or []), w or "") for i, ref, s, w in rows]
 
         sync = self.session.sync_session
@@ -233,7 +234,7 @@ class ProblemRepository:
             if found is not None:
                 return found
         stmt = _recurrence_candidates(self.session.get_bind().dialect.name)
-        rows = await self.session.execute(stmt, {"service_id": service_id, "since": since})
+        rows = await stmt.rows(self.session, {"service_id": service_id, "since": since})
         found = [(i, at, title, text, ref) for i, at, title, text, ref in rows]
         # Kept only from a settled unit of work: the query's autoflush may have noted changes.
         if not sync.info.get(_UNSETTLED):
@@ -277,7 +278,7 @@ class ProblemRepository:
         """
 
         async def load() -> tuple[tuple[int, str | None], ...]:
-            rows = await self.session.execute(_OWNERS, {"group_id": group_id, "lead_id": lead_id})
+            rows = await _OWNERS.rows(self.session, {"group_id": group_id, "lead_id": lead_id})
             found = [(int(i), language) for i, language in rows]
             found.sort(key=lambda r: (r[0] != lead_id, r[0]))
             return tuple(found)
@@ -339,7 +340,7 @@ _REFS = (
 )
 _OFFERED = select(RecurrenceOffer).where(RecurrenceOffer.cluster == bindparam("cluster"))
 _MEMBERS = select(GroupMember.person_id).where(GroupMember.group_id == bindparam("group_id"))
-_OWNERS = (
+_OWNERS = Direct(
     select(Person.id, Person.language)
     .where(
         or_(
@@ -353,7 +354,7 @@ _OWNERS = (
 )
 
 
-_KNOWN_ERRORS = (
+_KNOWN_ERRORS = Direct(
     select(Ticket.id, Ticket.ref, ProblemRecord.symptoms, ProblemRecord.workaround)
     .join(ProblemRecord, ProblemRecord.ticket_id == Ticket.id)
     .where(
@@ -364,11 +365,10 @@ _KNOWN_ERRORS = (
     .order_by(Ticket.id.desc())
     .execution_options(**reads("tickets", "problem_records"))
 )
-Candidates = Select[int, datetime, str, str | None, str]
-_RECURRENCE: dict[str, Candidates] = {}
+_RECURRENCE: dict[str, Direct] = {}
 
 
-def _recurrence_candidates(dialect: str) -> Candidates:
+def _recurrence_candidates(dialect: str) -> Direct:
     """The recurrence check's statement for a dialect, built once: it runs for every incident."""
     found = _RECURRENCE.get(dialect)
     if found is not None:
@@ -396,15 +396,16 @@ def _recurrence_candidates(dialect: str) -> Candidates:
             Ticket.kind == TicketKind.INCIDENT,
             Ticket.service_id == service_id,
             Ticket.created_at >= since,
-            Ticket.status.in_(OPEN_INCIDENT),
+            # Each status its own bound value, not an expanding list: `Direct` takes those.
+            Ticket.status.in_([literal(s, Ticket.status.type) for s in OPEN_INCIDENT]),
             ~linked,
             Ticket.id.not_in(offered),
         )
         .order_by(Ticket.id)
         .execution_options(**reads("tickets", "problem_incidents", "recurrence_offers"))
     )
-    _RECURRENCE[dialect] = stmt
-    return stmt
+    found = _RECURRENCE[dialect] = Direct(stmt)
+    return found
 
 
 Candidate = tuple[int, datetime, str | None, str | None, str]

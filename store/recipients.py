@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from store.config_memo import config_settled
+from store.direct import Direct
 from store.hotpath import reads, watches_writes
 from store.models import ChannelIdentity, Person
 
@@ -153,13 +154,13 @@ async def channels(session: AsyncSession, person_id: int) -> tuple[Channel, ...]
     """
 
     async def load() -> tuple[Channel, ...]:
-        rows = await session.execute(_CHANNELS, {"person_id": person_id})
+        rows = await _CHANNELS.rows(session, {"person_id": person_id})
         return tuple(Channel(*row) for row in rows)
 
     return await kept(session, ("channels", person_id), load, lambda _: (person_id,))
 
 
-_CHANNELS = (
+_CHANNELS = Direct(
     select(
         ChannelIdentity.platform,
         ChannelIdentity.external_id,

@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.config_memo import ConfigMemo
+from store.direct import Direct
 from store.hotpath import dialect_insert, reads
 from store.models import (
     ApiToken,
@@ -163,7 +164,7 @@ class DialogueRepository:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._prefetched]
         if not wanted:
             return
-        rows = await self.session.execute(_DIALOGUE_MANY, {"keys": wanted})
+        rows = await _DIALOGUE_MANY.rows(self.session, {"keys": wanted})
         now = utcnow()
         found = {key: dict(data) for key, data, expires in rows if expires > now}
         for key in wanted:
@@ -204,8 +205,10 @@ _DIALOGUE = cast(Table, DialogueState.__table__)
 _DIALOGUE_ONE = select(_DIALOGUE.c.data, _DIALOGUE.c.expires_at).where(
     _DIALOGUE.c.key == bindparam("key")
 )
-_DIALOGUE_MANY = select(_DIALOGUE.c.key, _DIALOGUE.c.data, _DIALOGUE.c.expires_at).where(
-    _DIALOGUE.c.key.in_(bindparam("keys", expanding=True))
+_DIALOGUE_MANY = Direct(
+    select(_DIALOGUE.c.key, _DIALOGUE.c.data, _DIALOGUE.c.expires_at).where(
+        _DIALOGUE.c.key.in_(bindparam("keys", expanding=True))
+    )
 )
 _DIALOGUE_CLEAR = delete(_DIALOGUE).where(_DIALOGUE.c.key == bindparam("key"))
 _DIALOGUE_UPSERT: dict[str, Any] = {}

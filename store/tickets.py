@@ -54,7 +54,7 @@ def ticket_sequence(kind: TicketKind) -> str:
 _TICKET_INSERT = CoreInsert(Ticket)
 _EVENT_INSERT = CoreInsert(TicketEvent)
 _COUNTERS = cast(Table, TicketCounter.__table__)
-_BUMP_COUNTER = (
+_BUMP_COUNTER = Direct(
     update(_COUNTERS)
     .where(_COUNTERS.c.kind == bindparam("bump_kind"))
     .values(last=_COUNTERS.c.last + 1)
@@ -139,8 +139,8 @@ class TicketRepository:
             given, written = held[kind]
             held[kind] = (given + 1, written)
             return given + 1
-        result = await self.session.execute(_BUMP_COUNTER, {"bump_kind": kind})
-        found = result.scalar_one_or_none()
+        bumped = await _BUMP_COUNTER.rows(self.session, {"bump_kind": kind})
+        found = bumped[0][0] if bumped else None
         if found is None:
             await self.session.execute(insert(_COUNTERS), {"kind": kind, "last": 1})
         number = 1 if found is None else int(found)

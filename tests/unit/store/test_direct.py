@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, event, insert, select, text
+from sqlalchemy import Table, bindparam, event, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from store import hotpath
 from store.db import SessionFactory, session_factory
 from store.direct import Direct, DirectInsertMany
-from store.enums import Status, TicketKind
-from store.models import ChannelIdentity, Person, Ticket
+from store.enums import Role, Status, TicketKind
+from store.models import ChannelIdentity, Person, PersonRole, Ticket
 from store.uow import UnitOfWork
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -227,3 +227,105 @@ async def test_rows_leaving_out_a_defaulted_column_keep_sqlalchemy_s_path(
     rows = [{"person_id": person_id, "platform": "sms", "external_id": "+15550009"}]
     async with UnitOfWork(factory) as uow:
         assert await uow.session.run_sync(many.ids, rows) is None
+
+
+async def test_a_query_s_rows_come_back_as_a_session_would_give_them(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    origin = {"channel": "webchat", "conversation": "v-2"}
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        made = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="Printer jam", requester=person, origin=origin
+        )
+        await uow.commit()
+    query = select(Ticket.status, Ticket.origin, Ticket.created_at, Ticket.title).where(
+        Ticket.id == bindparam("id")
+    )
+    async with UnitOfWork(factory) as uow:
+        direct = [tuple(r) for r in await Direct(query).rows(uow.session, {"id": made.id})]
+        through = [tuple(r) for r in await uow.session.execute(query, {"id": made.id})]
+    assert direct == through == [(Status.NEW, origin, made.created_at, "Printer jam")]
+    assert direct[0][0] is Status.NEW
+    assert direct[0][2].tzinfo is not None
+
+
+async def test_an_in_list_is_bound_member_by_member_whatever_its_length(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    async with UnitOfWork(factory) as uow:
+        for n in range(4):
+            await _IDENTITY.rows(uow.session, _identity(person_id, f"+1555000{n}"))
+        await uow.commit()
+    query = Direct(
+        select(ChannelIdentity.external_id)
+        .where(
+            ChannelIdentity.external_id.in_(bindparam("numbers", expanding=True)),
+            ChannelIdentity.platform.in_(["sms", "telegram"]),
+            ChannelIdentity.created_at >= bindparam("since"),
+        )
+        .order_by(ChannelIdentity.external_id)
+    )
+    async with UnitOfWork(factory) as uow:
+
+        async def found(numbers: list[str]) -> list[str]:
+            rows = await query.rows(uow.session, {"numbers": numbers, "since": NOW})
+            return [r[0] for r in rows]
+
+        assert await found(["+15550003", "+15550001", "+19999999"]) == ["+15550001", "+15550003"]
+        assert await found(["+15550002"]) == ["+15550002"]
+        assert await found([]) == []
+
+
+async def test_a_query_declaring_its_tables_reads_what_the_session_has_not_flushed(
+    factory: SessionFactory,
+) -> None:
+    names = Direct(
+        select(Person.name).order_by(Person.name).execution_options(**hotpath.reads("people"))
+    )
+    roles = Direct(
+        select(PersonRole.role)
+        .where(PersonRole.person_id == bindparam("person_id"))
+        .execution_options(**hotpath.reads("person_roles"))
+    )
+    flushes: list[int] = []
+    async with UnitOfWork(factory) as uow:
+        sync = uow.session.sync_session
+        event.listen(sync, "after_flush", lambda *_: flushes.append(1))
+        person = await uow.people.create(name="Ann", roles=[Role.AGENT])
+        # Nothing changed through the ORM and no row queued for `people`: no flush, and the
+        # new person's roles stay queued for one INSERT with the batch's others.
+        assert [r[0] for r in await names.rows(uow.session, {})] == ["Ann"]
+        assert flushes == []
+        assert sync._queued
+        # A query of the queued rows' table writes them first, as a session query would.
+        assert [r[0] for r in await roles.rows(uow.session, {"person_id": person.id})] == [
+            Role.AGENT
+        ]
+        assert not sync._queued
+        person.name = "Annie"
+        uow.session.add(Person(name="Bob"))
+        assert [r[0] for r in await names.rows(uow.session, {})] == ["Annie", "Bob"]
+        assert flushes == [1]
+        await uow.rollback()
+
+
+async def test_a_direct_update_is_heard_by_the_write_watchers(
+    factory: SessionFactory, writes: list[tuple[str, bool, list[Mapping[str, Any]]]]
+) -> None:
+    person_id = await _person(factory)
+    people = cast(Table, Person.__table__)
+    rename = Direct(
+        update(people)
+        .where(people.c.id == bindparam("person_id"))
+        .values(name=bindparam("new_name"))
+        .returning(people.c.name)
+    )
+    async with UnitOfWork(factory) as uow:
+        params = {"person_id": person_id, "new_name": "Annie"}
+        assert [tuple(r) for r in await rename.rows(uow.session, params)] == [("Annie",)]
+        await uow.commit()
+    assert ("people", False, [params]) in writes
