@@ -44,6 +44,18 @@ async def _person(factory: SessionFactory) -> int:
         return person.id
 
 
+async def _incident(factory: SessionFactory, title: str, origin: dict[str, str]) -> Ticket:
+    person_id = await _person(factory)
+    async with UnitOfWork(factory) as uow:
+        person = await uow.people.get(person_id)
+        assert person is not None
+        made = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title=title, requester=person, origin=origin
+        )
+        await uow.commit()
+    return made
+
+
 @pytest.fixture
 def writes() -> Iterator[list[tuple[str, bool, list[Mapping[str, Any]]]]]:
     heard: list[tuple[str, bool, list[Mapping[str, Any]]]] = []
@@ -80,15 +92,8 @@ async def test_a_direct_insert_is_part_of_the_session_transaction(
 async def test_a_ticket_inserted_directly_reads_back_as_the_orm_wrote_it(
     factory: SessionFactory,
 ) -> None:
-    person_id = await _person(factory)
     origin = {"channel": "webchat", "conversation": "v-1", "thread": "t-1"}
-    async with UnitOfWork(factory) as uow:
-        person = await uow.people.get(person_id)
-        assert person is not None
-        made = await uow.tickets.create(
-            kind=TicketKind.INCIDENT, title="VPN down", requester=person, origin=origin
-        )
-        await uow.commit()
+    made = await _incident(factory, "VPN down", origin)
     async with UnitOfWork(factory) as uow:
         stored = await uow.session.get(Ticket, made.id)
         assert stored is not None
@@ -232,15 +237,8 @@ async def test_rows_leaving_out_a_defaulted_column_keep_sqlalchemy_s_path(
 async def test_a_query_s_rows_come_back_as_a_session_would_give_them(
     factory: SessionFactory,
 ) -> None:
-    person_id = await _person(factory)
     origin = {"channel": "webchat", "conversation": "v-2"}
-    async with UnitOfWork(factory) as uow:
-        person = await uow.people.get(person_id)
-        assert person is not None
-        made = await uow.tickets.create(
-            kind=TicketKind.INCIDENT, title="Printer jam", requester=person, origin=origin
-        )
-        await uow.commit()
+    made = await _incident(factory, "Printer jam", origin)
     query = select(Ticket.status, Ticket.origin, Ticket.created_at, Ticket.title).where(
         Ticket.id == bindparam("id")
     )
@@ -293,7 +291,7 @@ async def test_a_query_declaring_its_tables_reads_what_the_session_has_not_flush
     )
     flushes: list[int] = []
     async with UnitOfWork(factory) as uow:
-        sync = uow.session.sync_session
+        sync = cast(hotpath.WriteBehindSession, uow.session.sync_session)
         event.listen(sync, "after_flush", lambda *_: flushes.append(1))
         person = await uow.people.create(name="Ann", roles=[Role.AGENT])
         # Nothing changed through the ORM and no row queued for `people`: no flush, and the
