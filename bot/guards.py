@@ -39,6 +39,10 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 # An integer of 19 digits or more that is not part of a fraction or an exponent.
 _LONG_INT = re.compile(rb"(?<![\d.eE+-])-?(\d{19,})(?![\d.eE])")
 _LONG_DIGITS = re.compile(r"(?<![\d.])(\d{19,})(?![\d.])")
+# Every digit to "9" and every other byte to a space: a run of 19 digits, the shortest that
+# can leave 64 bits, is then a plain substring search.
+_DIGIT_MASK = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_DIGIT_RUN = b"9" * 19
 _JSON_TYPES = ("application/json", "+json")
 # A request carries one signature; a second copy of the header is a forgery whatever it says.
 SIGNATURE_HEADERS = frozenset(
@@ -128,11 +132,18 @@ def check_body(raw: bytes, content_type: str, max_depth: int) -> None:
             if value.lstrip()[:1] in ("{", "["):
                 texts.append(value.encode("latin-1"))
     for text in texts:
+        # Bounds read off the raw bytes first, at C speed: with no more opening brackets than
+        # the limit nothing nests deeper, and without 19 digits in a row no integer leaves 64
+        # bits. Most bodies pass both, and emptying their strings would cost ten times more.
+        deep = text.count(b"{") + text.count(b"[") > max_depth
+        long = _DIGIT_RUN in text.translate(_DIGIT_MASK)
+        if not (deep or long):
+            continue
         # Strings emptied once for both checks: brackets and digits in text count for neither.
         structure = _JSON_STRING.sub(b'""', text)
-        if _depth(structure, max_depth) > max_depth:
+        if deep and _depth(structure, max_depth) > max_depth:
             raise Refused(400, f"JSON nested deeper than {max_depth} levels")
-        if _oversized_int_in_json(structure):
+        if long and _oversized_int_in_json(structure):
             raise Refused(400, "a number in the body is out of range")
 
 
