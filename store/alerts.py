@@ -182,8 +182,7 @@ class AlertRepository:
             asked = quiet.get(ids)
             if asked is not None and asked <= since:
                 return None
-        rows = await _OPEN_FOR_SERVICE.rows(self.session, {"ids": list(ids), "since": since})
-        found = rows[0][0] if rows else None
+        found = await _OPEN_FOR_SERVICE.scalar(self.session, {"ids": list(ids), "since": since})
         if found is None:
             quiet = _quiet(self.session.sync_session)
             if quiet is not None:

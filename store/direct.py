@@ -178,6 +178,11 @@ class Direct:
             announce_write(session.sync_session, self.table, self.is_insert, [params])
         return compiled.rows(found)
 
+    async def scalar(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row, or None without a row (as `Session.scalar`)."""
+        found = await self.rows(session, params)
+        return found[0][0] if found else None
+
 
 async def _autoflush(session: Session, reads: frozenset[str]) -> None:
     """Flush before a query of `reads` when a session query would, and only then.
@@ -189,16 +194,11 @@ async def _autoflush(session: Session, reads: frozenset[str]) -> None:
     """
     if not session.autoflush or session._flushing:
         return
-    queued = getattr(session, "_queued", None)
-    if session._is_clean() and not (queued and any(s.table.name in reads for s in queued)):
-        return
-    await greenlet_spawn(_declared_autoflush, session, reads)
-
-
-def _declared_autoflush(session: Session, reads: frozenset[str]) -> None:
     if isinstance(session, WriteBehindSession):
-        session._reads = reads
-    session._autoflush()
+        if not session._is_clean() or session.queues_for(reads):
+            await greenlet_spawn(session.autoflush_reading, reads)
+    elif not session._is_clean():
+        await greenlet_spawn(session._autoflush)
 
 
 class DirectInsertMany:

@@ -121,10 +121,19 @@ class WriteBehindSession(Session):
         """
         self._queued.setdefault(stmt, (keys, []))[1].append(obj)
 
+    def queues_for(self, tables: frozenset[str]) -> bool:
+        """Whether rows are queued for any of `tables`."""
+        return any(stmt.table.name in tables for stmt in self._queued)
+
+    def autoflush_reading(self, tables: frozenset[str]) -> None:
+        """Autoflush as before a query that declares it reads `tables` (`reads()`)."""
+        self._reads = tables
+        self._autoflush()
+
     def _autoflush(self) -> None:
         declared, self._reads = self._reads, None
         if declared is not None and self._queued:
-            self._holding = declared.isdisjoint(stmt.table.name for stmt in self._queued)
+            self._holding = not self.queues_for(declared)
         try:
             super()._autoflush()
         finally:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     event,
     func,
     inspect,
-    literal,
     or_,
     select,
     true,
@@ -396,8 +395,7 @@ def _recurrence_candidates(dialect: str) -> Direct:
             Ticket.kind == TicketKind.INCIDENT,
             Ticket.service_id == service_id,
             Ticket.created_at >= since,
-            # Each status its own bound value, not an expanding list: `Direct` takes those.
-            Ticket.status.in_([literal(s, Ticket.status.type) for s in OPEN_INCIDENT]),
+            Ticket.status.in_(OPEN_INCIDENT),
             ~linked,
             Ticket.id.not_in(offered),
         )

@@ -139,8 +139,7 @@ class TicketRepository:
             given, written = held[kind]
             held[kind] = (given + 1, written)
             return given + 1
-        bumped = await _BUMP_COUNTER.rows(self.session, {"bump_kind": kind})
-        found = bumped[0][0] if bumped else None
+        found = await _BUMP_COUNTER.scalar(self.session, {"bump_kind": kind})
         if found is None:
             await self.session.execute(insert(_COUNTERS), {"kind": kind, "last": 1})
         number = 1 if found is None else int(found)
