@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, event, inspect, or_, select, union, update
+from sqlalchemy import bindparam, case, event, exists, inspect, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -264,8 +264,10 @@ class AlertRepository:
         """
         if not service_ids:
             return []
-        alerted = select(AlertIncident.ticket_id)
-        linked = select(TicketLink.ticket_id)
+        # Asked per candidate through the tables' ticket indexes, rather than as lists of
+        # every alerted or linked ticket there has ever been.
+        alerted = exists().where(AlertIncident.ticket_id == Ticket.id)
+        linked = exists().where(TicketLink.ticket_id == Ticket.id)
         stmt = (
             select(Ticket)
             .where(
@@ -273,8 +275,8 @@ class AlertRepository:
                 Ticket.service_id.in_(list(service_ids)),
                 Ticket.status.in_(OPEN_STATUSES),
                 Ticket.created_at >= since,
-                Ticket.id.not_in(alerted),
-                Ticket.id.not_in(linked),
+                ~alerted,
+                ~linked,
             )
             .order_by(Ticket.id)
         )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -106,6 +107,10 @@ class Person(Base):
         return Role.ADMIN in mine or any(r in mine for r in roles)
 
 
+# A person is looked up by e-mail ignoring case (a newcomer on Slack, sign-in, assignment).
+Index("ix_people_email_lower", func.lower(Person.email))
+
+
 class PersonRole(Base):
     """One role a person holds; a person may hold several."""
 
@@ -152,6 +157,7 @@ class GroupMember(Base):
     """A person's membership of a group."""
 
     __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_group", "group_id"),)
 
     person_id: Mapped[int] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
@@ -166,7 +172,11 @@ class ChannelIdentity(Base):
     """A platform account bound to a person; `last_address` is where they last wrote from."""
 
     __tablename__ = "channel_identities"
-    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id"),
+        # A person's channels (replies, notifications, the directory) are asked by person.
+        Index("ix_channel_identities_person", "person_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
@@ -224,6 +234,9 @@ class Ticket(Base):
         Index("ix_tickets_sla_next_at", "sla_next_at"),
         Index("ix_tickets_response_due_at", "response_due_at"),
         Index("ix_tickets_resolve_due_at", "resolve_due_at"),
+        # Reports and the recurrence window ask for tickets opened in a period.
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_origin_thread", "origin_thread"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -245,6 +258,9 @@ class Ticket(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), default=None)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), default=None)
     origin: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The chat thread the ticket was filed from as one indexed key (`store.tickets.thread_key`):
+    # a later event in that thread finds its ticket without reading every ticket's origin.
+    origin_thread: Mapped[str | None] = mapped_column(Text, default=None)
     planned_start: Mapped[datetime | None] = mapped_column(default=None)
     planned_end: Mapped[datetime | None] = mapped_column(default=None)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
@@ -376,6 +392,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_inbox", "inbox_id"),
         Index("ix_outbox_external", "platform", "external_id"),
         Index("ix_outbox_dedup_key", "dedup_key", unique=True),
+        Index("ix_outbox_ticket_ref", "ticket_ref"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -423,6 +440,7 @@ class DialogueState(Base):
     """Slot-filling state per conversation in the embedded mode (Redis holds it when scaled)."""
 
     __tablename__ = "dialogue_state"
+    __table_args__ = (Index("ix_dialogue_state_expires_at", "expires_at"),)
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column()
@@ -534,7 +552,10 @@ class AlertIncident(Base):
     """The incident an alert fingerprint opened, and how often and when it was last seen."""
 
     __tablename__ = "alert_incidents"
-    __table_args__ = (Index("ix_alert_incidents_service_open", "service_id", "open"),)
+    __table_args__ = (
+        Index("ix_alert_incidents_service_open", "service_id", "open"),
+        Index("ix_alert_incidents_ticket", "ticket_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
@@ -555,7 +576,10 @@ class TicketLink(Base):
     """Two tickets that belong together: a person's report and the outage it is part of."""
 
     __tablename__ = "ticket_links"
-    __table_args__ = (UniqueConstraint("ticket_id", "linked_id"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "linked_id"),
+        Index("ix_ticket_links_linked", "linked_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))

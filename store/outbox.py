@@ -500,7 +500,12 @@ def _claim_statements(by_conversation: bool) -> tuple[Direct, Direct]:
     t = OutboxMessage
     now: BindParameter[datetime] = bindparam("now")
     open_rows = t.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
-    scope = [t.platform.in_(bindparam("platforms", expanding=True)), open_rows]
+    # The platform is compared as an expression (`platform || ''`), which no index serves:
+    # given the column, SQLite walks every row of the platform in `ix_outbox_conversation`
+    # (for the window's order), sent ones too, which grows with the history; this way it
+    # finds the few open rows through `ix_outbox_status_due` and sorts those.
+    platform = t.platform.concat("")
+    scope = [platform.in_(bindparam("platforms", expanding=True)), open_rows]
     if by_conversation:
         scope.append(t.conversation_key.in_(bindparam("conversations", expanding=True)))
     rank = (

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -97,8 +97,15 @@ class PeopleRepository:
         wanted = set(keys)
         if not wanted:
             return
-        result = await self.session.scalars(_PREFETCH, {"keys": list(wanted)})
-        found = {(i.platform, i.external_id): i for i in result.unique()}
+        by_platform: dict[str, list[str]] = {}
+        for platform, external_id in wanted:
+            by_platform.setdefault(platform, []).append(external_id)
+        found: dict[tuple[str, str], ChannelIdentity] = {}
+        for platform, external_ids in by_platform.items():
+            result = await self.session.scalars(
+                _PREFETCH, {"platform": platform, "external_ids": external_ids}
+            )
+            found.update(((i.platform, i.external_id), i) for i in result.unique())
         for key in wanted:
             self._prefetched[key] = found.get(key)
 
@@ -275,16 +282,17 @@ class PeopleRepository:
 
 _PREFETCH = (
     select(ChannelIdentity)
+    # One platform a statement: SQLite reads the whole table for a `(platform, external_id)
+    # IN (VALUES ...)` list, but finds each of these in the unique index.
     .where(
-        tuple_(ChannelIdentity.platform, ChannelIdentity.external_id).in_(
-            bindparam("keys", expanding=True)
-        )
+        ChannelIdentity.platform == bindparam("platform"),
+        ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
     )
     # The people's roles joined in too: a second query per batch (the roles' own `selectin`
     # load) costs more than the few repeated columns of a person with several roles.
     .options(joinedload(ChannelIdentity.person).joinedload(Person.roles))
 )
-"""A batch's identities with their people and roles, in one statement built once."""
+"""A batch's identities of one platform with their people and roles, built once."""
 _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
 _ROLE_KEYS = ("person_id", "role")

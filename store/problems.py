@@ -112,6 +112,8 @@ class RecurrenceOffer(Base):
     """A cluster of recurring incidents offered to an owner group as a problem."""
 
     __tablename__ = "recurrence_offers"
+    # The recurrence check asks, for each new incident, what its service was offered lately.
+    __table_args__ = (Index("ix_recurrence_offers_service", "service_id", "offered_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cluster: Mapped[str] = mapped_column(String(200), unique=True)

@@ -46,6 +46,14 @@ OPEN_STATUSES = (
 )
 
 
+def thread_key(channel: str, conversation: str, thread: object) -> str:
+    """The key of a chat thread that tickets filed from it are found by (`origin_thread`).
+
+    Migration 0033 writes the same key for older tickets from their stored origin.
+    """
+    return f"{channel}:{conversation}:{thread}"
+
+
 def ticket_sequence(kind: TicketKind) -> str:
     """The PostgreSQL sequence that numbers tickets of a kind."""
     return f"ticket_number_{kind.value}"
@@ -155,6 +163,11 @@ class TicketRepository:
         ticket is one statement.
         """
         given = {**fields, "kind": kind, "title": title[:300], "requester_id": requester.id}
+        origin = fields.get("origin")
+        if origin and origin.get("thread"):
+            given["origin_thread"] = thread_key(
+                origin.get("channel") or "", origin.get("conversation") or "", origin["thread"]
+            )
         if self.session.get_bind().dialect.name == "postgresql":
             row = _TICKET_INSERT.values({**given, "number": 0, "ref": ""})
             del row["number"], row["ref"]
@@ -208,6 +221,7 @@ class TicketRepository:
         stmt = (
             select(Ticket)
             .where(
+                Ticket.origin_thread == thread_key(channel, conversation, thread),
                 Ticket.origin["thread"].as_string() == thread,
                 Ticket.origin["conversation"].as_string() == conversation,
                 Ticket.origin["channel"].as_string() == channel,
