@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from benchmarks.history import fill
 from benchmarks.servers import ROOT, _database, _pg, _redis_clear
 from bot.config import Settings
 from bot.container import Container, build_container
@@ -189,6 +190,7 @@ class ProbeReport:
     tickets: int
     inbox_done: int
     outbox_sent: int
+    history: int = 0
     gc: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,6 +209,7 @@ class ProbeReport:
         return {
             "database": self.database,
             "messages": n,
+            "history": self.history,
             "check": {
                 "tickets": self.tickets,
                 "inbox_done": self.inbox_done,
@@ -232,10 +235,13 @@ async def _seed(container: Container) -> None:
         await uow.commit()
 
 
-async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> ProbeReport:
+async def _drive(
+    container: Container, n: int, visitors: int, quiet: bool, history: int = 0
+) -> ProbeReport:
     worker, dispatcher = container.worker, container.dispatcher
     if worker is None or dispatcher is None:
         raise RuntimeError("the container was opened without the worker role")
+    before = await _counts(container)
     counter = StatementCounter(container.engine)
     timed = TimedUnderstander(worker.nlu)
     worker.nlu = timed
@@ -286,32 +292,52 @@ async def _drive(container: Container, n: int, visitors: int, quiet: bool) -> Pr
         _say(quiet, f"handled {handled}/{n}")
     counter.phase = ""
     gc.callbacks.remove(pauses)
+    tickets, done, sent = (a - b for a, b in zip(await _counts(container), before, strict=True))
+    return ProbeReport(
+        database=container.engine.dialect.name,
+        messages=n,
+        phases=counter.figures,
+        tickets=tickets,
+        inbox_done=done,
+        outbox_sent=sent,
+        history=history,
+        gc=pauses.summary(),
+    )
+
+
+async def _counts(container: Container) -> tuple[int, int, int]:
+    """Tickets, inbox rows done and replies sent, in the whole database."""
     async with UnitOfWork(container.factory) as uow:
         s = uow.session
         tickets = await s.scalar(select(func.count()).select_from(Ticket))
         done = await s.scalar(select(func.count()).where(InboxEvent.status == InboxStatus.DONE))
         sent = await s.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.SENT))
-    return ProbeReport(
-        database=container.engine.dialect.name,
-        messages=n,
-        phases=counter.figures,
-        tickets=int(tickets or 0),
-        inbox_done=int(done or 0),
-        outbox_sent=int(sent or 0),
-        gc=pauses.summary(),
-    )
+    return int(tickets or 0), int(done or 0), int(sent or 0)
 
 
 async def _run(
-    settings: Settings, n: int, visitors: int, quiet: bool, run_size: int | None
+    settings: Settings, n: int, visitors: int, quiet: bool, run_size: int | None, history: int
 ) -> ProbeReport:
     container = build_container(settings)
     async with container:
         await _seed(container)
+        if history:
+            await _past(container, history, quiet)
         await container.refresh_services()
         if run_size is not None and container.worker is not None:
             container.worker.handling.per_transaction = run_size
-        return await _drive(container, n, visitors, quiet)
+        return await _drive(container, n, visitors, quiet, history)
+
+
+async def _past(container: Container, n: int, quiet: bool) -> None:
+    written = 0
+
+    def told(rows: int) -> None:
+        nonlocal written
+        written += rows
+        _say(quiet, f"history {written}/{n}")
+
+    await fill(container.engine, n, progress=told)
 
 
 def probe(
@@ -322,11 +348,14 @@ def probe(
     visitors: int = 200,
     quiet: bool = False,
     run_size: int | None = None,
+    history: int = 0,
 ) -> ProbeReport:
     """Drive `messages` web chat reports through a fresh deployment's parts; the figures.
 
     `run_size` fixes the events per worker transaction: 2 is SQLite's while webhooks are
     arriving, its normal state under load, which a probe without an ingress never reaches.
+    `history` past conversations are written first (`benchmarks.history`), so a statement
+    whose cost grows with the tables shows up.
     """
     work = Path(tempfile.mkdtemp(prefix="switchboard-probe-"))
     prefix = f"probe:{uuid.uuid4().hex[:10]}:"
@@ -347,7 +376,7 @@ def probe(
     try:
         _say(quiet, "migrating a fresh database")
         upgrade(settings.async_database_url)
-        return asyncio.run(_run(settings, messages, visitors, quiet, run_size))
+        return asyncio.run(_run(settings, messages, visitors, quiet, run_size, history))
     finally:
         if database_url:
             asyncio.run(_pg(database_url, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
@@ -358,8 +387,8 @@ def probe(
 def render(report: dict[str, Any]) -> str:
     """The report as lines of text: totals first, then each phase by kind and table."""
     lines = [
-        f"{report['messages']} messages on {report['database']}; "
-        f"check: {json.dumps(report['check'])}"
+        f"{report['messages']} messages on {report['database']}"
+        f" after {report['history']} past conversations; check: {json.dumps(report['check'])}"
     ]
     sections = [("worker + dispatcher", report["worker_and_dispatcher"])]
     sections += list(report["phases"].items())
@@ -385,6 +414,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--run-size", type=int, help="events per worker transaction (default: the mode's own)"
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="past conversations written first (a year old: closed tickets, sent replies)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
@@ -395,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         visitors=args.visitors,
         quiet=args.quiet,
         run_size=args.run_size,
+        history=args.history,
     ).as_dict()
     sys.stdout.write((json.dumps(report) if args.json else render(report)) + "\n")
 

@@ -218,10 +218,13 @@ def _api_token(dep: Deployment) -> str:
 
 
 def run_mode(
-    mode: str, *, messages: int, rate: float, seconds: float, workers: int = 2
+    mode: str, *, messages: int, rate: float, seconds: float, workers: int = 2, history: int = 0
 ) -> PipelineFigures:
-    """Start a deployment in `mode`, push a burst then a steady load, and measure both."""
-    with deployment(mode, workers=workers) as dep:
+    """Start a deployment in `mode`, push a burst then a steady load, and measure both.
+
+    `history` past conversations are written into the database first (`benchmarks.history`).
+    """
+    with deployment(mode, workers=workers, history=history) as dep:
         build = _requests(dep.base_url, visitors=200)
         # Throughput: push a burst, time from the first event stored to the last reply sent.
         start_id = asyncio.run(_max_inbox_id(dep.database_url))

@@ -175,12 +175,14 @@ def deployment(
     redis_url: str = "redis://127.0.0.1:6379/0",
     roles: str = "all",
     extra_env: dict[str, str] | None = None,
+    history: int = 0,
 ) -> Iterator[Deployment]:
     """A migrated database with the demo directory and the processes of `mode`.
 
     `embedded`: one `switchboard serve` on SQLite. `scaled`: `switchboard web` plus
     `workers` × `switchboard worker` on a new PostgreSQL database and a fresh Redis prefix.
-    `roles="web"` starts only the web process (the ack path alone).
+    `roles="web"` starts only the web process (the ack path alone); `history` past
+    conversations are written into the database before any process starts.
     """
     work = Path(tempfile.mkdtemp(prefix=f"switchboard-bench-{mode}-"))
     port = free_port()
@@ -205,6 +207,8 @@ def deployment(
                 check=True,
                 capture_output=True,
             )
+        if history:
+            asyncio.run(_history(db_url, history))
         if mode == "embedded":
             web = Proc.switchboard(["serve", "--port", str(port)], env, work / "serve.log")
         else:
@@ -221,6 +225,18 @@ def deployment(
         if mode != "embedded":
             asyncio.run(_pg(pg_admin, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
             asyncio.run(_redis_clear(redis_url, prefix))
+
+
+async def _history(database_url: str, n: int) -> None:
+    from benchmarks.history import fill
+    from store.db import create_engine, normalise_database_url
+
+    url, args = normalise_database_url(database_url)
+    engine = create_engine(url, connect_args=args)
+    try:
+        await fill(engine, n)
+    finally:
+        await engine.dispose()
 
 
 @contextmanager

@@ -109,6 +109,15 @@ def pipeline(
             "ratio of each mode is reported beside its lowest and highest.",
         ),
     ] = 1,
+    history: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Past conversations written into each deployment's database first (a year "
+            "old: a contact, a closed incident, its inbox row and two sent replies each), so "
+            "the figures are those of a desk that has run for a while.",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Messages/s from ingest to the reply leaving for the platform, latency, memory.
@@ -132,7 +141,12 @@ def pipeline(
                 step(f"round {n}: the {m} pipeline", done + i, rounds * per_round)
                 results.append(
                     bench.run_mode(
-                        m, messages=messages, rate=rate, seconds=seconds, workers=workers
+                        m,
+                        messages=messages,
+                        rate=rate,
+                        seconds=seconds,
+                        workers=workers,
+                        history=history,
                     )
                 )
             measured.append((n, bare, results))
@@ -144,7 +158,9 @@ def pipeline(
     }
     if as_json:
         for n, bare, results in measured:
-            extra = {"round": n} if rounds > 1 else {}
+            extra: dict[str, object] = {"round": n} if rounds > 1 else {}
+            if history:
+                extra["history"] = history
             print_json({"mode": "bare", "requests_per_s": round(bare, 1), **extra})
             for r in results:
                 print_json({**r.as_dict(), "ratio_to_bare": ratio(r.throughput, bare, 4), **extra})
@@ -161,7 +177,8 @@ def pipeline(
                 )
         return
     table = figures_table(
-        f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s",
+        f"Pipeline: {messages} messages burst; latency at {rate:g} msg/s"
+        + (f"; after {history:,} past conversations" if history else ""),
         (
             "mode",
             "messages/s",
