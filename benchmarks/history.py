@@ -54,8 +54,8 @@ async def fill(
     then = utcnow() - timedelta(days=365)
     async with engine.begin() as conn:
         service = (await conn.execute(select(Service.id).order_by(Service.id).limit(1))).scalar()
-        first_person = (await conn.execute(select(func.max(Person.id)))).scalar() or 0
-        first_ticket = (await conn.execute(select(func.max(Ticket.id)))).scalar() or 0
+        last_person = (await conn.execute(select(func.max(Person.id)))).scalar() or 0
+        last_ticket = (await conn.execute(select(func.max(Ticket.id)))).scalar() or 0
         last_number = (
             await conn.execute(
                 select(func.max(Ticket.number)).where(Ticket.kind == TicketKind.INCIDENT)
@@ -63,12 +63,13 @@ async def fill(
         ).scalar() or 0
     for part in _chunks(n):
         async with engine.begin() as conn:
-            await _write(conn, part, then, service, first_person, first_ticket, last_number)
+            await _write(conn, part, then, service, last_person, last_ticket, last_number)
         if progress is not None:
             progress(len(part))
     async with engine.begin() as conn:
-        # Numbers continue after the history, as they would have.
-        moved = await conn.execute(
+        # Numbers continue after the history, as they would have (the migrations write
+        # every kind's counter row).
+        await conn.execute(
             update(_table(TicketCounter))
             .where(TicketCounter.kind == TicketKind.INCIDENT)
             .values(last=last_number + n)
@@ -90,10 +91,6 @@ async def fill(
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("ANALYZE"))
-        if moved.rowcount == 0:
-            await conn.execute(
-                insert(_table(TicketCounter)).values(kind=TicketKind.INCIDENT, last=last_number + n)
-            )
 
 
 async def _write(
@@ -101,15 +98,16 @@ async def _write(
     part: range,
     then: Any,
     service: int | None,
-    first_person: int,
-    first_ticket: int,
+    last_person: int,
+    last_ticket: int,
     last_number: int,
 ) -> None:
     # Named by the person's id, so a second fill adds visitors of its own.
-    names = {i: f"past-{first_person + 1 + i}" for i in part}
+    names = {i: f"past-{last_person + 1 + i}" for i in part}
+    refs = {i: f"{TicketKind.INCIDENT.prefix}-{last_number + 1 + i}" for i in part}
     people = [
         {
-            "id": first_person + 1 + i,
+            "id": last_person + 1 + i,
             "name": f"Past visitor {i}",
             "kind": PersonKind.CONTACT,
             "created_at": then,
@@ -121,7 +119,7 @@ async def _write(
         insert(_table(ChannelIdentity)),
         [
             {
-                "person_id": first_person + 1 + i,
+                "person_id": last_person + 1 + i,
                 "platform": "webchat",
                 "external_id": names[i],
                 "last_address": {"channel": "webchat", "conversation": names[i]},
@@ -135,13 +133,13 @@ async def _write(
         insert(_table(Ticket)),
         [
             {
-                "id": first_ticket + 1 + i,
+                "id": last_ticket + 1 + i,
                 "kind": TicketKind.INCIDENT,
                 "number": last_number + 1 + i,
-                "ref": f"INC-{last_number + 1 + i}",
+                "ref": refs[i],
                 "title": f"Past report {i}",
                 "status": Status.CLOSED,
-                "requester_id": first_person + 1 + i,
+                "requester_id": last_person + 1 + i,
                 "service_id": service,
                 "origin": {"channel": "webchat", "conversation": names[i]},
                 "created_at": then,
@@ -156,7 +154,7 @@ async def _write(
         insert(_table(TicketEvent)),
         [
             {
-                "ticket_id": first_ticket + 1 + i,
+                "ticket_id": last_ticket + 1 + i,
                 "action": "created",
                 "channel": "webchat",
                 "at": then,
@@ -187,7 +185,7 @@ async def _write(
                 "conversation_key": f"webchat:{names[i]}",
                 "address": {"channel": "webchat", "conversation": names[i]},
                 "reply": {"text": "Logged."},
-                "ticket_ref": f"INC-{last_number + 1 + i}",
+                "ticket_ref": refs[i],
                 "status": OutboxStatus.SENT,
                 "attempts": 1,
                 "next_attempt_at": then,
@@ -200,9 +198,9 @@ async def _write(
     )
     offers = [
         {
-            "cluster": f"past-{first_ticket + 1 + i}",
+            "cluster": f"past-{last_ticket + 1 + i}",
             "service_id": service,
-            "incident_ids": [first_ticket + 1 + i],
+            "incident_ids": [last_ticket + 1 + i],
             "offered_at": then,
         }
         for i in part

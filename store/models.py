@@ -234,7 +234,7 @@ class Ticket(Base):
         Index("ix_tickets_sla_next_at", "sla_next_at"),
         Index("ix_tickets_response_due_at", "response_due_at"),
         Index("ix_tickets_resolve_due_at", "resolve_due_at"),
-        # Reports and the recurrence window ask for tickets opened in a period.
+        # Reports ask for tickets opened in a period.
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_origin_thread", "origin_thread"),
     )

@@ -223,3 +223,20 @@ async def test_the_upgrade_keys_the_tickets_already_filed_from_threads(database_
             assert found.number == 2
     finally:
         await engine.dispose()
+
+
+async def test_tickets_filed_after_the_history_number_on_from_it(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    try:
+        await upgrade_engine(engine)
+        await fill(engine, 25)  # INC-1 to INC-25, on a desk that had filed none
+        factory = session_factory(engine)
+        async with UnitOfWork(factory) as uow:
+            requester = await uow.people.create(name="Di", kind=PersonKind.CONTACT)
+            made = await uow.tickets.create(
+                kind=TicketKind.INCIDENT, title="After", requester=requester
+            )
+            await uow.commit()
+        assert made.number == 26
+    finally:
+        await engine.dispose()
