@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-app = FastAPI(max_body_size=1024 * 1024)
+from bot.telemetry import fastapi_telemetry
+
+app = FastAPI(max_body_size=1024 * 1024, telemetry=fastapi_telemetry())
 
 
 @app.post("/bare")

@@ -33,6 +33,7 @@ from bot.guards import Guards, install_error_handlers
 from bot.logging import configure as configure_logging
 from bot.openapi import document_routes
 from bot.priority import CountWrites
+from bot.telemetry import fastapi_telemetry
 from bot.web.mount import install_web
 from channels.base import Channel, PayloadError, SignatureError
 from store.uow import UNAVAILABLE
@@ -84,6 +85,7 @@ def create_app(
         # the vendored Swagger UI instead.
         docs_url=None,
         redoc_url=None,
+        telemetry=fastapi_telemetry(),
     )
     app.state.container = container
     direct: dict[tuple[str, str], Endpoint] = {}

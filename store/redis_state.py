@@ -57,6 +57,14 @@ end
 return n
 """
 
+# Remembers a batch's dedup keys in one command, not one SET each.
+_REMEMBER_MANY = """
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 1, 'EX', ARGV[1])
+end
+return #KEYS
+"""
+
 _RENEW = """
 local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -89,6 +97,7 @@ class RedisState:
         self._pause = redis.register_script(_PAUSE)
         self._renew = redis.register_script(_RENEW)
         self._release_many = redis.register_script(_RELEASE_MANY)
+        self._remember_many = redis.register_script(_REMEMBER_MANY)
         self._held: dict[str, Lock] = {}
         self._kept: set[Lock] = set()
         self._keeper: asyncio.Task[None] | None = None
@@ -112,13 +121,10 @@ class RedisState:
         return [v is not None for v in found]
 
     async def remember_many(self, keys: Sequence[str], ttl_seconds: int = 86_400) -> None:
-        """`remember` for several keys in one pipelined round trip."""
+        """`remember` for several keys in one command."""
         if not keys:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for k in keys:
-                pipe.set(self._k("dedup", k), 1, ex=ttl_seconds)
-            await pipe.execute()
+        await self._remember_many(keys=[self._k("dedup", k) for k in keys], args=[ttl_seconds])
 
     def _conversation(self, key: str, ttl_ms: int) -> Lock:
         return Lock(
