@@ -234,8 +234,9 @@ class Ticket(Base):
         Index("ix_tickets_sla_next_at", "sla_next_at"),
         Index("ix_tickets_response_due_at", "response_due_at"),
         Index("ix_tickets_resolve_due_at", "resolve_due_at"),
-        # Reports ask for tickets opened in a period.
+        # Reports ask for tickets opened in a period, of every kind or of one.
         Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_kind_created_at", "kind", "created_at"),
         Index("ix_tickets_origin_thread", "origin_thread"),
     )
 
@@ -365,6 +366,8 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("platform", "event_id"),
         Index("ix_inbox_status_id", "status", "id"),
+        # The messages handled in a period, by intent (the desk's report).
+        Index("ix_inbox_status_received_at", "status", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -240,3 +240,27 @@ async def test_tickets_filed_after_the_history_number_on_from_it(tmp_path: Path)
         assert made.number == 26
     finally:
         await engine.dispose()
+
+
+async def test_a_weeks_reports_do_not_grow_with_the_history(
+    traced: tuple[Any, SessionFactory, Statements, Path],
+) -> None:
+    from handlers.improvements import candidates
+    from handlers.reports import desk_figures
+
+    engine, factory, statements, path = traced
+    now = utcnow()
+    statements.recording = True
+    async with UnitOfWork(factory) as uow:
+        await desk_figures(uow, since=now - timedelta(days=7), until=now, sentiment=False)
+        await candidates(uow, now)
+    statements.recording = False
+    asked = _reads(statements.seen)
+    assert len(asked) >= 8
+    before = {sql: steps(path, sql) for sql in asked}
+    await fill(engine, 3000)
+    after = {sql: steps(path, sql) for sql in asked}
+    grown = {
+        sql[:300]: (before[sql], after[sql]) for sql in asked if after[sql] > 2 * before[sql] + 500
+    }
+    assert grown == {}
