@@ -264,3 +264,38 @@ async def test_a_weeks_reports_do_not_grow_with_the_history(
         sql[:300]: (before[sql], after[sql]) for sql in asked if after[sql] > 2 * before[sql] + 500
     }
     assert grown == {}
+
+
+async def test_the_consoles_reads_do_not_grow_with_the_history(
+    traced: tuple[Any, SessionFactory, Statements, Path],
+) -> None:
+    from store.console import UNASSIGNED, QueueFilter
+
+    engine, factory, statements, path = traced
+    async with UnitOfWork(factory) as uow:
+        agent = await uow.session.scalar(text("SELECT min(id) FROM people"))
+        open_ticket = await uow.session.scalar(
+            text("SELECT min(id) FROM tickets WHERE status <> 'closed'")
+        )
+    statements.recording = True
+    async with UnitOfWork(factory) as uow:
+        for f in (QueueFilter(), QueueFilter(assignee=UNASSIGNED), QueueFilter(channel="slack")):
+            await uow.console.queue(f)
+            await uow.console.count(f)
+        await uow.console.group_loads()
+        await uow.console.awaiting_decision(int(agent))
+        await uow.console.majors(closed_since=utcnow() - timedelta(days=7))
+        if open_ticket is not None:
+            ticket = await uow.tickets.get(int(open_ticket))
+            assert ticket is not None
+            await uow.console.timeline(ticket)
+    statements.recording = False
+    asked = _reads(statements.seen)
+    assert len(asked) >= 8
+    before = {sql: steps(path, sql) for sql in asked}
+    await fill(engine, 3000)
+    after = {sql: steps(path, sql) for sql in asked}
+    grown = {
+        sql[:300]: (before[sql], after[sql]) for sql in asked if after[sql] > 2 * before[sql] + 500
+    }
+    assert grown == {}
