@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.catalog_forms import StoredCatalogForms
 from bot.config import Settings
-from bot.guards import storable
+from bot.guards import storable_form
 from bot.ingress import Ingress
 from bot.platforms import ChannelDeps, DatabaseCursors, build_channels, topic_addresses
 from bot.priority import WebFirst, no_wait
@@ -186,7 +186,7 @@ class Container:
         Text the database cannot store (NUL characters, lone surrogates) is removed first,
         whichever door the event came through.
         """
-        return await self.ingress(storable(event))
+        return await self.ingress(*storable_form(event))
 
     def add_channel(self, channel: Channel) -> None:
         """Serve every platform of `channel` through it."""

@@ -291,10 +291,16 @@ def storable(event: Event) -> Event:
     Every inbound event passes through this before the inbox: a NUL from any platform is
     dropped rather than failing the insert (and, with it, the platform's delivery).
     """
+    return storable_form(event)[0]
+
+
+def storable_form(event: Event) -> tuple[Event, dict[str, Any]]:
+    """`storable(event)` and its JSON form, the inbox row's payload, built once for both."""
     data = event.to_dict()
     if not _may_hold_nul(data):
-        return event
-    return event_from_dict(_without_nul(data))
+        return event, data
+    clean = _without_nul(data)
+    return event_from_dict(clean), clean
 
 
 def without_nul(text: str) -> str:

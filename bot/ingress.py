@@ -19,7 +19,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -46,6 +46,7 @@ FAST_PATH_SECONDS = 0.5
 @dataclass
 class _Pending:
     event: Event
+    payload: dict[str, Any]
     done: asyncio.Future[int | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -86,14 +87,19 @@ class Ingress:
                 await self._writer
             self._writer = None
 
-    async def __call__(self, event: Event) -> IngestOutcome:
-        """Store the event durably; whether it is new or a repeat of one stored already."""
+    async def __call__(self, event: Event, payload: dict[str, Any] | None = None) -> IngestOutcome:
+        """Store the event durably; whether it is new or a repeat of one stored already.
+
+        `payload` is the event's JSON form when the caller has built it already.
+        """
         platform = event.address.channel
+        if payload is None:
+            payload = event.to_dict()
         try:
             if self._writer is None:
-                inbox_id = (await self._insert([event]))[0]
+                inbox_id = (await self._insert([(event, payload)]))[0]
             else:
-                item = _Pending(event)
+                item = _Pending(event, payload)
                 self._pending.put_nowait(item)
                 inbox_id = await item.done
         except Exception as e:
@@ -113,7 +119,7 @@ class Ingress:
             while len(batch) < self.max_batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
             try:
-                ids = await self._insert([p.event for p in batch])
+                ids = await self._insert([(p.event, p.payload) for p in batch])
             except Exception as e:
                 if len(batch) == 1 or is_outage(e):
                     _settle(batch, e)
@@ -121,16 +127,19 @@ class Ingress:
                 # One row may have spoiled the group: each request on its own, once.
                 for p in batch:
                     try:
-                        _settle([p], (await self._insert([p.event]))[0])
+                        _settle([p], (await self._insert([(p.event, p.payload)]))[0])
                     except Exception as alone:
                         _settle([p], alone)
                 continue
             for p, i in zip(batch, ids, strict=True):
                 _settle([p], i)
 
-    async def _insert(self, events: list[Event]) -> list[int | None]:
-        """Store a batch: known repeats skipped by the fast path, the rest by the unique key."""
-        keys = [f"{e.address.channel}:{e.event_id}" for e in events]
+    async def _insert(self, events: list[tuple[Event, dict[str, Any]]]) -> list[int | None]:
+        """Store a batch of events with their JSON forms.
+
+        Known repeats are skipped by the fast path, the rest by the unique key.
+        """
+        keys = [f"{e.address.channel}:{e.event_id}" for e, _ in events]
         # A fast path only: the database's unique key decides.
         _, seen = await self._fast(lambda: self.state.seen_many(keys), FAST_PATH_SECONDS)
         known = seen or [False] * len(keys)
@@ -139,12 +148,12 @@ class Ingress:
         if fresh:
             rows = [
                 {
-                    "platform": events[i].address.channel,
-                    "event_id": events[i].event_id,
-                    "payload": events[i].to_dict(),
-                    "conversation_key": events[i].address.key,
+                    "platform": event.address.channel,
+                    "event_id": event.event_id,
+                    "payload": payload,
+                    "conversation_key": event.address.key,
                 }
-                for i in fresh
+                for event, payload in (events[i] for i in fresh)
             ]
             async with self._engine.begin() as conn:
                 stored = await insert_events(conn, rows)
