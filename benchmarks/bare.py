@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.telemetry import fastapi_telemetry
+# FastAPI's telemetry as the web role sets it (`bot.telemetry`, which a test holds this to),
+# without importing the `bot` package, and the logging it sets up, into the reference.
+_OTEL = any(k.startswith("OTEL_") for k in os.environ) or (
+    os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
+)
 
-app = FastAPI(max_body_size=1024 * 1024, telemetry=fastapi_telemetry())
+app = FastAPI(
+    max_body_size=1024 * 1024,
+    telemetry={} if _OTEL else {"tracing": False, "metrics": False, "logs": False},
+)
 
 
 @app.post("/bare")

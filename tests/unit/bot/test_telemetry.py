@@ -50,3 +50,21 @@ def test_the_app_asks_nothing_of_opentelemetry_when_it_is_not_configured(
     monkeypatch.setenv("OTEL_SERVICE_NAME", "switchboard")
     app = create_app(settings, roles=frozenset({Role.WEB}))
     assert app._telemetry.get("tracing") is True
+
+
+def test_the_bare_reference_makes_the_same_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import benchmarks.bare
+
+    signals = ("tracing", "metrics", "logs")
+    for environ in ({}, {"OTEL_SERVICE_NAME": "switchboard"}):
+        for key in [k for k in os.environ if k.startswith("OTEL_")]:
+            monkeypatch.delenv(key)
+        monkeypatch.delenv("FASTAPI_OTEL_AUTO_CONFIGURE", raising=False)
+        for key, value in environ.items():
+            monkeypatch.setenv(key, value)
+        bare = importlib.reload(benchmarks.bare)
+        on = wanted()
+        assert on is bool(environ)
+        assert [bare.app._telemetry[k] for k in signals] == [on] * 3
