@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 # FastAPI's telemetry as the web role sets it (`bot.telemetry`, which a test holds this to),
 # without importing the `bot` package, and the logging it sets up, into the reference.
-_OTEL = any(k.startswith("OTEL_") for k in os.environ) or (
-    os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
+_OTEL = os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true" and (
+    any(k.startswith("OTEL_") and k != "OTEL_SDK_DISABLED" for k in os.environ)
+    or os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
 )
 
 app = FastAPI(

@@ -5,7 +5,8 @@ FastAPI asks OpenTelemetry's global providers on every request whether anything 
 on the webhooks' acknowledgement path the asking cost about 2 % of the CPU. A deployment
 that sets OpenTelemetry up does it through its `OTEL_*` variables (`opentelemetry-instrument`
 and the SDK read them) or FastAPI's `FASTAPI_OTEL_AUTO_CONFIGURE`; with any of those set,
-FastAPI's spans, metrics and logs are on as FastAPI ships them.
+FastAPI's spans, metrics and logs are on as FastAPI ships them, unless
+`OTEL_SDK_DISABLED=true` switches OpenTelemetry off.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from fastapi.telemetry import TelemetryConfig
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
-    """True when the environment configures OpenTelemetry."""
-    return any(k.startswith("OTEL_") for k in environ) or (
+    """True when the environment configures OpenTelemetry (and does not switch it off)."""
+    if environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    return any(k.startswith("OTEL_") and k != "OTEL_SDK_DISABLED" for k in environ) or (
         environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true"
     )
 

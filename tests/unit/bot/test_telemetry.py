@@ -25,7 +25,13 @@ def test_configured_opentelemetry_keeps_fastapis_defaults(environ: dict[str, str
 
 @pytest.mark.parametrize(
     "environ",
-    [{}, {"FASTAPI_OTEL_AUTO_CONFIGURE": "false"}, {"PATH": "/usr/bin", "MY_OTEL_X": "1"}],
+    [
+        {},
+        {"FASTAPI_OTEL_AUTO_CONFIGURE": "false"},
+        {"PATH": "/usr/bin", "MY_OTEL_X": "1"},
+        {"OTEL_SDK_DISABLED": "false"},
+        {"OTEL_SDK_DISABLED": "true", "OTEL_SERVICE_NAME": "switchboard"},
+    ],
 )
 def test_without_opentelemetry_every_signal_is_off(environ: dict[str, str]) -> None:
     assert not wanted(environ)
@@ -58,7 +64,7 @@ def test_the_bare_reference_makes_the_same_choice(monkeypatch: pytest.MonkeyPatc
     import benchmarks.bare
 
     signals = ("tracing", "metrics", "logs")
-    for environ in ({}, {"OTEL_SERVICE_NAME": "switchboard"}):
+    for environ in ({}, {"OTEL_SERVICE_NAME": "switchboard"}, {"OTEL_SDK_DISABLED": "true"}):
         for key in [k for k in os.environ if k.startswith("OTEL_")]:
             monkeypatch.delenv(key)
         monkeypatch.delenv("FASTAPI_OTEL_AUTO_CONFIGURE", raising=False)
@@ -66,5 +72,5 @@ def test_the_bare_reference_makes_the_same_choice(monkeypatch: pytest.MonkeyPatc
             monkeypatch.setenv(key, value)
         bare = importlib.reload(benchmarks.bare)
         on = wanted()
-        assert on is bool(environ)
+        assert on is ("OTEL_SERVICE_NAME" in environ)
         assert [bare.app._telemetry[k] for k in signals] == [on] * 3
