@@ -24,7 +24,7 @@ from channels.conversation import Event, event_from_dict
 from store.errors import ConflictError
 
 if TYPE_CHECKING:
-    # The worker uses `storable` alone; FastAPI and Starlette stay in the web role, whose
+    # The worker uses `storable_form` alone; FastAPI and Starlette stay in the web role, whose
     # responses import them where they are made.
     from fastapi import FastAPI, Request
     from starlette.responses import Response
@@ -285,17 +285,13 @@ def _may_hold_nul(data: Any) -> bool:
     return "\\u0000" in text and _has_nul(data)
 
 
-def storable(event: Event) -> Event:
-    """The event without NUL characters or lone surrogates, which the database cannot hold.
+def storable_form(event: Event) -> tuple[Event, dict[str, Any]]:
+    """The event without NUL characters or lone surrogates, and its JSON form.
 
     Every inbound event passes through this before the inbox: a NUL from any platform is
-    dropped rather than failing the insert (and, with it, the platform's delivery).
+    dropped rather than failing the insert (and, with it, the platform's delivery). The JSON
+    form is the inbox row's payload, built once for the check and the row.
     """
-    return storable_form(event)[0]
-
-
-def storable_form(event: Event) -> tuple[Event, dict[str, Any]]:
-    """`storable(event)` and its JSON form, the inbox row's payload, built once for both."""
     data = event.to_dict()
     if not _may_hold_nul(data):
         return event, data

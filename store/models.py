@@ -234,7 +234,8 @@ class Ticket(Base):
         Index("ix_tickets_sla_next_at", "sla_next_at"),
         Index("ix_tickets_response_due_at", "response_due_at"),
         Index("ix_tickets_resolve_due_at", "resolve_due_at"),
-        # Reports ask for tickets opened in a period, of every kind or of one.
+        # Reports and the recurrence window ask for tickets opened in a period; reports of
+        # one kind (incidents by service, changes) through the second.
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_kind_created_at", "kind", "created_at"),
         Index("ix_tickets_origin_thread", "origin_thread"),

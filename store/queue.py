@@ -93,6 +93,16 @@ class InProcessQueue:
         """Nothing to release in process."""
 
 
+# A batch in one command: a pipeline of one XADD per id made the web role pack a command and
+# parse a reply for every event it acknowledged.
+_PUT = """
+for i = 1, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'inbox_id', ARGV[i])
+end
+return #ARGV
+"""
+
+
 class RedisStreamQueue:
     """Redis Streams with one consumer group shared by every worker process.
 
@@ -102,15 +112,6 @@ class RedisStreamQueue:
     """
 
     GROUP = "workers"
-
-    # One command for a batch: a pipeline of one XADD per id costs the web role more CPU
-    # (packing each command, parsing each reply) than the rest of an acknowledgement.
-    _PUT = """
-for i = 1, #ARGV do
-  redis.call('XADD', KEYS[1], '*', 'inbox_id', ARGV[i])
-end
-return #ARGV
-"""
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ return #ARGV
         self.reclaim_every_s = reclaim_every_s
         self._last_reclaim: dict[str, float] = {}
         self._own_pending_done: set[str] = set()
-        self._put = redis.register_script(self._PUT)
+        self._put = redis.register_script(_PUT)
 
     async def start(self) -> None:
         """Create the stream and its consumer group unless they exist."""

@@ -27,7 +27,7 @@ from bot.guards import (
     check_body,
     install_error_handlers,
     json_depth,
-    storable,
+    storable_form,
 )
 from channels.conversation import Address, Identity, Message
 from nlu.types import Understander
@@ -93,11 +93,14 @@ def test_storable_keeps_clean_events_and_cleans_the_rest() -> None:
     address = Address(channel="webchat", conversation="v_1", user="v_1")
     sender = Identity(platform="webchat", external_id="v_1")
     clean = Message(event_id="e1", address=address, sender=sender, text="fine")
-    assert storable(clean) is clean
+    kept, kept_payload = storable_form(clean)
+    assert kept is clean
+    assert kept_payload == clean.to_dict()
     dirty = Message(event_id="e\x002", address=address, sender=sender, text="a\x00b\ud800c")
-    fixed = storable(dirty)
+    fixed, payload = storable_form(dirty)
     assert isinstance(fixed, Message)
     assert (fixed.event_id, fixed.text) == ("e2", "ab?c")
+    assert payload == fixed.to_dict()
 
 
 @pytest.mark.parametrize(

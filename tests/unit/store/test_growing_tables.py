@@ -272,9 +272,11 @@ async def test_the_consoles_reads_do_not_grow_with_the_history(
     engine, factory, statements, path = traced
     async with UnitOfWork(factory) as uow:
         agent = await uow.session.scalar(text("SELECT min(id) FROM people"))
-        open_ticket = await uow.session.scalar(
-            text("SELECT min(id) FROM tickets WHERE status <> 'closed'")
+        requester = await uow.people.create(name="Di", kind=PersonKind.CONTACT)
+        opened = await uow.tickets.create(
+            kind=TicketKind.INCIDENT, title="Open now", requester=requester
         )
+        await uow.commit()
     statements.recording = True
     async with UnitOfWork(factory) as uow:
         for f in (QueueFilter(), QueueFilter(assignee=UNASSIGNED), QueueFilter(channel="slack")):
@@ -283,10 +285,10 @@ async def test_the_consoles_reads_do_not_grow_with_the_history(
         await uow.console.group_loads()
         await uow.console.awaiting_decision(int(agent))
         await uow.console.majors(closed_since=utcnow() - timedelta(days=7))
-        if open_ticket is not None:
-            ticket = await uow.tickets.get(int(open_ticket))
-            assert ticket is not None
-            await uow.console.timeline(ticket)
+        ticket = await uow.tickets.get(opened.id)
+        assert ticket is not None
+        assert [t.id for t in await uow.console.queue(QueueFilter())] == [opened.id]
+        await uow.console.timeline(ticket)
     statements.recording = False
     asked = _reads(statements.seen)
     assert len(asked) >= 8
