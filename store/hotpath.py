@@ -15,7 +15,7 @@ from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.base import manager_of_class
 
 T = TypeVar("T")
@@ -370,6 +370,33 @@ def attach(session: AsyncSession, obj: T) -> T:
     make_transient_to_detached(obj)
     _join(session.sync_session, obj)
     _inserted(session.sync_session, [obj])
+    return obj
+
+
+def loaded(session: AsyncSession, model: type[T], values: Mapping[str, Any]) -> T:
+    """A row a Core query read, as the persistent object of `session` the ORM would load.
+
+    The session's own object of that identity, when it holds one, comes back with only its
+    unloaded attributes filled in, as a load does; otherwise a new one holds `values`, the
+    attributes not among them unloaded. Relationships are the caller's to set (with
+    `set_committed_value`).
+    """
+    sync = session.sync_session
+    mapper = manager_of_class(model).mapper
+    key = mapper.identity_key_from_primary_key(
+        tuple(values[str(c.key)] for c in mapper.primary_key)
+    )
+    present = sync.identity_map.get(key)
+    if present is not None:
+        # As a load fills what the session's object lacks (expired, never loaded) and
+        # leaves the rest, which may hold changes not yet flushed.
+        state = instance_state(present)
+        for name in state.unloaded & values.keys():
+            set_committed_value(present, name, values[name])
+        return present
+    obj = unsaved(model, values)
+    make_transient_to_detached(obj)
+    _join(sync, obj)
     return obj
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.direct import Direct
 from store.enums import InboxStatus
 from store.hotpath import insert_of
 from store.models import InboxEvent
@@ -146,8 +147,7 @@ class InboxRepository:
         params: dict[str, Any] = {"ids": list(intents), "at": utcnow()}
         for n, (inbox_id, intent) in enumerate(intents.items()):
             params[f"id{n}"], params[f"intent{n}"] = inbox_id, intent
-        result = await self.session.execute(_finishing(len(intents)), params)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return len(await _finishing(len(intents)).rows(self.session, params))
 
     async def mark_dead(self, inbox_id: int, error: str) -> None:
         """Give up on the row: dead, with the reason kept."""
@@ -181,15 +181,15 @@ class InboxRepository:
 
 
 _INBOX = cast(Table, InboxEvent.__table__)
-_FINISHING: dict[int, Update] = {}
+_FINISHING: dict[int, Direct] = {}
 
 
-def _finishing(count: int) -> Update:
-    """Marking `count` pending rows done, each with its intent: a Core UPDATE built once.
+def _finishing(count: int) -> Direct:
+    """Marking `count` pending rows done, each with its intent: the ids of those it marked.
 
     The rows' ids and intents are parameters (`id0`, `intent0`, ...), so a batch's
-    statement is compiled once per size rather than built, keyed and run through the
-    ORM's bulk UPDATE for every batch.
+    statement is compiled once per size and sent straight to the driver, rather than
+    built, keyed and run through the session for every batch.
     """
     found = _FINISHING.get(count)
     if found is None:
@@ -201,16 +201,19 @@ def _finishing(count: int) -> Update:
             ),
             else_=t.c.intent,
         )
-        found = _FINISHING[count] = (
+        found = _FINISHING[count] = Direct(
             update(t)
             .where(
                 t.c.id.in_(bindparam("ids", expanding=True)),
                 t.c.status == InboxStatus.PENDING,
             )
             .values(
-                status=InboxStatus.DONE,
+                # Named apart from the column: a `Direct` statement takes a bound value
+                # named for a column from the caller, not from the statement.
+                status=bindparam("done", InboxStatus.DONE, type_=t.c.status.type),
                 intent=intent,
                 processed_at=bindparam("at", type_=t.c.processed_at.type),
             )
+            .returning(t.c.id)
         )
     return found

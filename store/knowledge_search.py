@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from store.direct import Direct
-from store.hotpath import reads
+from store.hotpath import loaded, reads
 from store.models import KnowledgeArticle
 from store.segment import fts5_query, fts5_row, query_terms, tsquery_literal, tsvector_literal
 
@@ -227,23 +227,39 @@ class KnowledgeSearch:
                 by_id[i] = found
         missing = [i for i, _ in ranked if i not in by_id]
         if missing:
-            by_id.update((a.id, a) for a in await self.session.scalars(_ARTICLES, {"ids": missing}))
+            keys = _article_keys()
+            for row in await _articles().rows(self.session, {"ids": missing}):
+                article = loaded(self.session, KnowledgeArticle, dict(zip(keys, row, strict=True)))
+                by_id[article.id] = article
             kept.update((i, a) for i, a in by_id.items() if i in missing)
         return [SearchHit(by_id[i], s) for i, s in ranked if i in by_id]
 
 
-_ARTICLES = (
-    select(KnowledgeArticle)
-    .where(KnowledgeArticle.id.in_(bindparam("ids", expanding=True)))
-    .execution_options(**reads("knowledge_articles"))
-)
+@cache
+def _article_keys() -> tuple[str, ...]:
+    """The columns `_articles` reads: all but the deferred ones, as the ORM would load."""
+    # Asked on first use: reading a mapper's attributes configures every mapper.
+    return tuple(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
+
+
+@cache
+def _articles() -> Direct:
+    """Articles by id, as Core rows made into objects by `store.hotpath.loaded`.
+
+    The ORM's load of the same rows costs several times the query, once for every batch.
+    """
+    table = KnowledgeArticle.__table__
+    return Direct(
+        select(*(table.c[k] for k in _article_keys()))
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .execution_options(**reads("knowledge_articles"))
+    )
 
 
 @cache
 def _loaded() -> frozenset[str]:
-    """The attributes `_ARTICLES` loads: an article held with all of them needs no query."""
-    # Asked on first use: reading a mapper's attributes configures every mapper.
-    return frozenset(p.key for p in inspect(KnowledgeArticle).column_attrs if not p.deferred)
+    """The attributes `_articles` loads: an article held with all of them needs no query."""
+    return frozenset(_article_keys())
 
 
 _SEARCHES: dict[str, Direct] = {}

@@ -9,11 +9,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
+from store.direct import Direct
 from store.enums import PersonKind, Role
 from store.errors import ConflictError
-from store.hotpath import CoreInsert, attach, queue_insert, reads
+from store.hotpath import CoreInsert, attach, loaded, queue_insert, reads
 from store.models import (
     ChannelIdentity,
     Group,
@@ -101,11 +102,34 @@ class PeopleRepository:
         for platform, external_id in wanted:
             by_platform.setdefault(platform, []).append(external_id)
         found: dict[tuple[str, str], ChannelIdentity] = {}
+        session = self.session
         for platform, external_ids in by_platform.items():
-            result = await self.session.scalars(
-                _PREFETCH, {"platform": platform, "external_ids": external_ids}
+            rows = await _PREFETCH.rows(
+                session, {"platform": platform, "external_ids": external_ids}
             )
-            found.update(((i.platform, i.external_id), i) for i in result.unique())
+            idents: dict[int, ChannelIdentity] = {}
+            people: dict[int, Person] = {}
+            roles: dict[int, dict[Role, PersonRole]] = {}
+            for row in rows:
+                person_id = row[_PERSON_ID_AT]
+                person = people.get(person_id)
+                if person is None:
+                    values = dict(zip(_PERSON_KEYS, row[_PERSON_AT:_ROLE_AT], strict=True))
+                    person = people[person_id] = loaded(session, Person, values)
+                    roles[person_id] = {}
+                if row[_IDENTITY_ID_AT] not in idents:
+                    values = dict(zip(_IDENTITY_KEYS, row[:_PERSON_AT], strict=True))
+                    ident = idents[row[_IDENTITY_ID_AT]] = loaded(session, ChannelIdentity, values)
+                    found[(ident.platform, ident.external_id)] = ident
+                    if "person" not in instance_state(ident).dict:
+                        set_committed_value(ident, "person", person)
+                role = row[_ROLE_AT]
+                if role is not None and role not in roles[person_id]:
+                    values = {"person_id": person_id, "role": role}
+                    roles[person_id][role] = loaded(session, PersonRole, values)
+            for person_id, person in people.items():
+                if "roles" not in instance_state(person).dict:
+                    set_committed_value(person, "roles", list(roles[person_id].values()))
         for key in wanted:
             self._prefetched[key] = found.get(key)
 
@@ -280,19 +304,33 @@ class PeopleRepository:
         return int((await self.session.execute(count)).scalar_one())
 
 
-_PREFETCH = (
-    select(ChannelIdentity)
+_IDENTITIES, _PEOPLE, _ROLES = (
+    cast(Table, m.__table__) for m in (ChannelIdentity, Person, PersonRole)
+)
+_PREFETCH = Direct(
+    select(*_IDENTITIES.c, *_PEOPLE.c, _ROLES.c.role)
+    .join(_PEOPLE, _PEOPLE.c.id == _IDENTITIES.c.person_id)
+    # The people's roles joined in too: a second query per batch costs more than the few
+    # repeated columns of a person with several roles.
+    .outerjoin(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id)
     # One platform a statement: SQLite reads the whole table for a `(platform, external_id)
     # IN (VALUES ...)` list, but finds each of these in the unique index.
     .where(
-        ChannelIdentity.platform == bindparam("platform"),
-        ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
+        _IDENTITIES.c.platform == bindparam("platform"),
+        _IDENTITIES.c.external_id.in_(bindparam("external_ids", expanding=True)),
     )
-    # The people's roles joined in too: a second query per batch (the roles' own `selectin`
-    # load) costs more than the few repeated columns of a person with several roles.
-    .options(joinedload(ChannelIdentity.person).joinedload(Person.roles))
+    .execution_options(**reads("channel_identities", "people", "person_roles"))
 )
-"""A batch's identities of one platform with their people and roles, built once."""
+"""A batch's identities of one platform with their people and roles: one row per role.
+
+Run as Core and made into objects by `store.hotpath.loaded`: the ORM's joined eager load
+of the same rows costs several times the query itself, once for every batch."""
+_IDENTITY_KEYS = tuple(c.key for c in _IDENTITIES.c)
+_PERSON_KEYS = tuple(c.key for c in _PEOPLE.c)
+_PERSON_AT = len(_IDENTITY_KEYS)
+_ROLE_AT = _PERSON_AT + len(_PERSON_KEYS)
+_IDENTITY_ID_AT = _IDENTITY_KEYS.index("id")
+_PERSON_ID_AT = _PERSON_AT + _PERSON_KEYS.index("id")
 _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
 _ROLE_KEYS = ("person_id", "role")

@@ -351,3 +351,76 @@ async def test_roles_of_a_new_person_can_be_replaced_in_the_same_unit_of_work(
             stored = await uow.people.get(made.id)
             assert stored is not None
             assert stored.role_set == {Role.AGENT}
+
+
+async def test_a_batchs_identities_come_with_their_people_and_roles(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        ann = await uow.people.create(name="Ann", roles=[Role.REQUESTER, Role.AGENT])
+        bo = await uow.people.create(name="Bo", roles=[])
+        for external_id in ("U1", "U2"):
+            await uow.people.bind_identity(ann, "slack", external_id, address={"team": "T1"})
+        await uow.people.bind_identity(bo, "slack", "U3")
+        await uow.people.bind_identity(bo, "webchat", "v1")
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        keys = [("slack", "U1"), ("slack", "U2"), ("slack", "U3"), ("webchat", "v1")]
+        await uow.people.prefetch_identities([*keys, ("slack", "nobody")])
+        statements = _statements(factory)
+        found = [await uow.people.identity(p, e, with_person=True) for p, e in keys]
+        assert await uow.people.identity("slack", "nobody", with_person=True) is None
+        assert statements == [], "the batch's one query answered every look-up"
+        assert await uow.people.identity("slack", "nobody", with_person=True) is None
+        assert len(statements) == 1, "a missing identity is asked again the next time"
+        first, second, third, fourth = found
+        assert first is not None
+        assert second is not None
+        assert third is not None
+        assert fourth is not None
+        assert first.person is second.person, "one person, one object"
+        assert first.person.role_set == {Role.REQUESTER, Role.AGENT}
+        assert first.last_address == {"team": "T1"}
+        assert third.person is fourth.person
+        assert third.person.roles == []
+        assert await uow.people.get(bo.id) is third.person, "in the session's identity map"
+        # Later changes to what the batch read are versioned writes as after any load.
+        third.person.name = "Bo B."
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        stored = await uow.people.get(bo.id)
+        assert stored is not None
+        assert stored.name == "Bo B."
+
+
+async def test_a_batch_leaves_what_the_session_holds_and_changed_as_it_is(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        ann = await uow.people.create(name="Ann", email="ann@example.com")
+        await uow.people.bind_identity(ann, "slack", "U1")
+        await uow.commit()
+    async with UnitOfWork(factory) as uow:
+        held = await uow.people.get(ann.id)
+        assert held is not None
+        held.name = "Ann (unsaved)"
+        uow.session.expire(held, ["email"])
+        await uow.people.prefetch_identities([("slack", "U1")])
+        found = await uow.people.identity("slack", "U1", with_person=True)
+        assert found is not None
+        assert found.person is held
+        assert held.name == "Ann (unsaved)", "a pending change is not overwritten"
+        # Read without a query: a lazy load here would fail outside the greenlet.
+        assert held.email == "ann@example.com", "an expired column is filled from the row read"
+
+
+def _statements(factory: SessionFactory) -> list[str]:
+    seen: list[str] = []
+    engine = factory.kw["bind"].sync_engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn: object, cursor: object, sql: str, *args: object) -> None:
+        if not sql.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            seen.append(sql)
+
+    return seen
