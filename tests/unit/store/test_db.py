@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -186,3 +188,15 @@ async def test_inline_cursors_keep_the_driver_errors_and_rows(tmp_path: Path) ->
                 await conn.execute(text("SELECT * FROM no_such_table"))
     finally:
         await engine.dispose()
+
+
+def test_the_mappers_are_configured_when_the_store_is_imported() -> None:
+    # In a fresh interpreter: the first ORM query of a process must not configure them.
+    check = (
+        "import store.uow\n"
+        "from store.models import Base\n"
+        "left = [m.class_.__name__ for m in Base.registry.mappers if not m.configured]\n"
+        "assert not left, left\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)  # noqa: S603
+    assert done.returncode == 0, done.stderr
