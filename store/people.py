@@ -102,34 +102,12 @@ class PeopleRepository:
         for platform, external_id in wanted:
             by_platform.setdefault(platform, []).append(external_id)
         found: dict[tuple[str, str], ChannelIdentity] = {}
-        session = self.session
         for platform, external_ids in by_platform.items():
             rows = await _PREFETCH.rows(
-                session, {"platform": platform, "external_ids": external_ids}
+                self.session, {"platform": platform, "external_ids": external_ids}
             )
-            idents: dict[int, ChannelIdentity] = {}
-            people: dict[int, Person] = {}
-            roles: dict[int, dict[Role, PersonRole]] = {}
-            for row in rows:
-                person_id = row[_PERSON_ID_AT]
-                person = people.get(person_id)
-                if person is None:
-                    values = dict(zip(_PERSON_KEYS, row[_PERSON_AT:_ROLE_AT], strict=True))
-                    person = people[person_id] = loaded(session, Person, values)
-                    roles[person_id] = {}
-                if row[_IDENTITY_ID_AT] not in idents:
-                    values = dict(zip(_IDENTITY_KEYS, row[:_PERSON_AT], strict=True))
-                    ident = idents[row[_IDENTITY_ID_AT]] = loaded(session, ChannelIdentity, values)
-                    found[(ident.platform, ident.external_id)] = ident
-                    if "person" not in instance_state(ident).dict:
-                        set_committed_value(ident, "person", person)
-                role = row[_ROLE_AT]
-                if role is not None and role not in roles[person_id]:
-                    values = {"person_id": person_id, "role": role}
-                    roles[person_id][role] = loaded(session, PersonRole, values)
-            for person_id, person in people.items():
-                if "roles" not in instance_state(person).dict:
-                    set_committed_value(person, "roles", list(roles[person_id].values()))
+            for ident in _identities(self.session, rows):
+                found[(ident.platform, ident.external_id)] = ident
         for key in wanted:
             self._prefetched[key] = found.get(key)
 
@@ -331,6 +309,39 @@ _PERSON_AT = len(_IDENTITY_KEYS)
 _ROLE_AT = _PERSON_AT + len(_PERSON_KEYS)
 _IDENTITY_ID_AT = _IDENTITY_KEYS.index("id")
 _PERSON_ID_AT = _PERSON_AT + _PERSON_KEYS.index("id")
+
+
+def _identities(session: AsyncSession, rows: Sequence[Any]) -> list[ChannelIdentity]:
+    """`_PREFETCH`'s rows as loaded identities, each with its person and the person's roles.
+
+    A person with several roles comes on several rows, and with several identities on more:
+    each object is made once. What the session already held keeps what it had loaded.
+    """
+    idents: dict[int, ChannelIdentity] = {}
+    people: dict[int, Person] = {}
+    roles: dict[int, dict[Role, PersonRole]] = {}
+    for row in rows:
+        person_id = row[_PERSON_ID_AT]
+        person = people.get(person_id)
+        if person is None:
+            values = dict(zip(_PERSON_KEYS, row[_PERSON_AT:_ROLE_AT], strict=True))
+            person = people[person_id] = loaded(session, Person, values)
+            roles[person_id] = {}
+        if row[_IDENTITY_ID_AT] not in idents:
+            values = dict(zip(_IDENTITY_KEYS, row[:_PERSON_AT], strict=True))
+            ident = idents[row[_IDENTITY_ID_AT]] = loaded(session, ChannelIdentity, values)
+            if "person" not in instance_state(ident).dict:
+                set_committed_value(ident, "person", person)
+        role = row[_ROLE_AT]
+        if role is not None and role not in roles[person_id]:
+            values = {"person_id": person_id, "role": role}
+            roles[person_id][role] = loaded(session, PersonRole, values)
+    for person_id, person in people.items():
+        if "roles" not in instance_state(person).dict:
+            set_committed_value(person, "roles", list(roles[person_id].values()))
+    return list(idents.values())
+
+
 _PERSON_INSERT = CoreInsert(Person)
 _ROLE_INSERT = insert(cast(Table, PersonRole.__table__))
 _ROLE_KEYS = ("person_id", "role")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -267,14 +268,7 @@ async def test_numbers_of_a_rolled_back_transaction_are_handed_out_again_on_sqli
 
 
 def _inserts(factory: SessionFactory, table: str) -> list[str]:
-    seen: list[str] = []
-
-    @event.listens_for(factory.kw["bind"].sync_engine, "before_cursor_execute")
-    def _seen(_c: object, _cur: object, sql: str, *_a: object) -> None:
-        if f"INSERT INTO {table} " in sql:
-            seen.append(sql)
-
-    return seen
+    return _statements(factory, lambda sql: f"INSERT INTO {table} " in sql)
 
 
 async def test_a_query_declaring_other_tables_leaves_queued_rows_queued(
@@ -414,13 +408,19 @@ async def test_a_batch_leaves_what_the_session_holds_and_changed_as_it_is(
         assert held.email == "ann@example.com", "an expired column is filled from the row read"
 
 
-def _statements(factory: SessionFactory) -> list[str]:
-    seen: list[str] = []
-    engine = factory.kw["bind"].sync_engine
+def _not_transaction_control(sql: str) -> bool:
+    return not sql.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _seen(conn: object, cursor: object, sql: str, *args: object) -> None:
-        if not sql.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+
+def _statements(
+    factory: SessionFactory, wanted: Callable[[str], bool] = _not_transaction_control
+) -> list[str]:
+    """Filled with the statements `wanted` keeps, as they run."""
+    seen: list[str] = []
+
+    @event.listens_for(factory.kw["bind"].sync_engine, "before_cursor_execute")
+    def _seen(_c: object, _cur: object, sql: str, *_a: object) -> None:
+        if wanted(sql):
             seen.append(sql)
 
     return seen
