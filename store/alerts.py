@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import bindparam, case, event, exists, inspect, or_, select, union, update
+from sqlalchemy import bindparam, case, event, exists, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -294,15 +295,20 @@ next one, as if the reports had come just before it.
 
 
 def _moves_outages(session: Session) -> bool:
-    """Whether the session holds unflushed changes that can make an alert incident count."""
-    if any(isinstance(o, AlertIncident) for o in session.new):
+    """Whether the session holds unflushed changes that can make an alert incident count.
+
+    Asked for every new incident: the session's own collections of states are read, as
+    `session.new`, `.dirty` and `.deleted` build a new set on every access.
+    """
+    if any(issubclass(s.class_, AlertIncident) for s in chain(session._new, session._deleted)):
         return True
-    for o in session.dirty:
-        if isinstance(o, AlertIncident):
+    for state in session.identity_map._modified:
+        cls = state.class_
+        if issubclass(cls, AlertIncident):
             return True
-        if isinstance(o, Ticket) and inspect(o).attrs.status.history.has_changes():
+        if issubclass(cls, Ticket) and state.attrs.status.history.has_changes():
             return True
-    return any(isinstance(o, AlertIncident) for o in session.deleted)
+    return False
 
 
 def _quiet(session: Session) -> dict[tuple[int, ...], datetime] | None:

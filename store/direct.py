@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Select, Table, insert
@@ -40,6 +40,29 @@ from sqlalchemy.util.concurrency import await_, greenlet_spawn
 from store.hotpath import READS, WriteBehindSession, announce_write
 
 _UNSET = object()
+# Expansions kept per statement: one for each length of its lists met, which the batch size
+# bounds; past this, further shapes are expanded on every execution.
+_PLANS = 256
+
+# Where a value of an expanded statement comes from: the parameter, the list member and the
+# member's element (a row of a tuple `IN`), its processor; or, with no parameter, a constant.
+_Slot = tuple[str | None, int | None, int | None, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Marker:
+    name: str
+    i: int | None
+    j: int | None
+
+
+def _shape(value: Any) -> Any:
+    """What the expansion of one list depends on: its length, and each row's for tuples."""
+    if not isinstance(value, list | tuple):
+        return None
+    if value and isinstance(value[0], list | tuple):
+        return tuple(len(v) if isinstance(v, list | tuple) else -1 for v in value)
+    return len(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +71,49 @@ class _Compiled:
     names: tuple[str, ...]
     processors: tuple[Any, ...]
     constants: Mapping[str, Any]
-    # Per result column, its processor; None when no column needs one.
-    results: tuple[Any, ...] | None = None
+    # The result columns that need a processor, by position; None when none does.
+    results: tuple[tuple[int, Any], ...] | None = None
     # A statement with expanding parameters (`IN` lists): its compiled form, expanded for
     # each execution's lists as the session's execution context would.
     expanding: Any = None
+    # The expanding parameters' names, and the expansion made for each shape of their lists.
+    lists: frozenset[str] = frozenset()
+    row_lists: frozenset[str] = frozenset()
+    bound: tuple[str, ...] = ()
+    plans: dict[tuple[Any, ...], tuple[str, tuple[_Slot, ...]]] = field(default_factory=dict)
 
     def expand(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        """The SQL and positional values for `params`, the lists' members bound one by one."""
+        """The SQL and positional values for `params`, the lists' members bound one by one.
+
+        SQLAlchemy's expansion (`construct_expanded_state`) renders the SQL and names every
+        member afresh on each execution, though both depend only on which parameters are
+        given and the lists' lengths: it runs once per shape, and what it made is kept as
+        the place each value is taken from.
+        """
+        shape = tuple(
+            (_shape(params[name]) if name in self.lists else True) if name in params else False
+            for name in self.bound
+        )
+        plan = self.plans.get(shape)
+        if plan is None:
+            plan = self._plan(params)
+            if plan is None:
+                return self._expanded(params)
+            if len(self.plans) < _PLANS:
+                self.plans[shape] = plan
+        sql, slots = plan
+        values = []
+        for name, i, j, process, constant in slots:
+            if name is None:
+                values.append(constant)
+                continue
+            value = params[name]
+            if i is not None:
+                value = value[i] if j is None else value[i][j]
+            values.append(value if process is None else process(value))
+        return sql, values
+
+    def _expanded(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         state = self.expanding.construct_expanded_state(dict(params), escape_names=False)
         processors = self.expanding._bind_processors
         if state.processors:
@@ -67,14 +125,52 @@ class _Compiled:
             values.append(given[name] if process is None else process(given[name]))
         return state.statement, values
 
+    def _plan(self, params: Mapping[str, Any]) -> tuple[str, tuple[_Slot, ...]] | None:
+        # Every given value is replaced by a marker naming where it sits, so the expanded
+        # state says which value each position takes; what the statement holds itself
+        # (a literal list, a default) comes back as a value and is kept processed. None
+        # when a list is not one (a set, a generator): those are expanded every time.
+        marked: dict[str, Any] = {}
+        for name, value in params.items():
+            if name not in self.lists:
+                marked[name] = _Marker(name, None, None)
+            elif not isinstance(value, list | tuple):
+                return None
+            else:
+                rows = name in self.row_lists
+                marked[name] = [
+                    tuple(_Marker(name, i, j) for j in range(len(v)))
+                    if rows and isinstance(v, list | tuple)
+                    else _Marker(name, i, None)
+                    for i, v in enumerate(value)
+                ]
+        state = self.expanding.construct_expanded_state(marked, escape_names=False)
+        processors = self.expanding._bind_processors
+        if state.processors:
+            processors = {**processors, **state.processors}
+        slots: list[_Slot] = []
+        for position in state.positiontup or ():
+            given = state.parameters[position]
+            process = processors.get(position)
+            if isinstance(given, _Marker):
+                slots.append((given.name, given.i, given.j, process, None))
+            elif isinstance(given, tuple) and any(isinstance(g, _Marker) for g in given):
+                return None
+            else:
+                slots.append((None, None, None, None, given if process is None else process(given)))
+        return state.statement, tuple(slots)
+
     def rows(self, found: Sequence[Any]) -> Sequence[Any]:
         results = self.results
         if results is None:
             return found
-        return [
-            tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True))
-            for row in found
-        ]
+        made = []
+        for row in found:
+            values = list(row)
+            for at, process in results:
+                values[at] = process(values[at])
+            made.append(tuple(values))
+        return made
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -126,6 +222,11 @@ class Direct:
         if compiled.escaped_bind_names:
             raise TypeError("a direct statement takes plain, named parameters only")
         expanding = compiled if compiled.post_compile_params else None
+        if expanding is not None and compiled.literal_execute_params:
+            raise TypeError("a direct statement cannot render its values into the SQL")
+        lists = {compiled.bind_names[p]: p.type for p in compiled.post_compile_params}
+        # Lists whose members SQLAlchemy expands as rows of a tuple `IN`.
+        row_lists = frozenset(n for n, t in lists.items() if t._is_tuple_type or t._isnull)
         if expanding is not None and self.keys is not None:
             raise TypeError("an INSERT's columns cannot take expanding parameters")
         processors = compiled._bind_processors
@@ -144,8 +245,11 @@ class Direct:
             names,
             tuple(processors.get(n) for n in names),
             constants,
-            results if any(p is not None for p in results) else None,
+            tuple((at, p) for at, p in enumerate(results) if p is not None) or None,
             expanding,
+            frozenset(lists),
+            row_lists,
+            tuple(dict.fromkeys(compiled.bind_names.values())),
         )
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:

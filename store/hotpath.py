@@ -395,9 +395,26 @@ def loaded(session: AsyncSession, model: type[T], values: Mapping[str, Any]) -> 
             set_committed_value(present, name, values[name])
         return present
     obj = unsaved(model, values)
-    make_transient_to_detached(obj)
+    # As `make_transient_to_detached`, with the identity key made once and the attributes
+    # left unloaded known by the columns given.
+    state = instance_state(obj)
+    state.key = key
+    state._commit_all(state.dict)
+    state._expire_attributes(state.dict, _unloaded(model, tuple(values)))
     _join(sync, obj)
     return obj
+
+
+_UNLOADED: dict[tuple[type, tuple[str, ...]], frozenset[str]] = {}
+
+
+def _unloaded(model: type, given: tuple[str, ...]) -> frozenset[str]:
+    """The attributes of a `model` made of the columns `given` that hold no value."""
+    found = _UNLOADED.get((model, given))
+    if found is None:
+        found = frozenset(manager_of_class(model).keys()) - frozenset(given)
+        _UNLOADED[(model, given)] = found
+    return found
 
 
 _RELATIONSHIPS: dict[type, tuple[str, ...]] = {}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, event, insert, select, text, update
+from sqlalchemy import Table, bindparam, event, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, PendingRollbackError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
@@ -276,6 +276,58 @@ async def test_an_in_list_is_bound_member_by_member_whatever_its_length(
         assert await found(["+15550003", "+15550001", "+19999999"]) == ["+15550001", "+15550003"]
         assert await found(["+15550002"]) == ["+15550002"]
         assert await found([]) == []
+
+
+async def test_an_expansion_kept_for_a_shape_binds_each_executions_own_values(
+    factory: SessionFactory,
+) -> None:
+    person_id = await _person(factory)
+    async with UnitOfWork(factory) as uow:
+        for n in range(4):
+            await _IDENTITY.rows(uow.session, _identity(person_id, f"+1555000{n}"))
+        await uow.commit()
+    # A tuple `IN` of (platform, number) rows, an enum-typed list and a plain value: the
+    # same shape again must take the new call's values, each through its column's processor.
+    query = Direct(
+        select(ChannelIdentity.external_id)
+        .join(PersonRole, PersonRole.person_id == ChannelIdentity.person_id)
+        .where(
+            tuple_(ChannelIdentity.platform, ChannelIdentity.external_id).in_(
+                bindparam("pairs", expanding=True)
+            ),
+            PersonRole.role.in_(bindparam("roles", expanding=True)),
+            ChannelIdentity.created_at >= bindparam("since"),
+        )
+        .order_by(ChannelIdentity.external_id)
+    )
+    async with UnitOfWork(factory) as uow:
+
+        async def found(pairs: list[tuple[str, str]], roles: list[Role]) -> list[str]:
+            params = {"pairs": pairs, "roles": roles, "since": NOW}
+            return [r[0] for r in await query.rows(uow.session, params)]
+
+        both = [("sms", "+15550001"), ("sms", "+15550003")]
+        assert await found(both, [Role.REQUESTER]) == ["+15550001", "+15550003"]
+        assert await found(both, [Role.AGENT]) == []
+        other = [("sms", "+15550002"), ("telegram", "+15550000")]
+        assert await found(other, [Role.REQUESTER]) == ["+15550002"]
+        assert await found([("sms", "+15550000")], [Role.AGENT, Role.REQUESTER]) == ["+15550000"]
+        assert await found([], [Role.REQUESTER]) == []
+        assert await found(both, []) == []
+        # A set is no list: it is expanded as SQLAlchemy expands it, every time.
+        rows = await query.rows(
+            uow.session, {"pairs": {("sms", "+15550002")}, "roles": [Role.REQUESTER], "since": NOW}
+        )
+        assert [r[0] for r in rows] == ["+15550002"]
+        later = await query.rows(
+            uow.session,
+            {
+                "pairs": [("sms", "+15550001")],
+                "roles": [Role.REQUESTER],
+                "since": NOW.replace(year=2027),
+            },
+        )
+        assert list(later) == []
 
 
 async def test_a_query_declaring_its_tables_reads_what_the_session_has_not_flushed(

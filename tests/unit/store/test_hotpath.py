@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, func, select
 
+from store import hotpath
 from store.db import SessionFactory
 from store.enums import PersonKind, Role, Status, TicketKind
 from store.errors import ConflictError
@@ -424,3 +425,16 @@ def _statements(
             seen.append(sql)
 
     return seen
+
+
+async def test_a_row_made_an_object_loads_what_it_was_not_given(factory: SessionFactory) -> None:
+    ann = await _requester(factory)
+    async with UnitOfWork(factory) as uow:
+        person = hotpath.loaded(uow.session, Person, {"id": ann, "name": "Ann"})
+        assert person.name == "Ann"
+        assert await uow.session.get(Person, ann) is person, "persistent in the session"
+        # Not given: loaded from the row on first use, as after a query that left it out.
+        email = await uow.session.run_sync(lambda _s: person.email)
+        assert email == "ann@example.com"
+        again = hotpath.loaded(uow.session, Person, {"id": ann, "name": "Ann", "language": "zh"})
+        assert again is person

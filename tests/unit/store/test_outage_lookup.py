@@ -83,3 +83,39 @@ async def test_a_ticket_status_changed_by_a_statement_is_asked_about_again(
         found = await uow.alerts.open_for_service([vpn], since)
         assert found is not None
         assert found.ticket_id == outage
+
+
+async def test_a_ticket_reopened_in_the_transaction_is_asked_about_again(
+    factory: SessionFactory,
+) -> None:
+    vpn, _, outage = await _setup(factory)
+    async with UnitOfWork(factory) as uow:
+        uow.session.add(AlertIncident(fingerprint="vpn-down", ticket_id=outage, service_id=vpn))
+        await uow.commit()
+    since = utcnow() - timedelta(hours=1)
+    async with UnitOfWork(factory) as uow:
+        assert await uow.alerts.open_for_service([vpn], since) is None, "its ticket is resolved"
+        ticket = await uow.tickets.get(outage)
+        assert ticket is not None
+        ticket.status = Status.IN_PROGRESS  # not flushed: only the session knows
+        found = await uow.alerts.open_for_service([vpn], since)
+        assert found is not None
+        assert found.ticket_id == outage
+
+
+async def test_an_alert_incident_added_in_the_transaction_is_found(
+    factory: SessionFactory,
+) -> None:
+    vpn, _, outage = await _setup(factory)
+    async with UnitOfWork(factory) as uow:
+        ticket = await uow.tickets.get(outage)
+        assert ticket is not None
+        ticket.status = Status.IN_PROGRESS
+        await uow.commit()
+    since = utcnow() - timedelta(hours=1)
+    async with UnitOfWork(factory) as uow:
+        assert await uow.alerts.open_for_service([vpn], since) is None, "no alert incident yet"
+        uow.session.add(AlertIncident(fingerprint="vpn-down", ticket_id=outage, service_id=vpn))
+        found = await uow.alerts.open_for_service([vpn], since)
+        assert found is not None
+        assert found.ticket_id == outage
