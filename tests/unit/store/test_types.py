@@ -72,7 +72,8 @@ async def test_sqlite_reads_text_written_by_hand_as_aware_utc(tmp_path: Path) ->
             await conn.execute(
                 text(
                     "INSERT INTO stamps (id, at) VALUES"
-                    " (1, '2026-03-04 05:06:07'), (2, '2026-03-04T13:06:07+08:00'), (3, NULL)"
+                    " (1, '2026-03-04 05:06:07'), (2, '2026-03-04T13:06:07+08:00'), (3, NULL),"
+                    " (4, '2026-03-04 05:06:07.000250'), (5, '2026-03-04 13:06:07.000250+08:00')"
                 )
             )
             found = list(
@@ -81,6 +82,8 @@ async def test_sqlite_reads_text_written_by_hand_as_aware_utc(tmp_path: Path) ->
     finally:
         await engine.dispose()
     moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-    assert found == [moment, moment, None]
+    later = moment.replace(microsecond=250)
+    assert found == [moment, moment, None, later, later]
     assert found[1] is not None
     assert found[1].tzinfo is UTC
+    assert all(f.tzinfo is UTC for f in found if f is not None)
