@@ -250,14 +250,19 @@ async def test_a_query_s_rows_come_back_as_a_session_would_give_them(
     assert direct[0][2].tzinfo is not None
 
 
-async def test_an_in_list_is_bound_member_by_member_whatever_its_length(
-    factory: SessionFactory,
-) -> None:
+async def _four_numbers(factory: SessionFactory) -> None:
+    """Ann's SMS numbers +15550000 to +15550003."""
     person_id = await _person(factory)
     async with UnitOfWork(factory) as uow:
         for n in range(4):
             await _IDENTITY.rows(uow.session, _identity(person_id, f"+1555000{n}"))
         await uow.commit()
+
+
+async def test_an_in_list_is_bound_member_by_member_whatever_its_length(
+    factory: SessionFactory,
+) -> None:
+    await _four_numbers(factory)
     query = Direct(
         select(ChannelIdentity.external_id)
         .where(
@@ -281,11 +286,7 @@ async def test_an_in_list_is_bound_member_by_member_whatever_its_length(
 async def test_an_expansion_kept_for_a_shape_binds_each_executions_own_values(
     factory: SessionFactory,
 ) -> None:
-    person_id = await _person(factory)
-    async with UnitOfWork(factory) as uow:
-        for n in range(4):
-            await _IDENTITY.rows(uow.session, _identity(person_id, f"+1555000{n}"))
-        await uow.commit()
+    await _four_numbers(factory)
     # A tuple `IN` of (platform, number) rows, an enum-typed list and a plain value: the
     # same shape again must take the new call's values, each through its column's processor.
     query = Direct(

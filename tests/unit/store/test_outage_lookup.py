@@ -67,13 +67,19 @@ async def test_no_outage_is_asked_once_until_an_alert_incident_is_written(
         assert await uow.alerts.open_for_service([vpn], since) is not None
 
 
-async def test_a_ticket_status_changed_by_a_statement_is_asked_about_again(
-    factory: SessionFactory,
-) -> None:
+async def _alerted(factory: SessionFactory) -> tuple[int, int]:
+    """`_setup`, with an alert incident on the resolved outage: the service's and ticket's ids."""
     vpn, _, outage = await _setup(factory)
     async with UnitOfWork(factory) as uow:
         uow.session.add(AlertIncident(fingerprint="vpn-down", ticket_id=outage, service_id=vpn))
         await uow.commit()
+    return vpn, outage
+
+
+async def test_a_ticket_status_changed_by_a_statement_is_asked_about_again(
+    factory: SessionFactory,
+) -> None:
+    vpn, outage = await _alerted(factory)
     since = utcnow() - timedelta(hours=1)
     async with UnitOfWork(factory) as uow:
         assert await uow.alerts.open_for_service([vpn], since) is None, "its ticket is resolved"
@@ -88,10 +94,7 @@ async def test_a_ticket_status_changed_by_a_statement_is_asked_about_again(
 async def test_a_ticket_reopened_in_the_transaction_is_asked_about_again(
     factory: SessionFactory,
 ) -> None:
-    vpn, _, outage = await _setup(factory)
-    async with UnitOfWork(factory) as uow:
-        uow.session.add(AlertIncident(fingerprint="vpn-down", ticket_id=outage, service_id=vpn))
-        await uow.commit()
+    vpn, outage = await _alerted(factory)
     since = utcnow() - timedelta(hours=1)
     async with UnitOfWork(factory) as uow:
         assert await uow.alerts.open_for_service([vpn], since) is None, "its ticket is resolved"
