@@ -23,6 +23,10 @@ from hypothesis import settings as hypothesis_settings
 
 from bot.config import Settings
 from nlu.types import Understander
+from tests import log_output
+
+# Threads of an app under test log while pytest swaps its capture streams: see the module.
+log_output.install()
 
 # `HYPOTHESIS_PROFILE=fuzz` (CI) runs every property test with 10,000 examples.
 hypothesis_settings.register_profile("default", max_examples=300)

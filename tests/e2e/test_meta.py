@@ -100,7 +100,7 @@ def test_a_report_becomes_a_ticket_followed_in_the_same_thread(
     example: str,
     person: str,
     caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = with_meta(any_settings, fake)
@@ -133,8 +133,9 @@ def test_a_report_becomes_a_ticket_followed_in_the_same_thread(
     assert tickets == 1
     assert inbox == {"done": 2}
     assert [s for s, _ in outbox] == ["sent", "sent"]
-    # Structured logs reach the standard library once logging is configured, stdout before.
-    logs = caplog.text + capsys.readouterr().out
+    # Structured logs reach the standard library once logging is configured, before that
+    # file descriptor 1 (`tests.log_output`), which `capfd` reads.
+    logs = caplog.text + capfd.readouterr().out
     assert "meta.sent" in logs
     for secret in (PAGE_TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in logs

@@ -383,7 +383,7 @@ SDK_LOGGERS = ("httpx", "httpcore.http11", "telegram", "telegram.Bot", "telegram
 
 
 async def test_debug_records_carry_no_token_and_no_phone_number(
-    fake: FakeTelegramApi, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    fake: FakeTelegramApi, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The records themselves are clean, before any formatter of ours sees them."""
     caplog.set_level(logging.DEBUG)
@@ -408,7 +408,7 @@ async def test_debug_records_carry_no_token_and_no_phone_number(
     records = "\n".join(
         [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in caplog.records]
     )
-    everything = records + caplog.text + capsys.readouterr().out + str(failed.value)
+    everything = records + caplog.text + capfd.readouterr().out + str(failed.value)
     # Positive signals first: the SDKs did log their URLs and the call with its text.
     assert "HTTP Request: POST" in records
     assert "sendMessage" in records

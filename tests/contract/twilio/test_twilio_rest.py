@@ -377,7 +377,7 @@ async def test_debug_records_carry_no_auth_token_and_no_full_number(
     fake: FakeTwilioApi,
     cursors: Cursors,
     caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """The SDK's records and ours are clean, before any formatter of ours sees them."""
     import base64
@@ -408,7 +408,7 @@ async def test_debug_records_carry_no_auth_token_and_no_full_number(
     finally:
         await ch.aclose()
     records = "\n".join(r.getMessage() for r in caplog.records)
-    everything = records + caplog.text + capsys.readouterr().out + str(refused.value)
+    everything = records + caplog.text + capfd.readouterr().out + str(refused.value)
     # Positive signals first: the SDK's request was logged, and so was the keyword.
     assert "twilio.request method=POST resource=Messages.json" in records
     assert "twilio.keyword" in everything
