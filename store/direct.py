@@ -129,7 +129,10 @@ class _Compiled:
         # Every given value is replaced by a marker naming where it sits, so the expanded
         # state says which value each position takes; what the statement holds itself
         # (a literal list, a default) comes back as a value and is kept processed. None
-        # when a list is not one (a set, a generator): those are expanded every time.
+        # when a list is not one (a set, a generator), or when values are rendered into the
+        # SQL itself (`literal_execute`): those are expanded every time.
+        if self.expanding.literal_execute_params:
+            return None
         marked: dict[str, Any] = {}
         for name, value in params.items():
             if name not in self.lists:
@@ -221,9 +224,10 @@ class Direct:
         names = tuple(compiled.positiontup or ())
         if compiled.escaped_bind_names:
             raise TypeError("a direct statement takes plain, named parameters only")
-        expanding = compiled if compiled.post_compile_params else None
-        if expanding is not None and compiled.literal_execute_params:
-            raise TypeError("a direct statement cannot render its values into the SQL")
+        # Lists bound member by member, and values rendered into the SQL (`literal_execute`),
+        # both filled in for each execution.
+        late = compiled.post_compile_params or compiled.literal_execute_params
+        expanding = compiled if late else None
         lists = {compiled.bind_names[p]: p.type for p in compiled.post_compile_params}
         # Lists whose members SQLAlchemy expands as rows of a tuple `IN`.
         row_lists = frozenset(n for n, t in lists.items() if t._is_tuple_type or t._isnull)

@@ -331,6 +331,25 @@ async def test_an_expansion_kept_for_a_shape_binds_each_executions_own_values(
         assert list(later) == []
 
 
+async def test_a_list_rendered_into_the_sql_takes_each_executions_values(
+    factory: SessionFactory,
+) -> None:
+    await _four_numbers(factory)
+    query = Direct(
+        select(ChannelIdentity.external_id)
+        .where(
+            ChannelIdentity.external_id.in_(
+                bindparam("numbers", expanding=True, literal_execute=True)
+            )
+        )
+        .order_by(ChannelIdentity.external_id)
+    )
+    async with UnitOfWork(factory) as uow:
+        for numbers in (["+15550001", "+15550002"], ["+15550003", "+15550000"]):
+            rows = await query.rows(uow.session, {"numbers": numbers})
+            assert [r[0] for r in rows] == sorted(numbers)
+
+
 async def test_a_query_declaring_its_tables_reads_what_the_session_has_not_flushed(
     factory: SessionFactory,
 ) -> None:
