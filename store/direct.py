@@ -115,15 +115,18 @@ class _Compiled:
 
     def _expanded(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         state = self.expanding.construct_expanded_state(dict(params), escape_names=False)
-        processors = self.expanding._bind_processors
-        if state.processors:
-            processors = {**processors, **state.processors}
+        processors = self._processors(state)
         given = state.parameters
         values = []
         for name in state.positiontup or ():
             process = processors.get(name)
             values.append(given[name] if process is None else process(given[name]))
         return state.statement, values
+
+    def _processors(self, state: Any) -> Mapping[str, Any]:
+        """The bind processors by name, with those of the names an expansion made."""
+        found: Mapping[str, Any] = self.expanding._bind_processors
+        return {**found, **state.processors} if state.processors else found
 
     def _plan(self, params: Mapping[str, Any]) -> tuple[str, tuple[_Slot, ...]] | None:
         # Every given value is replaced by a marker naming where it sits, so the expanded
@@ -148,9 +151,7 @@ class _Compiled:
                     for i, v in enumerate(value)
                 ]
         state = self.expanding.construct_expanded_state(marked, escape_names=False)
-        processors = self.expanding._bind_processors
-        if state.processors:
-            processors = {**processors, **state.processors}
+        processors = self._processors(state)
         slots: list[_Slot] = []
         for position in state.positiontup or ():
             given = state.parameters[position]

@@ -35,10 +35,6 @@ class DescriptorStream:
     def flush(self) -> None:
         """Nothing is buffered."""
 
-    def isatty(self) -> bool:
-        """Whether the descriptor is a terminal (it is not while pytest captures)."""
-        return os.isatty(self.fd)
-
 
 def install() -> None:
     """structlog's default output and logging's last-resort handler on the descriptors."""
