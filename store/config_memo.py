@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from decimal import Decimal
 from enum import Enum
 from itertools import chain
@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from store.hotpath import watches_writes
+from store.hotpath import adopt, watches_writes
 
 T = TypeVar("T")
 
@@ -77,8 +77,15 @@ def _holds_config_changes(session: Session) -> bool:
     own collections of states are read, as `session.new`, `.dirty` and `.deleted` build a
     new set on every access, and each class is looked up once.
     """
-    states = chain(session._new, session.identity_map._modified, session._deleted)
-    return any(_config_class(state.class_) for state in states)
+    known = _IS_CONFIG
+    for state in chain(session._new, session.identity_map._modified, session._deleted):
+        cls = state.class_
+        found = known.get(cls)
+        if found is None:
+            found = _config_class(cls)
+        if found:
+            return True
+    return False
 
 
 @event.listens_for(Session, "before_flush")
@@ -153,31 +160,118 @@ def _snapshot(value: Any) -> Any:
     """A carriable answer as it is now, its rows copied out of the session that read them.
 
     The reader goes on using its own rows; whatever it does to them, even in place, the
-    copy keeps what was read.
+    copy keeps what was read. An answer without rows is kept as `_Plain`, copied for each
+    reader the cheapest way its shape allows.
     """
+    if not _holds_rows(value):
+        return _Plain(copy.deepcopy(value))
+    return _rows_snapshot(value)
+
+
+def _rows_snapshot(value: Any) -> Any:
     if isinstance(value, list):
-        return [_snapshot(v) for v in value]
+        return [_rows_snapshot(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_snapshot(v) for v in value)
+        return tuple(_rows_snapshot(v) for v in value)
     if isinstance(value, dict):
-        return {k: _snapshot(v) for k, v in value.items()}
+        return {k: _rows_snapshot(v) for k, v in value.items()}
     if value is None or isinstance(value, (*_PLAIN, frozenset)):
         return value
     state = inspect(value)
-    mapper = state.mapper
-    row = mapper.class_manager.new_instance()
-    for column in mapper.column_attrs:
-        if column.key in state.dict:
-            set_committed_value(row, column.key, copy.deepcopy(state.dict[column.key]))
-    for relation in mapper.relationships:
-        if relation.key in state.dict:
-            set_committed_value(row, relation.key, _snapshot(state.dict[relation.key]))
+    columns, _, relations = _shape(state.mapper)
+    held = state.dict
+    row = state.mapper.class_manager.new_instance()
+    for key in columns:
+        if key in held:
+            set_committed_value(row, key, _copied(held[key]))
+    for key in relations:
+        if key in held:
+            set_committed_value(row, key, _rows_snapshot(held[key]))
     make_transient_to_detached(row)
     return row
 
 
+def _holds_rows(value: Any) -> bool:
+    if isinstance(value, list | tuple | frozenset):
+        return any(_holds_rows(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_rows(v) for v in value.values())
+    return not (value is None or isinstance(value, _PLAIN))
+
+
+class _Plain:
+    """A carried answer with no rows in it, and how to hand each reader its own copy.
+
+    A dict or list of scalars (the services' name index) is copied in one call; one with a
+    container inside is copied deeply, as is a tuple holding one; anything else cannot be
+    changed in place and is handed out as it is.
+    """
+
+    __slots__ = ("copy", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.copy: Callable[[Any], Any]
+        if isinstance(value, dict):
+            self.copy = dict.copy if _flat(value.values()) else copy.deepcopy
+        elif isinstance(value, list):
+            self.copy = list.copy if _flat(value) else copy.deepcopy
+        elif isinstance(value, tuple | frozenset):
+            self.copy = _same if _flat(value) else copy.deepcopy
+        else:
+            self.copy = _same
+
+    def give(self) -> Any:
+        return self.copy(self.value)
+
+
+def _flat(values: Iterable[Any]) -> bool:
+    return not any(isinstance(v, _CONTAINERS) for v in values)
+
+
+_CONTAINERS = (list, dict, tuple, set, frozenset)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _copied(value: Any) -> Any:
+    # JSON columns (and arrays) hold lists and dicts; every other column type is immutable.
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
+
+
+_SHAPES: dict[Any, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _shape(mapper: Mapper[Any]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A mapper's column keys, the keys of those holding mutable values, its relationships.
+
+    Worked out once per mapper: JSON (its Python type is `object`), and any type whose
+    values are not known to be immutable, is copied for each reader; the rest are handed
+    over as they are.
+    """
+    found = _SHAPES.get(mapper)
+    if found is None:
+        columns = tuple(c.key for c in mapper.column_attrs)
+        mutable = tuple(c.key for c in mapper.column_attrs if _mutable(c.columns[0].type))
+        relations = tuple(r.key for r in mapper.relationships)
+        found = _SHAPES[mapper] = (columns, mutable, relations)
+    return found
+
+
+def _mutable(column_type: Any) -> bool:
+    try:
+        python = column_type.python_type
+    except NotImplementedError:
+        return True
+    return not (isinstance(python, type) and issubclass(python, _PLAIN))
+
+
 def _attach(session: Session, value: Any) -> Any:
     """A carried answer for `session`: its rows attached without SQL, containers copied."""
+    if isinstance(value, _Plain):
+        return value.give()
     if isinstance(value, list):
         return [_attach(session, v) for v in value]
     if isinstance(value, tuple):
@@ -186,19 +280,31 @@ def _attach(session: Session, value: Any) -> Any:
         return {k: _attach(session, v) for k, v in value.items()}
     if value is None or isinstance(value, (*_PLAIN, frozenset)):
         return value
+    state = instance_state(value)
+    identity = state.key
     # The session's own copy, when it has one, stays as it is: it may be fresher.
-    present = session.identity_map.get(inspect(value).key)
+    present = session.identity_map.get(identity) if identity is not None else None
     if present is not None:
         return present
-    merged = session.merge(value, load=False)
-    # JSON values are shared by the merge; a change made in place (not tracked, never
-    # written) must not reach the carried row and the units of work after this one.
-    state = inspect(merged)
-    for column in state.mapper.column_attrs:
-        found = state.dict.get(column.key)
-        if isinstance(found, dict | list):
-            state.dict[column.key] = copy.deepcopy(found)
-    return merged
+    # As `Session.merge(value, load=False)` would make it, at a fraction of the cost: the
+    # carried row's loaded columns copied into a new object of this session (JSON values
+    # copied too, so a change made in place, untracked and never written, stays with this
+    # unit of work), its loaded relationships attached the same way.
+    columns, mutable, relations = _shape(state.mapper)
+    held = state.dict
+    row = state.manager.new_instance()
+    mine = row.__dict__
+    for key in columns:
+        if key in held:
+            mine[key] = held[key]
+    for key in mutable:
+        if key in held:
+            mine[key] = copy.deepcopy(held[key])
+    for key in relations:
+        if key in held:
+            set_committed_value(row, key, _attach(session, held[key]))
+    adopt(session, row, identity)
+    return row
 
 
 class CarriedConfig:

@@ -404,6 +404,17 @@ def loaded(session: AsyncSession, model: type[T], values: Mapping[str, Any]) -> 
     return obj
 
 
+def adopt(session: Session, obj: Any, key: Any) -> None:
+    """Make `obj`, new and holding a row's committed columns, the persistent object `key`.
+
+    As `Session.merge(..., load=False)` of a detached copy would, without comparing or
+    copying attribute by attribute: relationships set beforehand (`set_committed_value`)
+    count as loaded, the rest load on first use.
+    """
+    _to_detached(instance_state(obj), key)
+    _join(session, obj)
+
+
 def _to_detached(state: InstanceState[Any], key: Any = None) -> None:
     """As `make_transient_to_detached` does to a new object made here, at less cost.
 

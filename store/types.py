@@ -24,6 +24,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        """`datetime`, which `TypeDecorator` does not take from its `impl` by itself."""
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Write the instant in UTC; naive on SQLite, whose columns keep no time zone.
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import selectinload
 
-from store.config_memo import CarriedConfig
+from store.config_memo import CarriedConfig, ConfigMemo
 from store.db import SessionFactory
 from store.enums import TicketKind
 from store.models import Group, Service, ServiceLevel, ServiceLink
@@ -298,3 +300,83 @@ async def test_a_service_found_by_name_is_the_only_one_attached(factory: Session
             assert services == (["Email", "Network", "VPN"] if run == 0 else ["Email", "VPN"])
             await uow.commit()
     assert _reads_of(seen, "services") == 1
+
+
+async def test_each_unit_gets_its_own_copy_of_a_carried_plain_answer(
+    factory: SessionFactory,
+) -> None:
+    answers = {
+        "flat": {"vpn": 1, "mail": 2},
+        "nested": {"vpn": [1, 2], "mail": {"ids": [3]}},
+        "rows": ["a", "b"],
+        "fixed": ("a", frozenset({1})),
+        "pairs": (("a", 1), ("b", [2])),
+    }
+    reads: list[str] = []
+
+    def loader(name: str) -> Any:
+        async def load() -> Any:
+            reads.append(name)
+            return copy.deepcopy(answers[name])
+
+        return load
+
+    carry = CarriedConfig()
+    for run in range(3):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            memo = ConfigMemo(uow.session, "test")
+            for name, expected in answers.items():
+                got = await memo.get(name, loader(name))
+                assert got == expected, (run, name)
+                # Asked again in the same unit: the same object, as the memo keeps it.
+                assert await memo.get(name, loader(name)) is got
+            # Changed in place by this unit's reader: the next unit must not see it.
+            (await memo.get("flat", loader("flat")))["vpn"] = 99
+            (await memo.get("nested", loader("nested")))["mail"]["ids"].append(4)
+            (await memo.get("rows", loader("rows"))).append("c")
+            (await memo.get("pairs", loader("pairs")))[1][1].append(3)
+            await uow.commit()
+    assert sorted(reads) == sorted(answers), "read once, by the first unit"
+
+
+async def test_a_carried_row_comes_with_its_loaded_relationship_and_no_sql(
+    factory: SessionFactory,
+) -> None:
+    async with UnitOfWork(factory) as uow:
+        group = Group(name="network-team", oncall={"rota": ["ann"]})
+        uow.session.add(group)
+        await uow.session.flush()
+        uow.session.add(Service(name="VPN", owner_group_id=group.id, aliases=["remote"]))
+        await uow.commit()
+
+    async def load_with_owner(uow: UnitOfWork) -> Service | None:
+        stmt = select(Service).options(selectinload(Service.owner_group))
+        return (await uow.session.scalars(stmt)).first()
+
+    carry = CarriedConfig()
+    async with UnitOfWork(factory, carry=carry) as uow:
+        first = await ConfigMemo(uow.session, "test").get("vpn", lambda: load_with_owner(uow))
+        assert first is not None
+        await uow.commit()
+    seen = _count_statements(factory)
+    for _ in range(2):
+        async with UnitOfWork(factory, carry=carry) as uow:
+            memo = ConfigMemo(uow.session, "test")
+            vpn = await memo.get("vpn", lambda: load_with_owner(uow))
+            assert vpn is not None
+            assert inspect(vpn).persistent
+            assert inspect(vpn).session is uow.session.sync_session
+            assert not inspect(vpn).expired_attributes
+            owner = vpn.owner_group
+            assert owner is not None
+            assert (owner.name, owner.oncall) == ("network-team", {"rota": ["ann"]})
+            assert inspect(owner).session is uow.session.sync_session
+            # The session's own object of that identity: a query in this unit finds it.
+            assert await uow.desk.named(Group, "network-team") is owner
+            assert vpn not in uow.session.dirty
+            vpn.aliases.append("changed in place, never written")
+            owner.oncall["rota"].append("bob")
+            await uow.commit()
+    assert _reads_of(seen, "services") == 0
+    # The group by name is another answer: read by the first of these units, then carried.
+    assert _reads_of(seen, "groups") == 1
