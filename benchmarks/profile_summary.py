@@ -78,6 +78,29 @@ def summarise(lines: list[str]) -> tuple[int, Counter[str]]:
     return samples, totals
 
 
+_LINE = re.compile(r":\d+\)$")
+
+
+def hottest(lines: list[str], n: int = 10) -> list[tuple[str, int]]:
+    """The `n` functions most samples ended in (their own time), with their sample counts.
+
+    A function is named as py-spy names its frame, without the line (so all of a function's
+    lines count together) and without the path up to `site-packages/`.
+    """
+    own: Counter[str] = Counter()
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frame = stack.rsplit(";", 1)[-1]
+        frame = _LINE.sub(")", frame)
+        head, sep, path = frame.partition(" (")
+        if sep:
+            frame = f"{head} ({path.split('site-packages/')[-1]}"
+        own[frame] += int(count)
+    return own.most_common(n)
+
+
 def main(argv: list[str]) -> int:
     """Print the share of the samples per group and for the database layer; the exit status."""
     if len(argv) != 1:

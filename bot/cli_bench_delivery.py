@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections import Counter
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +15,7 @@ from bot.cli_bench_common import (
     err,
     figures_table,
     modes,
+    out,
     print_figures,
     print_json,
     ratio,
@@ -221,6 +225,77 @@ def pipeline(
         "API during the burst p99 ≤ 100 ms, max ≤ 1 s; web ≤ 100 MB, worker with the model "
         "≤ 150 MB.",
     )
+
+
+@app.command()
+def profile(
+    mode: Annotated[Mode, typer.Option(help="Which deployment to profile.")] = Mode.embedded,
+    messages: Annotated[int, typer.Option(help="Messages in the burst.")] = 3000,
+    rate: Annotated[int, typer.Option(help="py-spy samples per second.")] = 250,
+    workers: Annotated[int, typer.Option(help="Worker processes in the scaled mode.")] = 2,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Directory for the raw profiles (default: a new temporary one)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Where each process's CPU goes during a burst: py-spy, charged to libraries.
+
+    Needs py-spy (`pip install py-spy`) and the right to trace other processes.
+
+    Only samples holding the GIL count. The database layer is SQLAlchemy, the driver, `store/`.
+    """
+    from benchmarks import profile_burst as bench
+
+    folder = directory or Path(tempfile.mkdtemp(prefix="switchboard-profile-"))
+    results: list[bench.ProcessProfile] = []
+    try:
+        with err.status("starting") as status:
+            for m in modes(mode):
+                status.update(f"profiling the {m} deployment")
+                results += bench.run_mode(
+                    m,
+                    messages=messages,
+                    rate=rate,
+                    out=folder,
+                    workers=workers,
+                    step=status.update,
+                )
+    except bench.ProfilerMissing as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        for r in results:
+            print_json(r.as_dict())
+        return
+    groups = Counter[str]()
+    for r in results:
+        groups.update({g: n / r.samples for g, n in r.groups.items()} if r.samples else {})
+    table = figures_table(
+        f"Share of each process's samples during a {messages}-message burst",
+        ("library", *(f"{r.mode} {r.process}" for r in results)),
+        left=("library",),
+    )
+    table.add_row("samples", *(str(r.samples) for r in results))
+    table.add_row("database layer", *(f"{r.database_share:.1%}" for r in results), style="bold")
+    for g, _ in groups.most_common():
+        table.add_row(g, *(f"{r.share(g):.1%}" for r in results))
+    print_figures(
+        table,
+        "Target: the database layer (SQLAlchemy, driver, store) under a third of the samples.",
+        f"Raw profiles (py-spy's collapsed stacks): {folder}",
+    )
+    for r in results:
+        top = figures_table(
+            f"{r.mode} {r.process}: top functions",
+            ("function (where samples ended)", "share"),
+            left=("function (where samples ended)",),
+        )
+        for name, n in r.functions:
+            top.add_row(name, f"{n / r.samples:.1%}")
+        out.print(top)
 
 
 @app.command()

@@ -1,0 +1,101 @@
+"""`bench profile`: what it says without py-spy, and how it reports each process's samples."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks import profile_burst
+from bot.cli import app as cli
+
+
+def test_without_py_spy_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda *_a, **_k: None)
+    started: list[str] = []
+    monkeypatch.setattr(profile_burst, "deployment", lambda mode, **_k: started.append(mode))
+    result = CliRunner().invoke(cli, ["bench", "profile", "--messages", "10"])
+    assert result.exit_code == 2
+    assert "pip install py-spy" in result.output
+    assert started == [], "no deployment is started before the profiler is found"
+
+
+def _profile(mode: str, process: str, groups: dict[str, int]) -> profile_burst.ProcessProfile:
+    counted = Counter(groups)
+    top = [(f"{g.split()[0].lower()}_work (somewhere.py)", n) for g, n in counted.most_common()]
+    return profile_burst.ProcessProfile(
+        mode, process, Path(f"/tmp/{process}.txt"), sum(counted.values()), counted, top
+    )
+
+
+def test_each_process_is_reported_with_its_database_share(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def run_mode(mode: str, **kw: Any) -> list[profile_burst.ProcessProfile]:
+        asked.append({"mode": mode, **kw})
+        return [
+            _profile(mode, "web", {"HTTP": 70, "store (ours)": 10, "Redis client": 20}),
+            _profile(
+                mode,
+                "worker0",
+                {"SQLAlchemy": 30, "store (ours)": 15, "database driver": 5, "NLU": 50},
+            ),
+        ]
+
+    monkeypatch.setattr(profile_burst, "run_mode", run_mode)
+    args = ["bench", "profile", "--mode", "scaled", "--messages", "50", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(r["process"], r["database_share"]) for r in rows] == [("web", 0.1), ("worker0", 0.5)]
+    assert rows[1]["groups"]["NLU"] == 0.5
+    assert asked[0]["mode"] == "scaled"
+    assert asked[0]["messages"] == 50
+    assert asked[0]["out"] == tmp_path
+
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    [line] = [x for x in table.stdout.splitlines() if "database layer" in x and "%" in x]
+    # The web role's column first, then the worker's.
+    assert line.index("10.0%") < line.index("50.0%")
+    assert str(tmp_path) in table.stdout
+    # Each process's own list of the functions its samples ended in.
+    assert "scaled worker0: top functions" in table.stdout
+    [nlu] = [x for x in table.stdout.splitlines() if "nlu_work" in x]
+    assert "50.0%" in nlu
+
+
+RAW = [
+    # py-spy's raw format: the stack outermost first, then the sample count.
+    "<module> (bot/__main__.py:3);run (asyncio/runners.py:118);"
+    "create (store/tickets.py:190);execute (sqlalchemy/engine/base.py:1400) 6",
+    "<module> (bot/__main__.py:3);create (store/tickets.py:191) 2",
+    "<module> (bot/__main__.py:3);parse (nlu/understand.py:50);dumps (json/__init__.py:231) 3",
+    "<module> (bot/__main__.py:3);handle (/srv/.venv/lib/site-packages/uvicorn/h11.py:40) 4",
+    "<module> (bot/__main__.py:3);route (handlers/tickets.py:12) 5",
+    "not a sample line",
+]
+
+
+def test_samples_are_charged_to_the_innermost_library_and_functions_counted_whole() -> None:
+    from benchmarks.profile_summary import DATABASE, hottest, summarise
+
+    samples, groups = summarise(RAW)
+    assert samples == 20
+    # The standard library is looked through: json's time counts for the NLU that called it.
+    assert groups == Counter(
+        {"SQLAlchemy": 6, "store (ours)": 2, "NLU": 3, "HTTP": 4, "handlers": 5}
+    )
+    assert sum(groups[g] for g in DATABASE) == 8
+    top = hottest(RAW, 3)
+    assert top == [
+        ("execute (sqlalchemy/engine/base.py)", 6),
+        ("route (handlers/tickets.py)", 5),
+        ("handle (uvicorn/h11.py)", 4),
+    ]
