@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # First path component of a frame's file -> the group it is charged to.
@@ -58,18 +59,22 @@ def _group(frame: str) -> str | None:
     return None
 
 
+def _stacks(lines: Iterable[str]) -> Iterator[tuple[list[str], int]]:
+    """Each sample line's frames (outermost first) and count; other lines are skipped."""
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def summarise(lines: list[str]) -> tuple[int, Counter[str]]:
     """Total samples and samples per group (innermost known frame wins)."""
     totals: Counter[str] = Counter()
     samples = 0
-    for line in lines:
-        stack, _, count = line.rstrip().rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in _stacks(lines):
         samples += n
         group = "other"
-        for frame in reversed(stack.split(";")):
+        for frame in reversed(frames):
             found = _group(frame)
             if found is not None:
                 group = found
@@ -88,16 +93,12 @@ def hottest(lines: list[str], n: int = 10) -> list[tuple[str, int]]:
     lines count together) and without the path up to `site-packages/`.
     """
     own: Counter[str] = Counter()
-    for line in lines:
-        stack, _, count = line.rstrip().rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frame = stack.rsplit(";", 1)[-1]
-        frame = _LINE.sub(")", frame)
+    for frames, count in _stacks(lines):
+        frame = _LINE.sub(")", frames[-1])
         head, sep, path = frame.partition(" (")
         if sep:
             frame = f"{head} ({path.split('site-packages/')[-1]}"
-        own[frame] += int(count)
+        own[frame] += count
     return own.most_common(n)
 
 

@@ -177,16 +177,11 @@ def _rows_snapshot(value: Any) -> Any:
         return {k: _rows_snapshot(v) for k, v in value.items()}
     if value is None or isinstance(value, (*_PLAIN, frozenset)):
         return value
-    state = inspect(value)
-    columns, _, relations = _shape(state.mapper)
-    held = state.dict
-    row = state.mapper.class_manager.new_instance()
-    for key in columns:
-        if key in held:
-            set_committed_value(row, key, _copied(held[key]))
-    for key in relations:
-        if key in held:
-            set_committed_value(row, key, _rows_snapshot(held[key]))
+    state = instance_state(value)
+    row = _columns_copied(state)
+    for key in _shape(state.mapper)[2]:
+        if key in state.dict:
+            set_committed_value(row, key, _rows_snapshot(state.dict[key]))
     make_transient_to_detached(row)
     return row
 
@@ -234,11 +229,6 @@ _CONTAINERS = (list, dict, tuple, set, frozenset)
 
 def _same(value: Any) -> Any:
     return value
-
-
-def _copied(value: Any) -> Any:
-    # JSON columns (and arrays) hold lists and dicts; every other column type is immutable.
-    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 _SHAPES: dict[Any, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
@@ -290,7 +280,21 @@ def _attach(session: Session, value: Any) -> Any:
     # carried row's loaded columns copied into a new object of this session (JSON values
     # copied too, so a change made in place, untracked and never written, stays with this
     # unit of work), its loaded relationships attached the same way.
-    columns, mutable, relations = _shape(state.mapper)
+    row = _columns_copied(state)
+    for key in _shape(state.mapper)[2]:
+        if key in state.dict:
+            set_committed_value(row, key, _attach(session, state.dict[key]))
+    adopt(session, row, identity)
+    return row
+
+
+def _columns_copied(state: Any) -> Any:
+    """A new, transient object of the row's class holding its loaded columns' values.
+
+    Put straight into the object's dict, as a load does; the values that can change in
+    place (JSON) are copied deeply, so neither side sees what the other does to them.
+    """
+    columns, mutable, _ = _shape(state.mapper)
     held = state.dict
     row = state.manager.new_instance()
     mine = row.__dict__
@@ -300,10 +304,6 @@ def _attach(session: Session, value: Any) -> Any:
     for key in mutable:
         if key in held:
             mine[key] = copy.deepcopy(held[key])
-    for key in relations:
-        if key in held:
-            set_committed_value(row, key, _attach(session, held[key]))
-    adopt(session, row, identity)
     return row
 
 
