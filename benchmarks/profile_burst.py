@@ -6,18 +6,28 @@ GIL, so a thread waiting on I/O or inside the NLU's released sections is not cha
 same web chat burst is pushed and handled, and each profile is charged to libraries by
 `benchmarks.profile_summary`. The raw profiles are kept for a closer look (a flame graph,
 `profile_summary` again). py-spy is a bench tool, not a dependency: `pip install py-spy`.
+
+py-spy charges a thread that holds the GIL whether it runs or waits for a core: a process
+preempted right after waking the database or the client keeps being sampled in that write.
+So each process's CPU time (user and system, from the OS) is taken over the same interval
+and printed beside the sampled time; where they part, the shares are partly waiting. The
+embedded process gets a core of its own (the client and py-spy take the others), as the
+bare reference is measured, so its samples are its CPU; the scaled mode's processes share
+the cores with PostgreSQL and Redis and cannot be kept apart that way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +50,24 @@ class ProcessProfile:
     samples: int
     groups: Counter[str]
     functions: list[tuple[str, int]]
+    rate: int = 250
+    cpu_seconds: float = float("nan")
+    """CPU the process used (user and system) while it was sampled, as the OS counts it."""
+    own_core: bool = False
+    """Whether the process had a core to itself while it was sampled."""
+
+    @property
+    def sampled_seconds(self) -> float:
+        """How long the process was seen holding the GIL: samples over the sampling rate."""
+        return self.samples / self.rate if self.rate else float("nan")
+
+    @property
+    def waiting_share(self) -> float:
+        """The part of the sampled time that was not CPU: preempted while holding the GIL."""
+        sampled = self.sampled_seconds
+        if not sampled or self.cpu_seconds != self.cpu_seconds:
+            return float("nan")
+        return max(0.0, 1 - self.cpu_seconds / sampled)
 
     @property
     def database_share(self) -> float:
@@ -58,6 +86,9 @@ class ProcessProfile:
             "mode": self.mode,
             "process": self.process,
             "samples": self.samples,
+            "sampled_seconds": round(self.sampled_seconds, 2),
+            "cpu_seconds": round(self.cpu_seconds, 2),
+            "own_core": self.own_core,
             "database_share": round(self.database_share, 3),
             "groups": {g: round(n / self.samples, 3) for g, n in self.groups.most_common()},
             "functions": {f: round(n / self.samples, 3) for f, n in self.functions},
@@ -85,7 +116,10 @@ def run_mode(
     """Start `mode`, profile each of its processes through a burst of `messages`, summarise."""
     spy = py_spy()
     out.mkdir(parents=True, exist_ok=True)
-    with deployment(mode, workers=workers) as dep:
+    with (
+        deployment(mode, workers=workers) as dep,
+        _core_apart(dep.procs[0].popen.pid if mode == "embedded" else None) as own_core,
+    ):
         names = (
             ["serve"] if mode == "embedded" else ["web"] + [f"worker{i}" for i in range(workers)]
         )
@@ -100,6 +134,7 @@ def run_mode(
             with log.open("wb") as sink:
                 spies.append(subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT))  # noqa: S603
         time.sleep(1.0)  # py-spy attaches and starts sampling
+        cpu_at_start = [_cpu_seconds(p.popen.pid) for p in dep.procs]
         for s, log in zip(spies, logs, strict=True):
             if s.poll() is not None:
                 _stop(spies)
@@ -113,13 +148,43 @@ def run_mode(
         burst = asyncio.run(closed_loop_n(build, messages))
         step(f"{mode}: waiting for {burst} messages to be handled")
         _wait_handled(dep, start_id, burst, timeout=600)
+        cpu = [_cpu_seconds(p.popen.pid) - c for p, c in zip(dep.procs, cpu_at_start, strict=True)]
         _stop(spies)
     profiles = []
-    for name, path in zip(names, paths, strict=True):
+    for name, path, used in zip(names, paths, cpu, strict=True):
         lines = path.read_text().splitlines() if path.exists() else []
         samples, groups = summarise(lines)
-        profiles.append(ProcessProfile(mode, name, path, samples, groups, hottest(lines)))
+        profiles.append(
+            ProcessProfile(mode, name, path, samples, groups, hottest(lines), rate, used, own_core)
+        )
     return profiles
+
+
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+@contextmanager
+def _core_apart(pid: int | None) -> Iterator[bool]:
+    """Give `pid` (every thread it has) the last core and this process the others, meanwhile.
+
+    Yields whether it could: not without a `pid`, on one core, or where the OS cannot pin
+    processes. Threads `pid` starts later inherit its core; py-spy, started after, ours.
+    """
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    if pid is None or len(cores) < 2:
+        yield False
+        return
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, set(cores))
 
 
 def _stop(spies: list[subprocess.Popen[bytes]]) -> None:

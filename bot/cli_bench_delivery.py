@@ -246,6 +246,8 @@ def profile(
     Needs py-spy (`pip install py-spy`) and the right to trace other processes.
 
     Only samples holding the GIL count. The database layer is SQLAlchemy, the driver, `store/`.
+    Each process's CPU time from the OS is printed beside its sampled time; the embedded
+    process is given a core of its own while it is sampled.
     """
     from benchmarks import profile_burst as bench
 
@@ -279,12 +281,20 @@ def profile(
         left=("library",),
     )
     table.add_row("samples", *(str(r.samples) for r in results))
+    table.add_row("sampled time, s", *(f"{r.sampled_seconds:.1f}" for r in results))
+    table.add_row("CPU time (OS), s", *(f"{r.cpu_seconds:.1f}" for r in results))
+    table.add_row("waiting for a core", *(f"{r.waiting_share:.0%}" for r in results))
+    table.add_row("own core", *("yes" if r.own_core else "no" for r in results))
     table.add_row("database layer", *(f"{r.database_share:.1%}" for r in results), style="bold")
     for g, _ in groups.most_common():
         table.add_row(g, *(f"{r.share(g):.1%}" for r in results))
     print_figures(
         table,
         "Target: the database layer (SQLAlchemy, driver, store) under a third of the samples.",
+        "Samples count a process preempted while holding the GIL: where it waited for a core "
+        "(sampled time above its CPU time), the shares are partly that wait, charged mostly to "
+        "the writes that woke the database or the client. The embedded process has a core of "
+        "its own, so its shares are its CPU.",
         f"Raw profiles (py-spy's collapsed stacks): {folder}",
     )
     for r in results:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,21 @@ def test_without_py_spy_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
     assert started == [], "no deployment is started before the profiler is found"
 
 
-def _profile(mode: str, process: str, groups: dict[str, int]) -> profile_burst.ProcessProfile:
+def _profile(
+    mode: str, process: str, groups: dict[str, int], cpu: float, own_core: bool = False
+) -> profile_burst.ProcessProfile:
     counted = Counter(groups)
     top = [(f"{g.split()[0].lower()}_work (somewhere.py)", n) for g, n in counted.most_common()]
     return profile_burst.ProcessProfile(
-        mode, process, Path(f"/tmp/{process}.txt"), sum(counted.values()), counted, top
+        mode,
+        process,
+        Path(f"/tmp/{process}.txt"),
+        sum(counted.values()),
+        counted,
+        top,
+        rate=100,
+        cpu_seconds=cpu,
+        own_core=own_core,
     )
 
 
@@ -40,11 +54,12 @@ def test_each_process_is_reported_with_its_database_share(
     def run_mode(mode: str, **kw: Any) -> list[profile_burst.ProcessProfile]:
         asked.append({"mode": mode, **kw})
         return [
-            _profile(mode, "web", {"HTTP": 70, "store (ours)": 10, "Redis client": 20}),
+            _profile(mode, "web", {"HTTP": 70, "store (ours)": 10, "Redis client": 20}, 0.5),
             _profile(
                 mode,
                 "worker0",
                 {"SQLAlchemy": 30, "store (ours)": 15, "database driver": 5, "NLU": 50},
+                1.0,
             ),
         ]
 
@@ -55,6 +70,8 @@ def test_each_process_is_reported_with_its_database_share(
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [(r["process"], r["database_share"]) for r in rows] == [("web", 0.1), ("worker0", 0.5)]
     assert rows[1]["groups"]["NLU"] == 0.5
+    # 100 samples at 100 a second: one second seen holding the GIL, beside the OS's CPU time.
+    assert [(r["sampled_seconds"], r["cpu_seconds"]) for r in rows] == [(1.0, 0.5), (1.0, 1.0)]
     assert asked[0]["mode"] == "scaled"
     assert asked[0]["messages"] == 50
     assert asked[0]["out"] == tmp_path
@@ -64,6 +81,9 @@ def test_each_process_is_reported_with_its_database_share(
     [line] = [x for x in table.stdout.splitlines() if "database layer" in x and "%" in x]
     # The web role's column first, then the worker's.
     assert line.index("10.0%") < line.index("50.0%")
+    # Half the web role's sampled second was spent waiting for a core, none of the worker's.
+    [waiting] = [x for x in table.stdout.splitlines() if "waiting for a core" in x]
+    assert re.findall(r"\d+%", waiting) == ["50%", "0%"]
     assert str(tmp_path) in table.stdout
     # Each process's own list of the functions its samples ended in.
     assert "scaled worker0: top functions" in table.stdout
@@ -99,3 +119,36 @@ def test_samples_are_charged_to_the_innermost_library_and_functions_counted_whol
         ("route (handlers/tickets.py)", 5),
         ("handle (uvicorn/h11.py)", 4),
     ]
+
+
+def test_a_process_preempted_holding_the_gil_shows_the_wait() -> None:
+    waited = _profile("scaled", "worker0", {"database driver": 300}, cpu=1.5)
+    assert waited.sampled_seconds == 3.0
+    assert waited.waiting_share == 0.5
+    busy = _profile("embedded", "serve", {"SQLAlchemy": 100}, cpu=1.2, own_core=True)
+    # More CPU than samples (time outside the GIL, py-spy's own gaps) is no wait at all.
+    assert busy.waiting_share == 0.0
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning needs an OS that can pin processes and two cores",
+)
+def test_the_profiled_process_gets_a_core_of_its_own_and_ours_come_back() -> None:
+    before = os.sched_getaffinity(0)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with profile_burst._core_apart(child.pid) as apart:
+            assert apart is True
+            theirs = os.sched_getaffinity(child.pid)
+            ours = os.sched_getaffinity(0)
+            assert len(theirs) == 1
+            assert not theirs & ours
+            assert theirs | ours == before
+        assert os.sched_getaffinity(0) == before
+        with profile_burst._core_apart(None) as apart:
+            assert apart is False
+            assert os.sched_getaffinity(0) == before
+    finally:
+        child.kill()
+        child.wait()
