@@ -22,6 +22,7 @@ import aiohttp
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -63,6 +64,27 @@ async def _surface(error: Exception) -> None:
     raise error
 
 
+class _ClientCarriesTheToken(logging.Filter):
+    """Drops bolt's warning that `token` goes unused because a client was given.
+
+    bolt reads SLACK_BOT_TOKEN from the environment whatever it is passed, so with the client
+    we build (which carries that token) it warns at every start that the token is ignored:
+    a warning that would send a person to check a token that works.
+    """
+
+    SAID = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.SAID
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _ClientCarriesTheToken) for f in logger.filters):
+        logger.addFilter(_ClientCarriesTheToken())
+    return logger
+
+
 def build_app(client: AsyncWebClient, listeners: Listeners, authorize: Authorize) -> AsyncApp:
     """One bolt app for the webhook and Socket Mode alike.
 
@@ -84,7 +106,7 @@ def build_app(client: AsyncWebClient, listeners: Listeners, authorize: Authorize
         process_before_response=True,
         # Surfaces (as BoltUnhandledRequestError) instead of a 404 the callers turn into a 200.
         raise_error_for_unhandled_request=True,
-        logger=logging.getLogger("slack_bolt"),
+        logger=_bolt_logger(),
     )
     app.error(_surface)
     app.event(re.compile(r".+"))(listeners.on_event)
