@@ -19,6 +19,7 @@ the cores with PostgreSQL and Redis and cannot be kept apart that way.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import signal
@@ -65,7 +66,7 @@ class ProcessProfile:
     def waiting_share(self) -> float:
         """The part of the sampled time that was not CPU: preempted while holding the GIL."""
         sampled = self.sampled_seconds
-        if not sampled or self.cpu_seconds != self.cpu_seconds:
+        if not sampled or math.isnan(self.cpu_seconds):
             return float("nan")
         return max(0.0, 1 - self.cpu_seconds / sampled)
 
