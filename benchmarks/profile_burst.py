@@ -29,11 +29,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.pipeline import _max_inbox_id, _requests, _wait_handled, closed_loop_n
-from benchmarks.profile_summary import DATABASE, hottest, summarise
+from benchmarks.profile_summary import DATABASE, database_kinds, hottest, summarise
 from benchmarks.servers import deployment
 
 
@@ -56,6 +56,8 @@ class ProcessProfile:
     """CPU the process used (user and system) while it was sampled, as the OS counts it."""
     own_core: bool = False
     """Whether the process had a core to itself while it was sampled."""
+    kinds: Counter[str] = field(default_factory=Counter)
+    """The database layer's samples by the kind of work (`profile_summary.KINDS`)."""
 
     @property
     def sampled_seconds(self) -> float:
@@ -81,6 +83,21 @@ class ProcessProfile:
         """One group's share of the samples."""
         return self.groups[group] / self.samples if self.samples else float("nan")
 
+    def kind_share(self, kind: str) -> float:
+        """One kind of database work's share of all the samples."""
+        return self.kinds[kind] / self.samples if self.samples else float("nan")
+
+    def share_without(self, kind: str) -> float:
+        """The database layer's share if the work of `kind` were gone and nothing replaced it.
+
+        The floor a change removing that kind of work can reach: the rest of the process
+        keeps its samples, so the layer's share falls by less than the kind's own.
+        """
+        left = self.samples - self.kinds[kind]
+        if not left:
+            return float("nan")
+        return (sum(self.groups[g] for g in DATABASE) - self.kinds[kind]) / left
+
     def as_dict(self) -> dict[str, object]:
         """The figures as one JSON object: shares rounded to a tenth of a per cent."""
         return {
@@ -92,6 +109,7 @@ class ProcessProfile:
             "own_core": self.own_core,
             "database_share": round(self.database_share, 3),
             "groups": {g: round(n / self.samples, 3) for g, n in self.groups.most_common()},
+            "database_kinds": {k: round(n / self.samples, 3) for k, n in self.kinds.most_common()},
             "functions": {f: round(n / self.samples, 3) for f, n in self.functions},
             "profile": str(self.path),
         }
@@ -156,7 +174,18 @@ def run_mode(
         lines = path.read_text().splitlines() if path.exists() else []
         samples, groups = summarise(lines)
         profiles.append(
-            ProcessProfile(mode, name, path, samples, groups, hottest(lines), rate, used, own_core)
+            ProcessProfile(
+                mode,
+                name,
+                path,
+                samples,
+                groups,
+                hottest(lines),
+                rate,
+                used,
+                own_core,
+                database_kinds(lines),
+            )
         )
     return profiles
 

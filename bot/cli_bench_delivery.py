@@ -246,8 +246,12 @@ def profile(
     Needs py-spy (`pip install py-spy`) and the right to trace other processes.
 
     Only samples holding the GIL count. The database layer is SQLAlchemy, the driver, `store/`.
-    Each process's CPU time from the OS is printed beside its sampled time; the embedded
-    process is given a core of its own while it is sampled.
+
+    The layer's samples are also parted by kind of work, with its share without the ORM's.
+
+    Each process's CPU time (from the OS) is printed beside its sampled time.
+
+    The embedded process is given a core of its own while it is sampled.
     """
     from benchmarks import profile_burst as bench
 
@@ -297,6 +301,24 @@ def profile(
         "its own, so its shares are its CPU.",
         f"Raw profiles (py-spy's collapsed stacks): {folder}",
     )
+    from benchmarks.profile_summary import KINDS, MAPPED, THROUGH_ORM
+
+    kinds = figures_table(
+        "The database layer's samples by the kind of work, as shares of all the samples",
+        ("kind of work", *(f"{r.mode} {r.process}" for r in results)),
+        left=("kind of work",),
+    )
+    for kind in KINDS:
+        kinds.add_row(kind, *(f"{r.kind_share(kind):.1%}" for r in results))
+    kinds.add_row(THROUGH_ORM, *(f"{r.kind_share(THROUGH_ORM):.1%}" for r in results))
+    # The floors a hot path on plain rows could reach, nothing replacing what it drops.
+    for gone, named in ((MAPPED, "the mapped objects' work"), (THROUGH_ORM, "the ORM's work")):
+        kinds.add_row(
+            f"the layer's share without {named}",
+            *(f"{r.share_without(gone):.1%}" for r in results),
+            style="bold",
+        )
+    out.print(kinds)
     for r in results:
         top = figures_table(
             f"{r.mode} {r.process}: top functions",

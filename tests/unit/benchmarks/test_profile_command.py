@@ -152,3 +152,79 @@ def test_the_profiled_process_gets_a_core_of_its_own_and_ours_come_back() -> Non
     finally:
         child.kill()
         child.wait()
+
+
+SITE = "/srv/.venv/lib/python3.11/site-packages"
+DATABASE_RAW = [
+    # Where the database layer's samples end, one kind of work each, and two outside it.
+    "run (asyncio/runners.py:118);rows (store/direct.py:280);_sqlite_fetch (store/direct.py:415) 4",
+    f"run (asyncio/runners.py:118);execute ({SITE}/asyncpg/connection.py:350) 3",
+    f"rows (store/direct.py:273);args (store/direct.py:188);"
+    f"JSON._make_bind_processor.<locals>.process ({SITE}/sqlalchemy/sql/sqltypes.py:2974);"
+    "dumps (json/__init__.py:231) 5",
+    "insert (store/hotpath.py:311);_sqlite_text (store/types.py:79) 2",
+    f"card (handlers/tickets.py:118);InstrumentedAttribute.__get__ ({SITE}/sqlalchemy/orm/attributes.py:568) 6",
+    "attach (store/hotpath.py:343);_to_detached (store/hotpath.py:426) 1",
+    f"_execute_context ({SITE}/sqlalchemy/engine/base.py:1837) 2",
+    # A statement the session ran: its time goes with the ORM.
+    f"Session.execute ({SITE}/sqlalchemy/orm/session.py:2555);"
+    f"_execute_context ({SITE}/sqlalchemy/engine/base.py:1837) 3",
+    "rows (store/direct.py:264);_held_connection (store/direct.py:401) 1",
+    "search_text (store/knowledge_search.py:169);terms (store/segment.py:45) 3",
+    "open_ticket (handlers/tickets.py:200);utcnow (store/types.py:97) 1",
+    "route (handlers/tickets.py:12) 10",
+    f"handle ({SITE}/uvicorn/h11.py:40) 2",
+]
+
+
+def test_the_database_layer_is_told_apart_by_the_kind_of_work() -> None:
+    from benchmarks.profile_summary import (
+        CONVERSION,
+        DATABASE,
+        DRIVER_WORK,
+        KINDS,
+        MAPPED,
+        STATEMENTS,
+        STORE_LOGIC,
+        THROUGH_ORM,
+        database_kinds,
+        summarise,
+    )
+
+    kinds = database_kinds(DATABASE_RAW)
+    assert {k: kinds[k] for k in KINDS} == {
+        DRIVER_WORK: 7,
+        CONVERSION: 7,
+        MAPPED: 7,
+        STATEMENTS: 6,
+        STORE_LOGIC: 4,
+    }
+    # Every sample of the layer is of one kind, and none from outside it.
+    samples, groups = summarise(DATABASE_RAW)
+    assert sum(kinds[k] for k in KINDS) == sum(groups[g] for g in DATABASE) == samples - 12
+    # The mapped objects' samples and the statements the session ran go with the ORM.
+    assert kinds[THROUGH_ORM] == 7 + 3
+
+
+def test_the_layer_without_a_kind_of_work_is_reported_as_its_floor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from benchmarks.profile_summary import MAPPED, STATEMENTS, THROUGH_ORM
+
+    serve = _profile("embedded", "serve", {"SQLAlchemy": 30, "store (ours)": 20, "HTTP": 50}, 1.0)
+    serve.kinds = Counter({MAPPED: 20, STATEMENTS: 30, THROUGH_ORM: 25})
+    # Fifty of a hundred samples are the layer's; without the twenty of mapped objects, the
+    # thirty left are 30 of the 80 samples that remain.
+    assert serve.share_without(MAPPED) == 30 / 80
+    monkeypatch.setattr(profile_burst, "run_mode", lambda mode, **_k: [serve])
+    args = ["bench", "profile", "--messages", "50", "--out", str(tmp_path)]
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    floors = [x for x in table.stdout.splitlines() if "the layer's share without" in x]
+    # Without the ORM's 25 samples: 25 of the 75 left.
+    assert [re.findall(r"\d+\.\d%", x) for x in floors] == [["37.5%"], ["33.3%"]]
+    [mapped] = [x for x in table.stdout.splitlines() if x.strip("│ ").startswith(MAPPED)]
+    assert "20.0%" in mapped
+    rows = CliRunner().invoke(cli, [*args, "--json"]).stdout.splitlines()
+    [row] = [json.loads(line) for line in rows if line.startswith("{")]
+    assert row["database_kinds"] == {STATEMENTS: 0.3, THROUGH_ORM: 0.25, MAPPED: 0.2}
