@@ -73,11 +73,16 @@ class ProcessProfile:
         return max(0.0, 1 - self.cpu_seconds / sampled)
 
     @property
+    def database_samples(self) -> int:
+        """Samples charged to SQLAlchemy, the driver and `store/` together."""
+        return sum(self.groups[g] for g in DATABASE)
+
+    @property
     def database_share(self) -> float:
-        """SQLAlchemy, the driver and `store/` together, as a share of the samples."""
+        """The database layer's share of the samples."""
         if not self.samples:
             return float("nan")
-        return sum(self.groups[g] for g in DATABASE) / self.samples
+        return self.database_samples / self.samples
 
     def share(self, group: str) -> float:
         """One group's share of the samples."""
@@ -96,7 +101,7 @@ class ProcessProfile:
         left = self.samples - self.kinds[kind]
         if not left:
             return float("nan")
-        return (sum(self.groups[g] for g in DATABASE) - self.kinds[kind]) / left
+        return (self.database_samples - self.kinds[kind]) / left
 
     def as_dict(self) -> dict[str, object]:
         """The figures as one JSON object: shares rounded to a tenth of a per cent."""

@@ -72,23 +72,33 @@ def _stacks(lines: Iterable[str]) -> Iterator[tuple[list[str], int]]:
             yield stack.split(";"), int(count)
 
 
+def _charged(frames: list[str]) -> tuple[str, str]:
+    """The group a sample is charged to and the frame that decided it (innermost known)."""
+    for frame in reversed(frames):
+        found = _group(frame)
+        if found is not None:
+            return found, frame
+    return "other", frames[-1]
+
+
 def summarise(lines: list[str]) -> tuple[int, Counter[str]]:
     """Total samples and samples per group (innermost known frame wins)."""
     totals: Counter[str] = Counter()
     samples = 0
     for frames, n in _stacks(lines):
         samples += n
-        group = "other"
-        for frame in reversed(frames):
-            found = _group(frame)
-            if found is not None:
-                group = found
-                break
-        totals[group] += n
+        totals[_charged(frames)[0]] += n
     return samples, totals
 
 
 _LINE = re.compile(r":\d+\)$")
+
+
+def _named(frame: str) -> tuple[str, str]:
+    """A frame's function and its path from the package on, without the line."""
+    function, _, where = _LINE.sub(")", frame).partition(" (")
+    return function, where.removesuffix(")").split("site-packages/")[-1]
+
 
 DRIVER_WORK = "the database and its driver"
 CONVERSION = "values to and from the database's types"
@@ -124,8 +134,7 @@ def _kind(frame: str, group: str) -> str:
     """The kind of database work a sample ending in `frame` (of `group`) was doing."""
     if group == "database driver":
         return DRIVER_WORK
-    function, _, where = _LINE.sub(")", frame).partition(" (")
-    path = where.rstrip(")").split("site-packages/")[-1]
+    function, path = _named(frame)
     if function in _DRIVER_CALLS:
         return DRIVER_WORK
     if function == "utcnow":
@@ -149,15 +158,12 @@ def database_kinds(lines: Iterable[str]) -> Counter[str]:
     """
     kinds: Counter[str] = Counter()
     for frames, n in _stacks(lines):
-        for frame in reversed(frames):
-            group = _group(frame)
-            if group is not None:
-                if group in DATABASE:
-                    kind = _kind(frame, group)
-                    kinds[kind] += n
-                    if kind == MAPPED or any(_ORM_FRAME in f for f in frames):
-                        kinds[THROUGH_ORM] += n
-                break
+        group, frame = _charged(frames)
+        if group in DATABASE:
+            kind = _kind(frame, group)
+            kinds[kind] += n
+            if kind == MAPPED or any(_ORM_FRAME in f for f in frames):
+                kinds[THROUGH_ORM] += n
     return kinds
 
 
@@ -169,11 +175,8 @@ def hottest(lines: list[str], n: int = 10) -> list[tuple[str, int]]:
     """
     own: Counter[str] = Counter()
     for frames, count in _stacks(lines):
-        frame = _LINE.sub(")", frames[-1])
-        head, sep, path = frame.partition(" (")
-        if sep:
-            frame = f"{head} ({path.split('site-packages/')[-1]}"
-        own[frame] += count
+        function, path = _named(frames[-1])
+        own[f"{function} ({path})" if path else function] += count
     return own.most_common(n)
 
 

@@ -308,9 +308,8 @@ def profile(
         ("kind of work", *(f"{r.mode} {r.process}" for r in results)),
         left=("kind of work",),
     )
-    for kind in KINDS:
+    for kind in (*KINDS, THROUGH_ORM):
         kinds.add_row(kind, *(f"{r.kind_share(kind):.1%}" for r in results))
-    kinds.add_row(THROUGH_ORM, *(f"{r.kind_share(THROUGH_ORM):.1%}" for r in results))
     # The floors a hot path on plain rows could reach, nothing replacing what it drops.
     for gone, named in ((MAPPED, "the mapped objects' work"), (THROUGH_ORM, "the ORM's work")):
         kinds.add_row(
